@@ -1,0 +1,151 @@
+//! Directory objects of Entra ID and the first-party applications every tenant has.
+
+use serde::{Deserialize, Serialize};
+use wire::ids;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Tenant {
+    pub id: String,
+    pub domain: String,
+    pub display_name: String,
+    pub intune_licence: i64,
+    pub entra_p1_licence: i64,
+    /// Segment of the tenant's partner-service host (like `fef.<unit>.manage…`).
+    pub scale_unit: String,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct User {
+    pub id: String,
+    pub tenant_id: String,
+    pub upn: String,
+    pub display_name: String,
+    pub password_hash: String,
+    pub global_admin: i64,
+}
+
+/// Kind of a permission, as Entra names them.
+pub const APPLICATION: &str = "Application";
+pub const DELEGATED: &str = "Delegated";
+
+/// A permission an application requires (or was granted): API, kind, value.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Permission {
+    pub resource_app_id: String,
+    pub kind: String,
+    pub value: String,
+}
+
+impl Permission {
+    pub fn new(resource_app_id: &str, kind: &str, value: &str) -> Self {
+        Permission { resource_app_id: resource_app_id.into(), kind: kind.into(), value: value.into() }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Application {
+    pub app_id: String,
+    pub object_id: String,
+    pub owner_tenant_id: Option<String>,
+    pub display_name: String,
+    pub multi_tenant: bool,
+    pub public_client: bool,
+    /// App ID URI for resource applications (`https://graph.microsoft.com`).
+    pub identifier_uri: Option<String>,
+    pub redirect_uris: Vec<String>,
+    pub required_permissions: Vec<Permission>,
+    /// Application permissions this app exposes as a resource.
+    pub app_roles: Vec<String>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ServicePrincipal {
+    pub id: String,
+    pub tenant_id: String,
+    pub app_id: String,
+    pub display_name: String,
+}
+
+/// A first-party resource application, with its App ID URI and application permissions.
+pub struct FirstParty {
+    pub app_id: &'static str,
+    pub display_name: &'static str,
+    pub identifier_uri: &'static str,
+    pub app_roles: &'static [&'static str],
+}
+
+/// Resource identifier of the Device Registration Service (Workplace Join).
+pub const DRS_RESOURCE: &str = "urn:ms-drs:enterpriseregistration.windows.net";
+pub const DRS_APP_ID: &str = "01cb2876-7ebd-4aa4-9cc9-d28bd4d359a9";
+
+pub const FIRST_PARTY: &[FirstParty] = &[
+    FirstParty {
+        app_id: ids::GRAPH_APP_ID,
+        display_name: "Microsoft Graph",
+        identifier_uri: "https://graph.microsoft.com",
+        app_roles: &[
+            "Directory.Read.All",
+            "Application.Read.All",
+            "Device.Read.All",
+            "User.Read.All",
+            "DeviceManagementServiceConfig.Read.All",
+            "DeviceManagementServiceConfig.ReadWrite.All",
+            "DeviceManagementManagedDevices.Read.All",
+            "DeviceManagementConfiguration.Read.All",
+            "DeviceManagementConfiguration.ReadWrite.All",
+        ],
+    },
+    FirstParty {
+        app_id: ids::AAD_GRAPH_APP_ID,
+        display_name: "Windows Azure Active Directory",
+        identifier_uri: "https://graph.windows.net/",
+        app_roles: &["Application.Read.All", "Directory.Read.All"],
+    },
+    FirstParty {
+        app_id: ids::INTUNE_APP_ID,
+        display_name: "Microsoft Intune API",
+        identifier_uri: "https://api.manage.microsoft.com/",
+        app_roles: &[
+            ids::ROLE_UPDATE_DEVICE_ATTRIBUTES,
+            "manage_partner_compliance_policy",
+            "send_data_to_microsoft_intune",
+        ],
+    },
+    FirstParty {
+        app_id: DRS_APP_ID,
+        display_name: "Device Registration Service",
+        identifier_uri: DRS_RESOURCE,
+        app_roles: &[],
+    },
+];
+
+/// Finds the first-party resource a `scope`/`resource` value names: its App ID URI
+/// (with or without the trailing slash), or its app ID.
+pub fn first_party_resource(resource: &str) -> Option<&'static FirstParty> {
+    let trimmed = resource.trim_end_matches('/');
+    FIRST_PARTY
+        .iter()
+        .find(|fp| fp.app_id == resource || fp.identifier_uri.trim_end_matches('/') == trimmed)
+}
+
+/// The resource part of a v2 `scope` such as `https://api.manage.microsoft.com//.default`.
+pub fn resource_of_scope(scope: &str) -> Option<&str> {
+    let scopes: Vec<&str> = scope.split_whitespace().collect();
+    let [only] = scopes.as_slice() else { return None };
+    only.strip_suffix("/.default")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_resolve_to_first_party_resources() {
+        let intune = resource_of_scope("https://api.manage.microsoft.com//.default").unwrap();
+        assert_eq!(first_party_resource(intune).unwrap().app_id, ids::INTUNE_APP_ID);
+        let graph = resource_of_scope("https://graph.microsoft.com/.default").unwrap();
+        assert_eq!(first_party_resource(graph).unwrap().app_id, ids::GRAPH_APP_ID);
+        assert!(resource_of_scope("a/.default b/.default").is_none());
+        assert!(first_party_resource("https://example.com").is_none());
+    }
+}

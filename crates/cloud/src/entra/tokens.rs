@@ -1,0 +1,203 @@
+//! Access tokens: RS256 JWTs with `kid`, published in JWKS, checked against the injected
+//! clock (never the system clock: tests move time by days).
+
+use std::sync::RwLock;
+
+use jsonwebtoken::jwk::{Jwk, JwkSet};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{CloudError, Result};
+use crate::store::Store;
+
+/// Claims of an access token, as the identity platform issues them (v1 tokens, which is
+/// what Microsoft's first-party resources accept).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccessClaims {
+    pub aud: String,
+    pub iss: String,
+    pub iat: i64,
+    pub nbf: i64,
+    pub exp: i64,
+    pub tid: String,
+    pub oid: String,
+    pub sub: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub appid: Option<String>,
+    /// 0 public client, 1 secret, 2 certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub appidacr: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scp: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idtyp: Option<String>,
+    pub ver: String,
+    pub uti: String,
+}
+
+impl AccessClaims {
+    pub fn has_role(&self, any_of: &[&str]) -> bool {
+        self.roles.iter().any(|r| any_of.contains(&r.as_str()))
+    }
+
+    pub fn has_scope(&self, any_of: &[&str]) -> bool {
+        self.scp.as_deref().unwrap_or("").split(' ').any(|s| any_of.contains(&s))
+    }
+}
+
+struct SigningKey {
+    kid: String,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    jwk: Jwk,
+}
+
+/// The cloud's token signing keys, newest first. Older keys stay published (and accepted)
+/// until tokens signed with them have expired.
+pub struct Keys {
+    keys: RwLock<Vec<SigningKey>>,
+}
+
+fn key_from_pem(kid: &str, pem: &str) -> Result<SigningKey> {
+    let encoding = EncodingKey::from_rsa_pem(pem.as_bytes()).map_err(CloudError::internal)?;
+    let mut jwk = Jwk::from_encoding_key(&encoding, Algorithm::RS256).map_err(CloudError::internal)?;
+    jwk.common.key_id = Some(kid.to_string());
+    jwk.common.public_key_use = Some(jsonwebtoken::jwk::PublicKeyUse::Signature);
+    let decoding = DecodingKey::from_jwk(&jwk).map_err(CloudError::internal)?;
+    Ok(SigningKey { kid: kid.to_string(), encoding, decoding, jwk })
+}
+
+impl Keys {
+    pub async fn load_or_create(store: &Store, now_ms: i64) -> Result<Keys> {
+        let mut rows = store.signing_keys().await?;
+        if rows.is_empty() {
+            let (kid, pem) = generate_rsa_key()?;
+            store.insert_signing_key(&kid, &pem, now_ms).await?;
+            rows = store.signing_keys().await?;
+        }
+        let keys = rows.iter().map(|(kid, pem, _)| key_from_pem(kid, pem)).collect::<Result<Vec<_>>>()?;
+        Ok(Keys { keys: RwLock::new(keys) })
+    }
+
+    pub fn sign(&self, claims: &AccessClaims) -> Result<String> {
+        let keys = self.keys.read().expect("keys lock");
+        let key = keys.first().ok_or_else(|| CloudError::internal("no signing key"))?;
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(key.kid.clone());
+        header.typ = Some("JWT".into());
+        jsonwebtoken::encode(&header, claims, &key.encoding).map_err(CloudError::internal)
+    }
+
+    pub fn jwks(&self) -> JwkSet {
+        JwkSet { keys: self.keys.read().expect("keys lock").iter().map(|k| k.jwk.clone()).collect() }
+    }
+
+    /// Verifies signature (RS256 only, by `kid`), audience and lifetime at `now`.
+    pub fn verify(&self, token: &str, audiences: &[&str], now_s: i64) -> Result<AccessClaims, TokenError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
+        if header.alg != Algorithm::RS256 {
+            return Err(TokenError::BadSignature);
+        }
+        let kid = header.kid.ok_or(TokenError::BadSignature)?;
+        let keys = self.keys.read().expect("keys lock");
+        let key = keys.iter().find(|k| k.kid == kid).ok_or(TokenError::BadSignature)?;
+        let mut validation = Validation::new(Algorithm::RS256);
+        // Lifetime is checked below against the injected clock.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        validation.required_spec_claims.clear();
+        let data = jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &validation)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::InvalidSignature => TokenError::BadSignature,
+                _ => TokenError::Malformed,
+            })?;
+        let claims = data.claims;
+        if !audiences.iter().any(|a| a.trim_end_matches('/') == claims.aud.trim_end_matches('/')) {
+            return Err(TokenError::WrongAudience(claims.aud));
+        }
+        if claims.exp <= now_s - 60 || claims.nbf > now_s + 60 {
+            return Err(TokenError::Expired);
+        }
+        Ok(claims)
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum TokenError {
+    #[error("the access token is malformed")]
+    Malformed,
+    #[error("the access token signature is invalid")]
+    BadSignature,
+    #[error("the access token has expired or is not yet valid")]
+    Expired,
+    #[error("the access token audience {0} is not accepted by this resource")]
+    WrongAudience(String),
+}
+
+fn generate_rsa_key() -> Result<(String, String)> {
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).map_err(CloudError::internal)?;
+    let kid = platform::secrets::random_token(20);
+    Ok((kid, key.serialize_pem()))
+}
+
+/// A token lifetime between 60 and 90 minutes, as the identity platform hands out.
+pub fn token_lifetime_s() -> i64 {
+    use rand::Rng;
+    rand::rng().random_range(3600..=5400)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys() -> Keys {
+        let (kid, pem) = generate_rsa_key().unwrap();
+        Keys { keys: RwLock::new(vec![key_from_pem(&kid, &pem).unwrap()]) }
+    }
+
+    fn claims(now: i64) -> AccessClaims {
+        AccessClaims {
+            aud: "https://api.manage.microsoft.com/".into(),
+            iss: "https://sts.windows.net/t/".into(),
+            iat: now,
+            nbf: now,
+            exp: now + 3600,
+            tid: "t".into(),
+            oid: "o".into(),
+            sub: "o".into(),
+            appid: Some("a".into()),
+            appidacr: Some("1".into()),
+            roles: vec!["update_device_attributes".into()],
+            scp: None,
+            upn: None,
+            idtyp: Some("app".into()),
+            ver: "1.0".into(),
+            uti: "u".into(),
+        }
+    }
+
+    #[test]
+    fn signed_tokens_verify_and_altered_ones_do_not() {
+        let k = keys();
+        let token = k.sign(&claims(1000)).unwrap();
+        let ok = k.verify(&token, &["https://api.manage.microsoft.com"], 1000).unwrap();
+        assert_eq!(ok.roles, vec!["update_device_attributes"]);
+        assert_eq!(k.verify(&token, &["https://graph.microsoft.com"], 1000).unwrap_err(),
+            TokenError::WrongAudience("https://api.manage.microsoft.com/".into()));
+        assert_eq!(k.verify(&token, &["https://api.manage.microsoft.com/"], 1000 + 7200).unwrap_err(), TokenError::Expired);
+        // Flip one character of the payload: the signature no longer matches.
+        let mut parts: Vec<String> = token.split('.').map(str::to_string).collect();
+        let mut payload = parts[1].clone().into_bytes();
+        payload[10] = if payload[10] == b'A' { b'B' } else { b'A' };
+        parts[1] = String::from_utf8(payload).unwrap();
+        assert!(k.verify(&parts.join("."), &["https://api.manage.microsoft.com/"], 1000).is_err());
+        // A token signed by another key is refused.
+        let other = keys().sign(&claims(1000)).unwrap();
+        assert_eq!(k.verify(&other, &["https://api.manage.microsoft.com/"], 1000).unwrap_err(), TokenError::BadSignature);
+    }
+}

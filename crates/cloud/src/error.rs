@@ -1,0 +1,120 @@
+//! The cloud's one error type and the one place it becomes an HTTP response. Each
+//! surface answers the way its real counterpart does: the identity platform with AADSTS
+//! JSON, Graph and the partner services with OData errors, consoles with an HTML page.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use wire::errors::{AadstsError, ODataError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CloudError {
+    /// Identity platform (token, consent) error with its AADSTS code.
+    #[error("AADSTS{code}: {description}")]
+    Login { status: StatusCode, error: &'static str, code: u32, description: String },
+    /// Microsoft Graph, Azure AD Graph or partner-service error in OData shape.
+    #[error("{code}: {message}")]
+    OData { status: StatusCode, code: &'static str, message: String },
+    /// Throttled: 429 with `Retry-After` seconds.
+    #[error("throttled for {retry_after_s}s")]
+    Throttled { retry_after_s: u64 },
+    /// A console or browser page error, shown as HTML.
+    #[error("{0}")]
+    Page(String),
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+pub type Result<T, E = CloudError> = std::result::Result<T, E>;
+
+impl CloudError {
+    pub fn login(error: &'static str, code: u32, description: impl Into<String>) -> Self {
+        let status = if error == "invalid_client" { StatusCode::UNAUTHORIZED } else { StatusCode::BAD_REQUEST };
+        CloudError::Login { status, error, code, description: description.into() }
+    }
+
+    pub fn odata(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        CloudError::OData { status, code, message: message.into() }
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::odata(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::odata(StatusCode::FORBIDDEN, "Authorization_RequestDenied", message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::odata(StatusCode::NOT_FOUND, "Request_ResourceNotFound", message)
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::odata(StatusCode::BAD_REQUEST, "BadRequest", message)
+    }
+
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        CloudError::Internal(e.to_string())
+    }
+}
+
+impl IntoResponse for CloudError {
+    fn into_response(self) -> Response {
+        match self {
+            CloudError::Login { status, error, code, description } => {
+                let now = chrono::Utc::now();
+                let trace_id = uuid::Uuid::new_v4().to_string();
+                let correlation_id = uuid::Uuid::new_v4().to_string();
+                let timestamp = now.format("%Y-%m-%d %H:%M:%SZ").to_string();
+                let body = AadstsError {
+                    error: error.to_string(),
+                    error_description: format!(
+                        "AADSTS{code}: {description}\r\nTrace ID: {trace_id}\r\nCorrelation ID: {correlation_id}\r\nTimestamp: {timestamp}"
+                    ),
+                    error_codes: vec![code],
+                    timestamp,
+                    trace_id,
+                    correlation_id,
+                    error_uri: Some(format!("https://login.microsoftonline.com/error?code={code}")),
+                };
+                (status, axum::Json(body)).into_response()
+            }
+            CloudError::OData { status, code, message } => {
+                let mut body = ODataError::new(code, message);
+                body.error.inner_error = Some(serde_json::json!({
+                    "date": platform::clock::rfc3339(chrono::Utc::now()),
+                    "request-id": uuid::Uuid::new_v4().to_string(),
+                }));
+                (status, axum::Json(body)).into_response()
+            }
+            CloudError::Throttled { retry_after_s } => {
+                let body = ODataError::new(
+                    "TooManyRequests",
+                    "Too many requests from this application for this tenant. Retry after the given delay.",
+                );
+                let mut resp = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+                resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_s));
+                resp
+            }
+            CloudError::Page(message) => (
+                StatusCode::BAD_REQUEST,
+                Html(platform::html::page(
+                    "Sign in",
+                    &format!("<h1>Sorry, but we're having trouble signing you in.</h1><p>{}</p>", platform::html::escape(&message)),
+                )),
+            )
+                .into_response(),
+            CloudError::Db(e) => {
+                tracing::error!(error = %e, "database error");
+                let body = ODataError::new("InternalServerError", "The service encountered an internal error.");
+                (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
+            }
+            CloudError::Internal(e) => {
+                tracing::error!(error = %e, "internal error");
+                let body = ODataError::new("InternalServerError", "The service encountered an internal error.");
+                (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
+            }
+        }
+    }
+}

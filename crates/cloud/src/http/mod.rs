@@ -1,0 +1,103 @@
+//! HTTP handlers of the cloud, one module per surface; they translate requests into calls
+//! of the `entra` and `intune` modules and never hold business rules themselves.
+
+mod aad_graph;
+mod console;
+mod enrollment;
+mod graph;
+mod login;
+mod partner_api;
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::HeaderMap;
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+
+use crate::Shared;
+use crate::entra::tokens::{AccessClaims, TokenError};
+use crate::error::{CloudError, Result};
+
+/// Path prefix of a tenant's partner services (like `fef.<unit>.manage.microsoft.com/…`).
+pub const PARTNER_PREFIX: &str = "/fef/{unit}/TrafficGateway/TrafficRoutingService/PartnerAPI";
+
+pub fn router(state: Shared) -> Router {
+    let mut router = Router::new()
+        // Identity platform.
+        .route("/{tenant}/v2.0/.well-known/openid-configuration", get(login::openid_configuration_v2))
+        .route("/{tenant}/.well-known/openid-configuration", get(login::openid_configuration_v1))
+        .route("/{tenant}/discovery/v2.0/keys", get(login::jwks))
+        .route("/{tenant}/discovery/keys", get(login::jwks))
+        .route("/{tenant}/oauth2/v2.0/token", post(login::token_v2))
+        .route("/{tenant}/oauth2/token", post(login::token_v1))
+        .route("/{tenant}/adminconsent", get(login::admin_consent))
+        .route("/{tenant}/v2.0/adminconsent", get(login::admin_consent))
+        .route("/consent/{request}/signin", post(login::consent_sign_in))
+        .route("/consent/{request}/decide", post(login::consent_decide))
+        // Device registration service (Workplace Join).
+        .route("/EnrollmentServer/device/", post(enrollment::register_device))
+        // Microsoft Graph and the legacy Azure AD Graph.
+        .nest("/graph", graph::router())
+        .route("/aadgraph/{tenant}/servicePrincipalsByAppId/{app_id}/serviceEndpoints", get(aad_graph::service_endpoints))
+        // Intune partner services, per tenant.
+        .route(
+            &format!("{PARTNER_PREFIX}/StatelessPartnerTenantDataSyncService/{{resource}}"),
+            put(partner_api::tenant_data_sync),
+        )
+        .route(
+            &format!("{PARTNER_PREFIX}/StatelessPartnerDeviceDataSyncService/{{resource}}"),
+            put(partner_api::upload).get(partner_api::upload_status),
+        )
+        // Admin consoles (Entra admin center, Intune admin center).
+        .merge(console::router());
+    if state.clock.is_adjustable() {
+        router = router.route("/_test/clock/advance", post(advance_clock));
+    }
+    router
+        .layer(DefaultBodyLimit::max(crate::intune::uploads::MAX_BODY_BYTES + 1024))
+        .with_state(state)
+}
+
+#[derive(serde::Deserialize)]
+struct Advance {
+    seconds: i64,
+}
+
+/// Moves a test clock forward; absent from the router of a production start.
+async fn advance_clock(State(state): State<Shared>, Json(a): Json<Advance>) -> Json<serde_json::Value> {
+    let moved = state.clock.advance(chrono::Duration::seconds(a.seconds));
+    state.uploads_waiting.notify_one();
+    Json(serde_json::json!({"moved": moved, "now": platform::clock::rfc3339(state.clock.now())}))
+}
+
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+}
+
+/// Verifies the bearer token for a resource accepting `audiences`.
+pub(crate) fn authenticate(state: &Shared, headers: &HeaderMap, audiences: &[&str]) -> Result<AccessClaims> {
+    let token = bearer(headers).ok_or_else(|| CloudError::unauthorized("Access token is empty."))?;
+    state.keys.verify(token, audiences, state.clock.now().timestamp()).map_err(|e| match e {
+        TokenError::Expired => CloudError::unauthorized("Lifetime validation failed, the token is expired."),
+        TokenError::WrongAudience(aud) => CloudError::unauthorized(format!("Invalid audience {aud}.")),
+        other => CloudError::unauthorized(other.to_string()),
+    })
+}
+
+/// A cookie's value from the request.
+pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// Parses an `application/x-www-form-urlencoded` body; the last value of a key wins.
+pub(crate) fn form(body: &[u8]) -> std::collections::HashMap<String, String> {
+    url::form_urlencoded::parse(body).into_owned().collect()
+}

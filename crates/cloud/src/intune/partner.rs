@@ -1,0 +1,117 @@
+//! Partner device management (SPEC §5): the partner state machine and its clocks.
+
+use chrono::Duration;
+
+use crate::store::PartnerRow;
+
+/// `deviceManagementPartnerTenantState` values as Graph spells them.
+pub mod state {
+    pub const UNKNOWN: &str = "unknown";
+    pub const UNAVAILABLE: &str = "unavailable";
+    /// Shown as **Active** in the console.
+    pub const ENABLED: &str = "enabled";
+    pub const TERMINATED: &str = "terminated";
+    pub const REJECTED: &str = "rejected";
+    pub const UNRESPONSIVE: &str = "unresponsive";
+}
+
+/// After termination, devices turn noncompliant after this long unless a new connection
+/// is confirmed first.
+pub fn noncompliant_after() -> Duration {
+    Duration::hours(24)
+}
+
+/// After termination, devices are removed after this long ("three months").
+pub fn removal_after() -> Duration {
+    Duration::days(90)
+}
+
+/// The console's label of a partner state.
+pub fn display(state_value: &str) -> &'static str {
+    match state_value {
+        state::ENABLED => "Active",
+        state::TERMINATED => "Terminated",
+        state::UNRESPONSIVE => "Unresponsive",
+        state::REJECTED => "Rejected",
+        state::UNAVAILABLE => "Not connected",
+        _ => "Unknown",
+    }
+}
+
+pub fn new_partner(tenant_id: &str, now_ms: i64) -> PartnerRow {
+    PartnerRow {
+        tenant_id: tenant_id.into(),
+        app_id: None,
+        partner_state: state::UNAVAILABLE.into(),
+        provisioned: 0,
+        enrollment_url: None,
+        remediation_url: None,
+        last_heartbeat_ms: None,
+        noncompliant_at_ms: None,
+        removal_at_ms: None,
+        updated_ms: now_ms,
+    }
+}
+
+/// The admin saved (or cleared) *Specify the Microsoft Entra App ID for Jamf*.
+pub fn set_app_id(p: &mut PartnerRow, app_id: Option<String>, now_ms: i64) {
+    p.app_id = app_id;
+    p.updated_ms = now_ms;
+}
+
+/// `PartnerTenants` with `Provisioned: 1`: the partner is Active, and a pending
+/// termination inside its 24-hour window is cancelled.
+pub fn provision(p: &mut PartnerRow, enrollment_url: Option<String>, remediation_url: Option<String>, now_ms: i64) {
+    p.provisioned = wire::partner::PROVISIONED as i64;
+    p.enrollment_url = enrollment_url;
+    p.remediation_url = remediation_url;
+    p.partner_state = state::ENABLED.into();
+    p.last_heartbeat_ms = Some(now_ms);
+    if p.noncompliant_at_ms.is_some_and(|t| now_ms < t) {
+        p.noncompliant_at_ms = None;
+        p.removal_at_ms = None;
+    }
+    p.updated_ms = now_ms;
+}
+
+/// Terminate (console, Graph action, or `Provisioned: 2`): both clocks start.
+pub fn terminate(p: &mut PartnerRow, now_ms: i64) {
+    p.provisioned = wire::partner::DEPROVISIONED as i64;
+    p.partner_state = state::TERMINATED.into();
+    p.noncompliant_at_ms = Some(now_ms + noncompliant_after().num_milliseconds());
+    p.removal_at_ms = Some(now_ms + removal_after().num_milliseconds());
+    p.updated_ms = now_ms;
+}
+
+pub fn heartbeat(p: &mut PartnerRow, now_ms: i64) {
+    p.last_heartbeat_ms = Some(now_ms);
+    if p.partner_state == state::UNRESPONSIVE {
+        p.partner_state = state::ENABLED.into();
+    }
+    p.updated_ms = now_ms;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provisioning_inside_the_window_cancels_the_clocks() {
+        let mut p = new_partner("t", 0);
+        terminate(&mut p, 0);
+        assert_eq!(p.partner_state, state::TERMINATED);
+        provision(&mut p, None, None, Duration::hours(23).num_milliseconds());
+        assert_eq!(p.partner_state, state::ENABLED);
+        assert_eq!(p.noncompliant_at_ms, None);
+        assert_eq!(p.removal_at_ms, None);
+    }
+
+    #[test]
+    fn provisioning_after_the_window_keeps_the_removal_date() {
+        let mut p = new_partner("t", 0);
+        terminate(&mut p, 0);
+        provision(&mut p, None, None, Duration::hours(25).num_milliseconds());
+        assert_eq!(p.partner_state, state::ENABLED);
+        assert!(p.removal_at_ms.is_some());
+    }
+}

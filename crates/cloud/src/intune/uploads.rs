@@ -1,0 +1,241 @@
+//! `DataUploadMessages`: accepted synchronously after the acceptance rules of SPEC §3,
+//! applied asynchronously by a worker that evaluates compliance and writes the result
+//! through to the Entra device.
+
+use std::collections::HashMap;
+
+use axum::http::StatusCode;
+use wire::partner::{DeviceItem, ItemResult, UploadAccepted, UploadMessage, entity_type, item_status, message_status};
+
+use crate::entra::tokens::AccessClaims;
+use crate::error::{CloudError, Result};
+use crate::intune::compliance::{self, MacOsPolicySettings, SettingResult};
+use crate::intune::partner::state;
+use crate::store::{ManagedDeviceRow, Store, UploadRow, tx};
+
+/// Documented limits of one message.
+pub const MAX_ITEMS_PER_MESSAGE: usize = 1000;
+pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+
+/// Checks the message-level acceptance rules and queues the message.
+pub async fn accept(
+    store: &Store,
+    tenant_id: &str,
+    claims: &AccessClaims,
+    message_id: uuid::Uuid,
+    body: &[u8],
+    now_ms: i64,
+) -> Result<UploadAccepted> {
+    let app_id = authorize_partner(store, tenant_id, claims).await?;
+    if body.len() > MAX_BODY_BYTES {
+        return Err(CloudError::odata(StatusCode::PAYLOAD_TOO_LARGE, "RequestEntityTooLarge",
+            format!("An upload message may carry at most {MAX_BODY_BYTES} bytes.")));
+    }
+    let message: UploadMessage = serde_json::from_slice(body)
+        .map_err(|e| CloudError::bad_request(format!("The upload message is not valid: {e}")))?;
+    if !message.tenant_id.eq_ignore_ascii_case(tenant_id) {
+        return Err(CloudError::bad_request(format!(
+            "TenantId {} does not match the tenant {tenant_id} of this endpoint.", message.tenant_id)));
+    }
+    if message.content.len() > MAX_ITEMS_PER_MESSAGE {
+        return Err(CloudError::odata(StatusCode::PAYLOAD_TOO_LARGE, "TooManyItems",
+            format!("An upload message may carry at most {MAX_ITEMS_PER_MESSAGE} items; this one has {}.", message.content.len())));
+    }
+    let digest = platform::secrets::digest_hex(std::str::from_utf8(body).unwrap_or_default());
+    let row = UploadRow {
+        message_id: message_id.to_string(),
+        tenant_id: tenant_id.to_string(),
+        app_id,
+        body_digest: digest.clone(),
+        status: message_status::PENDING.into(),
+        body: String::from_utf8_lossy(body).into_owned(),
+        item_results: None,
+        error_code: 0,
+        error_detail: None,
+        received_ms: now_ms,
+    };
+    if !store.insert_upload(&row).await? {
+        // A retried PUT of the same message is answered again; another body under a used
+        // ID is a conflict, never a silent overwrite.
+        let existing = store.upload(&row.message_id).await?.ok_or_else(|| CloudError::internal("upload vanished"))?;
+        if existing.tenant_id != tenant_id || existing.body_digest != digest {
+            return Err(CloudError::odata(StatusCode::CONFLICT, "MessageIdConflict",
+                format!("Message {message_id} was already uploaded with different content.")));
+        }
+    }
+    Ok(UploadAccepted { tenant_id: tenant_id.into(), message_id: message_id.to_string(), error_code: 0, error_detail: None })
+}
+
+/// The rules every partner-service call shares: the token is for this tenant, carries
+/// `update_device_attributes`, and comes from the App ID configured in Partner device
+/// management. Returns that App ID.
+pub async fn authorize_partner(store: &Store, tenant_id: &str, claims: &AccessClaims) -> Result<String> {
+    let (app_id, terminated) = check_partner(store, tenant_id, claims).await?;
+    if terminated {
+        return Err(CloudError::forbidden("The partner connection was terminated."));
+    }
+    Ok(app_id)
+}
+
+/// As [`authorize_partner`], but a terminated partner may still provision itself again
+/// (a new connection inside the 24-hour window keeps the devices).
+pub async fn authorize_partner_allowing_terminated(store: &Store, tenant_id: &str, claims: &AccessClaims) -> Result<String> {
+    Ok(check_partner(store, tenant_id, claims).await?.0)
+}
+
+async fn check_partner(store: &Store, tenant_id: &str, claims: &AccessClaims) -> Result<(String, bool)> {
+    if !claims.tid.eq_ignore_ascii_case(tenant_id) {
+        return Err(CloudError::forbidden("The token was issued for another tenant."));
+    }
+    if !claims.has_role(&[wire::ids::ROLE_UPDATE_DEVICE_ATTRIBUTES]) {
+        return Err(CloudError::forbidden("The application lacks the Intune permission update_device_attributes."));
+    }
+    let app_id = claims.appid.clone().unwrap_or_default();
+    let partner = store.partner(tenant_id).await?;
+    let Some(partner) = partner else {
+        return Err(CloudError::forbidden("Partner device management is not configured for this tenant."));
+    };
+    if partner.app_id.as_deref() != Some(app_id.as_str()) {
+        return Err(CloudError::forbidden(format!(
+            "Application {app_id} is not the App ID configured in Partner device management.")));
+    }
+    Ok((app_id, partner.partner_state == state::TERMINATED))
+}
+
+/// Applies every pending message; returns how many were processed.
+pub async fn process_pending(store: &Store, now_ms: i64, no_policy_is_compliant: bool) -> Result<usize> {
+    let pending = store.pending_uploads(64).await?;
+    for message in &pending {
+        apply(store, message, now_ms, no_policy_is_compliant).await?;
+    }
+    Ok(pending.len())
+}
+
+struct Planned {
+    result: ItemResult,
+    write: Option<(ManagedDeviceRow, Option<bool>)>,
+}
+
+async fn apply(store: &Store, message: &UploadRow, now_ms: i64, no_policy_is_compliant: bool) -> Result<()> {
+    let body: UploadMessage = match serde_json::from_str(&message.body) {
+        Ok(b) => b,
+        Err(e) => {
+            let mut conn = store.db.pool.acquire().await?;
+            return tx::finish_upload(&mut conn, &message.message_id, message_status::FAILED, "[]", 400, Some(&e.to_string()), now_ms).await;
+        }
+    };
+    // Reads first, writes in one short transaction: keeps SQLite's single writer free.
+    let mut policies: HashMap<String, Vec<(String, MacOsPolicySettings)>> = HashMap::new();
+    let mut latest: HashMap<String, i64> = HashMap::new();
+    let mut planned = Vec::with_capacity(body.content.len());
+    for item in &body.content {
+        planned.push(plan_item(store, message, item, &mut policies, &mut latest, now_ms, no_policy_is_compliant).await?);
+    }
+    let results: Vec<ItemResult> = planned.iter().map(|p| p.result.clone()).collect();
+    let mut txn = store.begin().await?;
+    for p in &planned {
+        if let Some((row, compliant)) = &p.write {
+            tx::upsert_managed_device(&mut txn, row).await?;
+            tx::set_device_compliance(&mut txn, &row.device_id, *compliant, &message.app_id, now_ms).await?;
+        }
+    }
+    let results = serde_json::to_string(&results).unwrap_or_default();
+    tx::finish_upload(&mut txn, &message.message_id, message_status::COMPLETED, &results, 0, None, now_ms).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+fn rejected(device_id: &str, code: &str, detail: String) -> Planned {
+    Planned {
+        result: ItemResult {
+            device_id: device_id.into(),
+            status: item_status::REJECTED.into(),
+            error_code: Some(code.into()),
+            error_detail: Some(detail),
+        },
+        write: None,
+    }
+}
+
+async fn plan_item(
+    store: &Store,
+    message: &UploadRow,
+    item: &DeviceItem,
+    policies: &mut HashMap<String, Vec<(String, MacOsPolicySettings)>>,
+    latest: &mut HashMap<String, i64>,
+    now_ms: i64,
+    no_policy_is_compliant: bool,
+) -> Result<Planned> {
+    let device_id = item.device_id.to_ascii_lowercase();
+    if !item.tenant_id.eq_ignore_ascii_case(&message.tenant_id) {
+        return Ok(rejected(&device_id, "TenantMismatch", "The item names another tenant.".into()));
+    }
+    let Some(updated) = platform::clock::parse_rfc3339(&item.last_update_time) else {
+        return Ok(rejected(&device_id, "InvalidLastUpdateTime", "LastUpdateTime must be an RFC 3339 date.".into()));
+    };
+    if ![entity_type::LEGACY_INVENTORY, entity_type::INVENTORY, entity_type::COMPLIANCE].contains(&item.entity_type) {
+        return Ok(rejected(&device_id, "UnknownEntityType", format!("EntityType {} is not supported.", item.entity_type)));
+    }
+    let Some(device) = store.device(&message.tenant_id, &device_id).await? else {
+        return Ok(rejected(&device_id, "DeviceNotFound", "No Entra device with this ID is registered in the tenant.".into()));
+    };
+    let updated_ms = updated.timestamp_millis();
+    let stored = match latest.get(&device_id) {
+        Some(ms) => Some(*ms),
+        None => store.managed_device(&device_id).await?.map(|m| m.partner_update_ms),
+    };
+    if stored.is_some_and(|s| s > updated_ms) {
+        return Ok(Planned {
+            result: ItemResult { device_id, status: item_status::STALE.into(), error_code: None,
+                error_detail: Some("A newer state of this device is already stored.".into()) },
+            write: None,
+        });
+    }
+    latest.insert(device_id.clone(), updated_ms);
+
+    let (compliance_state, setting_results, compliant): (&str, Vec<SettingResult>, Option<bool>) =
+        if item.entity_type == entity_type::COMPLIANCE {
+            match item.compliance_status {
+                Some(c) => (if c { "compliant" } else { "noncompliant" }, vec![], Some(c)),
+                None => return Ok(rejected(&device_id, "MissingComplianceStatus", "EntityType 4 requires complianceStatus.".into())),
+            }
+        } else if item.user_id.is_empty() {
+            // Userless Macs are not evaluated: policies apply through user groups only.
+            ("unknown", vec![], None)
+        } else {
+            let user_policies = match policies.get(&item.user_id) {
+                Some(p) => p.clone(),
+                None => {
+                    let rows = store.policies_for_user(&message.tenant_id, &item.user_id).await?;
+                    let parsed: Vec<(String, MacOsPolicySettings)> = rows
+                        .into_iter()
+                        .map(|r| (r.id, serde_json::from_str(&r.settings).unwrap_or_default()))
+                        .collect();
+                    policies.insert(item.user_id.clone(), parsed.clone());
+                    parsed
+                }
+            };
+            let results: Vec<SettingResult> =
+                user_policies.iter().flat_map(|(id, s)| compliance::evaluate(id, s, item)).collect();
+            let state = compliance::overall_state(&results, !user_policies.is_empty(), no_policy_is_compliant);
+            (state, results, Some(state == "compliant"))
+        };
+    let row = ManagedDeviceRow {
+        id: device.id.clone(),
+        tenant_id: message.tenant_id.clone(),
+        device_id: device_id.clone(),
+        user_id: item.user_id.clone(),
+        device_name: item.device_name.clone(),
+        os_version: item.os_version.clone(),
+        serial_number: item.serial_number.clone(),
+        compliance_state: compliance_state.into(),
+        attributes: serde_json::to_string(item).unwrap_or_default(),
+        setting_results: serde_json::to_string(&setting_results).unwrap_or_default(),
+        partner_update_ms: updated_ms,
+        last_sync_ms: now_ms,
+    };
+    Ok(Planned {
+        result: ItemResult { device_id, status: item_status::ACCEPTED.into(), error_code: None, error_detail: None },
+        write: Some((row, compliant)),
+    })
+}

@@ -1,0 +1,102 @@
+//! The `cloud` role: a local, protocol-compatible stand-in for Microsoft Entra ID, Microsoft
+//! Graph and the Intune partner services. Clients reach it through the same paths as the
+//! real endpoints, under the roots of the `local` cloud profile.
+
+pub mod entra;
+pub mod error;
+pub mod http;
+pub mod intune;
+pub mod seed;
+pub mod store;
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use platform::Clock;
+use platform::http::Served;
+use platform::tls::LocalCa;
+use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
+
+use crate::entra::tokens::Keys;
+use crate::store::Store;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CloudConfig {
+    /// `sqlite://…` (default, embedded) or `postgres://…`.
+    pub database_url: String,
+    /// Whether devices with no assigned compliance policy count as compliant (tenant default).
+    #[serde(default = "yes")]
+    pub no_policy_is_compliant: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Everything a request handler may use.
+pub struct AppState {
+    pub store: Store,
+    pub keys: Keys,
+    pub clock: Clock,
+    /// `https://127.0.0.1:PORT`: the authority root and the base of every other root.
+    pub base_url: String,
+    pub config: CloudConfig,
+    pub uploads_waiting: Notify,
+}
+
+pub type Shared = Arc<AppState>;
+
+/// A running cloud.
+pub struct Cloud {
+    pub state: Shared,
+    pub served: Served,
+    worker: tokio::task::JoinHandle<()>,
+}
+
+impl Cloud {
+    pub fn url(&self) -> String {
+        self.state.base_url.clone()
+    }
+
+    pub async fn shutdown(self) {
+        self.worker.abort();
+        self.served.shutdown(Duration::from_secs(5)).await;
+        self.state.store.db.close().await;
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Db(#[from] platform::db::DbError),
+    #[error(transparent)]
+    Cloud(#[from] error::CloudError),
+    #[error("listen: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Starts the cloud on `listener` (already bound, so callers know the port in advance).
+pub async fn start(config: CloudConfig, listener: TcpListener, ca: &LocalCa, clock: Clock) -> Result<Cloud, StartError> {
+    let store = Store::connect(&config.database_url).await?;
+    seed::ensure_first_party(&store, clock.now_ms()).await?;
+    let keys = Keys::load_or_create(&store, clock.now_ms()).await?;
+    let base_url = format!("https://{}", listener.local_addr()?);
+    let state = Arc::new(AppState { store, keys, clock, base_url, config, uploads_waiting: Notify::new() });
+    let worker = tokio::spawn(upload_worker(state.clone()));
+    let served = platform::http::serve_tls(http::router(state.clone()), listener, ca).await?;
+    Ok(Cloud { state, served, worker })
+}
+
+/// Applies queued upload messages as they arrive (and every second, for any missed wake-up).
+async fn upload_worker(state: Shared) {
+    loop {
+        match intune::uploads::process_pending(&state.store, state.clock.now_ms(), state.config.no_policy_is_compliant).await {
+            Ok(n) if n > 0 => continue,
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "upload processing failed; will retry"),
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(1), state.uploads_waiting.notified()).await;
+    }
+}

@@ -1,0 +1,736 @@
+//! Every SQL statement of the cloud, behind one type. Portable SQL over [`platform::Db`];
+//! dialect differences live only in the migration trees.
+
+use platform::db::{Db, Migrations};
+use sqlx::Row;
+
+use crate::entra::directory::{Application, Permission, ServicePrincipal, Tenant, User};
+use crate::error::Result;
+
+static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+pub const MIGRATIONS: Migrations = Migrations { sqlite: &SQLITE, postgres: &POSTGRES };
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    pub db: Db,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DeviceRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub device_id: String,
+    pub display_name: String,
+    pub owner_user_id: String,
+    pub operating_system: String,
+    pub os_version: String,
+    pub public_key: String,
+    pub certificate_thumbprint: String,
+    pub is_compliant: Option<i64>,
+    pub is_managed: i64,
+    pub mdm_app_id: Option<String>,
+    pub registered_ms: i64,
+    pub compliance_updated_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PartnerRow {
+    pub tenant_id: String,
+    pub app_id: Option<String>,
+    pub partner_state: String,
+    pub provisioned: i64,
+    pub enrollment_url: Option<String>,
+    pub remediation_url: Option<String>,
+    pub last_heartbeat_ms: Option<i64>,
+    pub noncompliant_at_ms: Option<i64>,
+    pub removal_at_ms: Option<i64>,
+    pub updated_ms: i64,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ManagedDeviceRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub device_id: String,
+    pub user_id: String,
+    pub device_name: Option<String>,
+    pub os_version: Option<String>,
+    pub serial_number: Option<String>,
+    pub compliance_state: String,
+    pub attributes: String,
+    pub setting_results: String,
+    pub partner_update_ms: i64,
+    pub last_sync_ms: i64,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UploadRow {
+    pub message_id: String,
+    pub tenant_id: String,
+    pub app_id: String,
+    pub body_digest: String,
+    pub status: String,
+    pub body: String,
+    pub item_results: Option<String>,
+    pub error_code: i64,
+    pub error_detail: Option<String>,
+    pub received_ms: i64,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PolicyRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub display_name: String,
+    pub settings: String,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ConsentRequest {
+    pub id: String,
+    pub tenant_hint: String,
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub state: Option<String>,
+    pub user_id: Option<String>,
+    pub expires_ms: i64,
+}
+
+fn json<T: serde::de::DeserializeOwned + Default>(s: &str) -> T {
+    serde_json::from_str(s).unwrap_or_default()
+}
+
+impl Store {
+    pub async fn connect(url: &str) -> Result<Store, platform::db::DbError> {
+        Ok(Store { db: Db::connect(url, &MIGRATIONS).await? })
+    }
+
+    fn pool(&self) -> &sqlx::AnyPool {
+        &self.db.pool
+    }
+
+    // ---- tenants and users -------------------------------------------------------------
+
+    pub async fn insert_tenant(&self, t: &Tenant, now: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO tenants (id, domain, display_name, intune_licence, entra_p1_licence, scale_unit, created_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&t.id)
+        .bind(&t.domain)
+        .bind(&t.display_name)
+        .bind(t.intune_licence)
+        .bind(t.entra_p1_licence)
+        .bind(&t.scale_unit)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// A tenant by GUID or verified domain (case-insensitive).
+    pub async fn tenant(&self, key: &str) -> Result<Option<Tenant>> {
+        Ok(sqlx::query_as::<_, Tenant>(
+            "SELECT id, domain, display_name, intune_licence, entra_p1_licence, scale_unit FROM tenants \
+             WHERE id = $1 OR domain = $2",
+        )
+        .bind(key.to_ascii_lowercase())
+        .bind(key.to_ascii_lowercase())
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    pub async fn tenant_by_scale_unit(&self, unit: &str) -> Result<Option<Tenant>> {
+        Ok(sqlx::query_as::<_, Tenant>(
+            "SELECT id, domain, display_name, intune_licence, entra_p1_licence, scale_unit FROM tenants WHERE scale_unit = $1",
+        )
+        .bind(unit)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    pub async fn insert_user(&self, u: &User, now: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO users (id, tenant_id, upn, display_name, password_hash, global_admin, created_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&u.id)
+        .bind(&u.tenant_id)
+        .bind(u.upn.to_ascii_lowercase())
+        .bind(&u.display_name)
+        .bind(&u.password_hash)
+        .bind(u.global_admin)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn user_by_upn(&self, upn: &str) -> Result<Option<User>> {
+        Ok(sqlx::query_as::<_, User>(
+            "SELECT id, tenant_id, upn, display_name, password_hash, global_admin FROM users WHERE upn = $1",
+        )
+        .bind(upn.to_ascii_lowercase())
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    pub async fn user(&self, id: &str) -> Result<Option<User>> {
+        Ok(sqlx::query_as::<_, User>(
+            "SELECT id, tenant_id, upn, display_name, password_hash, global_admin FROM users WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    pub async fn insert_group(&self, id: &str, tenant_id: &str, name: &str) -> Result<()> {
+        sqlx::query("INSERT INTO directory_groups (id, tenant_id, display_name) VALUES ($1, $2, $3)")
+            .bind(id)
+            .bind(tenant_id)
+            .bind(name)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn add_group_member(&self, group_id: &str, user_id: &str) -> Result<()> {
+        sqlx::query("INSERT INTO group_members (group_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(group_id)
+            .bind(user_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    // ---- applications, service principals, grants -------------------------------------
+
+    pub async fn insert_application(&self, a: &Application, now: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO applications (app_id, object_id, owner_tenant_id, display_name, multi_tenant, public_client, \
+             identifier_uri, redirect_uris, required_permissions, app_roles, created_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(&a.app_id)
+        .bind(&a.object_id)
+        .bind(a.owner_tenant_id.clone())
+        .bind(&a.display_name)
+        .bind(a.multi_tenant as i64)
+        .bind(a.public_client as i64)
+        .bind(a.identifier_uri.clone())
+        .bind(serde_json::to_string(&a.redirect_uris).unwrap_or_default())
+        .bind(serde_json::to_string(&a.required_permissions).unwrap_or_default())
+        .bind(serde_json::to_string(&a.app_roles).unwrap_or_default())
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn application(&self, app_id: &str) -> Result<Option<Application>> {
+        let row = sqlx::query(
+            "SELECT app_id, object_id, owner_tenant_id, display_name, multi_tenant, public_client, identifier_uri, \
+             redirect_uris, required_permissions, app_roles FROM applications WHERE app_id = $1",
+        )
+        .bind(app_id.to_ascii_lowercase())
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(|r| Application {
+            app_id: r.get(0),
+            object_id: r.get(1),
+            owner_tenant_id: r.get(2),
+            display_name: r.get(3),
+            multi_tenant: r.get::<i64, _>(4) != 0,
+            public_client: r.get::<i64, _>(5) != 0,
+            identifier_uri: r.get(6),
+            redirect_uris: json(&r.get::<String, _>(7)),
+            required_permissions: json(&r.get::<String, _>(8)),
+            app_roles: json(&r.get::<String, _>(9)),
+        }))
+    }
+
+    pub async fn set_redirect_uris(&self, app_id: &str, uris: &[String]) -> Result<()> {
+        sqlx::query("UPDATE applications SET redirect_uris = $1 WHERE app_id = $2")
+            .bind(serde_json::to_string(uris).unwrap_or_default())
+            .bind(app_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn insert_secret(&self, app_id: &str, digest: &str, hint: &str, expires_ms: i64, now: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO app_secrets (id, app_id, secret_digest, hint, expires_ms, created_ms) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(app_id)
+        .bind(digest)
+        .bind(hint)
+        .bind(expires_ms)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// `(digest, expires_ms)` of every secret of an application.
+    pub async fn secrets(&self, app_id: &str) -> Result<Vec<(String, i64)>> {
+        Ok(sqlx::query_as::<_, (String, i64)>("SELECT secret_digest, expires_ms FROM app_secrets WHERE app_id = $1")
+            .bind(app_id)
+            .fetch_all(self.pool())
+            .await?)
+    }
+
+    /// The tenant's service principal for `app_id`, created if missing.
+    pub async fn ensure_service_principal(&self, tenant_id: &str, app_id: &str, name: &str, now: i64) -> Result<String> {
+        sqlx::query(
+            "INSERT INTO service_principals (id, tenant_id, app_id, display_name, created_ms) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (tenant_id, app_id) DO NOTHING",
+        )
+        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(tenant_id)
+        .bind(app_id)
+        .bind(name)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        let sp = self.service_principal(tenant_id, app_id).await?;
+        sp.map(|sp| sp.id).ok_or_else(|| crate::error::CloudError::internal("service principal vanished"))
+    }
+
+    pub async fn service_principal(&self, tenant_id: &str, app_id: &str) -> Result<Option<ServicePrincipal>> {
+        Ok(sqlx::query_as::<_, ServicePrincipal>(
+            "SELECT id, tenant_id, app_id, display_name FROM service_principals WHERE tenant_id = $1 AND app_id = $2",
+        )
+        .bind(tenant_id)
+        .bind(app_id.to_ascii_lowercase())
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    pub async fn service_principals(&self, tenant_id: &str) -> Result<Vec<ServicePrincipal>> {
+        Ok(sqlx::query_as::<_, ServicePrincipal>(
+            "SELECT id, tenant_id, app_id, display_name FROM service_principals WHERE tenant_id = $1 ORDER BY display_name",
+        )
+        .bind(tenant_id)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    pub async fn grant(&self, tenant_id: &str, sp_id: &str, p: &Permission, now: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO permission_grants (id, tenant_id, sp_id, resource_app_id, kind, permission, created_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (sp_id, resource_app_id, kind, permission) DO NOTHING",
+        )
+        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(tenant_id)
+        .bind(sp_id)
+        .bind(&p.resource_app_id)
+        .bind(&p.kind)
+        .bind(&p.value)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn grants(&self, sp_id: &str) -> Result<Vec<Permission>> {
+        let rows = sqlx::query_as::<_, (String, String, String)>(
+            "SELECT resource_app_id, kind, permission FROM permission_grants WHERE sp_id = $1 ORDER BY resource_app_id, kind, permission",
+        )
+        .bind(sp_id)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().map(|(r, k, v)| Permission { resource_app_id: r, kind: k, value: v }).collect())
+    }
+
+    // ---- keys, sessions, consent -------------------------------------------------------
+
+    pub async fn insert_signing_key(&self, kid: &str, pem: &str, now: i64) -> Result<()> {
+        sqlx::query("INSERT INTO signing_keys (kid, private_pem, created_ms) VALUES ($1, $2, $3)")
+            .bind(kid)
+            .bind(pem)
+            .bind(now)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// `(kid, pem, created_ms)`, newest first.
+    pub async fn signing_keys(&self) -> Result<Vec<(String, String, i64)>> {
+        Ok(sqlx::query_as::<_, (String, String, i64)>(
+            "SELECT kid, private_pem, created_ms FROM signing_keys ORDER BY created_ms DESC",
+        )
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    pub async fn insert_console_session(&self, digest: &str, user_id: &str, expires_ms: i64) -> Result<()> {
+        sqlx::query("INSERT INTO console_sessions (token_digest, user_id, expires_ms) VALUES ($1, $2, $3)")
+            .bind(digest)
+            .bind(user_id)
+            .bind(expires_ms)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn console_session_user(&self, digest: &str, now: i64) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar::<_, String>(
+            "SELECT user_id FROM console_sessions WHERE token_digest = $1 AND expires_ms > $2",
+        )
+        .bind(digest)
+        .bind(now)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    pub async fn insert_consent_request(&self, r: &ConsentRequest) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO consent_requests (id, tenant_hint, client_id, redirect_uri, state, user_id, expires_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&r.id)
+        .bind(&r.tenant_hint)
+        .bind(&r.client_id)
+        .bind(&r.redirect_uri)
+        .bind(r.state.clone())
+        .bind(r.user_id.clone())
+        .bind(r.expires_ms)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn consent_request(&self, id: &str, now: i64) -> Result<Option<ConsentRequest>> {
+        Ok(sqlx::query_as::<_, ConsentRequest>(
+            "SELECT id, tenant_hint, client_id, redirect_uri, state, user_id, expires_ms FROM consent_requests \
+             WHERE id = $1 AND expires_ms > $2",
+        )
+        .bind(id)
+        .bind(now)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    pub async fn set_consent_user(&self, id: &str, user_id: &str) -> Result<()> {
+        sqlx::query("UPDATE consent_requests SET user_id = $1 WHERE id = $2")
+            .bind(user_id)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Removes a consent request; true if this call removed it (single use).
+    pub async fn take_consent_request(&self, id: &str) -> Result<bool> {
+        let r = sqlx::query("DELETE FROM consent_requests WHERE id = $1").bind(id).execute(self.pool()).await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    // ---- devices -----------------------------------------------------------------------
+
+    pub async fn device_ca(&self, tenant_id: &str) -> Result<Option<(String, String)>> {
+        Ok(sqlx::query_as::<_, (String, String)>("SELECT cert_pem, key_pem FROM device_cas WHERE tenant_id = $1")
+            .bind(tenant_id)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    pub async fn insert_device_ca(&self, tenant_id: &str, cert_pem: &str, key_pem: &str) -> Result<()> {
+        sqlx::query("INSERT INTO device_cas (tenant_id, cert_pem, key_pem) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+            .bind(tenant_id)
+            .bind(cert_pem)
+            .bind(key_pem)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn insert_device(&self, d: &DeviceRow) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO devices (id, tenant_id, device_id, display_name, owner_user_id, operating_system, os_version, \
+             public_key, certificate_thumbprint, is_compliant, is_managed, mdm_app_id, registered_ms, compliance_updated_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        )
+        .bind(&d.id)
+        .bind(&d.tenant_id)
+        .bind(&d.device_id)
+        .bind(&d.display_name)
+        .bind(&d.owner_user_id)
+        .bind(&d.operating_system)
+        .bind(&d.os_version)
+        .bind(&d.public_key)
+        .bind(&d.certificate_thumbprint)
+        .bind(d.is_compliant)
+        .bind(d.is_managed)
+        .bind(d.mdm_app_id.clone())
+        .bind(d.registered_ms)
+        .bind(d.compliance_updated_ms)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    const DEVICE_COLUMNS: &str = "id, tenant_id, device_id, display_name, owner_user_id, operating_system, os_version, \
+        public_key, certificate_thumbprint, is_compliant, is_managed, mdm_app_id, registered_ms, compliance_updated_ms";
+
+    pub async fn device(&self, tenant_id: &str, device_id: &str) -> Result<Option<DeviceRow>> {
+        let sql = format!("SELECT {} FROM devices WHERE tenant_id = $1 AND device_id = $2", Self::DEVICE_COLUMNS);
+        Ok(sqlx::query_as::<_, DeviceRow>(&sql)
+            .bind(tenant_id)
+            .bind(device_id.to_ascii_lowercase())
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    /// One page of a tenant's devices ordered by device ID, optionally only one device ID.
+    pub async fn devices(&self, tenant_id: &str, device_id: Option<&str>, after: &str, limit: i64) -> Result<Vec<DeviceRow>> {
+        let sql = format!(
+            "SELECT {} FROM devices WHERE tenant_id = $1 AND ($2 = '' OR device_id = $3) AND device_id > $4 \
+             ORDER BY device_id LIMIT $5",
+            Self::DEVICE_COLUMNS
+        );
+        let only = device_id.unwrap_or("").to_ascii_lowercase();
+        Ok(sqlx::query_as::<_, DeviceRow>(&sql)
+            .bind(tenant_id)
+            .bind(&only)
+            .bind(&only)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?)
+    }
+
+    // ---- partners ----------------------------------------------------------------------
+
+    pub async fn partner(&self, tenant_id: &str) -> Result<Option<PartnerRow>> {
+        Ok(sqlx::query_as::<_, PartnerRow>(
+            "SELECT tenant_id, app_id, partner_state, provisioned, enrollment_url, remediation_url, last_heartbeat_ms, \
+             noncompliant_at_ms, removal_at_ms, updated_ms FROM partners WHERE tenant_id = $1",
+        )
+        .bind(tenant_id)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    pub async fn save_partner(&self, p: &PartnerRow) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO partners (tenant_id, app_id, partner_state, provisioned, enrollment_url, remediation_url, \
+             last_heartbeat_ms, noncompliant_at_ms, removal_at_ms, updated_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             ON CONFLICT (tenant_id) DO UPDATE SET app_id = $11, partner_state = $12, provisioned = $13, \
+             enrollment_url = $14, remediation_url = $15, last_heartbeat_ms = $16, noncompliant_at_ms = $17, \
+             removal_at_ms = $18, updated_ms = $19",
+        )
+        .bind(&p.tenant_id)
+        .bind(p.app_id.clone())
+        .bind(&p.partner_state)
+        .bind(p.provisioned)
+        .bind(p.enrollment_url.clone())
+        .bind(p.remediation_url.clone())
+        .bind(p.last_heartbeat_ms)
+        .bind(p.noncompliant_at_ms)
+        .bind(p.removal_at_ms)
+        .bind(p.updated_ms)
+        .bind(p.app_id.clone())
+        .bind(&p.partner_state)
+        .bind(p.provisioned)
+        .bind(p.enrollment_url.clone())
+        .bind(p.remediation_url.clone())
+        .bind(p.last_heartbeat_ms)
+        .bind(p.noncompliant_at_ms)
+        .bind(p.removal_at_ms)
+        .bind(p.updated_ms)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    // ---- compliance policies and managed devices ---------------------------------------
+
+    pub async fn insert_policy(&self, p: &PolicyRow, now: i64) -> Result<()> {
+        sqlx::query("INSERT INTO compliance_policies (id, tenant_id, display_name, settings, created_ms) VALUES ($1, $2, $3, $4, $5)")
+            .bind(&p.id)
+            .bind(&p.tenant_id)
+            .bind(&p.display_name)
+            .bind(&p.settings)
+            .bind(now)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn assign_policy(&self, policy_id: &str, group_id: &str) -> Result<()> {
+        sqlx::query("INSERT INTO policy_assignments (policy_id, group_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(policy_id)
+            .bind(group_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Policies that apply to a user through the user groups it belongs to.
+    pub async fn policies_for_user(&self, tenant_id: &str, user_id: &str) -> Result<Vec<PolicyRow>> {
+        Ok(sqlx::query_as::<_, PolicyRow>(
+            "SELECT DISTINCT p.id, p.tenant_id, p.display_name, p.settings FROM compliance_policies p \
+             JOIN policy_assignments a ON a.policy_id = p.id \
+             JOIN group_members m ON m.group_id = a.group_id \
+             WHERE p.tenant_id = $1 AND m.user_id = $2 ORDER BY p.id",
+        )
+        .bind(tenant_id)
+        .bind(user_id)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    pub async fn policies(&self, tenant_id: &str) -> Result<Vec<PolicyRow>> {
+        Ok(sqlx::query_as::<_, PolicyRow>(
+            "SELECT id, tenant_id, display_name, settings FROM compliance_policies WHERE tenant_id = $1 ORDER BY display_name",
+        )
+        .bind(tenant_id)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    pub async fn managed_device(&self, device_id: &str) -> Result<Option<ManagedDeviceRow>> {
+        Ok(sqlx::query_as::<_, ManagedDeviceRow>(
+            "SELECT id, tenant_id, device_id, user_id, device_name, os_version, serial_number, compliance_state, \
+             attributes, setting_results, partner_update_ms, last_sync_ms FROM managed_devices WHERE device_id = $1",
+        )
+        .bind(device_id)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    pub async fn managed_devices(&self, tenant_id: &str, after: &str, limit: i64) -> Result<Vec<ManagedDeviceRow>> {
+        Ok(sqlx::query_as::<_, ManagedDeviceRow>(
+            "SELECT id, tenant_id, device_id, user_id, device_name, os_version, serial_number, compliance_state, \
+             attributes, setting_results, partner_update_ms, last_sync_ms FROM managed_devices \
+             WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+        )
+        .bind(tenant_id)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    // ---- uploads -----------------------------------------------------------------------
+
+    /// Stores a new upload message; false if the ID was taken already.
+    pub async fn insert_upload(&self, u: &UploadRow) -> Result<bool> {
+        let r = sqlx::query(
+            "INSERT INTO upload_messages (message_id, tenant_id, app_id, body_digest, status, body, item_results, \
+             error_code, error_detail, received_ms, processed_ms) VALUES ($1, $2, $3, $4, $5, $6, NULL, 0, NULL, $7, NULL) \
+             ON CONFLICT (message_id) DO NOTHING",
+        )
+        .bind(&u.message_id)
+        .bind(&u.tenant_id)
+        .bind(&u.app_id)
+        .bind(&u.body_digest)
+        .bind(&u.status)
+        .bind(&u.body)
+        .bind(u.received_ms)
+        .execute(self.pool())
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    pub async fn upload(&self, message_id: &str) -> Result<Option<UploadRow>> {
+        Ok(sqlx::query_as::<_, UploadRow>(
+            "SELECT message_id, tenant_id, app_id, body_digest, status, body, item_results, error_code, error_detail, \
+             received_ms FROM upload_messages WHERE message_id = $1",
+        )
+        .bind(message_id)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    pub async fn pending_uploads(&self, limit: i64) -> Result<Vec<UploadRow>> {
+        Ok(sqlx::query_as::<_, UploadRow>(
+            "SELECT message_id, tenant_id, app_id, body_digest, status, body, item_results, error_code, error_detail, \
+             received_ms FROM upload_messages WHERE status = 'Pending' ORDER BY received_ms LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    pub fn begin(&self) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error>> + '_ {
+        self.db.pool.begin()
+    }
+}
+
+/// Statements that must run inside one transaction while a message is applied.
+pub mod tx {
+    use super::*;
+    use sqlx::AnyConnection;
+
+    pub async fn upsert_managed_device(conn: &mut AnyConnection, m: &ManagedDeviceRow) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO managed_devices (id, tenant_id, device_id, user_id, device_name, os_version, serial_number, \
+             compliance_state, attributes, setting_results, partner_update_ms, last_sync_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+             ON CONFLICT (device_id) DO UPDATE SET user_id = $13, device_name = $14, os_version = $15, \
+             serial_number = $16, compliance_state = $17, attributes = $18, setting_results = $19, \
+             partner_update_ms = $20, last_sync_ms = $21",
+        )
+        .bind(&m.id)
+        .bind(&m.tenant_id)
+        .bind(&m.device_id)
+        .bind(&m.user_id)
+        .bind(m.device_name.clone())
+        .bind(m.os_version.clone())
+        .bind(m.serial_number.clone())
+        .bind(&m.compliance_state)
+        .bind(&m.attributes)
+        .bind(&m.setting_results)
+        .bind(m.partner_update_ms)
+        .bind(m.last_sync_ms)
+        .bind(&m.user_id)
+        .bind(m.device_name.clone())
+        .bind(m.os_version.clone())
+        .bind(m.serial_number.clone())
+        .bind(&m.compliance_state)
+        .bind(&m.attributes)
+        .bind(&m.setting_results)
+        .bind(m.partner_update_ms)
+        .bind(m.last_sync_ms)
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
+    /// The only writer of an Entra device's `isCompliant` (SPEC §5: Intune decides).
+    pub async fn set_device_compliance(conn: &mut AnyConnection, device_id: &str, compliant: Option<bool>, mdm_app_id: &str, now: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE devices SET is_compliant = $1, is_managed = 1, mdm_app_id = $2, compliance_updated_ms = $3 WHERE device_id = $4",
+        )
+        .bind(compliant.map(|c| c as i64))
+        .bind(mdm_app_id)
+        .bind(now)
+        .bind(device_id)
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn finish_upload(conn: &mut AnyConnection, message_id: &str, status: &str, results: &str, error_code: i64, detail: Option<&str>, now: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE upload_messages SET status = $1, item_results = $2, error_code = $3, error_detail = $4, processed_ms = $5, \
+             body = '' WHERE message_id = $6",
+        )
+        .bind(status)
+        .bind(results)
+        .bind(error_code)
+        .bind(detail.map(str::to_string))
+        .bind(now)
+        .bind(message_id)
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+}

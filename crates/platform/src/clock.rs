@@ -1,0 +1,76 @@
+//! One clock for every timer (SPEC §5). Production clocks follow the system time; a test
+//! clock can be moved forward so 24-hour and 90-day rules are tested without sleeping.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use chrono::{DateTime, Duration, Utc};
+
+#[derive(Clone, Debug)]
+pub struct Clock {
+    /// Milliseconds added to the system time; only a test clock ever changes it.
+    offset_ms: Arc<AtomicI64>,
+    adjustable: bool,
+}
+
+impl Clock {
+    pub fn system() -> Self {
+        Clock { offset_ms: Arc::new(AtomicI64::new(0)), adjustable: false }
+    }
+
+    /// A clock the harness may advance (`--test-clock`, never the default).
+    pub fn test() -> Self {
+        Clock { offset_ms: Arc::new(AtomicI64::new(0)), adjustable: true }
+    }
+
+    pub fn is_adjustable(&self) -> bool {
+        self.adjustable
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        Utc::now() + Duration::milliseconds(self.offset_ms.load(Ordering::Relaxed))
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.now().timestamp_millis()
+    }
+
+    /// Moves a test clock forward. Returns false (and does nothing) on a production clock.
+    pub fn advance(&self, by: Duration) -> bool {
+        if !self.adjustable || by < Duration::zero() {
+            return false;
+        }
+        self.offset_ms.fetch_add(by.num_milliseconds(), Ordering::Relaxed);
+        true
+    }
+}
+
+/// RFC 3339 with a `Z` suffix and whole seconds, the form Microsoft's APIs use.
+pub fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Milliseconds since the epoch to RFC 3339.
+pub fn ms_to_rfc3339(ms: i64) -> String {
+    rfc3339(DateTime::from_timestamp_millis(ms).unwrap_or_default())
+}
+
+pub fn parse_rfc3339(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_test_clock_moves() {
+        let prod = Clock::system();
+        assert!(!prod.advance(Duration::hours(24)));
+        let test = Clock::test();
+        let before = test.now();
+        assert!(test.advance(Duration::days(90)));
+        assert!(test.now() - before >= Duration::days(90));
+        assert!(!test.advance(Duration::seconds(-1)));
+    }
+}

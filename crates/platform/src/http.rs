@@ -1,0 +1,76 @@
+//! HTTPS serving (axum over rustls) and HTTPS clients that trust exactly the local CA.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum_server::Handle;
+use axum_server::tls_rustls::RustlsConfig;
+
+use crate::tls::LocalCa;
+
+/// Installs aws-lc-rs as rustls's process-wide provider. Call once at start-up (the
+/// tree holds more than one provider, so rustls cannot pick one by itself).
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}
+
+/// A running HTTPS server.
+pub struct Served {
+    pub addr: SocketAddr,
+    pub handle: Handle<SocketAddr>,
+    pub task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Served {
+    pub fn url(&self) -> String {
+        format!("https://{}", self.addr)
+    }
+
+    /// Stops accepting and lets in-flight requests finish for up to `grace`.
+    pub async fn shutdown(self, grace: Duration) {
+        self.handle.graceful_shutdown(Some(grace));
+        let _ = self.task.await;
+    }
+}
+
+/// Binds a loopback listener on `port` (0 for a random one). Services take their listener
+/// ready-bound so that every URL is known before any of them starts.
+pub fn bind(port: u16) -> std::io::Result<std::net::TcpListener> {
+    std::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port)))
+}
+
+/// Serves `router` over TLS on `listener`.
+pub async fn serve_tls(router: Router, listener: std::net::TcpListener, ca: &LocalCa) -> std::io::Result<Served> {
+    install_crypto_provider();
+    let config = RustlsConfig::from_pem(
+        ca.server_cert_pem.clone().into_bytes(),
+        ca.server_key_pem.clone().into_bytes(),
+    )
+    .await?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    let handle = Handle::new();
+    let server = axum_server::from_tcp_rustls(listener, config)?.handle(handle.clone());
+    let task = tokio::spawn(async move {
+        server.serve(router.into_make_service_with_connect_info::<SocketAddr>()).await
+    });
+    Ok(Served { addr, handle, task })
+}
+
+/// An HTTPS client trusting only `ca_pem`. Redirects are never followed: OAuth and
+/// partner endpoints must see every hop.
+pub fn client(ca_pem: &str) -> reqwest::Client {
+    client_builder(ca_pem).build().expect("TLS client configuration")
+}
+
+pub fn client_builder(ca_pem: &str) -> reqwest::ClientBuilder {
+    install_crypto_provider();
+    let certs = reqwest::Certificate::from_pem_bundle(ca_pem.as_bytes()).unwrap_or_default();
+    reqwest::Client::builder()
+        .tls_certs_only(certs)
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(60))
+        .pool_max_idle_per_host(32)
+}

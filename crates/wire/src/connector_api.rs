@@ -1,0 +1,134 @@
+//! The connector's own API, spoken by mdm instances (`/api/v1/…`, JSON over HTTPS).
+
+use serde::{Deserialize, Serialize};
+
+use crate::partner::DeviceItem;
+
+/// `POST /api/v1/instances`: an mdm instance registers once, authorised by the
+/// registration secret the connector operator shares with the mdm server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RegisterInstance {
+    /// Stable identity of the instance on its mdm server.
+    pub external_id: String,
+    pub name: String,
+    /// The instance's public base URL (landing pages are served under it).
+    pub url: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InstanceRegistered {
+    pub instance_id: String,
+    /// Bearer credential for every later call; shown once.
+    pub credential: String,
+}
+
+/// Landing page for computers the cloud does not recognise (SPEC S3 step 4).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LandingPage {
+    /// The instance's device-registration page.
+    Registration,
+    /// The instance's Access Denied page.
+    AccessDenied,
+    /// An absolute https URL chosen by the admin.
+    Custom { url: String },
+}
+
+/// `POST /api/v1/links`: start connecting this instance to a tenant.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StartLink {
+    /// Cloud profile name (`local`, `global`, …).
+    pub cloud: String,
+    pub landing_page: LandingPage,
+    /// Where the admin's browser returns after both consents.
+    pub return_url: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LinkStarted {
+    pub link_id: String,
+    /// Send the admin's browser here; it leads through both consents.
+    pub consent_url: String,
+}
+
+/// States of a link instance ↔ tenant, as the mdm shows them.
+pub mod link_status {
+    pub const AWAITING_CONSENT: &str = "awaiting_consent";
+    pub const AWAITING_CONFIRMATION: &str = "awaiting_confirmation";
+    pub const ACTIVE: &str = "active";
+    pub const FAILING: &str = "failing";
+    pub const DISCONNECTED: &str = "disconnected";
+    pub const TERMINATED: &str = "terminated";
+}
+
+/// One check of the Confirm test (SPEC S3 step 8).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Check {
+    pub name: String,
+    pub passed: bool,
+    pub detail: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remedy: Option<String>,
+}
+
+/// `GET /api/v1/links/current`, and the answer to Confirm.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LinkView {
+    pub link_id: String,
+    pub status: String,
+    pub cloud: String,
+    pub tenant_id: Option<String>,
+    /// The Cloud Connector app's Application ID, to paste into Partner device management.
+    pub application_id: String,
+    /// The cloud's Partner device management page, opened by *Copy and Open Intune*.
+    pub intune_partner_page: Option<String>,
+    pub checks: Vec<Check>,
+    pub last_tested_at: Option<String>,
+}
+
+/// `POST /api/v1/inventory`: a batch of computer states from one instance.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InventoryBatch {
+    pub updates: Vec<InventoryUpdate>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InventoryUpdate {
+    /// The instance's own identifier of the computer; outcomes are reported under it.
+    pub computer_id: String,
+    /// Strictly increasing per computer; an older sequence never overwrites a newer one.
+    pub sequence: i64,
+    pub item: DeviceItem,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InventoryAccepted {
+    pub accepted: usize,
+    /// Updates older than one already held for the same computer (kept out, not an error).
+    pub superseded: usize,
+}
+
+/// `GET /api/v1/outcomes?after=N`: what became of delivered updates, in order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Outcomes {
+    pub outcomes: Vec<Outcome>,
+    /// Pass as `after` on the next call.
+    pub cursor: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Outcome {
+    pub computer_id: String,
+    pub sequence: i64,
+    /// `accepted`, `rejected` or `dead` (gave up; see `detail`).
+    pub status: String,
+    pub detail: Option<String>,
+    pub at: String,
+}
+
+pub mod outcome_status {
+    pub const ACCEPTED: &str = "accepted";
+    pub const REJECTED: &str = "rejected";
+    pub const DEAD: &str = "dead";
+}

@@ -1,0 +1,239 @@
+//! Intune partner services (SPEC §3): provisioning, heartbeat, device data upload.
+//!
+//! Field names follow the partner data-sync API (PascalCase, OData v3 style).
+
+use serde::{Deserialize, Serialize};
+
+/// `Provisioned` values of `PartnerTenants`.
+pub const PROVISIONED: i32 = 1;
+pub const DEPROVISIONED: i32 = 2;
+
+/// `PUT PartnerTenants(guid'<tenant>')` body.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct PartnerTenantRequest {
+    pub provisioned: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partner_enrollment_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partner_remediation_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct PartnerTenantResponse {
+    pub key: String,
+    pub context_id: String,
+    pub provisioned: i32,
+    pub http_status_code: u16,
+    #[serde(default)]
+    pub error_detail: Option<String>,
+}
+
+/// `PUT PartnerTenantHeartbeat(guid'<tenant>')` body.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct HeartbeatRequest {
+    pub timestamp: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct HeartbeatResponse {
+    pub tenant_id: String,
+    pub timestamp: String,
+    pub http_status_code: u16,
+    #[serde(default)]
+    pub error_detail: Option<String>,
+}
+
+/// Kinds of upload item. The legacy integration sends one inventory item per device
+/// carrying both the compliance and the hardware attributes; the partner-compliance model
+/// sends EntityType 1 (inventory) and 4 (the partner's own verdict).
+pub mod entity_type {
+    pub const LEGACY_INVENTORY: i32 = 0;
+    pub const INVENTORY: i32 = 1;
+    pub const COMPLIANCE: i32 = 4;
+}
+
+/// One item of a `DataUploadMessages` body. Every attribute but the keys is optional:
+/// an attribute the partner does not send makes the settings that read it *not applicable*.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeviceItem {
+    pub entity_type: i32,
+    pub tenant_id: String,
+    /// Entra device ID (`deviceId` of the Entra device, from Workplace Join).
+    pub device_id: String,
+    /// Entra user object ID.
+    pub user_id: String,
+    /// When the partner observed this state (RFC 3339, UTC). Newer wins.
+    pub last_update_time: String,
+    // Compliance attributes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encrypted: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gatekeeper: Option<String>,
+    #[serde(rename = "SIP", default, skip_serializing_if = "Option::is_none")]
+    pub sip: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prevent_auto_login: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_expiration_days: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minimum_password_char_sets: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passcode_length: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_history_length: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub firewall_enabled: Option<bool>,
+    // Hardware and identity attributes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serial_number: Option<String>,
+    #[serde(rename = "UDID", default, skip_serializing_if = "Option::is_none")]
+    pub udid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub os: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub os_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub os_build: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jamf_id: Option<i64>,
+    /// Conditional Access inventory state: 0 activated, 1 deactivated, 2 unresponsive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<i32>,
+    #[serde(rename = "UPN", default, skip_serializing_if = "Option::is_none")]
+    pub upn: Option<String>,
+    #[serde(rename = "MACAddress", default, skip_serializing_if = "Option::is_none")]
+    pub mac_address: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_check_in_time: Option<String>,
+    // EntityType 1 and 4.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_management_state: Option<String>,
+    #[serde(rename = "complianceStatus", default, skip_serializing_if = "Option::is_none")]
+    pub compliance_status: Option<bool>,
+}
+
+/// `PUT DataUploadMessages(guid'<message id>')` body.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct UploadMessage {
+    pub tenant_id: String,
+    pub upload_time: String,
+    pub content: Vec<DeviceItem>,
+}
+
+/// Answer to the PUT: the message is queued for asynchronous processing.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct UploadAccepted {
+    pub tenant_id: String,
+    pub message_id: String,
+    pub error_code: i32,
+    #[serde(default)]
+    pub error_detail: Option<String>,
+}
+
+pub mod message_status {
+    pub const PENDING: &str = "Pending";
+    pub const COMPLETED: &str = "Completed";
+    pub const FAILED: &str = "Failed";
+}
+
+/// Per-item outcome inside a message status.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct ItemResult {
+    pub device_id: String,
+    /// `Accepted`, `Stale` (an older state than the one stored) or `Rejected`.
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_detail: Option<String>,
+}
+
+pub mod item_status {
+    pub const ACCEPTED: &str = "Accepted";
+    pub const STALE: &str = "Stale";
+    pub const REJECTED: &str = "Rejected";
+}
+
+/// `GET DataUploadMessages(guid'<id>')`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct UploadStatus {
+    pub message_id: String,
+    pub tenant_id: String,
+    pub status: String,
+    pub error_code: i32,
+    #[serde(default)]
+    pub error_detail: Option<String>,
+    #[serde(default)]
+    pub item_results: Vec<ItemResult>,
+}
+
+/// Discovery answer items (Graph form: `providerName`; Azure AD Graph form: `serviceName`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceEndpoint {
+    #[serde(default, alias = "serviceName")]
+    pub provider_name: String,
+    pub uri: String,
+}
+
+/// Parse the OData-v3 key `guid'…'` (with or without the parentheses' content quotes).
+pub fn parse_guid_key(key: &str) -> Option<uuid::Uuid> {
+    let inner = key.strip_prefix("guid'")?.strip_suffix('\'')?;
+    uuid::Uuid::parse_str(inner).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn legacy_item_uses_the_wire_names() {
+        let item = DeviceItem {
+            entity_type: entity_type::LEGACY_INVENTORY,
+            tenant_id: "t".into(),
+            device_id: "d".into(),
+            user_id: "u".into(),
+            last_update_time: "2026-01-01T00:00:00Z".into(),
+            encrypted: Some(true),
+            sip: Some("Enabled".into()),
+            udid: Some("X".into()),
+            upn: Some("a@b".into()),
+            ..Default::default()
+        };
+        let v = serde_json::to_value(&item).unwrap();
+        for key in ["EntityType", "TenantId", "DeviceId", "Encrypted", "SIP", "UDID", "UPN"] {
+            assert!(v.get(key).is_some(), "{key} missing in {v}");
+        }
+        assert!(v.get("Gatekeeper").is_none());
+    }
+
+    #[test]
+    fn guid_keys_parse_only_in_odata_form() {
+        let id = uuid::Uuid::new_v4();
+        assert_eq!(parse_guid_key(&format!("guid'{id}'")), Some(id));
+        assert_eq!(parse_guid_key(&id.to_string()), None);
+        assert_eq!(parse_guid_key("guid'nope'"), None);
+    }
+
+    #[test]
+    fn discovery_accepts_both_name_fields() {
+        let a: ServiceEndpoint = serde_json::from_str(r#"{"serviceName":"S","uri":"u"}"#).unwrap();
+        let b: ServiceEndpoint = serde_json::from_str(r#"{"providerName":"S","uri":"u"}"#).unwrap();
+        assert_eq!(a, b);
+    }
+}
