@@ -1,1 +1,111 @@
+//! The `connector` role: the multi-tenant broker between device-management instances and
+//! a Microsoft cloud. It onboards instances by consent, holds only its own app credential,
+//! discovers each tenant's partner services, and delivers inventory reliably.
 
+pub mod cloud_client;
+pub mod error;
+pub mod http;
+pub mod onboarding;
+pub mod pipeline;
+pub mod retry;
+pub mod store;
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use platform::Clock;
+use platform::http::Served;
+use platform::tls::LocalCa;
+use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
+
+use crate::cloud_client::{CloudApp, CloudClient};
+use crate::store::Store;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConnectorConfig {
+    pub database_url: String,
+    /// Shared with the mdm servers allowed to register instances.
+    pub registration_secret: String,
+    /// The connector's app registration per cloud profile name.
+    pub clouds: Vec<CloudApp>,
+    /// Largest number of devices in one upload message.
+    #[serde(default = "default_batch")]
+    pub batch_size: usize,
+    /// Seconds between heartbeats per connected tenant.
+    #[serde(default = "default_heartbeat")]
+    pub heartbeat_interval_s: u64,
+}
+
+fn default_batch() -> usize {
+    500
+}
+
+fn default_heartbeat() -> u64 {
+    300
+}
+
+pub struct AppState {
+    pub store: Store,
+    pub cloud: CloudClient,
+    pub apps: HashMap<String, CloudApp>,
+    pub clock: Clock,
+    pub base_url: String,
+    pub config: ConnectorConfig,
+    /// Wakes the delivery pipeline when new work arrives.
+    pub work: Notify,
+}
+
+pub type Shared = Arc<AppState>;
+
+impl AppState {
+    pub fn app(&self, cloud: &str) -> error::Result<&CloudApp> {
+        self.apps.get(cloud).ok_or_else(|| error::ConnectorError::Invalid(format!(
+            "The connector has no app registration for the cloud '{cloud}'. Available: {}",
+            self.apps.keys().cloned().collect::<Vec<_>>().join(", "))))
+    }
+}
+
+pub struct Connector {
+    pub state: Shared,
+    pub served: Served,
+    workers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Connector {
+    pub fn url(&self) -> String {
+        self.state.base_url.clone()
+    }
+
+    pub async fn shutdown(self) {
+        for w in &self.workers {
+            w.abort();
+        }
+        self.served.shutdown(Duration::from_secs(5)).await;
+        self.state.store.db.close().await;
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Db(#[from] platform::db::DbError),
+    #[error("listen: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+pub async fn start(config: ConnectorConfig, listener: TcpListener, ca: &LocalCa, clock: Clock) -> Result<Connector, StartError> {
+    let store = Store::connect(&config.database_url).await?;
+    let base_url = format!("https://{}", listener.local_addr()?);
+    let apps = config.clouds.iter().map(|a| (a.profile.name.clone(), a.clone())).collect();
+    let cloud = CloudClient::new(platform::http::client(&ca.ca_pem), clock.clone());
+    let state = Arc::new(AppState { store, cloud, apps, clock, base_url, config, work: Notify::new() });
+    let workers = vec![
+        tokio::spawn(pipeline::run(state.clone())),
+        tokio::spawn(onboarding::heartbeats(state.clone())),
+    ];
+    let served = platform::http::serve_tls(http::router(state.clone()), listener, ca).await?;
+    Ok(Connector { state, served, workers })
+}

@@ -1,0 +1,44 @@
+//! HTTP surface of the connector: the instance API (`/api/v1`), the browser-facing consent
+//! callback and landing-page routing, and health endpoints.
+
+mod api;
+mod browser;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
+
+use crate::Shared;
+use crate::error::{ConnectorError, Result};
+use crate::store::InstanceRow;
+
+pub fn router(state: Shared) -> Router {
+    Router::new()
+        .route("/api/v1/instances", post(api::register_instance))
+        .route("/api/v1/links", post(api::start_link))
+        .route("/api/v1/links/current", get(api::current_link))
+        .route("/api/v1/links/{id}/confirm", post(api::confirm))
+        .route("/api/v1/links/{id}/disconnect", post(api::disconnect))
+        .route("/api/v1/inventory", post(api::inventory))
+        .route("/api/v1/outcomes", get(api::outcomes))
+        .route("/onboarding/callback", get(browser::consent_callback))
+        .route("/route/{tenant}/{purpose}", get(browser::route))
+        .route("/health/live", get(|| async { "ok" }))
+        .route("/health/ready", get(api::ready))
+        .layer(DefaultBodyLimit::max(16 * 1024 * 1024))
+        .with_state(state)
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+}
+
+/// The instance a request's credential belongs to.
+async fn instance(state: &Shared, headers: &HeaderMap) -> Result<InstanceRow> {
+    let token = bearer(headers).ok_or_else(|| ConnectorError::Unauthorized("A bearer instance credential is required.".into()))?;
+    state.store.instance_by_credential(&platform::secrets::digest_hex(token)).await?
+        .ok_or_else(|| ConnectorError::Unauthorized("The instance credential is not valid.".into()))
+}

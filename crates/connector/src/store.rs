@@ -1,0 +1,346 @@
+//! Every SQL statement of the connector, behind one type.
+
+use platform::db::{Db, Migrations};
+use sqlx::Row;
+
+use crate::error::Result;
+
+static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+pub const MIGRATIONS: Migrations = Migrations { sqlite: &SQLITE, postgres: &POSTGRES };
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    pub db: Db,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct InstanceRow {
+    pub id: String,
+    pub external_id: String,
+    pub name: String,
+    pub url: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LinkRow {
+    pub id: String,
+    pub instance_id: String,
+    pub cloud: String,
+    pub tenant_id: Option<String>,
+    pub status: String,
+    pub landing_page: String,
+    pub return_url: String,
+    pub checks: String,
+    pub last_tested_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MessageRow {
+    pub message_id: String,
+    pub tenant_id: String,
+    pub cloud: String,
+    pub body: String,
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_ms: i64,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct IntakeRow {
+    pub id: i64,
+    pub instance_id: String,
+    pub computer_id: String,
+    pub sequence: i64,
+    pub device_id: String,
+}
+
+/// Message lifecycle: `upload` (PUT due) → `poll` (status GET due) → `done`.
+pub mod message_state {
+    pub const UPLOAD: &str = "upload";
+    pub const POLL: &str = "poll";
+    pub const DONE: &str = "done";
+}
+
+/// Intake lifecycle: `queued` → `batched` (in a message) → `done`.
+pub mod intake_state {
+    pub const QUEUED: &str = "queued";
+    pub const BATCHED: &str = "batched";
+    pub const DONE: &str = "done";
+}
+
+const LINK_COLUMNS: &str = "id, instance_id, cloud, tenant_id, status, landing_page, return_url, checks, last_tested_ms";
+
+impl Store {
+    pub async fn connect(url: &str) -> Result<Store, platform::db::DbError> {
+        Ok(Store { db: Db::connect(url, &MIGRATIONS).await? })
+    }
+
+    fn pool(&self) -> &sqlx::AnyPool {
+        &self.db.pool
+    }
+
+    // ---- instances ---------------------------------------------------------------------
+
+    /// Registers an instance, or re-registers it with a new credential.
+    pub async fn upsert_instance(&self, i: &InstanceRow, credential_digest: &str, now: i64) -> Result<String> {
+        sqlx::query(
+            "INSERT INTO instances (id, external_id, name, url, version, credential_digest, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (external_id) DO UPDATE SET name = $8, url = $9, version = $10, credential_digest = $11",
+        )
+        .bind(&i.id).bind(&i.external_id).bind(&i.name).bind(&i.url).bind(&i.version).bind(credential_digest).bind(now)
+        .bind(&i.name).bind(&i.url).bind(&i.version).bind(credential_digest)
+        .execute(self.pool())
+        .await?;
+        Ok(sqlx::query_scalar::<_, String>("SELECT id FROM instances WHERE external_id = $1")
+            .bind(&i.external_id)
+            .fetch_one(self.pool())
+            .await?)
+    }
+
+    pub async fn instance_by_credential(&self, digest: &str) -> Result<Option<InstanceRow>> {
+        Ok(sqlx::query_as::<_, InstanceRow>("SELECT id, external_id, name, url, version FROM instances WHERE credential_digest = $1")
+            .bind(digest)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    pub async fn instance(&self, id: &str) -> Result<Option<InstanceRow>> {
+        Ok(sqlx::query_as::<_, InstanceRow>("SELECT id, external_id, name, url, version FROM instances WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    // ---- links and consent -------------------------------------------------------------
+
+    pub async fn insert_link(&self, l: &LinkRow, now: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO links (id, instance_id, cloud, tenant_id, status, landing_page, return_url, checks, last_tested_ms, created_ms, updated_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(&l.id).bind(&l.instance_id).bind(&l.cloud).bind(l.tenant_id.clone()).bind(&l.status).bind(&l.landing_page)
+        .bind(&l.return_url).bind(&l.checks).bind(l.last_tested_ms).bind(now).bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn link(&self, id: &str) -> Result<Option<LinkRow>> {
+        Ok(sqlx::query_as::<_, LinkRow>(&format!("SELECT {LINK_COLUMNS} FROM links WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    /// The instance's newest link.
+    pub async fn current_link(&self, instance_id: &str) -> Result<Option<LinkRow>> {
+        Ok(sqlx::query_as::<_, LinkRow>(&format!(
+            "SELECT {LINK_COLUMNS} FROM links WHERE instance_id = $1 ORDER BY created_ms DESC, id DESC LIMIT 1"
+        ))
+        .bind(instance_id)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    pub async fn links_with_status(&self, status: &str) -> Result<Vec<LinkRow>> {
+        Ok(sqlx::query_as::<_, LinkRow>(&format!("SELECT {LINK_COLUMNS} FROM links WHERE status = $1"))
+            .bind(status)
+            .fetch_all(self.pool())
+            .await?)
+    }
+
+    pub async fn active_links_of_tenant(&self, tenant_id: &str) -> Result<Vec<LinkRow>> {
+        Ok(sqlx::query_as::<_, LinkRow>(&format!(
+            "SELECT {LINK_COLUMNS} FROM links WHERE tenant_id = $1 AND status = 'active'"
+        ))
+        .bind(tenant_id)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    pub async fn update_link(&self, l: &LinkRow, now: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE links SET tenant_id = $1, status = $2, checks = $3, last_tested_ms = $4, updated_ms = $5 WHERE id = $6",
+        )
+        .bind(l.tenant_id.clone()).bind(&l.status).bind(&l.checks).bind(l.last_tested_ms).bind(now).bind(&l.id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn insert_consent_state(&self, digest: &str, link_id: &str, step: &str, expires_ms: i64) -> Result<()> {
+        sqlx::query("INSERT INTO consent_states (state_digest, link_id, step, expires_ms) VALUES ($1, $2, $3, $4)")
+            .bind(digest).bind(link_id).bind(step).bind(expires_ms)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Consumes a consent state: `(link_id, step)` if it existed and had not expired.
+    pub async fn take_consent_state(&self, digest: &str, now: i64) -> Result<Option<(String, String)>> {
+        let row = sqlx::query("DELETE FROM consent_states WHERE state_digest = $1 RETURNING link_id, step, expires_ms")
+            .bind(digest)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.and_then(|r| {
+            let expires: i64 = r.get(2);
+            (expires > now).then(|| (r.get(0), r.get(1)))
+        }))
+    }
+
+    // ---- intake ------------------------------------------------------------------------
+
+    /// Highest sequence held for a computer of an instance.
+    pub async fn max_sequence(&self, instance_id: &str, computer_id: &str) -> Result<Option<i64>> {
+        Ok(sqlx::query_scalar::<_, Option<i64>>(
+            "SELECT MAX(sequence) FROM intake WHERE instance_id = $1 AND computer_id = $2",
+        )
+        .bind(instance_id).bind(computer_id)
+        .fetch_one(self.pool())
+        .await?)
+    }
+
+    pub fn begin(&self) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error>> + '_ {
+        self.db.pool.begin()
+    }
+
+    /// Tenants with queued updates.
+    pub async fn tenants_with_queue(&self) -> Result<Vec<(String, String)>> {
+        Ok(sqlx::query_as::<_, (String, String)>(
+            "SELECT DISTINCT i.tenant_id, l.cloud FROM intake i JOIN links l ON l.tenant_id = i.tenant_id AND l.instance_id = i.instance_id \
+             WHERE i.status = 'queued'",
+        )
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    pub async fn messages_due(&self, status: &str, now: i64, limit: i64) -> Result<Vec<MessageRow>> {
+        Ok(sqlx::query_as::<_, MessageRow>(
+            "SELECT message_id, tenant_id, cloud, body, status, attempts, next_attempt_ms FROM messages \
+             WHERE status = $1 AND next_attempt_ms <= $2 ORDER BY next_attempt_ms LIMIT $3",
+        )
+        .bind(status).bind(now).bind(limit)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    pub async fn reschedule_message(&self, id: &str, status: &str, attempts: i64, next_ms: i64, error: Option<&str>) -> Result<()> {
+        sqlx::query("UPDATE messages SET status = $1, attempts = $2, next_attempt_ms = $3, last_error = $4 WHERE message_id = $5")
+            .bind(status).bind(attempts).bind(next_ms).bind(error.map(str::to_string)).bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn intake_of_message(&self, message_id: &str) -> Result<Vec<IntakeRow>> {
+        Ok(sqlx::query_as::<_, IntakeRow>(
+            "SELECT id, instance_id, computer_id, sequence, device_id FROM intake WHERE message_id = $1 ORDER BY id",
+        )
+        .bind(message_id)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    pub async fn outcomes(&self, instance_id: &str, after: i64, limit: i64) -> Result<Vec<(i64, String, i64, String, Option<String>, i64)>> {
+        Ok(sqlx::query_as::<_, (i64, String, i64, String, Option<String>, i64)>(
+            "SELECT seq, computer_id, sequence, status, detail, at_ms FROM outcomes WHERE instance_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(instance_id).bind(after).bind(limit)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    pub async fn route(&self, tenant_id: &str, device_id: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar::<_, String>("SELECT instance_id FROM device_routes WHERE tenant_id = $1 AND device_id = $2")
+            .bind(tenant_id).bind(device_id)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    /// Counts per intake state for a tenant's queue (status API, demo summary).
+    pub async fn backlog(&self, instance_id: &str) -> Result<i64> {
+        Ok(sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM intake WHERE instance_id = $1 AND status <> 'done'")
+            .bind(instance_id)
+            .fetch_one(self.pool())
+            .await?)
+    }
+}
+
+/// Statements that run inside a caller's transaction.
+pub mod tx {
+    use sqlx::AnyConnection;
+
+    use super::*;
+
+    #[allow(clippy::too_many_arguments)]
+    pub async fn insert_intake(
+        conn: &mut AnyConnection, instance_id: &str, tenant_id: &str, computer_id: &str, sequence: i64, device_id: &str,
+        item: &str, now: i64,
+    ) -> Result<bool> {
+        let r = sqlx::query(
+            "INSERT INTO intake (instance_id, tenant_id, computer_id, sequence, device_id, item, status, message_id, received_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'queued', NULL, $7) ON CONFLICT (instance_id, computer_id, sequence) DO NOTHING",
+        )
+        .bind(instance_id).bind(tenant_id).bind(computer_id).bind(sequence).bind(device_id).bind(item).bind(now)
+        .execute(conn)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    pub async fn upsert_route(conn: &mut AnyConnection, tenant_id: &str, device_id: &str, instance_id: &str, upn: Option<&str>) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO device_routes (tenant_id, device_id, instance_id, upn) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (tenant_id, device_id) DO UPDATE SET instance_id = $5, upn = $6",
+        )
+        .bind(tenant_id).bind(device_id).bind(instance_id).bind(upn.map(str::to_string)).bind(instance_id).bind(upn.map(str::to_string))
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
+    /// Claims up to `limit` queued updates of a tenant into message `message_id`.
+    /// Returns `(id, item json)` in arrival order.
+    pub async fn claim_batch(conn: &mut AnyConnection, tenant_id: &str, message_id: &str, limit: i64) -> Result<Vec<(i64, String)>> {
+        sqlx::query(
+            "UPDATE intake SET status = 'batched', message_id = $1 WHERE id IN \
+             (SELECT id FROM intake WHERE tenant_id = $2 AND status = 'queued' ORDER BY id LIMIT $3)",
+        )
+        .bind(message_id).bind(tenant_id).bind(limit)
+        .execute(&mut *conn)
+        .await?;
+        Ok(sqlx::query_as::<_, (i64, String)>("SELECT id, item FROM intake WHERE message_id = $1 ORDER BY id")
+            .bind(message_id)
+            .fetch_all(&mut *conn)
+            .await?)
+    }
+
+    pub async fn insert_message(conn: &mut AnyConnection, m: &MessageRow, now: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO messages (message_id, tenant_id, cloud, body, status, attempts, next_attempt_ms, last_error, created_ms) \
+             VALUES ($1, $2, $3, $4, $5, 0, $6, NULL, $7)",
+        )
+        .bind(&m.message_id).bind(&m.tenant_id).bind(&m.cloud).bind(&m.body).bind(&m.status).bind(m.next_attempt_ms).bind(now)
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn insert_outcome(conn: &mut AnyConnection, instance_id: &str, computer_id: &str, sequence: i64, status: &str, detail: Option<&str>, now: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO outcomes (instance_id, computer_id, sequence, status, detail, at_ms) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(instance_id).bind(computer_id).bind(sequence).bind(status).bind(detail.map(str::to_string)).bind(now)
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn finish_message(conn: &mut AnyConnection, message_id: &str) -> Result<()> {
+        sqlx::query("UPDATE intake SET status = 'done' WHERE message_id = $1").bind(message_id).execute(&mut *conn).await?;
+        sqlx::query("UPDATE messages SET status = 'done', body = '' WHERE message_id = $1").bind(message_id).execute(&mut *conn).await?;
+        Ok(())
+    }
+}
