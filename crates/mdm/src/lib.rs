@@ -1,1 +1,120 @@
+//! The `mdm` role: a device-management server hosting many instances (the Jamf Pro part
+//! of the story). Each instance has its admins, computers, Conditional Access settings,
+//! landing pages and change-management log, under `/i/<slug>`.
 
+pub mod agent;
+pub mod connector_client;
+pub mod delivery;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod integration;
+pub mod seed;
+pub mod store;
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use platform::Clock;
+use platform::http::Served;
+use platform::tls::LocalCa;
+use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
+
+use crate::connector_client::ConnectorClient;
+use crate::store::Store;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MdmConfig {
+    pub database_url: String,
+    pub connector_url: String,
+    /// Shared with the connector to register instances.
+    pub connector_registration_secret: String,
+    /// Cloud profile names offered by the *Sovereign Cloud* pop-up.
+    #[serde(default = "default_clouds")]
+    pub clouds: Vec<String>,
+    /// Where the change-management log file is appended (`JAMFChangeManagement.log` style).
+    #[serde(default)]
+    pub change_log_path: Option<PathBuf>,
+}
+
+fn default_clouds() -> Vec<String> {
+    wire::CloudProfile::NAMES.iter().map(|s| s.to_string()).collect()
+}
+
+pub struct AppState {
+    pub store: Store,
+    pub connector: ConnectorClient,
+    pub clock: Clock,
+    pub base_url: String,
+    pub clouds: Vec<String>,
+    pub work: Notify,
+    change_log: Option<Mutex<std::fs::File>>,
+}
+
+pub type Shared = Arc<AppState>;
+
+impl AppState {
+    pub fn instance_url(&self, slug: &str) -> String {
+        format!("{}/i/{slug}", self.base_url)
+    }
+
+    /// Appends one change to the log file (the database stays the record of truth).
+    pub fn change_log_file(&self, instance: &str, at_ms: i64, user: &str, action: &str, details: &str) {
+        if let Some(file) = &self.change_log
+            && let Ok(mut f) = file.lock()
+        {
+            let line = format!(
+                "{} instance={instance} user={user} object_type=\"Conditional Access\" action={action} details=\"{}\"\n",
+                platform::clock::ms_to_rfc3339(at_ms),
+                details.replace('"', "'")
+            );
+            if let Err(e) = f.write_all(line.as_bytes()) {
+                tracing::warn!(error = %e, "change log file not written");
+            }
+        }
+    }
+}
+
+pub struct Mdm {
+    pub state: Shared,
+    pub served: Served,
+    worker: tokio::task::JoinHandle<()>,
+}
+
+impl Mdm {
+    pub fn url(&self) -> String {
+        self.state.base_url.clone()
+    }
+
+    pub async fn shutdown(self) {
+        self.worker.abort();
+        self.served.shutdown(Duration::from_secs(5)).await;
+        self.state.store.db.close().await;
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Db(#[from] platform::db::DbError),
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+pub async fn start(config: MdmConfig, listener: TcpListener, ca: &LocalCa, clock: Clock) -> Result<Mdm, StartError> {
+    let store = Store::connect(&config.database_url).await?;
+    let base_url = format!("https://{}", listener.local_addr()?);
+    let connector = ConnectorClient::new(platform::http::client(&ca.ca_pem), &config.connector_url, &config.connector_registration_secret);
+    let change_log = match &config.change_log_path {
+        Some(p) => Some(Mutex::new(std::fs::OpenOptions::new().create(true).append(true).open(p)?)),
+        None => None,
+    };
+    let state = Arc::new(AppState { store, connector, clock, base_url, clouds: config.clouds.clone(), work: Notify::new(), change_log });
+    let worker = tokio::spawn(delivery::run(state.clone()));
+    let served = platform::http::serve_tls(http::router(state.clone()), listener, ca).await?;
+    Ok(Mdm { state, served, worker })
+}

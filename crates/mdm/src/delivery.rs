@@ -1,0 +1,90 @@
+//! Sending inventory to the connector: the outbox is filled in the same transaction as
+//! the inventory it reports, drained in batches, and the connector's per-device outcomes
+//! come back into each computer's Local User Accounts category.
+
+use std::time::Duration;
+
+use wire::connector_api::{InventoryBatch, InventoryUpdate};
+
+use crate::Shared;
+use crate::connector_client::SendError;
+use crate::domain::settings::status;
+use crate::error::Result;
+use crate::store::{InstanceRow, tx};
+
+pub async fn run(state: Shared) {
+    loop {
+        let busy = match step(&state).await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(error = %e, "delivery to the connector failed; will retry");
+                false
+            }
+        };
+        if !busy {
+            let _ = tokio::time::timeout(Duration::from_millis(100), state.work.notified()).await;
+        }
+    }
+}
+
+async fn step(state: &Shared) -> Result<bool> {
+    let mut busy = false;
+    for instance in state.store.instances().await? {
+        let Some(credential) = instance.connector_credential.clone() else { continue };
+        let ca = state.store.ca(&instance.id).await?;
+        if ca.settings.enabled && ca.link_status == status::ACTIVE {
+            busy |= send(state, &instance, &credential).await?;
+        }
+        if ca.link_id.is_some() {
+            busy |= collect_outcomes(state, &instance, &credential).await?;
+        }
+    }
+    Ok(busy)
+}
+
+async fn send(state: &Shared, instance: &InstanceRow, credential: &str) -> Result<bool> {
+    let now = state.clock.now_ms();
+    let due = state.store.outbox_due(&instance.id, now, 1000).await?;
+    if due.is_empty() {
+        return Ok(false);
+    }
+    let updates: Vec<InventoryUpdate> = due
+        .iter()
+        .filter_map(|r| Some(InventoryUpdate { computer_id: r.computer_id.to_string(), sequence: r.sequence, item: serde_json::from_str(&r.payload).ok()? }))
+        .collect();
+    match state.connector.send_inventory(credential, &InventoryBatch { updates }).await {
+        Ok(_) => {
+            let mut txn = state.store.begin().await?;
+            for r in &due {
+                tx::delete_outbox(&mut txn, r.id).await?;
+                tx::set_delivery(&mut txn, r.computer_id, "sent", None).await?;
+            }
+            txn.commit().await?;
+            Ok(true)
+        }
+        Err(SendError::Retry(detail)) | Err(SendError::Refused(detail)) => {
+            let attempts = due.iter().map(|r| r.attempts).max().unwrap_or(0);
+            let delay = (1000_i64 << attempts.min(6)).min(60_000);
+            tracing::warn!(instance = %instance.slug, updates = due.len(), delay_ms = delay, %detail, "connector did not take the batch");
+            let ids: Vec<i64> = due.iter().map(|r| r.id).collect();
+            state.store.reschedule_outbox(&ids, now + delay).await?;
+            Ok(false)
+        }
+    }
+}
+
+async fn collect_outcomes(state: &Shared, instance: &InstanceRow, credential: &str) -> Result<bool> {
+    let cursor = state.store.outcome_cursor(&instance.id).await?;
+    let page = state.connector.outcomes(credential, cursor).await?;
+    if page.outcomes.is_empty() {
+        return Ok(false);
+    }
+    let mut txn = state.store.begin().await?;
+    tx::set_cursor(&mut txn, &instance.id, page.cursor).await?;
+    for o in &page.outcomes {
+        let Ok(computer_id) = o.computer_id.parse::<i64>() else { continue };
+        tx::set_delivery(&mut txn, computer_id, &o.status, o.detail.as_deref()).await?;
+    }
+    txn.commit().await?;
+    Ok(true)
+}

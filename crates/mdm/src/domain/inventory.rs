@@ -1,0 +1,81 @@
+//! What a computer's inventory means for Conditional Access: the inventory state of its
+//! users and the item handed to the connector.
+
+use wire::agent::InventoryReport;
+use wire::partner::{DeviceItem, entity_type};
+
+/// A computer that has not checked in for this long is UNRESPONSIVE (SPEC §5).
+pub const UNRESPONSIVE_AFTER_MS: i64 = 24 * 3600 * 1000;
+
+/// The Conditional Access inventory state of a local user.
+pub fn ca_state(registered: bool, last_checkin_ms: Option<i64>, now_ms: i64) -> &'static str {
+    if !registered {
+        return "UNKNOWN";
+    }
+    match last_checkin_ms {
+        Some(t) if now_ms - t <= UNRESPONSIVE_AFTER_MS => "ACTIVATED",
+        _ => "UNRESPONSIVE",
+    }
+}
+
+/// The wire value of the state (`State`): 0 activated, 1 deactivated, 2 unresponsive.
+pub fn state_code(state: &str) -> i32 {
+    match state {
+        "ACTIVATED" => 0,
+        "DEACTIVATED" => 1,
+        _ => 2,
+    }
+}
+
+pub struct Registered<'a> {
+    pub computer_id: i64,
+    pub serial_number: &'a str,
+    pub udid: &'a str,
+    pub aad_device_id: &'a str,
+    pub aad_user_id: &'a str,
+    pub upn: &'a str,
+    pub state: &'a str,
+    pub last_checkin: Option<String>,
+}
+
+/// The legacy inventory item for a registered computer: compliance and hardware attributes.
+pub fn device_item(inv: &InventoryReport, r: &Registered) -> DeviceItem {
+    let s = &inv.security;
+    DeviceItem {
+        entity_type: entity_type::LEGACY_INVENTORY,
+        tenant_id: String::new(),
+        device_id: r.aad_device_id.to_string(),
+        user_id: r.aad_user_id.to_string(),
+        last_update_time: inv.collected_at.clone(),
+        encrypted: Some(s.filevault_enabled),
+        gatekeeper: Some(s.gatekeeper.clone()),
+        sip: Some(s.sip.clone()),
+        prevent_auto_login: Some(s.prevent_auto_login),
+        passcode_length: s.password_min_length.map(|n| n.to_string()),
+        firewall_enabled: Some(s.firewall_enabled),
+        device_name: Some(inv.device_name.clone()),
+        serial_number: Some(r.serial_number.to_string()),
+        udid: Some(r.udid.to_string()),
+        os: Some(inv.os_name.clone()),
+        os_version: Some(inv.os_version.clone()),
+        os_build: Some(inv.os_build.clone()),
+        model: Some(inv.model.clone()),
+        jamf_id: Some(r.computer_id),
+        state: Some(state_code(r.state)),
+        upn: Some(r.upn.to_string()),
+        last_check_in_time: r.last_checkin.clone(),
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn users_turn_unresponsive_after_a_day_without_check_in() {
+        assert_eq!(ca_state(false, Some(0), 0), "UNKNOWN");
+        assert_eq!(ca_state(true, Some(0), UNRESPONSIVE_AFTER_MS), "ACTIVATED");
+        assert_eq!(ca_state(true, Some(0), UNRESPONSIVE_AFTER_MS + 1), "UNRESPONSIVE");
+    }
+}
