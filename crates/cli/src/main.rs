@@ -1,1 +1,121 @@
-fn main() {}
+//! `cloudconnector`: a thin command line over the library.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use cloudconnector::{config, demo, stack};
+use platform::Clock;
+
+#[derive(Parser)]
+#[command(name = "cloudconnector", version, about = "Joins device-management servers to an Intune/Entra-compatible cloud for Conditional Access.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start every service on loopback, connect two instances, register Macs and report.
+    Demo {
+        #[arg(long, default_value = ".cloudconnector")]
+        data_dir: PathBuf,
+        /// Number of Macs to register, split across the instances.
+        #[arg(long, default_value_t = 200)]
+        devices: usize,
+        /// Stop after the summary instead of serving until Ctrl-C.
+        #[arg(long)]
+        exit: bool,
+        /// Print the summary as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run services from a configuration file (and `CLOUDCONNECTOR__…` variables).
+    Serve {
+        #[arg(long, value_enum)]
+        role: Role,
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Let tests move this process's clock (never use in production).
+        #[arg(long)]
+        test_clock: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Role {
+    Cloud,
+    Mdm,
+    Connector,
+    All,
+}
+
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CLOUDCONNECTOR_LOG").unwrap_or_else(|_| "warn".into());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    init_logs();
+    platform::http::install_crypto_provider();
+    match Cli::parse().command {
+        Command::Demo { data_dir, devices, exit, json } => {
+            let summary = demo::run(demo::DemoOptions { data_dir, devices, exit, json, noncompliant_share: 0.25 }).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&summary)?);
+            }
+            Ok(())
+        }
+        Command::Serve { role, config, test_clock } => serve(role, config, test_clock).await,
+    }
+}
+
+async fn serve(role: Role, file: Option<PathBuf>, test_clock: bool) -> anyhow::Result<()> {
+    let cfg = config::load(file.as_deref())?;
+    let clock = if test_clock { Clock::test() } else { Clock::system() };
+    std::fs::create_dir_all(&cfg.data_dir)?;
+    let ca = platform::tls::LocalCa::load_or_create(&cfg.data_dir)?;
+    match role {
+        Role::All => {
+            for role in ["cloud", "connector", "mdm"] {
+                for suffix in ["db", "db-wal", "db-shm"] {
+                    let _ = std::fs::remove_file(cfg.data_dir.join(format!("{role}.{suffix}")));
+                }
+            }
+            let mut opts = stack::StackOptions::new(&cfg.data_dir, 20);
+            opts.ports = cfg.ports;
+            opts.test_clock = test_clock;
+            let s = stack::Stack::start(opts).await?;
+            let path = s.write_endpoints(&cfg.data_dir)?;
+            eprintln!("cloud {} · connector {} · mdm {} · endpoints {}", s.cloud.url(), s.connector.url(), s.mdm.url(), path.display());
+            tokio::signal::ctrl_c().await?;
+            s.shutdown().await;
+        }
+        Role::Cloud => {
+            let c = cfg.cloud.context("the configuration has no [cloud] section")?;
+            let cloud = cloud::start(c.config, platform::http::bind(c.port)?, &ca, clock).await?;
+            eprintln!("cloud listening on {}", cloud.url());
+            tokio::signal::ctrl_c().await?;
+            cloud.shutdown().await;
+        }
+        Role::Connector => {
+            let c = cfg.connector.context("the configuration has no [connector] section")?;
+            if c.config.clouds.is_empty() {
+                bail!("[connector] needs at least one [[connector.clouds]] app registration");
+            }
+            let connector = connector::start(c.config, platform::http::bind(c.port)?, &ca, clock).await?;
+            eprintln!("connector listening on {}", connector.url());
+            tokio::signal::ctrl_c().await?;
+            connector.shutdown().await;
+        }
+        Role::Mdm => {
+            let c = cfg.mdm.context("the configuration has no [mdm] section")?;
+            let mdm = mdm::start(c.config, platform::http::bind(c.port)?, &ca, clock).await?;
+            eprintln!("mdm listening on {}", mdm.url());
+            tokio::signal::ctrl_c().await?;
+            mdm.shutdown().await;
+        }
+    }
+    Ok(())
+}

@@ -3,6 +3,8 @@
 
 mod aad_graph;
 mod console;
+
+pub use console::PARTNER_PAGE;
 mod enrollment;
 mod graph;
 mod login;

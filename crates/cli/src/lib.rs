@@ -1,0 +1,9 @@
+//! The `cloudconnector` command's library: the in-process stack of all roles, a browser
+//! driver for the consoles, the administrators' procedures, the demo and configuration.
+
+pub mod admin_steps;
+pub mod browser;
+pub mod config;
+pub mod demo;
+pub mod graph_reader;
+pub mod stack;
