@@ -21,7 +21,13 @@ pub struct ServeConfig {
 
 impl Default for ServeConfig {
     fn default() -> Self {
-        ServeConfig { data_dir: PathBuf::from(".cloudconnector"), cloud: None, connector: None, mdm: None, ports: [8443, 8444, 8445] }
+        ServeConfig {
+            data_dir: PathBuf::from(".cloudconnector"),
+            cloud: None,
+            connector: None,
+            mdm: None,
+            ports: [8443, 8444, 8445],
+        }
     }
 }
 
@@ -53,8 +59,14 @@ const PREFIX: &str = "CLOUDCONNECTOR__";
 fn file_secrets() -> anyhow::Result<Figment> {
     let mut figment = Figment::new();
     for (name, path) in std::env::vars() {
-        let Some(key) = name.strip_prefix(PREFIX).and_then(|k| k.strip_suffix("_FILE")) else { continue };
-        let value = std::fs::read_to_string(&path).with_context(|| format!("{name}: reading {path}"))?;
+        let Some(key) = name
+            .strip_prefix(PREFIX)
+            .and_then(|k| k.strip_suffix("_FILE"))
+        else {
+            continue;
+        };
+        let value =
+            std::fs::read_to_string(&path).with_context(|| format!("{name}: reading {path}"))?;
         let key = key.to_ascii_lowercase().replace("__", ".");
         figment = figment.merge((key, value.trim_end_matches(['\n', '\r']).to_string()));
     }
@@ -67,7 +79,11 @@ pub fn load(file: Option<&std::path::Path>) -> anyhow::Result<ServeConfig> {
         figment = figment.merge(Toml::file_exact(f));
     }
     figment = figment
-        .merge(Env::prefixed(PREFIX).split("__").filter(|k| !k.as_str().ends_with("_file")))
+        .merge(
+            Env::prefixed(PREFIX)
+                .split("__")
+                .filter(|k| !k.as_str().ends_with("_file")),
+        )
         .merge(file_secrets()?);
     figment.extract().context("configuration")
 }
@@ -79,12 +95,15 @@ mod tests {
     #[test]
     fn file_values_and_secret_files_combine() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file("cc.toml", r#"
+            jail.create_file(
+                "cc.toml",
+                r#"
                 data_dir = "/tmp/cc"
                 [cloud]
                 port = 9443
                 database_url = "sqlite:///tmp/cc/cloud.db"
-            "#)?;
+            "#,
+            )?;
             jail.create_file("secret.txt", "s3cret\n")?;
             jail.set_env("CLOUDCONNECTOR__CLOUD__PORT", "9999");
             jail.set_env("CLOUDCONNECTOR__CLOUD__DATABASE_URL_FILE", "secret.txt");

@@ -8,7 +8,10 @@ use anyhow::Context;
 use platform::Clock;
 use platform::tls::LocalCa;
 use wire::CloudProfile;
-use wire::endpoints::{CloudEndpoints, ConnectorEndpoints, Consoles, Credentials, EndpointsFile, MdmAdmin, MdmEndpoints, MdmInstance, Seed, TestClient};
+use wire::endpoints::{
+    CloudEndpoints, ConnectorEndpoints, Consoles, Credentials, EndpointsFile, MdmAdmin,
+    MdmEndpoints, MdmInstance, Seed, TestClient,
+};
 
 use crate::browser::Browser;
 
@@ -52,8 +55,18 @@ impl StackOptions {
             tenant_domain: "contoso.example".into(),
             licensed: true,
             instances: vec![
-                InstanceSeed { slug: "hq".into(), name: "Contoso HQ".into(), version: "11.12.0".into(), conditional_access_privilege: true },
-                InstanceSeed { slug: "labs".into(), name: "Contoso Labs".into(), version: "11.12.0".into(), conditional_access_privilege: true },
+                InstanceSeed {
+                    slug: "hq".into(),
+                    name: "Contoso HQ".into(),
+                    version: "11.12.0".into(),
+                    conditional_access_privilege: true,
+                },
+                InstanceSeed {
+                    slug: "labs".into(),
+                    name: "Contoso Labs".into(),
+                    version: "11.12.0".into(),
+                    conditional_access_privilege: true,
+                },
             ],
             batch_size: 500,
         }
@@ -70,14 +83,24 @@ pub struct Stack {
     pub tenant: cloud::seed::CustomerTenant,
     pub instances: Vec<mdm::seed::SeededInstance>,
     pub http: reqwest::Client,
+    databases: Databases,
+    /// PostgreSQL databases this stack created (dropped by [`Stack::drop_databases`]).
+    created_databases: Vec<String>,
 }
 
-async fn database(databases: &Databases, data_dir: &Path, role: &str) -> anyhow::Result<String> {
+async fn database(
+    databases: &Databases,
+    data_dir: &Path,
+    role: &str,
+    created: &mut Vec<String>,
+) -> anyhow::Result<String> {
     Ok(match databases {
         Databases::Sqlite => platform::db::sqlite_url(&data_dir.join(format!("{role}.db"))),
         Databases::FreshPostgres(server) => {
             let name = format!("cc_{role}_{}", uuid::Uuid::new_v4().simple());
-            platform::db::create_postgres_database(server, &name).await?
+            let url = platform::db::create_postgres_database(server, &name).await?;
+            created.push(name);
+            url
         }
     })
 }
@@ -87,9 +110,15 @@ pub const REGISTRATION_SECRET_FILE: &str = "registration-secret";
 impl Stack {
     pub async fn start(opts: StackOptions) -> anyhow::Result<Stack> {
         platform::http::install_crypto_provider();
-        std::fs::create_dir_all(&opts.data_dir).with_context(|| format!("creating {}", opts.data_dir.display()))?;
+        std::fs::create_dir_all(&opts.data_dir)
+            .with_context(|| format!("creating {}", opts.data_dir.display()))?;
         let ca = LocalCa::load_or_create(&opts.data_dir)?;
-        let clock = if opts.test_clock { Clock::test() } else { Clock::system() };
+        let clock = if opts.test_clock {
+            Clock::test()
+        } else {
+            Clock::system()
+        };
+        let mut created = Vec::new();
         let [cloud_l, connector_l, mdm_l] = [
             platform::http::bind(opts.ports[0])?,
             platform::http::bind(opts.ports[1])?,
@@ -98,50 +127,110 @@ impl Stack {
         let connector_url = format!("https://{}", connector_l.local_addr()?);
 
         let cloud = cloud::start(
-            cloud::CloudConfig { database_url: database(&opts.databases, &opts.data_dir, "cloud").await?, no_policy_is_compliant: true },
-            cloud_l, &ca, clock.clone(),
-        ).await?;
+            cloud::CloudConfig {
+                database_url: database(&opts.databases, &opts.data_dir, "cloud", &mut created)
+                    .await?,
+                no_policy_is_compliant: true,
+            },
+            cloud_l,
+            &ca,
+            clock.clone(),
+        )
+        .await?;
         let now = clock.now_ms();
         let store = &cloud.state.store;
-        let provider = cloud::seed::provider(store, &format!("{connector_url}/onboarding/callback"), now).await?;
-        let tenant = cloud::seed::customer(store, cloud::seed::CustomerSpec {
-            domain: &opts.tenant_domain, name: "Contoso", users: opts.users, licensed: opts.licensed,
-        }, now).await?;
+        let provider =
+            cloud::seed::provider(store, &format!("{connector_url}/onboarding/callback"), now)
+                .await?;
+        let tenant = cloud::seed::customer(
+            store,
+            cloud::seed::CustomerSpec {
+                domain: &opts.tenant_domain,
+                name: "Contoso",
+                users: opts.users,
+                licensed: opts.licensed,
+            },
+            now,
+        )
+        .await?;
 
         let registration_secret = platform::secrets::random_token(24);
-        let connector = connector::start(connector::ConnectorConfig {
-            database_url: database(&opts.databases, &opts.data_dir, "connector").await?,
-            registration_secret: registration_secret.clone(),
-            clouds: vec![connector::cloud_client::CloudApp {
-                profile: CloudProfile::local(&cloud.url()),
-                client_id: provider.connector_app_id.clone(),
-                client_secret: provider.connector_secret.clone(),
-                registration_app_id: provider.registration_app_id.clone(),
-                intune_partner_page: Some(format!("{}{}", cloud.url(), cloud::http::PARTNER_PAGE)),
-            }],
-            batch_size: opts.batch_size,
-            heartbeat_interval_s: 300,
-        }, connector_l, &ca, clock.clone()).await?;
+        let connector = connector::start(
+            connector::ConnectorConfig {
+                database_url: database(&opts.databases, &opts.data_dir, "connector", &mut created)
+                    .await?,
+                registration_secret: registration_secret.clone(),
+                clouds: vec![connector::cloud_client::CloudApp {
+                    profile: CloudProfile::local(&cloud.url()),
+                    client_id: provider.connector_app_id.clone(),
+                    client_secret: provider.connector_secret.clone(),
+                    registration_app_id: provider.registration_app_id.clone(),
+                    intune_partner_page: Some(format!(
+                        "{}{}",
+                        cloud.url(),
+                        cloud::http::PARTNER_PAGE
+                    )),
+                }],
+                batch_size: opts.batch_size,
+                heartbeat_interval_s: 300,
+            },
+            connector_l,
+            &ca,
+            clock.clone(),
+        )
+        .await?;
 
-        let mdm = mdm::start(mdm::MdmConfig {
-            database_url: database(&opts.databases, &opts.data_dir, "mdm").await?,
-            connector_url: connector.url(),
-            connector_registration_secret: registration_secret,
-            clouds: CloudProfile::NAMES.iter().map(|s| s.to_string()).collect(),
-            change_log_path: Some(opts.data_dir.join("ChangeManagement.log")),
-        }, mdm_l, &ca, clock.clone()).await?;
+        let mdm = mdm::start(
+            mdm::MdmConfig {
+                database_url: database(&opts.databases, &opts.data_dir, "mdm", &mut created)
+                    .await?,
+                connector_url: connector.url(),
+                connector_registration_secret: registration_secret,
+                clouds: CloudProfile::NAMES.iter().map(|s| s.to_string()).collect(),
+                change_log_path: Some(opts.data_dir.join("ChangeManagement.log")),
+            },
+            mdm_l,
+            &ca,
+            clock.clone(),
+        )
+        .await?;
         let mut instances = Vec::new();
         for i in &opts.instances {
-            instances.push(mdm::seed::instance(&mdm.state.store, mdm::seed::InstanceSpec {
-                slug: &i.slug, name: &i.name, version: &i.version, conditional_access_privilege: i.conditional_access_privilege,
-            }, clock.now_ms()).await?);
+            instances.push(
+                mdm::seed::instance(
+                    &mdm.state.store,
+                    mdm::seed::InstanceSpec {
+                        slug: &i.slug,
+                        name: &i.name,
+                        version: &i.version,
+                        conditional_access_privilege: i.conditional_access_privilege,
+                    },
+                    clock.now_ms(),
+                )
+                .await?,
+            );
         }
         let http = platform::http::client(&ca.ca_pem);
-        Ok(Stack { ca, clock, cloud, connector, mdm, provider, tenant, instances, http })
+        Ok(Stack {
+            ca,
+            clock,
+            cloud,
+            connector,
+            mdm,
+            provider,
+            tenant,
+            instances,
+            http,
+            databases: opts.databases,
+            created_databases: created,
+        })
     }
 
     pub fn instance(&self, slug: &str) -> &mdm::seed::SeededInstance {
-        self.instances.iter().find(|i| i.slug == slug).expect("seeded instance")
+        self.instances
+            .iter()
+            .find(|i| i.slug == slug)
+            .expect("seeded instance")
     }
 
     pub fn instance_url(&self, slug: &str) -> String {
@@ -156,17 +245,30 @@ impl Stack {
         let cloud = self.cloud.url();
         let first = self.instances.first();
         EndpointsFile {
-            ca_certificate: std::fs::canonicalize(&self.ca.ca_path).unwrap_or(self.ca.ca_path.clone()).display().to_string(),
+            ca_certificate: std::fs::canonicalize(&self.ca.ca_path)
+                .unwrap_or(self.ca.ca_path.clone())
+                .display()
+                .to_string(),
             cloud: CloudEndpoints {
                 authority: cloud.clone(),
                 graph: format!("{cloud}/graph"),
                 aad_graph: format!("{cloud}/aadgraph"),
                 intune_resource: "https://api.manage.microsoft.com/".into(),
             },
-            connector: ConnectorEndpoints { url: self.connector.url() },
+            connector: ConnectorEndpoints {
+                url: self.connector.url(),
+            },
             mdm: MdmEndpoints {
                 url: self.mdm.url(),
-                instances: self.instances.iter().map(|i| MdmInstance { id: i.id.clone(), name: i.name.clone(), url: self.instance_url(&i.slug) }).collect(),
+                instances: self
+                    .instances
+                    .iter()
+                    .map(|i| MdmInstance {
+                        id: i.id.clone(),
+                        name: i.name.clone(),
+                        url: self.instance_url(&i.slug),
+                    })
+                    .collect(),
             },
             consoles: Consoles {
                 entra: format!("{cloud}/console/entra/enterprise-applications"),
@@ -176,7 +278,10 @@ impl Stack {
             seed: Some(Seed {
                 tenant_id: self.tenant.tenant_id.clone(),
                 tenant_domain: self.tenant.domain.clone(),
-                global_admin: Credentials { upn: self.tenant.admin.upn.clone(), password: self.tenant.admin.password.clone() },
+                global_admin: Credentials {
+                    upn: self.tenant.admin.upn.clone(),
+                    password: self.tenant.admin.password.clone(),
+                },
                 mdm_admin: MdmAdmin {
                     instance: first.map(|i| i.slug.clone()).unwrap_or_default(),
                     username: first.map(|i| i.admin_username.clone()).unwrap_or_default(),
@@ -197,9 +302,21 @@ impl Stack {
         Ok(path)
     }
 
-    pub async fn shutdown(self) {
+    /// Stops every service. Databases stay, except fresh PostgreSQL ones when `drop` is set.
+    pub async fn shutdown_and(self, drop: bool) {
         self.mdm.shutdown().await;
         self.connector.shutdown().await;
         self.cloud.shutdown().await;
+        if let (true, Databases::FreshPostgres(server)) = (drop, &self.databases) {
+            for name in &self.created_databases {
+                if let Err(e) = platform::db::drop_postgres_database(server, name).await {
+                    tracing::warn!(database = %name, error = %e, "test database not dropped");
+                }
+            }
+        }
+    }
+
+    pub async fn shutdown(self) {
+        self.shutdown_and(false).await;
     }
 }

@@ -2,7 +2,9 @@
 //! demo or a test asks for: the connector provider's tenant with its two multi-tenant
 //! apps, and customer tenants with admins, users, groups and a compliance policy.
 
-use crate::entra::directory::{APPLICATION, Application, DELEGATED, FIRST_PARTY, Permission, Tenant, User};
+use crate::entra::directory::{
+    APPLICATION, Application, DELEGATED, FIRST_PARTY, Permission, Tenant, User,
+};
 use crate::error::Result;
 use crate::intune::compliance::MacOsPolicySettings;
 use crate::store::{PolicyRow, Store};
@@ -15,42 +17,65 @@ const DEMO_USER_ITERATIONS: u32 = 1_000;
 pub async fn ensure_first_party(store: &Store, now: i64) -> Result<()> {
     for fp in FIRST_PARTY {
         if store.application(fp.app_id).await?.is_none() {
-            store.insert_application(&Application {
-                app_id: fp.app_id.into(),
-                object_id: uuid::Uuid::new_v4().to_string(),
-                owner_tenant_id: None,
-                display_name: fp.display_name.into(),
-                multi_tenant: true,
-                public_client: false,
-                identifier_uri: Some(fp.identifier_uri.into()),
-                redirect_uris: vec![],
-                required_permissions: vec![],
-                app_roles: fp.app_roles.iter().map(|r| r.to_string()).collect(),
-            }, now).await?;
+            store
+                .insert_application(
+                    &Application {
+                        app_id: fp.app_id.into(),
+                        object_id: uuid::Uuid::new_v4().to_string(),
+                        owner_tenant_id: None,
+                        display_name: fp.display_name.into(),
+                        multi_tenant: true,
+                        public_client: false,
+                        identifier_uri: Some(fp.identifier_uri.into()),
+                        redirect_uris: vec![],
+                        required_permissions: vec![],
+                        app_roles: fp.app_roles.iter().map(|r| r.to_string()).collect(),
+                    },
+                    now,
+                )
+                .await?;
         }
     }
-    if store.application(ids::COMPANY_PORTAL_APP_ID).await?.is_none() {
-        store.insert_application(&Application {
-            app_id: ids::COMPANY_PORTAL_APP_ID.into(),
-            object_id: uuid::Uuid::new_v4().to_string(),
-            owner_tenant_id: None,
-            display_name: "Intune Company Portal".into(),
-            multi_tenant: true,
-            public_client: true,
-            identifier_uri: None,
-            redirect_uris: vec![],
-            required_permissions: vec![],
-            app_roles: vec![],
-        }, now).await?;
+    if store
+        .application(ids::COMPANY_PORTAL_APP_ID)
+        .await?
+        .is_none()
+    {
+        store
+            .insert_application(
+                &Application {
+                    app_id: ids::COMPANY_PORTAL_APP_ID.into(),
+                    object_id: uuid::Uuid::new_v4().to_string(),
+                    owner_tenant_id: None,
+                    display_name: "Intune Company Portal".into(),
+                    multi_tenant: true,
+                    public_client: true,
+                    identifier_uri: None,
+                    redirect_uris: vec![],
+                    required_permissions: vec![],
+                    app_roles: vec![],
+                },
+                now,
+            )
+            .await?;
     }
     Ok(())
 }
 
 fn scale_unit() -> String {
-    format!("msud{}", platform::secrets::digest_hex(&uuid::Uuid::new_v4().to_string())[..6].to_owned())
+    format!(
+        "msud{}",
+        platform::secrets::digest_hex(&uuid::Uuid::new_v4().to_string())[..6].to_owned()
+    )
 }
 
-async fn tenant(store: &Store, domain: &str, name: &str, licensed: bool, now: i64) -> Result<Tenant> {
+async fn tenant(
+    store: &Store,
+    domain: &str,
+    name: &str,
+    licensed: bool,
+    now: i64,
+) -> Result<Tenant> {
     let t = Tenant {
         id: uuid::Uuid::new_v4().to_string(),
         domain: domain.to_ascii_lowercase(),
@@ -61,31 +86,63 @@ async fn tenant(store: &Store, domain: &str, name: &str, licensed: bool, now: i6
     };
     store.insert_tenant(&t, now).await?;
     for fp in FIRST_PARTY {
-        store.ensure_service_principal(&t.id, fp.app_id, fp.display_name, now).await?;
+        store
+            .ensure_service_principal(&t.id, fp.app_id, fp.display_name, now)
+            .await?;
     }
-    store.ensure_service_principal(&t.id, ids::COMPANY_PORTAL_APP_ID, "Intune Company Portal", now).await?;
+    store
+        .ensure_service_principal(
+            &t.id,
+            ids::COMPANY_PORTAL_APP_ID,
+            "Intune Company Portal",
+            now,
+        )
+        .await?;
     Ok(t)
 }
 
-async fn app(store: &Store, owner: &str, name: &str, multi_tenant: bool, redirect_uris: Vec<String>, perms: Vec<Permission>, now: i64) -> Result<(String, String)> {
+async fn app(
+    store: &Store,
+    owner: &str,
+    name: &str,
+    multi_tenant: bool,
+    redirect_uris: Vec<String>,
+    perms: Vec<Permission>,
+    now: i64,
+) -> Result<(String, String)> {
     let app_id = uuid::Uuid::new_v4().to_string();
-    store.insert_application(&Application {
-        app_id: app_id.clone(),
-        object_id: uuid::Uuid::new_v4().to_string(),
-        owner_tenant_id: Some(owner.into()),
-        display_name: name.into(),
-        multi_tenant,
-        public_client: false,
-        identifier_uri: None,
-        redirect_uris,
-        required_permissions: perms,
-        app_roles: vec![],
-    }, now).await?;
+    store
+        .insert_application(
+            &Application {
+                app_id: app_id.clone(),
+                object_id: uuid::Uuid::new_v4().to_string(),
+                owner_tenant_id: Some(owner.into()),
+                display_name: name.into(),
+                multi_tenant,
+                public_client: false,
+                identifier_uri: None,
+                redirect_uris,
+                required_permissions: perms,
+                app_roles: vec![],
+            },
+            now,
+        )
+        .await?;
     let secret = platform::secrets::random_token(30);
     let two_years = 2 * 365 * 24 * 3600 * 1000_i64;
-    store.insert_secret(&app_id, &platform::secrets::digest_hex(&secret), &secret[..3], now + two_years, now).await?;
+    store
+        .insert_secret(
+            &app_id,
+            &platform::secrets::digest_hex(&secret),
+            &secret[..3],
+            now + two_years,
+            now,
+        )
+        .await?;
     // The owning tenant always has the app's service principal.
-    store.ensure_service_principal(owner, &app_id, name, now).await?;
+    store
+        .ensure_service_principal(owner, &app_id, name, now)
+        .await?;
     Ok((app_id, secret))
 }
 
@@ -104,23 +161,60 @@ pub fn cloud_connector_permissions() -> Vec<Permission> {
     vec![
         Permission::new(ids::GRAPH_APP_ID, DELEGATED, ids::SCOPE_USER_READ),
         Permission::new(ids::GRAPH_APP_ID, APPLICATION, ids::ROLE_DIRECTORY_READ_ALL),
-        Permission::new(ids::INTUNE_APP_ID, APPLICATION, ids::ROLE_UPDATE_DEVICE_ATTRIBUTES),
+        Permission::new(
+            ids::INTUNE_APP_ID,
+            APPLICATION,
+            ids::ROLE_UPDATE_DEVICE_ATTRIBUTES,
+        ),
     ]
 }
 
 /// The exact permissions of the Cloud Connector user registration app (SPEC S8).
 pub fn registration_app_permissions() -> Vec<Permission> {
-    vec![Permission::new(ids::GRAPH_APP_ID, DELEGATED, ids::SCOPE_USER_READ)]
+    vec![Permission::new(
+        ids::GRAPH_APP_ID,
+        DELEGATED,
+        ids::SCOPE_USER_READ,
+    )]
 }
 
 pub async fn provider(store: &Store, consent_redirect_uri: &str, now: i64) -> Result<ProviderApps> {
-    let t = tenant(store, "cloudconnector.example", "Cloud Connector", false, now).await?;
+    let t = tenant(
+        store,
+        "cloudconnector.example",
+        "Cloud Connector",
+        false,
+        now,
+    )
+    .await?;
     let redirect = vec![consent_redirect_uri.to_string()];
-    let (connector_app_id, connector_secret) =
-        app(store, &t.id, "Cloud Connector", true, redirect.clone(), cloud_connector_permissions(), now).await?;
-    let (registration_app_id, registration_secret) =
-        app(store, &t.id, "Cloud Connector user registration app", true, redirect, registration_app_permissions(), now).await?;
-    Ok(ProviderApps { tenant_id: t.id, connector_app_id, connector_secret, registration_app_id, registration_secret })
+    let (connector_app_id, connector_secret) = app(
+        store,
+        &t.id,
+        "Cloud Connector",
+        true,
+        redirect.clone(),
+        cloud_connector_permissions(),
+        now,
+    )
+    .await?;
+    let (registration_app_id, registration_secret) = app(
+        store,
+        &t.id,
+        "Cloud Connector user registration app",
+        true,
+        redirect,
+        registration_app_permissions(),
+        now,
+    )
+    .await?;
+    Ok(ProviderApps {
+        tenant_id: t.id,
+        connector_app_id,
+        connector_secret,
+        registration_app_id,
+        registration_secret,
+    })
 }
 
 #[derive(Debug, Clone)]
@@ -159,14 +253,19 @@ pub async fn customer(store: &Store, spec: CustomerSpec<'_>, now: i64) -> Result
         upn: format!("admin@{}", t.domain),
         password: platform::secrets::random_token(12),
     };
-    store.insert_user(&User {
-        id: admin.id.clone(),
-        tenant_id: t.id.clone(),
-        upn: admin.upn.clone(),
-        display_name: "Global Administrator".into(),
-        password_hash: platform::secrets::hash_password(&admin.password),
-        global_admin: 1,
-    }, now).await?;
+    store
+        .insert_user(
+            &User {
+                id: admin.id.clone(),
+                tenant_id: t.id.clone(),
+                upn: admin.upn.clone(),
+                display_name: "Global Administrator".into(),
+                password_hash: platform::secrets::hash_password(&admin.password),
+                global_admin: 1,
+            },
+            now,
+        )
+        .await?;
     let group_id = uuid::Uuid::new_v4().to_string();
     store.insert_group(&group_id, &t.id, "Mac users").await?;
     let mut users = Vec::with_capacity(spec.users);
@@ -176,28 +275,45 @@ pub async fn customer(store: &Store, spec: CustomerSpec<'_>, now: i64) -> Result
             upn: format!("user{i}@{}", t.domain),
             password: platform::secrets::random_token(9),
         };
-        store.insert_user(&User {
-            id: u.id.clone(),
-            tenant_id: t.id.clone(),
-            upn: u.upn.clone(),
-            display_name: format!("User {i}"),
-            password_hash: platform::secrets::hash_password_with(&u.password, DEMO_USER_ITERATIONS),
-            global_admin: 0,
-        }, now).await?;
+        store
+            .insert_user(
+                &User {
+                    id: u.id.clone(),
+                    tenant_id: t.id.clone(),
+                    upn: u.upn.clone(),
+                    display_name: format!("User {i}"),
+                    password_hash: platform::secrets::hash_password_with(
+                        &u.password,
+                        DEMO_USER_ITERATIONS,
+                    ),
+                    global_admin: 0,
+                },
+                now,
+            )
+            .await?;
         store.add_group_member(&group_id, &u.id).await?;
         users.push(u);
     }
     let policy_id = uuid::Uuid::new_v4().to_string();
-    let settings = MacOsPolicySettings { storage_require_encryption: true, ..Default::default() };
-    store.insert_policy(&PolicyRow {
-        id: policy_id.clone(),
-        tenant_id: t.id.clone(),
-        display_name: "macOS baseline: FileVault required".into(),
-        settings: serde_json::to_string(&serde_json::json!({
-            "@odata.type": "#microsoft.graph.macOSCompliancePolicy",
-            "storageRequireEncryption": settings.storage_require_encryption,
-        })).unwrap_or_default(),
-    }, now).await?;
+    let settings = MacOsPolicySettings {
+        storage_require_encryption: true,
+        ..Default::default()
+    };
+    store
+        .insert_policy(
+            &PolicyRow {
+                id: policy_id.clone(),
+                tenant_id: t.id.clone(),
+                display_name: "macOS baseline: FileVault required".into(),
+                settings: serde_json::to_string(&serde_json::json!({
+                    "@odata.type": "#microsoft.graph.macOSCompliancePolicy",
+                    "storageRequireEncryption": settings.storage_require_encryption,
+                }))
+                .unwrap_or_default(),
+            },
+            now,
+        )
+        .await?;
     store.assign_policy(&policy_id, &group_id).await?;
 
     let test_client_permissions: Vec<String> = [
@@ -206,12 +322,40 @@ pub async fn customer(store: &Store, spec: CustomerSpec<'_>, now: i64) -> Result
         "DeviceManagementConfiguration.Read.All",
         "Application.Read.All",
         "Device.Read.All",
-    ].iter().map(|s| s.to_string()).collect();
-    let perms: Vec<Permission> = test_client_permissions.iter().map(|p| Permission::new(ids::GRAPH_APP_ID, APPLICATION, p)).collect();
-    let (test_client_id, test_client_secret) = app(store, &t.id, "Test client", false, vec![], perms.clone(), now).await?;
-    let sp = store.service_principal(&t.id, &test_client_id).await?.map(|s| s.id).unwrap_or_default();
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let perms: Vec<Permission> = test_client_permissions
+        .iter()
+        .map(|p| Permission::new(ids::GRAPH_APP_ID, APPLICATION, p))
+        .collect();
+    let (test_client_id, test_client_secret) = app(
+        store,
+        &t.id,
+        "Test client",
+        false,
+        vec![],
+        perms.clone(),
+        now,
+    )
+    .await?;
+    let sp = store
+        .service_principal(&t.id, &test_client_id)
+        .await?
+        .map(|s| s.id)
+        .unwrap_or_default();
     for p in &perms {
         store.grant(&t.id, &sp, p, now).await?;
     }
-    Ok(CustomerTenant { tenant_id: t.id, domain: t.domain, admin, users, test_client_id, test_client_secret, test_client_permissions, policy_id })
+    Ok(CustomerTenant {
+        tenant_id: t.id,
+        domain: t.domain,
+        admin,
+        users,
+        test_client_id,
+        test_client_secret,
+        test_client_permissions,
+        policy_id,
+    })
 }

@@ -10,7 +10,10 @@ use crate::error::Result;
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-pub const MIGRATIONS: Migrations = Migrations { sqlite: &SQLITE, postgres: &POSTGRES };
+pub const MIGRATIONS: Migrations = Migrations {
+    sqlite: &SQLITE,
+    postgres: &POSTGRES,
+};
 
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -104,7 +107,9 @@ fn json<T: serde::de::DeserializeOwned + Default>(s: &str) -> T {
 
 impl Store {
     pub async fn connect(url: &str) -> Result<Store, platform::db::DbError> {
-        Ok(Store { db: Db::connect(url, &MIGRATIONS).await? })
+        Ok(Store {
+            db: Db::connect(url, &MIGRATIONS).await?,
+        })
     }
 
     fn pool(&self) -> &sqlx::AnyPool {
@@ -187,21 +192,25 @@ impl Store {
     }
 
     pub async fn insert_group(&self, id: &str, tenant_id: &str, name: &str) -> Result<()> {
-        sqlx::query("INSERT INTO directory_groups (id, tenant_id, display_name) VALUES ($1, $2, $3)")
-            .bind(id)
-            .bind(tenant_id)
-            .bind(name)
-            .execute(self.pool())
-            .await?;
+        sqlx::query(
+            "INSERT INTO directory_groups (id, tenant_id, display_name) VALUES ($1, $2, $3)",
+        )
+        .bind(id)
+        .bind(tenant_id)
+        .bind(name)
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 
     pub async fn add_group_member(&self, group_id: &str, user_id: &str) -> Result<()> {
-        sqlx::query("INSERT INTO group_members (group_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-            .bind(group_id)
-            .bind(user_id)
-            .execute(self.pool())
-            .await?;
+        sqlx::query(
+            "INSERT INTO group_members (group_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(group_id)
+        .bind(user_id)
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 
@@ -260,7 +269,14 @@ impl Store {
         Ok(())
     }
 
-    pub async fn insert_secret(&self, app_id: &str, digest: &str, hint: &str, expires_ms: i64, now: i64) -> Result<()> {
+    pub async fn insert_secret(
+        &self,
+        app_id: &str,
+        digest: &str,
+        hint: &str,
+        expires_ms: i64,
+        now: i64,
+    ) -> Result<()> {
         sqlx::query(
             "INSERT INTO app_secrets (id, app_id, secret_digest, hint, expires_ms, created_ms) VALUES ($1, $2, $3, $4, $5, $6)",
         )
@@ -277,14 +293,22 @@ impl Store {
 
     /// `(digest, expires_ms)` of every secret of an application.
     pub async fn secrets(&self, app_id: &str) -> Result<Vec<(String, i64)>> {
-        Ok(sqlx::query_as::<_, (String, i64)>("SELECT secret_digest, expires_ms FROM app_secrets WHERE app_id = $1")
-            .bind(app_id)
-            .fetch_all(self.pool())
-            .await?)
+        Ok(sqlx::query_as::<_, (String, i64)>(
+            "SELECT secret_digest, expires_ms FROM app_secrets WHERE app_id = $1",
+        )
+        .bind(app_id)
+        .fetch_all(self.pool())
+        .await?)
     }
 
     /// The tenant's service principal for `app_id`, created if missing.
-    pub async fn ensure_service_principal(&self, tenant_id: &str, app_id: &str, name: &str, now: i64) -> Result<String> {
+    pub async fn ensure_service_principal(
+        &self,
+        tenant_id: &str,
+        app_id: &str,
+        name: &str,
+        now: i64,
+    ) -> Result<String> {
         sqlx::query(
             "INSERT INTO service_principals (id, tenant_id, app_id, display_name, created_ms) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (tenant_id, app_id) DO NOTHING",
@@ -297,10 +321,15 @@ impl Store {
         .execute(self.pool())
         .await?;
         let sp = self.service_principal(tenant_id, app_id).await?;
-        sp.map(|sp| sp.id).ok_or_else(|| crate::error::CloudError::internal("service principal vanished"))
+        sp.map(|sp| sp.id)
+            .ok_or_else(|| crate::error::CloudError::internal("service principal vanished"))
     }
 
-    pub async fn service_principal(&self, tenant_id: &str, app_id: &str) -> Result<Option<ServicePrincipal>> {
+    pub async fn service_principal(
+        &self,
+        tenant_id: &str,
+        app_id: &str,
+    ) -> Result<Option<ServicePrincipal>> {
         Ok(sqlx::query_as::<_, ServicePrincipal>(
             "SELECT id, tenant_id, app_id, display_name FROM service_principals WHERE tenant_id = $1 AND app_id = $2",
         )
@@ -319,7 +348,13 @@ impl Store {
         .await?)
     }
 
-    pub async fn grant(&self, tenant_id: &str, sp_id: &str, p: &Permission, now: i64) -> Result<()> {
+    pub async fn grant(
+        &self,
+        tenant_id: &str,
+        sp_id: &str,
+        p: &Permission,
+        now: i64,
+    ) -> Result<()> {
         sqlx::query(
             "INSERT INTO permission_grants (id, tenant_id, sp_id, resource_app_id, kind, permission, created_ms) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (sp_id, resource_app_id, kind, permission) DO NOTHING",
@@ -343,7 +378,14 @@ impl Store {
         .bind(sp_id)
         .fetch_all(self.pool())
         .await?;
-        Ok(rows.into_iter().map(|(r, k, v)| Permission { resource_app_id: r, kind: k, value: v }).collect())
+        Ok(rows
+            .into_iter()
+            .map(|(r, k, v)| Permission {
+                resource_app_id: r,
+                kind: k,
+                value: v,
+            })
+            .collect())
     }
 
     // ---- keys, sessions, consent -------------------------------------------------------
@@ -367,13 +409,20 @@ impl Store {
         .await?)
     }
 
-    pub async fn insert_console_session(&self, digest: &str, user_id: &str, expires_ms: i64) -> Result<()> {
-        sqlx::query("INSERT INTO console_sessions (token_digest, user_id, expires_ms) VALUES ($1, $2, $3)")
-            .bind(digest)
-            .bind(user_id)
-            .bind(expires_ms)
-            .execute(self.pool())
-            .await?;
+    pub async fn insert_console_session(
+        &self,
+        digest: &str,
+        user_id: &str,
+        expires_ms: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO console_sessions (token_digest, user_id, expires_ms) VALUES ($1, $2, $3)",
+        )
+        .bind(digest)
+        .bind(user_id)
+        .bind(expires_ms)
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 
@@ -426,20 +475,30 @@ impl Store {
 
     /// Removes a consent request; true if this call removed it (single use).
     pub async fn take_consent_request(&self, id: &str) -> Result<bool> {
-        let r = sqlx::query("DELETE FROM consent_requests WHERE id = $1").bind(id).execute(self.pool()).await?;
+        let r = sqlx::query("DELETE FROM consent_requests WHERE id = $1")
+            .bind(id)
+            .execute(self.pool())
+            .await?;
         Ok(r.rows_affected() == 1)
     }
 
     // ---- devices -----------------------------------------------------------------------
 
     pub async fn device_ca(&self, tenant_id: &str) -> Result<Option<(String, String)>> {
-        Ok(sqlx::query_as::<_, (String, String)>("SELECT cert_pem, key_pem FROM device_cas WHERE tenant_id = $1")
-            .bind(tenant_id)
-            .fetch_optional(self.pool())
-            .await?)
+        Ok(sqlx::query_as::<_, (String, String)>(
+            "SELECT cert_pem, key_pem FROM device_cas WHERE tenant_id = $1",
+        )
+        .bind(tenant_id)
+        .fetch_optional(self.pool())
+        .await?)
     }
 
-    pub async fn insert_device_ca(&self, tenant_id: &str, cert_pem: &str, key_pem: &str) -> Result<()> {
+    pub async fn insert_device_ca(
+        &self,
+        tenant_id: &str,
+        cert_pem: &str,
+        key_pem: &str,
+    ) -> Result<()> {
         sqlx::query("INSERT INTO device_cas (tenant_id, cert_pem, key_pem) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
             .bind(tenant_id)
             .bind(cert_pem)
@@ -478,7 +537,10 @@ impl Store {
         public_key, certificate_thumbprint, is_compliant, is_managed, mdm_app_id, registered_ms, compliance_updated_ms";
 
     pub async fn device(&self, tenant_id: &str, device_id: &str) -> Result<Option<DeviceRow>> {
-        let sql = format!("SELECT {} FROM devices WHERE tenant_id = $1 AND device_id = $2", Self::DEVICE_COLUMNS);
+        let sql = format!(
+            "SELECT {} FROM devices WHERE tenant_id = $1 AND device_id = $2",
+            Self::DEVICE_COLUMNS
+        );
         Ok(sqlx::query_as::<_, DeviceRow>(&sql)
             .bind(tenant_id)
             .bind(device_id.to_ascii_lowercase())
@@ -487,7 +549,13 @@ impl Store {
     }
 
     /// One page of a tenant's devices ordered by device ID, optionally only one device ID.
-    pub async fn devices(&self, tenant_id: &str, device_id: Option<&str>, after: &str, limit: i64) -> Result<Vec<DeviceRow>> {
+    pub async fn devices(
+        &self,
+        tenant_id: &str,
+        device_id: Option<&str>,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<DeviceRow>> {
         let sql = format!(
             "SELECT {} FROM devices WHERE tenant_id = $1 AND ($2 = '' OR device_id = $3) AND device_id > $4 \
              ORDER BY device_id LIMIT $5",
@@ -573,7 +641,11 @@ impl Store {
     }
 
     /// Policies that apply to a user through the user groups it belongs to.
-    pub async fn policies_for_user(&self, tenant_id: &str, user_id: &str) -> Result<Vec<PolicyRow>> {
+    pub async fn policies_for_user(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+    ) -> Result<Vec<PolicyRow>> {
         Ok(sqlx::query_as::<_, PolicyRow>(
             "SELECT DISTINCT p.id, p.tenant_id, p.display_name, p.settings FROM compliance_policies p \
              JOIN policy_assignments a ON a.policy_id = p.id \
@@ -605,7 +677,12 @@ impl Store {
         .await?)
     }
 
-    pub async fn managed_devices(&self, tenant_id: &str, after: &str, limit: i64) -> Result<Vec<ManagedDeviceRow>> {
+    pub async fn managed_devices(
+        &self,
+        tenant_id: &str,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<ManagedDeviceRow>> {
         Ok(sqlx::query_as::<_, ManagedDeviceRow>(
             "SELECT id, tenant_id, device_id, user_id, device_name, os_version, serial_number, compliance_state, \
              attributes, setting_results, partner_update_ms, last_sync_ms FROM managed_devices \
@@ -659,7 +736,10 @@ impl Store {
         .await?)
     }
 
-    pub fn begin(&self) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error>> + '_ {
+    pub fn begin(
+        &self,
+    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error>> + '_
+    {
         self.db.pool.begin()
     }
 }
@@ -669,7 +749,10 @@ pub mod tx {
     use super::*;
     use sqlx::AnyConnection;
 
-    pub async fn upsert_managed_device(conn: &mut AnyConnection, m: &ManagedDeviceRow) -> Result<()> {
+    pub async fn upsert_managed_device(
+        conn: &mut AnyConnection,
+        m: &ManagedDeviceRow,
+    ) -> Result<()> {
         sqlx::query(
             "INSERT INTO managed_devices (id, tenant_id, device_id, user_id, device_name, os_version, serial_number, \
              compliance_state, attributes, setting_results, partner_update_ms, last_sync_ms) \
@@ -705,7 +788,13 @@ pub mod tx {
     }
 
     /// The only writer of an Entra device's `isCompliant` (SPEC §5: Intune decides).
-    pub async fn set_device_compliance(conn: &mut AnyConnection, device_id: &str, compliant: Option<bool>, mdm_app_id: &str, now: i64) -> Result<()> {
+    pub async fn set_device_compliance(
+        conn: &mut AnyConnection,
+        device_id: &str,
+        compliant: Option<bool>,
+        mdm_app_id: &str,
+        now: i64,
+    ) -> Result<()> {
         sqlx::query(
             "UPDATE devices SET is_compliant = $1, is_managed = 1, mdm_app_id = $2, compliance_updated_ms = $3 WHERE device_id = $4",
         )
@@ -718,7 +807,15 @@ pub mod tx {
         Ok(())
     }
 
-    pub async fn finish_upload(conn: &mut AnyConnection, message_id: &str, status: &str, results: &str, error_code: i64, detail: Option<&str>, now: i64) -> Result<()> {
+    pub async fn finish_upload(
+        conn: &mut AnyConnection,
+        message_id: &str,
+        status: &str,
+        results: &str,
+        error_code: i64,
+        detail: Option<&str>,
+        now: i64,
+    ) -> Result<()> {
         sqlx::query(
             "UPDATE upload_messages SET status = $1, item_results = $2, error_code = $3, error_detail = $4, processed_ms = $5, \
              body = '' WHERE message_id = $6",

@@ -13,7 +13,9 @@ use serde::de::DeserializeOwned;
 use tokio::sync::Mutex;
 use wire::CloudProfile;
 use wire::errors::AadstsError;
-use wire::partner::{HeartbeatRequest, PartnerTenantRequest, ServiceEndpoint, UploadAccepted, UploadStatus};
+use wire::partner::{
+    HeartbeatRequest, PartnerTenantRequest, ServiceEndpoint, UploadAccepted, UploadStatus,
+};
 
 /// The connector's own registration in one cloud: it holds its app credential only;
 /// tokens for each tenant come from that tenant's authority.
@@ -33,9 +35,17 @@ pub struct CloudApp {
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum CallError {
     #[error("{description}")]
-    Login { error: String, codes: Vec<u32>, description: String },
+    Login {
+        error: String,
+        codes: Vec<u32>,
+        description: String,
+    },
     #[error("HTTP {status}: {body}")]
-    Http { status: u16, retry_after_s: Option<u64>, body: String },
+    Http {
+        status: u16,
+        retry_after_s: Option<u64>,
+        body: String,
+    },
     #[error("connection: {0}")]
     Transport(String),
     #[error("service {0} not published by discovery")]
@@ -79,7 +89,11 @@ fn transport(e: reqwest::Error) -> CallError {
 
 async fn read<T: DeserializeOwned>(resp: reqwest::Response) -> Result<T, CallError> {
     let status = resp.status().as_u16();
-    let retry_after_s = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+    let retry_after_s = resp
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
     let bytes = resp.bytes().await.map_err(transport)?;
     if (200..300).contains(&status) {
         return serde_json::from_slice(&bytes).map_err(|e| CallError::Http {
@@ -89,28 +103,56 @@ async fn read<T: DeserializeOwned>(resp: reqwest::Response) -> Result<T, CallErr
         });
     }
     let body = String::from_utf8_lossy(&bytes).chars().take(500).collect();
-    Err(CallError::Http { status, retry_after_s, body })
+    Err(CallError::Http {
+        status,
+        retry_after_s,
+        body,
+    })
 }
 
 /// The `roles` claim of a token the connector was just issued (read, not verified: it
 /// came straight from the authority over TLS and is only used to report permissions).
 pub fn token_roles(token: &str) -> Vec<String> {
-    let Some(payload) = token.split('.').nth(1) else { return vec![] };
-    let Ok(bytes) = URL_SAFE_NO_PAD.decode(payload) else { return vec![] };
-    let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes) else { return vec![] };
+    let Some(payload) = token.split('.').nth(1) else {
+        return vec![];
+    };
+    let Ok(bytes) = URL_SAFE_NO_PAD.decode(payload) else {
+        return vec![];
+    };
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+        return vec![];
+    };
     v.get("roles")
         .and_then(|r| r.as_array())
-        .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 impl CloudClient {
     pub fn new(http: reqwest::Client, clock: Clock) -> Self {
-        CloudClient { http, clock, tokens: Mutex::new(HashMap::new()), discovery: Mutex::new(HashMap::new()) }
+        CloudClient {
+            http,
+            clock,
+            tokens: Mutex::new(HashMap::new()),
+            discovery: Mutex::new(HashMap::new()),
+        }
     }
 
-    pub async fn token(&self, app: &CloudApp, tenant: &str, resource: &str) -> Result<String, CallError> {
-        let key = (app.profile.name.clone(), tenant.to_string(), resource.to_string());
+    pub async fn token(
+        &self,
+        app: &CloudApp,
+        tenant: &str,
+        resource: &str,
+    ) -> Result<String, CallError> {
+        let key = (
+            app.profile.name.clone(),
+            tenant.to_string(),
+            resource.to_string(),
+        );
         let mut cache = self.tokens.lock().await;
         let now = self.clock.now_ms();
         if let Some(t) = cache.get(&key).filter(|t| t.refresh_at_ms > now) {
@@ -135,9 +177,18 @@ impl CloudClient {
                 Ok(e) => CallError::Login {
                     error: e.error,
                     codes: e.error_codes,
-                    description: e.error_description.lines().next().unwrap_or_default().to_string(),
+                    description: e
+                        .error_description
+                        .lines()
+                        .next()
+                        .unwrap_or_default()
+                        .to_string(),
                 },
-                Err(_) => CallError::Http { status, retry_after_s: None, body: String::from_utf8_lossy(&bytes).into() },
+                Err(_) => CallError::Http {
+                    status,
+                    retry_after_s: None,
+                    body: String::from_utf8_lossy(&bytes).into(),
+                },
             });
         }
         #[derive(serde::Deserialize)]
@@ -145,46 +196,95 @@ impl CloudClient {
             access_token: String,
             expires_in: serde_json::Value,
         }
-        let t: TokenResponse = serde_json::from_slice(&bytes)
-            .map_err(|e| CallError::Http { status, retry_after_s: None, body: format!("malformed token response: {e}") })?;
-        let expires_in = t.expires_in.as_i64().or_else(|| t.expires_in.as_str().and_then(|s| s.parse().ok())).unwrap_or(3599);
-        cache.insert(key, CachedToken { token: t.access_token.clone(), refresh_at_ms: now + expires_in * 1000 - TOKEN_REFRESH_MARGIN_MS });
+        let t: TokenResponse = serde_json::from_slice(&bytes).map_err(|e| CallError::Http {
+            status,
+            retry_after_s: None,
+            body: format!("malformed token response: {e}"),
+        })?;
+        let expires_in = t
+            .expires_in
+            .as_i64()
+            .or_else(|| t.expires_in.as_str().and_then(|s| s.parse().ok()))
+            .unwrap_or(3599);
+        cache.insert(
+            key,
+            CachedToken {
+                token: t.access_token.clone(),
+                refresh_at_ms: now + expires_in * 1000 - TOKEN_REFRESH_MARGIN_MS,
+            },
+        );
         Ok(t.access_token)
     }
 
     pub async fn forget_token(&self, app: &CloudApp, tenant: &str, resource: &str) {
-        self.tokens.lock().await.remove(&(app.profile.name.clone(), tenant.to_string(), resource.to_string()));
+        self.tokens.lock().await.remove(&(
+            app.profile.name.clone(),
+            tenant.to_string(),
+            resource.to_string(),
+        ));
     }
 
     fn intune_resource(app: &CloudApp) -> Result<&str, CallError> {
-        app.profile.intune_resource.as_deref().ok_or_else(|| CallError::NotDiscovered("Intune API".into()))
+        app.profile
+            .intune_resource
+            .as_deref()
+            .ok_or_else(|| CallError::NotDiscovered("Intune API".into()))
     }
 
     /// Partner service base URLs of a tenant, from Graph discovery on the Intune app.
-    pub async fn services(&self, app: &CloudApp, tenant: &str, refresh: bool) -> Result<HashMap<String, String>, CallError> {
+    pub async fn services(
+        &self,
+        app: &CloudApp,
+        tenant: &str,
+        refresh: bool,
+    ) -> Result<HashMap<String, String>, CallError> {
         let key = (app.profile.name.clone(), tenant.to_string());
         let now = self.clock.now_ms();
         let mut cache = self.discovery.lock().await;
-        if !refresh && let Some(d) = cache.get(&key).filter(|d| now - d.fetched_ms < DISCOVERY_TTL_MS) {
+        if !refresh
+            && let Some(d) = cache
+                .get(&key)
+                .filter(|d| now - d.fetched_ms < DISCOVERY_TTL_MS)
+        {
             return Ok(d.services.clone());
         }
-        let url = format!("{}/v1.0/servicePrincipals/appId={}/endpoints", app.profile.graph, wire::ids::INTUNE_APP_ID);
+        let url = format!(
+            "{}/v1.0/servicePrincipals/appId={}/endpoints",
+            app.profile.graph,
+            wire::ids::INTUNE_APP_ID
+        );
         let mut retried = false;
         let list: serde_json::Value = loop {
             let token = self.token(app, tenant, &app.profile.graph_resource).await?;
-            let resp = self.http.get(&url).bearer_auth(&token).send().await.map_err(transport)?;
+            let resp = self
+                .http
+                .get(&url)
+                .bearer_auth(&token)
+                .send()
+                .await
+                .map_err(transport)?;
             match read(resp).await {
                 Err(CallError::Http { status: 401, .. }) if !retried => {
                     retried = true;
-                    self.forget_token(app, tenant, &app.profile.graph_resource).await;
+                    self.forget_token(app, tenant, &app.profile.graph_resource)
+                        .await;
                 }
                 other => break other?,
             }
         };
-        let endpoints: Vec<ServiceEndpoint> = serde_json::from_value(list["value"].clone()).unwrap_or_default();
-        let services: HashMap<String, String> =
-            endpoints.into_iter().map(|e| (e.provider_name.to_ascii_lowercase(), e.uri)).collect();
-        cache.insert(key, CachedDiscovery { services: services.clone(), fetched_ms: now });
+        let endpoints: Vec<ServiceEndpoint> =
+            serde_json::from_value(list["value"].clone()).unwrap_or_default();
+        let services: HashMap<String, String> = endpoints
+            .into_iter()
+            .map(|e| (e.provider_name.to_ascii_lowercase(), e.uri))
+            .collect();
+        cache.insert(
+            key,
+            CachedDiscovery {
+                services: services.clone(),
+                fetched_ms: now,
+            },
+        );
         Ok(services)
     }
 
@@ -204,11 +304,20 @@ impl CloudClient {
         let mut refreshed_discovery = false;
         loop {
             let services = self.services(app, tenant, refreshed_discovery).await?;
-            let base = services.get(&service.to_ascii_lowercase()).ok_or_else(|| CallError::NotDiscovered(service.into()))?;
+            let base = services
+                .get(&service.to_ascii_lowercase())
+                .ok_or_else(|| CallError::NotDiscovered(service.into()))?;
             let token = self.token(app, tenant, &resource).await?;
-            let mut req = self.http.request(method.clone(), format!("{base}/{path_and_query}")).bearer_auth(token).timeout(Duration::from_secs(30));
+            let mut req = self
+                .http
+                .request(method.clone(), format!("{base}/{path_and_query}"))
+                .bearer_auth(token)
+                .timeout(Duration::from_secs(30));
             if let Some(b) = &body {
-                req = req.header("content-type", "application/json").header("prefer", "return-content").body(b.clone());
+                req = req
+                    .header("content-type", "application/json")
+                    .header("prefer", "return-content")
+                    .body(b.clone());
             }
             let result = match req.send().await {
                 Ok(resp) => read(resp).await,
@@ -219,7 +328,9 @@ impl CloudClient {
                     refreshed_token = true;
                     self.forget_token(app, tenant, &resource).await;
                 }
-                Err(CallError::Http { status: 404, .. }) | Err(CallError::Transport(_)) if !refreshed_discovery => {
+                Err(CallError::Http { status: 404, .. }) | Err(CallError::Transport(_))
+                    if !refreshed_discovery =>
+                {
                     refreshed_discovery = true;
                 }
                 other => return other,
@@ -227,26 +338,77 @@ impl CloudClient {
         }
     }
 
-    pub async fn provision(&self, app: &CloudApp, tenant: &str, req: &PartnerTenantRequest) -> Result<serde_json::Value, CallError> {
+    pub async fn provision(
+        &self,
+        app: &CloudApp,
+        tenant: &str,
+        req: &PartnerTenantRequest,
+    ) -> Result<serde_json::Value, CallError> {
         let body = serde_json::to_string(req).unwrap_or_default();
-        self.partner_call(app, tenant, wire::ids::SERVICE_PARTNER_TENANT_DATA_SYNC, reqwest::Method::PUT,
-            &format!("PartnerTenants(guid'{tenant}')?api-version=1.6"), Some(body)).await
+        self.partner_call(
+            app,
+            tenant,
+            wire::ids::SERVICE_PARTNER_TENANT_DATA_SYNC,
+            reqwest::Method::PUT,
+            &format!("PartnerTenants(guid'{tenant}')?api-version=1.6"),
+            Some(body),
+        )
+        .await
     }
 
-    pub async fn heartbeat(&self, app: &CloudApp, tenant: &str) -> Result<serde_json::Value, CallError> {
-        let body = serde_json::to_string(&HeartbeatRequest { timestamp: platform::clock::rfc3339(self.clock.now()) }).unwrap_or_default();
-        self.partner_call(app, tenant, wire::ids::SERVICE_PARTNER_TENANT_DATA_SYNC, reqwest::Method::PUT,
-            &format!("PartnerTenantHeartbeat(guid'{tenant}')?api-version=1.3"), Some(body)).await
+    pub async fn heartbeat(
+        &self,
+        app: &CloudApp,
+        tenant: &str,
+    ) -> Result<serde_json::Value, CallError> {
+        let body = serde_json::to_string(&HeartbeatRequest {
+            timestamp: platform::clock::rfc3339(self.clock.now()),
+        })
+        .unwrap_or_default();
+        self.partner_call(
+            app,
+            tenant,
+            wire::ids::SERVICE_PARTNER_TENANT_DATA_SYNC,
+            reqwest::Method::PUT,
+            &format!("PartnerTenantHeartbeat(guid'{tenant}')?api-version=1.3"),
+            Some(body),
+        )
+        .await
     }
 
     /// PUTs a prepared body; the same body under the same ID is idempotent on the cloud.
-    pub async fn upload(&self, app: &CloudApp, tenant: &str, message_id: &str, body: &str) -> Result<UploadAccepted, CallError> {
-        self.partner_call(app, tenant, wire::ids::SERVICE_PARTNER_DEVICE_DATA_SYNC, reqwest::Method::PUT,
-            &format!("DataUploadMessages(guid'{message_id}')?api-version=1.0"), Some(body.to_string())).await
+    pub async fn upload(
+        &self,
+        app: &CloudApp,
+        tenant: &str,
+        message_id: &str,
+        body: &str,
+    ) -> Result<UploadAccepted, CallError> {
+        self.partner_call(
+            app,
+            tenant,
+            wire::ids::SERVICE_PARTNER_DEVICE_DATA_SYNC,
+            reqwest::Method::PUT,
+            &format!("DataUploadMessages(guid'{message_id}')?api-version=1.0"),
+            Some(body.to_string()),
+        )
+        .await
     }
 
-    pub async fn upload_status(&self, app: &CloudApp, tenant: &str, message_id: &str) -> Result<UploadStatus, CallError> {
-        self.partner_call(app, tenant, wire::ids::SERVICE_PARTNER_DEVICE_DATA_SYNC, reqwest::Method::GET,
-            &format!("DataUploadMessages(guid'{message_id}')?api-version=1.2"), None).await
+    pub async fn upload_status(
+        &self,
+        app: &CloudApp,
+        tenant: &str,
+        message_id: &str,
+    ) -> Result<UploadStatus, CallError> {
+        self.partner_call(
+            app,
+            tenant,
+            wire::ids::SERVICE_PARTNER_DEVICE_DATA_SYNC,
+            reqwest::Method::GET,
+            &format!("DataUploadMessages(guid'{message_id}')?api-version=1.2"),
+            None,
+        )
+        .await
     }
 }

@@ -19,9 +19,15 @@ const STEP_REGISTRATION: &str = "registration";
 
 fn validate_landing_page(p: &LandingPage) -> Result<()> {
     if let LandingPage::Custom { url } = p {
-        let parsed = url::Url::parse(url).map_err(|_| ConnectorError::Invalid(format!("The custom landing page '{url}' is not an absolute URL.")))?;
+        let parsed = url::Url::parse(url).map_err(|_| {
+            ConnectorError::Invalid(format!(
+                "The custom landing page '{url}' is not an absolute URL."
+            ))
+        })?;
         if parsed.scheme() != "https" || parsed.host_str().is_none() {
-            return Err(ConnectorError::Invalid(format!("The custom landing page '{url}' must be an absolute https URL.")));
+            return Err(ConnectorError::Invalid(format!(
+                "The custom landing page '{url}' must be an absolute https URL."
+            )));
         }
     }
     Ok(())
@@ -30,23 +36,51 @@ fn validate_landing_page(p: &LandingPage) -> Result<()> {
 fn validate_return_url(instance: &InstanceRow, return_url: &str) -> Result<()> {
     // The browser returns only to the instance that asked: never an open redirect.
     if !return_url.starts_with(&instance.url) {
-        return Err(ConnectorError::Invalid(format!("return_url must be under the instance URL {}.", instance.url)));
+        return Err(ConnectorError::Invalid(format!(
+            "return_url must be under the instance URL {}.",
+            instance.url
+        )));
     }
     Ok(())
 }
 
-async fn consent_url(state: &Shared, app: &CloudApp, client_id: &str, tenant: &str, link_id: &str, step: &str) -> Result<String> {
+async fn consent_url(
+    state: &Shared,
+    app: &CloudApp,
+    client_id: &str,
+    tenant: &str,
+    link_id: &str,
+    step: &str,
+) -> Result<String> {
     let token = platform::secrets::random_token(32);
-    state.store.insert_consent_state(&platform::secrets::digest_hex(&token), link_id, step, state.clock.now_ms() + CONSENT_STATE_TTL_MS).await?;
+    state
+        .store
+        .insert_consent_state(
+            &platform::secrets::digest_hex(&token),
+            link_id,
+            step,
+            state.clock.now_ms() + CONSENT_STATE_TTL_MS,
+        )
+        .await?;
     let query = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("client_id", client_id)
-        .append_pair("redirect_uri", &format!("{}/onboarding/callback", state.base_url))
+        .append_pair(
+            "redirect_uri",
+            &format!("{}/onboarding/callback", state.base_url),
+        )
         .append_pair("state", &token)
         .finish();
-    Ok(format!("{}/{tenant}/adminconsent?{query}", app.profile.authority))
+    Ok(format!(
+        "{}/{tenant}/adminconsent?{query}",
+        app.profile.authority
+    ))
 }
 
-pub async fn start_link(state: &Shared, instance: &InstanceRow, req: StartLink) -> Result<LinkStarted> {
+pub async fn start_link(
+    state: &Shared,
+    instance: &InstanceRow,
+    req: StartLink,
+) -> Result<LinkStarted> {
     let app = state.app(&req.cloud)?.clone();
     validate_landing_page(&req.landing_page)?;
     validate_return_url(instance, &req.return_url)?;
@@ -62,8 +96,19 @@ pub async fn start_link(state: &Shared, instance: &InstanceRow, req: StartLink) 
         last_tested_ms: None,
     };
     state.store.insert_link(&link, state.clock.now_ms()).await?;
-    let consent_url = consent_url(state, &app, &app.client_id, "organizations", &link.id, STEP_CONNECTOR).await?;
-    Ok(LinkStarted { link_id: link.id, consent_url })
+    let consent_url = consent_url(
+        state,
+        &app,
+        &app.client_id,
+        "organizations",
+        &link.id,
+        STEP_CONNECTOR,
+    )
+    .await?;
+    Ok(LinkStarted {
+        link_id: link.id,
+        consent_url,
+    })
 }
 
 #[derive(serde::Deserialize)]
@@ -80,37 +125,71 @@ fn back_to_instance(link: &LinkRow, params: &[(&str, &str)]) -> String {
         .append_pair("link_id", &link.id)
         .extend_pairs(params)
         .finish();
-    let sep = if link.return_url.contains('?') { '&' } else { '?' };
+    let sep = if link.return_url.contains('?') {
+        '&'
+    } else {
+        '?'
+    };
     format!("{}{sep}{query}", link.return_url)
 }
 
 /// Handles the cloud's redirect after a consent; returns where the browser goes next.
 pub async fn consent_callback(state: &Shared, r: ConsentResponse) -> Result<String> {
-    let token = r.state.ok_or_else(|| ConnectorError::BadState("The consent response carries no state.".into()))?;
+    let token = r
+        .state
+        .ok_or_else(|| ConnectorError::BadState("The consent response carries no state.".into()))?;
     let (link_id, step) = state.store.take_consent_state(&platform::secrets::digest_hex(&token), state.clock.now_ms()).await?
         .ok_or_else(|| ConnectorError::BadState("The consent state is unknown, expired or was already used. Start again with Connect.".into()))?;
-    let mut link = state.store.link(&link_id).await?.ok_or_else(|| ConnectorError::NotFound("link".into()))?;
+    let mut link = state
+        .store
+        .link(&link_id)
+        .await?
+        .ok_or_else(|| ConnectorError::NotFound("link".into()))?;
     let now = state.clock.now_ms();
     if let Some(error) = r.error {
         let detail = r.error_description.unwrap_or_else(|| error.clone());
         link.status = link_status::FAILING.into();
-        link.checks = serde_json::to_string(&[Check { name: "consent".into(), passed: false, detail: detail.clone(),
-            remedy: Some("Sign in as a Global Administrator of the tenant and accept both consents.".into()) }]).unwrap_or_default();
+        link.checks = serde_json::to_string(&[Check {
+            name: "consent".into(),
+            passed: false,
+            detail: detail.clone(),
+            remedy: Some(
+                "Sign in as a Global Administrator of the tenant and accept both consents.".into(),
+            ),
+        }])
+        .unwrap_or_default();
         state.store.update_link(&link, now).await?;
-        return Ok(back_to_instance(&link, &[("error", &error), ("error_description", &detail)]));
+        return Ok(back_to_instance(
+            &link,
+            &[("error", &error), ("error_description", &detail)],
+        ));
     }
-    let tenant = r.tenant.filter(|t| uuid::Uuid::parse_str(t).is_ok() && r.admin_consent.as_deref() == Some("True"))
-        .ok_or_else(|| ConnectorError::BadState("The consent response does not name a tenant.".into()))?;
+    let tenant = r
+        .tenant
+        .filter(|t| uuid::Uuid::parse_str(t).is_ok() && r.admin_consent.as_deref() == Some("True"))
+        .ok_or_else(|| {
+            ConnectorError::BadState("The consent response does not name a tenant.".into())
+        })?;
     let app = state.app(&link.cloud)?.clone();
     match step.as_str() {
         STEP_CONNECTOR => {
             link.tenant_id = Some(tenant.clone());
             state.store.update_link(&link, now).await?;
-            consent_url(state, &app, &app.registration_app_id, &tenant, &link.id, STEP_REGISTRATION).await
+            consent_url(
+                state,
+                &app,
+                &app.registration_app_id,
+                &tenant,
+                &link.id,
+                STEP_REGISTRATION,
+            )
+            .await
         }
         _ => {
             if link.tenant_id.as_deref() != Some(tenant.as_str()) {
-                return Err(ConnectorError::BadState("The second consent was given in another tenant than the first.".into()));
+                return Err(ConnectorError::BadState(
+                    "The second consent was given in another tenant than the first.".into(),
+                ));
             }
             link.status = link_status::AWAITING_CONFIRMATION.into();
             state.store.update_link(&link, now).await?;
@@ -134,19 +213,31 @@ pub fn view(state: &Shared, link: &LinkRow) -> LinkView {
 }
 
 fn pass(name: &str, detail: impl Into<String>) -> Check {
-    Check { name: name.into(), passed: true, detail: detail.into(), remedy: None }
+    Check {
+        name: name.into(),
+        passed: true,
+        detail: detail.into(),
+        remedy: None,
+    }
 }
 
 fn fail(name: &str, detail: impl Into<String>, remedy: impl Into<String>) -> Check {
-    Check { name: name.into(), passed: false, detail: detail.into(), remedy: Some(remedy.into()) }
+    Check {
+        name: name.into(),
+        passed: false,
+        detail: detail.into(),
+        remedy: Some(remedy.into()),
+    }
 }
 
 fn login_remedy(e: &CallError) -> String {
     match e {
-        CallError::Login { codes, .. } if codes.contains(&500011) =>
-            "The tenant has no Intune service: check its Intune and Entra ID P1/P2 licences.".into(),
-        CallError::Login { codes, .. } if codes.iter().any(|c| [700016, 65001].contains(c)) =>
-            "The Cloud Connector app is not consented in this tenant: use Connect again.".into(),
+        CallError::Login { codes, .. } if codes.contains(&500011) => {
+            "The tenant has no Intune service: check its Intune and Entra ID P1/P2 licences.".into()
+        }
+        CallError::Login { codes, .. } if codes.iter().any(|c| [700016, 65001].contains(c)) => {
+            "The Cloud Connector app is not consented in this tenant: use Connect again.".into()
+        }
         _ => "Check the network path to the cloud and try Confirm again.".into(),
     }
 }
@@ -157,10 +248,23 @@ fn compare_roles(name: &str, granted: Vec<String>, expected: &[&str]) -> Check {
     let missing: Vec<_> = expected.difference(&granted).cloned().collect();
     let extra: Vec<_> = granted.difference(&expected).cloned().collect();
     if missing.is_empty() && extra.is_empty() {
-        pass(name, format!("granted exactly: {}", expected.iter().cloned().collect::<Vec<_>>().join(", ")))
+        pass(
+            name,
+            format!(
+                "granted exactly: {}",
+                expected.iter().cloned().collect::<Vec<_>>().join(", ")
+            ),
+        )
     } else {
-        fail(name, format!("unsupported: permissions modified (missing: [{}], extra: [{}])", missing.join(", "), extra.join(", ")),
-            "Restore the Cloud Connector app's permissions in Entra (Enterprise applications), or connect again to re-consent.")
+        fail(
+            name,
+            format!(
+                "unsupported: permissions modified (missing: [{}], extra: [{}])",
+                missing.join(", "),
+                extra.join(", ")
+            ),
+            "Restore the Cloud Connector app's permissions in Entra (Enterprise applications), or connect again to re-consent.",
+        )
     }
 }
 
@@ -170,16 +274,40 @@ async fn run_checks(state: &Shared, link: &LinkRow, app: &CloudApp, tenant: &str
     let intune = app.profile.intune_resource.clone().unwrap_or_default();
     // Token for the Intune API.
     let intune_token = match state.cloud.token(app, tenant, &intune).await {
-        Ok(t) => { checks.push(pass("token", "client-credentials token issued for the Intune API")); t }
-        Err(e) => { checks.push(fail("token", e.to_string(), login_remedy(&e))); return checks; }
+        Ok(t) => {
+            checks.push(pass(
+                "token",
+                "client-credentials token issued for the Intune API",
+            ));
+            t
+        }
+        Err(e) => {
+            checks.push(fail("token", e.to_string(), login_remedy(&e)));
+            return checks;
+        }
     };
-    let graph_token = match state.cloud.token(app, tenant, &app.profile.graph_resource).await {
+    let graph_token = match state
+        .cloud
+        .token(app, tenant, &app.profile.graph_resource)
+        .await
+    {
         Ok(t) => t,
-        Err(e) => { checks.push(fail("token", e.to_string(), login_remedy(&e))); return checks; }
+        Err(e) => {
+            checks.push(fail("token", e.to_string(), login_remedy(&e)));
+            return checks;
+        }
     };
     // Exact permissions (SPEC S8).
-    let intune_perm = compare_roles("permissions_intune", token_roles(&intune_token), &[wire::ids::ROLE_UPDATE_DEVICE_ATTRIBUTES]);
-    let graph_perm = compare_roles("permissions_graph", token_roles(&graph_token), &[wire::ids::ROLE_DIRECTORY_READ_ALL]);
+    let intune_perm = compare_roles(
+        "permissions_intune",
+        token_roles(&intune_token),
+        &[wire::ids::ROLE_UPDATE_DEVICE_ATTRIBUTES],
+    );
+    let graph_perm = compare_roles(
+        "permissions_graph",
+        token_roles(&graph_token),
+        &[wire::ids::ROLE_DIRECTORY_READ_ALL],
+    );
     let perms_ok = intune_perm.passed && graph_perm.passed;
     checks.push(intune_perm);
     checks.push(graph_perm);
@@ -188,12 +316,31 @@ async fn run_checks(state: &Shared, link: &LinkRow, app: &CloudApp, tenant: &str
     }
     // Service discovery.
     match state.cloud.services(app, tenant, true).await {
-        Ok(s) if s.contains_key(&wire::ids::SERVICE_PARTNER_DEVICE_DATA_SYNC.to_ascii_lowercase())
-            && s.contains_key(&wire::ids::SERVICE_PARTNER_TENANT_DATA_SYNC.to_ascii_lowercase()) =>
-            checks.push(pass("service_discovery", "partner services discovered")),
-        Ok(_) => { checks.push(fail("service_discovery", "the tenant publishes no Intune partner services",
-            "Check that the tenant has an Intune licence.")); return checks; }
-        Err(e) => { checks.push(fail("service_discovery", e.to_string(), "Check the connector's Graph permission Directory.Read.All.")); return checks; }
+        Ok(s)
+            if s.contains_key(
+                &wire::ids::SERVICE_PARTNER_DEVICE_DATA_SYNC.to_ascii_lowercase(),
+            ) && s.contains_key(
+                &wire::ids::SERVICE_PARTNER_TENANT_DATA_SYNC.to_ascii_lowercase(),
+            ) =>
+        {
+            checks.push(pass("service_discovery", "partner services discovered"))
+        }
+        Ok(_) => {
+            checks.push(fail(
+                "service_discovery",
+                "the tenant publishes no Intune partner services",
+                "Check that the tenant has an Intune licence.",
+            ));
+            return checks;
+        }
+        Err(e) => {
+            checks.push(fail(
+                "service_discovery",
+                e.to_string(),
+                "Check the connector's Graph permission Directory.Read.All.",
+            ));
+            return checks;
+        }
     }
     // Provisioning with the routed landing and remediation URLs.
     let req = PartnerTenantRequest {
@@ -205,7 +352,10 @@ async fn run_checks(state: &Shared, link: &LinkRow, app: &CloudApp, tenant: &str
         Ok(_) => checks.push(pass("provisioning", "partner tenant provisioned")),
         Err(e) => {
             let remedy = if e.status() == Some(403) {
-                format!("Paste the Application ID {} into Intune › Tenant administration › Connectors and tokens › Partner device management, Save, then Confirm again.", app.client_id)
+                format!(
+                    "Paste the Application ID {} into Intune › Tenant administration › Connectors and tokens › Partner device management, Save, then Confirm again.",
+                    app.client_id
+                )
             } else {
                 "Try Confirm again.".into()
             };
@@ -215,7 +365,10 @@ async fn run_checks(state: &Shared, link: &LinkRow, app: &CloudApp, tenant: &str
     }
     match state.cloud.heartbeat(app, tenant).await {
         Ok(_) => checks.push(pass("heartbeat", "heartbeat accepted")),
-        Err(e) => { checks.push(fail("heartbeat", e.to_string(), "Try Confirm again.")); return checks; }
+        Err(e) => {
+            checks.push(fail("heartbeat", e.to_string(), "Try Confirm again."));
+            return checks;
+        }
     }
     checks.push(test_upload(state, app, tenant).await);
     let _ = link;
@@ -230,25 +383,53 @@ async fn test_upload(state: &Shared, app: &CloudApp, tenant: &str) -> Check {
     }
     for _ in 0..50 {
         match state.cloud.upload_status(app, tenant, &id).await {
-            Ok(s) if s.status == message_status::COMPLETED => return pass("test_upload", "test message completed"),
-            Ok(s) if s.status == message_status::FAILED => return fail("test_upload", format!("test message failed: {:?}", s.error_detail), "Try Confirm again."),
+            Ok(s) if s.status == message_status::COMPLETED => {
+                return pass("test_upload", "test message completed");
+            }
+            Ok(s) if s.status == message_status::FAILED => {
+                return fail(
+                    "test_upload",
+                    format!("test message failed: {:?}", s.error_detail),
+                    "Try Confirm again.",
+                );
+            }
             Ok(_) => tokio::time::sleep(Duration::from_millis(100)).await,
             Err(e) => return fail("test_upload", e.to_string(), "Try Confirm again."),
         }
     }
-    fail("test_upload", "the test message was still pending after 5 seconds", "Try Confirm again.")
+    fail(
+        "test_upload",
+        "the test message was still pending after 5 seconds",
+        "Try Confirm again.",
+    )
 }
 
 /// Confirm: completes and tests the configuration; the link turns active or failing.
 pub async fn confirm(state: &Shared, mut link: LinkRow) -> Result<LinkView> {
-    let tenant = link.tenant_id.clone().ok_or_else(|| ConnectorError::Conflict("Both consents must be granted before Confirm.".into()))?;
-    if ![link_status::AWAITING_CONFIRMATION, link_status::ACTIVE, link_status::FAILING].contains(&link.status.as_str()) {
-        return Err(ConnectorError::Conflict(format!("A link in state {} cannot be confirmed.", link.status)));
+    let tenant = link.tenant_id.clone().ok_or_else(|| {
+        ConnectorError::Conflict("Both consents must be granted before Confirm.".into())
+    })?;
+    if ![
+        link_status::AWAITING_CONFIRMATION,
+        link_status::ACTIVE,
+        link_status::FAILING,
+    ]
+    .contains(&link.status.as_str())
+    {
+        return Err(ConnectorError::Conflict(format!(
+            "A link in state {} cannot be confirmed.",
+            link.status
+        )));
     }
     let app = state.app(&link.cloud)?.clone();
     let checks = run_checks(state, &link, &app, &tenant).await;
     let ok = checks.iter().all(|c| c.passed) && checks.iter().any(|c| c.name == "test_upload");
-    link.status = if ok { link_status::ACTIVE } else { link_status::FAILING }.into();
+    link.status = if ok {
+        link_status::ACTIVE
+    } else {
+        link_status::FAILING
+    }
+    .into();
     link.checks = serde_json::to_string(&checks).unwrap_or_default();
     link.last_tested_ms = Some(state.clock.now_ms());
     state.store.update_link(&link, state.clock.now_ms()).await?;
@@ -260,11 +441,23 @@ pub async fn confirm(state: &Shared, mut link: LinkRow) -> Result<LinkView> {
 /// Disconnect (S5): the last instance of a tenant deprovisions it; others only leave.
 pub async fn disconnect(state: &Shared, mut link: LinkRow) -> Result<LinkView> {
     let now = state.clock.now_ms();
-    if let Some(tenant) = link.tenant_id.clone() && link.status == link_status::ACTIVE {
-        let others = state.store.active_links_of_tenant(&tenant).await?.into_iter().filter(|l| l.id != link.id).count();
+    if let Some(tenant) = link.tenant_id.clone()
+        && link.status == link_status::ACTIVE
+    {
+        let others = state
+            .store
+            .active_links_of_tenant(&tenant)
+            .await?
+            .into_iter()
+            .filter(|l| l.id != link.id)
+            .count();
         if others == 0 {
             let app = state.app(&link.cloud)?.clone();
-            let req = PartnerTenantRequest { provisioned: DEPROVISIONED, partner_enrollment_url: None, partner_remediation_url: None };
+            let req = PartnerTenantRequest {
+                provisioned: DEPROVISIONED,
+                partner_enrollment_url: None,
+                partner_remediation_url: None,
+            };
             if let Err(e) = state.cloud.provision(&app, &tenant, &req).await {
                 tracing::warn!(tenant = %tenant, error = %e, "deprovisioning failed");
             }
@@ -280,14 +473,20 @@ pub async fn heartbeats(state: Shared) {
     let interval = Duration::from_secs(state.config.heartbeat_interval_s.max(1));
     loop {
         tokio::time::sleep(interval).await;
-        let Ok(links) = state.store.links_with_status(link_status::ACTIVE).await else { continue };
+        let Ok(links) = state.store.links_with_status(link_status::ACTIVE).await else {
+            continue;
+        };
         let mut seen = BTreeSet::new();
         for link in links {
-            let Some(tenant) = link.tenant_id.clone() else { continue };
+            let Some(tenant) = link.tenant_id.clone() else {
+                continue;
+            };
             if !seen.insert((link.cloud.clone(), tenant.clone())) {
                 continue;
             }
-            let Ok(app) = state.app(&link.cloud) else { continue };
+            let Ok(app) = state.app(&link.cloud) else {
+                continue;
+            };
             if let Err(e) = state.cloud.heartbeat(app, &tenant).await {
                 tracing::warn!(tenant = %tenant, error = %e, "heartbeat failed");
             }

@@ -30,7 +30,9 @@ pub async fn run(state: Shared) {
 async fn step(state: &Shared) -> Result<bool> {
     let mut busy = false;
     for instance in state.store.instances().await? {
-        let Some(credential) = instance.connector_credential.clone() else { continue };
+        let Some(credential) = instance.connector_credential.clone() else {
+            continue;
+        };
         let ca = state.store.ca(&instance.id).await?;
         if ca.settings.enabled && ca.link_status == status::ACTIVE {
             busy |= send(state, &instance, &credential).await?;
@@ -50,9 +52,19 @@ async fn send(state: &Shared, instance: &InstanceRow, credential: &str) -> Resul
     }
     let updates: Vec<InventoryUpdate> = due
         .iter()
-        .filter_map(|r| Some(InventoryUpdate { computer_id: r.computer_id.to_string(), sequence: r.sequence, item: serde_json::from_str(&r.payload).ok()? }))
+        .filter_map(|r| {
+            Some(InventoryUpdate {
+                computer_id: r.computer_id.to_string(),
+                sequence: r.sequence,
+                item: serde_json::from_str(&r.payload).ok()?,
+            })
+        })
         .collect();
-    match state.connector.send_inventory(credential, &InventoryBatch { updates }).await {
+    match state
+        .connector
+        .send_inventory(credential, &InventoryBatch { updates })
+        .await
+    {
         Ok(_) => {
             let mut txn = state.store.begin().await?;
             for r in &due {
@@ -73,7 +85,11 @@ async fn send(state: &Shared, instance: &InstanceRow, credential: &str) -> Resul
     }
 }
 
-async fn collect_outcomes(state: &Shared, instance: &InstanceRow, credential: &str) -> Result<bool> {
+async fn collect_outcomes(
+    state: &Shared,
+    instance: &InstanceRow,
+    credential: &str,
+) -> Result<bool> {
     let cursor = state.store.outcome_cursor(&instance.id).await?;
     let page = state.connector.outcomes(credential, cursor).await?;
     if page.outcomes.is_empty() {
@@ -82,7 +98,9 @@ async fn collect_outcomes(state: &Shared, instance: &InstanceRow, credential: &s
     let mut txn = state.store.begin().await?;
     tx::set_cursor(&mut txn, &instance.id, page.cursor).await?;
     for o in &page.outcomes {
-        let Ok(computer_id) = o.computer_id.parse::<i64>() else { continue };
+        let Ok(computer_id) = o.computer_id.parse::<i64>() else {
+            continue;
+        };
         tx::set_delivery(&mut txn, computer_id, &o.status, o.detail.as_deref()).await?;
     }
     txn.commit().await?;

@@ -20,14 +20,33 @@ pub enum Saved {
 fn require_privilege(admin: &AdminRow) -> Result<()> {
     if !admin.has_privilege(PRIVILEGE) {
         return Err(MdmError::Forbidden(format!(
-            "The account {} lacks the \"{PRIVILEGE}\" privilege required to change these settings.", admin.username)));
+            "The account {} lacks the \"{PRIVILEGE}\" privilege required to change these settings.",
+            admin.username
+        )));
     }
     Ok(())
 }
 
-async fn log(state: &Shared, instance: &InstanceRow, admin: &str, action: &str, details: &str) -> Result<()> {
+async fn log(
+    state: &Shared,
+    instance: &InstanceRow,
+    admin: &str,
+    action: &str,
+    details: &str,
+) -> Result<()> {
     let now = state.clock.now_ms();
-    state.store.log_change(&instance.id, now, admin, OBJECT_TYPE, OBJECT_NAME, action, details).await?;
+    state
+        .store
+        .log_change(
+            &instance.id,
+            now,
+            admin,
+            OBJECT_TYPE,
+            OBJECT_NAME,
+            action,
+            details,
+        )
+        .await?;
     state.change_log_file(&instance.slug, now, admin, action, details);
     Ok(())
 }
@@ -37,13 +56,19 @@ async fn connector_credential(state: &Shared, instance: &InstanceRow) -> Result<
     if let Some(c) = &instance.connector_credential {
         return Ok(c.clone());
     }
-    let reg = state.connector.register(&RegisterInstance {
-        external_id: instance.id.clone(),
-        name: instance.name.clone(),
-        url: state.instance_url(&instance.slug),
-        version: instance.version.clone(),
-    }).await?;
-    state.store.set_connector_registration(&instance.id, &reg.instance_id, &reg.credential).await?;
+    let reg = state
+        .connector
+        .register(&RegisterInstance {
+            external_id: instance.id.clone(),
+            name: instance.name.clone(),
+            url: state.instance_url(&instance.slug),
+            version: instance.version.clone(),
+        })
+        .await?;
+    state
+        .store
+        .set_connector_registration(&instance.id, &reg.instance_id, &reg.credential)
+        .await?;
     Ok(reg.credential)
 }
 
@@ -59,51 +84,98 @@ fn link_to_status(view: &LinkView) -> &'static str {
 }
 
 fn checks_summary(view: &LinkView) -> String {
-    view.checks.iter().map(|c| format!("{}={}", c.name, if c.passed { "pass" } else { "fail" })).collect::<Vec<_>>().join(", ")
+    view.checks
+        .iter()
+        .map(|c| format!("{}={}", c.name, if c.passed { "pass" } else { "fail" }))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
-pub async fn save(state: &Shared, instance: &InstanceRow, admin: &AdminRow, proposed: CaSettings, connect: bool) -> Result<Saved> {
+pub async fn save(
+    state: &Shared,
+    instance: &InstanceRow,
+    admin: &AdminRow,
+    proposed: CaSettings,
+    connect: bool,
+) -> Result<Saved> {
     require_privilege(admin)?;
     let mut ca = state.store.ca(&instance.id).await?;
     let clouds: Vec<&str> = state.clouds.iter().map(String::as_str).collect();
-    settings::validate(&ca.settings, &proposed, &instance.version, &clouds).map_err(MdmError::Invalid)?;
+    settings::validate(&ca.settings, &proposed, &instance.version, &clouds)
+        .map_err(MdmError::Invalid)?;
     let changes = settings::diff(&ca.settings, &proposed);
     let was_enabled = ca.settings.enabled;
     ca.settings = proposed.clone();
     let now = state.clock.now_ms();
     if !changes.is_empty() {
         state.store.save_ca(&instance.id, &ca, now).await?;
-        log(state, instance, &admin.username, "Edit", &changes.join("; ")).await?;
+        log(
+            state,
+            instance,
+            &admin.username,
+            "Edit",
+            &changes.join("; "),
+        )
+        .await?;
     }
     if was_enabled && !proposed.enabled {
         disconnect(state, instance, admin, &mut ca).await?;
     }
     if connect && proposed.enabled && proposed.connection_type == settings::CLOUD_CONNECTOR {
         let credential = connector_credential(state, instance).await?;
-        let started = state.connector.start_link(&credential, &StartLink {
-            cloud: proposed.sovereign_cloud.clone(),
-            landing_page: proposed.landing(),
-            return_url: format!("{}/settings/global-management/conditional-access/application-id", state.instance_url(&instance.slug)),
-        }).await?;
+        let started = state
+            .connector
+            .start_link(
+                &credential,
+                &StartLink {
+                    cloud: proposed.sovereign_cloud.clone(),
+                    landing_page: proposed.landing(),
+                    return_url: format!(
+                        "{}/settings/global-management/conditional-access/application-id",
+                        state.instance_url(&instance.slug)
+                    ),
+                },
+            )
+            .await?;
         ca.link_id = Some(started.link_id.clone());
         ca.link_status = status::AWAITING_CONSENT.into();
         ca.checks = "[]".into();
         state.store.save_ca(&instance.id, &ca, now).await?;
-        log(state, instance, &admin.username, "Connect", &format!("link {} started; awaiting consent", started.link_id)).await?;
+        log(
+            state,
+            instance,
+            &admin.username,
+            "Connect",
+            &format!("link {} started; awaiting consent", started.link_id),
+        )
+        .await?;
         return Ok(Saved::Redirect(started.consent_url));
     }
     Ok(Saved::Done)
 }
 
 /// Disconnect (S5): tell the connector; the configuration itself is kept.
-async fn disconnect(state: &Shared, instance: &InstanceRow, admin: &AdminRow, ca: &mut CaRow) -> Result<()> {
-    let (Some(credential), Some(link_id)) = (instance.connector_credential.clone(), ca.link_id.clone()) else {
+async fn disconnect(
+    state: &Shared,
+    instance: &InstanceRow,
+    admin: &AdminRow,
+    ca: &mut CaRow,
+) -> Result<()> {
+    let (Some(credential), Some(link_id)) =
+        (instance.connector_credential.clone(), ca.link_id.clone())
+    else {
         ca.link_status = status::DISABLED.into();
-        return state.store.save_ca(&instance.id, ca, state.clock.now_ms()).await;
+        return state
+            .store
+            .save_ca(&instance.id, ca, state.clock.now_ms())
+            .await;
     };
     let result = state.connector.disconnect(&credential, &link_id).await;
     ca.link_status = status::DISABLED.into();
-    state.store.save_ca(&instance.id, ca, state.clock.now_ms()).await?;
+    state
+        .store
+        .save_ca(&instance.id, ca, state.clock.now_ms())
+        .await?;
     let detail = match &result {
         Ok(v) => format!("link {link_id}: {}", v.status),
         Err(e) => format!("link {link_id}: the connector did not confirm ({e})"),
@@ -114,31 +186,56 @@ async fn disconnect(state: &Shared, instance: &InstanceRow, admin: &AdminRow, ca
 /// The link as the connector sees it now, reflected into the stored status.
 pub async fn refresh(state: &Shared, instance: &InstanceRow) -> Result<(CaRow, Option<LinkView>)> {
     let mut ca = state.store.ca(&instance.id).await?;
-    let Some(credential) = instance.connector_credential.clone() else { return Ok((ca, None)) };
-    let Some(view) = state.connector.current_link(&credential).await? else { return Ok((ca, None)) };
+    let Some(credential) = instance.connector_credential.clone() else {
+        return Ok((ca, None));
+    };
+    let Some(view) = state.connector.current_link(&credential).await? else {
+        return Ok((ca, None));
+    };
     if ca.link_id.as_deref() == Some(view.link_id.as_str()) && ca.settings.enabled {
         let new_status = link_to_status(&view);
         if new_status != ca.link_status {
             ca.link_status = new_status.into();
             ca.checks = serde_json::to_string(&view.checks).unwrap_or_default();
-            state.store.save_ca(&instance.id, &ca, state.clock.now_ms()).await?;
+            state
+                .store
+                .save_ca(&instance.id, &ca, state.clock.now_ms())
+                .await?;
         }
     }
     Ok((ca, Some(view)))
 }
 
 /// Confirm: the connector completes and tests the configuration.
-pub async fn confirm(state: &Shared, instance: &InstanceRow, admin: &AdminRow) -> Result<(CaRow, LinkView)> {
+pub async fn confirm(
+    state: &Shared,
+    instance: &InstanceRow,
+    admin: &AdminRow,
+) -> Result<(CaRow, LinkView)> {
     require_privilege(admin)?;
     let mut ca = state.store.ca(&instance.id).await?;
-    let (Some(credential), Some(link_id)) = (instance.connector_credential.clone(), ca.link_id.clone()) else {
-        return Err(MdmError::Conflict("Connect first: there is no connection to confirm.".into()));
+    let (Some(credential), Some(link_id)) =
+        (instance.connector_credential.clone(), ca.link_id.clone())
+    else {
+        return Err(MdmError::Conflict(
+            "Connect first: there is no connection to confirm.".into(),
+        ));
     };
     let view = state.connector.confirm(&credential, &link_id).await?;
     ca.link_status = link_to_status(&view).into();
     ca.checks = serde_json::to_string(&view.checks).unwrap_or_default();
-    state.store.save_ca(&instance.id, &ca, state.clock.now_ms()).await?;
-    log(state, instance, &admin.username, "Confirm", &format!("result: {}; checks: {}", view.status, checks_summary(&view))).await?;
+    state
+        .store
+        .save_ca(&instance.id, &ca, state.clock.now_ms())
+        .await?;
+    log(
+        state,
+        instance,
+        &admin.username,
+        "Confirm",
+        &format!("result: {}; checks: {}", view.status, checks_summary(&view)),
+    )
+    .await?;
     state.work.notify_one();
     Ok((ca, view))
 }

@@ -38,12 +38,21 @@ pub async fn instance(store: &Store, spec: InstanceSpec<'_>, now: i64) -> Result
     } else {
         vec!["Computers"]
     };
-    store.insert_admin(&AdminRow {
-        id: uuid::Uuid::new_v4().to_string(),
-        instance_id: row.id.clone(),
-        username: "admin".into(),
-        password_hash: platform::secrets::hash_password(&password),
-        privileges: serde_json::to_string(&privileges).unwrap_or_default(),
-    }).await?;
-    Ok(SeededInstance { id: row.id, slug: row.slug, name: row.name, admin_username: "admin".into(), admin_password: password, invitation: row.invitation })
+    store
+        .insert_admin(&AdminRow {
+            id: uuid::Uuid::new_v4().to_string(),
+            instance_id: row.id.clone(),
+            username: "admin".into(),
+            password_hash: platform::secrets::hash_password(&password),
+            privileges: serde_json::to_string(&privileges).unwrap_or_default(),
+        })
+        .await?;
+    Ok(SeededInstance {
+        id: row.id,
+        slug: row.slug,
+        name: row.name,
+        admin_username: "admin".into(),
+        admin_password: password,
+        invitation: row.invitation,
+    })
 }

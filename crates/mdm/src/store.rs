@@ -9,7 +9,10 @@ use crate::error::Result;
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-pub const MIGRATIONS: Migrations = Migrations { sqlite: &SQLITE, postgres: &POSTGRES };
+pub const MIGRATIONS: Migrations = Migrations {
+    sqlite: &SQLITE,
+    postgres: &POSTGRES,
+};
 
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -38,7 +41,10 @@ pub struct AdminRow {
 
 impl AdminRow {
     pub fn has_privilege(&self, p: &str) -> bool {
-        serde_json::from_str::<Vec<String>>(&self.privileges).unwrap_or_default().iter().any(|x| x == p)
+        serde_json::from_str::<Vec<String>>(&self.privileges)
+            .unwrap_or_default()
+            .iter()
+            .any(|x| x == p)
     }
 }
 
@@ -97,21 +103,24 @@ pub struct OutboxRow {
     pub attempts: i64,
 }
 
-const COMPUTER_COLUMNS: &str =
-    "id, instance_id, udid, serial_number, name, model, inventory, collected_ms, sequence, last_checkin_ms, enrolled_ms";
-const LOCAL_USER_COLUMNS: &str =
-    "computer_id, username, aad_device_id, aad_user_id, upn, registered_ms, delivery_state, delivery_detail";
+const COMPUTER_COLUMNS: &str = "id, instance_id, udid, serial_number, name, model, inventory, collected_ms, sequence, last_checkin_ms, enrolled_ms";
+const LOCAL_USER_COLUMNS: &str = "computer_id, username, aad_device_id, aad_user_id, upn, registered_ms, delivery_state, delivery_detail";
 
 impl Store {
     pub async fn connect(url: &str) -> Result<Store, platform::db::DbError> {
-        Ok(Store { db: Db::connect(url, &MIGRATIONS).await? })
+        Ok(Store {
+            db: Db::connect(url, &MIGRATIONS).await?,
+        })
     }
 
     fn pool(&self) -> &sqlx::AnyPool {
         &self.db.pool
     }
 
-    pub fn begin(&self) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error>> + '_ {
+    pub fn begin(
+        &self,
+    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error>> + '_
+    {
         self.db.pool.begin()
     }
 
@@ -137,7 +146,12 @@ impl Store {
             .fetch_all(self.pool()).await?)
     }
 
-    pub async fn set_connector_registration(&self, instance_id: &str, connector_instance_id: &str, credential: &str) -> Result<()> {
+    pub async fn set_connector_registration(
+        &self,
+        instance_id: &str,
+        connector_instance_id: &str,
+        credential: &str,
+    ) -> Result<()> {
         sqlx::query("UPDATE instances SET connector_instance_id = $1, connector_credential = $2 WHERE id = $3")
             .bind(connector_instance_id).bind(credential).bind(instance_id)
             .execute(self.pool()).await?;
@@ -151,15 +165,30 @@ impl Store {
         Ok(())
     }
 
-    pub async fn admin_by_username(&self, instance_id: &str, username: &str) -> Result<Option<AdminRow>> {
+    pub async fn admin_by_username(
+        &self,
+        instance_id: &str,
+        username: &str,
+    ) -> Result<Option<AdminRow>> {
         Ok(sqlx::query_as::<_, AdminRow>(
             "SELECT id, instance_id, username, password_hash, privileges FROM admins WHERE instance_id = $1 AND username = $2")
             .bind(instance_id).bind(username).fetch_optional(self.pool()).await?)
     }
 
-    pub async fn insert_session(&self, digest: &str, admin_id: &str, expires_ms: i64) -> Result<()> {
-        sqlx::query("INSERT INTO sessions (token_digest, admin_id, expires_ms) VALUES ($1, $2, $3)")
-            .bind(digest).bind(admin_id).bind(expires_ms).execute(self.pool()).await?;
+    pub async fn insert_session(
+        &self,
+        digest: &str,
+        admin_id: &str,
+        expires_ms: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO sessions (token_digest, admin_id, expires_ms) VALUES ($1, $2, $3)",
+        )
+        .bind(digest)
+        .bind(admin_id)
+        .bind(expires_ms)
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 
@@ -174,7 +203,16 @@ impl Store {
 
     /// Enrols a computer (or re-enrols it with a new credential); returns its ID.
     #[allow(clippy::too_many_arguments)]
-    pub async fn enroll_computer(&self, instance_id: &str, udid: &str, serial: &str, name: &str, model: &str, credential_digest: &str, now: i64) -> Result<i64> {
+    pub async fn enroll_computer(
+        &self,
+        instance_id: &str,
+        udid: &str,
+        serial: &str,
+        name: &str,
+        model: &str,
+        credential_digest: &str,
+        now: i64,
+    ) -> Result<i64> {
         sqlx::query(
             "INSERT INTO computers (instance_id, udid, serial_number, name, model, credential_digest, inventory, collected_ms, sequence, last_checkin_ms, enrolled_ms) \
              VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL, 0, $7, $8) \
@@ -182,46 +220,82 @@ impl Store {
             .bind(instance_id).bind(udid).bind(serial).bind(name).bind(model).bind(credential_digest).bind(now).bind(now)
             .bind(credential_digest).bind(serial).bind(name).bind(model)
             .execute(self.pool()).await?;
-        Ok(sqlx::query_scalar::<_, i64>("SELECT id FROM computers WHERE instance_id = $1 AND udid = $2")
-            .bind(instance_id).bind(udid).fetch_one(self.pool()).await?)
+        Ok(sqlx::query_scalar::<_, i64>(
+            "SELECT id FROM computers WHERE instance_id = $1 AND udid = $2",
+        )
+        .bind(instance_id)
+        .bind(udid)
+        .fetch_one(self.pool())
+        .await?)
     }
 
-    pub async fn computer_by_credential(&self, instance_id: &str, digest: &str) -> Result<Option<ComputerRow>> {
+    pub async fn computer_by_credential(
+        &self,
+        instance_id: &str,
+        digest: &str,
+    ) -> Result<Option<ComputerRow>> {
         Ok(sqlx::query_as::<_, ComputerRow>(&format!(
             "SELECT {COMPUTER_COLUMNS} FROM computers WHERE instance_id = $1 AND credential_digest = $2"))
             .bind(instance_id).bind(digest).fetch_optional(self.pool()).await?)
     }
 
     pub async fn computer(&self, instance_id: &str, id: i64) -> Result<Option<ComputerRow>> {
-        Ok(sqlx::query_as::<_, ComputerRow>(&format!("SELECT {COMPUTER_COLUMNS} FROM computers WHERE instance_id = $1 AND id = $2"))
-            .bind(instance_id).bind(id).fetch_optional(self.pool()).await?)
+        Ok(sqlx::query_as::<_, ComputerRow>(&format!(
+            "SELECT {COMPUTER_COLUMNS} FROM computers WHERE instance_id = $1 AND id = $2"
+        ))
+        .bind(instance_id)
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?)
     }
 
     /// A page of an instance's computers, by ID, whose name or serial contains `search`.
-    pub async fn computers(&self, instance_id: &str, search: &str, after: i64, limit: i64) -> Result<Vec<ComputerRow>> {
+    pub async fn computers(
+        &self,
+        instance_id: &str,
+        search: &str,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<ComputerRow>> {
         let pattern = format!("%{}%", search.to_ascii_lowercase());
         Ok(sqlx::query_as::<_, ComputerRow>(&format!(
             "SELECT {COMPUTER_COLUMNS} FROM computers WHERE instance_id = $1 AND id > $2 \
-             AND (LOWER(name) LIKE $3 OR LOWER(serial_number) LIKE $4) ORDER BY id LIMIT $5"))
-            .bind(instance_id).bind(after).bind(&pattern).bind(&pattern).bind(limit)
-            .fetch_all(self.pool()).await?)
+             AND (LOWER(name) LIKE $3 OR LOWER(serial_number) LIKE $4) ORDER BY id LIMIT $5"
+        ))
+        .bind(instance_id)
+        .bind(after)
+        .bind(&pattern)
+        .bind(&pattern)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?)
     }
 
     pub async fn checkin(&self, computer_id: i64, now: i64) -> Result<()> {
-        sqlx::query("UPDATE computers SET last_checkin_ms = $1 WHERE id = $2").bind(now).bind(computer_id).execute(self.pool()).await?;
+        sqlx::query("UPDATE computers SET last_checkin_ms = $1 WHERE id = $2")
+            .bind(now)
+            .bind(computer_id)
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 
     pub async fn local_users(&self, computer_id: i64) -> Result<Vec<LocalUserRow>> {
         Ok(sqlx::query_as::<_, LocalUserRow>(&format!(
-            "SELECT {LOCAL_USER_COLUMNS} FROM local_users WHERE computer_id = $1 ORDER BY username"))
-            .bind(computer_id).fetch_all(self.pool()).await?)
+            "SELECT {LOCAL_USER_COLUMNS} FROM local_users WHERE computer_id = $1 ORDER BY username"
+        ))
+        .bind(computer_id)
+        .fetch_all(self.pool())
+        .await?)
     }
 
     /// Counts of an instance's computers: (computers, registered users, accepted, rejected).
     pub async fn delivery_summary(&self, instance_id: &str) -> Result<(i64, i64, i64, i64)> {
-        let computers = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM computers WHERE instance_id = $1")
-            .bind(instance_id).fetch_one(self.pool()).await?;
+        let computers =
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM computers WHERE instance_id = $1")
+                .bind(instance_id)
+                .fetch_one(self.pool())
+                .await?;
         let row = sqlx::query_as::<_, (i64, i64, i64)>(
             "SELECT COUNT(*), \
                     COALESCE(SUM(CASE WHEN u.delivery_state = 'accepted' THEN 1 ELSE 0 END), 0), \
@@ -239,9 +313,29 @@ impl Store {
              FROM ca_settings WHERE instance_id = $1")
             .bind(instance_id).fetch_optional(self.pool()).await?;
         Ok(match row {
-            None => CaRow { settings: CaSettings::default(), link_id: None, link_status: status::NOT_CONFIGURED.into(), checks: "[]".into() },
-            Some((enabled, connection_type, sovereign_cloud, landing_page, custom_url, link_id, link_status, checks)) => CaRow {
-                settings: CaSettings { enabled: enabled != 0, connection_type, sovereign_cloud, landing_page, custom_url },
+            None => CaRow {
+                settings: CaSettings::default(),
+                link_id: None,
+                link_status: status::NOT_CONFIGURED.into(),
+                checks: "[]".into(),
+            },
+            Some((
+                enabled,
+                connection_type,
+                sovereign_cloud,
+                landing_page,
+                custom_url,
+                link_id,
+                link_status,
+                checks,
+            )) => CaRow {
+                settings: CaSettings {
+                    enabled: enabled != 0,
+                    connection_type,
+                    sovereign_cloud,
+                    landing_page,
+                    custom_url,
+                },
                 link_id,
                 link_status,
                 checks,
@@ -264,7 +358,16 @@ impl Store {
     }
 
     #[allow(clippy::too_many_arguments)]
-    pub async fn log_change(&self, instance_id: &str, now: i64, username: &str, object_type: &str, object_name: &str, action: &str, details: &str) -> Result<()> {
+    pub async fn log_change(
+        &self,
+        instance_id: &str,
+        now: i64,
+        username: &str,
+        object_type: &str,
+        object_name: &str,
+        action: &str,
+        details: &str,
+    ) -> Result<()> {
         sqlx::query("INSERT INTO change_log (instance_id, at_ms, username, object_type, object_name, action, details) VALUES ($1, $2, $3, $4, $5, $6, $7)")
             .bind(instance_id).bind(now).bind(username).bind(object_type).bind(object_name).bind(action).bind(details)
             .execute(self.pool()).await?;
@@ -274,13 +377,23 @@ impl Store {
     pub async fn change_log(&self, instance_id: &str, object_type: &str) -> Result<Vec<ChangeRow>> {
         Ok(sqlx::query_as::<_, ChangeRow>(
             "SELECT id, at_ms, username, object_type, object_name, action, details FROM change_log \
-             WHERE instance_id = $1 AND ($2 = '' OR object_type = $3) ORDER BY id DESC LIMIT 500")
-            .bind(instance_id).bind(object_type).bind(object_type).fetch_all(self.pool()).await?)
+             WHERE instance_id = $1 AND ($2 = '' OR object_type = $3) ORDER BY id DESC LIMIT 500",
+        )
+        .bind(instance_id)
+        .bind(object_type)
+        .bind(object_type)
+        .fetch_all(self.pool())
+        .await?)
     }
 
     // ---- outbox and outcomes -----------------------------------------------------------
 
-    pub async fn outbox_due(&self, instance_id: &str, now: i64, limit: i64) -> Result<Vec<OutboxRow>> {
+    pub async fn outbox_due(
+        &self,
+        instance_id: &str,
+        now: i64,
+        limit: i64,
+    ) -> Result<Vec<OutboxRow>> {
         Ok(sqlx::query_as::<_, OutboxRow>(
             "SELECT id, computer_id, sequence, payload, attempts FROM outbox WHERE instance_id = $1 AND next_attempt_ms <= $2 ORDER BY id LIMIT $3")
             .bind(instance_id).bind(now).bind(limit).fetch_all(self.pool()).await?)
@@ -288,15 +401,25 @@ impl Store {
 
     pub async fn reschedule_outbox(&self, ids: &[i64], next_ms: i64) -> Result<()> {
         for id in ids {
-            sqlx::query("UPDATE outbox SET attempts = attempts + 1, next_attempt_ms = $1 WHERE id = $2")
-                .bind(next_ms).bind(*id).execute(self.pool()).await?;
+            sqlx::query(
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt_ms = $1 WHERE id = $2",
+            )
+            .bind(next_ms)
+            .bind(*id)
+            .execute(self.pool())
+            .await?;
         }
         Ok(())
     }
 
     pub async fn outcome_cursor(&self, instance_id: &str) -> Result<i64> {
-        Ok(sqlx::query_scalar::<_, i64>("SELECT cursor FROM outcome_cursors WHERE instance_id = $1")
-            .bind(instance_id).fetch_optional(self.pool()).await?.unwrap_or(0))
+        Ok(sqlx::query_scalar::<_, i64>(
+            "SELECT cursor FROM outcome_cursors WHERE instance_id = $1",
+        )
+        .bind(instance_id)
+        .fetch_optional(self.pool())
+        .await?
+        .unwrap_or(0))
     }
 }
 
@@ -304,21 +427,46 @@ impl Store {
 pub mod tx {
     use super::*;
 
-    pub async fn store_inventory(conn: &mut AnyConnection, computer_id: i64, inventory: &str, collected_ms: i64, name: &str, model: &str, now: i64) -> Result<i64> {
+    pub async fn store_inventory(
+        conn: &mut AnyConnection,
+        computer_id: i64,
+        inventory: &str,
+        collected_ms: i64,
+        name: &str,
+        model: &str,
+        now: i64,
+    ) -> Result<i64> {
         sqlx::query("UPDATE computers SET inventory = $1, collected_ms = $2, sequence = sequence + 1, last_checkin_ms = $3, name = $4, model = $5 WHERE id = $6")
             .bind(inventory).bind(collected_ms).bind(now).bind(name).bind(model).bind(computer_id)
             .execute(&mut *conn).await?;
-        Ok(sqlx::query_scalar::<_, i64>("SELECT sequence FROM computers WHERE id = $1").bind(computer_id).fetch_one(&mut *conn).await?)
+        Ok(
+            sqlx::query_scalar::<_, i64>("SELECT sequence FROM computers WHERE id = $1")
+                .bind(computer_id)
+                .fetch_one(&mut *conn)
+                .await?,
+        )
     }
 
-    pub async fn upsert_local_user(conn: &mut AnyConnection, computer_id: i64, username: &str) -> Result<()> {
+    pub async fn upsert_local_user(
+        conn: &mut AnyConnection,
+        computer_id: i64,
+        username: &str,
+    ) -> Result<()> {
         sqlx::query("INSERT INTO local_users (computer_id, username, delivery_state) VALUES ($1, $2, 'not_sent') ON CONFLICT (computer_id, username) DO NOTHING")
             .bind(computer_id).bind(username).execute(conn).await?;
         Ok(())
     }
 
     #[allow(clippy::too_many_arguments)]
-    pub async fn register_user(conn: &mut AnyConnection, computer_id: i64, username: &str, aad_device_id: &str, aad_user_id: &str, upn: &str, now: i64) -> Result<()> {
+    pub async fn register_user(
+        conn: &mut AnyConnection,
+        computer_id: i64,
+        username: &str,
+        aad_device_id: &str,
+        aad_user_id: &str,
+        upn: &str,
+        now: i64,
+    ) -> Result<()> {
         sqlx::query(
             "INSERT INTO local_users (computer_id, username, aad_device_id, aad_user_id, upn, registered_ms, delivery_state) VALUES ($1, $2, $3, $4, $5, $6, 'not_sent') \
              ON CONFLICT (computer_id, username) DO UPDATE SET aad_device_id = $7, aad_user_id = $8, upn = $9, registered_ms = $10")
@@ -328,13 +476,25 @@ pub mod tx {
         Ok(())
     }
 
-    pub async fn set_delivery(conn: &mut AnyConnection, computer_id: i64, state: &str, detail: Option<&str>) -> Result<()> {
+    pub async fn set_delivery(
+        conn: &mut AnyConnection,
+        computer_id: i64,
+        state: &str,
+        detail: Option<&str>,
+    ) -> Result<()> {
         sqlx::query("UPDATE local_users SET delivery_state = $1, delivery_detail = $2 WHERE computer_id = $3 AND aad_device_id IS NOT NULL")
             .bind(state).bind(detail.map(str::to_string)).bind(computer_id).execute(conn).await?;
         Ok(())
     }
 
-    pub async fn enqueue(conn: &mut AnyConnection, instance_id: &str, computer_id: i64, sequence: i64, payload: &str, now: i64) -> Result<()> {
+    pub async fn enqueue(
+        conn: &mut AnyConnection,
+        instance_id: &str,
+        computer_id: i64,
+        sequence: i64,
+        payload: &str,
+        now: i64,
+    ) -> Result<()> {
         sqlx::query("INSERT INTO outbox (instance_id, computer_id, sequence, payload, attempts, next_attempt_ms, created_ms) VALUES ($1, $2, $3, $4, 0, $5, $6)")
             .bind(instance_id).bind(computer_id).bind(sequence).bind(payload).bind(now).bind(now)
             .execute(conn).await?;
@@ -342,11 +502,18 @@ pub mod tx {
     }
 
     pub async fn delete_outbox(conn: &mut AnyConnection, id: i64) -> Result<()> {
-        sqlx::query("DELETE FROM outbox WHERE id = $1").bind(id).execute(conn).await?;
+        sqlx::query("DELETE FROM outbox WHERE id = $1")
+            .bind(id)
+            .execute(conn)
+            .await?;
         Ok(())
     }
 
-    pub async fn set_cursor(conn: &mut AnyConnection, instance_id: &str, cursor: i64) -> Result<()> {
+    pub async fn set_cursor(
+        conn: &mut AnyConnection,
+        instance_id: &str,
+        cursor: i64,
+    ) -> Result<()> {
         sqlx::query("INSERT INTO outcome_cursors (instance_id, cursor) VALUES ($1, $2) ON CONFLICT (instance_id) DO UPDATE SET cursor = $3")
             .bind(instance_id).bind(cursor).bind(cursor).execute(conn).await?;
         Ok(())

@@ -48,7 +48,9 @@ pub fn hash_password_with(password: &str, iterations: u32) -> String {
 
 pub fn verify_password(password: &str, stored: &str) -> bool {
     let parts: Vec<&str> = stored.split('$').collect();
-    let [scheme, iterations, salt, hash] = parts.as_slice() else { return false };
+    let [scheme, iterations, salt, hash] = parts.as_slice() else {
+        return false;
+    };
     if *scheme != "pbkdf2-sha256" {
         return false;
     }
@@ -59,9 +61,17 @@ pub fn verify_password(password: &str, stored: &str) -> bool {
     ) else {
         return false;
     };
-    let Some(iterations) = NonZeroU32::new(iterations) else { return false };
-    pbkdf2::verify(pbkdf2::PBKDF2_HMAC_SHA256, iterations, &salt, password.as_bytes(), &hash)
-        .is_ok()
+    let Some(iterations) = NonZeroU32::new(iterations) else {
+        return false;
+    };
+    pbkdf2::verify(
+        pbkdf2::PBKDF2_HMAC_SHA256,
+        iterations,
+        &salt,
+        password.as_bytes(),
+        &hash,
+    )
+    .is_ok()
 }
 
 #[cfg(test)]

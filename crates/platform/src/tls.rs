@@ -13,7 +13,10 @@ pub enum TlsError {
     #[error("certificate generation: {0}")]
     Generate(#[from] rcgen::Error),
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// PEM material of the local CA and the server certificate it issued.
@@ -27,11 +30,17 @@ pub struct LocalCa {
 }
 
 fn read(path: &Path) -> Result<String, TlsError> {
-    std::fs::read_to_string(path).map_err(|source| TlsError::Io { path: path.into(), source })
+    std::fs::read_to_string(path).map_err(|source| TlsError::Io {
+        path: path.into(),
+        source,
+    })
 }
 
 fn write(path: &Path, contents: &str) -> Result<(), TlsError> {
-    std::fs::write(path, contents).map_err(|source| TlsError::Io { path: path.into(), source })
+    std::fs::write(path, contents).map_err(|source| TlsError::Io {
+        path: path.into(),
+        source,
+    })
 }
 
 impl LocalCa {
@@ -39,7 +48,10 @@ impl LocalCa {
     /// `127.0.0.1` and `::1`: every service listens on loopback.
     pub fn load_or_create(dir: &Path) -> Result<LocalCa, TlsError> {
         let tls = dir.join("tls");
-        std::fs::create_dir_all(&tls).map_err(|source| TlsError::Io { path: tls.clone(), source })?;
+        std::fs::create_dir_all(&tls).map_err(|source| TlsError::Io {
+            path: tls.clone(),
+            source,
+        })?;
         let paths = ["ca.pem", "ca-key.pem", "server.pem", "server-key.pem"].map(|f| tls.join(f));
         if paths.iter().all(|p| p.exists()) {
             return Ok(LocalCa {
@@ -55,7 +67,10 @@ impl LocalCa {
         write(&paths[1], &ca.ca_key_pem)?;
         write(&paths[2], &ca.server_cert_pem)?;
         write(&paths[3], &ca.server_key_pem)?;
-        Ok(LocalCa { ca_path: paths[0].clone(), ..ca })
+        Ok(LocalCa {
+            ca_path: paths[0].clone(),
+            ..ca
+        })
     }
 
     fn generate() -> Result<LocalCa, TlsError> {
@@ -75,7 +90,9 @@ impl LocalCa {
             "127.0.0.1".to_string(),
             "::1".to_string(),
         ])?;
-        params.distinguished_name.push(DnType::CommonName, "Cloud Connector services");
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "Cloud Connector services");
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         let issuer = Issuer::new(ca_params, &ca_key);
         let server_cert = params.signed_by(&server_key, &issuer)?;

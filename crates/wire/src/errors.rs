@@ -32,14 +32,22 @@ pub struct ODataError {
 pub struct ODataErrorDetail {
     pub code: String,
     pub message: String,
-    #[serde(rename = "innerError", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "innerError",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub inner_error: Option<serde_json::Value>,
 }
 
 impl ODataError {
     pub fn new(code: &str, message: impl Into<String>) -> Self {
         ODataError {
-            error: ODataErrorDetail { code: code.into(), message: message.into(), inner_error: None },
+            error: ODataErrorDetail {
+                code: code.into(),
+                message: message.into(),
+                inner_error: None,
+            },
         }
     }
 }

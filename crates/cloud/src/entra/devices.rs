@@ -24,13 +24,21 @@ async fn device_ca(store: &Store, tenant: &Tenant) -> Result<(String, String)> {
     }
     let key = KeyPair::generate().map_err(CloudError::internal)?;
     let mut params = CertificateParams::new(Vec::<String>::new()).map_err(CloudError::internal)?;
-    params.distinguished_name.push(DnType::CommonName, format!("MS-Organization-Access {}", tenant.id));
+    params.distinguished_name.push(
+        DnType::CommonName,
+        format!("MS-Organization-Access {}", tenant.id),
+    );
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     params.key_usages = vec![KeyUsagePurpose::KeyCertSign];
     let cert = params.self_signed(&key).map_err(CloudError::internal)?;
-    store.insert_device_ca(&tenant.id, &cert.pem(), &key.serialize_pem()).await?;
+    store
+        .insert_device_ca(&tenant.id, &cert.pem(), &key.serialize_pem())
+        .await?;
     // Another request may have won the race; read back whichever was stored.
-    store.device_ca(&tenant.id).await?.ok_or_else(|| CloudError::internal("device CA vanished"))
+    store
+        .device_ca(&tenant.id)
+        .await?
+        .ok_or_else(|| CloudError::internal("device CA vanished"))
 }
 
 pub async fn register(
@@ -42,11 +50,19 @@ pub async fn register(
     os_version: &str,
     now_ms: i64,
 ) -> Result<Registration> {
-    let mut csr = rcgen::CertificateSigningRequestParams::from_der(&CertificateSigningRequestDer::from(csr_der))
-        .map_err(|e| CloudError::bad_request(format!("CertificateRequest is not a valid PKCS#10 request: {e}")))?;
+    let mut csr = rcgen::CertificateSigningRequestParams::from_der(
+        &CertificateSigningRequestDer::from(csr_der),
+    )
+    .map_err(|e| {
+        CloudError::bad_request(format!(
+            "CertificateRequest is not a valid PKCS#10 request: {e}"
+        ))
+    })?;
     let device_id = uuid::Uuid::new_v4().to_string();
     csr.params.distinguished_name = rcgen::DistinguishedName::new();
-    csr.params.distinguished_name.push(DnType::CommonName, device_id.clone());
+    csr.params
+        .distinguished_name
+        .push(DnType::CommonName, device_id.clone());
     csr.params.subject_alt_names.clear();
     let (ca_pem, ca_key_pem) = device_ca(store, tenant).await?;
     let ca_key = KeyPair::from_pem(&ca_key_pem).map_err(CloudError::internal)?;
@@ -77,5 +93,9 @@ pub async fn register(
             compliance_updated_ms: None,
         })
         .await?;
-    Ok(Registration { device_id, certificate_der: der, thumbprint })
+    Ok(Registration {
+        device_id,
+        certificate_der: der,
+        thumbprint,
+    })
 }

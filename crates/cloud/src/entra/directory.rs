@@ -38,7 +38,11 @@ pub struct Permission {
 
 impl Permission {
     pub fn new(resource_app_id: &str, kind: &str, value: &str) -> Self {
-        Permission { resource_app_id: resource_app_id.into(), kind: kind.into(), value: value.into() }
+        Permission {
+            resource_app_id: resource_app_id.into(),
+            kind: kind.into(),
+            value: value.into(),
+        }
     }
 }
 
@@ -131,7 +135,9 @@ pub fn first_party_resource(resource: &str) -> Option<&'static FirstParty> {
 /// The resource part of a v2 `scope` such as `https://api.manage.microsoft.com//.default`.
 pub fn resource_of_scope(scope: &str) -> Option<&str> {
     let scopes: Vec<&str> = scope.split_whitespace().collect();
-    let [only] = scopes.as_slice() else { return None };
+    let [only] = scopes.as_slice() else {
+        return None;
+    };
     only.strip_suffix("/.default")
 }
 
@@ -142,9 +148,15 @@ mod tests {
     #[test]
     fn scopes_resolve_to_first_party_resources() {
         let intune = resource_of_scope("https://api.manage.microsoft.com//.default").unwrap();
-        assert_eq!(first_party_resource(intune).unwrap().app_id, ids::INTUNE_APP_ID);
+        assert_eq!(
+            first_party_resource(intune).unwrap().app_id,
+            ids::INTUNE_APP_ID
+        );
         let graph = resource_of_scope("https://graph.microsoft.com/.default").unwrap();
-        assert_eq!(first_party_resource(graph).unwrap().app_id, ids::GRAPH_APP_ID);
+        assert_eq!(
+            first_party_resource(graph).unwrap().app_id,
+            ids::GRAPH_APP_ID
+        );
         assert!(resource_of_scope("a/.default b/.default").is_none());
         assert!(first_party_resource("https://example.com").is_none());
     }

@@ -19,10 +19,19 @@ pub fn router() -> Router<Shared> {
     Router::new()
         .route("/{version}/servicePrincipals", get(service_principals))
         .route("/{version}/servicePrincipals/{key}", get(service_principal))
-        .route("/{version}/servicePrincipals/{key}/endpoints", get(service_principal_endpoints))
+        .route(
+            "/{version}/servicePrincipals/{key}/endpoints",
+            get(service_principal_endpoints),
+        )
         .route("/{version}/devices", get(devices))
-        .route("/{version}/deviceManagement/deviceManagementPartners", get(device_management_partners))
-        .route("/{version}/deviceManagement/managedDevices", get(managed_devices))
+        .route(
+            "/{version}/deviceManagement/deviceManagementPartners",
+            get(device_management_partners),
+        )
+        .route(
+            "/{version}/deviceManagement/managedDevices",
+            get(managed_devices),
+        )
 }
 
 #[derive(Deserialize, Default)]
@@ -38,44 +47,79 @@ pub struct ODataQuery {
 const GRAPH_AUDIENCES: [&str; 2] = ["https://graph.microsoft.com", wire::ids::GRAPH_APP_ID];
 
 /// The caller's tenant, after checking the token and one of the permissions `any_of`.
-async fn caller(state: &Shared, headers: &HeaderMap, version: &str, any_of: &[&str]) -> Result<Tenant> {
+async fn caller(
+    state: &Shared,
+    headers: &HeaderMap,
+    version: &str,
+    any_of: &[&str],
+) -> Result<Tenant> {
     if version != "v1.0" && version != "beta" {
-        return Err(CloudError::bad_request(format!("Invalid version: {version}")));
+        return Err(CloudError::bad_request(format!(
+            "Invalid version: {version}"
+        )));
     }
     let claims = authenticate(state, headers, &GRAPH_AUDIENCES)?;
     if !claims.has_role(any_of) && !claims.has_scope(any_of) {
-        return Err(CloudError::forbidden("Insufficient privileges to complete the operation."));
+        return Err(CloudError::forbidden(
+            "Insufficient privileges to complete the operation.",
+        ));
     }
-    state.store.tenant(&claims.tid).await?.ok_or_else(|| CloudError::unauthorized("Unknown tenant."))
+    state
+        .store
+        .tenant(&claims.tid)
+        .await?
+        .ok_or_else(|| CloudError::unauthorized("Unknown tenant."))
 }
 
 /// `prop eq 'value'`: the only filter form the resources here support.
 fn eq_filter<'a>(filter: &'a str, allowed: &[&str]) -> Result<(&'a str, String)> {
     let invalid = || CloudError::bad_request(format!("Invalid filter clause: {filter}"));
     let mut parts = filter.splitn(3, ' ');
-    let (Some(prop), Some(op), Some(value)) = (parts.next(), parts.next(), parts.next()) else { return Err(invalid()) };
+    let (Some(prop), Some(op), Some(value)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(invalid());
+    };
     if !op.eq_ignore_ascii_case("eq") || !allowed.contains(&prop) {
-        return Err(CloudError::bad_request(format!("Unsupported filter: {filter}. Supported: {} eq '…'", allowed.join(", "))));
+        return Err(CloudError::bad_request(format!(
+            "Unsupported filter: {filter}. Supported: {} eq '…'",
+            allowed.join(", ")
+        )));
     }
-    let value = value.trim().strip_prefix('\'').and_then(|v| v.strip_suffix('\'')).ok_or_else(invalid)?;
+    let value = value
+        .trim()
+        .strip_prefix('\'')
+        .and_then(|v| v.strip_suffix('\''))
+        .ok_or_else(invalid)?;
     Ok((prop, value.replace("''", "'")))
 }
 
 fn top(q: &ODataQuery) -> Result<i64> {
     match &q.top {
         None => Ok(100),
-        Some(t) => t.parse::<i64>().ok().filter(|n| (1..=999).contains(n))
+        Some(t) => t
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=999).contains(n))
             .ok_or_else(|| CloudError::bad_request("$top must be a number from 1 to 999.")),
     }
 }
 
-fn collection(state: &Shared, version: &str, entity_set: &str, path: &str, items: Vec<Value>, next: Option<String>) -> Json<Value> {
+fn collection(
+    state: &Shared,
+    version: &str,
+    entity_set: &str,
+    path: &str,
+    items: Vec<Value>,
+    next: Option<String>,
+) -> Json<Value> {
     let mut body = json!({
         "@odata.context": format!("{}/graph/{version}/$metadata#{entity_set}", state.base_url),
         "value": items,
     });
     if let Some(token) = next {
-        body["@odata.nextLink"] = json!(format!("{}/graph/{version}/{path}?$skiptoken={}", state.base_url, token));
+        body["@odata.nextLink"] = json!(format!(
+            "{}/graph/{version}/{path}?$skiptoken={}",
+            state.base_url, token
+        ));
     }
     Json(body)
 }
@@ -87,21 +131,42 @@ fn sp_json(sp: &crate::entra::directory::ServicePrincipal) -> Value {
 
 const APP_READ: [&str; 2] = ["Application.Read.All", "Directory.Read.All"];
 
-async fn service_principals(State(state): State<Shared>, Path(version): Path<String>, Query(q): Query<ODataQuery>, headers: HeaderMap) -> Result<Json<Value>> {
+async fn service_principals(
+    State(state): State<Shared>,
+    Path(version): Path<String>,
+    Query(q): Query<ODataQuery>,
+    headers: HeaderMap,
+) -> Result<Json<Value>> {
     let tenant = caller(&state, &headers, &version, &APP_READ).await?;
     let all = state.store.service_principals(&tenant.id).await?;
     let items: Vec<Value> = match &q.filter {
         Some(f) => {
             let (_, app_id) = eq_filter(f, &["appId"])?;
-            all.iter().filter(|sp| sp.app_id.eq_ignore_ascii_case(&app_id)).map(sp_json).collect()
+            all.iter()
+                .filter(|sp| sp.app_id.eq_ignore_ascii_case(&app_id))
+                .map(sp_json)
+                .collect()
         }
         None => all.iter().map(sp_json).collect(),
     };
-    Ok(collection(&state, &version, "servicePrincipals", "servicePrincipals", items, None))
+    Ok(collection(
+        &state,
+        &version,
+        "servicePrincipals",
+        "servicePrincipals",
+        items,
+        None,
+    ))
 }
 
-async fn find_sp(state: &Shared, tenant: &Tenant, key: &str) -> Result<crate::entra::directory::ServicePrincipal> {
-    let by_app = key.strip_prefix("appId=").map(|k| k.trim_matches('\'').to_string());
+async fn find_sp(
+    state: &Shared,
+    tenant: &Tenant,
+    key: &str,
+) -> Result<crate::entra::directory::ServicePrincipal> {
+    let by_app = key
+        .strip_prefix("appId=")
+        .map(|k| k.trim_matches('\'').to_string());
     let all = state.store.service_principals(&tenant.id).await?;
     all.into_iter()
         .find(|sp| match &by_app {
@@ -111,11 +176,18 @@ async fn find_sp(state: &Shared, tenant: &Tenant, key: &str) -> Result<crate::en
         .ok_or_else(|| CloudError::not_found(format!("Resource '{key}' does not exist or one of its queried reference-property objects are not present.")))
 }
 
-async fn service_principal(State(state): State<Shared>, Path((version, key)): Path<(String, String)>, headers: HeaderMap) -> Result<Json<Value>> {
+async fn service_principal(
+    State(state): State<Shared>,
+    Path((version, key)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<Value>> {
     let tenant = caller(&state, &headers, &version, &APP_READ).await?;
     let sp = find_sp(&state, &tenant, &key).await?;
     let mut body = sp_json(&sp);
-    body["@odata.context"] = json!(format!("{}/graph/{version}/$metadata#servicePrincipals/$entity", state.base_url));
+    body["@odata.context"] = json!(format!(
+        "{}/graph/{version}/$metadata#servicePrincipals/$entity",
+        state.base_url
+    ));
     Ok(Json(body))
 }
 
@@ -125,14 +197,27 @@ pub fn partner_endpoints(state: &Shared, tenant: &Tenant, app_id: &str) -> Vec<(
     if !app_id.eq_ignore_ascii_case(wire::ids::INTUNE_APP_ID) || tenant.intune_licence == 0 {
         return vec![];
     }
-    let base = format!("{}/fef/{}/TrafficGateway/TrafficRoutingService/PartnerAPI", state.base_url, tenant.scale_unit);
+    let base = format!(
+        "{}/fef/{}/TrafficGateway/TrafficRoutingService/PartnerAPI",
+        state.base_url, tenant.scale_unit
+    );
     vec![
-        (wire::ids::SERVICE_PARTNER_TENANT_DATA_SYNC.into(), format!("{base}/StatelessPartnerTenantDataSyncService")),
-        (wire::ids::SERVICE_PARTNER_DEVICE_DATA_SYNC.into(), format!("{base}/StatelessPartnerDeviceDataSyncService")),
+        (
+            wire::ids::SERVICE_PARTNER_TENANT_DATA_SYNC.into(),
+            format!("{base}/StatelessPartnerTenantDataSyncService"),
+        ),
+        (
+            wire::ids::SERVICE_PARTNER_DEVICE_DATA_SYNC.into(),
+            format!("{base}/StatelessPartnerDeviceDataSyncService"),
+        ),
     ]
 }
 
-async fn service_principal_endpoints(State(state): State<Shared>, Path((version, key)): Path<(String, String)>, headers: HeaderMap) -> Result<Json<Value>> {
+async fn service_principal_endpoints(
+    State(state): State<Shared>,
+    Path((version, key)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<Value>> {
     let tenant = caller(&state, &headers, &version, &APP_READ).await?;
     let sp = find_sp(&state, &tenant, &key).await?;
     let items = partner_endpoints(&state, &tenant, &sp.app_id)
@@ -140,18 +225,39 @@ async fn service_principal_endpoints(State(state): State<Shared>, Path((version,
         .map(|(name, uri)| json!({"id": uuid::Uuid::new_v4(), "deletedDateTime": null, "capability": name,
             "providerId": sp.app_id, "providerName": name, "uri": uri, "providerResourceId": sp.app_id}))
         .collect();
-    Ok(collection(&state, &version, &format!("servicePrincipals('{}')/endpoints", sp.id), "servicePrincipals/endpoints", items, None))
+    Ok(collection(
+        &state,
+        &version,
+        &format!("servicePrincipals('{}')/endpoints", sp.id),
+        "servicePrincipals/endpoints",
+        items,
+        None,
+    ))
 }
 
-async fn devices(State(state): State<Shared>, Path(version): Path<String>, Query(q): Query<ODataQuery>, headers: HeaderMap) -> Result<Json<Value>> {
-    let tenant = caller(&state, &headers, &version, &["Device.Read.All", "Directory.Read.All"]).await?;
+async fn devices(
+    State(state): State<Shared>,
+    Path(version): Path<String>,
+    Query(q): Query<ODataQuery>,
+    headers: HeaderMap,
+) -> Result<Json<Value>> {
+    let tenant = caller(
+        &state,
+        &headers,
+        &version,
+        &["Device.Read.All", "Directory.Read.All"],
+    )
+    .await?;
     let only = match &q.filter {
         Some(f) => Some(eq_filter(f, &["deviceId"])?.1),
         None => None,
     };
     let limit = top(&q)?;
     let after = q.skiptoken.clone().unwrap_or_default();
-    let rows = state.store.devices(&tenant.id, only.as_deref(), &after, limit + 1).await?;
+    let rows = state
+        .store
+        .devices(&tenant.id, only.as_deref(), &after, limit + 1)
+        .await?;
     let next = (rows.len() as i64 > limit).then(|| rows[limit as usize - 1].device_id.clone());
     let items = rows.iter().take(limit as usize).map(|d| json!({
         "id": d.id, "deviceId": d.device_id, "displayName": d.display_name, "operatingSystem": d.operating_system,
@@ -161,12 +267,26 @@ async fn devices(State(state): State<Shared>, Path(version): Path<String>, Query
         "complianceExpirationDateTime": null,
         "approximateLastSignInDateTime": null,
     })).collect();
-    Ok(collection(&state, &version, "devices", "devices", items, next))
+    Ok(collection(
+        &state, &version, "devices", "devices", items, next,
+    ))
 }
 
-async fn device_management_partners(State(state): State<Shared>, Path(version): Path<String>, headers: HeaderMap) -> Result<Json<Value>> {
-    let tenant = caller(&state, &headers, &version,
-        &["DeviceManagementServiceConfig.Read.All", "DeviceManagementServiceConfig.ReadWrite.All"]).await?;
+async fn device_management_partners(
+    State(state): State<Shared>,
+    Path(version): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>> {
+    let tenant = caller(
+        &state,
+        &headers,
+        &version,
+        &[
+            "DeviceManagementServiceConfig.Read.All",
+            "DeviceManagementServiceConfig.ReadWrite.All",
+        ],
+    )
+    .await?;
     let items = match state.store.partner(&tenant.id).await? {
         None => vec![],
         Some(p) => vec![json!({
@@ -184,21 +304,51 @@ async fn device_management_partners(State(state): State<Shared>, Path(version): 
             "displayState": partner::display(&p.partner_state),
         })],
     };
-    Ok(collection(&state, &version, "deviceManagement/deviceManagementPartners", "deviceManagement/deviceManagementPartners", items, None))
+    Ok(collection(
+        &state,
+        &version,
+        "deviceManagement/deviceManagementPartners",
+        "deviceManagement/deviceManagementPartners",
+        items,
+        None,
+    ))
 }
 
-async fn managed_devices(State(state): State<Shared>, Path(version): Path<String>, Query(q): Query<ODataQuery>, headers: HeaderMap) -> Result<Json<Value>> {
-    let tenant = caller(&state, &headers, &version,
-        &["DeviceManagementManagedDevices.Read.All", "DeviceManagementManagedDevices.ReadWrite.All"]).await?;
+async fn managed_devices(
+    State(state): State<Shared>,
+    Path(version): Path<String>,
+    Query(q): Query<ODataQuery>,
+    headers: HeaderMap,
+) -> Result<Json<Value>> {
+    let tenant = caller(
+        &state,
+        &headers,
+        &version,
+        &[
+            "DeviceManagementManagedDevices.Read.All",
+            "DeviceManagementManagedDevices.ReadWrite.All",
+        ],
+    )
+    .await?;
     if let Some(f) = &q.filter {
         let (_, agent) = eq_filter(f, &["managementAgent"])?;
         if agent != "jamf" {
-            return Ok(collection(&state, &version, "deviceManagement/managedDevices", "deviceManagement/managedDevices", vec![], None));
+            return Ok(collection(
+                &state,
+                &version,
+                "deviceManagement/managedDevices",
+                "deviceManagement/managedDevices",
+                vec![],
+                None,
+            ));
         }
     }
     let limit = top(&q)?;
     let after = q.skiptoken.clone().unwrap_or_default();
-    let rows = state.store.managed_devices(&tenant.id, &after, limit + 1).await?;
+    let rows = state
+        .store
+        .managed_devices(&tenant.id, &after, limit + 1)
+        .await?;
     let next = (rows.len() as i64 > limit).then(|| rows[limit as usize - 1].id.clone());
     let items = rows.iter().take(limit as usize).map(|m| json!({
         "id": m.id, "userId": m.user_id, "deviceName": m.device_name, "operatingSystem": "macOS", "osVersion": m.os_version,
@@ -208,5 +358,12 @@ async fn managed_devices(State(state): State<Shared>, Path(version): Path<String
         "lastSyncDateTime": platform::clock::ms_to_rfc3339(m.last_sync_ms), "managedDeviceOwnerType": "company",
         "manufacturer": "Apple",
     })).collect();
-    Ok(collection(&state, &version, "deviceManagement/managedDevices", "deviceManagement/managedDevices", items, next))
+    Ok(collection(
+        &state,
+        &version,
+        "deviceManagement/managedDevices",
+        "deviceManagement/managedDevices",
+        items,
+        next,
+    ))
 }

@@ -15,7 +15,9 @@ use serde_json::json;
 use super::form;
 use crate::Shared;
 use crate::entra::consent;
-use crate::entra::directory::{APPLICATION, Application, Tenant, User, first_party_resource, resource_of_scope};
+use crate::entra::directory::{
+    APPLICATION, Application, Tenant, User, first_party_resource, resource_of_scope,
+};
 use crate::entra::tokens::{AccessClaims, token_lifetime_s};
 use crate::error::{CloudError, Result};
 use crate::store::ConsentRequest;
@@ -33,7 +35,12 @@ async fn tenant(state: &Shared, key: &str) -> Result<Tenant> {
     })
 }
 
-fn openid_configuration(state: &Shared, segment: &str, issuer_tenant: &str, v2: bool) -> serde_json::Value {
+fn openid_configuration(
+    state: &Shared,
+    segment: &str,
+    issuer_tenant: &str,
+    v2: bool,
+) -> serde_json::Value {
     let base = &state.base_url;
     let (token, authorize, jwks, issuer) = if v2 {
         (
@@ -81,42 +88,78 @@ async fn issuer_tenant(state: &Shared, segment: &str) -> Result<String> {
     }
 }
 
-pub async fn openid_configuration_v2(State(state): State<Shared>, Path(segment): Path<String>) -> Result<Json<serde_json::Value>> {
+pub async fn openid_configuration_v2(
+    State(state): State<Shared>,
+    Path(segment): Path<String>,
+) -> Result<Json<serde_json::Value>> {
     let issuer = issuer_tenant(&state, &segment).await?;
     Ok(Json(openid_configuration(&state, &segment, &issuer, true)))
 }
 
-pub async fn openid_configuration_v1(State(state): State<Shared>, Path(segment): Path<String>) -> Result<Json<serde_json::Value>> {
+pub async fn openid_configuration_v1(
+    State(state): State<Shared>,
+    Path(segment): Path<String>,
+) -> Result<Json<serde_json::Value>> {
     let issuer = issuer_tenant(&state, &segment).await?;
     Ok(Json(openid_configuration(&state, &segment, &issuer, false)))
 }
 
-pub async fn jwks(State(state): State<Shared>, Path(segment): Path<String>) -> Result<Json<serde_json::Value>> {
+pub async fn jwks(
+    State(state): State<Shared>,
+    Path(segment): Path<String>,
+) -> Result<Json<serde_json::Value>> {
     issuer_tenant(&state, &segment).await?;
-    Ok(Json(serde_json::to_value(state.keys.jwks()).map_err(CloudError::internal)?))
+    Ok(Json(
+        serde_json::to_value(state.keys.jwks()).map_err(CloudError::internal)?,
+    ))
 }
 
-pub async fn token_v2(State(state): State<Shared>, Path(segment): Path<String>, headers: HeaderMap, body: Bytes) -> Result<Response> {
+pub async fn token_v2(
+    State(state): State<Shared>,
+    Path(segment): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
     token(state, segment, headers, body, false).await
 }
 
-pub async fn token_v1(State(state): State<Shared>, Path(segment): Path<String>, headers: HeaderMap, body: Bytes) -> Result<Response> {
+pub async fn token_v1(
+    State(state): State<Shared>,
+    Path(segment): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
     token(state, segment, headers, body, true).await
 }
 
 fn missing(name: &str) -> CloudError {
-    CloudError::login("invalid_request", 900144, format!("The request body must contain the following parameter: '{name}'."))
+    CloudError::login(
+        "invalid_request",
+        900144,
+        format!("The request body must contain the following parameter: '{name}'."),
+    )
 }
 
-async fn token(state: Shared, segment: String, headers: HeaderMap, body: Bytes, v1: bool) -> Result<Response> {
+async fn token(
+    state: Shared,
+    segment: String,
+    headers: HeaderMap,
+    body: Bytes,
+    v1: bool,
+) -> Result<Response> {
     let form = form(&body);
-    let grant_type = form.get("grant_type").ok_or_else(|| missing("grant_type"))?;
+    let grant_type = form
+        .get("grant_type")
+        .ok_or_else(|| missing("grant_type"))?;
     let resource = requested_resource(&form, v1)?;
     match grant_type.as_str() {
         "client_credentials" => {
             if MULTI_TENANT_SEGMENTS.contains(&segment.as_str()) {
-                return Err(CloudError::login("invalid_request", 50059,
-                    "No tenant-identifying information found in either the request or implied by any provided credentials."));
+                return Err(CloudError::login(
+                    "invalid_request",
+                    50059,
+                    "No tenant-identifying information found in either the request or implied by any provided credentials.",
+                ));
             }
             let tenant = tenant(&state, &segment).await?;
             let (app, acr) = authenticate_client(&state, &tenant, &form, &headers).await?;
@@ -126,25 +169,45 @@ async fn token(state: Shared, segment: String, headers: HeaderMap, body: Bytes, 
         "password" => {
             let user = password_user(&state, &segment, &form).await?;
             let client_id = form.get("client_id").ok_or_else(|| missing("client_id"))?;
-            let app = state.store.application(client_id).await?.ok_or_else(|| app_not_found(client_id, &user.tenant_id))?;
+            let app = state
+                .store
+                .application(client_id)
+                .await?
+                .ok_or_else(|| app_not_found(client_id, &user.tenant_id))?;
             if !app.public_client {
-                authenticate_client(&state, &tenant(&state, &user.tenant_id).await?, &form, &headers).await?;
+                authenticate_client(
+                    &state,
+                    &tenant(&state, &user.tenant_id).await?,
+                    &form,
+                    &headers,
+                )
+                .await?;
             }
             let claims = user_token_claims(&state, &user, &app, &resource)?;
             respond(&state, claims, &resource, v1)
         }
-        other => Err(CloudError::login("unsupported_grant_type", 70003,
-            format!("The app requested an unsupported grant type '{other}'."))),
+        other => Err(CloudError::login(
+            "unsupported_grant_type",
+            70003,
+            format!("The app requested an unsupported grant type '{other}'."),
+        )),
     }
 }
 
 /// The resource a token is requested for: `scope=<resource>/.default` (v2) or `resource=` (v1).
 fn requested_resource(form: &HashMap<String, String>, v1: bool) -> Result<String> {
     if v1 {
-        return form.get("resource").cloned().ok_or_else(|| missing("resource"));
+        return form
+            .get("resource")
+            .cloned()
+            .ok_or_else(|| missing("resource"));
     }
     if form.contains_key("resource") {
-        return Err(CloudError::login("invalid_request", 901002, "The 'resource' request parameter is not supported."));
+        return Err(CloudError::login(
+            "invalid_request",
+            901002,
+            "The 'resource' request parameter is not supported.",
+        ));
     }
     let scope = form.get("scope").ok_or_else(|| missing("scope"))?;
     resource_of_scope(scope).map(str::to_string).ok_or_else(|| {
@@ -154,13 +217,23 @@ fn requested_resource(form: &HashMap<String, String>, v1: bool) -> Result<String
 }
 
 fn app_not_found(client_id: &str, tenant: &str) -> CloudError {
-    CloudError::login("unauthorized_client", 700016, format!(
-        "Application with identifier '{client_id}' was not found in the directory '{tenant}'. This can happen if the \
-         application has not been installed by the administrator of the tenant or consented to by any user in the tenant."))
+    CloudError::login(
+        "unauthorized_client",
+        700016,
+        format!(
+            "Application with identifier '{client_id}' was not found in the directory '{tenant}'. This can happen if the \
+         application has not been installed by the administrator of the tenant or consented to by any user in the tenant."
+        ),
+    )
 }
 
 /// Client authentication by secret (Basic header or body). Returns the app and `appidacr`.
-async fn authenticate_client(state: &Shared, tenant: &Tenant, form: &HashMap<String, String>, headers: &HeaderMap) -> Result<(Application, &'static str)> {
+async fn authenticate_client(
+    state: &Shared,
+    tenant: &Tenant,
+    form: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> Result<(Application, &'static str)> {
     let basic = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -169,49 +242,107 @@ async fn authenticate_client(state: &Shared, tenant: &Tenant, form: &HashMap<Str
         .and_then(|b| String::from_utf8(b).ok())
         .and_then(|s| {
             let (id, secret) = s.split_once(':')?;
-            let decode = |v: &str| url::form_urlencoded::parse(format!("v={v}").as_bytes()).next().map(|(_, v)| v.into_owned());
+            let decode = |v: &str| {
+                url::form_urlencoded::parse(format!("v={v}").as_bytes())
+                    .next()
+                    .map(|(_, v)| v.into_owned())
+            };
             Some((decode(id)?, decode(secret)?))
         });
     let (client_id, secret) = match basic {
         Some((id, secret)) => (id, Some(secret)),
-        None => (form.get("client_id").cloned().ok_or_else(|| missing("client_id"))?, form.get("client_secret").cloned()),
+        None => (
+            form.get("client_id")
+                .cloned()
+                .ok_or_else(|| missing("client_id"))?,
+            form.get("client_secret").cloned(),
+        ),
     };
     if form.contains_key("client_assertion") {
-        return Err(CloudError::login("invalid_client", 700027,
-            "Client assertion authentication is not enabled on this cloud; use a client secret."));
+        return Err(CloudError::login(
+            "invalid_client",
+            700027,
+            "Client assertion authentication is not enabled on this cloud; use a client secret.",
+        ));
     }
     let Some(secret) = secret else {
-        return Err(CloudError::login("invalid_client", 7000218,
-            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'."));
+        return Err(CloudError::login(
+            "invalid_client",
+            7000218,
+            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+        ));
     };
-    let app = state.store.application(&client_id).await?.ok_or_else(|| app_not_found(&client_id, &tenant.id))?;
+    let app = state
+        .store
+        .application(&client_id)
+        .await?
+        .ok_or_else(|| app_not_found(&client_id, &tenant.id))?;
     let digest = platform::secrets::digest_hex(&secret);
     let now = state.clock.now_ms();
     let secrets = state.store.secrets(&app.app_id).await?;
     match secrets.iter().find(|(d, _)| *d == digest) {
-        None => return Err(CloudError::login("invalid_client", 7000215, format!(
-            "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, \
-             not the client secret ID, for a secret added to app '{}'.", app.app_id))),
-        Some((_, expires)) if *expires <= now => return Err(CloudError::login("invalid_client", 7000222, format!(
-            "The provided client secret keys for app '{}' are expired. Visit the Azure portal to create new keys for your app.", app.app_id))),
+        None => {
+            return Err(CloudError::login(
+                "invalid_client",
+                7000215,
+                format!(
+                    "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, \
+             not the client secret ID, for a secret added to app '{}'.",
+                    app.app_id
+                ),
+            ));
+        }
+        Some((_, expires)) if *expires <= now => {
+            return Err(CloudError::login(
+                "invalid_client",
+                7000222,
+                format!(
+                    "The provided client secret keys for app '{}' are expired. Visit the Azure portal to create new keys for your app.",
+                    app.app_id
+                ),
+            ));
+        }
         Some(_) => {}
     }
-    if state.store.service_principal(&tenant.id, &app.app_id).await?.is_none() {
+    if state
+        .store
+        .service_principal(&tenant.id, &app.app_id)
+        .await?
+        .is_none()
+    {
         return Err(app_not_found(&app.app_id, &tenant.id));
     }
     Ok((app, "1"))
 }
 
-async fn app_token_claims(state: &Shared, tenant: &Tenant, app: &Application, acr: &str, resource: &str) -> Result<AccessClaims> {
-    let not_found = || CloudError::login("invalid_resource", 500011, format!(
-        "The resource principal named {resource} was not found in the tenant named {}. This can happen if the application \
-         has not been installed by the administrator of the tenant or consented to by any user in the tenant.", tenant.domain));
+async fn app_token_claims(
+    state: &Shared,
+    tenant: &Tenant,
+    app: &Application,
+    acr: &str,
+    resource: &str,
+) -> Result<AccessClaims> {
+    let not_found = || {
+        CloudError::login(
+            "invalid_resource",
+            500011,
+            format!(
+                "The resource principal named {resource} was not found in the tenant named {}. This can happen if the application \
+         has not been installed by the administrator of the tenant or consented to by any user in the tenant.",
+                tenant.domain
+            ),
+        )
+    };
     let fp = first_party_resource(resource).ok_or_else(not_found)?;
     // Without an Intune licence the tenant has no Intune service principal.
     if fp.app_id == wire::ids::INTUNE_APP_ID && tenant.intune_licence == 0 {
         return Err(not_found());
     }
-    let sp = state.store.service_principal(&tenant.id, &app.app_id).await?.ok_or_else(|| app_not_found(&app.app_id, &tenant.id))?;
+    let sp = state
+        .store
+        .service_principal(&tenant.id, &app.app_id)
+        .await?
+        .ok_or_else(|| app_not_found(&app.app_id, &tenant.id))?;
     let roles = state
         .store
         .grants(&sp.id)
@@ -241,24 +372,51 @@ async fn app_token_claims(state: &Shared, tenant: &Tenant, app: &Application, ac
     })
 }
 
-async fn password_user(state: &Shared, segment: &str, form: &HashMap<String, String>) -> Result<User> {
+async fn password_user(
+    state: &Shared,
+    segment: &str,
+    form: &HashMap<String, String>,
+) -> Result<User> {
     let username = form.get("username").ok_or_else(|| missing("username"))?;
     let password = form.get("password").ok_or_else(|| missing("password"))?;
-    let bad = || CloudError::login("invalid_grant", 50126, "Error validating credentials due to invalid username or password.");
+    let bad = || {
+        CloudError::login(
+            "invalid_grant",
+            50126,
+            "Error validating credentials due to invalid username or password.",
+        )
+    };
     let user = state.store.user_by_upn(username).await?.ok_or_else(bad)?;
     if !platform::secrets::verify_password(password, &user.password_hash) {
         return Err(bad());
     }
-    if !MULTI_TENANT_SEGMENTS.contains(&segment) && tenant(state, segment).await?.id != user.tenant_id {
-        return Err(CloudError::login("invalid_grant", 50020, format!(
-            "User account '{username}' from identity provider does not exist in tenant '{segment}'.")));
+    if !MULTI_TENANT_SEGMENTS.contains(&segment)
+        && tenant(state, segment).await?.id != user.tenant_id
+    {
+        return Err(CloudError::login(
+            "invalid_grant",
+            50020,
+            format!(
+                "User account '{username}' from identity provider does not exist in tenant '{segment}'."
+            ),
+        ));
     }
     Ok(user)
 }
 
-fn user_token_claims(state: &Shared, user: &User, app: &Application, resource: &str) -> Result<AccessClaims> {
-    let fp = first_party_resource(resource).ok_or_else(|| CloudError::login("invalid_resource", 500011,
-        format!("The resource principal named {resource} was not found in the tenant.")))?;
+fn user_token_claims(
+    state: &Shared,
+    user: &User,
+    app: &Application,
+    resource: &str,
+) -> Result<AccessClaims> {
+    let fp = first_party_resource(resource).ok_or_else(|| {
+        CloudError::login(
+            "invalid_resource",
+            500011,
+            format!("The resource principal named {resource} was not found in the tenant."),
+        )
+    })?;
     let now = state.clock.now().timestamp();
     Ok(AccessClaims {
         aud: fp.identifier_uri.to_string(),
@@ -292,7 +450,11 @@ fn respond(state: &Shared, claims: AccessClaims, resource: &str, v1: bool) -> Re
     } else {
         json!({"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": access_token})
     };
-    Ok(([(axum::http::header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
+    Ok((
+        [(axum::http::header::CACHE_CONTROL, "no-store")],
+        Json(body),
+    )
+        .into_response())
 }
 
 // ---- admin consent ------------------------------------------------------------------
@@ -307,18 +469,42 @@ pub struct ConsentQuery {
 /// How long an admin has between opening the consent link and deciding.
 const CONSENT_WINDOW_MS: i64 = 15 * 60 * 1000;
 
-pub async fn admin_consent(State(state): State<Shared>, Path(segment): Path<String>, Query(q): Query<ConsentQuery>) -> Result<Response> {
+pub async fn admin_consent(
+    State(state): State<Shared>,
+    Path(segment): Path<String>,
+    Query(q): Query<ConsentQuery>,
+) -> Result<Response> {
     let page_error = |code: u32, msg: String| CloudError::Page(format!("AADSTS{code}: {msg}"));
-    let client_id = q.client_id.ok_or_else(|| page_error(900144, "The request must contain the parameter 'client_id'.".into()))?;
-    let redirect_uri = q.redirect_uri.ok_or_else(|| page_error(900144, "The request must contain the parameter 'redirect_uri'.".into()))?;
-    if !MULTI_TENANT_SEGMENTS.contains(&segment.as_str()) && state.store.tenant(&segment).await?.is_none() {
+    let client_id = q.client_id.ok_or_else(|| {
+        page_error(
+            900144,
+            "The request must contain the parameter 'client_id'.".into(),
+        )
+    })?;
+    let redirect_uri = q.redirect_uri.ok_or_else(|| {
+        page_error(
+            900144,
+            "The request must contain the parameter 'redirect_uri'.".into(),
+        )
+    })?;
+    if !MULTI_TENANT_SEGMENTS.contains(&segment.as_str())
+        && state.store.tenant(&segment).await?.is_none()
+    {
         return Err(page_error(90002, format!("Tenant '{segment}' not found.")));
     }
-    let app = state.store.application(&client_id).await?
-        .ok_or_else(|| page_error(700016, format!("Application with identifier '{client_id}' was not found.")))?;
+    let app = state.store.application(&client_id).await?.ok_or_else(|| {
+        page_error(
+            700016,
+            format!("Application with identifier '{client_id}' was not found."),
+        )
+    })?;
     if !consent::redirect_uri_registered(&app, &redirect_uri) {
-        return Err(page_error(50011, format!(
-            "The redirect URI '{redirect_uri}' specified in the request does not match the redirect URIs configured for the application '{client_id}'.")));
+        return Err(page_error(
+            50011,
+            format!(
+                "The redirect URI '{redirect_uri}' specified in the request does not match the redirect URIs configured for the application '{client_id}'."
+            ),
+        ));
     }
     let request = ConsentRequest {
         id: platform::secrets::random_token(24),
@@ -334,14 +520,21 @@ pub async fn admin_consent(State(state): State<Shared>, Path(segment): Path<Stri
 }
 
 fn sign_in_page(request_id: &str, app_name: &str, error: Option<&str>) -> String {
-    let error = error.map(|e| format!("<p class=\"bad\" id=\"error\">{}</p>", escape(e))).unwrap_or_default();
-    page("Sign in to your account", &format!(
-        "<h1>Sign in</h1><p>to continue to <b>{}</b></p>{error}\
+    let error = error
+        .map(|e| format!("<p class=\"bad\" id=\"error\">{}</p>", escape(e)))
+        .unwrap_or_default();
+    page(
+        "Sign in to your account",
+        &format!(
+            "<h1>Sign in</h1><p>to continue to <b>{}</b></p>{error}\
          <form method=\"post\" action=\"/consent/{}/signin\">\
          <label>Email, phone, or Skype <input name=\"login\" type=\"email\" required></label><br>\
          <label>Password <input name=\"passwd\" type=\"password\" required></label><br>\
          <button type=\"submit\">Sign in</button></form>",
-        escape(app_name), escape(request_id)))
+            escape(app_name),
+            escape(request_id)
+        ),
+    )
 }
 
 fn permission_label(value: &str) -> &str {
@@ -354,7 +547,9 @@ fn permission_label(value: &str) -> &str {
 }
 
 fn with_params(uri: &str, params: &[(&str, &str)]) -> String {
-    let query: String = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(params).finish();
+    let query: String = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params)
+        .finish();
     let sep = if uri.contains('?') { '&' } else { '?' };
     format!("{uri}{sep}{query}")
 }
@@ -362,8 +557,13 @@ fn with_params(uri: &str, params: &[(&str, &str)]) -> String {
 async fn open_request(state: &Shared, id: &str) -> Result<(ConsentRequest, Application)> {
     let request = state.store.consent_request(id, state.clock.now_ms()).await?
         .ok_or_else(|| CloudError::Page("AADSTS50058: This sign-in request has expired or was already used. Start again from the application.".into()))?;
-    let app = state.store.application(&request.client_id).await?
-        .ok_or_else(|| CloudError::Page("AADSTS700016: The application no longer exists.".into()))?;
+    let app = state
+        .store
+        .application(&request.client_id)
+        .await?
+        .ok_or_else(|| {
+            CloudError::Page("AADSTS700016: The application no longer exists.".into())
+        })?;
     Ok((request, app))
 }
 
@@ -375,30 +575,59 @@ fn refuse(request: &ConsentRequest, error: &str, description: &str) -> Response 
     Redirect::to(&with_params(&request.redirect_uri, &params)).into_response()
 }
 
-pub async fn consent_sign_in(State(state): State<Shared>, Path(id): Path<String>, body: Bytes) -> Result<Response> {
+pub async fn consent_sign_in(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response> {
     let (request, app) = open_request(&state, &id).await?;
     let f = form(&body);
-    let (login, password) = (f.get("login").cloned().unwrap_or_default(), f.get("passwd").cloned().unwrap_or_default());
+    let (login, password) = (
+        f.get("login").cloned().unwrap_or_default(),
+        f.get("passwd").cloned().unwrap_or_default(),
+    );
     let user = match state.store.user_by_upn(&login).await? {
         Some(u) if platform::secrets::verify_password(&password, &u.password_hash) => u,
-        _ => return Ok(Html(sign_in_page(&id, &app.display_name, Some("Your account or password is incorrect."))).into_response()),
+        _ => {
+            return Ok(Html(sign_in_page(
+                &id,
+                &app.display_name,
+                Some("Your account or password is incorrect."),
+            ))
+            .into_response());
+        }
     };
     if !MULTI_TENANT_SEGMENTS.contains(&request.tenant_hint.as_str()) {
         let hinted = state.store.tenant(&request.tenant_hint).await?;
         if hinted.map(|t| t.id) != Some(user.tenant_id.clone()) {
             return Err(CloudError::Page(format!(
-                "AADSTS50020: User account '{login}' does not exist in tenant '{}'.", request.tenant_hint)));
+                "AADSTS50020: User account '{login}' does not exist in tenant '{}'.",
+                request.tenant_hint
+            )));
         }
     }
     if user.global_admin == 0 {
         state.store.take_consent_request(&id).await?;
-        return Ok(refuse(&request, "access_denied",
-            "AADSTS90094: The grant requires admin permission. Only a Global Administrator of the tenant can grant consent for the organization."));
+        return Ok(refuse(
+            &request,
+            "access_denied",
+            "AADSTS90094: The grant requires admin permission. Only a Global Administrator of the tenant can grant consent for the organization.",
+        ));
     }
     state.store.set_consent_user(&id, &user.id).await?;
     let tenant = tenant(&state, &user.tenant_id).await?;
-    let permissions: String = app.required_permissions.iter().map(|p| format!(
-        "<li>{} <small>({}, {})</small></li>", escape(permission_label(&p.value)), escape(&p.value), escape(&p.kind))).collect();
+    let permissions: String = app
+        .required_permissions
+        .iter()
+        .map(|p| {
+            format!(
+                "<li>{} <small>({}, {})</small></li>",
+                escape(permission_label(&p.value)),
+                escape(&p.value),
+                escape(&p.kind)
+            )
+        })
+        .collect();
     Ok(Html(page("Permissions requested", &format!(
         "<h1>Permissions requested</h1><p><b>{}</b> wants permission for <b>{}</b> (signed in as {}):</p><ul id=\"permissions\">{permissions}</ul>\
          <p>Accepting grants these permissions for every user of the organization.</p>\
@@ -407,21 +636,40 @@ pub async fn consent_sign_in(State(state): State<Shared>, Path(id): Path<String>
         escape(&app.display_name), escape(&tenant.display_name), escape(&user.upn), escape(&id)))).into_response())
 }
 
-pub async fn consent_decide(State(state): State<Shared>, Path(id): Path<String>, body: Bytes) -> Result<Response> {
+pub async fn consent_decide(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response> {
     let (request, app) = open_request(&state, &id).await?;
     let Some(user_id) = request.user_id.clone() else {
-        return Err(CloudError::Page("AADSTS50058: Sign in before deciding on consent.".into()));
+        return Err(CloudError::Page(
+            "AADSTS50058: Sign in before deciding on consent.".into(),
+        ));
     };
     // Single use: whoever removes the request decides; a replay finds nothing.
     if !state.store.take_consent_request(&id).await? {
-        return Err(CloudError::Page("AADSTS50058: This consent request was already used.".into()));
+        return Err(CloudError::Page(
+            "AADSTS50058: This consent request was already used.".into(),
+        ));
     }
     if form(&body).get("decision").map(String::as_str) != Some("accept") {
-        return Ok(refuse(&request, "access_denied", "AADSTS65004: User declined to consent to access the app."));
+        return Ok(refuse(
+            &request,
+            "access_denied",
+            "AADSTS65004: User declined to consent to access the app.",
+        ));
     }
-    let user = state.store.user(&user_id).await?.ok_or_else(|| CloudError::Page("The user no longer exists.".into()))?;
+    let user = state
+        .store
+        .user(&user_id)
+        .await?
+        .ok_or_else(|| CloudError::Page("The user no longer exists.".into()))?;
     consent::grant_admin_consent(&state.store, &user.tenant_id, &app, state.clock.now_ms()).await?;
-    let mut params = vec![("admin_consent", "True"), ("tenant", user.tenant_id.as_str())];
+    let mut params = vec![
+        ("admin_consent", "True"),
+        ("tenant", user.tenant_id.as_str()),
+    ];
     if let Some(s) = &request.state {
         params.push(("state", s));
     }

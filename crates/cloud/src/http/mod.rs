@@ -25,8 +25,14 @@ pub const PARTNER_PREFIX: &str = "/fef/{unit}/TrafficGateway/TrafficRoutingServi
 pub fn router(state: Shared) -> Router {
     let mut router = Router::new()
         // Identity platform.
-        .route("/{tenant}/v2.0/.well-known/openid-configuration", get(login::openid_configuration_v2))
-        .route("/{tenant}/.well-known/openid-configuration", get(login::openid_configuration_v1))
+        .route(
+            "/{tenant}/v2.0/.well-known/openid-configuration",
+            get(login::openid_configuration_v2),
+        )
+        .route(
+            "/{tenant}/.well-known/openid-configuration",
+            get(login::openid_configuration_v1),
+        )
         .route("/{tenant}/discovery/v2.0/keys", get(login::jwks))
         .route("/{tenant}/discovery/keys", get(login::jwks))
         .route("/{tenant}/oauth2/v2.0/token", post(login::token_v2))
@@ -36,10 +42,16 @@ pub fn router(state: Shared) -> Router {
         .route("/consent/{request}/signin", post(login::consent_sign_in))
         .route("/consent/{request}/decide", post(login::consent_decide))
         // Device registration service (Workplace Join).
-        .route("/EnrollmentServer/device/", post(enrollment::register_device))
+        .route(
+            "/EnrollmentServer/device/",
+            post(enrollment::register_device),
+        )
         // Microsoft Graph and the legacy Azure AD Graph.
         .nest("/graph", graph::router())
-        .route("/aadgraph/{tenant}/servicePrincipalsByAppId/{app_id}/serviceEndpoints", get(aad_graph::service_endpoints))
+        .route(
+            "/aadgraph/{tenant}/servicePrincipalsByAppId/{app_id}/serviceEndpoints",
+            get(aad_graph::service_endpoints),
+        )
         // Intune partner services, per tenant.
         .route(
             &format!("{PARTNER_PREFIX}/StatelessPartnerTenantDataSyncService/{{resource}}"),
@@ -55,7 +67,9 @@ pub fn router(state: Shared) -> Router {
         router = router.route("/_test/clock/advance", post(advance_clock));
     }
     router
-        .layer(DefaultBodyLimit::max(crate::intune::uploads::MAX_BODY_BYTES + 1024))
+        .layer(DefaultBodyLimit::max(
+            crate::intune::uploads::MAX_BODY_BYTES + 1024,
+        ))
         .with_state(state)
 }
 
@@ -65,26 +79,46 @@ struct Advance {
 }
 
 /// Moves a test clock forward; absent from the router of a production start.
-async fn advance_clock(State(state): State<Shared>, Json(a): Json<Advance>) -> Json<serde_json::Value> {
+async fn advance_clock(
+    State(state): State<Shared>,
+    Json(a): Json<Advance>,
+) -> Json<serde_json::Value> {
     let moved = state.clock.advance(chrono::Duration::seconds(a.seconds));
     state.uploads_waiting.notify_one();
     Json(serde_json::json!({"moved": moved, "now": platform::clock::rfc3339(state.clock.now())}))
 }
 
 pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
 }
 
 /// Verifies the bearer token for a resource accepting `audiences`.
-pub(crate) fn authenticate(state: &Shared, headers: &HeaderMap, audiences: &[&str]) -> Result<AccessClaims> {
-    let token = bearer(headers).ok_or_else(|| CloudError::unauthorized("Access token is empty."))?;
-    state.keys.verify(token, audiences, state.clock.now().timestamp()).map_err(|e| match e {
-        TokenError::Expired => CloudError::unauthorized("Lifetime validation failed, the token is expired."),
-        TokenError::WrongAudience(aud) => CloudError::unauthorized(format!("Invalid audience {aud}.")),
-        other => CloudError::unauthorized(other.to_string()),
-    })
+pub(crate) fn authenticate(
+    state: &Shared,
+    headers: &HeaderMap,
+    audiences: &[&str],
+) -> Result<AccessClaims> {
+    let token =
+        bearer(headers).ok_or_else(|| CloudError::unauthorized("Access token is empty."))?;
+    state
+        .keys
+        .verify(token, audiences, state.clock.now().timestamp())
+        .map_err(|e| match e {
+            TokenError::Expired => {
+                CloudError::unauthorized("Lifetime validation failed, the token is expired.")
+            }
+            TokenError::WrongAudience(aud) => {
+                CloudError::unauthorized(format!("Invalid audience {aud}."))
+            }
+            other => CloudError::unauthorized(other.to_string()),
+        })
 }
 
 /// A cookie's value from the request.

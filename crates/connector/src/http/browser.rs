@@ -8,8 +8,13 @@ use wire::connector_api::LandingPage;
 use crate::error::{ConnectorError, Result};
 use crate::{Shared, onboarding};
 
-pub async fn consent_callback(State(state): State<Shared>, Query(r): Query<onboarding::ConsentResponse>) -> Result<Redirect> {
-    Ok(Redirect::to(&onboarding::consent_callback(&state, r).await?))
+pub async fn consent_callback(
+    State(state): State<Shared>,
+    Query(r): Query<onboarding::ConsentResponse>,
+) -> Result<Redirect> {
+    Ok(Redirect::to(
+        &onboarding::consent_callback(&state, r).await?,
+    ))
 }
 
 #[derive(serde::Deserialize)]
@@ -18,7 +23,11 @@ pub struct RouteQuery {
 }
 
 /// Sends a user to the landing page of the instance that manages the device.
-pub async fn route(State(state): State<Shared>, Path((tenant, purpose)): Path<(String, String)>, Query(q): Query<RouteQuery>) -> Result<Response> {
+pub async fn route(
+    State(state): State<Shared>,
+    Path((tenant, purpose)): Path<(String, String)>,
+    Query(q): Query<RouteQuery>,
+) -> Result<Response> {
     if purpose != "enroll" && purpose != "remediate" {
         return Err(ConnectorError::NotFound(format!("No route '{purpose}'.")));
     }
@@ -38,9 +47,25 @@ pub async fn route(State(state): State<Shared>, Path((tenant, purpose)): Path<(S
             "<h1>Register your Mac</h1><p>Your organization manages Macs with more than one device-management server. \
              Open Self Service on your Mac and run the registration from there.</p>")).into_response());
     };
-    let instance = state.store.instance(&link.instance_id).await?.ok_or_else(|| ConnectorError::NotFound("instance".into()))?;
-    let device = q.device_id.map(|d| format!("?device_id={}", url::form_urlencoded::byte_serialize(d.as_bytes()).collect::<String>())).unwrap_or_default();
-    let target = match (purpose.as_str(), serde_json::from_str::<LandingPage>(&link.landing_page).unwrap_or(LandingPage::Registration)) {
+    let instance = state
+        .store
+        .instance(&link.instance_id)
+        .await?
+        .ok_or_else(|| ConnectorError::NotFound("instance".into()))?;
+    let device = q
+        .device_id
+        .map(|d| {
+            format!(
+                "?device_id={}",
+                url::form_urlencoded::byte_serialize(d.as_bytes()).collect::<String>()
+            )
+        })
+        .unwrap_or_default();
+    let target = match (
+        purpose.as_str(),
+        serde_json::from_str::<LandingPage>(&link.landing_page)
+            .unwrap_or(LandingPage::Registration),
+    ) {
         ("remediate", _) => format!("{}/remediation{device}", instance.url),
         (_, LandingPage::Registration) => format!("{}/device-registration{device}", instance.url),
         (_, LandingPage::AccessDenied) => format!("{}/access-denied", instance.url),

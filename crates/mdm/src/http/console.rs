@@ -22,22 +22,40 @@ fn form(body: &[u8]) -> std::collections::HashMap<String, String> {
 }
 
 fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('=')).find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
 }
 
 fn nav(slug: &str) -> String {
     let s = escape(slug);
-    format!("<nav><a href=\"/i/{s}\">Dashboard</a><a href=\"/i/{s}/computers\">Computers</a>\
+    format!(
+        "<nav><a href=\"/i/{s}\">Dashboard</a><a href=\"/i/{s}/computers\">Computers</a>\
              <a href=\"/i/{s}/settings/global-management/conditional-access\">Settings › Global Management › Conditional Access</a>\
-             <a href=\"/i/{s}/settings/system-settings/change-management/logs\">Settings › System Settings › Change Management › Logs</a></nav>")
+             <a href=\"/i/{s}/settings/system-settings/change-management/logs\">Settings › System Settings › Change Management › Logs</a></nav>"
+    )
 }
 
 /// The signed-in admin of this instance, or a redirect to its sign-in page.
-async fn admin(state: &Shared, instance: &InstanceRow, headers: &HeaderMap) -> Result<Result<AdminRow, Response>> {
+async fn admin(
+    state: &Shared,
+    instance: &InstanceRow,
+    headers: &HeaderMap,
+) -> Result<Result<AdminRow, Response>> {
     let login = Redirect::to(&format!("/i/{}/login", instance.slug)).into_response();
-    let Some(token) = cookie(headers, SESSION_COOKIE) else { return Ok(Err(login)) };
-    match state.store.session_admin(&platform::secrets::digest_hex(&token), state.clock.now_ms()).await? {
+    let Some(token) = cookie(headers, SESSION_COOKIE) else {
+        return Ok(Err(login));
+    };
+    match state
+        .store
+        .session_admin(&platform::secrets::digest_hex(&token), state.clock.now_ms())
+        .await?
+    {
         Some(a) if a.instance_id == instance.id => Ok(Ok(a)),
         _ => Ok(Err(login)),
     }
@@ -53,46 +71,114 @@ macro_rules! signed_in {
 }
 
 pub async fn server_home(State(state): State<Shared>) -> Result<Html<String>> {
-    let items: String = state.store.instances().await?.iter()
-        .map(|i| format!("<li><a href=\"/i/{}\">{}</a> (version {})</li>", escape(&i.slug), escape(&i.name), escape(&i.version)))
+    let items: String = state
+        .store
+        .instances()
+        .await?
+        .iter()
+        .map(|i| {
+            format!(
+                "<li><a href=\"/i/{}\">{}</a> (version {})</li>",
+                escape(&i.slug),
+                escape(&i.name),
+                escape(&i.version)
+            )
+        })
         .collect();
-    Ok(Html(page("Instances", &format!("<h1>Instances on this server</h1><ul>{items}</ul>"))))
+    Ok(Html(page(
+        "Instances",
+        &format!("<h1>Instances on this server</h1><ul>{items}</ul>"),
+    )))
 }
 
 fn login_page(instance: &InstanceRow, error: Option<&str>) -> String {
-    let error = error.map(|e| format!("<p class=\"bad\">{}</p>", escape(e))).unwrap_or_default();
-    page("Sign in", &format!(
-        "<h1>{}</h1>{error}<form method=\"post\" action=\"/i/{}/login\">\
+    let error = error
+        .map(|e| format!("<p class=\"bad\">{}</p>", escape(e)))
+        .unwrap_or_default();
+    page(
+        "Sign in",
+        &format!(
+            "<h1>{}</h1>{error}<form method=\"post\" action=\"/i/{}/login\">\
          <label>Username <input name=\"username\" required></label><br>\
          <label>Password <input name=\"password\" type=\"password\" required></label><br>\
-         <button type=\"submit\">Log in</button></form>", escape(&instance.name), escape(&instance.slug)))
+         <button type=\"submit\">Log in</button></form>",
+            escape(&instance.name),
+            escape(&instance.slug)
+        ),
+    )
 }
 
-pub async fn login_form(State(state): State<Shared>, Path(slug): Path<String>) -> Result<Html<String>> {
+pub async fn login_form(
+    State(state): State<Shared>,
+    Path(slug): Path<String>,
+) -> Result<Html<String>> {
     let instance = instance(&state, &slug).await?;
     Ok(Html(login_page(&instance, None)))
 }
 
-pub async fn login(State(state): State<Shared>, Path(slug): Path<String>, body: Bytes) -> Result<Response> {
+pub async fn login(
+    State(state): State<Shared>,
+    Path(slug): Path<String>,
+    body: Bytes,
+) -> Result<Response> {
     let instance = instance(&state, &slug).await?;
     let f = form(&body);
-    let (username, password) = (f.get("username").cloned().unwrap_or_default(), f.get("password").cloned().unwrap_or_default());
-    let admin = match state.store.admin_by_username(&instance.id, &username).await? {
+    let (username, password) = (
+        f.get("username").cloned().unwrap_or_default(),
+        f.get("password").cloned().unwrap_or_default(),
+    );
+    let admin = match state
+        .store
+        .admin_by_username(&instance.id, &username)
+        .await?
+    {
         Some(a) if platform::secrets::verify_password(&password, &a.password_hash) => a,
-        _ => return Ok(Html(login_page(&instance, Some("Invalid username or password."))).into_response()),
+        _ => {
+            return Ok(
+                Html(login_page(&instance, Some("Invalid username or password."))).into_response(),
+            );
+        }
     };
     let token = platform::secrets::random_token(32);
-    state.store.insert_session(&platform::secrets::digest_hex(&token), &admin.id, state.clock.now_ms() + 8 * 3600 * 1000).await?;
-    let cookie = format!("{SESSION_COOKIE}={token}; Path=/i/{}; Secure; HttpOnly; SameSite=Lax", instance.slug);
-    Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&format!("/i/{}", instance.slug))).into_response())
+    state
+        .store
+        .insert_session(
+            &platform::secrets::digest_hex(&token),
+            &admin.id,
+            state.clock.now_ms() + 8 * 3600 * 1000,
+        )
+        .await?;
+    let cookie = format!(
+        "{SESSION_COOKIE}={token}; Path=/i/{}; Secure; HttpOnly; SameSite=Lax",
+        instance.slug
+    );
+    Ok((
+        [(header::SET_COOKIE, cookie)],
+        Redirect::to(&format!("/i/{}", instance.slug)),
+    )
+        .into_response())
 }
 
-pub async fn home(State(state): State<Shared>, Path(slug): Path<String>, headers: HeaderMap) -> Result<Response> {
+pub async fn home(
+    State(state): State<Shared>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response> {
     let instance = instance(&state, &slug).await?;
     let admin = signed_in!(state, instance, headers);
-    Ok(Html(page(&instance.name, &format!("{}<h1>{}</h1><p>Signed in as {}. Version {}.</p>\
+    Ok(Html(page(
+        &instance.name,
+        &format!(
+            "{}<h1>{}</h1><p>Signed in as {}. Version {}.</p>\
         <p>Enrollment invitation: <code id=\"invitation\">{}</code></p>",
-        nav(&slug), escape(&instance.name), escape(&admin.username), escape(&instance.version), escape(&instance.invitation)))).into_response())
+            nav(&slug),
+            escape(&instance.name),
+            escape(&admin.username),
+            escape(&instance.version),
+            escape(&instance.invitation)
+        ),
+    ))
+    .into_response())
 }
 
 fn status_label(status: &str) -> &'static str {
@@ -111,27 +197,63 @@ fn checks_table(checks: &[Check]) -> String {
     if checks.is_empty() {
         return String::new();
     }
-    let rows: String = checks.iter().map(|c| format!(
-        "<tr><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td></tr>",
-        escape(&c.name), if c.passed { "ok" } else { "bad" }, if c.passed { "Passed" } else { "Failed" },
-        escape(&c.detail), escape(c.remedy.as_deref().unwrap_or("")))).collect();
-    format!("<h2>Last test</h2><table id=\"checks\"><tr><th>Check</th><th>Result</th><th>Details</th><th>Remedy</th></tr>{rows}</table>")
+    let rows: String = checks
+        .iter()
+        .map(|c| {
+            format!(
+                "<tr><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td></tr>",
+                escape(&c.name),
+                if c.passed { "ok" } else { "bad" },
+                if c.passed { "Passed" } else { "Failed" },
+                escape(&c.detail),
+                escape(c.remedy.as_deref().unwrap_or(""))
+            )
+        })
+        .collect();
+    format!(
+        "<h2>Last test</h2><table id=\"checks\"><tr><th>Check</th><th>Result</th><th>Details</th><th>Remedy</th></tr>{rows}</table>"
+    )
 }
 
-async fn render_ca(state: &Shared, instance: &InstanceRow, message: Option<&str>) -> Result<Response> {
+async fn render_ca(
+    state: &Shared,
+    instance: &InstanceRow,
+    message: Option<&str>,
+) -> Result<Response> {
     let (ca, _) = integration::refresh(state, instance).await?;
     let s = &ca.settings;
     let checks: Vec<Check> = serde_json::from_str(&ca.checks).unwrap_or_default();
-    let option = |value: &str, label: &str, current: &str| format!(
-        "<option value=\"{}\"{}>{}</option>", escape(value), if value == current { " selected" } else { "" }, escape(label));
-    let clouds: String = state.clouds.iter().map(|c| {
-        let label = wire::CloudProfile::builtin(c).map(|p| p.display_name).unwrap_or_else(|| "Local (bundled cloud)".into());
-        option(c, &label, &s.sovereign_cloud)
-    }).collect();
-    let radio = |value: &str, label: &str| format!(
-        "<label><input type=\"radio\" name=\"landing_page\" value=\"{value}\"{}> {label}</label><br>",
-        if s.landing_page == value { " checked" } else { "" });
-    let message = message.map(|m| format!("<p id=\"message\" class=\"bad\">{}</p>", escape(m))).unwrap_or_default();
+    let option = |value: &str, label: &str, current: &str| {
+        format!(
+            "<option value=\"{}\"{}>{}</option>",
+            escape(value),
+            if value == current { " selected" } else { "" },
+            escape(label)
+        )
+    };
+    let clouds: String = state
+        .clouds
+        .iter()
+        .map(|c| {
+            let label = wire::CloudProfile::builtin(c)
+                .map(|p| p.display_name)
+                .unwrap_or_else(|| "Local (bundled cloud)".into());
+            option(c, &label, &s.sovereign_cloud)
+        })
+        .collect();
+    let radio = |value: &str, label: &str| {
+        format!(
+            "<label><input type=\"radio\" name=\"landing_page\" value=\"{value}\"{}> {label}</label><br>",
+            if s.landing_page == value {
+                " checked"
+            } else {
+                ""
+            }
+        )
+    };
+    let message = message
+        .map(|m| format!("<p id=\"message\" class=\"bad\">{}</p>", escape(m)))
+        .unwrap_or_default();
     let slug = escape(&instance.slug);
     Ok(Html(page("Conditional Access", &format!(
         "{}<h1>Conditional Access › macOS Intune Integration</h1>{message}\
@@ -152,30 +274,57 @@ async fn render_ca(state: &Shared, instance: &InstanceRow, message: Option<&str>
         escape(s.custom_url.as_deref().unwrap_or(""))))).into_response())
 }
 
-pub async fn ca_page(State(state): State<Shared>, Path(slug): Path<String>, headers: HeaderMap) -> Result<Response> {
+pub async fn ca_page(
+    State(state): State<Shared>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response> {
     let instance = instance(&state, &slug).await?;
     let _admin = signed_in!(state, instance, headers);
     render_ca(&state, &instance, None).await
 }
 
-pub async fn ca_save(State(state): State<Shared>, Path(slug): Path<String>, headers: HeaderMap, body: Bytes) -> Result<Response> {
+pub async fn ca_save(
+    State(state): State<Shared>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
     let instance = instance(&state, &slug).await?;
     let admin = signed_in!(state, instance, headers);
     let f = form(&body);
     let proposed = CaSettings {
         enabled: f.get("enabled").is_some_and(|v| v == "true" || v == "on"),
-        connection_type: f.get("connection_type").cloned().unwrap_or_else(|| settings::CLOUD_CONNECTOR.into()),
-        sovereign_cloud: f.get("sovereign_cloud").cloned().unwrap_or_else(|| "local".into()),
-        landing_page: f.get("landing_page").cloned().unwrap_or_else(|| settings::LANDING_REGISTRATION.into()),
-        custom_url: f.get("custom_url").map(|s| s.trim().to_string()).filter(|s| !s.is_empty()),
+        connection_type: f
+            .get("connection_type")
+            .cloned()
+            .unwrap_or_else(|| settings::CLOUD_CONNECTOR.into()),
+        sovereign_cloud: f
+            .get("sovereign_cloud")
+            .cloned()
+            .unwrap_or_else(|| "local".into()),
+        landing_page: f
+            .get("landing_page")
+            .cloned()
+            .unwrap_or_else(|| settings::LANDING_REGISTRATION.into()),
+        custom_url: f
+            .get("custom_url")
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty()),
     };
     let connect = f.get("action").is_some_and(|a| a == "connect");
     match integration::save(&state, &instance, &admin, proposed, connect).await {
         Ok(Saved::Redirect(url)) => Ok(Redirect::to(&url).into_response()),
-        Ok(Saved::Done) => Ok(Redirect::to(&format!("/i/{slug}/settings/global-management/conditional-access")).into_response()),
-        Err(e @ (MdmError::Invalid(_) | MdmError::Forbidden(_) | MdmError::Upstream(_) | MdmError::Conflict(_))) => {
-            render_ca(&state, &instance, Some(&e.to_string())).await
-        }
+        Ok(Saved::Done) => Ok(Redirect::to(&format!(
+            "/i/{slug}/settings/global-management/conditional-access"
+        ))
+        .into_response()),
+        Err(
+            e @ (MdmError::Invalid(_)
+            | MdmError::Forbidden(_)
+            | MdmError::Upstream(_)
+            | MdmError::Conflict(_)),
+        ) => render_ca(&state, &instance, Some(&e.to_string())).await,
         Err(e) => Err(e),
     }
 }
@@ -187,15 +336,27 @@ pub struct ConsentReturn {
 }
 
 /// After both consents: the Application ID to paste into Intune, and Confirm.
-pub async fn application_id_page(State(state): State<Shared>, Path(slug): Path<String>, Query(q): Query<ConsentReturn>, headers: HeaderMap) -> Result<Response> {
+pub async fn application_id_page(
+    State(state): State<Shared>,
+    Path(slug): Path<String>,
+    Query(q): Query<ConsentReturn>,
+    headers: HeaderMap,
+) -> Result<Response> {
     let instance = instance(&state, &slug).await?;
     let _admin = signed_in!(state, instance, headers);
     if let Some(error) = q.error {
         let detail = q.error_description.unwrap_or(error);
-        return render_ca(&state, &instance, Some(&format!("Consent was not granted: {detail}"))).await;
+        return render_ca(
+            &state,
+            &instance,
+            Some(&format!("Consent was not granted: {detail}")),
+        )
+        .await;
     }
     let (_, view) = integration::refresh(&state, &instance).await?;
-    let view = view.ok_or_else(|| MdmError::Page("There is no connection in progress; use Connect first.".into()))?;
+    let view = view.ok_or_else(|| {
+        MdmError::Page("There is no connection in progress; use Connect first.".into())
+    })?;
     let intune = view.intune_partner_page.clone().unwrap_or_default();
     Ok(Html(page("Application ID", &format!(
         "{}<h1>Application ID</h1><p>Paste this Application ID into Intune › Tenant administration › Connectors and tokens › \
@@ -207,14 +368,24 @@ pub async fn application_id_page(State(state): State<Shared>, Path(slug): Path<S
         nav(&slug), escape(&view.application_id), escape(&intune), escape(&slug)))).into_response())
 }
 
-pub async fn ca_confirm(State(state): State<Shared>, Path(slug): Path<String>, headers: HeaderMap) -> Result<Response> {
+pub async fn ca_confirm(
+    State(state): State<Shared>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response> {
     let instance = instance(&state, &slug).await?;
     let admin = signed_in!(state, instance, headers);
     match integration::confirm(&state, &instance, &admin).await {
-        Ok(_) => Ok(Redirect::to(&format!("/i/{slug}/settings/global-management/conditional-access")).into_response()),
-        Err(e @ (MdmError::Forbidden(_) | MdmError::Upstream(_) | MdmError::Conflict(_) | MdmError::NotFound(_))) => {
-            render_ca(&state, &instance, Some(&e.to_string())).await
-        }
+        Ok(_) => Ok(Redirect::to(&format!(
+            "/i/{slug}/settings/global-management/conditional-access"
+        ))
+        .into_response()),
+        Err(
+            e @ (MdmError::Forbidden(_)
+            | MdmError::Upstream(_)
+            | MdmError::Conflict(_)
+            | MdmError::NotFound(_)),
+        ) => render_ca(&state, &instance, Some(&e.to_string())).await,
         Err(e) => Err(e),
     }
 }
@@ -224,7 +395,12 @@ pub struct Search {
     q: Option<String>,
 }
 
-pub async fn computers(State(state): State<Shared>, Path(slug): Path<String>, Query(s): Query<Search>, headers: HeaderMap) -> Result<Response> {
+pub async fn computers(
+    State(state): State<Shared>,
+    Path(slug): Path<String>,
+    Query(s): Query<Search>,
+    headers: HeaderMap,
+) -> Result<Response> {
     let instance = instance(&state, &slug).await?;
     let _admin = signed_in!(state, instance, headers);
     let q = s.q.unwrap_or_default();
@@ -238,17 +414,43 @@ pub async fn computers(State(state): State<Shared>, Path(slug): Path<String>, Qu
         nav(&slug), escape(&q)))).into_response())
 }
 
-pub async fn computer(State(state): State<Shared>, Path((slug, id)): Path<(String, i64)>, headers: HeaderMap) -> Result<Response> {
+pub async fn computer(
+    State(state): State<Shared>,
+    Path((slug, id)): Path<(String, i64)>,
+    headers: HeaderMap,
+) -> Result<Response> {
     let instance = instance(&state, &slug).await?;
     let _admin = signed_in!(state, instance, headers);
-    let computer = state.store.computer(&instance.id, id).await?.ok_or_else(|| MdmError::Page(format!("No computer {id}.")))?;
+    let computer = state
+        .store
+        .computer(&instance.id, id)
+        .await?
+        .ok_or_else(|| MdmError::Page(format!("No computer {id}.")))?;
     let view = crate::agent::ca_view(&state, &computer).await?;
-    let users: String = view.users.iter().map(|u| format!(
-        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", escape(&u.username),
-        escape(u.computer_azure_active_directory_id.as_deref().unwrap_or("")), escape(u.user_azure_active_directory_id.as_deref().unwrap_or("")),
-        escape(&u.conditional_access_inventory_state), escape(&u.delivery_state))).collect();
-    let inventory = computer.inventory.as_deref().and_then(|i| serde_json::from_str::<serde_json::Value>(i).ok())
-        .map(|v| serde_json::to_string_pretty(&v).unwrap_or_default()).unwrap_or_default();
+    let users: String = view
+        .users
+        .iter()
+        .map(|u| {
+            format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(&u.username),
+                escape(
+                    u.computer_azure_active_directory_id
+                        .as_deref()
+                        .unwrap_or("")
+                ),
+                escape(u.user_azure_active_directory_id.as_deref().unwrap_or("")),
+                escape(&u.conditional_access_inventory_state),
+                escape(&u.delivery_state)
+            )
+        })
+        .collect();
+    let inventory = computer
+        .inventory
+        .as_deref()
+        .and_then(|i| serde_json::from_str::<serde_json::Value>(i).ok())
+        .map(|v| serde_json::to_string_pretty(&v).unwrap_or_default())
+        .unwrap_or_default();
     Ok(Html(page(&computer.name, &format!(
         "{}<h1>{}</h1><table><tr><th>Serial number</th><td>{}</td></tr><tr><th>UDID</th><td>{}</td></tr><tr><th>Model</th><td>{}</td></tr></table>\
          <h2>Local User Accounts</h2><table id=\"local-users\"><tr><th>Username</th><th>Computer Azure Active Directory ID</th>\
@@ -262,7 +464,12 @@ pub struct LogFilter {
     object_type: Option<String>,
 }
 
-pub async fn change_log(State(state): State<Shared>, Path(slug): Path<String>, Query(f): Query<LogFilter>, headers: HeaderMap) -> Result<Response> {
+pub async fn change_log(
+    State(state): State<Shared>,
+    Path(slug): Path<String>,
+    Query(f): Query<LogFilter>,
+    headers: HeaderMap,
+) -> Result<Response> {
     let instance = instance(&state, &slug).await?;
     let _admin = signed_in!(state, instance, headers);
     let object_type = f.object_type.unwrap_or_default();

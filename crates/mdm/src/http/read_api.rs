@@ -9,7 +9,11 @@ use super::{basic_admin, instance};
 use crate::error::{MdmError, Result};
 use crate::{Shared, agent, integration};
 
-pub async fn conditional_access(State(state): State<Shared>, Path(slug): Path<String>, headers: HeaderMap) -> Result<Json<Value>> {
+pub async fn conditional_access(
+    State(state): State<Shared>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>> {
     let instance = instance(&state, &slug).await?;
     basic_admin(&state, &instance, &headers).await?;
     let (ca, view) = integration::refresh(&state, &instance).await?;
@@ -24,17 +28,32 @@ pub async fn conditional_access(State(state): State<Shared>, Path(slug): Path<St
     })))
 }
 
-pub async fn summary(State(state): State<Shared>, Path(slug): Path<String>, headers: HeaderMap) -> Result<Json<Value>> {
+pub async fn summary(
+    State(state): State<Shared>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>> {
     let instance = instance(&state, &slug).await?;
     basic_admin(&state, &instance, &headers).await?;
-    let (computers, registered, accepted, rejected) = state.store.delivery_summary(&instance.id).await?;
-    Ok(Json(json!({"computers": computers, "registered": registered, "delivered": accepted, "rejected": rejected})))
+    let (computers, registered, accepted, rejected) =
+        state.store.delivery_summary(&instance.id).await?;
+    Ok(Json(
+        json!({"computers": computers, "registered": registered, "delivered": accepted, "rejected": rejected}),
+    ))
 }
 
-pub async fn computer_ca(State(state): State<Shared>, Path((slug, id)): Path<(String, i64)>, headers: HeaderMap) -> Result<Json<wire::agent::ComputerCaView>> {
+pub async fn computer_ca(
+    State(state): State<Shared>,
+    Path((slug, id)): Path<(String, i64)>,
+    headers: HeaderMap,
+) -> Result<Json<wire::agent::ComputerCaView>> {
     let instance = instance(&state, &slug).await?;
     basic_admin(&state, &instance, &headers).await?;
-    let computer = state.store.computer(&instance.id, id).await?.ok_or_else(|| MdmError::NotFound(format!("No computer {id}.")))?;
+    let computer = state
+        .store
+        .computer(&instance.id, id)
+        .await?
+        .ok_or_else(|| MdmError::NotFound(format!("No computer {id}.")))?;
     Ok(Json(agent::ca_view(&state, &computer).await?))
 }
 
@@ -43,10 +62,18 @@ pub struct LogQuery {
     object_type: Option<String>,
 }
 
-pub async fn change_log(State(state): State<Shared>, Path(slug): Path<String>, Query(q): Query<LogQuery>, headers: HeaderMap) -> Result<Json<Value>> {
+pub async fn change_log(
+    State(state): State<Shared>,
+    Path(slug): Path<String>,
+    Query(q): Query<LogQuery>,
+    headers: HeaderMap,
+) -> Result<Json<Value>> {
     let instance = instance(&state, &slug).await?;
     basic_admin(&state, &instance, &headers).await?;
-    let rows = state.store.change_log(&instance.id, q.object_type.as_deref().unwrap_or("")).await?;
+    let rows = state
+        .store
+        .change_log(&instance.id, q.object_type.as_deref().unwrap_or(""))
+        .await?;
     Ok(Json(json!({"logs": rows.iter().map(|r| json!({
         "id": r.id, "date": platform::clock::ms_to_rfc3339(r.at_ms), "username": r.username, "object_type": r.object_type,
         "object_name": r.object_name, "action": r.action, "details": r.details,

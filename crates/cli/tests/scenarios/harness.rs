@@ -1,0 +1,159 @@
+//! `spawn()`: the whole system on random ports with fresh databases and a test clock.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use cloudconnector::stack::{Databases, InstanceSeed, Stack, StackOptions};
+use serde_json::Value;
+
+pub struct TestStack {
+    pub stack: Stack,
+    dir: PathBuf,
+}
+
+impl std::ops::Deref for TestStack {
+    type Target = Stack;
+    fn deref(&self) -> &Stack {
+        &self.stack
+    }
+}
+
+impl TestStack {
+    pub async fn stop(self) {
+        self.stack.shutdown_and(true).await;
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+
+    /// Moves every service's clock forward through the cloud's test endpoint.
+    pub async fn advance_clock(&self, seconds: i64) {
+        let resp = self
+            .http
+            .post(format!("{}/_test/clock/advance", self.cloud.url()))
+            .json(&serde_json::json!({"seconds": seconds}))
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success(), "clock advance refused");
+    }
+
+    /// A client-credentials token for `client_id` in `tenant`.
+    pub async fn token(
+        &self,
+        tenant: &str,
+        client_id: &str,
+        secret: &str,
+        scope: &str,
+    ) -> (u16, Value) {
+        let resp = self
+            .http
+            .post(format!("{}/{tenant}/oauth2/v2.0/token", self.cloud.url()))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", client_id),
+                ("client_secret", secret),
+                ("scope", scope),
+            ])
+            .send()
+            .await
+            .unwrap();
+        (resp.status().as_u16(), resp.json().await.unwrap())
+    }
+
+    pub async fn connector_token(&self, scope: &str) -> String {
+        let (status, body) = self
+            .token(
+                &self.tenant.tenant_id,
+                &self.provider.connector_app_id,
+                &self.provider.connector_secret,
+                scope,
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["access_token"].as_str().unwrap().to_string()
+    }
+
+    pub async fn test_client_token(&self) -> String {
+        let (status, body) = self
+            .token(
+                &self.tenant.tenant_id,
+                &self.tenant.test_client_id,
+                &self.tenant.test_client_secret,
+                "https://graph.microsoft.com/.default",
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["access_token"].as_str().unwrap().to_string()
+    }
+
+    /// GET with the instance admin's Basic credentials on the mdm read API.
+    pub async fn mdm_read(&self, slug: &str, path: &str) -> Value {
+        let i = self.instance(slug);
+        let resp = self
+            .http
+            .get(format!("{}/api/v1/{path}", self.instance_url(slug)))
+            .basic_auth(&i.admin_username, Some(&i.admin_password))
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success(), "{path}: {}", resp.status());
+        resp.json().await.unwrap()
+    }
+
+    pub async fn graph_get(&self, token: &str, path: &str) -> (u16, Value) {
+        let resp = self
+            .http
+            .get(format!("{}/graph/v1.0/{path}", self.cloud.url()))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        (
+            resp.status().as_u16(),
+            resp.json().await.unwrap_or(Value::Null),
+        )
+    }
+}
+
+pub fn instances() -> Vec<InstanceSeed> {
+    let seed = |slug: &str, version: &str, privilege: bool| InstanceSeed {
+        slug: slug.into(),
+        name: format!("Instance {slug}"),
+        version: version.into(),
+        conditional_access_privilege: privilege,
+    };
+    vec![
+        seed("hq", "11.12.0", true),
+        seed("labs", "10.18.0", true),
+        seed("old", "10.17.2", true),
+        seed("limited", "11.12.0", false),
+    ]
+}
+
+pub async fn spawn(users: usize) -> TestStack {
+    let dir = std::env::temp_dir().join(format!("cc-test-{}", uuid::Uuid::new_v4().simple()));
+    let mut opts = StackOptions::new(&dir, users);
+    opts.test_clock = true;
+    opts.instances = instances();
+    if let Ok(server) = std::env::var("CLOUDCONNECTOR_TEST_POSTGRES") {
+        opts.databases = Databases::FreshPostgres(server);
+    }
+    let stack = Stack::start(opts).await.expect("stack starts");
+    TestStack { stack, dir }
+}
+
+/// Polls `probe` until it returns `Some`, for asynchronous processing to finish.
+pub async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -1,0 +1,10 @@
+//! End-to-end tests through the public HTTPS surfaces of every role. One binary, one
+//! module per suite. Set `CLOUDCONNECTOR_TEST_POSTGRES=postgres://…` to run every test on
+//! fresh PostgreSQL databases instead of SQLite files.
+
+mod harness;
+
+mod bad_input_cloud;
+mod bad_input_services;
+mod s1_prerequisites;
+mod s3_connect;
