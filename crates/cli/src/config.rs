@@ -93,6 +93,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API fixes the closure's error type.
     fn file_values_and_secret_files_combine() {
         figment::Jail::expect_with(|jail| {
             jail.create_file(

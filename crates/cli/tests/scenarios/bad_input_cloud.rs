@@ -31,7 +31,9 @@ async fn token_endpoint_answers_with_aadsts_errors() {
         t.provider.connector_secret.clone(),
     );
     let graph = "https://graph.microsoft.com/.default";
-    let cases: Vec<(&str, Vec<(&str, &str)>, u16, u64, &str)> = vec![
+    // (what, form, HTTP status, AADSTS code, tenant segment)
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, u16, u64, &'a str);
+    let cases: Vec<Case> = vec![
         (
             "unknown tenant",
             vec![
