@@ -70,7 +70,7 @@ impl Cloud {
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error(transparent)]
-    Db(#[from] platform::db::DbError),
+    Db(#[from] platform::Error),
     #[error(transparent)]
     Cloud(#[from] error::CloudError),
     #[error("listen: {0}")]

@@ -106,7 +106,7 @@ fn json<T: serde::de::DeserializeOwned + Default>(s: &str) -> T {
 }
 
 impl Store {
-    pub async fn connect(url: &str) -> Result<Store, platform::db::DbError> {
+    pub async fn connect(url: &str) -> Result<Store, platform::Error> {
         Ok(Store {
             db: Db::connect(url, &MIGRATIONS).await?,
         })

@@ -94,7 +94,7 @@ impl Connector {
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error(transparent)]
-    Db(#[from] platform::db::DbError),
+    Db(#[from] platform::Error),
     #[error("listen: {0}")]
     Io(#[from] std::io::Error),
 }

@@ -78,7 +78,7 @@ const LINK_COLUMNS: &str =
     "id, instance_id, cloud, tenant_id, status, landing_page, return_url, checks, last_tested_ms";
 
 impl Store {
-    pub async fn connect(url: &str) -> Result<Store, platform::db::DbError> {
+    pub async fn connect(url: &str) -> Result<Store, platform::Error> {
         Ok(Store {
             db: Db::connect(url, &MIGRATIONS).await?,
         })

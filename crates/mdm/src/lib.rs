@@ -110,7 +110,7 @@ impl Mdm {
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error(transparent)]
-    Db(#[from] platform::db::DbError),
+    Db(#[from] platform::Error),
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
 }

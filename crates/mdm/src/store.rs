@@ -107,7 +107,7 @@ const COMPUTER_COLUMNS: &str = "id, instance_id, udid, serial_number, name, mode
 const LOCAL_USER_COLUMNS: &str = "computer_id, username, aad_device_id, aad_user_id, upn, registered_ms, delivery_state, delivery_detail";
 
 impl Store {
-    pub async fn connect(url: &str) -> Result<Store, platform::db::DbError> {
+    pub async fn connect(url: &str) -> Result<Store, platform::Error> {
         Ok(Store {
             db: Db::connect(url, &MIGRATIONS).await?,
         })

@@ -13,15 +13,7 @@ use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor};
 
-#[derive(Debug, thiserror::Error)]
-pub enum DbError {
-    #[error("unsupported database URL {0:?}: use sqlite://… or postgres://…")]
-    UnsupportedUrl(String),
-    #[error("database: {0}")]
-    Sql(#[from] sqlx::Error),
-    #[error("migrations: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
-}
+use crate::Error;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -30,13 +22,13 @@ pub enum Backend {
 }
 
 impl Backend {
-    pub fn of_url(url: &str) -> Result<Backend, DbError> {
+    pub fn of_url(url: &str) -> Result<Backend, Error> {
         if url.starts_with("sqlite:") {
             Ok(Backend::Sqlite)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Ok(Backend::Postgres)
         } else {
-            Err(DbError::UnsupportedUrl(url.to_string()))
+            Err(Error::UnsupportedUrl(url.to_string()))
         }
     }
 }
@@ -57,7 +49,7 @@ static DRIVERS: Once = Once::new();
 
 impl Db {
     /// Connects and brings the schema up to date.
-    pub async fn connect(url: &str, migrations: &Migrations) -> Result<Db, DbError> {
+    pub async fn connect(url: &str, migrations: &Migrations) -> Result<Db, Error> {
         DRIVERS.call_once(install_default_drivers);
         let backend = Backend::of_url(url)?;
         let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(30));
@@ -102,7 +94,7 @@ pub fn sqlite_url(path: &Path) -> String {
 
 /// Creates a fresh, empty PostgreSQL database next to `server_url`'s and returns its URL.
 /// Used by the test harness so each test owns its database.
-pub async fn create_postgres_database(server_url: &str, name: &str) -> Result<String, DbError> {
+pub async fn create_postgres_database(server_url: &str, name: &str) -> Result<String, Error> {
     DRIVERS.call_once(install_default_drivers);
     let admin = AnyPoolOptions::new()
         .max_connections(1)
@@ -120,7 +112,7 @@ pub async fn create_postgres_database(server_url: &str, name: &str) -> Result<St
 }
 
 /// Drops a database made by [`create_postgres_database`] (its pools must be closed).
-pub async fn drop_postgres_database(server_url: &str, name: &str) -> Result<(), DbError> {
+pub async fn drop_postgres_database(server_url: &str, name: &str) -> Result<(), Error> {
     DRIVERS.call_once(install_default_drivers);
     let admin = AnyPoolOptions::new()
         .max_connections(1)

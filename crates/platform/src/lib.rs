@@ -12,4 +12,24 @@ pub mod secrets;
 pub mod tls;
 
 pub use clock::Clock;
+
+use std::path::PathBuf;
+
+/// Everything the plumbing can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("unsupported database URL {0:?}: use sqlite://… or postgres://…")]
+    UnsupportedUrl(String),
+    #[error("database: {0}")]
+    Sql(#[from] sqlx::Error),
+    #[error("migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("certificate generation: {0}")]
+    Certificate(#[from] rcgen::Error),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
 pub use db::{Backend, Db};

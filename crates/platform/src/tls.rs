@@ -3,21 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::Error;
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
     Issuer, KeyPair, KeyUsagePurpose,
 };
-
-#[derive(Debug, thiserror::Error)]
-pub enum TlsError {
-    #[error("certificate generation: {0}")]
-    Generate(#[from] rcgen::Error),
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-}
 
 /// PEM material of the local CA and the server certificate it issued.
 #[derive(Clone, Debug)]
@@ -29,15 +19,15 @@ pub struct LocalCa {
     pub server_key_pem: String,
 }
 
-fn read(path: &Path) -> Result<String, TlsError> {
-    std::fs::read_to_string(path).map_err(|source| TlsError::Io {
+fn read(path: &Path) -> Result<String, Error> {
+    std::fs::read_to_string(path).map_err(|source| Error::Io {
         path: path.into(),
         source,
     })
 }
 
-fn write(path: &Path, contents: &str) -> Result<(), TlsError> {
-    std::fs::write(path, contents).map_err(|source| TlsError::Io {
+fn write(path: &Path, contents: &str) -> Result<(), Error> {
+    std::fs::write(path, contents).map_err(|source| Error::Io {
         path: path.into(),
         source,
     })
@@ -46,9 +36,9 @@ fn write(path: &Path, contents: &str) -> Result<(), TlsError> {
 impl LocalCa {
     /// Loads `<dir>/tls/*` or creates it. The server certificate covers `localhost`,
     /// `127.0.0.1` and `::1`: every service listens on loopback.
-    pub fn load_or_create(dir: &Path) -> Result<LocalCa, TlsError> {
+    pub fn load_or_create(dir: &Path) -> Result<LocalCa, Error> {
         let tls = dir.join("tls");
-        std::fs::create_dir_all(&tls).map_err(|source| TlsError::Io {
+        std::fs::create_dir_all(&tls).map_err(|source| Error::Io {
             path: tls.clone(),
             source,
         })?;
@@ -73,7 +63,7 @@ impl LocalCa {
         })
     }
 
-    fn generate() -> Result<LocalCa, TlsError> {
+    fn generate() -> Result<LocalCa, Error> {
         let ca_key = KeyPair::generate()?;
         let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
         let mut dn = DistinguishedName::new();

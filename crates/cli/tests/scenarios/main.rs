@@ -5,6 +5,7 @@
 mod harness;
 
 mod bad_input_cloud;
+mod bad_input_endpoints;
 mod bad_input_services;
 mod s1_prerequisites;
 mod s3_connect;

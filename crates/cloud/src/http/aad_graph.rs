@@ -1,7 +1,8 @@
 //! The legacy Azure AD Graph: only partner service discovery, which older partners use.
 
+use super::{Path, Query};
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use serde_json::json;
 

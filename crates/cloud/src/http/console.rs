@@ -1,9 +1,10 @@
 //! The admin consoles: the Intune admin center and the Entra admin center, server-rendered,
 //! behind a sign-in. Pages follow the administrator's guide's navigation.
 
+use super::Query;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;

@@ -1,9 +1,10 @@
 //! Microsoft Graph (the parts this system reads and writes), with OData conventions:
 //! `value`, `@odata.context`, `@odata.nextLink` paging, `$filter` (`eq`), `$top`.
 
+use super::{Path, Query};
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::get;
 use serde::Deserialize;

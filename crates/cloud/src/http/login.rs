@@ -1,10 +1,11 @@
 //! The identity platform: discovery, keys, token endpoints (v1 and v2), admin consent.
 
+use super::{Path, Query};
 use std::collections::HashMap;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use base64::Engine;

@@ -70,6 +70,7 @@ pub fn router(state: Shared) -> Router {
         .layer(DefaultBodyLimit::max(
             crate::intune::uploads::MAX_BODY_BYTES + 1024,
         ))
+        .fallback(not_found)
         .with_state(state)
 }
 
@@ -136,4 +137,30 @@ pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 /// Parses an `application/x-www-form-urlencoded` body; the last value of a key wins.
 pub(crate) fn form(body: &[u8]) -> std::collections::HashMap<String, String> {
     url::form_urlencoded::parse(body).into_owned().collect()
+}
+
+/// `Path` whose rejection is answered in this service's error shape.
+#[derive(axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(CloudError))]
+pub(crate) struct Path<T>(pub T);
+
+/// `Query` whose rejection is answered in this service's error shape.
+#[derive(axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(CloudError))]
+pub(crate) struct Query<T>(pub T);
+
+impl From<axum::extract::rejection::PathRejection> for CloudError {
+    fn from(r: axum::extract::rejection::PathRejection) -> Self {
+        CloudError::bad_request(r.body_text())
+    }
+}
+
+impl From<axum::extract::rejection::QueryRejection> for CloudError {
+    fn from(r: axum::extract::rejection::QueryRejection) -> Self {
+        CloudError::bad_request(r.body_text())
+    }
+}
+
+async fn not_found() -> CloudError {
+    CloudError::not_found("The requested resource does not exist.")
 }

@@ -1,9 +1,10 @@
 //! Intune partner services at the tenant's discovered base URLs (OData v3 keys,
 //! `api-version` in the query string).
 
+use super::{Path, Query};
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use serde::Deserialize;
 use wire::partner::{

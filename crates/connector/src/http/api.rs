@@ -1,8 +1,9 @@
 //! The instance API.
 
+use super::{Path, Query};
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use serde::de::DeserializeOwned;
 use wire::connector_api::{

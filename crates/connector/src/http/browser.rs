@@ -1,7 +1,8 @@
 //! What a browser reaches: the consent callback and the routing of users the cloud sends
 //! to the tenant's enrollment and remediation URLs.
 
-use axum::extract::{Path, Query, State};
+use super::{Path, Query};
+use axum::extract::State;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use wire::connector_api::LandingPage;
 

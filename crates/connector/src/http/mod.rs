@@ -27,6 +27,7 @@ pub fn router(state: Shared) -> Router {
         .route("/health/live", get(|| async { "ok" }))
         .route("/health/ready", get(api::ready))
         .layer(DefaultBodyLimit::max(16 * 1024 * 1024))
+        .fallback(not_found)
         .with_state(state)
 }
 
@@ -51,4 +52,30 @@ async fn instance(state: &Shared, headers: &HeaderMap) -> Result<InstanceRow> {
         .instance_by_credential(&platform::secrets::digest_hex(token))
         .await?
         .ok_or_else(|| ConnectorError::Unauthorized("The instance credential is not valid.".into()))
+}
+
+/// `Path` whose rejection is answered in this service's error shape.
+#[derive(axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ConnectorError))]
+pub(crate) struct Path<T>(pub T);
+
+/// `Query` whose rejection is answered in this service's error shape.
+#[derive(axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ConnectorError))]
+pub(crate) struct Query<T>(pub T);
+
+impl From<axum::extract::rejection::PathRejection> for ConnectorError {
+    fn from(r: axum::extract::rejection::PathRejection) -> Self {
+        ConnectorError::Invalid(r.body_text())
+    }
+}
+
+impl From<axum::extract::rejection::QueryRejection> for ConnectorError {
+    fn from(r: axum::extract::rejection::QueryRejection) -> Self {
+        ConnectorError::Invalid(r.body_text())
+    }
+}
+
+async fn not_found() -> ConnectorError {
+    ConnectorError::NotFound("No such endpoint.".into())
 }

@@ -1,8 +1,9 @@
 //! The agent API a Mac speaks.
 
+use super::Path;
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use wire::agent::{AadRegistration, ComputerCaView, Enroll, Enrolled, InventoryReport};
 

@@ -1,8 +1,9 @@
 //! The mdm console, server-rendered: sign-in, Settings › Global Management › Conditional
 //! Access, the Application ID page, Computers, and Change Management › Logs.
 
+use super::{Path, Query};
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use platform::html::{escape, page};

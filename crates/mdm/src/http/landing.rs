@@ -1,7 +1,8 @@
 //! Pages a user's browser lands on when the cloud does not recognise the Mac, or finds it
 //! noncompliant.
 
-use axum::extract::{Path, Query, State};
+use super::{Path, Query};
+use axum::extract::State;
 use axum::response::Html;
 use platform::html::{escape, page};
 

@@ -75,6 +75,7 @@ pub fn router(state: Shared) -> Router {
         .route("/i/{slug}/access-denied", get(landing::access_denied))
         .route("/i/{slug}/remediation", get(landing::remediation))
         .layer(DefaultBodyLimit::max(4 * 1024 * 1024))
+        .fallback(not_found)
         .with_state(state)
 }
 
@@ -125,4 +126,30 @@ async fn basic_admin(
 fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T> {
     serde_json::from_slice(body)
         .map_err(|e| MdmError::Invalid(format!("The request body is not valid: {e}")))
+}
+
+/// `Path` whose rejection is answered in this service's error shape.
+#[derive(axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(MdmError))]
+pub(crate) struct Path<T>(pub T);
+
+/// `Query` whose rejection is answered in this service's error shape.
+#[derive(axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(MdmError))]
+pub(crate) struct Query<T>(pub T);
+
+impl From<axum::extract::rejection::PathRejection> for MdmError {
+    fn from(r: axum::extract::rejection::PathRejection) -> Self {
+        MdmError::Invalid(r.body_text())
+    }
+}
+
+impl From<axum::extract::rejection::QueryRejection> for MdmError {
+    fn from(r: axum::extract::rejection::QueryRejection) -> Self {
+        MdmError::Invalid(r.body_text())
+    }
+}
+
+async fn not_found() -> MdmError {
+    MdmError::NotFound("No such page or endpoint.".into())
 }

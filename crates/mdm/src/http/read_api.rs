@@ -1,7 +1,8 @@
 //! A read API for tools and tests (HTTP Basic with an admin account).
 
+use super::{Path, Query};
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use serde_json::{Value, json};
 
