@@ -11,13 +11,7 @@ pub async fn mdm_sign_in(stack: &Stack, slug: &str) -> anyhow::Result<Browser> {
     let b = stack.browser();
     let i = stack.instance(slug);
     let page = b
-        .post_form(
-            &format!("{}/login", stack.instance_url(slug)),
-            &[
-                ("username", &i.admin_username),
-                ("password", &i.admin_password),
-            ],
-        )
+        .post_form(&format!("{}/login", stack.instance_url(slug)), &[("username", &i.admin_username), ("password", &i.admin_password)])
         .await?;
     if page.body.contains("Invalid username or password") {
         bail!("mdm sign-in refused for {slug}");
@@ -27,24 +21,15 @@ pub async fn mdm_sign_in(stack: &Stack, slug: &str) -> anyhow::Result<Browser> {
 
 /// Signs in on the cloud's consent pages and accepts, as often as the flow asks, until
 /// the browser leaves the cloud. Returns the page it lands on.
-pub async fn consent_as(
-    stack: &Stack,
-    b: &Browser,
-    mut page: Page,
-    upn: &str,
-    password: &str,
-) -> anyhow::Result<Page> {
+pub async fn consent_as(stack: &Stack, b: &Browser, mut page: Page, upn: &str, password: &str) -> anyhow::Result<Page> {
     let cloud = stack.cloud.url();
     for _ in 0..6 {
         if !page.url.starts_with(&cloud) {
             return Ok(page);
         }
-        let action = page
-            .form_action()
-            .with_context(|| format!("no form on {}: {}", page.url, page.body))?;
+        let action = page.form_action().with_context(|| format!("no form on {}: {}", page.url, page.body))?;
         page = if action.ends_with("/signin") {
-            b.post_form(&action, &[("login", upn), ("passwd", password)])
-                .await?
+            b.post_form(&action, &[("login", upn), ("passwd", password)]).await?
         } else if action.ends_with("/decide") {
             b.post_form(&action, &[("decision", "accept")]).await?
         } else {
@@ -56,18 +41,9 @@ pub async fn consent_as(
 
 /// Settings › Global Management › Conditional Access › Edit: the fields of S3 steps 1–4,
 /// then Connect (step 5). Returns the page the browser is on afterwards.
-pub async fn mdm_connect(
-    stack: &Stack,
-    b: &Browser,
-    slug: &str,
-    landing_page: &str,
-    custom_url: &str,
-) -> anyhow::Result<Page> {
+pub async fn mdm_connect(stack: &Stack, b: &Browser, slug: &str, landing_page: &str, custom_url: &str) -> anyhow::Result<Page> {
     b.post_form(
-        &format!(
-            "{}/settings/global-management/conditional-access",
-            stack.instance_url(slug)
-        ),
+        &format!("{}/settings/global-management/conditional-access", stack.instance_url(slug)),
         &[
             ("enabled", "true"),
             ("connection_type", "cloud_connector"),
@@ -86,11 +62,7 @@ pub async fn intune_set_app_id(stack: &Stack, app_id: &str) -> anyhow::Result<Pa
     let partner_page = format!("{}{}", stack.cloud.url(), cloud::http::PARTNER_PAGE);
     b.post_form(
         &format!("{}/console/login", stack.cloud.url()),
-        &[
-            ("username", &stack.tenant.admin.upn),
-            ("password", &stack.tenant.admin.password),
-            ("next", cloud::http::PARTNER_PAGE),
-        ],
+        &[("username", &stack.tenant.admin.upn), ("password", &stack.tenant.admin.password), ("next", cloud::http::PARTNER_PAGE)],
     )
     .await?;
     let page = b.post_form(&partner_page, &[("app_id", app_id)]).await?;
@@ -105,26 +77,9 @@ pub async fn intune_set_app_id(stack: &Stack, app_id: &str) -> anyhow::Result<Pa
 pub async fn connect_instance(stack: &Stack, slug: &str) -> anyhow::Result<Page> {
     let b = mdm_sign_in(stack, slug).await?;
     let page = mdm_connect(stack, &b, slug, "registration", "").await?;
-    let page = consent_as(
-        stack,
-        &b,
-        page,
-        &stack.tenant.admin.upn,
-        &stack.tenant.admin.password,
-    )
-    .await?;
-    let app_id = page
-        .element_text("application-id")
-        .with_context(|| format!("no Application ID page: {} {}", page.url, page.body))?;
+    let page = consent_as(stack, &b, page, &stack.tenant.admin.upn, &stack.tenant.admin.password).await?;
+    let app_id = page.element_text("application-id").with_context(|| format!("no Application ID page: {} {}", page.url, page.body))?;
     intune_set_app_id(stack, &app_id).await?;
-    let page = b
-        .post_form(
-            &format!(
-                "{}/settings/global-management/conditional-access/confirm",
-                stack.instance_url(slug)
-            ),
-            &[],
-        )
-        .await?;
+    let page = b.post_form(&format!("{}/settings/global-management/conditional-access/confirm", stack.instance_url(slug)), &[]).await?;
     Ok(page)
 }

@@ -19,15 +19,8 @@ pub struct Page {
 impl Page {
     /// The `action` of the first form on the page, made absolute.
     pub fn form_action(&self) -> anyhow::Result<String> {
-        let start = self
-            .body
-            .find("action=\"")
-            .context("the page has no form")?
-            + "action=\"".len();
-        let end = self.body[start..]
-            .find('"')
-            .context("unterminated form action")?
-            + start;
+        let start = self.body.find("action=\"").context("the page has no form")? + "action=\"".len();
+        let end = self.body[start..].find('"').context("unterminated form action")? + start;
         let action = self.body[start..end].replace("&amp;", "&");
         Ok(url::Url::parse(&self.url)?.join(&action)?.to_string())
     }
@@ -44,10 +37,7 @@ impl Page {
 
 impl Browser {
     pub fn new(ca_pem: &str) -> Self {
-        let http = platform::http::client_builder(ca_pem)
-            .cookie_store(true)
-            .build()
-            .expect("browser client");
+        let http = platform::http::client_builder(ca_pem).cookie_store(true).build().expect("browser client");
         Browser { http }
     }
 
@@ -56,18 +46,9 @@ impl Browser {
             if !resp.status().is_redirection() {
                 let url = resp.url().to_string();
                 let status = resp.status().as_u16();
-                return Ok(Page {
-                    url,
-                    status,
-                    body: resp.text().await?,
-                });
+                return Ok(Page { url, status, body: resp.text().await? });
             }
-            let location = resp
-                .headers()
-                .get(LOCATION)
-                .context("redirect without Location")?
-                .to_str()?
-                .to_string();
+            let location = resp.headers().get(LOCATION).context("redirect without Location")?.to_str()?.to_string();
             let next = resp.url().join(&location)?;
             resp = self.http.get(next).send().await?;
         }
@@ -79,7 +60,6 @@ impl Browser {
     }
 
     pub async fn post_form(&self, url: &str, fields: &[(&str, &str)]) -> anyhow::Result<Page> {
-        self.follow(self.http.post(url).form(fields).send().await?)
-            .await
+        self.follow(self.http.post(url).form(fields).send().await?).await
     }
 }

@@ -21,13 +21,7 @@ pub struct ServeConfig {
 
 impl Default for ServeConfig {
     fn default() -> Self {
-        ServeConfig {
-            data_dir: PathBuf::from(".cloudconnector"),
-            cloud: None,
-            connector: None,
-            mdm: None,
-            ports: [8443, 8444, 8445],
-        }
+        ServeConfig { data_dir: PathBuf::from(".cloudconnector"), cloud: None, connector: None, mdm: None, ports: [8443, 8444, 8445] }
     }
 }
 
@@ -59,14 +53,10 @@ const PREFIX: &str = "CLOUDCONNECTOR__";
 fn file_secrets() -> anyhow::Result<Figment> {
     let mut figment = Figment::new();
     for (name, path) in std::env::vars() {
-        let Some(key) = name
-            .strip_prefix(PREFIX)
-            .and_then(|k| k.strip_suffix("_FILE"))
-        else {
+        let Some(key) = name.strip_prefix(PREFIX).and_then(|k| k.strip_suffix("_FILE")) else {
             continue;
         };
-        let value =
-            std::fs::read_to_string(&path).with_context(|| format!("{name}: reading {path}"))?;
+        let value = std::fs::read_to_string(&path).with_context(|| format!("{name}: reading {path}"))?;
         let key = key.to_ascii_lowercase().replace("__", ".");
         figment = figment.merge((key, value.trim_end_matches(['\n', '\r']).to_string()));
     }
@@ -78,13 +68,7 @@ pub fn load(file: Option<&std::path::Path>) -> anyhow::Result<ServeConfig> {
     if let Some(f) = file {
         figment = figment.merge(Toml::file_exact(f));
     }
-    figment = figment
-        .merge(
-            Env::prefixed(PREFIX)
-                .split("__")
-                .filter(|k| !k.as_str().ends_with("_file")),
-        )
-        .merge(file_secrets()?);
+    figment = figment.merge(Env::prefixed(PREFIX).split("__").filter(|k| !k.as_str().ends_with("_file"))).merge(file_secrets()?);
     figment.extract().context("configuration")
 }
 

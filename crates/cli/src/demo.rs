@@ -61,11 +61,7 @@ pub struct Summary {
 fn progress(len: u64, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(len);
     if std::io::stderr().is_terminal() {
-        bar.set_style(
-            ProgressStyle::with_template("{msg:24} [{bar:40}] {pos}/{len} {elapsed}")
-                .expect("template")
-                .progress_chars("=> "),
-        );
+        bar.set_style(ProgressStyle::with_template("{msg:24} [{bar:40}] {pos}/{len} {elapsed}").expect("template").progress_chars("=> "));
     } else {
         bar.set_draw_target(ProgressDrawTarget::hidden());
     }
@@ -80,10 +76,7 @@ struct Timer {
 
 impl Timer {
     fn lap(&mut self, name: &str) {
-        self.phases.push(Phase {
-            name: name.into(),
-            seconds: (self.started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
-        });
+        self.phases.push(Phase { name: name.into(), seconds: (self.started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0 });
         self.started = Instant::now();
     }
 }
@@ -96,10 +89,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Summary> {
             let _ = std::fs::remove_file(opts.data_dir.join(format!("{role}.{suffix}")));
         }
     }
-    let mut timer = Timer {
-        phases: vec![],
-        started: Instant::now(),
-    };
+    let mut timer = Timer { phases: vec![], started: Instant::now() };
     let stack = Stack::start(StackOptions::new(&opts.data_dir, opts.devices)).await?;
     let endpoints = stack.write_endpoints(&opts.data_dir)?;
     timer.lap("start services");
@@ -108,11 +98,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Summary> {
     for instance in &stack.instances {
         let page = admin_steps::connect_instance(&stack, &instance.slug).await?;
         if page.element_text("status").as_deref() != Some("Active") {
-            bail!(
-                "connecting {} did not succeed:\n{}",
-                instance.name,
-                page.body
-            );
+            bail!("connecting {} did not succeed:\n{}", instance.name, page.body);
         }
     }
     timer.lap("connect instances (S3)");
@@ -130,25 +116,14 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Summary> {
             stack.cloud.url()
         );
         eprintln!("Endpoints and credentials: {}", endpoints.display());
-        tokio::signal::ctrl_c()
-            .await
-            .context("waiting for Ctrl-C")?;
+        tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
     }
     stack.shutdown().await;
     Ok(summary)
 }
 
-async fn register_fleet(
-    stack: &Stack,
-    opts: &DemoOptions,
-    timer: &mut Timer,
-) -> anyhow::Result<Summary> {
-    let users: Vec<(String, String)> = stack
-        .tenant
-        .users
-        .iter()
-        .map(|u| (u.upn.clone(), u.password.clone()))
-        .collect();
+async fn register_fleet(stack: &Stack, opts: &DemoOptions, timer: &mut Timer) -> anyhow::Result<Summary> {
+    let users: Vec<(String, String)> = stack.tenant.users.iter().map(|u| (u.upn.clone(), u.password.clone())).collect();
     let profiles = fleet::generate(&users, 2026, opts.noncompliant_share);
     let fleet = fleet::Fleet::new(stack.http.clone(), &stack.cloud.url());
     let bar = progress(profiles.len() as u64, "register Macs");
@@ -156,13 +131,8 @@ async fn register_fleet(
     let mut tasks = tokio::task::JoinSet::new();
     for (n, profile) in profiles.into_iter().enumerate() {
         let instance = &stack.instances[n % stack.instances.len()];
-        let (url, invitation, slug) = (
-            stack.instance_url(&instance.slug),
-            instance.invitation.clone(),
-            instance.slug.clone(),
-        );
-        let (fleet, limit, bar, now) =
-            (fleet.clone(), limit.clone(), bar.clone(), stack.clock.now());
+        let (url, invitation, slug) = (stack.instance_url(&instance.slug), instance.invitation.clone(), instance.slug.clone());
+        let (fleet, limit, bar, now) = (fleet.clone(), limit.clone(), bar.clone(), stack.clock.now());
         tasks.spawn(async move {
             let _permit = limit.acquire().await.expect("semaphore");
             let mac = fleet.onboard(profile, &url, &invitation, now).await;
@@ -207,22 +177,12 @@ async fn register_fleet(
         let s = instance_summary(stack, &i.slug).await?;
         let ca = instance_ca(stack, &i.slug).await?;
         let own = macs.get(&i.slug).map(Vec::as_slice).unwrap_or_default();
-        let verdicts: Vec<Option<bool>> = own
-            .iter()
-            .map(|m| {
-                compliance
-                    .get(m.device_id.as_deref().unwrap_or_default())
-                    .copied()
-                    .flatten()
-            })
-            .collect();
+        let verdicts: Vec<Option<bool>> =
+            own.iter().map(|m| compliance.get(m.device_id.as_deref().unwrap_or_default()).copied().flatten()).collect();
         instances.push(InstanceSummary {
             id: i.id.clone(),
             name: i.name.clone(),
-            connection_type: ca["settings"]["connection_type"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
+            connection_type: ca["settings"]["connection_type"].as_str().unwrap_or_default().to_string(),
             status: ca["status"].as_str().unwrap_or_default().to_string(),
             devices: s["computers"].as_i64().unwrap_or(0) as usize,
             registered: own.len(),
@@ -234,10 +194,7 @@ async fn register_fleet(
     timer.lap("report");
     Ok(Summary {
         instances,
-        tenant: TenantSummary {
-            id: stack.tenant.tenant_id.clone(),
-            partner_state,
-        },
+        tenant: TenantSummary { id: stack.tenant.tenant_id.clone(), partner_state },
         phases: std::mem::take(&mut timer.phases),
     })
 }
@@ -270,26 +227,12 @@ fn print_table(s: &Summary, stack: &Stack) {
     println!();
     println!(
         "{:<14} {:<16} {:<8} {:>8} {:>11} {:>10} {:>10} {:>13}",
-        "instance",
-        "connection",
-        "status",
-        "devices",
-        "registered",
-        "delivered",
-        "compliant",
-        "noncompliant"
+        "instance", "connection", "status", "devices", "registered", "delivered", "compliant", "noncompliant"
     );
     for i in &s.instances {
         println!(
             "{:<14} {:<16} {:<8} {:>8} {:>11} {:>10} {:>10} {:>13}",
-            i.name,
-            i.connection_type,
-            i.status,
-            i.devices,
-            i.registered,
-            i.delivered,
-            i.compliant,
-            i.noncompliant
+            i.name, i.connection_type, i.status, i.devices, i.registered, i.delivered, i.compliant, i.noncompliant
         );
     }
     println!();

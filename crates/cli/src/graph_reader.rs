@@ -18,11 +18,7 @@ impl GraphReader {
     pub async fn new(stack: &Stack) -> anyhow::Result<GraphReader> {
         let resp = stack
             .http
-            .post(format!(
-                "{}/{}/oauth2/v2.0/token",
-                stack.cloud.url(),
-                stack.tenant.tenant_id
-            ))
+            .post(format!("{}/{}/oauth2/v2.0/token", stack.cloud.url(), stack.tenant.tenant_id))
             .form(&[
                 ("grant_type", "client_credentials"),
                 ("client_id", stack.tenant.test_client_id.as_str()),
@@ -32,15 +28,8 @@ impl GraphReader {
             .send()
             .await?;
         let body: Value = resp.json().await?;
-        let token = body["access_token"]
-            .as_str()
-            .with_context(|| format!("no token: {body}"))?
-            .to_string();
-        Ok(GraphReader {
-            http: stack.http.clone(),
-            graph: format!("{}/graph", stack.cloud.url()),
-            token,
-        })
+        let token = body["access_token"].as_str().with_context(|| format!("no token: {body}"))?.to_string();
+        Ok(GraphReader { http: stack.http.clone(), graph: format!("{}/graph", stack.cloud.url()), token })
     }
 
     /// Every item of a collection, following `@odata.nextLink`.
@@ -68,23 +57,12 @@ impl GraphReader {
             .list("devices?$top=999")
             .await?
             .iter()
-            .filter_map(|d| {
-                Some((
-                    d["deviceId"].as_str()?.to_string(),
-                    d["isCompliant"].as_bool(),
-                ))
-            })
+            .filter_map(|d| Some((d["deviceId"].as_str()?.to_string(), d["isCompliant"].as_bool())))
             .collect())
     }
 
     pub async fn partner_state(&self) -> anyhow::Result<String> {
-        let partners = self
-            .list("deviceManagement/deviceManagementPartners")
-            .await?;
-        Ok(partners
-            .first()
-            .and_then(|p| p["partnerState"].as_str())
-            .unwrap_or("unavailable")
-            .to_string())
+        let partners = self.list("deviceManagement/deviceManagementPartners").await?;
+        Ok(partners.first().and_then(|p| p["partnerState"].as_str()).unwrap_or("unavailable").to_string())
     }
 }

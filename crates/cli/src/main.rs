@@ -55,12 +55,8 @@ enum Role {
 }
 
 fn init_logs() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("CLOUDCONNECTOR_LOG")
-        .unwrap_or_else(|_| "warn".into());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CLOUDCONNECTOR_LOG").unwrap_or_else(|_| "warn".into());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }
 
 #[tokio::main]
@@ -68,40 +64,20 @@ async fn main() -> anyhow::Result<()> {
     init_logs();
     platform::http::install_crypto_provider();
     match Cli::parse().command {
-        Command::Demo {
-            data_dir,
-            devices,
-            exit,
-            json,
-        } => {
-            let summary = demo::run(demo::DemoOptions {
-                data_dir,
-                devices,
-                exit,
-                json,
-                noncompliant_share: 0.25,
-            })
-            .await?;
+        Command::Demo { data_dir, devices, exit, json } => {
+            let summary = demo::run(demo::DemoOptions { data_dir, devices, exit, json, noncompliant_share: 0.25 }).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&summary)?);
             }
             Ok(())
         }
-        Command::Serve {
-            role,
-            config,
-            test_clock,
-        } => serve(role, config, test_clock).await,
+        Command::Serve { role, config, test_clock } => serve(role, config, test_clock).await,
     }
 }
 
 async fn serve(role: Role, file: Option<PathBuf>, test_clock: bool) -> anyhow::Result<()> {
     let cfg = config::load(file.as_deref())?;
-    let clock = if test_clock {
-        Clock::test()
-    } else {
-        Clock::system()
-    };
+    let clock = if test_clock { Clock::test() } else { Clock::system() };
     std::fs::create_dir_all(&cfg.data_dir)?;
     let ca = platform::tls::LocalCa::load_or_create(&cfg.data_dir)?;
     match role {
@@ -116,34 +92,23 @@ async fn serve(role: Role, file: Option<PathBuf>, test_clock: bool) -> anyhow::R
             opts.test_clock = test_clock;
             let s = stack::Stack::start(opts).await?;
             let path = s.write_endpoints(&cfg.data_dir)?;
-            eprintln!(
-                "cloud {} · connector {} · mdm {} · endpoints {}",
-                s.cloud.url(),
-                s.connector.url(),
-                s.mdm.url(),
-                path.display()
-            );
+            eprintln!("cloud {} · connector {} · mdm {} · endpoints {}", s.cloud.url(), s.connector.url(), s.mdm.url(), path.display());
             tokio::signal::ctrl_c().await?;
             s.shutdown().await;
         }
         Role::Cloud => {
-            let c = cfg
-                .cloud
-                .context("the configuration has no [cloud] section")?;
+            let c = cfg.cloud.context("the configuration has no [cloud] section")?;
             let cloud = cloud::start(c.config, platform::http::bind(c.port)?, &ca, clock).await?;
             eprintln!("cloud listening on {}", cloud.url());
             tokio::signal::ctrl_c().await?;
             cloud.shutdown().await;
         }
         Role::Connector => {
-            let c = cfg
-                .connector
-                .context("the configuration has no [connector] section")?;
+            let c = cfg.connector.context("the configuration has no [connector] section")?;
             if c.config.clouds.is_empty() {
                 bail!("[connector] needs at least one [[connector.clouds]] app registration");
             }
-            let connector =
-                connector::start(c.config, platform::http::bind(c.port)?, &ca, clock).await?;
+            let connector = connector::start(c.config, platform::http::bind(c.port)?, &ca, clock).await?;
             eprintln!("connector listening on {}", connector.url());
             tokio::signal::ctrl_c().await?;
             connector.shutdown().await;

@@ -9,8 +9,7 @@ use platform::Clock;
 use platform::tls::LocalCa;
 use wire::CloudProfile;
 use wire::endpoints::{
-    CloudEndpoints, ConnectorEndpoints, Consoles, Credentials, EndpointsFile, MdmAdmin,
-    MdmEndpoints, MdmInstance, Seed, TestClient,
+    CloudEndpoints, ConnectorEndpoints, Consoles, Credentials, EndpointsFile, MdmAdmin, MdmEndpoints, MdmInstance, Seed, TestClient,
 };
 
 use crate::browser::Browser;
@@ -42,6 +41,7 @@ pub struct StackOptions {
     pub licensed: bool,
     pub instances: Vec<InstanceSeed>,
     pub batch_size: usize,
+    pub throttle: cloud::throttle::ThrottleConfig,
 }
 
 impl StackOptions {
@@ -69,6 +69,7 @@ impl StackOptions {
                 },
             ],
             batch_size: 500,
+            throttle: cloud::throttle::ThrottleConfig::default(),
         }
     }
 }
@@ -88,12 +89,7 @@ pub struct Stack {
     created_databases: Vec<String>,
 }
 
-async fn database(
-    databases: &Databases,
-    data_dir: &Path,
-    role: &str,
-    created: &mut Vec<String>,
-) -> anyhow::Result<String> {
+async fn database(databases: &Databases, data_dir: &Path, role: &str, created: &mut Vec<String>) -> anyhow::Result<String> {
     Ok(match databases {
         Databases::Sqlite => platform::db::sqlite_url(&data_dir.join(format!("{role}.db"))),
         Databases::FreshPostgres(server) => {
@@ -105,32 +101,32 @@ async fn database(
     })
 }
 
+/// Hex SHA-1 thumbprint of a PEM certificate.
+fn sha1_hex_of_pem(pem: &str) -> String {
+    use base64::Engine;
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let der = base64::engine::general_purpose::STANDARD.decode(body).unwrap_or_default();
+    cloud::entra::assertions::thumbprints(&der).0.iter().map(|b| format!("{b:02X}")).collect()
+}
+
 pub const REGISTRATION_SECRET_FILE: &str = "registration-secret";
 
 impl Stack {
     pub async fn start(opts: StackOptions) -> anyhow::Result<Stack> {
         platform::http::install_crypto_provider();
-        std::fs::create_dir_all(&opts.data_dir)
-            .with_context(|| format!("creating {}", opts.data_dir.display()))?;
+        std::fs::create_dir_all(&opts.data_dir).with_context(|| format!("creating {}", opts.data_dir.display()))?;
         let ca = LocalCa::load_or_create(&opts.data_dir)?;
-        let clock = if opts.test_clock {
-            Clock::test()
-        } else {
-            Clock::system()
-        };
+        let clock = if opts.test_clock { Clock::test() } else { Clock::system() };
         let mut created = Vec::new();
-        let [cloud_l, connector_l, mdm_l] = [
-            platform::http::bind(opts.ports[0])?,
-            platform::http::bind(opts.ports[1])?,
-            platform::http::bind(opts.ports[2])?,
-        ];
+        let [cloud_l, connector_l, mdm_l] =
+            [platform::http::bind(opts.ports[0])?, platform::http::bind(opts.ports[1])?, platform::http::bind(opts.ports[2])?];
         let connector_url = format!("https://{}", connector_l.local_addr()?);
 
         let cloud = cloud::start(
             cloud::CloudConfig {
-                database_url: database(&opts.databases, &opts.data_dir, "cloud", &mut created)
-                    .await?,
+                database_url: database(&opts.databases, &opts.data_dir, "cloud", &mut created).await?,
                 no_policy_is_compliant: true,
+                throttle: opts.throttle.clone(),
             },
             cloud_l,
             &ca,
@@ -139,17 +135,10 @@ impl Stack {
         .await?;
         let now = clock.now_ms();
         let store = &cloud.state.store;
-        let provider =
-            cloud::seed::provider(store, &format!("{connector_url}/onboarding/callback"), now)
-                .await?;
+        let provider = cloud::seed::provider(store, &format!("{connector_url}/onboarding/callback"), now).await?;
         let tenant = cloud::seed::customer(
             store,
-            cloud::seed::CustomerSpec {
-                domain: &opts.tenant_domain,
-                name: "Contoso",
-                users: opts.users,
-                licensed: opts.licensed,
-            },
+            cloud::seed::CustomerSpec { domain: &opts.tenant_domain, name: "Contoso", users: opts.users, licensed: opts.licensed },
             now,
         )
         .await?;
@@ -157,19 +146,16 @@ impl Stack {
         let registration_secret = platform::secrets::random_token(24);
         let connector = connector::start(
             connector::ConnectorConfig {
-                database_url: database(&opts.databases, &opts.data_dir, "connector", &mut created)
-                    .await?,
+                database_url: database(&opts.databases, &opts.data_dir, "connector", &mut created).await?,
                 registration_secret: registration_secret.clone(),
                 clouds: vec![connector::cloud_client::CloudApp {
                     profile: CloudProfile::local(&cloud.url()),
                     client_id: provider.connector_app_id.clone(),
                     client_secret: provider.connector_secret.clone(),
+                    client_certificate_pem: Some(provider.connector_certificate_pem.clone()),
+                    client_key_pem: Some(provider.connector_key_pem.clone()),
                     registration_app_id: provider.registration_app_id.clone(),
-                    intune_partner_page: Some(format!(
-                        "{}{}",
-                        cloud.url(),
-                        cloud::http::PARTNER_PAGE
-                    )),
+                    intune_partner_page: Some(format!("{}{}", cloud.url(), cloud::http::PARTNER_PAGE)),
                 }],
                 batch_size: opts.batch_size,
                 heartbeat_interval_s: 300,
@@ -182,8 +168,7 @@ impl Stack {
 
         let mdm = mdm::start(
             mdm::MdmConfig {
-                database_url: database(&opts.databases, &opts.data_dir, "mdm", &mut created)
-                    .await?,
+                database_url: database(&opts.databases, &opts.data_dir, "mdm", &mut created).await?,
                 connector_url: connector.url(),
                 connector_registration_secret: registration_secret,
                 clouds: CloudProfile::NAMES.iter().map(|s| s.to_string()).collect(),
@@ -227,10 +212,7 @@ impl Stack {
     }
 
     pub fn instance(&self, slug: &str) -> &mdm::seed::SeededInstance {
-        self.instances
-            .iter()
-            .find(|i| i.slug == slug)
-            .expect("seeded instance")
+        self.instances.iter().find(|i| i.slug == slug).expect("seeded instance")
     }
 
     pub fn instance_url(&self, slug: &str) -> String {
@@ -245,29 +227,20 @@ impl Stack {
         let cloud = self.cloud.url();
         let first = self.instances.first();
         EndpointsFile {
-            ca_certificate: std::fs::canonicalize(&self.ca.ca_path)
-                .unwrap_or(self.ca.ca_path.clone())
-                .display()
-                .to_string(),
+            ca_certificate: std::fs::canonicalize(&self.ca.ca_path).unwrap_or(self.ca.ca_path.clone()).display().to_string(),
             cloud: CloudEndpoints {
                 authority: cloud.clone(),
                 graph: format!("{cloud}/graph"),
                 aad_graph: format!("{cloud}/aadgraph"),
                 intune_resource: "https://api.manage.microsoft.com/".into(),
             },
-            connector: ConnectorEndpoints {
-                url: self.connector.url(),
-            },
+            connector: ConnectorEndpoints { url: self.connector.url() },
             mdm: MdmEndpoints {
                 url: self.mdm.url(),
                 instances: self
                     .instances
                     .iter()
-                    .map(|i| MdmInstance {
-                        id: i.id.clone(),
-                        name: i.name.clone(),
-                        url: self.instance_url(&i.slug),
-                    })
+                    .map(|i| MdmInstance { id: i.id.clone(), name: i.name.clone(), url: self.instance_url(&i.slug) })
                     .collect(),
             },
             consoles: Consoles {
@@ -278,10 +251,7 @@ impl Stack {
             seed: Some(Seed {
                 tenant_id: self.tenant.tenant_id.clone(),
                 tenant_domain: self.tenant.domain.clone(),
-                global_admin: Credentials {
-                    upn: self.tenant.admin.upn.clone(),
-                    password: self.tenant.admin.password.clone(),
-                },
+                global_admin: Credentials { upn: self.tenant.admin.upn.clone(), password: self.tenant.admin.password.clone() },
                 mdm_admin: MdmAdmin {
                     instance: first.map(|i| i.slug.clone()).unwrap_or_default(),
                     username: first.map(|i| i.admin_username.clone()).unwrap_or_default(),
@@ -291,6 +261,9 @@ impl Stack {
                     client_id: self.tenant.test_client_id.clone(),
                     client_secret: self.tenant.test_client_secret.clone(),
                     graph_permissions: self.tenant.test_client_permissions.clone(),
+                    certificate_pem: Some(self.tenant.test_client_certificate_pem.clone()),
+                    private_key_pem: Some(self.tenant.test_client_key_pem.clone()),
+                    thumbprint_sha1: Some(sha1_hex_of_pem(&self.tenant.test_client_certificate_pem)),
                 },
             }),
         }

@@ -10,19 +10,10 @@ use wire::errors::{AadstsError, ODataError};
 pub enum CloudError {
     /// Identity platform (token, consent) error with its AADSTS code.
     #[error("AADSTS{code}: {description}")]
-    Login {
-        status: StatusCode,
-        error: &'static str,
-        code: u32,
-        description: String,
-    },
+    Login { status: StatusCode, error: &'static str, code: u32, description: String },
     /// Microsoft Graph, Azure AD Graph or partner-service error in OData shape.
     #[error("{code}: {message}")]
-    OData {
-        status: StatusCode,
-        code: &'static str,
-        message: String,
-    },
+    OData { status: StatusCode, code: &'static str, message: String },
     /// Throttled: 429 with `Retry-After` seconds.
     #[error("throttled for {retry_after_s}s")]
     Throttled { retry_after_s: u64 },
@@ -39,41 +30,20 @@ pub type Result<T, E = CloudError> = std::result::Result<T, E>;
 
 impl CloudError {
     pub fn login(error: &'static str, code: u32, description: impl Into<String>) -> Self {
-        let status = if error == "invalid_client" {
-            StatusCode::UNAUTHORIZED
-        } else {
-            StatusCode::BAD_REQUEST
-        };
-        CloudError::Login {
-            status,
-            error,
-            code,
-            description: description.into(),
-        }
+        let status = if error == "invalid_client" { StatusCode::UNAUTHORIZED } else { StatusCode::BAD_REQUEST };
+        CloudError::Login { status, error, code, description: description.into() }
     }
 
     pub fn odata(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        CloudError::OData {
-            status,
-            code,
-            message: message.into(),
-        }
+        CloudError::OData { status, code, message: message.into() }
     }
 
     pub fn unauthorized(message: impl Into<String>) -> Self {
-        Self::odata(
-            StatusCode::UNAUTHORIZED,
-            "InvalidAuthenticationToken",
-            message,
-        )
+        Self::odata(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", message)
     }
 
     pub fn forbidden(message: impl Into<String>) -> Self {
-        Self::odata(
-            StatusCode::FORBIDDEN,
-            "Authorization_RequestDenied",
-            message,
-        )
+        Self::odata(StatusCode::FORBIDDEN, "Authorization_RequestDenied", message)
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {
@@ -92,12 +62,7 @@ impl CloudError {
 impl IntoResponse for CloudError {
     fn into_response(self) -> Response {
         match self {
-            CloudError::Login {
-                status,
-                error,
-                code,
-                description,
-            } => {
+            CloudError::Login { status, error, code, description } => {
                 let now = chrono::Utc::now();
                 let trace_id = uuid::Uuid::new_v4().to_string();
                 let correlation_id = uuid::Uuid::new_v4().to_string();
@@ -111,17 +76,11 @@ impl IntoResponse for CloudError {
                     timestamp,
                     trace_id,
                     correlation_id,
-                    error_uri: Some(format!(
-                        "https://login.microsoftonline.com/error?code={code}"
-                    )),
+                    error_uri: Some(format!("https://login.microsoftonline.com/error?code={code}")),
                 };
                 (status, axum::Json(body)).into_response()
             }
-            CloudError::OData {
-                status,
-                code,
-                message,
-            } => {
+            CloudError::OData { status, code, message } => {
                 let mut body = ODataError::new(code, message);
                 body.error.inner_error = Some(serde_json::json!({
                     "date": platform::clock::rfc3339(chrono::Utc::now()),
@@ -135,35 +94,25 @@ impl IntoResponse for CloudError {
                     "Too many requests from this application for this tenant. Retry after the given delay.",
                 );
                 let mut resp = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
-                resp.headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_s));
+                resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_s));
                 resp
             }
             CloudError::Page(message) => (
                 StatusCode::BAD_REQUEST,
                 Html(platform::html::page(
                     "Sign in",
-                    &format!(
-                        "<h1>Sorry, but we're having trouble signing you in.</h1><p>{}</p>",
-                        platform::html::escape(&message)
-                    ),
+                    &format!("<h1>Sorry, but we're having trouble signing you in.</h1><p>{}</p>", platform::html::escape(&message)),
                 )),
             )
                 .into_response(),
             CloudError::Db(e) => {
                 tracing::error!(error = %e, "database error");
-                let body = ODataError::new(
-                    "InternalServerError",
-                    "The service encountered an internal error.",
-                );
+                let body = ODataError::new("InternalServerError", "The service encountered an internal error.");
                 (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
             }
             CloudError::Internal(e) => {
                 tracing::error!(error = %e, "internal error");
-                let body = ODataError::new(
-                    "InternalServerError",
-                    "The service encountered an internal error.",
-                );
+                let body = ODataError::new("InternalServerError", "The service encountered an internal error.");
                 (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
             }
         }

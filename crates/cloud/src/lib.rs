@@ -8,6 +8,7 @@ pub mod http;
 pub mod intune;
 pub mod seed;
 pub mod store;
+pub mod throttle;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -29,6 +30,9 @@ pub struct CloudConfig {
     /// Whether devices with no assigned compliance policy count as compliant (tenant default).
     #[serde(default = "yes")]
     pub no_policy_is_compliant: bool,
+    /// Budgets of Graph and the partner services per app per tenant.
+    #[serde(default)]
+    pub throttle: throttle::ThrottleConfig,
 }
 
 fn yes() -> bool {
@@ -44,6 +48,7 @@ pub struct AppState {
     pub base_url: String,
     pub config: CloudConfig,
     pub uploads_waiting: Notify,
+    pub throttle: throttle::Throttle,
 }
 
 pub type Shared = Arc<AppState>;
@@ -78,48 +83,30 @@ pub enum StartError {
 }
 
 /// Starts the cloud on `listener` (already bound, so callers know the port in advance).
-pub async fn start(
-    config: CloudConfig,
-    listener: TcpListener,
-    ca: &LocalCa,
-    clock: Clock,
-) -> Result<Cloud, StartError> {
+pub async fn start(config: CloudConfig, listener: TcpListener, ca: &LocalCa, clock: Clock) -> Result<Cloud, StartError> {
     let store = Store::connect(&config.database_url).await?;
     seed::ensure_first_party(&store, clock.now_ms()).await?;
     let keys = Keys::load_or_create(&store, clock.now_ms()).await?;
     let base_url = format!("https://{}", listener.local_addr()?);
-    let state = Arc::new(AppState {
-        store,
-        keys,
-        clock,
-        base_url,
-        config,
-        uploads_waiting: Notify::new(),
-    });
+    let throttle = throttle::Throttle::new(config.throttle.clone());
+    let state = Arc::new(AppState { store, keys, clock, base_url, config, uploads_waiting: Notify::new(), throttle });
     let worker = tokio::spawn(upload_worker(state.clone()));
     let served = platform::http::serve_tls(http::router(state.clone()), listener, ca).await?;
-    Ok(Cloud {
-        state,
-        served,
-        worker,
-    })
+    Ok(Cloud { state, served, worker })
 }
 
-/// Applies queued upload messages as they arrive (and every second, for any missed wake-up).
+/// Applies queued upload messages as they arrive (and every second, for any missed
+/// wake-up), and keeps the signing keys rotated.
 async fn upload_worker(state: Shared) {
     loop {
-        match intune::uploads::process_pending(
-            &state.store,
-            state.clock.now_ms(),
-            state.config.no_policy_is_compliant,
-        )
-        .await
-        {
+        if let Err(e) = state.keys.maintain(&state.store, state.clock.now_ms()).await {
+            tracing::warn!(error = %e, "signing key maintenance failed");
+        }
+        match intune::uploads::process_pending(&state.store, state.clock.now_ms(), state.config.no_policy_is_compliant).await {
             Ok(n) if n > 0 => continue,
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "upload processing failed; will retry"),
         }
-        let _ =
-            tokio::time::timeout(Duration::from_secs(1), state.uploads_waiting.notified()).await;
+        let _ = tokio::time::timeout(Duration::from_secs(1), state.uploads_waiting.notified()).await;
     }
 }

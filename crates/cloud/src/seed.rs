@@ -2,9 +2,7 @@
 //! demo or a test asks for: the connector provider's tenant with its two multi-tenant
 //! apps, and customer tenants with admins, users, groups and a compliance policy.
 
-use crate::entra::directory::{
-    APPLICATION, Application, DELEGATED, FIRST_PARTY, Permission, Tenant, User,
-};
+use crate::entra::directory::{APPLICATION, Application, DELEGATED, FIRST_PARTY, Permission, Tenant, User};
 use crate::error::Result;
 use crate::intune::compliance::MacOsPolicySettings;
 use crate::store::{PolicyRow, Store};
@@ -36,11 +34,7 @@ pub async fn ensure_first_party(store: &Store, now: i64) -> Result<()> {
                 .await?;
         }
     }
-    if store
-        .application(ids::COMPANY_PORTAL_APP_ID)
-        .await?
-        .is_none()
-    {
+    if store.application(ids::COMPANY_PORTAL_APP_ID).await?.is_none() {
         store
             .insert_application(
                 &Application {
@@ -63,19 +57,10 @@ pub async fn ensure_first_party(store: &Store, now: i64) -> Result<()> {
 }
 
 fn scale_unit() -> String {
-    format!(
-        "msud{}",
-        platform::secrets::digest_hex(&uuid::Uuid::new_v4().to_string())[..6].to_owned()
-    )
+    format!("msud{}", platform::secrets::digest_hex(&uuid::Uuid::new_v4().to_string())[..6].to_owned())
 }
 
-async fn tenant(
-    store: &Store,
-    domain: &str,
-    name: &str,
-    licensed: bool,
-    now: i64,
-) -> Result<Tenant> {
+async fn tenant(store: &Store, domain: &str, name: &str, licensed: bool, now: i64) -> Result<Tenant> {
     let t = Tenant {
         id: uuid::Uuid::new_v4().to_string(),
         domain: domain.to_ascii_lowercase(),
@@ -86,19 +71,20 @@ async fn tenant(
     };
     store.insert_tenant(&t, now).await?;
     for fp in FIRST_PARTY {
-        store
-            .ensure_service_principal(&t.id, fp.app_id, fp.display_name, now)
-            .await?;
+        store.ensure_service_principal(&t.id, fp.app_id, fp.display_name, now).await?;
     }
-    store
-        .ensure_service_principal(
-            &t.id,
-            ids::COMPANY_PORTAL_APP_ID,
-            "Intune Company Portal",
-            now,
-        )
-        .await?;
+    store.ensure_service_principal(&t.id, ids::COMPANY_PORTAL_APP_ID, "Intune Company Portal", now).await?;
     Ok(t)
+}
+
+/// A self-signed RSA certificate and its key (PEM) for an app's certificate credential.
+pub fn certificate(common_name: &str) -> Result<(String, String)> {
+    use crate::error::CloudError;
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).map_err(CloudError::internal)?;
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(CloudError::internal)?;
+    params.distinguished_name.push(rcgen::DnType::CommonName, common_name);
+    let cert = params.self_signed(&key).map_err(CloudError::internal)?;
+    Ok((cert.pem(), key.serialize_pem()))
 }
 
 async fn app(
@@ -130,19 +116,9 @@ async fn app(
         .await?;
     let secret = platform::secrets::random_token(30);
     let two_years = 2 * 365 * 24 * 3600 * 1000_i64;
-    store
-        .insert_secret(
-            &app_id,
-            &platform::secrets::digest_hex(&secret),
-            &secret[..3],
-            now + two_years,
-            now,
-        )
-        .await?;
+    store.insert_secret(&app_id, &platform::secrets::digest_hex(&secret), &secret[..3], now + two_years, now).await?;
     // The owning tenant always has the app's service principal.
-    store
-        .ensure_service_principal(owner, &app_id, name, now)
-        .await?;
+    store.ensure_service_principal(owner, &app_id, name, now).await?;
     Ok((app_id, secret))
 }
 
@@ -152,6 +128,9 @@ pub struct ProviderApps {
     pub tenant_id: String,
     pub connector_app_id: String,
     pub connector_secret: String,
+    /// The Cloud Connector app's certificate credential (PEM), preferred over the secret.
+    pub connector_certificate_pem: String,
+    pub connector_key_pem: String,
     pub registration_app_id: String,
     pub registration_secret: String,
 }
@@ -161,57 +140,30 @@ pub fn cloud_connector_permissions() -> Vec<Permission> {
     vec![
         Permission::new(ids::GRAPH_APP_ID, DELEGATED, ids::SCOPE_USER_READ),
         Permission::new(ids::GRAPH_APP_ID, APPLICATION, ids::ROLE_DIRECTORY_READ_ALL),
-        Permission::new(
-            ids::INTUNE_APP_ID,
-            APPLICATION,
-            ids::ROLE_UPDATE_DEVICE_ATTRIBUTES,
-        ),
+        Permission::new(ids::INTUNE_APP_ID, APPLICATION, ids::ROLE_UPDATE_DEVICE_ATTRIBUTES),
     ]
 }
 
 /// The exact permissions of the Cloud Connector user registration app (SPEC S8).
 pub fn registration_app_permissions() -> Vec<Permission> {
-    vec![Permission::new(
-        ids::GRAPH_APP_ID,
-        DELEGATED,
-        ids::SCOPE_USER_READ,
-    )]
+    vec![Permission::new(ids::GRAPH_APP_ID, DELEGATED, ids::SCOPE_USER_READ)]
 }
 
 pub async fn provider(store: &Store, consent_redirect_uri: &str, now: i64) -> Result<ProviderApps> {
-    let t = tenant(
-        store,
-        "cloudconnector.example",
-        "Cloud Connector",
-        false,
-        now,
-    )
-    .await?;
+    let t = tenant(store, "cloudconnector.example", "Cloud Connector", false, now).await?;
     let redirect = vec![consent_redirect_uri.to_string()];
-    let (connector_app_id, connector_secret) = app(
-        store,
-        &t.id,
-        "Cloud Connector",
-        true,
-        redirect.clone(),
-        cloud_connector_permissions(),
-        now,
-    )
-    .await?;
-    let (registration_app_id, registration_secret) = app(
-        store,
-        &t.id,
-        "Cloud Connector user registration app",
-        true,
-        redirect,
-        registration_app_permissions(),
-        now,
-    )
-    .await?;
+    let (connector_app_id, connector_secret) =
+        app(store, &t.id, "Cloud Connector", true, redirect.clone(), cloud_connector_permissions(), now).await?;
+    let (registration_app_id, registration_secret) =
+        app(store, &t.id, "Cloud Connector user registration app", true, redirect, registration_app_permissions(), now).await?;
+    let (connector_certificate_pem, connector_key_pem) = certificate("Cloud Connector")?;
+    crate::entra::assertions::register(store, &connector_app_id, &connector_certificate_pem, now).await?;
     Ok(ProviderApps {
         tenant_id: t.id,
         connector_app_id,
         connector_secret,
+        connector_certificate_pem,
+        connector_key_pem,
         registration_app_id,
         registration_secret,
     })
@@ -233,6 +185,9 @@ pub struct CustomerTenant {
     pub test_client_id: String,
     pub test_client_secret: String,
     pub test_client_permissions: Vec<String>,
+    /// The test client's certificate credential (PEM).
+    pub test_client_certificate_pem: String,
+    pub test_client_key_pem: String,
     pub policy_id: String,
 }
 
@@ -282,10 +237,7 @@ pub async fn customer(store: &Store, spec: CustomerSpec<'_>, now: i64) -> Result
                     tenant_id: t.id.clone(),
                     upn: u.upn.clone(),
                     display_name: format!("User {i}"),
-                    password_hash: platform::secrets::hash_password_with(
-                        &u.password,
-                        DEMO_USER_ITERATIONS,
-                    ),
+                    password_hash: platform::secrets::hash_password_with(&u.password, DEMO_USER_ITERATIONS),
                     global_admin: 0,
                 },
                 now,
@@ -295,10 +247,7 @@ pub async fn customer(store: &Store, spec: CustomerSpec<'_>, now: i64) -> Result
         users.push(u);
     }
     let policy_id = uuid::Uuid::new_v4().to_string();
-    let settings = MacOsPolicySettings {
-        storage_require_encryption: true,
-        ..Default::default()
-    };
+    let settings = MacOsPolicySettings { storage_require_encryption: true, ..Default::default() };
     store
         .insert_policy(
             &PolicyRow {
@@ -326,28 +275,14 @@ pub async fn customer(store: &Store, spec: CustomerSpec<'_>, now: i64) -> Result
     .iter()
     .map(|s| s.to_string())
     .collect();
-    let perms: Vec<Permission> = test_client_permissions
-        .iter()
-        .map(|p| Permission::new(ids::GRAPH_APP_ID, APPLICATION, p))
-        .collect();
-    let (test_client_id, test_client_secret) = app(
-        store,
-        &t.id,
-        "Test client",
-        false,
-        vec![],
-        perms.clone(),
-        now,
-    )
-    .await?;
-    let sp = store
-        .service_principal(&t.id, &test_client_id)
-        .await?
-        .map(|s| s.id)
-        .unwrap_or_default();
+    let perms: Vec<Permission> = test_client_permissions.iter().map(|p| Permission::new(ids::GRAPH_APP_ID, APPLICATION, p)).collect();
+    let (test_client_id, test_client_secret) = app(store, &t.id, "Test client", false, vec![], perms.clone(), now).await?;
+    let sp = store.service_principal(&t.id, &test_client_id).await?.map(|s| s.id).unwrap_or_default();
     for p in &perms {
         store.grant(&t.id, &sp, p, now).await?;
     }
+    let (test_client_certificate_pem, test_client_key_pem) = certificate("Test client")?;
+    crate::entra::assertions::register(store, &test_client_id, &test_client_certificate_pem, now).await?;
     Ok(CustomerTenant {
         tenant_id: t.id,
         domain: t.domain,
@@ -356,6 +291,8 @@ pub async fn customer(store: &Store, spec: CustomerSpec<'_>, now: i64) -> Result
         test_client_id,
         test_client_secret,
         test_client_permissions,
+        test_client_certificate_pem,
+        test_client_key_pem,
         policy_id,
     })
 }

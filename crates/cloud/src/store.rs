@@ -10,10 +10,7 @@ use crate::error::Result;
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-pub const MIGRATIONS: Migrations = Migrations {
-    sqlite: &SQLITE,
-    postgres: &POSTGRES,
-};
+pub const MIGRATIONS: Migrations = Migrations { sqlite: &SQLITE, postgres: &POSTGRES };
 
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -107,9 +104,7 @@ fn json<T: serde::de::DeserializeOwned + Default>(s: &str) -> T {
 
 impl Store {
     pub async fn connect(url: &str) -> Result<Store, platform::Error> {
-        Ok(Store {
-            db: Db::connect(url, &MIGRATIONS).await?,
-        })
+        Ok(Store { db: Db::connect(url, &MIGRATIONS).await? })
     }
 
     fn pool(&self) -> &sqlx::AnyPool {
@@ -174,43 +169,100 @@ impl Store {
     }
 
     pub async fn user_by_upn(&self, upn: &str) -> Result<Option<User>> {
-        Ok(sqlx::query_as::<_, User>(
-            "SELECT id, tenant_id, upn, display_name, password_hash, global_admin FROM users WHERE upn = $1",
-        )
-        .bind(upn.to_ascii_lowercase())
-        .fetch_optional(self.pool())
-        .await?)
+        Ok(sqlx::query_as::<_, User>("SELECT id, tenant_id, upn, display_name, password_hash, global_admin FROM users WHERE upn = $1")
+            .bind(upn.to_ascii_lowercase())
+            .fetch_optional(self.pool())
+            .await?)
     }
 
     pub async fn user(&self, id: &str) -> Result<Option<User>> {
+        Ok(sqlx::query_as::<_, User>("SELECT id, tenant_id, upn, display_name, password_hash, global_admin FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    /// A page of a tenant's users by object ID, optionally one UPN only.
+    pub async fn users(&self, tenant_id: &str, upn: Option<&str>, after: &str, limit: i64) -> Result<Vec<User>> {
+        let only = upn.unwrap_or("").to_ascii_lowercase();
         Ok(sqlx::query_as::<_, User>(
-            "SELECT id, tenant_id, upn, display_name, password_hash, global_admin FROM users WHERE id = $1",
+            "SELECT id, tenant_id, upn, display_name, password_hash, global_admin FROM users \
+             WHERE tenant_id = $1 AND ($2 = '' OR upn = $3) AND id > $4 ORDER BY id LIMIT $5",
         )
-        .bind(id)
-        .fetch_optional(self.pool())
+        .bind(tenant_id)
+        .bind(&only)
+        .bind(&only)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(self.pool())
         .await?)
     }
 
-    pub async fn insert_group(&self, id: &str, tenant_id: &str, name: &str) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO directory_groups (id, tenant_id, display_name) VALUES ($1, $2, $3)",
+    /// `(id, display_name)` of a tenant's groups.
+    pub async fn groups(&self, tenant_id: &str) -> Result<Vec<(String, String)>> {
+        Ok(sqlx::query_as::<_, (String, String)>(
+            "SELECT id, display_name FROM directory_groups WHERE tenant_id = $1 ORDER BY display_name, id",
         )
-        .bind(id)
         .bind(tenant_id)
-        .bind(name)
-        .execute(self.pool())
-        .await?;
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// Members of a group, which must belong to `tenant_id`, as a page by user ID.
+    pub async fn group_members(&self, tenant_id: &str, group_id: &str, after: &str, limit: i64) -> Result<Vec<User>> {
+        Ok(sqlx::query_as::<_, User>(
+            "SELECT u.id, u.tenant_id, u.upn, u.display_name, u.password_hash, u.global_admin FROM group_members m \
+             JOIN users u ON u.id = m.user_id JOIN directory_groups g ON g.id = m.group_id \
+             WHERE g.tenant_id = $1 AND m.group_id = $2 AND u.id > $3 ORDER BY u.id LIMIT $4",
+        )
+        .bind(tenant_id)
+        .bind(group_id)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// Application registrations owned by a tenant.
+    pub async fn applications_of(&self, tenant_id: &str) -> Result<Vec<Application>> {
+        let ids =
+            sqlx::query_scalar::<_, String>("SELECT app_id FROM applications WHERE owner_tenant_id = $1 ORDER BY display_name, app_id")
+                .bind(tenant_id)
+                .fetch_all(self.pool())
+                .await?;
+        let mut apps = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(a) = self.application(&id).await? {
+                apps.push(a);
+            }
+        }
+        Ok(apps)
+    }
+
+    /// `(id, hint, expires_ms)` of an application's secrets.
+    pub async fn secret_hints(&self, app_id: &str) -> Result<Vec<(String, String, i64)>> {
+        Ok(sqlx::query_as::<_, (String, String, i64)>("SELECT id, hint, expires_ms FROM app_secrets WHERE app_id = $1 ORDER BY created_ms")
+            .bind(app_id)
+            .fetch_all(self.pool())
+            .await?)
+    }
+
+    pub async fn insert_group(&self, id: &str, tenant_id: &str, name: &str) -> Result<()> {
+        sqlx::query("INSERT INTO directory_groups (id, tenant_id, display_name) VALUES ($1, $2, $3)")
+            .bind(id)
+            .bind(tenant_id)
+            .bind(name)
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 
     pub async fn add_group_member(&self, group_id: &str, user_id: &str) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO group_members (group_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        )
-        .bind(group_id)
-        .bind(user_id)
-        .execute(self.pool())
-        .await?;
+        sqlx::query("INSERT INTO group_members (group_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(group_id)
+            .bind(user_id)
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 
@@ -269,21 +321,39 @@ impl Store {
         Ok(())
     }
 
-    pub async fn insert_secret(
-        &self,
-        app_id: &str,
-        digest: &str,
-        hint: &str,
-        expires_ms: i64,
-        now: i64,
-    ) -> Result<()> {
+    pub async fn insert_secret(&self, app_id: &str, digest: &str, hint: &str, expires_ms: i64, now: i64) -> Result<()> {
+        sqlx::query("INSERT INTO app_secrets (id, app_id, secret_digest, hint, expires_ms, created_ms) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(uuid::Uuid::new_v4().to_string())
+            .bind(app_id)
+            .bind(digest)
+            .bind(hint)
+            .bind(expires_ms)
+            .bind(now)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// `(digest, expires_ms)` of every secret of an application.
+    pub async fn secrets(&self, app_id: &str) -> Result<Vec<(String, i64)>> {
+        Ok(sqlx::query_as::<_, (String, i64)>("SELECT secret_digest, expires_ms FROM app_secrets WHERE app_id = $1")
+            .bind(app_id)
+            .fetch_all(self.pool())
+            .await?)
+    }
+
+    pub async fn insert_certificate(&self, app_id: &str, der: &[u8], sha1: &[u8], sha256: &[u8], expires_ms: i64, now: i64) -> Result<()> {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD;
         sqlx::query(
-            "INSERT INTO app_secrets (id, app_id, secret_digest, hint, expires_ms, created_ms) VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO app_certificates (id, app_id, certificate_der, thumbprint_sha1, thumbprint_sha256, expires_ms, created_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(uuid::Uuid::new_v4().to_string())
         .bind(app_id)
-        .bind(digest)
-        .bind(hint)
+        .bind(b64.encode(der))
+        .bind(b64.encode(sha1))
+        .bind(b64.encode(sha256))
         .bind(expires_ms)
         .bind(now)
         .execute(self.pool())
@@ -291,24 +361,40 @@ impl Store {
         Ok(())
     }
 
-    /// `(digest, expires_ms)` of every secret of an application.
-    pub async fn secrets(&self, app_id: &str) -> Result<Vec<(String, i64)>> {
-        Ok(sqlx::query_as::<_, (String, i64)>(
-            "SELECT secret_digest, expires_ms FROM app_secrets WHERE app_id = $1",
+    pub async fn certificates(&self, app_id: &str) -> Result<Vec<crate::entra::assertions::RegisteredCertificate>> {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let rows = sqlx::query_as::<_, (String, String, String, i64)>(
+            "SELECT certificate_der, thumbprint_sha1, thumbprint_sha256, expires_ms FROM app_certificates WHERE app_id = $1",
         )
-        .bind(app_id)
+        .bind(app_id.to_ascii_lowercase())
         .fetch_all(self.pool())
-        .await?)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(der, sha1, sha256, expires_ms)| crate::entra::assertions::RegisteredCertificate {
+                der: b64.decode(der).unwrap_or_default(),
+                thumbprint_sha1: b64.decode(sha1).unwrap_or_default(),
+                thumbprint_sha256: b64.decode(sha256).unwrap_or_default(),
+                expires_ms,
+            })
+            .collect())
+    }
+
+    /// Records a client assertion's `jti`; false if it was seen before (a replay).
+    pub async fn record_assertion(&self, app_id: &str, jti: &str, expires_ms: i64, now: i64) -> Result<bool> {
+        sqlx::query("DELETE FROM used_assertions WHERE expires_ms < $1").bind(now).execute(self.pool()).await?;
+        let r = sqlx::query("INSERT INTO used_assertions (jti, app_id, expires_ms) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+            .bind(jti)
+            .bind(app_id)
+            .bind(expires_ms)
+            .execute(self.pool())
+            .await?;
+        Ok(r.rows_affected() == 1)
     }
 
     /// The tenant's service principal for `app_id`, created if missing.
-    pub async fn ensure_service_principal(
-        &self,
-        tenant_id: &str,
-        app_id: &str,
-        name: &str,
-        now: i64,
-    ) -> Result<String> {
+    pub async fn ensure_service_principal(&self, tenant_id: &str, app_id: &str, name: &str, now: i64) -> Result<String> {
         sqlx::query(
             "INSERT INTO service_principals (id, tenant_id, app_id, display_name, created_ms) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (tenant_id, app_id) DO NOTHING",
@@ -321,15 +407,10 @@ impl Store {
         .execute(self.pool())
         .await?;
         let sp = self.service_principal(tenant_id, app_id).await?;
-        sp.map(|sp| sp.id)
-            .ok_or_else(|| crate::error::CloudError::internal("service principal vanished"))
+        sp.map(|sp| sp.id).ok_or_else(|| crate::error::CloudError::internal("service principal vanished"))
     }
 
-    pub async fn service_principal(
-        &self,
-        tenant_id: &str,
-        app_id: &str,
-    ) -> Result<Option<ServicePrincipal>> {
+    pub async fn service_principal(&self, tenant_id: &str, app_id: &str) -> Result<Option<ServicePrincipal>> {
         Ok(sqlx::query_as::<_, ServicePrincipal>(
             "SELECT id, tenant_id, app_id, display_name FROM service_principals WHERE tenant_id = $1 AND app_id = $2",
         )
@@ -348,13 +429,7 @@ impl Store {
         .await?)
     }
 
-    pub async fn grant(
-        &self,
-        tenant_id: &str,
-        sp_id: &str,
-        p: &Permission,
-        now: i64,
-    ) -> Result<()> {
+    pub async fn grant(&self, tenant_id: &str, sp_id: &str, p: &Permission, now: i64) -> Result<()> {
         sqlx::query(
             "INSERT INTO permission_grants (id, tenant_id, sp_id, resource_app_id, kind, permission, created_ms) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (sp_id, resource_app_id, kind, permission) DO NOTHING",
@@ -378,14 +453,7 @@ impl Store {
         .bind(sp_id)
         .fetch_all(self.pool())
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(r, k, v)| Permission {
-                resource_app_id: r,
-                kind: k,
-                value: v,
-            })
-            .collect())
+        Ok(rows.into_iter().map(|(r, k, v)| Permission { resource_app_id: r, kind: k, value: v }).collect())
     }
 
     // ---- keys, sessions, consent -------------------------------------------------------
@@ -400,40 +468,34 @@ impl Store {
         Ok(())
     }
 
-    /// `(kid, pem, created_ms)`, newest first.
-    pub async fn signing_keys(&self) -> Result<Vec<(String, String, i64)>> {
-        Ok(sqlx::query_as::<_, (String, String, i64)>(
-            "SELECT kid, private_pem, created_ms FROM signing_keys ORDER BY created_ms DESC",
-        )
-        .fetch_all(self.pool())
-        .await?)
+    pub async fn delete_signing_key(&self, kid: &str) -> Result<()> {
+        sqlx::query("DELETE FROM signing_keys WHERE kid = $1").bind(kid).execute(self.pool()).await?;
+        Ok(())
     }
 
-    pub async fn insert_console_session(
-        &self,
-        digest: &str,
-        user_id: &str,
-        expires_ms: i64,
-    ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO console_sessions (token_digest, user_id, expires_ms) VALUES ($1, $2, $3)",
-        )
-        .bind(digest)
-        .bind(user_id)
-        .bind(expires_ms)
-        .execute(self.pool())
-        .await?;
+    /// `(kid, pem, created_ms)`, newest first.
+    pub async fn signing_keys(&self) -> Result<Vec<(String, String, i64)>> {
+        Ok(sqlx::query_as::<_, (String, String, i64)>("SELECT kid, private_pem, created_ms FROM signing_keys ORDER BY created_ms DESC")
+            .fetch_all(self.pool())
+            .await?)
+    }
+
+    pub async fn insert_console_session(&self, digest: &str, user_id: &str, expires_ms: i64) -> Result<()> {
+        sqlx::query("INSERT INTO console_sessions (token_digest, user_id, expires_ms) VALUES ($1, $2, $3)")
+            .bind(digest)
+            .bind(user_id)
+            .bind(expires_ms)
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 
     pub async fn console_session_user(&self, digest: &str, now: i64) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar::<_, String>(
-            "SELECT user_id FROM console_sessions WHERE token_digest = $1 AND expires_ms > $2",
-        )
-        .bind(digest)
-        .bind(now)
-        .fetch_optional(self.pool())
-        .await?)
+        Ok(sqlx::query_scalar::<_, String>("SELECT user_id FROM console_sessions WHERE token_digest = $1 AND expires_ms > $2")
+            .bind(digest)
+            .bind(now)
+            .fetch_optional(self.pool())
+            .await?)
     }
 
     pub async fn insert_consent_request(&self, r: &ConsentRequest) -> Result<()> {
@@ -465,40 +527,26 @@ impl Store {
     }
 
     pub async fn set_consent_user(&self, id: &str, user_id: &str) -> Result<()> {
-        sqlx::query("UPDATE consent_requests SET user_id = $1 WHERE id = $2")
-            .bind(user_id)
-            .bind(id)
-            .execute(self.pool())
-            .await?;
+        sqlx::query("UPDATE consent_requests SET user_id = $1 WHERE id = $2").bind(user_id).bind(id).execute(self.pool()).await?;
         Ok(())
     }
 
     /// Removes a consent request; true if this call removed it (single use).
     pub async fn take_consent_request(&self, id: &str) -> Result<bool> {
-        let r = sqlx::query("DELETE FROM consent_requests WHERE id = $1")
-            .bind(id)
-            .execute(self.pool())
-            .await?;
+        let r = sqlx::query("DELETE FROM consent_requests WHERE id = $1").bind(id).execute(self.pool()).await?;
         Ok(r.rows_affected() == 1)
     }
 
     // ---- devices -----------------------------------------------------------------------
 
     pub async fn device_ca(&self, tenant_id: &str) -> Result<Option<(String, String)>> {
-        Ok(sqlx::query_as::<_, (String, String)>(
-            "SELECT cert_pem, key_pem FROM device_cas WHERE tenant_id = $1",
-        )
-        .bind(tenant_id)
-        .fetch_optional(self.pool())
-        .await?)
+        Ok(sqlx::query_as::<_, (String, String)>("SELECT cert_pem, key_pem FROM device_cas WHERE tenant_id = $1")
+            .bind(tenant_id)
+            .fetch_optional(self.pool())
+            .await?)
     }
 
-    pub async fn insert_device_ca(
-        &self,
-        tenant_id: &str,
-        cert_pem: &str,
-        key_pem: &str,
-    ) -> Result<()> {
+    pub async fn insert_device_ca(&self, tenant_id: &str, cert_pem: &str, key_pem: &str) -> Result<()> {
         sqlx::query("INSERT INTO device_cas (tenant_id, cert_pem, key_pem) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
             .bind(tenant_id)
             .bind(cert_pem)
@@ -537,25 +585,12 @@ impl Store {
         public_key, certificate_thumbprint, is_compliant, is_managed, mdm_app_id, registered_ms, compliance_updated_ms";
 
     pub async fn device(&self, tenant_id: &str, device_id: &str) -> Result<Option<DeviceRow>> {
-        let sql = format!(
-            "SELECT {} FROM devices WHERE tenant_id = $1 AND device_id = $2",
-            Self::DEVICE_COLUMNS
-        );
-        Ok(sqlx::query_as::<_, DeviceRow>(&sql)
-            .bind(tenant_id)
-            .bind(device_id.to_ascii_lowercase())
-            .fetch_optional(self.pool())
-            .await?)
+        let sql = format!("SELECT {} FROM devices WHERE tenant_id = $1 AND device_id = $2", Self::DEVICE_COLUMNS);
+        Ok(sqlx::query_as::<_, DeviceRow>(&sql).bind(tenant_id).bind(device_id.to_ascii_lowercase()).fetch_optional(self.pool()).await?)
     }
 
     /// One page of a tenant's devices ordered by device ID, optionally only one device ID.
-    pub async fn devices(
-        &self,
-        tenant_id: &str,
-        device_id: Option<&str>,
-        after: &str,
-        limit: i64,
-    ) -> Result<Vec<DeviceRow>> {
+    pub async fn devices(&self, tenant_id: &str, device_id: Option<&str>, after: &str, limit: i64) -> Result<Vec<DeviceRow>> {
         let sql = format!(
             "SELECT {} FROM devices WHERE tenant_id = $1 AND ($2 = '' OR device_id = $3) AND device_id > $4 \
              ORDER BY device_id LIMIT $5",
@@ -641,11 +676,7 @@ impl Store {
     }
 
     /// Policies that apply to a user through the user groups it belongs to.
-    pub async fn policies_for_user(
-        &self,
-        tenant_id: &str,
-        user_id: &str,
-    ) -> Result<Vec<PolicyRow>> {
+    pub async fn policies_for_user(&self, tenant_id: &str, user_id: &str) -> Result<Vec<PolicyRow>> {
         Ok(sqlx::query_as::<_, PolicyRow>(
             "SELECT DISTINCT p.id, p.tenant_id, p.display_name, p.settings FROM compliance_policies p \
              JOIN policy_assignments a ON a.policy_id = p.id \
@@ -677,12 +708,7 @@ impl Store {
         .await?)
     }
 
-    pub async fn managed_devices(
-        &self,
-        tenant_id: &str,
-        after: &str,
-        limit: i64,
-    ) -> Result<Vec<ManagedDeviceRow>> {
+    pub async fn managed_devices(&self, tenant_id: &str, after: &str, limit: i64) -> Result<Vec<ManagedDeviceRow>> {
         Ok(sqlx::query_as::<_, ManagedDeviceRow>(
             "SELECT id, tenant_id, device_id, user_id, device_name, os_version, serial_number, compliance_state, \
              attributes, setting_results, partner_update_ms, last_sync_ms FROM managed_devices \
@@ -736,10 +762,7 @@ impl Store {
         .await?)
     }
 
-    pub fn begin(
-        &self,
-    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error>> + '_
-    {
+    pub fn begin(&self) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error>> + '_ {
         self.db.pool.begin()
     }
 }
@@ -749,10 +772,7 @@ pub mod tx {
     use super::*;
     use sqlx::AnyConnection;
 
-    pub async fn upsert_managed_device(
-        conn: &mut AnyConnection,
-        m: &ManagedDeviceRow,
-    ) -> Result<()> {
+    pub async fn upsert_managed_device(conn: &mut AnyConnection, m: &ManagedDeviceRow) -> Result<()> {
         sqlx::query(
             "INSERT INTO managed_devices (id, tenant_id, device_id, user_id, device_name, os_version, serial_number, \
              compliance_state, attributes, setting_results, partner_update_ms, last_sync_ms) \

@@ -13,9 +13,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::Mutex;
 use wire::CloudProfile;
 use wire::errors::AadstsError;
-use wire::partner::{
-    HeartbeatRequest, PartnerTenantRequest, ServiceEndpoint, UploadAccepted, UploadStatus,
-};
+use wire::partner::{HeartbeatRequest, PartnerTenantRequest, ServiceEndpoint, UploadAccepted, UploadStatus};
 
 /// The connector's own registration in one cloud: it holds its app credential only;
 /// tokens for each tenant come from that tenant's authority.
@@ -24,7 +22,15 @@ pub struct CloudApp {
     pub profile: CloudProfile,
     /// The *Cloud Connector* app.
     pub client_id: String,
+    /// Used only when no certificate is configured.
+    #[serde(default)]
     pub client_secret: String,
+    /// The app's certificate credential (PEM): tokens are then requested with a signed
+    /// client assertion and the secret is not sent.
+    #[serde(default)]
+    pub client_certificate_pem: Option<String>,
+    #[serde(default)]
+    pub client_key_pem: Option<String>,
     /// The *Cloud Connector user registration app*.
     pub registration_app_id: String,
     /// The cloud's Partner device management page, opened by *Copy and Open Intune*.
@@ -35,17 +41,9 @@ pub struct CloudApp {
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum CallError {
     #[error("{description}")]
-    Login {
-        error: String,
-        codes: Vec<u32>,
-        description: String,
-    },
+    Login { error: String, codes: Vec<u32>, description: String },
     #[error("HTTP {status}: {body}")]
-    Http {
-        status: u16,
-        retry_after_s: Option<u64>,
-        body: String,
-    },
+    Http { status: u16, retry_after_s: Option<u64>, body: String },
     #[error("connection: {0}")]
     Transport(String),
     #[error("service {0} not published by discovery")]
@@ -89,11 +87,7 @@ fn transport(e: reqwest::Error) -> CallError {
 
 async fn read<T: DeserializeOwned>(resp: reqwest::Response) -> Result<T, CallError> {
     let status = resp.status().as_u16();
-    let retry_after_s = resp
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok());
+    let retry_after_s = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
     let bytes = resp.bytes().await.map_err(transport)?;
     if (200..300).contains(&status) {
         return serde_json::from_slice(&bytes).map_err(|e| CallError::Http {
@@ -103,11 +97,25 @@ async fn read<T: DeserializeOwned>(resp: reqwest::Response) -> Result<T, CallErr
         });
     }
     let body = String::from_utf8_lossy(&bytes).chars().take(500).collect();
-    Err(CallError::Http {
-        status,
-        retry_after_s,
-        body,
-    })
+    Err(CallError::Http { status, retry_after_s, body })
+}
+
+/// A client assertion for the token endpoint, signed PS256 with the certificate's key and
+/// naming the certificate by its SHA-256 thumbprint (`x5t#S256`).
+fn client_assertion(client_id: &str, audience: &str, cert_pem: &str, key_pem: &str, now_ms: i64) -> Result<String, CallError> {
+    use aws_lc_rs::digest;
+    let bad = |what: &str| CallError::Http { status: 0, retry_after_s: None, body: format!("client certificate: {what}") };
+    let body: String = cert_pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let der = base64::engine::general_purpose::STANDARD.decode(body.trim()).map_err(|_| bad("not PEM"))?;
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::PS256);
+    header.x5t_s256 = Some(URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, &der)));
+    let now = now_ms / 1000;
+    let claims = serde_json::json!({
+        "aud": audience, "iss": client_id, "sub": client_id, "jti": uuid::Uuid::new_v4().to_string(),
+        "nbf": now, "iat": now, "exp": now + 600,
+    });
+    let key = jsonwebtoken::EncodingKey::from_rsa_pem(key_pem.as_bytes()).map_err(|_| bad("key is not an RSA PEM"))?;
+    jsonwebtoken::encode(&header, &claims, &key).map_err(|e| bad(&e.to_string()))
 }
 
 /// The `roles` claim of a token the connector was just issued (read, not verified: it
@@ -122,54 +130,32 @@ pub fn token_roles(token: &str) -> Vec<String> {
     let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
         return vec![];
     };
-    v.get("roles")
-        .and_then(|r| r.as_array())
-        .map(|a| {
-            a.iter()
-                .filter_map(|s| s.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
+    v.get("roles").and_then(|r| r.as_array()).map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect()).unwrap_or_default()
 }
 
 impl CloudClient {
     pub fn new(http: reqwest::Client, clock: Clock) -> Self {
-        CloudClient {
-            http,
-            clock,
-            tokens: Mutex::new(HashMap::new()),
-            discovery: Mutex::new(HashMap::new()),
-        }
+        CloudClient { http, clock, tokens: Mutex::new(HashMap::new()), discovery: Mutex::new(HashMap::new()) }
     }
 
-    pub async fn token(
-        &self,
-        app: &CloudApp,
-        tenant: &str,
-        resource: &str,
-    ) -> Result<String, CallError> {
-        let key = (
-            app.profile.name.clone(),
-            tenant.to_string(),
-            resource.to_string(),
-        );
+    pub async fn token(&self, app: &CloudApp, tenant: &str, resource: &str) -> Result<String, CallError> {
+        let key = (app.profile.name.clone(), tenant.to_string(), resource.to_string());
         let mut cache = self.tokens.lock().await;
         let now = self.clock.now_ms();
         if let Some(t) = cache.get(&key).filter(|t| t.refresh_at_ms > now) {
             return Ok(t.token.clone());
         }
-        let resp = self
-            .http
-            .post(app.profile.token_endpoint(tenant))
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", app.client_id.as_str()),
-                ("client_secret", app.client_secret.as_str()),
-                ("scope", CloudProfile::default_scope(resource).as_str()),
-            ])
-            .send()
-            .await
-            .map_err(transport)?;
+        let endpoint = app.profile.token_endpoint(tenant);
+        let scope = CloudProfile::default_scope(resource);
+        let mut form = vec![("grant_type", "client_credentials".to_string()), ("client_id", app.client_id.clone()), ("scope", scope)];
+        match (&app.client_certificate_pem, &app.client_key_pem) {
+            (Some(cert), Some(key)) => {
+                form.push(("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".into()));
+                form.push(("client_assertion", client_assertion(&app.client_id, &endpoint, cert, key, now)?));
+            }
+            _ => form.push(("client_secret", app.client_secret.clone())),
+        }
+        let resp = self.http.post(&endpoint).form(&form).send().await.map_err(transport)?;
         let status = resp.status().as_u16();
         let bytes = resp.bytes().await.map_err(transport)?;
         if status != 200 {
@@ -177,18 +163,9 @@ impl CloudClient {
                 Ok(e) => CallError::Login {
                     error: e.error,
                     codes: e.error_codes,
-                    description: e
-                        .error_description
-                        .lines()
-                        .next()
-                        .unwrap_or_default()
-                        .to_string(),
+                    description: e.error_description.lines().next().unwrap_or_default().to_string(),
                 },
-                Err(_) => CallError::Http {
-                    status,
-                    retry_after_s: None,
-                    body: String::from_utf8_lossy(&bytes).into(),
-                },
+                Err(_) => CallError::Http { status, retry_after_s: None, body: String::from_utf8_lossy(&bytes).into() },
             });
         }
         #[derive(serde::Deserialize)]
@@ -201,90 +178,43 @@ impl CloudClient {
             retry_after_s: None,
             body: format!("malformed token response: {e}"),
         })?;
-        let expires_in = t
-            .expires_in
-            .as_i64()
-            .or_else(|| t.expires_in.as_str().and_then(|s| s.parse().ok()))
-            .unwrap_or(3599);
-        cache.insert(
-            key,
-            CachedToken {
-                token: t.access_token.clone(),
-                refresh_at_ms: now + expires_in * 1000 - TOKEN_REFRESH_MARGIN_MS,
-            },
-        );
+        let expires_in = t.expires_in.as_i64().or_else(|| t.expires_in.as_str().and_then(|s| s.parse().ok())).unwrap_or(3599);
+        cache.insert(key, CachedToken { token: t.access_token.clone(), refresh_at_ms: now + expires_in * 1000 - TOKEN_REFRESH_MARGIN_MS });
         Ok(t.access_token)
     }
 
     pub async fn forget_token(&self, app: &CloudApp, tenant: &str, resource: &str) {
-        self.tokens.lock().await.remove(&(
-            app.profile.name.clone(),
-            tenant.to_string(),
-            resource.to_string(),
-        ));
+        self.tokens.lock().await.remove(&(app.profile.name.clone(), tenant.to_string(), resource.to_string()));
     }
 
     fn intune_resource(app: &CloudApp) -> Result<&str, CallError> {
-        app.profile
-            .intune_resource
-            .as_deref()
-            .ok_or_else(|| CallError::NotDiscovered("Intune API".into()))
+        app.profile.intune_resource.as_deref().ok_or_else(|| CallError::NotDiscovered("Intune API".into()))
     }
 
     /// Partner service base URLs of a tenant, from Graph discovery on the Intune app.
-    pub async fn services(
-        &self,
-        app: &CloudApp,
-        tenant: &str,
-        refresh: bool,
-    ) -> Result<HashMap<String, String>, CallError> {
+    pub async fn services(&self, app: &CloudApp, tenant: &str, refresh: bool) -> Result<HashMap<String, String>, CallError> {
         let key = (app.profile.name.clone(), tenant.to_string());
         let now = self.clock.now_ms();
         let mut cache = self.discovery.lock().await;
-        if !refresh
-            && let Some(d) = cache
-                .get(&key)
-                .filter(|d| now - d.fetched_ms < DISCOVERY_TTL_MS)
-        {
+        if !refresh && let Some(d) = cache.get(&key).filter(|d| now - d.fetched_ms < DISCOVERY_TTL_MS) {
             return Ok(d.services.clone());
         }
-        let url = format!(
-            "{}/v1.0/servicePrincipals/appId={}/endpoints",
-            app.profile.graph,
-            wire::ids::INTUNE_APP_ID
-        );
+        let url = format!("{}/v1.0/servicePrincipals/appId={}/endpoints", app.profile.graph, wire::ids::INTUNE_APP_ID);
         let mut retried = false;
         let list: serde_json::Value = loop {
             let token = self.token(app, tenant, &app.profile.graph_resource).await?;
-            let resp = self
-                .http
-                .get(&url)
-                .bearer_auth(&token)
-                .send()
-                .await
-                .map_err(transport)?;
+            let resp = self.http.get(&url).bearer_auth(&token).send().await.map_err(transport)?;
             match read(resp).await {
                 Err(CallError::Http { status: 401, .. }) if !retried => {
                     retried = true;
-                    self.forget_token(app, tenant, &app.profile.graph_resource)
-                        .await;
+                    self.forget_token(app, tenant, &app.profile.graph_resource).await;
                 }
                 other => break other?,
             }
         };
-        let endpoints: Vec<ServiceEndpoint> =
-            serde_json::from_value(list["value"].clone()).unwrap_or_default();
-        let services: HashMap<String, String> = endpoints
-            .into_iter()
-            .map(|e| (e.provider_name.to_ascii_lowercase(), e.uri))
-            .collect();
-        cache.insert(
-            key,
-            CachedDiscovery {
-                services: services.clone(),
-                fetched_ms: now,
-            },
-        );
+        let endpoints: Vec<ServiceEndpoint> = serde_json::from_value(list["value"].clone()).unwrap_or_default();
+        let services: HashMap<String, String> = endpoints.into_iter().map(|e| (e.provider_name.to_ascii_lowercase(), e.uri)).collect();
+        cache.insert(key, CachedDiscovery { services: services.clone(), fetched_ms: now });
         Ok(services)
     }
 
@@ -304,20 +234,12 @@ impl CloudClient {
         let mut refreshed_discovery = false;
         loop {
             let services = self.services(app, tenant, refreshed_discovery).await?;
-            let base = services
-                .get(&service.to_ascii_lowercase())
-                .ok_or_else(|| CallError::NotDiscovered(service.into()))?;
+            let base = services.get(&service.to_ascii_lowercase()).ok_or_else(|| CallError::NotDiscovered(service.into()))?;
             let token = self.token(app, tenant, &resource).await?;
-            let mut req = self
-                .http
-                .request(method.clone(), format!("{base}/{path_and_query}"))
-                .bearer_auth(token)
-                .timeout(Duration::from_secs(30));
+            let mut req =
+                self.http.request(method.clone(), format!("{base}/{path_and_query}")).bearer_auth(token).timeout(Duration::from_secs(30));
             if let Some(b) = &body {
-                req = req
-                    .header("content-type", "application/json")
-                    .header("prefer", "return-content")
-                    .body(b.clone());
+                req = req.header("content-type", "application/json").header("prefer", "return-content").body(b.clone());
             }
             let result = match req.send().await {
                 Ok(resp) => read(resp).await,
@@ -328,9 +250,7 @@ impl CloudClient {
                     refreshed_token = true;
                     self.forget_token(app, tenant, &resource).await;
                 }
-                Err(CallError::Http { status: 404, .. }) | Err(CallError::Transport(_))
-                    if !refreshed_discovery =>
-                {
+                Err(CallError::Http { status: 404, .. }) | Err(CallError::Transport(_)) if !refreshed_discovery => {
                     refreshed_discovery = true;
                 }
                 other => return other,
@@ -338,12 +258,7 @@ impl CloudClient {
         }
     }
 
-    pub async fn provision(
-        &self,
-        app: &CloudApp,
-        tenant: &str,
-        req: &PartnerTenantRequest,
-    ) -> Result<serde_json::Value, CallError> {
+    pub async fn provision(&self, app: &CloudApp, tenant: &str, req: &PartnerTenantRequest) -> Result<serde_json::Value, CallError> {
         let body = serde_json::to_string(req).unwrap_or_default();
         self.partner_call(
             app,
@@ -356,15 +271,8 @@ impl CloudClient {
         .await
     }
 
-    pub async fn heartbeat(
-        &self,
-        app: &CloudApp,
-        tenant: &str,
-    ) -> Result<serde_json::Value, CallError> {
-        let body = serde_json::to_string(&HeartbeatRequest {
-            timestamp: platform::clock::rfc3339(self.clock.now()),
-        })
-        .unwrap_or_default();
+    pub async fn heartbeat(&self, app: &CloudApp, tenant: &str) -> Result<serde_json::Value, CallError> {
+        let body = serde_json::to_string(&HeartbeatRequest { timestamp: platform::clock::rfc3339(self.clock.now()) }).unwrap_or_default();
         self.partner_call(
             app,
             tenant,
@@ -377,13 +285,7 @@ impl CloudClient {
     }
 
     /// PUTs a prepared body; the same body under the same ID is idempotent on the cloud.
-    pub async fn upload(
-        &self,
-        app: &CloudApp,
-        tenant: &str,
-        message_id: &str,
-        body: &str,
-    ) -> Result<UploadAccepted, CallError> {
+    pub async fn upload(&self, app: &CloudApp, tenant: &str, message_id: &str, body: &str) -> Result<UploadAccepted, CallError> {
         self.partner_call(
             app,
             tenant,
@@ -395,12 +297,7 @@ impl CloudClient {
         .await
     }
 
-    pub async fn upload_status(
-        &self,
-        app: &CloudApp,
-        tenant: &str,
-        message_id: &str,
-    ) -> Result<UploadStatus, CallError> {
+    pub async fn upload_status(&self, app: &CloudApp, tenant: &str, message_id: &str) -> Result<UploadStatus, CallError> {
         self.partner_call(
             app,
             tenant,

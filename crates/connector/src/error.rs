@@ -38,19 +38,9 @@ impl ConnectorError {
             ConnectorError::Forbidden(_) => (403, "forbidden", "Not allowed"),
             ConnectorError::NotFound(_) => (404, "not-found", "Not found"),
             ConnectorError::Invalid(_) => (422, "invalid-request", "The request is not valid"),
-            ConnectorError::Conflict(_) => (
-                409,
-                "conflict",
-                "The request conflicts with the current state",
-            ),
-            ConnectorError::BadState(_) => (
-                400,
-                "invalid-consent-state",
-                "The consent response cannot be accepted",
-            ),
-            ConnectorError::Db(_) | ConnectorError::Internal(_) => {
-                (500, "internal", "Internal error")
-            }
+            ConnectorError::Conflict(_) => (409, "conflict", "The request conflicts with the current state"),
+            ConnectorError::BadState(_) => (400, "invalid-consent-state", "The consent response cannot be accepted"),
+            ConnectorError::Db(_) | ConnectorError::Internal(_) => (500, "internal", "Internal error"),
         };
         let detail = match self {
             ConnectorError::Db(_) | ConnectorError::Internal(_) => {
@@ -68,14 +58,8 @@ impl IntoResponse for ConnectorError {
             tracing::error!(error = %self, "request failed");
         }
         let problem = self.problem();
-        let status =
-            StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = serde_json::to_string(&problem).unwrap_or_default();
-        (
-            status,
-            [(header::CONTENT_TYPE, Problem::CONTENT_TYPE)],
-            body,
-        )
-            .into_response()
+        (status, [(header::CONTENT_TYPE, Problem::CONTENT_TYPE)], body).into_response()
     }
 }

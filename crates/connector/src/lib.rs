@@ -99,37 +99,13 @@ pub enum StartError {
     Io(#[from] std::io::Error),
 }
 
-pub async fn start(
-    config: ConnectorConfig,
-    listener: TcpListener,
-    ca: &LocalCa,
-    clock: Clock,
-) -> Result<Connector, StartError> {
+pub async fn start(config: ConnectorConfig, listener: TcpListener, ca: &LocalCa, clock: Clock) -> Result<Connector, StartError> {
     let store = Store::connect(&config.database_url).await?;
     let base_url = format!("https://{}", listener.local_addr()?);
-    let apps = config
-        .clouds
-        .iter()
-        .map(|a| (a.profile.name.clone(), a.clone()))
-        .collect();
+    let apps = config.clouds.iter().map(|a| (a.profile.name.clone(), a.clone())).collect();
     let cloud = CloudClient::new(platform::http::client(&ca.ca_pem), clock.clone());
-    let state = Arc::new(AppState {
-        store,
-        cloud,
-        apps,
-        clock,
-        base_url,
-        config,
-        work: Notify::new(),
-    });
-    let workers = vec![
-        tokio::spawn(pipeline::run(state.clone())),
-        tokio::spawn(onboarding::heartbeats(state.clone())),
-    ];
+    let state = Arc::new(AppState { store, cloud, apps, clock, base_url, config, work: Notify::new() });
+    let workers = vec![tokio::spawn(pipeline::run(state.clone())), tokio::spawn(onboarding::heartbeats(state.clone()))];
     let served = platform::http::serve_tls(http::router(state.clone()), listener, ca).await?;
-    Ok(Connector {
-        state,
-        served,
-        workers,
-    })
+    Ok(Connector { state, served, workers })
 }

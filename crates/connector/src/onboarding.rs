@@ -19,15 +19,10 @@ const STEP_REGISTRATION: &str = "registration";
 
 fn validate_landing_page(p: &LandingPage) -> Result<()> {
     if let LandingPage::Custom { url } = p {
-        let parsed = url::Url::parse(url).map_err(|_| {
-            ConnectorError::Invalid(format!(
-                "The custom landing page '{url}' is not an absolute URL."
-            ))
-        })?;
+        let parsed = url::Url::parse(url)
+            .map_err(|_| ConnectorError::Invalid(format!("The custom landing page '{url}' is not an absolute URL.")))?;
         if parsed.scheme() != "https" || parsed.host_str().is_none() {
-            return Err(ConnectorError::Invalid(format!(
-                "The custom landing page '{url}' must be an absolute https URL."
-            )));
+            return Err(ConnectorError::Invalid(format!("The custom landing page '{url}' must be an absolute https URL.")));
         }
     }
     Ok(())
@@ -36,51 +31,26 @@ fn validate_landing_page(p: &LandingPage) -> Result<()> {
 fn validate_return_url(instance: &InstanceRow, return_url: &str) -> Result<()> {
     // The browser returns only to the instance that asked: never an open redirect.
     if !return_url.starts_with(&instance.url) {
-        return Err(ConnectorError::Invalid(format!(
-            "return_url must be under the instance URL {}.",
-            instance.url
-        )));
+        return Err(ConnectorError::Invalid(format!("return_url must be under the instance URL {}.", instance.url)));
     }
     Ok(())
 }
 
-async fn consent_url(
-    state: &Shared,
-    app: &CloudApp,
-    client_id: &str,
-    tenant: &str,
-    link_id: &str,
-    step: &str,
-) -> Result<String> {
+async fn consent_url(state: &Shared, app: &CloudApp, client_id: &str, tenant: &str, link_id: &str, step: &str) -> Result<String> {
     let token = platform::secrets::random_token(32);
     state
         .store
-        .insert_consent_state(
-            &platform::secrets::digest_hex(&token),
-            link_id,
-            step,
-            state.clock.now_ms() + CONSENT_STATE_TTL_MS,
-        )
+        .insert_consent_state(&platform::secrets::digest_hex(&token), link_id, step, state.clock.now_ms() + CONSENT_STATE_TTL_MS)
         .await?;
     let query = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("client_id", client_id)
-        .append_pair(
-            "redirect_uri",
-            &format!("{}/onboarding/callback", state.base_url),
-        )
+        .append_pair("redirect_uri", &format!("{}/onboarding/callback", state.base_url))
         .append_pair("state", &token)
         .finish();
-    Ok(format!(
-        "{}/{tenant}/adminconsent?{query}",
-        app.profile.authority
-    ))
+    Ok(format!("{}/{tenant}/adminconsent?{query}", app.profile.authority))
 }
 
-pub async fn start_link(
-    state: &Shared,
-    instance: &InstanceRow,
-    req: StartLink,
-) -> Result<LinkStarted> {
+pub async fn start_link(state: &Shared, instance: &InstanceRow, req: StartLink) -> Result<LinkStarted> {
     let app = state.app(&req.cloud)?.clone();
     validate_landing_page(&req.landing_page)?;
     validate_return_url(instance, &req.return_url)?;
@@ -96,19 +66,8 @@ pub async fn start_link(
         last_tested_ms: None,
     };
     state.store.insert_link(&link, state.clock.now_ms()).await?;
-    let consent_url = consent_url(
-        state,
-        &app,
-        &app.client_id,
-        "organizations",
-        &link.id,
-        STEP_CONNECTOR,
-    )
-    .await?;
-    Ok(LinkStarted {
-        link_id: link.id,
-        consent_url,
-    })
+    let consent_url = consent_url(state, &app, &app.client_id, "organizations", &link.id, STEP_CONNECTOR).await?;
+    Ok(LinkStarted { link_id: link.id, consent_url })
 }
 
 #[derive(serde::Deserialize)]
@@ -121,30 +80,19 @@ pub struct ConsentResponse {
 }
 
 fn back_to_instance(link: &LinkRow, params: &[(&str, &str)]) -> String {
-    let query: String = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("link_id", &link.id)
-        .extend_pairs(params)
-        .finish();
-    let sep = if link.return_url.contains('?') {
-        '&'
-    } else {
-        '?'
-    };
+    let query: String = url::form_urlencoded::Serializer::new(String::new()).append_pair("link_id", &link.id).extend_pairs(params).finish();
+    let sep = if link.return_url.contains('?') { '&' } else { '?' };
     format!("{}{sep}{query}", link.return_url)
 }
 
 /// Handles the cloud's redirect after a consent; returns where the browser goes next.
 pub async fn consent_callback(state: &Shared, r: ConsentResponse) -> Result<String> {
-    let token = r
-        .state
-        .ok_or_else(|| ConnectorError::BadState("The consent response carries no state.".into()))?;
-    let (link_id, step) = state.store.take_consent_state(&platform::secrets::digest_hex(&token), state.clock.now_ms()).await?
-        .ok_or_else(|| ConnectorError::BadState("The consent state is unknown, expired or was already used. Start again with Connect.".into()))?;
-    let mut link = state
-        .store
-        .link(&link_id)
-        .await?
-        .ok_or_else(|| ConnectorError::NotFound("link".into()))?;
+    let token = r.state.ok_or_else(|| ConnectorError::BadState("The consent response carries no state.".into()))?;
+    let (link_id, step) =
+        state.store.take_consent_state(&platform::secrets::digest_hex(&token), state.clock.now_ms()).await?.ok_or_else(|| {
+            ConnectorError::BadState("The consent state is unknown, expired or was already used. Start again with Connect.".into())
+        })?;
+    let mut link = state.store.link(&link_id).await?.ok_or_else(|| ConnectorError::NotFound("link".into()))?;
     let now = state.clock.now_ms();
     if let Some(error) = r.error {
         let detail = r.error_description.unwrap_or_else(|| error.clone());
@@ -153,43 +101,26 @@ pub async fn consent_callback(state: &Shared, r: ConsentResponse) -> Result<Stri
             name: "consent".into(),
             passed: false,
             detail: detail.clone(),
-            remedy: Some(
-                "Sign in as a Global Administrator of the tenant and accept both consents.".into(),
-            ),
+            remedy: Some("Sign in as a Global Administrator of the tenant and accept both consents.".into()),
         }])
         .unwrap_or_default();
         state.store.update_link(&link, now).await?;
-        return Ok(back_to_instance(
-            &link,
-            &[("error", &error), ("error_description", &detail)],
-        ));
+        return Ok(back_to_instance(&link, &[("error", &error), ("error_description", &detail)]));
     }
     let tenant = r
         .tenant
         .filter(|t| uuid::Uuid::parse_str(t).is_ok() && r.admin_consent.as_deref() == Some("True"))
-        .ok_or_else(|| {
-            ConnectorError::BadState("The consent response does not name a tenant.".into())
-        })?;
+        .ok_or_else(|| ConnectorError::BadState("The consent response does not name a tenant.".into()))?;
     let app = state.app(&link.cloud)?.clone();
     match step.as_str() {
         STEP_CONNECTOR => {
             link.tenant_id = Some(tenant.clone());
             state.store.update_link(&link, now).await?;
-            consent_url(
-                state,
-                &app,
-                &app.registration_app_id,
-                &tenant,
-                &link.id,
-                STEP_REGISTRATION,
-            )
-            .await
+            consent_url(state, &app, &app.registration_app_id, &tenant, &link.id, STEP_REGISTRATION).await
         }
         _ => {
             if link.tenant_id.as_deref() != Some(tenant.as_str()) {
-                return Err(ConnectorError::BadState(
-                    "The second consent was given in another tenant than the first.".into(),
-                ));
+                return Err(ConnectorError::BadState("The second consent was given in another tenant than the first.".into()));
             }
             link.status = link_status::AWAITING_CONFIRMATION.into();
             state.store.update_link(&link, now).await?;
@@ -213,21 +144,11 @@ pub fn view(state: &Shared, link: &LinkRow) -> LinkView {
 }
 
 fn pass(name: &str, detail: impl Into<String>) -> Check {
-    Check {
-        name: name.into(),
-        passed: true,
-        detail: detail.into(),
-        remedy: None,
-    }
+    Check { name: name.into(), passed: true, detail: detail.into(), remedy: None }
 }
 
 fn fail(name: &str, detail: impl Into<String>, remedy: impl Into<String>) -> Check {
-    Check {
-        name: name.into(),
-        passed: false,
-        detail: detail.into(),
-        remedy: Some(remedy.into()),
-    }
+    Check { name: name.into(), passed: false, detail: detail.into(), remedy: Some(remedy.into()) }
 }
 
 fn login_remedy(e: &CallError) -> String {
@@ -248,21 +169,11 @@ fn compare_roles(name: &str, granted: Vec<String>, expected: &[&str]) -> Check {
     let missing: Vec<_> = expected.difference(&granted).cloned().collect();
     let extra: Vec<_> = granted.difference(&expected).cloned().collect();
     if missing.is_empty() && extra.is_empty() {
-        pass(
-            name,
-            format!(
-                "granted exactly: {}",
-                expected.iter().cloned().collect::<Vec<_>>().join(", ")
-            ),
-        )
+        pass(name, format!("granted exactly: {}", expected.iter().cloned().collect::<Vec<_>>().join(", ")))
     } else {
         fail(
             name,
-            format!(
-                "unsupported: permissions modified (missing: [{}], extra: [{}])",
-                missing.join(", "),
-                extra.join(", ")
-            ),
+            format!("unsupported: permissions modified (missing: [{}], extra: [{}])", missing.join(", "), extra.join(", ")),
             "Restore the Cloud Connector app's permissions in Entra (Enterprise applications), or connect again to re-consent.",
         )
     }
@@ -275,10 +186,7 @@ async fn run_checks(state: &Shared, link: &LinkRow, app: &CloudApp, tenant: &str
     // Token for the Intune API.
     let intune_token = match state.cloud.token(app, tenant, &intune).await {
         Ok(t) => {
-            checks.push(pass(
-                "token",
-                "client-credentials token issued for the Intune API",
-            ));
+            checks.push(pass("token", "client-credentials token issued for the Intune API"));
             t
         }
         Err(e) => {
@@ -286,11 +194,7 @@ async fn run_checks(state: &Shared, link: &LinkRow, app: &CloudApp, tenant: &str
             return checks;
         }
     };
-    let graph_token = match state
-        .cloud
-        .token(app, tenant, &app.profile.graph_resource)
-        .await
-    {
+    let graph_token = match state.cloud.token(app, tenant, &app.profile.graph_resource).await {
         Ok(t) => t,
         Err(e) => {
             checks.push(fail("token", e.to_string(), login_remedy(&e)));
@@ -298,16 +202,8 @@ async fn run_checks(state: &Shared, link: &LinkRow, app: &CloudApp, tenant: &str
         }
     };
     // Exact permissions (SPEC S8).
-    let intune_perm = compare_roles(
-        "permissions_intune",
-        token_roles(&intune_token),
-        &[wire::ids::ROLE_UPDATE_DEVICE_ATTRIBUTES],
-    );
-    let graph_perm = compare_roles(
-        "permissions_graph",
-        token_roles(&graph_token),
-        &[wire::ids::ROLE_DIRECTORY_READ_ALL],
-    );
+    let intune_perm = compare_roles("permissions_intune", token_roles(&intune_token), &[wire::ids::ROLE_UPDATE_DEVICE_ATTRIBUTES]);
+    let graph_perm = compare_roles("permissions_graph", token_roles(&graph_token), &[wire::ids::ROLE_DIRECTORY_READ_ALL]);
     let perms_ok = intune_perm.passed && graph_perm.passed;
     checks.push(intune_perm);
     checks.push(graph_perm);
@@ -317,11 +213,8 @@ async fn run_checks(state: &Shared, link: &LinkRow, app: &CloudApp, tenant: &str
     // Service discovery.
     match state.cloud.services(app, tenant, true).await {
         Ok(s)
-            if s.contains_key(
-                &wire::ids::SERVICE_PARTNER_DEVICE_DATA_SYNC.to_ascii_lowercase(),
-            ) && s.contains_key(
-                &wire::ids::SERVICE_PARTNER_TENANT_DATA_SYNC.to_ascii_lowercase(),
-            ) =>
+            if s.contains_key(&wire::ids::SERVICE_PARTNER_DEVICE_DATA_SYNC.to_ascii_lowercase())
+                && s.contains_key(&wire::ids::SERVICE_PARTNER_TENANT_DATA_SYNC.to_ascii_lowercase()) =>
         {
             checks.push(pass("service_discovery", "partner services discovered"))
         }
@@ -334,11 +227,7 @@ async fn run_checks(state: &Shared, link: &LinkRow, app: &CloudApp, tenant: &str
             return checks;
         }
         Err(e) => {
-            checks.push(fail(
-                "service_discovery",
-                e.to_string(),
-                "Check the connector's Graph permission Directory.Read.All.",
-            ));
+            checks.push(fail("service_discovery", e.to_string(), "Check the connector's Graph permission Directory.Read.All."));
             return checks;
         }
     }
@@ -377,7 +266,8 @@ async fn run_checks(state: &Shared, link: &LinkRow, app: &CloudApp, tenant: &str
 
 async fn test_upload(state: &Shared, app: &CloudApp, tenant: &str) -> Check {
     let id = uuid::Uuid::new_v4().to_string();
-    let body = serde_json::json!({"TenantId": tenant, "UploadTime": platform::clock::rfc3339(state.clock.now()), "Content": []}).to_string();
+    let body =
+        serde_json::json!({"TenantId": tenant, "UploadTime": platform::clock::rfc3339(state.clock.now()), "Content": []}).to_string();
     if let Err(e) = state.cloud.upload(app, tenant, &id, &body).await {
         return fail("test_upload", e.to_string(), "Try Confirm again.");
     }
@@ -387,49 +277,25 @@ async fn test_upload(state: &Shared, app: &CloudApp, tenant: &str) -> Check {
                 return pass("test_upload", "test message completed");
             }
             Ok(s) if s.status == message_status::FAILED => {
-                return fail(
-                    "test_upload",
-                    format!("test message failed: {:?}", s.error_detail),
-                    "Try Confirm again.",
-                );
+                return fail("test_upload", format!("test message failed: {:?}", s.error_detail), "Try Confirm again.");
             }
             Ok(_) => tokio::time::sleep(Duration::from_millis(100)).await,
             Err(e) => return fail("test_upload", e.to_string(), "Try Confirm again."),
         }
     }
-    fail(
-        "test_upload",
-        "the test message was still pending after 5 seconds",
-        "Try Confirm again.",
-    )
+    fail("test_upload", "the test message was still pending after 5 seconds", "Try Confirm again.")
 }
 
 /// Confirm: completes and tests the configuration; the link turns active or failing.
 pub async fn confirm(state: &Shared, mut link: LinkRow) -> Result<LinkView> {
-    let tenant = link.tenant_id.clone().ok_or_else(|| {
-        ConnectorError::Conflict("Both consents must be granted before Confirm.".into())
-    })?;
-    if ![
-        link_status::AWAITING_CONFIRMATION,
-        link_status::ACTIVE,
-        link_status::FAILING,
-    ]
-    .contains(&link.status.as_str())
-    {
-        return Err(ConnectorError::Conflict(format!(
-            "A link in state {} cannot be confirmed.",
-            link.status
-        )));
+    let tenant = link.tenant_id.clone().ok_or_else(|| ConnectorError::Conflict("Both consents must be granted before Confirm.".into()))?;
+    if ![link_status::AWAITING_CONFIRMATION, link_status::ACTIVE, link_status::FAILING].contains(&link.status.as_str()) {
+        return Err(ConnectorError::Conflict(format!("A link in state {} cannot be confirmed.", link.status)));
     }
     let app = state.app(&link.cloud)?.clone();
     let checks = run_checks(state, &link, &app, &tenant).await;
     let ok = checks.iter().all(|c| c.passed) && checks.iter().any(|c| c.name == "test_upload");
-    link.status = if ok {
-        link_status::ACTIVE
-    } else {
-        link_status::FAILING
-    }
-    .into();
+    link.status = if ok { link_status::ACTIVE } else { link_status::FAILING }.into();
     link.checks = serde_json::to_string(&checks).unwrap_or_default();
     link.last_tested_ms = Some(state.clock.now_ms());
     state.store.update_link(&link, state.clock.now_ms()).await?;
@@ -444,20 +310,10 @@ pub async fn disconnect(state: &Shared, mut link: LinkRow) -> Result<LinkView> {
     if let Some(tenant) = link.tenant_id.clone()
         && link.status == link_status::ACTIVE
     {
-        let others = state
-            .store
-            .active_links_of_tenant(&tenant)
-            .await?
-            .into_iter()
-            .filter(|l| l.id != link.id)
-            .count();
+        let others = state.store.active_links_of_tenant(&tenant).await?.into_iter().filter(|l| l.id != link.id).count();
         if others == 0 {
             let app = state.app(&link.cloud)?.clone();
-            let req = PartnerTenantRequest {
-                provisioned: DEPROVISIONED,
-                partner_enrollment_url: None,
-                partner_remediation_url: None,
-            };
+            let req = PartnerTenantRequest { provisioned: DEPROVISIONED, partner_enrollment_url: None, partner_remediation_url: None };
             if let Err(e) = state.cloud.provision(&app, &tenant, &req).await {
                 tracing::warn!(tenant = %tenant, error = %e, "deprovisioning failed");
             }

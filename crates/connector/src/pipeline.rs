@@ -18,57 +18,36 @@ pub const MAX_INTAKE_BATCH: usize = 5000;
 
 /// Validates and durably queues a batch. Idempotent: a retried batch is accepted again
 /// without queuing anything twice; an update older than one already held is superseded.
-pub async fn intake(
-    state: &Shared,
-    instance: &InstanceRow,
-    batch: InventoryBatch,
-) -> Result<InventoryAccepted> {
+pub async fn intake(state: &Shared, instance: &InstanceRow, batch: InventoryBatch) -> Result<InventoryAccepted> {
     if batch.updates.len() > MAX_INTAKE_BATCH {
-        return Err(ConnectorError::Invalid(format!(
-            "A batch may hold at most {MAX_INTAKE_BATCH} updates."
-        )));
+        return Err(ConnectorError::Invalid(format!("A batch may hold at most {MAX_INTAKE_BATCH} updates.")));
     }
     let link = state
         .store
         .current_link(&instance.id)
         .await?
         .filter(|l| l.status == link_status::ACTIVE)
-        .ok_or_else(|| {
-            ConnectorError::Conflict(
-                "This instance has no active connection; nothing was queued.".into(),
-            )
-        })?;
+        .ok_or_else(|| ConnectorError::Conflict("This instance has no active connection; nothing was queued.".into()))?;
     let tenant = link.tenant_id.clone().unwrap_or_default();
     for (i, u) in batch.updates.iter().enumerate() {
         if u.computer_id.is_empty() || u.computer_id.len() > 200 {
-            return Err(ConnectorError::Invalid(format!(
-                "updates[{i}].computer_id must be 1 to 200 characters."
-            )));
+            return Err(ConnectorError::Invalid(format!("updates[{i}].computer_id must be 1 to 200 characters.")));
         }
         if u.sequence < 0 {
-            return Err(ConnectorError::Invalid(format!(
-                "updates[{i}].sequence must not be negative."
-            )));
+            return Err(ConnectorError::Invalid(format!("updates[{i}].sequence must not be negative.")));
         }
         if uuid::Uuid::parse_str(&u.item.device_id).is_err() {
-            return Err(ConnectorError::Invalid(format!(
-                "updates[{i}].item.DeviceId must be an Entra device ID (GUID)."
-            )));
+            return Err(ConnectorError::Invalid(format!("updates[{i}].item.DeviceId must be an Entra device ID (GUID).")));
         }
         if platform::clock::parse_rfc3339(&u.item.last_update_time).is_none() {
-            return Err(ConnectorError::Invalid(format!(
-                "updates[{i}].item.LastUpdateTime must be an RFC 3339 date."
-            )));
+            return Err(ConnectorError::Invalid(format!("updates[{i}].item.LastUpdateTime must be an RFC 3339 date.")));
         }
     }
     // Reads before the transaction keep SQLite's single writer free for the inserts.
     let mut newest: HashMap<&str, i64> = HashMap::new();
     for u in &batch.updates {
         if !newest.contains_key(u.computer_id.as_str())
-            && let Some(max) = state
-                .store
-                .max_sequence(&instance.id, &u.computer_id)
-                .await?
+            && let Some(max) = state.store.max_sequence(&instance.id, &u.computer_id).await?
         {
             newest.insert(&u.computer_id, max);
         }
@@ -77,10 +56,7 @@ pub async fn intake(
     let (mut accepted, mut superseded) = (0, 0);
     let mut txn = state.store.begin().await?;
     for u in &batch.updates {
-        if newest
-            .get(u.computer_id.as_str())
-            .is_some_and(|max| *max > u.sequence)
-        {
+        if newest.get(u.computer_id.as_str()).is_some_and(|max| *max > u.sequence) {
             superseded += 1;
             continue;
         }
@@ -88,33 +64,13 @@ pub async fn intake(
         item.tenant_id = tenant.clone();
         item.device_id = item.device_id.to_ascii_lowercase();
         let json = serde_json::to_string(&item).map_err(ConnectorError::internal)?;
-        tx::insert_intake(
-            &mut txn,
-            &instance.id,
-            &tenant,
-            &u.computer_id,
-            u.sequence,
-            &item.device_id,
-            &json,
-            now,
-        )
-        .await?;
-        tx::upsert_route(
-            &mut txn,
-            &tenant,
-            &item.device_id,
-            &instance.id,
-            item.upn.as_deref(),
-        )
-        .await?;
+        tx::insert_intake(&mut txn, &instance.id, &tenant, &u.computer_id, u.sequence, &item.device_id, &json, now).await?;
+        tx::upsert_route(&mut txn, &tenant, &item.device_id, &instance.id, item.upn.as_deref()).await?;
         accepted += 1;
     }
     txn.commit().await?;
     state.work.notify_one();
-    Ok(InventoryAccepted {
-        accepted,
-        superseded,
-    })
+    Ok(InventoryAccepted { accepted, superseded })
 }
 
 /// The delivery loop. Work is driven by the database alone, so a restart resumes
@@ -148,13 +104,7 @@ async fn batch(state: &Shared) -> Result<usize> {
         let message_id = uuid::Uuid::new_v4().to_string();
         let now = state.clock.now_ms();
         let mut txn = state.store.begin().await?;
-        let items = tx::claim_batch(
-            &mut txn,
-            &tenant,
-            &message_id,
-            state.config.batch_size as i64,
-        )
-        .await?;
+        let items = tx::claim_batch(&mut txn, &tenant, &message_id, state.config.batch_size as i64).await?;
         if items.is_empty() {
             txn.rollback().await?;
             continue;
@@ -198,49 +148,18 @@ async fn retry_later(
     let attempts = m.attempts + 1;
     let delay = retry::backoff_ms(attempts as u32, jitter(), after_ms);
     tracing::info!(tenant = %m.tenant_id, message = %m.message_id, attempts, delay_ms = delay, error = %error, "delivery will be retried");
-    state
-        .store
-        .reschedule_message(
-            &m.message_id,
-            status,
-            attempts,
-            state.clock.now_ms() + delay as i64,
-            Some(&error.to_string()),
-        )
-        .await
+    state.store.reschedule_message(&m.message_id, status, attempts, state.clock.now_ms() + delay as i64, Some(&error.to_string())).await
 }
 
 async fn upload_due(state: &Shared) -> Result<usize> {
-    let due = state
-        .store
-        .messages_due(message_state::UPLOAD, state.clock.now_ms(), 16)
-        .await?;
+    let due = state.store.messages_due(message_state::UPLOAD, state.clock.now_ms(), 16).await?;
     for m in &due {
         let app = state.app(&m.cloud)?.clone();
-        match state
-            .cloud
-            .upload(&app, &m.tenant_id, &m.message_id, &m.body)
-            .await
-        {
-            Ok(_) => {
-                state
-                    .store
-                    .reschedule_message(
-                        &m.message_id,
-                        message_state::POLL,
-                        0,
-                        state.clock.now_ms() + 50,
-                        None,
-                    )
-                    .await?
-            }
+        match state.cloud.upload(&app, &m.tenant_id, &m.message_id, &m.body).await {
+            Ok(_) => state.store.reschedule_message(&m.message_id, message_state::POLL, 0, state.clock.now_ms() + 50, None).await?,
             Err(e) => match retry::classify(&e) {
-                Verdict::Retry { after_ms } => {
-                    retry_later(state, m, message_state::UPLOAD, &e, after_ms).await?
-                }
-                Verdict::GiveUp(reason) => {
-                    conclude(state, m, &HashMap::new(), Some(&reason)).await?
-                }
+                Verdict::Retry { after_ms } => retry_later(state, m, message_state::UPLOAD, &e, after_ms).await?,
+                Verdict::GiveUp(reason) => conclude(state, m, &HashMap::new(), Some(&reason)).await?,
             },
         }
     }
@@ -248,58 +167,29 @@ async fn upload_due(state: &Shared) -> Result<usize> {
 }
 
 async fn poll_due(state: &Shared) -> Result<usize> {
-    let due = state
-        .store
-        .messages_due(message_state::POLL, state.clock.now_ms(), 64)
-        .await?;
+    let due = state.store.messages_due(message_state::POLL, state.clock.now_ms(), 64).await?;
     let mut finished = 0;
     for m in &due {
         let app = state.app(&m.cloud)?.clone();
-        match state
-            .cloud
-            .upload_status(&app, &m.tenant_id, &m.message_id)
-            .await
-        {
+        match state.cloud.upload_status(&app, &m.tenant_id, &m.message_id).await {
             Ok(s) if s.status == message_status::COMPLETED => {
-                let results: HashMap<String, ItemResult> = s
-                    .item_results
-                    .into_iter()
-                    .map(|r| (r.device_id.clone(), r))
-                    .collect();
+                let results: HashMap<String, ItemResult> = s.item_results.into_iter().map(|r| (r.device_id.clone(), r)).collect();
                 conclude(state, m, &results, None).await?;
                 finished += 1;
             }
             Ok(s) if s.status == message_status::FAILED => {
-                let reason = format!(
-                    "the cloud failed the message: {}",
-                    s.error_detail.unwrap_or_default()
-                );
+                let reason = format!("the cloud failed the message: {}", s.error_detail.unwrap_or_default());
                 conclude(state, m, &HashMap::new(), Some(&reason)).await?;
                 finished += 1;
             }
             Ok(_) => {
-                state
-                    .store
-                    .reschedule_message(
-                        &m.message_id,
-                        message_state::POLL,
-                        m.attempts,
-                        state.clock.now_ms() + 100,
-                        None,
-                    )
-                    .await?
+                state.store.reschedule_message(&m.message_id, message_state::POLL, m.attempts, state.clock.now_ms() + 100, None).await?
             }
             // The cloud does not know the message (lost before it was stored): upload again.
-            Err(e) if e.status() == Some(404) => {
-                retry_later(state, m, message_state::UPLOAD, &e, None).await?
-            }
+            Err(e) if e.status() == Some(404) => retry_later(state, m, message_state::UPLOAD, &e, None).await?,
             Err(e) => match retry::classify(&e) {
-                Verdict::Retry { after_ms } => {
-                    retry_later(state, m, message_state::POLL, &e, after_ms).await?
-                }
-                Verdict::GiveUp(reason) => {
-                    conclude(state, m, &HashMap::new(), Some(&reason)).await?
-                }
+                Verdict::Retry { after_ms } => retry_later(state, m, message_state::POLL, &e, after_ms).await?,
+                Verdict::GiveUp(reason) => conclude(state, m, &HashMap::new(), Some(&reason)).await?,
             },
         }
     }
@@ -307,12 +197,7 @@ async fn poll_due(state: &Shared) -> Result<usize> {
 }
 
 /// Records each device's outcome and closes the message, in one transaction.
-async fn conclude(
-    state: &Shared,
-    m: &MessageRow,
-    results: &HashMap<String, ItemResult>,
-    failure: Option<&str>,
-) -> Result<()> {
+async fn conclude(state: &Shared, m: &MessageRow, results: &HashMap<String, ItemResult>, failure: Option<&str>) -> Result<()> {
     let rows = state.store.intake_of_message(&m.message_id).await?;
     let now = state.clock.now_ms();
     let mut txn = state.store.begin().await?;
@@ -321,28 +206,12 @@ async fn conclude(
             (Some(reason), _) => (outcome_status::REJECTED, Some(reason.to_string())),
             (None, Some(res)) if res.status == item_status::REJECTED => (
                 outcome_status::REJECTED,
-                Some(format!(
-                    "{}: {}",
-                    res.error_code.clone().unwrap_or_default(),
-                    res.error_detail.clone().unwrap_or_default()
-                )),
+                Some(format!("{}: {}", res.error_code.clone().unwrap_or_default(), res.error_detail.clone().unwrap_or_default())),
             ),
             (None, Some(_)) => (outcome_status::ACCEPTED, None),
-            (None, None) => (
-                outcome_status::REJECTED,
-                Some("the cloud reported no result for this device".into()),
-            ),
+            (None, None) => (outcome_status::REJECTED, Some("the cloud reported no result for this device".into())),
         };
-        tx::insert_outcome(
-            &mut txn,
-            &r.instance_id,
-            &r.computer_id,
-            r.sequence,
-            status,
-            detail.as_deref(),
-            now,
-        )
-        .await?;
+        tx::insert_outcome(&mut txn, &r.instance_id, &r.computer_id, r.sequence, status, detail.as_deref(), now).await?;
     }
     tx::finish_message(&mut txn, &m.message_id).await?;
     txn.commit().await?;

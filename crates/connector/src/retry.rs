@@ -14,27 +14,19 @@ pub enum Verdict {
 pub fn classify(err: &CallError) -> Verdict {
     match err {
         CallError::Transport(_) => Verdict::Retry { after_ms: None },
-        CallError::Http {
-            status,
-            retry_after_s,
-            body,
-        } => match *status {
-            429 | 500 | 502 | 503 | 504 | 408 => Verdict::Retry {
-                after_ms: retry_after_s.map(|s| s * 1000),
-            },
+        CallError::Http { status, retry_after_s, body } => match *status {
+            429 | 500 | 502 | 503 | 504 | 408 => Verdict::Retry { after_ms: retry_after_s.map(|s| s * 1000) },
             // A fresh token is sometimes refused; the client already retried once with a new one.
             401 => Verdict::Retry { after_ms: None },
             _ => Verdict::GiveUp(format!("HTTP {status}: {body}")),
         },
-        CallError::Login {
-            error, description, ..
-        } => match error.as_str() {
+        CallError::Login { error, description, .. } => match error.as_str() {
             "temporarily_unavailable" => Verdict::Retry { after_ms: None },
             _ => Verdict::GiveUp(description.clone()),
         },
-        CallError::NotDiscovered(service) => Verdict::GiveUp(format!(
-            "service discovery does not publish {service} for this tenant (is Intune licensed?)"
-        )),
+        CallError::NotDiscovered(service) => {
+            Verdict::GiveUp(format!("service discovery does not publish {service} for this tenant (is Intune licensed?)"))
+        }
     }
 }
 
@@ -66,27 +58,10 @@ mod tests {
 
     #[test]
     fn throttling_and_outages_retry_and_refusals_do_not() {
-        let http = |status| CallError::Http {
-            status,
-            retry_after_s: Some(2),
-            body: String::new(),
-        };
-        assert_eq!(
-            classify(&http(429)),
-            Verdict::Retry {
-                after_ms: Some(2000)
-            }
-        );
-        assert_eq!(
-            classify(&http(503)),
-            Verdict::Retry {
-                after_ms: Some(2000)
-            }
-        );
+        let http = |status| CallError::Http { status, retry_after_s: Some(2), body: String::new() };
+        assert_eq!(classify(&http(429)), Verdict::Retry { after_ms: Some(2000) });
+        assert_eq!(classify(&http(503)), Verdict::Retry { after_ms: Some(2000) });
         assert!(matches!(classify(&http(403)), Verdict::GiveUp(_)));
-        assert!(matches!(
-            classify(&CallError::Transport("reset".into())),
-            Verdict::Retry { .. }
-        ));
+        assert!(matches!(classify(&CallError::Transport("reset".into())), Verdict::Retry { .. }));
     }
 }

@@ -8,10 +8,7 @@ use crate::error::Result;
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-pub const MIGRATIONS: Migrations = Migrations {
-    sqlite: &SQLITE,
-    postgres: &POSTGRES,
-};
+pub const MIGRATIONS: Migrations = Migrations { sqlite: &SQLITE, postgres: &POSTGRES };
 
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -74,14 +71,11 @@ pub mod intake_state {
     pub const DONE: &str = "done";
 }
 
-const LINK_COLUMNS: &str =
-    "id, instance_id, cloud, tenant_id, status, landing_page, return_url, checks, last_tested_ms";
+const LINK_COLUMNS: &str = "id, instance_id, cloud, tenant_id, status, landing_page, return_url, checks, last_tested_ms";
 
 impl Store {
     pub async fn connect(url: &str) -> Result<Store, platform::Error> {
-        Ok(Store {
-            db: Db::connect(url, &MIGRATIONS).await?,
-        })
+        Ok(Store { db: Db::connect(url, &MIGRATIONS).await? })
     }
 
     fn pool(&self) -> &sqlx::AnyPool {
@@ -91,12 +85,7 @@ impl Store {
     // ---- instances ---------------------------------------------------------------------
 
     /// Registers an instance, or re-registers it with a new credential.
-    pub async fn upsert_instance(
-        &self,
-        i: &InstanceRow,
-        credential_digest: &str,
-        now: i64,
-    ) -> Result<String> {
+    pub async fn upsert_instance(&self, i: &InstanceRow, credential_digest: &str, now: i64) -> Result<String> {
         sqlx::query(
             "INSERT INTO instances (id, external_id, name, url, version, credential_digest, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7) \
              ON CONFLICT (external_id) DO UPDATE SET name = $8, url = $9, version = $10, credential_digest = $11",
@@ -105,12 +94,10 @@ impl Store {
         .bind(&i.name).bind(&i.url).bind(&i.version).bind(credential_digest)
         .execute(self.pool())
         .await?;
-        Ok(
-            sqlx::query_scalar::<_, String>("SELECT id FROM instances WHERE external_id = $1")
-                .bind(&i.external_id)
-                .fetch_one(self.pool())
-                .await?,
-        )
+        Ok(sqlx::query_scalar::<_, String>("SELECT id FROM instances WHERE external_id = $1")
+            .bind(&i.external_id)
+            .fetch_one(self.pool())
+            .await?)
     }
 
     pub async fn instance_by_credential(&self, digest: &str) -> Result<Option<InstanceRow>> {
@@ -121,12 +108,10 @@ impl Store {
     }
 
     pub async fn instance(&self, id: &str) -> Result<Option<InstanceRow>> {
-        Ok(sqlx::query_as::<_, InstanceRow>(
-            "SELECT id, external_id, name, url, version FROM instances WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(self.pool())
-        .await?)
+        Ok(sqlx::query_as::<_, InstanceRow>("SELECT id, external_id, name, url, version FROM instances WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?)
     }
 
     // ---- links and consent -------------------------------------------------------------
@@ -144,14 +129,10 @@ impl Store {
     }
 
     pub async fn link(&self, id: &str) -> Result<Option<LinkRow>> {
-        Ok(
-            sqlx::query_as::<_, LinkRow>(&format!(
-                "SELECT {LINK_COLUMNS} FROM links WHERE id = $1"
-            ))
+        Ok(sqlx::query_as::<_, LinkRow>(&format!("SELECT {LINK_COLUMNS} FROM links WHERE id = $1"))
             .bind(id)
             .fetch_optional(self.pool())
-            .await?,
-        )
+            .await?)
     }
 
     /// The instance's newest link.
@@ -165,53 +146,45 @@ impl Store {
     }
 
     pub async fn links_with_status(&self, status: &str) -> Result<Vec<LinkRow>> {
-        Ok(sqlx::query_as::<_, LinkRow>(&format!(
-            "SELECT {LINK_COLUMNS} FROM links WHERE status = $1"
-        ))
-        .bind(status)
-        .fetch_all(self.pool())
-        .await?)
+        Ok(sqlx::query_as::<_, LinkRow>(&format!("SELECT {LINK_COLUMNS} FROM links WHERE status = $1"))
+            .bind(status)
+            .fetch_all(self.pool())
+            .await?)
     }
 
     pub async fn active_links_of_tenant(&self, tenant_id: &str) -> Result<Vec<LinkRow>> {
-        Ok(sqlx::query_as::<_, LinkRow>(&format!(
-            "SELECT {LINK_COLUMNS} FROM links WHERE tenant_id = $1 AND status = 'active'"
-        ))
-        .bind(tenant_id)
-        .fetch_all(self.pool())
-        .await?)
+        Ok(sqlx::query_as::<_, LinkRow>(&format!("SELECT {LINK_COLUMNS} FROM links WHERE tenant_id = $1 AND status = 'active'"))
+            .bind(tenant_id)
+            .fetch_all(self.pool())
+            .await?)
     }
 
     pub async fn update_link(&self, l: &LinkRow, now: i64) -> Result<()> {
-        sqlx::query(
-            "UPDATE links SET tenant_id = $1, status = $2, checks = $3, last_tested_ms = $4, updated_ms = $5 WHERE id = $6",
-        )
-        .bind(l.tenant_id.clone()).bind(&l.status).bind(&l.checks).bind(l.last_tested_ms).bind(now).bind(&l.id)
-        .execute(self.pool())
-        .await?;
+        sqlx::query("UPDATE links SET tenant_id = $1, status = $2, checks = $3, last_tested_ms = $4, updated_ms = $5 WHERE id = $6")
+            .bind(l.tenant_id.clone())
+            .bind(&l.status)
+            .bind(&l.checks)
+            .bind(l.last_tested_ms)
+            .bind(now)
+            .bind(&l.id)
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 
-    pub async fn insert_consent_state(
-        &self,
-        digest: &str,
-        link_id: &str,
-        step: &str,
-        expires_ms: i64,
-    ) -> Result<()> {
+    pub async fn insert_consent_state(&self, digest: &str, link_id: &str, step: &str, expires_ms: i64) -> Result<()> {
         sqlx::query("INSERT INTO consent_states (state_digest, link_id, step, expires_ms) VALUES ($1, $2, $3, $4)")
-            .bind(digest).bind(link_id).bind(step).bind(expires_ms)
+            .bind(digest)
+            .bind(link_id)
+            .bind(step)
+            .bind(expires_ms)
             .execute(self.pool())
             .await?;
         Ok(())
     }
 
     /// Consumes a consent state: `(link_id, step)` if it existed and had not expired.
-    pub async fn take_consent_state(
-        &self,
-        digest: &str,
-        now: i64,
-    ) -> Result<Option<(String, String)>> {
+    pub async fn take_consent_state(&self, digest: &str, now: i64) -> Result<Option<(String, String)>> {
         let row = sqlx::query("DELETE FROM consent_states WHERE state_digest = $1 RETURNING link_id, step, expires_ms")
             .bind(digest)
             .fetch_optional(self.pool())
@@ -226,19 +199,14 @@ impl Store {
 
     /// Highest sequence held for a computer of an instance.
     pub async fn max_sequence(&self, instance_id: &str, computer_id: &str) -> Result<Option<i64>> {
-        Ok(sqlx::query_scalar::<_, Option<i64>>(
-            "SELECT MAX(sequence) FROM intake WHERE instance_id = $1 AND computer_id = $2",
-        )
-        .bind(instance_id)
-        .bind(computer_id)
-        .fetch_one(self.pool())
-        .await?)
+        Ok(sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(sequence) FROM intake WHERE instance_id = $1 AND computer_id = $2")
+            .bind(instance_id)
+            .bind(computer_id)
+            .fetch_one(self.pool())
+            .await?)
     }
 
-    pub fn begin(
-        &self,
-    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error>> + '_
-    {
+    pub fn begin(&self) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error>> + '_ {
         self.db.pool.begin()
     }
 
@@ -252,31 +220,25 @@ impl Store {
         .await?)
     }
 
-    pub async fn messages_due(
-        &self,
-        status: &str,
-        now: i64,
-        limit: i64,
-    ) -> Result<Vec<MessageRow>> {
+    pub async fn messages_due(&self, status: &str, now: i64, limit: i64) -> Result<Vec<MessageRow>> {
         Ok(sqlx::query_as::<_, MessageRow>(
             "SELECT message_id, tenant_id, cloud, body, status, attempts, next_attempt_ms FROM messages \
              WHERE status = $1 AND next_attempt_ms <= $2 ORDER BY next_attempt_ms LIMIT $3",
         )
-        .bind(status).bind(now).bind(limit)
+        .bind(status)
+        .bind(now)
+        .bind(limit)
         .fetch_all(self.pool())
         .await?)
     }
 
-    pub async fn reschedule_message(
-        &self,
-        id: &str,
-        status: &str,
-        attempts: i64,
-        next_ms: i64,
-        error: Option<&str>,
-    ) -> Result<()> {
+    pub async fn reschedule_message(&self, id: &str, status: &str, attempts: i64, next_ms: i64, error: Option<&str>) -> Result<()> {
         sqlx::query("UPDATE messages SET status = $1, attempts = $2, next_attempt_ms = $3, last_error = $4 WHERE message_id = $5")
-            .bind(status).bind(attempts).bind(next_ms).bind(error.map(str::to_string)).bind(id)
+            .bind(status)
+            .bind(attempts)
+            .bind(next_ms)
+            .bind(error.map(str::to_string))
+            .bind(id)
             .execute(self.pool())
             .await?;
         Ok(())
@@ -306,23 +268,19 @@ impl Store {
     }
 
     pub async fn route(&self, tenant_id: &str, device_id: &str) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar::<_, String>(
-            "SELECT instance_id FROM device_routes WHERE tenant_id = $1 AND device_id = $2",
-        )
-        .bind(tenant_id)
-        .bind(device_id)
-        .fetch_optional(self.pool())
-        .await?)
+        Ok(sqlx::query_scalar::<_, String>("SELECT instance_id FROM device_routes WHERE tenant_id = $1 AND device_id = $2")
+            .bind(tenant_id)
+            .bind(device_id)
+            .fetch_optional(self.pool())
+            .await?)
     }
 
     /// Counts per intake state for a tenant's queue (status API, demo summary).
     pub async fn backlog(&self, instance_id: &str) -> Result<i64> {
-        Ok(sqlx::query_scalar::<_, i64>(
-            "SELECT COUNT(*) FROM intake WHERE instance_id = $1 AND status <> 'done'",
-        )
-        .bind(instance_id)
-        .fetch_one(self.pool())
-        .await?)
+        Ok(sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM intake WHERE instance_id = $1 AND status <> 'done'")
+            .bind(instance_id)
+            .fetch_one(self.pool())
+            .await?)
     }
 }
 
@@ -347,7 +305,13 @@ pub mod tx {
             "INSERT INTO intake (instance_id, tenant_id, computer_id, sequence, device_id, item, status, message_id, received_ms) \
              VALUES ($1, $2, $3, $4, $5, $6, 'queued', NULL, $7) ON CONFLICT (instance_id, computer_id, sequence) DO NOTHING",
         )
-        .bind(instance_id).bind(tenant_id).bind(computer_id).bind(sequence).bind(device_id).bind(item).bind(now)
+        .bind(instance_id)
+        .bind(tenant_id)
+        .bind(computer_id)
+        .bind(sequence)
+        .bind(device_id)
+        .bind(item)
+        .bind(now)
         .execute(conn)
         .await?;
         Ok(r.rows_affected() == 1)
@@ -364,7 +328,12 @@ pub mod tx {
             "INSERT INTO device_routes (tenant_id, device_id, instance_id, upn) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (tenant_id, device_id) DO UPDATE SET instance_id = $5, upn = $6",
         )
-        .bind(tenant_id).bind(device_id).bind(instance_id).bind(upn.map(str::to_string)).bind(instance_id).bind(upn.map(str::to_string))
+        .bind(tenant_id)
+        .bind(device_id)
+        .bind(instance_id)
+        .bind(upn.map(str::to_string))
+        .bind(instance_id)
+        .bind(upn.map(str::to_string))
         .execute(conn)
         .await?;
         Ok(())
@@ -372,25 +341,20 @@ pub mod tx {
 
     /// Claims up to `limit` queued updates of a tenant into message `message_id`.
     /// Returns `(id, item json)` in arrival order.
-    pub async fn claim_batch(
-        conn: &mut AnyConnection,
-        tenant_id: &str,
-        message_id: &str,
-        limit: i64,
-    ) -> Result<Vec<(i64, String)>> {
+    pub async fn claim_batch(conn: &mut AnyConnection, tenant_id: &str, message_id: &str, limit: i64) -> Result<Vec<(i64, String)>> {
         sqlx::query(
             "UPDATE intake SET status = 'batched', message_id = $1 WHERE id IN \
              (SELECT id FROM intake WHERE tenant_id = $2 AND status = 'queued' ORDER BY id LIMIT $3)",
         )
-        .bind(message_id).bind(tenant_id).bind(limit)
+        .bind(message_id)
+        .bind(tenant_id)
+        .bind(limit)
         .execute(&mut *conn)
         .await?;
-        Ok(sqlx::query_as::<_, (i64, String)>(
-            "SELECT id, item FROM intake WHERE message_id = $1 ORDER BY id",
-        )
-        .bind(message_id)
-        .fetch_all(&mut *conn)
-        .await?)
+        Ok(sqlx::query_as::<_, (i64, String)>("SELECT id, item FROM intake WHERE message_id = $1 ORDER BY id")
+            .bind(message_id)
+            .fetch_all(&mut *conn)
+            .await?)
     }
 
     pub async fn insert_message(conn: &mut AnyConnection, m: &MessageRow, now: i64) -> Result<()> {
@@ -398,7 +362,13 @@ pub mod tx {
             "INSERT INTO messages (message_id, tenant_id, cloud, body, status, attempts, next_attempt_ms, last_error, created_ms) \
              VALUES ($1, $2, $3, $4, $5, 0, $6, NULL, $7)",
         )
-        .bind(&m.message_id).bind(&m.tenant_id).bind(&m.cloud).bind(&m.body).bind(&m.status).bind(m.next_attempt_ms).bind(now)
+        .bind(&m.message_id)
+        .bind(&m.tenant_id)
+        .bind(&m.cloud)
+        .bind(&m.body)
+        .bind(&m.status)
+        .bind(m.next_attempt_ms)
+        .bind(now)
         .execute(conn)
         .await?;
         Ok(())
@@ -413,24 +383,21 @@ pub mod tx {
         detail: Option<&str>,
         now: i64,
     ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO outcomes (instance_id, computer_id, sequence, status, detail, at_ms) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(instance_id).bind(computer_id).bind(sequence).bind(status).bind(detail.map(str::to_string)).bind(now)
-        .execute(conn)
-        .await?;
+        sqlx::query("INSERT INTO outcomes (instance_id, computer_id, sequence, status, detail, at_ms) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(instance_id)
+            .bind(computer_id)
+            .bind(sequence)
+            .bind(status)
+            .bind(detail.map(str::to_string))
+            .bind(now)
+            .execute(conn)
+            .await?;
         Ok(())
     }
 
     pub async fn finish_message(conn: &mut AnyConnection, message_id: &str) -> Result<()> {
-        sqlx::query("UPDATE intake SET status = 'done' WHERE message_id = $1")
-            .bind(message_id)
-            .execute(&mut *conn)
-            .await?;
-        sqlx::query("UPDATE messages SET status = 'done', body = '' WHERE message_id = $1")
-            .bind(message_id)
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query("UPDATE intake SET status = 'done' WHERE message_id = $1").bind(message_id).execute(&mut *conn).await?;
+        sqlx::query("UPDATE messages SET status = 'done', body = '' WHERE message_id = $1").bind(message_id).execute(&mut *conn).await?;
         Ok(())
     }
 }

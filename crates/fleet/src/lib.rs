@@ -11,16 +11,9 @@ use wire::agent::{AadRegistration, Enroll, Enrolled, InventoryReport, LocalUser,
 #[derive(Debug, thiserror::Error)]
 pub enum FleetError {
     #[error("{step}: HTTP {status}: {body}")]
-    Http {
-        step: &'static str,
-        status: u16,
-        body: String,
-    },
+    Http { step: &'static str, status: u16, body: String },
     #[error("{step}: {source}")]
-    Transport {
-        step: &'static str,
-        source: reqwest::Error,
-    },
+    Transport { step: &'static str, source: reqwest::Error },
     #[error("device key: {0}")]
     Key(String),
 }
@@ -43,14 +36,7 @@ pub struct MacProfile {
     pub password: String,
 }
 
-const MODELS: [&str; 6] = [
-    "MacBookPro18,3",
-    "MacBookAir10,1",
-    "Mac14,2",
-    "Mac14,7",
-    "iMac21,1",
-    "Macmini9,1",
-];
+const MODELS: [&str; 6] = ["MacBookPro18,3", "MacBookAir10,1", "Mac14,2", "Mac14,7", "iMac21,1", "Macmini9,1"];
 const VERSIONS: [(&str, &str); 8] = [
     ("10.15.7", "19H2026"),
     ("11.7.10", "20G1427"),
@@ -73,9 +59,7 @@ pub fn generate(users: &[(String, String)], seed: u64, noncompliant_share: f64) 
             let (os_version, os_build) = VERSIONS[rng.random_range(0..VERSIONS.len())];
             let username = upn.split('@').next().unwrap_or("user").to_string();
             MacProfile {
-                udid: uuid::Uuid::from_u128(rng.random())
-                    .to_string()
-                    .to_uppercase(),
+                udid: uuid::Uuid::from_u128(rng.random()).to_string().to_uppercase(),
                 serial_number: format!("C02{:09}", rng.random_range(0..1_000_000_000u64)),
                 device_name: format!("{username}'s Mac {}", i + 1),
                 model: MODELS[rng.random_range(0..MODELS.len())].into(),
@@ -114,10 +98,7 @@ pub struct Fleet {
     authority: String,
 }
 
-async fn expect_ok(
-    step: &'static str,
-    resp: Result<reqwest::Response, reqwest::Error>,
-) -> Result<reqwest::Response, FleetError> {
+async fn expect_ok(step: &'static str, resp: Result<reqwest::Response, reqwest::Error>) -> Result<reqwest::Response, FleetError> {
     let resp = resp.map_err(|source| FleetError::Transport { step, source })?;
     if resp.status().is_success() {
         return Ok(resp);
@@ -127,29 +108,16 @@ async fn expect_ok(
     Err(FleetError::Http { step, status, body })
 }
 
-async fn json<T: serde::de::DeserializeOwned>(
-    step: &'static str,
-    resp: reqwest::Response,
-) -> Result<T, FleetError> {
-    resp.json()
-        .await
-        .map_err(|source| FleetError::Transport { step, source })
+async fn json<T: serde::de::DeserializeOwned>(step: &'static str, resp: reqwest::Response) -> Result<T, FleetError> {
+    resp.json().await.map_err(|source| FleetError::Transport { step, source })
 }
 
 impl Fleet {
     pub fn new(http: reqwest::Client, authority: &str) -> Self {
-        Fleet {
-            http,
-            authority: authority.trim_end_matches('/').into(),
-        }
+        Fleet { http, authority: authority.trim_end_matches('/').into() }
     }
 
-    pub async fn enroll(
-        &self,
-        profile: MacProfile,
-        instance_url: &str,
-        invitation: &str,
-    ) -> Result<Mac, FleetError> {
+    pub async fn enroll(&self, profile: MacProfile, instance_url: &str, invitation: &str) -> Result<Mac, FleetError> {
         let resp = self
             .http
             .post(format!("{instance_url}/api/agent/v1/enrollments"))
@@ -191,18 +159,11 @@ impl Fleet {
                 prevent_auto_login: true,
                 password_min_length: Some(8),
             },
-            local_users: vec![LocalUser {
-                username: p.username.clone(),
-                full_name: p.upn.clone(),
-            }],
+            local_users: vec![LocalUser { username: p.username.clone(), full_name: p.upn.clone() }],
         }
     }
 
-    pub async fn report_inventory(
-        &self,
-        mac: &Mac,
-        collected_at: chrono::DateTime<chrono::Utc>,
-    ) -> Result<(), FleetError> {
+    pub async fn report_inventory(&self, mac: &Mac, collected_at: chrono::DateTime<chrono::Utc>) -> Result<(), FleetError> {
         let resp = self
             .http
             .put(format!("{}/api/agent/v1/inventory", mac.instance_url))
@@ -215,12 +176,7 @@ impl Fleet {
     }
 
     pub async fn check_in(&self, mac: &Mac) -> Result<(), FleetError> {
-        let resp = self
-            .http
-            .post(format!("{}/api/agent/v1/checkins", mac.instance_url))
-            .bearer_auth(&mac.credential)
-            .send()
-            .await;
+        let resp = self.http.post(format!("{}/api/agent/v1/checkins", mac.instance_url)).bearer_auth(&mac.credential).send().await;
         expect_ok("check-in", resp).await?;
         Ok(())
     }
@@ -236,10 +192,7 @@ impl Fleet {
             .form(&[
                 ("grant_type", "password"),
                 ("client_id", wire::ids::COMPANY_PORTAL_APP_ID),
-                (
-                    "scope",
-                    "urn:ms-drs:enterpriseregistration.windows.net/.default",
-                ),
+                ("scope", "urn:ms-drs:enterpriseregistration.windows.net/.default"),
                 ("username", p.upn.as_str()),
                 ("password", p.password.as_str()),
             ])
@@ -251,15 +204,9 @@ impl Fleet {
         }
         let token: Token = json("sign-in", expect_ok("sign-in", resp).await?).await?;
         let key = rcgen::KeyPair::generate().map_err(|e| FleetError::Key(e.to_string()))?;
-        let mut params = rcgen::CertificateParams::new(Vec::<String>::new())
-            .map_err(|e| FleetError::Key(e.to_string()))?;
-        params.distinguished_name.push(
-            rcgen::DnType::CommonName,
-            "7E980AD9-B86D-4306-9425-9AC066FB014A",
-        );
-        let csr = params
-            .serialize_request(&key)
-            .map_err(|e| FleetError::Key(e.to_string()))?;
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(|e| FleetError::Key(e.to_string()))?;
+        params.distinguished_name.push(rcgen::DnType::CommonName, "7E980AD9-B86D-4306-9425-9AC066FB014A");
+        let csr = params.serialize_request(&key).map_err(|e| FleetError::Key(e.to_string()))?;
         let body = serde_json::json!({
             "CertificateRequest": {"Type": "pkcs10", "Data": STANDARD.encode(csr.der())},
             "TransportKey": STANDARD.encode(rcgen::PublicKeyData::der_bytes(&key)),
@@ -271,16 +218,12 @@ impl Fleet {
         });
         let resp = self
             .http
-            .post(format!(
-                "{}/EnrollmentServer/device/?api-version=2.0",
-                self.authority
-            ))
+            .post(format!("{}/EnrollmentServer/device/?api-version=2.0", self.authority))
             .bearer_auth(&token.access_token)
             .json(&body)
             .send()
             .await;
-        let joined: serde_json::Value =
-            json("workplace join", expect_ok("workplace join", resp).await?).await?;
+        let joined: serde_json::Value = json("workplace join", expect_ok("workplace join", resp).await?).await?;
         mac.device_id = joined["DeviceId"].as_str().map(str::to_string);
         mac.user_object_id = claim(&token.access_token, "oid");
         mac.device_key_pem = Some(key.serialize_pem());
@@ -291,10 +234,7 @@ impl Fleet {
     pub async fn submit_entra_ids(&self, mac: &Mac) -> Result<(), FleetError> {
         let resp = self
             .http
-            .post(format!(
-                "{}/api/agent/v1/aad-registrations",
-                mac.instance_url
-            ))
+            .post(format!("{}/api/agent/v1/aad-registrations", mac.instance_url))
             .bearer_auth(&mac.credential)
             .json(&AadRegistration {
                 username: mac.profile.username.clone(),
@@ -327,11 +267,7 @@ impl Fleet {
 /// A claim of a token the Mac was issued (read, not verified: it came from the authority).
 fn claim(token: &str, name: &str) -> Option<String> {
     let payload = URL_SAFE_NO_PAD.decode(token.split('.').nth(1)?).ok()?;
-    serde_json::from_slice::<serde_json::Value>(&payload)
-        .ok()?
-        .get(name)?
-        .as_str()
-        .map(str::to_string)
+    serde_json::from_slice::<serde_json::Value>(&payload).ok()?.get(name)?.as_str().map(str::to_string)
 }
 
 #[cfg(test)]
@@ -340,15 +276,10 @@ mod tests {
 
     #[test]
     fn the_same_seed_gives_the_same_fleet() {
-        let users: Vec<(String, String)> = (0..50)
-            .map(|i| (format!("u{i}@x.example"), "p".into()))
-            .collect();
+        let users: Vec<(String, String)> = (0..50).map(|i| (format!("u{i}@x.example"), "p".into())).collect();
         let a = generate(&users, 7, 0.3);
         let b = generate(&users, 7, 0.3);
-        assert_eq!(
-            a.iter().map(|m| &m.udid).collect::<Vec<_>>(),
-            b.iter().map(|m| &m.udid).collect::<Vec<_>>()
-        );
+        assert_eq!(a.iter().map(|m| &m.udid).collect::<Vec<_>>(), b.iter().map(|m| &m.udid).collect::<Vec<_>>());
         let off = a.iter().filter(|m| !m.filevault).count();
         assert!((5..=25).contains(&off), "{off} of 50 without FileVault");
     }

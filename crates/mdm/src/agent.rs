@@ -1,9 +1,7 @@
 //! What the agent on a Mac does with its instance: enrol, report inventory, post the
 //! Entra IDs after Workplace Join, check in.
 
-use wire::agent::{
-    AadRegistration, ComputerCaView, Enroll, Enrolled, InventoryReport, LocalUserCa,
-};
+use wire::agent::{AadRegistration, ComputerCaView, Enroll, Enrolled, InventoryReport, LocalUserCa};
 
 use crate::Shared;
 use crate::domain::inventory::{Registered, ca_state, device_item};
@@ -13,20 +11,14 @@ use crate::store::{ComputerRow, InstanceRow, tx};
 
 fn bounded(name: &str, value: &str, max: usize) -> Result<()> {
     if value.trim().is_empty() || value.len() > max {
-        return Err(MdmError::Invalid(format!(
-            "{name} must be 1 to {max} characters."
-        )));
+        return Err(MdmError::Invalid(format!("{name} must be 1 to {max} characters.")));
     }
     Ok(())
 }
 
 pub async fn enroll(state: &Shared, instance: &InstanceRow, req: Enroll) -> Result<Enrolled> {
-    if platform::secrets::digest_hex(&req.invitation)
-        != platform::secrets::digest_hex(&instance.invitation)
-    {
-        return Err(MdmError::Unauthorized(
-            "The enrollment invitation is not valid for this instance.".into(),
-        ));
+    if platform::secrets::digest_hex(&req.invitation) != platform::secrets::digest_hex(&instance.invitation) {
+        return Err(MdmError::Unauthorized("The enrollment invitation is not valid for this instance.".into()));
     }
     bounded("udid", &req.udid, 64)?;
     bounded("serial_number", &req.serial_number, 64)?;
@@ -45,21 +37,12 @@ pub async fn enroll(state: &Shared, instance: &InstanceRow, req: Enroll) -> Resu
             state.clock.now_ms(),
         )
         .await?;
-    Ok(Enrolled {
-        computer_id: id,
-        credential,
-    })
+    Ok(Enrolled { computer_id: id, credential })
 }
 
 /// The computer a per-computer credential belongs to.
-pub async fn computer(
-    state: &Shared,
-    instance: &InstanceRow,
-    credential: Option<&str>,
-) -> Result<ComputerRow> {
-    let credential = credential.ok_or_else(|| {
-        MdmError::Unauthorized("A bearer computer credential is required.".into())
-    })?;
+pub async fn computer(state: &Shared, instance: &InstanceRow, credential: Option<&str>) -> Result<ComputerRow> {
+    let credential = credential.ok_or_else(|| MdmError::Unauthorized("A bearer computer credential is required.".into()))?;
     state
         .store
         .computer_by_credential(&instance.id, &platform::secrets::digest_hex(credential))
@@ -73,12 +56,7 @@ async fn integration_active(state: &Shared, instance: &InstanceRow) -> Result<bo
 }
 
 /// Builds the item for a computer's registered user, if it has one.
-async fn item_for(
-    state: &Shared,
-    computer: &ComputerRow,
-    inventory: &InventoryReport,
-    now: i64,
-) -> Result<Option<String>> {
+async fn item_for(state: &Shared, computer: &ComputerRow, inventory: &InventoryReport, now: i64) -> Result<Option<String>> {
     let users = state.store.local_users(computer.id).await?;
     let Some(user) = users.iter().find(|u| u.aad_device_id.is_some()) else {
         return Ok(None);
@@ -93,60 +71,29 @@ async fn item_for(
         state: ca_state(true, Some(now), now),
         last_checkin: Some(platform::clock::ms_to_rfc3339(now)),
     };
-    Ok(Some(
-        serde_json::to_string(&device_item(inventory, &registered)).map_err(MdmError::internal)?,
-    ))
+    Ok(Some(serde_json::to_string(&device_item(inventory, &registered)).map_err(MdmError::internal)?))
 }
 
 /// Stores a full inventory report. A report older than the stored one is refused and
 /// changes nothing; while the integration is on, a registered computer's report is
 /// queued for the connector in the same transaction.
-pub async fn submit_inventory(
-    state: &Shared,
-    instance: &InstanceRow,
-    computer: &ComputerRow,
-    report: InventoryReport,
-) -> Result<i64> {
+pub async fn submit_inventory(state: &Shared, instance: &InstanceRow, computer: &ComputerRow, report: InventoryReport) -> Result<i64> {
     let collected = platform::clock::parse_rfc3339(&report.collected_at)
         .ok_or_else(|| MdmError::Invalid("collected_at must be an RFC 3339 date.".into()))?
         .timestamp_millis();
     bounded("device_name", &report.device_name, 255)?;
     bounded("os_version", &report.os_version, 32)?;
-    if report
-        .local_users
-        .iter()
-        .any(|u| u.username.trim().is_empty() || u.username.len() > 255)
-    {
-        return Err(MdmError::Invalid(
-            "every local user needs a username of 1 to 255 characters.".into(),
-        ));
+    if report.local_users.iter().any(|u| u.username.trim().is_empty() || u.username.len() > 255) {
+        return Err(MdmError::Invalid("every local user needs a username of 1 to 255 characters.".into()));
     }
-    if computer
-        .collected_ms
-        .is_some_and(|stored| stored > collected)
-    {
-        return Err(MdmError::Conflict(
-            "This report is older than the inventory already stored; it was not applied.".into(),
-        ));
+    if computer.collected_ms.is_some_and(|stored| stored > collected) {
+        return Err(MdmError::Conflict("This report is older than the inventory already stored; it was not applied.".into()));
     }
     let now = state.clock.now_ms();
-    let item = if integration_active(state, instance).await? {
-        item_for(state, computer, &report, now).await?
-    } else {
-        None
-    };
+    let item = if integration_active(state, instance).await? { item_for(state, computer, &report, now).await? } else { None };
     let json = serde_json::to_string(&report).map_err(MdmError::internal)?;
     let mut txn = state.store.begin().await?;
-    let sequence = tx::store_inventory(
-        &mut txn,
-        computer.id,
-        &json,
-        collected,
-        &report.device_name,
-        &report.model,
-        now,
-    )
-    .await?;
+    let sequence = tx::store_inventory(&mut txn, computer.id, &json, collected, &report.device_name, &report.model, now).await?;
     for u in &report.local_users {
         tx::upsert_local_user(&mut txn, computer.id, &u.username).await?;
     }
@@ -160,25 +107,15 @@ pub async fn submit_inventory(
 }
 
 /// The registration agent's post after Workplace Join.
-pub async fn register_aad(
-    state: &Shared,
-    instance: &InstanceRow,
-    computer: &ComputerRow,
-    req: AadRegistration,
-) -> Result<()> {
-    for (name, v) in [
-        ("aad_device_id", &req.aad_device_id),
-        ("aad_user_id", &req.aad_user_id),
-    ] {
+pub async fn register_aad(state: &Shared, instance: &InstanceRow, computer: &ComputerRow, req: AadRegistration) -> Result<()> {
+    for (name, v) in [("aad_device_id", &req.aad_device_id), ("aad_user_id", &req.aad_user_id)] {
         if uuid::Uuid::parse_str(v).is_err() {
             return Err(MdmError::Invalid(format!("{name} must be a GUID.")));
         }
     }
     bounded("username", &req.username, 255)?;
     if !req.upn.contains('@') || req.upn.len() > 320 {
-        return Err(MdmError::Invalid(
-            "upn must be a user principal name (name@domain).".into(),
-        ));
+        return Err(MdmError::Invalid("upn must be a user principal name (name@domain).".into()));
     }
     let now = state.clock.now_ms();
     let mut txn = state.store.begin().await?;
@@ -194,10 +131,7 @@ pub async fn register_aad(
     .await?;
     txn.commit().await?;
     // A registered computer reports its current state at once.
-    if let Some(inventory) = computer
-        .inventory
-        .as_deref()
-        .and_then(|i| serde_json::from_str::<InventoryReport>(i).ok())
+    if let Some(inventory) = computer.inventory.as_deref().and_then(|i| serde_json::from_str::<InventoryReport>(i).ok())
         && integration_active(state, instance).await?
         && let Some(item) = item_for(state, computer, &inventory, now).await?
     {
@@ -233,12 +167,7 @@ pub async fn ca_view(state: &Shared, computer: &ComputerRow) -> Result<ComputerC
         users: users
             .into_iter()
             .map(|u| LocalUserCa {
-                conditional_access_inventory_state: ca_state(
-                    u.aad_device_id.is_some(),
-                    computer.last_checkin_ms,
-                    now,
-                )
-                .into(),
+                conditional_access_inventory_state: ca_state(u.aad_device_id.is_some(), computer.last_checkin_ms, now).into(),
                 delivery_state: match u.delivery_detail {
                     Some(d) if u.delivery_state == "rejected" => format!("rejected: {d}"),
                     _ => u.delivery_state,

@@ -3,8 +3,7 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use wire::connector_api::{
-    InstanceRegistered, InventoryAccepted, InventoryBatch, LinkStarted, LinkView, Outcomes,
-    RegisterInstance, StartLink,
+    InstanceRegistered, InventoryAccepted, InventoryBatch, LinkStarted, LinkView, Outcomes, RegisterInstance, StartLink,
 };
 use wire::errors::Problem;
 
@@ -25,11 +24,7 @@ pub enum SendError {
 
 impl ConnectorClient {
     pub fn new(http: reqwest::Client, base: &str, registration_secret: &str) -> Self {
-        ConnectorClient {
-            http,
-            base: base.trim_end_matches('/').into(),
-            registration_secret: registration_secret.into(),
-        }
+        ConnectorClient { http, base: base.trim_end_matches('/').into(), registration_secret: registration_secret.into() }
     }
 
     async fn call<B: Serialize, T: DeserializeOwned>(
@@ -39,29 +34,15 @@ impl ConnectorClient {
         credential: &str,
         body: Option<&B>,
     ) -> Result<T, (Option<u16>, String)> {
-        let mut req = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(credential);
+        let mut req = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(credential);
         if let Some(b) = body {
             req = req.json(b);
         }
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| (None, format!("the connector could not be reached: {e}")))?;
+        let resp = req.send().await.map_err(|e| (None, format!("the connector could not be reached: {e}")))?;
         let status = resp.status().as_u16();
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| (Some(status), e.to_string()))?;
+        let bytes = resp.bytes().await.map_err(|e| (Some(status), e.to_string()))?;
         if (200..300).contains(&status) {
-            return serde_json::from_slice(&bytes).map_err(|e| {
-                (
-                    Some(status),
-                    format!("malformed answer from the connector: {e}"),
-                )
-            });
+            return serde_json::from_slice(&bytes).map_err(|e| (Some(status), format!("malformed answer from the connector: {e}")));
         }
         let detail = serde_json::from_slice::<Problem>(&bytes)
             .ok()
@@ -80,37 +61,15 @@ impl ConnectorClient {
     }
 
     pub async fn register(&self, req: &RegisterInstance) -> Result<InstanceRegistered> {
-        self.call(
-            reqwest::Method::POST,
-            "/api/v1/instances",
-            &self.registration_secret,
-            Some(req),
-        )
-        .await
-        .map_err(Self::upstream)
+        self.call(reqwest::Method::POST, "/api/v1/instances", &self.registration_secret, Some(req)).await.map_err(Self::upstream)
     }
 
     pub async fn start_link(&self, credential: &str, req: &StartLink) -> Result<LinkStarted> {
-        self.call(
-            reqwest::Method::POST,
-            "/api/v1/links",
-            credential,
-            Some(req),
-        )
-        .await
-        .map_err(Self::upstream)
+        self.call(reqwest::Method::POST, "/api/v1/links", credential, Some(req)).await.map_err(Self::upstream)
     }
 
     pub async fn current_link(&self, credential: &str) -> Result<Option<LinkView>> {
-        match self
-            .call::<(), LinkView>(
-                reqwest::Method::GET,
-                "/api/v1/links/current",
-                credential,
-                None,
-            )
-            .await
-        {
+        match self.call::<(), LinkView>(reqwest::Method::GET, "/api/v1/links/current", credential, None).await {
             Ok(v) => Ok(Some(v)),
             Err((Some(404), _)) => Ok(None),
             Err(e) => Err(Self::upstream(e)),
@@ -118,40 +77,19 @@ impl ConnectorClient {
     }
 
     pub async fn confirm(&self, credential: &str, link_id: &str) -> Result<LinkView> {
-        self.call::<(), _>(
-            reqwest::Method::POST,
-            &format!("/api/v1/links/{link_id}/confirm"),
-            credential,
-            None,
-        )
-        .await
-        .map_err(Self::upstream)
+        self.call::<(), _>(reqwest::Method::POST, &format!("/api/v1/links/{link_id}/confirm"), credential, None)
+            .await
+            .map_err(Self::upstream)
     }
 
     pub async fn disconnect(&self, credential: &str, link_id: &str) -> Result<LinkView> {
-        self.call::<(), _>(
-            reqwest::Method::POST,
-            &format!("/api/v1/links/{link_id}/disconnect"),
-            credential,
-            None,
-        )
-        .await
-        .map_err(Self::upstream)
+        self.call::<(), _>(reqwest::Method::POST, &format!("/api/v1/links/{link_id}/disconnect"), credential, None)
+            .await
+            .map_err(Self::upstream)
     }
 
-    pub async fn send_inventory(
-        &self,
-        credential: &str,
-        batch: &InventoryBatch,
-    ) -> Result<InventoryAccepted, SendError> {
-        self.call(
-            reqwest::Method::POST,
-            "/api/v1/inventory",
-            credential,
-            Some(batch),
-        )
-        .await
-        .map_err(|(status, detail)| match status {
+    pub async fn send_inventory(&self, credential: &str, batch: &InventoryBatch) -> Result<InventoryAccepted, SendError> {
+        self.call(reqwest::Method::POST, "/api/v1/inventory", credential, Some(batch)).await.map_err(|(status, detail)| match status {
             // Not connected (409) may change; malformed (422) or unauthorised will not.
             Some(401) | Some(403) | Some(422) => SendError::Refused(detail),
             _ => SendError::Retry(detail),
@@ -159,13 +97,8 @@ impl ConnectorClient {
     }
 
     pub async fn outcomes(&self, credential: &str, after: i64) -> Result<Outcomes> {
-        self.call::<(), _>(
-            reqwest::Method::GET,
-            &format!("/api/v1/outcomes?after={after}&limit=2000"),
-            credential,
-            None,
-        )
-        .await
-        .map_err(Self::upstream)
+        self.call::<(), _>(reqwest::Method::GET, &format!("/api/v1/outcomes?after={after}&limit=2000"), credential, None)
+            .await
+            .map_err(Self::upstream)
     }
 }

@@ -60,11 +60,7 @@ async fn send(state: &Shared, instance: &InstanceRow, credential: &str) -> Resul
             })
         })
         .collect();
-    match state
-        .connector
-        .send_inventory(credential, &InventoryBatch { updates })
-        .await
-    {
+    match state.connector.send_inventory(credential, &InventoryBatch { updates }).await {
         Ok(_) => {
             let mut txn = state.store.begin().await?;
             for r in &due {
@@ -85,11 +81,7 @@ async fn send(state: &Shared, instance: &InstanceRow, credential: &str) -> Resul
     }
 }
 
-async fn collect_outcomes(
-    state: &Shared,
-    instance: &InstanceRow,
-    credential: &str,
-) -> Result<bool> {
+async fn collect_outcomes(state: &Shared, instance: &InstanceRow, credential: &str) -> Result<bool> {
     let cursor = state.store.outcome_cursor(&instance.id).await?;
     let page = state.connector.outcomes(credential, cursor).await?;
     if page.outcomes.is_empty() {

@@ -44,16 +44,8 @@ impl IntoResponse for MdmError {
             MdmError::Forbidden(_) => (403, "forbidden", "Not allowed"),
             MdmError::NotFound(_) => (404, "not-found", "Not found"),
             MdmError::Invalid(_) => (422, "invalid-request", "The request is not valid"),
-            MdmError::Conflict(_) => (
-                409,
-                "conflict",
-                "The request conflicts with the stored state",
-            ),
-            MdmError::Upstream(_) => (
-                502,
-                "upstream",
-                "The connector or the cloud did not answer as expected",
-            ),
+            MdmError::Conflict(_) => (409, "conflict", "The request conflicts with the stored state"),
+            MdmError::Upstream(_) => (502, "upstream", "The connector or the cloud did not answer as expected"),
             MdmError::Page(_) => (400, "page", "Error"),
             MdmError::Db(_) | MdmError::Internal(_) => (500, "internal", "Internal error"),
         };
@@ -66,14 +58,10 @@ impl IntoResponse for MdmError {
         };
         let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         if let MdmError::Page(message) = &self {
-            let body = platform::html::page(
-                "Error",
-                &format!("<h1>Error</h1><p>{}</p>", platform::html::escape(message)),
-            );
+            let body = platform::html::page("Error", &format!("<h1>Error</h1><p>{}</p>", platform::html::escape(message)));
             return (code, Html(body)).into_response();
         }
-        let body =
-            serde_json::to_string(&Problem::new(status, slug, title, detail)).unwrap_or_default();
+        let body = serde_json::to_string(&Problem::new(status, slug, title, detail)).unwrap_or_default();
         (code, [(header::CONTENT_TYPE, Problem::CONTENT_TYPE)], body).into_response()
     }
 }

@@ -27,26 +27,9 @@ fn require_privilege(admin: &AdminRow) -> Result<()> {
     Ok(())
 }
 
-async fn log(
-    state: &Shared,
-    instance: &InstanceRow,
-    admin: &str,
-    action: &str,
-    details: &str,
-) -> Result<()> {
+async fn log(state: &Shared, instance: &InstanceRow, admin: &str, action: &str, details: &str) -> Result<()> {
     let now = state.clock.now_ms();
-    state
-        .store
-        .log_change(
-            &instance.id,
-            now,
-            admin,
-            OBJECT_TYPE,
-            OBJECT_NAME,
-            action,
-            details,
-        )
-        .await?;
+    state.store.log_change(&instance.id, now, admin, OBJECT_TYPE, OBJECT_NAME, action, details).await?;
     state.change_log_file(&instance.slug, now, admin, action, details);
     Ok(())
 }
@@ -65,10 +48,7 @@ async fn connector_credential(state: &Shared, instance: &InstanceRow) -> Result<
             version: instance.version.clone(),
         })
         .await?;
-    state
-        .store
-        .set_connector_registration(&instance.id, &reg.instance_id, &reg.credential)
-        .await?;
+    state.store.set_connector_registration(&instance.id, &reg.instance_id, &reg.credential).await?;
     Ok(reg.credential)
 }
 
@@ -84,39 +64,21 @@ fn link_to_status(view: &LinkView) -> &'static str {
 }
 
 fn checks_summary(view: &LinkView) -> String {
-    view.checks
-        .iter()
-        .map(|c| format!("{}={}", c.name, if c.passed { "pass" } else { "fail" }))
-        .collect::<Vec<_>>()
-        .join(", ")
+    view.checks.iter().map(|c| format!("{}={}", c.name, if c.passed { "pass" } else { "fail" })).collect::<Vec<_>>().join(", ")
 }
 
-pub async fn save(
-    state: &Shared,
-    instance: &InstanceRow,
-    admin: &AdminRow,
-    proposed: CaSettings,
-    connect: bool,
-) -> Result<Saved> {
+pub async fn save(state: &Shared, instance: &InstanceRow, admin: &AdminRow, proposed: CaSettings, connect: bool) -> Result<Saved> {
     require_privilege(admin)?;
     let mut ca = state.store.ca(&instance.id).await?;
     let clouds: Vec<&str> = state.clouds.iter().map(String::as_str).collect();
-    settings::validate(&ca.settings, &proposed, &instance.version, &clouds)
-        .map_err(MdmError::Invalid)?;
+    settings::validate(&ca.settings, &proposed, &instance.version, &clouds).map_err(MdmError::Invalid)?;
     let changes = settings::diff(&ca.settings, &proposed);
     let was_enabled = ca.settings.enabled;
     ca.settings = proposed.clone();
     let now = state.clock.now_ms();
     if !changes.is_empty() {
         state.store.save_ca(&instance.id, &ca, now).await?;
-        log(
-            state,
-            instance,
-            &admin.username,
-            "Edit",
-            &changes.join("; "),
-        )
-        .await?;
+        log(state, instance, &admin.username, "Edit", &changes.join("; ")).await?;
     }
     if was_enabled && !proposed.enabled {
         disconnect(state, instance, admin, &mut ca).await?;
@@ -141,41 +103,21 @@ pub async fn save(
         ca.link_status = status::AWAITING_CONSENT.into();
         ca.checks = "[]".into();
         state.store.save_ca(&instance.id, &ca, now).await?;
-        log(
-            state,
-            instance,
-            &admin.username,
-            "Connect",
-            &format!("link {} started; awaiting consent", started.link_id),
-        )
-        .await?;
+        log(state, instance, &admin.username, "Connect", &format!("link {} started; awaiting consent", started.link_id)).await?;
         return Ok(Saved::Redirect(started.consent_url));
     }
     Ok(Saved::Done)
 }
 
 /// Disconnect (S5): tell the connector; the configuration itself is kept.
-async fn disconnect(
-    state: &Shared,
-    instance: &InstanceRow,
-    admin: &AdminRow,
-    ca: &mut CaRow,
-) -> Result<()> {
-    let (Some(credential), Some(link_id)) =
-        (instance.connector_credential.clone(), ca.link_id.clone())
-    else {
+async fn disconnect(state: &Shared, instance: &InstanceRow, admin: &AdminRow, ca: &mut CaRow) -> Result<()> {
+    let (Some(credential), Some(link_id)) = (instance.connector_credential.clone(), ca.link_id.clone()) else {
         ca.link_status = status::DISABLED.into();
-        return state
-            .store
-            .save_ca(&instance.id, ca, state.clock.now_ms())
-            .await;
+        return state.store.save_ca(&instance.id, ca, state.clock.now_ms()).await;
     };
     let result = state.connector.disconnect(&credential, &link_id).await;
     ca.link_status = status::DISABLED.into();
-    state
-        .store
-        .save_ca(&instance.id, ca, state.clock.now_ms())
-        .await?;
+    state.store.save_ca(&instance.id, ca, state.clock.now_ms()).await?;
     let detail = match &result {
         Ok(v) => format!("link {link_id}: {}", v.status),
         Err(e) => format!("link {link_id}: the connector did not confirm ({e})"),
@@ -197,45 +139,24 @@ pub async fn refresh(state: &Shared, instance: &InstanceRow) -> Result<(CaRow, O
         if new_status != ca.link_status {
             ca.link_status = new_status.into();
             ca.checks = serde_json::to_string(&view.checks).unwrap_or_default();
-            state
-                .store
-                .save_ca(&instance.id, &ca, state.clock.now_ms())
-                .await?;
+            state.store.save_ca(&instance.id, &ca, state.clock.now_ms()).await?;
         }
     }
     Ok((ca, Some(view)))
 }
 
 /// Confirm: the connector completes and tests the configuration.
-pub async fn confirm(
-    state: &Shared,
-    instance: &InstanceRow,
-    admin: &AdminRow,
-) -> Result<(CaRow, LinkView)> {
+pub async fn confirm(state: &Shared, instance: &InstanceRow, admin: &AdminRow) -> Result<(CaRow, LinkView)> {
     require_privilege(admin)?;
     let mut ca = state.store.ca(&instance.id).await?;
-    let (Some(credential), Some(link_id)) =
-        (instance.connector_credential.clone(), ca.link_id.clone())
-    else {
-        return Err(MdmError::Conflict(
-            "Connect first: there is no connection to confirm.".into(),
-        ));
+    let (Some(credential), Some(link_id)) = (instance.connector_credential.clone(), ca.link_id.clone()) else {
+        return Err(MdmError::Conflict("Connect first: there is no connection to confirm.".into()));
     };
     let view = state.connector.confirm(&credential, &link_id).await?;
     ca.link_status = link_to_status(&view).into();
     ca.checks = serde_json::to_string(&view.checks).unwrap_or_default();
-    state
-        .store
-        .save_ca(&instance.id, &ca, state.clock.now_ms())
-        .await?;
-    log(
-        state,
-        instance,
-        &admin.username,
-        "Confirm",
-        &format!("result: {}; checks: {}", view.status, checks_summary(&view)),
-    )
-    .await?;
+    state.store.save_ca(&instance.id, &ca, state.clock.now_ms()).await?;
+    log(state, instance, &admin.username, "Confirm", &format!("result: {}; checks: {}", view.status, checks_summary(&view))).await?;
     state.work.notify_one();
     Ok((ca, view))
 }

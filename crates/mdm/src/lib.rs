@@ -42,10 +42,7 @@ pub struct MdmConfig {
 }
 
 fn default_clouds() -> Vec<String> {
-    wire::CloudProfile::NAMES
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
+    wire::CloudProfile::NAMES.iter().map(|s| s.to_string()).collect()
 }
 
 pub struct AppState {
@@ -66,14 +63,7 @@ impl AppState {
     }
 
     /// Appends one change to the log file (the database stays the record of truth).
-    pub fn change_log_file(
-        &self,
-        instance: &str,
-        at_ms: i64,
-        user: &str,
-        action: &str,
-        details: &str,
-    ) {
+    pub fn change_log_file(&self, instance: &str, at_ms: i64, user: &str, action: &str, details: &str) {
         if let Some(file) = &self.change_log
             && let Ok(mut f) = file.lock()
         {
@@ -115,42 +105,16 @@ pub enum StartError {
     Io(#[from] std::io::Error),
 }
 
-pub async fn start(
-    config: MdmConfig,
-    listener: TcpListener,
-    ca: &LocalCa,
-    clock: Clock,
-) -> Result<Mdm, StartError> {
+pub async fn start(config: MdmConfig, listener: TcpListener, ca: &LocalCa, clock: Clock) -> Result<Mdm, StartError> {
     let store = Store::connect(&config.database_url).await?;
     let base_url = format!("https://{}", listener.local_addr()?);
-    let connector = ConnectorClient::new(
-        platform::http::client(&ca.ca_pem),
-        &config.connector_url,
-        &config.connector_registration_secret,
-    );
+    let connector = ConnectorClient::new(platform::http::client(&ca.ca_pem), &config.connector_url, &config.connector_registration_secret);
     let change_log = match &config.change_log_path {
-        Some(p) => Some(Mutex::new(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(p)?,
-        )),
+        Some(p) => Some(Mutex::new(std::fs::OpenOptions::new().create(true).append(true).open(p)?)),
         None => None,
     };
-    let state = Arc::new(AppState {
-        store,
-        connector,
-        clock,
-        base_url,
-        clouds: config.clouds.clone(),
-        work: Notify::new(),
-        change_log,
-    });
+    let state = Arc::new(AppState { store, connector, clock, base_url, clouds: config.clouds.clone(), work: Notify::new(), change_log });
     let worker = tokio::spawn(delivery::run(state.clone()));
     let served = platform::http::serve_tls(http::router(state.clone()), listener, ca).await?;
-    Ok(Mdm {
-        state,
-        served,
-        worker,
-    })
+    Ok(Mdm { state, served, worker })
 }

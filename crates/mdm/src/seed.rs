@@ -33,11 +33,8 @@ pub async fn instance(store: &Store, spec: InstanceSpec<'_>, now: i64) -> Result
     };
     store.insert_instance(&row, now).await?;
     let password = platform::secrets::random_token(12);
-    let privileges: Vec<&str> = if spec.conditional_access_privilege {
-        vec![crate::domain::settings::PRIVILEGE, "Computers"]
-    } else {
-        vec!["Computers"]
-    };
+    let privileges: Vec<&str> =
+        if spec.conditional_access_privilege { vec![crate::domain::settings::PRIVILEGE, "Computers"] } else { vec!["Computers"] };
     store
         .insert_admin(&AdminRow {
             id: uuid::Uuid::new_v4().to_string(),

@@ -9,10 +9,7 @@ use crate::error::Result;
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-pub const MIGRATIONS: Migrations = Migrations {
-    sqlite: &SQLITE,
-    postgres: &POSTGRES,
-};
+pub const MIGRATIONS: Migrations = Migrations { sqlite: &SQLITE, postgres: &POSTGRES };
 
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -41,10 +38,7 @@ pub struct AdminRow {
 
 impl AdminRow {
     pub fn has_privilege(&self, p: &str) -> bool {
-        serde_json::from_str::<Vec<String>>(&self.privileges)
-            .unwrap_or_default()
-            .iter()
-            .any(|x| x == p)
+        serde_json::from_str::<Vec<String>>(&self.privileges).unwrap_or_default().iter().any(|x| x == p)
     }
 }
 
@@ -103,100 +97,109 @@ pub struct OutboxRow {
     pub attempts: i64,
 }
 
-const COMPUTER_COLUMNS: &str = "id, instance_id, udid, serial_number, name, model, inventory, collected_ms, sequence, last_checkin_ms, enrolled_ms";
+const COMPUTER_COLUMNS: &str =
+    "id, instance_id, udid, serial_number, name, model, inventory, collected_ms, sequence, last_checkin_ms, enrolled_ms";
 const LOCAL_USER_COLUMNS: &str = "computer_id, username, aad_device_id, aad_user_id, upn, registered_ms, delivery_state, delivery_detail";
 
 impl Store {
     pub async fn connect(url: &str) -> Result<Store, platform::Error> {
-        Ok(Store {
-            db: Db::connect(url, &MIGRATIONS).await?,
-        })
+        Ok(Store { db: Db::connect(url, &MIGRATIONS).await? })
     }
 
     fn pool(&self) -> &sqlx::AnyPool {
         &self.db.pool
     }
 
-    pub fn begin(
-        &self,
-    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error>> + '_
-    {
+    pub fn begin(&self) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error>> + '_ {
         self.db.pool.begin()
     }
 
     // ---- instances and admins ----------------------------------------------------------
 
     pub async fn insert_instance(&self, i: &InstanceRow, now: i64) -> Result<()> {
-        sqlx::query("INSERT INTO instances (id, slug, name, version, invitation, connector_instance_id, connector_credential, created_ms) \
-                     VALUES ($1, $2, $3, $4, $5, NULL, NULL, $6)")
-            .bind(&i.id).bind(&i.slug).bind(&i.name).bind(&i.version).bind(&i.invitation).bind(now)
-            .execute(self.pool()).await?;
+        sqlx::query(
+            "INSERT INTO instances (id, slug, name, version, invitation, connector_instance_id, connector_credential, created_ms) \
+                     VALUES ($1, $2, $3, $4, $5, NULL, NULL, $6)",
+        )
+        .bind(&i.id)
+        .bind(&i.slug)
+        .bind(&i.name)
+        .bind(&i.version)
+        .bind(&i.invitation)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 
     pub async fn instance_by_slug(&self, slug: &str) -> Result<Option<InstanceRow>> {
         Ok(sqlx::query_as::<_, InstanceRow>(
-            "SELECT id, slug, name, version, invitation, connector_instance_id, connector_credential FROM instances WHERE slug = $1")
-            .bind(slug).fetch_optional(self.pool()).await?)
+            "SELECT id, slug, name, version, invitation, connector_instance_id, connector_credential FROM instances WHERE slug = $1",
+        )
+        .bind(slug)
+        .fetch_optional(self.pool())
+        .await?)
     }
 
     pub async fn instances(&self) -> Result<Vec<InstanceRow>> {
         Ok(sqlx::query_as::<_, InstanceRow>(
-            "SELECT id, slug, name, version, invitation, connector_instance_id, connector_credential FROM instances ORDER BY slug")
-            .fetch_all(self.pool()).await?)
+            "SELECT id, slug, name, version, invitation, connector_instance_id, connector_credential FROM instances ORDER BY slug",
+        )
+        .fetch_all(self.pool())
+        .await?)
     }
 
-    pub async fn set_connector_registration(
-        &self,
-        instance_id: &str,
-        connector_instance_id: &str,
-        credential: &str,
-    ) -> Result<()> {
+    pub async fn set_connector_registration(&self, instance_id: &str, connector_instance_id: &str, credential: &str) -> Result<()> {
         sqlx::query("UPDATE instances SET connector_instance_id = $1, connector_credential = $2 WHERE id = $3")
-            .bind(connector_instance_id).bind(credential).bind(instance_id)
-            .execute(self.pool()).await?;
+            .bind(connector_instance_id)
+            .bind(credential)
+            .bind(instance_id)
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 
     pub async fn insert_admin(&self, a: &AdminRow) -> Result<()> {
         sqlx::query("INSERT INTO admins (id, instance_id, username, password_hash, privileges) VALUES ($1, $2, $3, $4, $5)")
-            .bind(&a.id).bind(&a.instance_id).bind(&a.username).bind(&a.password_hash).bind(&a.privileges)
-            .execute(self.pool()).await?;
+            .bind(&a.id)
+            .bind(&a.instance_id)
+            .bind(&a.username)
+            .bind(&a.password_hash)
+            .bind(&a.privileges)
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 
-    pub async fn admin_by_username(
-        &self,
-        instance_id: &str,
-        username: &str,
-    ) -> Result<Option<AdminRow>> {
+    pub async fn admin_by_username(&self, instance_id: &str, username: &str) -> Result<Option<AdminRow>> {
         Ok(sqlx::query_as::<_, AdminRow>(
-            "SELECT id, instance_id, username, password_hash, privileges FROM admins WHERE instance_id = $1 AND username = $2")
-            .bind(instance_id).bind(username).fetch_optional(self.pool()).await?)
+            "SELECT id, instance_id, username, password_hash, privileges FROM admins WHERE instance_id = $1 AND username = $2",
+        )
+        .bind(instance_id)
+        .bind(username)
+        .fetch_optional(self.pool())
+        .await?)
     }
 
-    pub async fn insert_session(
-        &self,
-        digest: &str,
-        admin_id: &str,
-        expires_ms: i64,
-    ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO sessions (token_digest, admin_id, expires_ms) VALUES ($1, $2, $3)",
-        )
-        .bind(digest)
-        .bind(admin_id)
-        .bind(expires_ms)
-        .execute(self.pool())
-        .await?;
+    pub async fn insert_session(&self, digest: &str, admin_id: &str, expires_ms: i64) -> Result<()> {
+        sqlx::query("INSERT INTO sessions (token_digest, admin_id, expires_ms) VALUES ($1, $2, $3)")
+            .bind(digest)
+            .bind(admin_id)
+            .bind(expires_ms)
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 
     pub async fn session_admin(&self, digest: &str, now: i64) -> Result<Option<AdminRow>> {
         Ok(sqlx::query_as::<_, AdminRow>(
             "SELECT a.id, a.instance_id, a.username, a.password_hash, a.privileges FROM sessions s JOIN admins a ON a.id = s.admin_id \
-             WHERE s.token_digest = $1 AND s.expires_ms > $2")
-            .bind(digest).bind(now).fetch_optional(self.pool()).await?)
+             WHERE s.token_digest = $1 AND s.expires_ms > $2",
+        )
+        .bind(digest)
+        .bind(now)
+        .fetch_optional(self.pool())
+        .await?)
     }
 
     // ---- computers ---------------------------------------------------------------------
@@ -220,43 +223,33 @@ impl Store {
             .bind(instance_id).bind(udid).bind(serial).bind(name).bind(model).bind(credential_digest).bind(now).bind(now)
             .bind(credential_digest).bind(serial).bind(name).bind(model)
             .execute(self.pool()).await?;
-        Ok(sqlx::query_scalar::<_, i64>(
-            "SELECT id FROM computers WHERE instance_id = $1 AND udid = $2",
-        )
-        .bind(instance_id)
-        .bind(udid)
-        .fetch_one(self.pool())
-        .await?)
+        Ok(sqlx::query_scalar::<_, i64>("SELECT id FROM computers WHERE instance_id = $1 AND udid = $2")
+            .bind(instance_id)
+            .bind(udid)
+            .fetch_one(self.pool())
+            .await?)
     }
 
-    pub async fn computer_by_credential(
-        &self,
-        instance_id: &str,
-        digest: &str,
-    ) -> Result<Option<ComputerRow>> {
+    pub async fn computer_by_credential(&self, instance_id: &str, digest: &str) -> Result<Option<ComputerRow>> {
         Ok(sqlx::query_as::<_, ComputerRow>(&format!(
-            "SELECT {COMPUTER_COLUMNS} FROM computers WHERE instance_id = $1 AND credential_digest = $2"))
-            .bind(instance_id).bind(digest).fetch_optional(self.pool()).await?)
-    }
-
-    pub async fn computer(&self, instance_id: &str, id: i64) -> Result<Option<ComputerRow>> {
-        Ok(sqlx::query_as::<_, ComputerRow>(&format!(
-            "SELECT {COMPUTER_COLUMNS} FROM computers WHERE instance_id = $1 AND id = $2"
+            "SELECT {COMPUTER_COLUMNS} FROM computers WHERE instance_id = $1 AND credential_digest = $2"
         ))
         .bind(instance_id)
-        .bind(id)
+        .bind(digest)
         .fetch_optional(self.pool())
         .await?)
     }
 
+    pub async fn computer(&self, instance_id: &str, id: i64) -> Result<Option<ComputerRow>> {
+        Ok(sqlx::query_as::<_, ComputerRow>(&format!("SELECT {COMPUTER_COLUMNS} FROM computers WHERE instance_id = $1 AND id = $2"))
+            .bind(instance_id)
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
     /// A page of an instance's computers, by ID, whose name or serial contains `search`.
-    pub async fn computers(
-        &self,
-        instance_id: &str,
-        search: &str,
-        after: i64,
-        limit: i64,
-    ) -> Result<Vec<ComputerRow>> {
+    pub async fn computers(&self, instance_id: &str, search: &str, after: i64, limit: i64) -> Result<Vec<ComputerRow>> {
         let pattern = format!("%{}%", search.to_ascii_lowercase());
         Ok(sqlx::query_as::<_, ComputerRow>(&format!(
             "SELECT {COMPUTER_COLUMNS} FROM computers WHERE instance_id = $1 AND id > $2 \
@@ -272,11 +265,7 @@ impl Store {
     }
 
     pub async fn checkin(&self, computer_id: i64, now: i64) -> Result<()> {
-        sqlx::query("UPDATE computers SET last_checkin_ms = $1 WHERE id = $2")
-            .bind(now)
-            .bind(computer_id)
-            .execute(self.pool())
-            .await?;
+        sqlx::query("UPDATE computers SET last_checkin_ms = $1 WHERE id = $2").bind(now).bind(computer_id).execute(self.pool()).await?;
         Ok(())
     }
 
@@ -291,17 +280,19 @@ impl Store {
 
     /// Counts of an instance's computers: (computers, registered users, accepted, rejected).
     pub async fn delivery_summary(&self, instance_id: &str) -> Result<(i64, i64, i64, i64)> {
-        let computers =
-            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM computers WHERE instance_id = $1")
-                .bind(instance_id)
-                .fetch_one(self.pool())
-                .await?;
+        let computers = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM computers WHERE instance_id = $1")
+            .bind(instance_id)
+            .fetch_one(self.pool())
+            .await?;
         let row = sqlx::query_as::<_, (i64, i64, i64)>(
             "SELECT COUNT(*), \
                     COALESCE(SUM(CASE WHEN u.delivery_state = 'accepted' THEN 1 ELSE 0 END), 0), \
                     COALESCE(SUM(CASE WHEN u.delivery_state = 'rejected' THEN 1 ELSE 0 END), 0) \
-             FROM local_users u JOIN computers c ON c.id = u.computer_id WHERE c.instance_id = $1 AND u.aad_device_id IS NOT NULL")
-            .bind(instance_id).fetch_one(self.pool()).await?;
+             FROM local_users u JOIN computers c ON c.id = u.computer_id WHERE c.instance_id = $1 AND u.aad_device_id IS NOT NULL",
+        )
+        .bind(instance_id)
+        .fetch_one(self.pool())
+        .await?;
         Ok((computers, row.0, row.1, row.2))
     }
 
@@ -310,32 +301,17 @@ impl Store {
     pub async fn ca(&self, instance_id: &str) -> Result<CaRow> {
         let row = sqlx::query_as::<_, (i64, String, String, String, Option<String>, Option<String>, String, String)>(
             "SELECT enabled, connection_type, sovereign_cloud, landing_page, custom_url, link_id, link_status, checks \
-             FROM ca_settings WHERE instance_id = $1")
-            .bind(instance_id).fetch_optional(self.pool()).await?;
+             FROM ca_settings WHERE instance_id = $1",
+        )
+        .bind(instance_id)
+        .fetch_optional(self.pool())
+        .await?;
         Ok(match row {
-            None => CaRow {
-                settings: CaSettings::default(),
-                link_id: None,
-                link_status: status::NOT_CONFIGURED.into(),
-                checks: "[]".into(),
-            },
-            Some((
-                enabled,
-                connection_type,
-                sovereign_cloud,
-                landing_page,
-                custom_url,
-                link_id,
-                link_status,
-                checks,
-            )) => CaRow {
-                settings: CaSettings {
-                    enabled: enabled != 0,
-                    connection_type,
-                    sovereign_cloud,
-                    landing_page,
-                    custom_url,
-                },
+            None => {
+                CaRow { settings: CaSettings::default(), link_id: None, link_status: status::NOT_CONFIGURED.into(), checks: "[]".into() }
+            }
+            Some((enabled, connection_type, sovereign_cloud, landing_page, custom_url, link_id, link_status, checks)) => CaRow {
+                settings: CaSettings { enabled: enabled != 0, connection_type, sovereign_cloud, landing_page, custom_url },
                 link_id,
                 link_status,
                 checks,
@@ -388,12 +364,7 @@ impl Store {
 
     // ---- outbox and outcomes -----------------------------------------------------------
 
-    pub async fn outbox_due(
-        &self,
-        instance_id: &str,
-        now: i64,
-        limit: i64,
-    ) -> Result<Vec<OutboxRow>> {
+    pub async fn outbox_due(&self, instance_id: &str, now: i64, limit: i64) -> Result<Vec<OutboxRow>> {
         Ok(sqlx::query_as::<_, OutboxRow>(
             "SELECT id, computer_id, sequence, payload, attempts FROM outbox WHERE instance_id = $1 AND next_attempt_ms <= $2 ORDER BY id LIMIT $3")
             .bind(instance_id).bind(now).bind(limit).fetch_all(self.pool()).await?)
@@ -401,25 +372,21 @@ impl Store {
 
     pub async fn reschedule_outbox(&self, ids: &[i64], next_ms: i64) -> Result<()> {
         for id in ids {
-            sqlx::query(
-                "UPDATE outbox SET attempts = attempts + 1, next_attempt_ms = $1 WHERE id = $2",
-            )
-            .bind(next_ms)
-            .bind(*id)
-            .execute(self.pool())
-            .await?;
+            sqlx::query("UPDATE outbox SET attempts = attempts + 1, next_attempt_ms = $1 WHERE id = $2")
+                .bind(next_ms)
+                .bind(*id)
+                .execute(self.pool())
+                .await?;
         }
         Ok(())
     }
 
     pub async fn outcome_cursor(&self, instance_id: &str) -> Result<i64> {
-        Ok(sqlx::query_scalar::<_, i64>(
-            "SELECT cursor FROM outcome_cursors WHERE instance_id = $1",
-        )
-        .bind(instance_id)
-        .fetch_optional(self.pool())
-        .await?
-        .unwrap_or(0))
+        Ok(sqlx::query_scalar::<_, i64>("SELECT cursor FROM outcome_cursors WHERE instance_id = $1")
+            .bind(instance_id)
+            .fetch_optional(self.pool())
+            .await?
+            .unwrap_or(0))
     }
 }
 
@@ -439,19 +406,10 @@ pub mod tx {
         sqlx::query("UPDATE computers SET inventory = $1, collected_ms = $2, sequence = sequence + 1, last_checkin_ms = $3, name = $4, model = $5 WHERE id = $6")
             .bind(inventory).bind(collected_ms).bind(now).bind(name).bind(model).bind(computer_id)
             .execute(&mut *conn).await?;
-        Ok(
-            sqlx::query_scalar::<_, i64>("SELECT sequence FROM computers WHERE id = $1")
-                .bind(computer_id)
-                .fetch_one(&mut *conn)
-                .await?,
-        )
+        Ok(sqlx::query_scalar::<_, i64>("SELECT sequence FROM computers WHERE id = $1").bind(computer_id).fetch_one(&mut *conn).await?)
     }
 
-    pub async fn upsert_local_user(
-        conn: &mut AnyConnection,
-        computer_id: i64,
-        username: &str,
-    ) -> Result<()> {
+    pub async fn upsert_local_user(conn: &mut AnyConnection, computer_id: i64, username: &str) -> Result<()> {
         sqlx::query("INSERT INTO local_users (computer_id, username, delivery_state) VALUES ($1, $2, 'not_sent') ON CONFLICT (computer_id, username) DO NOTHING")
             .bind(computer_id).bind(username).execute(conn).await?;
         Ok(())
@@ -476,14 +434,15 @@ pub mod tx {
         Ok(())
     }
 
-    pub async fn set_delivery(
-        conn: &mut AnyConnection,
-        computer_id: i64,
-        state: &str,
-        detail: Option<&str>,
-    ) -> Result<()> {
-        sqlx::query("UPDATE local_users SET delivery_state = $1, delivery_detail = $2 WHERE computer_id = $3 AND aad_device_id IS NOT NULL")
-            .bind(state).bind(detail.map(str::to_string)).bind(computer_id).execute(conn).await?;
+    pub async fn set_delivery(conn: &mut AnyConnection, computer_id: i64, state: &str, detail: Option<&str>) -> Result<()> {
+        sqlx::query(
+            "UPDATE local_users SET delivery_state = $1, delivery_detail = $2 WHERE computer_id = $3 AND aad_device_id IS NOT NULL",
+        )
+        .bind(state)
+        .bind(detail.map(str::to_string))
+        .bind(computer_id)
+        .execute(conn)
+        .await?;
         Ok(())
     }
 
@@ -502,20 +461,19 @@ pub mod tx {
     }
 
     pub async fn delete_outbox(conn: &mut AnyConnection, id: i64) -> Result<()> {
-        sqlx::query("DELETE FROM outbox WHERE id = $1")
-            .bind(id)
-            .execute(conn)
-            .await?;
+        sqlx::query("DELETE FROM outbox WHERE id = $1").bind(id).execute(conn).await?;
         Ok(())
     }
 
-    pub async fn set_cursor(
-        conn: &mut AnyConnection,
-        instance_id: &str,
-        cursor: i64,
-    ) -> Result<()> {
-        sqlx::query("INSERT INTO outcome_cursors (instance_id, cursor) VALUES ($1, $2) ON CONFLICT (instance_id) DO UPDATE SET cursor = $3")
-            .bind(instance_id).bind(cursor).bind(cursor).execute(conn).await?;
+    pub async fn set_cursor(conn: &mut AnyConnection, instance_id: &str, cursor: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO outcome_cursors (instance_id, cursor) VALUES ($1, $2) ON CONFLICT (instance_id) DO UPDATE SET cursor = $3",
+        )
+        .bind(instance_id)
+        .bind(cursor)
+        .bind(cursor)
+        .execute(conn)
+        .await?;
         Ok(())
     }
 }

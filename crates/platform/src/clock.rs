@@ -15,18 +15,12 @@ pub struct Clock {
 
 impl Clock {
     pub fn system() -> Self {
-        Clock {
-            offset_ms: Arc::new(AtomicI64::new(0)),
-            adjustable: false,
-        }
+        Clock { offset_ms: Arc::new(AtomicI64::new(0)), adjustable: false }
     }
 
     /// A clock the harness may advance (`--test-clock`, never the default).
     pub fn test() -> Self {
-        Clock {
-            offset_ms: Arc::new(AtomicI64::new(0)),
-            adjustable: true,
-        }
+        Clock { offset_ms: Arc::new(AtomicI64::new(0)), adjustable: true }
     }
 
     pub fn is_adjustable(&self) -> bool {
@@ -46,8 +40,7 @@ impl Clock {
         if !self.adjustable || by < Duration::zero() {
             return false;
         }
-        self.offset_ms
-            .fetch_add(by.num_milliseconds(), Ordering::Relaxed);
+        self.offset_ms.fetch_add(by.num_milliseconds(), Ordering::Relaxed);
         true
     }
 }
@@ -63,9 +56,7 @@ pub fn ms_to_rfc3339(ms: i64) -> String {
 }
 
 pub fn parse_rfc3339(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
 }
 
 #[cfg(test)]

@@ -96,13 +96,8 @@ pub fn sqlite_url(path: &Path) -> String {
 /// Used by the test harness so each test owns its database.
 pub async fn create_postgres_database(server_url: &str, name: &str) -> Result<String, Error> {
     DRIVERS.call_once(install_default_drivers);
-    let admin = AnyPoolOptions::new()
-        .max_connections(1)
-        .connect(server_url)
-        .await?;
-    admin
-        .execute(format!("CREATE DATABASE \"{name}\"").as_str())
-        .await?;
+    let admin = AnyPoolOptions::new().max_connections(1).connect(server_url).await?;
+    admin.execute(format!("CREATE DATABASE \"{name}\"").as_str()).await?;
     admin.close().await;
     let base = match server_url.rfind('/') {
         Some(i) if i > "postgres://".len() => &server_url[..i],
@@ -114,13 +109,8 @@ pub async fn create_postgres_database(server_url: &str, name: &str) -> Result<St
 /// Drops a database made by [`create_postgres_database`] (its pools must be closed).
 pub async fn drop_postgres_database(server_url: &str, name: &str) -> Result<(), Error> {
     DRIVERS.call_once(install_default_drivers);
-    let admin = AnyPoolOptions::new()
-        .max_connections(1)
-        .connect(server_url)
-        .await?;
-    admin
-        .execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str())
-        .await?;
+    let admin = AnyPoolOptions::new().max_connections(1).connect(server_url).await?;
+    admin.execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str()).await?;
     admin.close().await;
     Ok(())
 }
@@ -132,10 +122,7 @@ mod tests {
     #[test]
     fn backend_follows_the_url_scheme() {
         assert_eq!(Backend::of_url("sqlite:///x.db").unwrap(), Backend::Sqlite);
-        assert_eq!(
-            Backend::of_url("postgres://u@h/db").unwrap(),
-            Backend::Postgres
-        );
+        assert_eq!(Backend::of_url("postgres://u@h/db").unwrap(), Backend::Postgres);
         assert!(Backend::of_url("mysql://h/db").is_err());
     }
 }

@@ -41,35 +41,21 @@ pub fn bind(port: u16) -> std::io::Result<std::net::TcpListener> {
 }
 
 /// Serves `router` over TLS on `listener`.
-pub async fn serve_tls(
-    router: Router,
-    listener: std::net::TcpListener,
-    ca: &LocalCa,
-) -> std::io::Result<Served> {
+pub async fn serve_tls(router: Router, listener: std::net::TcpListener, ca: &LocalCa) -> std::io::Result<Served> {
     install_crypto_provider();
-    let config = RustlsConfig::from_pem(
-        ca.server_cert_pem.clone().into_bytes(),
-        ca.server_key_pem.clone().into_bytes(),
-    )
-    .await?;
+    let config = RustlsConfig::from_pem(ca.server_cert_pem.clone().into_bytes(), ca.server_key_pem.clone().into_bytes()).await?;
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
     let handle = Handle::new();
     let server = axum_server::from_tcp_rustls(listener, config)?.handle(handle.clone());
-    let task = tokio::spawn(async move {
-        server
-            .serve(router.into_make_service_with_connect_info::<SocketAddr>())
-            .await
-    });
+    let task = tokio::spawn(async move { server.serve(router.into_make_service_with_connect_info::<SocketAddr>()).await });
     Ok(Served { addr, handle, task })
 }
 
 /// An HTTPS client trusting only `ca_pem`. Redirects are never followed: OAuth and
 /// partner endpoints must see every hop.
 pub fn client(ca_pem: &str) -> reqwest::Client {
-    client_builder(ca_pem)
-        .build()
-        .expect("TLS client configuration")
+    client_builder(ca_pem).build().expect("TLS client configuration")
 }
 
 pub fn client_builder(ca_pem: &str) -> reqwest::ClientBuilder {

@@ -27,9 +27,6 @@ pub enum Error {
     #[error("certificate generation: {0}")]
     Certificate(#[from] rcgen::Error),
     #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
 }
 pub use db::{Backend, Db};

@@ -32,18 +32,8 @@ pub fn hash_password_with(password: &str, iterations: u32) -> String {
     let mut salt = [0u8; 16];
     rand::fill(&mut salt).expect("system random source");
     let mut out = [0u8; 32];
-    pbkdf2::derive(
-        pbkdf2::PBKDF2_HMAC_SHA256,
-        NonZeroU32::new(iterations).expect("non-zero"),
-        &salt,
-        password.as_bytes(),
-        &mut out,
-    );
-    format!(
-        "pbkdf2-sha256${iterations}${}${}",
-        URL_SAFE_NO_PAD.encode(salt),
-        URL_SAFE_NO_PAD.encode(out)
-    )
+    pbkdf2::derive(pbkdf2::PBKDF2_HMAC_SHA256, NonZeroU32::new(iterations).expect("non-zero"), &salt, password.as_bytes(), &mut out);
+    format!("pbkdf2-sha256${iterations}${}${}", URL_SAFE_NO_PAD.encode(salt), URL_SAFE_NO_PAD.encode(out))
 }
 
 pub fn verify_password(password: &str, stored: &str) -> bool {
@@ -54,24 +44,14 @@ pub fn verify_password(password: &str, stored: &str) -> bool {
     if *scheme != "pbkdf2-sha256" {
         return false;
     }
-    let (Ok(iterations), Ok(salt), Ok(hash)) = (
-        iterations.parse::<u32>(),
-        URL_SAFE_NO_PAD.decode(salt),
-        URL_SAFE_NO_PAD.decode(hash),
-    ) else {
+    let (Ok(iterations), Ok(salt), Ok(hash)) = (iterations.parse::<u32>(), URL_SAFE_NO_PAD.decode(salt), URL_SAFE_NO_PAD.decode(hash))
+    else {
         return false;
     };
     let Some(iterations) = NonZeroU32::new(iterations) else {
         return false;
     };
-    pbkdf2::verify(
-        pbkdf2::PBKDF2_HMAC_SHA256,
-        iterations,
-        &salt,
-        password.as_bytes(),
-        &hash,
-    )
-    .is_ok()
+    pbkdf2::verify(pbkdf2::PBKDF2_HMAC_SHA256, iterations, &salt, password.as_bytes(), &hash).is_ok()
 }
 
 #[cfg(test)]

@@ -5,8 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::Error;
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
 };
 
 /// PEM material of the local CA and the server certificate it issued.
@@ -20,17 +19,11 @@ pub struct LocalCa {
 }
 
 fn read(path: &Path) -> Result<String, Error> {
-    std::fs::read_to_string(path).map_err(|source| Error::Io {
-        path: path.into(),
-        source,
-    })
+    std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.into(), source })
 }
 
 fn write(path: &Path, contents: &str) -> Result<(), Error> {
-    std::fs::write(path, contents).map_err(|source| Error::Io {
-        path: path.into(),
-        source,
-    })
+    std::fs::write(path, contents).map_err(|source| Error::Io { path: path.into(), source })
 }
 
 impl LocalCa {
@@ -38,10 +31,7 @@ impl LocalCa {
     /// `127.0.0.1` and `::1`: every service listens on loopback.
     pub fn load_or_create(dir: &Path) -> Result<LocalCa, Error> {
         let tls = dir.join("tls");
-        std::fs::create_dir_all(&tls).map_err(|source| Error::Io {
-            path: tls.clone(),
-            source,
-        })?;
+        std::fs::create_dir_all(&tls).map_err(|source| Error::Io { path: tls.clone(), source })?;
         let paths = ["ca.pem", "ca-key.pem", "server.pem", "server-key.pem"].map(|f| tls.join(f));
         if paths.iter().all(|p| p.exists()) {
             return Ok(LocalCa {
@@ -57,10 +47,7 @@ impl LocalCa {
         write(&paths[1], &ca.ca_key_pem)?;
         write(&paths[2], &ca.server_cert_pem)?;
         write(&paths[3], &ca.server_key_pem)?;
-        Ok(LocalCa {
-            ca_path: paths[0].clone(),
-            ..ca
-        })
+        Ok(LocalCa { ca_path: paths[0].clone(), ..ca })
     }
 
     fn generate() -> Result<LocalCa, Error> {
@@ -75,14 +62,8 @@ impl LocalCa {
         let ca_cert = ca_params.self_signed(&ca_key)?;
 
         let server_key = KeyPair::generate()?;
-        let mut params = CertificateParams::new(vec![
-            "localhost".to_string(),
-            "127.0.0.1".to_string(),
-            "::1".to_string(),
-        ])?;
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "Cloud Connector services");
+        let mut params = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()])?;
+        params.distinguished_name.push(DnType::CommonName, "Cloud Connector services");
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         let issuer = Issuer::new(ca_params, &ca_key);
         let server_cert = params.signed_by(&server_key, &issuer)?;

@@ -73,4 +73,12 @@ pub struct TestClient {
     pub client_id: String,
     pub client_secret: String,
     pub graph_permissions: Vec<String>,
+    /// Certificate credential of the same app (PEM), for certificate-based clients.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_pem: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_key_pem: Option<String>,
+    /// Hex SHA-1 thumbprint of the certificate (what MSAL's `thumbprint` takes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thumbprint_sha1: Option<String>,
 }

@@ -32,23 +32,13 @@ pub struct ODataError {
 pub struct ODataErrorDetail {
     pub code: String,
     pub message: String,
-    #[serde(
-        rename = "innerError",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "innerError", default, skip_serializing_if = "Option::is_none")]
     pub inner_error: Option<serde_json::Value>,
 }
 
 impl ODataError {
     pub fn new(code: &str, message: impl Into<String>) -> Self {
-        ODataError {
-            error: ODataErrorDetail {
-                code: code.into(),
-                message: message.into(),
-                inner_error: None,
-            },
-        }
+        ODataError { error: ODataErrorDetail { code: code.into(), message: message.into(), inner_error: None } }
     }
 }
 
@@ -68,12 +58,7 @@ impl Problem {
 
     /// `kind` is a short slug; it becomes `urn:cloudconnector:problem:<kind>`.
     pub fn new(status: u16, kind: &str, title: &str, detail: impl Into<String>) -> Self {
-        Problem {
-            kind: format!("urn:cloudconnector:problem:{kind}"),
-            title: title.into(),
-            status,
-            detail: Some(detail.into()),
-        }
+        Problem { kind: format!("urn:cloudconnector:problem:{kind}"), title: title.into(), status, detail: Some(detail.into()) }
     }
 
     pub fn slug(&self) -> &str {

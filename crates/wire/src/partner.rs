@@ -112,22 +112,14 @@ pub struct DeviceItem {
     pub state: Option<i32>,
     #[serde(rename = "UPN", default, skip_serializing_if = "Option::is_none")]
     pub upn: Option<String>,
-    #[serde(
-        rename = "MACAddress",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "MACAddress", default, skip_serializing_if = "Option::is_none")]
     pub mac_address: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_check_in_time: Option<String>,
     // EntityType 1 and 4.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_management_state: Option<String>,
-    #[serde(
-        rename = "complianceStatus",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "complianceStatus", default, skip_serializing_if = "Option::is_none")]
     pub compliance_status: Option<bool>,
 }
 
@@ -224,15 +216,7 @@ mod tests {
             ..Default::default()
         };
         let v = serde_json::to_value(&item).unwrap();
-        for key in [
-            "EntityType",
-            "TenantId",
-            "DeviceId",
-            "Encrypted",
-            "SIP",
-            "UDID",
-            "UPN",
-        ] {
+        for key in ["EntityType", "TenantId", "DeviceId", "Encrypted", "SIP", "UDID", "UPN"] {
             assert!(v.get(key).is_some(), "{key} missing in {v}");
         }
         assert!(v.get("Gatekeeper").is_none());

@@ -56,13 +56,7 @@ impl CloudProfile {
                 "graph.windows.net",
                 Some("https://api.manage.microsoft.us/"),
             ),
-            "china" => p(
-                "China (21Vianet)",
-                "login.chinacloudapi.cn",
-                "microsoftgraph.chinacloudapi.cn",
-                "graph.chinacloudapi.cn",
-                None,
-            ),
+            "china" => p("China (21Vianet)", "login.chinacloudapi.cn", "microsoftgraph.chinacloudapi.cn", "graph.chinacloudapi.cn", None),
             _ => None,
         }
     }
@@ -100,11 +94,7 @@ mod tests {
     #[test]
     fn every_listed_name_resolves() {
         for name in CloudProfile::NAMES {
-            let p = if name == "local" {
-                CloudProfile::local("https://127.0.0.1:1")
-            } else {
-                CloudProfile::builtin(name).expect(name)
-            };
+            let p = if name == "local" { CloudProfile::local("https://127.0.0.1:1") } else { CloudProfile::builtin(name).expect(name) };
             assert_eq!(p.name, name);
             assert!(p.authority.starts_with("https://"));
         }
@@ -114,9 +104,6 @@ mod tests {
     #[test]
     fn intune_scope_has_the_double_slash() {
         let p = CloudProfile::builtin("global").unwrap();
-        assert_eq!(
-            CloudProfile::default_scope(p.intune_resource.as_deref().unwrap()),
-            "https://api.manage.microsoft.com//.default"
-        );
+        assert_eq!(CloudProfile::default_scope(p.intune_resource.as_deref().unwrap()), "https://api.manage.microsoft.com//.default");
     }
 }

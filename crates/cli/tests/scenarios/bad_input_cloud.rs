@@ -8,13 +8,7 @@ use serde_json::Value;
 use crate::harness::{TestStack, spawn};
 
 async fn token_error(t: &TestStack, tenant: &str, form: &[(&str, &str)]) -> (u16, Value) {
-    let resp = t
-        .http
-        .post(format!("{}/{tenant}/oauth2/v2.0/token", t.cloud.url()))
-        .form(form)
-        .send()
-        .await
-        .unwrap();
+    let resp = t.http.post(format!("{}/{tenant}/oauth2/v2.0/token", t.cloud.url())).form(form).send().await.unwrap();
     (resp.status().as_u16(), resp.json().await.unwrap())
 }
 
@@ -26,63 +20,28 @@ fn code(body: &Value) -> u64 {
 async fn token_endpoint_answers_with_aadsts_errors() {
     let t = spawn(1).await;
     let tid = t.tenant.tenant_id.clone();
-    let (app, secret) = (
-        t.provider.connector_app_id.clone(),
-        t.provider.connector_secret.clone(),
-    );
+    let (app, secret) = (t.provider.connector_app_id.clone(), t.provider.connector_secret.clone());
     let graph = "https://graph.microsoft.com/.default";
     // (what, form, HTTP status, AADSTS code, tenant segment)
     type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, u16, u64, &'a str);
     let cases: Vec<Case> = vec![
         (
             "unknown tenant",
-            vec![
-                ("grant_type", "client_credentials"),
-                ("client_id", &app),
-                ("client_secret", &secret),
-                ("scope", graph),
-            ],
+            vec![("grant_type", "client_credentials"), ("client_id", &app), ("client_secret", &secret), ("scope", graph)],
             400,
             90002,
             "nowhere.example",
         ),
-        (
-            "missing grant_type",
-            vec![("client_id", &app)],
-            400,
-            900144,
-            &tid,
-        ),
-        (
-            "unsupported grant",
-            vec![("grant_type", "implicit"), ("scope", graph)],
-            400,
-            70003,
-            &tid,
-        ),
+        ("missing grant_type", vec![("client_id", &app)], 400, 900144, &tid),
+        ("unsupported grant", vec![("grant_type", "implicit"), ("scope", graph)], 400, 70003, &tid),
         (
             "wrong secret",
-            vec![
-                ("grant_type", "client_credentials"),
-                ("client_id", &app),
-                ("client_secret", "nope"),
-                ("scope", graph),
-            ],
+            vec![("grant_type", "client_credentials"), ("client_id", &app), ("client_secret", "nope"), ("scope", graph)],
             401,
             7000215,
             &tid,
         ),
-        (
-            "no secret",
-            vec![
-                ("grant_type", "client_credentials"),
-                ("client_id", &app),
-                ("scope", graph),
-            ],
-            401,
-            7000218,
-            &tid,
-        ),
+        ("no secret", vec![("grant_type", "client_credentials"), ("client_id", &app), ("scope", graph)], 401, 7000218, &tid),
         (
             "unknown app",
             vec![
@@ -97,26 +56,12 @@ async fn token_endpoint_answers_with_aadsts_errors() {
         ),
         (
             "bad scope",
-            vec![
-                ("grant_type", "client_credentials"),
-                ("client_id", &app),
-                ("client_secret", &secret),
-                ("scope", "User.Read"),
-            ],
+            vec![("grant_type", "client_credentials"), ("client_id", &app), ("client_secret", &secret), ("scope", "User.Read")],
             400,
             70011,
             &tid,
         ),
-        (
-            "resource on v2",
-            vec![
-                ("grant_type", "client_credentials"),
-                ("resource", "https://graph.microsoft.com"),
-            ],
-            400,
-            901002,
-            &tid,
-        ),
+        ("resource on v2", vec![("grant_type", "client_credentials"), ("resource", "https://graph.microsoft.com")], 400, 901002, &tid),
         (
             "unknown resource",
             vec![
@@ -131,12 +76,7 @@ async fn token_endpoint_answers_with_aadsts_errors() {
         ),
         (
             "common with client credentials",
-            vec![
-                ("grant_type", "client_credentials"),
-                ("client_id", &app),
-                ("client_secret", &secret),
-                ("scope", graph),
-            ],
+            vec![("grant_type", "client_credentials"), ("client_id", &app), ("client_secret", &secret), ("scope", graph)],
             400,
             50059,
             "common",
@@ -148,10 +88,7 @@ async fn token_endpoint_answers_with_aadsts_errors() {
                 ("client_id", wire::ids::COMPANY_PORTAL_APP_ID),
                 ("username", &t.tenant.admin.upn),
                 ("password", "wrong"),
-                (
-                    "scope",
-                    "urn:ms-drs:enterpriseregistration.windows.net/.default",
-                ),
+                ("scope", "urn:ms-drs:enterpriseregistration.windows.net/.default"),
             ],
             400,
             50126,
@@ -161,50 +98,28 @@ async fn token_endpoint_answers_with_aadsts_errors() {
     for (name, form, status, aadsts, tenant) in cases {
         let (got, body) = token_error(&t, tenant, &form).await;
         assert_eq!((got, code(&body)), (status, aadsts), "{name}: {body}");
-        assert!(
-            body["error_description"]
-                .as_str()
-                .unwrap()
-                .starts_with(&format!("AADSTS{aadsts}:")),
-            "{name}: {body}"
-        );
+        assert!(body["error_description"].as_str().unwrap().starts_with(&format!("AADSTS{aadsts}:")), "{name}: {body}");
         for field in ["error", "timestamp", "trace_id", "correlation_id"] {
             assert!(body.get(field).is_some(), "{name}: {field} missing");
         }
     }
     // The connector app is not consented in the customer tenant yet: AADSTS700016.
-    let (status, body) = token_error(
-        &t,
-        &tid,
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", &app),
-            ("client_secret", &secret),
-            ("scope", graph),
-        ],
-    )
-    .await;
+    let (status, body) =
+        token_error(&t, &tid, &[("grant_type", "client_credentials"), ("client_id", &app), ("client_secret", &secret), ("scope", graph)])
+            .await;
     assert_eq!((status, code(&body)), (400, 700016), "{body}");
     // Unknown form fields are ignored, Basic client authentication works, v1 answers too.
     let resp = t
         .http
         .post(format!("{}/{tid}/oauth2/token", t.cloud.url()))
         .basic_auth(&t.tenant.test_client_id, Some(&t.tenant.test_client_secret))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("resource", "https://graph.microsoft.com"),
-            ("x-client-SKU", "test"),
-        ])
+        .form(&[("grant_type", "client_credentials"), ("resource", "https://graph.microsoft.com"), ("x-client-SKU", "test")])
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
     let body: Value = resp.json().await.unwrap();
-    assert!(
-        body["expires_in"].is_string()
-            && body["expires_on"].is_string()
-            && body["resource"] == "https://graph.microsoft.com"
-    );
+    assert!(body["expires_in"].is_string() && body["expires_on"].is_string() && body["resource"] == "https://graph.microsoft.com");
     t.stop().await;
 }
 
@@ -217,57 +132,29 @@ async fn tokens_are_verified_by_signature_audience_and_the_injected_clock() {
     // Published keys verify the token: the JWKS and discovery documents are consistent.
     let config: Value = t
         .http
-        .get(format!(
-            "{}/{}/v2.0/.well-known/openid-configuration",
-            t.cloud.url(),
-            t.tenant.tenant_id
-        ))
+        .get(format!("{}/{}/v2.0/.well-known/openid-configuration", t.cloud.url(), t.tenant.tenant_id))
         .send()
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
-    assert_eq!(
-        config["issuer"],
-        format!("{}/{}/v2.0", t.cloud.url(), t.tenant.tenant_id)
-    );
-    let jwks: Value = t
-        .http
-        .get(config["jwks_uri"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let header: Value = serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(token.split('.').next().unwrap())
-            .unwrap(),
-    )
-    .unwrap();
+    assert_eq!(config["issuer"], format!("{}/{}/v2.0", t.cloud.url(), t.tenant.tenant_id));
+    let jwks: Value = t.http.get(config["jwks_uri"].as_str().unwrap()).send().await.unwrap().json().await.unwrap();
+    let header: Value =
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token.split('.').next().unwrap()).unwrap())
+            .unwrap();
     assert_eq!(header["alg"], "RS256");
-    assert!(
-        jwks["keys"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|k| k["kid"] == header["kid"])
-    );
+    assert!(jwks["keys"].as_array().unwrap().iter().any(|k| k["kid"] == header["kid"]));
 
     // Altered payload, missing token, `alg: none`: refused with the Graph error body.
     let mut parts: Vec<String> = token.split('.').map(str::to_string).collect();
-    parts[1] = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
-        br#"{"aud":"https://graph.microsoft.com","tid":"x","roles":["Device.Read.All"],"exp":9999999999,"nbf":0}"#);
+    parts[1] = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(br#"{"aud":"https://graph.microsoft.com","tid":"x","roles":["Device.Read.All"],"exp":9999999999,"nbf":0}"#);
     for forged in [
         parts.join("."),
         String::new(),
-        format!(
-            "{}.{}.",
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"alg":"none"}"#),
-            parts[1]
-        ),
+        format!("{}.{}.", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"alg":"none"}"#), parts[1]),
     ] {
         let (status, body) = t.graph_get(&forged, "devices").await;
         assert_eq!(status, 401, "{body}");
@@ -277,13 +164,7 @@ async fn tokens_are_verified_by_signature_audience_and_the_injected_clock() {
     t.advance_clock(2 * 3600).await;
     let (status, body) = t.graph_get(&token, "devices").await;
     assert_eq!(status, 401);
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("expired"),
-        "{body}"
-    );
+    assert!(body["error"]["message"].as_str().unwrap().contains("expired"), "{body}");
     t.stop().await;
 }
 
@@ -292,21 +173,9 @@ async fn graph_consent_registration_and_partner_services_refuse_bad_requests() {
     let t = spawn(1).await;
     let token = t.test_client_token().await;
     // Graph: unsupported filter, bad version, missing permission.
-    let (status, body) = t
-        .graph_get(&token, "devices?$filter=displayName%20eq%20'x'")
-        .await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (400, Some("BadRequest")),
-        "{body}"
-    );
-    let resp = t
-        .http
-        .get(format!("{}/graph/v9/devices", t.cloud.url()))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let (status, body) = t.graph_get(&token, "devices?$filter=displayName%20eq%20'x'").await;
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("BadRequest")), "{body}");
+    let resp = t.http.get(format!("{}/graph/v9/devices", t.cloud.url())).bearer_auth(&token).send().await.unwrap();
     assert_eq!(resp.status(), 400);
     let (status, body) = t.graph_get(&token, "devices?$top=0").await;
     assert_eq!(status, 400, "{body}");
@@ -320,98 +189,59 @@ async fn graph_consent_registration_and_partner_services_refuse_bad_requests() {
     let resp = t.http.get(url).send().await.unwrap();
     assert_eq!(resp.status(), 400);
     assert!(resp.text().await.unwrap().contains("AADSTS50011"));
-    let url = format!(
-        "{}/organizations/adminconsent?client_id=22222222-2222-2222-2222-222222222222&redirect_uri=https://x/cb",
-        t.cloud.url()
-    );
-    assert!(
-        t.http
-            .get(url)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-            .contains("AADSTS700016")
-    );
+    let url =
+        format!("{}/organizations/adminconsent?client_id=22222222-2222-2222-2222-222222222222&redirect_uri=https://x/cb", t.cloud.url());
+    assert!(t.http.get(url).send().await.unwrap().text().await.unwrap().contains("AADSTS700016"));
 
     // Device registration: no user token; a garbage certificate request.
-    let resp = t
-        .http
-        .post(format!("{}/EnrollmentServer/device/", t.cloud.url()))
-        .json(&serde_json::json!({}))
-        .send()
-        .await
-        .unwrap();
+    let resp = t.http.post(format!("{}/EnrollmentServer/device/", t.cloud.url())).json(&serde_json::json!({})).send().await.unwrap();
     assert_eq!(resp.status(), 401);
     let resp = t
         .http
-        .post(format!(
-            "{}/{}/oauth2/v2.0/token",
-            t.cloud.url(),
-            t.tenant.domain
-        ))
+        .post(format!("{}/{}/oauth2/v2.0/token", t.cloud.url(), t.tenant.domain))
         .form(&[
             ("grant_type", "password"),
             ("client_id", wire::ids::COMPANY_PORTAL_APP_ID),
             ("username", &t.tenant.users[0].upn),
             ("password", &t.tenant.users[0].password),
-            (
-                "scope",
-                "urn:ms-drs:enterpriseregistration.windows.net/.default",
-            ),
+            ("scope", "urn:ms-drs:enterpriseregistration.windows.net/.default"),
         ])
         .send()
         .await
         .unwrap();
-    let user_token = resp.json::<Value>().await.unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let resp = t.http.post(format!("{}/EnrollmentServer/device/", t.cloud.url())).bearer_auth(&user_token).json(&serde_json::json!({
-        "CertificateRequest": {"Type": "pkcs10", "Data": "bm90IGEgY3Ny"}, "DeviceType": "MacOS", "OSVersion": "14.5",
-        "DeviceDisplayName": "Mac", "JoinType": 4,
-    })).send().await.unwrap();
+    let user_token = resp.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_string();
+    let resp = t
+        .http
+        .post(format!("{}/EnrollmentServer/device/", t.cloud.url()))
+        .bearer_auth(&user_token)
+        .json(&serde_json::json!({
+            "CertificateRequest": {"Type": "pkcs10", "Data": "bm90IGEgY3Ny"}, "DeviceType": "MacOS", "OSVersion": "14.5",
+            "DeviceDisplayName": "Mac", "JoinType": 4,
+        }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 400);
     assert!(resp.text().await.unwrap().contains("PKCS#10"));
 
     // Partner services: connect hq so the App ID is configured, then break the rules.
     admin_steps::connect_instance(&t, "hq").await.unwrap();
-    let intune = t
-        .connector_token("https://api.manage.microsoft.com//.default")
-        .await;
+    let intune = t.connector_token("https://api.manage.microsoft.com//.default").await;
     let (_, endpoints) = t
         .graph_get(
-            &t.connector_token("https://graph.microsoft.com/.default")
-                .await,
-            &format!(
-                "servicePrincipals/appId={}/endpoints",
-                wire::ids::INTUNE_APP_ID
-            ),
+            &t.connector_token("https://graph.microsoft.com/.default").await,
+            &format!("servicePrincipals/appId={}/endpoints", wire::ids::INTUNE_APP_ID),
         )
         .await;
-    let device_sync = endpoints["value"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["providerName"] == "PartnerDeviceDataSyncService")
-        .unwrap()["uri"]
+    let device_sync = endpoints["value"].as_array().unwrap().iter().find(|e| e["providerName"] == "PartnerDeviceDataSyncService").unwrap()
+        ["uri"]
         .as_str()
         .unwrap()
         .to_string();
     let put = |id: String, token: String, body: String| {
         let http = t.http.clone();
         let url = format!("{device_sync}/DataUploadMessages(guid'{id}')?api-version=1.0");
-        async move {
-            http.put(url)
-                .bearer_auth(token)
-                .header("content-type", "application/json")
-                .body(body)
-                .send()
-                .await
-                .unwrap()
-        }
+        async move { http.put(url).bearer_auth(token).header("content-type", "application/json").body(body).send().await.unwrap() }
     };
     let tid = t.tenant.tenant_id.clone();
     let id = uuid::Uuid::new_v4().to_string();
@@ -421,68 +251,22 @@ async fn graph_consent_registration_and_partner_services_refuse_bad_requests() {
     );
     // No update_device_attributes role: the test client's token.
     let graph_only = {
-        let (_, b) = t
-            .token(
-                &tid,
-                &t.tenant.test_client_id,
-                &t.tenant.test_client_secret,
-                "https://graph.microsoft.com/.default",
-            )
-            .await;
+        let (_, b) = t.token(&tid, &t.tenant.test_client_id, &t.tenant.test_client_secret, "https://graph.microsoft.com/.default").await;
         b["access_token"].as_str().unwrap().to_string()
     };
-    assert_eq!(
-        put(id.clone(), graph_only, good.clone()).await.status(),
-        401,
-        "a Graph token is not for the Intune API"
-    );
-    assert_eq!(
-        put(id.clone(), intune.clone(), "{not json".into())
-            .await
-            .status(),
-        400
-    );
-    assert_eq!(
-        put(
-            id.clone(),
-            intune.clone(),
-            good.replace(&tid, "33333333-3333-3333-3333-333333333333")
-        )
-        .await
-        .status(),
-        400
-    );
+    assert_eq!(put(id.clone(), graph_only, good.clone()).await.status(), 401, "a Graph token is not for the Intune API");
+    assert_eq!(put(id.clone(), intune.clone(), "{not json".into()).await.status(), 400);
+    assert_eq!(put(id.clone(), intune.clone(), good.replace(&tid, "33333333-3333-3333-3333-333333333333")).await.status(), 400);
     let resp = put(id.clone(), intune.clone(), good.clone()).await;
     assert_eq!(resp.status(), 200);
-    assert_eq!(
-        put(id.clone(), intune.clone(), good.clone()).await.status(),
-        200,
-        "a retried PUT is answered again"
-    );
-    assert_eq!(
-        put(
-            id.clone(),
-            intune.clone(),
-            good.replace("2026-01-01T00:00:00Z\"}", "2026-01-02T00:00:00Z\"}")
-        )
-        .await
-        .status(),
-        409
-    );
+    assert_eq!(put(id.clone(), intune.clone(), good.clone()).await.status(), 200, "a retried PUT is answered again");
+    assert_eq!(put(id.clone(), intune.clone(), good.replace("2026-01-01T00:00:00Z\"}", "2026-01-02T00:00:00Z\"}")).await.status(), 409);
     // The unknown device is rejected per item, not dropped.
     let status_url = format!("{device_sync}/DataUploadMessages(guid'{id}')?api-version=1.2");
     let status = crate::harness::eventually("message processed", || {
         let (http, url, token) = (t.http.clone(), status_url.clone(), intune.clone());
         async move {
-            let s: Value = http
-                .get(url)
-                .bearer_auth(token)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let s: Value = http.get(url).bearer_auth(token).send().await.unwrap().json().await.unwrap();
             (s["Status"] != "Pending").then_some(s)
         }
     })
@@ -492,10 +276,7 @@ async fn graph_consent_registration_and_partner_services_refuse_bad_requests() {
     assert_eq!(status["ItemResults"][0]["ErrorCode"], "DeviceNotFound");
     let resp = t
         .http
-        .get(format!(
-            "{device_sync}/DataUploadMessages(guid'{}')?api-version=1.2",
-            uuid::Uuid::new_v4()
-        ))
+        .get(format!("{device_sync}/DataUploadMessages(guid'{}')?api-version=1.2", uuid::Uuid::new_v4()))
         .bearer_auth(&intune)
         .send()
         .await
@@ -503,11 +284,7 @@ async fn graph_consent_registration_and_partner_services_refuse_bad_requests() {
     assert_eq!(resp.status(), 404);
     let resp = t
         .http
-        .get(format!(
-            "{}/aadgraph/{tid}/servicePrincipalsByAppId/{}/serviceEndpoints",
-            t.cloud.url(),
-            wire::ids::INTUNE_APP_ID
-        ))
+        .get(format!("{}/aadgraph/{tid}/servicePrincipalsByAppId/{}/serviceEndpoints", t.cloud.url(), wire::ids::INTUNE_APP_ID))
         .bearer_auth(&intune)
         .send()
         .await

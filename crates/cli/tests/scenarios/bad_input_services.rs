@@ -29,39 +29,14 @@ async fn connector_api_refuses_bad_requests() {
     .await;
     assert_eq!(status, 401, "{body}");
     // Every instance call needs a valid credential.
-    let (status, _) = problem(
-        t.http
-            .post(format!("{c}/api/v1/inventory"))
-            .json(&json!({"updates": []}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) = problem(t.http.post(format!("{c}/api/v1/inventory")).json(&json!({"updates": []})).send().await.unwrap()).await;
     assert_eq!(status, 401);
-    let (status, _) = problem(
-        t.http
-            .get(format!("{c}/api/v1/links/current"))
-            .bearer_auth("forged")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) = problem(t.http.get(format!("{c}/api/v1/links/current")).bearer_auth("forged").send().await.unwrap()).await;
     assert_eq!(status, 401);
 
     // With a connected instance: garbage, bad device IDs, and a forged consent state.
     admin_steps::connect_instance(&t, "hq").await.unwrap();
-    let credential = t
-        .mdm
-        .state
-        .store
-        .instance_by_slug("hq")
-        .await
-        .unwrap()
-        .unwrap()
-        .connector_credential
-        .unwrap();
+    let credential = t.mdm.state.store.instance_by_slug("hq").await.unwrap().unwrap().connector_credential.unwrap();
     let (status, body) = problem(
         t.http
             .post(format!("{c}/api/v1/inventory"))
@@ -73,58 +48,20 @@ async fn connector_api_refuses_bad_requests() {
             .unwrap(),
     )
     .await;
-    assert_eq!(
-        (status, body["type"].as_str()),
-        (422, Some("urn:cloudconnector:problem:invalid-request")),
-        "{body}"
-    );
+    assert_eq!((status, body["type"].as_str()), (422, Some("urn:cloudconnector:problem:invalid-request")), "{body}");
     let bad = json!({"updates": [{"computer_id": "1", "sequence": 1, "item": {"EntityType": 0, "TenantId": "", "DeviceId": "not-a-guid", "UserId": "u", "LastUpdateTime": "2026-01-01T00:00:00Z"}}]});
-    let (status, body) = problem(
-        t.http
-            .post(format!("{c}/api/v1/inventory"))
-            .bearer_auth(&credential)
-            .json(&bad)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) =
+        problem(t.http.post(format!("{c}/api/v1/inventory")).bearer_auth(&credential).json(&bad).send().await.unwrap()).await;
     assert_eq!(status, 422);
-    assert!(
-        body["detail"]
-            .as_str()
-            .unwrap()
-            .contains("updates[0].item.DeviceId"),
-        "{body}"
-    );
+    assert!(body["detail"].as_str().unwrap().contains("updates[0].item.DeviceId"), "{body}");
     let (status, body) = problem(
-        t.http
-            .get(format!(
-                "{c}/onboarding/callback?state=forged&tenant={}&admin_consent=True",
-                t.tenant.tenant_id
-            ))
-            .send()
-            .await
-            .unwrap(),
+        t.http.get(format!("{c}/onboarding/callback?state=forged&tenant={}&admin_consent=True", t.tenant.tenant_id)).send().await.unwrap(),
     )
     .await;
-    assert_eq!(
-        (status, body["type"].as_str()),
-        (
-            400,
-            Some("urn:cloudconnector:problem:invalid-consent-state")
-        ),
-        "{body}"
-    );
-    let (status, _) = problem(
-        t.http
-            .post(format!("{c}/api/v1/links/{}/confirm", uuid::Uuid::new_v4()))
-            .bearer_auth(&credential)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    assert_eq!((status, body["type"].as_str()), (400, Some("urn:cloudconnector:problem:invalid-consent-state")), "{body}");
+    let (status, _) =
+        problem(t.http.post(format!("{c}/api/v1/links/{}/confirm", uuid::Uuid::new_v4())).bearer_auth(&credential).send().await.unwrap())
+            .await;
     assert_eq!(status, 404);
     t.stop().await;
 }
@@ -133,59 +70,32 @@ async fn connector_api_refuses_bad_requests() {
 async fn agent_api_refuses_bad_requests_and_keeps_the_stored_state() {
     let t = spawn(1).await;
     let url = t.instance_url("hq");
-    let (status, _) = problem(t.http.post(format!("{url}/api/agent/v1/enrollments"))
-        .json(&json!({"invitation": "wrong", "udid": "U", "serial_number": "S", "device_name": "N", "model": "M"})).send().await.unwrap()).await;
-    assert_eq!(status, 401);
     let (status, _) = problem(
         t.http
-            .put(format!("{url}/api/agent/v1/inventory"))
-            .json(&json!({}))
+            .post(format!("{url}/api/agent/v1/enrollments"))
+            .json(&json!({"invitation": "wrong", "udid": "U", "serial_number": "S", "device_name": "N", "model": "M"}))
             .send()
             .await
             .unwrap(),
     )
     .await;
     assert_eq!(status, 401);
-    let (status, _) = problem(
-        t.http
-            .post(format!(
-                "{}/api/agent/v1/enrollments",
-                t.instance_url("nope")
-            ))
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) = problem(t.http.put(format!("{url}/api/agent/v1/inventory")).json(&json!({})).send().await.unwrap()).await;
+    assert_eq!(status, 401);
+    let (status, _) =
+        problem(t.http.post(format!("{}/api/agent/v1/enrollments", t.instance_url("nope"))).json(&json!({})).send().await.unwrap()).await;
     assert_eq!(status, 404);
 
-    let users: Vec<(String, String)> = t
-        .tenant
-        .users
-        .iter()
-        .map(|u| (u.upn.clone(), u.password.clone()))
-        .collect();
+    let users: Vec<(String, String)> = t.tenant.users.iter().map(|u| (u.upn.clone(), u.password.clone())).collect();
     let profile = fleet::generate(&users, 3, 0.0).remove(0);
     let fleet = fleet::Fleet::new(t.http.clone(), &t.cloud.url());
-    let mac = fleet
-        .enroll(profile, &url, &t.instance("hq").invitation)
-        .await
-        .unwrap();
+    let mac = fleet.enroll(profile, &url, &t.instance("hq").invitation).await.unwrap();
     let now = t.clock.now();
     fleet.report_inventory(&mac, now).await.unwrap();
     // A report older than the stored one is refused and changes nothing.
     let stale = fleet::Fleet::inventory(&mac, now - chrono::Duration::hours(1));
-    let (status, body) = problem(
-        t.http
-            .put(format!("{url}/api/agent/v1/inventory"))
-            .bearer_auth(&mac.credential)
-            .json(&stale)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) =
+        problem(t.http.put(format!("{url}/api/agent/v1/inventory")).bearer_auth(&mac.credential).json(&stale).send().await.unwrap()).await;
     assert_eq!(status, 409, "{body}");
     let (status, _) = problem(
         t.http
@@ -199,32 +109,23 @@ async fn agent_api_refuses_bad_requests_and_keeps_the_stored_state() {
     )
     .await;
     assert_eq!(status, 422);
-    let (status, body) = problem(t.http.post(format!("{url}/api/agent/v1/aad-registrations")).bearer_auth(&mac.credential)
-        .json(&json!({"username": "u", "aad_device_id": "zzz", "aad_user_id": uuid::Uuid::new_v4(), "upn": "u@contoso.example"})).send().await.unwrap()).await;
+    let (status, body) = problem(
+        t.http
+            .post(format!("{url}/api/agent/v1/aad-registrations"))
+            .bearer_auth(&mac.credential)
+            .json(&json!({"username": "u", "aad_device_id": "zzz", "aad_user_id": uuid::Uuid::new_v4(), "upn": "u@contoso.example"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, 422);
     assert!(body["detail"].as_str().unwrap().contains("aad_device_id"));
-    let view = t
-        .mdm_read(
-            "hq",
-            &format!("computers/{}/conditional-access", mac.computer_id),
-        )
-        .await;
-    assert_eq!(
-        view["users"][0]["conditional_access_inventory_state"],
-        "UNKNOWN"
-    );
-    assert_eq!(
-        view["users"][0]["computer_azure_active_directory_id"],
-        Value::Null
-    );
+    let view = t.mdm_read("hq", &format!("computers/{}/conditional-access", mac.computer_id)).await;
+    assert_eq!(view["users"][0]["conditional_access_inventory_state"], "UNKNOWN");
+    assert_eq!(view["users"][0]["computer_azure_active_directory_id"], Value::Null);
     // The read API needs admin credentials.
-    let resp = t
-        .http
-        .get(format!("{url}/api/v1/conditional-access"))
-        .basic_auth("admin", Some("wrong"))
-        .send()
-        .await
-        .unwrap();
+    let resp = t.http.get(format!("{url}/api/v1/conditional-access")).basic_auth("admin", Some("wrong")).send().await.unwrap();
     assert_eq!(problem(resp).await.0, 401);
     t.stop().await;
 }

@@ -38,22 +38,11 @@ impl TestStack {
     }
 
     /// A client-credentials token for `client_id` in `tenant`.
-    pub async fn token(
-        &self,
-        tenant: &str,
-        client_id: &str,
-        secret: &str,
-        scope: &str,
-    ) -> (u16, Value) {
+    pub async fn token(&self, tenant: &str, client_id: &str, secret: &str, scope: &str) -> (u16, Value) {
         let resp = self
             .http
             .post(format!("{}/{tenant}/oauth2/v2.0/token", self.cloud.url()))
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", client_id),
-                ("client_secret", secret),
-                ("scope", scope),
-            ])
+            .form(&[("grant_type", "client_credentials"), ("client_id", client_id), ("client_secret", secret), ("scope", scope)])
             .send()
             .await
             .unwrap();
@@ -61,14 +50,8 @@ impl TestStack {
     }
 
     pub async fn connector_token(&self, scope: &str) -> String {
-        let (status, body) = self
-            .token(
-                &self.tenant.tenant_id,
-                &self.provider.connector_app_id,
-                &self.provider.connector_secret,
-                scope,
-            )
-            .await;
+        let (status, body) =
+            self.token(&self.tenant.tenant_id, &self.provider.connector_app_id, &self.provider.connector_secret, scope).await;
         assert_eq!(status, 200, "{body}");
         body["access_token"].as_str().unwrap().to_string()
     }
@@ -101,17 +84,8 @@ impl TestStack {
     }
 
     pub async fn graph_get(&self, token: &str, path: &str) -> (u16, Value) {
-        let resp = self
-            .http
-            .get(format!("{}/graph/v1.0/{path}", self.cloud.url()))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
-        (
-            resp.status().as_u16(),
-            resp.json().await.unwrap_or(Value::Null),
-        )
+        let resp = self.http.get(format!("{}/graph/v1.0/{path}", self.cloud.url())).bearer_auth(token).send().await.unwrap();
+        (resp.status().as_u16(), resp.json().await.unwrap_or(Value::Null))
     }
 }
 
@@ -122,19 +96,20 @@ pub fn instances() -> Vec<InstanceSeed> {
         version: version.into(),
         conditional_access_privilege: privilege,
     };
-    vec![
-        seed("hq", "11.12.0", true),
-        seed("labs", "10.18.0", true),
-        seed("old", "10.17.2", true),
-        seed("limited", "11.12.0", false),
-    ]
+    vec![seed("hq", "11.12.0", true), seed("labs", "10.18.0", true), seed("old", "10.17.2", true), seed("limited", "11.12.0", false)]
 }
 
 pub async fn spawn(users: usize) -> TestStack {
+    spawn_with(users, |_| {}).await
+}
+
+/// As [`spawn`], with options adjusted by `adjust` first.
+pub async fn spawn_with(users: usize, adjust: impl FnOnce(&mut StackOptions)) -> TestStack {
     let dir = std::env::temp_dir().join(format!("cc-test-{}", uuid::Uuid::new_v4().simple()));
     let mut opts = StackOptions::new(&dir, users);
     opts.test_clock = true;
     opts.instances = instances();
+    adjust(&mut opts);
     if let Ok(server) = std::env::var("CLOUDCONNECTOR_TEST_POSTGRES") {
         opts.databases = Databases::FreshPostgres(server);
     }

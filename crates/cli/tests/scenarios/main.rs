@@ -7,5 +7,6 @@ mod harness;
 mod bad_input_cloud;
 mod bad_input_endpoints;
 mod bad_input_services;
+mod identity;
 mod s1_prerequisites;
 mod s3_connect;

@@ -14,67 +14,30 @@ async fn s3_two_instances_connect_and_macs_reach_entra() {
     // Steps 1–9 for both instances, through the consoles and consent pages.
     for slug in ["hq", "labs"] {
         let page = admin_steps::connect_instance(&t, slug).await.unwrap();
-        assert_eq!(
-            page.element_text("status").as_deref(),
-            Some("Active"),
-            "{slug}: {}",
-            page.body
-        );
+        assert_eq!(page.element_text("status").as_deref(), Some("Active"), "{slug}: {}", page.body);
         let ca = t.mdm_read(slug, "conditional-access").await;
         assert_eq!(ca["status"], "active");
         assert_eq!(ca["tenant_id"], t.tenant.tenant_id.as_str());
         // Step 11: every instance shares the one App ID.
         assert_eq!(ca["application_id"], t.provider.connector_app_id.as_str());
         let checks = ca["checks"].as_array().unwrap();
-        for name in [
-            "token",
-            "permissions_intune",
-            "permissions_graph",
-            "service_discovery",
-            "provisioning",
-            "heartbeat",
-            "test_upload",
-        ] {
-            assert!(
-                checks
-                    .iter()
-                    .any(|c| c["name"] == name && c["passed"] == true),
-                "{slug}: check {name} in {checks:?}"
-            );
+        for name in ["token", "permissions_intune", "permissions_graph", "service_discovery", "provisioning", "heartbeat", "test_upload"] {
+            assert!(checks.iter().any(|c| c["name"] == name && c["passed"] == true), "{slug}: check {name} in {checks:?}");
         }
     }
 
     // Step 9: Intune shows the partner Active; step 5: both apps are enterprise apps.
     let token = t.test_client_token().await;
-    let (status, partners) = t
-        .graph_get(&token, "deviceManagement/deviceManagementPartners")
-        .await;
+    let (status, partners) = t.graph_get(&token, "deviceManagement/deviceManagementPartners").await;
     assert_eq!(status, 200);
     assert_eq!(partners["value"][0]["partnerState"], "enabled");
-    assert_eq!(
-        partners["value"][0]["singleTenantAppId"],
-        t.provider.connector_app_id.as_str()
-    );
+    assert_eq!(partners["value"][0]["singleTenantAppId"], t.provider.connector_app_id.as_str());
     let (_, sps) = t.graph_get(&token, "servicePrincipals").await;
-    let names: Vec<&str> = sps["value"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|s| s["displayName"].as_str())
-        .collect();
-    assert!(
-        names.contains(&"Cloud Connector")
-            && names.contains(&"Cloud Connector user registration app"),
-        "{names:?}"
-    );
+    let names: Vec<&str> = sps["value"].as_array().unwrap().iter().filter_map(|s| s["displayName"].as_str()).collect();
+    assert!(names.contains(&"Cloud Connector") && names.contains(&"Cloud Connector user registration app"), "{names:?}");
 
     // Step 10: Macs register; each instance sends inventory of its registered computers.
-    let users: Vec<(String, String)> = t
-        .tenant
-        .users
-        .iter()
-        .map(|u| (u.upn.clone(), u.password.clone()))
-        .collect();
+    let users: Vec<(String, String)> = t.tenant.users.iter().map(|u| (u.upn.clone(), u.password.clone())).collect();
     let mut profiles = fleet::generate(&users, 1, 0.0);
     for (n, p) in profiles.iter_mut().enumerate() {
         p.filevault = n % 3 != 0; // Macs 0 and 3 fail the FileVault policy.
@@ -84,13 +47,7 @@ async fn s3_two_instances_connect_and_macs_reach_entra() {
     for (n, p) in profiles.into_iter().enumerate() {
         let slug = if n % 2 == 0 { "hq" } else { "labs" };
         let i = t.instance(slug);
-        macs.push((
-            slug,
-            fleet
-                .onboard(p, &t.instance_url(slug), &i.invitation, t.clock.now())
-                .await
-                .unwrap(),
-        ));
+        macs.push((slug, fleet.onboard(p, &t.instance_url(slug), &i.invitation, t.clock.now()).await.unwrap()));
     }
     for slug in ["hq", "labs"] {
         eventually("delivery", || async {
@@ -105,87 +62,46 @@ async fn s3_two_instances_connect_and_macs_reach_entra() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|d| {
-            (
-                d["deviceId"].as_str().unwrap().to_string(),
-                d["isCompliant"].as_bool(),
-            )
-        })
+        .map(|d| (d["deviceId"].as_str().unwrap().to_string(), d["isCompliant"].as_bool()))
         .collect();
     for (slug, mac) in &macs {
         let device_id = mac.device_id.clone().unwrap();
-        assert_eq!(
-            compliance[&device_id],
-            Some(mac.profile.filevault),
-            "{} on {slug}",
-            mac.profile.device_name
-        );
+        assert_eq!(compliance[&device_id], Some(mac.profile.filevault), "{} on {slug}", mac.profile.device_name);
         // The computer record's Local User Accounts category shows the state.
-        let view = t
-            .mdm_read(
-                slug,
-                &format!("computers/{}/conditional-access", mac.computer_id),
-            )
-            .await;
+        let view = t.mdm_read(slug, &format!("computers/{}/conditional-access", mac.computer_id)).await;
         let user = &view["users"][0];
         assert_eq!(user["conditional_access_inventory_state"], "ACTIVATED");
-        assert_eq!(
-            user["computer_azure_active_directory_id"],
-            device_id.as_str()
-        );
+        assert_eq!(user["computer_azure_active_directory_id"], device_id.as_str());
         assert_eq!(user["delivery_state"], "accepted");
     }
     let (_, managed) = t.graph_get(&token, "deviceManagement/managedDevices").await;
     assert_eq!(managed["value"].as_array().unwrap().len(), 6);
-    assert!(
-        managed["value"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|m| m["managementAgent"] == "jamf")
-    );
+    assert!(managed["value"].as_array().unwrap().iter().all(|m| m["managementAgent"] == "jamf"));
 
     // The change-management log has every step, with the field-level details.
-    let log = t
-        .mdm_read(
-            "hq",
-            "change-management/logs?object_type=Conditional%20Access",
-        )
-        .await;
-    let actions: Vec<&str> = log["logs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|l| l["action"].as_str())
-        .collect();
+    let log = t.mdm_read("hq", "change-management/logs?object_type=Conditional%20Access").await;
+    let actions: Vec<&str> = log["logs"].as_array().unwrap().iter().filter_map(|l| l["action"].as_str()).collect();
     for a in ["Edit", "Connect", "Confirm"] {
         assert!(actions.contains(&a), "{a} missing in {actions:?}");
     }
-    assert!(log["logs"].as_array().unwrap().iter().any(|l| {
-        l["details"]
-            .as_str()
+    assert!(
+        log["logs"]
+            .as_array()
             .unwrap()
-            .contains("Enable Intune Integration for macOS: false → true")
-    }));
+            .iter()
+            .any(|l| { l["details"].as_str().unwrap().contains("Enable Intune Integration for macOS: false → true") })
+    );
 
     // The tenant's enrollment URL routes a known device to its instance's landing page.
     let (slug, mac) = &macs[1];
     let resp = t
         .http
-        .get(format!(
-            "{}/route/{}/enroll?device_id={}",
-            t.connector.url(),
-            t.tenant.tenant_id,
-            mac.device_id.clone().unwrap()
-        ))
+        .get(format!("{}/route/{}/enroll?device_id={}", t.connector.url(), t.tenant.tenant_id, mac.device_id.clone().unwrap()))
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status().as_u16(), 303);
     let location = resp.headers()["location"].to_str().unwrap().to_string();
-    assert!(
-        location.starts_with(&format!("{}/device-registration", t.instance_url(slug))),
-        "{location}"
-    );
+    assert!(location.starts_with(&format!("{}/device-registration", t.instance_url(slug))), "{location}");
     t.stop().await;
 }

@@ -24,21 +24,13 @@ async fn device_ca(store: &Store, tenant: &Tenant) -> Result<(String, String)> {
     }
     let key = KeyPair::generate().map_err(CloudError::internal)?;
     let mut params = CertificateParams::new(Vec::<String>::new()).map_err(CloudError::internal)?;
-    params.distinguished_name.push(
-        DnType::CommonName,
-        format!("MS-Organization-Access {}", tenant.id),
-    );
+    params.distinguished_name.push(DnType::CommonName, format!("MS-Organization-Access {}", tenant.id));
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     params.key_usages = vec![KeyUsagePurpose::KeyCertSign];
     let cert = params.self_signed(&key).map_err(CloudError::internal)?;
-    store
-        .insert_device_ca(&tenant.id, &cert.pem(), &key.serialize_pem())
-        .await?;
+    store.insert_device_ca(&tenant.id, &cert.pem(), &key.serialize_pem()).await?;
     // Another request may have won the race; read back whichever was stored.
-    store
-        .device_ca(&tenant.id)
-        .await?
-        .ok_or_else(|| CloudError::internal("device CA vanished"))
+    store.device_ca(&tenant.id).await?.ok_or_else(|| CloudError::internal("device CA vanished"))
 }
 
 pub async fn register(
@@ -50,30 +42,18 @@ pub async fn register(
     os_version: &str,
     now_ms: i64,
 ) -> Result<Registration> {
-    let mut csr = rcgen::CertificateSigningRequestParams::from_der(
-        &CertificateSigningRequestDer::from(csr_der),
-    )
-    .map_err(|e| {
-        CloudError::bad_request(format!(
-            "CertificateRequest is not a valid PKCS#10 request: {e}"
-        ))
-    })?;
+    let mut csr = rcgen::CertificateSigningRequestParams::from_der(&CertificateSigningRequestDer::from(csr_der))
+        .map_err(|e| CloudError::bad_request(format!("CertificateRequest is not a valid PKCS#10 request: {e}")))?;
     let device_id = uuid::Uuid::new_v4().to_string();
     csr.params.distinguished_name = rcgen::DistinguishedName::new();
-    csr.params
-        .distinguished_name
-        .push(DnType::CommonName, device_id.clone());
+    csr.params.distinguished_name.push(DnType::CommonName, device_id.clone());
     csr.params.subject_alt_names.clear();
     let (ca_pem, ca_key_pem) = device_ca(store, tenant).await?;
     let ca_key = KeyPair::from_pem(&ca_key_pem).map_err(CloudError::internal)?;
     let issuer = Issuer::from_ca_cert_pem(&ca_pem, ca_key).map_err(CloudError::internal)?;
     let cert = csr.signed_by(&issuer).map_err(CloudError::internal)?;
     let der = cert.der().to_vec();
-    let thumbprint: String = digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, &der)
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect();
+    let thumbprint: String = digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, &der).as_ref().iter().map(|b| format!("{b:02X}")).collect();
     use rcgen::PublicKeyData;
     store
         .insert_device(&DeviceRow {
@@ -93,9 +73,5 @@ pub async fn register(
             compliance_updated_ms: None,
         })
         .await?;
-    Ok(Registration {
-        device_id,
-        certificate_der: der,
-        thumbprint,
-    })
+    Ok(Registration { device_id, certificate_der: der, thumbprint })
 }

@@ -38,11 +38,7 @@ pub struct Permission {
 
 impl Permission {
     pub fn new(resource_app_id: &str, kind: &str, value: &str) -> Self {
-        Permission {
-            resource_app_id: resource_app_id.into(),
-            kind: kind.into(),
-            value: value.into(),
-        }
+        Permission { resource_app_id: resource_app_id.into(), kind: kind.into(), value: value.into() }
     }
 }
 
@@ -109,27 +105,30 @@ pub const FIRST_PARTY: &[FirstParty] = &[
         app_id: ids::INTUNE_APP_ID,
         display_name: "Microsoft Intune API",
         identifier_uri: "https://api.manage.microsoft.com/",
-        app_roles: &[
-            ids::ROLE_UPDATE_DEVICE_ATTRIBUTES,
-            "manage_partner_compliance_policy",
-            "send_data_to_microsoft_intune",
-        ],
+        app_roles: &[ids::ROLE_UPDATE_DEVICE_ATTRIBUTES, "manage_partner_compliance_policy", "send_data_to_microsoft_intune"],
     },
-    FirstParty {
-        app_id: DRS_APP_ID,
-        display_name: "Device Registration Service",
-        identifier_uri: DRS_RESOURCE,
-        app_roles: &[],
-    },
+    FirstParty { app_id: DRS_APP_ID, display_name: "Device Registration Service", identifier_uri: DRS_RESOURCE, app_roles: &[] },
 ];
+
+/// The GUID Graph shows for a permission: Microsoft's published IDs where this system
+/// uses them, a stable name-derived ID for the others.
+pub fn permission_id(p: &Permission) -> uuid::Uuid {
+    let known = match (p.kind.as_str(), p.value.as_str()) {
+        (DELEGATED, "User.Read") => Some("e1fe6dd8-ba31-4d61-89e7-88639da4683d"),
+        (APPLICATION, "Directory.Read.All") => Some("7ab1d382-f21e-4acd-a863-ba3e13f7da61"),
+        (APPLICATION, "update_device_attributes") => Some("7b3c62c0-bbe4-4ceb-971b-ecc50a191b3e"),
+        _ => None,
+    };
+    known.and_then(|k| uuid::Uuid::parse_str(k).ok()).unwrap_or_else(|| {
+        uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, format!("{}/{}/{}", p.resource_app_id, p.kind, p.value).as_bytes())
+    })
+}
 
 /// Finds the first-party resource a `scope`/`resource` value names: its App ID URI
 /// (with or without the trailing slash), or its app ID.
 pub fn first_party_resource(resource: &str) -> Option<&'static FirstParty> {
     let trimmed = resource.trim_end_matches('/');
-    FIRST_PARTY
-        .iter()
-        .find(|fp| fp.app_id == resource || fp.identifier_uri.trim_end_matches('/') == trimmed)
+    FIRST_PARTY.iter().find(|fp| fp.app_id == resource || fp.identifier_uri.trim_end_matches('/') == trimmed)
 }
 
 /// The resource part of a v2 `scope` such as `https://api.manage.microsoft.com//.default`.
@@ -148,15 +147,9 @@ mod tests {
     #[test]
     fn scopes_resolve_to_first_party_resources() {
         let intune = resource_of_scope("https://api.manage.microsoft.com//.default").unwrap();
-        assert_eq!(
-            first_party_resource(intune).unwrap().app_id,
-            ids::INTUNE_APP_ID
-        );
+        assert_eq!(first_party_resource(intune).unwrap().app_id, ids::INTUNE_APP_ID);
         let graph = resource_of_scope("https://graph.microsoft.com/.default").unwrap();
-        assert_eq!(
-            first_party_resource(graph).unwrap().app_id,
-            ids::GRAPH_APP_ID
-        );
+        assert_eq!(first_party_resource(graph).unwrap().app_id, ids::GRAPH_APP_ID);
         assert!(resource_of_scope("a/.default b/.default").is_none());
         assert!(first_party_resource("https://example.com").is_none());
     }

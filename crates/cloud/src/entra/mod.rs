@@ -1,5 +1,6 @@
 //! The Entra ID side of the cloud: directory, tokens, consent, device registration.
 
+pub mod assertions;
 pub mod consent;
 pub mod devices;
 pub mod directory;

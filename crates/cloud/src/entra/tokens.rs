@@ -45,20 +45,23 @@ impl AccessClaims {
     }
 
     pub fn has_scope(&self, any_of: &[&str]) -> bool {
-        self.scp
-            .as_deref()
-            .unwrap_or("")
-            .split(' ')
-            .any(|s| any_of.contains(&s))
+        self.scp.as_deref().unwrap_or("").split(' ').any(|s| any_of.contains(&s))
     }
 }
 
 struct SigningKey {
     kid: String,
+    created_ms: i64,
     encoding: EncodingKey,
     decoding: DecodingKey,
     jwk: Jwk,
 }
+
+/// The signing key is replaced after this long.
+pub const ROTATE_AFTER_MS: i64 = 30 * 24 * 3600 * 1000;
+/// Longest token lifetime, plus clock skew: a replaced key is kept this long after its
+/// successor appeared, so every token it signed can still be verified.
+const RETAIN_AFTER_SUCCESSOR_MS: i64 = (90 + 5) * 60 * 1000;
 
 /// The cloud's token signing keys, newest first. Older keys stay published (and accepted)
 /// until tokens signed with them have expired.
@@ -66,19 +69,13 @@ pub struct Keys {
     keys: RwLock<Vec<SigningKey>>,
 }
 
-fn key_from_pem(kid: &str, pem: &str) -> Result<SigningKey> {
+fn key_from_pem(kid: &str, pem: &str, created_ms: i64) -> Result<SigningKey> {
     let encoding = EncodingKey::from_rsa_pem(pem.as_bytes()).map_err(CloudError::internal)?;
-    let mut jwk =
-        Jwk::from_encoding_key(&encoding, Algorithm::RS256).map_err(CloudError::internal)?;
+    let mut jwk = Jwk::from_encoding_key(&encoding, Algorithm::RS256).map_err(CloudError::internal)?;
     jwk.common.key_id = Some(kid.to_string());
     jwk.common.public_key_use = Some(jsonwebtoken::jwk::PublicKeyUse::Signature);
     let decoding = DecodingKey::from_jwk(&jwk).map_err(CloudError::internal)?;
-    Ok(SigningKey {
-        kid: kid.to_string(),
-        encoding,
-        decoding,
-        jwk,
-    })
+    Ok(SigningKey { kid: kid.to_string(), created_ms, encoding, decoding, jwk })
 }
 
 impl Keys {
@@ -89,20 +86,43 @@ impl Keys {
             store.insert_signing_key(&kid, &pem, now_ms).await?;
             rows = store.signing_keys().await?;
         }
-        let keys = rows
-            .iter()
-            .map(|(kid, pem, _)| key_from_pem(kid, pem))
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Keys {
-            keys: RwLock::new(keys),
-        })
+        let keys = rows.iter().map(|(kid, pem, created)| key_from_pem(kid, pem, *created)).collect::<Result<Vec<_>>>()?;
+        let keys = Keys { keys: RwLock::new(keys) };
+        keys.maintain(store, now_ms).await?;
+        Ok(keys)
+    }
+
+    /// Rotates the signing key when it is due and drops keys no live token can need.
+    pub async fn maintain(&self, store: &Store, now_ms: i64) -> Result<()> {
+        let newest_created = self.keys.read().expect("keys lock").first().map(|k| k.created_ms).unwrap_or(i64::MIN);
+        if now_ms.saturating_sub(newest_created) >= ROTATE_AFTER_MS {
+            self.rotate(store, now_ms).await?;
+        }
+        let expired: Vec<String> = {
+            let keys = self.keys.read().expect("keys lock");
+            keys.windows(2).filter(|pair| now_ms - pair[0].created_ms > RETAIN_AFTER_SUCCESSOR_MS).map(|pair| pair[1].kid.clone()).collect()
+        };
+        if !expired.is_empty() {
+            for kid in &expired {
+                store.delete_signing_key(kid).await?;
+            }
+            self.keys.write().expect("keys lock").retain(|k| !expired.contains(&k.kid));
+        }
+        Ok(())
+    }
+
+    /// Starts signing with a new key; the previous ones stay published.
+    pub async fn rotate(&self, store: &Store, now_ms: i64) -> Result<String> {
+        let (kid, pem) = generate_rsa_key()?;
+        store.insert_signing_key(&kid, &pem, now_ms).await?;
+        let key = key_from_pem(&kid, &pem, now_ms)?;
+        self.keys.write().expect("keys lock").insert(0, key);
+        Ok(kid)
     }
 
     pub fn sign(&self, claims: &AccessClaims) -> Result<String> {
         let keys = self.keys.read().expect("keys lock");
-        let key = keys
-            .first()
-            .ok_or_else(|| CloudError::internal("no signing key"))?;
+        let key = keys.first().ok_or_else(|| CloudError::internal("no signing key"))?;
         let mut header = Header::new(Algorithm::RS256);
         header.kid = Some(key.kid.clone());
         header.typ = Some("JWT".into());
@@ -110,50 +130,30 @@ impl Keys {
     }
 
     pub fn jwks(&self) -> JwkSet {
-        JwkSet {
-            keys: self
-                .keys
-                .read()
-                .expect("keys lock")
-                .iter()
-                .map(|k| k.jwk.clone())
-                .collect(),
-        }
+        JwkSet { keys: self.keys.read().expect("keys lock").iter().map(|k| k.jwk.clone()).collect() }
     }
 
     /// Verifies signature (RS256 only, by `kid`), audience and lifetime at `now`.
-    pub fn verify(
-        &self,
-        token: &str,
-        audiences: &[&str],
-        now_s: i64,
-    ) -> Result<AccessClaims, TokenError> {
+    pub fn verify(&self, token: &str, audiences: &[&str], now_s: i64) -> Result<AccessClaims, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
         if header.alg != Algorithm::RS256 {
             return Err(TokenError::BadSignature);
         }
         let kid = header.kid.ok_or(TokenError::BadSignature)?;
         let keys = self.keys.read().expect("keys lock");
-        let key = keys
-            .iter()
-            .find(|k| k.kid == kid)
-            .ok_or(TokenError::BadSignature)?;
+        let key = keys.iter().find(|k| k.kid == kid).ok_or(TokenError::BadSignature)?;
         let mut validation = Validation::new(Algorithm::RS256);
         // Lifetime is checked below against the injected clock.
         validation.validate_exp = false;
         validation.validate_nbf = false;
         validation.validate_aud = false;
         validation.required_spec_claims.clear();
-        let data = jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &validation)
-            .map_err(|e| match e.kind() {
-                jsonwebtoken::errors::ErrorKind::InvalidSignature => TokenError::BadSignature,
-                _ => TokenError::Malformed,
-            })?;
+        let data = jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &validation).map_err(|e| match e.kind() {
+            jsonwebtoken::errors::ErrorKind::InvalidSignature => TokenError::BadSignature,
+            _ => TokenError::Malformed,
+        })?;
         let claims = data.claims;
-        if !audiences
-            .iter()
-            .any(|a| a.trim_end_matches('/') == claims.aud.trim_end_matches('/'))
-        {
+        if !audiences.iter().any(|a| a.trim_end_matches('/') == claims.aud.trim_end_matches('/')) {
             return Err(TokenError::WrongAudience(claims.aud));
         }
         if claims.exp <= now_s - 60 || claims.nbf > now_s + 60 {
@@ -176,8 +176,7 @@ pub enum TokenError {
 }
 
 fn generate_rsa_key() -> Result<(String, String)> {
-    let key =
-        rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).map_err(CloudError::internal)?;
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).map_err(CloudError::internal)?;
     let kid = platform::secrets::random_token(20);
     Ok((kid, key.serialize_pem()))
 }
@@ -194,9 +193,7 @@ mod tests {
 
     fn keys() -> Keys {
         let (kid, pem) = generate_rsa_key().unwrap();
-        Keys {
-            keys: RwLock::new(vec![key_from_pem(&kid, &pem).unwrap()]),
-        }
+        Keys { keys: RwLock::new(vec![key_from_pem(&kid, &pem, 0).unwrap()]) }
     }
 
     fn claims(now: i64) -> AccessClaims {
@@ -224,39 +221,21 @@ mod tests {
     fn signed_tokens_verify_and_altered_ones_do_not() {
         let k = keys();
         let token = k.sign(&claims(1000)).unwrap();
-        let ok = k
-            .verify(&token, &["https://api.manage.microsoft.com"], 1000)
-            .unwrap();
+        let ok = k.verify(&token, &["https://api.manage.microsoft.com"], 1000).unwrap();
         assert_eq!(ok.roles, vec!["update_device_attributes"]);
         assert_eq!(
-            k.verify(&token, &["https://graph.microsoft.com"], 1000)
-                .unwrap_err(),
+            k.verify(&token, &["https://graph.microsoft.com"], 1000).unwrap_err(),
             TokenError::WrongAudience("https://api.manage.microsoft.com/".into())
         );
-        assert_eq!(
-            k.verify(&token, &["https://api.manage.microsoft.com/"], 1000 + 7200)
-                .unwrap_err(),
-            TokenError::Expired
-        );
+        assert_eq!(k.verify(&token, &["https://api.manage.microsoft.com/"], 1000 + 7200).unwrap_err(), TokenError::Expired);
         // Flip one character of the payload: the signature no longer matches.
         let mut parts: Vec<String> = token.split('.').map(str::to_string).collect();
         let mut payload = parts[1].clone().into_bytes();
         payload[10] = if payload[10] == b'A' { b'B' } else { b'A' };
         parts[1] = String::from_utf8(payload).unwrap();
-        assert!(
-            k.verify(
-                &parts.join("."),
-                &["https://api.manage.microsoft.com/"],
-                1000
-            )
-            .is_err()
-        );
+        assert!(k.verify(&parts.join("."), &["https://api.manage.microsoft.com/"], 1000).is_err());
         // A token signed by another key is refused.
         let other = keys().sign(&claims(1000)).unwrap();
-        assert_eq!(
-            k.verify(&other, &["https://api.manage.microsoft.com/"], 1000)
-                .unwrap_err(),
-            TokenError::BadSignature
-        );
+        assert_eq!(k.verify(&other, &["https://api.manage.microsoft.com/"], 1000).unwrap_err(), TokenError::BadSignature);
     }
 }

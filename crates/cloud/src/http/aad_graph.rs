@@ -23,38 +23,24 @@ pub async fn service_endpoints(
     headers: HeaderMap,
 ) -> Result<Json<serde_json::Value>> {
     if q.api_version.is_none() {
-        return Err(CloudError::bad_request(
-            "A supported api-version must be specified (for example api-version=1.6).",
-        ));
+        return Err(CloudError::bad_request("A supported api-version must be specified (for example api-version=1.6)."));
     }
-    let claims = authenticate(
-        &state,
-        &headers,
-        &["https://graph.windows.net/", wire::ids::AAD_GRAPH_APP_ID],
-    )?;
-    let tenant = state
-        .store
-        .tenant(&tenant_key)
-        .await?
-        .ok_or_else(|| CloudError::not_found(format!("Tenant {tenant_key} not found.")))?;
+    let claims = authenticate(&state, &headers, &["https://graph.windows.net/", wire::ids::AAD_GRAPH_APP_ID])?;
+    let tenant = state.store.tenant(&tenant_key).await?.ok_or_else(|| CloudError::not_found(format!("Tenant {tenant_key} not found.")))?;
     if claims.tid != tenant.id {
-        return Err(CloudError::forbidden(
-            "The token was issued for another tenant.",
-        ));
+        return Err(CloudError::forbidden("The token was issued for another tenant."));
     }
     if !claims.has_role(&["Application.Read.All", "Directory.Read.All"]) {
-        return Err(CloudError::forbidden(
-            "Insufficient privileges to complete the operation.",
-        ));
+        return Err(CloudError::forbidden("Insufficient privileges to complete the operation."));
     }
     let endpoints = graph::partner_endpoints(&state, &tenant, &app_id);
     let value: Vec<_> = endpoints
         .into_iter()
-        .map(|(name, uri)| json!({"odata.type": "Microsoft.DirectoryServices.ServiceEndpoint", "objectType": "ServiceEndpoint",
+        .map(|(name, uri)| {
+            json!({"odata.type": "Microsoft.DirectoryServices.ServiceEndpoint", "objectType": "ServiceEndpoint",
             "objectId": uuid::Uuid::new_v4(), "deletionTimestamp": null, "capability": name, "serviceId": app_id,
-            "serviceName": name, "uri": uri, "resourceId": app_id}))
+            "serviceName": name, "uri": uri, "resourceId": app_id})
+        })
         .collect();
-    Ok(Json(
-        json!({"odata.metadata": format!("{}/aadgraph/{}/$metadata#directoryObjects", state.base_url, tenant.id), "value": value}),
-    ))
+    Ok(Json(json!({"odata.metadata": format!("{}/aadgraph/{}/$metadata#directoryObjects", state.base_url, tenant.id), "value": value})))
 }

@@ -24,10 +24,7 @@ pub fn router() -> Router<Shared> {
         .route("/console", get(home))
         .route("/console/login", get(login_form).post(login))
         .route(PARTNER_PAGE, get(partner_page).post(save_partner))
-        .route(
-            "/console/entra/enterprise-applications",
-            get(enterprise_applications),
-        )
+        .route("/console/entra/enterprise-applications", get(enterprise_applications))
 }
 
 fn nav() -> &'static str {
@@ -38,27 +35,23 @@ fn nav() -> &'static str {
 /// The signed-in admin, or a redirect to the sign-in page.
 async fn admin(state: &Shared, headers: &HeaderMap, here: &str) -> Result<Result<User, Response>> {
     let to_login = || {
-        Redirect::to(&format!(
-            "/console/login?next={}",
-            url::form_urlencoded::byte_serialize(here.as_bytes()).collect::<String>()
-        ))
-        .into_response()
+        Redirect::to(&format!("/console/login?next={}", url::form_urlencoded::byte_serialize(here.as_bytes()).collect::<String>()))
+            .into_response()
     };
     let Some(token) = cookie(headers, SESSION_COOKIE) else {
         return Ok(Err(to_login()));
     };
     let digest = platform::secrets::digest_hex(&token);
-    let Some(user_id) = state
-        .store
-        .console_session_user(&digest, state.clock.now_ms())
-        .await?
-    else {
+    let Some(user_id) = state.store.console_session_user(&digest, state.clock.now_ms()).await? else {
         return Ok(Err(to_login()));
     };
     match state.store.user(&user_id).await? {
         Some(u) if u.global_admin != 0 => Ok(Ok(u)),
-        Some(_) => Ok(Err((axum::http::StatusCode::FORBIDDEN, Html(page("Access denied",
-            "<h1>Access denied</h1><p>Only administrators of the tenant may use the admin centers.</p>"))).into_response())),
+        Some(_) => Ok(Err((
+            axum::http::StatusCode::FORBIDDEN,
+            Html(page("Access denied", "<h1>Access denied</h1><p>Only administrators of the tenant may use the admin centers.</p>")),
+        )
+            .into_response())),
         None => Ok(Err(to_login())),
     }
 }
@@ -70,8 +63,7 @@ struct Next {
 
 fn safe_next(next: Option<String>) -> String {
     // Only local paths: the sign-in must never redirect elsewhere.
-    next.filter(|n| n.starts_with('/') && !n.starts_with("//"))
-        .unwrap_or_else(|| "/console".into())
+    next.filter(|n| n.starts_with('/') && !n.starts_with("//")).unwrap_or_else(|| "/console".into())
 }
 
 async fn login_form(Query(q): Query<Next>) -> Html<String> {
@@ -79,9 +71,7 @@ async fn login_form(Query(q): Query<Next>) -> Html<String> {
 }
 
 fn login_page(next: &str, error: Option<&str>) -> String {
-    let error = error
-        .map(|e| format!("<p class=\"bad\">{}</p>", escape(e)))
-        .unwrap_or_default();
+    let error = error.map(|e| format!("<p class=\"bad\">{}</p>", escape(e))).unwrap_or_default();
     page(
         "Sign in",
         &format!(
@@ -98,26 +88,16 @@ fn login_page(next: &str, error: Option<&str>) -> String {
 async fn login(State(state): State<Shared>, body: Bytes) -> Result<Response> {
     let f = form(&body);
     let next = safe_next(f.get("next").cloned());
-    let (username, password) = (
-        f.get("username").cloned().unwrap_or_default(),
-        f.get("password").cloned().unwrap_or_default(),
-    );
+    let (username, password) = (f.get("username").cloned().unwrap_or_default(), f.get("password").cloned().unwrap_or_default());
     let user = match state.store.user_by_upn(&username).await? {
         Some(u) if platform::secrets::verify_password(&password, &u.password_hash) => u,
         _ => {
-            return Ok(Html(login_page(
-                &next,
-                Some("Your account or password is incorrect."),
-            ))
-            .into_response());
+            return Ok(Html(login_page(&next, Some("Your account or password is incorrect."))).into_response());
         }
     };
     let token = platform::secrets::random_token(32);
     let expires = state.clock.now_ms() + 8 * 3600 * 1000;
-    state
-        .store
-        .insert_console_session(&platform::secrets::digest_hex(&token), &user.id, expires)
-        .await?;
+    state.store.insert_console_session(&platform::secrets::digest_hex(&token), &user.id, expires).await?;
     let cookie = format!("{SESSION_COOKIE}={token}; Path=/; Secure; HttpOnly; SameSite=Lax");
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&next)).into_response())
 }
@@ -127,15 +107,7 @@ async fn home(State(state): State<Shared>, headers: HeaderMap) -> Result<Respons
         Ok(u) => u,
         Err(r) => return Ok(r),
     };
-    Ok(Html(page(
-        "Admin centers",
-        &format!(
-            "{}<h1>Admin centers</h1><p>Signed in as {}</p>",
-            nav(),
-            escape(&user.upn)
-        ),
-    ))
-    .into_response())
+    Ok(Html(page("Admin centers", &format!("{}<h1>Admin centers</h1><p>Signed in as {}</p>", nav(), escape(&user.upn)))).into_response())
 }
 
 async fn partner_page(State(state): State<Shared>, headers: HeaderMap) -> Result<Response> {
@@ -152,65 +124,45 @@ async fn render_partner(state: &Shared, user: &User, message: Option<&str>) -> R
         Some(p) => (
             p.app_id.clone().unwrap_or_default(),
             partner::display(&p.partner_state),
-            p.last_heartbeat_ms
-                .map(platform::clock::ms_to_rfc3339)
-                .unwrap_or_else(|| "—".into()),
-            p.noncompliant_at_ms
-                .map(platform::clock::ms_to_rfc3339)
-                .unwrap_or_else(|| "—".into()),
-            p.removal_at_ms
-                .map(platform::clock::ms_to_rfc3339)
-                .unwrap_or_else(|| "—".into()),
+            p.last_heartbeat_ms.map(platform::clock::ms_to_rfc3339).unwrap_or_else(|| "—".into()),
+            p.noncompliant_at_ms.map(platform::clock::ms_to_rfc3339).unwrap_or_else(|| "—".into()),
+            p.removal_at_ms.map(platform::clock::ms_to_rfc3339).unwrap_or_else(|| "—".into()),
         ),
-        None => (
-            String::new(),
-            partner::display(partner::state::UNAVAILABLE),
-            "—".into(),
-            "—".into(),
-            "—".into(),
-        ),
+        None => (String::new(), partner::display(partner::state::UNAVAILABLE), "—".into(), "—".into(), "—".into()),
     };
-    let message = message
-        .map(|m| format!("<p id=\"message\">{}</p>", escape(m)))
-        .unwrap_or_default();
-    Ok(Html(page("Partner device management", &format!(
-        "{}<h1>Partner device management</h1>{message}\
+    let message = message.map(|m| format!("<p id=\"message\">{}</p>", escape(m))).unwrap_or_default();
+    Ok(Html(page(
+        "Partner device management",
+        &format!(
+            "{}<h1>Partner device management</h1>{message}\
          <table><tr><th>Connection status</th><td id=\"status\">{}</td></tr>\
          <tr><th>Last heartbeat</th><td>{}</td></tr>\
          <tr><th>Devices will be marked noncompliant</th><td>{}</td></tr>\
          <tr><th>Devices will be removed</th><td id=\"removal\">{}</td></tr></table>\
          <form method=\"post\"><label>Specify the Microsoft Entra App ID for Jamf \
          <input name=\"app_id\" value=\"{}\" size=\"40\"></label> <button type=\"submit\">Save</button></form>",
-        nav(), escape(status), escape(&heartbeat), escape(&noncompliant), escape(&removal), escape(&app_id)))).into_response())
+            nav(),
+            escape(status),
+            escape(&heartbeat),
+            escape(&noncompliant),
+            escape(&removal),
+            escape(&app_id)
+        ),
+    ))
+    .into_response())
 }
 
-async fn save_partner(
-    State(state): State<Shared>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response> {
+async fn save_partner(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Result<Response> {
     let user = match admin(&state, &headers, PARTNER_PAGE).await? {
         Ok(u) => u,
         Err(r) => return Ok(r),
     };
-    let app_id = form(&body)
-        .get("app_id")
-        .map(|s| s.trim().to_ascii_lowercase())
-        .unwrap_or_default();
+    let app_id = form(&body).get("app_id").map(|s| s.trim().to_ascii_lowercase()).unwrap_or_default();
     if !app_id.is_empty() && uuid::Uuid::parse_str(&app_id).is_err() {
-        return render_partner(
-            &state,
-            &user,
-            Some("The App ID must be a GUID, for example 00000000-0000-0000-0000-000000000000."),
-        )
-        .await;
+        return render_partner(&state, &user, Some("The App ID must be a GUID, for example 00000000-0000-0000-0000-000000000000.")).await;
     }
     let now = state.clock.now_ms();
-    let mut p = state
-        .store
-        .partner(&user.tenant_id)
-        .await?
-        .unwrap_or_else(|| partner::new_partner(&user.tenant_id, now));
+    let mut p = state.store.partner(&user.tenant_id).await?.unwrap_or_else(|| partner::new_partner(&user.tenant_id, now));
     let cleared = app_id.is_empty() && p.app_id.is_some();
     partner::set_app_id(&mut p, (!app_id.is_empty()).then_some(app_id), now);
     if cleared && p.partner_state != partner::state::TERMINATED && p.provisioned != 0 {
@@ -220,23 +172,14 @@ async fn save_partner(
     render_partner(&state, &user, Some("Saved.")).await
 }
 
-async fn enterprise_applications(
-    State(state): State<Shared>,
-    headers: HeaderMap,
-) -> Result<Response> {
+async fn enterprise_applications(State(state): State<Shared>, headers: HeaderMap) -> Result<Response> {
     let user = match admin(&state, &headers, "/console/entra/enterprise-applications").await? {
         Ok(u) => u,
         Err(r) => return Ok(r),
     };
     let mut rows = String::new();
     for sp in state.store.service_principals(&user.tenant_id).await? {
-        let grants: Vec<String> = state
-            .store
-            .grants(&sp.id)
-            .await?
-            .iter()
-            .map(|g| format!("{} ({})", g.value, g.kind))
-            .collect();
+        let grants: Vec<String> = state.store.grants(&sp.id).await?.iter().map(|g| format!("{} ({})", g.value, g.kind)).collect();
         rows.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
             escape(&sp.display_name),
@@ -244,6 +187,12 @@ async fn enterprise_applications(
             escape(&grants.join(", "))
         ));
     }
-    Ok(Html(page("Enterprise applications", &format!(
-        "{}<h1>Enterprise applications</h1><table><tr><th>Name</th><th>Application ID</th><th>Permissions</th></tr>{rows}</table>", nav()))).into_response())
+    Ok(Html(page(
+        "Enterprise applications",
+        &format!(
+            "{}<h1>Enterprise applications</h1><table><tr><th>Name</th><th>Application ID</th><th>Permissions</th></tr>{rows}</table>",
+            nav()
+        ),
+    ))
+    .into_response())
 }

@@ -37,59 +37,33 @@ pub struct DeviceRegistration {
 }
 
 /// Workplace Join: the user's token proves who registers; the CSR carries the device key.
-pub async fn register_device(
-    State(state): State<Shared>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Result<Json<serde_json::Value>> {
+pub async fn register_device(State(state): State<Shared>, headers: HeaderMap, body: axum::body::Bytes) -> Result<Json<serde_json::Value>> {
     let claims = authenticate(&state, &headers, &[DRS_RESOURCE])?;
     let user = match claims.upn.as_deref() {
         Some(upn) => state.store.user_by_upn(upn).await?,
         None => None,
     }
     .ok_or_else(|| CloudError::forbidden("Device registration requires a user token."))?;
-    let req: DeviceRegistration = serde_json::from_slice(&body).map_err(|e| {
-        CloudError::bad_request(format!("The registration request is not valid: {e}"))
-    })?;
+    let req: DeviceRegistration =
+        serde_json::from_slice(&body).map_err(|e| CloudError::bad_request(format!("The registration request is not valid: {e}")))?;
     if !req.certificate_request.kind.eq_ignore_ascii_case("pkcs10") {
-        return Err(CloudError::bad_request(
-            "CertificateRequest.Type must be pkcs10.",
-        ));
+        return Err(CloudError::bad_request("CertificateRequest.Type must be pkcs10."));
     }
     if req.join_type != 4 && req.join_type != 0 {
-        return Err(CloudError::bad_request(
-            "Only workplace join (JoinType 4) is supported for macOS.",
-        ));
+        return Err(CloudError::bad_request("Only workplace join (JoinType 4) is supported for macOS."));
     }
-    if !req.device_type.is_empty()
-        && !req.device_type.eq_ignore_ascii_case("MacOS")
-        && !req.device_type.eq_ignore_ascii_case("MacMDM")
-    {
+    if !req.device_type.is_empty() && !req.device_type.eq_ignore_ascii_case("MacOS") && !req.device_type.eq_ignore_ascii_case("MacMDM") {
         return Err(CloudError::bad_request("DeviceType must be MacOS."));
     }
     if req.device_display_name.trim().is_empty() || req.device_display_name.len() > 256 {
-        return Err(CloudError::bad_request(
-            "DeviceDisplayName must be 1 to 256 characters.",
-        ));
+        return Err(CloudError::bad_request("DeviceDisplayName must be 1 to 256 characters."));
     }
     let csr = STANDARD
         .decode(req.certificate_request.data.trim())
         .map_err(|_| CloudError::bad_request("CertificateRequest.Data must be base64."))?;
-    let tenant = state
-        .store
-        .tenant(&user.tenant_id)
-        .await?
-        .ok_or_else(|| CloudError::internal("tenant of user missing"))?;
-    let reg = devices::register(
-        &state.store,
-        &tenant,
-        &user,
-        &csr,
-        &req.device_display_name,
-        &req.os_version,
-        state.clock.now_ms(),
-    )
-    .await?;
+    let tenant = state.store.tenant(&user.tenant_id).await?.ok_or_else(|| CloudError::internal("tenant of user missing"))?;
+    let reg =
+        devices::register(&state.store, &tenant, &user, &csr, &req.device_display_name, &req.os_version, state.clock.now_ms()).await?;
     Ok(Json(json!({
         "Certificate": {"Thumbprint": reg.thumbprint, "RawBody": STANDARD.encode(&reg.certificate_der)},
         "User": {"Upn": user.upn},

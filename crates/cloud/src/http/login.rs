@@ -15,11 +15,9 @@ use serde_json::json;
 
 use super::form;
 use crate::Shared;
-use crate::entra::consent;
-use crate::entra::directory::{
-    APPLICATION, Application, Tenant, User, first_party_resource, resource_of_scope,
-};
+use crate::entra::directory::{APPLICATION, Application, Tenant, User, first_party_resource, resource_of_scope};
 use crate::entra::tokens::{AccessClaims, token_lifetime_s};
+use crate::entra::{assertions, consent};
 use crate::error::{CloudError, Result};
 use crate::store::ConsentRequest;
 
@@ -36,12 +34,7 @@ async fn tenant(state: &Shared, key: &str) -> Result<Tenant> {
     })
 }
 
-fn openid_configuration(
-    state: &Shared,
-    segment: &str,
-    issuer_tenant: &str,
-    v2: bool,
-) -> serde_json::Value {
+fn openid_configuration(state: &Shared, segment: &str, issuer_tenant: &str, v2: bool) -> serde_json::Value {
     let base = &state.base_url;
     let (token, authorize, jwks, issuer) = if v2 {
         (
@@ -82,76 +75,39 @@ fn openid_configuration(
 }
 
 async fn issuer_tenant(state: &Shared, segment: &str) -> Result<String> {
-    if MULTI_TENANT_SEGMENTS.contains(&segment) {
-        Ok("{tenantid}".into())
-    } else {
-        Ok(tenant(state, segment).await?.id)
-    }
+    if MULTI_TENANT_SEGMENTS.contains(&segment) { Ok("{tenantid}".into()) } else { Ok(tenant(state, segment).await?.id) }
 }
 
-pub async fn openid_configuration_v2(
-    State(state): State<Shared>,
-    Path(segment): Path<String>,
-) -> Result<Json<serde_json::Value>> {
+pub async fn openid_configuration_v2(State(state): State<Shared>, Path(segment): Path<String>) -> Result<Json<serde_json::Value>> {
     let issuer = issuer_tenant(&state, &segment).await?;
     Ok(Json(openid_configuration(&state, &segment, &issuer, true)))
 }
 
-pub async fn openid_configuration_v1(
-    State(state): State<Shared>,
-    Path(segment): Path<String>,
-) -> Result<Json<serde_json::Value>> {
+pub async fn openid_configuration_v1(State(state): State<Shared>, Path(segment): Path<String>) -> Result<Json<serde_json::Value>> {
     let issuer = issuer_tenant(&state, &segment).await?;
     Ok(Json(openid_configuration(&state, &segment, &issuer, false)))
 }
 
-pub async fn jwks(
-    State(state): State<Shared>,
-    Path(segment): Path<String>,
-) -> Result<Json<serde_json::Value>> {
+pub async fn jwks(State(state): State<Shared>, Path(segment): Path<String>) -> Result<Json<serde_json::Value>> {
     issuer_tenant(&state, &segment).await?;
-    Ok(Json(
-        serde_json::to_value(state.keys.jwks()).map_err(CloudError::internal)?,
-    ))
+    Ok(Json(serde_json::to_value(state.keys.jwks()).map_err(CloudError::internal)?))
 }
 
-pub async fn token_v2(
-    State(state): State<Shared>,
-    Path(segment): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response> {
+pub async fn token_v2(State(state): State<Shared>, Path(segment): Path<String>, headers: HeaderMap, body: Bytes) -> Result<Response> {
     token(state, segment, headers, body, false).await
 }
 
-pub async fn token_v1(
-    State(state): State<Shared>,
-    Path(segment): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response> {
+pub async fn token_v1(State(state): State<Shared>, Path(segment): Path<String>, headers: HeaderMap, body: Bytes) -> Result<Response> {
     token(state, segment, headers, body, true).await
 }
 
 fn missing(name: &str) -> CloudError {
-    CloudError::login(
-        "invalid_request",
-        900144,
-        format!("The request body must contain the following parameter: '{name}'."),
-    )
+    CloudError::login("invalid_request", 900144, format!("The request body must contain the following parameter: '{name}'."))
 }
 
-async fn token(
-    state: Shared,
-    segment: String,
-    headers: HeaderMap,
-    body: Bytes,
-    v1: bool,
-) -> Result<Response> {
+async fn token(state: Shared, segment: String, headers: HeaderMap, body: Bytes, v1: bool) -> Result<Response> {
     let form = form(&body);
-    let grant_type = form
-        .get("grant_type")
-        .ok_or_else(|| missing("grant_type"))?;
+    let grant_type = form.get("grant_type").ok_or_else(|| missing("grant_type"))?;
     let resource = requested_resource(&form, v1)?;
     match grant_type.as_str() {
         "client_credentials" => {
@@ -163,57 +119,39 @@ async fn token(
                 ));
             }
             let tenant = tenant(&state, &segment).await?;
-            let (app, acr) = authenticate_client(&state, &tenant, &form, &headers).await?;
+            let (app, acr) = authenticate_client(&state, &tenant, &segment, &form, &headers).await?;
             let claims = app_token_claims(&state, &tenant, &app, acr, &resource).await?;
             respond(&state, claims, &resource, v1)
         }
         "password" => {
             let user = password_user(&state, &segment, &form).await?;
             let client_id = form.get("client_id").ok_or_else(|| missing("client_id"))?;
-            let app = state
-                .store
-                .application(client_id)
-                .await?
-                .ok_or_else(|| app_not_found(client_id, &user.tenant_id))?;
+            let app = state.store.application(client_id).await?.ok_or_else(|| app_not_found(client_id, &user.tenant_id))?;
             if !app.public_client {
-                authenticate_client(
-                    &state,
-                    &tenant(&state, &user.tenant_id).await?,
-                    &form,
-                    &headers,
-                )
-                .await?;
+                authenticate_client(&state, &tenant(&state, &user.tenant_id).await?, &segment, &form, &headers).await?;
             }
             let claims = user_token_claims(&state, &user, &app, &resource)?;
             respond(&state, claims, &resource, v1)
         }
-        other => Err(CloudError::login(
-            "unsupported_grant_type",
-            70003,
-            format!("The app requested an unsupported grant type '{other}'."),
-        )),
+        other => Err(CloudError::login("unsupported_grant_type", 70003, format!("The app requested an unsupported grant type '{other}'."))),
     }
 }
 
 /// The resource a token is requested for: `scope=<resource>/.default` (v2) or `resource=` (v1).
 fn requested_resource(form: &HashMap<String, String>, v1: bool) -> Result<String> {
     if v1 {
-        return form
-            .get("resource")
-            .cloned()
-            .ok_or_else(|| missing("resource"));
+        return form.get("resource").cloned().ok_or_else(|| missing("resource"));
     }
     if form.contains_key("resource") {
-        return Err(CloudError::login(
-            "invalid_request",
-            901002,
-            "The 'resource' request parameter is not supported.",
-        ));
+        return Err(CloudError::login("invalid_request", 901002, "The 'resource' request parameter is not supported."));
     }
     let scope = form.get("scope").ok_or_else(|| missing("scope"))?;
     resource_of_scope(scope).map(str::to_string).ok_or_else(|| {
-        CloudError::login("invalid_scope", 70011,
-            format!("The provided value for the input parameter 'scope' is not valid. The scope {scope} is not valid."))
+        CloudError::login(
+            "invalid_scope",
+            70011,
+            format!("The provided value for the input parameter 'scope' is not valid. The scope {scope} is not valid."),
+        )
     })
 }
 
@@ -228,13 +166,18 @@ fn app_not_found(client_id: &str, tenant: &str) -> CloudError {
     )
 }
 
-/// Client authentication by secret (Basic header or body). Returns the app and `appidacr`.
+/// Client authentication by secret (Basic header or body) or by a certificate-signed
+/// client assertion. Returns the app and `appidacr` (1 secret, 2 certificate).
 async fn authenticate_client(
     state: &Shared,
     tenant: &Tenant,
+    segment: &str,
     form: &HashMap<String, String>,
     headers: &HeaderMap,
 ) -> Result<(Application, &'static str)> {
+    if let Some(assertion) = form.get("client_assertion") {
+        return authenticate_by_assertion(state, tenant, segment, form, assertion).await;
+    }
     let basic = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -243,29 +186,13 @@ async fn authenticate_client(
         .and_then(|b| String::from_utf8(b).ok())
         .and_then(|s| {
             let (id, secret) = s.split_once(':')?;
-            let decode = |v: &str| {
-                url::form_urlencoded::parse(format!("v={v}").as_bytes())
-                    .next()
-                    .map(|(_, v)| v.into_owned())
-            };
+            let decode = |v: &str| url::form_urlencoded::parse(format!("v={v}").as_bytes()).next().map(|(_, v)| v.into_owned());
             Some((decode(id)?, decode(secret)?))
         });
     let (client_id, secret) = match basic {
         Some((id, secret)) => (id, Some(secret)),
-        None => (
-            form.get("client_id")
-                .cloned()
-                .ok_or_else(|| missing("client_id"))?,
-            form.get("client_secret").cloned(),
-        ),
+        None => (form.get("client_id").cloned().ok_or_else(|| missing("client_id"))?, form.get("client_secret").cloned()),
     };
-    if form.contains_key("client_assertion") {
-        return Err(CloudError::login(
-            "invalid_client",
-            700027,
-            "Client assertion authentication is not enabled on this cloud; use a client secret.",
-        ));
-    }
     let Some(secret) = secret else {
         return Err(CloudError::login(
             "invalid_client",
@@ -273,11 +200,7 @@ async fn authenticate_client(
             "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
         ));
     };
-    let app = state
-        .store
-        .application(&client_id)
-        .await?
-        .ok_or_else(|| app_not_found(&client_id, &tenant.id))?;
+    let app = state.store.application(&client_id).await?.ok_or_else(|| app_not_found(&client_id, &tenant.id))?;
     let digest = platform::secrets::digest_hex(&secret);
     let now = state.clock.now_ms();
     let secrets = state.store.secrets(&app.app_id).await?;
@@ -305,24 +228,47 @@ async fn authenticate_client(
         }
         Some(_) => {}
     }
-    if state
-        .store
-        .service_principal(&tenant.id, &app.app_id)
-        .await?
-        .is_none()
-    {
+    if state.store.service_principal(&tenant.id, &app.app_id).await?.is_none() {
         return Err(app_not_found(&app.app_id, &tenant.id));
     }
     Ok((app, "1"))
 }
 
-async fn app_token_claims(
+async fn authenticate_by_assertion(
     state: &Shared,
     tenant: &Tenant,
-    app: &Application,
-    acr: &str,
-    resource: &str,
-) -> Result<AccessClaims> {
+    segment: &str,
+    form: &HashMap<String, String>,
+    assertion: &str,
+) -> Result<(Application, &'static str)> {
+    if form.get("client_assertion_type").map(String::as_str) != Some(assertions::ASSERTION_TYPE) {
+        return Err(CloudError::login(
+            "invalid_request",
+            900144,
+            format!("The request body must contain the parameter 'client_assertion_type' with the value '{}'.", assertions::ASSERTION_TYPE),
+        ));
+    }
+    let client_id = match form.get("client_id") {
+        Some(id) => id.clone(),
+        None => jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(assertion)
+            .ok()
+            .and_then(|d| d.claims["iss"].as_str().map(str::to_string))
+            .ok_or_else(|| missing("client_id"))?,
+    };
+    let app = state.store.application(&client_id).await?.ok_or_else(|| app_not_found(&client_id, &tenant.id))?;
+    let base = &state.base_url;
+    let audiences: Vec<String> = [segment, tenant.id.as_str(), tenant.domain.as_str()]
+        .iter()
+        .flat_map(|s| [format!("{base}/{s}/oauth2/v2.0/token"), format!("{base}/{s}/oauth2/token")])
+        .collect();
+    assertions::verify(&state.store, &app.app_id, assertion, &audiences, state.clock.now_ms()).await?;
+    if state.store.service_principal(&tenant.id, &app.app_id).await?.is_none() {
+        return Err(app_not_found(&app.app_id, &tenant.id));
+    }
+    Ok((app, "2"))
+}
+
+async fn app_token_claims(state: &Shared, tenant: &Tenant, app: &Application, acr: &str, resource: &str) -> Result<AccessClaims> {
     let not_found = || {
         CloudError::login(
             "invalid_resource",
@@ -339,11 +285,7 @@ async fn app_token_claims(
     if fp.app_id == wire::ids::INTUNE_APP_ID && tenant.intune_licence == 0 {
         return Err(not_found());
     }
-    let sp = state
-        .store
-        .service_principal(&tenant.id, &app.app_id)
-        .await?
-        .ok_or_else(|| app_not_found(&app.app_id, &tenant.id))?;
+    let sp = state.store.service_principal(&tenant.id, &app.app_id).await?.ok_or_else(|| app_not_found(&app.app_id, &tenant.id))?;
     let roles = state
         .store
         .grants(&sp.id)
@@ -373,50 +315,27 @@ async fn app_token_claims(
     })
 }
 
-async fn password_user(
-    state: &Shared,
-    segment: &str,
-    form: &HashMap<String, String>,
-) -> Result<User> {
+async fn password_user(state: &Shared, segment: &str, form: &HashMap<String, String>) -> Result<User> {
     let username = form.get("username").ok_or_else(|| missing("username"))?;
     let password = form.get("password").ok_or_else(|| missing("password"))?;
-    let bad = || {
-        CloudError::login(
-            "invalid_grant",
-            50126,
-            "Error validating credentials due to invalid username or password.",
-        )
-    };
+    let bad = || CloudError::login("invalid_grant", 50126, "Error validating credentials due to invalid username or password.");
     let user = state.store.user_by_upn(username).await?.ok_or_else(bad)?;
     if !platform::secrets::verify_password(password, &user.password_hash) {
         return Err(bad());
     }
-    if !MULTI_TENANT_SEGMENTS.contains(&segment)
-        && tenant(state, segment).await?.id != user.tenant_id
-    {
+    if !MULTI_TENANT_SEGMENTS.contains(&segment) && tenant(state, segment).await?.id != user.tenant_id {
         return Err(CloudError::login(
             "invalid_grant",
             50020,
-            format!(
-                "User account '{username}' from identity provider does not exist in tenant '{segment}'."
-            ),
+            format!("User account '{username}' from identity provider does not exist in tenant '{segment}'."),
         ));
     }
     Ok(user)
 }
 
-fn user_token_claims(
-    state: &Shared,
-    user: &User,
-    app: &Application,
-    resource: &str,
-) -> Result<AccessClaims> {
+fn user_token_claims(state: &Shared, user: &User, app: &Application, resource: &str) -> Result<AccessClaims> {
     let fp = first_party_resource(resource).ok_or_else(|| {
-        CloudError::login(
-            "invalid_resource",
-            500011,
-            format!("The resource principal named {resource} was not found in the tenant."),
-        )
+        CloudError::login("invalid_resource", 500011, format!("The resource principal named {resource} was not found in the tenant."))
     })?;
     let now = state.clock.now().timestamp();
     Ok(AccessClaims {
@@ -451,11 +370,7 @@ fn respond(state: &Shared, claims: AccessClaims, resource: &str, v1: bool) -> Re
     } else {
         json!({"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": access_token})
     };
-    Ok((
-        [(axum::http::header::CACHE_CONTROL, "no-store")],
-        Json(body),
-    )
-        .into_response())
+    Ok(([(axum::http::header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
 }
 
 // ---- admin consent ------------------------------------------------------------------
@@ -470,35 +385,18 @@ pub struct ConsentQuery {
 /// How long an admin has between opening the consent link and deciding.
 const CONSENT_WINDOW_MS: i64 = 15 * 60 * 1000;
 
-pub async fn admin_consent(
-    State(state): State<Shared>,
-    Path(segment): Path<String>,
-    Query(q): Query<ConsentQuery>,
-) -> Result<Response> {
+pub async fn admin_consent(State(state): State<Shared>, Path(segment): Path<String>, Query(q): Query<ConsentQuery>) -> Result<Response> {
     let page_error = |code: u32, msg: String| CloudError::Page(format!("AADSTS{code}: {msg}"));
-    let client_id = q.client_id.ok_or_else(|| {
-        page_error(
-            900144,
-            "The request must contain the parameter 'client_id'.".into(),
-        )
-    })?;
-    let redirect_uri = q.redirect_uri.ok_or_else(|| {
-        page_error(
-            900144,
-            "The request must contain the parameter 'redirect_uri'.".into(),
-        )
-    })?;
-    if !MULTI_TENANT_SEGMENTS.contains(&segment.as_str())
-        && state.store.tenant(&segment).await?.is_none()
-    {
+    let client_id = q.client_id.ok_or_else(|| page_error(900144, "The request must contain the parameter 'client_id'.".into()))?;
+    let redirect_uri = q.redirect_uri.ok_or_else(|| page_error(900144, "The request must contain the parameter 'redirect_uri'.".into()))?;
+    if !MULTI_TENANT_SEGMENTS.contains(&segment.as_str()) && state.store.tenant(&segment).await?.is_none() {
         return Err(page_error(90002, format!("Tenant '{segment}' not found.")));
     }
-    let app = state.store.application(&client_id).await?.ok_or_else(|| {
-        page_error(
-            700016,
-            format!("Application with identifier '{client_id}' was not found."),
-        )
-    })?;
+    let app = state
+        .store
+        .application(&client_id)
+        .await?
+        .ok_or_else(|| page_error(700016, format!("Application with identifier '{client_id}' was not found.")))?;
     if !consent::redirect_uri_registered(&app, &redirect_uri) {
         return Err(page_error(
             50011,
@@ -521,9 +419,7 @@ pub async fn admin_consent(
 }
 
 fn sign_in_page(request_id: &str, app_name: &str, error: Option<&str>) -> String {
-    let error = error
-        .map(|e| format!("<p class=\"bad\" id=\"error\">{}</p>", escape(e)))
-        .unwrap_or_default();
+    let error = error.map(|e| format!("<p class=\"bad\" id=\"error\">{}</p>", escape(e))).unwrap_or_default();
     page(
         "Sign in to your account",
         &format!(
@@ -548,23 +444,20 @@ fn permission_label(value: &str) -> &str {
 }
 
 fn with_params(uri: &str, params: &[(&str, &str)]) -> String {
-    let query: String = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(params)
-        .finish();
+    let query: String = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(params).finish();
     let sep = if uri.contains('?') { '&' } else { '?' };
     format!("{uri}{sep}{query}")
 }
 
 async fn open_request(state: &Shared, id: &str) -> Result<(ConsentRequest, Application)> {
-    let request = state.store.consent_request(id, state.clock.now_ms()).await?
-        .ok_or_else(|| CloudError::Page("AADSTS50058: This sign-in request has expired or was already used. Start again from the application.".into()))?;
+    let request = state.store.consent_request(id, state.clock.now_ms()).await?.ok_or_else(|| {
+        CloudError::Page("AADSTS50058: This sign-in request has expired or was already used. Start again from the application.".into())
+    })?;
     let app = state
         .store
         .application(&request.client_id)
         .await?
-        .ok_or_else(|| {
-            CloudError::Page("AADSTS700016: The application no longer exists.".into())
-        })?;
+        .ok_or_else(|| CloudError::Page("AADSTS700016: The application no longer exists.".into()))?;
     Ok((request, app))
 }
 
@@ -576,26 +469,14 @@ fn refuse(request: &ConsentRequest, error: &str, description: &str) -> Response 
     Redirect::to(&with_params(&request.redirect_uri, &params)).into_response()
 }
 
-pub async fn consent_sign_in(
-    State(state): State<Shared>,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Result<Response> {
+pub async fn consent_sign_in(State(state): State<Shared>, Path(id): Path<String>, body: Bytes) -> Result<Response> {
     let (request, app) = open_request(&state, &id).await?;
     let f = form(&body);
-    let (login, password) = (
-        f.get("login").cloned().unwrap_or_default(),
-        f.get("passwd").cloned().unwrap_or_default(),
-    );
+    let (login, password) = (f.get("login").cloned().unwrap_or_default(), f.get("passwd").cloned().unwrap_or_default());
     let user = match state.store.user_by_upn(&login).await? {
         Some(u) if platform::secrets::verify_password(&password, &u.password_hash) => u,
         _ => {
-            return Ok(Html(sign_in_page(
-                &id,
-                &app.display_name,
-                Some("Your account or password is incorrect."),
-            ))
-            .into_response());
+            return Ok(Html(sign_in_page(&id, &app.display_name, Some("Your account or password is incorrect."))).into_response());
         }
     };
     if !MULTI_TENANT_SEGMENTS.contains(&request.tenant_hint.as_str()) {
@@ -620,14 +501,7 @@ pub async fn consent_sign_in(
     let permissions: String = app
         .required_permissions
         .iter()
-        .map(|p| {
-            format!(
-                "<li>{} <small>({}, {})</small></li>",
-                escape(permission_label(&p.value)),
-                escape(&p.value),
-                escape(&p.kind)
-            )
-        })
+        .map(|p| format!("<li>{} <small>({}, {})</small></li>", escape(permission_label(&p.value)), escape(&p.value), escape(&p.kind)))
         .collect();
     Ok(Html(page("Permissions requested", &format!(
         "<h1>Permissions requested</h1><p><b>{}</b> wants permission for <b>{}</b> (signed in as {}):</p><ul id=\"permissions\">{permissions}</ul>\
@@ -637,40 +511,21 @@ pub async fn consent_sign_in(
         escape(&app.display_name), escape(&tenant.display_name), escape(&user.upn), escape(&id)))).into_response())
 }
 
-pub async fn consent_decide(
-    State(state): State<Shared>,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Result<Response> {
+pub async fn consent_decide(State(state): State<Shared>, Path(id): Path<String>, body: Bytes) -> Result<Response> {
     let (request, app) = open_request(&state, &id).await?;
     let Some(user_id) = request.user_id.clone() else {
-        return Err(CloudError::Page(
-            "AADSTS50058: Sign in before deciding on consent.".into(),
-        ));
+        return Err(CloudError::Page("AADSTS50058: Sign in before deciding on consent.".into()));
     };
     // Single use: whoever removes the request decides; a replay finds nothing.
     if !state.store.take_consent_request(&id).await? {
-        return Err(CloudError::Page(
-            "AADSTS50058: This consent request was already used.".into(),
-        ));
+        return Err(CloudError::Page("AADSTS50058: This consent request was already used.".into()));
     }
     if form(&body).get("decision").map(String::as_str) != Some("accept") {
-        return Ok(refuse(
-            &request,
-            "access_denied",
-            "AADSTS65004: User declined to consent to access the app.",
-        ));
+        return Ok(refuse(&request, "access_denied", "AADSTS65004: User declined to consent to access the app."));
     }
-    let user = state
-        .store
-        .user(&user_id)
-        .await?
-        .ok_or_else(|| CloudError::Page("The user no longer exists.".into()))?;
+    let user = state.store.user(&user_id).await?.ok_or_else(|| CloudError::Page("The user no longer exists.".into()))?;
     consent::grant_admin_consent(&state.store, &user.tenant_id, &app, state.clock.now_ms()).await?;
-    let mut params = vec![
-        ("admin_consent", "True"),
-        ("tenant", user.tenant_id.as_str()),
-    ];
+    let mut params = vec![("admin_consent", "True"), ("tenant", user.tenant_id.as_str())];
     if let Some(s) = &request.state {
         params.push(("state", s));
     }

@@ -7,6 +7,7 @@ mod console;
 pub use console::PARTNER_PAGE;
 mod enrollment;
 mod graph;
+mod graph_directory;
 mod login;
 mod partner_api;
 
@@ -25,14 +26,8 @@ pub const PARTNER_PREFIX: &str = "/fef/{unit}/TrafficGateway/TrafficRoutingServi
 pub fn router(state: Shared) -> Router {
     let mut router = Router::new()
         // Identity platform.
-        .route(
-            "/{tenant}/v2.0/.well-known/openid-configuration",
-            get(login::openid_configuration_v2),
-        )
-        .route(
-            "/{tenant}/.well-known/openid-configuration",
-            get(login::openid_configuration_v1),
-        )
+        .route("/{tenant}/v2.0/.well-known/openid-configuration", get(login::openid_configuration_v2))
+        .route("/{tenant}/.well-known/openid-configuration", get(login::openid_configuration_v1))
         .route("/{tenant}/discovery/v2.0/keys", get(login::jwks))
         .route("/{tenant}/discovery/keys", get(login::jwks))
         .route("/{tenant}/oauth2/v2.0/token", post(login::token_v2))
@@ -42,21 +37,12 @@ pub fn router(state: Shared) -> Router {
         .route("/consent/{request}/signin", post(login::consent_sign_in))
         .route("/consent/{request}/decide", post(login::consent_decide))
         // Device registration service (Workplace Join).
-        .route(
-            "/EnrollmentServer/device/",
-            post(enrollment::register_device),
-        )
+        .route("/EnrollmentServer/device/", post(enrollment::register_device))
         // Microsoft Graph and the legacy Azure AD Graph.
         .nest("/graph", graph::router())
-        .route(
-            "/aadgraph/{tenant}/servicePrincipalsByAppId/{app_id}/serviceEndpoints",
-            get(aad_graph::service_endpoints),
-        )
+        .route("/aadgraph/{tenant}/servicePrincipalsByAppId/{app_id}/serviceEndpoints", get(aad_graph::service_endpoints))
         // Intune partner services, per tenant.
-        .route(
-            &format!("{PARTNER_PREFIX}/StatelessPartnerTenantDataSyncService/{{resource}}"),
-            put(partner_api::tenant_data_sync),
-        )
+        .route(&format!("{PARTNER_PREFIX}/StatelessPartnerTenantDataSyncService/{{resource}}"), put(partner_api::tenant_data_sync))
         .route(
             &format!("{PARTNER_PREFIX}/StatelessPartnerDeviceDataSyncService/{{resource}}"),
             put(partner_api::upload).get(partner_api::upload_status),
@@ -66,12 +52,7 @@ pub fn router(state: Shared) -> Router {
     if state.clock.is_adjustable() {
         router = router.route("/_test/clock/advance", post(advance_clock));
     }
-    router
-        .layer(DefaultBodyLimit::max(
-            crate::intune::uploads::MAX_BODY_BYTES + 1024,
-        ))
-        .fallback(not_found)
-        .with_state(state)
+    router.layer(DefaultBodyLimit::max(crate::intune::uploads::MAX_BODY_BYTES + 1024)).fallback(not_found).with_state(state)
 }
 
 #[derive(serde::Deserialize)]
@@ -80,46 +61,32 @@ struct Advance {
 }
 
 /// Moves a test clock forward; absent from the router of a production start.
-async fn advance_clock(
-    State(state): State<Shared>,
-    Json(a): Json<Advance>,
-) -> Json<serde_json::Value> {
+async fn advance_clock(State(state): State<Shared>, Json(a): Json<Advance>) -> Json<serde_json::Value> {
     let moved = state.clock.advance(chrono::Duration::seconds(a.seconds));
     state.uploads_waiting.notify_one();
     Json(serde_json::json!({"moved": moved, "now": platform::clock::rfc3339(state.clock.now())}))
 }
 
 pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers
-        .get(axum::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
+    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then_some(token.trim())
+    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
 }
 
 /// Verifies the bearer token for a resource accepting `audiences`.
-pub(crate) fn authenticate(
-    state: &Shared,
-    headers: &HeaderMap,
-    audiences: &[&str],
-) -> Result<AccessClaims> {
-    let token =
-        bearer(headers).ok_or_else(|| CloudError::unauthorized("Access token is empty."))?;
-    state
-        .keys
-        .verify(token, audiences, state.clock.now().timestamp())
-        .map_err(|e| match e {
-            TokenError::Expired => {
-                CloudError::unauthorized("Lifetime validation failed, the token is expired.")
-            }
-            TokenError::WrongAudience(aud) => {
-                CloudError::unauthorized(format!("Invalid audience {aud}."))
-            }
-            other => CloudError::unauthorized(other.to_string()),
-        })
+pub(crate) fn authenticate(state: &Shared, headers: &HeaderMap, audiences: &[&str]) -> Result<AccessClaims> {
+    let token = bearer(headers).ok_or_else(|| CloudError::unauthorized("Access token is empty."))?;
+    state.keys.verify(token, audiences, state.clock.now().timestamp()).map_err(|e| match e {
+        TokenError::Expired => CloudError::unauthorized("Lifetime validation failed, the token is expired."),
+        TokenError::WrongAudience(aud) => CloudError::unauthorized(format!("Invalid audience {aud}.")),
+        other => CloudError::unauthorized(other.to_string()),
+    })
+}
+
+/// Counts a call against the app's budget in its tenant (429 with `Retry-After` beyond it).
+pub(crate) fn throttle(state: &Shared, claims: &AccessClaims, write: bool) -> Result<()> {
+    let app = claims.appid.as_deref().unwrap_or(&claims.oid);
+    state.throttle.check(&claims.tid, app, write, state.clock.now_ms()).map_err(|retry_after_s| CloudError::Throttled { retry_after_s })
 }
 
 /// A cookie's value from the request.

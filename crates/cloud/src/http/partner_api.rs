@@ -7,10 +7,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use serde::Deserialize;
-use wire::partner::{
-    HeartbeatRequest, HeartbeatResponse, PartnerTenantRequest, PartnerTenantResponse, UploadStatus,
-    parse_guid_key,
-};
+use wire::partner::{HeartbeatRequest, HeartbeatResponse, PartnerTenantRequest, PartnerTenantResponse, UploadStatus, parse_guid_key};
 
 use super::authenticate;
 use crate::Shared;
@@ -25,18 +22,11 @@ pub struct ApiVersion {
     api_version: Option<String>,
 }
 
-const INTUNE_AUDIENCES: [&str; 2] = [
-    "https://api.manage.microsoft.com/",
-    wire::ids::INTUNE_APP_ID,
-];
+const INTUNE_AUDIENCES: [&str; 2] = ["https://api.manage.microsoft.com/", wire::ids::INTUNE_APP_ID];
 
 /// Splits `Entity(guid'…')` into the entity set and its key.
 fn entity(resource: &str) -> Result<(&str, uuid::Uuid)> {
-    let bad = || {
-        CloudError::bad_request(format!(
-            "Resource '{resource}' is not of the form Entity(guid'…')."
-        ))
-    };
+    let bad = || CloudError::bad_request(format!("Resource '{resource}' is not of the form Entity(guid'…')."));
     let (name, rest) = resource.split_once('(').ok_or_else(bad)?;
     let key = rest.strip_suffix(')').ok_or_else(bad)?;
     Ok((name, parse_guid_key(key).ok_or_else(bad)?))
@@ -47,13 +37,13 @@ async fn caller(
     unit: &str,
     headers: &HeaderMap,
     api_version: &Option<String>,
+    write: bool,
 ) -> Result<(Tenant, AccessClaims)> {
     if api_version.is_none() {
-        return Err(CloudError::bad_request(
-            "The api-version query parameter is required.",
-        ));
+        return Err(CloudError::bad_request("The api-version query parameter is required."));
     }
     let claims = authenticate(state, headers, &INTUNE_AUDIENCES)?;
+    super::throttle(state, &claims, write)?;
     let tenant = state
         .store
         .tenant_by_scale_unit(unit)
@@ -61,16 +51,13 @@ async fn caller(
         .ok_or_else(|| CloudError::not_found("No partner service is published at this address."))?;
     if tenant.id != claims.tid {
         // Another tenant's host: answer as if it did not exist.
-        return Err(CloudError::not_found(
-            "No partner service is published at this address for this tenant.",
-        ));
+        return Err(CloudError::not_found("No partner service is published at this address for this tenant."));
     }
     Ok((tenant, claims))
 }
 
 fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T> {
-    serde_json::from_slice(body)
-        .map_err(|e| CloudError::bad_request(format!("The request body is not valid: {e}")))
+    serde_json::from_slice(body).map_err(|e| CloudError::bad_request(format!("The request body is not valid: {e}")))
 }
 
 /// `PartnerTenants(guid'…')` (provision / deprovision) and `PartnerTenantHeartbeat(guid'…')`.
@@ -81,35 +68,22 @@ pub async fn tenant_data_sync(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<serde_json::Value>> {
-    let (tenant, claims) = caller(&state, &unit, &headers, &q.api_version).await?;
+    let (tenant, claims) = caller(&state, &unit, &headers, &q.api_version, true).await?;
     let (name, key) = entity(&resource)?;
     if key.to_string() != tenant.id {
-        return Err(CloudError::forbidden(
-            "The key does not name the caller's tenant.",
-        ));
+        return Err(CloudError::forbidden("The key does not name the caller's tenant."));
     }
     uploads::authorize_partner_allowing_terminated(&state.store, &tenant.id, &claims).await?;
     let now = state.clock.now_ms();
-    let mut p = state
-        .store
-        .partner(&tenant.id)
-        .await?
-        .unwrap_or_else(|| partner::new_partner(&tenant.id, now));
+    let mut p = state.store.partner(&tenant.id).await?.unwrap_or_else(|| partner::new_partner(&tenant.id, now));
     match name {
         "PartnerTenants" => {
             let req: PartnerTenantRequest = json_body(&body)?;
             match req.provisioned {
-                wire::partner::PROVISIONED => partner::provision(
-                    &mut p,
-                    req.partner_enrollment_url,
-                    req.partner_remediation_url,
-                    now,
-                ),
+                wire::partner::PROVISIONED => partner::provision(&mut p, req.partner_enrollment_url, req.partner_remediation_url, now),
                 wire::partner::DEPROVISIONED => partner::terminate(&mut p, now),
                 other => {
-                    return Err(CloudError::bad_request(format!(
-                        "Provisioned must be 1 or 2, not {other}."
-                    )));
+                    return Err(CloudError::bad_request(format!("Provisioned must be 1 or 2, not {other}.")));
                 }
             }
             state.store.save_partner(&p).await?;
@@ -127,9 +101,7 @@ pub async fn tenant_data_sync(
         "PartnerTenantHeartbeat" => {
             let req: HeartbeatRequest = json_body(&body)?;
             if p.partner_state == partner::state::TERMINATED {
-                return Err(CloudError::forbidden(
-                    "The partner connection was terminated; provision it again first.",
-                ));
+                return Err(CloudError::forbidden("The partner connection was terminated; provision it again first."));
             }
             partner::heartbeat(&mut p, now);
             state.store.save_partner(&p).await?;
@@ -143,9 +115,7 @@ pub async fn tenant_data_sync(
                 .map_err(CloudError::internal)?,
             ))
         }
-        other => Err(CloudError::not_found(format!(
-            "Entity set '{other}' does not exist on this service."
-        ))),
+        other => Err(CloudError::not_found(format!("Entity set '{other}' does not exist on this service."))),
     }
 }
 
@@ -157,26 +127,14 @@ pub async fn upload(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<serde_json::Value>> {
-    let (tenant, claims) = caller(&state, &unit, &headers, &q.api_version).await?;
+    let (tenant, claims) = caller(&state, &unit, &headers, &q.api_version, true).await?;
     let (name, message_id) = entity(&resource)?;
     if name != "DataUploadMessages" {
-        return Err(CloudError::not_found(format!(
-            "Entity set '{name}' does not exist on this service."
-        )));
+        return Err(CloudError::not_found(format!("Entity set '{name}' does not exist on this service.")));
     }
-    let accepted = uploads::accept(
-        &state.store,
-        &tenant.id,
-        &claims,
-        message_id,
-        &body,
-        state.clock.now_ms(),
-    )
-    .await?;
+    let accepted = uploads::accept(&state.store, &tenant.id, &claims, message_id, &body, state.clock.now_ms()).await?;
     state.uploads_waiting.notify_one();
-    Ok(Json(
-        serde_json::to_value(accepted).map_err(CloudError::internal)?,
-    ))
+    Ok(Json(serde_json::to_value(accepted).map_err(CloudError::internal)?))
 }
 
 /// `GET DataUploadMessages(guid'<message id>')`: Pending until processed, then per-item results.
@@ -186,12 +144,10 @@ pub async fn upload_status(
     Query(q): Query<ApiVersion>,
     headers: HeaderMap,
 ) -> Result<Json<serde_json::Value>> {
-    let (tenant, claims) = caller(&state, &unit, &headers, &q.api_version).await?;
+    let (tenant, claims) = caller(&state, &unit, &headers, &q.api_version, false).await?;
     let (name, message_id) = entity(&resource)?;
     if name != "DataUploadMessages" {
-        return Err(CloudError::not_found(format!(
-            "Entity set '{name}' does not exist on this service."
-        )));
+        return Err(CloudError::not_found(format!("Entity set '{name}' does not exist on this service.")));
     }
     let row = state
         .store
@@ -205,13 +161,7 @@ pub async fn upload_status(
         status: row.status,
         error_code: row.error_code as i32,
         error_detail: row.error_detail,
-        item_results: row
-            .item_results
-            .as_deref()
-            .and_then(|r| serde_json::from_str(r).ok())
-            .unwrap_or_default(),
+        item_results: row.item_results.as_deref().and_then(|r| serde_json::from_str(r).ok()).unwrap_or_default(),
     };
-    Ok(Json(
-        serde_json::to_value(status).map_err(CloudError::internal)?,
-    ))
+    Ok(Json(serde_json::to_value(status).map_err(CloudError::internal)?))
 }

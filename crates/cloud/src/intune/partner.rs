@@ -61,12 +61,7 @@ pub fn set_app_id(p: &mut PartnerRow, app_id: Option<String>, now_ms: i64) {
 
 /// `PartnerTenants` with `Provisioned: 1`: the partner is Active, and a pending
 /// termination inside its 24-hour window is cancelled.
-pub fn provision(
-    p: &mut PartnerRow,
-    enrollment_url: Option<String>,
-    remediation_url: Option<String>,
-    now_ms: i64,
-) {
+pub fn provision(p: &mut PartnerRow, enrollment_url: Option<String>, remediation_url: Option<String>, now_ms: i64) {
     p.provisioned = wire::partner::PROVISIONED as i64;
     p.enrollment_url = enrollment_url;
     p.remediation_url = remediation_url;

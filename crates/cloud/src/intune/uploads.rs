@@ -5,9 +5,7 @@
 use std::collections::HashMap;
 
 use axum::http::StatusCode;
-use wire::partner::{
-    DeviceItem, ItemResult, UploadAccepted, UploadMessage, entity_type, item_status, message_status,
-};
+use wire::partner::{DeviceItem, ItemResult, UploadAccepted, UploadMessage, entity_type, item_status, message_status};
 
 use crate::entra::tokens::AccessClaims;
 use crate::error::{CloudError, Result};
@@ -36,8 +34,8 @@ pub async fn accept(
             format!("An upload message may carry at most {MAX_BODY_BYTES} bytes."),
         ));
     }
-    let message: UploadMessage = serde_json::from_slice(body)
-        .map_err(|e| CloudError::bad_request(format!("The upload message is not valid: {e}")))?;
+    let message: UploadMessage =
+        serde_json::from_slice(body).map_err(|e| CloudError::bad_request(format!("The upload message is not valid: {e}")))?;
     if !message.tenant_id.eq_ignore_ascii_case(tenant_id) {
         return Err(CloudError::bad_request(format!(
             "TenantId {} does not match the tenant {tenant_id} of this endpoint.",
@@ -48,10 +46,7 @@ pub async fn accept(
         return Err(CloudError::odata(
             StatusCode::PAYLOAD_TOO_LARGE,
             "TooManyItems",
-            format!(
-                "An upload message may carry at most {MAX_ITEMS_PER_MESSAGE} items; this one has {}.",
-                message.content.len()
-            ),
+            format!("An upload message may carry at most {MAX_ITEMS_PER_MESSAGE} items; this one has {}.", message.content.len()),
         ));
     }
     let digest = platform::secrets::digest_hex(std::str::from_utf8(body).unwrap_or_default());
@@ -70,10 +65,7 @@ pub async fn accept(
     if !store.insert_upload(&row).await? {
         // A retried PUT of the same message is answered again; another body under a used
         // ID is a conflict, never a silent overwrite.
-        let existing = store
-            .upload(&row.message_id)
-            .await?
-            .ok_or_else(|| CloudError::internal("upload vanished"))?;
+        let existing = store.upload(&row.message_id).await?.ok_or_else(|| CloudError::internal("upload vanished"))?;
         if existing.tenant_id != tenant_id || existing.body_digest != digest {
             return Err(CloudError::odata(
                 StatusCode::CONFLICT,
@@ -82,77 +74,46 @@ pub async fn accept(
             ));
         }
     }
-    Ok(UploadAccepted {
-        tenant_id: tenant_id.into(),
-        message_id: message_id.to_string(),
-        error_code: 0,
-        error_detail: None,
-    })
+    Ok(UploadAccepted { tenant_id: tenant_id.into(), message_id: message_id.to_string(), error_code: 0, error_detail: None })
 }
 
 /// The rules every partner-service call shares: the token is for this tenant, carries
 /// `update_device_attributes`, and comes from the App ID configured in Partner device
 /// management. Returns that App ID.
-pub async fn authorize_partner(
-    store: &Store,
-    tenant_id: &str,
-    claims: &AccessClaims,
-) -> Result<String> {
+pub async fn authorize_partner(store: &Store, tenant_id: &str, claims: &AccessClaims) -> Result<String> {
     let (app_id, terminated) = check_partner(store, tenant_id, claims).await?;
     if terminated {
-        return Err(CloudError::forbidden(
-            "The partner connection was terminated.",
-        ));
+        return Err(CloudError::forbidden("The partner connection was terminated."));
     }
     Ok(app_id)
 }
 
 /// As [`authorize_partner`], but a terminated partner may still provision itself again
 /// (a new connection inside the 24-hour window keeps the devices).
-pub async fn authorize_partner_allowing_terminated(
-    store: &Store,
-    tenant_id: &str,
-    claims: &AccessClaims,
-) -> Result<String> {
+pub async fn authorize_partner_allowing_terminated(store: &Store, tenant_id: &str, claims: &AccessClaims) -> Result<String> {
     Ok(check_partner(store, tenant_id, claims).await?.0)
 }
 
-async fn check_partner(
-    store: &Store,
-    tenant_id: &str,
-    claims: &AccessClaims,
-) -> Result<(String, bool)> {
+async fn check_partner(store: &Store, tenant_id: &str, claims: &AccessClaims) -> Result<(String, bool)> {
     if !claims.tid.eq_ignore_ascii_case(tenant_id) {
-        return Err(CloudError::forbidden(
-            "The token was issued for another tenant.",
-        ));
+        return Err(CloudError::forbidden("The token was issued for another tenant."));
     }
     if !claims.has_role(&[wire::ids::ROLE_UPDATE_DEVICE_ATTRIBUTES]) {
-        return Err(CloudError::forbidden(
-            "The application lacks the Intune permission update_device_attributes.",
-        ));
+        return Err(CloudError::forbidden("The application lacks the Intune permission update_device_attributes."));
     }
     let app_id = claims.appid.clone().unwrap_or_default();
     let partner = store.partner(tenant_id).await?;
     let Some(partner) = partner else {
-        return Err(CloudError::forbidden(
-            "Partner device management is not configured for this tenant.",
-        ));
+        return Err(CloudError::forbidden("Partner device management is not configured for this tenant."));
     };
     if partner.app_id.as_deref() != Some(app_id.as_str()) {
-        return Err(CloudError::forbidden(format!(
-            "Application {app_id} is not the App ID configured in Partner device management."
-        )));
+        return Err(CloudError::forbidden(format!("Application {app_id} is not the App ID configured in Partner device management.")));
     }
     Ok((app_id, partner.partner_state == state::TERMINATED))
 }
 
 /// Applies every pending message; returns how many were processed.
-pub async fn process_pending(
-    store: &Store,
-    now_ms: i64,
-    no_policy_is_compliant: bool,
-) -> Result<usize> {
+pub async fn process_pending(store: &Store, now_ms: i64, no_policy_is_compliant: bool) -> Result<usize> {
     let pending = store.pending_uploads(64).await?;
     for message in &pending {
         apply(store, message, now_ms, no_policy_is_compliant).await?;
@@ -165,26 +126,13 @@ struct Planned {
     write: Option<(ManagedDeviceRow, Option<bool>)>,
 }
 
-async fn apply(
-    store: &Store,
-    message: &UploadRow,
-    now_ms: i64,
-    no_policy_is_compliant: bool,
-) -> Result<()> {
+async fn apply(store: &Store, message: &UploadRow, now_ms: i64, no_policy_is_compliant: bool) -> Result<()> {
     let body: UploadMessage = match serde_json::from_str(&message.body) {
         Ok(b) => b,
         Err(e) => {
             let mut conn = store.db.pool.acquire().await?;
-            return tx::finish_upload(
-                &mut conn,
-                &message.message_id,
-                message_status::FAILED,
-                "[]",
-                400,
-                Some(&e.to_string()),
-                now_ms,
-            )
-            .await;
+            return tx::finish_upload(&mut conn, &message.message_id, message_status::FAILED, "[]", 400, Some(&e.to_string()), now_ms)
+                .await;
         }
     };
     // Reads first, writes in one short transaction: keeps SQLite's single writer free.
@@ -192,45 +140,18 @@ async fn apply(
     let mut latest: HashMap<String, i64> = HashMap::new();
     let mut planned = Vec::with_capacity(body.content.len());
     for item in &body.content {
-        planned.push(
-            plan_item(
-                store,
-                message,
-                item,
-                &mut policies,
-                &mut latest,
-                now_ms,
-                no_policy_is_compliant,
-            )
-            .await?,
-        );
+        planned.push(plan_item(store, message, item, &mut policies, &mut latest, now_ms, no_policy_is_compliant).await?);
     }
     let results: Vec<ItemResult> = planned.iter().map(|p| p.result.clone()).collect();
     let mut txn = store.begin().await?;
     for p in &planned {
         if let Some((row, compliant)) = &p.write {
             tx::upsert_managed_device(&mut txn, row).await?;
-            tx::set_device_compliance(
-                &mut txn,
-                &row.device_id,
-                *compliant,
-                &message.app_id,
-                now_ms,
-            )
-            .await?;
+            tx::set_device_compliance(&mut txn, &row.device_id, *compliant, &message.app_id, now_ms).await?;
         }
     }
     let results = serde_json::to_string(&results).unwrap_or_default();
-    tx::finish_upload(
-        &mut txn,
-        &message.message_id,
-        message_status::COMPLETED,
-        &results,
-        0,
-        None,
-        now_ms,
-    )
-    .await?;
+    tx::finish_upload(&mut txn, &message.message_id, message_status::COMPLETED, &results, 0, None, now_ms).await?;
     txn.commit().await?;
     Ok(())
 }
@@ -258,46 +179,21 @@ async fn plan_item(
 ) -> Result<Planned> {
     let device_id = item.device_id.to_ascii_lowercase();
     if !item.tenant_id.eq_ignore_ascii_case(&message.tenant_id) {
-        return Ok(rejected(
-            &device_id,
-            "TenantMismatch",
-            "The item names another tenant.".into(),
-        ));
+        return Ok(rejected(&device_id, "TenantMismatch", "The item names another tenant.".into()));
     }
     let Some(updated) = platform::clock::parse_rfc3339(&item.last_update_time) else {
-        return Ok(rejected(
-            &device_id,
-            "InvalidLastUpdateTime",
-            "LastUpdateTime must be an RFC 3339 date.".into(),
-        ));
+        return Ok(rejected(&device_id, "InvalidLastUpdateTime", "LastUpdateTime must be an RFC 3339 date.".into()));
     };
-    if ![
-        entity_type::LEGACY_INVENTORY,
-        entity_type::INVENTORY,
-        entity_type::COMPLIANCE,
-    ]
-    .contains(&item.entity_type)
-    {
-        return Ok(rejected(
-            &device_id,
-            "UnknownEntityType",
-            format!("EntityType {} is not supported.", item.entity_type),
-        ));
+    if ![entity_type::LEGACY_INVENTORY, entity_type::INVENTORY, entity_type::COMPLIANCE].contains(&item.entity_type) {
+        return Ok(rejected(&device_id, "UnknownEntityType", format!("EntityType {} is not supported.", item.entity_type)));
     }
     let Some(device) = store.device(&message.tenant_id, &device_id).await? else {
-        return Ok(rejected(
-            &device_id,
-            "DeviceNotFound",
-            "No Entra device with this ID is registered in the tenant.".into(),
-        ));
+        return Ok(rejected(&device_id, "DeviceNotFound", "No Entra device with this ID is registered in the tenant.".into()));
     };
     let updated_ms = updated.timestamp_millis();
     let stored = match latest.get(&device_id) {
         Some(ms) => Some(*ms),
-        None => store
-            .managed_device(&device_id)
-            .await?
-            .map(|m| m.partner_update_ms),
+        None => store.managed_device(&device_id).await?.map(|m| m.partner_update_ms),
     };
     if stored.is_some_and(|s| s > updated_ms) {
         return Ok(Planned {
@@ -315,17 +211,9 @@ async fn plan_item(
     let (compliance_state, setting_results, compliant): (&str, Vec<SettingResult>, Option<bool>) =
         if item.entity_type == entity_type::COMPLIANCE {
             match item.compliance_status {
-                Some(c) => (
-                    if c { "compliant" } else { "noncompliant" },
-                    vec![],
-                    Some(c),
-                ),
+                Some(c) => (if c { "compliant" } else { "noncompliant" }, vec![], Some(c)),
                 None => {
-                    return Ok(rejected(
-                        &device_id,
-                        "MissingComplianceStatus",
-                        "EntityType 4 requires complianceStatus.".into(),
-                    ));
+                    return Ok(rejected(&device_id, "MissingComplianceStatus", "EntityType 4 requires complianceStatus.".into()));
                 }
             }
         } else if item.user_id.is_empty() {
@@ -335,26 +223,15 @@ async fn plan_item(
             let user_policies = match policies.get(&item.user_id) {
                 Some(p) => p.clone(),
                 None => {
-                    let rows = store
-                        .policies_for_user(&message.tenant_id, &item.user_id)
-                        .await?;
-                    let parsed: Vec<(String, MacOsPolicySettings)> = rows
-                        .into_iter()
-                        .map(|r| (r.id, serde_json::from_str(&r.settings).unwrap_or_default()))
-                        .collect();
+                    let rows = store.policies_for_user(&message.tenant_id, &item.user_id).await?;
+                    let parsed: Vec<(String, MacOsPolicySettings)> =
+                        rows.into_iter().map(|r| (r.id, serde_json::from_str(&r.settings).unwrap_or_default())).collect();
                     policies.insert(item.user_id.clone(), parsed.clone());
                     parsed
                 }
             };
-            let results: Vec<SettingResult> = user_policies
-                .iter()
-                .flat_map(|(id, s)| compliance::evaluate(id, s, item))
-                .collect();
-            let state = compliance::overall_state(
-                &results,
-                !user_policies.is_empty(),
-                no_policy_is_compliant,
-            );
+            let results: Vec<SettingResult> = user_policies.iter().flat_map(|(id, s)| compliance::evaluate(id, s, item)).collect();
+            let state = compliance::overall_state(&results, !user_policies.is_empty(), no_policy_is_compliant);
             (state, results, Some(state == "compliant"))
         };
     let row = ManagedDeviceRow {
@@ -372,12 +249,7 @@ async fn plan_item(
         last_sync_ms: now_ms,
     };
     Ok(Planned {
-        result: ItemResult {
-            device_id,
-            status: item_status::ACCEPTED.into(),
-            error_code: None,
-            error_detail: None,
-        },
+        result: ItemResult { device_id, status: item_status::ACCEPTED.into(), error_code: None, error_detail: None },
         write: Some((row, compliant)),
     })
 }

@@ -7,8 +7,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use serde::de::DeserializeOwned;
 use wire::connector_api::{
-    InstanceRegistered, InventoryAccepted, InventoryBatch, LinkStarted, LinkView, Outcome,
-    Outcomes, RegisterInstance, StartLink,
+    InstanceRegistered, InventoryAccepted, InventoryBatch, LinkStarted, LinkView, Outcome, Outcomes, RegisterInstance, StartLink,
 };
 
 use super::{bearer, instance};
@@ -17,35 +16,18 @@ use crate::store::{InstanceRow, LinkRow};
 use crate::{Shared, onboarding, pipeline};
 
 fn json<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
-    serde_json::from_slice(body).map_err(|e| {
-        ConnectorError::Invalid(format!(
-            "The request body is not valid JSON for this call: {e}"
-        ))
-    })
+    serde_json::from_slice(body).map_err(|e| ConnectorError::Invalid(format!("The request body is not valid JSON for this call: {e}")))
 }
 
-pub async fn register_instance(
-    State(state): State<Shared>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<InstanceRegistered>> {
-    let secret = bearer(&headers).ok_or_else(|| {
-        ConnectorError::Unauthorized("The registration secret is required.".into())
-    })?;
-    if platform::secrets::digest_hex(secret)
-        != platform::secrets::digest_hex(&state.config.registration_secret)
-    {
-        return Err(ConnectorError::Unauthorized(
-            "The registration secret is not valid.".into(),
-        ));
+pub async fn register_instance(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Result<Json<InstanceRegistered>> {
+    let secret = bearer(&headers).ok_or_else(|| ConnectorError::Unauthorized("The registration secret is required.".into()))?;
+    if platform::secrets::digest_hex(secret) != platform::secrets::digest_hex(&state.config.registration_secret) {
+        return Err(ConnectorError::Unauthorized("The registration secret is not valid.".into()));
     }
     let req: RegisterInstance = json(&body)?;
-    let url = url::Url::parse(&req.url)
-        .map_err(|_| ConnectorError::Invalid("url must be an absolute https URL.".into()))?;
+    let url = url::Url::parse(&req.url).map_err(|_| ConnectorError::Invalid("url must be an absolute https URL.".into()))?;
     if url.scheme() != "https" || req.external_id.is_empty() || req.name.is_empty() {
-        return Err(ConnectorError::Invalid(
-            "external_id and name are required and url must be https.".into(),
-        ));
+        return Err(ConnectorError::Invalid("external_id and name are required and url must be https.".into()));
     }
     let credential = platform::secrets::random_token(32);
     let row = InstanceRow {
@@ -55,26 +37,12 @@ pub async fn register_instance(
         url: req.url.trim_end_matches('/').to_string(),
         version: req.version,
     };
-    let id = state
-        .store
-        .upsert_instance(
-            &row,
-            &platform::secrets::digest_hex(&credential),
-            state.clock.now_ms(),
-        )
-        .await?;
+    let id = state.store.upsert_instance(&row, &platform::secrets::digest_hex(&credential), state.clock.now_ms()).await?;
     tracing::info!(instance = %id, name = %row.name, "instance registered");
-    Ok(Json(InstanceRegistered {
-        instance_id: id,
-        credential,
-    }))
+    Ok(Json(InstanceRegistered { instance_id: id, credential }))
 }
 
-pub async fn start_link(
-    State(state): State<Shared>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<LinkStarted>> {
+pub async fn start_link(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Result<Json<LinkStarted>> {
     let instance = instance(&state, &headers).await?;
     let req: StartLink = json(&body)?;
     Ok(Json(onboarding::start_link(&state, &instance, req).await?))
@@ -87,47 +55,27 @@ async fn own_link(state: &Shared, headers: &HeaderMap, id: &str) -> Result<LinkR
         .link(id)
         .await?
         .filter(|l| l.instance_id == instance.id)
-        .ok_or_else(|| {
-            ConnectorError::NotFound(format!("Link {id} does not exist for this instance."))
-        })
+        .ok_or_else(|| ConnectorError::NotFound(format!("Link {id} does not exist for this instance.")))
 }
 
-pub async fn current_link(
-    State(state): State<Shared>,
-    headers: HeaderMap,
-) -> Result<Json<LinkView>> {
+pub async fn current_link(State(state): State<Shared>, headers: HeaderMap) -> Result<Json<LinkView>> {
     let instance = instance(&state, &headers).await?;
-    let link = state
-        .store
-        .current_link(&instance.id)
-        .await?
-        .ok_or_else(|| ConnectorError::NotFound("This instance has no link yet.".into()))?;
+    let link =
+        state.store.current_link(&instance.id).await?.ok_or_else(|| ConnectorError::NotFound("This instance has no link yet.".into()))?;
     Ok(Json(onboarding::view(&state, &link)))
 }
 
-pub async fn confirm(
-    State(state): State<Shared>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Result<Json<LinkView>> {
+pub async fn confirm(State(state): State<Shared>, Path(id): Path<String>, headers: HeaderMap) -> Result<Json<LinkView>> {
     let link = own_link(&state, &headers, &id).await?;
     Ok(Json(onboarding::confirm(&state, link).await?))
 }
 
-pub async fn disconnect(
-    State(state): State<Shared>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Result<Json<LinkView>> {
+pub async fn disconnect(State(state): State<Shared>, Path(id): Path<String>, headers: HeaderMap) -> Result<Json<LinkView>> {
     let link = own_link(&state, &headers, &id).await?;
     Ok(Json(onboarding::disconnect(&state, link).await?))
 }
 
-pub async fn inventory(
-    State(state): State<Shared>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<InventoryAccepted>> {
+pub async fn inventory(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Result<Json<InventoryAccepted>> {
     let instance = instance(&state, &headers).await?;
     let batch: InventoryBatch = json(&body)?;
     Ok(Json(pipeline::intake(&state, &instance, batch).await?))
@@ -139,11 +87,7 @@ pub struct After {
     limit: Option<i64>,
 }
 
-pub async fn outcomes(
-    State(state): State<Shared>,
-    headers: HeaderMap,
-    Query(q): Query<After>,
-) -> Result<Json<Outcomes>> {
+pub async fn outcomes(State(state): State<Shared>, headers: HeaderMap, Query(q): Query<After>) -> Result<Json<Outcomes>> {
     let instance = instance(&state, &headers).await?;
     let after = q.after.unwrap_or(0);
     let limit = q.limit.unwrap_or(1000).clamp(1, 5000);
@@ -163,8 +107,6 @@ pub async fn outcomes(
 }
 
 pub async fn ready(State(state): State<Shared>) -> Result<&'static str> {
-    sqlx::query("SELECT 1")
-        .execute(&state.store.db.pool)
-        .await?;
+    sqlx::query("SELECT 1").execute(&state.store.db.pool).await?;
     Ok("ready")
 }

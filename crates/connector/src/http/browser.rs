@@ -9,13 +9,8 @@ use wire::connector_api::LandingPage;
 use crate::error::{ConnectorError, Result};
 use crate::{Shared, onboarding};
 
-pub async fn consent_callback(
-    State(state): State<Shared>,
-    Query(r): Query<onboarding::ConsentResponse>,
-) -> Result<Redirect> {
-    Ok(Redirect::to(
-        &onboarding::consent_callback(&state, r).await?,
-    ))
+pub async fn consent_callback(State(state): State<Shared>, Query(r): Query<onboarding::ConsentResponse>) -> Result<Redirect> {
+    Ok(Redirect::to(&onboarding::consent_callback(&state, r).await?))
 }
 
 #[derive(serde::Deserialize)]
@@ -44,29 +39,19 @@ pub async fn route(
         None => None,
     };
     let Some(link) = link else {
-        return Ok(Html(platform::html::page("Register your Mac",
+        return Ok(Html(platform::html::page(
+            "Register your Mac",
             "<h1>Register your Mac</h1><p>Your organization manages Macs with more than one device-management server. \
-             Open Self Service on your Mac and run the registration from there.</p>")).into_response());
+             Open Self Service on your Mac and run the registration from there.</p>",
+        ))
+        .into_response());
     };
-    let instance = state
-        .store
-        .instance(&link.instance_id)
-        .await?
-        .ok_or_else(|| ConnectorError::NotFound("instance".into()))?;
+    let instance = state.store.instance(&link.instance_id).await?.ok_or_else(|| ConnectorError::NotFound("instance".into()))?;
     let device = q
         .device_id
-        .map(|d| {
-            format!(
-                "?device_id={}",
-                url::form_urlencoded::byte_serialize(d.as_bytes()).collect::<String>()
-            )
-        })
+        .map(|d| format!("?device_id={}", url::form_urlencoded::byte_serialize(d.as_bytes()).collect::<String>()))
         .unwrap_or_default();
-    let target = match (
-        purpose.as_str(),
-        serde_json::from_str::<LandingPage>(&link.landing_page)
-            .unwrap_or(LandingPage::Registration),
-    ) {
+    let target = match (purpose.as_str(), serde_json::from_str::<LandingPage>(&link.landing_page).unwrap_or(LandingPage::Registration)) {
         ("remediate", _) => format!("{}/remediation{device}", instance.url),
         (_, LandingPage::Registration) => format!("{}/device-registration{device}", instance.url),
         (_, LandingPage::AccessDenied) => format!("{}/access-denied", instance.url),

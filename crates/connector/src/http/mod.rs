@@ -32,21 +32,14 @@ pub fn router(state: Shared) -> Router {
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers
-        .get(axum::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
+    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then_some(token.trim())
+    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
 }
 
 /// The instance a request's credential belongs to.
 async fn instance(state: &Shared, headers: &HeaderMap) -> Result<InstanceRow> {
-    let token = bearer(headers).ok_or_else(|| {
-        ConnectorError::Unauthorized("A bearer instance credential is required.".into())
-    })?;
+    let token = bearer(headers).ok_or_else(|| ConnectorError::Unauthorized("A bearer instance credential is required.".into()))?;
     state
         .store
         .instance_by_credential(&platform::secrets::digest_hex(token))

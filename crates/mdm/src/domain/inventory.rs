@@ -76,9 +76,6 @@ mod tests {
     fn users_turn_unresponsive_after_a_day_without_check_in() {
         assert_eq!(ca_state(false, Some(0), 0), "UNKNOWN");
         assert_eq!(ca_state(true, Some(0), UNRESPONSIVE_AFTER_MS), "ACTIVATED");
-        assert_eq!(
-            ca_state(true, Some(0), UNRESPONSIVE_AFTER_MS + 1),
-            "UNRESPONSIVE"
-        );
+        assert_eq!(ca_state(true, Some(0), UNRESPONSIVE_AFTER_MS + 1), "UNRESPONSIVE");
     }
 }

@@ -53,45 +53,29 @@ impl CaSettings {
     pub fn landing(&self) -> LandingPage {
         match self.landing_page.as_str() {
             LANDING_ACCESS_DENIED => LandingPage::AccessDenied,
-            LANDING_CUSTOM => LandingPage::Custom {
-                url: self.custom_url.clone().unwrap_or_default(),
-            },
+            LANDING_CUSTOM => LandingPage::Custom { url: self.custom_url.clone().unwrap_or_default() },
             _ => LandingPage::Registration,
         }
     }
 }
 
 /// Checks a proposed change against the rules of the page. `version` is the instance's.
-pub fn validate(
-    current: &CaSettings,
-    proposed: &CaSettings,
-    version: &str,
-    known_clouds: &[&str],
-) -> Result<(), String> {
+pub fn validate(current: &CaSettings, proposed: &CaSettings, version: &str, known_clouds: &[&str]) -> Result<(), String> {
     if ![MANUAL, CLOUD_CONNECTOR].contains(&proposed.connection_type.as_str()) {
         return Err("Connection Type must be Manual or Cloud Connector.".into());
     }
     if !known_clouds.contains(&proposed.sovereign_cloud.as_str()) {
-        return Err(format!(
-            "Sovereign Cloud must be one of: {}.",
-            known_clouds.join(", ")
-        ));
+        return Err(format!("Sovereign Cloud must be one of: {}.", known_clouds.join(", ")));
     }
-    if ![LANDING_REGISTRATION, LANDING_ACCESS_DENIED, LANDING_CUSTOM]
-        .contains(&proposed.landing_page.as_str())
-    {
-        return Err(
-            "Choose a landing page for computers not recognized by Microsoft Azure.".into(),
-        );
+    if ![LANDING_REGISTRATION, LANDING_ACCESS_DENIED, LANDING_CUSTOM].contains(&proposed.landing_page.as_str()) {
+        return Err("Choose a landing page for computers not recognized by Microsoft Azure.".into());
     }
     if proposed.landing_page == LANDING_CUSTOM {
         let url = proposed.custom_url.as_deref().unwrap_or("");
         match url::Url::parse(url) {
             Ok(u) if u.scheme() == "https" && u.host_str().is_some() => {}
             _ => {
-                return Err(format!(
-                    "The custom landing page must be an absolute https URL (got '{url}')."
-                ));
+                return Err(format!("The custom landing page must be an absolute https URL (got '{url}')."));
             }
         }
     }
@@ -112,17 +96,10 @@ pub fn validate(
 }
 
 fn version_below(a: &str, b: &str) -> bool {
-    let parse = |s: &str| -> Vec<u64> {
-        s.split('.')
-            .map(|p| p.trim().parse().unwrap_or(0))
-            .collect()
-    };
+    let parse = |s: &str| -> Vec<u64> { s.split('.').map(|p| p.trim().parse().unwrap_or(0)).collect() };
     let (a, b) = (parse(a), parse(b));
     for i in 0..a.len().max(b.len()) {
-        let (x, y) = (
-            a.get(i).copied().unwrap_or(0),
-            b.get(i).copied().unwrap_or(0),
-        );
+        let (x, y) = (a.get(i).copied().unwrap_or(0), b.get(i).copied().unwrap_or(0));
         if x != y {
             return x < y;
         }
@@ -138,31 +115,11 @@ pub fn diff(before: &CaSettings, after: &CaSettings) -> Vec<String> {
             out.push(format!("{name}: {a} → {b}"));
         }
     };
-    field(
-        "Enable Intune Integration for macOS",
-        before.enabled.to_string(),
-        after.enabled.to_string(),
-    );
-    field(
-        "Connection Type",
-        before.connection_type.clone(),
-        after.connection_type.clone(),
-    );
-    field(
-        "Sovereign Cloud",
-        before.sovereign_cloud.clone(),
-        after.sovereign_cloud.clone(),
-    );
-    field(
-        "Landing page",
-        before.landing_page.clone(),
-        after.landing_page.clone(),
-    );
-    field(
-        "Custom URL",
-        before.custom_url.clone().unwrap_or_default(),
-        after.custom_url.clone().unwrap_or_default(),
-    );
+    field("Enable Intune Integration for macOS", before.enabled.to_string(), after.enabled.to_string());
+    field("Connection Type", before.connection_type.clone(), after.connection_type.clone());
+    field("Sovereign Cloud", before.sovereign_cloud.clone(), after.sovereign_cloud.clone());
+    field("Landing page", before.landing_page.clone(), after.landing_page.clone());
+    field("Custom URL", before.custom_url.clone().unwrap_or_default(), after.custom_url.clone().unwrap_or_default());
     out
 }
 
@@ -171,35 +128,20 @@ mod tests {
     use super::*;
 
     fn cc(enabled: bool) -> CaSettings {
-        CaSettings {
-            enabled,
-            ..Default::default()
-        }
+        CaSettings { enabled, ..Default::default() }
     }
 
     #[test]
     fn cloud_connector_needs_version_10_18() {
-        assert!(
-            validate(&cc(false), &cc(true), "10.17.1", &["local"])
-                .unwrap_err()
-                .contains("10.18")
-        );
+        assert!(validate(&cc(false), &cc(true), "10.17.1", &["local"]).unwrap_err().contains("10.18"));
         assert!(validate(&cc(false), &cc(true), "10.18.0", &["local"]).is_ok());
         assert!(validate(&cc(false), &cc(true), "11.2", &["local"]).is_ok());
     }
 
     #[test]
     fn manual_must_be_removed_before_the_cloud_connector() {
-        let manual = CaSettings {
-            enabled: true,
-            connection_type: MANUAL.into(),
-            ..Default::default()
-        };
-        assert!(
-            validate(&manual, &cc(true), "11.0", &["local"])
-                .unwrap_err()
-                .contains("Manual")
-        );
+        let manual = CaSettings { enabled: true, connection_type: MANUAL.into(), ..Default::default() };
+        assert!(validate(&manual, &cc(true), "11.0", &["local"]).unwrap_err().contains("Manual"));
     }
 
     #[test]
@@ -215,9 +157,6 @@ mod tests {
     #[test]
     fn diff_names_changed_fields_only() {
         let d = diff(&cc(false), &cc(true));
-        assert_eq!(
-            d,
-            vec!["Enable Intune Integration for macOS: false → true".to_string()]
-        );
+        assert_eq!(d, vec!["Enable Intune Integration for macOS: false → true".to_string()]);
     }
 }

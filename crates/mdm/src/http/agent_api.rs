@@ -11,17 +11,10 @@ use super::{bearer, instance, json_body};
 use crate::error::Result;
 use crate::{Shared, agent};
 
-pub async fn enroll(
-    State(state): State<Shared>,
-    Path(slug): Path<String>,
-    body: Bytes,
-) -> Result<(StatusCode, Json<Enrolled>)> {
+pub async fn enroll(State(state): State<Shared>, Path(slug): Path<String>, body: Bytes) -> Result<(StatusCode, Json<Enrolled>)> {
     let instance = instance(&state, &slug).await?;
     let req: Enroll = json_body(&body)?;
-    Ok((
-        StatusCode::CREATED,
-        Json(agent::enroll(&state, &instance, req).await?),
-    ))
+    Ok((StatusCode::CREATED, Json(agent::enroll(&state, &instance, req).await?)))
 }
 
 pub async fn inventory(
@@ -34,9 +27,7 @@ pub async fn inventory(
     let computer = agent::computer(&state, &instance, bearer(&headers)).await?;
     let report: InventoryReport = json_body(&body)?;
     let sequence = agent::submit_inventory(&state, &instance, &computer, report).await?;
-    Ok(Json(
-        serde_json::json!({"computer_id": computer.id, "sequence": sequence}),
-    ))
+    Ok(Json(serde_json::json!({"computer_id": computer.id, "sequence": sequence})))
 }
 
 pub async fn aad_registration(
@@ -52,22 +43,14 @@ pub async fn aad_registration(
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn checkin(
-    State(state): State<Shared>,
-    Path(slug): Path<String>,
-    headers: HeaderMap,
-) -> Result<StatusCode> {
+pub async fn checkin(State(state): State<Shared>, Path(slug): Path<String>, headers: HeaderMap) -> Result<StatusCode> {
     let instance = instance(&state, &slug).await?;
     let computer = agent::computer(&state, &instance, bearer(&headers)).await?;
     agent::checkin(&state, &computer).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn ca_view(
-    State(state): State<Shared>,
-    Path(slug): Path<String>,
-    headers: HeaderMap,
-) -> Result<Json<ComputerCaView>> {
+pub async fn ca_view(State(state): State<Shared>, Path(slug): Path<String>, headers: HeaderMap) -> Result<Json<ComputerCaView>> {
     let instance = instance(&state, &slug).await?;
     let computer = agent::computer(&state, &instance, bearer(&headers)).await?;
     Ok(Json(agent::ca_view(&state, &computer).await?))

@@ -43,20 +43,12 @@ fn nav(slug: &str) -> String {
 }
 
 /// The signed-in admin of this instance, or a redirect to its sign-in page.
-async fn admin(
-    state: &Shared,
-    instance: &InstanceRow,
-    headers: &HeaderMap,
-) -> Result<Result<AdminRow, Response>> {
+async fn admin(state: &Shared, instance: &InstanceRow, headers: &HeaderMap) -> Result<Result<AdminRow, Response>> {
     let login = Redirect::to(&format!("/i/{}/login", instance.slug)).into_response();
     let Some(token) = cookie(headers, SESSION_COOKIE) else {
         return Ok(Err(login));
     };
-    match state
-        .store
-        .session_admin(&platform::secrets::digest_hex(&token), state.clock.now_ms())
-        .await?
-    {
+    match state.store.session_admin(&platform::secrets::digest_hex(&token), state.clock.now_ms()).await? {
         Some(a) if a.instance_id == instance.id => Ok(Ok(a)),
         _ => Ok(Err(login)),
     }
@@ -77,25 +69,13 @@ pub async fn server_home(State(state): State<Shared>) -> Result<Html<String>> {
         .instances()
         .await?
         .iter()
-        .map(|i| {
-            format!(
-                "<li><a href=\"/i/{}\">{}</a> (version {})</li>",
-                escape(&i.slug),
-                escape(&i.name),
-                escape(&i.version)
-            )
-        })
+        .map(|i| format!("<li><a href=\"/i/{}\">{}</a> (version {})</li>", escape(&i.slug), escape(&i.name), escape(&i.version)))
         .collect();
-    Ok(Html(page(
-        "Instances",
-        &format!("<h1>Instances on this server</h1><ul>{items}</ul>"),
-    )))
+    Ok(Html(page("Instances", &format!("<h1>Instances on this server</h1><ul>{items}</ul>"))))
 }
 
 fn login_page(instance: &InstanceRow, error: Option<&str>) -> String {
-    let error = error
-        .map(|e| format!("<p class=\"bad\">{}</p>", escape(e)))
-        .unwrap_or_default();
+    let error = error.map(|e| format!("<p class=\"bad\">{}</p>", escape(e))).unwrap_or_default();
     page(
         "Sign in",
         &format!(
@@ -109,62 +89,28 @@ fn login_page(instance: &InstanceRow, error: Option<&str>) -> String {
     )
 }
 
-pub async fn login_form(
-    State(state): State<Shared>,
-    Path(slug): Path<String>,
-) -> Result<Html<String>> {
+pub async fn login_form(State(state): State<Shared>, Path(slug): Path<String>) -> Result<Html<String>> {
     let instance = instance(&state, &slug).await?;
     Ok(Html(login_page(&instance, None)))
 }
 
-pub async fn login(
-    State(state): State<Shared>,
-    Path(slug): Path<String>,
-    body: Bytes,
-) -> Result<Response> {
+pub async fn login(State(state): State<Shared>, Path(slug): Path<String>, body: Bytes) -> Result<Response> {
     let instance = instance(&state, &slug).await?;
     let f = form(&body);
-    let (username, password) = (
-        f.get("username").cloned().unwrap_or_default(),
-        f.get("password").cloned().unwrap_or_default(),
-    );
-    let admin = match state
-        .store
-        .admin_by_username(&instance.id, &username)
-        .await?
-    {
+    let (username, password) = (f.get("username").cloned().unwrap_or_default(), f.get("password").cloned().unwrap_or_default());
+    let admin = match state.store.admin_by_username(&instance.id, &username).await? {
         Some(a) if platform::secrets::verify_password(&password, &a.password_hash) => a,
         _ => {
-            return Ok(
-                Html(login_page(&instance, Some("Invalid username or password."))).into_response(),
-            );
+            return Ok(Html(login_page(&instance, Some("Invalid username or password."))).into_response());
         }
     };
     let token = platform::secrets::random_token(32);
-    state
-        .store
-        .insert_session(
-            &platform::secrets::digest_hex(&token),
-            &admin.id,
-            state.clock.now_ms() + 8 * 3600 * 1000,
-        )
-        .await?;
-    let cookie = format!(
-        "{SESSION_COOKIE}={token}; Path=/i/{}; Secure; HttpOnly; SameSite=Lax",
-        instance.slug
-    );
-    Ok((
-        [(header::SET_COOKIE, cookie)],
-        Redirect::to(&format!("/i/{}", instance.slug)),
-    )
-        .into_response())
+    state.store.insert_session(&platform::secrets::digest_hex(&token), &admin.id, state.clock.now_ms() + 8 * 3600 * 1000).await?;
+    let cookie = format!("{SESSION_COOKIE}={token}; Path=/i/{}; Secure; HttpOnly; SameSite=Lax", instance.slug);
+    Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&format!("/i/{}", instance.slug))).into_response())
 }
 
-pub async fn home(
-    State(state): State<Shared>,
-    Path(slug): Path<String>,
-    headers: HeaderMap,
-) -> Result<Response> {
+pub async fn home(State(state): State<Shared>, Path(slug): Path<String>, headers: HeaderMap) -> Result<Response> {
     let instance = instance(&state, &slug).await?;
     let admin = signed_in!(state, instance, headers);
     Ok(Html(page(
@@ -211,53 +157,36 @@ fn checks_table(checks: &[Check]) -> String {
             )
         })
         .collect();
-    format!(
-        "<h2>Last test</h2><table id=\"checks\"><tr><th>Check</th><th>Result</th><th>Details</th><th>Remedy</th></tr>{rows}</table>"
-    )
+    format!("<h2>Last test</h2><table id=\"checks\"><tr><th>Check</th><th>Result</th><th>Details</th><th>Remedy</th></tr>{rows}</table>")
 }
 
-async fn render_ca(
-    state: &Shared,
-    instance: &InstanceRow,
-    message: Option<&str>,
-) -> Result<Response> {
+async fn render_ca(state: &Shared, instance: &InstanceRow, message: Option<&str>) -> Result<Response> {
     let (ca, _) = integration::refresh(state, instance).await?;
     let s = &ca.settings;
     let checks: Vec<Check> = serde_json::from_str(&ca.checks).unwrap_or_default();
     let option = |value: &str, label: &str, current: &str| {
-        format!(
-            "<option value=\"{}\"{}>{}</option>",
-            escape(value),
-            if value == current { " selected" } else { "" },
-            escape(label)
-        )
+        format!("<option value=\"{}\"{}>{}</option>", escape(value), if value == current { " selected" } else { "" }, escape(label))
     };
     let clouds: String = state
         .clouds
         .iter()
         .map(|c| {
-            let label = wire::CloudProfile::builtin(c)
-                .map(|p| p.display_name)
-                .unwrap_or_else(|| "Local (bundled cloud)".into());
+            let label = wire::CloudProfile::builtin(c).map(|p| p.display_name).unwrap_or_else(|| "Local (bundled cloud)".into());
             option(c, &label, &s.sovereign_cloud)
         })
         .collect();
     let radio = |value: &str, label: &str| {
         format!(
             "<label><input type=\"radio\" name=\"landing_page\" value=\"{value}\"{}> {label}</label><br>",
-            if s.landing_page == value {
-                " checked"
-            } else {
-                ""
-            }
+            if s.landing_page == value { " checked" } else { "" }
         )
     };
-    let message = message
-        .map(|m| format!("<p id=\"message\" class=\"bad\">{}</p>", escape(m)))
-        .unwrap_or_default();
+    let message = message.map(|m| format!("<p id=\"message\" class=\"bad\">{}</p>", escape(m))).unwrap_or_default();
     let slug = escape(&instance.slug);
-    Ok(Html(page("Conditional Access", &format!(
-        "{}<h1>Conditional Access › macOS Intune Integration</h1>{message}\
+    Ok(Html(page(
+        "Conditional Access",
+        &format!(
+            "{}<h1>Conditional Access › macOS Intune Integration</h1>{message}\
          <p>Connection status: <b id=\"status\">{}</b></p>{}\
          <form method=\"post\" action=\"/i/{slug}/settings/global-management/conditional-access\">\
          <label><input type=\"checkbox\" name=\"enabled\" value=\"true\"{}> Enable Intune Integration for macOS</label><br>\
@@ -266,66 +195,45 @@ async fn render_ca(
          <fieldset><legend>Landing page for computers not recognized by Microsoft Azure</legend>{}{}{}\
          <label>Custom URL <input name=\"custom_url\" value=\"{}\" size=\"50\"></label></fieldset>\
          <button name=\"action\" value=\"save\">Save</button> <button name=\"action\" value=\"connect\">Connect</button></form>",
-        nav(&instance.slug), status_label(&ca.link_status), checks_table(&checks),
-        if s.enabled { " checked" } else { "" },
-        option(settings::CLOUD_CONNECTOR, "Cloud Connector", &s.connection_type), option(settings::MANUAL, "Manual", &s.connection_type),
-        radio(settings::LANDING_REGISTRATION, "The default registration page"),
-        radio(settings::LANDING_ACCESS_DENIED, "The Access Denied page"),
-        radio(settings::LANDING_CUSTOM, "Custom URL"),
-        escape(s.custom_url.as_deref().unwrap_or(""))))).into_response())
+            nav(&instance.slug),
+            status_label(&ca.link_status),
+            checks_table(&checks),
+            if s.enabled { " checked" } else { "" },
+            option(settings::CLOUD_CONNECTOR, "Cloud Connector", &s.connection_type),
+            option(settings::MANUAL, "Manual", &s.connection_type),
+            radio(settings::LANDING_REGISTRATION, "The default registration page"),
+            radio(settings::LANDING_ACCESS_DENIED, "The Access Denied page"),
+            radio(settings::LANDING_CUSTOM, "Custom URL"),
+            escape(s.custom_url.as_deref().unwrap_or(""))
+        ),
+    ))
+    .into_response())
 }
 
-pub async fn ca_page(
-    State(state): State<Shared>,
-    Path(slug): Path<String>,
-    headers: HeaderMap,
-) -> Result<Response> {
+pub async fn ca_page(State(state): State<Shared>, Path(slug): Path<String>, headers: HeaderMap) -> Result<Response> {
     let instance = instance(&state, &slug).await?;
     let _admin = signed_in!(state, instance, headers);
     render_ca(&state, &instance, None).await
 }
 
-pub async fn ca_save(
-    State(state): State<Shared>,
-    Path(slug): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response> {
+pub async fn ca_save(State(state): State<Shared>, Path(slug): Path<String>, headers: HeaderMap, body: Bytes) -> Result<Response> {
     let instance = instance(&state, &slug).await?;
     let admin = signed_in!(state, instance, headers);
     let f = form(&body);
     let proposed = CaSettings {
         enabled: f.get("enabled").is_some_and(|v| v == "true" || v == "on"),
-        connection_type: f
-            .get("connection_type")
-            .cloned()
-            .unwrap_or_else(|| settings::CLOUD_CONNECTOR.into()),
-        sovereign_cloud: f
-            .get("sovereign_cloud")
-            .cloned()
-            .unwrap_or_else(|| "local".into()),
-        landing_page: f
-            .get("landing_page")
-            .cloned()
-            .unwrap_or_else(|| settings::LANDING_REGISTRATION.into()),
-        custom_url: f
-            .get("custom_url")
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty()),
+        connection_type: f.get("connection_type").cloned().unwrap_or_else(|| settings::CLOUD_CONNECTOR.into()),
+        sovereign_cloud: f.get("sovereign_cloud").cloned().unwrap_or_else(|| "local".into()),
+        landing_page: f.get("landing_page").cloned().unwrap_or_else(|| settings::LANDING_REGISTRATION.into()),
+        custom_url: f.get("custom_url").map(|s| s.trim().to_string()).filter(|s| !s.is_empty()),
     };
     let connect = f.get("action").is_some_and(|a| a == "connect");
     match integration::save(&state, &instance, &admin, proposed, connect).await {
         Ok(Saved::Redirect(url)) => Ok(Redirect::to(&url).into_response()),
-        Ok(Saved::Done) => Ok(Redirect::to(&format!(
-            "/i/{slug}/settings/global-management/conditional-access"
-        ))
-        .into_response()),
-        Err(
-            e @ (MdmError::Invalid(_)
-            | MdmError::Forbidden(_)
-            | MdmError::Upstream(_)
-            | MdmError::Conflict(_)),
-        ) => render_ca(&state, &instance, Some(&e.to_string())).await,
+        Ok(Saved::Done) => Ok(Redirect::to(&format!("/i/{slug}/settings/global-management/conditional-access")).into_response()),
+        Err(e @ (MdmError::Invalid(_) | MdmError::Forbidden(_) | MdmError::Upstream(_) | MdmError::Conflict(_))) => {
+            render_ca(&state, &instance, Some(&e.to_string())).await
+        }
         Err(e) => Err(e),
     }
 }
@@ -347,46 +255,37 @@ pub async fn application_id_page(
     let _admin = signed_in!(state, instance, headers);
     if let Some(error) = q.error {
         let detail = q.error_description.unwrap_or(error);
-        return render_ca(
-            &state,
-            &instance,
-            Some(&format!("Consent was not granted: {detail}")),
-        )
-        .await;
+        return render_ca(&state, &instance, Some(&format!("Consent was not granted: {detail}"))).await;
     }
     let (_, view) = integration::refresh(&state, &instance).await?;
-    let view = view.ok_or_else(|| {
-        MdmError::Page("There is no connection in progress; use Connect first.".into())
-    })?;
+    let view = view.ok_or_else(|| MdmError::Page("There is no connection in progress; use Connect first.".into()))?;
     let intune = view.intune_partner_page.clone().unwrap_or_default();
-    Ok(Html(page("Application ID", &format!(
-        "{}<h1>Application ID</h1><p>Paste this Application ID into Intune › Tenant administration › Connectors and tokens › \
+    Ok(Html(page(
+        "Application ID",
+        &format!(
+            "{}<h1>Application ID</h1><p>Paste this Application ID into Intune › Tenant administration › Connectors and tokens › \
          Partner device management › <i>Specify the Microsoft Entra App ID for Jamf</i>, and Save.</p>\
          <p><code id=\"application-id\">{}</code></p>\
          <p><a id=\"copy-and-open-intune\" href=\"{}\" target=\"_blank\" \
          onclick=\"navigator.clipboard.writeText(document.getElementById('application-id').textContent)\">Copy and Open Intune</a></p>\
          <form method=\"post\" action=\"/i/{}/settings/global-management/conditional-access/confirm\"><button>Confirm</button></form>",
-        nav(&slug), escape(&view.application_id), escape(&intune), escape(&slug)))).into_response())
+            nav(&slug),
+            escape(&view.application_id),
+            escape(&intune),
+            escape(&slug)
+        ),
+    ))
+    .into_response())
 }
 
-pub async fn ca_confirm(
-    State(state): State<Shared>,
-    Path(slug): Path<String>,
-    headers: HeaderMap,
-) -> Result<Response> {
+pub async fn ca_confirm(State(state): State<Shared>, Path(slug): Path<String>, headers: HeaderMap) -> Result<Response> {
     let instance = instance(&state, &slug).await?;
     let admin = signed_in!(state, instance, headers);
     match integration::confirm(&state, &instance, &admin).await {
-        Ok(_) => Ok(Redirect::to(&format!(
-            "/i/{slug}/settings/global-management/conditional-access"
-        ))
-        .into_response()),
-        Err(
-            e @ (MdmError::Forbidden(_)
-            | MdmError::Upstream(_)
-            | MdmError::Conflict(_)
-            | MdmError::NotFound(_)),
-        ) => render_ca(&state, &instance, Some(&e.to_string())).await,
+        Ok(_) => Ok(Redirect::to(&format!("/i/{slug}/settings/global-management/conditional-access")).into_response()),
+        Err(e @ (MdmError::Forbidden(_) | MdmError::Upstream(_) | MdmError::Conflict(_) | MdmError::NotFound(_))) => {
+            render_ca(&state, &instance, Some(&e.to_string())).await
+        }
         Err(e) => Err(e),
     }
 }
@@ -405,28 +304,39 @@ pub async fn computers(
     let instance = instance(&state, &slug).await?;
     let _admin = signed_in!(state, instance, headers);
     let q = s.q.unwrap_or_default();
-    let rows: String = state.store.computers(&instance.id, &q, 0, 500).await?.iter().map(|c| format!(
-        "<tr><td><a href=\"/i/{}/computers/{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>",
-        escape(&slug), c.id, escape(&c.name), escape(&c.serial_number), escape(&c.model),
-        c.last_checkin_ms.map(platform::clock::ms_to_rfc3339).unwrap_or_default())).collect();
-    Ok(Html(page("Computers", &format!(
-        "{}<h1>Computers</h1><form><input name=\"q\" value=\"{}\"> <button>Search</button></form>\
+    let rows: String = state
+        .store
+        .computers(&instance.id, &q, 0, 500)
+        .await?
+        .iter()
+        .map(|c| {
+            format!(
+                "<tr><td><a href=\"/i/{}/computers/{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(&slug),
+                c.id,
+                escape(&c.name),
+                escape(&c.serial_number),
+                escape(&c.model),
+                c.last_checkin_ms.map(platform::clock::ms_to_rfc3339).unwrap_or_default()
+            )
+        })
+        .collect();
+    Ok(Html(page(
+        "Computers",
+        &format!(
+            "{}<h1>Computers</h1><form><input name=\"q\" value=\"{}\"> <button>Search</button></form>\
          <table><tr><th>Name</th><th>Serial number</th><th>Model</th><th>Last check-in</th></tr>{rows}</table>",
-        nav(&slug), escape(&q)))).into_response())
+            nav(&slug),
+            escape(&q)
+        ),
+    ))
+    .into_response())
 }
 
-pub async fn computer(
-    State(state): State<Shared>,
-    Path((slug, id)): Path<(String, i64)>,
-    headers: HeaderMap,
-) -> Result<Response> {
+pub async fn computer(State(state): State<Shared>, Path((slug, id)): Path<(String, i64)>, headers: HeaderMap) -> Result<Response> {
     let instance = instance(&state, &slug).await?;
     let _admin = signed_in!(state, instance, headers);
-    let computer = state
-        .store
-        .computer(&instance.id, id)
-        .await?
-        .ok_or_else(|| MdmError::Page(format!("No computer {id}.")))?;
+    let computer = state.store.computer(&instance.id, id).await?.ok_or_else(|| MdmError::Page(format!("No computer {id}.")))?;
     let view = crate::agent::ca_view(&state, &computer).await?;
     let users: String = view
         .users
@@ -435,11 +345,7 @@ pub async fn computer(
             format!(
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 escape(&u.username),
-                escape(
-                    u.computer_azure_active_directory_id
-                        .as_deref()
-                        .unwrap_or("")
-                ),
+                escape(u.computer_azure_active_directory_id.as_deref().unwrap_or("")),
                 escape(u.user_azure_active_directory_id.as_deref().unwrap_or("")),
                 escape(&u.conditional_access_inventory_state),
                 escape(&u.delivery_state)
@@ -474,10 +380,23 @@ pub async fn change_log(
     let instance = instance(&state, &slug).await?;
     let _admin = signed_in!(state, instance, headers);
     let object_type = f.object_type.unwrap_or_default();
-    let rows: String = state.store.change_log(&instance.id, &object_type).await?.iter().map(|r| format!(
-        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><details><summary>Details</summary>{}</details></td></tr>",
-        platform::clock::ms_to_rfc3339(r.at_ms), escape(&r.username), escape(&r.object_type), escape(&r.object_name),
-        escape(&r.action), escape(&r.details))).collect();
+    let rows: String = state
+        .store
+        .change_log(&instance.id, &object_type)
+        .await?
+        .iter()
+        .map(|r| {
+            format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><details><summary>Details</summary>{}</details></td></tr>",
+                platform::clock::ms_to_rfc3339(r.at_ms),
+                escape(&r.username),
+                escape(&r.object_type),
+                escape(&r.object_name),
+                escape(&r.action),
+                escape(&r.details)
+            )
+        })
+        .collect();
     Ok(Html(page("Change Management Logs", &format!(
         "{}<h1>Change Management › Logs</h1><form><label>Object type <input name=\"object_type\" value=\"{}\"></label> <button>Search</button></form>\
          <table id=\"logs\"><tr><th>Date/Time</th><th>Username</th><th>Object Type</th><th>Object Name</th><th>Action</th><th>Details</th></tr>{rows}</table>",

@@ -15,16 +15,9 @@ pub struct DeviceQuery {
     device_id: Option<String>,
 }
 
-pub async fn registration(
-    State(state): State<Shared>,
-    Path(slug): Path<String>,
-    Query(q): Query<DeviceQuery>,
-) -> Result<Html<String>> {
+pub async fn registration(State(state): State<Shared>, Path(slug): Path<String>, Query(q): Query<DeviceQuery>) -> Result<Html<String>> {
     let instance = instance(&state, &slug).await?;
-    let device = q
-        .device_id
-        .map(|d| format!("<p>Device: <code>{}</code></p>", escape(&d)))
-        .unwrap_or_default();
+    let device = q.device_id.map(|d| format!("<p>Device: <code>{}</code></p>", escape(&d))).unwrap_or_default();
     Ok(Html(page(
         "Device registration",
         &format!(
@@ -37,10 +30,7 @@ pub async fn registration(
     )))
 }
 
-pub async fn access_denied(
-    State(state): State<Shared>,
-    Path(slug): Path<String>,
-) -> Result<Html<String>> {
+pub async fn access_denied(State(state): State<Shared>, Path(slug): Path<String>) -> Result<Html<String>> {
     let instance = instance(&state, &slug).await?;
     Ok(Html(page(
         "Access denied",
@@ -51,16 +41,9 @@ pub async fn access_denied(
     )))
 }
 
-pub async fn remediation(
-    State(state): State<Shared>,
-    Path(slug): Path<String>,
-    Query(q): Query<DeviceQuery>,
-) -> Result<Html<String>> {
+pub async fn remediation(State(state): State<Shared>, Path(slug): Path<String>, Query(q): Query<DeviceQuery>) -> Result<Html<String>> {
     let instance = instance(&state, &slug).await?;
-    let device = q
-        .device_id
-        .map(|d| format!("<p>Device: <code>{}</code></p>", escape(&d)))
-        .unwrap_or_default();
+    let device = q.device_id.map(|d| format!("<p>Device: <code>{}</code></p>", escape(&d))).unwrap_or_default();
     Ok(Html(page(
         "Make your Mac compliant",
         &format!(

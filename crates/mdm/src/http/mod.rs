@@ -21,56 +21,23 @@ pub fn router(state: Shared) -> Router {
     let ca = "/i/{slug}/settings/global-management/conditional-access";
     Router::new()
         .route("/", get(console::server_home))
-        .route(
-            "/i/{slug}/api/agent/v1/enrollments",
-            post(agent_api::enroll),
-        )
-        .route(
-            "/i/{slug}/api/agent/v1/inventory",
-            put(agent_api::inventory),
-        )
-        .route(
-            "/i/{slug}/api/agent/v1/aad-registrations",
-            post(agent_api::aad_registration),
-        )
+        .route("/i/{slug}/api/agent/v1/enrollments", post(agent_api::enroll))
+        .route("/i/{slug}/api/agent/v1/inventory", put(agent_api::inventory))
+        .route("/i/{slug}/api/agent/v1/aad-registrations", post(agent_api::aad_registration))
         .route("/i/{slug}/api/agent/v1/checkins", post(agent_api::checkin))
-        .route(
-            "/i/{slug}/api/agent/v1/conditional-access",
-            get(agent_api::ca_view),
-        )
-        .route(
-            "/i/{slug}/api/v1/conditional-access",
-            get(read_api::conditional_access),
-        )
-        .route(
-            "/i/{slug}/api/v1/conditional-access/summary",
-            get(read_api::summary),
-        )
-        .route(
-            "/i/{slug}/api/v1/computers/{id}/conditional-access",
-            get(read_api::computer_ca),
-        )
-        .route(
-            "/i/{slug}/api/v1/change-management/logs",
-            get(read_api::change_log),
-        )
+        .route("/i/{slug}/api/agent/v1/conditional-access", get(agent_api::ca_view))
+        .route("/i/{slug}/api/v1/conditional-access", get(read_api::conditional_access))
+        .route("/i/{slug}/api/v1/conditional-access/summary", get(read_api::summary))
+        .route("/i/{slug}/api/v1/computers/{id}/conditional-access", get(read_api::computer_ca))
+        .route("/i/{slug}/api/v1/change-management/logs", get(read_api::change_log))
         .route("/i/{slug}", get(console::home))
-        .route(
-            "/i/{slug}/login",
-            get(console::login_form).post(console::login),
-        )
+        .route("/i/{slug}/login", get(console::login_form).post(console::login))
         .route(ca, get(console::ca_page).post(console::ca_save))
-        .route(
-            &format!("{ca}/application-id"),
-            get(console::application_id_page),
-        )
+        .route(&format!("{ca}/application-id"), get(console::application_id_page))
         .route(&format!("{ca}/confirm"), post(console::ca_confirm))
         .route("/i/{slug}/computers", get(console::computers))
         .route("/i/{slug}/computers/{id}", get(console::computer))
-        .route(
-            "/i/{slug}/settings/system-settings/change-management/logs",
-            get(console::change_log),
-        )
+        .route("/i/{slug}/settings/system-settings/change-management/logs", get(console::change_log))
         .route("/i/{slug}/device-registration", get(landing::registration))
         .route("/i/{slug}/access-denied", get(landing::access_denied))
         .route("/i/{slug}/remediation", get(landing::remediation))
@@ -80,42 +47,24 @@ pub fn router(state: Shared) -> Router {
 }
 
 async fn instance(state: &Shared, slug: &str) -> Result<InstanceRow> {
-    state
-        .store
-        .instance_by_slug(slug)
-        .await?
-        .ok_or_else(|| MdmError::NotFound(format!("No instance '{slug}' on this server.")))
+    state.store.instance_by_slug(slug).await?.ok_or_else(|| MdmError::NotFound(format!("No instance '{slug}' on this server.")))
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers
-        .get(axum::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
+    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then_some(token.trim())
+    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
 }
 
 /// An admin authenticated by HTTP Basic (the read API, for tools).
-async fn basic_admin(
-    state: &Shared,
-    instance: &InstanceRow,
-    headers: &HeaderMap,
-) -> Result<AdminRow> {
-    let unauthorized =
-        || MdmError::Unauthorized("Valid admin credentials (HTTP Basic) are required.".into());
+async fn basic_admin(state: &Shared, instance: &InstanceRow, headers: &HeaderMap) -> Result<AdminRow> {
+    let unauthorized = || MdmError::Unauthorized("Valid admin credentials (HTTP Basic) are required.".into());
     let encoded = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Basic "))
         .ok_or_else(unauthorized)?;
-    let decoded = STANDARD
-        .decode(encoded.trim())
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .ok_or_else(unauthorized)?;
+    let decoded = STANDARD.decode(encoded.trim()).ok().and_then(|b| String::from_utf8(b).ok()).ok_or_else(unauthorized)?;
     let (user, password) = decoded.split_once(':').ok_or_else(unauthorized)?;
     match state.store.admin_by_username(&instance.id, user).await? {
         Some(a) if platform::secrets::verify_password(password, &a.password_hash) => Ok(a),
@@ -124,8 +73,7 @@ async fn basic_admin(
 }
 
 fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T> {
-    serde_json::from_slice(body)
-        .map_err(|e| MdmError::Invalid(format!("The request body is not valid: {e}")))
+    serde_json::from_slice(body).map_err(|e| MdmError::Invalid(format!("The request body is not valid: {e}")))
 }
 
 /// `Path` whose rejection is answered in this service's error shape.

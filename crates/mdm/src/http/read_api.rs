@@ -10,11 +10,7 @@ use super::{basic_admin, instance};
 use crate::error::{MdmError, Result};
 use crate::{Shared, agent, integration};
 
-pub async fn conditional_access(
-    State(state): State<Shared>,
-    Path(slug): Path<String>,
-    headers: HeaderMap,
-) -> Result<Json<Value>> {
+pub async fn conditional_access(State(state): State<Shared>, Path(slug): Path<String>, headers: HeaderMap) -> Result<Json<Value>> {
     let instance = instance(&state, &slug).await?;
     basic_admin(&state, &instance, &headers).await?;
     let (ca, view) = integration::refresh(&state, &instance).await?;
@@ -29,18 +25,11 @@ pub async fn conditional_access(
     })))
 }
 
-pub async fn summary(
-    State(state): State<Shared>,
-    Path(slug): Path<String>,
-    headers: HeaderMap,
-) -> Result<Json<Value>> {
+pub async fn summary(State(state): State<Shared>, Path(slug): Path<String>, headers: HeaderMap) -> Result<Json<Value>> {
     let instance = instance(&state, &slug).await?;
     basic_admin(&state, &instance, &headers).await?;
-    let (computers, registered, accepted, rejected) =
-        state.store.delivery_summary(&instance.id).await?;
-    Ok(Json(
-        json!({"computers": computers, "registered": registered, "delivered": accepted, "rejected": rejected}),
-    ))
+    let (computers, registered, accepted, rejected) = state.store.delivery_summary(&instance.id).await?;
+    Ok(Json(json!({"computers": computers, "registered": registered, "delivered": accepted, "rejected": rejected})))
 }
 
 pub async fn computer_ca(
@@ -50,11 +39,7 @@ pub async fn computer_ca(
 ) -> Result<Json<wire::agent::ComputerCaView>> {
     let instance = instance(&state, &slug).await?;
     basic_admin(&state, &instance, &headers).await?;
-    let computer = state
-        .store
-        .computer(&instance.id, id)
-        .await?
-        .ok_or_else(|| MdmError::NotFound(format!("No computer {id}.")))?;
+    let computer = state.store.computer(&instance.id, id).await?.ok_or_else(|| MdmError::NotFound(format!("No computer {id}.")))?;
     Ok(Json(agent::ca_view(&state, &computer).await?))
 }
 
@@ -71,10 +56,7 @@ pub async fn change_log(
 ) -> Result<Json<Value>> {
     let instance = instance(&state, &slug).await?;
     basic_admin(&state, &instance, &headers).await?;
-    let rows = state
-        .store
-        .change_log(&instance.id, q.object_type.as_deref().unwrap_or(""))
-        .await?;
+    let rows = state.store.change_log(&instance.id, q.object_type.as_deref().unwrap_or("")).await?;
     Ok(Json(json!({"logs": rows.iter().map(|r| json!({
         "id": r.id, "date": platform::clock::ms_to_rfc3339(r.at_ms), "username": r.username, "object_type": r.object_type,
         "object_name": r.object_name, "action": r.action, "details": r.details,

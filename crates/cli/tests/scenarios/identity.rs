@@ -1,0 +1,226 @@
+//! The identity platform at the depth Microsoft's clients rely on: certificate
+//! credentials, key rotation, Graph directory collections, tenant isolation, throttling.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use cloudconnector::stack::StackOptions;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+
+use crate::harness::{TestStack, spawn};
+
+fn der_of(pem: &str) -> Vec<u8> {
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    base64::engine::general_purpose::STANDARD.decode(body).unwrap()
+}
+
+/// A client assertion for the test client, signed with `alg` and naming the certificate
+/// by SHA-256 (PS256) or SHA-1 (RS256) thumbprint.
+fn assertion(t: &TestStack, alg: Algorithm, jti: &str, audience: &str) -> String {
+    let der = der_of(&t.tenant.test_client_certificate_pem);
+    let (sha1, sha256) = cloud::entra::assertions::thumbprints(&der);
+    let mut header = Header::new(alg);
+    if alg == Algorithm::PS256 {
+        header.x5t_s256 = Some(URL_SAFE_NO_PAD.encode(sha256));
+    } else {
+        header.x5t = Some(URL_SAFE_NO_PAD.encode(sha1));
+    }
+    let now = t.clock.now().timestamp();
+    let claims = json!({"aud": audience, "iss": t.tenant.test_client_id, "sub": t.tenant.test_client_id, "jti": jti,
+        "nbf": now, "iat": now, "exp": now + 600});
+    jsonwebtoken::encode(&header, &claims, &EncodingKey::from_rsa_pem(t.tenant.test_client_key_pem.as_bytes()).unwrap()).unwrap()
+}
+
+async fn token_with_assertion(t: &TestStack, assertion: &str) -> (u16, Value) {
+    let resp = t
+        .http
+        .post(format!("{}/{}/oauth2/v2.0/token", t.cloud.url(), t.tenant.tenant_id))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", t.tenant.test_client_id.as_str()),
+            ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+            ("client_assertion", assertion),
+            ("scope", "https://graph.microsoft.com/.default"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    (resp.status().as_u16(), resp.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn certificate_credentials_are_checked_and_never_replayed() {
+    let t = spawn(1).await;
+    let aud = format!("{}/{}/oauth2/v2.0/token", t.cloud.url(), t.tenant.tenant_id);
+    for alg in [Algorithm::PS256, Algorithm::RS256] {
+        let a = assertion(&t, alg, &uuid::Uuid::new_v4().to_string(), &aud);
+        let (status, body) = token_with_assertion(&t, &a).await;
+        assert_eq!(status, 200, "{alg:?}: {body}");
+        let token = body["access_token"].as_str().unwrap();
+        let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(token.split('.').nth(1).unwrap()).unwrap()).unwrap();
+        assert_eq!(claims["appidacr"], "2", "certificate authentication is recorded in the token");
+        // The same assertion a second time is a replay.
+        let (status, body) = token_with_assertion(&t, &a).await;
+        assert_eq!((status, body["error_codes"][0].as_u64()), (401, Some(700025)), "{body}");
+    }
+    // Wrong audience, expired, `alg: none`, HS256 keyed with the certificate: all refused.
+    let wrong_aud = assertion(&t, Algorithm::PS256, "a1", "https://login.microsoftonline.com/x/oauth2/v2.0/token");
+    assert_eq!(token_with_assertion(&t, &wrong_aud).await.1["error_codes"][0], 700021);
+    let stale = assertion(&t, Algorithm::PS256, "a2", &aud);
+    t.advance_clock(3600).await;
+    assert_eq!(token_with_assertion(&t, &stale).await.1["error_codes"][0], 700024);
+    let payload = URL_SAFE_NO_PAD.encode(
+        json!({"aud": aud, "iss": t.tenant.test_client_id, "sub": t.tenant.test_client_id,
+        "jti": "a3", "exp": t.clock.now().timestamp() + 300})
+        .to_string(),
+    );
+    let none = format!("{}.{payload}.", URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#));
+    assert_eq!(token_with_assertion(&t, &none).await.1["error_codes"][0], 700027);
+    let mut header = Header::new(Algorithm::HS256);
+    header.x5t = Some(URL_SAFE_NO_PAD.encode(cloud::entra::assertions::thumbprints(&der_of(&t.tenant.test_client_certificate_pem)).0));
+    let hs = jsonwebtoken::encode(
+        &header,
+        &json!({"aud": aud, "iss": t.tenant.test_client_id, "sub": t.tenant.test_client_id,
+        "jti": "a4", "exp": t.clock.now().timestamp() + 300}),
+        &EncodingKey::from_secret(t.tenant.test_client_certificate_pem.as_bytes()),
+    )
+    .unwrap();
+    assert_eq!(token_with_assertion(&t, &hs).await.1["error_codes"][0], 700027);
+    // A key the app never registered.
+    let (other_cert, other_key) = cloud::seed::certificate("stranger").unwrap();
+    let mut header = Header::new(Algorithm::PS256);
+    header.x5t_s256 = Some(URL_SAFE_NO_PAD.encode(cloud::entra::assertions::thumbprints(&der_of(&other_cert)).1));
+    let now = t.clock.now().timestamp();
+    let foreign = jsonwebtoken::encode(
+        &header,
+        &json!({"aud": aud, "iss": t.tenant.test_client_id, "sub": t.tenant.test_client_id,
+        "jti": "a5", "nbf": now, "exp": now + 300}),
+        &EncodingKey::from_rsa_pem(other_key.as_bytes()).unwrap(),
+    )
+    .unwrap();
+    let (status, body) = token_with_assertion(&t, &foreign).await;
+    assert_eq!((status, body["error_codes"][0].as_u64()), (401, Some(700027)), "{body}");
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn signing_keys_rotate_and_old_tokens_stay_verifiable_until_they_expire() {
+    let t = spawn(1).await;
+    let jwks = || async {
+        let v: Value = t.http.get(format!("{}/common/discovery/v2.0/keys", t.cloud.url())).send().await.unwrap().json().await.unwrap();
+        v["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_string()).collect::<Vec<_>>()
+    };
+    let first = jwks().await;
+    assert_eq!(first.len(), 1);
+    // Just before the rotation is due, a token is issued with the first key.
+    t.advance_clock(cloud::entra::tokens::ROTATE_AFTER_MS / 1000 - 600).await;
+    let old = t.test_client_token().await;
+    t.advance_clock(900).await;
+    let now_keys = crate::harness::eventually("rotation", || async {
+        let keys = jwks().await;
+        (keys.len() == 2).then_some(keys)
+    })
+    .await;
+    assert!(now_keys.contains(&first[0]), "the replaced key stays published");
+    let new = t.test_client_token().await;
+    let kid = |tok: &str| -> Value {
+        serde_json::from_slice::<Value>(&URL_SAFE_NO_PAD.decode(tok.split('.').next().unwrap()).unwrap()).unwrap()["kid"].clone()
+    };
+    assert_ne!(kid(&old), kid(&new), "new tokens are signed with the new key");
+    assert_eq!(t.graph_get(&old, "devices").await.0, 200, "a token of the old key is still accepted");
+    // Once every token of the old key has expired, the key is withdrawn.
+    t.advance_clock(2 * 3600).await;
+    crate::harness::eventually("old key withdrawn", || async { (jwks().await.len() == 1).then_some(()) }).await;
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn graph_directory_collections_page_select_and_never_cross_tenants() {
+    let t = spawn(5).await;
+    let other = cloud::seed::customer(
+        &t.cloud.state.store,
+        cloud::seed::CustomerSpec { domain: "fabrikam.example", name: "Fabrikam", users: 3, licensed: true },
+        t.clock.now_ms(),
+    )
+    .await
+    .unwrap();
+    let ours = t.test_client_token().await;
+    let (_, theirs) =
+        t.token(&other.tenant_id, &other.test_client_id, &other.test_client_secret, "https://graph.microsoft.com/.default").await;
+    let theirs = theirs["access_token"].as_str().unwrap().to_string();
+    // The test client has no User/Group read permission: 403, as Graph answers.
+    let (status, body) = t.graph_get(&ours, "users").await;
+    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("Authorization_RequestDenied")));
+    // The connector app (Directory.Read.All) reads the directory once consented.
+    cloudconnector::admin_steps::connect_instance(&t, "hq").await.unwrap();
+    let dir = t.connector_token("https://graph.microsoft.com/.default").await;
+    let (status, page) = t.graph_get(&dir, "users?$top=2&$select=userPrincipalName").await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["value"].as_array().unwrap().len(), 2);
+    assert!(page["value"][0].get("displayName").is_none() && page["value"][0]["userPrincipalName"].is_string());
+    let mut all = page["value"].as_array().unwrap().clone();
+    let mut next = page["@odata.nextLink"].as_str().map(str::to_string);
+    while let Some(url) = next {
+        let body: Value = t.http.get(&url).bearer_auth(&dir).send().await.unwrap().json().await.unwrap();
+        assert!(body["value"].is_array(), "{url}: {body}");
+        all.extend(body["value"].as_array().unwrap().clone());
+        next = body["@odata.nextLink"].as_str().map(str::to_string);
+    }
+    assert_eq!(all.len(), 6, "5 users and the admin");
+    assert!(all.iter().all(|u| u["userPrincipalName"].as_str().unwrap().ends_with("@contoso.example")));
+    let (_, groups) = t.graph_get(&dir, "groups?$filter=displayName%20eq%20'Mac%20users'").await;
+    let group = groups["value"][0]["id"].as_str().unwrap().to_string();
+    let (_, members) = t.graph_get(&dir, &format!("groups/{group}/members")).await;
+    assert_eq!(members["value"].as_array().unwrap().len(), 5);
+    let (_, sps) = t.graph_get(&dir, &format!("servicePrincipals?$filter=appId%20eq%20'{}'", t.provider.connector_app_id)).await;
+    let sp = sps["value"][0]["id"].as_str().unwrap().to_string();
+    let (_, roles) = t.graph_get(&dir, &format!("servicePrincipals/{sp}/appRoleAssignments")).await;
+    let mut values: Vec<&str> = roles["value"].as_array().unwrap().iter().map(|r| r["appRoleValue"].as_str().unwrap()).collect();
+    values.sort();
+    assert_eq!(values, ["Directory.Read.All", "update_device_attributes"]);
+    let (_, grants) = t.graph_get(&dir, &format!("oauth2PermissionGrants?$filter=clientId%20eq%20'{sp}'")).await;
+    assert_eq!(grants["value"][0]["scope"], "User.Read");
+
+    // Tenant isolation: every collection, both ways, shows only the caller's objects.
+    let (_, mine) = t.graph_get(&ours, "servicePrincipals").await;
+    let (_, yours) = t.graph_get(&theirs, "servicePrincipals").await;
+    let ids = |v: &Value| v["value"].as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    assert!(ids(&mine).iter().all(|id| !ids(&yours).contains(id)));
+    for path in ["devices", "deviceManagement/deviceManagementPartners", "deviceManagement/managedDevices", "applications"] {
+        let (status, body) = t.graph_get(&theirs, path).await;
+        if status == 200 {
+            assert!(body["value"].as_array().unwrap().is_empty() || path == "applications", "{path} leaks: {body}");
+        }
+    }
+    let (_, apps) = t.graph_get(&theirs, "applications").await;
+    let (_, our_apps) = t.graph_get(&dir, "applications").await;
+    assert!(ids(&apps).iter().all(|id| !ids(&our_apps).contains(id)));
+    let (status, _) = t.graph_get(&theirs, &format!("users/{}", t.tenant.admin.upn)).await;
+    assert!(status == 403 || status == 404, "another tenant's user is invisible");
+    let (status, _) = t.graph_get(&dir, &format!("users/{}", other.admin.id)).await;
+    assert_eq!(status, 404, "another tenant's user answers as missing");
+    let (status, _) = t.graph_get(&dir, &format!("servicePrincipals/appId={}/appRoleAssignments", other.test_client_id)).await;
+    assert_eq!(status, 404);
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn graph_throttles_each_app_per_tenant_with_retry_after() {
+    let t = crate::harness::spawn_with(1, |o: &mut StackOptions| {
+        o.throttle = cloud::throttle::ThrottleConfig { enabled: true, requests_per_window: 3, writes_per_window: 1, window_s: 20 };
+    })
+    .await;
+    let token = t.test_client_token().await;
+    for _ in 0..3 {
+        assert_eq!(t.graph_get(&token, "devices").await.0, 200);
+    }
+    let resp = t.http.get(format!("{}/graph/v1.0/devices", t.cloud.url())).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(resp.status(), 429);
+    let retry_after: u64 = resp.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=20).contains(&retry_after), "{retry_after}");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "TooManyRequests");
+    t.advance_clock(retry_after as i64).await;
+    assert_eq!(t.graph_get(&token, "devices").await.0, 200, "the budget is back after Retry-After");
+    t.stop().await;
+}
