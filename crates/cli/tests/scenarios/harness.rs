@@ -25,6 +25,11 @@ impl TestStack {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 
+    /// Writes `endpoints.json` into the test's data directory.
+    pub fn write_endpoints_file(&self) -> PathBuf {
+        self.stack.write_endpoints(&self.dir).expect("endpoints written")
+    }
+
     /// Moves every service's clock forward through the cloud's test endpoint.
     pub async fn advance_clock(&self, seconds: i64) {
         let resp = self

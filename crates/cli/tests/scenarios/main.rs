@@ -8,5 +8,6 @@ mod bad_input_cloud;
 mod bad_input_endpoints;
 mod bad_input_services;
 mod identity;
+mod interop;
 mod s1_prerequisites;
 mod s3_connect;

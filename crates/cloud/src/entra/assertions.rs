@@ -20,9 +20,10 @@ struct AssertionClaims {
     iss: String,
     sub: String,
     jti: Option<String>,
-    exp: i64,
+    // NumericDate may carry fractions (MSAL for Python sends `time.time() + 600`).
+    exp: f64,
     #[serde(default)]
-    nbf: Option<i64>,
+    nbf: Option<f64>,
 }
 
 /// A registered certificate, as the verifier needs it.
@@ -127,15 +128,16 @@ pub async fn verify(store: &Store, client_id: &str, assertion: &str, audiences: 
         ));
     }
     let now_s = now_ms / 1000;
-    let nbf = claims.nbf.unwrap_or(now_s);
-    if claims.exp <= now_s || nbf > now_s + 300 || claims.exp - nbf > MAX_LIFETIME_S {
+    let exp = claims.exp as i64;
+    let nbf = claims.nbf.map(|n| n as i64).unwrap_or(now_s);
+    if exp <= now_s || nbf > now_s + 300 || exp - nbf > MAX_LIFETIME_S {
         return Err(CloudError::login("invalid_client", 700024, "Client assertion is not within its valid time range."));
     }
     let jti = claims
         .jti
         .filter(|j| !j.is_empty())
         .ok_or_else(|| CloudError::login("invalid_client", 700021, "The client assertion must carry a jti claim."))?;
-    if !store.record_assertion(client_id, &jti, claims.exp * 1000, now_ms).await? {
+    if !store.record_assertion(client_id, &jti, exp * 1000, now_ms).await? {
         return Err(CloudError::login(
             "invalid_client",
             700025,

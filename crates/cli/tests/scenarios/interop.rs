@@ -1,0 +1,58 @@
+//! Microsoft's own client libraries (MSAL for Python and for Node) against the local
+//! cloud, unchanged apart from the authority and the trusted CA. `./scripts/test`
+//! installs them and requires this test to run (`CLOUDCONNECTOR_INTEROP=required`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::harness::spawn;
+
+fn interop_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop")
+}
+
+/// Whether the client libraries are installed; when they are required and missing, fail.
+fn available(what: &str, probe: &mut Command) -> bool {
+    let ok = probe.output().map(|o| o.status.success()).unwrap_or(false);
+    let required = std::env::var("CLOUDCONNECTOR_INTEROP").as_deref() == Ok("required") || std::env::var("CI").as_deref() == Ok("true");
+    assert!(ok || !required, "{what} is not installed; ./scripts/test installs it");
+    if !ok {
+        eprintln!("{what} is not installed: run ./scripts/test to include this interoperability check");
+    }
+    ok
+}
+
+/// Runs a client to completion on a blocking thread (the services share this runtime).
+async fn run(program: &str, args: &[&Path], envs: &[(&str, &Path)]) {
+    let mut cmd = Command::new(program);
+    cmd.args(args).current_dir(interop_dir());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    // The machine's CA-bundle variables would override the trust in the local CA.
+    cmd.env_remove("REQUESTS_CA_BUNDLE").env_remove("CURL_CA_BUNDLE").env_remove("SSL_CERT_FILE");
+    let out = tokio::task::spawn_blocking(move || cmd.output()).await.expect("client thread").unwrap_or_else(|e| panic!("{program}: {e}"));
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{program} {args:?} failed:\n{stdout}\n{stderr}");
+    println!("{stdout}");
+}
+
+#[tokio::test]
+async fn msal_python_and_msal_node_obtain_and_use_tokens() {
+    let python = available("msal for Python", Command::new("python3").args(["-c", "import msal"]));
+    let node =
+        available("@azure/msal-node", Command::new("node").args(["-e", "require.resolve('@azure/msal-node')"]).current_dir(interop_dir()));
+    if !python && !node {
+        return;
+    }
+    let t = spawn(1).await;
+    let endpoints = t.write_endpoints_file();
+    let ca = PathBuf::from(&t.endpoints().ca_certificate);
+    if python {
+        run("python3", &[Path::new("msal_python.py"), &endpoints], &[]).await;
+    }
+    if node {
+        run("node", &[Path::new("msal_node.mjs"), &endpoints], &[("NODE_EXTRA_CA_CERTS", &ca)]).await;
+    }
+    t.stop().await;
+}
