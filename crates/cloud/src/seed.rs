@@ -2,6 +2,7 @@
 //! demo or a test asks for: the connector provider's tenant with its two multi-tenant
 //! apps, and customer tenants with admins, users, groups and a compliance policy.
 
+use crate::entra::conditional_access::{self, Conditions, Policy};
 use crate::entra::directory::{APPLICATION, Application, DELEGATED, FIRST_PARTY, Permission, Tenant, User};
 use crate::error::Result;
 use crate::intune::compliance::MacOsPolicySettings;
@@ -185,6 +186,13 @@ pub struct CustomerTenant {
     pub test_client_id: String,
     pub test_client_secret: String,
     pub test_client_permissions: Vec<String>,
+    /// A web app protected by Conditional Access ("Contoso Portal") and its credentials.
+    pub portal_app_id: String,
+    pub portal_secret: String,
+    pub portal_redirect_uri: String,
+    /// "Require a compliant Mac for Contoso Portal", assigned to the group "Mac users".
+    pub ca_policy_id: String,
+    pub mac_users_group_id: String,
     /// The test client's certificate credential (PEM).
     pub test_client_certificate_pem: String,
     pub test_client_key_pem: String,
@@ -271,6 +279,8 @@ pub async fn customer(store: &Store, spec: CustomerSpec<'_>, now: i64) -> Result
         "DeviceManagementConfiguration.Read.All",
         "Application.Read.All",
         "Device.Read.All",
+        "AuditLog.Read.All",
+        "Policy.Read.All",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -281,6 +291,35 @@ pub async fn customer(store: &Store, spec: CustomerSpec<'_>, now: i64) -> Result
     for p in &perms {
         store.grant(&t.id, &sp, p, now).await?;
     }
+    let portal_redirect_uri = "https://portal.contoso.example/signin-oidc".to_string();
+    let (portal_app_id, portal_secret) = app(
+        store,
+        &t.id,
+        "Contoso Portal",
+        false,
+        vec![portal_redirect_uri.clone()],
+        vec![Permission::new(ids::GRAPH_APP_ID, DELEGATED, ids::SCOPE_USER_READ)],
+        now,
+    )
+    .await?;
+    let ca_policy_id = uuid::Uuid::new_v4().to_string();
+    store
+        .insert_ca_policy(
+            &t.id,
+            &Policy {
+                id: ca_policy_id.clone(),
+                display_name: "Require a compliant Mac for Contoso Portal".into(),
+                state: conditional_access::ENABLED.into(),
+                conditions: Conditions {
+                    include_groups: vec![group_id.clone()],
+                    include_applications: vec![portal_app_id.clone()],
+                    ..Default::default()
+                },
+                grant: conditional_access::GRANT_COMPLIANT_DEVICE.into(),
+            },
+            now,
+        )
+        .await?;
     let (test_client_certificate_pem, test_client_key_pem) = certificate("Test client")?;
     crate::entra::assertions::register(store, &test_client_id, &test_client_certificate_pem, now).await?;
     Ok(CustomerTenant {
@@ -293,6 +332,11 @@ pub async fn customer(store: &Store, spec: CustomerSpec<'_>, now: i64) -> Result
         test_client_permissions,
         test_client_certificate_pem,
         test_client_key_pem,
+        portal_app_id,
+        portal_secret,
+        portal_redirect_uri,
+        ca_policy_id,
+        mac_users_group_id: group_id,
         policy_id,
     })
 }

@@ -4,6 +4,7 @@
 use platform::db::{Db, Migrations};
 use sqlx::Row;
 
+use crate::entra::conditional_access::Policy;
 use crate::entra::directory::{Application, Permission, ServicePrincipal, Tenant, User};
 use crate::error::Result;
 
@@ -85,6 +86,47 @@ pub struct PolicyRow {
     pub tenant_id: String,
     pub display_name: String,
     pub settings: String,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AuthorizeRequest {
+    pub id: String,
+    pub tenant_hint: String,
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub scope: String,
+    pub state: Option<String>,
+    pub code_challenge: Option<String>,
+    pub expires_ms: i64,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CodeRow {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub user_id: String,
+    pub scope: String,
+    pub device_id: Option<String>,
+    pub code_challenge: Option<String>,
+    pub expires_ms: i64,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SignInRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub at_ms: i64,
+    pub user_id: String,
+    pub upn: String,
+    pub app_id: String,
+    pub app_name: String,
+    pub device_id: Option<String>,
+    pub error_code: i64,
+    pub failure_reason: Option<String>,
+    /// `success`, `failure` or `notApplied`.
+    pub ca_status: String,
+    /// JSON list of the policies applied and their results.
+    pub policies: String,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -535,6 +577,157 @@ impl Store {
     pub async fn take_consent_request(&self, id: &str) -> Result<bool> {
         let r = sqlx::query("DELETE FROM consent_requests WHERE id = $1").bind(id).execute(self.pool()).await?;
         Ok(r.rows_affected() == 1)
+    }
+
+    // ---- Conditional Access, interactive sign-in ----------------------------------------
+
+    pub async fn insert_ca_policy(&self, tenant_id: &str, p: &Policy, now: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO ca_policies (id, tenant_id, display_name, state, conditions, grant_control, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&p.id)
+        .bind(tenant_id)
+        .bind(&p.display_name)
+        .bind(&p.state)
+        .bind(serde_json::to_string(&p.conditions).unwrap_or_default())
+        .bind(&p.grant)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn ca_policies(&self, tenant_id: &str) -> Result<Vec<Policy>> {
+        let rows = sqlx::query_as::<_, (String, String, String, String, String)>(
+            "SELECT id, display_name, state, conditions, grant_control FROM ca_policies WHERE tenant_id = $1 ORDER BY display_name, id",
+        )
+        .bind(tenant_id)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, display_name, state, conditions, grant)| Policy {
+                id,
+                display_name,
+                state,
+                conditions: serde_json::from_str(&conditions).unwrap_or_default(),
+                grant,
+            })
+            .collect())
+    }
+
+    pub async fn set_ca_policy_state(&self, tenant_id: &str, id: &str, state: &str) -> Result<bool> {
+        let r = sqlx::query("UPDATE ca_policies SET state = $1 WHERE tenant_id = $2 AND id = $3")
+            .bind(state)
+            .bind(tenant_id)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    pub async fn groups_of_user(&self, user_id: &str) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar::<_, String>("SELECT group_id FROM group_members WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_all(self.pool())
+            .await?)
+    }
+
+    pub async fn insert_authorize_request(&self, r: &AuthorizeRequest) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO authorize_requests (id, tenant_hint, client_id, redirect_uri, scope, state, code_challenge, expires_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&r.id)
+        .bind(&r.tenant_hint)
+        .bind(&r.client_id)
+        .bind(&r.redirect_uri)
+        .bind(&r.scope)
+        .bind(r.state.clone())
+        .bind(r.code_challenge.clone())
+        .bind(r.expires_ms)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn authorize_request(&self, id: &str, now: i64) -> Result<Option<AuthorizeRequest>> {
+        Ok(sqlx::query_as::<_, AuthorizeRequest>(
+            "SELECT id, tenant_hint, client_id, redirect_uri, scope, state, code_challenge, expires_ms FROM authorize_requests \
+             WHERE id = $1 AND expires_ms > $2",
+        )
+        .bind(id)
+        .bind(now)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    pub async fn delete_authorize_request(&self, id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM authorize_requests WHERE id = $1").bind(id).execute(self.pool()).await?;
+        Ok(())
+    }
+
+    pub async fn insert_code(&self, digest: &str, c: &CodeRow) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO authorization_codes (code_digest, client_id, redirect_uri, user_id, scope, device_id, code_challenge, expires_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(digest)
+        .bind(&c.client_id)
+        .bind(&c.redirect_uri)
+        .bind(&c.user_id)
+        .bind(&c.scope)
+        .bind(c.device_id.clone())
+        .bind(c.code_challenge.clone())
+        .bind(c.expires_ms)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Consumes an authorization code (single use).
+    pub async fn take_code(&self, digest: &str) -> Result<Option<CodeRow>> {
+        Ok(sqlx::query_as::<_, CodeRow>(
+            "DELETE FROM authorization_codes WHERE code_digest = $1 \
+             RETURNING client_id, redirect_uri, user_id, scope, device_id, code_challenge, expires_ms",
+        )
+        .bind(digest)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    pub async fn insert_sign_in(&self, s: &SignInRow) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO sign_in_logs (id, tenant_id, at_ms, user_id, upn, app_id, app_name, device_id, error_code, failure_reason, ca_status, policies) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(&s.id)
+        .bind(&s.tenant_id)
+        .bind(s.at_ms)
+        .bind(&s.user_id)
+        .bind(&s.upn)
+        .bind(&s.app_id)
+        .bind(&s.app_name)
+        .bind(s.device_id.clone())
+        .bind(s.error_code)
+        .bind(s.failure_reason.clone())
+        .bind(&s.ca_status)
+        .bind(&s.policies)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// A tenant's newest sign-ins first.
+    pub async fn sign_ins(&self, tenant_id: &str, limit: i64) -> Result<Vec<SignInRow>> {
+        Ok(sqlx::query_as::<_, SignInRow>(
+            "SELECT id, tenant_id, at_ms, user_id, upn, app_id, app_name, device_id, error_code, failure_reason, ca_status, policies \
+             FROM sign_in_logs WHERE tenant_id = $1 ORDER BY at_ms DESC, id DESC LIMIT $2",
+        )
+        .bind(tenant_id)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?)
     }
 
     // ---- devices -----------------------------------------------------------------------

@@ -65,7 +65,8 @@ pub async fn intake(state: &Shared, instance: &InstanceRow, batch: InventoryBatc
         item.device_id = item.device_id.to_ascii_lowercase();
         let json = serde_json::to_string(&item).map_err(ConnectorError::internal)?;
         tx::insert_intake(&mut txn, &instance.id, &tenant, &u.computer_id, u.sequence, &item.device_id, &json, now).await?;
-        tx::upsert_route(&mut txn, &tenant, &item.device_id, &instance.id, item.upn.as_deref()).await?;
+        let upn = item.upn.as_deref().map(str::to_ascii_lowercase);
+        tx::upsert_route(&mut txn, &tenant, &item.device_id, &instance.id, upn.as_deref()).await?;
         accepted += 1;
     }
     txn.commit().await?;

@@ -275,6 +275,15 @@ impl Store {
             .await?)
     }
 
+    /// The instance that last reported a device of this user.
+    pub async fn route_by_upn(&self, tenant_id: &str, upn: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar::<_, String>("SELECT instance_id FROM device_routes WHERE tenant_id = $1 AND upn = $2 LIMIT 1")
+            .bind(tenant_id)
+            .bind(upn.to_ascii_lowercase())
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
     /// Counts per intake state for a tenant's queue (status API, demo summary).
     pub async fn backlog(&self, instance_id: &str) -> Result<i64> {
         Ok(sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM intake WHERE instance_id = $1 AND status <> 'done'")

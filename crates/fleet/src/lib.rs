@@ -86,6 +86,7 @@ pub struct Mac {
     pub credential: String,
     pub device_id: Option<String>,
     pub user_object_id: Option<String>,
+    pub tenant_id: Option<String>,
     /// PKCS#8 PEM of the device key (the Workplace Join key).
     pub device_key_pem: Option<String>,
 }
@@ -138,6 +139,7 @@ impl Fleet {
             credential: enrolled.credential,
             device_id: None,
             user_object_id: None,
+            tenant_id: None,
             device_key_pem: None,
         })
     }
@@ -226,6 +228,7 @@ impl Fleet {
         let joined: serde_json::Value = json("workplace join", expect_ok("workplace join", resp).await?).await?;
         mac.device_id = joined["DeviceId"].as_str().map(str::to_string);
         mac.user_object_id = claim(&token.access_token, "oid");
+        mac.tenant_id = claim(&token.access_token, "tid");
         mac.device_key_pem = Some(key.serialize_pem());
         Ok(())
     }
@@ -262,6 +265,85 @@ impl Fleet {
         self.submit_entra_ids(&mac).await?;
         Ok(mac)
     }
+}
+
+/// How an interactive sign-in to an app ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SignIn {
+    /// Conditional Access let the user in: the app receives this authorization code.
+    Granted { code: String },
+    /// Refused with an AADSTS code; `partner_link` is where the page sends the user.
+    Refused { aadsts: String, partner_link: Option<String> },
+}
+
+impl Fleet {
+    /// The device credential the platform's SSO extension presents at sign-in: a
+    /// short-lived JWT signed with the Workplace Join key.
+    pub fn device_credential(mac: &Mac, now: chrono::DateTime<chrono::Utc>) -> Option<String> {
+        let key = jsonwebtoken::EncodingKey::from_ec_pem(mac.device_key_pem.as_ref()?.as_bytes()).ok()?;
+        let claims = serde_json::json!({
+            "device_id": mac.device_id.as_ref()?, "tid": mac.tenant_id.as_ref()?,
+            "iat": now.timestamp(), "exp": now.timestamp() + 300,
+        });
+        jsonwebtoken::encode(&jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256), &claims, &key).ok()
+    }
+
+    /// The user opens `client_id` in a browser on this Mac and signs in. With
+    /// `present_device`, the browser presents the Mac's device credential (as Safari with
+    /// the SSO extension does); without, the cloud cannot recognise the Mac.
+    pub async fn sign_in(
+        &self,
+        mac: &Mac,
+        client_id: &str,
+        redirect_uri: &str,
+        present_device: bool,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<SignIn, FleetError> {
+        let domain = mac.profile.upn.split('@').nth(1).unwrap_or("organizations");
+        let resp = self
+            .http
+            .get(format!("{}/{domain}/oauth2/v2.0/authorize", self.authority))
+            .query(&[
+                ("client_id", client_id),
+                ("redirect_uri", redirect_uri),
+                ("response_type", "code"),
+                ("scope", "openid profile"),
+                ("state", "s"),
+            ])
+            .send()
+            .await;
+        let page =
+            expect_ok("authorize", resp).await?.text().await.map_err(|source| FleetError::Transport { step: "authorize", source })?;
+        let action = between(&page, "action=\"", "\"").ok_or(FleetError::Http { step: "authorize", status: 200, body: page.clone() })?;
+        let mut req = self
+            .http
+            .post(format!("{}{action}", self.authority))
+            .form(&[("login", mac.profile.upn.as_str()), ("passwd", mac.profile.password.as_str())]);
+        if present_device && let Some(credential) = Self::device_credential(mac, now) {
+            req = req.header("x-ms-device-credential", credential);
+        }
+        let resp = req.send().await.map_err(|source| FleetError::Transport { step: "sign-in", source })?;
+        if resp.status().is_redirection() {
+            let location = resp.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+            let code = url::Url::parse(&location)
+                .ok()
+                .and_then(|u| u.query_pairs().find(|(k, _)| k == "code").map(|(_, v)| v.into_owned()))
+                .ok_or(FleetError::Http { step: "sign-in", status: 302, body: location })?;
+            return Ok(SignIn::Granted { code });
+        }
+        let body =
+            expect_ok("sign-in", Ok(resp)).await?.text().await.map_err(|source| FleetError::Transport { step: "sign-in", source })?;
+        let aadsts =
+            between(&body, "id=\"error-code\">", "<").ok_or(FleetError::Http { step: "sign-in", status: 200, body: body.clone() })?;
+        let partner_link = between(&body, "id=\"partner-link\" href=\"", "\"").map(|l| l.replace("&amp;", "&"));
+        Ok(SignIn::Refused { aadsts, partner_link })
+    }
+}
+
+fn between(text: &str, start: &str, end: &str) -> Option<String> {
+    let from = text.find(start)? + start.len();
+    let to = text[from..].find(end)? + from;
+    Some(text[from..to].to_string())
 }
 
 /// A claim of a token the Mac was issued (read, not verified: it came from the authority).

@@ -11,3 +11,4 @@ mod identity;
 mod interop;
 mod s1_prerequisites;
 mod s3_connect;
+mod s4_compliance_sign_in;

@@ -75,3 +75,37 @@ pub async fn register(
         .await?;
     Ok(Registration { device_id, certificate_der: der, thumbprint })
 }
+
+/// What a device presents at sign-in to prove it is a registered device: a short-lived
+/// JWT (ES256) signed with its Workplace Join key, with claims `device_id`, `tid`, `iat`
+/// and `exp`. It stands in for the device credential the platform's SSO extension sends.
+pub const DEVICE_CREDENTIAL_HEADER: &str = "x-ms-device-credential";
+
+#[derive(serde::Deserialize)]
+struct DeviceProof {
+    device_id: String,
+    tid: String,
+    iat: i64,
+    exp: i64,
+}
+
+/// The registered device a proof names, if the proof is valid for `tenant_id` now.
+/// Any failure (unknown device, other tenant, bad signature, stale) means "no device".
+pub async fn verify_proof(store: &Store, tenant_id: &str, proof: &str, now_s: i64) -> Result<Option<DeviceRow>> {
+    let Ok(claims) = jsonwebtoken::dangerous::insecure_decode::<DeviceProof>(proof) else { return Ok(None) };
+    if claims.claims.tid != tenant_id
+        || claims.claims.exp < now_s
+        || claims.claims.iat > now_s + 300
+        || claims.claims.exp - claims.claims.iat > 600
+    {
+        return Ok(None);
+    }
+    let Some(device) = store.device(tenant_id, &claims.claims.device_id).await? else { return Ok(None) };
+    let Ok(raw) = STANDARD.decode(&device.public_key) else { return Ok(None) };
+    let key = jsonwebtoken::DecodingKey::from_ec_der(&raw);
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+    validation.validate_exp = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims.clear();
+    Ok(jsonwebtoken::decode::<serde_json::Value>(proof, &key, &validation).ok().map(|_| device))
+}

@@ -93,6 +93,8 @@ pub const FIRST_PARTY: &[FirstParty] = &[
             "DeviceManagementManagedDevices.Read.All",
             "DeviceManagementConfiguration.Read.All",
             "DeviceManagementConfiguration.ReadWrite.All",
+            "Policy.Read.All",
+            "AuditLog.Read.All",
         ],
     },
     FirstParty {

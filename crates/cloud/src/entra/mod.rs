@@ -1,7 +1,9 @@
 //! The Entra ID side of the cloud: directory, tokens, consent, device registration.
 
 pub mod assertions;
+pub mod conditional_access;
 pub mod consent;
 pub mod devices;
 pub mod directory;
+pub mod sign_in;
 pub mod tokens;

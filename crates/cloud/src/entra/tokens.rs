@@ -37,6 +37,9 @@ pub struct AccessClaims {
     pub idtyp: Option<String>,
     pub ver: String,
     pub uti: String,
+    /// The registered device a user signed in from, when Conditional Access saw one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deviceid: Option<String>,
 }
 
 impl AccessClaims {
@@ -214,6 +217,7 @@ mod tests {
             idtyp: Some("app".into()),
             ver: "1.0".into(),
             uti: "u".into(),
+            deviceid: None,
         }
     }
 

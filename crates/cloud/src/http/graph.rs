@@ -18,6 +18,8 @@ use crate::intune::partner;
 
 pub fn router() -> Router<Shared> {
     Router::new()
+        .route("/{version}/identity/conditionalAccess/policies", get(graph_directory::conditional_access_policies))
+        .route("/{version}/auditLogs/signIns", get(graph_directory::sign_ins))
         .route("/{version}/users", get(graph_directory::users))
         .route("/{version}/users/{key}", get(graph_directory::user))
         .route("/{version}/groups", get(graph_directory::groups))

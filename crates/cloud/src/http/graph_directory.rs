@@ -227,3 +227,51 @@ pub async fn oauth2_permission_grants(
     }
     Ok(collection(&state, &version, "oauth2PermissionGrants", "oauth2PermissionGrants", select(items, &q)?, None))
 }
+
+/// `identity/conditionalAccess/policies`.
+pub async fn conditional_access_policies(
+    State(state): State<Shared>,
+    Path(version): Path<String>,
+    Query(q): Query<ODataQuery>,
+    headers: HeaderMap,
+) -> Result<Json<Value>> {
+    let tenant = caller(&state, &headers, &version, &["Policy.Read.All", "Policy.ReadWrite.ConditionalAccess"]).await?;
+    let items = state.store.ca_policies(&tenant.id).await?.into_iter().map(|p| json!({
+        "id": p.id, "displayName": p.display_name, "state": p.state,
+        "conditions": {
+            "users": {"includeUsers": p.conditions.include_users, "excludeUsers": p.conditions.exclude_users,
+                      "includeGroups": p.conditions.include_groups, "excludeGroups": p.conditions.exclude_groups},
+            "applications": {"includeApplications": p.conditions.include_applications, "excludeApplications": p.conditions.exclude_applications},
+            "clientAppTypes": ["all"],
+        },
+        "grantControls": {"operator": "OR", "builtInControls": [p.grant]},
+    })).collect();
+    Ok(collection(&state, &version, "identity/conditionalAccess/policies", "identity/conditionalAccess/policies", select(items, &q)?, None))
+}
+
+/// `auditLogs/signIns`, newest first.
+pub async fn sign_ins(
+    State(state): State<Shared>,
+    Path(version): Path<String>,
+    Query(q): Query<ODataQuery>,
+    headers: HeaderMap,
+) -> Result<Json<Value>> {
+    let tenant = caller(&state, &headers, &version, &["AuditLog.Read.All"]).await?;
+    let limit = top(&q)?;
+    let items = state
+        .store
+        .sign_ins(&tenant.id, limit)
+        .await?
+        .into_iter()
+        .map(|s| {
+            json!({
+                "id": s.id, "createdDateTime": platform::clock::ms_to_rfc3339(s.at_ms), "userId": s.user_id, "userPrincipalName": s.upn,
+                "appId": s.app_id, "appDisplayName": s.app_name, "conditionalAccessStatus": s.ca_status,
+                "status": {"errorCode": s.error_code, "failureReason": s.failure_reason},
+                "deviceDetail": {"deviceId": s.device_id.unwrap_or_default(), "operatingSystem": "MacOS"},
+                "appliedConditionalAccessPolicies": serde_json::from_str::<Value>(&s.policies).unwrap_or(json!([])),
+            })
+        })
+        .collect();
+    Ok(collection(&state, &version, "auditLogs/signIns", "auditLogs/signIns", select(items, &q)?, None))
+}

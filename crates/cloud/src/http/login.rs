@@ -108,6 +108,9 @@ fn missing(name: &str) -> CloudError {
 async fn token(state: Shared, segment: String, headers: HeaderMap, body: Bytes, v1: bool) -> Result<Response> {
     let form = form(&body);
     let grant_type = form.get("grant_type").ok_or_else(|| missing("grant_type"))?;
+    if grant_type == "authorization_code" {
+        return redeem_code(&state, &segment, &form, &headers, v1).await;
+    }
     let resource = requested_resource(&form, v1)?;
     match grant_type.as_str() {
         "client_credentials" => {
@@ -135,6 +138,40 @@ async fn token(state: Shared, segment: String, headers: HeaderMap, body: Bytes, 
         }
         other => Err(CloudError::login("unsupported_grant_type", 70003, format!("The app requested an unsupported grant type '{other}'."))),
     }
+}
+
+/// The resource of an interactive scope list: the API of the first scope that names one
+/// (`https://graph.microsoft.com/User.Read`, `…/.default`); sign-in scopes alone
+/// (`openid profile`) give a Microsoft Graph token, as the identity platform does.
+fn interactive_resource(scope: &str) -> String {
+    scope
+        .split_whitespace()
+        .filter_map(|s| s.rsplit_once('/').map(|(r, _)| r))
+        .find(|r| first_party_resource(r).is_some())
+        .unwrap_or("https://graph.microsoft.com")
+        .to_string()
+}
+
+async fn redeem_code(state: &Shared, segment: &str, form: &HashMap<String, String>, headers: &HeaderMap, v1: bool) -> Result<Response> {
+    let client_id = form.get("client_id").ok_or_else(|| missing("client_id"))?;
+    let app = state.store.application(client_id).await?.ok_or_else(|| app_not_found(client_id, segment))?;
+    let row = super::authorize::redeem(state, form).await?;
+    let user = state
+        .store
+        .user(&row.user_id)
+        .await?
+        .ok_or_else(|| CloudError::login("invalid_grant", 50034, "The user account no longer exists."))?;
+    if !app.public_client {
+        authenticate_client(state, &tenant(state, &user.tenant_id).await?, segment, form, headers).await?;
+    }
+    let resource = if v1 {
+        form.get("resource").cloned().unwrap_or_else(|| interactive_resource(&row.scope))
+    } else {
+        interactive_resource(&row.scope)
+    };
+    let mut claims = user_token_claims(state, &user, &app, &resource)?;
+    claims.deviceid = row.device_id.clone();
+    respond(state, claims, &resource, v1)
 }
 
 /// The resource a token is requested for: `scope=<resource>/.default` (v2) or `resource=` (v1).
@@ -312,6 +349,7 @@ async fn app_token_claims(state: &Shared, tenant: &Tenant, app: &Application, ac
         idtyp: Some("app".into()),
         ver: "1.0".into(),
         uti: platform::secrets::random_token(16),
+        deviceid: None,
     })
 }
 
@@ -355,6 +393,7 @@ fn user_token_claims(state: &Shared, user: &User, app: &Application, resource: &
         idtyp: Some("user".into()),
         ver: "1.0".into(),
         uti: platform::secrets::random_token(16),
+        deviceid: None,
     })
 }
 

@@ -2,6 +2,7 @@
 //! of the `entra` and `intune` modules and never hold business rules themselves.
 
 mod aad_graph;
+mod authorize;
 mod console;
 
 pub use console::PARTNER_PAGE;
@@ -34,6 +35,9 @@ pub fn router(state: Shared) -> Router {
         .route("/{tenant}/oauth2/token", post(login::token_v1))
         .route("/{tenant}/adminconsent", get(login::admin_consent))
         .route("/{tenant}/v2.0/adminconsent", get(login::admin_consent))
+        .route("/{tenant}/oauth2/v2.0/authorize", get(authorize::authorize_v2))
+        .route("/{tenant}/oauth2/authorize", get(authorize::authorize_v1))
+        .route("/authorize/{request}/signin", post(authorize::sign_in))
         .route("/consent/{request}/signin", post(login::consent_sign_in))
         .route("/consent/{request}/decide", post(login::consent_decide))
         // Device registration service (Workplace Join).

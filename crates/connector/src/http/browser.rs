@@ -16,6 +16,7 @@ pub async fn consent_callback(State(state): State<Shared>, Query(r): Query<onboa
 #[derive(serde::Deserialize)]
 pub struct RouteQuery {
     device_id: Option<String>,
+    upn: Option<String>,
 }
 
 /// Sends a user to the landing page of the instance that manages the device.
@@ -27,9 +28,10 @@ pub async fn route(
     if purpose != "enroll" && purpose != "remediate" {
         return Err(ConnectorError::NotFound(format!("No route '{purpose}'.")));
     }
-    let by_device = match &q.device_id {
-        Some(d) => state.store.route(&tenant, &d.to_ascii_lowercase()).await?,
-        None => None,
+    let by_device = match (&q.device_id, &q.upn) {
+        (Some(d), _) => state.store.route(&tenant, &d.to_ascii_lowercase()).await?,
+        (None, Some(upn)) => state.store.route_by_upn(&tenant, upn).await?,
+        (None, None) => None,
     };
     let links = state.store.active_links_of_tenant(&tenant).await?;
     let link = match by_device {

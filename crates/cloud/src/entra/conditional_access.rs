@@ -1,0 +1,193 @@
+//! Conditional Access: which policies apply to a sign-in and what they decide. Pure
+//! functions; the sign-in handler gathers the facts and logs the decision.
+
+use serde::{Deserialize, Serialize};
+
+pub const ENABLED: &str = "enabled";
+pub const DISABLED: &str = "disabled";
+pub const REPORT_ONLY: &str = "enabledForReportingButNotEnforced";
+
+/// Grant controls supported here.
+pub const GRANT_COMPLIANT_DEVICE: &str = "compliantDevice";
+pub const GRANT_BLOCK: &str = "block";
+
+/// Users, groups and applications a policy covers (`"All"` matches everything).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Conditions {
+    #[serde(default)]
+    pub include_users: Vec<String>,
+    #[serde(default)]
+    pub exclude_users: Vec<String>,
+    #[serde(default)]
+    pub include_groups: Vec<String>,
+    #[serde(default)]
+    pub exclude_groups: Vec<String>,
+    #[serde(default)]
+    pub include_applications: Vec<String>,
+    #[serde(default)]
+    pub exclude_applications: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Policy {
+    pub id: String,
+    pub display_name: String,
+    pub state: String,
+    pub conditions: Conditions,
+    pub grant: String,
+}
+
+pub struct Subject<'a> {
+    pub user_id: &'a str,
+    pub groups: &'a [String],
+    pub app_id: &'a str,
+}
+
+/// What the cloud knows of the device the sign-in comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Device {
+    /// No registered device identity was presented.
+    Unrecognized,
+    Registered {
+        device_id: String,
+        compliant: Option<bool>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Granted,
+    /// AADSTS53000: the device must be marked compliant.
+    DeviceNotCompliant,
+    /// AADSTS530003: the device must be managed (no registered device presented).
+    DeviceNotRecognized,
+    /// AADSTS53003: blocked by a policy.
+    Blocked,
+}
+
+impl Outcome {
+    pub fn aadsts(self) -> u32 {
+        match self {
+            Outcome::Granted => 0,
+            Outcome::DeviceNotCompliant => 53000,
+            Outcome::DeviceNotRecognized => 530003,
+            Outcome::Blocked => 53003,
+        }
+    }
+
+    pub fn message(self) -> &'static str {
+        match self {
+            Outcome::Granted => "",
+            Outcome::DeviceNotCompliant => {
+                "Device is not in required device state: compliant. Conditional Access policy requires a compliant device, and the device is not compliant. The user must enroll their device with an approved MDM provider like Intune."
+            }
+            Outcome::DeviceNotRecognized => "Your device is required to be managed to access this resource.",
+            Outcome::Blocked => "Access has been blocked by Conditional Access policies.",
+        }
+    }
+}
+
+/// One policy's part in a decision, for the sign-in log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Applied {
+    pub id: String,
+    pub display_name: String,
+    /// `success`, `failure`, `reportOnlySuccess`, `reportOnlyFailure`.
+    pub result: String,
+}
+
+fn matches(include: &[String], exclude: &[String], candidates: &[&str]) -> bool {
+    let hit = |list: &[String]| list.iter().any(|x| x == "All" || candidates.contains(&x.as_str()));
+    hit(include) && !hit(exclude)
+}
+
+fn applies(p: &Policy, s: &Subject) -> bool {
+    let mut principals: Vec<&str> = vec![s.user_id];
+    principals.extend(s.groups.iter().map(String::as_str));
+    let c = &p.conditions;
+    let user_in = matches(&c.include_users, &c.exclude_users, &[s.user_id]) || matches(&c.include_groups, &[], &principals);
+    let user_out = c.exclude_users.iter().any(|u| u == s.user_id) || c.exclude_groups.iter().any(|g| s.groups.contains(g));
+    user_in && !user_out && matches(&c.include_applications, &c.exclude_applications, &[s.app_id])
+}
+
+fn result_of(p: &Policy, device: &Device) -> Outcome {
+    match p.grant.as_str() {
+        GRANT_BLOCK => Outcome::Blocked,
+        _ => match device {
+            Device::Unrecognized => Outcome::DeviceNotRecognized,
+            Device::Registered { compliant: Some(true), .. } => Outcome::Granted,
+            Device::Registered { .. } => Outcome::DeviceNotCompliant,
+        },
+    }
+}
+
+/// Every enabled policy that applies must be satisfied; report-only policies are
+/// evaluated and logged but never enforced. The strongest refusal wins.
+pub fn evaluate(policies: &[Policy], subject: &Subject, device: &Device) -> (Outcome, Vec<Applied>) {
+    let rank = |o: Outcome| match o {
+        Outcome::Granted => 0,
+        Outcome::DeviceNotCompliant => 1,
+        Outcome::DeviceNotRecognized => 2,
+        Outcome::Blocked => 3,
+    };
+    let mut outcome = Outcome::Granted;
+    let mut applied = Vec::new();
+    for p in policies.iter().filter(|p| p.state != DISABLED && applies(p, subject)) {
+        let o = result_of(p, device);
+        let report_only = p.state == REPORT_ONLY;
+        let result = match (report_only, o == Outcome::Granted) {
+            (false, true) => "success",
+            (false, false) => "failure",
+            (true, true) => "reportOnlySuccess",
+            (true, false) => "reportOnlyFailure",
+        };
+        applied.push(Applied { id: p.id.clone(), display_name: p.display_name.clone(), result: result.into() });
+        if !report_only && rank(o) > rank(outcome) {
+            outcome = o;
+        }
+    }
+    (outcome, applied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(state: &str, grant: &str) -> Policy {
+        Policy {
+            id: "p".into(),
+            display_name: "Require compliant Mac".into(),
+            state: state.into(),
+            conditions: Conditions { include_groups: vec!["g".into()], include_applications: vec!["app".into()], ..Default::default() },
+            grant: grant.into(),
+        }
+    }
+
+    #[test]
+    fn compliant_device_policy_decides_by_device_state() {
+        let groups = vec!["g".to_string()];
+        let s = Subject { user_id: "u", groups: &groups, app_id: "app" };
+        let p = [policy(ENABLED, GRANT_COMPLIANT_DEVICE)];
+        let reg = |c| Device::Registered { device_id: "d".into(), compliant: c };
+        assert_eq!(evaluate(&p, &s, &reg(Some(true))).0, Outcome::Granted);
+        assert_eq!(evaluate(&p, &s, &reg(Some(false))).0, Outcome::DeviceNotCompliant);
+        assert_eq!(evaluate(&p, &s, &reg(None)).0, Outcome::DeviceNotCompliant);
+        assert_eq!(evaluate(&p, &s, &Device::Unrecognized).0, Outcome::DeviceNotRecognized);
+    }
+
+    #[test]
+    fn report_only_disabled_and_out_of_scope_policies_do_not_block() {
+        let groups = vec!["g".to_string()];
+        let s = Subject { user_id: "u", groups: &groups, app_id: "app" };
+        let (o, applied) = evaluate(&[policy(REPORT_ONLY, GRANT_BLOCK)], &s, &Device::Unrecognized);
+        assert_eq!((o, applied[0].result.as_str()), (Outcome::Granted, "reportOnlyFailure"));
+        assert!(evaluate(&[policy(DISABLED, GRANT_BLOCK)], &s, &Device::Unrecognized).1.is_empty());
+        let other_app = Subject { user_id: "u", groups: &groups, app_id: "other" };
+        assert_eq!(evaluate(&[policy(ENABLED, GRANT_BLOCK)], &other_app, &Device::Unrecognized).0, Outcome::Granted);
+        let mut excluded = policy(ENABLED, GRANT_BLOCK);
+        excluded.conditions.exclude_users = vec!["u".into()];
+        assert_eq!(evaluate(&[excluded], &s, &Device::Unrecognized).0, Outcome::Granted);
+    }
+}

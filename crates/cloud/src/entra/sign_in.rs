@@ -1,0 +1,72 @@
+//! Interactive sign-in of a user to an application: Conditional Access decides, the
+//! decision is written to the sign-in log, a refused device is sent to the partner's page.
+
+use crate::entra::conditional_access::{self, Device, Outcome, Subject};
+use crate::entra::devices;
+use crate::entra::directory::{Application, User};
+use crate::error::Result;
+use crate::store::{SignInRow, Store};
+
+pub struct SignInDecision {
+    pub outcome: Outcome,
+    pub device_id: Option<String>,
+    /// Where the partner (device management) wants a refused user sent.
+    pub partner_url: Option<String>,
+}
+
+fn with_device(url: &str, device_id: Option<&str>) -> String {
+    match device_id {
+        Some(d) => format!("{url}{}device_id={d}", if url.contains('?') { '&' } else { '?' }),
+        None => url.to_string(),
+    }
+}
+
+pub async fn decide(store: &Store, user: &User, app: &Application, device_proof: Option<&str>, now_ms: i64) -> Result<SignInDecision> {
+    let device = match device_proof {
+        Some(proof) => devices::verify_proof(store, &user.tenant_id, proof, now_ms / 1000).await?,
+        None => None,
+    };
+    let device_state = match &device {
+        Some(d) => Device::Registered { device_id: d.device_id.clone(), compliant: d.is_compliant.map(|c| c != 0) },
+        None => Device::Unrecognized,
+    };
+    let policies = store.ca_policies(&user.tenant_id).await?;
+    let groups = store.groups_of_user(&user.id).await?;
+    let subject = Subject { user_id: &user.id, groups: &groups, app_id: &app.app_id };
+    let (outcome, applied) = conditional_access::evaluate(&policies, &subject, &device_state);
+    let device_id = device.as_ref().map(|d| d.device_id.clone());
+    let partner = store.partner(&user.tenant_id).await?;
+    let partner_url = match outcome {
+        Outcome::DeviceNotCompliant => partner.and_then(|p| p.remediation_url).map(|u| with_device(&u, device_id.as_deref())),
+        // The device is unknown, so the user names the instance that manages them.
+        Outcome::DeviceNotRecognized => partner.and_then(|p| p.enrollment_url).map(|u| {
+            let upn: String = url::form_urlencoded::byte_serialize(user.upn.as_bytes()).collect();
+            format!("{u}{}upn={upn}", if u.contains('?') { '&' } else { '?' })
+        }),
+        _ => None,
+    };
+    let ca_status = if applied.is_empty() {
+        "notApplied"
+    } else if outcome == Outcome::Granted {
+        "success"
+    } else {
+        "failure"
+    };
+    store
+        .insert_sign_in(&SignInRow {
+            id: uuid::Uuid::new_v4().to_string(),
+            tenant_id: user.tenant_id.clone(),
+            at_ms: now_ms,
+            user_id: user.id.clone(),
+            upn: user.upn.clone(),
+            app_id: app.app_id.clone(),
+            app_name: app.display_name.clone(),
+            device_id: device_id.clone(),
+            error_code: outcome.aadsts() as i64,
+            failure_reason: (outcome != Outcome::Granted).then(|| outcome.message().to_string()),
+            ca_status: ca_status.into(),
+            policies: serde_json::to_string(&applied).unwrap_or_default(),
+        })
+        .await?;
+    Ok(SignInDecision { outcome, device_id, partner_url })
+}
