@@ -56,6 +56,21 @@ pub async fn mdm_connect(stack: &Stack, b: &Browser, slug: &str, landing_page: &
     .await
 }
 
+/// The cloud's admin centers (Entra, Intune), signed in as the tenant's Global Administrator.
+pub async fn cloud_console_sign_in(stack: &Stack) -> anyhow::Result<Browser> {
+    let b = stack.browser();
+    let page = b
+        .post_form(
+            &format!("{}/console/login", stack.cloud.url()),
+            &[("username", &stack.tenant.admin.upn), ("password", &stack.tenant.admin.password)],
+        )
+        .await?;
+    if page.body.contains("incorrect") {
+        bail!("the cloud console refused the Global Administrator");
+    }
+    Ok(b)
+}
+
 /// Intune › Partner device management: paste the App ID and Save (S3 step 7).
 pub async fn intune_set_app_id(stack: &Stack, app_id: &str) -> anyhow::Result<Page> {
     let b = stack.browser();

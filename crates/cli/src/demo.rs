@@ -84,11 +84,7 @@ impl Timer {
 pub async fn run(opts: DemoOptions) -> anyhow::Result<Summary> {
     // A demo always tells its story from the beginning: earlier databases are removed,
     // the local CA is kept so browsers that trusted it still do.
-    for role in ["cloud", "connector", "mdm"] {
-        for suffix in ["db", "db-wal", "db-shm"] {
-            let _ = std::fs::remove_file(opts.data_dir.join(format!("{role}.{suffix}")));
-        }
-    }
+    crate::stack::remove_databases(&opts.data_dir);
     let mut timer = Timer { phases: vec![], started: Instant::now() };
     let stack = Stack::start(StackOptions::new(&opts.data_dir, opts.devices)).await?;
     let endpoints = stack.write_endpoints(&opts.data_dir)?;

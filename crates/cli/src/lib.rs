@@ -2,6 +2,7 @@
 //! driver for the consoles, the administrators' procedures, the demo and configuration.
 
 pub mod admin_steps;
+pub mod bench;
 pub mod browser;
 pub mod config;
 pub mod demo;

@@ -34,6 +34,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Measurements on this machine (loopback only, bounded in time).
+    Bench {
+        #[command(subcommand)]
+        what: BenchWhat,
+    },
     /// Run services from a configuration file (and `CLOUDCONNECTOR__…` variables).
     Serve {
         #[arg(long, value_enum)]
@@ -43,6 +48,22 @@ enum Command {
         /// Let tests move this process's clock (never use in production).
         #[arg(long)]
         test_clock: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchWhat {
+    /// Client-credentials tokens per second from the cloud's token endpoint.
+    Tokens {
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// Authenticate with a certificate assertion instead of a secret.
+        #[arg(long)]
+        certificate: bool,
+        #[arg(long, default_value = ".cloudconnector-bench")]
+        data_dir: PathBuf,
     },
 }
 
@@ -72,6 +93,12 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve { role, config, test_clock } => serve(role, config, test_clock).await,
+        Command::Bench { what: BenchWhat::Tokens { seconds, concurrency, certificate, data_dir } } => {
+            stack::remove_databases(&data_dir);
+            let result = cloudconnector::bench::tokens(&data_dir, seconds, concurrency, certificate).await?;
+            println!("{}", serde_json::to_string_pretty(&result)?);
+            Ok(())
+        }
     }
 }
 
@@ -82,11 +109,7 @@ async fn serve(role: Role, file: Option<PathBuf>, test_clock: bool) -> anyhow::R
     let ca = platform::tls::LocalCa::load_or_create(&cfg.data_dir)?;
     match role {
         Role::All => {
-            for role in ["cloud", "connector", "mdm"] {
-                for suffix in ["db", "db-wal", "db-shm"] {
-                    let _ = std::fs::remove_file(cfg.data_dir.join(format!("{role}.{suffix}")));
-                }
-            }
+            stack::remove_databases(&cfg.data_dir);
             let mut opts = stack::StackOptions::new(&cfg.data_dir, 20);
             opts.ports = cfg.ports;
             opts.test_clock = test_clock;

@@ -109,6 +109,16 @@ fn sha1_hex_of_pem(pem: &str) -> String {
     cloud::entra::assertions::thumbprints(&der).0.iter().map(|b| format!("{b:02X}")).collect()
 }
 
+/// Removes the SQLite databases of every role from `data_dir` (the local CA stays), so a
+/// demo or a benchmark starts from the beginning.
+pub fn remove_databases(data_dir: &Path) {
+    for role in ["cloud", "connector", "mdm"] {
+        for suffix in ["db", "db-wal", "db-shm"] {
+            let _ = std::fs::remove_file(data_dir.join(format!("{role}.{suffix}")));
+        }
+    }
+}
+
 pub const REGISTRATION_SECRET_FILE: &str = "registration-secret";
 
 impl Stack {

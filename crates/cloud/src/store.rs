@@ -471,6 +471,32 @@ impl Store {
         .await?)
     }
 
+    /// Deletes an enterprise application (service principal) and its grants.
+    pub async fn delete_service_principal(&self, tenant_id: &str, sp_id: &str) -> Result<bool> {
+        sqlx::query("DELETE FROM permission_grants WHERE tenant_id = $1 AND sp_id = $2")
+            .bind(tenant_id)
+            .bind(sp_id)
+            .execute(self.pool())
+            .await?;
+        let r = sqlx::query("DELETE FROM service_principals WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant_id)
+            .bind(sp_id)
+            .execute(self.pool())
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    pub async fn revoke(&self, sp_id: &str, p: &Permission) -> Result<bool> {
+        let r = sqlx::query("DELETE FROM permission_grants WHERE sp_id = $1 AND resource_app_id = $2 AND kind = $3 AND permission = $4")
+            .bind(sp_id)
+            .bind(&p.resource_app_id)
+            .bind(&p.kind)
+            .bind(&p.value)
+            .execute(self.pool())
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
     pub async fn grant(&self, tenant_id: &str, sp_id: &str, p: &Permission, now: i64) -> Result<()> {
         sqlx::query(
             "INSERT INTO permission_grants (id, tenant_id, sp_id, resource_app_id, kind, permission, created_ms) \

@@ -184,6 +184,10 @@ async fn run_checks(state: &Shared, link: &LinkRow, app: &CloudApp, tenant: &str
     let mut checks = Vec::new();
     let intune = app.profile.intune_resource.clone().unwrap_or_default();
     // Token for the Intune API.
+    // A test asks the authority afresh: cached tokens would hide revoked consent or
+    // changed permissions.
+    state.cloud.forget_token(app, tenant, &intune).await;
+    state.cloud.forget_token(app, tenant, &app.profile.graph_resource).await;
     let intune_token = match state.cloud.token(app, tenant, &intune).await {
         Ok(t) => {
             checks.push(pass("token", "client-credentials token issued for the Intune API"));

@@ -12,3 +12,4 @@ mod interop;
 mod s1_prerequisites;
 mod s3_connect;
 mod s4_compliance_sign_in;
+mod s8_support_checks;

@@ -1,0 +1,85 @@
+//! Intune admin center: Tenant administration › Connectors and tokens › Partner device
+//! management.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use platform::html::{escape, page};
+
+use super::{admin, nav};
+use crate::Shared;
+use crate::entra::directory::User;
+use crate::error::Result;
+use crate::http::form;
+use crate::intune::partner;
+
+pub const PARTNER_PAGE: &str = "/console/intune/tenant-admin/connectors/partner-device-management";
+
+pub fn router() -> Router<Shared> {
+    Router::new().route(PARTNER_PAGE, get(partner_page).post(save_partner))
+}
+
+async fn partner_page(State(state): State<Shared>, headers: HeaderMap) -> Result<Response> {
+    let user = match admin(&state, &headers, PARTNER_PAGE).await? {
+        Ok(u) => u,
+        Err(r) => return Ok(r),
+    };
+    render_partner(&state, &user, None).await
+}
+
+async fn render_partner(state: &Shared, user: &User, message: Option<&str>) -> Result<Response> {
+    let p = state.store.partner(&user.tenant_id).await?;
+    let (app_id, status, heartbeat, noncompliant, removal) = match &p {
+        Some(p) => (
+            p.app_id.clone().unwrap_or_default(),
+            partner::display(&p.partner_state),
+            p.last_heartbeat_ms.map(platform::clock::ms_to_rfc3339).unwrap_or_else(|| "—".into()),
+            p.noncompliant_at_ms.map(platform::clock::ms_to_rfc3339).unwrap_or_else(|| "—".into()),
+            p.removal_at_ms.map(platform::clock::ms_to_rfc3339).unwrap_or_else(|| "—".into()),
+        ),
+        None => (String::new(), partner::display(partner::state::UNAVAILABLE), "—".into(), "—".into(), "—".into()),
+    };
+    let message = message.map(|m| format!("<p id=\"message\">{}</p>", escape(m))).unwrap_or_default();
+    Ok(Html(page(
+        "Partner device management",
+        &format!(
+            "{}<h1>Partner device management</h1>{message}\
+         <table><tr><th>Connection status</th><td id=\"status\">{}</td></tr>\
+         <tr><th>Last heartbeat</th><td>{}</td></tr>\
+         <tr><th>Devices will be marked noncompliant</th><td>{}</td></tr>\
+         <tr><th>Devices will be removed</th><td id=\"removal\">{}</td></tr></table>\
+         <form method=\"post\"><label>Specify the Microsoft Entra App ID for Jamf \
+         <input name=\"app_id\" value=\"{}\" size=\"40\"></label> <button type=\"submit\">Save</button></form>",
+            nav(),
+            escape(status),
+            escape(&heartbeat),
+            escape(&noncompliant),
+            escape(&removal),
+            escape(&app_id)
+        ),
+    ))
+    .into_response())
+}
+
+async fn save_partner(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Result<Response> {
+    let user = match admin(&state, &headers, PARTNER_PAGE).await? {
+        Ok(u) => u,
+        Err(r) => return Ok(r),
+    };
+    let app_id = form(&body).get("app_id").map(|s| s.trim().to_ascii_lowercase()).unwrap_or_default();
+    if !app_id.is_empty() && uuid::Uuid::parse_str(&app_id).is_err() {
+        return render_partner(&state, &user, Some("The App ID must be a GUID, for example 00000000-0000-0000-0000-000000000000.")).await;
+    }
+    let now = state.clock.now_ms();
+    let mut p = state.store.partner(&user.tenant_id).await?.unwrap_or_else(|| partner::new_partner(&user.tenant_id, now));
+    let cleared = app_id.is_empty() && p.app_id.is_some();
+    partner::set_app_id(&mut p, (!app_id.is_empty()).then_some(app_id), now);
+    if cleared && p.partner_state != partner::state::TERMINATED && p.provisioned != 0 {
+        partner::terminate(&mut p, now);
+    }
+    state.store.save_partner(&p).await?;
+    render_partner(&state, &user, Some("Saved.")).await
+}

@@ -1,0 +1,135 @@
+//! The admin consoles: the Intune admin center and the Entra admin center, server-rendered,
+//! behind a sign-in. Pages follow the administrator's guide's navigation.
+
+use super::Query;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use platform::html::{escape, page};
+
+mod entra;
+mod intune;
+
+pub use intune::PARTNER_PAGE;
+
+use super::{cookie, form};
+use crate::Shared;
+use crate::entra::directory::User;
+use crate::error::Result;
+
+const SESSION_COOKIE: &str = "cloud_console";
+
+pub fn router() -> Router<Shared> {
+    Router::new()
+        .route("/console", get(home))
+        .route("/console/login", get(login_form).post(login))
+        .merge(intune::router())
+        .merge(entra::router())
+}
+
+fn nav() -> String {
+    let links = [
+        ("/console", "Home"),
+        ("/console/entra/enterprise-applications", "Entra › Enterprise applications"),
+        ("/console/entra/app-registrations", "App registrations"),
+        ("/console/entra/users", "Users and groups"),
+        ("/console/entra/devices", "Devices"),
+        ("/console/entra/conditional-access", "Conditional Access"),
+        ("/console/entra/sign-in-logs", "Sign-in logs"),
+        (PARTNER_PAGE, "Intune › Tenant administration › Connectors and tokens › Partner device management"),
+    ];
+    let links: String = links.iter().map(|(href, label)| format!("<a href=\"{href}\">{label}</a>")).collect();
+    format!("<nav>{links}</nav>")
+}
+
+/// The signed-in admin for a page handler, or the response to send instead.
+macro_rules! signed_in {
+    ($state:expr, $headers:expr, $here:expr) => {
+        match super::admin(&$state, &$headers, &$here).await? {
+            Ok(u) => u,
+            Err(r) => return Ok(r),
+        }
+    };
+}
+pub(crate) use signed_in;
+
+/// The signed-in admin, or a redirect to the sign-in page.
+pub(crate) async fn admin(state: &Shared, headers: &HeaderMap, here: &str) -> Result<Result<User, Response>> {
+    let to_login = || {
+        Redirect::to(&format!("/console/login?next={}", url::form_urlencoded::byte_serialize(here.as_bytes()).collect::<String>()))
+            .into_response()
+    };
+    let Some(token) = cookie(headers, SESSION_COOKIE) else {
+        return Ok(Err(to_login()));
+    };
+    let digest = platform::secrets::digest_hex(&token);
+    let Some(user_id) = state.store.console_session_user(&digest, state.clock.now_ms()).await? else {
+        return Ok(Err(to_login()));
+    };
+    match state.store.user(&user_id).await? {
+        Some(u) if u.global_admin != 0 => Ok(Ok(u)),
+        Some(_) => Ok(Err((
+            axum::http::StatusCode::FORBIDDEN,
+            Html(page("Access denied", "<h1>Access denied</h1><p>Only administrators of the tenant may use the admin centers.</p>")),
+        )
+            .into_response())),
+        None => Ok(Err(to_login())),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Next {
+    next: Option<String>,
+}
+
+fn safe_next(next: Option<String>) -> String {
+    // Only local paths: the sign-in must never redirect elsewhere.
+    next.filter(|n| n.starts_with('/') && !n.starts_with("//")).unwrap_or_else(|| "/console".into())
+}
+
+async fn login_form(Query(q): Query<Next>) -> Html<String> {
+    Html(login_page(&safe_next(q.next), None))
+}
+
+fn login_page(next: &str, error: Option<&str>) -> String {
+    let error = error.map(|e| format!("<p class=\"bad\">{}</p>", escape(e))).unwrap_or_default();
+    page(
+        "Sign in",
+        &format!(
+            "<h1>Sign in</h1>{error}<form method=\"post\" action=\"/console/login\">\
+         <input type=\"hidden\" name=\"next\" value=\"{}\">\
+         <label>Email <input name=\"username\" type=\"email\" required></label><br>\
+         <label>Password <input name=\"password\" type=\"password\" required></label><br>\
+         <button type=\"submit\">Sign in</button></form>",
+            escape(next)
+        ),
+    )
+}
+
+async fn login(State(state): State<Shared>, body: Bytes) -> Result<Response> {
+    let f = form(&body);
+    let next = safe_next(f.get("next").cloned());
+    let (username, password) = (f.get("username").cloned().unwrap_or_default(), f.get("password").cloned().unwrap_or_default());
+    let user = match state.store.user_by_upn(&username).await? {
+        Some(u) if platform::secrets::verify_password(&password, &u.password_hash) => u,
+        _ => {
+            return Ok(Html(login_page(&next, Some("Your account or password is incorrect."))).into_response());
+        }
+    };
+    let token = platform::secrets::random_token(32);
+    let expires = state.clock.now_ms() + 8 * 3600 * 1000;
+    state.store.insert_console_session(&platform::secrets::digest_hex(&token), &user.id, expires).await?;
+    let cookie = format!("{SESSION_COOKIE}={token}; Path=/; Secure; HttpOnly; SameSite=Lax");
+    Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&next)).into_response())
+}
+
+async fn home(State(state): State<Shared>, headers: HeaderMap) -> Result<Response> {
+    let user = match admin(&state, &headers, "/console").await? {
+        Ok(u) => u,
+        Err(r) => return Ok(r),
+    };
+    Ok(Html(page("Admin centers", &format!("{}<h1>Admin centers</h1><p>Signed in as {}</p>", nav(), escape(&user.upn)))).into_response())
+}
