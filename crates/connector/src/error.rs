@@ -16,6 +16,8 @@ pub enum ConnectorError {
     Invalid(String),
     #[error("{0}")]
     Conflict(String),
+    #[error("{0}")]
+    TooLarge(String),
     /// A consent callback whose `state` is unknown, used or expired.
     #[error("{0}")]
     BadState(String),
@@ -39,6 +41,7 @@ impl ConnectorError {
             ConnectorError::NotFound(_) => (404, "not-found", "Not found"),
             ConnectorError::Invalid(_) => (422, "invalid-request", "The request is not valid"),
             ConnectorError::Conflict(_) => (409, "conflict", "The request conflicts with the current state"),
+            ConnectorError::TooLarge(_) => (413, "too-large", "The request body is too large"),
             ConnectorError::BadState(_) => (400, "invalid-consent-state", "The consent response cannot be accepted"),
             ConnectorError::Db(_) | ConnectorError::Internal(_) => (500, "internal", "Internal error"),
         };

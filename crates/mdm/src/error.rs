@@ -17,6 +17,8 @@ pub enum MdmError {
     Invalid(String),
     #[error("{0}")]
     Conflict(String),
+    #[error("{0}")]
+    TooLarge(String),
     /// The connector or the cloud could not be reached or refused.
     #[error("{0}")]
     Upstream(String),
@@ -45,6 +47,7 @@ impl IntoResponse for MdmError {
             MdmError::NotFound(_) => (404, "not-found", "Not found"),
             MdmError::Invalid(_) => (422, "invalid-request", "The request is not valid"),
             MdmError::Conflict(_) => (409, "conflict", "The request conflicts with the stored state"),
+            MdmError::TooLarge(_) => (413, "too-large", "The request body is too large"),
             MdmError::Upstream(_) => (502, "upstream", "The connector or the cloud did not answer as expected"),
             MdmError::Page(_) => (400, "page", "Error"),
             MdmError::Db(_) | MdmError::Internal(_) => (500, "internal", "Internal error"),

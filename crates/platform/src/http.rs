@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::{FromRequest, Request};
+use axum::response::IntoResponse;
 use axum_server::Handle;
 use axum_server::tls_rustls::RustlsConfig;
 
@@ -67,4 +69,27 @@ pub fn client_builder(ca_pem: &str) -> reqwest::ClientBuilder {
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(60))
         .pool_max_idle_per_host(32)
+}
+
+/// A request body whose rejection (too large, unreadable) becomes the service's own error
+/// type `E`, so even that answer has the service's error shape.
+pub struct Body<E>(pub axum::body::Bytes, std::marker::PhantomData<E>);
+
+impl<E> std::ops::Deref for Body<E> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl<S, E> FromRequest<S> for Body<E>
+where
+    S: Send + Sync,
+    E: From<axum::extract::rejection::BytesRejection> + IntoResponse,
+{
+    type Rejection = E;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, E> {
+        axum::body::Bytes::from_request(req, state).await.map(|b| Body(b, std::marker::PhantomData)).map_err(E::from)
+    }
 }

@@ -292,3 +292,30 @@ async fn graph_consent_registration_and_partner_services_refuse_bad_requests() {
     assert_eq!(resp.status(), 400, "api-version is required");
     t.stop().await;
 }
+
+#[tokio::test]
+async fn expired_secrets_and_oversized_bodies_are_refused() {
+    let t = spawn(1).await;
+    // Seeded secrets last two years: a day after that, the secret is expired.
+    t.advance_clock((2 * 365 + 1) * 24 * 3600).await;
+    let (status, body) =
+        t.token(&t.tenant.tenant_id, &t.tenant.test_client_id, &t.tenant.test_client_secret, "https://graph.microsoft.com/.default").await;
+    assert_eq!((status, body["error_codes"][0].as_u64()), (401, Some(7000222)), "{body}");
+    // A body far beyond any token request: 413 in the service's error shape.
+    let huge = "a".repeat(9 * 1024 * 1024);
+    let resp = t.http.post(format!("{}/{}/oauth2/v2.0/token", t.cloud.url(), t.tenant.tenant_id)).body(huge.clone()).send().await.unwrap();
+    assert_eq!(resp.status(), 413);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "RequestEntityTooLarge");
+    let resp = t
+        .http
+        .post(format!("{}/api/v1/inventory", t.connector.url()))
+        .bearer_auth("x")
+        .body("b".repeat(17 * 1024 * 1024))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 413);
+    assert_eq!(resp.headers()["content-type"], "application/problem+json");
+    t.stop().await;
+}

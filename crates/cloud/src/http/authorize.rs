@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
+use crate::http::Bytes;
 use aws_lc_rs::digest;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Redirect, Response};

@@ -37,7 +37,7 @@ pub struct DeviceRegistration {
 }
 
 /// Workplace Join: the user's token proves who registers; the CSR carries the device key.
-pub async fn register_device(State(state): State<Shared>, headers: HeaderMap, body: axum::body::Bytes) -> Result<Json<serde_json::Value>> {
+pub async fn register_device(State(state): State<Shared>, headers: HeaderMap, body: crate::http::Bytes) -> Result<Json<serde_json::Value>> {
     let claims = authenticate(&state, &headers, &[DRS_RESOURCE])?;
     let user = match claims.upn.as_deref() {
         Some(upn) => state.store.user_by_upn(upn).await?,

@@ -3,8 +3,8 @@
 use super::{Path, Query};
 use std::collections::HashMap;
 
+use crate::http::Bytes;
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Redirect, Response};

@@ -135,3 +135,16 @@ impl From<axum::extract::rejection::QueryRejection> for CloudError {
 async fn not_found() -> CloudError {
     CloudError::not_found("The requested resource does not exist.")
 }
+
+/// The request body; an oversized or unreadable one is answered in this service's shape.
+pub(crate) type Bytes = platform::http::Body<CloudError>;
+
+impl From<axum::extract::rejection::BytesRejection> for CloudError {
+    fn from(r: axum::extract::rejection::BytesRejection) -> Self {
+        CloudError::odata(
+            r.status(),
+            if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE { "RequestEntityTooLarge" } else { "BadRequest" },
+            r.body_text(),
+        )
+    }
+}

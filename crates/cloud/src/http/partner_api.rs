@@ -2,8 +2,8 @@
 //! `api-version` in the query string).
 
 use super::{Path, Query};
+use crate::http::Bytes;
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use serde::Deserialize;

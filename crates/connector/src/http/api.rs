@@ -1,8 +1,8 @@
 //! The instance API.
 
 use super::{Path, Query};
+use crate::http::Bytes;
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use serde::de::DeserializeOwned;

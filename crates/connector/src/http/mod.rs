@@ -72,3 +72,16 @@ impl From<axum::extract::rejection::QueryRejection> for ConnectorError {
 async fn not_found() -> ConnectorError {
     ConnectorError::NotFound("No such endpoint.".into())
 }
+
+/// The request body; an oversized or unreadable one is answered in this service's shape.
+pub(crate) type Bytes = platform::http::Body<ConnectorError>;
+
+impl From<axum::extract::rejection::BytesRejection> for ConnectorError {
+    fn from(r: axum::extract::rejection::BytesRejection) -> Self {
+        if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            ConnectorError::TooLarge(r.body_text())
+        } else {
+            ConnectorError::Invalid(r.body_text())
+        }
+    }
+}

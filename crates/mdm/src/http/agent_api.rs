@@ -1,8 +1,8 @@
 //! The agent API a Mac speaks.
 
 use super::Path;
+use crate::http::Bytes;
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use wire::agent::{AadRegistration, ComputerCaView, Enroll, Enrolled, InventoryReport};

@@ -2,7 +2,7 @@
 //! Access, the Application ID page, Computers, and Change Management › Logs.
 
 use super::{Path, Query};
-use axum::body::Bytes;
+use crate::http::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};

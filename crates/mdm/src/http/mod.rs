@@ -101,3 +101,16 @@ impl From<axum::extract::rejection::QueryRejection> for MdmError {
 async fn not_found() -> MdmError {
     MdmError::NotFound("No such page or endpoint.".into())
 }
+
+/// The request body; an oversized or unreadable one is answered in this service's shape.
+pub(crate) type Bytes = platform::http::Body<MdmError>;
+
+impl From<axum::extract::rejection::BytesRejection> for MdmError {
+    fn from(r: axum::extract::rejection::BytesRejection) -> Self {
+        if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            MdmError::TooLarge(r.body_text())
+        } else {
+            MdmError::Invalid(r.body_text())
+        }
+    }
+}

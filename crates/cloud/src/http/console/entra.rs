@@ -2,8 +2,8 @@
 //! deletable), App registrations, Users and groups, Devices, Conditional Access, Sign-in
 //! logs.
 
+use crate::http::Bytes;
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Redirect, Response};

@@ -1,8 +1,8 @@
 //! Intune admin center: Tenant administration › Connectors and tokens › Partner device
 //! management.
 
+use crate::http::Bytes;
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Response};

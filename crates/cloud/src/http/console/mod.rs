@@ -2,8 +2,8 @@
 //! behind a sign-in. Pages follow the administrator's guide's navigation.
 
 use super::Query;
+use crate::http::Bytes;
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
