@@ -136,6 +136,7 @@ impl Stack {
             cloud::CloudConfig {
                 database_url: database(&opts.databases, &opts.data_dir, "cloud", &mut created).await?,
                 no_policy_is_compliant: true,
+                partner_unresponsive_after_s: 3600,
                 throttle: opts.throttle.clone(),
             },
             cloud_l,

@@ -30,6 +30,9 @@ pub struct CloudConfig {
     /// Whether devices with no assigned compliance policy count as compliant (tenant default).
     #[serde(default = "yes")]
     pub no_policy_is_compliant: bool,
+    /// Seconds without a heartbeat after which an Active partner turns Unresponsive.
+    #[serde(default = "default_unresponsive")]
+    pub partner_unresponsive_after_s: u64,
     /// Budgets of Graph and the partner services per app per tenant.
     #[serde(default)]
     pub throttle: throttle::ThrottleConfig,
@@ -37,6 +40,10 @@ pub struct CloudConfig {
 
 fn yes() -> bool {
     true
+}
+
+fn default_unresponsive() -> u64 {
+    3600
 }
 
 /// Everything a request handler may use.
@@ -101,6 +108,10 @@ async fn upload_worker(state: Shared) {
     loop {
         if let Err(e) = state.keys.maintain(&state.store, state.clock.now_ms()).await {
             tracing::warn!(error = %e, "signing key maintenance failed");
+        }
+        let unresponsive_after_ms = state.config.partner_unresponsive_after_s as i64 * 1000;
+        if let Err(e) = intune::lifecycle::tick(&state.store, state.clock.now_ms(), unresponsive_after_ms).await {
+            tracing::warn!(error = %e, "partner lifecycle tick failed");
         }
         match intune::uploads::process_pending(&state.store, state.clock.now_ms(), state.config.no_policy_is_compliant).await {
             Ok(n) if n > 0 => continue,

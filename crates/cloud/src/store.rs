@@ -48,6 +48,8 @@ pub struct PartnerRow {
     pub noncompliant_at_ms: Option<i64>,
     pub removal_at_ms: Option<i64>,
     pub updated_ms: i64,
+    pub devices_noncompliant_applied: i64,
+    pub devices_removed: i64,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -831,7 +833,7 @@ impl Store {
     pub async fn partner(&self, tenant_id: &str) -> Result<Option<PartnerRow>> {
         Ok(sqlx::query_as::<_, PartnerRow>(
             "SELECT tenant_id, app_id, partner_state, provisioned, enrollment_url, remediation_url, last_heartbeat_ms, \
-             noncompliant_at_ms, removal_at_ms, updated_ms FROM partners WHERE tenant_id = $1",
+             noncompliant_at_ms, removal_at_ms, updated_ms, devices_noncompliant_applied, devices_removed FROM partners WHERE tenant_id = $1",
         )
         .bind(tenant_id)
         .fetch_optional(self.pool())
@@ -841,11 +843,13 @@ impl Store {
     pub async fn save_partner(&self, p: &PartnerRow) -> Result<()> {
         sqlx::query(
             "INSERT INTO partners (tenant_id, app_id, partner_state, provisioned, enrollment_url, remediation_url, \
-             last_heartbeat_ms, noncompliant_at_ms, removal_at_ms, updated_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-             ON CONFLICT (tenant_id) DO UPDATE SET app_id = $11, partner_state = $12, provisioned = $13, \
-             enrollment_url = $14, remediation_url = $15, last_heartbeat_ms = $16, noncompliant_at_ms = $17, \
-             removal_at_ms = $18, updated_ms = $19",
+             last_heartbeat_ms, noncompliant_at_ms, removal_at_ms, updated_ms, devices_noncompliant_applied, devices_removed) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+             ON CONFLICT (tenant_id) DO UPDATE SET app_id = excluded.app_id, partner_state = excluded.partner_state, \
+             provisioned = excluded.provisioned, enrollment_url = excluded.enrollment_url, remediation_url = excluded.remediation_url, \
+             last_heartbeat_ms = excluded.last_heartbeat_ms, noncompliant_at_ms = excluded.noncompliant_at_ms, \
+             removal_at_ms = excluded.removal_at_ms, updated_ms = excluded.updated_ms, \
+             devices_noncompliant_applied = excluded.devices_noncompliant_applied, devices_removed = excluded.devices_removed",
         )
         .bind(&p.tenant_id)
         .bind(p.app_id.clone())
@@ -857,17 +861,60 @@ impl Store {
         .bind(p.noncompliant_at_ms)
         .bind(p.removal_at_ms)
         .bind(p.updated_ms)
-        .bind(p.app_id.clone())
-        .bind(&p.partner_state)
-        .bind(p.provisioned)
-        .bind(p.enrollment_url.clone())
-        .bind(p.remediation_url.clone())
-        .bind(p.last_heartbeat_ms)
-        .bind(p.noncompliant_at_ms)
-        .bind(p.removal_at_ms)
-        .bind(p.updated_ms)
+        .bind(p.devices_noncompliant_applied)
+        .bind(p.devices_removed)
         .execute(self.pool())
         .await?;
+        Ok(())
+    }
+
+    /// Every partner whose state or clocks may move with time.
+    pub async fn partners_with_clocks(&self) -> Result<Vec<PartnerRow>> {
+        Ok(sqlx::query_as::<_, PartnerRow>(
+            "SELECT tenant_id, app_id, partner_state, provisioned, enrollment_url, remediation_url, last_heartbeat_ms, \
+             noncompliant_at_ms, removal_at_ms, updated_ms, devices_noncompliant_applied, devices_removed FROM partners \
+             WHERE partner_state IN ('enabled', 'terminated')",
+        )
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// The +24 h clock: every device the partner reported is noncompliant, in Intune and Entra.
+    pub async fn mark_partner_devices_noncompliant(&self, tenant_id: &str, now: i64) -> Result<()> {
+        let mut tx = self.db.pool.begin().await?;
+        sqlx::query("UPDATE managed_devices SET compliance_state = 'noncompliant', last_sync_ms = $1 WHERE tenant_id = $2")
+            .bind(now)
+            .bind(tenant_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE devices SET is_compliant = 0, compliance_updated_ms = $1 WHERE tenant_id = $2 \
+             AND device_id IN (SELECT device_id FROM managed_devices WHERE tenant_id = $3)",
+        )
+        .bind(now)
+        .bind(tenant_id)
+        .bind(tenant_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The +90 days clock: the partner's devices leave Intune; their Entra devices are no
+    /// longer managed (and stay noncompliant).
+    pub async fn remove_partner_devices(&self, tenant_id: &str, now: i64) -> Result<()> {
+        let mut tx = self.db.pool.begin().await?;
+        sqlx::query(
+            "UPDATE devices SET is_managed = 0, mdm_app_id = NULL, is_compliant = 0, compliance_updated_ms = $1 WHERE tenant_id = $2 \
+             AND device_id IN (SELECT device_id FROM managed_devices WHERE tenant_id = $3)",
+        )
+        .bind(now)
+        .bind(tenant_id)
+        .bind(tenant_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM managed_devices WHERE tenant_id = $1").bind(tenant_id).execute(&mut *tx).await?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -51,6 +51,11 @@ pub enum CallError {
 }
 
 impl CallError {
+    /// Intune refuses the partner because the connection was terminated there (S6).
+    pub fn is_partner_terminated(&self) -> bool {
+        matches!(self, CallError::Http { status: 403, body, .. } if body.contains("PartnerTerminated"))
+    }
+
     pub fn status(&self) -> Option<u16> {
         match self {
             CallError::Http { status, .. } => Some(*status),

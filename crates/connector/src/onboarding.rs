@@ -293,7 +293,9 @@ async fn test_upload(state: &Shared, app: &CloudApp, tenant: &str) -> Check {
 /// Confirm: completes and tests the configuration; the link turns active or failing.
 pub async fn confirm(state: &Shared, mut link: LinkRow) -> Result<LinkView> {
     let tenant = link.tenant_id.clone().ok_or_else(|| ConnectorError::Conflict("Both consents must be granted before Confirm.".into()))?;
-    if ![link_status::AWAITING_CONFIRMATION, link_status::ACTIVE, link_status::FAILING].contains(&link.status.as_str()) {
+    if ![link_status::AWAITING_CONFIRMATION, link_status::ACTIVE, link_status::FAILING, link_status::TERMINATED]
+        .contains(&link.status.as_str())
+    {
         return Err(ConnectorError::Conflict(format!("A link in state {} cannot be confirmed.", link.status)));
     }
     let app = state.app(&link.cloud)?.clone();
@@ -347,8 +349,12 @@ pub async fn heartbeats(state: Shared) {
             let Ok(app) = state.app(&link.cloud) else {
                 continue;
             };
-            if let Err(e) = state.cloud.heartbeat(app, &tenant).await {
-                tracing::warn!(tenant = %tenant, error = %e, "heartbeat failed");
+            match state.cloud.heartbeat(app, &tenant).await {
+                Err(e) if e.is_partner_terminated() => {
+                    let _ = crate::pipeline::terminated(&state, &tenant).await;
+                }
+                Err(e) => tracing::warn!(tenant = %tenant, error = %e, "heartbeat failed"),
+                Ok(_) => {}
             }
         }
     }

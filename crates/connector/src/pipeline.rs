@@ -158,6 +158,10 @@ async fn upload_due(state: &Shared) -> Result<usize> {
         let app = state.app(&m.cloud)?.clone();
         match state.cloud.upload(&app, &m.tenant_id, &m.message_id, &m.body).await {
             Ok(_) => state.store.reschedule_message(&m.message_id, message_state::POLL, 0, state.clock.now_ms() + 50, None).await?,
+            Err(e) if e.is_partner_terminated() => {
+                terminated(state, &m.tenant_id).await?;
+                conclude(state, m, &HashMap::new(), Some("the connection was terminated in Intune")).await?
+            }
             Err(e) => match retry::classify(&e) {
                 Verdict::Retry { after_ms } => retry_later(state, m, message_state::UPLOAD, &e, after_ms).await?,
                 Verdict::GiveUp(reason) => conclude(state, m, &HashMap::new(), Some(&reason)).await?,
@@ -195,6 +199,15 @@ async fn poll_due(state: &Shared) -> Result<usize> {
         }
     }
     Ok(finished)
+}
+
+/// Intune terminated the tenant's connection: every link to it shows so on its instance.
+pub async fn terminated(state: &Shared, tenant: &str) -> Result<()> {
+    let n = state.store.set_active_links_status(tenant, link_status::TERMINATED, state.clock.now_ms()).await?;
+    if n > 0 {
+        tracing::warn!(tenant, links = n, "connection terminated in Intune");
+    }
+    Ok(())
 }
 
 /// Records each device's outcome and closes the message, in one transaction.

@@ -159,6 +159,17 @@ impl Store {
             .await?)
     }
 
+    /// Moves every active link of a tenant to `status` (termination noticed from Intune).
+    pub async fn set_active_links_status(&self, tenant_id: &str, status: &str, now: i64) -> Result<u64> {
+        let r = sqlx::query("UPDATE links SET status = $1, updated_ms = $2 WHERE tenant_id = $3 AND status = 'active'")
+            .bind(status)
+            .bind(now)
+            .bind(tenant_id)
+            .execute(self.pool())
+            .await?;
+        Ok(r.rows_affected())
+    }
+
     pub async fn update_link(&self, l: &LinkRow, now: i64) -> Result<()> {
         sqlx::query("UPDATE links SET tenant_id = $1, status = $2, checks = $3, last_tested_ms = $4, updated_ms = $5 WHERE id = $6")
             .bind(l.tenant_id.clone())

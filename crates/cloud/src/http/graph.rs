@@ -33,6 +33,7 @@ pub fn router() -> Router<Shared> {
         .route("/{version}/devices", get(devices))
         .route("/{version}/deviceManagement/deviceManagementPartners", get(device_management_partners))
         .route("/{version}/deviceManagement/managedDevices", get(managed_devices))
+        .route("/{version}/deviceManagement/deviceManagementPartners/{id}/terminate", axum::routing::post(terminate_partner))
 }
 
 #[derive(Deserialize, Default)]
@@ -312,4 +313,25 @@ async fn managed_devices(
         })
         .collect();
     Ok(collection(&state, &version, "deviceManagement/managedDevices", "deviceManagement/managedDevices", items, next))
+}
+
+/// `POST deviceManagementPartners/{id}/terminate`: ends the partner connection (204).
+async fn terminate_partner(
+    State(state): State<Shared>,
+    Path((version, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<axum::http::StatusCode> {
+    let tenant = caller(&state, &headers, &version, &["DeviceManagementServiceConfig.ReadWrite.All"]).await?;
+    let mut p = state
+        .store
+        .partner(&tenant.id)
+        .await?
+        .filter(|p| p.tenant_id == id)
+        .ok_or_else(|| CloudError::not_found(format!("Resource '{id}' does not exist.")))?;
+    if !partner::connected(&p) {
+        return Err(CloudError::bad_request("There is no partner connection to terminate."));
+    }
+    partner::terminate(&mut p, state.clock.now_ms());
+    state.store.save_partner(&p).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
 }

@@ -101,7 +101,7 @@ pub async fn tenant_data_sync(
         "PartnerTenantHeartbeat" => {
             let req: HeartbeatRequest = json_body(&body)?;
             if p.partner_state == partner::state::TERMINATED {
-                return Err(CloudError::forbidden("The partner connection was terminated; provision it again first."));
+                return Err(uploads::terminated());
             }
             partner::heartbeat(&mut p, now);
             state.store.save_partner(&p).await?;

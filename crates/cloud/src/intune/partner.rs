@@ -50,7 +50,25 @@ pub fn new_partner(tenant_id: &str, now_ms: i64) -> PartnerRow {
         noncompliant_at_ms: None,
         removal_at_ms: None,
         updated_ms: now_ms,
+        devices_noncompliant_applied: 0,
+        devices_removed: 0,
     }
+}
+
+/// Whether a connection exists, which is when *Terminate* is offered.
+pub fn connected(p: &PartnerRow) -> bool {
+    [state::ENABLED, state::UNRESPONSIVE, state::REJECTED].contains(&p.partner_state.as_str())
+}
+
+/// Missed heartbeats turn an Active partner Unresponsive.
+pub fn check_heartbeat(p: &mut PartnerRow, now_ms: i64, unresponsive_after_ms: i64) -> bool {
+    let stale = p.last_heartbeat_ms.is_none_or(|t| now_ms - t > unresponsive_after_ms);
+    if p.partner_state == state::ENABLED && stale {
+        p.partner_state = state::UNRESPONSIVE.into();
+        p.updated_ms = now_ms;
+        return true;
+    }
+    false
 }
 
 /// The admin saved (or cleared) *Specify the Microsoft Entra App ID for Jamf*.
@@ -71,6 +89,9 @@ pub fn provision(p: &mut PartnerRow, enrollment_url: Option<String>, remediation
         p.noncompliant_at_ms = None;
         p.removal_at_ms = None;
     }
+    // A new connection: devices report again; the clocks of a later termination start afresh.
+    p.devices_noncompliant_applied = 0;
+    p.devices_removed = 0;
     p.updated_ms = now_ms;
 }
 

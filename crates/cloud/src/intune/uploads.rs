@@ -81,11 +81,20 @@ pub async fn accept(
 /// `update_device_attributes`, and comes from the App ID configured in Partner device
 /// management. Returns that App ID.
 pub async fn authorize_partner(store: &Store, tenant_id: &str, claims: &AccessClaims) -> Result<String> {
-    let (app_id, terminated) = check_partner(store, tenant_id, claims).await?;
-    if terminated {
-        return Err(CloudError::forbidden("The partner connection was terminated."));
+    let (app_id, is_terminated) = check_partner(store, tenant_id, claims).await?;
+    if is_terminated {
+        return Err(terminated());
     }
     Ok(app_id)
+}
+
+/// The answer to a terminated partner: a distinct code so the partner can tell it apart.
+pub fn terminated() -> CloudError {
+    CloudError::odata(
+        axum::http::StatusCode::FORBIDDEN,
+        "PartnerTerminated",
+        "The partner connection was terminated in Intune. Provision the tenant again to resume.",
+    )
 }
 
 /// As [`authorize_partner`], but a terminated partner may still provision itself again

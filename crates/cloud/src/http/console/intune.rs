@@ -9,7 +9,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use platform::html::{escape, page};
 
-use super::{admin, nav};
+use super::{admin, nav, signed_in};
 use crate::Shared;
 use crate::entra::directory::User;
 use crate::error::Result;
@@ -18,8 +18,45 @@ use crate::intune::partner;
 
 pub const PARTNER_PAGE: &str = "/console/intune/tenant-admin/connectors/partner-device-management";
 
+const TERMINATE_PAGE: &str = "/console/intune/tenant-admin/connectors/partner-device-management/terminate";
+
 pub fn router() -> Router<Shared> {
-    Router::new().route(PARTNER_PAGE, get(partner_page).post(save_partner))
+    Router::new().route(PARTNER_PAGE, get(partner_page).post(save_partner)).route(TERMINATE_PAGE, get(confirm_terminate).post(terminate))
+}
+
+/// The confirmation step of *Terminate*.
+async fn confirm_terminate(State(state): State<Shared>, headers: HeaderMap) -> Result<Response> {
+    let user = signed_in!(state, headers, TERMINATE_PAGE);
+    if !state.store.partner(&user.tenant_id).await?.is_some_and(|p| partner::connected(&p)) {
+        return render_partner(&state, &user, Some("There is no connection to terminate.")).await;
+    }
+    Ok(Html(page(
+        "Terminate",
+        &format!(
+            "{}<h1>Terminate the partner connection?</h1><p>Devices of this partner will be marked noncompliant after 24 hours \
+             and removed from Intune after 90 days, unless a new connection is set up before the first date.</p>\
+             <form method=\"post\" action=\"{TERMINATE_PAGE}\"><input type=\"hidden\" name=\"confirm\" value=\"yes\">\
+             <button>Yes, terminate</button></form> <a href=\"{PARTNER_PAGE}\">Cancel</a>",
+            nav()
+        ),
+    ))
+    .into_response())
+}
+
+async fn terminate(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Result<Response> {
+    let user = signed_in!(state, headers, TERMINATE_PAGE);
+    if form(&body).get("confirm").map(String::as_str) != Some("yes") {
+        return render_partner(&state, &user, Some("Terminate needs confirmation.")).await;
+    }
+    let now = state.clock.now_ms();
+    match state.store.partner(&user.tenant_id).await?.filter(partner::connected) {
+        Some(mut p) => {
+            partner::terminate(&mut p, now);
+            state.store.save_partner(&p).await?;
+            render_partner(&state, &user, Some("The connection was terminated.")).await
+        }
+        None => render_partner(&state, &user, Some("There is no connection to terminate.")).await,
+    }
 }
 
 async fn partner_page(State(state): State<Shared>, headers: HeaderMap) -> Result<Response> {
@@ -43,6 +80,11 @@ async fn render_partner(state: &Shared, user: &User, message: Option<&str>) -> R
         None => (String::new(), partner::display(partner::state::UNAVAILABLE), "—".into(), "—".into(), "—".into()),
     };
     let message = message.map(|m| format!("<p id=\"message\">{}</p>", escape(m))).unwrap_or_default();
+    let terminate = if p.as_ref().is_some_and(partner::connected) {
+        format!("<p><a id=\"terminate\" href=\"{TERMINATE_PAGE}\">Terminate</a></p>")
+    } else {
+        String::new()
+    };
     Ok(Html(page(
         "Partner device management",
         &format!(
@@ -52,7 +94,7 @@ async fn render_partner(state: &Shared, user: &User, message: Option<&str>) -> R
          <tr><th>Devices will be marked noncompliant</th><td>{}</td></tr>\
          <tr><th>Devices will be removed</th><td id=\"removal\">{}</td></tr></table>\
          <form method=\"post\"><label>Specify the Microsoft Entra App ID for Jamf \
-         <input name=\"app_id\" value=\"{}\" size=\"40\"></label> <button type=\"submit\">Save</button></form>",
+         <input name=\"app_id\" value=\"{}\" size=\"40\"></label> <button type=\"submit\">Save</button></form>{terminate}",
             nav(),
             escape(status),
             escape(&heartbeat),

@@ -1,0 +1,32 @@
+//! What time does to partners (SPEC §5): missed heartbeats make a partner Unresponsive;
+//! after a termination, its devices turn noncompliant at +24 h and leave Intune at +90 days.
+//! Runs on every tick of the cloud's worker, on the injected clock.
+
+use crate::error::Result;
+use crate::intune::partner::{self, state};
+use crate::store::Store;
+
+pub async fn tick(store: &Store, now_ms: i64, unresponsive_after_ms: i64) -> Result<()> {
+    for mut p in store.partners_with_clocks().await? {
+        if partner::check_heartbeat(&mut p, now_ms, unresponsive_after_ms) {
+            tracing::info!(tenant = %p.tenant_id, "partner unresponsive: no heartbeat");
+            store.save_partner(&p).await?;
+        }
+        if p.partner_state != state::TERMINATED {
+            continue;
+        }
+        if p.devices_noncompliant_applied == 0 && p.noncompliant_at_ms.is_some_and(|t| now_ms >= t) {
+            store.mark_partner_devices_noncompliant(&p.tenant_id, now_ms).await?;
+            p.devices_noncompliant_applied = 1;
+            store.save_partner(&p).await?;
+            tracing::info!(tenant = %p.tenant_id, "partner devices marked noncompliant (24 h after termination)");
+        }
+        if p.devices_removed == 0 && p.removal_at_ms.is_some_and(|t| now_ms >= t) {
+            store.remove_partner_devices(&p.tenant_id, now_ms).await?;
+            p.devices_removed = 1;
+            store.save_partner(&p).await?;
+            tracing::info!(tenant = %p.tenant_id, "partner devices removed (90 days after termination)");
+        }
+    }
+    Ok(())
+}
