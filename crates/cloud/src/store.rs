@@ -13,6 +13,9 @@ static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 
 pub const MIGRATIONS: Migrations = Migrations { sqlite: &SQLITE, postgres: &POSTGRES };
 
+/// Devices that have not reported for this many days are noncompliant (tenant default).
+pub const DEFAULT_VALIDITY_DAYS: i64 = 30;
+
 #[derive(Clone, Debug)]
 pub struct Store {
     pub db: Db,
@@ -66,6 +69,9 @@ pub struct ManagedDeviceRow {
     pub setting_results: String,
     pub partner_update_ms: i64,
     pub last_sync_ms: i64,
+    pub noncompliant_since_ms: Option<i64>,
+    pub error_since_ms: Option<i64>,
+    pub grace_expires_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -964,10 +970,53 @@ impl Store {
         .await?)
     }
 
+    pub async fn policy(&self, tenant_id: &str, id: &str) -> Result<Option<PolicyRow>> {
+        Ok(sqlx::query_as::<_, PolicyRow>(
+            "SELECT id, tenant_id, display_name, settings FROM compliance_policies WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(tenant_id)
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    /// Group IDs a policy is assigned to.
+    pub async fn policy_assignments(&self, policy_id: &str) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar::<_, String>("SELECT group_id FROM policy_assignments WHERE policy_id = $1 ORDER BY group_id")
+            .bind(policy_id)
+            .fetch_all(self.pool())
+            .await?)
+    }
+
+    /// Replaces a policy's assignments.
+    pub async fn set_policy_assignments(&self, policy_id: &str, groups: &[String]) -> Result<()> {
+        let mut tx = self.db.pool.begin().await?;
+        sqlx::query("DELETE FROM policy_assignments WHERE policy_id = $1").bind(policy_id).execute(&mut *tx).await?;
+        for g in groups {
+            sqlx::query("INSERT INTO policy_assignments (policy_id, group_id) VALUES ($1, $2)")
+                .bind(policy_id)
+                .bind(g)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Counts of a tenant's partner devices per compliance state.
+    pub async fn compliance_counts(&self, tenant_id: &str) -> Result<Vec<(String, i64)>> {
+        Ok(sqlx::query_as::<_, (String, i64)>(
+            "SELECT compliance_state, COUNT(*) FROM managed_devices WHERE tenant_id = $1 GROUP BY compliance_state ORDER BY compliance_state",
+        )
+        .bind(tenant_id)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
     pub async fn managed_device(&self, device_id: &str) -> Result<Option<ManagedDeviceRow>> {
         Ok(sqlx::query_as::<_, ManagedDeviceRow>(
             "SELECT id, tenant_id, device_id, user_id, device_name, os_version, serial_number, compliance_state, \
-             attributes, setting_results, partner_update_ms, last_sync_ms FROM managed_devices WHERE device_id = $1",
+             attributes, setting_results, partner_update_ms, last_sync_ms, noncompliant_since_ms, error_since_ms, grace_expires_ms FROM managed_devices WHERE device_id = $1",
         )
         .bind(device_id)
         .fetch_optional(self.pool())
@@ -977,7 +1026,7 @@ impl Store {
     pub async fn managed_devices(&self, tenant_id: &str, after: &str, limit: i64) -> Result<Vec<ManagedDeviceRow>> {
         Ok(sqlx::query_as::<_, ManagedDeviceRow>(
             "SELECT id, tenant_id, device_id, user_id, device_name, os_version, serial_number, compliance_state, \
-             attributes, setting_results, partner_update_ms, last_sync_ms FROM managed_devices \
+             attributes, setting_results, partner_update_ms, last_sync_ms, noncompliant_since_ms, error_since_ms, grace_expires_ms FROM managed_devices \
              WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3",
         )
         .bind(tenant_id)
@@ -985,6 +1034,74 @@ impl Store {
         .bind(limit)
         .fetch_all(self.pool())
         .await?)
+    }
+
+    /// `(no policy counts as compliant, validity period in days)` of a tenant.
+    pub async fn compliance_settings(&self, tenant_id: &str, default_no_policy: bool) -> Result<(bool, i64)> {
+        let row = sqlx::query_as::<_, (i64, i64)>(
+            "SELECT no_policy_is_compliant, validity_days FROM tenant_compliance_settings WHERE tenant_id = $1",
+        )
+        .bind(tenant_id)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(|(n, d)| (n != 0, d)).unwrap_or((default_no_policy, DEFAULT_VALIDITY_DAYS)))
+    }
+
+    pub async fn save_compliance_settings(&self, tenant_id: &str, no_policy_is_compliant: bool, validity_days: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO tenant_compliance_settings (tenant_id, no_policy_is_compliant, validity_days) VALUES ($1, $2, $3) \
+             ON CONFLICT (tenant_id) DO UPDATE SET no_policy_is_compliant = excluded.no_policy_is_compliant, validity_days = excluded.validity_days",
+        )
+        .bind(tenant_id)
+        .bind(no_policy_is_compliant as i64)
+        .bind(validity_days)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Devices whose grace period ended become noncompliant. Returns how many.
+    pub async fn expire_grace_periods(&self, now: i64) -> Result<u64> {
+        let mut tx = self.db.pool.begin().await?;
+        sqlx::query(
+            "UPDATE devices SET is_compliant = 0, compliance_updated_ms = $1 WHERE device_id IN \
+             (SELECT device_id FROM managed_devices WHERE compliance_state = 'inGracePeriod' AND grace_expires_ms <= $2)",
+        )
+        .bind(now)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let r = sqlx::query("UPDATE managed_devices SET compliance_state = 'noncompliant' WHERE compliance_state = 'inGracePeriod' AND grace_expires_ms <= $1")
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(r.rows_affected())
+    }
+
+    /// Devices that have not reported within their tenant's validity period become
+    /// noncompliant. Returns how many.
+    pub async fn enforce_validity_period(&self, now: i64) -> Result<u64> {
+        const DAY_MS: i64 = 24 * 3600 * 1000;
+        let stale = "SELECT m.device_id FROM managed_devices m LEFT JOIN tenant_compliance_settings s ON s.tenant_id = m.tenant_id \
+                     WHERE m.compliance_state IN ('compliant', 'inGracePeriod') \
+                     AND m.partner_update_ms < $1 - COALESCE(s.validity_days, $2) * $3";
+        let mut tx = self.db.pool.begin().await?;
+        sqlx::query(&format!("UPDATE devices SET is_compliant = 0, compliance_updated_ms = $4 WHERE device_id IN ({stale})"))
+            .bind(now)
+            .bind(DEFAULT_VALIDITY_DAYS)
+            .bind(DAY_MS)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        let r = sqlx::query(&format!("UPDATE managed_devices SET compliance_state = 'noncompliant' WHERE device_id IN ({stale})"))
+            .bind(now)
+            .bind(DEFAULT_VALIDITY_DAYS)
+            .bind(DAY_MS)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(r.rows_affected())
     }
 
     // ---- uploads -----------------------------------------------------------------------
@@ -1041,11 +1158,13 @@ pub mod tx {
     pub async fn upsert_managed_device(conn: &mut AnyConnection, m: &ManagedDeviceRow) -> Result<()> {
         sqlx::query(
             "INSERT INTO managed_devices (id, tenant_id, device_id, user_id, device_name, os_version, serial_number, \
-             compliance_state, attributes, setting_results, partner_update_ms, last_sync_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-             ON CONFLICT (device_id) DO UPDATE SET user_id = $13, device_name = $14, os_version = $15, \
-             serial_number = $16, compliance_state = $17, attributes = $18, setting_results = $19, \
-             partner_update_ms = $20, last_sync_ms = $21",
+             compliance_state, attributes, setting_results, partner_update_ms, last_sync_ms, noncompliant_since_ms, error_since_ms, \
+             grace_expires_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+             ON CONFLICT (device_id) DO UPDATE SET user_id = excluded.user_id, device_name = excluded.device_name, \
+             os_version = excluded.os_version, serial_number = excluded.serial_number, compliance_state = excluded.compliance_state, \
+             attributes = excluded.attributes, setting_results = excluded.setting_results, partner_update_ms = excluded.partner_update_ms, \
+             last_sync_ms = excluded.last_sync_ms, noncompliant_since_ms = excluded.noncompliant_since_ms, \
+             error_since_ms = excluded.error_since_ms, grace_expires_ms = excluded.grace_expires_ms",
         )
         .bind(&m.id)
         .bind(&m.tenant_id)
@@ -1059,15 +1178,9 @@ pub mod tx {
         .bind(&m.setting_results)
         .bind(m.partner_update_ms)
         .bind(m.last_sync_ms)
-        .bind(&m.user_id)
-        .bind(m.device_name.clone())
-        .bind(m.os_version.clone())
-        .bind(m.serial_number.clone())
-        .bind(&m.compliance_state)
-        .bind(&m.attributes)
-        .bind(&m.setting_results)
-        .bind(m.partner_update_ms)
-        .bind(m.last_sync_ms)
+        .bind(m.noncompliant_since_ms)
+        .bind(m.error_since_ms)
+        .bind(m.grace_expires_ms)
         .execute(conn)
         .await?;
         Ok(())

@@ -90,6 +90,10 @@ pub struct DeviceItem {
     pub password_history_length: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub firewall_enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub firewall_block_all_incoming: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub firewall_stealth_mode: Option<bool>,
     // Hardware and identity attributes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_name: Option<String>,

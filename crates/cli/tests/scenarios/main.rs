@@ -12,5 +12,6 @@ mod interop;
 mod s1_prerequisites;
 mod s3_connect;
 mod s4_compliance_sign_in;
+mod s4_policies;
 mod s5_s6_termination;
 mod s8_support_checks;

@@ -10,7 +10,7 @@ use axum::routing::get;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{authenticate, graph_directory};
+use super::{authenticate, graph_directory, graph_intune};
 use crate::Shared;
 use crate::entra::directory::Tenant;
 use crate::error::{CloudError, Result};
@@ -33,6 +33,10 @@ pub fn router() -> Router<Shared> {
         .route("/{version}/devices", get(devices))
         .route("/{version}/deviceManagement/deviceManagementPartners", get(device_management_partners))
         .route("/{version}/deviceManagement/managedDevices", get(managed_devices))
+        .route("/{version}/deviceManagement/deviceCompliancePolicies", get(graph_intune::list).post(graph_intune::create))
+        .route("/{version}/deviceManagement/deviceCompliancePolicies/{id}", get(graph_intune::get_one))
+        .route("/{version}/deviceManagement/deviceCompliancePolicies/{id}/assign", axum::routing::post(graph_intune::assign))
+        .route("/{version}/deviceManagement/deviceCompliancePolicies/{id}/assignments", get(graph_intune::assignments))
         .route("/{version}/deviceManagement/deviceManagementPartners/{id}/terminate", axum::routing::post(terminate_partner))
 }
 
@@ -306,7 +310,7 @@ async fn managed_devices(
                 "id": m.id, "userId": m.user_id, "deviceName": m.device_name, "operatingSystem": "macOS", "osVersion": m.os_version,
                 "serialNumber": m.serial_number, "azureADDeviceId": m.device_id, "azureADRegistered": true,
                 "deviceRegistrationState": "registered", "complianceState": m.compliance_state,
-                "complianceGracePeriodExpirationDateTime": "9999-12-31T23:59:59Z", "managementAgent": "jamf",
+                "complianceGracePeriodExpirationDateTime": m.grace_expires_ms.map(platform::clock::ms_to_rfc3339).unwrap_or_else(|| "9999-12-31T23:59:59Z".into()), "managementAgent": "jamf",
                 "lastSyncDateTime": platform::clock::ms_to_rfc3339(m.last_sync_ms), "managedDeviceOwnerType": "company",
                 "manufacturer": "Apple",
             })

@@ -1,28 +1,138 @@
 //! Evaluation of macOS compliance policies (SPEC §6) against what a partner reported.
-//! Pure functions: the upload worker feeds them, nothing here touches storage.
+//! Pure functions: the upload worker and the clock tick feed them, nothing here touches
+//! storage.
 
 use std::cmp::Ordering;
 
 use serde::{Deserialize, Serialize};
 use wire::partner::DeviceItem;
 
-/// The `#microsoft.graph.macOSCompliancePolicy` settings evaluated here. A `false` or
-/// absent requirement means "not configured", as in Graph.
+/// The `#microsoft.graph.macOSCompliancePolicy` settings. A `false` or absent requirement
+/// means "not configured", as in Graph.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct MacOsPolicySettings {
     #[serde(default)]
-    pub storage_require_encryption: bool,
-    #[serde(default)]
     pub system_integrity_protection_enabled: bool,
-    #[serde(default)]
-    pub firewall_enabled: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub os_minimum_version: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub os_maximum_version: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub os_minimum_build_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub os_maximum_build_version: Option<String>,
+    #[serde(default)]
+    pub password_required: bool,
+    #[serde(default)]
+    pub password_block_simple: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_minimum_length: Option<i32>,
+    /// `deviceDefault`, `alphanumeric` or `numeric`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_required_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_minimum_character_set_count: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_expiration_days: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_previous_password_block_count: Option<i32>,
+    #[serde(default)]
+    pub storage_require_encryption: bool,
+    #[serde(default)]
+    pub firewall_enabled: bool,
+    #[serde(default)]
+    pub firewall_block_all_incoming: bool,
+    #[serde(default)]
+    pub firewall_enable_stealth_mode: bool,
+    /// `notConfigured`, `macAppStore`, `macAppStoreAndIdentifiedDevelopers`, `anywhere`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gatekeeper_allowed_app_source: Option<String>,
+    /// Actions for noncompliance; a `block` action's `gracePeriodHours` is the grace period.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scheduled_actions_for_rule: Vec<ScheduledActionsForRule>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduledActionsForRule {
+    #[serde(default)]
+    pub rule_name: Option<String>,
+    #[serde(default)]
+    pub scheduled_action_configurations: Vec<ScheduledActionConfiguration>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduledActionConfiguration {
+    pub action_type: String,
+    #[serde(default)]
+    pub grace_period_hours: i64,
+}
+
+impl MacOsPolicySettings {
+    /// Hours a device may stay noncompliant before it is marked so (the `block` action).
+    pub fn grace_period_hours(&self) -> i64 {
+        self.scheduled_actions_for_rule
+            .iter()
+            .flat_map(|r| &r.scheduled_action_configurations)
+            .filter(|a| a.action_type == "block")
+            .map(|a| a.grace_period_hours)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Rules a policy must respect to be saved.
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, v) in [
+            ("osMinimumVersion", &self.os_minimum_version),
+            ("osMaximumVersion", &self.os_maximum_version),
+            ("osMinimumBuildVersion", &self.os_minimum_build_version),
+            ("osMaximumBuildVersion", &self.os_maximum_build_version),
+        ] {
+            if let Some(v) = v
+                && (v.trim().is_empty() || v.len() > 32)
+            {
+                return Err(format!("{name} must be a version such as 14.5."));
+            }
+        }
+        if let Some(n) = self.password_minimum_length
+            && !(4..=14).contains(&n)
+        {
+            return Err("passwordMinimumLength must be between 4 and 14.".into());
+        }
+        if let Some(n) = self.password_minimum_character_set_count
+            && !(0..=4).contains(&n)
+        {
+            return Err("passwordMinimumCharacterSetCount must be between 0 and 4.".into());
+        }
+        if let Some(n) = self.password_expiration_days
+            && !(1..=65535).contains(&n)
+        {
+            return Err("passwordExpirationDays must be between 1 and 65535.".into());
+        }
+        if let Some(n) = self.password_previous_password_block_count
+            && !(1..=24).contains(&n)
+        {
+            return Err("passwordPreviousPasswordBlockCount must be between 1 and 24.".into());
+        }
+        if let Some(t) = &self.password_required_type
+            && !["deviceDefault", "alphanumeric", "numeric"].contains(&t.as_str())
+        {
+            return Err("passwordRequiredType must be deviceDefault, alphanumeric or numeric.".into());
+        }
+        if let Some(g) = &self.gatekeeper_allowed_app_source
+            && !["notConfigured", "macAppStore", "macAppStoreAndIdentifiedDevelopers", "anywhere"].contains(&g.as_str())
+        {
+            return Err(
+                "gatekeeperAllowedAppSource must be notConfigured, macAppStore, macAppStoreAndIdentifiedDevelopers or anywhere.".into()
+            );
+        }
+        if self.grace_period_hours() < 0 || self.grace_period_hours() > 365 * 24 {
+            return Err("gracePeriodHours must be between 0 and 8760.".into());
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,6 +142,8 @@ pub enum SettingState {
     Noncompliant,
     /// The partner did not send the attribute the setting reads.
     NotApplicable,
+    /// The partner sent the attribute in a form that cannot be evaluated.
+    Error,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,12 +154,18 @@ pub struct SettingResult {
     pub state: SettingState,
     /// What the partner reported, for the per-setting report.
     pub actual: Option<String>,
+    /// What the policy requires.
+    pub expected: String,
+}
+
+/// Parses a dotted version; `None` if any part is not a number.
+fn version(s: &str) -> Option<Vec<u64>> {
+    s.trim().split('.').map(|p| p.trim().parse().ok()).collect()
 }
 
 /// Compares dotted version numbers numerically: 10.15.7 < 11.0 < 11.10.
 pub fn compare_versions(a: &str, b: &str) -> Ordering {
-    let parse = |s: &str| -> Vec<u64> { s.split('.').map(|p| p.trim().parse().unwrap_or(0)).collect() };
-    let (a, b) = (parse(a), parse(b));
+    let (a, b) = (version(a).unwrap_or_default(), version(b).unwrap_or_default());
     for i in 0..a.len().max(b.len()) {
         match a.get(i).unwrap_or(&0).cmp(b.get(i).unwrap_or(&0)) {
             Ordering::Equal => continue,
@@ -57,80 +175,393 @@ pub fn compare_versions(a: &str, b: &str) -> Ordering {
     Ordering::Equal
 }
 
-fn check(policy_id: &str, setting: &str, actual: Option<String>, pass: impl FnOnce(&str) -> bool) -> SettingResult {
-    let state = match actual.as_deref() {
-        None => SettingState::NotApplicable,
-        Some(v) if pass(v) => SettingState::Compliant,
-        Some(_) => SettingState::Noncompliant,
-    };
-    SettingResult { policy_id: policy_id.into(), setting: setting.into(), state, actual }
+/// Compares macOS build numbers (`23H124`): major number, letter, then the rest.
+pub fn compare_builds(a: &str, b: &str) -> Option<Ordering> {
+    fn parts(s: &str) -> Option<(u64, char, u64, String)> {
+        let s = s.trim();
+        let letter_at = s.find(|c: char| c.is_ascii_alphabetic())?;
+        let major = s[..letter_at].parse().ok()?;
+        let letter = s[letter_at..].chars().next()?.to_ascii_uppercase();
+        let rest = &s[letter_at + 1..];
+        let digits_end = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let minor = rest[..digits_end].parse().unwrap_or(0);
+        Some((major, letter, minor, rest[digits_end..].to_string()))
+    }
+    Some(parts(a)?.cmp(&parts(b)?))
+}
+
+struct Check<'a> {
+    policy_id: &'a str,
+    out: Vec<SettingResult>,
+}
+
+impl Check<'_> {
+    /// `verdict` gets the reported value: `Some(true)` compliant, `Some(false)`
+    /// noncompliant, `None` the value cannot be evaluated (error).
+    fn add(&mut self, setting: &str, expected: String, actual: Option<String>, verdict: impl FnOnce(&str) -> Option<bool>) {
+        let state = match actual.as_deref() {
+            None => SettingState::NotApplicable,
+            Some(v) => match verdict(v) {
+                Some(true) => SettingState::Compliant,
+                Some(false) => SettingState::Noncompliant,
+                None => SettingState::Error,
+            },
+        };
+        self.out.push(SettingResult { policy_id: self.policy_id.into(), setting: setting.into(), state, actual, expected });
+    }
+}
+
+fn number(v: &str) -> Option<i64> {
+    v.trim().parse().ok()
+}
+
+fn boolean(v: &str) -> Option<bool> {
+    match v {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
+    }
 }
 
 /// Every configured setting of one policy against one device's reported attributes.
 pub fn evaluate(policy_id: &str, s: &MacOsPolicySettings, item: &DeviceItem) -> Vec<SettingResult> {
-    let mut out = Vec::new();
-    if s.storage_require_encryption {
-        out.push(check(policy_id, "storageRequireEncryption", item.encrypted.map(|b| b.to_string()), |v| v == "true"));
-    }
+    let mut c = Check { policy_id, out: Vec::new() };
+    let flag = |b: Option<bool>| b.map(|b| b.to_string());
     if s.system_integrity_protection_enabled {
-        out.push(check(policy_id, "systemIntegrityProtectionEnabled", item.sip.clone(), |v| v.eq_ignore_ascii_case("enabled")));
-    }
-    if s.firewall_enabled {
-        out.push(check(policy_id, "firewallEnabled", item.firewall_enabled.map(|b| b.to_string()), |v| v == "true"));
+        c.add("systemIntegrityProtectionEnabled", "Enabled".into(), item.sip.clone(), |v| match v.to_ascii_lowercase().as_str() {
+            "enabled" => Some(true),
+            "disabled" => Some(false),
+            _ => None,
+        });
     }
     if let Some(min) = &s.os_minimum_version {
-        out.push(check(policy_id, "osMinimumVersion", item.os_version.clone(), |v| compare_versions(v, min) != Ordering::Less));
+        c.add("osMinimumVersion", format!(">= {min}"), item.os_version.clone(), |v| {
+            version(v).map(|_| compare_versions(v, min) != Ordering::Less)
+        });
     }
     if let Some(max) = &s.os_maximum_version {
-        out.push(check(policy_id, "osMaximumVersion", item.os_version.clone(), |v| compare_versions(v, max) != Ordering::Greater));
+        c.add("osMaximumVersion", format!("<= {max}"), item.os_version.clone(), |v| {
+            version(v).map(|_| compare_versions(v, max) != Ordering::Greater)
+        });
     }
-    if let Some(len) = s.password_minimum_length {
-        out.push(check(policy_id, "passwordMinimumLength", item.passcode_length.clone(), |v| {
-            v.parse::<i32>().map(|n| n >= len).unwrap_or(false)
-        }));
+    if let Some(min) = &s.os_minimum_build_version {
+        c.add("osMinimumBuildVersion", format!(">= {min}"), item.os_build.clone(), |v| compare_builds(v, min).map(|o| o != Ordering::Less));
     }
+    if let Some(max) = &s.os_maximum_build_version {
+        c.add("osMaximumBuildVersion", format!("<= {max}"), item.os_build.clone(), |v| {
+            compare_builds(v, max).map(|o| o != Ordering::Greater)
+        });
+    }
+    let password_type = item.password_type.clone().map(|t| t.to_ascii_lowercase());
+    if s.password_required {
+        c.add("passwordRequired", "a password".into(), password_type.clone(), |v| match v {
+            "simple" | "alphanumeric" => Some(true),
+            "unknown" | "none" => Some(false),
+            _ => None,
+        });
+    }
+    if s.password_block_simple {
+        c.add("passwordBlockSimple", "not simple".into(), password_type.clone(), |v| match v {
+            "simple" => Some(false),
+            "alphanumeric" => Some(true),
+            "unknown" | "none" => Some(false),
+            _ => None,
+        });
+    }
+    if s.password_required_type.as_deref() == Some("alphanumeric") {
+        c.add("passwordRequiredType", "alphanumeric".into(), password_type, |v| match v {
+            "alphanumeric" => Some(true),
+            "simple" | "unknown" | "none" => Some(false),
+            _ => None,
+        });
+    }
+    if let Some(n) = s.password_minimum_length {
+        c.add("passwordMinimumLength", format!(">= {n}"), item.passcode_length.clone(), |v| number(v).map(|l| l >= n as i64));
+    }
+    if let Some(n) = s.password_minimum_character_set_count {
+        c.add("passwordMinimumCharacterSetCount", format!(">= {n}"), item.minimum_password_char_sets.clone(), |v| {
+            number(v).map(|l| l >= n as i64)
+        });
+    }
+    if let Some(n) = s.password_expiration_days {
+        // The device must expire passwords at least this often (0 or absent: never).
+        c.add("passwordExpirationDays", format!("<= {n}"), item.password_expiration_days.clone(), |v| {
+            number(v).map(|d| d > 0 && d <= n as i64)
+        });
+    }
+    if let Some(n) = s.password_previous_password_block_count {
+        c.add("passwordPreviousPasswordBlockCount", format!(">= {n}"), item.password_history_length.clone(), |v| {
+            number(v).map(|h| h >= n as i64)
+        });
+    }
+    if s.storage_require_encryption {
+        c.add("storageRequireEncryption", "true".into(), flag(item.encrypted), boolean);
+    }
+    if s.firewall_enabled {
+        c.add("firewallEnabled", "true".into(), flag(item.firewall_enabled), boolean);
+    }
+    if s.firewall_block_all_incoming {
+        c.add("firewallBlockAllIncoming", "true".into(), flag(item.firewall_block_all_incoming), boolean);
+    }
+    if s.firewall_enable_stealth_mode {
+        c.add("firewallEnableStealthMode", "true".into(), flag(item.firewall_stealth_mode), boolean);
+    }
+    match s.gatekeeper_allowed_app_source.as_deref() {
+        Some("macAppStore") => {
+            c.add("gatekeeperAllowedAppSource", "App Store".into(), item.gatekeeper.clone(), |v| gatekeeper_rank(v).map(|r| r == 0))
+        }
+        Some("macAppStoreAndIdentifiedDevelopers") => {
+            c.add("gatekeeperAllowedAppSource", "App Store and identified developers".into(), item.gatekeeper.clone(), |v| {
+                gatekeeper_rank(v).map(|r| r <= 1)
+            })
+        }
+        _ => {}
+    }
+    c.out
+}
+
+/// How permissive a Gatekeeper setting is: 0 App Store, 1 + identified developers, 2 anywhere.
+fn gatekeeper_rank(v: &str) -> Option<u8> {
+    match v.to_ascii_lowercase().as_str() {
+        "app store" | "macappstore" => Some(0),
+        "app store and identified developers" | "macappstoreandidentifieddevelopers" => Some(1),
+        "anywhere" | "off" => Some(2),
+        _ => None,
+    }
+}
+
+/// Two assigned policies that set the same setting to different requirements conflict.
+pub fn conflicts(policies: &[(String, MacOsPolicySettings)]) -> Vec<String> {
+    let items: Vec<(String, String)> = policies
+        .iter()
+        .flat_map(|(_, s)| {
+            let v = serde_json::to_value(s).unwrap_or_default();
+            v.as_object()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|(k, _)| k != "scheduledActionsForRule")
+                .map(|(k, v)| (k, v.to_string()))
+        })
+        .filter(|(_, v)| v != "false" && v != "null")
+        .collect();
+    let mut out: Vec<String> =
+        items.iter().filter(|(k, v)| items.iter().any(|(k2, v2)| k2 == k && v2 != v)).map(|(k, _)| k.clone()).collect();
+    out.sort();
+    out.dedup();
     out
 }
 
-/// The device's compliance state from all its settings' results (SPEC §5). With no
-/// assigned policy the tenant default applies (compliant unless the tenant says otherwise).
-pub fn overall_state(results: &[SettingResult], has_policies: bool, no_policy_is_compliant: bool) -> &'static str {
-    if !has_policies {
-        return if no_policy_is_compliant { "compliant" } else { "noncompliant" };
+/// What the device's state was before this evaluation (for grace period and error hold).
+#[derive(Debug, Clone, Default)]
+pub struct Previous {
+    pub state: Option<String>,
+    pub noncompliant_since_ms: Option<i64>,
+    pub error_since_ms: Option<i64>,
+}
+
+/// The device's new state and the clocks to remember.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    pub state: &'static str,
+    pub noncompliant_since_ms: Option<i64>,
+    pub error_since_ms: Option<i64>,
+    pub grace_expires_ms: Option<i64>,
+}
+
+impl Verdict {
+    /// A state decided elsewhere (the partner's own verdict).
+    pub fn decided(compliant: bool) -> Verdict {
+        Verdict {
+            state: if compliant { "compliant" } else { "noncompliant" },
+            noncompliant_since_ms: None,
+            error_since_ms: None,
+            grace_expires_ms: None,
+        }
     }
-    if results.iter().any(|r| r.state == SettingState::Noncompliant) { "noncompliant" } else { "compliant" }
+
+    /// Not evaluated (userless Macs).
+    pub fn decided_unknown() -> Verdict {
+        Verdict { state: "unknown", noncompliant_since_ms: None, error_since_ms: None, grace_expires_ms: None }
+    }
+
+    /// The Entra device's `isCompliant`: a device in its grace period still counts.
+    pub fn is_compliant(&self) -> Option<bool> {
+        match self.state {
+            "compliant" | "inGracePeriod" => Some(true),
+            "unknown" => None,
+            _ => Some(false),
+        }
+    }
+}
+
+/// A setting in error keeps the previous state for this long.
+pub const ERROR_HOLD_MS: i64 = 7 * 24 * 3600 * 1000;
+
+/// The device's compliance state from all its settings' results (SPEC §5).
+pub fn overall(
+    results: &[SettingResult],
+    conflicting: &[String],
+    grace_hours: i64,
+    has_policies: bool,
+    no_policy_is_compliant: bool,
+    previous: &Previous,
+    now_ms: i64,
+) -> Verdict {
+    let plain = |state: &'static str| Verdict { state, noncompliant_since_ms: None, error_since_ms: None, grace_expires_ms: None };
+    if !has_policies {
+        return plain(if no_policy_is_compliant { "compliant" } else { "noncompliant" });
+    }
+    if !conflicting.is_empty() {
+        return plain("conflict");
+    }
+    if results.iter().any(|r| r.state == SettingState::Error) {
+        let since = previous.error_since_ms.unwrap_or(now_ms);
+        let held = previous.state.as_deref().filter(|s| *s != "error" && now_ms - since < ERROR_HOLD_MS);
+        let state = match held {
+            Some("compliant") => "compliant",
+            Some("noncompliant") => "noncompliant",
+            Some("inGracePeriod") => "inGracePeriod",
+            Some("conflict") => "conflict",
+            _ => "error",
+        };
+        return Verdict { state, error_since_ms: Some(since), ..plain(state) };
+    }
+    if results.iter().any(|r| r.state == SettingState::Noncompliant) {
+        let since = previous.noncompliant_since_ms.unwrap_or(now_ms);
+        let grace_end = since + grace_hours * 3600 * 1000;
+        let state = if grace_hours > 0 && now_ms < grace_end { "inGracePeriod" } else { "noncompliant" };
+        return Verdict {
+            state,
+            noncompliant_since_ms: Some(since),
+            error_since_ms: None,
+            grace_expires_ms: (grace_hours > 0).then_some(grace_end),
+        };
+    }
+    plain("compliant")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const P: &str = "p";
+
     #[test]
-    fn versions_compare_as_numbers() {
+    fn versions_and_builds_compare_as_numbers() {
         assert_eq!(compare_versions("10.15.7", "11.0"), Ordering::Less);
         assert_eq!(compare_versions("11.10", "11.9"), Ordering::Greater);
         assert_eq!(compare_versions("14.0", "14"), Ordering::Equal);
+        assert_eq!(compare_builds("23H124", "23G93"), Some(Ordering::Greater));
+        assert_eq!(compare_builds("22G830", "23A344"), Some(Ordering::Less));
+        assert_eq!(compare_builds("garbage", "23A344"), None);
     }
 
     #[test]
-    fn encryption_policy_splits_devices() {
+    fn every_setting_reads_its_attribute() {
+        let s = MacOsPolicySettings {
+            system_integrity_protection_enabled: true,
+            os_minimum_version: Some("13.0".into()),
+            os_maximum_version: Some("15.9".into()),
+            os_minimum_build_version: Some("22A380".into()),
+            password_required: true,
+            password_block_simple: true,
+            password_minimum_length: Some(8),
+            password_required_type: Some("alphanumeric".into()),
+            password_minimum_character_set_count: Some(2),
+            password_expiration_days: Some(90),
+            password_previous_password_block_count: Some(5),
+            storage_require_encryption: true,
+            firewall_enabled: true,
+            gatekeeper_allowed_app_source: Some("macAppStoreAndIdentifiedDevelopers".into()),
+            ..Default::default()
+        };
+        let good = DeviceItem {
+            sip: Some("Enabled".into()),
+            os_version: Some("14.6.1".into()),
+            os_build: Some("23G93".into()),
+            password_type: Some("alphanumeric".into()),
+            passcode_length: Some("12".into()),
+            minimum_password_char_sets: Some("3".into()),
+            password_expiration_days: Some("60".into()),
+            password_history_length: Some("10".into()),
+            encrypted: Some(true),
+            firewall_enabled: Some(true),
+            gatekeeper: Some("App Store".into()),
+            ..Default::default()
+        };
+        let results = evaluate(P, &s, &good);
+        assert_eq!(results.len(), 14);
+        assert!(results.iter().all(|r| r.state == SettingState::Compliant), "{results:?}");
+        let bad = DeviceItem {
+            sip: Some("Disabled".into()),
+            os_version: Some("12.7.6".into()),
+            password_type: Some("simple".into()),
+            passcode_length: Some("4".into()),
+            encrypted: Some(false),
+            gatekeeper: Some("Anywhere".into()),
+            ..Default::default()
+        };
+        let results = evaluate(P, &s, &bad);
+        let state = |name: &str| results.iter().find(|r| r.setting == name).unwrap().state;
+        for name in [
+            "systemIntegrityProtectionEnabled",
+            "osMinimumVersion",
+            "passwordBlockSimple",
+            "passwordMinimumLength",
+            "passwordRequiredType",
+            "storageRequireEncryption",
+            "gatekeeperAllowedAppSource",
+        ] {
+            assert_eq!(state(name), SettingState::Noncompliant, "{name}");
+        }
+        assert_eq!(state("firewallEnabled"), SettingState::NotApplicable);
+        assert_eq!(state("osMaximumVersion"), SettingState::Compliant);
+    }
+
+    #[test]
+    fn unreadable_attributes_are_errors_and_keep_the_old_state_for_seven_days() {
+        let s = MacOsPolicySettings { os_minimum_version: Some("13.0".into()), ..Default::default() };
+        let r = evaluate(P, &s, &DeviceItem { os_version: Some("fourteen".into()), ..Default::default() });
+        assert_eq!(r[0].state, SettingState::Error);
+        let prev = Previous { state: Some("compliant".into()), ..Default::default() };
+        let v = overall(&r, &[], 0, true, true, &prev, 0);
+        assert_eq!((v.state, v.error_since_ms), ("compliant", Some(0)));
+        let prev = Previous { state: Some("compliant".into()), error_since_ms: Some(0), ..Default::default() };
+        assert_eq!(overall(&r, &[], 0, true, true, &prev, ERROR_HOLD_MS + 1).state, "error");
+    }
+
+    #[test]
+    fn grace_period_delays_noncompliance() {
         let s = MacOsPolicySettings { storage_require_encryption: true, ..Default::default() };
-        let enc = DeviceItem { encrypted: Some(true), ..Default::default() };
-        let plain = DeviceItem { encrypted: Some(false), ..Default::default() };
-        let silent = DeviceItem::default();
-        assert_eq!(overall_state(&evaluate("p", &s, &enc), true, true), "compliant");
-        assert_eq!(overall_state(&evaluate("p", &s, &plain), true, true), "noncompliant");
-        let na = evaluate("p", &s, &silent);
-        assert_eq!(na[0].state, SettingState::NotApplicable);
-        assert_eq!(overall_state(&na, true, true), "compliant");
+        let r = evaluate(P, &s, &DeviceItem { encrypted: Some(false), ..Default::default() });
+        let first = overall(&r, &[], 24, true, true, &Previous::default(), 0);
+        assert_eq!((first.state, first.is_compliant()), ("inGracePeriod", Some(true)));
+        let prev =
+            Previous { state: Some("inGracePeriod".into()), noncompliant_since_ms: first.noncompliant_since_ms, ..Default::default() };
+        let later = overall(&r, &[], 24, true, true, &prev, 25 * 3600 * 1000);
+        assert_eq!((later.state, later.is_compliant()), ("noncompliant", Some(false)));
+        assert_eq!(overall(&r, &[], 0, true, true, &Previous::default(), 0).state, "noncompliant");
     }
 
     #[test]
-    fn os_minimum_uses_version_order() {
-        let s = MacOsPolicySettings { os_minimum_version: Some("11.0".into()), ..Default::default() };
-        let old = DeviceItem { os_version: Some("10.15.7".into()), ..Default::default() };
-        let new = DeviceItem { os_version: Some("11.10".into()), ..Default::default() };
-        assert_eq!(evaluate("p", &s, &old)[0].state, SettingState::Noncompliant);
-        assert_eq!(evaluate("p", &s, &new)[0].state, SettingState::Compliant);
+    fn conflicting_policies_and_the_no_policy_default() {
+        let a = MacOsPolicySettings { os_minimum_version: Some("14.0".into()), ..Default::default() };
+        let b = MacOsPolicySettings { os_minimum_version: Some("13.0".into()), storage_require_encryption: true, ..Default::default() };
+        let c = MacOsPolicySettings { storage_require_encryption: true, ..Default::default() };
+        assert_eq!(conflicts(&[("a".into(), a.clone()), ("b".into(), b.clone())]), vec!["osMinimumVersion".to_string()]);
+        assert!(conflicts(&[("b".into(), b), ("c".into(), c)]).is_empty());
+        assert_eq!(overall(&[], &["osMinimumVersion".into()], 0, true, true, &Previous::default(), 0).state, "conflict");
+        assert_eq!(overall(&[], &[], 0, false, true, &Previous::default(), 0).state, "compliant");
+        assert_eq!(overall(&[], &[], 0, false, false, &Previous::default(), 0).state, "noncompliant");
+    }
+
+    #[test]
+    fn policy_validation_names_the_bad_setting() {
+        assert!(MacOsPolicySettings::default().validate().is_ok());
+        let bad = MacOsPolicySettings { password_minimum_length: Some(40), ..Default::default() };
+        assert!(bad.validate().unwrap_err().contains("passwordMinimumLength"));
+        let bad = MacOsPolicySettings { gatekeeper_allowed_app_source: Some("everywhere".into()), ..Default::default() };
+        assert!(bad.validate().unwrap_err().contains("gatekeeperAllowedAppSource"));
     }
 }

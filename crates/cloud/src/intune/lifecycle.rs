@@ -1,5 +1,6 @@
-//! What time does to partners (SPEC §5): missed heartbeats make a partner Unresponsive;
-//! after a termination, its devices turn noncompliant at +24 h and leave Intune at +90 days.
+//! What time does (SPEC §5): grace periods end, devices that stopped reporting outlive the
+//! validity period, missed heartbeats make a partner Unresponsive, and after a termination
+//! the partner's devices turn noncompliant at +24 h and leave Intune at +90 days.
 //! Runs on every tick of the cloud's worker, on the injected clock.
 
 use crate::error::Result;
@@ -7,6 +8,12 @@ use crate::intune::partner::{self, state};
 use crate::store::Store;
 
 pub async fn tick(store: &Store, now_ms: i64, unresponsive_after_ms: i64) -> Result<()> {
+    // Compliance clocks: grace periods that ended, devices silent past the validity period.
+    let expired = store.expire_grace_periods(now_ms).await?;
+    let silent = store.enforce_validity_period(now_ms).await?;
+    if expired + silent > 0 {
+        tracing::info!(grace_expired = expired, validity_expired = silent, "devices marked noncompliant by time");
+    }
     for mut p in store.partners_with_clocks().await? {
         if partner::check_heartbeat(&mut p, now_ms, unresponsive_after_ms) {
             tracing::info!(tenant = %p.tenant_id, "partner unresponsive: no heartbeat");

@@ -3,4 +3,5 @@
 pub mod compliance;
 pub mod lifecycle;
 pub mod partner;
+pub mod policies;
 pub mod uploads;

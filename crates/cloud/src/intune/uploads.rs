@@ -200,10 +200,8 @@ async fn plan_item(
         return Ok(rejected(&device_id, "DeviceNotFound", "No Entra device with this ID is registered in the tenant.".into()));
     };
     let updated_ms = updated.timestamp_millis();
-    let stored = match latest.get(&device_id) {
-        Some(ms) => Some(*ms),
-        None => store.managed_device(&device_id).await?.map(|m| m.partner_update_ms),
-    };
+    let previous = store.managed_device(&device_id).await?;
+    let stored = latest.get(&device_id).copied().or(previous.as_ref().map(|m| m.partner_update_ms));
     if stored.is_some_and(|s| s > updated_ms) {
         return Ok(Planned {
             result: ItemResult {
@@ -216,33 +214,41 @@ async fn plan_item(
         });
     }
     latest.insert(device_id.clone(), updated_ms);
+    let before = compliance::Previous {
+        state: previous.as_ref().map(|m| m.compliance_state.clone()),
+        noncompliant_since_ms: previous.as_ref().and_then(|m| m.noncompliant_since_ms),
+        error_since_ms: previous.as_ref().and_then(|m| m.error_since_ms),
+    };
 
-    let (compliance_state, setting_results, compliant): (&str, Vec<SettingResult>, Option<bool>) =
-        if item.entity_type == entity_type::COMPLIANCE {
-            match item.compliance_status {
-                Some(c) => (if c { "compliant" } else { "noncompliant" }, vec![], Some(c)),
-                None => {
-                    return Ok(rejected(&device_id, "MissingComplianceStatus", "EntityType 4 requires complianceStatus.".into()));
-                }
+    let (verdict, setting_results) = if item.entity_type == entity_type::COMPLIANCE {
+        // The partner decided (the successor model): its verdict is the state.
+        match item.compliance_status {
+            Some(c) => (compliance::Verdict::decided(c), vec![]),
+            None => return Ok(rejected(&device_id, "MissingComplianceStatus", "EntityType 4 requires complianceStatus.".into())),
+        }
+    } else if item.user_id.is_empty() {
+        // Userless Macs are not evaluated: policies apply through user groups only.
+        (compliance::Verdict::decided_unknown(), vec![])
+    } else {
+        let user_policies = match policies.get(&item.user_id) {
+            Some(p) => p.clone(),
+            None => {
+                let rows = store.policies_for_user(&message.tenant_id, &item.user_id).await?;
+                let parsed: Vec<(String, MacOsPolicySettings)> =
+                    rows.into_iter().map(|r| (r.id, serde_json::from_str(&r.settings).unwrap_or_default())).collect();
+                policies.insert(item.user_id.clone(), parsed.clone());
+                parsed
             }
-        } else if item.user_id.is_empty() {
-            // Userless Macs are not evaluated: policies apply through user groups only.
-            ("unknown", vec![], None)
-        } else {
-            let user_policies = match policies.get(&item.user_id) {
-                Some(p) => p.clone(),
-                None => {
-                    let rows = store.policies_for_user(&message.tenant_id, &item.user_id).await?;
-                    let parsed: Vec<(String, MacOsPolicySettings)> =
-                        rows.into_iter().map(|r| (r.id, serde_json::from_str(&r.settings).unwrap_or_default())).collect();
-                    policies.insert(item.user_id.clone(), parsed.clone());
-                    parsed
-                }
-            };
-            let results: Vec<SettingResult> = user_policies.iter().flat_map(|(id, s)| compliance::evaluate(id, s, item)).collect();
-            let state = compliance::overall_state(&results, !user_policies.is_empty(), no_policy_is_compliant);
-            (state, results, Some(state == "compliant"))
         };
+        let (no_policy_is_compliant, _) = store.compliance_settings(&message.tenant_id, no_policy_is_compliant).await?;
+        let results: Vec<SettingResult> = user_policies.iter().flat_map(|(id, s)| compliance::evaluate(id, s, item)).collect();
+        let grace = user_policies.iter().map(|(_, s)| s.grace_period_hours()).max().unwrap_or(0);
+        let conflicting = compliance::conflicts(&user_policies);
+        let verdict =
+            compliance::overall(&results, &conflicting, grace, !user_policies.is_empty(), no_policy_is_compliant, &before, now_ms);
+        (verdict, results)
+    };
+    let compliant = verdict.is_compliant();
     let row = ManagedDeviceRow {
         id: device.id.clone(),
         tenant_id: message.tenant_id.clone(),
@@ -251,11 +257,14 @@ async fn plan_item(
         device_name: item.device_name.clone(),
         os_version: item.os_version.clone(),
         serial_number: item.serial_number.clone(),
-        compliance_state: compliance_state.into(),
+        compliance_state: verdict.state.into(),
         attributes: serde_json::to_string(item).unwrap_or_default(),
         setting_results: serde_json::to_string(&setting_results).unwrap_or_default(),
         partner_update_ms: updated_ms,
         last_sync_ms: now_ms,
+        noncompliant_since_ms: verdict.noncompliant_since_ms,
+        error_since_ms: verdict.error_since_ms,
+        grace_expires_ms: verdict.grace_expires_ms,
     };
     Ok(Planned {
         result: ItemResult { device_id, status: item_status::ACCEPTED.into(), error_code: None, error_detail: None },

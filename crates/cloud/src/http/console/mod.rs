@@ -12,6 +12,7 @@ use platform::html::{escape, page};
 
 mod entra;
 mod intune;
+mod intune_compliance;
 
 pub use intune::PARTNER_PAGE;
 
@@ -28,6 +29,7 @@ pub fn router() -> Router<Shared> {
         .route("/console/login", get(login_form).post(login))
         .merge(intune::router())
         .merge(entra::router())
+        .merge(intune_compliance::router())
 }
 
 fn nav() -> String {
@@ -40,6 +42,9 @@ fn nav() -> String {
         ("/console/entra/conditional-access", "Conditional Access"),
         ("/console/entra/sign-in-logs", "Sign-in logs"),
         (PARTNER_PAGE, "Intune › Tenant administration › Connectors and tokens › Partner device management"),
+        (intune_compliance::POLICIES, "Compliance policies"),
+        (intune_compliance::DASHBOARD, "Compliance"),
+        (intune_compliance::SETTINGS, "Compliance policy settings"),
     ];
     let links: String = links.iter().map(|(href, label)| format!("<a href=\"{href}\">{label}</a>")).collect();
     format!("<nav>{links}</nav>")
