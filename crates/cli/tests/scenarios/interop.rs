@@ -56,3 +56,23 @@ async fn msal_python_and_msal_node_obtain_and_use_tokens() {
     }
     t.stop().await;
 }
+
+#[tokio::test]
+async fn msgraph_sdk_for_python_lists_and_parses_device_management() {
+    if !available("msgraph-sdk for Python", Command::new("python3").args(["-c", "import msgraph, msal"])) {
+        return;
+    }
+    let t = spawn(1).await;
+    cloudconnector::admin_steps::connect_instance(&t, "hq").await.unwrap();
+    let users: Vec<(String, String)> = t.tenant.users.iter().map(|u| (u.upn.clone(), u.password.clone())).collect();
+    let fleet = fleet::Fleet::new(t.http.clone(), &t.cloud.url());
+    let profile = fleet::generate(&users, 9, 0.0).remove(0);
+    fleet.onboard(profile, &t.instance_url("hq"), &t.instance("hq").invitation, t.clock.now()).await.unwrap();
+    crate::harness::eventually("delivered", || async {
+        (t.mdm_read("hq", "conditional-access/summary").await["delivered"] == 1).then_some(())
+    })
+    .await;
+    let endpoints = t.write_endpoints_file();
+    run("python3", &[Path::new("msgraph_python.py"), &endpoints], &[]).await;
+    t.stop().await;
+}
