@@ -94,3 +94,106 @@ fn assertion(tenant: &cloud::seed::CustomerTenant, audience: &str) -> anyhow::Re
         "jti": uuid::Uuid::new_v4().to_string(), "nbf": now, "exp": now + 600});
     Ok(jsonwebtoken::encode(&header, &claims, &jsonwebtoken::EncodingKey::from_rsa_pem(tenant.test_client_key_pem.as_bytes())?)?)
 }
+
+#[derive(Debug, Serialize)]
+pub struct EvaluationBench {
+    pub devices: usize,
+    pub items_per_message: usize,
+    pub seconds: f64,
+    pub devices_per_second: f64,
+}
+
+/// Devices evaluated per second by the cloud: `devices` inventory items uploaded as
+/// `DataUploadMessages` through the partner API (throttle off) and timed until every
+/// message is Completed. Directory objects are seeded in the cloud's store first.
+pub async fn evaluation(data_dir: &Path, devices: usize, per_message: usize) -> anyhow::Result<EvaluationBench> {
+    let mut opts = StackOptions::new(data_dir, devices);
+    opts.instances.clear();
+    opts.throttle.enabled = false;
+    let stack = Stack::start(opts).await?;
+    let store = &stack.cloud.state.store;
+    let now = stack.clock.now_ms();
+    let tenant = stack.tenant.clone();
+    // The connector app consented, Partner device management configured and provisioned.
+    let app = store.application(&stack.provider.connector_app_id).await?.expect("connector app");
+    cloud::entra::consent::grant_admin_consent(store, &tenant.tenant_id, &app, now).await?;
+    let mut partner = cloud::intune::partner::new_partner(&tenant.tenant_id, now);
+    cloud::intune::partner::set_app_id(&mut partner, Some(app.app_id.clone()), now);
+    cloud::intune::partner::provision(&mut partner, None, None, now);
+    store.save_partner(&partner).await?;
+    let mut items = Vec::with_capacity(devices);
+    for (n, user) in tenant.users.iter().enumerate() {
+        let device_id = uuid::Uuid::new_v4().to_string();
+        store
+            .insert_device(&cloud::store::DeviceRow {
+                id: uuid::Uuid::new_v4().to_string(),
+                tenant_id: tenant.tenant_id.clone(),
+                device_id: device_id.clone(),
+                display_name: format!("Mac {n}"),
+                owner_user_id: user.id.clone(),
+                operating_system: "MacMDM".into(),
+                os_version: "14.6.1".into(),
+                public_key: String::new(),
+                certificate_thumbprint: String::new(),
+                is_compliant: None,
+                is_managed: 0,
+                mdm_app_id: None,
+                registered_ms: now,
+                compliance_updated_ms: None,
+            })
+            .await?;
+        items.push(serde_json::json!({
+            "EntityType": 0, "TenantId": tenant.tenant_id, "DeviceId": device_id, "UserId": user.id,
+            "LastUpdateTime": platform::clock::ms_to_rfc3339(now), "Encrypted": n % 4 != 0, "SIP": "Enabled",
+            "OsVersion": "14.6.1", "DeviceName": format!("Mac {n}"),
+        }));
+    }
+    let token = {
+        let resp = stack
+            .http
+            .post(format!("{}/{}/oauth2/v2.0/token", stack.cloud.url(), tenant.tenant_id))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", app.app_id.as_str()),
+                ("client_secret", stack.provider.connector_secret.as_str()),
+                ("scope", "https://api.manage.microsoft.com//.default"),
+            ])
+            .send()
+            .await?;
+        resp.json::<serde_json::Value>().await?["access_token"].as_str().unwrap_or_default().to_string()
+    };
+    let unit = store.tenant(&tenant.tenant_id).await?.expect("tenant").scale_unit;
+    let base =
+        format!("{}/fef/{unit}/TrafficGateway/TrafficRoutingService/PartnerAPI/StatelessPartnerDeviceDataSyncService", stack.cloud.url());
+    let started = Instant::now();
+    let mut ids = Vec::new();
+    for chunk in items.chunks(per_message.max(1)) {
+        let id = uuid::Uuid::new_v4().to_string();
+        let body = serde_json::json!({"TenantId": tenant.tenant_id, "UploadTime": platform::clock::ms_to_rfc3339(now), "Content": chunk});
+        let resp =
+            stack.http.put(format!("{base}/DataUploadMessages(guid'{id}')?api-version=1.0")).bearer_auth(&token).json(&body).send().await?;
+        if !resp.status().is_success() {
+            bail!("upload refused: {} {}", resp.status(), resp.text().await.unwrap_or_default());
+        }
+        ids.push(id);
+    }
+    for id in &ids {
+        loop {
+            let s: serde_json::Value = stack
+                .http
+                .get(format!("{base}/DataUploadMessages(guid'{id}')?api-version=1.2"))
+                .bearer_auth(&token)
+                .send()
+                .await?
+                .json()
+                .await?;
+            if s["Status"] != "Pending" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    stack.shutdown().await;
+    Ok(EvaluationBench { devices, items_per_message: per_message, seconds, devices_per_second: devices as f64 / seconds })
+}

@@ -65,6 +65,15 @@ enum BenchWhat {
         #[arg(long, default_value = ".cloudconnector-bench")]
         data_dir: PathBuf,
     },
+    /// Devices evaluated per second by the cloud's compliance engine.
+    Evaluation {
+        #[arg(long, default_value_t = 20000)]
+        devices: usize,
+        #[arg(long, default_value_t = 1000)]
+        per_message: usize,
+        #[arg(long, default_value = ".cloudconnector-bench")]
+        data_dir: PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -96,6 +105,12 @@ async fn main() -> anyhow::Result<()> {
         Command::Bench { what: BenchWhat::Tokens { seconds, concurrency, certificate, data_dir } } => {
             stack::remove_databases(&data_dir);
             let result = cloudconnector::bench::tokens(&data_dir, seconds, concurrency, certificate).await?;
+            println!("{}", serde_json::to_string_pretty(&result)?);
+            Ok(())
+        }
+        Command::Bench { what: BenchWhat::Evaluation { devices, per_message, data_dir } } => {
+            stack::remove_databases(&data_dir);
+            let result = cloudconnector::bench::evaluation(&data_dir, devices, per_message).await?;
             println!("{}", serde_json::to_string_pretty(&result)?);
             Ok(())
         }

@@ -148,8 +148,10 @@ async fn apply(store: &Store, message: &UploadRow, now_ms: i64, no_policy_is_com
     let mut policies: HashMap<String, Vec<(String, MacOsPolicySettings)>> = HashMap::new();
     let mut latest: HashMap<String, i64> = HashMap::new();
     let mut planned = Vec::with_capacity(body.content.len());
+    // The tenant's setting, read once per message.
+    let (tenant_no_policy, _) = store.compliance_settings(&message.tenant_id, no_policy_is_compliant).await?;
     for item in &body.content {
-        planned.push(plan_item(store, message, item, &mut policies, &mut latest, now_ms, no_policy_is_compliant).await?);
+        planned.push(plan_item(store, message, item, &mut policies, &mut latest, now_ms, tenant_no_policy).await?);
     }
     let results: Vec<ItemResult> = planned.iter().map(|p| p.result.clone()).collect();
     let mut txn = store.begin().await?;
@@ -240,7 +242,6 @@ async fn plan_item(
                 parsed
             }
         };
-        let (no_policy_is_compliant, _) = store.compliance_settings(&message.tenant_id, no_policy_is_compliant).await?;
         let results: Vec<SettingResult> = user_policies.iter().flat_map(|(id, s)| compliance::evaluate(id, s, item)).collect();
         let grace = user_policies.iter().map(|(_, s)| s.grace_period_hours()).max().unwrap_or(0);
         let conflicting = compliance::conflicts(&user_policies);
