@@ -72,8 +72,12 @@ async fn s6_terminate_from_intune_stops_uploads_and_runs_both_clocks() {
         (t.mdm_read("hq", "conditional-access").await["status"] == "terminated").then_some(())
     })
     .await;
-    let view = t.mdm_read("hq", &format!("computers/{}/conditional-access", mac.computer_id)).await;
-    assert_eq!(view["users"][0]["delivery_state"], "rejected: the connection was terminated in Intune");
+    let expected = "rejected: the connection was terminated in Intune";
+    eventually("the rejection reaches the computer record", || async {
+        let view = t.mdm_read("hq", &format!("computers/{}/conditional-access", mac.computer_id)).await;
+        (view["users"][0]["delivery_state"] == expected).then_some(())
+    })
+    .await;
     let b = admin_steps::mdm_sign_in(&t, "hq").await.unwrap();
     let ca = b.get(&format!("{}/settings/global-management/conditional-access", t.instance_url("hq"))).await.unwrap();
     assert_eq!(ca.element_text("status").as_deref(), Some("Terminated by Intune"));
