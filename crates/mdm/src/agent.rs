@@ -154,6 +154,32 @@ pub async fn register_aad(state: &Shared, instance: &InstanceRow, computer: &Com
     Ok(())
 }
 
+/// Queues the current state of every registered computer of the instance (a full
+/// reconcile): after a connection turns Active, devices registered before it are known.
+pub async fn reconcile(state: &Shared, instance: &InstanceRow) -> Result<usize> {
+    let now = state.clock.now_ms();
+    let (mut after, mut queued) = (0, 0);
+    loop {
+        let page = state.store.computers(&instance.id, "", after, 500).await?;
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        for computer in &page {
+            let Some(inventory) = computer.inventory.as_deref().and_then(|i| serde_json::from_str::<InventoryReport>(i).ok()) else {
+                continue;
+            };
+            let Some(item) = item_for(state, computer, &inventory, computer.last_checkin_ms.unwrap_or(now)).await? else { continue };
+            let mut txn = state.store.begin().await?;
+            let sequence = tx::bump_sequence(&mut txn, computer.id).await?;
+            tx::enqueue(&mut txn, &instance.id, computer.id, sequence, &item, now).await?;
+            tx::set_delivery(&mut txn, computer.id, "queued", None).await?;
+            txn.commit().await?;
+            queued += 1;
+        }
+    }
+    state.work.notify_one();
+    Ok(queued)
+}
+
 pub async fn checkin(state: &Shared, computer: &ComputerRow) -> Result<()> {
     state.store.checkin(computer.id, state.clock.now_ms()).await
 }

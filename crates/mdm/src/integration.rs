@@ -157,6 +157,10 @@ pub async fn confirm(state: &Shared, instance: &InstanceRow, admin: &AdminRow) -
     ca.checks = serde_json::to_string(&view.checks).unwrap_or_default();
     state.store.save_ca(&instance.id, &ca, state.clock.now_ms()).await?;
     log(state, instance, &admin.username, "Confirm", &format!("result: {}; checks: {}", view.status, checks_summary(&view))).await?;
-    state.work.notify_one();
+    if ca.link_status == status::ACTIVE {
+        // Computers registered before the connection was active report now.
+        let queued = crate::agent::reconcile(state, instance).await?;
+        tracing::info!(instance = %instance.slug, computers = queued, "reconcile after confirm");
+    }
     Ok((ca, view))
 }

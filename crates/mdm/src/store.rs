@@ -409,6 +409,12 @@ pub mod tx {
         Ok(sqlx::query_scalar::<_, i64>("SELECT sequence FROM computers WHERE id = $1").bind(computer_id).fetch_one(&mut *conn).await?)
     }
 
+    /// A new sequence for a computer whose current state is sent again (reconcile).
+    pub async fn bump_sequence(conn: &mut AnyConnection, computer_id: i64) -> Result<i64> {
+        sqlx::query("UPDATE computers SET sequence = sequence + 1 WHERE id = $1").bind(computer_id).execute(&mut *conn).await?;
+        Ok(sqlx::query_scalar::<_, i64>("SELECT sequence FROM computers WHERE id = $1").bind(computer_id).fetch_one(&mut *conn).await?)
+    }
+
     pub async fn upsert_local_user(conn: &mut AnyConnection, computer_id: i64, username: &str) -> Result<()> {
         sqlx::query("INSERT INTO local_users (computer_id, username, delivery_state) VALUES ($1, $2, 'not_sent') ON CONFLICT (computer_id, username) DO NOTHING")
             .bind(computer_id).bind(username).execute(conn).await?;

@@ -105,3 +105,27 @@ async fn s3_two_instances_connect_and_macs_reach_entra() {
     assert!(location.starts_with(&format!("{}/device-registration", t.instance_url(slug))), "{location}");
     t.stop().await;
 }
+
+#[tokio::test]
+async fn macs_registered_before_the_connection_are_sent_when_it_turns_active() {
+    let t = spawn(1).await;
+    let users: Vec<(String, String)> = t.tenant.users.iter().map(|u| (u.upn.clone(), u.password.clone())).collect();
+    let mut profile = fleet::generate(&users, 4, 0.0).remove(0);
+    profile.filevault = false;
+    let fleet = fleet::Fleet::new(t.http.clone(), &t.cloud.url());
+    let mac = fleet.onboard(profile, &t.instance_url("labs"), &t.instance("labs").invitation, t.clock.now()).await.unwrap();
+    let view = t.mdm_read("labs", &format!("computers/{}/conditional-access", mac.computer_id)).await;
+    assert_eq!(view["users"][0]["delivery_state"], "not_sent", "nothing is sent while the integration is off");
+
+    let page = admin_steps::connect_instance(&t, "labs").await.unwrap();
+    assert_eq!(page.element_text("status").as_deref(), Some("Active"));
+    let token = t.test_client_token().await;
+    let device = mac.device_id.clone().unwrap();
+    let compliant = eventually("reconciled", || async {
+        let (_, d) = t.graph_get(&token, &format!("devices?$filter=deviceId%20eq%20'{device}'")).await;
+        d["value"][0]["isCompliant"].as_bool()
+    })
+    .await;
+    assert!(!compliant, "FileVault is off");
+    t.stop().await;
+}
