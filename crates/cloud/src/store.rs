@@ -53,6 +53,9 @@ pub struct PartnerRow {
     pub updated_ms: i64,
     pub devices_noncompliant_applied: i64,
     pub devices_removed: i64,
+    /// JSON lists of group IDs.
+    pub include_groups: String,
+    pub exclude_groups: String,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -839,7 +842,7 @@ impl Store {
     pub async fn partner(&self, tenant_id: &str) -> Result<Option<PartnerRow>> {
         Ok(sqlx::query_as::<_, PartnerRow>(
             "SELECT tenant_id, app_id, partner_state, provisioned, enrollment_url, remediation_url, last_heartbeat_ms, \
-             noncompliant_at_ms, removal_at_ms, updated_ms, devices_noncompliant_applied, devices_removed FROM partners WHERE tenant_id = $1",
+             noncompliant_at_ms, removal_at_ms, updated_ms, devices_noncompliant_applied, devices_removed, include_groups, exclude_groups FROM partners WHERE tenant_id = $1",
         )
         .bind(tenant_id)
         .fetch_optional(self.pool())
@@ -849,13 +852,14 @@ impl Store {
     pub async fn save_partner(&self, p: &PartnerRow) -> Result<()> {
         sqlx::query(
             "INSERT INTO partners (tenant_id, app_id, partner_state, provisioned, enrollment_url, remediation_url, \
-             last_heartbeat_ms, noncompliant_at_ms, removal_at_ms, updated_ms, devices_noncompliant_applied, devices_removed) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+             last_heartbeat_ms, noncompliant_at_ms, removal_at_ms, updated_ms, devices_noncompliant_applied, devices_removed, \
+             include_groups, exclude_groups) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
              ON CONFLICT (tenant_id) DO UPDATE SET app_id = excluded.app_id, partner_state = excluded.partner_state, \
              provisioned = excluded.provisioned, enrollment_url = excluded.enrollment_url, remediation_url = excluded.remediation_url, \
              last_heartbeat_ms = excluded.last_heartbeat_ms, noncompliant_at_ms = excluded.noncompliant_at_ms, \
              removal_at_ms = excluded.removal_at_ms, updated_ms = excluded.updated_ms, \
-             devices_noncompliant_applied = excluded.devices_noncompliant_applied, devices_removed = excluded.devices_removed",
+             devices_noncompliant_applied = excluded.devices_noncompliant_applied, devices_removed = excluded.devices_removed, \
+             include_groups = excluded.include_groups, exclude_groups = excluded.exclude_groups",
         )
         .bind(&p.tenant_id)
         .bind(p.app_id.clone())
@@ -869,6 +873,8 @@ impl Store {
         .bind(p.updated_ms)
         .bind(p.devices_noncompliant_applied)
         .bind(p.devices_removed)
+        .bind(&p.include_groups)
+        .bind(&p.exclude_groups)
         .execute(self.pool())
         .await?;
         Ok(())
@@ -878,7 +884,7 @@ impl Store {
     pub async fn partners_with_clocks(&self) -> Result<Vec<PartnerRow>> {
         Ok(sqlx::query_as::<_, PartnerRow>(
             "SELECT tenant_id, app_id, partner_state, provisioned, enrollment_url, remediation_url, last_heartbeat_ms, \
-             noncompliant_at_ms, removal_at_ms, updated_ms, devices_noncompliant_applied, devices_removed FROM partners \
+             noncompliant_at_ms, removal_at_ms, updated_ms, devices_noncompliant_applied, devices_removed, include_groups, exclude_groups FROM partners \
              WHERE partner_state IN ('enabled', 'terminated')",
         )
         .fetch_all(self.pool())

@@ -127,3 +127,26 @@ async fn entra_admin_center_shows_directory_devices_policies_and_sign_ins() {
     assert_eq!(resp.status().as_u16(), 303);
     t.stop().await;
 }
+
+#[tokio::test]
+async fn partner_device_management_groups_evaluate_with_exclusion_winning() {
+    let t = spawn(4).await;
+    let b = admin_steps::cloud_console_sign_in(&t).await.unwrap();
+    let groups = format!("{}{}/groups", t.cloud.url(), cloud::http::PARTNER_PAGE);
+    let group = t.tenant.mac_users_group_id.as_str();
+    let page = b.post_form(&groups, &[("include", group), ("exclude", ""), ("action", "save")]).await.unwrap();
+    assert_eq!(page.element_text("included").as_deref(), Some("Mac users"));
+    let page = b.post_form(&groups, &[("include", ""), ("exclude", ""), ("action", "evaluate")]).await.unwrap();
+    assert_eq!(page.element_text("message").as_deref(), Some("4 users are in scope of partner device management."));
+    b.post_form(&groups, &[("include", ""), ("exclude", group), ("action", "save")]).await.unwrap();
+    let page = b.post_form(&groups, &[("include", ""), ("exclude", ""), ("action", "evaluate")]).await.unwrap();
+    assert_eq!(page.element_text("message").as_deref(), Some("0 users are in scope of partner device management."));
+    let page = b.post_form(&groups, &[("include", "not-a-group"), ("exclude", ""), ("action", "save")]).await.unwrap();
+    assert_eq!(page.element_text("message").as_deref(), Some("Choose a user group of this tenant."));
+    let token = t.test_client_token().await;
+    let (_, partners) = t.graph_get(&token, "deviceManagement/deviceManagementPartners").await;
+    let targets = partners["value"][0]["groupsRequiringPartnerEnrollment"].as_array().unwrap().clone();
+    assert_eq!(targets.len(), 2);
+    assert_eq!(targets[1]["target"]["@odata.type"], "#microsoft.graph.exclusionGroupAssignmentTarget");
+    t.stop().await;
+}

@@ -276,7 +276,7 @@ async fn device_management_partners(State(state): State<Shared>, Path(version): 
             "isConfigured": p.app_id.is_some(),
             "whenPartnerDevicesWillBeRemovedDateTime": p.removal_at_ms.map(platform::clock::ms_to_rfc3339),
             "whenPartnerDevicesWillBeMarkedAsNonCompliantDateTime": p.noncompliant_at_ms.map(platform::clock::ms_to_rfc3339),
-            "groupsRequiringPartnerEnrollment": [],
+            "groupsRequiringPartnerEnrollment": partner_assignments(&p),
             "displayState": partner::display(&p.partner_state),
         })],
     };
@@ -338,4 +338,14 @@ async fn terminate_partner(
     partner::terminate(&mut p, state.clock.now_ms());
     state.store.save_partner(&p).await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// `groupsRequiringPartnerEnrollment`: include and exclude targets.
+fn partner_assignments(p: &crate::store::PartnerRow) -> Vec<Value> {
+    let (include, exclude) = partner::groups(p);
+    include
+        .iter()
+        .map(|g| json!({"target": {"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": g}}))
+        .chain(exclude.iter().map(|g| json!({"target": {"@odata.type": "#microsoft.graph.exclusionGroupAssignmentTarget", "groupId": g}})))
+        .collect()
 }

@@ -52,7 +52,22 @@ pub fn new_partner(tenant_id: &str, now_ms: i64) -> PartnerRow {
         updated_ms: now_ms,
         devices_noncompliant_applied: 0,
         devices_removed: 0,
+        include_groups: "[]".into(),
+        exclude_groups: "[]".into(),
     }
+}
+
+/// The partner's include and exclude groups.
+pub fn groups(p: &PartnerRow) -> (Vec<String>, Vec<String>) {
+    (serde_json::from_str(&p.include_groups).unwrap_or_default(), serde_json::from_str(&p.exclude_groups).unwrap_or_default())
+}
+
+/// Users in scope of the partner: members of an included group and of no excluded one
+/// (exclusion wins).
+pub fn users_in_scope(include: &[(String, Vec<String>)], exclude: &[(String, Vec<String>)]) -> usize {
+    let excluded: std::collections::HashSet<&String> = exclude.iter().flat_map(|(_, m)| m).collect();
+    let included: std::collections::HashSet<&String> = include.iter().flat_map(|(_, m)| m).filter(|u| !excluded.contains(u)).collect();
+    included.len()
 }
 
 /// Whether a connection exists, which is when *Terminate* is offered.

@@ -18,10 +18,14 @@ use crate::intune::partner;
 
 pub const PARTNER_PAGE: &str = "/console/intune/tenant-admin/connectors/partner-device-management";
 
+const GROUPS_PAGE: &str = "/console/intune/tenant-admin/connectors/partner-device-management/groups";
 const TERMINATE_PAGE: &str = "/console/intune/tenant-admin/connectors/partner-device-management/terminate";
 
 pub fn router() -> Router<Shared> {
-    Router::new().route(PARTNER_PAGE, get(partner_page).post(save_partner)).route(TERMINATE_PAGE, get(confirm_terminate).post(terminate))
+    Router::new()
+        .route(PARTNER_PAGE, get(partner_page).post(save_partner))
+        .route(TERMINATE_PAGE, get(confirm_terminate).post(terminate))
+        .route(GROUPS_PAGE, axum::routing::post(save_groups))
 }
 
 /// The confirmation step of *Terminate*.
@@ -80,6 +84,18 @@ async fn render_partner(state: &Shared, user: &User, message: Option<&str>) -> R
         None => (String::new(), partner::display(partner::state::UNAVAILABLE), "—".into(), "—".into(), "—".into()),
     };
     let message = message.map(|m| format!("<p id=\"message\">{}</p>", escape(m))).unwrap_or_default();
+    let all_groups = state.store.groups(&user.tenant_id).await?;
+    let name_of = |id: &String| all_groups.iter().find(|(g, _)| g == id).map(|(_, n)| n.clone()).unwrap_or_else(|| id.clone());
+    let (include, exclude) = p.as_ref().map(partner::groups).unwrap_or_default();
+    let options: String = all_groups.iter().map(|(id, n)| format!("<option value=\"{}\">{}</option>", escape(id), escape(n))).collect();
+    let assignments = format!(
+        "<h2>Assignments</h2><p>Included groups: <span id=\"included\">{}</span> · Excluded groups: <span id=\"excluded\">{}</span></p>\
+         <form method=\"post\" action=\"{GROUPS_PAGE}\"><label>Include <select name=\"include\"><option value=\"\">—</option>{options}</select></label> \
+         <label>Exclude <select name=\"exclude\"><option value=\"\">—</option>{options}</select></label> \
+         <button name=\"action\" value=\"save\">Save</button> <button name=\"action\" value=\"evaluate\">Evaluate</button></form>",
+        escape(&include.iter().map(name_of).collect::<Vec<_>>().join(", ")),
+        escape(&exclude.iter().map(name_of).collect::<Vec<_>>().join(", ")),
+    );
     let terminate = if p.as_ref().is_some_and(partner::connected) {
         format!("<p><a id=\"terminate\" href=\"{TERMINATE_PAGE}\">Terminate</a></p>")
     } else {
@@ -94,7 +110,7 @@ async fn render_partner(state: &Shared, user: &User, message: Option<&str>) -> R
          <tr><th>Devices will be marked noncompliant</th><td>{}</td></tr>\
          <tr><th>Devices will be removed</th><td id=\"removal\">{}</td></tr></table>\
          <form method=\"post\"><label>Specify the Microsoft Entra App ID for Jamf \
-         <input name=\"app_id\" value=\"{}\" size=\"40\"></label> <button type=\"submit\">Save</button></form>{terminate}",
+         <input name=\"app_id\" value=\"{}\" size=\"40\"></label> <button type=\"submit\">Save</button></form>{assignments}{terminate}",
             nav(),
             escape(status),
             escape(&heartbeat),
@@ -124,4 +140,45 @@ async fn save_partner(State(state): State<Shared>, headers: HeaderMap, body: Byt
     }
     state.store.save_partner(&p).await?;
     render_partner(&state, &user, Some("Saved.")).await
+}
+
+/// Include / exclude user groups (exclusion wins), and *Evaluate*: how many users are in scope.
+async fn save_groups(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Result<Response> {
+    let user = signed_in!(state, headers, PARTNER_PAGE);
+    let f = form(&body);
+    let now = state.clock.now_ms();
+    let mut p = state.store.partner(&user.tenant_id).await?.unwrap_or_else(|| partner::new_partner(&user.tenant_id, now));
+    let (mut include, mut exclude) = partner::groups(&p);
+    let known: Vec<String> = state.store.groups(&user.tenant_id).await?.into_iter().map(|(id, _)| id).collect();
+    let pick = |k: &str| f.get(k).filter(|g| !g.is_empty()).cloned();
+    if f.get("action").map(String::as_str) == Some("evaluate") {
+        let n =
+            partner::users_in_scope(&members(&state, &user.tenant_id, include).await?, &members(&state, &user.tenant_id, exclude).await?);
+        return render_partner(&state, &user, Some(&format!("{n} users are in scope of partner device management."))).await;
+    }
+    for (list, key) in [(&mut include, "include"), (&mut exclude, "exclude")] {
+        if let Some(g) = pick(key) {
+            if !known.contains(&g) {
+                return render_partner(&state, &user, Some("Choose a user group of this tenant.")).await;
+            }
+            if !list.contains(&g) {
+                list.push(g);
+            }
+        }
+    }
+    p.include_groups = serde_json::to_string(&include).unwrap_or_default();
+    p.exclude_groups = serde_json::to_string(&exclude).unwrap_or_default();
+    p.updated_ms = now;
+    state.store.save_partner(&p).await?;
+    render_partner(&state, &user, Some("Saved.")).await
+}
+
+/// The user IDs of each group.
+async fn members(state: &Shared, tenant_id: &str, groups: Vec<String>) -> Result<Vec<(String, Vec<String>)>> {
+    let mut out = Vec::with_capacity(groups.len());
+    for g in groups {
+        let ids = state.store.group_members(tenant_id, &g, "", 1_000_000).await?.into_iter().map(|u| u.id).collect();
+        out.push((g, ids));
+    }
+    Ok(out)
 }
