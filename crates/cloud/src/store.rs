@@ -59,6 +59,31 @@ pub struct PartnerRow {
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CompliancePartnerRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub display_name: String,
+    /// The partner's multi-tenant application.
+    pub app_id: String,
+    /// JSON list of user group IDs onboarded for macOS.
+    pub mac_groups: String,
+    pub partner_state: String,
+    pub last_heartbeat_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PartnerPolicyRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub app_id: String,
+    pub display_name: String,
+    pub description: String,
+    pub platform: String,
+    /// JSON list of group IDs.
+    pub assignments: String,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ManagedDeviceRow {
     pub id: String,
     pub tenant_id: String,
@@ -928,6 +953,86 @@ impl Store {
         sqlx::query("DELETE FROM managed_devices WHERE tenant_id = $1").bind(tenant_id).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    // ---- partner compliance management -------------------------------------------------
+
+    pub async fn insert_compliance_partner(&self, c: &CompliancePartnerRow, now: i64) -> Result<bool> {
+        let r = sqlx::query(
+            "INSERT INTO compliance_partners (id, tenant_id, display_name, app_id, mac_groups, partner_state, last_heartbeat_ms, created_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, NULL, $7) ON CONFLICT (tenant_id, app_id) DO NOTHING",
+        )
+        .bind(&c.id)
+        .bind(&c.tenant_id)
+        .bind(&c.display_name)
+        .bind(&c.app_id)
+        .bind(&c.mac_groups)
+        .bind(&c.partner_state)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    pub async fn compliance_partners(&self, tenant_id: &str) -> Result<Vec<CompliancePartnerRow>> {
+        Ok(sqlx::query_as::<_, CompliancePartnerRow>(
+            "SELECT id, tenant_id, display_name, app_id, mac_groups, partner_state, last_heartbeat_ms FROM compliance_partners \
+             WHERE tenant_id = $1 ORDER BY display_name",
+        )
+        .bind(tenant_id)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// A compliance partner confirmed (provisioning or heartbeat): Active.
+    pub async fn activate_compliance_partner(&self, tenant_id: &str, app_id: &str, now: i64) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE compliance_partners SET partner_state = 'enabled', last_heartbeat_ms = $1 WHERE tenant_id = $2 AND app_id = $3",
+        )
+        .bind(now)
+        .bind(tenant_id)
+        .bind(app_id)
+        .execute(self.pool())
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Creates a partner compliance policy; false if one with that name exists on the platform.
+    pub async fn insert_partner_policy(&self, p: &PartnerPolicyRow, now: i64) -> Result<bool> {
+        let r = sqlx::query(
+            "INSERT INTO partner_compliance_policies (id, tenant_id, app_id, display_name, description, platform, assignments, created_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, '[]', $7) ON CONFLICT (tenant_id, platform, display_name) DO NOTHING",
+        )
+        .bind(&p.id)
+        .bind(&p.tenant_id)
+        .bind(&p.app_id)
+        .bind(&p.display_name)
+        .bind(&p.description)
+        .bind(&p.platform)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    pub async fn partner_policies(&self, tenant_id: &str) -> Result<Vec<PartnerPolicyRow>> {
+        Ok(sqlx::query_as::<_, PartnerPolicyRow>(
+            "SELECT id, tenant_id, app_id, display_name, description, platform, assignments FROM partner_compliance_policies \
+             WHERE tenant_id = $1 ORDER BY display_name",
+        )
+        .bind(tenant_id)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    pub async fn set_partner_policy_assignments(&self, tenant_id: &str, id: &str, assignments: &str) -> Result<bool> {
+        let r = sqlx::query("UPDATE partner_compliance_policies SET assignments = $1 WHERE tenant_id = $2 AND id = $3")
+            .bind(assignments)
+            .bind(tenant_id)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(r.rows_affected() == 1)
     }
 
     // ---- compliance policies and managed devices ---------------------------------------

@@ -33,6 +33,7 @@ pub fn router() -> Router<Shared> {
         .route("/{version}/devices", get(devices))
         .route("/{version}/deviceManagement/deviceManagementPartners", get(device_management_partners))
         .route("/{version}/deviceManagement/managedDevices", get(managed_devices))
+        .route("/{version}/deviceManagement/complianceManagementPartners", get(graph_intune::compliance_partners))
         .route("/{version}/deviceManagement/deviceCompliancePolicies", get(graph_intune::list).post(graph_intune::create))
         .route("/{version}/deviceManagement/deviceCompliancePolicies/{id}", get(graph_intune::get_one))
         .route("/{version}/deviceManagement/deviceCompliancePolicies/{id}/assign", axum::routing::post(graph_intune::assign))

@@ -122,3 +122,33 @@ pub async fn assignments(
     let groups = state.store.policy_assignments(&id).await?;
     assignments_json(&state, &version, &id, &groups)
 }
+
+/// `deviceManagement/complianceManagementPartners`.
+pub async fn compliance_partners(
+    State(state): State<Shared>,
+    Path(version): Path<String>,
+    Query(q): Query<ODataQuery>,
+    headers: HeaderMap,
+) -> Result<Json<Value>> {
+    let tenant =
+        caller(&state, &headers, &version, &["DeviceManagementServiceConfig.Read.All", "DeviceManagementServiceConfig.ReadWrite.All"])
+            .await?;
+    let items = state.store.compliance_partners(&tenant.id).await?.into_iter().map(|c| {
+        let groups: Vec<String> = serde_json::from_str(&c.mac_groups).unwrap_or_default();
+        json!({
+            "id": c.id, "displayName": c.display_name, "partnerState": c.partner_state,
+            "lastHeartbeatDateTime": c.last_heartbeat_ms.map(platform::clock::ms_to_rfc3339),
+            "macOsOnboarded": true, "androidOnboarded": false, "iosOnboarded": false,
+            "macOsEnrollmentAssignments": groups.iter().map(|g| json!({"target": {"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": g}})).collect::<Vec<_>>(),
+            "androidEnrollmentAssignments": [], "iosEnrollmentAssignments": [],
+        })
+    }).collect();
+    Ok(collection(
+        &state,
+        &version,
+        "deviceManagement/complianceManagementPartners",
+        "deviceManagement/complianceManagementPartners",
+        select(items, &q)?,
+        None,
+    ))
+}

@@ -47,7 +47,14 @@ pub fn router(state: Shared) -> Router {
         .nest("/graph", graph::router())
         .route("/aadgraph/{tenant}/servicePrincipalsByAppId/{app_id}/serviceEndpoints", get(aad_graph::service_endpoints))
         // Intune partner services, per tenant.
-        .route(&format!("{PARTNER_PREFIX}/StatelessPartnerTenantDataSyncService/{{resource}}"), put(partner_api::tenant_data_sync))
+        .route(
+            &format!("{PARTNER_PREFIX}/StatelessPartnerTenantDataSyncService/{{resource}}"),
+            put(partner_api::tenant_data_sync).post(partner_api::create_partner_policy).get(partner_api::list_partner_policies),
+        )
+        .route(
+            &format!("{PARTNER_PREFIX}/StatelessPartnerTenantDataSyncService/{{resource}}/Assign"),
+            post(partner_api::assign_partner_policy),
+        )
         .route(
             &format!("{PARTNER_PREFIX}/StatelessPartnerDeviceDataSyncService/{{resource}}"),
             put(partner_api::upload).get(partner_api::upload_status),

@@ -73,9 +73,17 @@ pub async fn tenant_data_sync(
     if key.to_string() != tenant.id {
         return Err(CloudError::forbidden("The key does not name the caller's tenant."));
     }
-    uploads::authorize_partner_allowing_terminated(&state.store, &tenant.id, &claims).await?;
+    let app_id = uploads::authorize_partner_allowing_terminated(&state.store, &tenant.id, &claims).await?;
     let now = state.clock.now_ms();
-    let mut p = state.store.partner(&tenant.id).await?.unwrap_or_else(|| partner::new_partner(&tenant.id, now));
+    // A compliance partner confirms itself with the same calls; it becomes Active.
+    let compliance_partner = state.store.activate_compliance_partner(&tenant.id, &app_id, now).await?;
+    let device_partner = state.store.partner(&tenant.id).await?.filter(|p| p.app_id.as_deref() == Some(app_id.as_str()));
+    let Some(mut p) = device_partner else {
+        if !compliance_partner {
+            return Err(CloudError::forbidden("The application is not a partner of this tenant."));
+        }
+        return Ok(Json(serde_json::json!({"Key": tenant.id, "ContextId": tenant.id, "HttpStatusCode": 200, "ErrorDetail": null})));
+    };
     match name {
         "PartnerTenants" => {
             let req: PartnerTenantRequest = json_body(&body)?;
@@ -164,4 +172,99 @@ pub async fn upload_status(
         item_results: row.item_results.as_deref().and_then(|r| serde_json::from_str(r).ok()).unwrap_or_default(),
     };
     Ok(Json(serde_json::to_value(status).map_err(CloudError::internal)?))
+}
+
+fn partner_policy_json(p: &crate::store::PartnerPolicyRow) -> serde_json::Value {
+    serde_json::json!({
+        "Id": p.id, "DisplayName": p.display_name, "Description": p.description, "Platform": p.platform,
+        "PartnerPolicyId": p.id, "PartnerManagedCompliance": true,
+        "Assignments": serde_json::from_str::<serde_json::Value>(&p.assignments).unwrap_or_default(),
+    })
+}
+
+/// `POST PartnerCompliancePolicies`: 201 with the policy, 409 if it exists already.
+pub async fn create_partner_policy(
+    State(state): State<Shared>,
+    Path((unit, resource)): Path<(String, String)>,
+    Query(q): Query<ApiVersion>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(axum::http::StatusCode, Json<serde_json::Value>)> {
+    let (tenant, claims) = caller(&state, &unit, &headers, &q.api_version, true).await?;
+    if resource != "PartnerCompliancePolicies" {
+        return Err(CloudError::not_found(format!("Entity set '{resource}' does not exist on this service.")));
+    }
+    let app_id = uploads::authorize_partner(&state.store, &tenant.id, &claims).await?;
+    let req: serde_json::Value = json_body(&body)?;
+    let text = |k: &str| req.get(k).and_then(|v| v.as_str()).map(str::trim).unwrap_or("").to_string();
+    let (name, platform) = (text("DisplayName"), text("Platform"));
+    if name.is_empty() || !["macOS", "iOS", "android", "windows"].contains(&platform.as_str()) {
+        return Err(CloudError::bad_request("DisplayName is required and Platform must be macOS, iOS, android or windows."));
+    }
+    let row = crate::store::PartnerPolicyRow {
+        id: uuid::Uuid::new_v4().to_string(),
+        tenant_id: tenant.id.clone(),
+        app_id,
+        display_name: name.clone(),
+        description: text("Description"),
+        platform,
+        assignments: "[]".into(),
+    };
+    if !state.store.insert_partner_policy(&row, state.clock.now_ms()).await? {
+        return Err(CloudError::odata(
+            axum::http::StatusCode::CONFLICT,
+            "Conflict",
+            format!("A partner compliance policy named '{name}' exists already."),
+        ));
+    }
+    Ok((axum::http::StatusCode::CREATED, Json(partner_policy_json(&row))))
+}
+
+/// `GET PartnerCompliancePolicies`.
+pub async fn list_partner_policies(
+    State(state): State<Shared>,
+    Path((unit, resource)): Path<(String, String)>,
+    Query(q): Query<ApiVersion>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>> {
+    let (tenant, claims) = caller(&state, &unit, &headers, &q.api_version, false).await?;
+    if resource != "PartnerCompliancePolicies" {
+        return Err(CloudError::not_found(format!("Entity set '{resource}' does not exist on this service.")));
+    }
+    uploads::authorize_partner(&state.store, &tenant.id, &claims).await?;
+    let items: Vec<_> = state.store.partner_policies(&tenant.id).await?.iter().map(partner_policy_json).collect();
+    Ok(Json(serde_json::json!({ "value": items })))
+}
+
+/// `POST PartnerCompliancePolicies(guid'…')/Assign` with `{"assignments": ["<group id>", …]}`.
+pub async fn assign_partner_policy(
+    State(state): State<Shared>,
+    Path((unit, resource)): Path<(String, String)>,
+    Query(q): Query<ApiVersion>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<axum::http::StatusCode> {
+    let (tenant, claims) = caller(&state, &unit, &headers, &q.api_version, true).await?;
+    let (name, id) = entity(&resource)?;
+    if name != "PartnerCompliancePolicies" {
+        return Err(CloudError::not_found(format!("Entity set '{name}' does not exist on this service.")));
+    }
+    uploads::authorize_partner(&state.store, &tenant.id, &claims).await?;
+    let req: serde_json::Value = json_body(&body)?;
+    let groups: Vec<String> = req["assignments"]
+        .as_array()
+        .ok_or_else(|| CloudError::bad_request("assignments must be an array of group IDs."))?
+        .iter()
+        .map(|g| g.as_str().map(str::to_string))
+        .collect::<Option<_>>()
+        .ok_or_else(|| CloudError::bad_request("assignments must be an array of group IDs."))?;
+    let known: Vec<String> = state.store.groups(&tenant.id).await?.into_iter().map(|(g, _)| g).collect();
+    if let Some(unknown) = groups.iter().find(|g| !known.contains(g)) {
+        return Err(CloudError::bad_request(format!("{unknown} is not a user group of this tenant.")));
+    }
+    if !state.store.set_partner_policy_assignments(&tenant.id, &id.to_string(), &serde_json::to_string(&groups).unwrap_or_default()).await?
+    {
+        return Err(CloudError::not_found(format!("Partner compliance policy {id} does not exist.")));
+    }
+    Ok(axum::http::StatusCode::NO_CONTENT)
 }

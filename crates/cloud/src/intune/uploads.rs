@@ -107,18 +107,21 @@ async fn check_partner(store: &Store, tenant_id: &str, claims: &AccessClaims) ->
     if !claims.tid.eq_ignore_ascii_case(tenant_id) {
         return Err(CloudError::forbidden("The token was issued for another tenant."));
     }
-    if !claims.has_role(&[wire::ids::ROLE_UPDATE_DEVICE_ATTRIBUTES]) {
+    if !claims.has_role(&[wire::ids::ROLE_UPDATE_DEVICE_ATTRIBUTES, "send_data_to_microsoft_intune"]) {
         return Err(CloudError::forbidden("The application lacks the Intune permission update_device_attributes."));
     }
     let app_id = claims.appid.clone().unwrap_or_default();
-    let partner = store.partner(tenant_id).await?;
-    let Some(partner) = partner else {
-        return Err(CloudError::forbidden("Partner device management is not configured for this tenant."));
-    };
-    if partner.app_id.as_deref() != Some(app_id.as_str()) {
-        return Err(CloudError::forbidden(format!("Application {app_id} is not the App ID configured in Partner device management.")));
+    if let Some(partner) = store.partner(tenant_id).await?
+        && partner.app_id.as_deref() == Some(app_id.as_str())
+    {
+        return Ok((app_id, partner.partner_state == state::TERMINATED));
     }
-    Ok((app_id, partner.partner_state == state::TERMINATED))
+    if store.compliance_partners(tenant_id).await?.iter().any(|c| c.app_id == app_id) {
+        return Ok((app_id, false));
+    }
+    Err(CloudError::forbidden(format!(
+        "Application {app_id} is neither the App ID configured in Partner device management nor an onboarded compliance partner."
+    )))
 }
 
 /// Applies every pending message; returns how many were processed.

@@ -182,3 +182,86 @@ async fn members(state: &Shared, tenant_id: &str, groups: Vec<String>) -> Result
     }
     Ok(out)
 }
+
+pub const COMPLIANCE_PARTNERS: &str = "/console/intune/tenant-admin/connectors/partner-compliance-management";
+
+pub fn compliance_router() -> Router<Shared> {
+    Router::new().route(COMPLIANCE_PARTNERS, get(compliance_partners).post(add_compliance_partner))
+}
+
+/// Tenant administration › Connectors and tokens › Partner compliance management.
+async fn compliance_partners(State(state): State<Shared>, headers: HeaderMap) -> Result<Response> {
+    let user = signed_in!(state, headers, COMPLIANCE_PARTNERS);
+    render_compliance_partners(&state, &user, None).await
+}
+
+async fn render_compliance_partners(state: &Shared, user: &User, message: Option<&str>) -> Result<Response> {
+    let groups = state.store.groups(&user.tenant_id).await?;
+    let name_of = |id: &String| groups.iter().find(|(g, _)| g == id).map(|(_, n)| n.clone()).unwrap_or_else(|| id.clone());
+    let rows: String = state
+        .store
+        .compliance_partners(&user.tenant_id)
+        .await?
+        .iter()
+        .map(|c| {
+            let assigned: Vec<String> =
+                serde_json::from_str::<Vec<String>>(&c.mac_groups).unwrap_or_default().iter().map(name_of).collect();
+            format!(
+                "<tr><td>{}</td><td>macOS</td><td>{}</td><td class=\"partner-status\">{}</td></tr>",
+                escape(&c.display_name),
+                escape(&assigned.join(", ")),
+                if c.partner_state == partner::state::ENABLED { "Active" } else { "Pending activation" }
+            )
+        })
+        .collect();
+    // Partners are multi-tenant apps consented in the tenant (Microsoft's own excluded).
+    let mut apps = String::new();
+    for sp in state.store.service_principals(&user.tenant_id).await? {
+        if let Some(a) = state.store.application(&sp.app_id).await?
+            && a.multi_tenant
+            && a.owner_tenant_id.as_deref().is_some_and(|o| o != user.tenant_id)
+        {
+            apps.push_str(&format!("<option value=\"{}\">{}</option>", escape(&a.app_id), escape(&a.display_name)));
+        }
+    }
+    let group_options: String = groups.iter().map(|(id, n)| format!("<option value=\"{}\">{}</option>", escape(id), escape(n))).collect();
+    let message = message.map(|m| format!("<p id=\"message\">{}</p>", escape(m))).unwrap_or_default();
+    Ok(Html(page("Partner compliance management", &format!(
+        "{}<h1>Partner compliance management</h1>{message}<table id=\"compliance-partners\"><tr><th>Partner</th><th>Platform</th><th>Assigned to</th><th>Status</th></tr>{rows}</table>\
+         <h2>Add compliance partner</h2><form method=\"post\"><label>Partner <select name=\"app_id\">{apps}</select></label> \
+         <label>Platform <select name=\"platform\"><option>macOS</option></select></label> \
+         <label>Assign to <select name=\"group\">{group_options}</select></label> <button>Create</button></form>",
+        nav()))).into_response())
+}
+
+async fn add_compliance_partner(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Result<Response> {
+    let user = signed_in!(state, headers, COMPLIANCE_PARTNERS);
+    let f = form(&body);
+    let (Some(app_id), Some(group)) = (f.get("app_id").filter(|v| !v.is_empty()), f.get("group").filter(|v| !v.is_empty())) else {
+        return render_compliance_partners(&state, &user, Some("Choose a partner and a user group.")).await;
+    };
+    let consented = state.store.service_principal(&user.tenant_id, app_id).await?.is_some();
+    let Some(app) = state.store.application(app_id).await?.filter(|a| consented && a.multi_tenant) else {
+        return render_compliance_partners(&state, &user, Some("The partner must be a multi-tenant application consented in this tenant."))
+            .await;
+    };
+    if !state.store.groups(&user.tenant_id).await?.iter().any(|(g, _)| g == group) {
+        return render_compliance_partners(&state, &user, Some("Choose a user group of this tenant.")).await;
+    }
+    let row = crate::store::CompliancePartnerRow {
+        id: uuid::Uuid::new_v4().to_string(),
+        tenant_id: user.tenant_id.clone(),
+        display_name: app.display_name.clone(),
+        app_id: app.app_id.clone(),
+        mac_groups: serde_json::to_string(&[group]).unwrap_or_default(),
+        partner_state: partner::state::UNKNOWN.into(),
+        last_heartbeat_ms: None,
+    };
+    // One partner per platform and application.
+    let message = if state.store.insert_compliance_partner(&row, state.clock.now_ms()).await? {
+        "Created. The partner shows Active once it has confirmed the connection."
+    } else {
+        "This partner is already set up for macOS."
+    };
+    render_compliance_partners(&state, &user, Some(message)).await
+}

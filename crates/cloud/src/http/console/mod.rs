@@ -28,6 +28,7 @@ pub fn router() -> Router<Shared> {
         .route("/console", get(home))
         .route("/console/login", get(login_form).post(login))
         .merge(intune::router())
+        .merge(intune::compliance_router())
         .merge(entra::router())
         .merge(intune_compliance::router())
 }
@@ -42,6 +43,7 @@ fn nav() -> String {
         ("/console/entra/conditional-access", "Conditional Access"),
         ("/console/entra/sign-in-logs", "Sign-in logs"),
         (PARTNER_PAGE, "Intune › Tenant administration › Connectors and tokens › Partner device management"),
+        (intune::COMPLIANCE_PARTNERS, "Partner compliance management"),
         (intune_compliance::POLICIES, "Compliance policies"),
         (intune_compliance::DASHBOARD, "Compliance"),
         (intune_compliance::SETTINGS, "Compliance policy settings"),
