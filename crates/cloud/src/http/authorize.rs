@@ -12,6 +12,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use platform::html::{escape, page};
 
+use super::login::{MULTI_TENANT_SEGMENTS, sign_in_page, with_params};
 use super::{Path, Query, form};
 use crate::Shared;
 use crate::entra::conditional_access::Outcome;
@@ -20,7 +21,6 @@ use crate::entra::{consent, sign_in};
 use crate::error::{CloudError, Result};
 use crate::store::{AuthorizeRequest, CodeRow};
 
-const MULTI_TENANT: [&str; 3] = ["common", "organizations", "consumers"];
 const REQUEST_TTL_MS: i64 = 15 * 60 * 1000;
 const CODE_TTL_MS: i64 = 10 * 60 * 1000;
 
@@ -28,10 +28,6 @@ fn page_error(code: u32, message: impl std::fmt::Display) -> CloudError {
     CloudError::Page(format!("AADSTS{code}: {message}"))
 }
 
-fn with_params(uri: &str, params: &[(&str, &str)]) -> String {
-    let query: String = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(params).finish();
-    format!("{uri}{}{query}", if uri.contains('?') { '&' } else { '?' })
-}
 
 pub async fn authorize_v2(
     State(state): State<Shared>,
@@ -62,7 +58,7 @@ pub async fn authorize_v1(
 async fn authorize(state: Shared, segment: String, q: HashMap<String, String>) -> Result<Response> {
     let client_id = q.get("client_id").ok_or_else(|| page_error(900144, "The request must contain the parameter 'client_id'."))?;
     let redirect_uri = q.get("redirect_uri").ok_or_else(|| page_error(900144, "The request must contain the parameter 'redirect_uri'."))?;
-    if !MULTI_TENANT.contains(&segment.as_str()) && state.store.tenant(&segment).await?.is_none() {
+    if !MULTI_TENANT_SEGMENTS.contains(&segment.as_str()) && state.store.tenant(&segment).await?.is_none() {
         return Err(page_error(90002, format!("Tenant '{segment}' not found.")));
     }
     let app = state
@@ -105,24 +101,9 @@ async fn authorize(state: Shared, segment: String, q: HashMap<String, String>) -
         expires_ms: state.clock.now_ms() + REQUEST_TTL_MS,
     };
     state.store.insert_authorize_request(&request).await?;
-    Ok(Html(sign_in_page(&request.id, &app.display_name, None)).into_response())
+    Ok(Html(sign_in_page(&format!("/authorize/{}/signin", request.id), &app.display_name, None)).into_response())
 }
 
-fn sign_in_page(request_id: &str, app_name: &str, error: Option<&str>) -> String {
-    let error = error.map(|e| format!("<p class=\"bad\" id=\"error\">{}</p>", escape(e))).unwrap_or_default();
-    page(
-        "Sign in to your account",
-        &format!(
-            "<h1>Sign in</h1><p>to continue to <b>{}</b></p>{error}\
-         <form method=\"post\" action=\"/authorize/{}/signin\">\
-         <label>Email, phone, or Skype <input name=\"login\" type=\"email\" required></label><br>\
-         <label>Password <input name=\"passwd\" type=\"password\" required></label><br>\
-         <button type=\"submit\">Sign in</button></form>",
-            escape(app_name),
-            escape(request_id)
-        ),
-    )
-}
 
 /// Sign-in: credentials, the device's proof (if any), Conditional Access, then a code or
 /// the refusal page pointing at the partner's remediation or enrollment page.
@@ -138,9 +119,9 @@ pub async fn sign_in(State(state): State<Shared>, Path(id): Path<String>, header
     let (login, password) = (f.get("login").cloned().unwrap_or_default(), f.get("passwd").cloned().unwrap_or_default());
     let user = match state.store.user_by_upn(&login).await? {
         Some(u) if platform::secrets::verify_password(&password, &u.password_hash) => u,
-        _ => return Ok(Html(sign_in_page(&id, &app.display_name, Some("Your account or password is incorrect."))).into_response()),
+        _ => return Ok(Html(sign_in_page(&format!("/authorize/{id}/signin"), &app.display_name, Some("Your account or password is incorrect."))).into_response()),
     };
-    if !MULTI_TENANT.contains(&request.tenant_hint.as_str())
+    if !MULTI_TENANT_SEGMENTS.contains(&request.tenant_hint.as_str())
         && state.store.tenant(&request.tenant_hint).await?.map(|t| t.id) != Some(user.tenant_id.clone())
     {
         return Err(page_error(50020, format!("User account '{login}' does not exist in tenant '{}'.", request.tenant_hint)));

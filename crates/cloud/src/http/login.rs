@@ -22,7 +22,7 @@ use crate::error::{CloudError, Result};
 use crate::store::ConsentRequest;
 
 /// Tenant path segments that name no tenant.
-const MULTI_TENANT_SEGMENTS: [&str; 3] = ["common", "organizations", "consumers"];
+pub(crate) const MULTI_TENANT_SEGMENTS: [&str; 3] = ["common", "organizations", "consumers"];
 
 async fn tenant(state: &Shared, key: &str) -> Result<Tenant> {
     state.store.tenant(key).await?.ok_or_else(|| {
@@ -454,21 +454,22 @@ pub async fn admin_consent(State(state): State<Shared>, Path(segment): Path<Stri
         expires_ms: state.clock.now_ms() + CONSENT_WINDOW_MS,
     };
     state.store.insert_consent_request(&request).await?;
-    Ok(Html(sign_in_page(&request.id, &app.display_name, None)).into_response())
+    Ok(Html(sign_in_page(&format!("/consent/{}/signin", request.id), &app.display_name, None)).into_response())
 }
 
-fn sign_in_page(request_id: &str, app_name: &str, error: Option<&str>) -> String {
+/// The identity platform's sign-in page; `action` receives `login` and `passwd`.
+pub(crate) fn sign_in_page(action: &str, app_name: &str, error: Option<&str>) -> String {
     let error = error.map(|e| format!("<p class=\"bad\" id=\"error\">{}</p>", escape(e))).unwrap_or_default();
     page(
         "Sign in to your account",
         &format!(
             "<h1>Sign in</h1><p>to continue to <b>{}</b></p>{error}\
-         <form method=\"post\" action=\"/consent/{}/signin\">\
+         <form method=\"post\" action=\"{}\">\
          <label>Email, phone, or Skype <input name=\"login\" type=\"email\" required></label><br>\
          <label>Password <input name=\"passwd\" type=\"password\" required></label><br>\
          <button type=\"submit\">Sign in</button></form>",
             escape(app_name),
-            escape(request_id)
+            escape(action)
         ),
     )
 }
@@ -482,7 +483,7 @@ fn permission_label(value: &str) -> &str {
     }
 }
 
-fn with_params(uri: &str, params: &[(&str, &str)]) -> String {
+pub(crate) fn with_params(uri: &str, params: &[(&str, &str)]) -> String {
     let query: String = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(params).finish();
     let sep = if uri.contains('?') { '&' } else { '?' };
     format!("{uri}{sep}{query}")
@@ -515,7 +516,7 @@ pub async fn consent_sign_in(State(state): State<Shared>, Path(id): Path<String>
     let user = match state.store.user_by_upn(&login).await? {
         Some(u) if platform::secrets::verify_password(&password, &u.password_hash) => u,
         _ => {
-            return Ok(Html(sign_in_page(&id, &app.display_name, Some("Your account or password is incorrect."))).into_response());
+            return Ok(Html(sign_in_page(&format!("/consent/{id}/signin"), &app.display_name, Some("Your account or password is incorrect."))).into_response());
         }
     };
     if !MULTI_TENANT_SEGMENTS.contains(&request.tenant_hint.as_str()) {
