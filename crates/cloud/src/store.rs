@@ -390,6 +390,15 @@ impl Store {
         }))
     }
 
+    pub async fn set_required_permissions(&self, app_id: &str, permissions: &[Permission]) -> Result<()> {
+        sqlx::query("UPDATE applications SET required_permissions = $1 WHERE app_id = $2")
+            .bind(serde_json::to_string(permissions).unwrap_or_default())
+            .bind(app_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
     pub async fn set_redirect_uris(&self, app_id: &str, uris: &[String]) -> Result<()> {
         sqlx::query("UPDATE applications SET redirect_uris = $1 WHERE app_id = $2")
             .bind(serde_json::to_string(uris).unwrap_or_default())

@@ -224,3 +224,43 @@ async fn graph_throttles_each_app_per_tenant_with_retry_after() {
     assert_eq!(t.graph_get(&token, "devices").await.0, 200, "the budget is back after Retry-After");
     t.stop().await;
 }
+
+#[tokio::test]
+async fn an_admin_registers_an_app_with_a_secret_and_an_intune_permission() {
+    let t = spawn(1).await;
+    let b = cloudconnector::admin_steps::cloud_console_sign_in(&t).await.unwrap();
+    let url = format!("{}/console/entra/app-registrations", t.cloud.url());
+    let page = b.post_form(&url, &[("name", "Jamf Pro manual integration"), ("accounts", "single"), ("redirect_uri", "")]).await.unwrap();
+    let message = page.element_text("message").unwrap();
+    let app_id = message.rsplit(' ').next().unwrap().trim_end_matches('.').to_string();
+    assert!(uuid::Uuid::parse_str(&app_id).is_ok(), "{message}");
+    let page = b
+        .post_form(
+            &format!("{url}/{app_id}/permissions"),
+            &[("resource", wire::ids::INTUNE_APP_ID), ("kind", "Application"), ("value", "no_such_role")],
+        )
+        .await
+        .unwrap();
+    assert!(page.element_text("message").unwrap().contains("has no application permission no_such_role"));
+    b.post_form(
+        &format!("{url}/{app_id}/permissions"),
+        &[("resource", wire::ids::INTUNE_APP_ID), ("kind", "Application"), ("value", "update_device_attributes")],
+    )
+    .await
+    .unwrap();
+    let page = b.post_form(&format!("{url}/{app_id}/secrets"), &[("months", "12")]).await.unwrap();
+    let message = page.element_text("message").unwrap();
+    let secret = message.rsplit(' ').next().unwrap().to_string();
+    assert!(!page.body.contains(&format!("{secret}…")), "only a hint is listed");
+    // Before admin consent the token carries no role; after it, exactly the one required.
+    let roles = |body: &Value| {
+        body["access_token"].as_str().map(|tok| jsonwebtoken::dangerous::insecure_decode::<Value>(tok).unwrap().claims["roles"].clone())
+    };
+    let (status, body) = t.token(&t.tenant.tenant_id, &app_id, &secret, "https://api.manage.microsoft.com//.default").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(roles(&body), Some(Value::Null));
+    b.post_form(&format!("{url}/{app_id}/consent"), &[]).await.unwrap();
+    let (_, body) = t.token(&t.tenant.tenant_id, &app_id, &secret, "https://api.manage.microsoft.com//.default").await;
+    assert_eq!(roles(&body), Some(json!(["update_device_attributes"])));
+    t.stop().await;
+}

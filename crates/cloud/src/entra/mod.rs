@@ -5,5 +5,6 @@ pub mod conditional_access;
 pub mod consent;
 pub mod devices;
 pub mod directory;
+pub mod registrations;
 pub mod sign_in;
 pub mod tokens;

@@ -28,7 +28,6 @@ fn page_error(code: u32, message: impl std::fmt::Display) -> CloudError {
     CloudError::Page(format!("AADSTS{code}: {message}"))
 }
 
-
 pub async fn authorize_v2(
     State(state): State<Shared>,
     Path(segment): Path<String>,
@@ -104,7 +103,6 @@ async fn authorize(state: Shared, segment: String, q: HashMap<String, String>) -
     Ok(Html(sign_in_page(&format!("/authorize/{}/signin", request.id), &app.display_name, None)).into_response())
 }
 
-
 /// Sign-in: credentials, the device's proof (if any), Conditional Access, then a code or
 /// the refusal page pointing at the partner's remediation or enrollment page.
 pub async fn sign_in(State(state): State<Shared>, Path(id): Path<String>, headers: HeaderMap, body: Bytes) -> Result<Response> {
@@ -119,7 +117,14 @@ pub async fn sign_in(State(state): State<Shared>, Path(id): Path<String>, header
     let (login, password) = (f.get("login").cloned().unwrap_or_default(), f.get("passwd").cloned().unwrap_or_default());
     let user = match state.store.user_by_upn(&login).await? {
         Some(u) if platform::secrets::verify_password(&password, &u.password_hash) => u,
-        _ => return Ok(Html(sign_in_page(&format!("/authorize/{id}/signin"), &app.display_name, Some("Your account or password is incorrect."))).into_response()),
+        _ => {
+            return Ok(Html(sign_in_page(
+                &format!("/authorize/{id}/signin"),
+                &app.display_name,
+                Some("Your account or password is incorrect."),
+            ))
+            .into_response());
+        }
     };
     if !MULTI_TENANT_SEGMENTS.contains(&request.tenant_hint.as_str())
         && state.store.tenant(&request.tenant_hint).await?.map(|t| t.id) != Some(user.tenant_id.clone())

@@ -516,7 +516,12 @@ pub async fn consent_sign_in(State(state): State<Shared>, Path(id): Path<String>
     let user = match state.store.user_by_upn(&login).await? {
         Some(u) if platform::secrets::verify_password(&password, &u.password_hash) => u,
         _ => {
-            return Ok(Html(sign_in_page(&format!("/consent/{id}/signin"), &app.display_name, Some("Your account or password is incorrect."))).into_response());
+            return Ok(Html(sign_in_page(
+                &format!("/consent/{id}/signin"),
+                &app.display_name,
+                Some("Your account or password is incorrect."),
+            ))
+            .into_response());
         }
     };
     if !MULTI_TENANT_SEGMENTS.contains(&request.tenant_hint.as_str()) {

@@ -15,6 +15,7 @@ use super::{nav, signed_in};
 use crate::Shared;
 use crate::entra::conditional_access::{DISABLED, ENABLED, REPORT_ONLY};
 use crate::entra::directory::{APPLICATION, DELEGATED, FIRST_PARTY, Permission};
+use crate::entra::registrations;
 use crate::error::{CloudError, Result};
 use crate::http::{Path, form};
 
@@ -26,7 +27,10 @@ pub fn router() -> Router<Shared> {
         .route("/console/entra/enterprise-applications/{sp}", get(enterprise_application))
         .route("/console/entra/enterprise-applications/{sp}/permissions", post(edit_permissions))
         .route("/console/entra/enterprise-applications/{sp}/delete", post(delete_application))
-        .route("/console/entra/app-registrations", get(app_registrations))
+        .route(REGISTRATIONS, get(app_registrations).post(register))
+        .route("/console/entra/app-registrations/{app}/secrets", post(new_secret))
+        .route("/console/entra/app-registrations/{app}/permissions", post(add_permission))
+        .route("/console/entra/app-registrations/{app}/consent", post(grant_consent))
         .route("/console/entra/users", get(users_and_groups))
         .route("/console/entra/devices", get(devices))
         .route("/console/entra/conditional-access", get(conditional_access).post(set_policy_state))
@@ -156,10 +160,18 @@ async fn delete_application(State(state): State<Shared>, Path(sp_id): Path<Strin
     Ok(Redirect::to(APPS).into_response())
 }
 
+const REGISTRATIONS: &str = "/console/entra/app-registrations";
+
 async fn app_registrations(State(state): State<Shared>, headers: HeaderMap) -> Result<Response> {
-    let user = signed_in!(state, headers, "/console/entra/app-registrations");
+    let user = signed_in!(state, headers, REGISTRATIONS);
+    render_registrations(&state, &user.tenant_id, None).await
+}
+
+async fn render_registrations(state: &Shared, tenant_id: &str, message: Option<String>) -> Result<Response> {
+    let resources: String =
+        FIRST_PARTY.iter().map(|fp| format!("<option value=\"{}\">{}</option>", fp.app_id, escape(fp.display_name))).collect();
     let mut rows = String::new();
-    for a in state.store.applications_of(&user.tenant_id).await? {
+    for a in state.store.applications_of(tenant_id).await? {
         let secrets: Vec<String> = state
             .store
             .secret_hints(&a.app_id)
@@ -182,24 +194,79 @@ async fn app_registrations(State(state): State<Shared>, headers: HeaderMap) -> R
             .collect();
         let permissions: Vec<String> =
             a.required_permissions.iter().map(|p| format!("{} {} ({})", resource_name(&p.resource_app_id), p.value, p.kind)).collect();
+        let id = escape(&a.app_id);
         rows.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            escape(&a.display_name),
-            escape(&a.app_id),
-            if a.multi_tenant { "Multiple organizations" } else { "This organization" },
-            escape(&a.redirect_uris.join(" ")),
-            escape(&secrets.join("; ")),
-            escape(&certificates.join("; ")),
-            escape(&permissions.join("; ")),
+            "<tr><td>{}</td><td>{id}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>\
+             <form method=\"post\" action=\"{REGISTRATIONS}/{id}/secrets\"><select name=\"months\"><option>6</option><option>12</option><option>24</option></select> <button>New client secret</button></form>\
+             <form method=\"post\" action=\"{REGISTRATIONS}/{id}/permissions\"><select name=\"resource\">{resources}</select> \
+             <select name=\"kind\"><option>{APPLICATION}</option><option>{DELEGATED}</option></select> <input name=\"value\" size=\"18\" required> <button>Add a permission</button></form>\
+             <form method=\"post\" action=\"{REGISTRATIONS}/{id}/consent\"><button>Grant admin consent</button></form></td></tr>",
+            escape(&a.display_name), if a.multi_tenant { "Multiple organizations" } else { "This organization" },
+            escape(&a.redirect_uris.join(" ")), escape(&secrets.join("; ")), escape(&certificates.join("; ")), escape(&permissions.join("; ")),
         ));
     }
+    let message = message.map(|m| format!("<p id=\"message\">{}</p>", escape(&m))).unwrap_or_default();
     render(
         "App registrations",
         format!(
-            "<h1>App registrations</h1><table><tr><th>Name</th><th>Application (client) ID</th><th>Accounts</th><th>Redirect URIs</th>\
-         <th>Client secrets</th><th>Certificates</th><th>API permissions</th></tr>{rows}</table>"
+            "<h1>App registrations</h1>{message}<table id=\"registrations\"><tr><th>Name</th><th>Application (client) ID</th><th>Accounts</th><th>Redirect URIs</th>\
+         <th>Client secrets</th><th>Certificates</th><th>API permissions</th><th></th></tr>{rows}</table>\
+         <h2>New registration</h2><form method=\"post\" action=\"{REGISTRATIONS}\"><label>Name <input name=\"name\" required></label> \
+         <label>Supported account types <select name=\"accounts\"><option value=\"single\">This organization only</option>\
+         <option value=\"multi\">Multiple organizations</option></select></label> <label>Redirect URI <input name=\"redirect_uri\"></label> \
+         <button>Register</button></form>"
         ),
     )
+}
+
+async fn register(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Result<Response> {
+    let user = signed_in!(state, headers, REGISTRATIONS);
+    let f = form(&body);
+    let result = registrations::create(
+        &state.store,
+        &user.tenant_id,
+        f.get("name").map(String::as_str).unwrap_or(""),
+        f.get("accounts").map(String::as_str) == Some("multi"),
+        f.get("redirect_uri").map(String::as_str),
+        state.clock.now_ms(),
+    )
+    .await;
+    let message = match result {
+        Ok(app) => format!("Registered {} with Application (client) ID {}.", app.display_name, app.app_id),
+        Err(e) => e.to_string(),
+    };
+    render_registrations(&state, &user.tenant_id, Some(message)).await
+}
+
+async fn new_secret(State(state): State<Shared>, Path(app_id): Path<String>, headers: HeaderMap, body: Bytes) -> Result<Response> {
+    let user = signed_in!(state, headers, REGISTRATIONS);
+    let months = form(&body).get("months").and_then(|m| m.parse().ok()).unwrap_or(6);
+    let app = registrations::owned(&state.store, &user.tenant_id, &app_id).await.map_err(|e| CloudError::Page(e.to_string()))?;
+    let message = match registrations::add_secret(&state.store, &app, months, state.clock.now_ms()).await {
+        // Shown once: only a digest is stored.
+        Ok(secret) => format!("New client secret for {} (copy it now, it is not shown again): {secret}", app.display_name),
+        Err(e) => e.to_string(),
+    };
+    render_registrations(&state, &user.tenant_id, Some(message)).await
+}
+
+async fn add_permission(State(state): State<Shared>, Path(app_id): Path<String>, headers: HeaderMap, body: Bytes) -> Result<Response> {
+    let user = signed_in!(state, headers, REGISTRATIONS);
+    let f = form(&body);
+    let field = |k: &str| f.get(k).map(|v| v.trim().to_string()).unwrap_or_default();
+    let app = registrations::owned(&state.store, &user.tenant_id, &app_id).await.map_err(|e| CloudError::Page(e.to_string()))?;
+    let message = match registrations::require_permission(&state.store, &app, &field("resource"), &field("kind"), &field("value")).await {
+        Ok(()) => format!("{} added; grant admin consent to apply it.", field("value")),
+        Err(e) => e.to_string(),
+    };
+    render_registrations(&state, &user.tenant_id, Some(message)).await
+}
+
+async fn grant_consent(State(state): State<Shared>, Path(app_id): Path<String>, headers: HeaderMap) -> Result<Response> {
+    let user = signed_in!(state, headers, REGISTRATIONS);
+    let app = registrations::owned(&state.store, &user.tenant_id, &app_id).await.map_err(|e| CloudError::Page(e.to_string()))?;
+    crate::entra::consent::grant_admin_consent(&state.store, &user.tenant_id, &app, state.clock.now_ms()).await?;
+    render_registrations(&state, &user.tenant_id, Some(format!("Admin consent granted for {}.", app.display_name))).await
 }
 
 async fn users_and_groups(State(state): State<Shared>, headers: HeaderMap) -> Result<Response> {
