@@ -2,13 +2,15 @@
 //! a Microsoft cloud. It onboards instances by consent, holds only its own app credential,
 //! discovers each tenant's partner services, and delivers inventory reliably.
 
-pub mod cloud_client;
 pub mod error;
 pub mod http;
 pub mod onboarding;
 pub mod pipeline;
-pub mod retry;
 pub mod store;
+
+// The Microsoft-side client and retry rules are shared with the mdm's Manual mode.
+pub use partner::client as cloud_client;
+pub use partner::retry;
 
 use std::collections::HashMap;
 use std::net::TcpListener;

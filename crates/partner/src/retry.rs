@@ -1,7 +1,7 @@
 //! One place decides what a failed call to the cloud means: retry (and when) or give up.
 //! Every sink of the connector uses it; the backoff is a pure function.
 
-use crate::cloud_client::CallError;
+use crate::client::CallError;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
