@@ -184,6 +184,8 @@ impl Stack {
                 connector_registration_secret: registration_secret,
                 clouds: CloudProfile::NAMES.iter().map(|s| s.to_string()).collect(),
                 change_log_path: Some(opts.data_dir.join("ChangeManagement.log")),
+                local_cloud_url: Some(cloud.url()),
+                secret_key_path: opts.data_dir.join("mdm-secrets.key"),
             },
             mdm_l,
             &ca,

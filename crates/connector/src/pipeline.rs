@@ -112,12 +112,7 @@ async fn batch(state: &Shared) -> Result<usize> {
         }
         // The body is fixed once: every retry PUTs the same bytes under the same ID.
         let content: Vec<&str> = items.iter().map(|(_, item)| item.as_str()).collect();
-        let body = format!(
-            "{{\"TenantId\":{},\"UploadTime\":{},\"Content\":[{}]}}",
-            serde_json::Value::from(tenant.clone()),
-            serde_json::Value::from(platform::clock::rfc3339(state.clock.now())),
-            content.join(",")
-        );
+        let body = partner::client::message_body(&tenant, &platform::clock::rfc3339(state.clock.now()), &content);
         let message = MessageRow {
             message_id,
             tenant_id: tenant.clone(),

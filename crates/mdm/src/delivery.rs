@@ -8,7 +8,7 @@ use wire::connector_api::{InventoryBatch, InventoryUpdate};
 
 use crate::Shared;
 use crate::connector_client::SendError;
-use crate::domain::settings::status;
+use crate::domain::settings::{self, status};
 use crate::error::Result;
 use crate::store::{InstanceRow, tx};
 
@@ -30,15 +30,16 @@ pub async fn run(state: Shared) {
 async fn step(state: &Shared) -> Result<bool> {
     let mut busy = false;
     for instance in state.store.instances().await? {
-        let Some(credential) = instance.connector_credential.clone() else {
-            continue;
-        };
         let ca = state.store.ca(&instance.id).await?;
         if ca.settings.enabled && ca.link_status == status::ACTIVE {
-            busy |= send(state, &instance, &credential).await?;
+            if ca.settings.connection_type == settings::MANUAL {
+                busy |= crate::manual::send(state, &instance, &ca).await?;
+            } else if let Some(credential) = &instance.connector_credential {
+                busy |= send(state, &instance, credential).await?;
+            }
         }
-        if ca.link_id.is_some() {
-            busy |= collect_outcomes(state, &instance, &credential).await?;
+        if let (Some(credential), Some(_)) = (&instance.connector_credential, &ca.link_id) {
+            busy |= collect_outcomes(state, &instance, credential).await?;
         }
     }
     Ok(busy)

@@ -67,21 +67,49 @@ fn checks_summary(view: &LinkView) -> String {
     view.checks.iter().map(|c| format!("{}={}", c.name, if c.passed { "pass" } else { "fail" })).collect::<Vec<_>>().join(", ")
 }
 
-pub async fn save(state: &Shared, instance: &InstanceRow, admin: &AdminRow, proposed: CaSettings, connect: bool) -> Result<Saved> {
+pub async fn save(
+    state: &Shared,
+    instance: &InstanceRow,
+    admin: &AdminRow,
+    proposed: CaSettings,
+    new_secret: Option<String>,
+    connect: bool,
+) -> Result<Saved> {
     require_privilege(admin)?;
     let mut ca = state.store.ca(&instance.id).await?;
     let clouds: Vec<&str> = state.clouds.iter().map(String::as_str).collect();
     settings::validate(&ca.settings, &proposed, &instance.version, &clouds).map_err(MdmError::Invalid)?;
-    let changes = settings::diff(&ca.settings, &proposed);
-    let was_enabled = ca.settings.enabled;
+    let manual = proposed.enabled && proposed.connection_type == settings::MANUAL;
+    if manual && new_secret.is_none() && ca.manual_secret.is_none() {
+        return Err(MdmError::Invalid("Enter the client secret of the app registration.".into()));
+    }
+    let mut changes = settings::diff(&ca.settings, &proposed);
+    if let Some(secret) = new_secret {
+        // Sealed at rest, bound to this instance; the change log never shows it.
+        ca.manual_secret = Some(state.secrets.seal(&secret, &instance.id));
+        changes.push("Client Secret: changed (value not shown)".into());
+    }
+    let (was_enabled, was_type) = (ca.settings.enabled, ca.settings.connection_type.clone());
     ca.settings = proposed.clone();
     let now = state.clock.now_ms();
     if !changes.is_empty() {
         state.store.save_ca(&instance.id, &ca, now).await?;
         log(state, instance, &admin.username, "Edit", &changes.join("; ")).await?;
     }
-    if was_enabled && !proposed.enabled {
-        disconnect(state, instance, admin, &mut ca).await?;
+    if was_enabled && (!proposed.enabled || was_type != proposed.connection_type) {
+        disconnect(state, instance, admin, &mut ca, &was_type).await?;
+    }
+    if manual {
+        // S7: saving a Manual configuration tests it against the cloud directly.
+        crate::manual::test(state, instance, &mut ca).await?;
+        let checks: Vec<wire::connector_api::Check> = serde_json::from_str(&ca.checks).unwrap_or_default();
+        let summary =
+            checks.iter().map(|c| format!("{}={}", c.name, if c.passed { "pass" } else { "fail" })).collect::<Vec<_>>().join(", ");
+        log(state, instance, &admin.username, "Save (Manual)", &format!("result: {}; checks: {summary}", ca.link_status)).await?;
+        if ca.link_status == status::ACTIVE {
+            crate::agent::reconcile(state, instance).await?;
+        }
+        return Ok(Saved::Done);
     }
     if connect && proposed.enabled && proposed.connection_type == settings::CLOUD_CONNECTOR {
         let credential = connector_credential(state, instance).await?;
@@ -109,19 +137,25 @@ pub async fn save(state: &Shared, instance: &InstanceRow, admin: &AdminRow, prop
     Ok(Saved::Done)
 }
 
-/// Disconnect (S5): tell the connector; the configuration itself is kept.
-async fn disconnect(state: &Shared, instance: &InstanceRow, admin: &AdminRow, ca: &mut CaRow) -> Result<()> {
-    let (Some(credential), Some(link_id)) = (instance.connector_credential.clone(), ca.link_id.clone()) else {
-        ca.link_status = status::DISABLED.into();
-        return state.store.save_ca(&instance.id, ca, state.clock.now_ms()).await;
+/// Disconnect (S5): the connection ends, the configuration is kept. A Cloud Connector
+/// link is ended through the connector; a Manual connection deprovisions the tenant.
+async fn disconnect(state: &Shared, instance: &InstanceRow, admin: &AdminRow, ca: &mut CaRow, connection_type: &str) -> Result<()> {
+    let detail = if connection_type == settings::MANUAL {
+        match crate::manual::deprovision(state, instance, ca).await {
+            Ok(()) => "manual connection: tenant deprovisioned".to_string(),
+            Err(e) => format!("manual connection: the cloud did not confirm ({e})"),
+        }
+    } else {
+        match (instance.connector_credential.clone(), ca.link_id.clone()) {
+            (Some(credential), Some(link_id)) => match state.connector.disconnect(&credential, &link_id).await {
+                Ok(v) => format!("link {link_id}: {}", v.status),
+                Err(e) => format!("link {link_id}: the connector did not confirm ({e})"),
+            },
+            _ => "no connection".to_string(),
+        }
     };
-    let result = state.connector.disconnect(&credential, &link_id).await;
     ca.link_status = status::DISABLED.into();
     state.store.save_ca(&instance.id, ca, state.clock.now_ms()).await?;
-    let detail = match &result {
-        Ok(v) => format!("link {link_id}: {}", v.status),
-        Err(e) => format!("link {link_id}: the connector did not confirm ({e})"),
-    };
     log(state, instance, &admin.username, "Disconnect", &detail).await
 }
 

@@ -9,6 +9,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod integration;
+pub mod manual;
 pub mod seed;
 pub mod store;
 
@@ -39,6 +40,16 @@ pub struct MdmConfig {
     /// Where the change-management log file is appended (`JAMFChangeManagement.log` style).
     #[serde(default)]
     pub change_log_path: Option<PathBuf>,
+    /// Authority root of the `local` cloud profile, for Manual connections to it.
+    #[serde(default)]
+    pub local_cloud_url: Option<String>,
+    /// Key file sealing the client secrets of Manual connections (created if missing).
+    #[serde(default = "default_secret_key")]
+    pub secret_key_path: PathBuf,
+}
+
+fn default_secret_key() -> PathBuf {
+    PathBuf::from("mdm-secrets.key")
 }
 
 fn default_clouds() -> Vec<String> {
@@ -52,6 +63,12 @@ pub struct AppState {
     pub base_url: String,
     pub clouds: Vec<String>,
     pub work: Notify,
+    /// The Microsoft-side client of Manual connections.
+    pub partner: partner::CloudClient,
+    pub secrets: platform::secrets::SecretBox,
+    pub local_cloud_url: Option<String>,
+    /// When each Manual instance last sent a heartbeat.
+    pub manual_heartbeats: Mutex<std::collections::HashMap<String, i64>>,
     change_log: Option<Mutex<std::fs::File>>,
 }
 
@@ -113,7 +130,21 @@ pub async fn start(config: MdmConfig, listener: TcpListener, ca: &LocalCa, clock
         Some(p) => Some(Mutex::new(std::fs::OpenOptions::new().create(true).append(true).open(p)?)),
         None => None,
     };
-    let state = Arc::new(AppState { store, connector, clock, base_url, clouds: config.clouds.clone(), work: Notify::new(), change_log });
+    let partner = partner::CloudClient::new(platform::http::client(&ca.ca_pem), clock.clone());
+    let secrets = platform::secrets::SecretBox::load_or_create(&config.secret_key_path)?;
+    let state = Arc::new(AppState {
+        store,
+        connector,
+        clock,
+        base_url,
+        clouds: config.clouds.clone(),
+        work: Notify::new(),
+        partner,
+        secrets,
+        local_cloud_url: config.local_cloud_url.clone(),
+        manual_heartbeats: Mutex::new(Default::default()),
+        change_log,
+    });
     let worker = tokio::spawn(delivery::run(state.clone()));
     let served = platform::http::serve_tls(http::router(state.clone()), listener, ca).await?;
     Ok(Mdm { state, served, worker })

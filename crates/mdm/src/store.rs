@@ -1,7 +1,7 @@
 //! Every SQL statement of the mdm server, behind one type.
 
 use platform::db::{Db, Migrations};
-use sqlx::AnyConnection;
+use sqlx::{AnyConnection, Row};
 
 use crate::domain::settings::{CaSettings, status};
 use crate::error::Result;
@@ -75,6 +75,9 @@ pub struct CaRow {
     pub link_id: Option<String>,
     pub link_status: String,
     pub checks: String,
+    /// Manual mode: the sealed client secret and the tenant's GUID once known.
+    pub manual_secret: Option<String>,
+    pub manual_tenant_id: Option<String>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -95,6 +98,7 @@ pub struct OutboxRow {
     pub sequence: i64,
     pub payload: String,
     pub attempts: i64,
+    pub created_ms: i64,
 }
 
 const COMPUTER_COLUMNS: &str =
@@ -299,22 +303,37 @@ impl Store {
     // ---- Conditional Access settings and change log ------------------------------------
 
     pub async fn ca(&self, instance_id: &str) -> Result<CaRow> {
-        let row = sqlx::query_as::<_, (i64, String, String, String, Option<String>, Option<String>, String, String)>(
-            "SELECT enabled, connection_type, sovereign_cloud, landing_page, custom_url, link_id, link_status, checks \
-             FROM ca_settings WHERE instance_id = $1",
+        let row = sqlx::query(
+            "SELECT enabled, connection_type, sovereign_cloud, landing_page, custom_url, link_id, link_status, checks, \
+             manual_tenant, manual_app_id, manual_secret, manual_tenant_id FROM ca_settings WHERE instance_id = $1",
         )
         .bind(instance_id)
         .fetch_optional(self.pool())
         .await?;
         Ok(match row {
-            None => {
-                CaRow { settings: CaSettings::default(), link_id: None, link_status: status::NOT_CONFIGURED.into(), checks: "[]".into() }
-            }
-            Some((enabled, connection_type, sovereign_cloud, landing_page, custom_url, link_id, link_status, checks)) => CaRow {
-                settings: CaSettings { enabled: enabled != 0, connection_type, sovereign_cloud, landing_page, custom_url },
-                link_id,
-                link_status,
-                checks,
+            None => CaRow {
+                settings: CaSettings::default(),
+                link_id: None,
+                link_status: status::NOT_CONFIGURED.into(),
+                checks: "[]".into(),
+                manual_secret: None,
+                manual_tenant_id: None,
+            },
+            Some(r) => CaRow {
+                settings: CaSettings {
+                    enabled: r.get::<i64, _>(0) != 0,
+                    connection_type: r.get(1),
+                    sovereign_cloud: r.get(2),
+                    landing_page: r.get(3),
+                    custom_url: r.get(4),
+                    manual_tenant: r.get(8),
+                    manual_app_id: r.get(9),
+                },
+                link_id: r.get(5),
+                link_status: r.get(6),
+                checks: r.get(7),
+                manual_secret: r.get(10),
+                manual_tenant_id: r.get(11),
             },
         })
     }
@@ -322,14 +341,31 @@ impl Store {
     pub async fn save_ca(&self, instance_id: &str, ca: &CaRow, now: i64) -> Result<()> {
         let s = &ca.settings;
         sqlx::query(
-            "INSERT INTO ca_settings (instance_id, enabled, connection_type, sovereign_cloud, landing_page, custom_url, link_id, link_status, checks, updated_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (instance_id) DO UPDATE SET enabled = $11, connection_type = $12, \
-             sovereign_cloud = $13, landing_page = $14, custom_url = $15, link_id = $16, link_status = $17, checks = $18, updated_ms = $19")
-            .bind(instance_id).bind(s.enabled as i64).bind(&s.connection_type).bind(&s.sovereign_cloud).bind(&s.landing_page)
-            .bind(s.custom_url.clone()).bind(ca.link_id.clone()).bind(&ca.link_status).bind(&ca.checks).bind(now)
-            .bind(s.enabled as i64).bind(&s.connection_type).bind(&s.sovereign_cloud).bind(&s.landing_page)
-            .bind(s.custom_url.clone()).bind(ca.link_id.clone()).bind(&ca.link_status).bind(&ca.checks).bind(now)
-            .execute(self.pool()).await?;
+            "INSERT INTO ca_settings (instance_id, enabled, connection_type, sovereign_cloud, landing_page, custom_url, link_id, link_status, \
+             checks, updated_ms, manual_tenant, manual_app_id, manual_secret, manual_tenant_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (instance_id) DO UPDATE SET \
+             enabled = excluded.enabled, connection_type = excluded.connection_type, sovereign_cloud = excluded.sovereign_cloud, \
+             landing_page = excluded.landing_page, custom_url = excluded.custom_url, link_id = excluded.link_id, \
+             link_status = excluded.link_status, checks = excluded.checks, updated_ms = excluded.updated_ms, \
+             manual_tenant = excluded.manual_tenant, manual_app_id = excluded.manual_app_id, manual_secret = excluded.manual_secret, \
+             manual_tenant_id = excluded.manual_tenant_id",
+        )
+        .bind(instance_id)
+        .bind(s.enabled as i64)
+        .bind(&s.connection_type)
+        .bind(&s.sovereign_cloud)
+        .bind(&s.landing_page)
+        .bind(s.custom_url.clone())
+        .bind(ca.link_id.clone())
+        .bind(&ca.link_status)
+        .bind(&ca.checks)
+        .bind(now)
+        .bind(s.manual_tenant.clone())
+        .bind(s.manual_app_id.clone())
+        .bind(ca.manual_secret.clone())
+        .bind(ca.manual_tenant_id.clone())
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 
@@ -366,7 +402,7 @@ impl Store {
 
     pub async fn outbox_due(&self, instance_id: &str, now: i64, limit: i64) -> Result<Vec<OutboxRow>> {
         Ok(sqlx::query_as::<_, OutboxRow>(
-            "SELECT id, computer_id, sequence, payload, attempts FROM outbox WHERE instance_id = $1 AND next_attempt_ms <= $2 ORDER BY id LIMIT $3")
+            "SELECT id, computer_id, sequence, payload, attempts, created_ms FROM outbox WHERE instance_id = $1 AND next_attempt_ms <= $2 ORDER BY id LIMIT $3")
             .bind(instance_id).bind(now).bind(limit).fetch_all(self.pool()).await?)
     }
 

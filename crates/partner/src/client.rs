@@ -105,6 +105,17 @@ async fn read<T: DeserializeOwned>(resp: reqwest::Response) -> Result<T, CallErr
     Err(CallError::Http { status, retry_after_s, body })
 }
 
+/// The body of a `DataUploadMessages` message from items already serialized as JSON. The
+/// body is fixed once, so a retried PUT sends the same bytes under the same message ID.
+pub fn message_body(tenant: &str, upload_time: &str, items: &[&str]) -> String {
+    format!(
+        "{{\"TenantId\":{},\"UploadTime\":{},\"Content\":[{}]}}",
+        serde_json::Value::from(tenant),
+        serde_json::Value::from(upload_time),
+        items.join(",")
+    )
+}
+
 /// A client assertion for the token endpoint, signed PS256 with the certificate's key and
 /// naming the certificate by its SHA-256 thumbprint (`x5t#S256`).
 fn client_assertion(client_id: &str, audience: &str, cert_pem: &str, key_pem: &str, now_ms: i64) -> Result<String, CallError> {
@@ -121,6 +132,12 @@ fn client_assertion(client_id: &str, audience: &str, cert_pem: &str, key_pem: &s
     });
     let key = jsonwebtoken::EncodingKey::from_rsa_pem(key_pem.as_bytes()).map_err(|_| bad("key is not an RSA PEM"))?;
     jsonwebtoken::encode(&header, &claims, &key).map_err(|e| bad(&e.to_string()))
+}
+
+/// A string claim of a token the client was just issued (read, not verified).
+pub fn token_claim(token: &str, name: &str) -> Option<String> {
+    let payload = URL_SAFE_NO_PAD.decode(token.split('.').nth(1)?).ok()?;
+    serde_json::from_slice::<serde_json::Value>(&payload).ok()?.get(name)?.as_str().map(str::to_string)
 }
 
 /// The `roles` claim of a token the connector was just issued (read, not verified: it
@@ -300,6 +317,19 @@ impl CloudClient {
             Some(body.to_string()),
         )
         .await
+    }
+
+    /// Uploads one message and waits (up to a minute) until the cloud has processed it.
+    pub async fn deliver(&self, app: &CloudApp, tenant: &str, message_id: &str, body: &str) -> Result<UploadStatus, CallError> {
+        self.upload(app, tenant, message_id, body).await?;
+        for _ in 0..600 {
+            let status = self.upload_status(app, tenant, message_id).await?;
+            if status.status != wire::partner::message_status::PENDING {
+                return Ok(status);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err(CallError::Transport(format!("message {message_id} was still pending after a minute")))
     }
 
     pub async fn upload_status(&self, app: &CloudApp, tenant: &str, message_id: &str) -> Result<UploadStatus, CallError> {

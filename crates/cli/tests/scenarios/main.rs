@@ -15,4 +15,5 @@ mod s3_connect;
 mod s4_compliance_sign_in;
 mod s4_policies;
 mod s5_s6_termination;
+mod s7_manual;
 mod s8_support_checks;

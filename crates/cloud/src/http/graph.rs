@@ -266,20 +266,31 @@ async fn device_management_partners(State(state): State<Shared>, Path(version): 
             .await?;
     let items = match state.store.partner(&tenant.id).await? {
         None => vec![],
-        Some(p) => vec![json!({
-            "@odata.type": "#microsoft.graph.deviceManagementPartner",
-            "id": p.tenant_id,
-            "lastHeartbeatDateTime": p.last_heartbeat_ms.map(platform::clock::ms_to_rfc3339),
-            "partnerState": p.partner_state,
-            "partnerAppType": "multiTenantApp",
-            "singleTenantAppId": p.app_id,
-            "displayName": "Jamf",
-            "isConfigured": p.app_id.is_some(),
-            "whenPartnerDevicesWillBeRemovedDateTime": p.removal_at_ms.map(platform::clock::ms_to_rfc3339),
-            "whenPartnerDevicesWillBeMarkedAsNonCompliantDateTime": p.noncompliant_at_ms.map(platform::clock::ms_to_rfc3339),
-            "groupsRequiringPartnerEnrollment": partner_assignments(&p),
-            "displayState": partner::display(&p.partner_state),
-        })],
+        Some(p) => {
+            let single = match &p.app_id {
+                Some(a) => state
+                    .store
+                    .application(a)
+                    .await?
+                    .is_some_and(|a| a.owner_tenant_id.as_deref() == Some(tenant.id.as_str()) && !a.multi_tenant),
+                None => false,
+            };
+            let app_type = if single { "singleTenantApp" } else { "multiTenantApp" };
+            vec![json!({
+                "@odata.type": "#microsoft.graph.deviceManagementPartner",
+                "id": p.tenant_id,
+                "lastHeartbeatDateTime": p.last_heartbeat_ms.map(platform::clock::ms_to_rfc3339),
+                "partnerState": p.partner_state,
+                "partnerAppType": app_type,
+                "singleTenantAppId": p.app_id,
+                "displayName": "Jamf",
+                "isConfigured": p.app_id.is_some(),
+                "whenPartnerDevicesWillBeRemovedDateTime": p.removal_at_ms.map(platform::clock::ms_to_rfc3339),
+                "whenPartnerDevicesWillBeMarkedAsNonCompliantDateTime": p.noncompliant_at_ms.map(platform::clock::ms_to_rfc3339),
+                "groupsRequiringPartnerEnrollment": partner_assignments(&p),
+                "displayState": partner::display(&p.partner_state),
+            })]
+        }
     };
     Ok(collection(&state, &version, "deviceManagement/deviceManagementPartners", "deviceManagement/deviceManagementPartners", items, None))
 }

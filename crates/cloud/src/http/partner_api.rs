@@ -87,6 +87,9 @@ pub async fn tenant_data_sync(
     match name {
         "PartnerTenants" => {
             let req: PartnerTenantRequest = json_body(&body)?;
+            if req.provisioned == wire::partner::PROVISIONED {
+                one_instance_for_manual(&state, &tenant.id, &app_id, &p, req.partner_enrollment_url.as_deref()).await?;
+            }
             match req.provisioned {
                 wire::partner::PROVISIONED => partner::provision(&mut p, req.partner_enrollment_url, req.partner_remediation_url, now),
                 wire::partner::DEPROVISIONED => partner::terminate(&mut p, now),
@@ -267,4 +270,30 @@ pub async fn assign_partner_policy(
         return Err(CloudError::not_found(format!("Partner compliance policy {id} does not exist.")));
     }
     Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// A manual connection uses the tenant's own (single-tenant) app and serves one instance:
+/// while it is connected, another instance provisioning with that app is refused.
+async fn one_instance_for_manual(
+    state: &Shared,
+    tenant_id: &str,
+    app_id: &str,
+    p: &crate::store::PartnerRow,
+    enrollment_url: Option<&str>,
+) -> Result<()> {
+    let single_tenant =
+        state.store.application(app_id).await?.is_some_and(|a| a.owner_tenant_id.as_deref() == Some(tenant_id) && !a.multi_tenant);
+    let connected = partner::connected(p);
+    if single_tenant && connected && p.enrollment_url.is_some() && p.enrollment_url.as_deref() != enrollment_url {
+        return Err(CloudError::odata(
+            axum::http::StatusCode::CONFLICT,
+            "ManualConnectionInUse",
+            format!(
+                "A manual connection (single-tenant app) serves one instance per tenant, and this tenant is connected to the instance at {}. \
+                 Use the Cloud Connector to connect several instances.",
+                p.enrollment_url.clone().unwrap_or_default()
+            ),
+        ));
+    }
+    Ok(())
 }

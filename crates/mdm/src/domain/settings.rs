@@ -35,6 +35,12 @@ pub struct CaSettings {
     pub sovereign_cloud: String,
     pub landing_page: String,
     pub custom_url: Option<String>,
+    /// Manual: the tenant's domain (Microsoft Entra tenant Name).
+    #[serde(default)]
+    pub manual_tenant: Option<String>,
+    /// Manual: the Application ID of the instance's own app registration.
+    #[serde(default)]
+    pub manual_app_id: Option<String>,
 }
 
 impl Default for CaSettings {
@@ -45,6 +51,8 @@ impl Default for CaSettings {
             sovereign_cloud: "local".into(),
             landing_page: LANDING_REGISTRATION.into(),
             custom_url: None,
+            manual_tenant: None,
+            manual_app_id: None,
         }
     }
 }
@@ -77,6 +85,14 @@ pub fn validate(current: &CaSettings, proposed: &CaSettings, version: &str, know
             _ => {
                 return Err(format!("The custom landing page must be an absolute https URL (got '{url}')."));
             }
+        }
+    }
+    if proposed.enabled && proposed.connection_type == MANUAL {
+        if proposed.manual_tenant.as_deref().is_none_or(|t| t.trim().is_empty() || !t.contains('.')) {
+            return Err("Enter the Microsoft Entra tenant name, for example contoso.onmicrosoft.com.".into());
+        }
+        if proposed.manual_app_id.as_deref().is_none_or(|a| uuid::Uuid::parse_str(a).is_err()) {
+            return Err("Enter the Application ID of the app registration (a GUID).".into());
         }
     }
     if proposed.enabled && proposed.connection_type == CLOUD_CONNECTOR {
@@ -120,6 +136,8 @@ pub fn diff(before: &CaSettings, after: &CaSettings) -> Vec<String> {
     field("Sovereign Cloud", before.sovereign_cloud.clone(), after.sovereign_cloud.clone());
     field("Landing page", before.landing_page.clone(), after.landing_page.clone());
     field("Custom URL", before.custom_url.clone().unwrap_or_default(), after.custom_url.clone().unwrap_or_default());
+    field("Microsoft Entra tenant Name", before.manual_tenant.clone().unwrap_or_default(), after.manual_tenant.clone().unwrap_or_default());
+    field("Application ID", before.manual_app_id.clone().unwrap_or_default(), after.manual_app_id.clone().unwrap_or_default());
     out
 }
 

@@ -194,6 +194,10 @@ async fn render_ca(state: &Shared, instance: &InstanceRow, message: Option<&str>
          <label>Sovereign Cloud <select name=\"sovereign_cloud\">{clouds}</select></label><br>\
          <fieldset><legend>Landing page for computers not recognized by Microsoft Azure</legend>{}{}{}\
          <label>Custom URL <input name=\"custom_url\" value=\"{}\" size=\"50\"></label></fieldset>\
+         <fieldset><legend>Manual connection</legend>\
+         <label>Microsoft Entra tenant Name <input name=\"manual_tenant\" value=\"{}\"></label><br>\
+         <label>Application ID <input name=\"manual_app_id\" value=\"{}\" size=\"40\"></label><br>\
+         <label>Client Secret <input name=\"manual_secret\" type=\"password\" placeholder=\"{}\"></label></fieldset>\
          <button name=\"action\" value=\"save\">Save</button> <button name=\"action\" value=\"connect\">Connect</button></form>",
             nav(&instance.slug),
             status_label(&ca.link_status),
@@ -204,7 +208,11 @@ async fn render_ca(state: &Shared, instance: &InstanceRow, message: Option<&str>
             radio(settings::LANDING_REGISTRATION, "The default registration page"),
             radio(settings::LANDING_ACCESS_DENIED, "The Access Denied page"),
             radio(settings::LANDING_CUSTOM, "Custom URL"),
-            escape(s.custom_url.as_deref().unwrap_or(""))
+            escape(s.custom_url.as_deref().unwrap_or("")),
+            escape(s.manual_tenant.as_deref().unwrap_or("")),
+            escape(s.manual_app_id.as_deref().unwrap_or("")),
+            // The secret is never shown back, only whether one is stored.
+            if ca.manual_secret.is_some() { "stored (enter a new one to replace it)" } else { "" },
         ),
     ))
     .into_response())
@@ -226,9 +234,12 @@ pub async fn ca_save(State(state): State<Shared>, Path(slug): Path<String>, head
         sovereign_cloud: f.get("sovereign_cloud").cloned().unwrap_or_else(|| "local".into()),
         landing_page: f.get("landing_page").cloned().unwrap_or_else(|| settings::LANDING_REGISTRATION.into()),
         custom_url: f.get("custom_url").map(|s| s.trim().to_string()).filter(|s| !s.is_empty()),
+        manual_tenant: f.get("manual_tenant").map(|s| s.trim().to_ascii_lowercase()).filter(|s| !s.is_empty()),
+        manual_app_id: f.get("manual_app_id").map(|s| s.trim().to_ascii_lowercase()).filter(|s| !s.is_empty()),
     };
+    let new_secret = f.get("manual_secret").map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
     let connect = f.get("action").is_some_and(|a| a == "connect");
-    match integration::save(&state, &instance, &admin, proposed, connect).await {
+    match integration::save(&state, &instance, &admin, proposed, new_secret, connect).await {
         Ok(Saved::Redirect(url)) => Ok(Redirect::to(&url).into_response()),
         Ok(Saved::Done) => Ok(Redirect::to(&format!("/i/{slug}/settings/global-management/conditional-access")).into_response()),
         Err(e @ (MdmError::Invalid(_) | MdmError::Forbidden(_) | MdmError::Upstream(_) | MdmError::Conflict(_))) => {
