@@ -4,7 +4,8 @@
 use wire::agent::{AadRegistration, ComputerCaView, Enroll, Enrolled, InventoryReport, LocalUserCa};
 
 use crate::Shared;
-use crate::domain::inventory::{Registered, ca_state, device_item};
+use crate::domain::device_compliance;
+use crate::domain::inventory::{Registered, ca_state, device_item, verdict_item};
 use crate::domain::settings::status;
 use crate::error::{MdmError, Result};
 use crate::store::{ComputerRow, InstanceRow, tx};
@@ -55,12 +56,12 @@ async fn integration_active(state: &Shared, instance: &InstanceRow) -> Result<bo
     Ok(ca.settings.enabled && ca.link_status == status::ACTIVE)
 }
 
-/// Builds the item for a computer's registered user, if it has one.
+/// Builds the item for a computer's registered user, if it has one: its inventory for
+/// Intune to evaluate, or (Device Compliance) only this instance's verdict, when the
+/// computer is in the applicable group.
 async fn item_for(state: &Shared, computer: &ComputerRow, inventory: &InventoryReport, now: i64) -> Result<Option<String>> {
     let users = state.store.local_users(computer.id).await?;
-    let Some(user) = users.iter().find(|u| u.aad_device_id.is_some()) else {
-        return Ok(None);
-    };
+    let Some(user) = users.iter().find(|u| u.aad_device_id.is_some()) else { return Ok(None) };
     let registered = Registered {
         computer_id: computer.id,
         serial_number: &computer.serial_number,
@@ -71,7 +72,16 @@ async fn item_for(state: &Shared, computer: &ComputerRow, inventory: &InventoryR
         state: ca_state(true, Some(now), now),
         last_checkin: Some(platform::clock::ms_to_rfc3339(now)),
     };
-    Ok(Some(serde_json::to_string(&device_item(inventory, &registered)).map_err(MdmError::internal)?))
+    let settings = state.store.ca(&computer.instance_id).await?.settings;
+    let item = if settings.compliance_model == crate::domain::settings::MODEL_DEVICE_COMPLIANCE {
+        match device_compliance::verdict(&settings.applicable_rule, &settings.compliance_rule, inventory, now) {
+            Some(compliant) => verdict_item(inventory, &registered, compliant),
+            None => return Ok(None),
+        }
+    } else {
+        device_item(inventory, &registered)
+    };
+    Ok(Some(serde_json::to_string(&item).map_err(MdmError::internal)?))
 }
 
 /// Stores a full inventory report. A report older than the stored one is refused and

@@ -305,7 +305,8 @@ impl Store {
     pub async fn ca(&self, instance_id: &str) -> Result<CaRow> {
         let row = sqlx::query(
             "SELECT enabled, connection_type, sovereign_cloud, landing_page, custom_url, link_id, link_status, checks, \
-             manual_tenant, manual_app_id, manual_secret, manual_tenant_id FROM ca_settings WHERE instance_id = $1",
+             manual_tenant, manual_app_id, manual_secret, manual_tenant_id, compliance_model, applicable_rule, compliance_rule \
+             FROM ca_settings WHERE instance_id = $1",
         )
         .bind(instance_id)
         .fetch_optional(self.pool())
@@ -328,6 +329,9 @@ impl Store {
                     custom_url: r.get(4),
                     manual_tenant: r.get(8),
                     manual_app_id: r.get(9),
+                    compliance_model: r.get(12),
+                    applicable_rule: serde_json::from_str(&r.get::<String, _>(13)).unwrap_or_default(),
+                    compliance_rule: serde_json::from_str(&r.get::<String, _>(14)).unwrap_or_default(),
                 },
                 link_id: r.get(5),
                 link_status: r.get(6),
@@ -342,13 +346,15 @@ impl Store {
         let s = &ca.settings;
         sqlx::query(
             "INSERT INTO ca_settings (instance_id, enabled, connection_type, sovereign_cloud, landing_page, custom_url, link_id, link_status, \
-             checks, updated_ms, manual_tenant, manual_app_id, manual_secret, manual_tenant_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (instance_id) DO UPDATE SET \
+             checks, updated_ms, manual_tenant, manual_app_id, manual_secret, manual_tenant_id, compliance_model, applicable_rule, \
+             compliance_rule) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
+             ON CONFLICT (instance_id) DO UPDATE SET \
              enabled = excluded.enabled, connection_type = excluded.connection_type, sovereign_cloud = excluded.sovereign_cloud, \
              landing_page = excluded.landing_page, custom_url = excluded.custom_url, link_id = excluded.link_id, \
              link_status = excluded.link_status, checks = excluded.checks, updated_ms = excluded.updated_ms, \
              manual_tenant = excluded.manual_tenant, manual_app_id = excluded.manual_app_id, manual_secret = excluded.manual_secret, \
-             manual_tenant_id = excluded.manual_tenant_id",
+             manual_tenant_id = excluded.manual_tenant_id, compliance_model = excluded.compliance_model, \
+             applicable_rule = excluded.applicable_rule, compliance_rule = excluded.compliance_rule",
         )
         .bind(instance_id)
         .bind(s.enabled as i64)
@@ -364,6 +370,9 @@ impl Store {
         .bind(s.manual_app_id.clone())
         .bind(ca.manual_secret.clone())
         .bind(ca.manual_tenant_id.clone())
+        .bind(&s.compliance_model)
+        .bind(serde_json::to_string(&s.applicable_rule).unwrap_or_default())
+        .bind(serde_json::to_string(&s.compliance_rule).unwrap_or_default())
         .execute(self.pool())
         .await?;
         Ok(())

@@ -68,6 +68,19 @@ pub fn device_item(inv: &InventoryReport, r: &Registered) -> DeviceItem {
     }
 }
 
+/// The partner's own verdict (EntityType 4, the Device Compliance model).
+pub fn verdict_item(inv: &InventoryReport, r: &Registered, compliant: bool) -> DeviceItem {
+    DeviceItem {
+        entity_type: entity_type::COMPLIANCE,
+        tenant_id: String::new(),
+        device_id: r.aad_device_id.to_string(),
+        user_id: r.aad_user_id.to_string(),
+        last_update_time: inv.collected_at.clone(),
+        compliance_status: Some(compliant),
+        ..Default::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,4 +1,5 @@
 //! Rules of the device-management server, free of HTTP and SQL.
 
+pub mod device_compliance;
 pub mod inventory;
 pub mod settings;

@@ -2,6 +2,8 @@
 //! fields, their rules, and the field-level differences the change-management log keeps.
 
 use serde::{Deserialize, Serialize};
+
+use crate::domain::device_compliance::{Criterion, format_rule};
 use wire::connector_api::LandingPage;
 
 pub const MANUAL: &str = "manual";
@@ -41,6 +43,21 @@ pub struct CaSettings {
     /// Manual: the Application ID of the instance's own app registration.
     #[serde(default)]
     pub manual_app_id: Option<String>,
+    /// `intune` (Intune evaluates the inventory) or `device_compliance` (this instance
+    /// decides and sends the verdict).
+    #[serde(default = "intune_model")]
+    pub compliance_model: String,
+    #[serde(default)]
+    pub applicable_rule: Vec<Criterion>,
+    #[serde(default)]
+    pub compliance_rule: Vec<Criterion>,
+}
+
+pub const MODEL_INTUNE: &str = "intune";
+pub const MODEL_DEVICE_COMPLIANCE: &str = "device_compliance";
+
+fn intune_model() -> String {
+    MODEL_INTUNE.into()
 }
 
 impl Default for CaSettings {
@@ -53,6 +70,9 @@ impl Default for CaSettings {
             custom_url: None,
             manual_tenant: None,
             manual_app_id: None,
+            compliance_model: MODEL_INTUNE.into(),
+            applicable_rule: vec![],
+            compliance_rule: vec![],
         }
     }
 }
@@ -86,6 +106,12 @@ pub fn validate(current: &CaSettings, proposed: &CaSettings, version: &str, know
                 return Err(format!("The custom landing page must be an absolute https URL (got '{url}')."));
             }
         }
+    }
+    if ![MODEL_INTUNE, MODEL_DEVICE_COMPLIANCE].contains(&proposed.compliance_model.as_str()) {
+        return Err("The compliance model must be Intune or Device Compliance.".into());
+    }
+    if proposed.compliance_model == MODEL_DEVICE_COMPLIANCE && proposed.compliance_rule.is_empty() {
+        return Err("Device Compliance needs a compliance rule (one criterion per line: field operator value).".into());
     }
     if proposed.enabled && proposed.connection_type == MANUAL {
         if proposed.manual_tenant.as_deref().is_none_or(|t| t.trim().is_empty() || !t.contains('.')) {
@@ -138,6 +164,9 @@ pub fn diff(before: &CaSettings, after: &CaSettings) -> Vec<String> {
     field("Custom URL", before.custom_url.clone().unwrap_or_default(), after.custom_url.clone().unwrap_or_default());
     field("Microsoft Entra tenant Name", before.manual_tenant.clone().unwrap_or_default(), after.manual_tenant.clone().unwrap_or_default());
     field("Application ID", before.manual_app_id.clone().unwrap_or_default(), after.manual_app_id.clone().unwrap_or_default());
+    field("Compliance model", before.compliance_model.clone(), after.compliance_model.clone());
+    field("Applicable rule", format_rule(&before.applicable_rule), format_rule(&after.applicable_rule));
+    field("Compliance rule", format_rule(&before.compliance_rule), format_rule(&after.compliance_rule));
     out
 }
 

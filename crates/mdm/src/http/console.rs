@@ -11,6 +11,7 @@ use wire::connector_api::Check;
 
 use super::instance;
 use crate::Shared;
+use crate::domain::device_compliance;
 use crate::domain::settings::{self, CaSettings};
 use crate::error::{MdmError, Result};
 use crate::integration::{self, Saved};
@@ -194,6 +195,12 @@ async fn render_ca(state: &Shared, instance: &InstanceRow, message: Option<&str>
          <label>Sovereign Cloud <select name=\"sovereign_cloud\">{clouds}</select></label><br>\
          <fieldset><legend>Landing page for computers not recognized by Microsoft Azure</legend>{}{}{}\
          <label>Custom URL <input name=\"custom_url\" value=\"{}\" size=\"50\"></label></fieldset>\
+         <fieldset><legend>Compliance</legend>\
+         <label><input type=\"radio\" name=\"compliance_model\" value=\"intune\"{}> Intune evaluates the inventory sent</label><br>\
+         <label><input type=\"radio\" name=\"compliance_model\" value=\"device_compliance\"{}> Device Compliance: this instance decides and sends the verdict</label><br>\
+         <label>Applicable rule (one criterion per line: field operator value)<br><textarea name=\"applicable_rule\" rows=\"3\" cols=\"50\">{}</textarea></label><br>\
+         <label>Compliance rule<br><textarea name=\"compliance_rule\" rows=\"3\" cols=\"50\">{}</textarea></label>\
+         <p><small>Fields: {}. Operators: {}.</small></p></fieldset>\
          <fieldset><legend>Manual connection</legend>\
          <label>Microsoft Entra tenant Name <input name=\"manual_tenant\" value=\"{}\"></label><br>\
          <label>Application ID <input name=\"manual_app_id\" value=\"{}\" size=\"40\"></label><br>\
@@ -209,6 +216,12 @@ async fn render_ca(state: &Shared, instance: &InstanceRow, message: Option<&str>
             radio(settings::LANDING_ACCESS_DENIED, "The Access Denied page"),
             radio(settings::LANDING_CUSTOM, "Custom URL"),
             escape(s.custom_url.as_deref().unwrap_or("")),
+            if s.compliance_model == settings::MODEL_DEVICE_COMPLIANCE { "" } else { " checked" },
+            if s.compliance_model == settings::MODEL_DEVICE_COMPLIANCE { " checked" } else { "" },
+            escape(&device_compliance::format_rule(&s.applicable_rule)),
+            escape(&device_compliance::format_rule(&s.compliance_rule)),
+            device_compliance::FIELDS.join(", "),
+            device_compliance::OPERATORS.join(", "),
             escape(s.manual_tenant.as_deref().unwrap_or("")),
             escape(s.manual_app_id.as_deref().unwrap_or("")),
             // The secret is never shown back, only whether one is stored.
@@ -236,7 +249,17 @@ pub async fn ca_save(State(state): State<Shared>, Path(slug): Path<String>, head
         custom_url: f.get("custom_url").map(|s| s.trim().to_string()).filter(|s| !s.is_empty()),
         manual_tenant: f.get("manual_tenant").map(|s| s.trim().to_ascii_lowercase()).filter(|s| !s.is_empty()),
         manual_app_id: f.get("manual_app_id").map(|s| s.trim().to_ascii_lowercase()).filter(|s| !s.is_empty()),
+        compliance_model: f.get("compliance_model").cloned().unwrap_or_else(|| settings::MODEL_INTUNE.into()),
+        applicable_rule: vec![],
+        compliance_rule: vec![],
     };
+    let mut proposed = proposed;
+    for (key, rule) in [("applicable_rule", &mut proposed.applicable_rule), ("compliance_rule", &mut proposed.compliance_rule)] {
+        match device_compliance::parse_rule(f.get(key).map(String::as_str).unwrap_or("")) {
+            Ok(r) => *rule = r,
+            Err(e) => return render_ca(&state, &instance, Some(&e)).await,
+        }
+    }
     let new_secret = f.get("manual_secret").map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
     let connect = f.get("action").is_some_and(|a| a == "connect");
     match integration::save(&state, &instance, &admin, proposed, new_secret, connect).await {

@@ -1,0 +1,140 @@
+//! Device Compliance (the successor model, SPEC §6): the instance decides compliance from
+//! two smart-group style rules over inventory fields (*applicable* and *compliance*) and
+//! sends only the verdict. Pure functions over an inventory report.
+
+use std::cmp::Ordering;
+
+use serde::{Deserialize, Serialize};
+use wire::agent::InventoryReport;
+
+/// One criterion: `field operator value`, e.g. `os_version at_least 14.0`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Criterion {
+    pub field: String,
+    pub operator: String,
+    pub value: String,
+}
+
+pub const FIELDS: [&str; 6] = ["os_version", "filevault", "sip", "firewall", "gatekeeper", "days_since_inventory"];
+pub const OPERATORS: [&str; 5] = ["is", "is_not", "at_least", "at_most", "less_than"];
+
+/// Parses one criterion per line; every line must name a known field and operator.
+pub fn parse_rule(text: &str) -> Result<Vec<Criterion>, String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|line| {
+            let mut parts = line.splitn(3, char::is_whitespace);
+            let (Some(field), Some(operator), Some(value)) = (parts.next(), parts.next(), parts.next()) else {
+                return Err(format!("'{line}' is not of the form: field operator value"));
+            };
+            if !FIELDS.contains(&field) {
+                return Err(format!("Unknown field '{field}'. Fields: {}.", FIELDS.join(", ")));
+            }
+            if !OPERATORS.contains(&operator) {
+                return Err(format!("Unknown operator '{operator}'. Operators: {}.", OPERATORS.join(", ")));
+            }
+            Ok(Criterion { field: field.into(), operator: operator.into(), value: value.trim().into() })
+        })
+        .collect()
+}
+
+pub fn format_rule(rule: &[Criterion]) -> String {
+    rule.iter().map(|c| format!("{} {} {}", c.field, c.operator, c.value)).collect::<Vec<_>>().join("\n")
+}
+
+fn compare_versions(a: &str, b: &str) -> Ordering {
+    let parse = |s: &str| -> Vec<u64> { s.split('.').map(|p| p.trim().parse().unwrap_or(0)).collect() };
+    let (a, b) = (parse(a), parse(b));
+    (0..a.len().max(b.len()))
+        .map(|i| a.get(i).unwrap_or(&0).cmp(b.get(i).unwrap_or(&0)))
+        .find(|o| *o != Ordering::Equal)
+        .unwrap_or(Ordering::Equal)
+}
+
+/// The value of a field for a computer, as text.
+fn actual(field: &str, inv: &InventoryReport, now_ms: i64) -> String {
+    let s = &inv.security;
+    match field {
+        "os_version" => inv.os_version.clone(),
+        "filevault" => s.filevault_enabled.to_string(),
+        "sip" => (s.sip.eq_ignore_ascii_case("enabled")).to_string(),
+        "firewall" => s.firewall_enabled.to_string(),
+        "gatekeeper" => s.gatekeeper.clone(),
+        "days_since_inventory" => platform::clock::parse_rfc3339(&inv.collected_at)
+            .map(|t| ((now_ms - t.timestamp_millis()) / (24 * 3600 * 1000)).to_string())
+            .unwrap_or_else(|| "9999".into()),
+        _ => String::new(),
+    }
+}
+
+fn holds(c: &Criterion, inv: &InventoryReport, now_ms: i64) -> bool {
+    let a = actual(&c.field, inv, now_ms);
+    let order = if c.field == "os_version" {
+        compare_versions(&a, &c.value)
+    } else {
+        match (a.parse::<f64>(), c.value.parse::<f64>()) {
+            (Ok(x), Ok(y)) => x.total_cmp(&y),
+            _ => a.to_ascii_lowercase().cmp(&c.value.to_ascii_lowercase()),
+        }
+    };
+    match c.operator.as_str() {
+        "is" => order == Ordering::Equal,
+        "is_not" => order != Ordering::Equal,
+        "at_least" => order != Ordering::Less,
+        "at_most" => order != Ordering::Greater,
+        "less_than" => order == Ordering::Less,
+        _ => false,
+    }
+}
+
+/// `None` when the computer is not in the applicable group; otherwise whether it is in
+/// the compliance group (every criterion of a rule must hold; an empty rule matches all).
+pub fn verdict(applicable: &[Criterion], compliance: &[Criterion], inv: &InventoryReport, now_ms: i64) -> Option<bool> {
+    if !applicable.iter().all(|c| holds(c, inv, now_ms)) {
+        return None;
+    }
+    Some(compliance.iter().all(|c| holds(c, inv, now_ms)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wire::agent::{InventoryReport, Security};
+
+    fn inv(os: &str, filevault: bool) -> InventoryReport {
+        InventoryReport {
+            collected_at: "2026-11-20T00:00:00Z".into(),
+            device_name: "Mac".into(),
+            model: "Mac14,2".into(),
+            os_name: "macOS".into(),
+            os_version: os.into(),
+            os_build: "23G93".into(),
+            security: Security {
+                filevault_enabled: filevault,
+                sip: "Enabled".into(),
+                gatekeeper: "App Store and identified developers".into(),
+                firewall_enabled: true,
+                prevent_auto_login: true,
+                password_min_length: Some(8),
+            },
+            local_users: vec![],
+        }
+    }
+
+    #[test]
+    fn rules_parse_and_decide() {
+        let applicable = parse_rule("os_version at_least 12.0").unwrap();
+        let compliance = parse_rule("filevault is true\nos_version at_least 14.0\ndays_since_inventory less_than 2").unwrap();
+        let now = platform::clock::parse_rfc3339("2026-11-21T00:00:00Z").unwrap().timestamp_millis();
+        assert_eq!(verdict(&applicable, &compliance, &inv("14.6.1", true), now), Some(true));
+        assert_eq!(verdict(&applicable, &compliance, &inv("13.6.9", true), now), Some(false));
+        assert_eq!(verdict(&applicable, &compliance, &inv("14.6.1", false), now), Some(false));
+        assert_eq!(verdict(&applicable, &compliance, &inv("11.7", true), now), None, "not applicable");
+        let late = now + 3 * 24 * 3600 * 1000;
+        assert_eq!(verdict(&applicable, &compliance, &inv("14.6.1", true), late), Some(false), "stale inventory");
+        assert!(parse_rule("colour is red").unwrap_err().contains("Unknown field"));
+        assert!(parse_rule("filevault equals true").unwrap_err().contains("Unknown operator"));
+        assert_eq!(format_rule(&compliance).lines().count(), 3);
+    }
+}
