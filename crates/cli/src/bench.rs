@@ -197,3 +197,54 @@ pub async fn evaluation(data_dir: &Path, devices: usize, per_message: usize) -> 
     stack.shutdown().await;
     Ok(EvaluationBench { devices, items_per_message: per_message, seconds, devices_per_second: devices as f64 / seconds })
 }
+
+#[derive(Debug, Serialize)]
+pub struct InventoryBench {
+    pub computers: usize,
+    pub concurrency: usize,
+    pub seconds: f64,
+    pub reports: u64,
+    pub reports_per_second: f64,
+}
+
+/// Inventory reports accepted per second by one mdm instance: `computers` Macs enrolled
+/// through the agent API, then full reports submitted for `seconds` by `concurrency`
+/// agents (the integration off, so this measures the mdm's own intake).
+pub async fn inventory(data_dir: &Path, computers: usize, seconds: u64, concurrency: usize) -> anyhow::Result<InventoryBench> {
+    let mut opts = StackOptions::new(data_dir, 0);
+    opts.instances.truncate(1);
+    let stack = Stack::start(opts).await?;
+    let instance = stack.instances[0].clone();
+    let url = stack.instance_url(&instance.slug);
+    let fleet = fleet::Fleet::new(stack.http.clone(), &stack.cloud.url());
+    let users: Vec<(String, String)> = (0..computers).map(|i| (format!("user{i}@contoso.example"), String::new())).collect();
+    let mut macs = Vec::with_capacity(computers);
+    for profile in fleet::generate(&users, 99, 0.25) {
+        macs.push(fleet.enroll(profile, &url, &instance.invitation).await?);
+    }
+    let macs = Arc::new(macs);
+    let count = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for worker in 0..concurrency {
+        let (fleet, macs, count, clock) = (fleet.clone(), macs.clone(), count.clone(), stack.clock.clone());
+        tasks.spawn(async move {
+            let mut n = worker;
+            while Instant::now() < deadline {
+                let mac = &macs[n % macs.len()];
+                fleet.report_inventory(mac, clock.now()).await?;
+                count.fetch_add(1, Ordering::Relaxed);
+                n += concurrency;
+            }
+            anyhow::Ok(())
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r??;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    stack.shutdown().await;
+    let reports = count.load(Ordering::Relaxed);
+    Ok(InventoryBench { computers, concurrency, seconds: elapsed, reports, reports_per_second: reports as f64 / elapsed })
+}

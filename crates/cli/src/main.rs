@@ -65,6 +65,17 @@ enum BenchWhat {
         #[arg(long, default_value = ".cloudconnector-bench")]
         data_dir: PathBuf,
     },
+    /// Inventory reports accepted per second by one mdm instance.
+    Inventory {
+        #[arg(long, default_value_t = 1000)]
+        computers: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        #[arg(long, default_value = ".cloudconnector-bench")]
+        data_dir: PathBuf,
+    },
     /// Devices evaluated per second by the cloud's compliance engine.
     Evaluation {
         #[arg(long, default_value_t = 20000)]
@@ -105,6 +116,12 @@ async fn main() -> anyhow::Result<()> {
         Command::Bench { what: BenchWhat::Tokens { seconds, concurrency, certificate, data_dir } } => {
             stack::remove_databases(&data_dir);
             let result = cloudconnector::bench::tokens(&data_dir, seconds, concurrency, certificate).await?;
+            println!("{}", serde_json::to_string_pretty(&result)?);
+            Ok(())
+        }
+        Command::Bench { what: BenchWhat::Inventory { computers, seconds, concurrency, data_dir } } => {
+            stack::remove_databases(&data_dir);
+            let result = cloudconnector::bench::inventory(&data_dir, computers, seconds, concurrency).await?;
             println!("{}", serde_json::to_string_pretty(&result)?);
             Ok(())
         }
