@@ -22,6 +22,9 @@ pub enum MdmError {
     /// The connector or the cloud could not be reached or refused.
     #[error("{0}")]
     Upstream(String),
+    /// The OAuth token endpoint's own error shape (`{"error", "error_description"}`).
+    #[error("{error}: {description}")]
+    OAuth { status: u16, error: &'static str, description: String },
     /// A console page error, shown as HTML.
     #[error("{0}")]
     Page(String),
@@ -50,6 +53,7 @@ impl IntoResponse for MdmError {
             MdmError::TooLarge(_) => (413, "too-large", "The request body is too large"),
             MdmError::Upstream(_) => (502, "upstream", "The connector or the cloud did not answer as expected"),
             MdmError::Page(_) => (400, "page", "Error"),
+            MdmError::OAuth { status, .. } => (*status, "oauth", "OAuth error"),
             MdmError::Db(_) | MdmError::Internal(_) => (500, "internal", "Internal error"),
         };
         let detail = match &self {
@@ -60,6 +64,10 @@ impl IntoResponse for MdmError {
             other => other.to_string(),
         };
         let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if let MdmError::OAuth { error, description, .. } = &self {
+            let body = serde_json::json!({"error": error, "error_description": description});
+            return (code, [(header::CACHE_CONTROL, "no-store")], axum::Json(body)).into_response();
+        }
         if let MdmError::Page(message) = &self {
             let body = platform::html::page("Error", &format!("<h1>Error</h1><p>{}</p>", platform::html::escape(message)));
             return (code, Html(body)).into_response();

@@ -57,6 +57,25 @@ pub struct ComputerRow {
     pub enrolled_ms: i64,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortColumn {
+    Id,
+    Name,
+    Serial,
+}
+
+/// A parsed inventory API request.
+#[derive(Debug, Clone)]
+pub struct InventoryQuery {
+    pub name: Option<String>,
+    pub serial: Option<String>,
+    pub udid: Option<String>,
+    pub sort_column: SortColumn,
+    pub descending: bool,
+    pub page: i64,
+    pub page_size: i64,
+}
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct LocalUserRow {
     pub computer_id: i64,
@@ -204,6 +223,106 @@ impl Store {
         .bind(now)
         .fetch_optional(self.pool())
         .await?)
+    }
+
+    // ---- API clients -------------------------------------------------------------------
+
+    pub async fn insert_api_client(&self, instance_id: &str, client_id: &str, name: &str, secret_digest: &str, now: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO api_clients (client_id, instance_id, display_name, secret_digest, created_ms) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(client_id)
+        .bind(instance_id)
+        .bind(name)
+        .bind(secret_digest)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// `(client_id, display_name)` of an instance's API clients.
+    pub async fn api_clients(&self, instance_id: &str) -> Result<Vec<(String, String)>> {
+        Ok(sqlx::query_as::<_, (String, String)>(
+            "SELECT client_id, display_name FROM api_clients WHERE instance_id = $1 ORDER BY created_ms",
+        )
+        .bind(instance_id)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    pub async fn api_client_secret(&self, instance_id: &str, client_id: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar::<_, String>("SELECT secret_digest FROM api_clients WHERE instance_id = $1 AND client_id = $2")
+            .bind(instance_id)
+            .bind(client_id)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    pub async fn insert_api_token(&self, digest: &str, client_id: &str, instance_id: &str, expires_ms: i64) -> Result<()> {
+        sqlx::query("INSERT INTO api_tokens (token_digest, client_id, instance_id, expires_ms) VALUES ($1, $2, $3, $4)")
+            .bind(digest)
+            .bind(client_id)
+            .bind(instance_id)
+            .bind(expires_ms)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn api_token_valid(&self, digest: &str, instance_id: &str, now: i64) -> Result<bool> {
+        Ok(sqlx::query_scalar::<_, String>(
+            "SELECT client_id FROM api_tokens WHERE token_digest = $1 AND instance_id = $2 AND expires_ms > $3",
+        )
+        .bind(digest)
+        .bind(instance_id)
+        .bind(now)
+        .fetch_optional(self.pool())
+        .await?
+        .is_some())
+    }
+
+    /// Computers of an instance for the inventory API: equality filters on name, serial
+    /// number and UDID, a sort key, and offset paging. Returns the page and the total.
+    pub async fn computers_page(&self, instance_id: &str, q: &InventoryQuery) -> Result<(Vec<ComputerRow>, i64)> {
+        let name = q.name.clone().unwrap_or_default();
+        let serial = q.serial.clone().unwrap_or_default();
+        let udid = q.udid.clone().unwrap_or_default();
+        let filter = "instance_id = $1 AND ($2 = '' OR name = $3) AND ($4 = '' OR serial_number = $5) AND ($6 = '' OR udid = $7)";
+        let total = sqlx::query_scalar::<_, i64>(&format!("SELECT COUNT(*) FROM computers WHERE {filter}"))
+            .bind(instance_id)
+            .bind(&name)
+            .bind(&name)
+            .bind(&serial)
+            .bind(&serial)
+            .bind(&udid)
+            .bind(&udid)
+            .fetch_one(self.pool())
+            .await?;
+        // The sort column comes from a fixed list, never from the request text.
+        let order = match (q.sort_column, q.descending) {
+            (SortColumn::Id, false) => "id ASC",
+            (SortColumn::Id, true) => "id DESC",
+            (SortColumn::Name, false) => "name ASC, id ASC",
+            (SortColumn::Name, true) => "name DESC, id DESC",
+            (SortColumn::Serial, false) => "serial_number ASC, id ASC",
+            (SortColumn::Serial, true) => "serial_number DESC, id DESC",
+        };
+        let rows = sqlx::query_as::<_, ComputerRow>(&format!(
+            "SELECT {COMPUTER_COLUMNS} FROM computers WHERE {filter} ORDER BY {order} LIMIT $8 OFFSET $9"
+        ))
+        .bind(instance_id)
+        .bind(&name)
+        .bind(&name)
+        .bind(&serial)
+        .bind(&serial)
+        .bind(&udid)
+        .bind(&udid)
+        .bind(q.page_size)
+        .bind(q.page * q.page_size)
+        .fetch_all(self.pool())
+        .await?;
+        Ok((rows, total))
     }
 
     // ---- computers ---------------------------------------------------------------------

@@ -11,6 +11,7 @@ mod compliance_partner;
 mod device_compliance;
 mod identity;
 mod interop;
+mod inventory_api;
 mod s1_prerequisites;
 mod s3_connect;
 mod s4_compliance_sign_in;

@@ -2,4 +2,5 @@
 
 pub mod device_compliance;
 pub mod inventory;
+pub mod inventory_api;
 pub mod settings;

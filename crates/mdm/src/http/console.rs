@@ -39,7 +39,7 @@ fn nav(slug: &str) -> String {
     format!(
         "<nav><a href=\"/i/{s}\">Dashboard</a><a href=\"/i/{s}/computers\">Computers</a>\
              <a href=\"/i/{s}/settings/global-management/conditional-access\">Settings › Global Management › Conditional Access</a>\
-             <a href=\"/i/{s}/settings/system-settings/change-management/logs\">Settings › System Settings › Change Management › Logs</a></nav>"
+             <a href=\"/i/{s}/settings/system-settings/change-management/logs\">Settings › System Settings › Change Management › Logs</a><a href=\"/i/{s}/settings/system/api-roles-and-clients\">API Roles and Clients</a></nav>"
     )
 }
 
@@ -435,4 +435,44 @@ pub async fn change_log(
         "{}<h1>Change Management › Logs</h1><form><label>Object type <input name=\"object_type\" value=\"{}\"></label> <button>Search</button></form>\
          <table id=\"logs\"><tr><th>Date/Time</th><th>Username</th><th>Object Type</th><th>Object Name</th><th>Action</th><th>Details</th></tr>{rows}</table>",
         nav(&slug), escape(&object_type)))).into_response())
+}
+
+/// Settings › System › API Roles and Clients: clients for the read API (the secret is
+/// shown once).
+pub async fn api_clients(State(state): State<Shared>, Path(slug): Path<String>, headers: HeaderMap) -> Result<Response> {
+    let instance = instance(&state, &slug).await?;
+    let _admin = signed_in!(state, instance, headers);
+    render_api_clients(&state, &instance, None).await
+}
+
+async fn render_api_clients(state: &Shared, instance: &InstanceRow, message: Option<String>) -> Result<Response> {
+    let rows: String = state
+        .store
+        .api_clients(&instance.id)
+        .await?
+        .iter()
+        .map(|(id, name)| format!("<tr><td>{}</td><td>{}</td></tr>", escape(name), escape(id)))
+        .collect();
+    let message = message.map(|m| format!("<p id=\"message\">{}</p>", escape(&m))).unwrap_or_default();
+    Ok(Html(page(
+        "API Roles and Clients",
+        &format!(
+            "{}<h1>API Roles and Clients</h1>{message}<table><tr><th>Display name</th><th>Client ID</th></tr>{rows}</table>\
+         <form method=\"post\"><label>Display name <input name=\"name\" required></label> <button>Create client</button></form>",
+            nav(&instance.slug)
+        ),
+    ))
+    .into_response())
+}
+
+pub async fn create_api_client(State(state): State<Shared>, Path(slug): Path<String>, headers: HeaderMap, body: Bytes) -> Result<Response> {
+    let instance = instance(&state, &slug).await?;
+    let _admin = signed_in!(state, instance, headers);
+    let name = form(&body).get("name").map(|n| n.trim().to_string()).filter(|n| !n.is_empty() && n.len() <= 100);
+    let Some(name) = name else {
+        return render_api_clients(&state, &instance, Some("The display name must be 1 to 100 characters.".into())).await;
+    };
+    let (id, secret) = (uuid::Uuid::new_v4().to_string(), platform::secrets::random_token(32));
+    state.store.insert_api_client(&instance.id, &id, &name, &platform::secrets::digest_hex(&secret), state.clock.now_ms()).await?;
+    render_api_clients(&state, &instance, Some(format!("Client ID {id} · client secret (shown once): {secret}"))).await
 }

@@ -62,3 +62,62 @@ pub async fn change_log(
         "object_name": r.object_name, "action": r.action, "details": r.details,
     })).collect::<Vec<_>>()})))
 }
+
+/// `POST /api/oauth/token`: client credentials of an API client of the instance.
+pub async fn oauth_token(State(state): State<Shared>, Path(slug): Path<String>, body: crate::http::Bytes) -> Result<Json<Value>> {
+    let instance = instance(&state, &slug).await?;
+    let f: std::collections::HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
+    if f.get("grant_type").map(String::as_str) != Some("client_credentials") {
+        return Err(MdmError::OAuth {
+            status: 400,
+            error: "unsupported_grant_type",
+            description: "grant_type must be client_credentials".into(),
+        });
+    }
+    let (Some(id), Some(secret)) = (f.get("client_id"), f.get("client_secret")) else {
+        return Err(MdmError::OAuth {
+            status: 400,
+            error: "invalid_request",
+            description: "client_id and client_secret are required".into(),
+        });
+    };
+    let stored = state.store.api_client_secret(&instance.id, id).await?;
+    if stored.as_deref() != Some(platform::secrets::digest_hex(secret).as_str()) {
+        return Err(MdmError::OAuth { status: 401, error: "invalid_client", description: "the client credentials are not valid".into() });
+    }
+    let token = platform::secrets::random_token(32);
+    let lifetime_s = 1799;
+    state
+        .store
+        .insert_api_token(&platform::secrets::digest_hex(&token), id, &instance.id, state.clock.now_ms() + lifetime_s * 1000)
+        .await?;
+    Ok(Json(json!({"access_token": token, "scope": "api-role:inventory-read", "token_type": "Bearer", "expires_in": lifetime_s})))
+}
+
+/// `GET /api/v1/computers-inventory`: an API client's bearer token (or an admin's Basic).
+pub async fn computers_inventory(
+    State(state): State<Shared>,
+    Path(slug): Path<String>,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
+    headers: HeaderMap,
+) -> Result<Json<Value>> {
+    let instance = instance(&state, &slug).await?;
+    let now = state.clock.now_ms();
+    match super::bearer(&headers) {
+        Some(token) if state.store.api_token_valid(&platform::secrets::digest_hex(token), &instance.id, now).await? => {}
+        Some(_) => return Err(MdmError::Unauthorized("The access token is not valid or has expired.".into())),
+        None => {
+            basic_admin(&state, &instance, &headers).await?;
+        }
+    }
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()).into_owned().collect();
+    let (query, sections) = crate::domain::inventory_api::parse(&pairs).map_err(MdmError::Invalid)?;
+    let (rows, total) = state.store.computers_page(&instance.id, &query).await?;
+    let mut results = Vec::with_capacity(rows.len());
+    for c in &rows {
+        let users =
+            if sections.iter().any(|s| s == "LOCAL_USER_ACCOUNTS" || s == "ALL") { state.store.local_users(c.id).await? } else { vec![] };
+        results.push(crate::domain::inventory_api::computer_json(c, &users, &sections, now));
+    }
+    Ok(Json(json!({"totalCount": total, "results": results})))
+}
