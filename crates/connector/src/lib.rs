@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod http;
+pub mod metrics;
 pub mod onboarding;
 pub mod pipeline;
 pub mod store;
@@ -58,6 +59,7 @@ pub struct AppState {
     pub config: ConnectorConfig,
     /// Wakes the delivery pipeline when new work arrives.
     pub work: Notify,
+    pub metrics: metrics::Metrics,
 }
 
 pub type Shared = Arc<AppState>;
@@ -106,7 +108,7 @@ pub async fn start(config: ConnectorConfig, listener: TcpListener, ca: &LocalCa,
     let base_url = format!("https://{}", listener.local_addr()?);
     let apps = config.clouds.iter().map(|a| (a.profile.name.clone(), a.clone())).collect();
     let cloud = CloudClient::new(platform::http::client(&ca.ca_pem), clock.clone());
-    let state = Arc::new(AppState { store, cloud, apps, clock, base_url, config, work: Notify::new() });
+    let state = Arc::new(AppState { store, cloud, apps, clock, base_url, config, work: Notify::new(), metrics: Default::default() });
     let workers = vec![tokio::spawn(pipeline::run(state.clone())), tokio::spawn(onboarding::heartbeats(state.clone()))];
     let served = platform::http::serve_tls(http::router(state.clone()), listener, ca).await?;
     Ok(Connector { state, served, workers })

@@ -10,6 +10,7 @@ use wire::partner::{ItemResult, item_status, message_status};
 
 use crate::Shared;
 use crate::error::{ConnectorError, Result};
+use crate::metrics::Metrics;
 use crate::retry::{self, Verdict};
 use crate::store::{InstanceRow, MessageRow, message_state, tx};
 
@@ -71,6 +72,8 @@ pub async fn intake(state: &Shared, instance: &InstanceRow, batch: InventoryBatc
     }
     txn.commit().await?;
     state.work.notify_one();
+    Metrics::add(&state.metrics.intake_updates_total, accepted as u64);
+    Metrics::add(&state.metrics.intake_superseded_total, superseded as u64);
     Ok(InventoryAccepted { accepted, superseded })
 }
 
@@ -124,6 +127,7 @@ async fn batch(state: &Shared) -> Result<usize> {
         };
         tx::insert_message(&mut txn, &message, now).await?;
         txn.commit().await?;
+        Metrics::add(&state.metrics.messages_created_total, 1);
         made += 1;
     }
     Ok(made)
@@ -143,6 +147,7 @@ async fn retry_later(
 ) -> Result<()> {
     let attempts = m.attempts + 1;
     let delay = retry::backoff_ms(attempts as u32, jitter(), after_ms);
+    Metrics::add(&state.metrics.upload_retries_total, 1);
     tracing::info!(tenant = %m.tenant_id, message = %m.message_id, attempts, delay_ms = delay, error = %error, "delivery will be retried");
     state.store.reschedule_message(&m.message_id, status, attempts, state.clock.now_ms() + delay as i64, Some(&error.to_string())).await
 }
@@ -151,6 +156,7 @@ async fn upload_due(state: &Shared) -> Result<usize> {
     let due = state.store.messages_due(message_state::UPLOAD, state.clock.now_ms(), 16).await?;
     for m in &due {
         let app = state.app(&m.cloud)?.clone();
+        Metrics::add(&state.metrics.upload_requests_total, 1);
         match state.cloud.upload(&app, &m.tenant_id, &m.message_id, &m.body).await {
             Ok(_) => state.store.reschedule_message(&m.message_id, message_state::POLL, 0, state.clock.now_ms() + 50, None).await?,
             Err(e) if e.is_partner_terminated() => {
@@ -210,6 +216,7 @@ async fn conclude(state: &Shared, m: &MessageRow, results: &HashMap<String, Item
     let rows = state.store.intake_of_message(&m.message_id).await?;
     let now = state.clock.now_ms();
     let mut txn = state.store.begin().await?;
+    let mut accepted = 0u64;
     for r in &rows {
         let (status, detail) = match (failure, results.get(&r.device_id)) {
             (Some(reason), _) => (outcome_status::REJECTED, Some(reason.to_string())),
@@ -220,10 +227,16 @@ async fn conclude(state: &Shared, m: &MessageRow, results: &HashMap<String, Item
             (None, Some(_)) => (outcome_status::ACCEPTED, None),
             (None, None) => (outcome_status::REJECTED, Some("the cloud reported no result for this device".into())),
         };
+        if status == outcome_status::ACCEPTED {
+            accepted += 1;
+        }
         tx::insert_outcome(&mut txn, &r.instance_id, &r.computer_id, r.sequence, status, detail.as_deref(), now).await?;
     }
     tx::finish_message(&mut txn, &m.message_id).await?;
     txn.commit().await?;
+    Metrics::add(&state.metrics.messages_completed_total, 1);
+    Metrics::add(&state.metrics.devices_accepted_total, accepted);
+    Metrics::add(&state.metrics.devices_rejected_total, rows.len() as u64 - accepted);
     if let Some(reason) = failure {
         tracing::warn!(tenant = %m.tenant_id, message = %m.message_id, devices = rows.len(), reason, "message rejected");
     }

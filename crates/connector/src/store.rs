@@ -295,6 +295,53 @@ impl Store {
             .await?)
     }
 
+    /// When the oldest update of an instance that is not concluded yet arrived.
+    pub async fn oldest_pending_ms(&self, instance_id: &str) -> Result<Option<i64>> {
+        Ok(sqlx::query_scalar::<_, Option<i64>>("SELECT MIN(received_ms) FROM intake WHERE instance_id = $1 AND status <> 'done'")
+            .bind(instance_id)
+            .fetch_one(self.pool())
+            .await?)
+    }
+
+    /// When the last message for a tenant was formed.
+    pub async fn last_message_ms(&self, tenant_id: &str) -> Result<Option<i64>> {
+        Ok(sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(created_ms) FROM messages WHERE tenant_id = $1")
+            .bind(tenant_id)
+            .fetch_one(self.pool())
+            .await?)
+    }
+
+    /// The most recent delivery error recorded for a tenant's messages.
+    pub async fn last_error(&self, tenant_id: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar::<_, Option<String>>(
+            "SELECT last_error FROM messages WHERE tenant_id = $1 AND last_error IS NOT NULL ORDER BY created_ms DESC LIMIT 1",
+        )
+        .bind(tenant_id)
+        .fetch_optional(self.pool())
+        .await?
+        .flatten())
+    }
+
+    /// `(accepted, rejected)` outcomes of an instance.
+    pub async fn outcome_counts(&self, instance_id: &str) -> Result<(i64, i64)> {
+        Ok(sqlx::query_as::<_, (i64, i64)>(
+            "SELECT COALESCE(SUM(CASE WHEN status = 'accepted' THEN 1 ELSE 0 END), 0), \
+                    COALESCE(SUM(CASE WHEN status <> 'accepted' THEN 1 ELSE 0 END), 0) FROM outcomes WHERE instance_id = $1",
+        )
+        .bind(instance_id)
+        .fetch_one(self.pool())
+        .await?)
+    }
+
+    /// Gauges for `/metrics`: updates not concluded, rejected updates, active links.
+    pub async fn gauges(&self) -> Result<(i64, i64, i64)> {
+        let backlog = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM intake WHERE status <> 'done'").fetch_one(self.pool()).await?;
+        let rejected =
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM outcomes WHERE status <> 'accepted'").fetch_one(self.pool()).await?;
+        let links = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM links WHERE status = 'active'").fetch_one(self.pool()).await?;
+        Ok((backlog, rejected, links))
+    }
+
     /// Counts per intake state for a tenant's queue (status API, demo summary).
     pub async fn backlog(&self, instance_id: &str) -> Result<i64> {
         Ok(sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM intake WHERE instance_id = $1 AND status <> 'done'")

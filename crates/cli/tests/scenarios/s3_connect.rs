@@ -92,6 +92,21 @@ async fn s3_two_instances_connect_and_macs_reach_entra() {
             .any(|l| { l["details"].as_str().unwrap().contains("Enable Intune Integration for macOS: false → true") })
     );
 
+    // The connector's status API and metrics tell the same story.
+    let credential = t.mdm.state.store.instance_by_slug("hq").await.unwrap().unwrap().connector_credential.unwrap();
+    let status: serde_json::Value =
+        t.http.get(format!("{}/api/v1/status", t.connector.url())).bearer_auth(&credential).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        (status["link"]["status"].as_str(), status["backlog"].as_i64(), status["accepted_total"].as_i64()),
+        (Some("active"), Some(0), Some(3)),
+        "{status}"
+    );
+    assert!(status["last_upload_at"].is_string());
+    let metrics = t.http.get(format!("{}/metrics", t.connector.url())).send().await.unwrap().text().await.unwrap();
+    for line in ["cloudconnector_devices_accepted_total 6", "cloudconnector_active_links 2", "cloudconnector_backlog_updates 0"] {
+        assert!(metrics.lines().any(|l| l == line), "{line} missing in\n{metrics}");
+    }
+
     // The tenant's enrollment URL routes a known device to its instance's landing page.
     let (slug, mac) = &macs[1];
     let resp = t

@@ -110,3 +110,33 @@ pub async fn ready(State(state): State<Shared>) -> Result<&'static str> {
     sqlx::query("SELECT 1").execute(&state.store.db.pool).await?;
     Ok("ready")
 }
+
+/// `GET /api/v1/status`: the instance's current link and its delivery health.
+pub async fn status(State(state): State<Shared>, headers: HeaderMap) -> Result<Json<serde_json::Value>> {
+    let instance = instance(&state, &headers).await?;
+    let now = state.clock.now_ms();
+    let link = state.store.current_link(&instance.id).await?;
+    let backlog = state.store.backlog(&instance.id).await?;
+    let oldest = state.store.oldest_pending_ms(&instance.id).await?;
+    let (accepted, rejected) = state.store.outcome_counts(&instance.id).await?;
+    let (last_upload, last_error) = match link.as_ref().and_then(|l| l.tenant_id.clone()) {
+        Some(t) => (state.store.last_message_ms(&t).await?, state.store.last_error(&t).await?),
+        None => (None, None),
+    };
+    Ok(Json(serde_json::json!({
+        "instance_id": instance.id,
+        "link": link.as_ref().map(|l| onboarding::view(&state, l)),
+        "backlog": backlog,
+        "lag_seconds": oldest.map(|o| (now - o).max(0) / 1000).unwrap_or(0),
+        "last_upload_at": last_upload.map(platform::clock::ms_to_rfc3339),
+        "accepted_total": accepted,
+        "rejected_total": rejected,
+        "last_error": last_error,
+    })))
+}
+
+/// `GET /metrics` (Prometheus text format).
+pub async fn metrics(State(state): State<Shared>) -> Result<([(axum::http::HeaderName, &'static str); 1], String)> {
+    let (backlog, rejected, links) = state.store.gauges().await?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render(backlog, rejected, links)))
+}

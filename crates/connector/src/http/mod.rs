@@ -22,6 +22,8 @@ pub fn router(state: Shared) -> Router {
         .route("/api/v1/links/{id}/disconnect", post(api::disconnect))
         .route("/api/v1/inventory", post(api::inventory))
         .route("/api/v1/outcomes", get(api::outcomes))
+        .route("/api/v1/status", get(api::status))
+        .route("/metrics", get(api::metrics))
         .route("/onboarding/callback", get(browser::consent_callback))
         .route("/route/{tenant}/{purpose}", get(browser::route))
         .route("/health/live", get(|| async { "ok" }))
