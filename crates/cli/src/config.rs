@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use figment::Figment;
-use figment::providers::{Env, Format, Serialized, Toml};
+use figment::providers::{Env, Format, Json, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -66,7 +66,11 @@ fn file_secrets() -> anyhow::Result<Figment> {
 pub fn load(file: Option<&std::path::Path>) -> anyhow::Result<ServeConfig> {
     let mut figment = Figment::from(Serialized::defaults(ServeConfig::default()));
     if let Some(f) = file {
-        figment = figment.merge(Toml::file_exact(f));
+        figment = if f.extension().is_some_and(|e| e == "json") {
+            figment.merge(Json::file_exact(f))
+        } else {
+            figment.merge(Toml::file_exact(f))
+        };
     }
     figment = figment.merge(Env::prefixed(PREFIX).split("__").filter(|k| !k.as_str().ends_with("_file"))).merge(file_secrets()?);
     figment.extract().context("configuration")

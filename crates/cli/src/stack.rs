@@ -42,6 +42,9 @@ pub struct StackOptions {
     pub instances: Vec<InstanceSeed>,
     pub batch_size: usize,
     pub throttle: cloud::throttle::ThrottleConfig,
+    /// Run the connector as a separate process of this binary (`serve --role connector`),
+    /// so a test can kill it; in-process when `None`.
+    pub connector_binary: Option<PathBuf>,
 }
 
 impl StackOptions {
@@ -70,7 +73,94 @@ impl StackOptions {
             ],
             batch_size: 500,
             throttle: cloud::throttle::ThrottleConfig::default(),
+            connector_binary: None,
         }
+    }
+}
+
+/// The connector of a stack: in this process, or a child process that can be killed.
+pub enum ConnectorService {
+    InProcess(connector::Connector),
+    Process(ConnectorProcess),
+}
+
+impl ConnectorService {
+    pub fn url(&self) -> String {
+        match self {
+            ConnectorService::InProcess(c) => c.url(),
+            ConnectorService::Process(p) => p.url.clone(),
+        }
+    }
+
+    async fn shutdown(self) {
+        match self {
+            ConnectorService::InProcess(c) => c.shutdown().await,
+            ConnectorService::Process(mut p) => p.kill(),
+        }
+    }
+}
+
+/// `cloudconnector serve --role connector` as a child process on a fixed port.
+pub struct ConnectorProcess {
+    pub url: String,
+    binary: PathBuf,
+    config: PathBuf,
+    ca_pem: String,
+    child: Option<std::process::Child>,
+}
+
+impl ConnectorProcess {
+    async fn start(binary: &Path, data_dir: &Path, port: u16, config: connector::ConnectorConfig, ca: &LocalCa) -> anyhow::Result<Self> {
+        let serve = crate::config::ServeConfig {
+            data_dir: data_dir.to_path_buf(),
+            connector: Some(crate::config::ConnectorSection { port, config }),
+            ..Default::default()
+        };
+        let path = data_dir.join("connector.json");
+        std::fs::write(&path, serde_json::to_string_pretty(&serve)?)?;
+        let mut p = ConnectorProcess {
+            url: format!("https://127.0.0.1:{port}"),
+            binary: binary.to_path_buf(),
+            config: path,
+            ca_pem: ca.ca_pem.clone(),
+            child: None,
+        };
+        p.restart().await?;
+        Ok(p)
+    }
+
+    /// Kills the process at once (SIGKILL): no graceful shutdown, nothing flushed.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the process (again) and waits until it answers ready.
+    pub async fn restart(&mut self) -> anyhow::Result<()> {
+        self.kill();
+        let child = std::process::Command::new(&self.binary)
+            .args(["serve", "--role", "connector", "--config"])
+            .arg(&self.config)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {}", self.binary.display()))?;
+        self.child = Some(child);
+        let http = platform::http::client(&self.ca_pem);
+        for _ in 0..200 {
+            if http.get(format!("{}/health/ready", self.url)).send().await.is_ok_and(|r| r.status().is_success()) {
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        anyhow::bail!("the connector process did not become ready")
+    }
+}
+
+impl Drop for ConnectorProcess {
+    fn drop(&mut self) {
+        self.kill();
     }
 }
 
@@ -78,7 +168,7 @@ pub struct Stack {
     pub ca: LocalCa,
     pub clock: Clock,
     pub cloud: cloud::Cloud,
-    pub connector: connector::Connector,
+    pub connector: ConnectorService,
     pub mdm: mdm::Mdm,
     pub provider: cloud::seed::ProviderApps,
     pub tenant: cloud::seed::CustomerTenant,
@@ -155,27 +245,29 @@ impl Stack {
         .await?;
 
         let registration_secret = platform::secrets::random_token(24);
-        let connector = connector::start(
-            connector::ConnectorConfig {
-                database_url: database(&opts.databases, &opts.data_dir, "connector", &mut created).await?,
-                registration_secret: registration_secret.clone(),
-                clouds: vec![connector::cloud_client::CloudApp {
-                    profile: CloudProfile::local(&cloud.url()),
-                    client_id: provider.connector_app_id.clone(),
-                    client_secret: provider.connector_secret.clone(),
-                    client_certificate_pem: Some(provider.connector_certificate_pem.clone()),
-                    client_key_pem: Some(provider.connector_key_pem.clone()),
-                    registration_app_id: provider.registration_app_id.clone(),
-                    intune_partner_page: Some(format!("{}{}", cloud.url(), cloud::http::PARTNER_PAGE)),
-                }],
-                batch_size: opts.batch_size,
-                heartbeat_interval_s: 300,
-            },
-            connector_l,
-            &ca,
-            clock.clone(),
-        )
-        .await?;
+        let connector_config = connector::ConnectorConfig {
+            database_url: database(&opts.databases, &opts.data_dir, "connector", &mut created).await?,
+            registration_secret: registration_secret.clone(),
+            clouds: vec![connector::cloud_client::CloudApp {
+                profile: CloudProfile::local(&cloud.url()),
+                client_id: provider.connector_app_id.clone(),
+                client_secret: provider.connector_secret.clone(),
+                client_certificate_pem: Some(provider.connector_certificate_pem.clone()),
+                client_key_pem: Some(provider.connector_key_pem.clone()),
+                registration_app_id: provider.registration_app_id.clone(),
+                intune_partner_page: Some(format!("{}{}", cloud.url(), cloud::http::PARTNER_PAGE)),
+            }],
+            batch_size: opts.batch_size,
+            heartbeat_interval_s: 300,
+        };
+        let connector = match &opts.connector_binary {
+            None => ConnectorService::InProcess(connector::start(connector_config, connector_l, &ca, clock.clone()).await?),
+            Some(binary) => {
+                let port = connector_l.local_addr()?.port();
+                drop(connector_l);
+                ConnectorService::Process(ConnectorProcess::start(binary, &opts.data_dir, port, connector_config, &ca).await?)
+            }
+        };
 
         let mdm = mdm::start(
             mdm::MdmConfig {

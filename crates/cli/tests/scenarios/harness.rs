@@ -25,6 +25,14 @@ impl TestStack {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 
+    /// The connector child process (stacks started with `connector_binary`).
+    pub fn connector_process(&mut self) -> &mut cloudconnector::stack::ConnectorProcess {
+        match &mut self.stack.connector {
+            cloudconnector::stack::ConnectorService::Process(p) => p,
+            cloudconnector::stack::ConnectorService::InProcess(_) => panic!("this stack's connector runs in-process"),
+        }
+    }
+
     /// Writes `endpoints.json` into the test's data directory.
     pub fn write_endpoints_file(&self) -> PathBuf {
         self.stack.write_endpoints(&self.dir).expect("endpoints written")

@@ -12,6 +12,7 @@ mod device_compliance;
 mod identity;
 mod interop;
 mod inventory_api;
+mod recovery;
 mod s1_prerequisites;
 mod s3_connect;
 mod s4_compliance_sign_in;
