@@ -4,6 +4,7 @@
 
 pub mod entra;
 pub mod error;
+pub mod faults;
 pub mod http;
 pub mod intune;
 pub mod seed;
@@ -56,6 +57,8 @@ pub struct AppState {
     pub config: CloudConfig,
     pub uploads_waiting: Notify,
     pub throttle: throttle::Throttle,
+    /// Injected faults; only reachable when the clock is a test clock.
+    pub faults: faults::Faults,
 }
 
 pub type Shared = Arc<AppState>;
@@ -96,7 +99,8 @@ pub async fn start(config: CloudConfig, listener: TcpListener, ca: &LocalCa, clo
     let keys = Keys::load_or_create(&store, clock.now_ms()).await?;
     let base_url = format!("https://{}", listener.local_addr()?);
     let throttle = throttle::Throttle::new(config.throttle.clone());
-    let state = Arc::new(AppState { store, keys, clock, base_url, config, uploads_waiting: Notify::new(), throttle });
+    let state =
+        Arc::new(AppState { store, keys, clock, base_url, config, uploads_waiting: Notify::new(), throttle, faults: Default::default() });
     let worker = tokio::spawn(upload_worker(state.clone()));
     let served = platform::http::serve_tls(http::router(state.clone()), listener, ca).await?;
     Ok(Cloud { state, served, worker })

@@ -60,11 +60,24 @@ pub struct AppState {
     /// Wakes the delivery pipeline when new work arrives.
     pub work: Notify,
     pub metrics: metrics::Metrics,
+    /// Tenants the cloud asked to wait (`Retry-After`): no request to them before then.
+    pub paused_until: std::sync::Mutex<HashMap<String, i64>>,
 }
 
 pub type Shared = Arc<AppState>;
 
 impl AppState {
+    /// Whether requests to `tenant` must wait for an earlier `Retry-After`.
+    pub fn paused(&self, tenant: &str, now_ms: i64) -> bool {
+        self.paused_until.lock().expect("pause lock").get(tenant).is_some_and(|until| *until > now_ms)
+    }
+
+    pub fn pause(&self, tenant: &str, until_ms: i64) {
+        let mut paused = self.paused_until.lock().expect("pause lock");
+        let entry = paused.entry(tenant.to_string()).or_insert(until_ms);
+        *entry = (*entry).max(until_ms);
+    }
+
     pub fn app(&self, cloud: &str) -> error::Result<&CloudApp> {
         self.apps.get(cloud).ok_or_else(|| {
             error::ConnectorError::Invalid(format!(
@@ -108,7 +121,17 @@ pub async fn start(config: ConnectorConfig, listener: TcpListener, ca: &LocalCa,
     let base_url = format!("https://{}", listener.local_addr()?);
     let apps = config.clouds.iter().map(|a| (a.profile.name.clone(), a.clone())).collect();
     let cloud = CloudClient::new(platform::http::client(&ca.ca_pem), clock.clone());
-    let state = Arc::new(AppState { store, cloud, apps, clock, base_url, config, work: Notify::new(), metrics: Default::default() });
+    let state = Arc::new(AppState {
+        store,
+        cloud,
+        apps,
+        clock,
+        base_url,
+        config,
+        work: Notify::new(),
+        metrics: Default::default(),
+        paused_until: Default::default(),
+    });
     let workers = vec![tokio::spawn(pipeline::run(state.clone())), tokio::spawn(onboarding::heartbeats(state.clone()))];
     let served = platform::http::serve_tls(http::router(state.clone()), listener, ca).await?;
     Ok(Connector { state, served, workers })

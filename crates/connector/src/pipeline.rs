@@ -148,12 +148,18 @@ async fn retry_later(
     let attempts = m.attempts + 1;
     let delay = retry::backoff_ms(attempts as u32, jitter(), after_ms);
     Metrics::add(&state.metrics.upload_retries_total, 1);
+    if let Some(wait) = after_ms {
+        // The budget is the tenant's: every request to it waits, not only this message.
+        state.pause(&m.tenant_id, state.clock.now_ms() + wait as i64);
+    }
     tracing::info!(tenant = %m.tenant_id, message = %m.message_id, attempts, delay_ms = delay, error = %error, "delivery will be retried");
     state.store.reschedule_message(&m.message_id, status, attempts, state.clock.now_ms() + delay as i64, Some(&error.to_string())).await
 }
 
 async fn upload_due(state: &Shared) -> Result<usize> {
-    let due = state.store.messages_due(message_state::UPLOAD, state.clock.now_ms(), 16).await?;
+    let now = state.clock.now_ms();
+    let due: Vec<MessageRow> =
+        state.store.messages_due(message_state::UPLOAD, now, 16).await?.into_iter().filter(|m| !state.paused(&m.tenant_id, now)).collect();
     for m in &due {
         let app = state.app(&m.cloud)?.clone();
         Metrics::add(&state.metrics.upload_requests_total, 1);
@@ -173,7 +179,9 @@ async fn upload_due(state: &Shared) -> Result<usize> {
 }
 
 async fn poll_due(state: &Shared) -> Result<usize> {
-    let due = state.store.messages_due(message_state::POLL, state.clock.now_ms(), 64).await?;
+    let now = state.clock.now_ms();
+    let due: Vec<MessageRow> =
+        state.store.messages_due(message_state::POLL, now, 64).await?.into_iter().filter(|m| !state.paused(&m.tenant_id, now)).collect();
     let mut finished = 0;
     for m in &due {
         let app = state.app(&m.cloud)?.clone();

@@ -13,6 +13,7 @@ mod identity;
 mod interop;
 mod inventory_api;
 mod recovery;
+mod retries;
 mod s1_prerequisites;
 mod s3_connect;
 mod s4_compliance_sign_in;

@@ -62,7 +62,7 @@ pub fn router(state: Shared) -> Router {
         // Admin consoles (Entra admin center, Intune admin center).
         .merge(console::router());
     if state.clock.is_adjustable() {
-        router = router.route("/_test/clock/advance", post(advance_clock));
+        router = router.route("/_test/clock/advance", post(advance_clock)).route("/_test/faults", post(plan_faults).get(fault_arrivals));
     }
     router.layer(DefaultBodyLimit::max(crate::intune::uploads::MAX_BODY_BYTES + 1024)).fallback(not_found).with_state(state)
 }
@@ -77,6 +77,18 @@ async fn advance_clock(State(state): State<Shared>, Json(a): Json<Advance>) -> J
     let moved = state.clock.advance(chrono::Duration::seconds(a.seconds));
     state.uploads_waiting.notify_one();
     Json(serde_json::json!({"moved": moved, "now": platform::clock::rfc3339(state.clock.now())}))
+}
+
+/// Test mode: faults for the next partner-service requests.
+async fn plan_faults(State(state): State<Shared>, Json(faults): Json<Vec<crate::faults::Fault>>) -> Json<serde_json::Value> {
+    let n = faults.len();
+    state.faults.plan(faults);
+    Json(serde_json::json!({"planned": n}))
+}
+
+/// Test mode: every partner-service request seen, with its time and injected fault.
+async fn fault_arrivals(State(state): State<Shared>) -> Json<Vec<crate::faults::Arrival>> {
+    Json(state.faults.arrivals())
 }
 
 pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {

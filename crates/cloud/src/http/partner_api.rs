@@ -14,6 +14,7 @@ use crate::Shared;
 use crate::entra::directory::Tenant;
 use crate::entra::tokens::AccessClaims;
 use crate::error::{CloudError, Result};
+use crate::faults::Fault;
 use crate::intune::{partner, uploads};
 
 #[derive(Deserialize)]
@@ -42,6 +43,7 @@ async fn caller(
     if api_version.is_none() {
         return Err(CloudError::bad_request("The api-version query parameter is required."));
     }
+    inject_fault(state, if write { "PUT" } else { "GET" }, unit)?;
     let claims = authenticate(state, headers, &INTUNE_AUDIENCES)?;
     super::throttle(state, &claims, write)?;
     let tenant = state
@@ -296,4 +298,23 @@ async fn one_instance_for_manual(
         ));
     }
     Ok(())
+}
+
+/// Test mode only: records the request and injects the next planned fault.
+fn inject_fault(state: &Shared, method: &str, unit: &str) -> Result<()> {
+    if !state.clock.is_adjustable() {
+        return Ok(());
+    }
+    match state.faults.on_request(method, unit, state.clock.now_ms()) {
+        None => Ok(()),
+        Some(Fault::Throttle { retry_after_s }) => Err(CloudError::Throttled { retry_after_s }),
+        Some(Fault::Unavailable) => Err(CloudError::odata(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailable",
+            "The service is temporarily unavailable.",
+        )),
+        Some(Fault::RejectToken) => Err(CloudError::unauthorized("The access token is not valid yet.")),
+        // A panic ends the connection's task: the client sees the connection dropped.
+        Some(Fault::Reset) => panic!("injected fault: connection dropped"),
+    }
 }
