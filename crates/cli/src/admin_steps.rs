@@ -98,3 +98,74 @@ pub async fn connect_instance(stack: &Stack, slug: &str) -> anyhow::Result<Page>
     let page = b.post_form(&format!("{}/settings/global-management/conditional-access/confirm", stack.instance_url(slug)), &[]).await?;
     Ok(page)
 }
+
+/// S7's manual steps: an app registration in Entra (update_device_attributes and
+/// Application.Read.All, admin consent, a client secret), its App ID in Intune, and the
+/// instance's Manual settings. Returns the app's ID.
+pub async fn manual_integration(stack: &Stack, slug: &str) -> anyhow::Result<String> {
+    let b = cloud_console_sign_in(stack).await?;
+    let url = format!("{}/console/entra/app-registrations", stack.cloud.url());
+    let name = format!("Manual integration ({slug})");
+    let page = b.post_form(&url, &[("name", &name), ("accounts", "single"), ("redirect_uri", "")]).await?;
+    let message = page.element_text("message").context("no registration message")?;
+    let app_id = message.rsplit(' ').next().unwrap_or_default().trim_end_matches('.').to_string();
+    for (resource, value) in [(wire::ids::INTUNE_APP_ID, "update_device_attributes"), (wire::ids::GRAPH_APP_ID, "Application.Read.All")] {
+        b.post_form(&format!("{url}/{app_id}/permissions"), &[("resource", resource), ("kind", "Application"), ("value", value)]).await?;
+    }
+    b.post_form(&format!("{url}/{app_id}/consent"), &[]).await?;
+    let page = b.post_form(&format!("{url}/{app_id}/secrets"), &[("months", "12")]).await?;
+    let secret = page.element_text("message").context("no secret")?.rsplit(' ').next().unwrap_or_default().to_string();
+    intune_set_app_id(stack, &app_id).await?;
+    let m = mdm_sign_in(stack, slug).await?;
+    let page = m
+        .post_form(
+            &format!("{}/settings/global-management/conditional-access", stack.instance_url(slug)),
+            &[
+                ("enabled", "true"),
+                ("connection_type", "manual"),
+                ("sovereign_cloud", "local"),
+                ("landing_page", "registration"),
+                ("manual_tenant", &stack.tenant.domain),
+                ("manual_app_id", &app_id),
+                ("manual_secret", &secret),
+                ("action", "save"),
+            ],
+        )
+        .await?;
+    if page.element_text("status").as_deref() != Some("Active") {
+        bail!("the manual connection of {slug} did not become active: {}", page.body);
+    }
+    Ok(app_id)
+}
+
+/// S2: remove a manual integration — clear *Enable* in the mdm, clear the App ID in
+/// Intune, delete the app's enterprise application in Entra.
+pub async fn remove_manual_integration(stack: &Stack, slug: &str, app_id: &str) -> anyhow::Result<()> {
+    let m = mdm_sign_in(stack, slug).await?;
+    m.post_form(
+        &format!("{}/settings/global-management/conditional-access", stack.instance_url(slug)),
+        &[("connection_type", "manual"), ("sovereign_cloud", "local"), ("landing_page", "registration"), ("action", "save")],
+    )
+    .await?;
+    intune_set_app_id(stack, "").await?;
+    let b = cloud_console_sign_in(stack).await?;
+    let list = b.get(&format!("{}/console/entra/enterprise-applications", stack.cloud.url())).await?;
+    // The row of the app: a link to its page, then its Application ID.
+    let row_end = list.body.find(app_id).context("the manual app is not listed")?;
+    let href_at = list.body[..row_end].rfind("href=\"").context("no link")? + "href=\"".len();
+    let href_end = list.body[href_at..].find('"').context("unterminated link")? + href_at;
+    let page = format!("{}{}", stack.cloud.url(), &list.body[href_at..href_end]);
+    b.post_form(&format!("{page}/delete"), &[("confirm", "yes")]).await?;
+    Ok(())
+}
+
+/// S5: Settings › Conditional Access › Edit, clear *Enable Intune Integration for macOS*, Save.
+pub async fn disconnect(stack: &Stack, slug: &str) -> anyhow::Result<()> {
+    let m = mdm_sign_in(stack, slug).await?;
+    m.post_form(
+        &format!("{}/settings/global-management/conditional-access", stack.instance_url(slug)),
+        &[("connection_type", "cloud_connector"), ("sovereign_cloud", "local"), ("landing_page", "registration"), ("action", "save")],
+    )
+    .await?;
+    Ok(())
+}

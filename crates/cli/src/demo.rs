@@ -2,7 +2,6 @@
 //! connects two instances to one tenant through the consoles and consent pages (S3),
 //! registers a fleet of Macs, waits until every upload is processed, and reports.
 
-use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -52,9 +51,18 @@ pub struct Phase {
 }
 
 #[derive(Debug, Serialize)]
+pub struct Consoles {
+    pub mdm: String,
+    pub intune: String,
+    pub entra: String,
+}
+
+#[derive(Debug, Serialize)]
 pub struct Summary {
     pub instances: Vec<InstanceSummary>,
     pub tenant: TenantSummary,
+    pub sign_ins: SignIns,
+    pub consoles: Consoles,
     pub phases: Vec<Phase>,
 }
 
@@ -86,20 +94,12 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Summary> {
     // the local CA is kept so browsers that trusted it still do.
     crate::stack::remove_databases(&opts.data_dir);
     let mut timer = Timer { phases: vec![], started: Instant::now() };
-    let stack = Stack::start(StackOptions::new(&opts.data_dir, opts.devices)).await?;
+    // One more user than Macs: the Mac that never registers, for the sign-in outcomes.
+    let stack = Stack::start(StackOptions::new(&opts.data_dir, opts.devices + 1)).await?;
     let endpoints = stack.write_endpoints(&opts.data_dir)?;
     timer.lap("start services");
     tracing::info!(path = %endpoints.display(), "endpoints written");
-
-    for instance in &stack.instances {
-        let page = admin_steps::connect_instance(&stack, &instance.slug).await?;
-        if page.element_text("status").as_deref() != Some("Active") {
-            bail!("connecting {} did not succeed:\n{}", instance.name, page.body);
-        }
-    }
-    timer.lap("connect instances (S3)");
-
-    let summary = register_fleet(&stack, &opts, &mut timer).await?;
+    let summary = story(&stack, &opts, &mut timer).await?;
     if !opts.json {
         print_table(&summary, &stack);
     }
@@ -118,16 +118,62 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Summary> {
     Ok(summary)
 }
 
-async fn register_fleet(stack: &Stack, opts: &DemoOptions, timer: &mut Timer) -> anyhow::Result<Summary> {
+async fn connected(stack: &Stack, slug: &str) -> anyhow::Result<()> {
+    let page = admin_steps::connect_instance(stack, slug).await?;
+    if page.element_text("status").as_deref() != Some("Active") {
+        bail!("connecting {slug} did not succeed:\n{}", page.body);
+    }
+    Ok(())
+}
+
+/// The administrator's guide, in order: a manual integration (S7), its replacement by the
+/// Cloud Connector inside the 24-hour window (S2, S3), a second instance (S3 step 11), the
+/// fleet (S4), sign-ins, and one instance disconnected (S5).
+async fn story(stack: &Stack, opts: &DemoOptions, timer: &mut Timer) -> anyhow::Result<Summary> {
+    let (first, second) = (stack.instances[0].slug.clone(), stack.instances[1].slug.clone());
     let users: Vec<(String, String)> = stack.tenant.users.iter().map(|u| (u.upn.clone(), u.password.clone())).collect();
-    let profiles = fleet::generate(&users, 2026, opts.noncompliant_share);
+    let mut profiles = fleet::generate(&users, 2026, opts.noncompliant_share);
+    let stray = profiles.pop().context("no user left for the unregistered Mac")?;
+    let early = (profiles.len() / 10).clamp(1, 50).min(profiles.len());
+    let later = profiles.split_off(early);
+
+    let manual_app = admin_steps::manual_integration(stack, &first).await?;
+    let mut macs = onboard(stack, profiles.into_iter().map(|p| (first.clone(), p)).collect(), "register early Macs").await?;
+    wait_delivered(stack, macs.len(), "deliver (manual)").await?;
+    timer.lap("manual integration (S7)");
+
+    admin_steps::remove_manual_integration(stack, &first, &manual_app).await?;
+    connected(stack, &first).await?;
+    // The early Macs carry on without registering again: their state is sent anew.
+    wait_delivered(stack, macs.len(), "reconcile").await?;
+    timer.lap("migrate to the Cloud Connector (S2, S3)");
+
+    connected(stack, &second).await?;
+    timer.lap("connect a second instance (S3)");
+
+    let slugs = [first.clone(), second.clone()];
+    let assigned = later.into_iter().enumerate().map(|(n, p)| (slugs[n % 2].clone(), p)).collect();
+    macs.extend(onboard(stack, assigned, "register Macs").await?);
+    timer.lap("register Macs");
+    wait_delivered(stack, macs.len(), "deliver and evaluate").await?;
+    timer.lap("deliver and evaluate");
+
+    let sign_ins = sign_in_outcomes(stack, &macs, stray, &first).await?;
+    timer.lap("sign-ins (S4)");
+
+    admin_steps::disconnect(stack, &second).await?;
+    timer.lap("disconnect the second instance (S5)");
+    report(stack, &macs, sign_ins, timer).await
+}
+
+async fn onboard(stack: &Stack, assigned: Vec<(String, fleet::MacProfile)>, label: &str) -> anyhow::Result<Vec<(String, fleet::Mac)>> {
     let fleet = fleet::Fleet::new(stack.http.clone(), &stack.cloud.url());
-    let bar = progress(profiles.len() as u64, "register Macs");
+    let bar = progress(assigned.len() as u64, label);
     let limit = Arc::new(Semaphore::new(32));
     let mut tasks = tokio::task::JoinSet::new();
-    for (n, profile) in profiles.into_iter().enumerate() {
-        let instance = &stack.instances[n % stack.instances.len()];
-        let (url, invitation, slug) = (stack.instance_url(&instance.slug), instance.invitation.clone(), instance.slug.clone());
+    for (slug, profile) in assigned {
+        let instance = stack.instance(&slug);
+        let (url, invitation) = (stack.instance_url(&slug), instance.invitation.clone());
         let (fleet, limit, bar, now) = (fleet.clone(), limit.clone(), bar.clone(), stack.clock.now());
         tasks.spawn(async move {
             let _permit = limit.acquire().await.expect("semaphore");
@@ -136,16 +182,17 @@ async fn register_fleet(stack: &Stack, opts: &DemoOptions, timer: &mut Timer) ->
             mac.map(|m| (slug, m))
         });
     }
-    let mut macs: HashMap<String, Vec<fleet::Mac>> = HashMap::new();
+    let mut macs = Vec::new();
     while let Some(joined) = tasks.join_next().await {
-        let (slug, mac) = joined??;
-        macs.entry(slug).or_default().push(mac);
+        macs.push(joined??);
     }
     bar.finish_and_clear();
-    timer.lap("register Macs");
+    Ok(macs)
+}
 
-    let registered: usize = macs.values().map(Vec::len).sum();
-    let bar = progress(registered as u64, "deliver and evaluate");
+/// Waits until the instances report `expected` computers with a concluded delivery.
+async fn wait_delivered(stack: &Stack, expected: usize, label: &str) -> anyhow::Result<()> {
+    let bar = progress(expected as u64, label);
     let deadline = Instant::now() + Duration::from_secs(600);
     loop {
         let mut settled = 0;
@@ -154,17 +201,46 @@ async fn register_fleet(stack: &Stack, opts: &DemoOptions, timer: &mut Timer) ->
             settled += s["delivered"].as_i64().unwrap_or(0) + s["rejected"].as_i64().unwrap_or(0);
         }
         bar.set_position(settled as u64);
-        if settled as usize >= registered {
-            break;
+        if settled as usize >= expected {
+            bar.finish_and_clear();
+            return Ok(());
         }
         if Instant::now() > deadline {
-            bail!("only {settled} of {registered} devices were delivered within 10 minutes");
+            bail!("only {settled} of {expected} devices were delivered within 10 minutes");
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    bar.finish_and_clear();
-    timer.lap("deliver and evaluate");
+}
 
+#[derive(Debug, Default, Serialize)]
+pub struct SignIns {
+    pub granted: usize,
+    /// AADSTS53000, sent to the instance's remediation page.
+    pub device_not_compliant: usize,
+    /// AADSTS530003, sent to the instance's landing page.
+    pub device_not_recognized: usize,
+}
+
+/// Users sign in to the protected app from a sample of the fleet, and from a Mac that
+/// was enrolled but never registered.
+async fn sign_in_outcomes(stack: &Stack, macs: &[(String, fleet::Mac)], stray: fleet::MacProfile, slug: &str) -> anyhow::Result<SignIns> {
+    let fleet = fleet::Fleet::new(stack.http.clone(), &stack.cloud.url());
+    let tenant = &stack.tenant;
+    let mut outcomes = SignIns::default();
+    let mut count = |result: fleet::SignIn| match result {
+        fleet::SignIn::Granted { .. } => outcomes.granted += 1,
+        fleet::SignIn::Refused { aadsts, .. } if aadsts == "AADSTS53000" => outcomes.device_not_compliant += 1,
+        fleet::SignIn::Refused { .. } => outcomes.device_not_recognized += 1,
+    };
+    for (_, mac) in macs.iter().take(20) {
+        count(fleet.sign_in(mac, &tenant.portal_app_id, &tenant.portal_redirect_uri, true, stack.clock.now()).await?);
+    }
+    let unregistered = fleet.enroll(stray, &stack.instance_url(slug), &stack.instance(slug).invitation).await?;
+    count(fleet.sign_in(&unregistered, &tenant.portal_app_id, &tenant.portal_redirect_uri, false, stack.clock.now()).await?);
+    Ok(outcomes)
+}
+
+async fn report(stack: &Stack, macs: &[(String, fleet::Mac)], sign_ins: SignIns, timer: &mut Timer) -> anyhow::Result<Summary> {
     let graph = GraphReader::new(stack).await?;
     let compliance = graph.compliance().await?;
     let partner_state = graph.partner_state().await?;
@@ -172,16 +248,18 @@ async fn register_fleet(stack: &Stack, opts: &DemoOptions, timer: &mut Timer) ->
     for i in &stack.instances {
         let s = instance_summary(stack, &i.slug).await?;
         let ca = instance_ca(stack, &i.slug).await?;
-        let own = macs.get(&i.slug).map(Vec::as_slice).unwrap_or_default();
-        let verdicts: Vec<Option<bool>> =
-            own.iter().map(|m| compliance.get(m.device_id.as_deref().unwrap_or_default()).copied().flatten()).collect();
+        let verdicts: Vec<Option<bool>> = macs
+            .iter()
+            .filter(|(slug, _)| *slug == i.slug)
+            .map(|(_, m)| compliance.get(m.device_id.as_deref().unwrap_or_default()).copied().flatten())
+            .collect();
         instances.push(InstanceSummary {
             id: i.id.clone(),
             name: i.name.clone(),
             connection_type: ca["settings"]["connection_type"].as_str().unwrap_or_default().to_string(),
             status: ca["status"].as_str().unwrap_or_default().to_string(),
             devices: s["computers"].as_i64().unwrap_or(0) as usize,
-            registered: own.len(),
+            registered: verdicts.len(),
             delivered: s["delivered"].as_i64().unwrap_or(0),
             compliant: verdicts.iter().filter(|v| **v == Some(true)).count(),
             noncompliant: verdicts.iter().filter(|v| **v == Some(false)).count(),
@@ -191,6 +269,12 @@ async fn register_fleet(stack: &Stack, opts: &DemoOptions, timer: &mut Timer) ->
     Ok(Summary {
         instances,
         tenant: TenantSummary { id: stack.tenant.tenant_id.clone(), partner_state },
+        sign_ins,
+        consoles: Consoles {
+            mdm: stack.mdm.url(),
+            intune: format!("{}{}", stack.cloud.url(), cloud::http::PARTNER_PAGE),
+            entra: format!("{}/console/entra/enterprise-applications", stack.cloud.url()),
+        },
         phases: std::mem::take(&mut timer.phases),
     })
 }
@@ -239,9 +323,14 @@ fn print_table(s: &Summary, stack: &Stack) {
         s.tenant.partner_state,
         cloud::intune::partner::display(&s.tenant.partner_state)
     );
+    println!(
+        "sign-ins to Contoso Portal: {} granted, {} refused as noncompliant (AADSTS53000), {} refused as not recognised (AADSTS530003)",
+        s.sign_ins.granted, s.sign_ins.device_not_compliant, s.sign_ins.device_not_recognized
+    );
+    println!("consoles: mdm {} · Intune {} · Entra {}", s.consoles.mdm, s.consoles.intune, s.consoles.entra);
     println!();
     for p in &s.phases {
-        println!("  {:<28} {:>8.2} s", p.name, p.seconds);
+        println!("  {:<42} {:>8.2} s", p.name, p.seconds);
     }
     println!();
 }
