@@ -71,7 +71,7 @@ impl StackOptions {
                     conditional_access_privilege: true,
                 },
             ],
-            batch_size: 500,
+            batch_size: 1000,
             throttle: cloud::throttle::ThrottleConfig::default(),
             connector_binary: None,
         }
@@ -258,6 +258,7 @@ impl Stack {
                 intune_partner_page: Some(format!("{}{}", cloud.url(), cloud::http::PARTNER_PAGE)),
             }],
             batch_size: opts.batch_size,
+            batch_linger_ms: 500,
             heartbeat_interval_s: 300,
         };
         let connector = match &opts.connector_binary {

@@ -37,12 +37,20 @@ pub struct ConnectorConfig {
     /// Largest number of devices in one upload message.
     #[serde(default = "default_batch")]
     pub batch_size: usize,
+    /// Longest time an update waits for more to share its message.
+    #[serde(default = "default_linger")]
+    pub batch_linger_ms: u64,
     /// Seconds between heartbeats per connected tenant.
     #[serde(default = "default_heartbeat")]
     pub heartbeat_interval_s: u64,
 }
 
 fn default_batch() -> usize {
+    // The cloud's documented maximum per message.
+    1000
+}
+
+fn default_linger() -> u64 {
     500
 }
 

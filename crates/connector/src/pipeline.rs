@@ -104,9 +104,15 @@ async fn step(state: &Shared) -> Result<bool> {
 /// Moves queued updates into upload messages, one tenant at a time.
 async fn batch(state: &Shared) -> Result<usize> {
     let mut made = 0;
-    for (tenant, cloud) in state.store.tenants_with_queue().await? {
+    let now = state.clock.now_ms();
+    for (tenant, queued, oldest) in state.store.tenants_with_queue().await? {
+        // A message is formed when it is full or its oldest update has waited long enough:
+        // few large messages, as the tenant's write budget wants.
+        if (queued as usize) < state.config.batch_size && now - oldest < state.config.batch_linger_ms as i64 {
+            continue;
+        }
+        let Some(cloud) = state.store.cloud_of_tenant(&tenant).await? else { continue };
         let message_id = uuid::Uuid::new_v4().to_string();
-        let now = state.clock.now_ms();
         let mut txn = state.store.begin().await?;
         let items = tx::claim_batch(&mut txn, &tenant, &message_id, state.config.batch_size as i64).await?;
         if items.is_empty() {
@@ -196,8 +202,14 @@ async fn poll_due(state: &Shared) -> Result<usize> {
                 conclude(state, m, &HashMap::new(), Some(&reason)).await?;
                 finished += 1;
             }
+            // Still pending: poll again, less often the longer it takes (the polls count
+            // against the tenant's request budget).
             Ok(_) => {
-                state.store.reschedule_message(&m.message_id, message_state::POLL, m.attempts, state.clock.now_ms() + 100, None).await?
+                let wait = (100_i64 << m.attempts.clamp(0, 5)).min(2_000);
+                state
+                    .store
+                    .reschedule_message(&m.message_id, message_state::POLL, m.attempts + 1, state.clock.now_ms() + wait, None)
+                    .await?
             }
             // The cloud does not know the message (lost before it was stored): upload again.
             Err(e) if e.status() == Some(404) => retry_later(state, m, message_state::UPLOAD, &e, None).await?,

@@ -222,13 +222,21 @@ impl Store {
     }
 
     /// Tenants with queued updates.
-    pub async fn tenants_with_queue(&self) -> Result<Vec<(String, String)>> {
-        Ok(sqlx::query_as::<_, (String, String)>(
-            "SELECT DISTINCT i.tenant_id, l.cloud FROM intake i JOIN links l ON l.tenant_id = i.tenant_id AND l.instance_id = i.instance_id \
-             WHERE i.status = 'queued'",
+    /// Tenants with queued updates: `(tenant, queued count, oldest arrival)`.
+    pub async fn tenants_with_queue(&self) -> Result<Vec<(String, i64, i64)>> {
+        Ok(sqlx::query_as::<_, (String, i64, i64)>(
+            "SELECT tenant_id, COUNT(*), MIN(received_ms) FROM intake WHERE status = 'queued' GROUP BY tenant_id",
         )
         .fetch_all(self.pool())
         .await?)
+    }
+
+    /// The cloud profile of a tenant's most recent link.
+    pub async fn cloud_of_tenant(&self, tenant_id: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar::<_, String>("SELECT cloud FROM links WHERE tenant_id = $1 ORDER BY updated_ms DESC LIMIT 1")
+            .bind(tenant_id)
+            .fetch_optional(self.pool())
+            .await?)
     }
 
     pub async fn messages_due(&self, status: &str, now: i64, limit: i64) -> Result<Vec<MessageRow>> {
