@@ -274,6 +274,10 @@ async fn graph_consent_registration_and_partner_services_refuse_bad_requests() {
     assert_eq!(status["Status"], "Completed");
     assert_eq!(status["ItemResults"][0]["Status"], "Rejected");
     assert_eq!(status["ItemResults"][0]["ErrorCode"], "DeviceNotFound");
+    // Every item of that message was refused: Intune shows the partner Rejected.
+    let reader = t.test_client_token().await;
+    let (_, partners) = t.graph_get(&reader, "deviceManagement/deviceManagementPartners").await;
+    assert_eq!(partners["value"][0]["partnerState"], "rejected");
     let resp = t
         .http
         .get(format!("{device_sync}/DataUploadMessages(guid'{}')?api-version=1.2", uuid::Uuid::new_v4()))

@@ -119,6 +119,18 @@ pub fn terminate(p: &mut PartnerRow, now_ms: i64) {
     p.updated_ms = now_ms;
 }
 
+/// `all_rejected`: every item of a message was refused. Returns whether the state changed.
+pub fn messages_processed(p: &mut PartnerRow, all_rejected: bool, now_ms: i64) -> bool {
+    let next = match (p.partner_state.as_str(), all_rejected) {
+        (state::ENABLED, true) => state::REJECTED,
+        (state::REJECTED, false) => state::ENABLED,
+        _ => return false,
+    };
+    p.partner_state = next.into();
+    p.updated_ms = now_ms;
+    true
+}
+
 pub fn heartbeat(p: &mut PartnerRow, now_ms: i64) {
     p.last_heartbeat_ms = Some(now_ms);
     if p.partner_state == state::UNRESPONSIVE {
@@ -140,6 +152,17 @@ mod tests {
         assert_eq!(p.partner_state, state::ENABLED);
         assert_eq!(p.noncompliant_at_ms, None);
         assert_eq!(p.removal_at_ms, None);
+    }
+
+    #[test]
+    fn rejected_messages_turn_the_partner_rejected_until_one_is_accepted() {
+        let mut p = new_partner("t", 0);
+        provision(&mut p, None, None, 0);
+        assert!(messages_processed(&mut p, true, 1));
+        assert_eq!(p.partner_state, state::REJECTED);
+        assert!(!messages_processed(&mut p, true, 2));
+        assert!(messages_processed(&mut p, false, 3));
+        assert_eq!(p.partner_state, state::ENABLED);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use wire::partner::{DeviceItem, ItemResult, UploadAccepted, UploadMessage, entit
 use crate::entra::tokens::AccessClaims;
 use crate::error::{CloudError, Result};
 use crate::intune::compliance::{self, MacOsPolicySettings, SettingResult};
-use crate::intune::partner::state;
+use crate::intune::partner::{self, state};
 use crate::store::{ManagedDeviceRow, Store, UploadRow, tx};
 
 /// Documented limits of one message.
@@ -167,6 +167,15 @@ async fn apply(store: &Store, message: &UploadRow, now_ms: i64, no_policy_is_com
     let results = serde_json::to_string(&results).unwrap_or_default();
     tx::finish_upload(&mut txn, &message.message_id, message_status::COMPLETED, &results, 0, None, now_ms).await?;
     txn.commit().await?;
+    // A message whose every item was refused turns the partner Rejected; an accepted one
+    // brings it back to Active.
+    let rejected = planned.iter().filter(|p| p.result.status == item_status::REJECTED).count();
+    if !planned.is_empty()
+        && let Some(mut p) = store.partner(&message.tenant_id).await?.filter(|p| p.app_id.as_deref() == Some(message.app_id.as_str()))
+        && partner::messages_processed(&mut p, rejected == planned.len(), now_ms)
+    {
+        store.save_partner(&p).await?;
+    }
     Ok(())
 }
 
