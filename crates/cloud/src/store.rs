@@ -13,6 +13,9 @@ static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 
 pub const MIGRATIONS: Migrations = Migrations { sqlite: &SQLITE, postgres: &POSTGRES };
 
+const MANAGED_COLUMNS: &str = "id, tenant_id, device_id, user_id, device_name, os_version, serial_number, compliance_state, \
+    attributes, setting_results, partner_update_ms, last_sync_ms, noncompliant_since_ms, error_since_ms, grace_expires_ms";
+
 /// Devices that have not reported for this many days are noncompliant (tenant default).
 pub const DEFAULT_VALIDITY_DAYS: i64 = 30;
 
@@ -1134,21 +1137,16 @@ impl Store {
     }
 
     pub async fn managed_device(&self, device_id: &str) -> Result<Option<ManagedDeviceRow>> {
-        Ok(sqlx::query_as::<_, ManagedDeviceRow>(
-            "SELECT id, tenant_id, device_id, user_id, device_name, os_version, serial_number, compliance_state, \
-             attributes, setting_results, partner_update_ms, last_sync_ms, noncompliant_since_ms, error_since_ms, grace_expires_ms FROM managed_devices WHERE device_id = $1",
-        )
-        .bind(device_id)
-        .fetch_optional(self.pool())
-        .await?)
+        Ok(sqlx::query_as::<_, ManagedDeviceRow>(&format!("SELECT {MANAGED_COLUMNS} FROM managed_devices WHERE device_id = $1"))
+            .bind(device_id)
+            .fetch_optional(self.pool())
+            .await?)
     }
 
     pub async fn managed_devices(&self, tenant_id: &str, after: &str, limit: i64) -> Result<Vec<ManagedDeviceRow>> {
-        Ok(sqlx::query_as::<_, ManagedDeviceRow>(
-            "SELECT id, tenant_id, device_id, user_id, device_name, os_version, serial_number, compliance_state, \
-             attributes, setting_results, partner_update_ms, last_sync_ms, noncompliant_since_ms, error_since_ms, grace_expires_ms FROM managed_devices \
-             WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3",
-        )
+        Ok(sqlx::query_as::<_, ManagedDeviceRow>(&format!(
+            "SELECT {MANAGED_COLUMNS} FROM managed_devices WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+        ))
         .bind(tenant_id)
         .bind(after)
         .bind(limit)
