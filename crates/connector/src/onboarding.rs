@@ -180,7 +180,7 @@ fn compare_roles(name: &str, granted: Vec<String>, expected: &[&str]) -> Check {
 }
 
 /// The checks of Confirm, in order; later checks are skipped once one fails.
-async fn run_checks(state: &Shared, link: &LinkRow, app: &CloudApp, tenant: &str) -> Vec<Check> {
+async fn run_checks(state: &Shared, app: &CloudApp, tenant: &str) -> Vec<Check> {
     let mut checks = Vec::new();
     let intune = app.profile.intune_resource.clone().unwrap_or_default();
     // Token for the Intune API.
@@ -264,7 +264,6 @@ async fn run_checks(state: &Shared, link: &LinkRow, app: &CloudApp, tenant: &str
         }
     }
     checks.push(test_upload(state, app, tenant).await);
-    let _ = link;
     checks
 }
 
@@ -299,7 +298,7 @@ pub async fn confirm(state: &Shared, mut link: LinkRow) -> Result<LinkView> {
         return Err(ConnectorError::Conflict(format!("A link in state {} cannot be confirmed.", link.status)));
     }
     let app = state.app(&link.cloud)?.clone();
-    let checks = run_checks(state, &link, &app, &tenant).await;
+    let checks = run_checks(state, &app, &tenant).await;
     let ok = checks.iter().all(|c| c.passed) && checks.iter().any(|c| c.name == "test_upload");
     link.status = if ok { link_status::ACTIVE } else { link_status::FAILING }.into();
     link.checks = serde_json::to_string(&checks).unwrap_or_default();
