@@ -1304,6 +1304,20 @@ pub mod tx {
         Ok(())
     }
 
+    /// A device the partner no longer manages: its Intune record goes, its Entra device is
+    /// no longer managed and no longer counts as compliant.
+    pub async fn withdraw_device(conn: &mut AnyConnection, device_id: &str, now: i64) -> Result<()> {
+        sqlx::query("DELETE FROM managed_devices WHERE device_id = $1").bind(device_id).execute(&mut *conn).await?;
+        sqlx::query(
+            "UPDATE devices SET is_managed = 0, mdm_app_id = NULL, is_compliant = NULL, compliance_updated_ms = $1 WHERE device_id = $2",
+        )
+        .bind(now)
+        .bind(device_id)
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+
     /// The only writer of an Entra device's `isCompliant` (SPEC §5: Intune decides).
     pub async fn set_device_compliance(
         conn: &mut AnyConnection,

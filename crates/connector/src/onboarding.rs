@@ -309,13 +309,17 @@ pub async fn confirm(state: &Shared, mut link: LinkRow) -> Result<LinkView> {
     Ok(view(state, &link))
 }
 
-/// Disconnect (S5): the last instance of a tenant deprovisions it; others only leave.
+/// Disconnect (S5): the last instance of a tenant deprovisions it; another one only
+/// withdraws its own devices, and the tenant stays Active.
 pub async fn disconnect(state: &Shared, mut link: LinkRow) -> Result<LinkView> {
     let now = state.clock.now_ms();
     if let Some(tenant) = link.tenant_id.clone()
         && link.status == link_status::ACTIVE
     {
         let others = state.store.active_links_of_tenant(&tenant).await?.into_iter().filter(|l| l.id != link.id).count();
+        if others > 0 {
+            crate::pipeline::withdraw(state, &tenant, &link.instance_id).await?;
+        }
         if others == 0 {
             let app = state.app(&link.cloud)?.clone();
             let req = PartnerTenantRequest { provisioned: DEPROVISIONED, partner_enrollment_url: None, partner_remediation_url: None };

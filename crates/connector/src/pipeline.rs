@@ -222,6 +222,33 @@ async fn poll_due(state: &Shared) -> Result<usize> {
     Ok(finished)
 }
 
+/// An instance leaves a tenant that others still use: its devices are sent as no longer
+/// managed (EntityType 1, `DeviceManagementState: unmanaged`), through the same durable
+/// path as any update, and the instance stops receiving their routed users.
+pub async fn withdraw(state: &Shared, tenant: &str, instance_id: &str) -> Result<usize> {
+    let devices = state.store.devices_of_instance(tenant, instance_id).await?;
+    let now = state.clock.now_ms();
+    let mut txn = state.store.begin().await?;
+    for device in &devices {
+        let item = wire::partner::DeviceItem {
+            entity_type: wire::partner::entity_type::INVENTORY,
+            tenant_id: tenant.to_string(),
+            device_id: device.clone(),
+            user_id: String::new(),
+            last_update_time: platform::clock::ms_to_rfc3339(now),
+            device_management_state: Some("unmanaged".into()),
+            ..Default::default()
+        };
+        let json = serde_json::to_string(&item).map_err(ConnectorError::internal)?;
+        tx::insert_intake(&mut txn, instance_id, tenant, &format!("withdraw:{device}"), now, device, &json, now).await?;
+    }
+    tx::delete_routes(&mut txn, tenant, instance_id).await?;
+    txn.commit().await?;
+    state.work.notify_one();
+    tracing::info!(tenant, instance = instance_id, devices = devices.len(), "instance left the tenant; its devices are withdrawn");
+    Ok(devices.len())
+}
+
 /// Intune terminated the tenant's connection: every link to it shows so on its instance.
 pub async fn terminated(state: &Shared, tenant: &str) -> Result<()> {
     let n = state.store.set_active_links_status(tenant, link_status::TERMINATED, state.clock.now_ms()).await?;

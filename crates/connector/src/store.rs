@@ -294,6 +294,15 @@ impl Store {
             .await?)
     }
 
+    /// Entra devices of a tenant last reported by an instance.
+    pub async fn devices_of_instance(&self, tenant_id: &str, instance_id: &str) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar::<_, String>("SELECT device_id FROM device_routes WHERE tenant_id = $1 AND instance_id = $2")
+            .bind(tenant_id)
+            .bind(instance_id)
+            .fetch_all(self.pool())
+            .await?)
+    }
+
     /// The instance that last reported a device of this user.
     pub async fn route_by_upn(&self, tenant_id: &str, upn: &str) -> Result<Option<String>> {
         Ok(sqlx::query_scalar::<_, String>("SELECT instance_id FROM device_routes WHERE tenant_id = $1 AND upn = $2 LIMIT 1")
@@ -390,6 +399,15 @@ pub mod tx {
         .execute(conn)
         .await?;
         Ok(r.rows_affected() == 1)
+    }
+
+    pub async fn delete_routes(conn: &mut AnyConnection, tenant_id: &str, instance_id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM device_routes WHERE tenant_id = $1 AND instance_id = $2")
+            .bind(tenant_id)
+            .bind(instance_id)
+            .execute(conn)
+            .await?;
+        Ok(())
     }
 
     pub async fn upsert_route(

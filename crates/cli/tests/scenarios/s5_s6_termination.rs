@@ -107,12 +107,26 @@ async fn s5_disconnect_and_s2_reconnect_within_24_hours_keeps_devices() {
     let fleet = Fleet::new(t.http.clone(), &t.cloud.url());
     let mac = registered_mac(&t, &fleet, 0, "hq").await;
     let device = mac.device_id.clone().unwrap();
-    eventually("compliant", || async { (compliant(&t, &device).await == Some(true)).then_some(()) }).await;
+    let labs_mac = registered_mac(&t, &fleet, 1, "labs").await;
+    let labs_device = labs_mac.device_id.clone().unwrap();
+    for d in [&device, &labs_device] {
+        eventually("compliant", || async { (compliant(&t, d).await == Some(true)).then_some(()) }).await;
+    }
 
-    // S5 with another instance still connected: only this instance leaves.
+    // S5 with another instance still connected: only this instance's devices leave.
     disconnect(&t, "labs").await;
     assert_eq!(t.mdm_read("labs", "conditional-access").await["status"], "disabled");
     assert_eq!(partner(&t).await["partnerState"], "enabled", "the tenant stays Active");
+    eventually("the leaving instance's Mac is withdrawn", || async {
+        let token = t.test_client_token().await;
+        let (_, managed) = t.graph_get(&token, "deviceManagement/managedDevices").await;
+        let ids: Vec<&str> = managed["value"].as_array().unwrap().iter().filter_map(|m| m["azureADDeviceId"].as_str()).collect();
+        (ids == [device.as_str()]).then_some(())
+    })
+    .await;
+    let token = t.test_client_token().await;
+    let (_, d) = t.graph_get(&token, &format!("devices?$filter=deviceId%20eq%20'{labs_device}'")).await;
+    assert_eq!((d["value"][0]["isManaged"].as_bool(), d["value"][0]["isCompliant"].as_bool()), (Some(false), None));
     let log = t.mdm_read("labs", "change-management/logs").await;
     assert!(log["logs"].as_array().unwrap().iter().any(|l| l["action"] == "Disconnect"), "{log}");
 

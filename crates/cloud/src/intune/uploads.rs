@@ -136,6 +136,8 @@ pub async fn process_pending(store: &Store, now_ms: i64, no_policy_is_compliant:
 struct Planned {
     result: ItemResult,
     write: Option<(ManagedDeviceRow, Option<bool>)>,
+    /// The partner no longer manages this device: it leaves Intune.
+    withdraw: Option<String>,
 }
 
 async fn apply(store: &Store, message: &UploadRow, now_ms: i64, no_policy_is_compliant: bool) -> Result<()> {
@@ -163,6 +165,9 @@ async fn apply(store: &Store, message: &UploadRow, now_ms: i64, no_policy_is_com
             tx::upsert_managed_device(&mut txn, row).await?;
             tx::set_device_compliance(&mut txn, &row.device_id, *compliant, &message.app_id, now_ms).await?;
         }
+        if let Some(device_id) = &p.withdraw {
+            tx::withdraw_device(&mut txn, device_id, now_ms).await?;
+        }
     }
     let results = serde_json::to_string(&results).unwrap_or_default();
     tx::finish_upload(&mut txn, &message.message_id, message_status::COMPLETED, &results, 0, None, now_ms).await?;
@@ -188,6 +193,7 @@ fn rejected(device_id: &str, code: &str, detail: String) -> Planned {
             error_detail: Some(detail),
         },
         write: None,
+        withdraw: None,
     }
 }
 
@@ -225,9 +231,21 @@ async fn plan_item(
                 error_detail: Some("A newer state of this device is already stored.".into()),
             },
             write: None,
+            withdraw: None,
         });
     }
     latest.insert(device_id.clone(), updated_ms);
+    // EntityType 1 with a management state other than "managed": the partner stopped
+    // managing the device (its instance left the tenant), so it leaves Intune.
+    if item.entity_type == entity_type::INVENTORY
+        && item.device_management_state.as_deref().is_some_and(|s| !s.eq_ignore_ascii_case("managed"))
+    {
+        return Ok(Planned {
+            result: ItemResult { device_id: device_id.clone(), status: item_status::ACCEPTED.into(), error_code: None, error_detail: None },
+            write: None,
+            withdraw: Some(device_id),
+        });
+    }
     let before = compliance::Previous {
         state: previous.as_ref().map(|m| m.compliance_state.clone()),
         noncompliant_since_ms: previous.as_ref().and_then(|m| m.noncompliant_since_ms),
@@ -282,5 +300,6 @@ async fn plan_item(
     Ok(Planned {
         result: ItemResult { device_id, status: item_status::ACCEPTED.into(), error_code: None, error_detail: None },
         write: Some((row, compliant)),
+        withdraw: None,
     })
 }
