@@ -128,7 +128,8 @@ pub async fn start(config: ConnectorConfig, listener: TcpListener, ca: &LocalCa,
     let store = Store::connect(&config.database_url).await?;
     let base_url = format!("https://{}", listener.local_addr()?);
     let apps = config.clouds.iter().map(|a| (a.profile.name.clone(), a.clone())).collect();
-    let cloud = CloudClient::new(platform::http::client(&ca.ca_pem), clock.clone());
+    let profiles: Vec<&wire::CloudProfile> = config.clouds.iter().map(|a| &a.profile).collect();
+    let cloud = CloudClient::new(&ca.ca_pem, clock.clone(), &profiles);
     let state = Arc::new(AppState {
         store,
         cloud,

@@ -19,11 +19,9 @@ const STEP_REGISTRATION: &str = "registration";
 
 fn validate_landing_page(p: &LandingPage) -> Result<()> {
     if let LandingPage::Custom { url } = p {
-        let parsed = url::Url::parse(url)
-            .map_err(|_| ConnectorError::Invalid(format!("The custom landing page '{url}' is not an absolute URL.")))?;
-        if parsed.scheme() != "https" || parsed.host_str().is_none() {
-            return Err(ConnectorError::Invalid(format!("The custom landing page '{url}' must be an absolute https URL.")));
-        }
+        platform::net::check_outbound(url, &[]).map_err(|why| {
+            ConnectorError::Invalid(format!("The custom landing page must be an absolute https URL on a public host: {why}."))
+        })?;
     }
     Ok(())
 }

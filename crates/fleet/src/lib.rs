@@ -6,7 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use wire::agent::{AadRegistration, Enroll, Enrolled, InventoryReport, LocalUser, Security};
+use wire::agent::{AadRegistration, Enroll, Enrolled, Hardware, InventoryReport, LocalUser, PasswordPolicy, Security, Volume};
 
 #[derive(Debug, thiserror::Error)]
 pub enum FleetError {
@@ -25,28 +25,70 @@ pub struct MacProfile {
     pub serial_number: String,
     pub device_name: String,
     pub model: String,
+    pub processor_architecture: String,
+    pub core_count: i32,
+    pub total_ram_mb: i64,
+    pub mac_address: String,
     pub os_version: String,
     pub os_build: String,
+    /// FileVault on the boot volume.
     pub filevault: bool,
+    /// A second, external volume, and whether FileVault covers it.
+    pub external_volume: Option<bool>,
     pub sip: bool,
     pub firewall: bool,
+    pub stealth_mode: bool,
     pub gatekeeper: String,
+    pub password_min_length: i32,
+    pub password_alphanumeric: bool,
     pub username: String,
     pub upn: String,
     pub password: String,
 }
 
-const MODELS: [&str; 6] = ["MacBookPro18,3", "MacBookAir10,1", "Mac14,2", "Mac14,7", "iMac21,1", "Macmini9,1"];
-const VERSIONS: [(&str, &str); 8] = [
-    ("10.15.7", "19H2026"),
-    ("11.7.10", "20G1427"),
-    ("12.7.6", "21H1320"),
-    ("13.6.9", "22G830"),
-    ("14.6.1", "23G93"),
-    ("14.7", "23H124"),
-    ("15.1", "24B83"),
-    ("15.2", "24C101"),
+/// (model identifier, architecture, cores, RAM in MB).
+const MODELS: [(&str, &str, i32, i64); 10] = [
+    ("MacBookPro14,1", "x86_64", 2, 8192),
+    ("MacBookPro15,1", "x86_64", 6, 16384),
+    ("iMac19,1", "x86_64", 6, 32768),
+    ("MacBookPro18,3", "arm64", 8, 16384),
+    ("MacBookAir10,1", "arm64", 8, 8192),
+    ("Mac14,2", "arm64", 8, 16384),
+    ("Mac14,7", "arm64", 8, 8192),
+    ("iMac21,1", "arm64", 8, 16384),
+    ("Macmini9,1", "arm64", 8, 8192),
+    ("Mac15,3", "arm64", 8, 16384),
 ];
+/// The first Apple silicon model in `MODELS`.
+const FIRST_ARM: usize = 3;
+/// (version, build, weight): a fleet is mostly recent, with a tail back to 10.12.
+const VERSIONS: [(&str, &str, u32); 13] = [
+    ("10.12.6", "16G2136", 1),
+    ("10.13.6", "17G14042", 1),
+    ("10.14.6", "18G9323", 2),
+    ("10.15.7", "19H2026", 4),
+    ("11.7.10", "20G1427", 4),
+    ("12.7.6", "21H1320", 6),
+    ("13.6.9", "22G830", 10),
+    ("14.6.1", "23G93", 14),
+    ("14.7", "23H124", 14),
+    ("15.1", "24B83", 14),
+    ("15.2", "24C101", 16),
+    ("15.7", "24G222", 8),
+    ("26.1", "25B78", 6),
+];
+
+fn pick_version(rng: &mut StdRng) -> (&'static str, &'static str) {
+    let total: u32 = VERSIONS.iter().map(|v| v.2).sum();
+    let mut n = rng.random_range(0..total);
+    for (version, build, weight) in VERSIONS {
+        if n < weight {
+            return (version, build);
+        }
+        n -= weight;
+    }
+    (VERSIONS[0].0, VERSIONS[0].1)
+}
 
 /// A reproducible fleet: one Mac per user, with `noncompliant_share` of them having
 /// FileVault off (the demo's policy requires it).
@@ -56,19 +98,31 @@ pub fn generate(users: &[(String, String)], seed: u64, noncompliant_share: f64) 
         .iter()
         .enumerate()
         .map(|(i, (upn, password))| {
-            let (os_version, os_build) = VERSIONS[rng.random_range(0..VERSIONS.len())];
+            let (os_version, os_build) = pick_version(&mut rng);
+            // Apple silicon needs macOS 11 or later.
+            let models = if os_version.starts_with("10.") { &MODELS[..FIRST_ARM] } else { &MODELS[..] };
+            let (model, arch, cores, ram) = models[rng.random_range(0..models.len())];
             let username = upn.split('@').next().unwrap_or("user").to_string();
+            let mac: [u8; 5] = rng.random();
             MacProfile {
                 udid: uuid::Uuid::from_u128(rng.random()).to_string().to_uppercase(),
                 serial_number: format!("C02{:09}", rng.random_range(0..1_000_000_000u64)),
                 device_name: format!("{username}'s Mac {}", i + 1),
-                model: MODELS[rng.random_range(0..MODELS.len())].into(),
+                model: model.into(),
+                processor_architecture: arch.into(),
+                core_count: cores,
+                total_ram_mb: ram,
+                mac_address: format!("a4:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", mac[0], mac[1], mac[2], mac[3], mac[4]),
                 os_version: os_version.into(),
                 os_build: os_build.into(),
                 filevault: rng.random::<f64>() >= noncompliant_share,
+                external_volume: (rng.random::<f64>() < 0.1).then(|| rng.random::<f64>() < 0.5),
                 sip: rng.random::<f64>() > 0.02,
                 firewall: rng.random::<f64>() > 0.2,
-                gatekeeper: "App Store and identified developers".into(),
+                stealth_mode: rng.random::<f64>() > 0.7,
+                gatekeeper: if rng.random::<f64>() > 0.05 { "App Store and identified developers" } else { "Anywhere" }.into(),
+                password_min_length: [6, 8, 8, 10, 12][rng.random_range(0..5)],
+                password_alphanumeric: rng.random::<f64>() > 0.1,
                 username,
                 upn: upn.clone(),
                 password: password.clone(),
@@ -146,10 +200,23 @@ impl Fleet {
 
     pub fn inventory(mac: &Mac, collected_at: chrono::DateTime<chrono::Utc>) -> InventoryReport {
         let p = &mac.profile;
+        let state = |encrypted: bool| if encrypted { "ENCRYPTED" } else { "NOT_ENCRYPTED" }.to_string();
+        let mut volumes = vec![Volume { name: "Macintosh HD".into(), boot: true, filevault: state(p.filevault) }];
+        if let Some(encrypted) = p.external_volume {
+            volumes.push(Volume { name: "Projects".into(), boot: false, filevault: state(encrypted) });
+        }
         InventoryReport {
             collected_at: platform::clock::rfc3339(collected_at),
             device_name: p.device_name.clone(),
             model: p.model.clone(),
+            hardware: Hardware {
+                model_identifier: Some(p.model.clone()),
+                processor_architecture: Some(p.processor_architecture.clone()),
+                processor_type: Some(if p.processor_architecture == "arm64" { "Apple M-series" } else { "Intel Core i7" }.into()),
+                core_count: Some(p.core_count),
+                total_ram_mb: Some(p.total_ram_mb),
+                mac_address: Some(p.mac_address.clone()),
+            },
             os_name: "macOS".into(),
             os_version: p.os_version.clone(),
             os_build: p.os_build.clone(),
@@ -158,8 +225,17 @@ impl Fleet {
                 sip: if p.sip { "Enabled" } else { "Disabled" }.into(),
                 gatekeeper: p.gatekeeper.clone(),
                 firewall_enabled: p.firewall,
+                firewall_block_all_incoming: false,
+                firewall_stealth_mode: p.firewall && p.stealth_mode,
                 prevent_auto_login: true,
-                password_min_length: Some(8),
+            },
+            volumes,
+            password_policy: PasswordPolicy {
+                min_length: Some(p.password_min_length),
+                min_complex_characters: Some(if p.password_alphanumeric { 1 } else { 0 }),
+                max_age_days: Some(90),
+                require_alphanumeric: Some(p.password_alphanumeric),
+                history_depth: Some(5),
             },
             local_users: vec![LocalUser { username: p.username.clone(), full_name: p.upn.clone() }],
         }
@@ -249,6 +325,21 @@ impl Fleet {
             .await;
         expect_ok("submit Entra IDs", resp).await?;
         Ok(())
+    }
+
+    /// The user follows the *Register* action of the instance's registration landing page:
+    /// Self Service runs the registration policy (Workplace Join, then the Entra IDs are
+    /// posted). Returns `false` when the page offers no such action.
+    pub async fn register_from_landing_page(&self, mac: &mut Mac, page: &str) -> Result<bool, FleetError> {
+        let Some(action) = between(page, "id=\"register\" class=\"button\" href=\"", "\"").map(|l| l.replace("&amp;", "&")) else {
+            return Ok(false);
+        };
+        if !action.starts_with("jamfselfservice://") || !action.contains("register-with-entra-id") {
+            return Ok(false);
+        }
+        self.workplace_join(mac).await?;
+        self.submit_entra_ids(mac).await?;
+        Ok(true)
     }
 
     /// The whole first day of a Mac: enrol, inventory, Workplace Join, Entra IDs.

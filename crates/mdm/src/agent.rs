@@ -1,11 +1,11 @@
 //! What the agent on a Mac does with its instance: enrol, report inventory, post the
 //! Entra IDs after Workplace Join, check in.
 
-use wire::agent::{AadRegistration, ComputerCaView, Enroll, Enrolled, InventoryReport, LocalUserCa};
+use wire::agent::{AadRegistration, ComputerCaView, Enroll, Enrolled, INVENTORY_SECTIONS, InventoryReport, LocalUserCa, VOLUME_STATES};
 
 use crate::Shared;
 use crate::domain::device_compliance;
-use crate::domain::inventory::{Registered, ca_state, device_item, verdict_item};
+use crate::domain::inventory::{Registered, UNRESPONSIVE_AFTER_MS, ca_state, device_item, verdict_item};
 use crate::domain::settings::status;
 use crate::error::{MdmError, Result};
 use crate::store::{ComputerRow, InstanceRow, tx};
@@ -56,12 +56,19 @@ async fn integration_active(state: &Shared, instance: &InstanceRow) -> Result<bo
     Ok(ca.settings.enabled && ca.link_status == status::ACTIVE)
 }
 
+/// An item to send and the Conditional Access inventory state it reports.
+struct Item {
+    payload: String,
+    state: &'static str,
+}
+
 /// Builds the item for a computer's registered user, if it has one: its inventory for
 /// Intune to evaluate, or (Device Compliance) only this instance's verdict, when the
-/// computer is in the applicable group.
-async fn item_for(state: &Shared, computer: &ComputerRow, inventory: &InventoryReport, now: i64) -> Result<Option<String>> {
+/// computer is in the applicable group. `last_checkin` decides ACTIVATED or UNRESPONSIVE.
+async fn item_for(state: &Shared, computer: &ComputerRow, inventory: &InventoryReport, last_checkin: i64) -> Result<Option<Item>> {
     let users = state.store.local_users(computer.id).await?;
     let Some(user) = users.iter().find(|u| u.aad_device_id.is_some()) else { return Ok(None) };
+    let ca = ca_state(true, Some(last_checkin), state.clock.now_ms());
     let registered = Registered {
         computer_id: computer.id,
         serial_number: &computer.serial_number,
@@ -69,46 +76,127 @@ async fn item_for(state: &Shared, computer: &ComputerRow, inventory: &InventoryR
         aad_device_id: user.aad_device_id.as_deref().unwrap_or_default(),
         aad_user_id: user.aad_user_id.as_deref().unwrap_or_default(),
         upn: user.upn.as_deref().unwrap_or_default(),
-        state: ca_state(true, Some(now), now),
-        last_checkin: Some(platform::clock::ms_to_rfc3339(now)),
+        state: ca,
+        last_checkin: Some(platform::clock::ms_to_rfc3339(last_checkin)),
     };
     let settings = state.store.ca(&computer.instance_id).await?.settings;
     let item = if settings.compliance_model == crate::domain::settings::MODEL_DEVICE_COMPLIANCE {
-        match device_compliance::verdict(&settings.applicable_rule, &settings.compliance_rule, inventory, now) {
+        match device_compliance::verdict(&settings.applicable_rule, &settings.compliance_rule, inventory, state.clock.now_ms()) {
             Some(compliant) => verdict_item(inventory, &registered, compliant),
             None => return Ok(None),
         }
     } else {
         device_item(inventory, &registered)
     };
-    Ok(Some(serde_json::to_string(&item).map_err(MdmError::internal)?))
+    Ok(Some(Item { payload: serde_json::to_string(&item).map_err(MdmError::internal)?, state: ca }))
 }
 
-/// Stores a full inventory report. A report older than the stored one is refused and
-/// changes nothing; while the integration is on, a registered computer's report is
-/// queued for the connector in the same transaction.
-pub async fn submit_inventory(state: &Shared, instance: &InstanceRow, computer: &ComputerRow, report: InventoryReport) -> Result<i64> {
+fn validate_report(report: &InventoryReport) -> Result<i64> {
     let collected = platform::clock::parse_rfc3339(&report.collected_at)
         .ok_or_else(|| MdmError::Invalid("collected_at must be an RFC 3339 date.".into()))?
         .timestamp_millis();
     bounded("device_name", &report.device_name, 255)?;
+    bounded("model", &report.model, 255)?;
+    bounded("os_name", &report.os_name, 64)?;
     bounded("os_version", &report.os_version, 32)?;
+    bounded("os_build", &report.os_build, 32)?;
     if report.local_users.iter().any(|u| u.username.trim().is_empty() || u.username.len() > 255) {
         return Err(MdmError::Invalid("every local user needs a username of 1 to 255 characters.".into()));
     }
+    let mut names = std::collections::BTreeSet::new();
+    for (i, v) in report.volumes.iter().enumerate() {
+        bounded(&format!("volumes[{i}].name"), &v.name, 255)?;
+        if !names.insert(v.name.as_str()) {
+            return Err(MdmError::Invalid(format!("volumes[{i}].name '{}' appears twice.", v.name)));
+        }
+        if !VOLUME_STATES.contains(&v.filevault.as_str()) {
+            return Err(MdmError::Invalid(format!("volumes[{i}].filevault must be one of {}.", VOLUME_STATES.join(", "))));
+        }
+    }
+    if report.volumes.iter().filter(|v| v.boot).count() > 1 {
+        return Err(MdmError::Invalid("At most one volume can be the boot volume.".into()));
+    }
+    let p = &report.password_policy;
+    for (name, value, max) in [
+        ("password_policy.min_length", p.min_length, 64),
+        ("password_policy.min_complex_characters", p.min_complex_characters, 64),
+        ("password_policy.max_age_days", p.max_age_days, 65535),
+        ("password_policy.history_depth", p.history_depth, 64),
+    ] {
+        if value.is_some_and(|n| !(0..=max).contains(&n)) {
+            return Err(MdmError::Invalid(format!("{name} must be between 0 and {max}.")));
+        }
+    }
+    let h = &report.hardware;
+    if h.processor_architecture.as_deref().is_some_and(|a| !["arm64", "x86_64"].contains(&a)) {
+        return Err(MdmError::Invalid("hardware.processor_architecture must be arm64 or x86_64.".into()));
+    }
+    if h.core_count.is_some_and(|n| !(1..=1024).contains(&n)) || h.total_ram_mb.is_some_and(|n| n < 0) {
+        return Err(MdmError::Invalid("hardware.core_count must be 1 to 1024 and total_ram_mb not negative.".into()));
+    }
+    Ok(collected)
+}
+
+/// The sections of `after` that differ from `before`.
+fn changed_sections(before: Option<&serde_json::Value>, after: &serde_json::Value) -> String {
+    let Some(before) = before else { return "all".into() };
+    let changed: Vec<&str> = INVENTORY_SECTIONS.iter().copied().filter(|k| before.get(k) != after.get(k)).collect();
+    if changed.is_empty() { "none".into() } else { changed.join(",") }
+}
+
+/// Stores a full inventory report. A report older than the stored one is refused and
+/// changes nothing; while the integration is on, a registered computer's report is
+/// queued for sending in the same transaction.
+pub async fn submit_inventory(state: &Shared, instance: &InstanceRow, computer: &ComputerRow, report: InventoryReport) -> Result<i64> {
+    apply(state, instance, computer, report, "full").await
+}
+
+/// A partial report: `collected_at` and only the sections that changed, merged over the
+/// stored inventory. Needs a full report first.
+pub async fn submit_partial(state: &Shared, instance: &InstanceRow, computer: &ComputerRow, patch: serde_json::Value) -> Result<i64> {
+    let serde_json::Value::Object(patch) = patch else {
+        return Err(MdmError::Invalid("A partial inventory report must be a JSON object.".into()));
+    };
+    if let Some(unknown) = patch.keys().find(|k| *k != "collected_at" && !INVENTORY_SECTIONS.contains(&k.as_str())) {
+        return Err(MdmError::Invalid(format!("Unknown inventory section '{unknown}'. Sections: {}.", INVENTORY_SECTIONS.join(", "))));
+    }
+    if !patch.contains_key("collected_at") {
+        return Err(MdmError::Invalid("collected_at is required.".into()));
+    }
+    let stored = computer
+        .inventory
+        .as_deref()
+        .and_then(|i| serde_json::from_str::<serde_json::Value>(i).ok())
+        .ok_or_else(|| MdmError::Conflict("This computer has no full inventory yet; submit a full report (PUT) first.".into()))?;
+    let mut merged = stored;
+    for (k, v) in patch {
+        merged[k] = v;
+    }
+    let report: InventoryReport =
+        serde_json::from_value(merged).map_err(|e| MdmError::Invalid(format!("The merged inventory is not valid: {e}")))?;
+    apply(state, instance, computer, report, "partial").await
+}
+
+async fn apply(state: &Shared, instance: &InstanceRow, computer: &ComputerRow, report: InventoryReport, kind: &str) -> Result<i64> {
+    let collected = validate_report(&report)?;
     if computer.collected_ms.is_some_and(|stored| stored > collected) {
         return Err(MdmError::Conflict("This report is older than the inventory already stored; it was not applied.".into()));
     }
     let now = state.clock.now_ms();
+    // The report itself is a sign of life: the computer counts as checked in.
     let item = if integration_active(state, instance).await? { item_for(state, computer, &report, now).await? } else { None };
-    let json = serde_json::to_string(&report).map_err(MdmError::internal)?;
+    let value = serde_json::to_value(&report).map_err(MdmError::internal)?;
+    let before = computer.inventory.as_deref().and_then(|i| serde_json::from_str::<serde_json::Value>(i).ok());
+    let changed = changed_sections(before.as_ref(), &value);
+    let json = value.to_string();
     let mut txn = state.store.begin().await?;
     let sequence = tx::store_inventory(&mut txn, computer.id, &json, collected, &report.device_name, &report.model, now).await?;
+    tx::record_history(&mut txn, computer.id, sequence, kind, collected, now, &changed).await?;
     for u in &report.local_users {
         tx::upsert_local_user(&mut txn, computer.id, &u.username).await?;
     }
     if let Some(item) = item {
-        tx::enqueue(&mut txn, &instance.id, computer.id, sequence, &item, now).await?;
+        tx::enqueue(&mut txn, &instance.id, computer.id, sequence, &item.payload, item.state, now).await?;
         tx::set_delivery(&mut txn, computer.id, "queued", None).await?;
     }
     txn.commit().await?;
@@ -140,28 +228,37 @@ pub async fn register_aad(state: &Shared, instance: &InstanceRow, computer: &Com
     )
     .await?;
     txn.commit().await?;
+    state.store.checkin(computer.id, now).await?;
     // A registered computer reports its current state at once.
-    if let Some(inventory) = computer.inventory.as_deref().and_then(|i| serde_json::from_str::<InventoryReport>(i).ok())
-        && integration_active(state, instance).await?
-        && let Some(item) = item_for(state, computer, &inventory, now).await?
-    {
-        let mut txn = state.store.begin().await?;
-        let sequence = tx::store_inventory(
-            &mut txn,
-            computer.id,
-            computer.inventory.as_deref().unwrap_or_default(),
-            computer.collected_ms.unwrap_or(now),
-            &computer.name,
-            &computer.model,
-            now,
-        )
-        .await?;
-        tx::enqueue(&mut txn, &instance.id, computer.id, sequence, &item, now).await?;
-        tx::set_delivery(&mut txn, computer.id, "queued", None).await?;
-        txn.commit().await?;
-        state.work.notify_one();
+    if integration_active(state, instance).await? {
+        resend(state, instance, computer, now, "registration", "local_users").await?;
     }
     Ok(())
+}
+
+/// Queues the stored inventory of a computer again under a new sequence, reporting it as
+/// last checked in at `last_checkin`. Returns whether anything was queued.
+async fn resend(
+    state: &Shared,
+    instance: &InstanceRow,
+    computer: &ComputerRow,
+    last_checkin: i64,
+    kind: &str,
+    changed: &str,
+) -> Result<bool> {
+    let Some(inventory) = computer.inventory.as_deref().and_then(|i| serde_json::from_str::<InventoryReport>(i).ok()) else {
+        return Ok(false);
+    };
+    let Some(item) = item_for(state, computer, &inventory, last_checkin).await? else { return Ok(false) };
+    let now = state.clock.now_ms();
+    let mut txn = state.store.begin().await?;
+    let sequence = tx::bump_sequence(&mut txn, computer.id).await?;
+    tx::record_history(&mut txn, computer.id, sequence, kind, computer.collected_ms.unwrap_or(now), now, changed).await?;
+    tx::enqueue(&mut txn, &instance.id, computer.id, sequence, &item.payload, item.state, now).await?;
+    tx::set_delivery(&mut txn, computer.id, "queued", None).await?;
+    txn.commit().await?;
+    state.work.notify_one();
+    Ok(true)
 }
 
 /// Queues the current state of every registered computer of the instance (a full
@@ -174,24 +271,43 @@ pub async fn reconcile(state: &Shared, instance: &InstanceRow) -> Result<usize> 
         let Some(last) = page.last() else { break };
         after = last.id;
         for computer in &page {
-            let Some(inventory) = computer.inventory.as_deref().and_then(|i| serde_json::from_str::<InventoryReport>(i).ok()) else {
-                continue;
-            };
-            let Some(item) = item_for(state, computer, &inventory, computer.last_checkin_ms.unwrap_or(now)).await? else { continue };
-            let mut txn = state.store.begin().await?;
-            let sequence = tx::bump_sequence(&mut txn, computer.id).await?;
-            tx::enqueue(&mut txn, &instance.id, computer.id, sequence, &item, now).await?;
-            tx::set_delivery(&mut txn, computer.id, "queued", None).await?;
-            txn.commit().await?;
-            queued += 1;
+            if resend(state, instance, computer, computer.last_checkin_ms.unwrap_or(now), "reconcile", "none").await? {
+                queued += 1;
+            }
         }
     }
-    state.work.notify_one();
     Ok(queued)
 }
 
-pub async fn checkin(state: &Shared, computer: &ComputerRow) -> Result<()> {
-    state.store.checkin(computer.id, state.clock.now_ms()).await
+/// Registered computers that stopped checking in for 24 h are reported UNRESPONSIVE, once.
+/// Only the Intune model carries the state; a Device Compliance verdict does not.
+pub async fn report_silent(state: &Shared, instance: &InstanceRow) -> Result<usize> {
+    let now = state.clock.now_ms();
+    let mut reported = 0;
+    for computer in state.store.gone_silent(&instance.id, now - UNRESPONSIVE_AFTER_MS, 500).await? {
+        let last = computer.last_checkin_ms.unwrap_or(0);
+        if !resend(state, instance, &computer, last, "state", "conditional_access_state").await? {
+            // Nothing to send (no inventory or not applicable): stop looking at it.
+            let mut txn = state.store.begin().await?;
+            tx::set_reported_state(&mut txn, computer.id, "UNRESPONSIVE").await?;
+            txn.commit().await?;
+        }
+        reported += 1;
+    }
+    if reported > 0 {
+        tracing::info!(instance = %instance.slug, computers = reported, "computers without a check-in for 24 hours reported unresponsive");
+    }
+    Ok(reported)
+}
+
+/// A check-in; a computer reported UNRESPONSIVE is reported ACTIVATED again.
+pub async fn checkin(state: &Shared, instance: &InstanceRow, computer: &ComputerRow) -> Result<()> {
+    let now = state.clock.now_ms();
+    state.store.checkin(computer.id, now).await?;
+    if computer.reported_state.as_deref() == Some("UNRESPONSIVE") && integration_active(state, instance).await? {
+        resend(state, instance, computer, now, "state", "conditional_access_state").await?;
+    }
+    Ok(())
 }
 
 /// The Local User Accounts category's Conditional Access fields of one computer.

@@ -2,7 +2,7 @@
 //! the inventory it reports, drained in batches, and the connector's per-device outcomes
 //! come back into each computer's Local User Accounts category.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use wire::connector_api::{InventoryBatch, InventoryUpdate};
 
@@ -12,8 +12,18 @@ use crate::domain::settings::{self, status};
 use crate::error::Result;
 use crate::store::{InstanceRow, tx};
 
+/// How often silent computers are looked for and the connection's state is followed.
+const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(1);
+
 pub async fn run(state: Shared) {
+    let mut last_housekeeping: Option<Instant> = None;
     loop {
+        if last_housekeeping.is_none_or(|t| t.elapsed() >= HOUSEKEEPING_EVERY) {
+            last_housekeeping = Some(Instant::now());
+            if let Err(e) = housekeeping(&state).await {
+                tracing::warn!(error = %e, "housekeeping failed; will retry");
+            }
+        }
         let busy = match step(&state).await {
             Ok(b) => b,
             Err(e) => {
@@ -25,6 +35,24 @@ pub async fn run(state: Shared) {
             let _ = tokio::time::timeout(Duration::from_millis(100), state.work.notified()).await;
         }
     }
+}
+
+/// Follows each Cloud Connector link's state (health re-tests and termination found by
+/// the connector show on the settings page) and reports computers gone silent.
+async fn housekeeping(state: &Shared) -> Result<()> {
+    for instance in state.store.instances().await? {
+        let mut ca = state.store.ca(&instance.id).await?;
+        if ca.settings.enabled && ca.settings.connection_type == settings::CLOUD_CONNECTOR && ca.link_id.is_some() {
+            match crate::integration::refresh(state, &instance).await {
+                Ok((fresh, _)) => ca = fresh,
+                Err(e) => tracing::warn!(instance = %instance.slug, error = %e, "the connector's view of the link could not be read"),
+            }
+        }
+        if ca.settings.enabled && ca.link_status == status::ACTIVE && ca.settings.compliance_model == settings::MODEL_INTUNE {
+            crate::agent::report_silent(state, &instance).await?;
+        }
+    }
+    Ok(())
 }
 
 async fn step(state: &Shared) -> Result<bool> {

@@ -170,10 +170,17 @@ pub async fn refresh(state: &Shared, instance: &InstanceRow) -> Result<(CaRow, O
     };
     if ca.link_id.as_deref() == Some(view.link_id.as_str()) && ca.settings.enabled {
         let new_status = link_to_status(&view);
-        if new_status != ca.link_status {
-            ca.link_status = new_status.into();
-            ca.checks = serde_json::to_string(&view.checks).unwrap_or_default();
+        let checks = serde_json::to_string(&view.checks).unwrap_or_default();
+        if new_status != ca.link_status || checks != ca.checks {
+            let before = std::mem::replace(&mut ca.link_status, new_status.into());
+            ca.checks = checks;
             state.store.save_ca(&instance.id, &ca, state.clock.now_ms()).await?;
+            if before != ca.link_status {
+                // The connector changed the state (a health re-test, or termination in
+                // Intune): the change-management log says when and why.
+                let detail = format!("status: {before} → {}; checks: {}", ca.link_status, checks_summary(&view));
+                log(state, instance, "Cloud Connector", "Status change", &detail).await?;
+            }
         }
     }
     Ok((ca, Some(view)))

@@ -130,7 +130,9 @@ pub async fn start(config: MdmConfig, listener: TcpListener, ca: &LocalCa, clock
         Some(p) => Some(Mutex::new(std::fs::OpenOptions::new().create(true).append(true).open(p)?)),
         None => None,
     };
-    let partner = partner::CloudClient::new(platform::http::client(&ca.ca_pem), clock.clone());
+    // Manual connections reach the built-in clouds and, if configured, the local one.
+    let local = config.local_cloud_url.as_deref().map(wire::CloudProfile::local);
+    let partner = partner::CloudClient::new(&ca.ca_pem, clock.clone(), &local.iter().collect::<Vec<_>>());
     let secrets = platform::secrets::SecretBox::load_or_create(&config.secret_key_path)?;
     let state = Arc::new(AppState {
         store,

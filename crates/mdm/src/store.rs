@@ -55,6 +55,20 @@ pub struct ComputerRow {
     pub sequence: i64,
     pub last_checkin_ms: Option<i64>,
     pub enrolled_ms: i64,
+    /// The Conditional Access inventory state last handed over for sending.
+    pub reported_state: Option<String>,
+}
+
+/// One entry of a computer's inventory history.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct HistoryRow {
+    pub sequence: i64,
+    /// `full`, `partial`, `registration`, `reconcile` or `state`.
+    pub kind: String,
+    pub collected_ms: i64,
+    pub received_ms: i64,
+    /// The sections that changed, comma separated.
+    pub changed: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,7 +135,7 @@ pub struct OutboxRow {
 }
 
 const COMPUTER_COLUMNS: &str =
-    "id, instance_id, udid, serial_number, name, model, inventory, collected_ms, sequence, last_checkin_ms, enrolled_ms";
+    "id, instance_id, udid, serial_number, name, model, inventory, collected_ms, sequence, last_checkin_ms, enrolled_ms, reported_state";
 const LOCAL_USER_COLUMNS: &str = "computer_id, username, aad_device_id, aad_user_id, upn, registered_ms, delivery_state, delivery_detail";
 
 impl Store {
@@ -392,6 +406,31 @@ impl Store {
         Ok(())
     }
 
+    /// Computers last reported ACTIVATED that have not checked in since `cutoff`.
+    pub async fn gone_silent(&self, instance_id: &str, cutoff: i64, limit: i64) -> Result<Vec<ComputerRow>> {
+        Ok(sqlx::query_as::<_, ComputerRow>(&format!(
+            "SELECT {COMPUTER_COLUMNS} FROM computers WHERE instance_id = $1 AND reported_state = 'ACTIVATED' \
+             AND last_checkin_ms < $2 ORDER BY id LIMIT $3"
+        ))
+        .bind(instance_id)
+        .bind(cutoff)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// The newest entries of a computer's inventory history first.
+    pub async fn inventory_history(&self, computer_id: i64, limit: i64) -> Result<Vec<HistoryRow>> {
+        Ok(sqlx::query_as::<_, HistoryRow>(
+            "SELECT sequence, kind, collected_ms, received_ms, changed FROM inventory_history WHERE computer_id = $1 \
+             ORDER BY id DESC LIMIT $2",
+        )
+        .bind(computer_id)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
     pub async fn local_users(&self, computer_id: i64) -> Result<Vec<LocalUserRow>> {
         Ok(sqlx::query_as::<_, LocalUserRow>(&format!(
             "SELECT {LOCAL_USER_COLUMNS} FROM local_users WHERE computer_id = $1 ORDER BY username"
@@ -616,16 +655,40 @@ pub mod tx {
         Ok(())
     }
 
+    /// Hands an item to the sender and remembers the inventory state it reports.
+    #[allow(clippy::too_many_arguments)]
     pub async fn enqueue(
         conn: &mut AnyConnection,
         instance_id: &str,
         computer_id: i64,
         sequence: i64,
         payload: &str,
+        reported_state: &str,
         now: i64,
     ) -> Result<()> {
         sqlx::query("INSERT INTO outbox (instance_id, computer_id, sequence, payload, attempts, next_attempt_ms, created_ms) VALUES ($1, $2, $3, $4, 0, $5, $6)")
             .bind(instance_id).bind(computer_id).bind(sequence).bind(payload).bind(now).bind(now)
+            .execute(&mut *conn).await?;
+        sqlx::query("UPDATE computers SET reported_state = $1 WHERE id = $2").bind(reported_state).bind(computer_id).execute(conn).await?;
+        Ok(())
+    }
+
+    pub async fn set_reported_state(conn: &mut AnyConnection, computer_id: i64, reported_state: &str) -> Result<()> {
+        sqlx::query("UPDATE computers SET reported_state = $1 WHERE id = $2").bind(reported_state).bind(computer_id).execute(conn).await?;
+        Ok(())
+    }
+
+    pub async fn record_history(
+        conn: &mut AnyConnection,
+        computer_id: i64,
+        sequence: i64,
+        kind: &str,
+        collected_ms: i64,
+        now: i64,
+        changed: &str,
+    ) -> Result<()> {
+        sqlx::query("INSERT INTO inventory_history (computer_id, sequence, kind, collected_ms, received_ms, changed) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(computer_id).bind(sequence).bind(kind).bind(collected_ms).bind(now).bind(changed)
             .execute(conn).await?;
         Ok(())
     }

@@ -77,6 +77,8 @@ struct CachedDiscovery {
 pub struct CloudClient {
     http: reqwest::Client,
     clock: Clock,
+    /// Hosts of the configured clouds: the only internal addresses ever reached.
+    allowed_hosts: Vec<String>,
     // One lock per cache: a refresh is single-flight, concurrent callers wait for it.
     tokens: Mutex<HashMap<(String, String, String), CachedToken>>,
     discovery: Mutex<HashMap<(String, String), CachedDiscovery>>,
@@ -156,8 +158,17 @@ pub fn token_roles(token: &str) -> Vec<String> {
 }
 
 impl CloudClient {
-    pub fn new(http: reqwest::Client, clock: Clock) -> Self {
-        CloudClient { http, clock, tokens: Mutex::new(HashMap::new()), discovery: Mutex::new(HashMap::new()) }
+    /// A client trusting `ca_pem` that reaches internal addresses only at the hosts of
+    /// `profiles` (the configured clouds): service URLs published by discovery and names
+    /// resolving to this machine's networks are refused.
+    pub fn new(ca_pem: &str, clock: Clock, profiles: &[&CloudProfile]) -> Self {
+        let allowed_hosts =
+            platform::net::hosts_of(profiles.iter().flat_map(|p| [p.authority.as_str(), p.graph.as_str(), p.aad_graph.as_str()]));
+        let http = platform::http::client_builder(ca_pem)
+            .dns_resolver(platform::net::PublicResolver::new(allowed_hosts.clone()))
+            .build()
+            .expect("TLS client configuration");
+        CloudClient { http, clock, allowed_hosts, tokens: Mutex::new(HashMap::new()), discovery: Mutex::new(HashMap::new()) }
     }
 
     pub async fn token(&self, app: &CloudApp, tenant: &str, resource: &str) -> Result<String, CallError> {
@@ -235,7 +246,17 @@ impl CloudClient {
             }
         };
         let endpoints: Vec<ServiceEndpoint> = serde_json::from_value(list["value"].clone()).unwrap_or_default();
-        let services: HashMap<String, String> = endpoints.into_iter().map(|e| (e.provider_name.to_ascii_lowercase(), e.uri)).collect();
+        let services: HashMap<String, String> = endpoints
+            .into_iter()
+            .filter(|e| match platform::net::check_outbound(&e.uri, &self.allowed_hosts) {
+                Ok(_) => true,
+                Err(why) => {
+                    tracing::warn!(tenant, service = %e.provider_name, %why, "discovered service URL refused");
+                    false
+                }
+            })
+            .map(|e| (e.provider_name.to_ascii_lowercase(), e.uri))
+            .collect();
         cache.insert(key, CachedDiscovery { services: services.clone(), fetched_ms: now });
         Ok(services)
     }

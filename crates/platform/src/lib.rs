@@ -8,6 +8,7 @@ pub mod clock;
 pub mod db;
 pub mod html;
 pub mod http;
+pub mod net;
 pub mod secrets;
 pub mod tls;
 

@@ -13,6 +13,7 @@ mod device_compliance;
 mod identity;
 mod interop;
 mod inventory_api;
+mod mdm_inventory;
 mod recovery;
 mod retries;
 mod s1_prerequisites;

@@ -23,6 +23,10 @@ async fn s1_connect_is_refused_with_the_missing_piece_named() {
     let b = admin_steps::mdm_sign_in(&t, "hq").await.unwrap();
     let page = admin_steps::mdm_connect(&t, &b, "hq", "custom", "http://intranet.example/help").await.unwrap();
     assert!(page.element_text("message").unwrap().contains("absolute https URL"), "{}", page.body);
+    // … on a public host: never an address of the server's own network.
+    let page = admin_steps::mdm_connect(&t, &b, "hq", "custom", "https://169.254.169.254/latest/meta-data").await.unwrap();
+    assert!(page.element_text("message").unwrap().contains("internal address"), "{}", page.body);
+    assert_eq!(t.mdm_read("hq", "conditional-access").await["settings"]["landing_page"], "registration", "nothing was saved");
 
     // The consenting user is not a Global Administrator.
     let page = admin_steps::mdm_connect(&t, &b, "hq", "registration", "").await.unwrap();

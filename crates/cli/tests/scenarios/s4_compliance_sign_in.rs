@@ -126,6 +126,15 @@ async fn s4_conditional_access_grants_compliant_macs_and_routes_the_others() {
     assert_eq!(entries[0]["appliedConditionalAccessPolicies"][0]["result"], "failure");
     let (_, policies) = t.graph_get(&token, "identity/conditionalAccess/policies").await;
     assert_eq!(policies["value"][0]["grantControls"]["builtInControls"][0], "compliantDevice");
+
+    // The unrecognised Mac's user follows the landing page's Register action; once the
+    // instance has sent its inventory, the same sign-in succeeds.
+    let mut unregistered = unregistered;
+    let landing = follow(&t, &format!("{}/device-registration", t.instance_url("hq"))).await;
+    assert!(fleet.register_from_landing_page(&mut unregistered, &landing.body).await.unwrap(), "{}", landing.body);
+    let id = unregistered.device_id.clone().unwrap();
+    eventually("registered Mac evaluated", || async { is_compliant(&t, &token, &id).await.filter(|c| *c).map(|_| ()) }).await;
+    assert!(matches!(sign_in(&t, &fleet, &unregistered, true).await, SignIn::Granted { .. }));
     t.stop().await;
 }
 

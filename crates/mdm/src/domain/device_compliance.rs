@@ -15,7 +15,8 @@ pub struct Criterion {
     pub value: String,
 }
 
-pub const FIELDS: [&str; 6] = ["os_version", "filevault", "sip", "firewall", "gatekeeper", "days_since_inventory"];
+pub const FIELDS: [&str; 8] =
+    ["os_version", "filevault", "filevault_status", "sip", "firewall", "gatekeeper", "password_min_length", "days_since_inventory"];
 pub const OPERATORS: [&str; 5] = ["is", "is_not", "at_least", "at_most", "less_than"];
 
 /// Parses one criterion per line; every line must name a known field and operator.
@@ -57,7 +58,10 @@ fn actual(field: &str, inv: &InventoryReport, now_ms: i64) -> String {
     let s = &inv.security;
     match field {
         "os_version" => inv.os_version.clone(),
-        "filevault" => s.filevault_enabled.to_string(),
+        "filevault" => inv.boot_volume_encrypted().to_string(),
+        // ALL_ENCRYPTED, BOOT_ENCRYPTED, SOME_ENCRYPTED or NOT_ENCRYPTED.
+        "filevault_status" => inv.filevault_status().to_string(),
+        "password_min_length" => inv.password_policy.min_length.unwrap_or(0).to_string(),
         "sip" => (s.sip.eq_ignore_ascii_case("enabled")).to_string(),
         "firewall" => s.firewall_enabled.to_string(),
         "gatekeeper" => s.gatekeeper.clone(),
@@ -100,13 +104,14 @@ pub fn verdict(applicable: &[Criterion], compliance: &[Criterion], inv: &Invento
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wire::agent::{InventoryReport, Security};
+    use wire::agent::{InventoryReport, PasswordPolicy, Security, Volume};
 
     fn inv(os: &str, filevault: bool) -> InventoryReport {
         InventoryReport {
             collected_at: "2026-11-20T00:00:00Z".into(),
             device_name: "Mac".into(),
             model: "Mac14,2".into(),
+            hardware: Default::default(),
             os_name: "macOS".into(),
             os_version: os.into(),
             os_build: "23G93".into(),
@@ -115,9 +120,12 @@ mod tests {
                 sip: "Enabled".into(),
                 gatekeeper: "App Store and identified developers".into(),
                 firewall_enabled: true,
+                firewall_block_all_incoming: false,
+                firewall_stealth_mode: false,
                 prevent_auto_login: true,
-                password_min_length: Some(8),
             },
+            volumes: vec![],
+            password_policy: PasswordPolicy { min_length: Some(8), ..Default::default() },
             local_users: vec![],
         }
     }
@@ -136,5 +144,17 @@ mod tests {
         assert!(parse_rule("colour is red").unwrap_err().contains("Unknown field"));
         assert!(parse_rule("filevault equals true").unwrap_err().contains("Unknown operator"));
         assert_eq!(format_rule(&compliance).lines().count(), 3);
+        // FileVault per volume: only every volume encrypted is ALL_ENCRYPTED.
+        let all = parse_rule("filevault_status is ALL_ENCRYPTED").unwrap();
+        let mut mac = inv("14.6.1", true);
+        mac.volumes = vec![
+            Volume { name: "Macintosh HD".into(), boot: true, filevault: "ENCRYPTED".into() },
+            Volume { name: "Data2".into(), boot: false, filevault: "NOT_ENCRYPTED".into() },
+        ];
+        assert_eq!(mac.filevault_status(), "BOOT_ENCRYPTED");
+        assert_eq!(verdict(&[], &all, &mac, now), Some(false));
+        mac.volumes[1].filevault = "ENCRYPTED".into();
+        assert_eq!(verdict(&[], &all, &mac, now), Some(true));
+        assert_eq!(verdict(&[], &parse_rule("password_min_length at_least 10").unwrap(), &mac, now), Some(false));
     }
 }

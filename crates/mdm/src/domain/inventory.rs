@@ -40,19 +40,25 @@ pub struct Registered<'a> {
 
 /// The legacy inventory item for a registered computer: compliance and hardware attributes.
 pub fn device_item(inv: &InventoryReport, r: &Registered) -> DeviceItem {
-    let s = &inv.security;
+    let (s, p) = (&inv.security, &inv.password_policy);
     DeviceItem {
         entity_type: entity_type::LEGACY_INVENTORY,
         tenant_id: String::new(),
         device_id: r.aad_device_id.to_string(),
         user_id: r.aad_user_id.to_string(),
         last_update_time: inv.collected_at.clone(),
-        encrypted: Some(s.filevault_enabled),
+        encrypted: Some(inv.boot_volume_encrypted()),
         gatekeeper: Some(s.gatekeeper.clone()),
         sip: Some(s.sip.clone()),
         prevent_auto_login: Some(s.prevent_auto_login),
-        passcode_length: s.password_min_length.map(|n| n.to_string()),
+        passcode_length: p.min_length.map(|n| n.to_string()),
+        minimum_password_char_sets: p.min_complex_characters.map(|n| n.to_string()),
+        password_expiration_days: p.max_age_days.map(|n| n.to_string()),
+        password_type: p.require_alphanumeric.map(|a| if a { "alphanumeric" } else { "simple" }.to_string()),
+        password_history_length: p.history_depth.map(|n| n.to_string()),
         firewall_enabled: Some(s.firewall_enabled),
+        firewall_block_all_incoming: Some(s.firewall_block_all_incoming),
+        firewall_stealth_mode: Some(s.firewall_stealth_mode),
         device_name: Some(inv.device_name.clone()),
         serial_number: Some(r.serial_number.to_string()),
         udid: Some(r.udid.to_string()),
@@ -60,6 +66,7 @@ pub fn device_item(inv: &InventoryReport, r: &Registered) -> DeviceItem {
         os_version: Some(inv.os_version.clone()),
         os_build: Some(inv.os_build.clone()),
         model: Some(inv.model.clone()),
+        mac_address: inv.hardware.mac_address.clone(),
         jamf_id: Some(r.computer_id),
         state: Some(state_code(r.state)),
         upn: Some(r.upn.to_string()),

@@ -74,11 +74,18 @@ pub fn computer_json(c: &ComputerRow, users: &[LocalUserRow], sections: &[String
     } else {
         Value::Null
     };
-    v["hardware"] =
-        if want("HARDWARE") { json!({"make": "Apple", "model": c.model, "serialNumber": c.serial_number}) } else { Value::Null };
+    v["hardware"] = match want("HARDWARE") {
+        true => {
+            let h = inv.as_ref().map(|i| i.hardware.clone()).unwrap_or_default();
+            json!({"make": "Apple", "model": c.model, "serialNumber": c.serial_number, "modelIdentifier": h.model_identifier,
+                   "processorArchitecture": h.processor_architecture, "processorType": h.processor_type, "coreCount": h.core_count,
+                   "totalRamMegabytes": h.total_ram_mb, "macAddress": h.mac_address})
+        }
+        false => Value::Null,
+    };
     v["operatingSystem"] = match (&inv, want("OPERATING_SYSTEM")) {
         (Some(i), true) => json!({"name": i.os_name, "version": i.os_version, "build": i.os_build,
-            "fileVault2Status": if i.security.filevault_enabled { "ALL_ENCRYPTED" } else { "NOT_ENCRYPTED" }}),
+            "fileVault2Status": i.filevault_status()}),
         _ => Value::Null,
     };
     v["security"] = match (&inv, want("SECURITY")) {
@@ -90,11 +97,16 @@ pub fn computer_json(c: &ComputerRow, users: &[LocalUserRow], sections: &[String
                 _ => "DISABLED",
             },
             "firewallEnabled": i.security.firewall_enabled, "autoLoginDisabled": i.security.prevent_auto_login,
+            "firewallBlockAllIncoming": i.security.firewall_block_all_incoming, "firewallStealthMode": i.security.firewall_stealth_mode,
         }),
         _ => Value::Null,
     };
     v["diskEncryption"] = match (&inv, want("DISK_ENCRYPTION")) {
-        (Some(i), true) => json!({"fileVault2Enabled": i.security.filevault_enabled}),
+        (Some(i), true) => json!({
+            "fileVault2Enabled": i.security.filevault_enabled,
+            "bootPartitionEncryptionDetails": i.volumes.iter().find(|v| v.boot).map(|v| json!({"partitionName": v.name, "partitionFileVault2State": v.filevault})),
+            "individualVolumeFileVaultStates": i.volumes.iter().map(|v| json!({"name": v.name, "fileVault2State": v.filevault, "boot": v.boot})).collect::<Vec<_>>(),
+        }),
         _ => Value::Null,
     };
     v["localUserAccounts"] = if want("LOCAL_USER_ACCOUNTS") {
@@ -104,6 +116,11 @@ pub fn computer_json(c: &ComputerRow, users: &[LocalUserRow], sections: &[String
             "computerAzureActiveDirectoryId": u.aad_device_id, "userAzureActiveDirectoryId": u.aad_user_id,
             // The real API's name for the Conditional Access inventory state.
             "azureActiveDirectoryId": ca_state(u.aad_device_id.is_some(), c.last_checkin_ms, now_ms),
+            "passwordMinLength": inv.as_ref().and_then(|i| i.password_policy.min_length),
+            "passwordMinComplexCharacters": inv.as_ref().and_then(|i| i.password_policy.min_complex_characters),
+            "passwordMaxAge": inv.as_ref().and_then(|i| i.password_policy.max_age_days),
+            "passwordRequireAlphanumeric": inv.as_ref().and_then(|i| i.password_policy.require_alphanumeric),
+            "passwordHistoryDepth": inv.as_ref().and_then(|i| i.password_policy.history_depth),
         })).collect())
     } else {
         Value::Array(vec![])

@@ -87,6 +87,24 @@ impl CaSettings {
     }
 }
 
+/// A tenant is named by its GUID or a DNS name (`contoso.onmicrosoft.com`): it goes into
+/// the authority's path, so nothing else may pass.
+pub fn valid_tenant_name(t: &str) -> bool {
+    if uuid::Uuid::parse_str(t).is_ok() {
+        return true;
+    }
+    let labels: Vec<&str> = t.split('.').collect();
+    t.len() <= 253
+        && labels.len() >= 2
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+}
+
 /// Checks a proposed change against the rules of the page. `version` is the instance's.
 pub fn validate(current: &CaSettings, proposed: &CaSettings, version: &str, known_clouds: &[&str]) -> Result<(), String> {
     if ![MANUAL, CLOUD_CONNECTOR].contains(&proposed.connection_type.as_str()) {
@@ -100,11 +118,11 @@ pub fn validate(current: &CaSettings, proposed: &CaSettings, version: &str, know
     }
     if proposed.landing_page == LANDING_CUSTOM {
         let url = proposed.custom_url.as_deref().unwrap_or("");
-        match url::Url::parse(url) {
-            Ok(u) if u.scheme() == "https" && u.host_str().is_some() => {}
-            _ => {
-                return Err(format!("The custom landing page must be an absolute https URL (got '{url}')."));
-            }
+        if url.len() > 2048 {
+            return Err("The custom landing page URL may be at most 2048 characters.".into());
+        }
+        if let Err(why) = platform::net::check_outbound(url, &[]) {
+            return Err(format!("The custom landing page must be an absolute https URL on a public host: {why}."));
         }
     }
     if ![MODEL_INTUNE, MODEL_DEVICE_COMPLIANCE].contains(&proposed.compliance_model.as_str()) {
@@ -114,7 +132,7 @@ pub fn validate(current: &CaSettings, proposed: &CaSettings, version: &str, know
         return Err("Device Compliance needs a compliance rule (one criterion per line: field operator value).".into());
     }
     if proposed.enabled && proposed.connection_type == MANUAL {
-        if proposed.manual_tenant.as_deref().is_none_or(|t| t.trim().is_empty() || !t.contains('.')) {
+        if proposed.manual_tenant.as_deref().is_none_or(|t| !valid_tenant_name(t)) {
             return Err("Enter the Microsoft Entra tenant name, for example contoso.onmicrosoft.com.".into());
         }
         if proposed.manual_app_id.as_deref().is_none_or(|a| uuid::Uuid::parse_str(a).is_err()) {
@@ -192,6 +210,15 @@ mod tests {
     }
 
     #[test]
+    fn tenant_names_are_guids_or_dns_names() {
+        assert!(valid_tenant_name("contoso.onmicrosoft.com"));
+        assert!(valid_tenant_name("5b1c8a0e-2d1f-4c7a-9a51-1f0f4a6f2b11"));
+        for bad in ["contoso", "evil.com/x", "a..b", "x@evil.com", "-a.com", "127.0.0.1:8443/../x"] {
+            assert!(!valid_tenant_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
     fn custom_landing_pages_must_be_https() {
         let mut s = cc(true);
         s.landing_page = LANDING_CUSTOM.into();
@@ -199,6 +226,8 @@ mod tests {
         assert!(validate(&cc(false), &s, "11.0", &["local"]).is_err());
         s.custom_url = Some("https://example.com/help".into());
         assert!(validate(&cc(false), &s, "11.0", &["local"]).is_ok());
+        s.custom_url = Some("https://169.254.169.254/latest".into());
+        assert!(validate(&cc(false), &s, "11.0", &["local"]).unwrap_err().contains("internal address"));
     }
 
     #[test]

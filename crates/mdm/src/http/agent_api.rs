@@ -30,6 +30,20 @@ pub async fn inventory(
     Ok(Json(serde_json::json!({"computer_id": computer.id, "sequence": sequence})))
 }
 
+/// `PATCH inventory`: a partial report (only the sections that changed).
+pub async fn partial_inventory(
+    State(state): State<Shared>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<serde_json::Value>> {
+    let instance = instance(&state, &slug).await?;
+    let computer = agent::computer(&state, &instance, bearer(&headers)).await?;
+    let patch: serde_json::Value = json_body(&body)?;
+    let sequence = agent::submit_partial(&state, &instance, &computer, patch).await?;
+    Ok(Json(serde_json::json!({"computer_id": computer.id, "sequence": sequence})))
+}
+
 pub async fn aad_registration(
     State(state): State<Shared>,
     Path(slug): Path<String>,
@@ -46,7 +60,7 @@ pub async fn aad_registration(
 pub async fn checkin(State(state): State<Shared>, Path(slug): Path<String>, headers: HeaderMap) -> Result<StatusCode> {
     let instance = instance(&state, &slug).await?;
     let computer = agent::computer(&state, &instance, bearer(&headers)).await?;
-    agent::checkin(&state, &computer).await?;
+    agent::checkin(&state, &instance, &computer).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -386,18 +386,106 @@ pub async fn computer(State(state): State<Shared>, Path((slug, id)): Path<(Strin
             )
         })
         .collect();
-    let inventory = computer
-        .inventory
-        .as_deref()
-        .and_then(|i| serde_json::from_str::<serde_json::Value>(i).ok())
-        .map(|v| serde_json::to_string_pretty(&v).unwrap_or_default())
-        .unwrap_or_default();
+    let inventory: Option<wire::agent::InventoryReport> = computer.inventory.as_deref().and_then(|i| serde_json::from_str(i).ok());
+    let ms = |t: Option<i64>| t.map(platform::clock::ms_to_rfc3339).unwrap_or_else(|| "never".into());
+    let opt = |v: Option<String>| escape(&v.unwrap_or_else(|| "—".into()));
+    let row = |name: &str, value: String| format!("<tr><th>{name}</th><td>{value}</td></tr>");
+    let mut general = [
+        row("Serial number", escape(&computer.serial_number)),
+        row("UDID", escape(&computer.udid)),
+        row("Last inventory update", ms(computer.collected_ms)),
+        row("Last check-in", ms(computer.last_checkin_ms)),
+        row("Enrolled", ms(Some(computer.enrolled_ms))),
+    ]
+    .concat();
+    let mut sections = String::new();
+    if let Some(i) = &inventory {
+        general.push_str(&row("Model", escape(&i.model)));
+        let h = &i.hardware;
+        sections.push_str(&format!(
+            "<h2>Hardware</h2><table id=\"hardware\">{}</table>",
+            [
+                row("Model identifier", opt(h.model_identifier.clone())),
+                row("Architecture", opt(h.processor_architecture.clone())),
+                row("Processor", opt(h.processor_type.clone())),
+                row("Cores", opt(h.core_count.map(|n| n.to_string()))),
+                row("Total RAM (MB)", opt(h.total_ram_mb.map(|n| n.to_string()))),
+                row("MAC address", opt(h.mac_address.clone())),
+            ]
+            .concat()
+        ));
+        sections.push_str(&format!(
+            "<h2>Operating System</h2><table id=\"os\">{}{}{}</table>",
+            row("Name", escape(&i.os_name)),
+            row("Version", escape(&i.os_version)),
+            row("Build", escape(&i.os_build))
+        ));
+        let sec = &i.security;
+        let on = |b: bool| if b { "Enabled" } else { "Disabled" }.to_string();
+        sections.push_str(&format!(
+            "<h2>Security</h2><table id=\"security\">{}</table>",
+            [
+                row("System Integrity Protection", escape(&sec.sip)),
+                row("Gatekeeper", escape(&sec.gatekeeper)),
+                row("Firewall", on(sec.firewall_enabled)),
+                row("Block all incoming connections", on(sec.firewall_block_all_incoming)),
+                row("Stealth mode", on(sec.firewall_stealth_mode)),
+                row("Automatic login", if sec.prevent_auto_login { "Disabled" } else { "Allowed" }.to_string()),
+            ]
+            .concat()
+        ));
+        let volumes: String = i
+            .volumes
+            .iter()
+            .map(|v| {
+                format!(
+                    "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    escape(&v.name),
+                    if v.boot { "yes" } else { "" },
+                    escape(&v.filevault)
+                )
+            })
+            .collect();
+        sections.push_str(&format!(
+            "<h2>Disk Encryption</h2><p>FileVault 2 status: <b id=\"filevault-status\">{}</b></p>\
+             <table id=\"volumes\"><tr><th>Volume</th><th>Boot</th><th>FileVault 2 state</th></tr>{volumes}</table>",
+            i.filevault_status()
+        ));
+        let p = &i.password_policy;
+        sections.push_str(&format!(
+            "<h2>Password Policy</h2><table id=\"password-policy\">{}</table>",
+            [
+                row("Minimum length", opt(p.min_length.map(|n| n.to_string()))),
+                row("Minimum complex characters", opt(p.min_complex_characters.map(|n| n.to_string()))),
+                row("Require alphanumeric", opt(p.require_alphanumeric.map(|b| b.to_string()))),
+                row("Maximum age (days)", opt(p.max_age_days.map(|n| n.to_string()))),
+                row("Passwords remembered", opt(p.history_depth.map(|n| n.to_string()))),
+            ]
+            .concat()
+        ));
+    }
+    let history: String = state
+        .store
+        .inventory_history(computer.id, 50)
+        .await?
+        .iter()
+        .map(|h| {
+            format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                platform::clock::ms_to_rfc3339(h.received_ms),
+                platform::clock::ms_to_rfc3339(h.collected_ms),
+                escape(&h.kind),
+                h.sequence,
+                escape(&h.changed)
+            )
+        })
+        .collect();
     Ok(Html(page(&computer.name, &format!(
-        "{}<h1>{}</h1><table><tr><th>Serial number</th><td>{}</td></tr><tr><th>UDID</th><td>{}</td></tr><tr><th>Model</th><td>{}</td></tr></table>\
+        "{}<h1>{}</h1><h2>General</h2><table id=\"general\">{general}</table>{sections}\
          <h2>Local User Accounts</h2><table id=\"local-users\"><tr><th>Username</th><th>Computer Azure Active Directory ID</th>\
          <th>User Azure Active Directory ID</th><th>Conditional Access Inventory State</th><th>Last inventory sent</th></tr>{users}</table>\
-         <h2>Inventory</h2><pre>{}</pre>",
-        nav(&slug), escape(&computer.name), escape(&computer.serial_number), escape(&computer.udid), escape(&computer.model), escape(&inventory)))).into_response())
+         <h2>History</h2><table id=\"history\"><tr><th>Received</th><th>Collected</th><th>Kind</th><th>Sequence</th><th>Changed</th></tr>{history}</table>",
+        nav(&slug), escape(&computer.name)))).into_response())
 }
 
 #[derive(serde::Deserialize)]

@@ -15,16 +15,40 @@ pub struct DeviceQuery {
     device_id: Option<String>,
 }
 
+/// The Self Service policy an enrolled Mac runs to register with Microsoft Entra ID: the
+/// landing page's *Register* action opens it on the Mac.
+pub const REGISTER_ACTION: &str = "jamfselfservice://content?entity=policy&id=register-with-entra-id&action=execute";
+
 pub async fn registration(State(state): State<Shared>, Path(slug): Path<String>, Query(q): Query<DeviceQuery>) -> Result<Html<String>> {
     let instance = instance(&state, &slug).await?;
     let device = q.device_id.map(|d| format!("<p>Device: <code>{}</code></p>", escape(&d))).unwrap_or_default();
+    let name = escape(&instance.name);
+    let enroll = format!("{}/enroll", state.instance_url(&slug));
     Ok(Html(page(
         "Device registration",
         &format!(
-            "<h1>Register your Mac with {}</h1>{device}\
-         <p>If your Mac is not enrolled yet, enroll it with {} first. If it is enrolled, open Self Service and run \
-         <b>Register with Microsoft Entra ID</b>; the Company Portal completes the registration.</p>",
-            escape(&instance.name),
+            "<h1>Register your Mac with {name}</h1>{device}\
+             <h2>My Mac is managed by {name}</h2>\
+             <p>Register it with Microsoft Entra ID. Self Service opens and runs the registration; sign in to the Company \
+             Portal when it asks, then sign in to your app again.</p>\
+             <p><a id=\"register\" class=\"button\" href=\"{}\">Register</a></p>\
+             <h2>My Mac is not managed yet</h2>\
+             <p>Enroll it first: <a id=\"enroll\" href=\"{}\">enroll this Mac with {name}</a>, then come back to this page.</p>",
+            escape(REGISTER_ACTION),
+            escape(&enroll)
+        ),
+    )))
+}
+
+/// User-initiated enrolment instructions.
+pub async fn enroll(State(state): State<Shared>, Path(slug): Path<String>) -> Result<Html<String>> {
+    let instance = instance(&state, &slug).await?;
+    Ok(Html(page(
+        "Enroll your Mac",
+        &format!(
+            "<h1>Enroll your Mac with {}</h1><p>Install the management profile your IT department sent you (it carries the \
+             enrollment invitation), or ask them for one. After enrollment, open Self Service and run \
+             <b>Register with Microsoft Entra ID</b>.</p>",
             escape(&instance.name)
         ),
     )))

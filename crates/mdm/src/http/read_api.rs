@@ -94,6 +94,34 @@ pub async fn oauth_token(State(state): State<Shared>, Path(slug): Path<String>, 
     Ok(Json(json!({"access_token": token, "scope": "api-role:inventory-read", "token_type": "Bearer", "expires_in": lifetime_s})))
 }
 
+/// A reader of inventory: an API client's bearer token, or an admin's Basic credentials.
+async fn api_reader(state: &Shared, instance: &crate::store::InstanceRow, headers: &HeaderMap) -> Result<()> {
+    match super::bearer(headers) {
+        Some(token) if state.store.api_token_valid(&platform::secrets::digest_hex(token), &instance.id, state.clock.now_ms()).await? => {
+            Ok(())
+        }
+        Some(_) => Err(MdmError::Unauthorized("The access token is not valid or has expired.".into())),
+        None => basic_admin(state, instance, headers).await.map(|_| ()),
+    }
+}
+
+/// `GET /api/v1/computers-inventory/{id}/history`: the computer's inventory updates, newest first.
+pub async fn inventory_history(
+    State(state): State<Shared>,
+    Path((slug, id)): Path<(String, i64)>,
+    headers: HeaderMap,
+) -> Result<Json<Value>> {
+    let instance = instance(&state, &slug).await?;
+    api_reader(&state, &instance, &headers).await?;
+    let computer = state.store.computer(&instance.id, id).await?.ok_or_else(|| MdmError::NotFound(format!("No computer {id}.")))?;
+    let rows = state.store.inventory_history(computer.id, 500).await?;
+    let ms = platform::clock::ms_to_rfc3339;
+    Ok(Json(json!({"totalCount": rows.len(), "results": rows.iter().map(|h| json!({
+        "date": ms(h.received_ms), "collectedAt": ms(h.collected_ms), "kind": h.kind, "sequence": h.sequence,
+        "changedSections": h.changed.split(',').collect::<Vec<_>>(),
+    })).collect::<Vec<_>>()})))
+}
+
 /// `GET /api/v1/computers-inventory`: an API client's bearer token (or an admin's Basic).
 pub async fn computers_inventory(
     State(state): State<Shared>,
@@ -103,13 +131,7 @@ pub async fn computers_inventory(
 ) -> Result<Json<Value>> {
     let instance = instance(&state, &slug).await?;
     let now = state.clock.now_ms();
-    match super::bearer(&headers) {
-        Some(token) if state.store.api_token_valid(&platform::secrets::digest_hex(token), &instance.id, now).await? => {}
-        Some(_) => return Err(MdmError::Unauthorized("The access token is not valid or has expired.".into())),
-        None => {
-            basic_admin(&state, &instance, &headers).await?;
-        }
-    }
+    api_reader(&state, &instance, &headers).await?;
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()).into_owned().collect();
     let (query, sections) = crate::domain::inventory_api::parse(&pairs).map_err(MdmError::Invalid)?;
     let (rows, total) = state.store.computers_page(&instance.id, &query).await?;

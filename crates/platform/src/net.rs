@@ -1,0 +1,121 @@
+//! Outbound requests to addresses a user or a remote service chose: they never reach this
+//! machine's own network (loopback, private, link-local ranges) unless the host is one the
+//! operator configured, such as the local cloud.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+/// Loopback, private, link-local, carrier-grade NAT, unique-local and unspecified addresses.
+pub fn is_internal(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || (o[0] == 100 && (64..128).contains(&o[1]))
+                || o[0] == 0
+        }
+        IpAddr::V6(v6) => {
+            let first = v6.segments()[0];
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+                || v6.to_ipv4_mapped().is_some_and(|v4| is_internal(IpAddr::V4(v4)))
+        }
+    }
+}
+
+/// Checks a URL before it is used for an outbound request: https, a host, no credentials,
+/// and not an internal address (or `localhost`) unless the host is in `allowed_hosts`.
+pub fn check_outbound(url: &str, allowed_hosts: &[String]) -> Result<url::Url, String> {
+    let parsed = url::Url::parse(url).map_err(|_| format!("'{url}' is not an absolute URL"))?;
+    if parsed.scheme() != "https" {
+        return Err(format!("'{url}' must use https"));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(format!("'{url}' must not carry credentials"));
+    }
+    let host = match parsed.host() {
+        Some(url::Host::Domain(d)) => d.to_ascii_lowercase(),
+        Some(url::Host::Ipv4(ip)) => ip.to_string(),
+        Some(url::Host::Ipv6(ip)) => ip.to_string(),
+        None => return Err(format!("'{url}' has no host")),
+    };
+    if allowed_hosts.iter().any(|h| h.eq_ignore_ascii_case(&host)) {
+        return Ok(parsed);
+    }
+    let internal = match parsed.host() {
+        Some(url::Host::Ipv4(ip)) => is_internal(IpAddr::V4(ip)),
+        Some(url::Host::Ipv6(ip)) => is_internal(IpAddr::V6(ip)),
+        _ => host == "localhost" || host.ends_with(".localhost"),
+    };
+    if internal {
+        return Err(format!("'{url}' points at an internal address"));
+    }
+    Ok(parsed)
+}
+
+/// The host of each URL (for `allowed_hosts`).
+pub fn hosts_of<'a>(urls: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    urls.into_iter().filter_map(|u| url::Url::parse(u).ok()?.host_str().map(|h| h.trim_matches(['[', ']']).to_ascii_lowercase())).collect()
+}
+
+/// A DNS resolver that refuses names resolving to internal addresses, except the names
+/// the operator allowed. (Address literals never reach a resolver: `check_outbound`
+/// covers them.)
+pub struct PublicResolver {
+    allowed_hosts: Vec<String>,
+}
+
+impl PublicResolver {
+    pub fn new(allowed_hosts: Vec<String>) -> Arc<Self> {
+        Arc::new(PublicResolver { allowed_hosts })
+    }
+}
+
+impl reqwest::dns::Resolve for PublicResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_ascii_lowercase();
+        let allowed = self.allowed_hosts.contains(&host);
+        Box::pin(async move {
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let public: Vec<SocketAddr> = addrs.into_iter().filter(|a| allowed || !is_internal(a.ip())).collect();
+            if public.is_empty() {
+                return Err(format!("{host} resolves only to internal addresses").into());
+            }
+            Ok(Box::new(public.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_addresses_are_refused_unless_configured() {
+        let local = vec!["127.0.0.1".to_string()];
+        assert!(check_outbound("https://127.0.0.1:8443/x", &local).is_ok());
+        for bad in [
+            "https://127.0.0.2/x",
+            "https://10.1.2.3/",
+            "https://192.168.0.1/",
+            "https://169.254.169.254/latest/meta-data",
+            "https://[::1]/",
+            "https://[fd00::1]/",
+            "https://localhost/",
+            "http://fef.example.com/",
+            "https://user:pw@fef.example.com/",
+        ] {
+            assert!(check_outbound(bad, &local).is_err(), "{bad}");
+        }
+        assert!(check_outbound("https://fef.msua06.manage.microsoft.com/StatelessPartnerDeviceDataSyncService", &[]).is_ok());
+        assert!(is_internal("100.64.0.1".parse().unwrap()));
+        assert!(!is_internal("20.190.128.1".parse().unwrap()));
+        assert_eq!(hosts_of(["https://127.0.0.1:9/a", "https://[::1]:8/"]), ["127.0.0.1", "::1"]);
+    }
+}
