@@ -1,6 +1,7 @@
 //! The `cloudconnector` command's library: the in-process stack of all roles, a browser
 //! driver for the consoles, the administrators' procedures, the demo and configuration.
 
+pub mod admin;
 pub mod admin_steps;
 pub mod bench;
 pub mod browser;

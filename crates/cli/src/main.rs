@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
-use cloudconnector::{config, demo, stack};
+use cloudconnector::{admin, config, demo, stack};
 use platform::Clock;
 
 #[derive(Parser)]
@@ -39,6 +39,17 @@ enum Command {
         #[command(subcommand)]
         what: BenchWhat,
     },
+    /// Operator tasks over the running services named in an endpoints file.
+    Admin {
+        /// Written by `demo` and `serve --role all` into their data directory.
+        #[arg(long, default_value = ".cloudconnector/endpoints.json")]
+        endpoints: PathBuf,
+        /// Print the API's JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(subcommand)]
+        task: AdminTask,
+    },
     /// Run services from a configuration file (and `CLOUDCONNECTOR__…` variables).
     Serve {
         #[arg(long, value_enum)]
@@ -49,6 +60,37 @@ enum Command {
         #[arg(long)]
         test_clock: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum AdminTask {
+    /// Every link: state, backlog, lag, dead letters, last upload, failing checks.
+    Status,
+    /// Resend the current state of every computer of a link (all active links without one).
+    Reconcile { link_id: Option<String> },
+    /// Re-test a link now: token, permissions, discovery.
+    HealthCheck { link_id: String },
+    /// Updates that could not be delivered, with the reason.
+    DeadLetters,
+    /// Queue dead letters again (the given ids, or all).
+    Replay {
+        #[arg(long = "id")]
+        ids: Vec<i64>,
+    },
+    /// Export an instance's change-management log (JSON).
+    ChangeLog {
+        /// The instance's short name (`hq`, `labs`).
+        instance: String,
+        #[arg(long)]
+        username: Option<String>,
+        #[arg(long)]
+        password: Option<String>,
+        /// Write to this file instead of stdout.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Everything the connector did with one Entra device.
+    Trace { device_id: String },
 }
 
 #[derive(Subcommand)]
@@ -113,6 +155,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve { role, config, test_clock } => serve(role, config, test_clock).await,
+        Command::Admin { endpoints, json, task } => admin(&endpoints, json, task).await,
         Command::Bench { what: BenchWhat::Tokens { seconds, concurrency, certificate, data_dir } } => {
             stack::remove_databases(&data_dir);
             let result = cloudconnector::bench::tokens(&data_dir, seconds, concurrency, certificate).await?;
@@ -132,6 +175,71 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn admin(endpoints: &std::path::Path, json: bool, task: AdminTask) -> anyhow::Result<()> {
+    let a = admin::Admin::from_file(endpoints)?;
+    let print = |text: String, value: serde_json::Value| {
+        if json {
+            println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+        } else {
+            print!("{text}");
+        }
+    };
+    match task {
+        AdminTask::Status => {
+            let s = a.status().await?;
+            print(admin::render_status(&s), serde_json::to_value(&s)?);
+        }
+        AdminTask::Reconcile { link_id } => {
+            let r = a.reconcile(link_id.as_deref()).await?;
+            let text = r.iter().map(|r| format!("link {}: {} update(s) queued again\n", r.link_id, r.queued)).collect();
+            print(text, serde_json::to_value(&r)?);
+        }
+        AdminTask::HealthCheck { link_id } => {
+            let v = a.health_check(&link_id).await?;
+            let mut text = format!("link {}: {}\n", v.link_id, v.status);
+            for c in &v.checks {
+                text.push_str(&format!("  {} {}: {}\n", if c.passed { "✓" } else { "✗" }, c.name, c.detail));
+            }
+            print(text, serde_json::to_value(&v)?);
+        }
+        AdminTask::DeadLetters => {
+            let d = a.dead_letters().await?;
+            let mut text = format!("{} dead letter(s)\n", d.dead_letters.len());
+            for l in &d.dead_letters {
+                text.push_str(&format!(
+                    "  {}  computer {} #{} device {}: {}\n",
+                    l.id,
+                    l.computer_id,
+                    l.sequence,
+                    l.device_id,
+                    l.reason.as_deref().unwrap_or("-")
+                ));
+            }
+            print(text, serde_json::to_value(&d)?);
+        }
+        AdminTask::Replay { ids } => {
+            let r = a.replay((!ids.is_empty()).then_some(ids)).await?;
+            print(format!("{} replayed, {} superseded by newer updates\n", r.replayed, r.superseded), serde_json::to_value(&r)?);
+        }
+        AdminTask::ChangeLog { instance, username, password, output } => {
+            let log = a.change_log(&instance, username.as_deref(), password.as_deref()).await?;
+            let text = serde_json::to_string_pretty(&log)?;
+            match output {
+                Some(path) => {
+                    std::fs::write(&path, &text)?;
+                    eprintln!("{} entries written to {}", log["logs"].as_array().map(Vec::len).unwrap_or(0), path.display());
+                }
+                None => println!("{text}"),
+            }
+        }
+        AdminTask::Trace { device_id } => {
+            let t = a.trace(&device_id).await?;
+            print(admin::render_trace(&t), serde_json::to_value(&t)?);
+        }
+    }
+    Ok(())
 }
 
 async fn serve(role: Role, file: Option<PathBuf>, test_clock: bool) -> anyhow::Result<()> {

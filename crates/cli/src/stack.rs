@@ -174,6 +174,8 @@ pub struct Stack {
     pub tenant: cloud::seed::CustomerTenant,
     pub instances: Vec<mdm::seed::SeededInstance>,
     pub http: reqwest::Client,
+    /// Bearer token of the connector's operator API.
+    pub operator_token: String,
     databases: Databases,
     /// PostgreSQL databases this stack created (dropped by [`Stack::drop_databases`]).
     created_databases: Vec<String>,
@@ -245,6 +247,7 @@ impl Stack {
         .await?;
 
         let registration_secret = platform::secrets::random_token(24);
+        let operator_token = platform::secrets::random_token(24);
         let connector_config = connector::ConnectorConfig {
             database_url: database(&opts.databases, &opts.data_dir, "connector", &mut created).await?,
             registration_secret: registration_secret.clone(),
@@ -260,6 +263,10 @@ impl Stack {
             batch_size: opts.batch_size,
             batch_linger_ms: 500,
             heartbeat_interval_s: 300,
+            max_concurrency_per_tenant: 16,
+            health_interval_s: 6 * 3600,
+            reconcile_interval_s: 24 * 3600,
+            operator_token: Some(operator_token.clone()),
         };
         let connector = match &opts.connector_binary {
             None => ConnectorService::InProcess(connector::start(connector_config, connector_l, &ca, clock.clone()).await?),
@@ -312,6 +319,7 @@ impl Stack {
             tenant,
             instances,
             http,
+            operator_token,
             databases: opts.databases,
             created_databases: created,
         })
@@ -340,7 +348,7 @@ impl Stack {
                 aad_graph: format!("{cloud}/aadgraph"),
                 intune_resource: "https://api.manage.microsoft.com/".into(),
             },
-            connector: ConnectorEndpoints { url: self.connector.url() },
+            connector: ConnectorEndpoints { url: self.connector.url(), operator_token: Some(self.operator_token.clone()) },
             mdm: MdmEndpoints {
                 url: self.mdm.url(),
                 instances: self
@@ -363,6 +371,11 @@ impl Stack {
                     username: first.map(|i| i.admin_username.clone()).unwrap_or_default(),
                     password: first.map(|i| i.admin_password.clone()).unwrap_or_default(),
                 },
+                mdm_admins: self
+                    .instances
+                    .iter()
+                    .map(|i| MdmAdmin { instance: i.slug.clone(), username: i.admin_username.clone(), password: i.admin_password.clone() })
+                    .collect(),
                 test_client: TestClient {
                     client_id: self.tenant.test_client_id.clone(),
                     client_secret: self.tenant.test_client_secret.clone(),

@@ -19,6 +19,8 @@ pub enum Fault {
     Reset,
     /// 401: the (fresh) token is refused once.
     RejectToken,
+    /// 400: the request is refused for good (no retry helps).
+    BadRequest,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -2,8 +2,10 @@
 //! a Microsoft cloud. It onboards instances by consent, holds only its own app credential,
 //! discovers each tenant's partner services, and delivers inventory reliably.
 
+pub mod concurrency;
 pub mod error;
 pub mod http;
+pub mod maintenance;
 pub mod metrics;
 pub mod onboarding;
 pub mod pipeline;
@@ -43,6 +45,30 @@ pub struct ConnectorConfig {
     /// Seconds between heartbeats per connected tenant.
     #[serde(default = "default_heartbeat")]
     pub heartbeat_interval_s: u64,
+    /// Most requests in flight to one tenant (the adaptive window's ceiling).
+    #[serde(default = "default_max_concurrency")]
+    pub max_concurrency_per_tenant: usize,
+    /// Seconds (of the service clock) between health re-tests of each link.
+    #[serde(default = "default_health_interval")]
+    pub health_interval_s: u64,
+    /// Seconds (of the service clock) between full reconciles of each link.
+    #[serde(default = "default_reconcile_interval")]
+    pub reconcile_interval_s: u64,
+    /// Bearer token of the operator API (`/api/v1/operator/…`); without one it is off.
+    #[serde(default)]
+    pub operator_token: Option<String>,
+}
+
+fn default_max_concurrency() -> usize {
+    16
+}
+
+fn default_health_interval() -> u64 {
+    6 * 3600
+}
+
+fn default_reconcile_interval() -> u64 {
+    24 * 3600
 }
 
 fn default_batch() -> usize {
@@ -70,6 +96,8 @@ pub struct AppState {
     pub metrics: metrics::Metrics,
     /// Tenants the cloud asked to wait (`Retry-After`): no request to them before then.
     pub paused_until: std::sync::Mutex<HashMap<String, i64>>,
+    /// Requests each tenant may have in flight.
+    pub concurrency: concurrency::Aimd,
 }
 
 pub type Shared = Arc<AppState>;
@@ -130,6 +158,7 @@ pub async fn start(config: ConnectorConfig, listener: TcpListener, ca: &LocalCa,
     let apps = config.clouds.iter().map(|a| (a.profile.name.clone(), a.clone())).collect();
     let profiles: Vec<&wire::CloudProfile> = config.clouds.iter().map(|a| &a.profile).collect();
     let cloud = CloudClient::new(&ca.ca_pem, clock.clone(), &profiles);
+    let config_max = config.max_concurrency_per_tenant;
     let state = Arc::new(AppState {
         store,
         cloud,
@@ -140,8 +169,13 @@ pub async fn start(config: ConnectorConfig, listener: TcpListener, ca: &LocalCa,
         work: Notify::new(),
         metrics: Default::default(),
         paused_until: Default::default(),
+        concurrency: concurrency::Aimd::new(4, config_max),
     });
-    let workers = vec![tokio::spawn(pipeline::run(state.clone())), tokio::spawn(onboarding::heartbeats(state.clone()))];
+    let workers = vec![
+        tokio::spawn(pipeline::run(state.clone())),
+        tokio::spawn(onboarding::heartbeats(state.clone())),
+        tokio::spawn(maintenance::run(state.clone())),
+    ];
     let served = platform::http::serve_tls(http::router(state.clone()), listener, ca).await?;
     Ok(Connector { state, served, workers })
 }

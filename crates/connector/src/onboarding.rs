@@ -10,6 +10,7 @@ use wire::partner::{DEPROVISIONED, PROVISIONED, PartnerTenantRequest, message_st
 use crate::Shared;
 use crate::cloud_client::{CallError, CloudApp, token_roles};
 use crate::error::{ConnectorError, Result};
+use crate::metrics::Metrics;
 use crate::store::{InstanceRow, LinkRow};
 
 /// A consent `state` is valid this long, once.
@@ -179,6 +180,18 @@ fn compare_roles(name: &str, granted: Vec<String>, expected: &[&str]) -> Check {
 
 /// The checks of Confirm, in order; later checks are skipped once one fails.
 async fn run_checks(state: &Shared, app: &CloudApp, tenant: &str) -> Vec<Check> {
+    let mut checks = access_checks(state, app, tenant).await;
+    if checks.iter().any(|c| !c.passed) {
+        return checks;
+    }
+    checks.extend(provisioning_checks(state, app, tenant).await);
+    checks
+}
+
+/// Whether the connector can still act for the tenant: a fresh token, exactly the
+/// permissions of SPEC S8 on both APIs (drift is named), and the partner services
+/// published by discovery. Read-only, so it runs on a schedule.
+async fn access_checks(state: &Shared, app: &CloudApp, tenant: &str) -> Vec<Check> {
     let mut checks = Vec::new();
     let intune = app.profile.intune_resource.clone().unwrap_or_default();
     // Token for the Intune API.
@@ -233,7 +246,13 @@ async fn run_checks(state: &Shared, app: &CloudApp, tenant: &str) -> Vec<Check> 
             return checks;
         }
     }
-    // Provisioning with the routed landing and remediation URLs.
+    checks
+}
+
+/// Provisioning with the routed landing and remediation URLs, a heartbeat and a test
+/// upload: the part of Confirm that changes the tenant.
+async fn provisioning_checks(state: &Shared, app: &CloudApp, tenant: &str) -> Vec<Check> {
+    let mut checks = Vec::new();
     let req = PartnerTenantRequest {
         provisioned: PROVISIONED,
         partner_enrollment_url: Some(format!("{}/route/{tenant}/enroll", state.base_url)),
@@ -304,6 +323,47 @@ pub async fn confirm(state: &Shared, mut link: LinkRow) -> Result<LinkView> {
     state.store.update_link(&link, state.clock.now_ms()).await?;
     tracing::info!(tenant = %tenant, instance = %link.instance_id, status = %link.status, "link confirmed");
     state.work.notify_one();
+    Ok(view(state, &link))
+}
+
+/// Name of the check a health re-test adds, so a link it turned failing is re-tested
+/// (and turns active again by itself) while one that failed Confirm waits for the admin.
+pub const HEALTH_RETEST: &str = "health_retest";
+
+/// A health re-test of a link (scheduled, or asked for by an operator): the access checks
+/// of Confirm. A problem turns an active link failing with the findings; a link a re-test
+/// turned failing turns active again once they pass.
+pub async fn health_check(state: &Shared, mut link: LinkRow) -> Result<LinkView> {
+    let tenant = link.tenant_id.clone().ok_or_else(|| ConnectorError::Conflict("The link has no tenant yet.".into()))?;
+    let failed_by_retest = link.status == link_status::FAILING && link.checks.contains(HEALTH_RETEST);
+    if link.status != link_status::ACTIVE && !failed_by_retest {
+        return Err(ConnectorError::Conflict(format!("A link in state {} is re-tested by Confirm only.", link.status)));
+    }
+    let app = state.app(&link.cloud)?.clone();
+    let mut checks = access_checks(state, &app, &tenant).await;
+    let ok = checks.iter().all(|c| c.passed);
+    let now = state.clock.now_ms();
+    let when = platform::clock::ms_to_rfc3339(now);
+    checks.push(if ok {
+        pass(HEALTH_RETEST, format!("re-tested at {when}: token, permissions and discovery as confirmed"))
+    } else {
+        fail(HEALTH_RETEST, format!("re-tested at {when}: the connection no longer works"), "Fix the failing check above, then Confirm.")
+    });
+    Metrics::add(&state.metrics.health_checks_total, 1);
+    if !ok {
+        Metrics::add(&state.metrics.health_check_failures_total, 1);
+    }
+    let before = link.status.clone();
+    link.status = if ok { link_status::ACTIVE } else { link_status::FAILING }.into();
+    // A passing re-test of an active link keeps Confirm's full findings.
+    if !(ok && before == link_status::ACTIVE) {
+        link.checks = serde_json::to_string(&checks).unwrap_or_default();
+    }
+    link.last_tested_ms = Some(now);
+    state.store.update_link(&link, now).await?;
+    if before != link.status {
+        tracing::warn!(tenant = %tenant, instance = %link.instance_id, from = %before, to = %link.status, "health re-test changed the link");
+    }
     Ok(view(state, &link))
 }
 

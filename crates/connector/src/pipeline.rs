@@ -9,6 +9,7 @@ use wire::connector_api::{InventoryAccepted, InventoryBatch, link_status, outcom
 use wire::partner::{ItemResult, item_status, message_status};
 
 use crate::Shared;
+use crate::concurrency::Signal;
 use crate::error::{ConnectorError, Result};
 use crate::metrics::Metrics;
 use crate::retry::{self, Verdict};
@@ -101,42 +102,55 @@ async fn step(state: &Shared) -> Result<bool> {
     Ok(batched + uploaded > 0 || polled > 0)
 }
 
-/// Moves queued updates into upload messages, one tenant at a time.
+/// Moves queued updates into upload messages: per tenant, as many full messages as its
+/// window lets go out at once, and a partial one once the oldest update has lingered.
 async fn batch(state: &Shared) -> Result<usize> {
     let mut made = 0;
     let now = state.clock.now_ms();
     for (tenant, queued, oldest) in state.store.tenants_with_queue().await? {
-        // A message is formed when it is full or its oldest update has waited long enough:
-        // few large messages, as the tenant's write budget wants.
+        // Few large messages, as the tenant's write budget wants.
         if (queued as usize) < state.config.batch_size && now - oldest < state.config.batch_linger_ms as i64 {
             continue;
         }
         let Some(cloud) = state.store.cloud_of_tenant(&tenant).await? else { continue };
-        let message_id = uuid::Uuid::new_v4().to_string();
-        let mut txn = state.store.begin().await?;
-        let items = tx::claim_batch(&mut txn, &tenant, &message_id, state.config.batch_size as i64).await?;
-        if items.is_empty() {
-            txn.rollback().await?;
-            continue;
+        for _ in 0..state.concurrency.limit(&tenant) {
+            let claimed = form_message(state, &tenant, &cloud, now).await?;
+            if claimed > 0 {
+                made += 1;
+            }
+            if claimed < state.config.batch_size {
+                break;
+            }
         }
-        // The body is fixed once: every retry PUTs the same bytes under the same ID.
-        let content: Vec<&str> = items.iter().map(|(_, item)| item.as_str()).collect();
-        let body = partner::client::message_body(&tenant, &platform::clock::rfc3339(state.clock.now()), &content);
-        let message = MessageRow {
-            message_id,
-            tenant_id: tenant.clone(),
-            cloud,
-            body,
-            status: message_state::UPLOAD.into(),
-            attempts: 0,
-            next_attempt_ms: now,
-        };
-        tx::insert_message(&mut txn, &message, now).await?;
-        txn.commit().await?;
-        Metrics::add(&state.metrics.messages_created_total, 1);
-        made += 1;
     }
     Ok(made)
+}
+
+/// Claims queued updates of a tenant into one new message; returns how many.
+async fn form_message(state: &Shared, tenant: &str, cloud: &str, now: i64) -> Result<usize> {
+    let message_id = uuid::Uuid::new_v4().to_string();
+    let mut txn = state.store.begin().await?;
+    let items = tx::claim_batch(&mut txn, tenant, &message_id, state.config.batch_size as i64).await?;
+    if items.is_empty() {
+        txn.rollback().await?;
+        return Ok(0);
+    }
+    // The body is fixed once: every retry PUTs the same bytes under the same ID.
+    let content: Vec<&str> = items.iter().map(|(_, item)| item.as_str()).collect();
+    let body = partner::client::message_body(tenant, &platform::clock::rfc3339(state.clock.now()), &content);
+    let message = MessageRow {
+        message_id,
+        tenant_id: tenant.to_string(),
+        cloud: cloud.to_string(),
+        body,
+        status: message_state::UPLOAD.into(),
+        attempts: 0,
+        next_attempt_ms: now,
+    };
+    tx::insert_message(&mut txn, &message, now).await?;
+    txn.commit().await?;
+    Metrics::add(&state.metrics.messages_created_total, 1);
+    Ok(items.len())
 }
 
 fn jitter() -> f64 {
@@ -162,44 +176,64 @@ async fn retry_later(
     state.store.reschedule_message(&m.message_id, status, attempts, state.clock.now_ms() + delay as i64, Some(&error.to_string())).await
 }
 
+/// Uploads due messages, each tenant up to its adaptive window, all concurrently.
 async fn upload_due(state: &Shared) -> Result<usize> {
     let now = state.clock.now_ms();
-    let due: Vec<MessageRow> =
-        state.store.messages_due(message_state::UPLOAD, now, 16).await?.into_iter().filter(|m| !state.paused(&m.tenant_id, now)).collect();
-    for m in &due {
-        let app = state.app(&m.cloud)?.clone();
+    let due = state.store.messages_due(message_state::UPLOAD, now, 256).await?.into_iter().filter(|m| !state.paused(&m.tenant_id, now));
+    let mut calls = tokio::task::JoinSet::new();
+    for m in state.concurrency.pick(due, |m| &m.tenant_id) {
+        let (state, app) = (state.clone(), state.app(&m.cloud)?.clone());
         Metrics::add(&state.metrics.upload_requests_total, 1);
-        match state.cloud.upload(&app, &m.tenant_id, &m.message_id, &m.body).await {
+        calls.spawn(async move {
+            let result = state.cloud.upload(&app, &m.tenant_id, &m.message_id, &m.body).await;
+            (m, result)
+        });
+    }
+    let mut started = 0;
+    while let Some(joined) = calls.join_next().await {
+        let (m, result) = joined.map_err(ConnectorError::internal)?;
+        started += 1;
+        state.concurrency.observe(&m.tenant_id, Signal::of(&result));
+        match result {
             Ok(_) => state.store.reschedule_message(&m.message_id, message_state::POLL, 0, state.clock.now_ms() + 50, None).await?,
             Err(e) if e.is_partner_terminated() => {
                 terminated(state, &m.tenant_id).await?;
-                conclude(state, m, &HashMap::new(), Some("the connection was terminated in Intune")).await?
+                conclude(state, &m, &HashMap::new(), Some("the connection was terminated in Intune")).await?
             }
             Err(e) => match retry::classify(&e) {
-                Verdict::Retry { after_ms } => retry_later(state, m, message_state::UPLOAD, &e, after_ms).await?,
-                Verdict::GiveUp(reason) => conclude(state, m, &HashMap::new(), Some(&reason)).await?,
+                Verdict::Retry { after_ms } => retry_later(state, &m, message_state::UPLOAD, &e, after_ms).await?,
+                Verdict::GiveUp(reason) => conclude(state, &m, &HashMap::new(), Some(&reason)).await?,
             },
         }
     }
-    Ok(due.len())
+    Ok(started)
 }
 
+/// Polls the status of uploaded messages, within the same per-tenant windows.
 async fn poll_due(state: &Shared) -> Result<usize> {
     let now = state.clock.now_ms();
-    let due: Vec<MessageRow> =
-        state.store.messages_due(message_state::POLL, now, 64).await?.into_iter().filter(|m| !state.paused(&m.tenant_id, now)).collect();
+    let due = state.store.messages_due(message_state::POLL, now, 256).await?.into_iter().filter(|m| !state.paused(&m.tenant_id, now));
+    let mut calls = tokio::task::JoinSet::new();
+    for m in state.concurrency.pick(due, |m| &m.tenant_id) {
+        let (state, app) = (state.clone(), state.app(&m.cloud)?.clone());
+        calls.spawn(async move {
+            let result = state.cloud.upload_status(&app, &m.tenant_id, &m.message_id).await;
+            (m, result)
+        });
+    }
     let mut finished = 0;
-    for m in &due {
-        let app = state.app(&m.cloud)?.clone();
-        match state.cloud.upload_status(&app, &m.tenant_id, &m.message_id).await {
+    while let Some(joined) = calls.join_next().await {
+        let (m, result) = joined.map_err(ConnectorError::internal)?;
+        state.concurrency.observe(&m.tenant_id, Signal::of(&result));
+        match result {
             Ok(s) if s.status == message_status::COMPLETED => {
                 let results: HashMap<String, ItemResult> = s.item_results.into_iter().map(|r| (r.device_id.clone(), r)).collect();
-                conclude(state, m, &results, None).await?;
+                conclude(state, &m, &results, None).await?;
                 finished += 1;
             }
             Ok(s) if s.status == message_status::FAILED => {
                 let reason = format!("the cloud failed the message: {}", s.error_detail.unwrap_or_default());
-                conclude(state, m, &HashMap::new(), Some(&reason)).await?;
+                conclude(state, &m, &HashMap::new(), Some(&reason)).await?;
                 finished += 1;
             }
             // Still pending: poll again, less often the longer it takes (the polls count
@@ -212,10 +246,10 @@ async fn poll_due(state: &Shared) -> Result<usize> {
                     .await?
             }
             // The cloud does not know the message (lost before it was stored): upload again.
-            Err(e) if e.status() == Some(404) => retry_later(state, m, message_state::UPLOAD, &e, None).await?,
+            Err(e) if e.status() == Some(404) => retry_later(state, &m, message_state::UPLOAD, &e, None).await?,
             Err(e) => match retry::classify(&e) {
-                Verdict::Retry { after_ms } => retry_later(state, m, message_state::POLL, &e, after_ms).await?,
-                Verdict::GiveUp(reason) => conclude(state, m, &HashMap::new(), Some(&reason)).await?,
+                Verdict::Retry { after_ms } => retry_later(state, &m, message_state::POLL, &e, after_ms).await?,
+                Verdict::GiveUp(reason) => conclude(state, &m, &HashMap::new(), Some(&reason)).await?,
             },
         }
     }
@@ -276,6 +310,10 @@ async fn conclude(state: &Shared, m: &MessageRow, results: &HashMap<String, Item
         };
         if status == outcome_status::ACCEPTED {
             accepted += 1;
+            state.metrics.delivery_seconds.observe((now - r.received_ms).max(0) as f64 / 1000.0);
+        } else {
+            // Kept with its reason until an operator or the instance replays it.
+            tx::dead_letter(&mut txn, r.id, detail.as_deref().unwrap_or("refused"), now).await?;
         }
         tx::insert_outcome(&mut txn, &r.instance_id, &r.computer_id, r.sequence, status, detail.as_deref(), now).await?;
     }

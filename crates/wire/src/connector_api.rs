@@ -132,3 +132,90 @@ pub mod outcome_status {
     pub const REJECTED: &str = "rejected";
     pub const DEAD: &str = "dead";
 }
+
+/// One link as the operator API and `cloudconnector admin status` show it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LinkHealth {
+    pub link: LinkView,
+    pub instance_id: String,
+    pub instance_name: String,
+    /// Updates accepted but not concluded yet.
+    pub backlog: i64,
+    /// Age of the oldest of them.
+    pub lag_seconds: i64,
+    pub dead_letters: i64,
+    pub accepted_total: i64,
+    pub rejected_total: i64,
+    pub last_upload_at: Option<String>,
+    pub last_error: Option<String>,
+    pub last_reconciled_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LinksHealth {
+    pub links: Vec<LinkHealth>,
+}
+
+/// An update that could not be delivered, kept until replayed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeadLetter {
+    pub id: i64,
+    pub instance_id: String,
+    pub tenant_id: String,
+    pub computer_id: String,
+    pub sequence: i64,
+    pub device_id: String,
+    pub reason: Option<String>,
+    pub at: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeadLetters {
+    pub dead_letters: Vec<DeadLetter>,
+}
+
+/// `POST …/dead-letters/replay`: the given ids, or every dead letter in scope.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Replay {
+    #[serde(default)]
+    pub ids: Option<Vec<i64>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Replayed {
+    pub replayed: u64,
+    /// Letters closed instead: a newer update of the same computer exists.
+    pub superseded: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Reconciled {
+    pub link_id: String,
+    /// Updates queued again: the newest one of each computer.
+    pub queued: u64,
+}
+
+/// Everything the connector did with one Entra device.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeviceTrace {
+    pub device_id: String,
+    pub updates: Vec<TracedUpdate>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TracedUpdate {
+    pub instance_id: String,
+    pub tenant_id: String,
+    pub computer_id: String,
+    pub sequence: i64,
+    /// `queued`, `batched`, `done` or `dead`.
+    pub status: String,
+    pub received_at: String,
+    pub message_id: Option<String>,
+    /// The message's state (`upload`, `poll`, `done`), attempts and last error.
+    pub message: Option<String>,
+    pub dead_reason: Option<String>,
+    /// Outcomes reported back to the instance: `status at: detail`.
+    pub outcomes: Vec<String>,
+    pub item: DeviceItem,
+}

@@ -24,6 +24,9 @@ pub struct CloudEndpoints {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ConnectorEndpoints {
     pub url: String,
+    /// Bearer token of the connector's operator API (the `cloudconnector admin` commands).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator_token: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -52,6 +55,9 @@ pub struct Seed {
     pub tenant_domain: String,
     pub global_admin: Credentials,
     pub mdm_admin: MdmAdmin,
+    /// The admin of every instance (the first is `mdm_admin`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mdm_admins: Vec<MdmAdmin>,
     pub test_client: TestClient,
 }
 

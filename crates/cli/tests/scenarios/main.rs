@@ -14,6 +14,7 @@ mod identity;
 mod interop;
 mod inventory_api;
 mod mdm_inventory;
+mod operations;
 mod recovery;
 mod retries;
 mod s1_prerequisites;

@@ -314,6 +314,9 @@ fn inject_fault(state: &Shared, method: &str, unit: &str) -> Result<()> {
             "The service is temporarily unavailable.",
         )),
         Some(Fault::RejectToken) => Err(CloudError::unauthorized("The access token is not valid yet.")),
+        Some(Fault::BadRequest) => {
+            Err(CloudError::odata(axum::http::StatusCode::BAD_REQUEST, "BadRequest", "The request was refused (injected fault)."))
+        }
         // A panic ends the connection's task: the client sees the connection dropped.
         Some(Fault::Reset) => panic!("injected fault: connection dropped"),
     }

@@ -154,9 +154,9 @@ async fn apply(store: &Store, message: &UploadRow, now_ms: i64, no_policy_is_com
     let mut latest: HashMap<String, i64> = HashMap::new();
     let mut planned = Vec::with_capacity(body.content.len());
     // The tenant's setting, read once per message.
-    let (tenant_no_policy, _) = store.compliance_settings(&message.tenant_id, no_policy_is_compliant).await?;
+    let (tenant_no_policy, validity_days) = store.compliance_settings(&message.tenant_id, no_policy_is_compliant).await?;
     for item in &body.content {
-        planned.push(plan_item(store, message, item, &mut policies, &mut latest, now_ms, tenant_no_policy).await?);
+        planned.push(plan_item(store, message, item, &mut policies, &mut latest, now_ms, tenant_no_policy, validity_days).await?);
     }
     let results: Vec<ItemResult> = planned.iter().map(|p| p.result.clone()).collect();
     let mut txn = store.begin().await?;
@@ -197,6 +197,7 @@ fn rejected(device_id: &str, code: &str, detail: String) -> Planned {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn plan_item(
     store: &Store,
     message: &UploadRow,
@@ -205,6 +206,7 @@ async fn plan_item(
     latest: &mut HashMap<String, i64>,
     now_ms: i64,
     no_policy_is_compliant: bool,
+    validity_days: i64,
 ) -> Result<Planned> {
     let device_id = item.device_id.to_ascii_lowercase();
     if !item.tenant_id.eq_ignore_ascii_case(&message.tenant_id) {
@@ -278,6 +280,13 @@ async fn plan_item(
         let verdict =
             compliance::overall(&results, &conflicting, grace, !user_policies.is_empty(), no_policy_is_compliant, &before, now_ms);
         (verdict, results)
+    };
+    // A state collected longer ago than the validity period is not a report within it,
+    // even when a partner sends it again (a reconcile, an unresponsive Mac).
+    let verdict = if verdict.is_compliant() == Some(true) && updated_ms < now_ms - validity_days * 24 * 3600 * 1000 {
+        compliance::Verdict::decided(false)
+    } else {
+        verdict
     };
     let compliant = verdict.is_compliant();
     let row = ManagedDeviceRow {

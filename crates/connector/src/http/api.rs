@@ -131,6 +131,7 @@ pub async fn status(State(state): State<Shared>, headers: HeaderMap) -> Result<J
         "last_upload_at": last_upload.map(platform::clock::ms_to_rfc3339),
         "accepted_total": accepted,
         "rejected_total": rejected,
+        "dead_letters": state.store.dead_letter_count(&instance.id).await?,
         "last_error": last_error,
     })))
 }

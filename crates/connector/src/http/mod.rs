@@ -3,6 +3,7 @@
 
 mod api;
 mod browser;
+mod operator;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -22,7 +23,16 @@ pub fn router(state: Shared) -> Router {
         .route("/api/v1/links/{id}/disconnect", post(api::disconnect))
         .route("/api/v1/inventory", post(api::inventory))
         .route("/api/v1/outcomes", get(api::outcomes))
+        .route("/api/v1/links/{id}/reconcile", post(operator::instance_reconcile))
+        .route("/api/v1/dead-letters", get(operator::instance_dead_letters))
+        .route("/api/v1/dead-letters/replay", post(operator::instance_replay))
         .route("/api/v1/status", get(api::status))
+        .route("/api/v1/operator/links", get(operator::links))
+        .route("/api/v1/operator/links/{id}/reconcile", post(operator::reconcile))
+        .route("/api/v1/operator/links/{id}/health-check", post(operator::health_check))
+        .route("/api/v1/operator/dead-letters", get(operator::dead_letters))
+        .route("/api/v1/operator/dead-letters/replay", post(operator::replay_dead_letters))
+        .route("/api/v1/operator/devices/{device_id}", get(operator::trace))
         .route("/metrics", get(api::metrics))
         .route("/onboarding/callback", get(browser::consent_callback))
         .route("/route/{tenant}/{purpose}", get(browser::route))

@@ -1,0 +1,163 @@
+//! `cloudconnector admin …`: what an operator does by hand without a browser, over the
+//! public APIs named in `endpoints.json` — the connector's operator API (link status,
+//! reconcile, health re-test, dead letters, device trace) and the mdm's read API (the
+//! change-management log).
+
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use serde::de::DeserializeOwned;
+use wire::connector_api::{DeadLetters, DeviceTrace, LinkView, LinksHealth, Reconciled, Replay, Replayed};
+use wire::endpoints::EndpointsFile;
+
+pub struct Admin {
+    http: reqwest::Client,
+    endpoints: EndpointsFile,
+}
+
+async fn answer<T: DeserializeOwned>(what: &str, resp: Result<reqwest::Response, reqwest::Error>) -> anyhow::Result<T> {
+    let resp = resp.with_context(|| format!("{what}: the service did not answer"))?;
+    let status = resp.status();
+    let body = resp.text().await?;
+    if !status.is_success() {
+        bail!("{what}: HTTP {status}: {body}");
+    }
+    serde_json::from_str(&body).with_context(|| format!("{what}: unexpected answer {body}"))
+}
+
+impl Admin {
+    /// Reads `endpoints.json` (written by `demo` and `serve --role all`).
+    pub fn from_file(path: &Path) -> anyhow::Result<Admin> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {} (start `cloudconnector demo` first)", path.display()))?;
+        let endpoints: EndpointsFile =
+            serde_json::from_str(&text).with_context(|| format!("{} is not an endpoints file", path.display()))?;
+        let ca = std::fs::read_to_string(&endpoints.ca_certificate).with_context(|| format!("reading {}", endpoints.ca_certificate))?;
+        Ok(Admin { http: platform::http::client(&ca), endpoints })
+    }
+
+    fn operator_token(&self) -> anyhow::Result<&str> {
+        self.endpoints.connector.operator_token.as_deref().context("endpoints.json names no operator token for the connector")
+    }
+
+    async fn get<T: DeserializeOwned>(&self, what: &str, path: &str) -> anyhow::Result<T> {
+        let url = format!("{}{path}", self.endpoints.connector.url);
+        answer(what, self.http.get(url).bearer_auth(self.operator_token()?).send().await).await
+    }
+
+    async fn post<T: DeserializeOwned>(&self, what: &str, path: &str, body: Option<String>) -> anyhow::Result<T> {
+        let url = format!("{}{path}", self.endpoints.connector.url);
+        let mut req = self.http.post(url).bearer_auth(self.operator_token()?);
+        if let Some(body) = body {
+            req = req.header("content-type", "application/json").body(body);
+        }
+        answer(what, req.send().await).await
+    }
+
+    pub async fn status(&self) -> anyhow::Result<LinksHealth> {
+        self.get("status", "/api/v1/operator/links").await
+    }
+
+    /// Reconciles one link, or every active link when `link_id` is `None`.
+    pub async fn reconcile(&self, link_id: Option<&str>) -> anyhow::Result<Vec<Reconciled>> {
+        let ids: Vec<String> = match link_id {
+            Some(id) => vec![id.to_string()],
+            None => self.status().await?.links.into_iter().filter(|l| l.link.status == "active").map(|l| l.link.link_id).collect(),
+        };
+        let mut out = Vec::new();
+        for id in ids {
+            out.push(self.post("reconcile", &format!("/api/v1/operator/links/{id}/reconcile"), None).await?);
+        }
+        Ok(out)
+    }
+
+    pub async fn health_check(&self, link_id: &str) -> anyhow::Result<LinkView> {
+        self.post("health check", &format!("/api/v1/operator/links/{link_id}/health-check"), None).await
+    }
+
+    pub async fn dead_letters(&self) -> anyhow::Result<DeadLetters> {
+        self.get("dead letters", "/api/v1/operator/dead-letters").await
+    }
+
+    pub async fn replay(&self, ids: Option<Vec<i64>>) -> anyhow::Result<Replayed> {
+        let body = serde_json::to_string(&Replay { ids })?;
+        self.post("replay", "/api/v1/operator/dead-letters/replay", Some(body)).await
+    }
+
+    pub async fn trace(&self, device_id: &str) -> anyhow::Result<DeviceTrace> {
+        self.get("trace", &format!("/api/v1/operator/devices/{device_id}")).await
+    }
+
+    /// The change-management log of an instance, read with its admin's credentials.
+    pub async fn change_log(&self, slug: &str, username: Option<&str>, password: Option<&str>) -> anyhow::Result<serde_json::Value> {
+        let instance = self
+            .endpoints
+            .mdm
+            .instances
+            .iter()
+            .find(|i| i.url.ends_with(&format!("/i/{slug}")))
+            .with_context(|| format!("endpoints.json names no instance '{slug}'"))?;
+        let seeded = self.endpoints.seed.as_ref().and_then(|s| s.mdm_admins.iter().find(|a| a.instance == slug));
+        let (user, pass) = match (username, password, seeded) {
+            (Some(u), Some(p), _) => (u.to_string(), p.to_string()),
+            (None, None, Some(a)) => (a.username.clone(), a.password.clone()),
+            _ => bail!("give --username and --password of an admin of '{slug}'"),
+        };
+        let url = format!("{}/api/v1/change-management/logs", instance.url);
+        answer("change log", self.http.get(url).basic_auth(user, Some(pass)).send().await).await
+    }
+}
+
+/// A fixed-width table of the links, as `admin status` prints it.
+pub fn render_status(s: &LinksHealth) -> String {
+    let mut out = format!(
+        "{:<36}  {:<12}  {:<22}  {:<36}  {:>7}  {:>5}  {:>5}  {:>8}  last upload\n",
+        "link", "instance", "status", "tenant", "backlog", "lag s", "dead", "accepted"
+    );
+    for l in &s.links {
+        out.push_str(&format!(
+            "{:<36}  {:<12}  {:<22}  {:<36}  {:>7}  {:>5}  {:>5}  {:>8}  {}\n",
+            l.link.link_id,
+            l.instance_name,
+            l.link.status,
+            l.link.tenant_id.as_deref().unwrap_or("-"),
+            l.backlog,
+            l.lag_seconds,
+            l.dead_letters,
+            l.accepted_total,
+            l.last_upload_at.as_deref().unwrap_or("-"),
+        ));
+        for c in l.link.checks.iter().filter(|c| !c.passed) {
+            out.push_str(&format!("    ✗ {}: {}{}\n", c.name, c.detail, c.remedy.as_ref().map(|r| format!(" — {r}")).unwrap_or_default()));
+        }
+        if let Some(e) = &l.last_error {
+            out.push_str(&format!("    last error: {e}\n"));
+        }
+    }
+    out
+}
+
+pub fn render_trace(t: &DeviceTrace) -> String {
+    let mut out = format!("device {}\n", t.device_id);
+    for u in &t.updates {
+        out.push_str(&format!(
+            "  #{} computer {} on instance {} → tenant {}: {} (received {})\n",
+            u.sequence, u.computer_id, u.instance_id, u.tenant_id, u.status, u.received_at
+        ));
+        if let Some(m) = &u.message {
+            out.push_str(&format!("      message {}: {m}\n", u.message_id.as_deref().unwrap_or("-")));
+        }
+        if let Some(r) = &u.dead_reason {
+            out.push_str(&format!("      dead letter: {r}\n"));
+        }
+        for o in &u.outcomes {
+            out.push_str(&format!("      outcome {o}\n"));
+        }
+        let i = &u.item;
+        out.push_str(&format!(
+            "      item: EntityType {} state {:?} encrypted {:?} os {:?} updated {}\n",
+            i.entity_type, i.state, i.encrypted, i.os_version, i.last_update_time
+        ));
+    }
+    out
+}

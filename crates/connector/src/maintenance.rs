@@ -1,0 +1,43 @@
+//! Work on the service clock's schedule: the health re-test of each link (SPEC S8 drift)
+//! and the daily full reconcile (SPEC §4 recovery). Both are also available on demand
+//! through the APIs.
+
+use std::time::Duration;
+
+use crate::Shared;
+use crate::error::Result;
+use crate::metrics::Metrics;
+use crate::onboarding;
+
+pub async fn run(state: Shared) {
+    loop {
+        if let Err(e) = step(&state).await {
+            tracing::warn!(error = %e, "maintenance step failed; will retry");
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+async fn step(state: &Shared) -> Result<()> {
+    let now = state.clock.now_ms();
+    for link in state.store.links_due_for_health_check(now - state.config.health_interval_s as i64 * 1000).await? {
+        let (id, tenant) = (link.id.clone(), link.tenant_id.clone().unwrap_or_default());
+        if let Err(e) = onboarding::health_check(state, link).await {
+            tracing::debug!(link = %id, tenant = %tenant, error = %e, "health re-test skipped");
+        }
+    }
+    for link in state.store.links_due_for_reconcile(now - state.config.reconcile_interval_s as i64 * 1000).await? {
+        reconcile(state, &link).await?;
+    }
+    Ok(())
+}
+
+/// Resends the current state of every computer of the link's instance on its tenant.
+pub async fn reconcile(state: &Shared, link: &crate::store::LinkRow) -> Result<u64> {
+    let Some(tenant) = link.tenant_id.as_deref() else { return Ok(0) };
+    let queued = state.store.reconcile(tenant, &link.instance_id, state.clock.now_ms()).await?;
+    Metrics::add(&state.metrics.reconciled_updates_total, queued);
+    tracing::info!(tenant, instance = %link.instance_id, link = %link.id, queued, "reconcile: current state queued again");
+    state.work.notify_one();
+    Ok(queued)
+}
