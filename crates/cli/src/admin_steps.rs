@@ -144,7 +144,14 @@ pub async fn remove_manual_integration(stack: &Stack, slug: &str, app_id: &str) 
     let m = mdm_sign_in(stack, slug).await?;
     m.post_form(
         &format!("{}/settings/global-management/conditional-access", stack.instance_url(slug)),
-        &[("connection_type", "manual"), ("sovereign_cloud", "local"), ("landing_page", "registration"), ("action", "save")],
+        &[
+            ("connection_type", "manual"),
+            ("sovereign_cloud", "local"),
+            ("landing_page", "registration"),
+            ("manual_tenant", &stack.tenant.domain),
+            ("manual_app_id", app_id),
+            ("action", "save"),
+        ],
     )
     .await?;
     intune_set_app_id(stack, "").await?;

@@ -18,6 +18,7 @@ mod operations;
 mod recovery;
 mod retries;
 mod s1_prerequisites;
+mod s2_remove_manual;
 mod s3_connect;
 mod s4_compliance_sign_in;
 mod s4_policies;
