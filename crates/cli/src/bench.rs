@@ -248,3 +248,142 @@ pub async fn inventory(data_dir: &Path, computers: usize, seconds: u64, concurre
     let reports = count.load(Ordering::Relaxed);
     Ok(InventoryBench { computers, concurrency, seconds: elapsed, reports, reports_per_second: reports as f64 / elapsed })
 }
+
+#[derive(Debug, Serialize)]
+pub struct DeliveryBench {
+    pub database: String,
+    pub throttle: String,
+    pub devices: usize,
+    pub devices_per_message: usize,
+    /// From the first intake request to the last device's outcome.
+    pub seconds: f64,
+    pub devices_per_second: f64,
+    /// The instance's intake requests alone (durable before they are answered).
+    pub intake_seconds: f64,
+    pub messages: u64,
+    /// Uploads and polls scheduled again (429 with Retry-After, 5xx, timeouts).
+    pub retries: u64,
+    pub accepted: i64,
+    pub rejected: i64,
+}
+
+/// End-to-end delivery through the connector: one instance connected to one tenant by
+/// the real onboarding, `devices` Entra devices seeded in the cloud, then one update per
+/// device posted to the connector's intake (1,000 per request) and timed until the cloud
+/// has concluded every one (its outcome recorded for the instance). `per_message` is the
+/// connector's batch size: 1 is what an integration sending one device per message does.
+pub async fn delivery(
+    data_dir: &Path,
+    devices: usize,
+    per_message: usize,
+    postgres: Option<String>,
+    throttle: bool,
+) -> anyhow::Result<DeliveryBench> {
+    let mut opts = StackOptions::new(data_dir, 0);
+    opts.instances.truncate(1);
+    opts.batch_size = per_message.max(1);
+    opts.throttle.enabled = throttle;
+    if let Some(server) = &postgres {
+        opts.databases = crate::stack::Databases::FreshPostgres(server.clone());
+    }
+    let stack = Stack::start(opts).await?;
+    let slug = stack.instances[0].slug.clone();
+    crate::admin_steps::connect_instance(&stack, &slug).await?;
+    let tenant = stack.tenant.clone();
+    let store = &stack.cloud.state.store;
+    let now = stack.clock.now_ms();
+    let mut device_ids = Vec::with_capacity(devices);
+    for n in 0..devices {
+        let device_id = uuid::Uuid::new_v4().to_string();
+        store
+            .insert_device(&cloud::store::DeviceRow {
+                id: uuid::Uuid::new_v4().to_string(),
+                tenant_id: tenant.tenant_id.clone(),
+                device_id: device_id.clone(),
+                display_name: format!("Mac {n}"),
+                owner_user_id: tenant.admin.id.clone(),
+                operating_system: "MacMDM".into(),
+                os_version: "15.2".into(),
+                public_key: String::new(),
+                certificate_thumbprint: String::new(),
+                is_compliant: None,
+                is_managed: 0,
+                mdm_app_id: None,
+                registered_ms: now,
+                compliance_updated_ms: None,
+            })
+            .await?;
+        device_ids.push(device_id);
+    }
+    let instance = stack.mdm.state.store.instance_by_slug(&slug).await?.expect("instance");
+    let credential = instance.connector_credential.clone().expect("connected instance");
+    let connector_instance = instance.connector_instance_id.clone().expect("connected instance");
+    let updates: Vec<wire::connector_api::InventoryUpdate> = device_ids
+        .iter()
+        .enumerate()
+        .map(|(n, device_id)| wire::connector_api::InventoryUpdate {
+            computer_id: format!("bench-{n}"),
+            sequence: 1,
+            item: wire::partner::DeviceItem {
+                entity_type: wire::partner::entity_type::LEGACY_INVENTORY,
+                device_id: device_id.clone(),
+                last_update_time: platform::clock::ms_to_rfc3339(now),
+                encrypted: Some(n % 4 != 0),
+                sip: Some("Enabled".into()),
+                os_version: Some("15.2".into()),
+                device_name: Some(format!("Mac {n}")),
+                ..Default::default()
+            },
+        })
+        .collect();
+    let connector = match &stack.connector {
+        crate::stack::ConnectorService::InProcess(c) => c.state.clone(),
+        crate::stack::ConnectorService::Process(_) => bail!("the delivery benchmark runs the connector in process"),
+    };
+    let url = format!("{}/api/v1/inventory", stack.connector.url());
+    let started = Instant::now();
+    let mut posts = tokio::task::JoinSet::new();
+    let chunks: Vec<Vec<wire::connector_api::InventoryUpdate>> = updates.chunks(1000).map(<[_]>::to_vec).collect();
+    let chunks = Arc::new(std::sync::Mutex::new(chunks));
+    for _ in 0..4 {
+        let (http, url, credential, chunks) = (stack.http.clone(), url.clone(), credential.clone(), chunks.clone());
+        posts.spawn(async move {
+            loop {
+                let Some(chunk) = chunks.lock().expect("chunks").pop() else { return anyhow::Ok(()) };
+                let resp =
+                    http.post(&url).bearer_auth(&credential).json(&wire::connector_api::InventoryBatch { updates: chunk }).send().await?;
+                if !resp.status().is_success() {
+                    bail!("intake refused: {} {}", resp.status(), resp.text().await.unwrap_or_default());
+                }
+            }
+        });
+    }
+    while let Some(r) = posts.join_next().await {
+        r??;
+    }
+    let intake_seconds = started.elapsed().as_secs_f64();
+    let (accepted, rejected) = loop {
+        let (accepted, rejected) = connector.store.outcome_counts(&connector_instance).await?;
+        if (accepted + rejected) as usize >= devices {
+            break (accepted, rejected);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    let metrics = &connector.metrics;
+    let result = DeliveryBench {
+        database: if postgres.is_some() { "postgresql" } else { "sqlite" }.into(),
+        throttle: if throttle { "default partner limits (200 writes / 20 s per app and tenant)" } else { "off" }.into(),
+        devices,
+        devices_per_message: per_message,
+        seconds,
+        devices_per_second: devices as f64 / seconds,
+        intake_seconds,
+        messages: metrics.messages_created_total.load(Ordering::Relaxed),
+        retries: metrics.upload_retries_total.load(Ordering::Relaxed),
+        accepted,
+        rejected,
+    };
+    stack.shutdown_and(true).await;
+    Ok(result)
+}

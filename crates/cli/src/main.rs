@@ -118,6 +118,22 @@ enum BenchWhat {
         #[arg(long, default_value = ".cloudconnector-bench")]
         data_dir: PathBuf,
     },
+    /// End-to-end delivery through the connector: devices from intake to Completed.
+    Delivery {
+        #[arg(long, default_value_t = 100_000)]
+        devices: usize,
+        /// The connector's batch size (1: one device per message, the simple baseline).
+        #[arg(long, default_value_t = 1000)]
+        per_message: usize,
+        /// Run every role on fresh databases of this PostgreSQL server instead of SQLite.
+        #[arg(long)]
+        postgres: Option<String>,
+        /// Let the cloud enforce its default partner-upload limits.
+        #[arg(long)]
+        throttle: bool,
+        #[arg(long, default_value = ".cloudconnector-bench")]
+        data_dir: PathBuf,
+    },
     /// Devices evaluated per second by the cloud's compliance engine.
     Evaluation {
         #[arg(long, default_value_t = 20000)]
@@ -165,6 +181,12 @@ async fn main() -> anyhow::Result<()> {
         Command::Bench { what: BenchWhat::Inventory { computers, seconds, concurrency, data_dir } } => {
             stack::remove_databases(&data_dir);
             let result = cloudconnector::bench::inventory(&data_dir, computers, seconds, concurrency).await?;
+            println!("{}", serde_json::to_string_pretty(&result)?);
+            Ok(())
+        }
+        Command::Bench { what: BenchWhat::Delivery { devices, per_message, postgres, throttle, data_dir } } => {
+            stack::remove_databases(&data_dir);
+            let result = cloudconnector::bench::delivery(&data_dir, devices, per_message, postgres, throttle).await?;
             println!("{}", serde_json::to_string_pretty(&result)?);
             Ok(())
         }

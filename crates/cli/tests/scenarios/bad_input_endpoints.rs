@@ -108,3 +108,33 @@ async fn every_endpoint_refuses_in_its_own_error_shape() {
     }
     t.stop().await;
 }
+
+/// The connector serves its OpenAPI document, and every operation it documents exists:
+/// called without credentials, each answers in the service's own shape, never with the
+/// fallback for an unknown route.
+#[tokio::test]
+async fn the_connector_openapi_document_matches_its_routes() {
+    let t = crate::harness::spawn(0).await;
+    let resp = t.http.get(format!("{}/openapi.json", t.connector.url())).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let doc: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths = doc["paths"].as_object().unwrap();
+    assert!(paths.len() >= 20, "{}", paths.len());
+    for (path, ops) in paths {
+        let concrete = path
+            .replace("{id}", "00000000-0000-0000-0000-000000000000")
+            .replace("{device_id}", "00000000-0000-0000-0000-000000000000")
+            .replace("{tenant}", "00000000-0000-0000-0000-000000000000")
+            .replace("{purpose}", "enroll");
+        for method in ops.as_object().unwrap().keys().filter(|m| ["get", "post", "put", "delete"].contains(&m.as_str())) {
+            let req = t.http.request(method.to_uppercase().parse().unwrap(), format!("{}{concrete}", t.connector.url()));
+            let resp = req.send().await.unwrap();
+            let status = resp.status().as_u16();
+            let body = resp.text().await.unwrap();
+            assert_ne!(status, 405, "{method} {path} is documented but not routed");
+            assert!(!body.contains("No such endpoint."), "{method} {path} is documented but not routed: {body}");
+        }
+    }
+    t.stop().await;
+}

@@ -36,11 +36,19 @@ pub fn router(state: Shared) -> Router {
         .route("/metrics", get(api::metrics))
         .route("/onboarding/callback", get(browser::consent_callback))
         .route("/route/{tenant}/{purpose}", get(browser::route))
+        .route("/openapi.json", get(openapi))
         .route("/health/live", get(|| async { "ok" }))
         .route("/health/ready", get(api::ready))
         .layer(DefaultBodyLimit::max(16 * 1024 * 1024))
         .fallback(not_found)
         .with_state(state)
+}
+
+/// The API's OpenAPI document, committed beside the code (`crates/connector/openapi.json`).
+pub const OPENAPI: &str = include_str!("../../openapi.json");
+
+async fn openapi() -> ([(axum::http::HeaderName, &'static str); 1], &'static str) {
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], OPENAPI)
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
