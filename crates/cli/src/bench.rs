@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 use serde::Serialize;
 
 use crate::stack::{Stack, StackOptions};
@@ -386,4 +386,172 @@ pub async fn delivery(
     };
     stack.shutdown_and(true).await;
     Ok(result)
+}
+
+#[derive(Debug, Serialize)]
+pub struct MemoryBench {
+    pub instances: usize,
+    pub tenants: usize,
+    pub devices: usize,
+    /// Rows written before the connector started (routes, updates, outcomes).
+    pub rows: usize,
+    pub populate_seconds: f64,
+    /// Resident memory of the connector process once ready.
+    pub rss_ready_mb: f64,
+    /// After every instance's status call, the operator's list of every link and traces.
+    pub rss_after_queries_mb: f64,
+    /// Highest resident memory of the process (`VmHWM`).
+    pub rss_peak_mb: f64,
+    pub status_calls: usize,
+}
+
+fn rss_mb(pid: u32) -> anyhow::Result<(f64, f64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let field = |name: &str| -> f64 {
+        status.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok()).unwrap_or(0.0)
+            / 1024.0
+    };
+    Ok((field("VmRSS:"), field("VmHWM:")))
+}
+
+/// The connector's memory with many instances and devices: `instances` instances with an
+/// active link each (ten per tenant) and `devices` devices, each with a delivered update,
+/// its outcome and its landing-page route, written to a SQLite database; then the
+/// connector runs as its own process on it, answers every instance's status call, the
+/// operator's list of links and a device trace, and its resident memory is read.
+pub async fn connector_memory(data_dir: &Path, instances: usize, devices: usize) -> anyhow::Result<MemoryBench> {
+    std::fs::create_dir_all(data_dir)?;
+    let ca = platform::tls::LocalCa::load_or_create(data_dir)?;
+    let url = platform::db::sqlite_url(&data_dir.join("connector.db"));
+    let store = connector::store::Store::connect(&url).await?;
+    let now = chrono::Utc::now().timestamp_millis();
+    let tenants = instances.div_ceil(10).max(1);
+    let started = Instant::now();
+    let pool = &store.db.pool;
+    let mut credentials = Vec::with_capacity(instances);
+    let mut instance_tenant = Vec::with_capacity(instances);
+    let mut txn = pool.begin().await?;
+    for n in 0..instances {
+        let (id, credential) = (uuid::Uuid::new_v4().to_string(), platform::secrets::random_token(16));
+        let tenant = uuid::Uuid::from_u128(n as u128 % tenants as u128 + 1).to_string();
+        sqlx::query("INSERT INTO instances (id, external_id, name, url, version, credential_digest, created_ms) VALUES ($1, $2, $3, $4, '11.0.0', $5, $6)")
+            .bind(&id).bind(format!("bench-{n}")).bind(format!("Instance {n}")).bind(format!("https://mdm.example/i/{n}"))
+            .bind(platform::secrets::digest_hex(&credential)).bind(now)
+            .execute(&mut *txn).await?;
+        sqlx::query(
+            "INSERT INTO links (id, instance_id, cloud, tenant_id, status, landing_page, return_url, checks, last_tested_ms, created_ms, updated_ms, reconciled_ms) \
+             VALUES ($1, $2, 'local', $3, 'active', '{\"kind\":\"registration\"}', $4, '[]', $5, $6, $7, $8)",
+        )
+        .bind(uuid::Uuid::new_v4().to_string()).bind(&id).bind(&tenant).bind(format!("https://mdm.example/i/{n}/ca"))
+        .bind(now).bind(now).bind(now).bind(now)
+        .execute(&mut *txn).await?;
+        credentials.push(credential);
+        instance_tenant.push((id, tenant));
+    }
+    txn.commit().await?;
+    let item = |device: &str, tenant: &str| {
+        format!(
+            "{{\"EntityType\":0,\"TenantId\":\"{tenant}\",\"DeviceId\":\"{device}\",\"UserId\":\"\",\"LastUpdateTime\":\"2026-11-24T00:00:00Z\",\"Encrypted\":true}}"
+        )
+    };
+    let mut some_device = String::new();
+    for chunk in (0..devices).collect::<Vec<_>>().chunks(10_000) {
+        let mut txn = pool.begin().await?;
+        for &n in chunk {
+            let (instance, tenant) = &instance_tenant[n % instances.max(1)];
+            let device = uuid::Uuid::new_v4().to_string();
+            sqlx::query("INSERT INTO device_routes (tenant_id, device_id, instance_id, upn) VALUES ($1, $2, $3, $4)")
+                .bind(tenant)
+                .bind(&device)
+                .bind(instance)
+                .bind(format!("user{n}@contoso.example"))
+                .execute(&mut *txn)
+                .await?;
+            sqlx::query(
+                "INSERT INTO intake (instance_id, tenant_id, computer_id, sequence, device_id, item, status, message_id, received_ms) \
+                 VALUES ($1, $2, $3, 1, $4, $5, 'done', NULL, $6)",
+            )
+            .bind(instance)
+            .bind(tenant)
+            .bind(n.to_string())
+            .bind(&device)
+            .bind(item(&device, tenant))
+            .bind(now)
+            .execute(&mut *txn)
+            .await?;
+            sqlx::query(
+                "INSERT INTO outcomes (instance_id, computer_id, sequence, status, detail, at_ms) VALUES ($1, $2, 1, 'accepted', NULL, $3)",
+            )
+            .bind(instance)
+            .bind(n.to_string())
+            .bind(now)
+            .execute(&mut *txn)
+            .await?;
+            some_device = device;
+        }
+        txn.commit().await?;
+    }
+    let populate_seconds = started.elapsed().as_secs_f64();
+    store.db.close().await;
+
+    let operator_token = platform::secrets::random_token(16);
+    let config = connector::ConnectorConfig {
+        database_url: url,
+        registration_secret: platform::secrets::random_token(16),
+        // Never reached: nothing is queued and every link was tested and reconciled now.
+        clouds: vec![connector::cloud_client::CloudApp {
+            profile: wire::CloudProfile::local("https://127.0.0.1:9"),
+            client_id: uuid::Uuid::new_v4().to_string(),
+            client_secret: "unused".into(),
+            client_certificate_pem: None,
+            client_key_pem: None,
+            registration_app_id: uuid::Uuid::new_v4().to_string(),
+            intune_partner_page: None,
+        }],
+        batch_size: 1000,
+        batch_linger_ms: 500,
+        heartbeat_interval_s: 3600,
+        max_concurrency_per_tenant: 16,
+        health_interval_s: 6 * 3600,
+        reconcile_interval_s: 24 * 3600,
+        operator_token: Some(operator_token.clone()),
+    };
+    let port = platform::http::bind(0)?.local_addr()?.port();
+    let binary = std::env::current_exe()?;
+    let process = crate::stack::ConnectorProcess::start(&binary, data_dir, port, config, &ca).await?;
+    let pid = process.pid().context("connector process")?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (rss_ready_mb, _) = rss_mb(pid)?;
+    let http = platform::http::client(&ca.ca_pem);
+    for credential in &credentials {
+        let resp = http.get(format!("{}/api/v1/status", process.url)).bearer_auth(credential).send().await?;
+        if !resp.status().is_success() {
+            bail!("status refused: {}", resp.status());
+        }
+        resp.bytes().await?;
+    }
+    let links = http.get(format!("{}/api/v1/operator/links", process.url)).bearer_auth(&operator_token).send().await?;
+    if !links.status().is_success() {
+        bail!("operator links refused: {}", links.status());
+    }
+    links.bytes().await?;
+    if !some_device.is_empty() {
+        let trace = http.get(format!("{}/api/v1/operator/devices/{some_device}", process.url)).bearer_auth(&operator_token).send().await?;
+        if !trace.status().is_success() {
+            bail!("trace refused: {}", trace.status());
+        }
+    }
+    let (rss_after_queries_mb, rss_peak_mb) = rss_mb(pid)?;
+    drop(process);
+    Ok(MemoryBench {
+        instances,
+        tenants,
+        devices,
+        rows: devices * 3 + instances * 2,
+        populate_seconds,
+        rss_ready_mb,
+        rss_after_queries_mb,
+        rss_peak_mb,
+        status_calls: credentials.len(),
+    })
 }

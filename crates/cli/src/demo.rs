@@ -23,6 +23,8 @@ pub struct DemoOptions {
     pub json: bool,
     /// Share of Macs with FileVault off (they fail the demo's policy).
     pub noncompliant_share: f64,
+    /// Share of Macs that drift after registration (one kind each, in turn).
+    pub drift_share: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -61,6 +63,9 @@ pub struct Consoles {
 pub struct Summary {
     pub instances: Vec<InstanceSummary>,
     pub tenant: TenantSummary,
+    /// Macs that checked in during the 15-minute round.
+    pub check_ins: usize,
+    pub drift: DriftSummary,
     pub sign_ins: SignIns,
     pub consoles: Consoles,
     pub phases: Vec<Phase>,
@@ -158,12 +163,64 @@ async fn story(stack: &Stack, opts: &DemoOptions, timer: &mut Timer) -> anyhow::
     wait_delivered(stack, macs.len(), "deliver and evaluate").await?;
     timer.lap("deliver and evaluate");
 
+    let fleet = fleet::Fleet::new(stack.http.clone(), &stack.cloud.url());
+    let everyone: Vec<fleet::Mac> = macs.iter().map(|(_, m)| m.clone()).collect();
+    let check_ins = fleet.check_in_round(&everyone, 32).await?;
+    timer.lap("check-ins (one 15-minute round)");
+
+    let drift = drift(stack, &fleet, &mut macs, opts.drift_share).await?;
+    wait_delivered(stack, macs.len(), "re-evaluate after drift").await?;
+    timer.lap("drift and re-evaluation");
+
     let sign_ins = sign_in_outcomes(stack, &macs, stray, &first).await?;
     timer.lap("sign-ins (S4)");
 
     admin_steps::disconnect(stack, &second).await?;
     timer.lap("disconnect the second instance (S5)");
-    report(stack, &macs, sign_ins, timer).await
+    report(stack, &macs, sign_ins, check_ins, drift, timer).await
+}
+
+/// Drifted Macs, per kind of drift.
+#[derive(Debug, Default, Serialize)]
+pub struct DriftSummary {
+    pub filevault_off: usize,
+    pub firewall_off: usize,
+    pub os_below_minimum: usize,
+    pub stopped_checking_in: usize,
+}
+
+/// A seeded share of the fleet drifts; each agent reports only what changed.
+async fn drift(stack: &Stack, fleet: &fleet::Fleet, macs: &mut [(String, fleet::Mac)], share: f64) -> anyhow::Result<DriftSummary> {
+    let plan = fleet::plan_drift(macs.len(), share, 7);
+    let bar = progress(plan.len() as u64, "drift");
+    let mut summary = DriftSummary::default();
+    let limit = Arc::new(Semaphore::new(32));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, kind) in plan {
+        match kind {
+            fleet::Drift::FileVaultOff => summary.filevault_off += 1,
+            fleet::Drift::FirewallOff => summary.firewall_off += 1,
+            fleet::Drift::OsBelowMinimum => summary.os_below_minimum += 1,
+            fleet::Drift::StopsCheckingIn => summary.stopped_checking_in += 1,
+        }
+        kind.apply(&mut macs[i].1);
+        let (fleet, mac, limit, bar) = (fleet.clone(), macs[i].1.clone(), limit.clone(), bar.clone());
+        // A minute later than the inventory it replaces.
+        let at = stack.clock.now() + chrono::Duration::seconds(60);
+        tasks.spawn(async move {
+            let _permit = limit.acquire().await.expect("semaphore");
+            if !kind.sections().is_empty() {
+                fleet.report_changes(&mac, kind.sections(), at).await?;
+            }
+            bar.inc(1);
+            anyhow::Ok(())
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        joined??;
+    }
+    bar.finish_and_clear();
+    Ok(summary)
 }
 
 async fn onboard(stack: &Stack, assigned: Vec<(String, fleet::MacProfile)>, label: &str) -> anyhow::Result<Vec<(String, fleet::Mac)>> {
@@ -240,7 +297,14 @@ async fn sign_in_outcomes(stack: &Stack, macs: &[(String, fleet::Mac)], stray: f
     Ok(outcomes)
 }
 
-async fn report(stack: &Stack, macs: &[(String, fleet::Mac)], sign_ins: SignIns, timer: &mut Timer) -> anyhow::Result<Summary> {
+async fn report(
+    stack: &Stack,
+    macs: &[(String, fleet::Mac)],
+    sign_ins: SignIns,
+    check_ins: usize,
+    drift: DriftSummary,
+    timer: &mut Timer,
+) -> anyhow::Result<Summary> {
     let graph = GraphReader::new(stack).await?;
     let compliance = graph.compliance().await?;
     let partner_state = graph.partner_state().await?;
@@ -269,6 +333,8 @@ async fn report(stack: &Stack, macs: &[(String, fleet::Mac)], sign_ins: SignIns,
     Ok(Summary {
         instances,
         tenant: TenantSummary { id: stack.tenant.tenant_id.clone(), partner_state },
+        check_ins,
+        drift,
         sign_ins,
         consoles: Consoles {
             mdm: stack.mdm.url(),
@@ -326,6 +392,10 @@ fn print_table(s: &Summary, stack: &Stack) {
     println!(
         "sign-ins to Contoso Portal: {} granted, {} refused as noncompliant (AADSTS53000), {} refused as not recognised (AADSTS530003)",
         s.sign_ins.granted, s.sign_ins.device_not_compliant, s.sign_ins.device_not_recognized
+    );
+    println!(
+        "fleet: {} check-ins in one 15-minute round; drift: {} FileVault off, {} firewall off, {} below the OS minimum, {} stopped checking in",
+        s.check_ins, s.drift.filevault_off, s.drift.firewall_off, s.drift.os_below_minimum, s.drift.stopped_checking_in
     );
     println!("consoles: mdm {} · Intune {} · Entra {}", s.consoles.mdm, s.consoles.intune, s.consoles.entra);
     println!();

@@ -134,6 +134,15 @@ enum BenchWhat {
         #[arg(long, default_value = ".cloudconnector-bench")]
         data_dir: PathBuf,
     },
+    /// The connector's resident memory with many instances and known devices.
+    ConnectorMemory {
+        #[arg(long, default_value_t = 1000)]
+        instances: usize,
+        #[arg(long, default_value_t = 1_000_000)]
+        devices: usize,
+        #[arg(long, default_value = ".cloudconnector-bench")]
+        data_dir: PathBuf,
+    },
     /// Devices evaluated per second by the cloud's compliance engine.
     Evaluation {
         #[arg(long, default_value_t = 20000)]
@@ -164,7 +173,8 @@ async fn main() -> anyhow::Result<()> {
     platform::http::install_crypto_provider();
     match Cli::parse().command {
         Command::Demo { data_dir, devices, exit, json } => {
-            let summary = demo::run(demo::DemoOptions { data_dir, devices, exit, json, noncompliant_share: 0.25 }).await?;
+            let summary =
+                demo::run(demo::DemoOptions { data_dir, devices, exit, json, noncompliant_share: 0.25, drift_share: 0.05 }).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&summary)?);
             }
@@ -187,6 +197,12 @@ async fn main() -> anyhow::Result<()> {
         Command::Bench { what: BenchWhat::Delivery { devices, per_message, postgres, throttle, data_dir } } => {
             stack::remove_databases(&data_dir);
             let result = cloudconnector::bench::delivery(&data_dir, devices, per_message, postgres, throttle).await?;
+            println!("{}", serde_json::to_string_pretty(&result)?);
+            Ok(())
+        }
+        Command::Bench { what: BenchWhat::ConnectorMemory { instances, devices, data_dir } } => {
+            stack::remove_databases(&data_dir);
+            let result = cloudconnector::bench::connector_memory(&data_dir, instances, devices).await?;
             println!("{}", serde_json::to_string_pretty(&result)?);
             Ok(())
         }

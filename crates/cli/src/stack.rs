@@ -110,7 +110,13 @@ pub struct ConnectorProcess {
 }
 
 impl ConnectorProcess {
-    async fn start(binary: &Path, data_dir: &Path, port: u16, config: connector::ConnectorConfig, ca: &LocalCa) -> anyhow::Result<Self> {
+    pub async fn start(
+        binary: &Path,
+        data_dir: &Path,
+        port: u16,
+        config: connector::ConnectorConfig,
+        ca: &LocalCa,
+    ) -> anyhow::Result<Self> {
         let serve = crate::config::ServeConfig {
             data_dir: data_dir.to_path_buf(),
             connector: Some(crate::config::ConnectorSection { port, config }),
@@ -127,6 +133,11 @@ impl ConnectorProcess {
         };
         p.restart().await?;
         Ok(p)
+    }
+
+    /// The operating system's id of the running process.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(std::process::Child::id)
     }
 
     /// Kills the process at once (SIGKILL): no graceful shutdown, nothing flushed.

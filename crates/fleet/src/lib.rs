@@ -41,6 +41,8 @@ pub struct MacProfile {
     pub gatekeeper: String,
     pub password_min_length: i32,
     pub password_alphanumeric: bool,
+    /// Whether the Mac still checks in (every 15 minutes).
+    pub checks_in: bool,
     pub username: String,
     pub upn: String,
     pub password: String,
@@ -123,6 +125,7 @@ pub fn generate(users: &[(String, String)], seed: u64, noncompliant_share: f64) 
                 gatekeeper: if rng.random::<f64>() > 0.05 { "App Store and identified developers" } else { "Anywhere" }.into(),
                 password_min_length: [6, 8, 8, 10, 12][rng.random_range(0..5)],
                 password_alphanumeric: rng.random::<f64>() > 0.1,
+                checks_in: true,
                 username,
                 upn: upn.clone(),
                 password: password.clone(),
@@ -358,6 +361,105 @@ impl Fleet {
     }
 }
 
+/// How a Mac drifts from the state it was enrolled in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Drift {
+    /// The user turns FileVault off on the boot volume.
+    FileVaultOff,
+    /// The firewall is turned off.
+    FirewallOff,
+    /// The Mac stays on an old macOS (below a policy's minimum).
+    OsBelowMinimum,
+    /// The Mac is put away: no more check-ins or reports.
+    StopsCheckingIn,
+}
+
+impl Drift {
+    pub const ALL: [Drift; 4] = [Drift::FileVaultOff, Drift::FirewallOff, Drift::OsBelowMinimum, Drift::StopsCheckingIn];
+
+    /// The inventory sections the change touches (what a partial report carries).
+    pub fn sections(self) -> &'static [&'static str] {
+        match self {
+            Drift::FileVaultOff => &["security", "volumes"],
+            Drift::FirewallOff => &["security"],
+            Drift::OsBelowMinimum => &["os_version", "os_build"],
+            Drift::StopsCheckingIn => &[],
+        }
+    }
+
+    /// Applies the change to the Mac's profile.
+    pub fn apply(self, mac: &mut Mac) {
+        let p = &mut mac.profile;
+        match self {
+            Drift::FileVaultOff => p.filevault = false,
+            Drift::FirewallOff => p.firewall = false,
+            Drift::OsBelowMinimum => {
+                p.os_version = "12.7.6".into();
+                p.os_build = "21H1320".into();
+            }
+            Drift::StopsCheckingIn => p.checks_in = false,
+        }
+    }
+}
+
+impl Fleet {
+    /// The agent's partial report: `collected_at` and only `sections` of the inventory.
+    pub async fn report_changes(
+        &self,
+        mac: &Mac,
+        sections: &[&str],
+        collected_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), FleetError> {
+        let full = serde_json::to_value(Self::inventory(mac, collected_at)).map_err(|e| FleetError::Key(e.to_string()))?;
+        let mut patch = serde_json::Map::new();
+        patch.insert("collected_at".into(), full["collected_at"].clone());
+        for s in sections {
+            patch.insert((*s).into(), full[*s].clone());
+        }
+        let resp =
+            self.http.patch(format!("{}/api/agent/v1/inventory", mac.instance_url)).bearer_auth(&mac.credential).json(&patch).send().await;
+        expect_ok("partial inventory", resp).await?;
+        Ok(())
+    }
+
+    /// A Mac drifts and its agent reports what changed (nothing, when it went silent).
+    pub async fn drift(&self, mac: &mut Mac, drift: Drift, collected_at: chrono::DateTime<chrono::Utc>) -> Result<(), FleetError> {
+        drift.apply(mac);
+        if !drift.sections().is_empty() {
+            self.report_changes(mac, drift.sections(), collected_at).await?;
+        }
+        Ok(())
+    }
+
+    /// One 15-minute round: every Mac that still checks in does, `concurrency` at a time.
+    /// Returns how many checked in.
+    pub async fn check_in_round(&self, macs: &[Mac], concurrency: usize) -> Result<usize, FleetError> {
+        let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
+        let mut tasks = tokio::task::JoinSet::new();
+        for mac in macs.iter().filter(|m| m.profile.checks_in) {
+            let (fleet, mac, limit) = (self.clone(), mac.clone(), limit.clone());
+            tasks.spawn(async move {
+                let _permit = limit.acquire().await.expect("semaphore");
+                fleet.check_in(&mac).await
+            });
+        }
+        let mut n = 0;
+        while let Some(joined) = tasks.join_next().await {
+            joined.map_err(|e| FleetError::Key(e.to_string()))??;
+            n += 1;
+        }
+        Ok(n)
+    }
+}
+
+/// Picks `share` of the Macs (seeded) and a drift for each, cycling through every kind.
+pub fn plan_drift(macs: usize, share: f64, seed: u64) -> Vec<(usize, Drift)> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut picked: Vec<usize> = (0..macs).filter(|_| rng.random::<f64>() < share).collect();
+    picked.sort_unstable();
+    picked.into_iter().enumerate().map(|(n, i)| (i, Drift::ALL[n % Drift::ALL.len()])).collect()
+}
+
 /// How an interactive sign-in to an app ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SignIn {
@@ -455,5 +557,16 @@ mod tests {
         assert_eq!(a.iter().map(|m| &m.udid).collect::<Vec<_>>(), b.iter().map(|m| &m.udid).collect::<Vec<_>>());
         let off = a.iter().filter(|m| !m.filevault).count();
         assert!((5..=25).contains(&off), "{off} of 50 without FileVault");
+        assert!(a.iter().all(|m| !m.os_version.starts_with("10.") || m.processor_architecture == "x86_64"), "Apple silicon needs 11+");
+    }
+
+    #[test]
+    fn drift_is_planned_reproducibly_across_every_kind() {
+        let plan = plan_drift(1000, 0.1, 5);
+        assert_eq!(plan, plan_drift(1000, 0.1, 5));
+        assert!((60..=140).contains(&plan.len()), "{}", plan.len());
+        for kind in Drift::ALL {
+            assert!(plan.iter().any(|(_, d)| *d == kind), "{kind:?}");
+        }
     }
 }
