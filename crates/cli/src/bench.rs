@@ -123,25 +123,7 @@ pub async fn evaluation(data_dir: &Path, devices: usize, per_message: usize) -> 
     store.save_partner(&partner).await?;
     let mut items = Vec::with_capacity(devices);
     for (n, user) in tenant.users.iter().enumerate() {
-        let device_id = uuid::Uuid::new_v4().to_string();
-        store
-            .insert_device(&cloud::store::DeviceRow {
-                id: uuid::Uuid::new_v4().to_string(),
-                tenant_id: tenant.tenant_id.clone(),
-                device_id: device_id.clone(),
-                display_name: format!("Mac {n}"),
-                owner_user_id: user.id.clone(),
-                operating_system: "MacMDM".into(),
-                os_version: "14.6.1".into(),
-                public_key: String::new(),
-                certificate_thumbprint: String::new(),
-                is_compliant: None,
-                is_managed: 0,
-                mdm_app_id: None,
-                registered_ms: now,
-                compliance_updated_ms: None,
-            })
-            .await?;
+        let device_id = seed_device(store, &tenant.tenant_id, &user.id, n, now).await?;
         items.push(serde_json::json!({
             "EntityType": 0, "TenantId": tenant.tenant_id, "DeviceId": device_id, "UserId": user.id,
             "LastUpdateTime": platform::clock::ms_to_rfc3339(now), "Encrypted": n % 4 != 0, "SIP": "Enabled",
@@ -196,6 +178,31 @@ pub async fn evaluation(data_dir: &Path, devices: usize, per_message: usize) -> 
     let seconds = started.elapsed().as_secs_f64();
     stack.shutdown().await;
     Ok(EvaluationBench { devices, items_per_message: per_message, seconds, devices_per_second: devices as f64 / seconds })
+}
+
+/// A registered Entra device written straight into the cloud's store (what Workplace
+/// Join would leave behind), for benchmarks that start at the partner API. Returns its ID.
+async fn seed_device(store: &cloud::store::Store, tenant_id: &str, owner: &str, n: usize, now: i64) -> anyhow::Result<String> {
+    let device_id = uuid::Uuid::new_v4().to_string();
+    store
+        .insert_device(&cloud::store::DeviceRow {
+            id: uuid::Uuid::new_v4().to_string(),
+            tenant_id: tenant_id.to_string(),
+            device_id: device_id.clone(),
+            display_name: format!("Mac {n}"),
+            owner_user_id: owner.to_string(),
+            operating_system: "MacMDM".into(),
+            os_version: "14.6.1".into(),
+            public_key: String::new(),
+            certificate_thumbprint: String::new(),
+            is_compliant: None,
+            is_managed: 0,
+            mdm_app_id: None,
+            registered_ms: now,
+            compliance_updated_ms: None,
+        })
+        .await?;
+    Ok(device_id)
 }
 
 #[derive(Debug, Serialize)]
@@ -294,26 +301,7 @@ pub async fn delivery(
     let now = stack.clock.now_ms();
     let mut device_ids = Vec::with_capacity(devices);
     for n in 0..devices {
-        let device_id = uuid::Uuid::new_v4().to_string();
-        store
-            .insert_device(&cloud::store::DeviceRow {
-                id: uuid::Uuid::new_v4().to_string(),
-                tenant_id: tenant.tenant_id.clone(),
-                device_id: device_id.clone(),
-                display_name: format!("Mac {n}"),
-                owner_user_id: tenant.admin.id.clone(),
-                operating_system: "MacMDM".into(),
-                os_version: "15.2".into(),
-                public_key: String::new(),
-                certificate_thumbprint: String::new(),
-                is_compliant: None,
-                is_managed: 0,
-                mdm_app_id: None,
-                registered_ms: now,
-                compliance_updated_ms: None,
-            })
-            .await?;
-        device_ids.push(device_id);
+        device_ids.push(seed_device(store, &tenant.tenant_id, &tenant.admin.id, n, now).await?);
     }
     let instance = stack.mdm.state.store.instance_by_slug(&slug).await?.expect("instance");
     let credential = instance.connector_credential.clone().expect("connected instance");

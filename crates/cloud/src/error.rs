@@ -17,6 +17,9 @@ pub enum CloudError {
     /// Throttled: 429 with `Retry-After` seconds.
     #[error("throttled for {retry_after_s}s")]
     Throttled { retry_after_s: u64 },
+    /// Test mode only: a success status with a cut-off body (an injected fault).
+    #[error("injected truncated response")]
+    Truncated,
     /// A console or browser page error, shown as HTML.
     #[error("{0}")]
     Page(String),
@@ -97,6 +100,7 @@ impl IntoResponse for CloudError {
                 resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_s));
                 resp
             }
+            CloudError::Truncated => (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], "{\"Status\": \"Pend").into_response(),
             CloudError::Page(message) => (
                 StatusCode::BAD_REQUEST,
                 Html(platform::html::page(

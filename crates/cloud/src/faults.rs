@@ -21,6 +21,8 @@ pub enum Fault {
     RejectToken,
     /// 400: the request is refused for good (no retry helps).
     BadRequest,
+    /// 200 with a body cut off mid-way (nothing was done).
+    Truncated,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -68,7 +68,9 @@ struct Item {
 async fn item_for(state: &Shared, computer: &ComputerRow, inventory: &InventoryReport, last_checkin: i64) -> Result<Option<Item>> {
     let users = state.store.local_users(computer.id).await?;
     let Some(user) = users.iter().find(|u| u.aad_device_id.is_some()) else { return Ok(None) };
-    let ca = ca_state(true, Some(last_checkin), state.clock.now_ms());
+    // The inventory being sent says whether the registered user is still on the Mac.
+    let removed = !inventory.local_users.iter().any(|u| u.username == user.username);
+    let ca = ca_state(true, removed, Some(last_checkin), state.clock.now_ms());
     let registered = Registered {
         computer_id: computer.id,
         serial_number: &computer.serial_number,
@@ -195,6 +197,8 @@ async fn apply(state: &Shared, instance: &InstanceRow, computer: &ComputerRow, r
     for u in &report.local_users {
         tx::upsert_local_user(&mut txn, computer.id, &u.username).await?;
     }
+    let present: Vec<&str> = report.local_users.iter().map(|u| u.username.as_str()).collect();
+    tx::mark_removed_users(&mut txn, computer.id, &present, now).await?;
     if let Some(item) = item {
         tx::enqueue(&mut txn, &instance.id, computer.id, sequence, &item.payload, item.state, now).await?;
         tx::set_delivery(&mut txn, computer.id, "queued", None).await?;
@@ -319,7 +323,13 @@ pub async fn ca_view(state: &Shared, computer: &ComputerRow) -> Result<ComputerC
         users: users
             .into_iter()
             .map(|u| LocalUserCa {
-                conditional_access_inventory_state: ca_state(u.aad_device_id.is_some(), computer.last_checkin_ms, now).into(),
+                conditional_access_inventory_state: ca_state(
+                    u.aad_device_id.is_some(),
+                    u.removed_ms.is_some(),
+                    computer.last_checkin_ms,
+                    now,
+                )
+                .into(),
                 delivery_state: match u.delivery_detail {
                     Some(d) if u.delivery_state == "rejected" => format!("rejected: {d}"),
                     _ => u.delivery_state,

@@ -100,6 +100,8 @@ pub struct LocalUserRow {
     pub registered_ms: Option<i64>,
     pub delivery_state: String,
     pub delivery_detail: Option<String>,
+    /// When the user disappeared from the computer's inventory (DEACTIVATED).
+    pub removed_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -136,7 +138,8 @@ pub struct OutboxRow {
 
 const COMPUTER_COLUMNS: &str =
     "id, instance_id, udid, serial_number, name, model, inventory, collected_ms, sequence, last_checkin_ms, enrolled_ms, reported_state";
-const LOCAL_USER_COLUMNS: &str = "computer_id, username, aad_device_id, aad_user_id, upn, registered_ms, delivery_state, delivery_detail";
+const LOCAL_USER_COLUMNS: &str =
+    "computer_id, username, aad_device_id, aad_user_id, upn, registered_ms, delivery_state, delivery_detail, removed_ms";
 
 impl Store {
     pub async fn connect(url: &str) -> Result<Store, platform::Error> {
@@ -619,8 +622,31 @@ pub mod tx {
     }
 
     pub async fn upsert_local_user(conn: &mut AnyConnection, computer_id: i64, username: &str) -> Result<()> {
-        sqlx::query("INSERT INTO local_users (computer_id, username, delivery_state) VALUES ($1, $2, 'not_sent') ON CONFLICT (computer_id, username) DO NOTHING")
-            .bind(computer_id).bind(username).execute(conn).await?;
+        sqlx::query(
+            "INSERT INTO local_users (computer_id, username, delivery_state) VALUES ($1, $2, 'not_sent') \
+                     ON CONFLICT (computer_id, username) DO UPDATE SET removed_ms = NULL",
+        )
+        .bind(computer_id)
+        .bind(username)
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
+    /// Marks the computer's local users absent from `present` as removed (once).
+    pub async fn mark_removed_users(conn: &mut AnyConnection, computer_id: i64, present: &[&str], now: i64) -> Result<()> {
+        let users = sqlx::query_scalar::<_, String>("SELECT username FROM local_users WHERE computer_id = $1 AND removed_ms IS NULL")
+            .bind(computer_id)
+            .fetch_all(&mut *conn)
+            .await?;
+        for gone in users.iter().filter(|u| !present.contains(&u.as_str())) {
+            sqlx::query("UPDATE local_users SET removed_ms = $1 WHERE computer_id = $2 AND username = $3")
+                .bind(now)
+                .bind(computer_id)
+                .bind(gone)
+                .execute(&mut *conn)
+                .await?;
+        }
         Ok(())
     }
 

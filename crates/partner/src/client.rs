@@ -97,11 +97,9 @@ async fn read<T: DeserializeOwned>(resp: reqwest::Response) -> Result<T, CallErr
     let retry_after_s = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
     let bytes = resp.bytes().await.map_err(transport)?;
     if (200..300).contains(&status) {
-        return serde_json::from_slice(&bytes).map_err(|e| CallError::Http {
-            status,
-            retry_after_s: None,
-            body: format!("malformed response: {e}"),
-        });
+        // A success whose body does not parse (cut off, garbled) proves nothing was done:
+        // it is retried like a dropped connection; every call is idempotent.
+        return serde_json::from_slice(&bytes).map_err(|e| CallError::Transport(format!("malformed response (HTTP {status}): {e}")));
     }
     let body = String::from_utf8_lossy(&bytes).chars().take(500).collect();
     Err(CallError::Http { status, retry_after_s, body })

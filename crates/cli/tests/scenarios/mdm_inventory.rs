@@ -1,6 +1,7 @@
 //! The mdm's inventory from the agent's side: partial reports merged over the stored
 //! record, every update in the computer's history, FileVault per volume and password
-//! facts, and the Conditional Access inventory state of a computer that goes silent.
+//! facts, and the Conditional Access inventory state of a computer that goes silent or
+//! loses its registered user.
 
 use cloudconnector::admin_steps;
 use serde_json::{Value, json};
@@ -129,5 +130,30 @@ async fn a_computer_silent_for_a_day_is_reported_unresponsive_then_activated_on_
     fleet.check_in(&mac).await.unwrap();
     assert_eq!(t.mdm_read("hq", &ca).await["users"][0]["conditional_access_inventory_state"], "ACTIVATED");
     assert_eq!(states(t.mdm_read("hq", &history).await), 2);
+
+    // The registered user is removed from the Mac: DEACTIVATED, sent as State 1.
+    let admin = cloudconnector::admin::Admin::from_file(&t.write_endpoints_file()).unwrap();
+    let device = mac.device_id.clone().unwrap();
+    let later = t.clock.now() + chrono::Duration::seconds(60);
+    let resp = t
+        .http
+        .patch(format!("{}/api/agent/v1/inventory", t.instance_url("hq")))
+        .bearer_auth(&mac.credential)
+        .json(&json!({"collected_at": platform::clock::rfc3339(later), "local_users": [{"username": "admin", "full_name": "Local admin"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let view = t.mdm_read("hq", &ca).await;
+    let user = view["users"].as_array().unwrap().iter().find(|u| u["username"] == mac.profile.username.as_str()).unwrap().clone();
+    assert_eq!(user["conditional_access_inventory_state"], "DEACTIVATED", "{view}");
+    eventually("State 1 delivered", || async {
+        let trace = admin.trace(&device).await.ok()?;
+        let last = trace.updates.last()?;
+        (last.item.state == Some(1) && last.outcomes.iter().any(|o| o.starts_with("accepted"))).then_some(())
+    })
+    .await;
+    let states_sent: Vec<Option<i32>> = admin.trace(&device).await.unwrap().updates.iter().map(|u| u.item.state).collect();
+    assert!(states_sent.windows(3).any(|w| w == [Some(2), Some(0), Some(1)]), "unresponsive, activated, deactivated: {states_sent:?}");
     t.stop().await;
 }

@@ -1,5 +1,5 @@
 //! Delivery against a misbehaving cloud: 429 with `Retry-After`, 503, a dropped
-//! connection and a refused fresh token. Everything arrives; no request comes before the
+//! connection, a refused fresh token and a cut-off answer. Everything arrives; no request comes before the
 //! `Retry-After` it was given.
 
 use cloudconnector::admin_steps;
@@ -16,6 +16,7 @@ async fn delivery_rides_out_throttling_outages_resets_and_refused_tokens() {
         {"kind": "unavailable"},
         {"kind": "reset"},
         {"kind": "reject_token"},
+        {"kind": "truncated"},
     ]);
     let resp = t.http.post(format!("{}/_test/faults", t.cloud.url())).json(&faults).send().await.unwrap();
     assert!(resp.status().is_success());
@@ -34,7 +35,7 @@ async fn delivery_rides_out_throttling_outages_resets_and_refused_tokens() {
     let arrivals: Vec<Value> = t.http.get(format!("{}/_test/faults", t.cloud.url())).send().await.unwrap().json().await.unwrap();
     let arrivals = &arrivals[before..];
     let injected: Vec<&str> = arrivals.iter().filter_map(|a| a["fault"]["kind"].as_str()).collect();
-    assert_eq!(injected, ["throttle", "unavailable", "reset", "reject_token"], "every fault was met");
+    assert_eq!(injected, ["throttle", "unavailable", "reset", "reject_token", "truncated"], "every fault was met");
     let throttled = arrivals.iter().position(|a| a["fault"]["kind"] == "throttle").unwrap();
     let (t0, next) = (arrivals[throttled]["at_ms"].as_i64().unwrap(), arrivals[throttled + 1]["at_ms"].as_i64().unwrap());
     assert!(next - t0 >= 2000, "the next request came {} ms after a Retry-After of 2 s", next - t0);

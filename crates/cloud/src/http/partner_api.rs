@@ -314,6 +314,7 @@ fn inject_fault(state: &Shared, method: &str, unit: &str) -> Result<()> {
             "The service is temporarily unavailable.",
         )),
         Some(Fault::RejectToken) => Err(CloudError::unauthorized("The access token is not valid yet.")),
+        Some(Fault::Truncated) => Err(CloudError::Truncated),
         Some(Fault::BadRequest) => {
             Err(CloudError::odata(axum::http::StatusCode::BAD_REQUEST, "BadRequest", "The request was refused (injected fault)."))
         }

@@ -7,10 +7,15 @@ use wire::partner::{DeviceItem, entity_type};
 /// A computer that has not checked in for this long is UNRESPONSIVE (SPEC §5).
 pub const UNRESPONSIVE_AFTER_MS: i64 = 24 * 3600 * 1000;
 
-/// The Conditional Access inventory state of a local user.
-pub fn ca_state(registered: bool, last_checkin_ms: Option<i64>, now_ms: i64) -> &'static str {
+/// The Conditional Access inventory state of a local user: UNKNOWN until registered,
+/// DEACTIVATED once removed from the computer, UNRESPONSIVE after 24 hours without a
+/// check-in, ACTIVATED otherwise.
+pub fn ca_state(registered: bool, removed: bool, last_checkin_ms: Option<i64>, now_ms: i64) -> &'static str {
     if !registered {
         return "UNKNOWN";
+    }
+    if removed {
+        return "DEACTIVATED";
     }
     match last_checkin_ms {
         Some(t) if now_ms - t <= UNRESPONSIVE_AFTER_MS => "ACTIVATED",
@@ -94,8 +99,10 @@ mod tests {
 
     #[test]
     fn users_turn_unresponsive_after_a_day_without_check_in() {
-        assert_eq!(ca_state(false, Some(0), 0), "UNKNOWN");
-        assert_eq!(ca_state(true, Some(0), UNRESPONSIVE_AFTER_MS), "ACTIVATED");
-        assert_eq!(ca_state(true, Some(0), UNRESPONSIVE_AFTER_MS + 1), "UNRESPONSIVE");
+        assert_eq!(ca_state(false, false, Some(0), 0), "UNKNOWN");
+        assert_eq!(ca_state(true, false, Some(0), UNRESPONSIVE_AFTER_MS), "ACTIVATED");
+        assert_eq!(ca_state(true, false, Some(0), UNRESPONSIVE_AFTER_MS + 1), "UNRESPONSIVE");
+        assert_eq!(ca_state(true, true, Some(0), 0), "DEACTIVATED");
+        assert_eq!(state_code("DEACTIVATED"), 1);
     }
 }

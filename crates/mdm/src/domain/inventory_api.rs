@@ -115,7 +115,7 @@ pub fn computer_json(c: &ComputerRow, users: &[LocalUserRow], sections: &[String
             "fullName": inv.as_ref().and_then(|i| i.local_users.iter().find(|l| l.username == u.username)).map(|l| l.full_name.clone()),
             "computerAzureActiveDirectoryId": u.aad_device_id, "userAzureActiveDirectoryId": u.aad_user_id,
             // The real API's name for the Conditional Access inventory state.
-            "azureActiveDirectoryId": ca_state(u.aad_device_id.is_some(), c.last_checkin_ms, now_ms),
+            "azureActiveDirectoryId": ca_state(u.aad_device_id.is_some(), u.removed_ms.is_some(), c.last_checkin_ms, now_ms),
             "passwordMinLength": inv.as_ref().and_then(|i| i.password_policy.min_length),
             "passwordMinComplexCharacters": inv.as_ref().and_then(|i| i.password_policy.min_complex_characters),
             "passwordMaxAge": inv.as_ref().and_then(|i| i.password_policy.max_age_days),
