@@ -133,6 +133,9 @@ pub fn render_status(s: &LinksHealth) -> String {
         if let Some(e) = &l.last_error {
             out.push_str(&format!("    last error: {e}\n"));
         }
+        if let Some(last) = l.history.last() {
+            out.push_str(&format!("    since {}: {}\n", last.at, last.detail));
+        }
     }
     out
 }

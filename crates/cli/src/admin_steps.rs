@@ -3,6 +3,8 @@
 
 use anyhow::{Context, bail};
 
+use cloud::seed::SeededUser;
+
 use crate::browser::{Browser, Page};
 use crate::stack::Stack;
 
@@ -58,13 +60,14 @@ pub async fn mdm_connect(stack: &Stack, b: &Browser, slug: &str, landing_page: &
 
 /// The cloud's admin centers (Entra, Intune), signed in as the tenant's Global Administrator.
 pub async fn cloud_console_sign_in(stack: &Stack) -> anyhow::Result<Browser> {
+    cloud_console_sign_in_as(stack, &stack.tenant.admin).await
+}
+
+/// The cloud's admin centers, signed in as `admin` (the Global Administrator of any tenant).
+pub async fn cloud_console_sign_in_as(stack: &Stack, admin: &SeededUser) -> anyhow::Result<Browser> {
     let b = stack.browser();
-    let page = b
-        .post_form(
-            &format!("{}/console/login", stack.cloud.url()),
-            &[("username", &stack.tenant.admin.upn), ("password", &stack.tenant.admin.password)],
-        )
-        .await?;
+    let page =
+        b.post_form(&format!("{}/console/login", stack.cloud.url()), &[("username", &admin.upn), ("password", &admin.password)]).await?;
     if page.body.contains("incorrect") {
         bail!("the cloud console refused the Global Administrator");
     }
@@ -73,11 +76,16 @@ pub async fn cloud_console_sign_in(stack: &Stack) -> anyhow::Result<Browser> {
 
 /// Intune › Partner device management: paste the App ID and Save (S3 step 7).
 pub async fn intune_set_app_id(stack: &Stack, app_id: &str) -> anyhow::Result<Page> {
+    intune_set_app_id_as(stack, &stack.tenant.admin, app_id).await
+}
+
+/// As [`intune_set_app_id`], in the tenant of `admin`.
+pub async fn intune_set_app_id_as(stack: &Stack, admin: &SeededUser, app_id: &str) -> anyhow::Result<Page> {
     let b = stack.browser();
     let partner_page = format!("{}{}", stack.cloud.url(), cloud::http::PARTNER_PAGE);
     b.post_form(
         &format!("{}/console/login", stack.cloud.url()),
-        &[("username", &stack.tenant.admin.upn), ("password", &stack.tenant.admin.password), ("next", cloud::http::PARTNER_PAGE)],
+        &[("username", &admin.upn), ("password", &admin.password), ("next", cloud::http::PARTNER_PAGE)],
     )
     .await?;
     let page = b.post_form(&partner_page, &[("app_id", app_id)]).await?;
@@ -90,11 +98,16 @@ pub async fn intune_set_app_id(stack: &Stack, app_id: &str) -> anyhow::Result<Pa
 /// The whole of S3 for one instance: Connect, both consents, the Application ID page,
 /// the App ID pasted into Intune, Confirm. Returns the Conditional Access page.
 pub async fn connect_instance(stack: &Stack, slug: &str) -> anyhow::Result<Page> {
+    connect_instance_to(stack, slug, &stack.tenant.admin).await
+}
+
+/// As [`connect_instance`], to the tenant whose Global Administrator `admin` consents.
+pub async fn connect_instance_to(stack: &Stack, slug: &str, admin: &SeededUser) -> anyhow::Result<Page> {
     let b = mdm_sign_in(stack, slug).await?;
     let page = mdm_connect(stack, &b, slug, "registration", "").await?;
-    let page = consent_as(stack, &b, page, &stack.tenant.admin.upn, &stack.tenant.admin.password).await?;
+    let page = consent_as(stack, &b, page, &admin.upn, &admin.password).await?;
     let app_id = page.element_text("application-id").with_context(|| format!("no Application ID page: {} {}", page.url, page.body))?;
-    intune_set_app_id(stack, &app_id).await?;
+    intune_set_app_id_as(stack, admin, &app_id).await?;
     let page = b.post_form(&format!("{}/settings/global-management/conditional-access/confirm", stack.instance_url(slug)), &[]).await?;
     Ok(page)
 }

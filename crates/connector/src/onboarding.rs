@@ -103,7 +103,7 @@ pub async fn consent_callback(state: &Shared, r: ConsentResponse) -> Result<Stri
             remedy: Some("Sign in as a Global Administrator of the tenant and accept both consents.".into()),
         }])
         .unwrap_or_default();
-        state.store.update_link(&link, now).await?;
+        state.store.update_link(&link, &format!("consent not granted: {detail}"), now).await?;
         return Ok(back_to_instance(&link, &[("error", &error), ("error_description", &detail)]));
     }
     let tenant = r
@@ -114,7 +114,7 @@ pub async fn consent_callback(state: &Shared, r: ConsentResponse) -> Result<Stri
     match step.as_str() {
         STEP_CONNECTOR => {
             link.tenant_id = Some(tenant.clone());
-            state.store.update_link(&link, now).await?;
+            state.store.update_link(&link, "the Cloud Connector app was consented", now).await?;
             consent_url(state, &app, &app.registration_app_id, &tenant, &link.id, STEP_REGISTRATION).await
         }
         _ => {
@@ -122,7 +122,7 @@ pub async fn consent_callback(state: &Shared, r: ConsentResponse) -> Result<Stri
                 return Err(ConnectorError::BadState("The second consent was given in another tenant than the first.".into()));
             }
             link.status = link_status::AWAITING_CONFIRMATION.into();
-            state.store.update_link(&link, now).await?;
+            state.store.update_link(&link, "both apps consented", now).await?;
             Ok(back_to_instance(&link, &[("result", "consented")]))
         }
     }
@@ -320,10 +320,15 @@ pub async fn confirm(state: &Shared, mut link: LinkRow) -> Result<LinkView> {
     link.status = if ok { link_status::ACTIVE } else { link_status::FAILING }.into();
     link.checks = serde_json::to_string(&checks).unwrap_or_default();
     link.last_tested_ms = Some(state.clock.now_ms());
-    state.store.update_link(&link, state.clock.now_ms()).await?;
+    state.store.update_link(&link, &format!("Confirm: {}", summarize(&checks)), state.clock.now_ms()).await?;
     tracing::info!(tenant = %tenant, instance = %link.instance_id, status = %link.status, "link confirmed");
     state.work.notify_one();
     Ok(view(state, &link))
+}
+
+/// `name=pass, name=fail, …` of a test's checks, for the link's history.
+fn summarize(checks: &[Check]) -> String {
+    checks.iter().map(|c| format!("{}={}", c.name, if c.passed { "pass" } else { "fail" })).collect::<Vec<_>>().join(", ")
 }
 
 /// Name of the check a health re-test adds, so a link it turned failing is re-tested
@@ -360,7 +365,7 @@ pub async fn health_check(state: &Shared, mut link: LinkRow) -> Result<LinkView>
         link.checks = serde_json::to_string(&checks).unwrap_or_default();
     }
     link.last_tested_ms = Some(now);
-    state.store.update_link(&link, now).await?;
+    state.store.update_link(&link, &format!("health re-test: {}", summarize(&checks)), now).await?;
     if before != link.status {
         tracing::warn!(tenant = %tenant, instance = %link.instance_id, from = %before, to = %link.status, "health re-test changed the link");
     }
@@ -371,23 +376,28 @@ pub async fn health_check(state: &Shared, mut link: LinkRow) -> Result<LinkView>
 /// withdraws its own devices, and the tenant stays Active.
 pub async fn disconnect(state: &Shared, mut link: LinkRow) -> Result<LinkView> {
     let now = state.clock.now_ms();
+    let mut detail = "disconnected by the instance".to_string();
     if let Some(tenant) = link.tenant_id.clone()
         && link.status == link_status::ACTIVE
     {
         let others = state.store.active_links_of_tenant(&tenant).await?.into_iter().filter(|l| l.id != link.id).count();
         if others > 0 {
-            crate::pipeline::withdraw(state, &tenant, &link.instance_id).await?;
-        }
-        if others == 0 {
+            let withdrawn = crate::pipeline::withdraw(state, &tenant, &link.instance_id).await?;
+            detail = format!("disconnected by the instance; {withdrawn} device(s) withdrawn, {others} other instance(s) keep the tenant");
+        } else {
             let app = state.app(&link.cloud)?.clone();
             let req = PartnerTenantRequest { provisioned: DEPROVISIONED, partner_enrollment_url: None, partner_remediation_url: None };
-            if let Err(e) = state.cloud.provision(&app, &tenant, &req).await {
-                tracing::warn!(tenant = %tenant, error = %e, "deprovisioning failed");
-            }
+            detail = match state.cloud.provision(&app, &tenant, &req).await {
+                Ok(_) => "disconnected by the instance; the last one of the tenant, which was deprovisioned".into(),
+                Err(e) => {
+                    tracing::warn!(tenant = %tenant, error = %e, "deprovisioning failed");
+                    format!("disconnected by the instance; deprovisioning failed: {e}")
+                }
+            };
         }
     }
     link.status = link_status::DISCONNECTED.into();
-    state.store.update_link(&link, now).await?;
+    state.store.update_link(&link, &detail, now).await?;
     Ok(view(state, &link))
 }
 

@@ -181,8 +181,9 @@ async fn upload_due(state: &Shared) -> Result<usize> {
     let now = state.clock.now_ms();
     let due = state.store.messages_due(message_state::UPLOAD, now, 256).await?.into_iter().filter(|m| !state.paused(&m.tenant_id, now));
     let mut calls = tokio::task::JoinSet::new();
-    for m in state.concurrency.pick(due, |m| &m.tenant_id) {
+    for mut m in state.concurrency.pick(due, |m| &m.tenant_id) {
         let (state, app) = (state.clone(), state.app(&m.cloud)?.clone());
+        m.body = state.store.message_body(&m.message_id).await?;
         Metrics::add(&state.metrics.upload_requests_total, 1);
         calls.spawn(async move {
             let result = state.cloud.upload(&app, &m.tenant_id, &m.message_id, &m.body).await;
@@ -285,7 +286,7 @@ pub async fn withdraw(state: &Shared, tenant: &str, instance_id: &str) -> Result
 
 /// Intune terminated the tenant's connection: every link to it shows so on its instance.
 pub async fn terminated(state: &Shared, tenant: &str) -> Result<()> {
-    let n = state.store.set_active_links_status(tenant, link_status::TERMINATED, state.clock.now_ms()).await?;
+    let n = state.store.set_active_links_status(tenant, link_status::TERMINATED, "terminated in Intune", state.clock.now_ms()).await?;
     if n > 0 {
         tracing::warn!(tenant, links = n, "connection terminated in Intune");
     }

@@ -147,15 +147,26 @@ impl Store {
     // ---- links and consent -------------------------------------------------------------
 
     pub async fn insert_link(&self, l: &LinkRow, now: i64) -> Result<()> {
+        let mut txn = self.db.pool.begin().await?;
         sqlx::query(
             "INSERT INTO links (id, instance_id, cloud, tenant_id, status, landing_page, return_url, checks, last_tested_ms, created_ms, updated_ms) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(&l.id).bind(&l.instance_id).bind(&l.cloud).bind(l.tenant_id.clone()).bind(&l.status).bind(&l.landing_page)
         .bind(&l.return_url).bind(&l.checks).bind(l.last_tested_ms).bind(now).bind(now)
-        .execute(self.pool())
+        .execute(&mut *txn)
         .await?;
+        tx::link_event(&mut txn, &l.id, &l.status, "link created", now).await?;
+        txn.commit().await?;
         Ok(())
+    }
+
+    /// The states a link went through, oldest first.
+    pub async fn link_history(&self, link_id: &str) -> Result<Vec<(i64, String, String)>> {
+        Ok(sqlx::query_as::<_, (i64, String, String)>("SELECT at_ms, status, detail FROM link_events WHERE link_id = $1 ORDER BY id")
+            .bind(link_id)
+            .fetch_all(self.pool())
+            .await?)
     }
 
     pub async fn link(&self, id: &str) -> Result<Option<LinkRow>> {
@@ -190,17 +201,33 @@ impl Store {
     }
 
     /// Moves every active link of a tenant to `status` (termination noticed from Intune).
-    pub async fn set_active_links_status(&self, tenant_id: &str, status: &str, now: i64) -> Result<u64> {
-        let r = sqlx::query("UPDATE links SET status = $1, updated_ms = $2 WHERE tenant_id = $3 AND status = 'active'")
-            .bind(status)
-            .bind(now)
+    pub async fn set_active_links_status(&self, tenant_id: &str, status: &str, detail: &str, now: i64) -> Result<u64> {
+        let mut txn = self.db.pool.begin().await?;
+        let ids = sqlx::query_scalar::<_, String>("SELECT id FROM links WHERE tenant_id = $1 AND status = 'active'")
             .bind(tenant_id)
-            .execute(self.pool())
+            .fetch_all(&mut *txn)
             .await?;
-        Ok(r.rows_affected())
+        for id in &ids {
+            tx::link_event(&mut txn, id, status, detail, now).await?;
+            sqlx::query("UPDATE links SET status = $1, updated_ms = $2 WHERE id = $3")
+                .bind(status)
+                .bind(now)
+                .bind(id)
+                .execute(&mut *txn)
+                .await?;
+        }
+        txn.commit().await?;
+        Ok(ids.len() as u64)
     }
 
-    pub async fn update_link(&self, l: &LinkRow, now: i64) -> Result<()> {
+    /// Saves a link; a change of status goes into its history with `detail` (why).
+    pub async fn update_link(&self, l: &LinkRow, detail: &str, now: i64) -> Result<()> {
+        let mut txn = self.db.pool.begin().await?;
+        let before =
+            sqlx::query_scalar::<_, String>("SELECT status FROM links WHERE id = $1").bind(&l.id).fetch_optional(&mut *txn).await?;
+        if before.as_deref() != Some(l.status.as_str()) {
+            tx::link_event(&mut txn, &l.id, &l.status, detail, now).await?;
+        }
         sqlx::query("UPDATE links SET tenant_id = $1, status = $2, checks = $3, last_tested_ms = $4, updated_ms = $5 WHERE id = $6")
             .bind(l.tenant_id.clone())
             .bind(&l.status)
@@ -208,8 +235,9 @@ impl Store {
             .bind(l.last_tested_ms)
             .bind(now)
             .bind(&l.id)
-            .execute(self.pool())
+            .execute(&mut *txn)
             .await?;
+        txn.commit().await?;
         Ok(())
     }
 
@@ -269,9 +297,11 @@ impl Store {
             .await?)
     }
 
+    /// Messages in `status` whose next attempt is due, without their bodies (see
+    /// [`Store::message_body`]): most are not picked this round.
     pub async fn messages_due(&self, status: &str, now: i64, limit: i64) -> Result<Vec<MessageRow>> {
         Ok(sqlx::query_as::<_, MessageRow>(
-            "SELECT message_id, tenant_id, cloud, body, status, attempts, next_attempt_ms FROM messages \
+            "SELECT message_id, tenant_id, cloud, '' AS body, status, attempts, next_attempt_ms FROM messages \
              WHERE status = $1 AND next_attempt_ms <= $2 ORDER BY next_attempt_ms LIMIT $3",
         )
         .bind(status)
@@ -279,6 +309,13 @@ impl Store {
         .bind(limit)
         .fetch_all(self.pool())
         .await?)
+    }
+
+    pub async fn message_body(&self, message_id: &str) -> Result<String> {
+        Ok(sqlx::query_scalar::<_, String>("SELECT body FROM messages WHERE message_id = $1")
+            .bind(message_id)
+            .fetch_one(self.pool())
+            .await?)
     }
 
     pub async fn reschedule_message(&self, id: &str, status: &str, attempts: i64, next_ms: i64, error: Option<&str>) -> Result<()> {
@@ -660,6 +697,17 @@ pub mod tx {
             .bind(status)
             .bind(detail.map(str::to_string))
             .bind(now)
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn link_event(conn: &mut AnyConnection, link_id: &str, status: &str, detail: &str, now: i64) -> Result<()> {
+        sqlx::query("INSERT INTO link_events (link_id, at_ms, status, detail) VALUES ($1, $2, $3, $4)")
+            .bind(link_id)
+            .bind(now)
+            .bind(status)
+            .bind(detail)
             .execute(conn)
             .await?;
         Ok(())

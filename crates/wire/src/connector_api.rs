@@ -149,6 +149,15 @@ pub struct LinkHealth {
     pub last_upload_at: Option<String>,
     pub last_error: Option<String>,
     pub last_reconciled_at: Option<String>,
+    /// Every state the link went through, oldest first.
+    pub history: Vec<LinkEvent>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LinkEvent {
+    pub at: String,
+    pub status: String,
+    pub detail: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -14,6 +14,7 @@ mod identity;
 mod interop;
 mod inventory_api;
 mod mdm_inventory;
+mod multi_tenant;
 mod operations;
 mod recovery;
 mod retries;

@@ -9,7 +9,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use wire::connector_api::{
-    DeadLetter, DeadLetters, DeviceTrace, LinkHealth, LinkView, LinksHealth, Reconciled, Replay, Replayed, TracedUpdate,
+    DeadLetter, DeadLetters, DeviceTrace, LinkEvent, LinkHealth, LinkView, LinksHealth, Reconciled, Replay, Replayed, TracedUpdate,
 };
 
 use super::{bearer, instance};
@@ -53,6 +53,13 @@ pub async fn health_of(state: &Shared, link: &LinkRow) -> Result<LinkHealth> {
         last_upload_at: last_upload.map(platform::clock::ms_to_rfc3339),
         last_error,
         last_reconciled_at: state.store.reconciled_ms(&link.id).await?.map(platform::clock::ms_to_rfc3339),
+        history: state
+            .store
+            .link_history(&link.id)
+            .await?
+            .into_iter()
+            .map(|(at, status, detail)| LinkEvent { at: platform::clock::ms_to_rfc3339(at), status, detail })
+            .collect(),
     })
 }
 
