@@ -60,6 +60,8 @@ async fn integration_active(state: &Shared, instance: &InstanceRow) -> Result<bo
 struct Item {
     payload: String,
     state: &'static str,
+    /// Device Compliance: the verdict the item carries.
+    verdict: Option<bool>,
 }
 
 /// Builds the item for a computer's registered user, if it has one: its inventory for
@@ -82,15 +84,16 @@ async fn item_for(state: &Shared, computer: &ComputerRow, inventory: &InventoryR
         last_checkin: Some(platform::clock::ms_to_rfc3339(last_checkin)),
     };
     let settings = state.store.ca(&computer.instance_id).await?.settings;
-    let item = if settings.compliance_model == crate::domain::settings::MODEL_DEVICE_COMPLIANCE {
-        match device_compliance::verdict(&settings.applicable_rule, &settings.compliance_rule, inventory, state.clock.now_ms()) {
-            Some(compliant) => verdict_item(inventory, &registered, compliant),
+    let now = state.clock.now_ms();
+    let (item, verdict) = if settings.compliance_model == crate::domain::settings::MODEL_DEVICE_COMPLIANCE {
+        match device_compliance::verdict(&settings.applicable_rule, &settings.compliance_rule, inventory, now) {
+            Some(compliant) => (verdict_item(&registered, compliant, platform::clock::ms_to_rfc3339(now)), Some(compliant)),
             None => return Ok(None),
         }
     } else {
-        device_item(inventory, &registered)
+        (device_item(inventory, &registered), None)
     };
-    Ok(Some(Item { payload: serde_json::to_string(&item).map_err(MdmError::internal)?, state: ca }))
+    Ok(Some(Item { payload: serde_json::to_string(&item).map_err(MdmError::internal)?, state: ca, verdict }))
 }
 
 fn validate_report(report: &InventoryReport) -> Result<i64> {
@@ -201,6 +204,9 @@ async fn apply(state: &Shared, instance: &InstanceRow, computer: &ComputerRow, r
     tx::mark_removed_users(&mut txn, computer.id, &present, now).await?;
     if let Some(item) = item {
         tx::enqueue(&mut txn, &instance.id, computer.id, sequence, &item.payload, item.state, now).await?;
+        if let Some(v) = item.verdict {
+            tx::set_reported_verdict(&mut txn, computer.id, device_compliance::verdict_name(Some(v))).await?;
+        }
         tx::set_delivery(&mut txn, computer.id, "queued", None).await?;
     }
     txn.commit().await?;
@@ -259,6 +265,9 @@ async fn resend(
     let sequence = tx::bump_sequence(&mut txn, computer.id).await?;
     tx::record_history(&mut txn, computer.id, sequence, kind, computer.collected_ms.unwrap_or(now), now, changed).await?;
     tx::enqueue(&mut txn, &instance.id, computer.id, sequence, &item.payload, item.state, now).await?;
+    if let Some(v) = item.verdict {
+        tx::set_reported_verdict(&mut txn, computer.id, device_compliance::verdict_name(Some(v))).await?;
+    }
     tx::set_delivery(&mut txn, computer.id, "queued", None).await?;
     txn.commit().await?;
     state.work.notify_one();
@@ -302,6 +311,43 @@ pub async fn report_silent(state: &Shared, instance: &InstanceRow) -> Result<usi
         tracing::info!(instance = %instance.slug, computers = reported, "computers without a check-in for 24 hours reported unresponsive");
     }
     Ok(reported)
+}
+
+/// Device Compliance: group membership can change with time alone (`days_since_inventory`),
+/// so every registered computer is evaluated again and a changed verdict is sent once.
+pub async fn recheck_memberships(state: &Shared, instance: &InstanceRow) -> Result<usize> {
+    let settings = state.store.ca(&instance.id).await?.settings;
+    let now = state.clock.now_ms();
+    let (mut after, mut changed) = (0, 0);
+    loop {
+        let page = state.store.computers(&instance.id, "", after, 500).await?;
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        for computer in &page {
+            let Some(inventory) = computer.inventory.as_deref().and_then(|i| serde_json::from_str::<InventoryReport>(i).ok()) else {
+                continue;
+            };
+            let verdict = device_compliance::verdict(&settings.applicable_rule, &settings.compliance_rule, &inventory, now);
+            let name = device_compliance::verdict_name(verdict);
+            if computer.reported_verdict.as_deref().is_none_or(|r| r == name) {
+                // Never sent (not registered yet), or unchanged.
+                continue;
+            }
+            if verdict.is_none()
+                || !resend(state, instance, computer, computer.last_checkin_ms.unwrap_or(now), "membership", "compliance_group").await?
+            {
+                // Left the applicable group: nothing is sent for it any more.
+                let mut txn = state.store.begin().await?;
+                tx::set_reported_verdict(&mut txn, computer.id, name).await?;
+                txn.commit().await?;
+            }
+            changed += 1;
+        }
+    }
+    if changed > 0 {
+        tracing::info!(instance = %instance.slug, computers = changed, "Device Compliance memberships changed");
+    }
+    Ok(changed)
 }
 
 /// A check-in; a computer reported UNRESPONSIVE is reported ACTIVATED again.

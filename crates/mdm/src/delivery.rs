@@ -12,6 +12,9 @@ use crate::domain::settings::{self, status};
 use crate::error::Result;
 use crate::store::{InstanceRow, tx};
 
+/// Device Compliance group memberships are recalculated this often (service clock).
+const MEMBERSHIP_EVERY_MS: i64 = 3600 * 1000;
+
 /// How often silent computers are looked for and the connection's state is followed.
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(1);
 
@@ -50,6 +53,14 @@ async fn housekeeping(state: &Shared) -> Result<()> {
         }
         if ca.settings.enabled && ca.link_status == status::ACTIVE && ca.settings.compliance_model == settings::MODEL_INTUNE {
             crate::agent::report_silent(state, &instance).await?;
+        }
+        if ca.settings.enabled && ca.link_status == status::ACTIVE && ca.settings.compliance_model == settings::MODEL_DEVICE_COMPLIANCE {
+            let now = state.clock.now_ms();
+            let due = state.memberships_checked.lock().expect("lock").get(&instance.id).is_none_or(|t| now - t >= MEMBERSHIP_EVERY_MS);
+            if due {
+                crate::agent::recheck_memberships(state, &instance).await?;
+                state.memberships_checked.lock().expect("lock").insert(instance.id.clone(), now);
+            }
         }
     }
     Ok(())

@@ -69,6 +69,8 @@ pub struct AppState {
     pub local_cloud_url: Option<String>,
     /// When each Manual instance last sent a heartbeat.
     pub manual_heartbeats: Mutex<std::collections::HashMap<String, i64>>,
+    /// When each Device Compliance instance last recalculated group memberships.
+    pub memberships_checked: Mutex<std::collections::HashMap<String, i64>>,
     change_log: Option<Mutex<std::fs::File>>,
 }
 
@@ -145,6 +147,7 @@ pub async fn start(config: MdmConfig, listener: TcpListener, ca: &LocalCa, clock
         secrets,
         local_cloud_url: config.local_cloud_url.clone(),
         manual_heartbeats: Mutex::new(Default::default()),
+        memberships_checked: Mutex::new(Default::default()),
         change_log,
     });
     let worker = tokio::spawn(delivery::run(state.clone()));

@@ -57,6 +57,8 @@ pub struct ComputerRow {
     pub enrolled_ms: i64,
     /// The Conditional Access inventory state last handed over for sending.
     pub reported_state: Option<String>,
+    /// Device Compliance: the verdict last handed over for sending.
+    pub reported_verdict: Option<String>,
 }
 
 /// One entry of a computer's inventory history.
@@ -136,8 +138,7 @@ pub struct OutboxRow {
     pub created_ms: i64,
 }
 
-const COMPUTER_COLUMNS: &str =
-    "id, instance_id, udid, serial_number, name, model, inventory, collected_ms, sequence, last_checkin_ms, enrolled_ms, reported_state";
+const COMPUTER_COLUMNS: &str = "id, instance_id, udid, serial_number, name, model, inventory, collected_ms, sequence, last_checkin_ms, enrolled_ms, reported_state, reported_verdict";
 const LOCAL_USER_COLUMNS: &str =
     "computer_id, username, aad_device_id, aad_user_id, upn, registered_ms, delivery_state, delivery_detail, removed_ms";
 
@@ -696,6 +697,11 @@ pub mod tx {
             .bind(instance_id).bind(computer_id).bind(sequence).bind(payload).bind(now).bind(now)
             .execute(&mut *conn).await?;
         sqlx::query("UPDATE computers SET reported_state = $1 WHERE id = $2").bind(reported_state).bind(computer_id).execute(conn).await?;
+        Ok(())
+    }
+
+    pub async fn set_reported_verdict(conn: &mut AnyConnection, computer_id: i64, verdict: &str) -> Result<()> {
+        sqlx::query("UPDATE computers SET reported_verdict = $1 WHERE id = $2").bind(verdict).bind(computer_id).execute(conn).await?;
         Ok(())
     }
 

@@ -34,7 +34,7 @@ async fn device_compliance_verdicts_are_decided_by_the_instance() {
     };
     let page = b.post_form(&ca, &form("filevault equals true")).await.unwrap();
     assert!(page.element_text("message").unwrap().contains("Unknown operator"), "{}", page.body);
-    let page = b.post_form(&ca, &form("filevault is true\nos_version at_least 14.0")).await.unwrap();
+    let page = b.post_form(&ca, &form("filevault is true\nos_version at_least 14.0\ndays_since_inventory less_than 2")).await.unwrap();
     assert_eq!(page.element_text("status").as_deref(), Some("Active"));
 
     let fleet = Fleet::new(t.http.clone(), &t.cloud.url());
@@ -58,6 +58,25 @@ async fn device_compliance_verdicts_are_decided_by_the_instance() {
     let (_, managed) = t.graph_get(&token, "deviceManagement/managedDevices").await;
     let states: Vec<&str> = managed["value"].as_array().unwrap().iter().map(|m| m["complianceState"].as_str().unwrap()).collect();
     assert_eq!(managed["value"].as_array().unwrap().len(), 2, "{states:?}");
+    // Time alone changes membership: without a new inventory for two days, the compliant
+    // Mac leaves the compliance group and the instance sends the new verdict.
+    t.advance_clock(2 * 24 * 3600 + 60).await;
+    let token = t.test_client_token().await; // the earlier one expired meanwhile
+    let id = good.device_id.clone().unwrap();
+    eventually("verdict after two days", || async {
+        let (_, d) = t.graph_get(&token, &format!("devices?$filter=deviceId%20eq%20'{id}'")).await;
+        (d["value"][0]["isCompliant"] == false).then_some(())
+    })
+    .await;
+    let history = t.mdm_read("hq", &format!("computers-inventory/{}/history", good.computer_id)).await;
+    assert_eq!(history["results"][0]["kind"], "membership", "{history}");
+    // A fresh inventory brings it back.
+    fleet.report_inventory(&good, t.clock.now()).await.unwrap();
+    eventually("compliant again", || async {
+        let (_, d) = t.graph_get(&token, &format!("devices?$filter=deviceId%20eq%20'{id}'")).await;
+        (d["value"][0]["isCompliant"] == true).then_some(())
+    })
+    .await;
     let log = t.mdm_read("hq", "change-management/logs").await.to_string();
     assert!(log.contains("Compliance model: intune → device_compliance"), "{log}");
     t.stop().await;

@@ -101,6 +101,15 @@ pub fn verdict(applicable: &[Criterion], compliance: &[Criterion], inv: &Invento
     Some(compliance.iter().all(|c| holds(c, inv, now_ms)))
 }
 
+/// How a verdict is remembered: `compliant`, `noncompliant` or `not_applicable`.
+pub fn verdict_name(verdict: Option<bool>) -> &'static str {
+    match verdict {
+        Some(true) => "compliant",
+        Some(false) => "noncompliant",
+        None => "not_applicable",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

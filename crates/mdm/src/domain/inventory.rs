@@ -80,14 +80,15 @@ pub fn device_item(inv: &InventoryReport, r: &Registered) -> DeviceItem {
     }
 }
 
-/// The partner's own verdict (EntityType 4, the Device Compliance model).
-pub fn verdict_item(inv: &InventoryReport, r: &Registered, compliant: bool) -> DeviceItem {
+/// The partner's own verdict (EntityType 4, the Device Compliance model), dated when the
+/// instance decided it: membership can change with time alone (days since inventory).
+pub fn verdict_item(r: &Registered, compliant: bool, decided_at: String) -> DeviceItem {
     DeviceItem {
         entity_type: entity_type::COMPLIANCE,
         tenant_id: String::new(),
         device_id: r.aad_device_id.to_string(),
         user_id: r.aad_user_id.to_string(),
-        last_update_time: inv.collected_at.clone(),
+        last_update_time: decided_at,
         compliance_status: Some(compliant),
         ..Default::default()
     }
