@@ -40,8 +40,17 @@ pub fn router(state: Shared) -> Router {
         .route("/health/live", get(|| async { "ok" }))
         .route("/health/ready", get(api::ready))
         .layer(DefaultBodyLimit::max(16 * 1024 * 1024))
+        .layer(axum::middleware::from_fn(in_request_span))
         .fallback(not_found)
         .with_state(state)
+}
+
+/// Every log line written while a request is handled names its method, path and (once
+/// authenticated) the instance.
+async fn in_request_span(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    use tracing::Instrument;
+    let span = tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), instance = tracing::field::Empty);
+    next.run(req).instrument(span).await
 }
 
 /// The API's OpenAPI document, committed beside the code (`crates/connector/openapi.json`).
@@ -60,11 +69,13 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 /// The instance a request's credential belongs to.
 async fn instance(state: &Shared, headers: &HeaderMap) -> Result<InstanceRow> {
     let token = bearer(headers).ok_or_else(|| ConnectorError::Unauthorized("A bearer instance credential is required.".into()))?;
-    state
+    let instance = state
         .store
         .instance_by_credential(&platform::secrets::digest_hex(token))
         .await?
-        .ok_or_else(|| ConnectorError::Unauthorized("The instance credential is not valid.".into()))
+        .ok_or_else(|| ConnectorError::Unauthorized("The instance credential is not valid.".into()))?;
+    tracing::Span::current().record("instance", instance.id.as_str());
+    Ok(instance)
 }
 
 /// `Path` whose rejection is answered in this service's error shape.
