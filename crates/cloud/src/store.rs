@@ -1,6 +1,8 @@
 //! Every SQL statement of the cloud, behind one type. Portable SQL over [`platform::Db`];
 //! dialect differences live only in the migration trees.
 
+use std::collections::HashMap;
+
 use platform::db::{Db, Migrations};
 use sqlx::Row;
 
@@ -15,6 +17,14 @@ pub const MIGRATIONS: Migrations = Migrations { sqlite: &SQLITE, postgres: &POST
 
 const MANAGED_COLUMNS: &str = "id, tenant_id, device_id, user_id, device_name, os_version, serial_number, compliance_state, \
     attributes, setting_results, partner_update_ms, last_sync_ms, noncompliant_since_ms, error_since_ms, grace_expires_ms";
+
+/// Ids bound per `IN (…)` list: well inside SQLite's and PostgreSQL's parameter limits.
+const IN_CHUNK: usize = 500;
+
+/// `$from, $from+1, …` for `n` bound values.
+fn placeholders(from: usize, n: usize) -> String {
+    (from..from + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
 
 /// Devices that have not reported for this many days are noncompliant (tenant default).
 pub const DEFAULT_VALIDITY_DAYS: i64 = 30;
@@ -1071,6 +1081,65 @@ impl Store {
     }
 
     /// Policies that apply to a user through the user groups it belongs to.
+    /// The compliance policies assigned (through their groups) to each of `user_ids`.
+    pub async fn policies_for_users(&self, tenant_id: &str, user_ids: &[String]) -> Result<HashMap<String, Vec<PolicyRow>>> {
+        let mut out: HashMap<String, Vec<PolicyRow>> = HashMap::new();
+        for chunk in user_ids.chunks(IN_CHUNK) {
+            let sql = format!(
+                "SELECT DISTINCT m.user_id, p.id, p.tenant_id, p.display_name, p.settings FROM compliance_policies p \
+                 JOIN policy_assignments a ON a.policy_id = p.id \
+                 JOIN group_members m ON m.group_id = a.group_id \
+                 WHERE p.tenant_id = $1 AND m.user_id IN ({}) ORDER BY p.id",
+                placeholders(2, chunk.len())
+            );
+            let mut q = sqlx::query(&sql).bind(tenant_id);
+            for id in chunk {
+                q = q.bind(id);
+            }
+            for r in q.fetch_all(self.pool()).await? {
+                out.entry(r.get(0)).or_default().push(PolicyRow {
+                    id: r.get(1),
+                    tenant_id: r.get(2),
+                    display_name: r.get(3),
+                    settings: r.get(4),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// The tenant's Entra devices among `device_ids` (lower case), by device ID.
+    pub async fn devices_by_ids(&self, tenant_id: &str, device_ids: &[String]) -> Result<HashMap<String, DeviceRow>> {
+        let mut out = HashMap::new();
+        for chunk in device_ids.chunks(IN_CHUNK) {
+            let sql = format!(
+                "SELECT {} FROM devices WHERE tenant_id = $1 AND device_id IN ({})",
+                Self::DEVICE_COLUMNS,
+                placeholders(2, chunk.len())
+            );
+            let mut q = sqlx::query_as::<_, DeviceRow>(&sql).bind(tenant_id);
+            for id in chunk {
+                q = q.bind(id);
+            }
+            out.extend(q.fetch_all(self.pool()).await?.into_iter().map(|d| (d.device_id.clone(), d)));
+        }
+        Ok(out)
+    }
+
+    /// The managed devices among `device_ids`, by device ID.
+    pub async fn managed_devices_by_ids(&self, device_ids: &[String]) -> Result<HashMap<String, ManagedDeviceRow>> {
+        let mut out = HashMap::new();
+        for chunk in device_ids.chunks(IN_CHUNK) {
+            let sql = format!("SELECT {MANAGED_COLUMNS} FROM managed_devices WHERE device_id IN ({})", placeholders(1, chunk.len()));
+            let mut q = sqlx::query_as::<_, ManagedDeviceRow>(&sql);
+            for id in chunk {
+                q = q.bind(id);
+            }
+            out.extend(q.fetch_all(self.pool()).await?.into_iter().map(|m| (m.device_id.clone(), m)));
+        }
+        Ok(out)
+    }
+
     pub async fn policies_for_user(&self, tenant_id: &str, user_id: &str) -> Result<Vec<PolicyRow>> {
         Ok(sqlx::query_as::<_, PolicyRow>(
             "SELECT DISTINCT p.id, p.tenant_id, p.display_name, p.settings FROM compliance_policies p \

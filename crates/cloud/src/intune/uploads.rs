@@ -11,7 +11,7 @@ use crate::entra::tokens::AccessClaims;
 use crate::error::{CloudError, Result};
 use crate::intune::compliance::{self, MacOsPolicySettings, SettingResult};
 use crate::intune::partner::{self, state};
-use crate::store::{ManagedDeviceRow, Store, UploadRow, tx};
+use crate::store::{DeviceRow, ManagedDeviceRow, Store, UploadRow, tx};
 
 /// Documented limits of one message.
 pub const MAX_ITEMS_PER_MESSAGE: usize = 1000;
@@ -149,14 +149,33 @@ async fn apply(store: &Store, message: &UploadRow, now_ms: i64, no_policy_is_com
                 .await;
         }
     };
-    // Reads first, writes in one short transaction: keeps SQLite's single writer free.
-    let mut policies: HashMap<String, Vec<(String, MacOsPolicySettings)>> = HashMap::new();
+    // Reads first, a few per message rather than per item; writes in one short
+    // transaction: keeps SQLite's single writer free.
+    let ids: Vec<String> = body.content.iter().map(|i| i.device_id.to_ascii_lowercase()).collect();
+    let users: Vec<String> = body
+        .content
+        .iter()
+        .map(|i| i.user_id.clone())
+        .filter(|u| !u.is_empty())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let known = Known {
+        devices: store.devices_by_ids(&message.tenant_id, &ids).await?,
+        managed: store.managed_devices_by_ids(&ids).await?,
+        policies: store
+            .policies_for_users(&message.tenant_id, &users)
+            .await?
+            .into_iter()
+            .map(|(user, rows)| (user, rows.into_iter().map(|r| (r.id, serde_json::from_str(&r.settings).unwrap_or_default())).collect()))
+            .collect(),
+    };
     let mut latest: HashMap<String, i64> = HashMap::new();
     let mut planned = Vec::with_capacity(body.content.len());
     // The tenant's setting, read once per message.
     let (tenant_no_policy, validity_days) = store.compliance_settings(&message.tenant_id, no_policy_is_compliant).await?;
     for item in &body.content {
-        planned.push(plan_item(store, message, item, &mut policies, &mut latest, now_ms, tenant_no_policy, validity_days).await?);
+        planned.push(plan_item(message, item, &known, &mut latest, now_ms, tenant_no_policy, validity_days));
     }
     let results: Vec<ItemResult> = planned.iter().map(|p| p.result.clone()).collect();
     let mut txn = store.begin().await?;
@@ -197,35 +216,41 @@ fn rejected(device_id: &str, code: &str, detail: String) -> Planned {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn plan_item(
-    store: &Store,
+/// What the cloud knows of a message's devices and users, read before planning.
+struct Known {
+    devices: HashMap<String, DeviceRow>,
+    managed: HashMap<String, ManagedDeviceRow>,
+    /// Users without an entry have no policy assigned.
+    policies: HashMap<String, Vec<(String, MacOsPolicySettings)>>,
+}
+
+fn plan_item(
     message: &UploadRow,
     item: &DeviceItem,
-    policies: &mut HashMap<String, Vec<(String, MacOsPolicySettings)>>,
+    known: &Known,
     latest: &mut HashMap<String, i64>,
     now_ms: i64,
     no_policy_is_compliant: bool,
     validity_days: i64,
-) -> Result<Planned> {
+) -> Planned {
     let device_id = item.device_id.to_ascii_lowercase();
     if !item.tenant_id.eq_ignore_ascii_case(&message.tenant_id) {
-        return Ok(rejected(&device_id, "TenantMismatch", "The item names another tenant.".into()));
+        return rejected(&device_id, "TenantMismatch", "The item names another tenant.".into());
     }
     let Some(updated) = platform::clock::parse_rfc3339(&item.last_update_time) else {
-        return Ok(rejected(&device_id, "InvalidLastUpdateTime", "LastUpdateTime must be an RFC 3339 date.".into()));
+        return rejected(&device_id, "InvalidLastUpdateTime", "LastUpdateTime must be an RFC 3339 date.".into());
     };
     if ![entity_type::LEGACY_INVENTORY, entity_type::INVENTORY, entity_type::COMPLIANCE].contains(&item.entity_type) {
-        return Ok(rejected(&device_id, "UnknownEntityType", format!("EntityType {} is not supported.", item.entity_type)));
+        return rejected(&device_id, "UnknownEntityType", format!("EntityType {} is not supported.", item.entity_type));
     }
-    let Some(device) = store.device(&message.tenant_id, &device_id).await? else {
-        return Ok(rejected(&device_id, "DeviceNotFound", "No Entra device with this ID is registered in the tenant.".into()));
+    let Some(device) = known.devices.get(&device_id) else {
+        return rejected(&device_id, "DeviceNotFound", "No Entra device with this ID is registered in the tenant.".into());
     };
     let updated_ms = updated.timestamp_millis();
-    let previous = store.managed_device(&device_id).await?;
+    let previous = known.managed.get(&device_id);
     let stored = latest.get(&device_id).copied().or(previous.as_ref().map(|m| m.partner_update_ms));
     if stored.is_some_and(|s| s > updated_ms) {
-        return Ok(Planned {
+        return Planned {
             result: ItemResult {
                 device_id,
                 status: item_status::STALE.into(),
@@ -234,7 +259,7 @@ async fn plan_item(
             },
             write: None,
             withdraw: None,
-        });
+        };
     }
     latest.insert(device_id.clone(), updated_ms);
     // EntityType 1 with a management state other than "managed": the partner stopped
@@ -242,11 +267,11 @@ async fn plan_item(
     if item.entity_type == entity_type::INVENTORY
         && item.device_management_state.as_deref().is_some_and(|s| !s.eq_ignore_ascii_case("managed"))
     {
-        return Ok(Planned {
+        return Planned {
             result: ItemResult { device_id: device_id.clone(), status: item_status::ACCEPTED.into(), error_code: None, error_detail: None },
             write: None,
             withdraw: Some(device_id),
-        });
+        };
     }
     let before = compliance::Previous {
         state: previous.as_ref().map(|m| m.compliance_state.clone()),
@@ -258,25 +283,16 @@ async fn plan_item(
         // The partner decided (the successor model): its verdict is the state.
         match item.compliance_status {
             Some(c) => (compliance::Verdict::decided(c), vec![]),
-            None => return Ok(rejected(&device_id, "MissingComplianceStatus", "EntityType 4 requires complianceStatus.".into())),
+            None => return rejected(&device_id, "MissingComplianceStatus", "EntityType 4 requires complianceStatus.".into()),
         }
     } else if item.user_id.is_empty() {
         // Userless Macs are not evaluated: policies apply through user groups only.
         (compliance::Verdict::decided_unknown(), vec![])
     } else {
-        let user_policies = match policies.get(&item.user_id) {
-            Some(p) => p.clone(),
-            None => {
-                let rows = store.policies_for_user(&message.tenant_id, &item.user_id).await?;
-                let parsed: Vec<(String, MacOsPolicySettings)> =
-                    rows.into_iter().map(|r| (r.id, serde_json::from_str(&r.settings).unwrap_or_default())).collect();
-                policies.insert(item.user_id.clone(), parsed.clone());
-                parsed
-            }
-        };
+        let user_policies: &[(String, MacOsPolicySettings)] = known.policies.get(&item.user_id).map(Vec::as_slice).unwrap_or_default();
         let results: Vec<SettingResult> = user_policies.iter().flat_map(|(id, s)| compliance::evaluate(id, s, item)).collect();
         let grace = user_policies.iter().map(|(_, s)| s.grace_period_hours()).max().unwrap_or(0);
-        let conflicting = compliance::conflicts(&user_policies);
+        let conflicting = compliance::conflicts(user_policies);
         let verdict =
             compliance::overall(&results, &conflicting, grace, !user_policies.is_empty(), no_policy_is_compliant, &before, now_ms);
         (verdict, results)
@@ -306,9 +322,9 @@ async fn plan_item(
         error_since_ms: verdict.error_since_ms,
         grace_expires_ms: verdict.grace_expires_ms,
     };
-    Ok(Planned {
+    Planned {
         result: ItemResult { device_id, status: item_status::ACCEPTED.into(), error_code: None, error_detail: None },
         write: Some((row, compliant)),
         withdraw: None,
-    })
+    }
 }
