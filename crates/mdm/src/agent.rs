@@ -64,6 +64,15 @@ struct Item {
     verdict: Option<bool>,
 }
 
+/// Hands an item to the sender in the caller's transaction, remembering what it reports.
+async fn queue(txn: &mut sqlx::AnyConnection, instance_id: &str, computer_id: i64, sequence: i64, item: &Item, now: i64) -> Result<()> {
+    tx::enqueue(txn, instance_id, computer_id, sequence, &item.payload, item.state, now).await?;
+    if let Some(v) = item.verdict {
+        tx::set_reported_verdict(txn, computer_id, device_compliance::verdict_name(Some(v))).await?;
+    }
+    tx::set_delivery(txn, computer_id, "queued", None).await
+}
+
 /// Builds the item for a computer's registered user, if it has one: its inventory for
 /// Intune to evaluate, or (Device Compliance) only this instance's verdict, when the
 /// computer is in the applicable group. `last_checkin` decides ACTIVATED or UNRESPONSIVE.
@@ -203,11 +212,7 @@ async fn apply(state: &Shared, instance: &InstanceRow, computer: &ComputerRow, r
     let present: Vec<&str> = report.local_users.iter().map(|u| u.username.as_str()).collect();
     tx::mark_removed_users(&mut txn, computer.id, &present, now).await?;
     if let Some(item) = item {
-        tx::enqueue(&mut txn, &instance.id, computer.id, sequence, &item.payload, item.state, now).await?;
-        if let Some(v) = item.verdict {
-            tx::set_reported_verdict(&mut txn, computer.id, device_compliance::verdict_name(Some(v))).await?;
-        }
-        tx::set_delivery(&mut txn, computer.id, "queued", None).await?;
+        queue(&mut txn, &instance.id, computer.id, sequence, &item, now).await?;
     }
     txn.commit().await?;
     state.work.notify_one();
@@ -264,11 +269,7 @@ async fn resend(
     let mut txn = state.store.begin().await?;
     let sequence = tx::bump_sequence(&mut txn, computer.id).await?;
     tx::record_history(&mut txn, computer.id, sequence, kind, computer.collected_ms.unwrap_or(now), now, changed).await?;
-    tx::enqueue(&mut txn, &instance.id, computer.id, sequence, &item.payload, item.state, now).await?;
-    if let Some(v) = item.verdict {
-        tx::set_reported_verdict(&mut txn, computer.id, device_compliance::verdict_name(Some(v))).await?;
-    }
-    tx::set_delivery(&mut txn, computer.id, "queued", None).await?;
+    queue(&mut txn, &instance.id, computer.id, sequence, &item, now).await?;
     txn.commit().await?;
     state.work.notify_one();
     Ok(true)
