@@ -503,6 +503,7 @@ pub async fn connector_memory(data_dir: &Path, instances: usize, devices: usize)
         health_interval_s: 6 * 3600,
         reconcile_interval_s: 24 * 3600,
         operator_token: Some(operator_token.clone()),
+        cloud_timeout_ms: 30_000,
     };
     let port = platform::http::bind(0)?.local_addr()?.port();
     let binary = std::env::current_exe()?;

@@ -41,6 +41,8 @@ pub struct StackOptions {
     pub licensed: bool,
     pub instances: Vec<InstanceSeed>,
     pub batch_size: usize,
+    /// The connector's longest wait for an answer of the cloud.
+    pub cloud_timeout_ms: u64,
     pub throttle: cloud::throttle::ThrottleConfig,
     /// Run the connector as a separate process of this binary (`serve --role connector`),
     /// so a test can kill it; in-process when `None`.
@@ -72,6 +74,7 @@ impl StackOptions {
                 },
             ],
             batch_size: 1000,
+            cloud_timeout_ms: 30_000,
             throttle: cloud::throttle::ThrottleConfig::default(),
             connector_binary: None,
         }
@@ -278,6 +281,7 @@ impl Stack {
             health_interval_s: 6 * 3600,
             reconcile_interval_s: 24 * 3600,
             operator_token: Some(operator_token.clone()),
+            cloud_timeout_ms: opts.cloud_timeout_ms,
         };
         let connector = match &opts.connector_binary {
             None => ConnectorService::InProcess(connector::start(connector_config, connector_l, &ca, clock.clone()).await?),

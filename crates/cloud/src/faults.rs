@@ -23,6 +23,8 @@ pub enum Fault {
     BadRequest,
     /// 200 with a body cut off mid-way (nothing was done).
     Truncated,
+    /// The answer comes only after this many (real) seconds.
+    Slow { seconds: u64 },
 }
 
 #[derive(Debug, Clone, Serialize)]

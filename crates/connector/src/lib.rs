@@ -57,6 +57,13 @@ pub struct ConnectorConfig {
     /// Bearer token of the operator API (`/api/v1/operator/…`); without one it is off.
     #[serde(default)]
     pub operator_token: Option<String>,
+    /// Longest wait for an answer of the cloud before the request counts as failed.
+    #[serde(default = "default_cloud_timeout")]
+    pub cloud_timeout_ms: u64,
+}
+
+fn default_cloud_timeout() -> u64 {
+    30_000
 }
 
 fn default_max_concurrency() -> usize {
@@ -157,7 +164,7 @@ pub async fn start(config: ConnectorConfig, listener: TcpListener, ca: &LocalCa,
     let base_url = format!("https://{}", listener.local_addr()?);
     let apps = config.clouds.iter().map(|a| (a.profile.name.clone(), a.clone())).collect();
     let profiles: Vec<&wire::CloudProfile> = config.clouds.iter().map(|a| &a.profile).collect();
-    let cloud = CloudClient::new(&ca.ca_pem, clock.clone(), &profiles);
+    let cloud = CloudClient::new(&ca.ca_pem, clock.clone(), &profiles, Duration::from_millis(config.cloud_timeout_ms.max(1)));
     let config_max = config.max_concurrency_per_tenant;
     let state = Arc::new(AppState {
         store,

@@ -134,7 +134,7 @@ pub async fn start(config: MdmConfig, listener: TcpListener, ca: &LocalCa, clock
     };
     // Manual connections reach the built-in clouds and, if configured, the local one.
     let local = config.local_cloud_url.as_deref().map(wire::CloudProfile::local);
-    let partner = partner::CloudClient::new(&ca.ca_pem, clock.clone(), &local.iter().collect::<Vec<_>>());
+    let partner = partner::CloudClient::new(&ca.ca_pem, clock.clone(), &local.iter().collect::<Vec<_>>(), Duration::from_secs(30));
     let secrets = platform::secrets::SecretBox::load_or_create(&config.secret_key_path)?;
     let state = Arc::new(AppState {
         store,

@@ -158,11 +158,13 @@ pub fn token_roles(token: &str) -> Vec<String> {
 impl CloudClient {
     /// A client trusting `ca_pem` that reaches internal addresses only at the hosts of
     /// `profiles` (the configured clouds): service URLs published by discovery and names
-    /// resolving to this machine's networks are refused.
-    pub fn new(ca_pem: &str, clock: Clock, profiles: &[&CloudProfile]) -> Self {
+    /// resolving to this machine's networks are refused. A request not answered within
+    /// `timeout` fails as a connection error (and is retried like one).
+    pub fn new(ca_pem: &str, clock: Clock, profiles: &[&CloudProfile], timeout: Duration) -> Self {
         let allowed_hosts =
             platform::net::hosts_of(profiles.iter().flat_map(|p| [p.authority.as_str(), p.graph.as_str(), p.aad_graph.as_str()]));
         let http = platform::http::client_builder(ca_pem)
+            .timeout(timeout)
             .dns_resolver(platform::net::PublicResolver::new(allowed_hosts.clone()))
             .build()
             .expect("TLS client configuration");

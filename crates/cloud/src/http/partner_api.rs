@@ -43,7 +43,7 @@ async fn caller(
     if api_version.is_none() {
         return Err(CloudError::bad_request("The api-version query parameter is required."));
     }
-    inject_fault(state, if write { "PUT" } else { "GET" }, unit)?;
+    inject_fault(state, if write { "PUT" } else { "GET" }, unit).await?;
     let claims = authenticate(state, headers, &INTUNE_AUDIENCES)?;
     super::throttle(state, &claims, write)?;
     let tenant = state
@@ -301,7 +301,7 @@ async fn one_instance_for_manual(
 }
 
 /// Test mode only: records the request and injects the next planned fault.
-fn inject_fault(state: &Shared, method: &str, unit: &str) -> Result<()> {
+async fn inject_fault(state: &Shared, method: &str, unit: &str) -> Result<()> {
     if !state.clock.is_adjustable() {
         return Ok(());
     }
@@ -315,6 +315,11 @@ fn inject_fault(state: &Shared, method: &str, unit: &str) -> Result<()> {
         )),
         Some(Fault::RejectToken) => Err(CloudError::unauthorized("The access token is not valid yet.")),
         Some(Fault::Truncated) => Err(CloudError::Truncated),
+        // Answers late (after the wait, the request carries on as usual).
+        Some(Fault::Slow { seconds }) => {
+            tokio::time::sleep(std::time::Duration::from_secs(seconds)).await;
+            Ok(())
+        }
         Some(Fault::BadRequest) => {
             Err(CloudError::odata(axum::http::StatusCode::BAD_REQUEST, "BadRequest", "The request was refused (injected fault)."))
         }
