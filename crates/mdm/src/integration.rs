@@ -174,8 +174,8 @@ pub async fn refresh(state: &Shared, instance: &InstanceRow) -> Result<(CaRow, O
         if new_status != ca.link_status || checks != ca.checks {
             let before = std::mem::replace(&mut ca.link_status, new_status.into());
             ca.checks = checks;
-            state.store.save_ca(&instance.id, &ca, state.clock.now_ms()).await?;
-            if before != ca.link_status {
+            let saved = state.store.set_link_state(&instance.id, &view.link_id, &ca.link_status, &ca.checks, state.clock.now_ms()).await?;
+            if saved && before != ca.link_status {
                 // The connector changed the state (a health re-test, or termination in
                 // Intune): the change-management log says when and why.
                 let detail = format!("status: {before} → {}; checks: {}", ca.link_status, checks_summary(&view));

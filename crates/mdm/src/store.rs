@@ -504,6 +504,20 @@ impl Store {
         })
     }
 
+    /// Only the connection's state and checks, when the link they describe is still the
+    /// current one: an admin's concurrent Save of the settings is never overwritten.
+    pub async fn set_link_state(&self, instance_id: &str, link_id: &str, status: &str, checks: &str, now: i64) -> Result<bool> {
+        let r = sqlx::query("UPDATE ca_settings SET link_status = $1, checks = $2, updated_ms = $3 WHERE instance_id = $4 AND link_id = $5 AND enabled <> 0")
+            .bind(status)
+            .bind(checks)
+            .bind(now)
+            .bind(instance_id)
+            .bind(link_id)
+            .execute(self.pool())
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
     pub async fn save_ca(&self, instance_id: &str, ca: &CaRow, now: i64) -> Result<()> {
         let s = &ca.settings;
         sqlx::query(
