@@ -74,7 +74,7 @@ pub mod intake_state {
     pub const DEAD: &str = "dead";
 }
 
-#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DeadLetter {
     pub id: i64,
     pub instance_id: String,

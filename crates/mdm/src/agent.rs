@@ -6,7 +6,7 @@ use wire::agent::{AadRegistration, ComputerCaView, Enroll, Enrolled, INVENTORY_S
 use crate::Shared;
 use crate::domain::device_compliance;
 use crate::domain::inventory::{Registered, UNRESPONSIVE_AFTER_MS, ca_state, device_item, verdict_item};
-use crate::domain::settings::status;
+use crate::domain::settings::{CaSettings, status};
 use crate::error::{MdmError, Result};
 use crate::store::{ComputerRow, InstanceRow, tx};
 
@@ -51,9 +51,11 @@ pub async fn computer(state: &Shared, instance: &InstanceRow, credential: Option
         .ok_or_else(|| MdmError::Unauthorized("The computer credential is not valid.".into()))
 }
 
-async fn integration_active(state: &Shared, instance: &InstanceRow) -> Result<bool> {
+/// The instance's Conditional Access settings while its integration is on and its
+/// connection active; `None` when nothing is to be sent.
+async fn sending_settings(state: &Shared, instance: &InstanceRow) -> Result<Option<CaSettings>> {
     let ca = state.store.ca(&instance.id).await?;
-    Ok(ca.settings.enabled && ca.link_status == status::ACTIVE)
+    Ok((ca.settings.enabled && ca.link_status == status::ACTIVE).then_some(ca.settings))
 }
 
 /// An item to send and the Conditional Access inventory state it reports.
@@ -76,7 +78,13 @@ async fn queue(txn: &mut sqlx::AnyConnection, instance_id: &str, computer_id: i6
 /// Builds the item for a computer's registered user, if it has one: its inventory for
 /// Intune to evaluate, or (Device Compliance) only this instance's verdict, when the
 /// computer is in the applicable group. `last_checkin` decides ACTIVATED or UNRESPONSIVE.
-async fn item_for(state: &Shared, computer: &ComputerRow, inventory: &InventoryReport, last_checkin: i64) -> Result<Option<Item>> {
+async fn item_for(
+    state: &Shared,
+    settings: &CaSettings,
+    computer: &ComputerRow,
+    inventory: &InventoryReport,
+    last_checkin: i64,
+) -> Result<Option<Item>> {
     let users = state.store.local_users(computer.id).await?;
     let Some(user) = users.iter().find(|u| u.aad_device_id.is_some()) else { return Ok(None) };
     // The inventory being sent says whether the registered user is still on the Mac.
@@ -92,7 +100,6 @@ async fn item_for(state: &Shared, computer: &ComputerRow, inventory: &InventoryR
         state: ca,
         last_checkin: Some(platform::clock::ms_to_rfc3339(last_checkin)),
     };
-    let settings = state.store.ca(&computer.instance_id).await?.settings;
     let now = state.clock.now_ms();
     let (item, verdict) = if settings.compliance_model == crate::domain::settings::MODEL_DEVICE_COMPLIANCE {
         match device_compliance::verdict(&settings.applicable_rule, &settings.compliance_rule, inventory, now) {
@@ -198,7 +205,10 @@ async fn apply(state: &Shared, instance: &InstanceRow, computer: &ComputerRow, r
     }
     let now = state.clock.now_ms();
     // The report itself is a sign of life: the computer counts as checked in.
-    let item = if integration_active(state, instance).await? { item_for(state, computer, &report, now).await? } else { None };
+    let item = match sending_settings(state, instance).await? {
+        Some(settings) => item_for(state, &settings, computer, &report, now).await?,
+        None => None,
+    };
     let value = serde_json::to_value(&report).map_err(MdmError::internal)?;
     let before = computer.inventory.as_deref().and_then(|i| serde_json::from_str::<serde_json::Value>(i).ok());
     let changed = changed_sections(before.as_ref(), &value);
@@ -245,17 +255,19 @@ pub async fn register_aad(state: &Shared, instance: &InstanceRow, computer: &Com
     txn.commit().await?;
     state.store.checkin(computer.id, now).await?;
     // A registered computer reports its current state at once.
-    if integration_active(state, instance).await? {
-        resend(state, instance, computer, now, "registration", "local_users").await?;
+    if let Some(settings) = sending_settings(state, instance).await? {
+        resend(state, instance, &settings, computer, now, "registration", "local_users").await?;
     }
     Ok(())
 }
 
 /// Queues the stored inventory of a computer again under a new sequence, reporting it as
 /// last checked in at `last_checkin`. Returns whether anything was queued.
+#[allow(clippy::too_many_arguments)]
 async fn resend(
     state: &Shared,
     instance: &InstanceRow,
+    settings: &CaSettings,
     computer: &ComputerRow,
     last_checkin: i64,
     kind: &str,
@@ -264,7 +276,7 @@ async fn resend(
     let Some(inventory) = computer.inventory.as_deref().and_then(|i| serde_json::from_str::<InventoryReport>(i).ok()) else {
         return Ok(false);
     };
-    let Some(item) = item_for(state, computer, &inventory, last_checkin).await? else { return Ok(false) };
+    let Some(item) = item_for(state, settings, computer, &inventory, last_checkin).await? else { return Ok(false) };
     let now = state.clock.now_ms();
     let mut txn = state.store.begin().await?;
     let sequence = tx::bump_sequence(&mut txn, computer.id).await?;
@@ -278,6 +290,7 @@ async fn resend(
 /// Queues the current state of every registered computer of the instance (a full
 /// reconcile): after a connection turns Active, devices registered before it are known.
 pub async fn reconcile(state: &Shared, instance: &InstanceRow) -> Result<usize> {
+    let settings = state.store.ca(&instance.id).await?.settings;
     let now = state.clock.now_ms();
     let (mut after, mut queued) = (0, 0);
     loop {
@@ -285,7 +298,7 @@ pub async fn reconcile(state: &Shared, instance: &InstanceRow) -> Result<usize> 
         let Some(last) = page.last() else { break };
         after = last.id;
         for computer in &page {
-            if resend(state, instance, computer, computer.last_checkin_ms.unwrap_or(now), "reconcile", "none").await? {
+            if resend(state, instance, &settings, computer, computer.last_checkin_ms.unwrap_or(now), "reconcile", "none").await? {
                 queued += 1;
             }
         }
@@ -296,11 +309,12 @@ pub async fn reconcile(state: &Shared, instance: &InstanceRow) -> Result<usize> 
 /// Registered computers that stopped checking in for 24 h are reported UNRESPONSIVE, once.
 /// Only the Intune model carries the state; a Device Compliance verdict does not.
 pub async fn report_silent(state: &Shared, instance: &InstanceRow) -> Result<usize> {
+    let settings = state.store.ca(&instance.id).await?.settings;
     let now = state.clock.now_ms();
     let mut reported = 0;
     for computer in state.store.gone_silent(&instance.id, now - UNRESPONSIVE_AFTER_MS, 500).await? {
         let last = computer.last_checkin_ms.unwrap_or(0);
-        if !resend(state, instance, &computer, last, "state", "conditional_access_state").await? {
+        if !resend(state, instance, &settings, &computer, last, "state", "conditional_access_state").await? {
             // Nothing to send (no inventory or not applicable): stop looking at it.
             let mut txn = state.store.begin().await?;
             tx::set_reported_state(&mut txn, computer.id, "UNRESPONSIVE").await?;
@@ -335,7 +349,8 @@ pub async fn recheck_memberships(state: &Shared, instance: &InstanceRow) -> Resu
                 continue;
             }
             if verdict.is_none()
-                || !resend(state, instance, computer, computer.last_checkin_ms.unwrap_or(now), "membership", "compliance_group").await?
+                || !resend(state, instance, &settings, computer, computer.last_checkin_ms.unwrap_or(now), "membership", "compliance_group")
+                    .await?
             {
                 // Left the applicable group: nothing is sent for it any more.
                 let mut txn = state.store.begin().await?;
@@ -355,8 +370,10 @@ pub async fn recheck_memberships(state: &Shared, instance: &InstanceRow) -> Resu
 pub async fn checkin(state: &Shared, instance: &InstanceRow, computer: &ComputerRow) -> Result<()> {
     let now = state.clock.now_ms();
     state.store.checkin(computer.id, now).await?;
-    if computer.reported_state.as_deref() == Some("UNRESPONSIVE") && integration_active(state, instance).await? {
-        resend(state, instance, computer, now, "state", "conditional_access_state").await?;
+    if computer.reported_state.as_deref() == Some("UNRESPONSIVE")
+        && let Some(settings) = sending_settings(state, instance).await?
+    {
+        resend(state, instance, &settings, computer, now, "state", "conditional_access_state").await?;
     }
     Ok(())
 }
