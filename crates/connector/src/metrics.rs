@@ -7,12 +7,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub struct Metrics {
     pub intake_updates_total: AtomicU64,
     pub intake_superseded_total: AtomicU64,
+    pub intake_future_dated_total: AtomicU64,
     pub messages_created_total: AtomicU64,
     pub upload_requests_total: AtomicU64,
     pub upload_retries_total: AtomicU64,
     pub messages_completed_total: AtomicU64,
     pub devices_accepted_total: AtomicU64,
     pub devices_rejected_total: AtomicU64,
+    pub devices_stale_total: AtomicU64,
     pub reconciled_updates_total: AtomicU64,
     pub replayed_updates_total: AtomicU64,
     pub health_checks_total: AtomicU64,
@@ -71,6 +73,11 @@ impl Metrics {
         };
         counter("cloudconnector_intake_updates_total", "Inventory updates accepted from instances.", &self.intake_updates_total);
         counter("cloudconnector_intake_superseded_total", "Updates older than one already held, kept out.", &self.intake_superseded_total);
+        counter(
+            "cloudconnector_intake_future_dated_total",
+            "Updates dated ahead of the connector's clock, taken as dated when received.",
+            &self.intake_future_dated_total,
+        );
         counter("cloudconnector_messages_created_total", "Upload messages formed.", &self.messages_created_total);
         counter("cloudconnector_upload_requests_total", "PUT DataUploadMessages requests sent.", &self.upload_requests_total);
         counter(
@@ -81,6 +88,11 @@ impl Metrics {
         counter("cloudconnector_messages_completed_total", "Messages the cloud finished processing.", &self.messages_completed_total);
         counter("cloudconnector_devices_accepted_total", "Device updates the cloud accepted.", &self.devices_accepted_total);
         counter("cloudconnector_devices_rejected_total", "Device updates refused by the cloud or given up.", &self.devices_rejected_total);
+        counter(
+            "cloudconnector_devices_stale_total",
+            "Device updates the cloud kept out because it held a newer state.",
+            &self.devices_stale_total,
+        );
         counter("cloudconnector_reconciled_updates_total", "Updates queued again by a reconcile.", &self.reconciled_updates_total);
         counter("cloudconnector_replayed_updates_total", "Dead letters queued again.", &self.replayed_updates_total);
         counter("cloudconnector_health_checks_total", "Scheduled or requested health re-tests of links.", &self.health_checks_total);

@@ -5,8 +5,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use partner::outcome::ItemOutcome;
 use wire::connector_api::{InventoryAccepted, InventoryBatch, link_status, outcome_status};
-use wire::partner::{ItemResult, item_status, message_status};
+use wire::partner::{ItemResult, message_status};
 
 use crate::Shared;
 use crate::concurrency::Signal;
@@ -45,6 +46,7 @@ pub async fn intake(state: &Shared, instance: &InstanceRow, batch: InventoryBatc
             return Err(ConnectorError::Invalid(format!("updates[{i}].item.LastUpdateTime must be an RFC 3339 date.")));
         }
     }
+    let now = state.clock.now_ms();
     // Reads before the transaction keep SQLite's single writer free for the inserts.
     let mut newest: HashMap<&str, i64> = HashMap::new();
     for u in &batch.updates {
@@ -54,7 +56,6 @@ pub async fn intake(state: &Shared, instance: &InstanceRow, batch: InventoryBatc
             newest.insert(&u.computer_id, max);
         }
     }
-    let now = state.clock.now_ms();
     let (mut accepted, mut superseded) = (0, 0);
     let mut txn = state.store.begin().await?;
     for u in &batch.updates {
@@ -65,6 +66,7 @@ pub async fn intake(state: &Shared, instance: &InstanceRow, batch: InventoryBatc
         let mut item = u.item.clone();
         item.tenant_id = tenant.clone();
         item.device_id = item.device_id.to_ascii_lowercase();
+        item.last_update_time = observed_at(state, &item.last_update_time, now);
         let json = serde_json::to_string(&item).map_err(ConnectorError::internal)?;
         tx::insert_intake(&mut txn, &instance.id, &tenant, &u.computer_id, u.sequence, &item.device_id, &json, now).await?;
         let upn = item.upn.as_deref().map(str::to_ascii_lowercase);
@@ -76,6 +78,19 @@ pub async fn intake(state: &Shared, instance: &InstanceRow, batch: InventoryBatc
     Metrics::add(&state.metrics.intake_updates_total, accepted as u64);
     Metrics::add(&state.metrics.intake_superseded_total, superseded as u64);
     Ok(InventoryAccepted { accepted, superseded })
+}
+
+/// An instance's date for a state, as the cloud will be told it: a date ahead of this
+/// connector's clock cannot be when anything was observed, so it is taken as the time
+/// received (the cloud orders a device's states by it, and a future date would make
+/// every later, honest state look older).
+fn observed_at(state: &Shared, reported: &str, now: i64) -> String {
+    let Some(t) = platform::clock::parse_rfc3339(reported) else { return reported.to_string() };
+    if t.timestamp_millis() <= now {
+        return reported.to_string();
+    }
+    Metrics::add(&state.metrics.intake_future_dated_total, 1);
+    platform::clock::ms_to_rfc3339(now)
 }
 
 /// The delivery loop. Work is driven by the database alone, so a restart resumes
@@ -228,7 +243,8 @@ async fn poll_due(state: &Shared) -> Result<usize> {
         state.concurrency.observe(&m.tenant_id, Signal::of(&result));
         match result {
             Ok(s) if s.status == message_status::COMPLETED => {
-                let results: HashMap<String, ItemResult> = s.item_results.into_iter().map(|r| (r.device_id.clone(), r)).collect();
+                let results: HashMap<String, ItemResult> =
+                    s.item_results.into_iter().map(|r| (r.device_id.to_ascii_lowercase(), r)).collect();
                 conclude(state, &m, &results, None).await?;
                 finished += 1;
             }
@@ -293,36 +309,36 @@ pub async fn terminated(state: &Shared, tenant: &str) -> Result<()> {
     Ok(())
 }
 
-/// Records each device's outcome and closes the message, in one transaction.
+/// Records each device's outcome and closes the message, in one transaction. Only an
+/// accepted item counts as delivered; a stale one (the cloud holds a newer state of the
+/// device) is reported as such and not kept for replay, since replaying cannot change it.
 async fn conclude(state: &Shared, m: &MessageRow, results: &HashMap<String, ItemResult>, failure: Option<&str>) -> Result<()> {
     let rows = state.store.intake_of_message(&m.message_id).await?;
     let now = state.clock.now_ms();
     let mut txn = state.store.begin().await?;
-    let mut accepted = 0u64;
+    let (mut accepted, mut stale) = (0u64, 0u64);
     for r in &rows {
-        let (status, detail) = match (failure, results.get(&r.device_id)) {
-            (Some(reason), _) => (outcome_status::REJECTED, Some(reason.to_string())),
-            (None, Some(res)) if res.status == item_status::REJECTED => (
-                outcome_status::REJECTED,
-                Some(format!("{}: {}", res.error_code.clone().unwrap_or_default(), res.error_detail.clone().unwrap_or_default())),
-            ),
-            (None, Some(_)) => (outcome_status::ACCEPTED, None),
-            (None, None) => (outcome_status::REJECTED, Some("the cloud reported no result for this device".into())),
+        let outcome = match failure {
+            Some(reason) => ItemOutcome::of(None, reason),
+            None => ItemOutcome::of(results.get(&r.device_id), "the cloud reported no result for this device"),
         };
-        if status == outcome_status::ACCEPTED {
+        if outcome.is_accepted() {
             accepted += 1;
             state.metrics.delivery_seconds.observe((now - r.received_ms).max(0) as f64 / 1000.0);
+        } else if outcome.status == outcome_status::STALE {
+            stale += 1;
         } else {
             // Kept with its reason until an operator or the instance replays it.
-            tx::dead_letter(&mut txn, r.id, detail.as_deref().unwrap_or("refused"), now).await?;
+            tx::dead_letter(&mut txn, r.id, outcome.detail.as_deref().unwrap_or("refused"), now).await?;
         }
-        tx::insert_outcome(&mut txn, &r.instance_id, &r.computer_id, r.sequence, status, detail.as_deref(), now).await?;
+        tx::insert_outcome(&mut txn, &r.instance_id, &r.computer_id, r.sequence, &outcome, now).await?;
     }
     tx::finish_message(&mut txn, &m.message_id).await?;
     txn.commit().await?;
     Metrics::add(&state.metrics.messages_completed_total, 1);
     Metrics::add(&state.metrics.devices_accepted_total, accepted);
-    Metrics::add(&state.metrics.devices_rejected_total, rows.len() as u64 - accepted);
+    Metrics::add(&state.metrics.devices_stale_total, stale);
+    Metrics::add(&state.metrics.devices_rejected_total, rows.len() as u64 - accepted - stale);
     if let Some(reason) = failure {
         tracing::warn!(tenant = %m.tenant_id, message = %m.message_id, devices = rows.len(), reason, "message rejected");
     }

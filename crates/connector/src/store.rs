@@ -37,6 +37,20 @@ pub struct LinkRow {
     pub last_tested_ms: Option<i64>,
 }
 
+/// One outcome reported back to an instance.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OutcomeRow {
+    pub seq: i64,
+    pub computer_id: String,
+    pub sequence: i64,
+    pub status: String,
+    pub detail: Option<String>,
+    pub at_ms: i64,
+    pub compliance_state: Option<String>,
+    /// JSON array of sentences.
+    pub compliance_reasons: Option<String>,
+}
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct MessageRow {
     pub message_id: String,
@@ -339,16 +353,14 @@ impl Store {
         .await?)
     }
 
-    pub async fn outcomes(
-        &self,
-        instance_id: &str,
-        after: i64,
-        limit: i64,
-    ) -> Result<Vec<(i64, String, i64, String, Option<String>, i64)>> {
-        Ok(sqlx::query_as::<_, (i64, String, i64, String, Option<String>, i64)>(
-            "SELECT seq, computer_id, sequence, status, detail, at_ms FROM outcomes WHERE instance_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+    pub async fn outcomes(&self, instance_id: &str, after: i64, limit: i64) -> Result<Vec<OutcomeRow>> {
+        Ok(sqlx::query_as::<_, OutcomeRow>(
+            "SELECT seq, computer_id, sequence, status, detail, at_ms, compliance_state, compliance_reasons FROM outcomes \
+             WHERE instance_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
         )
-        .bind(instance_id).bind(after).bind(limit)
+        .bind(instance_id)
+        .bind(after)
+        .bind(limit)
         .fetch_all(self.pool())
         .await?)
     }
@@ -681,24 +693,31 @@ pub mod tx {
         Ok(())
     }
 
+    /// Records what became of one update, for its instance to collect.
     pub async fn insert_outcome(
         conn: &mut AnyConnection,
         instance_id: &str,
         computer_id: &str,
         sequence: i64,
-        status: &str,
-        detail: Option<&str>,
+        outcome: &partner::outcome::ItemOutcome,
         now: i64,
     ) -> Result<()> {
-        sqlx::query("INSERT INTO outcomes (instance_id, computer_id, sequence, status, detail, at_ms) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(instance_id)
-            .bind(computer_id)
-            .bind(sequence)
-            .bind(status)
-            .bind(detail.map(str::to_string))
-            .bind(now)
-            .execute(conn)
-            .await?;
+        let reasons =
+            (!outcome.compliance_reasons.is_empty()).then(|| serde_json::to_string(&outcome.compliance_reasons).unwrap_or_default());
+        sqlx::query(
+            "INSERT INTO outcomes (instance_id, computer_id, sequence, status, detail, at_ms, compliance_state, compliance_reasons) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(instance_id)
+        .bind(computer_id)
+        .bind(sequence)
+        .bind(outcome.status)
+        .bind(outcome.detail.clone())
+        .bind(now)
+        .bind(outcome.compliance_state.clone())
+        .bind(reasons)
+        .execute(conn)
+        .await?;
         Ok(())
     }
 

@@ -6,7 +6,10 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use wire::agent::{AadRegistration, Enroll, Enrolled, Hardware, InventoryReport, LocalUser, PasswordPolicy, Security, Volume};
+use wire::agent::{
+    AadRegistration, Enroll, Enrolled, FileVaultState, GatekeeperStatus, Hardware, InventoryReport, LocalUser, PasswordPolicy, Security,
+    SipStatus, Volume,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum FleetError {
@@ -24,11 +27,15 @@ pub struct MacProfile {
     pub udid: String,
     pub serial_number: String,
     pub device_name: String,
+    /// The name Apple sells the model under (`MacBook Air (M2, 2022)`).
     pub model: String,
+    /// `Mac14,2`.
+    pub model_identifier: String,
     pub processor_architecture: String,
     pub core_count: i32,
     pub total_ram_mb: i64,
     pub mac_address: String,
+    /// As `sw_vers` shows it with its extra: `26.3.1 (a)` for a Rapid Security Response.
     pub os_version: String,
     pub os_build: String,
     /// FileVault on the boot volume.
@@ -38,7 +45,7 @@ pub struct MacProfile {
     pub sip: bool,
     pub firewall: bool,
     pub stealth_mode: bool,
-    pub gatekeeper: String,
+    pub gatekeeper: GatekeeperStatus,
     pub password_min_length: i32,
     pub password_alphanumeric: bool,
     /// Whether the Mac still checks in (every 15 minutes).
@@ -61,35 +68,61 @@ const MODELS: [(&str, &str, i32, i64); 10] = [
     ("Macmini9,1", "arm64", 8, 8192),
     ("Mac15,3", "arm64", 8, 16384),
 ];
-/// The first Apple silicon model in `MODELS`.
-const FIRST_ARM: usize = 3;
-/// (version, build, weight): a fleet is mostly recent, with a tail back to 10.12.
-const VERSIONS: [(&str, &str, u32); 13] = [
-    ("10.12.6", "16G2136", 1),
-    ("10.13.6", "17G14042", 1),
-    ("10.14.6", "18G9323", 2),
-    ("10.15.7", "19H2026", 4),
-    ("11.7.10", "20G1427", 4),
-    ("12.7.6", "21H1320", 6),
-    ("13.6.9", "22G830", 10),
-    ("14.6.1", "23G93", 14),
-    ("14.7", "23H124", 14),
-    ("15.1", "24B83", 14),
-    ("15.2", "24C101", 16),
-    ("15.7", "24G222", 8),
-    ("26.1", "25B78", 6),
-];
 
-fn pick_version(rng: &mut StdRng) -> (&'static str, &'static str) {
-    let total: u32 = VERSIONS.iter().map(|v| v.2).sum();
+/// A row of `data/macos-models.csv` (see `data/README.md`).
+#[derive(serde::Deserialize)]
+struct ModelRow {
+    model_identifier: String,
+    marketing_name: String,
+    latest_supported_major: u32,
+}
+
+/// The marketing name of a model and the newest macOS major it runs.
+fn model_facts(identifier: &str) -> (String, u32) {
+    static MODELS_CSV: &str = include_str!("../../../data/mac-models.csv");
+    static ROWS: std::sync::LazyLock<Vec<ModelRow>> = std::sync::LazyLock::new(|| {
+        csv::Reader::from_reader(MODELS_CSV.as_bytes()).deserialize::<ModelRow>().filter_map(Result::ok).collect()
+    });
+    ROWS.iter()
+        .find(|m| m.model_identifier == identifier)
+        .map(|m| (m.marketing_name.clone(), m.latest_supported_major))
+        .unwrap_or_else(|| (identifier.to_string(), 26))
+}
+
+/// How a fleet spreads over macOS majors: mostly current, a tail back to Big Sur.
+const MAJOR_WEIGHTS: [(u32, u32); 6] = [(11, 2), (12, 5), (13, 10), (14, 20), (15, 33), (26, 30)];
+
+/// A macOS release from Apple's history (`data/macos-releases.csv`): a major by
+/// [`MAJOR_WEIGHTS`], then one of its releases with a known build (Rapid Security
+/// Responses included, betas not), newer ones likelier as fleets update.
+fn pick_release(rng: &mut StdRng) -> (String, String) {
+    let total: u32 = MAJOR_WEIGHTS.iter().map(|w| w.1).sum();
     let mut n = rng.random_range(0..total);
-    for (version, build, weight) in VERSIONS {
-        if n < weight {
-            return (version, build);
+    let major = MAJOR_WEIGHTS
+        .iter()
+        .find(|(_, w)| {
+            if n < *w {
+                true
+            } else {
+                n -= w;
+                false
+            }
+        })
+        .map_or(15, |w| w.0);
+    let releases: Vec<&wire::apple::MacOsRelease> = wire::apple::release_history()
+        .iter()
+        .filter(|r| r.kind != "beta" && r.build.is_some() && r.product_version.split('.').next() == Some(&major.to_string()))
+        .collect();
+    // Weight i + 1 for the i-th oldest: the newest release is the likeliest.
+    let weights: u32 = (1..=releases.len() as u32).sum();
+    let mut n = rng.random_range(0..weights.max(1));
+    for (i, r) in releases.iter().enumerate() {
+        if n <= i as u32 {
+            return (r.product_version.clone(), r.build.clone().unwrap_or_default());
         }
-        n -= weight;
+        n -= i as u32 + 1;
     }
-    (VERSIONS[0].0, VERSIONS[0].1)
+    ("15.7.9".into(), "24G830".into())
 }
 
 /// A reproducible fleet: one Mac per user, with `noncompliant_share` of them having
@@ -100,29 +133,36 @@ pub fn generate(users: &[(String, String)], seed: u64, noncompliant_share: f64) 
         .iter()
         .enumerate()
         .map(|(i, (upn, password))| {
-            let (os_version, os_build) = pick_version(&mut rng);
-            // Apple silicon needs macOS 11 or later.
-            let models = if os_version.starts_with("10.") { &MODELS[..FIRST_ARM] } else { &MODELS[..] };
-            let (model, arch, cores, ram) = models[rng.random_range(0..models.len())];
+            let (os_version, os_build) = pick_release(&mut rng);
+            let major: u32 = os_version.split('.').next().and_then(|m| m.parse().ok()).unwrap_or(15);
+            // Only a model that runs this macOS.
+            let models: Vec<_> = MODELS.iter().filter(|m| model_facts(m.0).1 >= major).collect();
+            let (identifier, arch, cores, ram) = *models[rng.random_range(0..models.len())];
+            let model = model_facts(identifier).0;
             let username = upn.split('@').next().unwrap_or("user").to_string();
             let mac: [u8; 5] = rng.random();
             MacProfile {
                 udid: uuid::Uuid::from_u128(rng.random()).to_string().to_uppercase(),
                 serial_number: format!("C02{:09}", rng.random_range(0..1_000_000_000u64)),
                 device_name: format!("{username}'s Mac {}", i + 1),
-                model: model.into(),
+                model,
+                model_identifier: identifier.into(),
                 processor_architecture: arch.into(),
                 core_count: cores,
                 total_ram_mb: ram,
                 mac_address: format!("a4:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", mac[0], mac[1], mac[2], mac[3], mac[4]),
-                os_version: os_version.into(),
-                os_build: os_build.into(),
+                os_version,
+                os_build,
                 filevault: rng.random::<f64>() >= noncompliant_share,
                 external_volume: (rng.random::<f64>() < 0.1).then(|| rng.random::<f64>() < 0.5),
                 sip: rng.random::<f64>() > 0.02,
                 firewall: rng.random::<f64>() > 0.2,
                 stealth_mode: rng.random::<f64>() > 0.7,
-                gatekeeper: if rng.random::<f64>() > 0.05 { "App Store and identified developers" } else { "Anywhere" }.into(),
+                gatekeeper: if rng.random::<f64>() > 0.05 {
+                    GatekeeperStatus::AppStoreAndIdentifiedDevelopers
+                } else {
+                    GatekeeperStatus::Disabled
+                },
                 password_min_length: [6, 8, 8, 10, 12][rng.random_range(0..5)],
                 password_alphanumeric: rng.random::<f64>() > 0.1,
                 checks_in: true,
@@ -203,7 +243,12 @@ impl Fleet {
 
     pub fn inventory(mac: &Mac, collected_at: chrono::DateTime<chrono::Utc>) -> InventoryReport {
         let p = &mac.profile;
-        let state = |encrypted: bool| if encrypted { "ENCRYPTED" } else { "NOT_ENCRYPTED" }.to_string();
+        let state = |encrypted: bool| if encrypted { FileVaultState::Encrypted } else { FileVaultState::Unencrypted };
+        // As `sw_vers` reports it: a Rapid Security Response's letter apart from the version.
+        let (os_version, os_version_extra) = match p.os_version.split_once(' ') {
+            Some((version, extra)) => (version.to_string(), Some(extra.to_string())),
+            None => (p.os_version.clone(), None),
+        };
         let mut volumes = vec![Volume { name: "Macintosh HD".into(), boot: true, filevault: state(p.filevault) }];
         if let Some(encrypted) = p.external_volume {
             volumes.push(Volume { name: "Projects".into(), boot: false, filevault: state(encrypted) });
@@ -213,7 +258,7 @@ impl Fleet {
             device_name: p.device_name.clone(),
             model: p.model.clone(),
             hardware: Hardware {
-                model_identifier: Some(p.model.clone()),
+                model_identifier: Some(p.model_identifier.clone()),
                 processor_architecture: Some(p.processor_architecture.clone()),
                 processor_type: Some(if p.processor_architecture == "arm64" { "Apple M-series" } else { "Intel Core i7" }.into()),
                 core_count: Some(p.core_count),
@@ -221,12 +266,13 @@ impl Fleet {
                 mac_address: Some(p.mac_address.clone()),
             },
             os_name: "macOS".into(),
-            os_version: p.os_version.clone(),
+            os_version,
+            os_version_extra,
             os_build: p.os_build.clone(),
             security: Security {
                 filevault_enabled: p.filevault,
-                sip: if p.sip { "Enabled" } else { "Disabled" }.into(),
-                gatekeeper: p.gatekeeper.clone(),
+                sip: if p.sip { SipStatus::Enabled } else { SipStatus::Disabled },
+                gatekeeper: p.gatekeeper,
                 firewall_enabled: p.firewall,
                 firewall_block_all_incoming: false,
                 firewall_stealth_mode: p.firewall && p.stealth_mode,
@@ -557,7 +603,32 @@ mod tests {
         assert_eq!(a.iter().map(|m| &m.udid).collect::<Vec<_>>(), b.iter().map(|m| &m.udid).collect::<Vec<_>>());
         let off = a.iter().filter(|m| !m.filevault).count();
         assert!((5..=25).contains(&off), "{off} of 50 without FileVault");
-        assert!(a.iter().all(|m| !m.os_version.starts_with("10.") || m.processor_architecture == "x86_64"), "Apple silicon needs 11+");
+        // Every Mac runs a real release, with its build, on a model that supports it.
+        let many: Vec<(String, String)> = (0..3000).map(|i| (format!("u{i}@x.example"), "p".into())).collect();
+        let fleet = generate(&many, 11, 0.0);
+        for m in &fleet {
+            let real = wire::apple::release_history()
+                .iter()
+                .any(|r| r.product_version == m.os_version && r.build.as_deref() == Some(m.os_build.as_str()));
+            assert!(real, "{} {} is not in Apple's history", m.os_version, m.os_build);
+            let major: u32 = m.os_version.split('.').next().unwrap().parse().unwrap();
+            assert!(model_facts(&m.model_identifier).1 >= major, "{} cannot run {}", m.model_identifier, m.os_version);
+        }
+        let rsr = fleet.iter().filter(|m| m.os_version.contains('(')).count();
+        assert!(rsr > 0, "Rapid Security Responses are in the fleet too");
+        assert!(fleet.iter().any(|m| m.os_version.starts_with("26.")) && fleet.iter().any(|m| m.os_version.starts_with("12.")));
+        let mac = Mac {
+            profile: fleet.iter().find(|m| m.os_version.contains('(')).unwrap().clone(),
+            instance_url: String::new(),
+            computer_id: 1,
+            credential: String::new(),
+            device_id: None,
+            user_object_id: None,
+            tenant_id: None,
+            device_key_pem: None,
+        };
+        let report = Fleet::inventory(&mac, chrono::Utc::now());
+        assert!(report.os_version_extra.as_deref().is_some_and(|e| e.starts_with('(')), "sw_vers reports the RSR letter apart");
     }
 
     #[test]

@@ -1,17 +1,20 @@
 //! What the agent on a Mac does with its instance: enrol, report inventory, post the
 //! Entra IDs after Workplace Join, check in.
 
-use wire::agent::{AadRegistration, ComputerCaView, Enroll, Enrolled, INVENTORY_SECTIONS, InventoryReport, LocalUserCa, VOLUME_STATES};
+use serde_json::Value;
+use wire::agent::{AadRegistration, ComputerCaView, Enroll, Enrolled, INVENTORY_SECTIONS, InventoryReport, LocalUserCa};
 
 use crate::Shared;
 use crate::domain::device_compliance;
 use crate::domain::inventory::{Registered, UNRESPONSIVE_AFTER_MS, ca_state, device_item, verdict_item};
+use crate::domain::normalize::{self, MAX_NAME_CHARS, Normalized, account_key, within};
 use crate::domain::settings::{CaSettings, status};
 use crate::error::{MdmError, Result};
-use crate::store::{ComputerRow, InstanceRow, tx};
+use crate::store::{ComputerRow, InstanceRow, Registration, tx};
 
+/// Refuses a value of 1 to `max` characters (counted as people count them).
 fn bounded(name: &str, value: &str, max: usize) -> Result<()> {
-    if value.trim().is_empty() || value.len() > max {
+    if !within(value, max) {
         return Err(MdmError::Invalid(format!("{name} must be 1 to {max} characters.")));
     }
     Ok(())
@@ -23,8 +26,8 @@ pub async fn enroll(state: &Shared, instance: &InstanceRow, req: Enroll) -> Resu
     }
     bounded("udid", &req.udid, 64)?;
     bounded("serial_number", &req.serial_number, 64)?;
-    bounded("device_name", &req.device_name, 255)?;
-    bounded("model", &req.model, 255)?;
+    bounded("device_name", &req.device_name, MAX_NAME_CHARS)?;
+    bounded("model", &req.model, MAX_NAME_CHARS)?;
     let credential = platform::secrets::random_token(32);
     let id = state
         .store
@@ -58,124 +61,111 @@ async fn sending_settings(state: &Shared, instance: &InstanceRow) -> Result<Opti
     Ok((ca.settings.enabled && ca.link_status == status::ACTIVE).then_some(ca.settings))
 }
 
-/// An item to send and the Conditional Access inventory state it reports.
+/// The item for one registered user's Entra device.
 struct Item {
+    device_id: String,
     payload: String,
-    state: &'static str,
-    /// Device Compliance: the verdict the item carries.
+}
+
+/// What is sent for a computer: one item per registered user (each Workplace Join is an
+/// Entra device of its own), the check-in state they report, and (Device Compliance)
+/// the verdict they carry.
+struct Items {
+    items: Vec<Item>,
+    /// ACTIVATED or UNRESPONSIVE: remembered so a computer going silent is reported once.
+    silence: &'static str,
     verdict: Option<bool>,
 }
 
-/// Hands an item to the sender in the caller's transaction, remembering what it reports.
-async fn queue(txn: &mut sqlx::AnyConnection, instance_id: &str, computer_id: i64, sequence: i64, item: &Item, now: i64) -> Result<()> {
-    tx::enqueue(txn, instance_id, computer_id, sequence, &item.payload, item.state, now).await?;
-    if let Some(v) = item.verdict {
+/// Hands a computer's items to the sender in the caller's transaction.
+async fn queue(txn: &mut sqlx::AnyConnection, instance_id: &str, computer_id: i64, sequence: i64, items: &Items, now: i64) -> Result<()> {
+    for item in &items.items {
+        tx::enqueue(txn, instance_id, computer_id, &item.device_id, sequence, &item.payload, now).await?;
+        tx::set_delivery(txn, computer_id, Some(&item.device_id), "queued", None).await?;
+    }
+    tx::set_reported_state(txn, computer_id, items.silence).await?;
+    if let Some(v) = items.verdict {
         tx::set_reported_verdict(txn, computer_id, device_compliance::verdict_name(Some(v))).await?;
     }
-    tx::set_delivery(txn, computer_id, "queued", None).await
+    Ok(())
 }
 
-/// Builds the item for a computer's registered user, if it has one: its inventory for
+/// Builds the items of a computer's registered users, if it has any: its inventory for
 /// Intune to evaluate, or (Device Compliance) only this instance's verdict, when the
-/// computer is in the applicable group. `last_checkin` decides ACTIVATED or UNRESPONSIVE.
-async fn item_for(
+/// computer is in the applicable group. `last_checkin` decides ACTIVATED or
+/// UNRESPONSIVE; a registered user no longer in the inventory is DEACTIVATED.
+async fn items_for(
     state: &Shared,
     settings: &CaSettings,
     computer: &ComputerRow,
     inventory: &InventoryReport,
+    collected_ms: i64,
     last_checkin: i64,
-) -> Result<Option<Item>> {
+) -> Result<Option<Items>> {
     let users = state.store.local_users(computer.id).await?;
-    let Some(user) = users.iter().find(|u| u.aad_device_id.is_some()) else { return Ok(None) };
-    // The inventory being sent says whether the registered user is still on the Mac.
-    let removed = !inventory.local_users.iter().any(|u| u.username == user.username);
-    let ca = ca_state(true, removed, Some(last_checkin), state.clock.now_ms());
-    let registered = Registered {
-        computer_id: computer.id,
-        serial_number: &computer.serial_number,
-        udid: &computer.udid,
-        aad_device_id: user.aad_device_id.as_deref().unwrap_or_default(),
-        aad_user_id: user.aad_user_id.as_deref().unwrap_or_default(),
-        upn: user.upn.as_deref().unwrap_or_default(),
-        state: ca,
-        last_checkin: Some(platform::clock::ms_to_rfc3339(last_checkin)),
-    };
+    let registered: Vec<_> = users.iter().filter(|u| u.aad_device_id.is_some()).collect();
+    if registered.is_empty() {
+        return Ok(None);
+    }
     let now = state.clock.now_ms();
-    let (item, verdict) = if settings.compliance_model == crate::domain::settings::MODEL_DEVICE_COMPLIANCE {
+    let verdict = if settings.compliance_model == crate::domain::settings::MODEL_DEVICE_COMPLIANCE {
         match device_compliance::verdict(&settings.applicable_rule, &settings.compliance_rule, inventory, now) {
-            Some(compliant) => (verdict_item(&registered, compliant, platform::clock::ms_to_rfc3339(now)), Some(compliant)),
+            Some(compliant) => Some(compliant),
             None => return Ok(None),
         }
     } else {
-        (device_item(inventory, &registered), None)
+        None
     };
-    Ok(Some(Item { payload: serde_json::to_string(&item).map_err(MdmError::internal)?, state: ca, verdict }))
-}
-
-fn validate_report(report: &InventoryReport) -> Result<i64> {
-    let collected = platform::clock::parse_rfc3339(&report.collected_at)
-        .ok_or_else(|| MdmError::Invalid("collected_at must be an RFC 3339 date.".into()))?
-        .timestamp_millis();
-    bounded("device_name", &report.device_name, 255)?;
-    bounded("model", &report.model, 255)?;
-    bounded("os_name", &report.os_name, 64)?;
-    bounded("os_version", &report.os_version, 32)?;
-    bounded("os_build", &report.os_build, 32)?;
-    if report.local_users.iter().any(|u| u.username.trim().is_empty() || u.username.len() > 255) {
-        return Err(MdmError::Invalid("every local user needs a username of 1 to 255 characters.".into()));
+    let present: Vec<String> = inventory.local_users.iter().map(|u| account_key(&u.username)).collect();
+    let mut items = Vec::with_capacity(registered.len());
+    for user in registered {
+        let removed = !present.contains(&account_key(&user.username));
+        let r = Registered {
+            computer_id: computer.id,
+            serial_number: &computer.serial_number,
+            udid: &computer.udid,
+            aad_device_id: user.aad_device_id.as_deref().unwrap_or_default(),
+            aad_user_id: user.aad_user_id.as_deref().unwrap_or_default(),
+            upn: user.upn.as_deref().unwrap_or_default(),
+            state: ca_state(true, removed, Some(last_checkin), now),
+            last_checkin: Some(platform::clock::ms_to_rfc3339(last_checkin)),
+            collected_at: platform::clock::ms_to_rfc3339(collected_ms),
+        };
+        let item = match verdict {
+            Some(compliant) => verdict_item(&r, compliant, platform::clock::ms_to_rfc3339(now)),
+            None => device_item(inventory, &r),
+        };
+        items.push(Item { device_id: r.aad_device_id.to_string(), payload: serde_json::to_string(&item).map_err(MdmError::internal)? });
     }
-    let mut names = std::collections::BTreeSet::new();
-    for (i, v) in report.volumes.iter().enumerate() {
-        bounded(&format!("volumes[{i}].name"), &v.name, 255)?;
-        if !names.insert(v.name.as_str()) {
-            return Err(MdmError::Invalid(format!("volumes[{i}].name '{}' appears twice.", v.name)));
-        }
-        if !VOLUME_STATES.contains(&v.filevault.as_str()) {
-            return Err(MdmError::Invalid(format!("volumes[{i}].filevault must be one of {}.", VOLUME_STATES.join(", "))));
-        }
-    }
-    if report.volumes.iter().filter(|v| v.boot).count() > 1 {
-        return Err(MdmError::Invalid("At most one volume can be the boot volume.".into()));
-    }
-    let p = &report.password_policy;
-    for (name, value, max) in [
-        ("password_policy.min_length", p.min_length, 64),
-        ("password_policy.min_complex_characters", p.min_complex_characters, 64),
-        ("password_policy.max_age_days", p.max_age_days, 65535),
-        ("password_policy.history_depth", p.history_depth, 64),
-    ] {
-        if value.is_some_and(|n| !(0..=max).contains(&n)) {
-            return Err(MdmError::Invalid(format!("{name} must be between 0 and {max}.")));
-        }
-    }
-    let h = &report.hardware;
-    if h.processor_architecture.as_deref().is_some_and(|a| !["arm64", "x86_64"].contains(&a)) {
-        return Err(MdmError::Invalid("hardware.processor_architecture must be arm64 or x86_64.".into()));
-    }
-    if h.core_count.is_some_and(|n| !(1..=1024).contains(&n)) || h.total_ram_mb.is_some_and(|n| n < 0) {
-        return Err(MdmError::Invalid("hardware.core_count must be 1 to 1024 and total_ram_mb not negative.".into()));
-    }
-    Ok(collected)
+    Ok(Some(Items { items, silence: ca_state(true, false, Some(last_checkin), now), verdict }))
 }
 
 /// The sections of `after` that differ from `before`.
-fn changed_sections(before: Option<&serde_json::Value>, after: &serde_json::Value) -> String {
+fn changed_sections(before: Option<&Value>, after: &Value) -> String {
     let Some(before) = before else { return "all".into() };
     let changed: Vec<&str> = INVENTORY_SECTIONS.iter().copied().filter(|k| before.get(k) != after.get(k)).collect();
     if changed.is_empty() { "none".into() } else { changed.join(",") }
 }
 
-/// Stores a full inventory report. A report older than the stored one is refused and
-/// changes nothing; while the integration is on, a registered computer's report is
-/// queued for sending in the same transaction.
-pub async fn submit_inventory(state: &Shared, instance: &InstanceRow, computer: &ComputerRow, report: InventoryReport) -> Result<i64> {
-    apply(state, instance, computer, report, "full").await
+/// What storing a report gave: its sequence, and the informational values dropped.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    pub sequence: i64,
+    pub warnings: Vec<String>,
+}
+
+/// Stores a full inventory report, read through the normalisation layer. A report older
+/// than the stored one is refused and changes nothing; while the integration is on, a
+/// registered computer's report is queued for sending in the same transaction.
+pub async fn submit_inventory(state: &Shared, instance: &InstanceRow, computer: &ComputerRow, raw: Value) -> Result<Applied> {
+    let normalized = normalize::report(raw, state.clock.now_ms()).map_err(|e| MdmError::Invalid(e.to_string()))?;
+    apply(state, instance, computer, normalized, "full").await
 }
 
 /// A partial report: `collected_at` and only the sections that changed, merged over the
 /// stored inventory. Needs a full report first.
-pub async fn submit_partial(state: &Shared, instance: &InstanceRow, computer: &ComputerRow, patch: serde_json::Value) -> Result<i64> {
-    let serde_json::Value::Object(patch) = patch else {
+pub async fn submit_partial(state: &Shared, instance: &InstanceRow, computer: &ComputerRow, patch: Value) -> Result<Applied> {
+    let Value::Object(patch) = patch else {
         return Err(MdmError::Invalid("A partial inventory report must be a JSON object.".into()));
     };
     if let Some(unknown) = patch.keys().find(|k| *k != "collected_at" && !INVENTORY_SECTIONS.contains(&k.as_str())) {
@@ -187,71 +177,64 @@ pub async fn submit_partial(state: &Shared, instance: &InstanceRow, computer: &C
     let stored = computer
         .inventory
         .as_deref()
-        .and_then(|i| serde_json::from_str::<serde_json::Value>(i).ok())
+        .and_then(|i| serde_json::from_str::<Value>(i).ok())
         .ok_or_else(|| MdmError::Conflict("This computer has no full inventory yet; submit a full report (PUT) first.".into()))?;
     let mut merged = stored;
     for (k, v) in patch {
         merged[k] = v;
     }
-    let report: InventoryReport =
-        serde_json::from_value(merged).map_err(|e| MdmError::Invalid(format!("The merged inventory is not valid: {e}")))?;
-    apply(state, instance, computer, report, "partial").await
+    let normalized = normalize::report(merged, state.clock.now_ms()).map_err(|e| MdmError::Invalid(e.to_string()))?;
+    apply(state, instance, computer, normalized, "partial").await
 }
 
-async fn apply(state: &Shared, instance: &InstanceRow, computer: &ComputerRow, report: InventoryReport, kind: &str) -> Result<i64> {
-    let collected = validate_report(&report)?;
-    if computer.collected_ms.is_some_and(|stored| stored > collected) {
+async fn apply(state: &Shared, instance: &InstanceRow, computer: &ComputerRow, n: Normalized, kind: &str) -> Result<Applied> {
+    let now = state.clock.now_ms();
+    // A stored date ahead of the clock (from before such dates were refused) orders nothing.
+    if computer.collected_ms.is_some_and(|stored| stored > n.collected_ms && stored <= now) {
         return Err(MdmError::Conflict("This report is older than the inventory already stored; it was not applied.".into()));
     }
-    let now = state.clock.now_ms();
     // The report itself is a sign of life: the computer counts as checked in.
-    let item = match sending_settings(state, instance).await? {
-        Some(settings) => item_for(state, &settings, computer, &report, now).await?,
+    let items = match sending_settings(state, instance).await? {
+        Some(settings) => items_for(state, &settings, computer, &n.report, n.collected_ms, now).await?,
         None => None,
     };
-    let value = serde_json::to_value(&report).map_err(MdmError::internal)?;
-    let before = computer.inventory.as_deref().and_then(|i| serde_json::from_str::<serde_json::Value>(i).ok());
+    let value = serde_json::to_value(&n.report).map_err(MdmError::internal)?;
+    let before = computer.inventory.as_deref().and_then(|i| serde_json::from_str::<Value>(i).ok());
     let changed = changed_sections(before.as_ref(), &value);
     let json = value.to_string();
     let mut txn = state.store.begin().await?;
-    let sequence = tx::store_inventory(&mut txn, computer.id, &json, collected, &report.device_name, &report.model, now).await?;
-    tx::record_history(&mut txn, computer.id, sequence, kind, collected, now, &changed).await?;
-    for u in &report.local_users {
-        tx::upsert_local_user(&mut txn, computer.id, &u.username).await?;
+    let sequence = tx::store_inventory(&mut txn, computer.id, &json, n.collected_ms, &n.report.device_name, &n.report.model, now).await?;
+    tx::record_history(&mut txn, computer.id, sequence, kind, n.collected_ms, now, &changed).await?;
+    for u in &n.report.local_users {
+        tx::upsert_local_user(&mut txn, computer.id, u.username.trim(), &account_key(&u.username)).await?;
     }
-    let present: Vec<&str> = report.local_users.iter().map(|u| u.username.as_str()).collect();
+    let present: Vec<String> = n.report.local_users.iter().map(|u| account_key(&u.username)).collect();
     tx::mark_removed_users(&mut txn, computer.id, &present, now).await?;
-    if let Some(item) = item {
-        queue(&mut txn, &instance.id, computer.id, sequence, &item, now).await?;
+    if let Some(items) = &items {
+        queue(&mut txn, &instance.id, computer.id, sequence, items, now).await?;
     }
     txn.commit().await?;
     state.work.notify_one();
-    Ok(sequence)
+    Ok(Applied { sequence, warnings: n.warnings })
 }
 
-/// The registration agent's post after Workplace Join.
+/// The registration agent's post after Workplace Join. Each local user who registers
+/// has a registration of their own; the account name is matched as macOS matches it.
 pub async fn register_aad(state: &Shared, instance: &InstanceRow, computer: &ComputerRow, req: AadRegistration) -> Result<()> {
     for (name, v) in [("aad_device_id", &req.aad_device_id), ("aad_user_id", &req.aad_user_id)] {
         if uuid::Uuid::parse_str(v).is_err() {
             return Err(MdmError::Invalid(format!("{name} must be a GUID.")));
         }
     }
-    bounded("username", &req.username, 255)?;
-    if !req.upn.contains('@') || req.upn.len() > 320 {
-        return Err(MdmError::Invalid("upn must be a user principal name (name@domain).".into()));
+    bounded("username", &req.username, MAX_NAME_CHARS)?;
+    if !req.upn.contains('@') || !within(&req.upn, 320) {
+        return Err(MdmError::Invalid("upn must be a user principal name (name@domain) of at most 320 characters.".into()));
     }
     let now = state.clock.now_ms();
+    let (device, user, key) = (req.aad_device_id.to_ascii_lowercase(), req.aad_user_id.to_ascii_lowercase(), account_key(&req.username));
+    let registration = Registration { key: &key, aad_device_id: &device, aad_user_id: &user, upn: req.upn.trim() };
     let mut txn = state.store.begin().await?;
-    tx::register_user(
-        &mut txn,
-        computer.id,
-        &req.username,
-        &req.aad_device_id.to_ascii_lowercase(),
-        &req.aad_user_id.to_ascii_lowercase(),
-        &req.upn,
-        now,
-    )
-    .await?;
+    tx::register_user(&mut txn, computer.id, req.username.trim(), &registration, now).await?;
     txn.commit().await?;
     state.store.checkin(computer.id, now).await?;
     // A registered computer reports its current state at once.
@@ -276,12 +259,13 @@ async fn resend(
     let Some(inventory) = computer.inventory.as_deref().and_then(|i| serde_json::from_str::<InventoryReport>(i).ok()) else {
         return Ok(false);
     };
-    let Some(item) = item_for(state, settings, computer, &inventory, last_checkin).await? else { return Ok(false) };
     let now = state.clock.now_ms();
+    let collected = computer.collected_ms.unwrap_or(now);
+    let Some(items) = items_for(state, settings, computer, &inventory, collected, last_checkin).await? else { return Ok(false) };
     let mut txn = state.store.begin().await?;
     let sequence = tx::bump_sequence(&mut txn, computer.id).await?;
-    tx::record_history(&mut txn, computer.id, sequence, kind, computer.collected_ms.unwrap_or(now), now, changed).await?;
-    queue(&mut txn, &instance.id, computer.id, sequence, &item, now).await?;
+    tx::record_history(&mut txn, computer.id, sequence, kind, collected, now, changed).await?;
+    queue(&mut txn, &instance.id, computer.id, sequence, &items, now).await?;
     txn.commit().await?;
     state.work.notify_one();
     Ok(true)
@@ -395,9 +379,11 @@ pub async fn ca_view(state: &Shared, computer: &ComputerRow) -> Result<ComputerC
                 )
                 .into(),
                 delivery_state: match u.delivery_detail {
-                    Some(d) if u.delivery_state == "rejected" => format!("rejected: {d}"),
+                    Some(d) if u.delivery_state == "rejected" || u.delivery_state == "stale" => format!("{}: {d}", u.delivery_state),
                     _ => u.delivery_state,
                 },
+                compliance_state: u.compliance_state,
+                compliance_reasons: u.compliance_reasons.and_then(|r| serde_json::from_str(&r).ok()).unwrap_or_default(),
                 username: u.username,
                 computer_azure_active_directory_id: u.aad_device_id,
                 user_azure_active_directory_id: u.aad_user_id,

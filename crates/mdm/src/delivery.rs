@@ -4,10 +4,11 @@
 
 use std::time::{Duration, Instant};
 
-use wire::connector_api::{InventoryBatch, InventoryUpdate};
+use wire::connector_api::{InventoryBatch, InventoryUpdate, outcome_status};
 
 use crate::Shared;
 use crate::connector_client::SendError;
+use crate::domain::inventory::{parse_record_key, record_key};
 use crate::domain::settings::{self, status};
 use crate::error::Result;
 use crate::store::{InstanceRow, tx};
@@ -94,7 +95,7 @@ async fn send(state: &Shared, instance: &InstanceRow, credential: &str) -> Resul
         .iter()
         .filter_map(|r| {
             Some(InventoryUpdate {
-                computer_id: r.computer_id.to_string(),
+                computer_id: record_key(r.computer_id, r.device_id.as_deref()),
                 sequence: r.sequence,
                 item: serde_json::from_str(&r.payload).ok()?,
             })
@@ -105,7 +106,7 @@ async fn send(state: &Shared, instance: &InstanceRow, credential: &str) -> Resul
             let mut txn = state.store.begin().await?;
             for r in &due {
                 tx::delete_outbox(&mut txn, r.id).await?;
-                tx::set_delivery(&mut txn, r.computer_id, "sent", None).await?;
+                tx::set_delivery(&mut txn, r.computer_id, r.device_id.as_deref(), "sent", None).await?;
             }
             txn.commit().await?;
             Ok(true)
@@ -130,11 +131,30 @@ async fn collect_outcomes(state: &Shared, instance: &InstanceRow, credential: &s
     let mut txn = state.store.begin().await?;
     tx::set_cursor(&mut txn, &instance.id, page.cursor).await?;
     for o in &page.outcomes {
-        let Ok(computer_id) = o.computer_id.parse::<i64>() else {
+        let Some((computer_id, device)) = parse_record_key(&o.computer_id) else {
             continue;
         };
-        tx::set_delivery(&mut txn, computer_id, &o.status, o.detail.as_deref()).await?;
+        record_outcome(&mut txn, computer_id, device, &o.status, o.detail.as_deref(), o.compliance_state.as_deref(), &o.compliance_reasons)
+            .await?;
     }
     txn.commit().await?;
     Ok(true)
+}
+
+/// Records what became of one registered user's item: its delivery state and, once
+/// accepted, what the cloud decided.
+pub(crate) async fn record_outcome(
+    txn: &mut sqlx::AnyConnection,
+    computer_id: i64,
+    device: Option<&str>,
+    status: &str,
+    detail: Option<&str>,
+    compliance_state: Option<&str>,
+    reasons: &[String],
+) -> Result<()> {
+    tx::set_delivery(txn, computer_id, device, status, detail).await?;
+    if status == outcome_status::ACCEPTED {
+        tx::set_compliance(txn, computer_id, device, compliance_state, reasons).await?;
+    }
+    Ok(())
 }

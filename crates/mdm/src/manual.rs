@@ -4,11 +4,12 @@
 
 use std::collections::HashMap;
 
+use partner::outcome::ItemOutcome;
 use partner::retry::{self, Verdict};
 use partner::{CallError, CloudApp};
 use wire::CloudProfile;
 use wire::connector_api::Check;
-use wire::partner::{DEPROVISIONED, DeviceItem, PROVISIONED, PartnerTenantRequest, item_status};
+use wire::partner::{DEPROVISIONED, DeviceItem, PROVISIONED, PartnerTenantRequest};
 
 use crate::Shared;
 use crate::domain::settings::{self, status};
@@ -187,21 +188,23 @@ pub async fn send(state: &Shared, instance: &InstanceRow, ca: &CaRow) -> Result<
     match state.partner.deliver(&app, &tenant, &message_id, &body).await {
         Ok(status) => {
             let results: HashMap<String, _> = status.item_results.into_iter().map(|r| (r.device_id.to_ascii_lowercase(), r)).collect();
+            let missing = format!("the cloud failed the message: {}", status.error_detail.clone().unwrap_or_default());
             let mut txn = state.store.begin().await?;
             for r in &due {
                 let device = serde_json::from_str::<DeviceItem>(&r.payload).map(|i| i.device_id.to_ascii_lowercase()).unwrap_or_default();
-                let (state_name, detail) = match results.get(&device) {
-                    Some(res) if res.status == item_status::REJECTED => (
-                        "rejected",
-                        Some(format!("{}: {}", res.error_code.clone().unwrap_or_default(), res.error_detail.clone().unwrap_or_default())),
-                    ),
-                    Some(_) => ("accepted", None),
-                    None => {
-                        ("rejected", Some(format!("the cloud failed the message: {}", status.error_detail.clone().unwrap_or_default())))
-                    }
-                };
+                let o = ItemOutcome::of(results.get(&device), &missing);
                 tx::delete_outbox(&mut txn, r.id).await?;
-                tx::set_delivery(&mut txn, r.computer_id, state_name, detail.as_deref()).await?;
+                let device = r.device_id.as_deref();
+                crate::delivery::record_outcome(
+                    &mut txn,
+                    r.computer_id,
+                    device,
+                    o.status,
+                    o.detail.as_deref(),
+                    o.compliance_state.as_deref(),
+                    &o.compliance_reasons,
+                )
+                .await?;
             }
             txn.commit().await?;
             Ok(true)
@@ -243,7 +246,7 @@ async fn give_up_or_retry(
         let mut txn = state.store.begin().await?;
         for r in due {
             tx::delete_outbox(&mut txn, r.id).await?;
-            tx::set_delivery(&mut txn, r.computer_id, "rejected", Some(&reason)).await?;
+            tx::set_delivery(&mut txn, r.computer_id, r.device_id.as_deref(), "rejected", Some(&reason)).await?;
         }
         txn.commit().await?;
     }

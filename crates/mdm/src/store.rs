@@ -104,6 +104,10 @@ pub struct LocalUserRow {
     pub delivery_detail: Option<String>,
     /// When the user disappeared from the computer's inventory (DEACTIVATED).
     pub removed_ms: Option<i64>,
+    /// What the cloud decided for this user's Entra device (last accepted update).
+    pub compliance_state: Option<String>,
+    /// JSON array of the cloud's reasons when not compliant.
+    pub compliance_reasons: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -132,6 +136,9 @@ pub struct ChangeRow {
 pub struct OutboxRow {
     pub id: i64,
     pub computer_id: i64,
+    /// The registered user's Entra device the item is for (none in rows written before
+    /// items were kept per registration).
+    pub device_id: Option<String>,
     pub sequence: i64,
     pub payload: String,
     pub attempts: i64,
@@ -139,8 +146,8 @@ pub struct OutboxRow {
 }
 
 const COMPUTER_COLUMNS: &str = "id, instance_id, udid, serial_number, name, model, inventory, collected_ms, sequence, last_checkin_ms, enrolled_ms, reported_state, reported_verdict";
-const LOCAL_USER_COLUMNS: &str =
-    "computer_id, username, aad_device_id, aad_user_id, upn, registered_ms, delivery_state, delivery_detail, removed_ms";
+const LOCAL_USER_COLUMNS: &str = "computer_id, username, aad_device_id, aad_user_id, upn, registered_ms, delivery_state, delivery_detail, \
+     removed_ms, compliance_state, compliance_reasons";
 
 impl Store {
     pub async fn connect(url: &str) -> Result<Store, platform::Error> {
@@ -587,7 +594,7 @@ impl Store {
 
     pub async fn outbox_due(&self, instance_id: &str, now: i64, limit: i64) -> Result<Vec<OutboxRow>> {
         Ok(sqlx::query_as::<_, OutboxRow>(
-            "SELECT id, computer_id, sequence, payload, attempts, created_ms FROM outbox WHERE instance_id = $1 AND next_attempt_ms <= $2 ORDER BY id LIMIT $3")
+            "SELECT id, computer_id, device_id, sequence, payload, attempts, created_ms FROM outbox WHERE instance_id = $1 AND next_attempt_ms <= $2 ORDER BY id LIMIT $3")
             .bind(instance_id).bind(now).bind(limit).fetch_all(self.pool()).await?)
     }
 
@@ -609,6 +616,16 @@ impl Store {
             .await?
             .unwrap_or(0))
     }
+}
+
+/// A Workplace Join a local user made, as the registration agent posted it.
+#[derive(Debug, Clone, Copy)]
+pub struct Registration<'a> {
+    /// The account name as macOS compares it.
+    pub key: &'a str,
+    pub aad_device_id: &'a str,
+    pub aad_user_id: &'a str,
+    pub upn: &'a str,
 }
 
 /// Statements that run inside a caller's transaction.
@@ -636,26 +653,29 @@ pub mod tx {
         Ok(sqlx::query_scalar::<_, i64>("SELECT sequence FROM computers WHERE id = $1").bind(computer_id).fetch_one(&mut *conn).await?)
     }
 
-    pub async fn upsert_local_user(conn: &mut AnyConnection, computer_id: i64, username: &str) -> Result<()> {
+    /// A local user seen in the computer's inventory; `key` is the name as macOS compares
+    /// it (`normalize::account_key`).
+    pub async fn upsert_local_user(conn: &mut AnyConnection, computer_id: i64, username: &str, key: &str) -> Result<()> {
         sqlx::query(
-            "INSERT INTO local_users (computer_id, username, delivery_state) VALUES ($1, $2, 'not_sent') \
-                     ON CONFLICT (computer_id, username) DO UPDATE SET removed_ms = NULL",
+            "INSERT INTO local_users (computer_id, username, username_key, delivery_state) VALUES ($1, $2, $3, 'not_sent') \
+                     ON CONFLICT (computer_id, username_key) DO UPDATE SET removed_ms = NULL",
         )
         .bind(computer_id)
         .bind(username)
+        .bind(key)
         .execute(conn)
         .await?;
         Ok(())
     }
 
-    /// Marks the computer's local users absent from `present` as removed (once).
-    pub async fn mark_removed_users(conn: &mut AnyConnection, computer_id: i64, present: &[&str], now: i64) -> Result<()> {
-        let users = sqlx::query_scalar::<_, String>("SELECT username FROM local_users WHERE computer_id = $1 AND removed_ms IS NULL")
+    /// Marks the computer's local users whose keys are absent from `present` as removed (once).
+    pub async fn mark_removed_users(conn: &mut AnyConnection, computer_id: i64, present: &[String], now: i64) -> Result<()> {
+        let keys = sqlx::query_scalar::<_, String>("SELECT username_key FROM local_users WHERE computer_id = $1 AND removed_ms IS NULL")
             .bind(computer_id)
             .fetch_all(&mut *conn)
             .await?;
-        for gone in users.iter().filter(|u| !present.contains(&u.as_str())) {
-            sqlx::query("UPDATE local_users SET removed_ms = $1 WHERE computer_id = $2 AND username = $3")
+        for gone in keys.iter().filter(|k| !present.contains(k)) {
+            sqlx::query("UPDATE local_users SET removed_ms = $1 WHERE computer_id = $2 AND username_key = $3")
                 .bind(now)
                 .bind(computer_id)
                 .bind(gone)
@@ -665,52 +685,90 @@ pub mod tx {
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
-    pub async fn register_user(
-        conn: &mut AnyConnection,
-        computer_id: i64,
-        username: &str,
-        aad_device_id: &str,
-        aad_user_id: &str,
-        upn: &str,
-        now: i64,
-    ) -> Result<()> {
+    /// A local user's Workplace Join: its Entra device and user. A user registering again
+    /// replaces the earlier registration.
+    pub async fn register_user(conn: &mut AnyConnection, computer_id: i64, username: &str, r: &Registration<'_>, now: i64) -> Result<()> {
         sqlx::query(
-            "INSERT INTO local_users (computer_id, username, aad_device_id, aad_user_id, upn, registered_ms, delivery_state) VALUES ($1, $2, $3, $4, $5, $6, 'not_sent') \
-             ON CONFLICT (computer_id, username) DO UPDATE SET aad_device_id = $7, aad_user_id = $8, upn = $9, registered_ms = $10")
-            .bind(computer_id).bind(username).bind(aad_device_id).bind(aad_user_id).bind(upn).bind(now)
-            .bind(aad_device_id).bind(aad_user_id).bind(upn).bind(now)
-            .execute(conn).await?;
-        Ok(())
-    }
-
-    pub async fn set_delivery(conn: &mut AnyConnection, computer_id: i64, state: &str, detail: Option<&str>) -> Result<()> {
-        sqlx::query(
-            "UPDATE local_users SET delivery_state = $1, delivery_detail = $2 WHERE computer_id = $3 AND aad_device_id IS NOT NULL",
+            "INSERT INTO local_users (computer_id, username, username_key, aad_device_id, aad_user_id, upn, registered_ms, delivery_state) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'not_sent') \
+             ON CONFLICT (computer_id, username_key) DO UPDATE SET aad_device_id = $8, aad_user_id = $9, upn = $10, registered_ms = $11, \
+             delivery_state = 'not_sent', delivery_detail = NULL, compliance_state = NULL, compliance_reasons = NULL",
         )
-        .bind(state)
-        .bind(detail.map(str::to_string))
         .bind(computer_id)
+        .bind(username)
+        .bind(r.key)
+        .bind(r.aad_device_id)
+        .bind(r.aad_user_id)
+        .bind(r.upn)
+        .bind(now)
+        .bind(r.aad_device_id)
+        .bind(r.aad_user_id)
+        .bind(r.upn)
+        .bind(now)
         .execute(conn)
         .await?;
         Ok(())
     }
 
-    /// Hands an item to the sender and remembers the inventory state it reports.
-    #[allow(clippy::too_many_arguments)]
+    /// The delivery state of one registered user's item (`device`), or of every
+    /// registration of the computer (`None`: an outcome that names only the computer).
+    pub async fn set_delivery(
+        conn: &mut AnyConnection,
+        computer_id: i64,
+        device: Option<&str>,
+        state: &str,
+        detail: Option<&str>,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE local_users SET delivery_state = $1, delivery_detail = $2 WHERE computer_id = $3 AND aad_device_id IS NOT NULL \
+             AND ($4 = '' OR aad_device_id = $5)",
+        )
+        .bind(state)
+        .bind(detail.map(str::to_string))
+        .bind(computer_id)
+        .bind(device.unwrap_or_default())
+        .bind(device.unwrap_or_default())
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
+    /// What the cloud decided for a registered user's Entra device.
+    pub async fn set_compliance(
+        conn: &mut AnyConnection,
+        computer_id: i64,
+        device: Option<&str>,
+        state: Option<&str>,
+        reasons: &[String],
+    ) -> Result<()> {
+        let reasons = (!reasons.is_empty()).then(|| serde_json::to_string(reasons).unwrap_or_default());
+        sqlx::query(
+            "UPDATE local_users SET compliance_state = $1, compliance_reasons = $2 WHERE computer_id = $3 AND aad_device_id IS NOT NULL \
+             AND ($4 = '' OR aad_device_id = $5)",
+        )
+        .bind(state.map(str::to_string))
+        .bind(reasons)
+        .bind(computer_id)
+        .bind(device.unwrap_or_default())
+        .bind(device.unwrap_or_default())
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
+    /// Hands the item for one registered user's Entra device to the sender.
     pub async fn enqueue(
         conn: &mut AnyConnection,
         instance_id: &str,
         computer_id: i64,
+        device_id: &str,
         sequence: i64,
         payload: &str,
-        reported_state: &str,
         now: i64,
     ) -> Result<()> {
-        sqlx::query("INSERT INTO outbox (instance_id, computer_id, sequence, payload, attempts, next_attempt_ms, created_ms) VALUES ($1, $2, $3, $4, 0, $5, $6)")
-            .bind(instance_id).bind(computer_id).bind(sequence).bind(payload).bind(now).bind(now)
-            .execute(&mut *conn).await?;
-        sqlx::query("UPDATE computers SET reported_state = $1 WHERE id = $2").bind(reported_state).bind(computer_id).execute(conn).await?;
+        sqlx::query("INSERT INTO outbox (instance_id, computer_id, device_id, sequence, payload, attempts, next_attempt_ms, created_ms) VALUES ($1, $2, $3, $4, $5, 0, $6, $7)")
+            .bind(instance_id).bind(computer_id).bind(device_id).bind(sequence).bind(payload).bind(now).bind(now)
+            .execute(conn).await?;
         Ok(())
     }
 

@@ -59,6 +59,31 @@ pub fn parse_rfc3339(s: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
 }
 
+/// How far ahead of this service's clock a time reported by another machine may be:
+/// five minutes, the skew Kerberos tolerates. Beyond it the other clock is wrong.
+pub const MAX_FUTURE_SKEW_MS: i64 = 5 * 60 * 1000;
+
+/// Judges a time another machine reported against this service's clock: a time ahead
+/// within [`MAX_FUTURE_SKEW_MS`] is taken as `now` (nothing can have happened later than
+/// it was received), a time further ahead is `Err(how far ahead, in ms)`.
+pub fn reported_time(reported_ms: i64, now_ms: i64) -> Result<i64, i64> {
+    match reported_ms - now_ms {
+        ahead if ahead > MAX_FUTURE_SKEW_MS => Err(ahead),
+        _ => Ok(reported_ms.min(now_ms)),
+    }
+}
+
+/// `36 h`, `7 min`, `12 s`: a duration in the largest unit that fits, for messages.
+pub fn describe_ms(ms: i64) -> String {
+    let s = ms.abs() / 1000;
+    match s {
+        s if s >= 2 * 86_400 => format!("{} days", s / 86_400),
+        s if s >= 3600 => format!("{} h", s / 3600),
+        s if s >= 60 => format!("{} min", s / 60),
+        s => format!("{s} s"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,5 +97,15 @@ mod tests {
         assert!(test.advance(Duration::days(90)));
         assert!(test.now() - before >= Duration::days(90));
         assert!(!test.advance(Duration::seconds(-1)));
+    }
+
+    #[test]
+    fn reported_times_ahead_of_the_clock_are_clamped_or_refused() {
+        let now = 1_000_000_000;
+        assert_eq!(reported_time(now - 5, now), Ok(now - 5));
+        assert_eq!(reported_time(now + 1000, now), Ok(now), "within the skew: taken as received");
+        assert_eq!(reported_time(now + 36 * 3_600_000, now), Err(36 * 3_600_000));
+        assert_eq!(describe_ms(36 * 3_600_000), "36 h");
+        assert_eq!(describe_ms(5 * 86_400_000), "5 days");
     }
 }

@@ -21,16 +21,28 @@ pub struct Enrolled {
 
 /// `PUT inventory`: a full inventory report. `PATCH inventory` takes the same object
 /// with `collected_at` and only the sections that changed.
+///
+/// The mdm reads every report through one normalisation layer (`mdm::domain::normalize`,
+/// table in `docs/inventory.md`): the vocabularies of macOS and of Jamf Pro's API are
+/// understood, informational fields never block a report, and a value that would decide
+/// compliance but cannot be read is refused naming the field and what is allowed.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct InventoryReport {
-    /// When the agent collected it (RFC 3339); a report older than the stored one is refused.
+    /// When the agent collected it (RFC 3339). A date more than a few minutes ahead of
+    /// the server's clock is refused; a report older than the stored one is refused.
     pub collected_at: String,
     pub device_name: String,
     pub model: String,
     #[serde(default)]
     pub hardware: Hardware,
     pub os_name: String,
+    /// `sw_vers -productVersion`, optionally with the RSR letter: `13.4.1 (a)`.
     pub os_version: String,
+    /// `sw_vers -productVersionExtra` (`(a)`), as Macs report a Rapid Security Response
+    /// apart from the version; folded into `os_version` when stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub os_version_extra: Option<String>,
+    /// `sw_vers -buildVersion`: with an RSR installed, the RSR's build (`22F770820d`).
     pub os_build: String,
     pub security: Security,
     /// FileVault state of each APFS volume.
@@ -42,13 +54,26 @@ pub struct InventoryReport {
 }
 
 /// The top-level sections a partial submission may carry.
-pub const INVENTORY_SECTIONS: [&str; 10] =
-    ["device_name", "model", "hardware", "os_name", "os_version", "os_build", "security", "volumes", "password_policy", "local_users"];
+pub const INVENTORY_SECTIONS: [&str; 11] = [
+    "device_name",
+    "model",
+    "hardware",
+    "os_name",
+    "os_version",
+    "os_version_extra",
+    "os_build",
+    "security",
+    "volumes",
+    "password_policy",
+    "local_users",
+];
 
+/// Informational: never decides compliance, so a value that cannot be read is dropped
+/// with a warning instead of refusing the report.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Hardware {
     pub model_identifier: Option<String>,
-    /// `arm64` or `x86_64`.
+    /// `arm64` or `x86_64` (Jamf Pro's `i386` is an Intel Mac).
     pub processor_architecture: Option<String>,
     pub processor_type: Option<String>,
     pub core_count: Option<i32>,
@@ -60,10 +85,8 @@ pub struct Hardware {
 pub struct Security {
     /// FileVault 2 turned on for the boot volume.
     pub filevault_enabled: bool,
-    /// `Enabled` / `Disabled`.
-    pub sip: String,
-    /// `App Store`, `App Store and identified developers` or `Anywhere`.
-    pub gatekeeper: String,
+    pub sip: SipStatus,
+    pub gatekeeper: GatekeeperStatus,
     pub firewall_enabled: bool,
     #[serde(default)]
     pub firewall_block_all_incoming: bool,
@@ -78,11 +101,149 @@ pub struct Volume {
     pub name: String,
     #[serde(default)]
     pub boot: bool,
-    /// `ENCRYPTED`, `ENCRYPTING`, `DECRYPTING` or `NOT_ENCRYPTED`.
-    pub filevault: String,
+    pub filevault: FileVaultState,
 }
 
-pub const VOLUME_STATES: [&str; 4] = ["ENCRYPTED", "ENCRYPTING", "DECRYPTING", "NOT_ENCRYPTED"];
+/// Turns a vendor's spelling into a lookup key: upper case, every run of other
+/// characters one `_` (`App Store and identified developers` →
+/// `APP_STORE_AND_IDENTIFIED_DEVELOPERS`).
+pub fn vocabulary_key(value: &str) -> String {
+    let mut key = String::with_capacity(value.len());
+    for c in value.trim().chars() {
+        if c.is_alphanumeric() {
+            key.extend(c.to_uppercase());
+        } else if !key.ends_with('_') {
+            key.push('_');
+        }
+    }
+    key.trim_matches('_').to_string()
+}
+
+/// A closed vocabulary of macOS / Jamf Pro values: stored and sent under its canonical
+/// name (Jamf Pro's API spelling), read from any spelling the vendors use.
+macro_rules! vocabulary {
+    ($(#[$doc:meta])* $name:ident, $what:literal, { $($variant:ident => $canonical:literal $(| $alias:literal)*,)+ }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name { $($variant,)+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
+
+            /// The canonical name (Jamf Pro's API spelling).
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $canonical,)+ }
+            }
+
+            /// The canonical names, for error messages.
+            pub fn allowed() -> String {
+                Self::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match vocabulary_key(s).as_str() {
+                    $($canonical $(| $alias)* => Ok($name::$variant),)+
+                    _ => Err(format!("'{s}' is not {}; allowed: {}", $what, Self::allowed())),
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = String::deserialize(d)?;
+                text.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+vocabulary!(
+    /// System Integrity Protection (`csrutil status`; Jamf Pro `security.sipStatus`).
+    SipStatus, "a System Integrity Protection status", {
+        Enabled => "ENABLED",
+        Disabled => "DISABLED",
+        NotCollected => "NOT_COLLECTED",
+        NotAvailable => "NOT_AVAILABLE",
+    }
+);
+
+vocabulary!(
+    /// Where Gatekeeper lets apps come from (Jamf Pro `security.gatekeeperStatus`; the
+    /// System Settings labels and Intune's `gatekeeperAllowedAppSource` names are read
+    /// too). `DISABLED` is Gatekeeper off: apps from anywhere.
+    GatekeeperStatus, "a Gatekeeper status", {
+        AppStore => "APP_STORE" | "MAC_APP_STORE" | "MACAPPSTORE",
+        AppStoreAndIdentifiedDevelopers => "APP_STORE_AND_IDENTIFIED_DEVELOPERS" | "MAC_APP_STORE_AND_IDENTIFIED_DEVELOPERS" | "MACAPPSTOREANDIDENTIFIEDDEVELOPERS",
+        Disabled => "DISABLED" | "ANYWHERE",
+        NotCollected => "NOT_COLLECTED",
+    }
+);
+
+vocabulary!(
+    /// FileVault 2 state of a volume (Jamf Pro `partitionFileVault2State`). Only
+    /// `ENCRYPTED` counts as encrypted; `NOT_ENCRYPTED` is read as `UNENCRYPTED`.
+    FileVaultState, "a FileVault state", {
+        Encrypted => "ENCRYPTED",
+        Encrypting => "ENCRYPTING",
+        EncryptingPaused => "ENCRYPTING_PAUSED",
+        Decrypting => "DECRYPTING",
+        DecryptingPaused => "DECRYPTING_PAUSED",
+        Decrypted => "DECRYPTED",
+        Unencrypted => "UNENCRYPTED" | "NOT_ENCRYPTED",
+        RestartNeeded => "RESTART_NEEDED",
+        Optimizing => "OPTIMIZING",
+        Ineligible => "INELIGIBLE",
+        Unknown => "UNKNOWN",
+    }
+);
+
+impl SipStatus {
+    /// The partner attribute Intune evaluates (`SIP`); not sent when not collected.
+    pub fn partner_value(self) -> Option<&'static str> {
+        match self {
+            SipStatus::Enabled => Some("Enabled"),
+            SipStatus::Disabled => Some("Disabled"),
+            SipStatus::NotCollected | SipStatus::NotAvailable => None,
+        }
+    }
+}
+
+impl GatekeeperStatus {
+    /// The partner attribute Intune evaluates (`Gatekeeper`); not sent when not collected.
+    pub fn partner_value(self) -> Option<&'static str> {
+        match self {
+            GatekeeperStatus::AppStore => Some("App Store"),
+            GatekeeperStatus::AppStoreAndIdentifiedDevelopers => Some("App Store and identified developers"),
+            GatekeeperStatus::Disabled => Some("Anywhere"),
+            GatekeeperStatus::NotCollected => None,
+        }
+    }
+
+    /// How permissive: 0 App Store, 1 and identified developers, 2 anywhere.
+    pub fn openness(self) -> Option<u8> {
+        match self {
+            GatekeeperStatus::AppStore => Some(0),
+            GatekeeperStatus::AppStoreAndIdentifiedDevelopers => Some(1),
+            GatekeeperStatus::Disabled => Some(2),
+            GatekeeperStatus::NotCollected => None,
+        }
+    }
+}
 
 /// The password rules in force for local accounts (from the configuration profile).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -104,8 +265,8 @@ impl InventoryReport {
         if self.volumes.is_empty() {
             return if self.security.filevault_enabled { "ALL_ENCRYPTED" } else { "NOT_ENCRYPTED" };
         }
-        let encrypted = self.volumes.iter().filter(|v| v.filevault == "ENCRYPTED").count();
-        let boot = self.volumes.iter().any(|v| v.boot && v.filevault == "ENCRYPTED");
+        let encrypted = self.volumes.iter().filter(|v| v.filevault == FileVaultState::Encrypted).count();
+        let boot = self.volumes.iter().any(|v| v.boot && v.filevault == FileVaultState::Encrypted);
         match encrypted {
             n if n == self.volumes.len() => "ALL_ENCRYPTED",
             _ if boot => "BOOT_ENCRYPTED",
@@ -117,7 +278,7 @@ impl InventoryReport {
     /// Whether the boot volume is encrypted (Intune's `Encrypted`).
     pub fn boot_volume_encrypted(&self) -> bool {
         match self.volumes.iter().find(|v| v.boot) {
-            Some(v) => v.filevault == "ENCRYPTED",
+            Some(v) => v.filevault == FileVaultState::Encrypted,
             None => self.security.filevault_enabled,
         }
     }
@@ -145,7 +306,8 @@ pub struct ComputerCaView {
     pub users: Vec<LocalUserCa>,
 }
 
-/// Local User Accounts category: Conditional Access fields of one local user.
+/// Local User Accounts category: Conditional Access fields of one local user. Each
+/// registered user (own Workplace Join, own Entra device) has its own delivery state.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct LocalUserCa {
     pub username: String,
@@ -153,6 +315,15 @@ pub struct LocalUserCa {
     pub user_azure_active_directory_id: Option<String>,
     /// `ACTIVATED`, `DEACTIVATED`, `UNRESPONSIVE` or `UNKNOWN`.
     pub conditional_access_inventory_state: String,
-    /// `not_sent`, `queued`, `sent`, `accepted`, `rejected: <reason>`.
+    /// `not_sent`, `queued`, `sent`, `accepted`, `stale: <reason>` (the cloud already
+    /// held a newer state, so this one was not applied), `rejected: <reason>`.
     pub delivery_state: String,
+    /// What the cloud decided when it applied the last accepted update: `compliant`,
+    /// `noncompliant`, `inGracePeriod`, `error`, … (none before the first answer).
+    #[serde(default)]
+    pub compliance_state: Option<String>,
+    /// The cloud's reasons for a state other than compliant, one per failing setting
+    /// ("Require encryption: reported not encrypted").
+    #[serde(default)]
+    pub compliance_reasons: Vec<String>,
 }

@@ -95,9 +95,11 @@ pub struct InventoryBatch {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct InventoryUpdate {
-    /// The instance's own identifier of the computer; outcomes are reported under it.
+    /// The instance's own key of the device record: outcomes are reported under it, and
+    /// sequences order per key. A computer with several registered users sends one record
+    /// per user's Entra device (this mdm writes `<computer>/<Entra device ID>`).
     pub computer_id: String,
-    /// Strictly increasing per computer; an older sequence never overwrites a newer one.
+    /// Strictly increasing per key; an older sequence never overwrites a newer one.
     pub sequence: i64,
     pub item: DeviceItem,
 }
@@ -121,14 +123,22 @@ pub struct Outcomes {
 pub struct Outcome {
     pub computer_id: String,
     pub sequence: i64,
-    /// `accepted`, `rejected` or `dead` (gave up; see `detail`).
+    /// `accepted`, `stale` (the cloud holds a newer state of the device, so this one was
+    /// not applied), `rejected` or `dead` (gave up; see `detail`).
     pub status: String,
     pub detail: Option<String>,
     pub at: String,
+    /// Of an accepted update, when the cloud says: the device's compliance state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compliance_state: Option<String>,
+    /// With it, one sentence per failing setting.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub compliance_reasons: Vec<String>,
 }
 
 pub mod outcome_status {
     pub const ACCEPTED: &str = "accepted";
+    pub const STALE: &str = "stale";
     pub const REJECTED: &str = "rejected";
     pub const DEAD: &str = "dead";
 }

@@ -154,16 +154,24 @@ pub mod message_status {
 }
 
 /// Per-item outcome inside a message status.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "PascalCase")]
 pub struct ItemResult {
     pub device_id: String,
-    /// `Accepted`, `Stale` (an older state than the one stored) or `Rejected`.
+    /// `Accepted`, `Stale` (older than the state already stored: not applied) or `Rejected`.
     pub status: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_code: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_detail: Option<String>,
+    /// Of an accepted item: the device's compliance state once it was applied
+    /// (`compliant`, `noncompliant`, `inGracePeriod`, `error`, `conflict`, `unknown`).
+    /// This cloud's addition; a partner must not need it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compliance_state: Option<String>,
+    /// Of an accepted item that is not compliant: one sentence per failing setting.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub compliance_reasons: Vec<String>,
 }
 
 pub mod item_status {

@@ -24,7 +24,7 @@ async fn partial_reports_merge_and_every_update_is_in_the_history() {
     let mac = fleet.enroll(profiles.remove(0), &url, &t.instance("hq").invitation).await.unwrap();
     let fresh = fleet.enroll(profiles.remove(0), &url, &t.instance("hq").invitation).await.unwrap();
     let inventory = format!("{url}/api/agent/v1/inventory");
-    let t0 = t.clock.now();
+    let t0 = t.clock.now() - chrono::Duration::minutes(10);
     let at = |s: i64| platform::clock::rfc3339(t0 + chrono::Duration::seconds(s));
 
     // A partial report needs a full one first.
@@ -47,13 +47,13 @@ async fn partial_reports_merge_and_every_update_is_in_the_history() {
         (
             json!({"collected_at": at(120), "volumes": [{"name": "A", "boot": true, "filevault": "SORT_OF"}]}),
             422,
-            "volumes[0].filevault must be one of",
+            "volumes[0].filevault: 'SORT_OF' is not a FileVault state; allowed: ENCRYPTED",
         ),
         (
             json!({"collected_at": at(120), "volumes": [{"name": "A", "boot": true, "filevault": "ENCRYPTED"},
                                                          {"name": "B", "boot": true, "filevault": "ENCRYPTED"}]}),
             422,
-            "At most one volume can be the boot volume",
+            "volumes: at most one volume can be the boot volume",
         ),
         (json!({"collected_at": at(120), "password_policy": {"min_length": 500}}), 422, "password_policy.min_length"),
         (json!([1, 2]), 422, "must be a JSON object"),

@@ -5,135 +5,11 @@
 use std::cmp::Ordering;
 
 use serde::{Deserialize, Serialize};
+use wire::agent::{GatekeeperStatus, SipStatus};
+use wire::apple::{MacOsBuild, MacOsVersion};
 use wire::partner::DeviceItem;
 
-/// The `#microsoft.graph.macOSCompliancePolicy` settings. A `false` or absent requirement
-/// means "not configured", as in Graph.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct MacOsPolicySettings {
-    #[serde(default)]
-    pub system_integrity_protection_enabled: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub os_minimum_version: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub os_maximum_version: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub os_minimum_build_version: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub os_maximum_build_version: Option<String>,
-    #[serde(default)]
-    pub password_required: bool,
-    #[serde(default)]
-    pub password_block_simple: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub password_minimum_length: Option<i32>,
-    /// `deviceDefault`, `alphanumeric` or `numeric`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub password_required_type: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub password_minimum_character_set_count: Option<i32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub password_expiration_days: Option<i32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub password_previous_password_block_count: Option<i32>,
-    #[serde(default)]
-    pub storage_require_encryption: bool,
-    #[serde(default)]
-    pub firewall_enabled: bool,
-    #[serde(default)]
-    pub firewall_block_all_incoming: bool,
-    #[serde(default)]
-    pub firewall_enable_stealth_mode: bool,
-    /// `notConfigured`, `macAppStore`, `macAppStoreAndIdentifiedDevelopers`, `anywhere`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gatekeeper_allowed_app_source: Option<String>,
-    /// Actions for noncompliance; a `block` action's `gracePeriodHours` is the grace period.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub scheduled_actions_for_rule: Vec<ScheduledActionsForRule>,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct ScheduledActionsForRule {
-    #[serde(default)]
-    pub rule_name: Option<String>,
-    #[serde(default)]
-    pub scheduled_action_configurations: Vec<ScheduledActionConfiguration>,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct ScheduledActionConfiguration {
-    pub action_type: String,
-    #[serde(default)]
-    pub grace_period_hours: i64,
-}
-
-impl MacOsPolicySettings {
-    /// Hours a device may stay noncompliant before it is marked so (the `block` action).
-    pub fn grace_period_hours(&self) -> i64 {
-        self.scheduled_actions_for_rule
-            .iter()
-            .flat_map(|r| &r.scheduled_action_configurations)
-            .filter(|a| a.action_type == "block")
-            .map(|a| a.grace_period_hours)
-            .max()
-            .unwrap_or(0)
-    }
-
-    /// Rules a policy must respect to be saved.
-    pub fn validate(&self) -> Result<(), String> {
-        for (name, v) in [
-            ("osMinimumVersion", &self.os_minimum_version),
-            ("osMaximumVersion", &self.os_maximum_version),
-            ("osMinimumBuildVersion", &self.os_minimum_build_version),
-            ("osMaximumBuildVersion", &self.os_maximum_build_version),
-        ] {
-            if let Some(v) = v
-                && (v.trim().is_empty() || v.len() > 32)
-            {
-                return Err(format!("{name} must be a version such as 14.5."));
-            }
-        }
-        if let Some(n) = self.password_minimum_length
-            && !(4..=14).contains(&n)
-        {
-            return Err("passwordMinimumLength must be between 4 and 14.".into());
-        }
-        if let Some(n) = self.password_minimum_character_set_count
-            && !(0..=4).contains(&n)
-        {
-            return Err("passwordMinimumCharacterSetCount must be between 0 and 4.".into());
-        }
-        if let Some(n) = self.password_expiration_days
-            && !(1..=65535).contains(&n)
-        {
-            return Err("passwordExpirationDays must be between 1 and 65535.".into());
-        }
-        if let Some(n) = self.password_previous_password_block_count
-            && !(1..=24).contains(&n)
-        {
-            return Err("passwordPreviousPasswordBlockCount must be between 1 and 24.".into());
-        }
-        if let Some(t) = &self.password_required_type
-            && !["deviceDefault", "alphanumeric", "numeric"].contains(&t.as_str())
-        {
-            return Err("passwordRequiredType must be deviceDefault, alphanumeric or numeric.".into());
-        }
-        if let Some(g) = &self.gatekeeper_allowed_app_source
-            && !["notConfigured", "macAppStore", "macAppStoreAndIdentifiedDevelopers", "anywhere"].contains(&g.as_str())
-        {
-            return Err(
-                "gatekeeperAllowedAppSource must be notConfigured, macAppStore, macAppStoreAndIdentifiedDevelopers or anywhere.".into()
-            );
-        }
-        if self.grace_period_hours() < 0 || self.grace_period_hours() > 365 * 24 {
-            return Err("gracePeriodHours must be between 0 and 8760.".into());
-        }
-        Ok(())
-    }
-}
+pub use crate::intune::policy_settings::{MacOsPolicySettings, ScheduledActionConfiguration, ScheduledActionsForRule, label};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -158,36 +34,47 @@ pub struct SettingResult {
     pub expected: String,
 }
 
-/// Parses a dotted version; `None` if any part is not a number.
-fn version(s: &str) -> Option<Vec<u64>> {
-    s.trim().split('.').map(|p| p.trim().parse().ok()).collect()
+/// Compares a reported macOS version with a policy's: a Rapid Security Response counts
+/// as the version it patches unless the policy itself names one (`13.4.1 (a)`). `None`
+/// when either cannot be read.
+pub fn compare_versions(reported: &str, required: &str) -> Option<Ordering> {
+    let (reported, required) = (reported.parse::<MacOsVersion>().ok()?, required.parse::<MacOsVersion>().ok()?);
+    Some(match required.rsr() {
+        Some(_) => reported.cmp(&required),
+        None => reported.cmp_base(&required),
+    })
 }
 
-/// Compares dotted version numbers numerically: 10.15.7 < 11.0 < 11.10.
-pub fn compare_versions(a: &str, b: &str) -> Ordering {
-    let (a, b) = (version(a).unwrap_or_default(), version(b).unwrap_or_default());
-    for i in 0..a.len().max(b.len()) {
-        match a.get(i).unwrap_or(&0).cmp(b.get(i).unwrap_or(&0)) {
-            Ordering::Equal => continue,
-            other => return other,
+/// Compares macOS builds as Apple numbers them (`22F82 < 22F770820d < 22G74`; see
+/// `wire::apple`). `None` when either cannot be read.
+pub fn compare_builds(reported: &str, required: &str) -> Option<Ordering> {
+    Some(reported.parse::<MacOsBuild>().ok()?.cmp(&required.parse::<MacOsBuild>().ok()?))
+}
+
+/// A reported attribute, unless it says the partner did not collect it (Jamf Pro's
+/// `NOT_COLLECTED`, `NOT_AVAILABLE`): such a setting is not applicable, not an error.
+fn collected<T: std::str::FromStr>(value: &Option<String>, not_collected: impl Fn(&T) -> bool) -> Option<String> {
+    value.clone().filter(|v| !v.parse::<T>().is_ok_and(|parsed| not_collected(&parsed)))
+}
+
+impl SettingResult {
+    /// One sentence for a setting that is not met, as the partner and the admin see it:
+    /// `Require encryption: reported not encrypted`, `Minimum OS version: requires >= 14.0,
+    /// reported 13.6.9`. `None` for a met or not applicable setting.
+    pub fn reason(&self) -> Option<String> {
+        let label = label(&self.setting);
+        let actual = self.actual.as_deref().unwrap_or("nothing");
+        match self.state {
+            SettingState::Compliant | SettingState::NotApplicable => None,
+            SettingState::Error => Some(format!("{label}: the reported value '{actual}' cannot be evaluated")),
+            SettingState::Noncompliant => Some(match (self.setting.as_str(), actual) {
+                ("storageRequireEncryption", "false") => format!("{label}: reported not encrypted"),
+                ("firewallEnabled" | "firewallEnableStealthMode", "false") => format!("{label}: reported off"),
+                ("firewallBlockAllIncoming", "false") => format!("{label}: reported not blocked"),
+                _ => format!("{label}: requires {}, reported {actual}", self.expected),
+            }),
         }
     }
-    Ordering::Equal
-}
-
-/// Compares macOS build numbers (`23H124`): major number, letter, then the rest.
-pub fn compare_builds(a: &str, b: &str) -> Option<Ordering> {
-    fn parts(s: &str) -> Option<(u64, char, u64, String)> {
-        let s = s.trim();
-        let letter_at = s.find(|c: char| c.is_ascii_alphabetic())?;
-        let major = s[..letter_at].parse().ok()?;
-        let letter = s[letter_at..].chars().next()?.to_ascii_uppercase();
-        let rest = &s[letter_at + 1..];
-        let digits_end = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
-        let minor = rest[..digits_end].parse().unwrap_or(0);
-        Some((major, letter, minor, rest[digits_end..].to_string()))
-    }
-    Some(parts(a)?.cmp(&parts(b)?))
 }
 
 struct Check<'a> {
@@ -228,20 +115,18 @@ pub fn evaluate(policy_id: &str, s: &MacOsPolicySettings, item: &DeviceItem) -> 
     let mut c = Check { policy_id, out: Vec::new() };
     let flag = |b: Option<bool>| b.map(|b| b.to_string());
     if s.system_integrity_protection_enabled {
-        c.add("systemIntegrityProtectionEnabled", "Enabled".into(), item.sip.clone(), |v| match v.to_ascii_lowercase().as_str() {
-            "enabled" => Some(true),
-            "disabled" => Some(false),
-            _ => None,
+        let sip = collected(&item.sip, |v: &SipStatus| matches!(v, SipStatus::NotCollected | SipStatus::NotAvailable));
+        c.add("systemIntegrityProtectionEnabled", "Enabled".into(), sip, |v| match v.parse::<SipStatus>().ok()? {
+            SipStatus::Enabled => Some(true),
+            _ => Some(false),
         });
     }
     if let Some(min) = &s.os_minimum_version {
-        c.add("osMinimumVersion", format!(">= {min}"), item.os_version.clone(), |v| {
-            version(v).map(|_| compare_versions(v, min) != Ordering::Less)
-        });
+        c.add("osMinimumVersion", format!(">= {min}"), item.os_version.clone(), |v| compare_versions(v, min).map(|o| o != Ordering::Less));
     }
     if let Some(max) = &s.os_maximum_version {
         c.add("osMaximumVersion", format!("<= {max}"), item.os_version.clone(), |v| {
-            version(v).map(|_| compare_versions(v, max) != Ordering::Greater)
+            compare_versions(v, max).map(|o| o != Ordering::Greater)
         });
     }
     if let Some(min) = &s.os_minimum_build_version {
@@ -306,28 +191,16 @@ pub fn evaluate(policy_id: &str, s: &MacOsPolicySettings, item: &DeviceItem) -> 
     if s.firewall_enable_stealth_mode {
         c.add("firewallEnableStealthMode", "true".into(), flag(item.firewall_stealth_mode), boolean);
     }
+    let gatekeeper = collected(&item.gatekeeper, |v: &GatekeeperStatus| *v == GatekeeperStatus::NotCollected);
+    let openness = |v: &str| v.parse::<GatekeeperStatus>().ok()?.openness();
     match s.gatekeeper_allowed_app_source.as_deref() {
-        Some("macAppStore") => {
-            c.add("gatekeeperAllowedAppSource", "App Store".into(), item.gatekeeper.clone(), |v| gatekeeper_rank(v).map(|r| r == 0))
-        }
+        Some("macAppStore") => c.add("gatekeeperAllowedAppSource", "App Store".into(), gatekeeper, |v| openness(v).map(|r| r == 0)),
         Some("macAppStoreAndIdentifiedDevelopers") => {
-            c.add("gatekeeperAllowedAppSource", "App Store and identified developers".into(), item.gatekeeper.clone(), |v| {
-                gatekeeper_rank(v).map(|r| r <= 1)
-            })
+            c.add("gatekeeperAllowedAppSource", "App Store and identified developers".into(), gatekeeper, |v| openness(v).map(|r| r <= 1))
         }
         _ => {}
     }
     c.out
-}
-
-/// How permissive a Gatekeeper setting is: 0 App Store, 1 + identified developers, 2 anywhere.
-fn gatekeeper_rank(v: &str) -> Option<u8> {
-    match v.to_ascii_lowercase().as_str() {
-        "app store" | "macappstore" => Some(0),
-        "app store and identified developers" | "macappstoreandidentifieddevelopers" => Some(1),
-        "anywhere" | "off" => Some(2),
-        _ => None,
-    }
 }
 
 /// Two assigned policies that set the same setting to different requirements conflict.
@@ -449,11 +322,17 @@ mod tests {
 
     #[test]
     fn versions_and_builds_compare_as_numbers() {
-        assert_eq!(compare_versions("10.15.7", "11.0"), Ordering::Less);
-        assert_eq!(compare_versions("11.10", "11.9"), Ordering::Greater);
-        assert_eq!(compare_versions("14.0", "14"), Ordering::Equal);
+        assert_eq!(compare_versions("10.15.7", "11.0"), Some(Ordering::Less));
+        assert_eq!(compare_versions("11.10", "11.9"), Some(Ordering::Greater));
+        assert_eq!(compare_versions("14.0", "14"), Some(Ordering::Equal));
+        assert_eq!(compare_versions("26.1", "15.7"), Some(Ordering::Greater));
+        // A Rapid Security Response counts as its base version, unless the policy names one.
+        assert_eq!(compare_versions("13.4.1 (a)", "13.4.1"), Some(Ordering::Equal));
+        assert_eq!(compare_versions("13.4.1 (a)", "13.4.1 (c)"), Some(Ordering::Less));
         assert_eq!(compare_builds("23H124", "23G93"), Some(Ordering::Greater));
         assert_eq!(compare_builds("22G830", "23A344"), Some(Ordering::Less));
+        assert_eq!(compare_builds("22F770820d", "22F82"), Some(Ordering::Greater));
+        assert_eq!(compare_builds("22F770820d", "22G74"), Some(Ordering::Less));
         assert_eq!(compare_builds("garbage", "23A344"), None);
     }
 
@@ -517,6 +396,41 @@ mod tests {
         }
         assert_eq!(state("firewallEnabled"), SettingState::NotApplicable);
         assert_eq!(state("osMaximumVersion"), SettingState::Compliant);
+    }
+
+    #[test]
+    fn every_vendor_spelling_of_sip_and_gatekeeper_is_understood() {
+        let s = MacOsPolicySettings {
+            system_integrity_protection_enabled: true,
+            gatekeeper_allowed_app_source: Some("macAppStoreAndIdentifiedDevelopers".into()),
+            ..Default::default()
+        };
+        let state = |sip: &str, gatekeeper: &str| -> Vec<SettingState> {
+            evaluate(P, &s, &DeviceItem { sip: Some(sip.into()), gatekeeper: Some(gatekeeper.into()), ..Default::default() })
+                .iter()
+                .map(|r| r.state)
+                .collect()
+        };
+        use SettingState::*;
+        assert_eq!(state("ENABLED", "APP_STORE_AND_IDENTIFIED_DEVELOPERS"), [Compliant, Compliant]);
+        assert_eq!(state("Enabled", "App Store"), [Compliant, Compliant]);
+        assert_eq!(state("DISABLED", "DISABLED"), [Noncompliant, Noncompliant], "Gatekeeper off lets apps in from anywhere");
+        assert_eq!(state("NOT_COLLECTED", "NOT_COLLECTED"), [NotApplicable, NotApplicable]);
+        assert_eq!(state("sometimes", "maybe"), [Error, Error]);
+    }
+
+    #[test]
+    fn settings_not_met_give_one_sentence_each() {
+        let s = MacOsPolicySettings {
+            storage_require_encryption: true,
+            os_minimum_version: Some("14.0".into()),
+            firewall_enabled: true,
+            ..Default::default()
+        };
+        let item =
+            DeviceItem { encrypted: Some(false), os_version: Some("13.6.9".into()), firewall_enabled: Some(true), ..Default::default() };
+        let reasons: Vec<String> = evaluate(P, &s, &item).iter().filter_map(SettingResult::reason).collect();
+        assert_eq!(reasons, ["Minimum OS version: requires >= 14.0, reported 13.6.9", "Require encryption: reported not encrypted"]);
     }
 
     #[test]

@@ -4,4 +4,5 @@ pub mod compliance;
 pub mod lifecycle;
 pub mod partner;
 pub mod policies;
+pub mod policy_settings;
 pub mod uploads;

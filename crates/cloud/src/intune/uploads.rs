@@ -174,8 +174,9 @@ async fn apply(store: &Store, message: &UploadRow, now_ms: i64, no_policy_is_com
     let mut planned = Vec::with_capacity(body.content.len());
     // The tenant's setting, read once per message.
     let (tenant_no_policy, validity_days) = store.compliance_settings(&message.tenant_id, no_policy_is_compliant).await?;
+    let cx = Context { now_ms, no_policy_is_compliant: tenant_no_policy, validity_days };
     for item in &body.content {
-        planned.push(plan_item(message, item, &known, &mut latest, now_ms, tenant_no_policy, validity_days));
+        planned.push(plan_item(message, item, &known, &mut latest, &cx));
     }
     let results: Vec<ItemResult> = planned.iter().map(|p| p.result.clone()).collect();
     let mut txn = store.begin().await?;
@@ -204,16 +205,14 @@ async fn apply(store: &Store, message: &UploadRow, now_ms: i64, no_policy_is_com
 }
 
 fn rejected(device_id: &str, code: &str, detail: String) -> Planned {
-    Planned {
-        result: ItemResult {
-            device_id: device_id.into(),
-            status: item_status::REJECTED.into(),
-            error_code: Some(code.into()),
-            error_detail: Some(detail),
-        },
-        write: None,
-        withdraw: None,
-    }
+    let result = ItemResult {
+        device_id: device_id.into(),
+        status: item_status::REJECTED.into(),
+        error_code: Some(code.into()),
+        error_detail: Some(detail),
+        ..Default::default()
+    };
+    Planned { result, write: None, withdraw: None }
 }
 
 /// What the cloud knows of a message's devices and users, read before planning.
@@ -224,21 +223,41 @@ struct Known {
     policies: HashMap<String, Vec<(String, MacOsPolicySettings)>>,
 }
 
-fn plan_item(
-    message: &UploadRow,
-    item: &DeviceItem,
-    known: &Known,
-    latest: &mut HashMap<String, i64>,
+/// The tenant's evaluation settings and the time, the same for every item of a message.
+struct Context {
     now_ms: i64,
     no_policy_is_compliant: bool,
     validity_days: i64,
-) -> Planned {
+}
+
+/// The date a partner gave a state, judged against the service's clock: a date further
+/// ahead than the allowed skew is refused (it would make every later, honest state of
+/// the device look older), one ahead within it is taken as now.
+fn observed_ms(item: &DeviceItem, now_ms: i64) -> Result<i64, Refusal> {
+    let Some(updated) = platform::clock::parse_rfc3339(&item.last_update_time) else {
+        return Err(Refusal("InvalidLastUpdateTime", "LastUpdateTime must be an RFC 3339 date.".into()));
+    };
+    platform::clock::reported_time(updated.timestamp_millis(), now_ms).map_err(|ahead| {
+        let detail = format!(
+            "LastUpdateTime {} is {} ahead of the service's clock; date a state when it was observed.",
+            item.last_update_time,
+            platform::clock::describe_ms(ahead)
+        );
+        Refusal("LastUpdateTimeInFuture", detail)
+    })
+}
+
+/// Why an item is refused: its error code and detail.
+struct Refusal(&'static str, String);
+
+fn plan_item(message: &UploadRow, item: &DeviceItem, known: &Known, latest: &mut HashMap<String, i64>, cx: &Context) -> Planned {
     let device_id = item.device_id.to_ascii_lowercase();
     if !item.tenant_id.eq_ignore_ascii_case(&message.tenant_id) {
         return rejected(&device_id, "TenantMismatch", "The item names another tenant.".into());
     }
-    let Some(updated) = platform::clock::parse_rfc3339(&item.last_update_time) else {
-        return rejected(&device_id, "InvalidLastUpdateTime", "LastUpdateTime must be an RFC 3339 date.".into());
+    let updated_ms = match observed_ms(item, cx.now_ms) {
+        Ok(ms) => ms,
+        Err(Refusal(code, detail)) => return rejected(&device_id, code, detail),
     };
     if ![entity_type::LEGACY_INVENTORY, entity_type::INVENTORY, entity_type::COMPLIANCE].contains(&item.entity_type) {
         return rejected(&device_id, "UnknownEntityType", format!("EntityType {} is not supported.", item.entity_type));
@@ -246,65 +265,34 @@ fn plan_item(
     let Some(device) = known.devices.get(&device_id) else {
         return rejected(&device_id, "DeviceNotFound", "No Entra device with this ID is registered in the tenant.".into());
     };
-    let updated_ms = updated.timestamp_millis();
     let previous = known.managed.get(&device_id);
-    let stored = latest.get(&device_id).copied().or(previous.as_ref().map(|m| m.partner_update_ms));
-    if stored.is_some_and(|s| s > updated_ms) {
-        return Planned {
-            result: ItemResult {
-                device_id,
-                status: item_status::STALE.into(),
-                error_code: None,
-                error_detail: Some("A newer state of this device is already stored.".into()),
-            },
-            write: None,
-            withdraw: None,
+    // A stored date ahead of the clock came from a partner's wrong clock before such
+    // dates were refused: it orders nothing.
+    let stored_ms = previous.map(|m| m.partner_update_ms).filter(|ms| platform::clock::reported_time(*ms, cx.now_ms).is_ok());
+    if latest.get(&device_id).copied().or(stored_ms).is_some_and(|s| s > updated_ms) {
+        let result = ItemResult {
+            device_id,
+            status: item_status::STALE.into(),
+            error_detail: Some("A newer state of this device is already stored; this one was not applied.".into()),
+            ..Default::default()
         };
+        return Planned { result, write: None, withdraw: None };
     }
     latest.insert(device_id.clone(), updated_ms);
+    let accepted = ItemResult { device_id: device_id.clone(), status: item_status::ACCEPTED.into(), ..Default::default() };
     // EntityType 1 with a management state other than "managed": the partner stopped
     // managing the device (its instance left the tenant), so it leaves Intune.
     if item.entity_type == entity_type::INVENTORY
         && item.device_management_state.as_deref().is_some_and(|s| !s.eq_ignore_ascii_case("managed"))
     {
-        return Planned {
-            result: ItemResult { device_id: device_id.clone(), status: item_status::ACCEPTED.into(), error_code: None, error_detail: None },
-            write: None,
-            withdraw: Some(device_id),
-        };
+        return Planned { result: accepted, write: None, withdraw: Some(device_id) };
     }
-    let before = compliance::Previous {
-        state: previous.as_ref().map(|m| m.compliance_state.clone()),
-        noncompliant_since_ms: previous.as_ref().and_then(|m| m.noncompliant_since_ms),
-        error_since_ms: previous.as_ref().and_then(|m| m.error_since_ms),
-    };
-
-    let (verdict, setting_results) = if item.entity_type == entity_type::COMPLIANCE {
-        // The partner decided (the successor model): its verdict is the state.
-        match item.compliance_status {
-            Some(c) => (compliance::Verdict::decided(c), vec![]),
-            None => return rejected(&device_id, "MissingComplianceStatus", "EntityType 4 requires complianceStatus.".into()),
-        }
-    } else if item.user_id.is_empty() {
-        // Userless Macs are not evaluated: policies apply through user groups only.
-        (compliance::Verdict::decided_unknown(), vec![])
-    } else {
-        let user_policies: &[(String, MacOsPolicySettings)] = known.policies.get(&item.user_id).map(Vec::as_slice).unwrap_or_default();
-        let results: Vec<SettingResult> = user_policies.iter().flat_map(|(id, s)| compliance::evaluate(id, s, item)).collect();
-        let grace = user_policies.iter().map(|(_, s)| s.grace_period_hours()).max().unwrap_or(0);
-        let conflicting = compliance::conflicts(user_policies);
-        let verdict =
-            compliance::overall(&results, &conflicting, grace, !user_policies.is_empty(), no_policy_is_compliant, &before, now_ms);
-        (verdict, results)
-    };
-    // A state collected longer ago than the validity period is not a report within it,
-    // even when a partner sends it again (a reconcile, an unresponsive Mac).
-    let verdict = if verdict.is_compliant() == Some(true) && updated_ms < now_ms - validity_days * 24 * 3600 * 1000 {
-        compliance::Verdict::decided(false)
-    } else {
-        verdict
+    let Decision { verdict, results: setting_results, note } = match decide(item, previous, known, cx, updated_ms) {
+        Ok(decided) => decided,
+        Err(Refusal(code, detail)) => return rejected(&device_id, code, detail),
     };
     let compliant = verdict.is_compliant();
+    let reasons: Vec<String> = setting_results.iter().filter_map(SettingResult::reason).chain(note).collect();
     let row = ManagedDeviceRow {
         id: device.id.clone(),
         tenant_id: message.tenant_id.clone(),
@@ -317,14 +305,72 @@ fn plan_item(
         attributes: serde_json::to_string(item).unwrap_or_default(),
         setting_results: serde_json::to_string(&setting_results).unwrap_or_default(),
         partner_update_ms: updated_ms,
-        last_sync_ms: now_ms,
+        last_sync_ms: cx.now_ms,
         noncompliant_since_ms: verdict.noncompliant_since_ms,
         error_since_ms: verdict.error_since_ms,
         grace_expires_ms: verdict.grace_expires_ms,
     };
-    Planned {
-        result: ItemResult { device_id, status: item_status::ACCEPTED.into(), error_code: None, error_detail: None },
-        write: Some((row, compliant)),
-        withdraw: None,
+    let result = ItemResult {
+        compliance_state: Some(verdict.state.into()),
+        compliance_reasons: if verdict.state == "compliant" { vec![] } else { reasons },
+        ..accepted
+    };
+    Planned { result, write: Some((row, compliant)), withdraw: None }
+}
+
+/// A device's new state, the per-setting results behind it, and a reason no setting
+/// gives (the validity period, conflicting policies, no policy, the partner's verdict).
+struct Decision {
+    verdict: compliance::Verdict,
+    results: Vec<SettingResult>,
+    note: Option<String>,
+}
+
+/// The device's compliance state from an item: the partner's own verdict (EntityType
+/// 4), not evaluated (a userless Mac), or its user's policies evaluated against what the
+/// item reports, with the validity period applied.
+fn decide(
+    item: &DeviceItem,
+    previous: Option<&ManagedDeviceRow>,
+    known: &Known,
+    cx: &Context,
+    updated_ms: i64,
+) -> Result<Decision, Refusal> {
+    let before = compliance::Previous {
+        state: previous.map(|m| m.compliance_state.clone()),
+        noncompliant_since_ms: previous.and_then(|m| m.noncompliant_since_ms),
+        error_since_ms: previous.and_then(|m| m.error_since_ms),
+    };
+    let plain = |verdict, note: Option<&str>| Decision { verdict, results: vec![], note: note.map(str::to_string) };
+    let mut decision = if item.entity_type == entity_type::COMPLIANCE {
+        match item.compliance_status {
+            Some(c) => plain(compliance::Verdict::decided(c), (!c).then_some("The compliance partner reported the device not compliant.")),
+            None => return Err(Refusal("MissingComplianceStatus", "EntityType 4 requires complianceStatus.".into())),
+        }
+    } else if item.user_id.is_empty() {
+        // Userless Macs are not evaluated: policies apply through user groups only.
+        plain(compliance::Verdict::decided_unknown(), Some("A Mac without a user is not evaluated."))
+    } else {
+        let user_policies: &[(String, MacOsPolicySettings)] = known.policies.get(&item.user_id).map(Vec::as_slice).unwrap_or_default();
+        let results: Vec<SettingResult> = user_policies.iter().flat_map(|(id, s)| compliance::evaluate(id, s, item)).collect();
+        let grace = user_policies.iter().map(|(_, s)| s.grace_period_hours()).max().unwrap_or(0);
+        let conflicting = compliance::conflicts(user_policies);
+        let has_policies = !user_policies.is_empty();
+        let verdict = compliance::overall(&results, &conflicting, grace, has_policies, cx.no_policy_is_compliant, &before, cx.now_ms);
+        let note = match () {
+            _ if !conflicting.is_empty() => Some(format!("Assigned policies set {} differently.", conflicting.join(", "))),
+            _ if !has_policies && !cx.no_policy_is_compliant => {
+                Some("No compliance policy is assigned, and the tenant marks such devices not compliant.".into())
+            }
+            _ => None,
+        };
+        Decision { verdict, results, note }
+    };
+    // A state collected longer ago than the validity period is not a report within it,
+    // even when a partner sends it again (a reconcile, an unresponsive Mac).
+    if decision.verdict.is_compliant() == Some(true) && updated_ms < cx.now_ms - cx.validity_days * 24 * 3600 * 1000 {
+        decision.verdict = compliance::Verdict::decided(false);
+        decision.note = Some(format!("The last report is older than the compliance status validity period ({} days).", cx.validity_days));
     }
+    Ok(decision)
 }

@@ -92,15 +92,17 @@ pub async fn outcomes(State(state): State<Shared>, headers: HeaderMap, Query(q):
     let after = q.after.unwrap_or(0);
     let limit = q.limit.unwrap_or(1000).clamp(1, 5000);
     let rows = state.store.outcomes(&instance.id, after, limit).await?;
-    let cursor = rows.last().map(|r| r.0).unwrap_or(after);
+    let cursor = rows.last().map(|r| r.seq).unwrap_or(after);
     let outcomes = rows
         .into_iter()
-        .map(|(_, computer_id, sequence, status, detail, at)| Outcome {
-            computer_id,
-            sequence,
-            status,
-            detail,
-            at: platform::clock::ms_to_rfc3339(at),
+        .map(|r| Outcome {
+            computer_id: r.computer_id,
+            sequence: r.sequence,
+            status: r.status,
+            detail: r.detail,
+            at: platform::clock::ms_to_rfc3339(r.at_ms),
+            compliance_state: r.compliance_state,
+            compliance_reasons: r.compliance_reasons.and_then(|j| serde_json::from_str(&j).ok()).unwrap_or_default(),
         })
         .collect();
     Ok(Json(Outcomes { outcomes, cursor }))

@@ -5,7 +5,8 @@
 use std::cmp::Ordering;
 
 use serde::{Deserialize, Serialize};
-use wire::agent::InventoryReport;
+use wire::agent::{GatekeeperStatus, InventoryReport, SipStatus};
+use wire::apple::MacOsVersion;
 
 /// One criterion: `field operator value`, e.g. `os_version at_least 14.0`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -35,6 +36,13 @@ pub fn parse_rule(text: &str) -> Result<Vec<Criterion>, String> {
             if !OPERATORS.contains(&operator) {
                 return Err(format!("Unknown operator '{operator}'. Operators: {}.", OPERATORS.join(", ")));
             }
+            let value = value.trim();
+            if field == "os_version" && value.parse::<MacOsVersion>().is_err() {
+                return Err(format!("'{value}' is not a macOS version such as 14, 14.5 or 13.4.1 (a)."));
+            }
+            if field == "gatekeeper" && value.parse::<GatekeeperStatus>().is_err() {
+                return Err(format!("'{value}' is not a Gatekeeper status; allowed: {}.", GatekeeperStatus::allowed()));
+            }
             Ok(Criterion { field: field.into(), operator: operator.into(), value: value.trim().into() })
         })
         .collect()
@@ -44,13 +52,15 @@ pub fn format_rule(rule: &[Criterion]) -> String {
     rule.iter().map(|c| format!("{} {} {}", c.field, c.operator, c.value)).collect::<Vec<_>>().join("\n")
 }
 
-fn compare_versions(a: &str, b: &str) -> Ordering {
-    let parse = |s: &str| -> Vec<u64> { s.split('.').map(|p| p.trim().parse().unwrap_or(0)).collect() };
-    let (a, b) = (parse(a), parse(b));
-    (0..a.len().max(b.len()))
-        .map(|i| a.get(i).unwrap_or(&0).cmp(b.get(i).unwrap_or(&0)))
-        .find(|o| *o != Ordering::Equal)
-        .unwrap_or(Ordering::Equal)
+/// Compares macOS versions as Apple numbers them; a Rapid Security Response counts as
+/// the version it patches, unless the rule names one. Unreadable values compare as
+/// unequal and lower, so `at_least` never holds for them.
+fn compare_versions(actual: &str, rule: &str) -> Ordering {
+    match (actual.parse::<MacOsVersion>(), rule.parse::<MacOsVersion>()) {
+        (Ok(a), Ok(r)) if r.rsr().is_some() => a.cmp(&r),
+        (Ok(a), Ok(r)) => a.cmp_base(&r),
+        _ => Ordering::Less,
+    }
 }
 
 /// The value of a field for a computer, as text.
@@ -62,9 +72,10 @@ fn actual(field: &str, inv: &InventoryReport, now_ms: i64) -> String {
         // ALL_ENCRYPTED, BOOT_ENCRYPTED, SOME_ENCRYPTED or NOT_ENCRYPTED.
         "filevault_status" => inv.filevault_status().to_string(),
         "password_min_length" => inv.password_policy.min_length.unwrap_or(0).to_string(),
-        "sip" => (s.sip.eq_ignore_ascii_case("enabled")).to_string(),
+        "sip" => (s.sip == SipStatus::Enabled).to_string(),
         "firewall" => s.firewall_enabled.to_string(),
-        "gatekeeper" => s.gatekeeper.clone(),
+        // Jamf Pro's names: APP_STORE, APP_STORE_AND_IDENTIFIED_DEVELOPERS, DISABLED.
+        "gatekeeper" => s.gatekeeper.as_str().to_string(),
         "days_since_inventory" => platform::clock::parse_rfc3339(&inv.collected_at)
             .map(|t| ((now_ms - t.timestamp_millis()) / (24 * 3600 * 1000)).to_string())
             .unwrap_or_else(|| "9999".into()),
@@ -76,6 +87,10 @@ fn holds(c: &Criterion, inv: &InventoryReport, now_ms: i64) -> bool {
     let a = actual(&c.field, inv, now_ms);
     let order = if c.field == "os_version" {
         compare_versions(&a, &c.value)
+    } else if c.field == "gatekeeper" {
+        // Any spelling of the rule's value (`App Store`, `APP_STORE`) names one status.
+        let rule = c.value.parse::<GatekeeperStatus>().map(GatekeeperStatus::as_str).unwrap_or(&c.value);
+        a.cmp(&rule.to_string())
     } else {
         match (a.parse::<f64>(), c.value.parse::<f64>()) {
             (Ok(x), Ok(y)) => x.total_cmp(&y),
@@ -113,7 +128,7 @@ pub fn verdict_name(verdict: Option<bool>) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wire::agent::{InventoryReport, PasswordPolicy, Security, Volume};
+    use wire::agent::{FileVaultState, InventoryReport, PasswordPolicy, Security, Volume};
 
     fn inv(os: &str, filevault: bool) -> InventoryReport {
         InventoryReport {
@@ -123,11 +138,12 @@ mod tests {
             hardware: Default::default(),
             os_name: "macOS".into(),
             os_version: os.into(),
+            os_version_extra: None,
             os_build: "23G93".into(),
             security: Security {
                 filevault_enabled: filevault,
-                sip: "Enabled".into(),
-                gatekeeper: "App Store and identified developers".into(),
+                sip: SipStatus::Enabled,
+                gatekeeper: wire::agent::GatekeeperStatus::AppStoreAndIdentifiedDevelopers,
                 firewall_enabled: true,
                 firewall_block_all_incoming: false,
                 firewall_stealth_mode: false,
@@ -157,12 +173,12 @@ mod tests {
         let all = parse_rule("filevault_status is ALL_ENCRYPTED").unwrap();
         let mut mac = inv("14.6.1", true);
         mac.volumes = vec![
-            Volume { name: "Macintosh HD".into(), boot: true, filevault: "ENCRYPTED".into() },
-            Volume { name: "Data2".into(), boot: false, filevault: "NOT_ENCRYPTED".into() },
+            Volume { name: "Macintosh HD".into(), boot: true, filevault: FileVaultState::Encrypted },
+            Volume { name: "Data2".into(), boot: false, filevault: FileVaultState::Unencrypted },
         ];
         assert_eq!(mac.filevault_status(), "BOOT_ENCRYPTED");
         assert_eq!(verdict(&[], &all, &mac, now), Some(false));
-        mac.volumes[1].filevault = "ENCRYPTED".into();
+        mac.volumes[1].filevault = FileVaultState::Encrypted;
         assert_eq!(verdict(&[], &all, &mac, now), Some(true));
         assert_eq!(verdict(&[], &parse_rule("password_min_length at_least 10").unwrap(), &mac, now), Some(false));
     }

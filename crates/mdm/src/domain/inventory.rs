@@ -32,6 +32,23 @@ pub fn state_code(state: &str) -> i32 {
     }
 }
 
+/// The key of one registered user's device record at the connector: the computer and
+/// the user's Entra device (`17/3f2c…`); outcomes come back under it.
+pub fn record_key(computer_id: i64, device_id: Option<&str>) -> String {
+    match device_id {
+        Some(device) => format!("{computer_id}/{device}"),
+        None => computer_id.to_string(),
+    }
+}
+
+/// The computer and (when named) the Entra device of a record key.
+pub fn parse_record_key(key: &str) -> Option<(i64, Option<&str>)> {
+    match key.split_once('/') {
+        Some((computer, device)) => Some((computer.parse().ok()?, Some(device).filter(|d| !d.is_empty()))),
+        None => Some((key.parse().ok()?, None)),
+    }
+}
+
 pub struct Registered<'a> {
     pub computer_id: i64,
     pub serial_number: &'a str,
@@ -41,9 +58,13 @@ pub struct Registered<'a> {
     pub upn: &'a str,
     pub state: &'a str,
     pub last_checkin: Option<String>,
+    /// When the state was observed (the stored collection date, never ahead of receipt).
+    pub collected_at: String,
 }
 
-/// The legacy inventory item for a registered computer: compliance and hardware attributes.
+/// The legacy inventory item for one registered user's Entra device: compliance and
+/// hardware attributes. A value the Mac did not collect (SIP or Gatekeeper
+/// `NOT_COLLECTED`) is left out, so Intune treats the setting as not applicable.
 pub fn device_item(inv: &InventoryReport, r: &Registered) -> DeviceItem {
     let (s, p) = (&inv.security, &inv.password_policy);
     DeviceItem {
@@ -51,10 +72,10 @@ pub fn device_item(inv: &InventoryReport, r: &Registered) -> DeviceItem {
         tenant_id: String::new(),
         device_id: r.aad_device_id.to_string(),
         user_id: r.aad_user_id.to_string(),
-        last_update_time: inv.collected_at.clone(),
+        last_update_time: r.collected_at.clone(),
         encrypted: Some(inv.boot_volume_encrypted()),
-        gatekeeper: Some(s.gatekeeper.clone()),
-        sip: Some(s.sip.clone()),
+        gatekeeper: s.gatekeeper.partner_value().map(str::to_string),
+        sip: s.sip.partner_value().map(str::to_string),
         prevent_auto_login: Some(s.prevent_auto_login),
         passcode_length: p.min_length.map(|n| n.to_string()),
         minimum_password_char_sets: p.min_complex_characters.map(|n| n.to_string()),
@@ -105,5 +126,13 @@ mod tests {
         assert_eq!(ca_state(true, false, Some(0), UNRESPONSIVE_AFTER_MS + 1), "UNRESPONSIVE");
         assert_eq!(ca_state(true, true, Some(0), 0), "DEACTIVATED");
         assert_eq!(state_code("DEACTIVATED"), 1);
+    }
+
+    #[test]
+    fn record_keys_name_the_registration() {
+        let key = record_key(17, Some("3f2c0000-0000-0000-0000-000000000001"));
+        assert_eq!(parse_record_key(&key), Some((17, Some("3f2c0000-0000-0000-0000-000000000001"))));
+        assert_eq!(parse_record_key("17"), Some((17, None)));
+        assert_eq!(parse_record_key("withdraw:abc"), None);
     }
 }

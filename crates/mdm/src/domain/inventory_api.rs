@@ -3,6 +3,7 @@
 
 use serde_json::{Value, json};
 use wire::agent::InventoryReport;
+use wire::apple::MacOsVersion;
 
 use crate::domain::inventory::ca_state;
 use crate::store::{ComputerRow, InventoryQuery, LocalUserRow, SortColumn};
@@ -58,10 +59,6 @@ pub fn parse(pairs: &[(String, String)]) -> Result<(InventoryQuery, Vec<String>)
     Ok((query, sections))
 }
 
-fn status(enabled: bool) -> &'static str {
-    if enabled { "ENABLED" } else { "DISABLED" }
-}
-
 /// One computer with the requested sections; the others are null.
 pub fn computer_json(c: &ComputerRow, users: &[LocalUserRow], sections: &[String], now_ms: i64) -> Value {
     let inv: Option<InventoryReport> = c.inventory.as_deref().and_then(|i| serde_json::from_str(i).ok());
@@ -84,18 +81,21 @@ pub fn computer_json(c: &ComputerRow, users: &[LocalUserRow], sections: &[String
         false => Value::Null,
     };
     v["operatingSystem"] = match (&inv, want("OPERATING_SYSTEM")) {
-        (Some(i), true) => json!({"name": i.os_name, "version": i.os_version, "build": i.os_build,
-            "fileVault2Status": i.filevault_status()}),
+        (Some(i), true) => {
+            // Jamf Pro reports a Rapid Security Response apart from the version.
+            let version = i.os_version.parse::<MacOsVersion>().ok();
+            let rsr = version.as_ref().and_then(|v| v.rsr()).map(|l| format!("({l})"));
+            json!({"name": i.os_name, "version": version.map(|v| v.numbers_text()).unwrap_or_else(|| i.os_version.clone()),
+                   "build": i.os_build, "rapidSecurityResponse": rsr,
+                   "supplementalBuildVersion": rsr.is_some().then(|| i.os_build.clone()),
+                   "fileVault2Status": i.filevault_status()})
+        }
         _ => Value::Null,
     };
     v["security"] = match (&inv, want("SECURITY")) {
         (Some(i), true) => json!({
-            "sipStatus": status(i.security.sip.eq_ignore_ascii_case("enabled")),
-            "gatekeeperStatus": match i.security.gatekeeper.as_str() {
-                "App Store" => "APP_STORE",
-                "App Store and identified developers" => "APP_STORE_AND_IDENTIFIED_DEVELOPERS",
-                _ => "DISABLED",
-            },
+            "sipStatus": i.security.sip.as_str(),
+            "gatekeeperStatus": i.security.gatekeeper.as_str(),
             "firewallEnabled": i.security.firewall_enabled, "autoLoginDisabled": i.security.prevent_auto_login,
             "firewallBlockAllIncoming": i.security.firewall_block_all_incoming, "firewallStealthMode": i.security.firewall_stealth_mode,
         }),

@@ -3,4 +3,5 @@
 pub mod device_compliance;
 pub mod inventory;
 pub mod inventory_api;
+pub mod normalize;
 pub mod settings;

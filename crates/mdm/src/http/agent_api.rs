@@ -5,7 +5,7 @@ use crate::http::Bytes;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use wire::agent::{AadRegistration, ComputerCaView, Enroll, Enrolled, InventoryReport};
+use wire::agent::{AadRegistration, ComputerCaView, Enroll, Enrolled};
 
 use super::{bearer, instance, json_body};
 use crate::error::Result;
@@ -25,9 +25,9 @@ pub async fn inventory(
 ) -> Result<Json<serde_json::Value>> {
     let instance = instance(&state, &slug).await?;
     let computer = agent::computer(&state, &instance, bearer(&headers)).await?;
-    let report: InventoryReport = json_body(&body)?;
-    let sequence = agent::submit_inventory(&state, &instance, &computer, report).await?;
-    Ok(Json(serde_json::json!({"computer_id": computer.id, "sequence": sequence})))
+    let report: serde_json::Value = json_body(&body)?;
+    let applied = agent::submit_inventory(&state, &instance, &computer, report).await?;
+    Ok(Json(serde_json::json!({"computer_id": computer.id, "sequence": applied.sequence, "warnings": applied.warnings})))
 }
 
 /// `PATCH inventory`: a partial report (only the sections that changed).
@@ -40,8 +40,8 @@ pub async fn partial_inventory(
     let instance = instance(&state, &slug).await?;
     let computer = agent::computer(&state, &instance, bearer(&headers)).await?;
     let patch: serde_json::Value = json_body(&body)?;
-    let sequence = agent::submit_partial(&state, &instance, &computer, patch).await?;
-    Ok(Json(serde_json::json!({"computer_id": computer.id, "sequence": sequence})))
+    let applied = agent::submit_partial(&state, &instance, &computer, patch).await?;
+    Ok(Json(serde_json::json!({"computer_id": computer.id, "sequence": applied.sequence, "warnings": applied.warnings})))
 }
 
 pub async fn aad_registration(

@@ -376,13 +376,16 @@ pub async fn computer(State(state): State<Shared>, Path((slug, id)): Path<(Strin
         .users
         .iter()
         .map(|u| {
+            let reasons: String = u.compliance_reasons.iter().map(|r| format!("<li>{}</li>", escape(r))).collect();
             format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"delivery\">{}</td><td class=\"compliance\">{}{}</td></tr>",
                 escape(&u.username),
                 escape(u.computer_azure_active_directory_id.as_deref().unwrap_or("")),
                 escape(u.user_azure_active_directory_id.as_deref().unwrap_or("")),
                 escape(&u.conditional_access_inventory_state),
-                escape(&u.delivery_state)
+                escape(&u.delivery_state),
+                escape(u.compliance_state.as_deref().unwrap_or("")),
+                if reasons.is_empty() { String::new() } else { format!("<ul>{reasons}</ul>") }
             )
         })
         .collect();
@@ -425,8 +428,8 @@ pub async fn computer(State(state): State<Shared>, Path((slug, id)): Path<(Strin
         sections.push_str(&format!(
             "<h2>Security</h2><table id=\"security\">{}</table>",
             [
-                row("System Integrity Protection", escape(&sec.sip)),
-                row("Gatekeeper", escape(&sec.gatekeeper)),
+                row("System Integrity Protection", sec.sip.partner_value().unwrap_or("Not collected").to_string()),
+                row("Gatekeeper", sec.gatekeeper.partner_value().unwrap_or("Not collected").to_string()),
                 row("Firewall", on(sec.firewall_enabled)),
                 row("Block all incoming connections", on(sec.firewall_block_all_incoming)),
                 row("Stealth mode", on(sec.firewall_stealth_mode)),
@@ -442,7 +445,7 @@ pub async fn computer(State(state): State<Shared>, Path((slug, id)): Path<(Strin
                     "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
                     escape(&v.name),
                     if v.boot { "yes" } else { "" },
-                    escape(&v.filevault)
+                    v.filevault.as_str()
                 )
             })
             .collect();
@@ -483,7 +486,8 @@ pub async fn computer(State(state): State<Shared>, Path((slug, id)): Path<(Strin
     Ok(Html(page(&computer.name, &format!(
         "{}<h1>{}</h1><h2>General</h2><table id=\"general\">{general}</table>{sections}\
          <h2>Local User Accounts</h2><table id=\"local-users\"><tr><th>Username</th><th>Computer Azure Active Directory ID</th>\
-         <th>User Azure Active Directory ID</th><th>Conditional Access Inventory State</th><th>Last inventory sent</th></tr>{users}</table>\
+         <th>User Azure Active Directory ID</th><th>Conditional Access Inventory State</th><th>Last inventory sent</th>\
+         <th>Intune compliance</th></tr>{users}</table>\
          <h2>History</h2><table id=\"history\"><tr><th>Received</th><th>Collected</th><th>Kind</th><th>Sequence</th><th>Changed</th></tr>{history}</table>",
         nav(&slug), escape(&computer.name)))).into_response())
 }
