@@ -112,22 +112,30 @@ pub async fn connect_instance_to(stack: &Stack, slug: &str, admin: &SeededUser) 
     Ok(page)
 }
 
-/// S7's manual steps: an app registration in Entra (update_device_attributes and
-/// Application.Read.All, admin consent, a client secret), its App ID in Intune, and the
-/// instance's Manual settings. Returns the app's ID.
-pub async fn manual_integration(stack: &Stack, slug: &str) -> anyhow::Result<String> {
+/// Entra › App registrations: a single-tenant app with application `permissions`
+/// (`(resource app ID, permission)`), admin consent granted and a client secret.
+/// Returns `(application ID, secret)`.
+pub async fn register_app(stack: &Stack, name: &str, permissions: &[(&str, &str)]) -> anyhow::Result<(String, String)> {
     let b = cloud_console_sign_in(stack).await?;
     let url = format!("{}/console/entra/app-registrations", stack.cloud.url());
-    let name = format!("Manual integration ({slug})");
-    let page = b.post_form(&url, &[("name", &name), ("accounts", "single"), ("redirect_uri", "")]).await?;
+    let page = b.post_form(&url, &[("name", name), ("accounts", "single"), ("redirect_uri", "")]).await?;
     let message = page.element_text("message").context("no registration message")?;
     let app_id = message.rsplit(' ').next().unwrap_or_default().trim_end_matches('.').to_string();
-    for (resource, value) in [(wire::ids::INTUNE_APP_ID, "update_device_attributes"), (wire::ids::GRAPH_APP_ID, "Application.Read.All")] {
+    for (resource, value) in permissions {
         b.post_form(&format!("{url}/{app_id}/permissions"), &[("resource", resource), ("kind", "Application"), ("value", value)]).await?;
     }
     b.post_form(&format!("{url}/{app_id}/consent"), &[]).await?;
     let page = b.post_form(&format!("{url}/{app_id}/secrets"), &[("months", "12")]).await?;
     let secret = page.element_text("message").context("no secret")?.rsplit(' ').next().unwrap_or_default().to_string();
+    Ok((app_id, secret))
+}
+
+/// S7's manual steps: an app registration in Entra (update_device_attributes and
+/// Application.Read.All, admin consent, a client secret), its App ID in Intune, and the
+/// instance's Manual settings. Returns the app's ID.
+pub async fn manual_integration(stack: &Stack, slug: &str) -> anyhow::Result<String> {
+    let permissions = [(wire::ids::INTUNE_APP_ID, "update_device_attributes"), (wire::ids::GRAPH_APP_ID, "Application.Read.All")];
+    let (app_id, secret) = register_app(stack, &format!("Manual integration ({slug})"), &permissions).await?;
     intune_set_app_id(stack, &app_id).await?;
     let m = mdm_sign_in(stack, slug).await?;
     let page = m

@@ -73,13 +73,15 @@ pub fn reported_time(reported_ms: i64, now_ms: i64) -> Result<i64, i64> {
     }
 }
 
-/// `36 h`, `7 min`, `12 s`: a duration in the largest unit that fits, for messages.
+/// `36 h`, `7 min`, `12 s`: a duration in the largest unit that fits, rounded, for
+/// messages.
 pub fn describe_ms(ms: i64) -> String {
-    let s = ms.abs() / 1000;
+    let s = (ms.abs() + 500) / 1000;
+    let rounded = |unit: i64| (s + unit / 2) / unit;
     match s {
-        s if s >= 2 * 86_400 => format!("{} days", s / 86_400),
-        s if s >= 3600 => format!("{} h", s / 3600),
-        s if s >= 60 => format!("{} min", s / 60),
+        s if s >= 2 * 86_400 => format!("{} days", rounded(86_400)),
+        s if s >= 3600 => format!("{} h", rounded(3600)),
+        s if s >= 60 => format!("{} min", rounded(60)),
         s => format!("{s} s"),
     }
 }
@@ -106,6 +108,7 @@ mod tests {
         assert_eq!(reported_time(now + 1000, now), Ok(now), "within the skew: taken as received");
         assert_eq!(reported_time(now + 36 * 3_600_000, now), Err(36 * 3_600_000));
         assert_eq!(describe_ms(36 * 3_600_000), "36 h");
+        assert_eq!(describe_ms(36 * 3_600_000 - 1_500), "36 h", "a request's latency does not change the message");
         assert_eq!(describe_ms(5 * 86_400_000), "5 days");
     }
 }

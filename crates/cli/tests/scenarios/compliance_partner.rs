@@ -4,13 +4,7 @@
 use cloudconnector::admin_steps;
 use serde_json::{Value, json};
 
-use crate::harness::{TestStack, eventually, spawn};
-
-async fn partner_base(t: &TestStack, service: &str) -> String {
-    let graph = t.connector_token("https://graph.microsoft.com/.default").await;
-    let (_, endpoints) = t.graph_get(&graph, &format!("servicePrincipals/appId={}/endpoints", wire::ids::INTUNE_APP_ID)).await;
-    endpoints["value"].as_array().unwrap().iter().find(|e| e["providerName"] == service).unwrap()["uri"].as_str().unwrap().to_string()
-}
+use crate::harness::{eventually, spawn};
 
 #[tokio::test]
 async fn compliance_partner_verdicts_reach_entra() {
@@ -36,7 +30,7 @@ async fn compliance_partner_verdicts_reach_entra() {
 
     // The partner confirms: Active.
     let intune = t.connector_token("https://api.manage.microsoft.com//.default").await;
-    let tenant_sync = partner_base(&t, "PartnerTenantDataSyncService").await;
+    let tenant_sync = t.partner_base("PartnerTenantDataSyncService").await;
     let tid = t.tenant.tenant_id.clone();
     let resp = t
         .http
@@ -95,7 +89,7 @@ async fn compliance_partner_verdicts_reach_entra() {
         fleet.enroll(fleet::generate(&users, 8, 0.0).remove(0), &t.instance_url("hq"), &t.instance("hq").invitation).await.unwrap();
     fleet.workplace_join(&mut mac).await.unwrap();
     let device = mac.device_id.clone().unwrap();
-    let device_sync = partner_base(&t, "PartnerDeviceDataSyncService").await;
+    let device_sync = t.partner_base("PartnerDeviceDataSyncService").await;
     for (n, verdict) in [false, true].into_iter().enumerate() {
         let body = json!({"TenantId": tid, "UploadTime": "2026-11-23T00:00:00Z", "Content": [{
             "EntityType": 4, "TenantId": tid, "DeviceId": device, "UserId": mac.user_object_id,

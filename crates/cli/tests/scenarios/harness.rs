@@ -96,6 +96,22 @@ impl TestStack {
         resp.json().await.unwrap()
     }
 
+    /// The URL of one of the tenant's Intune partner services, discovered as the
+    /// connector discovers it.
+    pub async fn partner_base(&self, service: &str) -> String {
+        let graph = self.connector_token("https://graph.microsoft.com/.default").await;
+        let (_, endpoints) = self.graph_get(&graph, &format!("servicePrincipals/appId={}/endpoints", wire::ids::INTUNE_APP_ID)).await;
+        let endpoint = endpoints["value"].as_array().unwrap().iter().find(|e| e["providerName"] == service).cloned();
+        endpoint.unwrap_or_else(|| panic!("{service} not discovered: {endpoints}"))["uri"].as_str().unwrap().to_string()
+    }
+
+    /// The Entra device's `isCompliant`, read through Graph.
+    pub async fn is_compliant(&self, device_id: &str) -> Option<bool> {
+        let token = self.test_client_token().await;
+        let (_, d) = self.graph_get(&token, &format!("devices?$filter=deviceId%20eq%20'{device_id}'")).await;
+        d["value"][0]["isCompliant"].as_bool()
+    }
+
     pub async fn graph_get(&self, token: &str, path: &str) -> (u16, Value) {
         let resp = self.http.get(format!("{}/graph/v1.0/{path}", self.cloud.url())).bearer_auth(token).send().await.unwrap();
         (resp.status().as_u16(), resp.json().await.unwrap_or(Value::Null))

@@ -16,6 +16,7 @@ mod inventory_api;
 mod mdm_inventory;
 mod multi_tenant;
 mod operations;
+mod real_inventory;
 mod recovery;
 mod retries;
 mod s1_prerequisites;

@@ -75,8 +75,10 @@ async fn list(State(state): State<Shared>, headers: HeaderMap) -> Result<Respons
          <label><input type=\"checkbox\" name=\"firewallEnabled\" value=\"true\"> Firewall</label><br>\
          <label><input type=\"checkbox\" name=\"passwordRequired\" value=\"true\"> Require a password</label>\
          <label>Minimum password length <input name=\"passwordMinimumLength\" size=\"3\"></label><br>\
-         <label>Minimum OS version <input name=\"osMinimumVersion\" size=\"8\"></label> \
+         <label>Minimum OS version <input name=\"osMinimumVersion\" size=\"8\" placeholder=\"14.5\"></label> \
          <label>Maximum OS version <input name=\"osMaximumVersion\" size=\"8\"></label><br>\
+         <label>Minimum OS build version <input name=\"osMinimumBuildVersion\" size=\"12\" placeholder=\"23H124\"></label> \
+         <label>Maximum OS build version <input name=\"osMaximumBuildVersion\" size=\"12\"></label><br>\
          <label>Gatekeeper <select name=\"gatekeeperAllowedAppSource\"><option value=\"\">Not configured</option>\
          <option value=\"macAppStore\">Mac App Store</option><option value=\"macAppStoreAndIdentifiedDevelopers\">Mac App Store and identified developers</option>\
          <option value=\"anywhere\">Anywhere</option></select></label><br>\
@@ -103,6 +105,8 @@ async fn create(State(state): State<Shared>, headers: HeaderMap, body: Bytes) ->
         password_minimum_length: number("passwordMinimumLength")?.map(|n| n as i32),
         os_minimum_version: text("osMinimumVersion"),
         os_maximum_version: text("osMaximumVersion"),
+        os_minimum_build_version: text("osMinimumBuildVersion"),
+        os_maximum_build_version: text("osMaximumBuildVersion"),
         gatekeeper_allowed_app_source: text("gatekeeperAllowedAppSource"),
         scheduled_actions_for_rule: vec![ScheduledActionsForRule {
             rule_name: None,
