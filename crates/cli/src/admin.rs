@@ -88,8 +88,8 @@ impl Admin {
         self.get("trace", &format!("/api/v1/operator/devices/{device_id}")).await
     }
 
-    /// The change-management log of an instance, read with its admin's credentials.
-    pub async fn change_log(&self, slug: &str, username: Option<&str>, password: Option<&str>) -> anyhow::Result<serde_json::Value> {
+    /// An instance's URL and the credentials of its admin: given, or the seeded ones.
+    fn instance_admin(&self, slug: &str, username: Option<&str>, password: Option<&str>) -> anyhow::Result<(String, String, String)> {
         let instance = self
             .endpoints
             .mdm
@@ -103,9 +103,65 @@ impl Admin {
             (None, None, Some(a)) => (a.username.clone(), a.password.clone()),
             _ => bail!("give --username and --password of an admin of '{slug}'"),
         };
-        let url = format!("{}/api/v1/change-management/logs", instance.url);
+        Ok((instance.url.clone(), user, pass))
+    }
+
+    /// The change-management log of an instance, read with its admin's credentials.
+    pub async fn change_log(&self, slug: &str, username: Option<&str>, password: Option<&str>) -> anyhow::Result<serde_json::Value> {
+        let (url, user, pass) = self.instance_admin(slug, username, password)?;
+        let url = format!("{url}/api/v1/change-management/logs");
         answer("change log", self.http.get(url).basic_auth(user, Some(pass)).send().await).await
     }
+
+    /// Imports pages of a Jamf Pro server's `GET /api/v1/computers-inventory` answer (one
+    /// JSON file per page) into an instance. Returns each file's summary.
+    pub async fn import_jamf(
+        &self,
+        slug: &str,
+        files: &[std::path::PathBuf],
+        username: Option<&str>,
+        password: Option<&str>,
+    ) -> anyhow::Result<Vec<(String, serde_json::Value)>> {
+        let (url, user, pass) = self.instance_admin(slug, username, password)?;
+        let url = format!("{url}/api/v1/computers-inventory/import");
+        let mut out = Vec::new();
+        for file in files {
+            let body = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+            serde_json::from_slice::<serde_json::Value>(&body).with_context(|| format!("{} is not JSON", file.display()))?;
+            let req = self.http.post(&url).basic_auth(&user, Some(&pass)).header("content-type", "application/json").body(body);
+            out.push((file.display().to_string(), answer("import", req.send().await).await?));
+        }
+        Ok(out)
+    }
+}
+
+/// One line per imported page, and each refused record with its reason.
+pub fn render_import(results: &[(String, serde_json::Value)]) -> String {
+    let mut out = String::new();
+    for (file, s) in results {
+        let n = |k: &str| s[k].as_u64().unwrap_or(0);
+        let refused = s["refused"].as_array().cloned().unwrap_or_default();
+        out.push_str(&format!(
+            "{file}: {} created, {} updated, {} unchanged, {} refused, {} Entra registrations\n",
+            n("created"),
+            n("updated"),
+            n("unchanged"),
+            refused.len(),
+            n("registrations")
+        ));
+        for r in &refused {
+            out.push_str(&format!(
+                "    record {} (id {}): {}\n",
+                r["index"],
+                r["id"].as_str().unwrap_or("-"),
+                r["reason"].as_str().unwrap_or("")
+            ));
+        }
+        for w in s["warnings"].as_array().into_iter().flatten() {
+            out.push_str(&format!("    warning: {}\n", w.as_str().unwrap_or("")));
+        }
+    }
+    out
 }
 
 /// A fixed-width table of the links, as `admin status` prints it.

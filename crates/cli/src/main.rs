@@ -91,6 +91,19 @@ enum AdminTask {
     },
     /// Everything the connector did with one Entra device.
     Trace { device_id: String },
+    /// Load a Jamf Pro server's inventory into an instance: each file one page of
+    /// `GET /api/v1/computers-inventory` (sections GENERAL, HARDWARE, OPERATING_SYSTEM,
+    /// SECURITY, DISK_ENCRYPTION, LOCAL_USER_ACCOUNTS, USER_AND_LOCATION).
+    ImportJamf {
+        /// The instance's short name (`hq`, `labs`).
+        instance: String,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[arg(long)]
+        username: Option<String>,
+        #[arg(long)]
+        password: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -275,6 +288,11 @@ async fn admin(endpoints: &std::path::Path, json: bool, task: AdminTask) -> anyh
         AdminTask::Trace { device_id } => {
             let t = a.trace(&device_id).await?;
             print(admin::render_trace(&t), serde_json::to_value(&t)?);
+        }
+        AdminTask::ImportJamf { instance, files, username, password } => {
+            let results = a.import_jamf(&instance, &files, username.as_deref(), password.as_deref()).await?;
+            let json = serde_json::Value::Array(results.iter().map(|(f, s)| serde_json::json!({"file": f, "summary": s})).collect());
+            print(admin::render_import(&results), json);
         }
     }
     Ok(())

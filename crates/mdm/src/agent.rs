@@ -158,8 +158,10 @@ pub struct Applied {
 /// than the stored one is refused and changes nothing; while the integration is on, a
 /// registered computer's report is queued for sending in the same transaction.
 pub async fn submit_inventory(state: &Shared, instance: &InstanceRow, computer: &ComputerRow, raw: Value) -> Result<Applied> {
-    let normalized = normalize::report(raw, state.clock.now_ms()).map_err(|e| MdmError::Invalid(e.to_string()))?;
-    apply(state, instance, computer, normalized, "full").await
+    let now = state.clock.now_ms();
+    let normalized = normalize::report(raw, now).map_err(|e| MdmError::Invalid(e.to_string()))?;
+    // The report itself is a sign of life: the computer counts as checked in.
+    apply(state, instance, computer, normalized, Source { kind: "full", last_checkin: now }).await
 }
 
 /// A partial report: `collected_at` and only the sections that changed, merged over the
@@ -183,19 +185,34 @@ pub async fn submit_partial(state: &Shared, instance: &InstanceRow, computer: &C
     for (k, v) in patch {
         merged[k] = v;
     }
-    let normalized = normalize::report(merged, state.clock.now_ms()).map_err(|e| MdmError::Invalid(e.to_string()))?;
-    apply(state, instance, computer, normalized, "partial").await
+    let now = state.clock.now_ms();
+    let normalized = normalize::report(merged, now).map_err(|e| MdmError::Invalid(e.to_string()))?;
+    apply(state, instance, computer, normalized, Source { kind: "partial", last_checkin: now }).await
 }
 
-async fn apply(state: &Shared, instance: &InstanceRow, computer: &ComputerRow, n: Normalized, kind: &str) -> Result<Applied> {
+/// Where a report came from: its kind in the history (`full`, `partial`, `import`) and
+/// the computer's last check-in it tells of.
+pub(crate) struct Source<'a> {
+    pub kind: &'a str,
+    pub last_checkin: i64,
+}
+
+/// Stores a normalised report and, while the integration is on, queues the items of the
+/// computer's registered users in the same transaction.
+pub(crate) async fn apply(
+    state: &Shared,
+    instance: &InstanceRow,
+    computer: &ComputerRow,
+    n: Normalized,
+    source: Source<'_>,
+) -> Result<Applied> {
     let now = state.clock.now_ms();
     // A stored date ahead of the clock (from before such dates were refused) orders nothing.
     if computer.collected_ms.is_some_and(|stored| stored > n.collected_ms && stored <= now) {
         return Err(MdmError::Conflict("This report is older than the inventory already stored; it was not applied.".into()));
     }
-    // The report itself is a sign of life: the computer counts as checked in.
     let items = match sending_settings(state, instance).await? {
-        Some(settings) => items_for(state, &settings, computer, &n.report, n.collected_ms, now).await?,
+        Some(settings) => items_for(state, &settings, computer, &n.report, n.collected_ms, source.last_checkin).await?,
         None => None,
     };
     let value = serde_json::to_value(&n.report).map_err(MdmError::internal)?;
@@ -203,8 +220,15 @@ async fn apply(state: &Shared, instance: &InstanceRow, computer: &ComputerRow, n
     let changed = changed_sections(before.as_ref(), &value);
     let json = value.to_string();
     let mut txn = state.store.begin().await?;
-    let sequence = tx::store_inventory(&mut txn, computer.id, &json, n.collected_ms, &n.report.device_name, &n.report.model, now).await?;
-    tx::record_history(&mut txn, computer.id, sequence, kind, n.collected_ms, now, &changed).await?;
+    let stored = tx::StoredInventory {
+        json: &json,
+        collected_ms: n.collected_ms,
+        last_checkin_ms: source.last_checkin,
+        name: &n.report.device_name,
+        model: &n.report.model,
+    };
+    let sequence = tx::store_inventory(&mut txn, computer.id, &stored).await?;
+    tx::record_history(&mut txn, computer.id, sequence, source.kind, n.collected_ms, now, &changed).await?;
     for u in &n.report.local_users {
         tx::upsert_local_user(&mut txn, computer.id, u.username.trim(), &account_key(&u.username)).await?;
     }
@@ -232,7 +256,7 @@ pub async fn register_aad(state: &Shared, instance: &InstanceRow, computer: &Com
     }
     let now = state.clock.now_ms();
     let (device, user, key) = (req.aad_device_id.to_ascii_lowercase(), req.aad_user_id.to_ascii_lowercase(), account_key(&req.username));
-    let registration = Registration { key: &key, aad_device_id: &device, aad_user_id: &user, upn: req.upn.trim() };
+    let registration = Registration { key: &key, aad_device_id: &device, aad_user_id: &user, upn: Some(req.upn.trim()) };
     let mut txn = state.store.begin().await?;
     tx::register_user(&mut txn, computer.id, req.username.trim(), &registration, now).await?;
     txn.commit().await?;

@@ -8,6 +8,7 @@ pub mod delivery;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod import;
 pub mod integration;
 pub mod manual;
 pub mod seed;

@@ -388,6 +388,14 @@ impl Store {
         .await?)
     }
 
+    pub async fn computer_by_udid(&self, instance_id: &str, udid: &str) -> Result<Option<ComputerRow>> {
+        Ok(sqlx::query_as::<_, ComputerRow>(&format!("SELECT {COMPUTER_COLUMNS} FROM computers WHERE instance_id = $1 AND udid = $2"))
+            .bind(instance_id)
+            .bind(udid)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
     pub async fn computer(&self, instance_id: &str, id: i64) -> Result<Option<ComputerRow>> {
         Ok(sqlx::query_as::<_, ComputerRow>(&format!("SELECT {COMPUTER_COLUMNS} FROM computers WHERE instance_id = $1 AND id = $2"))
             .bind(instance_id)
@@ -625,24 +633,26 @@ pub struct Registration<'a> {
     pub key: &'a str,
     pub aad_device_id: &'a str,
     pub aad_user_id: &'a str,
-    pub upn: &'a str,
+    pub upn: Option<&'a str>,
 }
 
 /// Statements that run inside a caller's transaction.
 pub mod tx {
     use super::*;
 
-    pub async fn store_inventory(
-        conn: &mut AnyConnection,
-        computer_id: i64,
-        inventory: &str,
-        collected_ms: i64,
-        name: &str,
-        model: &str,
-        now: i64,
-    ) -> Result<i64> {
+    /// A computer's inventory as stored.
+    pub struct StoredInventory<'a> {
+        pub json: &'a str,
+        pub collected_ms: i64,
+        pub last_checkin_ms: i64,
+        pub name: &'a str,
+        pub model: &'a str,
+    }
+
+    /// Stores a computer's inventory under its next sequence; returns the sequence.
+    pub async fn store_inventory(conn: &mut AnyConnection, computer_id: i64, i: &StoredInventory<'_>) -> Result<i64> {
         sqlx::query("UPDATE computers SET inventory = $1, collected_ms = $2, sequence = sequence + 1, last_checkin_ms = $3, name = $4, model = $5 WHERE id = $6")
-            .bind(inventory).bind(collected_ms).bind(now).bind(name).bind(model).bind(computer_id)
+            .bind(i.json).bind(i.collected_ms).bind(i.last_checkin_ms).bind(i.name).bind(i.model).bind(computer_id)
             .execute(&mut *conn).await?;
         Ok(sqlx::query_scalar::<_, i64>("SELECT sequence FROM computers WHERE id = $1").bind(computer_id).fetch_one(&mut *conn).await?)
     }

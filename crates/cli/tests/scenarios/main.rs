@@ -13,6 +13,7 @@ mod device_compliance;
 mod identity;
 mod interop;
 mod inventory_api;
+mod jamf_import;
 mod mdm_inventory;
 mod multi_tenant;
 mod operations;

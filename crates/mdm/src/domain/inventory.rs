@@ -95,7 +95,7 @@ pub fn device_item(inv: &InventoryReport, r: &Registered) -> DeviceItem {
         mac_address: inv.hardware.mac_address.clone(),
         jamf_id: Some(r.computer_id),
         state: Some(state_code(r.state)),
-        upn: Some(r.upn.to_string()),
+        upn: (!r.upn.is_empty()).then(|| r.upn.to_string()),
         last_check_in_time: r.last_checkin.clone(),
         ..Default::default()
     }

@@ -3,5 +3,6 @@
 pub mod device_compliance;
 pub mod inventory;
 pub mod inventory_api;
+pub mod jamf;
 pub mod normalize;
 pub mod settings;

@@ -17,6 +17,10 @@ use crate::Shared;
 use crate::error::{MdmError, Result};
 use crate::store::{AdminRow, InstanceRow};
 
+/// The largest Jamf Pro inventory page taken in one request (2,000 records with every
+/// section come to about 8 MB).
+pub const IMPORT_BODY_LIMIT: usize = 16 * 1024 * 1024;
+
 pub fn router(state: Shared) -> Router {
     let ca = "/i/{slug}/settings/global-management/conditional-access";
     Router::new()
@@ -33,6 +37,7 @@ pub fn router(state: Shared) -> Router {
         .route("/i/{slug}/api/oauth/token", post(read_api::oauth_token))
         .route("/i/{slug}/api/v1/computers-inventory", get(read_api::computers_inventory))
         .route("/i/{slug}/api/v1/computers-inventory/{id}/history", get(read_api::inventory_history))
+        .route("/i/{slug}/api/v1/computers-inventory/import", post(read_api::import_jamf).layer(DefaultBodyLimit::max(IMPORT_BODY_LIMIT)))
         .route("/i/{slug}/settings/system/api-roles-and-clients", get(console::api_clients).post(console::create_api_client))
         .route("/i/{slug}", get(console::home))
         .route("/i/{slug}/login", get(console::login_form).post(console::login))

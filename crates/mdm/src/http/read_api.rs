@@ -143,3 +143,19 @@ pub async fn computers_inventory(
     }
     Ok(Json(json!({"totalCount": total, "results": results})))
 }
+
+/// `POST /api/v1/computers-inventory/import`: one page of a Jamf Pro server's
+/// `GET /api/v1/computers-inventory` answer, taken in by an admin (HTTP Basic). Answers
+/// what became of each record; records that cannot be read are refused one by one.
+pub async fn import_jamf(
+    State(state): State<Shared>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    body: crate::http::Bytes,
+) -> Result<Json<Value>> {
+    let instance = instance(&state, &slug).await?;
+    let admin = basic_admin(&state, &instance, &headers).await?;
+    let page: Value = super::json_body(&body)?;
+    let summary = crate::import::page(&state, &instance, &page, &admin.username).await?;
+    Ok(Json(serde_json::to_value(summary).map_err(MdmError::internal)?))
+}

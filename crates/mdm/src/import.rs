@@ -1,0 +1,135 @@
+//! Importing a Jamf Pro inventory: pages of `GET /api/v1/computers-inventory` taken in
+//! through the same normalisation as an agent's reports. A computer is created (or
+//! found by its UDID), its report stored, its Entra registrations kept, and, while the
+//! integration is on, its registered users' items are queued like any report's. A record
+//! that cannot be read is refused on its own, with its reason; the others are kept.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::Shared;
+use crate::agent::{Source, apply};
+use crate::domain::jamf::{self, JamfComputer};
+use crate::domain::normalize::{self, account_key};
+use crate::error::{MdmError, Result};
+use crate::store::{ComputerRow, InstanceRow, Registration, tx};
+
+/// Most records one page may carry (Jamf Pro's largest `page-size` here).
+pub const MAX_RECORDS: usize = 2000;
+
+/// What became of a page.
+#[derive(Debug, Default, Serialize)]
+pub struct ImportSummary {
+    pub created: usize,
+    pub updated: usize,
+    /// Records older than the inventory already stored (a Mac that reported since).
+    pub unchanged: usize,
+    /// Entra registrations found in the records' local user accounts.
+    pub registrations: usize,
+    pub refused: Vec<RefusedRecord>,
+    /// Informational values dropped, one sentence each, prefixed by the record.
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RefusedRecord {
+    /// Position in the page's `results`.
+    pub index: usize,
+    /// Jamf Pro's ID of the record, when it has one.
+    pub id: Option<String>,
+    pub reason: String,
+}
+
+/// Imports one page into `instance`, logging the import in the change-management log.
+pub async fn page(state: &Shared, instance: &InstanceRow, page: &Value, admin: &str) -> Result<ImportSummary> {
+    let records = jamf::records(page).map_err(|e| MdmError::Invalid(e.to_string()))?;
+    if records.len() > MAX_RECORDS {
+        return Err(MdmError::Invalid(format!("A page may hold at most {MAX_RECORDS} computers; this one holds {}.", records.len())));
+    }
+    let mut summary = ImportSummary::default();
+    for (index, record) in records.iter().enumerate() {
+        let id = record.get("id").map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()));
+        if let Err(reason) = one(state, instance, record, &mut summary).await {
+            summary.refused.push(RefusedRecord { index, id, reason });
+        }
+    }
+    let details = format!(
+        "Jamf Pro inventory page: {} created, {} updated, {} unchanged, {} refused, {} Entra registrations",
+        summary.created,
+        summary.updated,
+        summary.unchanged,
+        summary.refused.len(),
+        summary.registrations
+    );
+    state.store.log_change(&instance.id, state.clock.now_ms(), admin, "Computers", "Jamf Pro import", "Imported", &details).await?;
+    Ok(summary)
+}
+
+/// Imports one record; `Err` is the reason it was refused.
+async fn one(state: &Shared, instance: &InstanceRow, record: &Value, summary: &mut ImportSummary) -> std::result::Result<(), String> {
+    let now = state.clock.now_ms();
+    let computer = jamf::computer(record).map_err(|e| e.to_string())?;
+    let mut normalized = normalize::report(computer.report.clone(), now).map_err(|e| e.to_string())?;
+    let label = format!("{} ({})", normalized.report.device_name, computer.udid);
+    summary.warnings.extend(normalized.warnings.drain(..).map(|w| format!("{label}: {w}")));
+    let (row, created) = stored_computer(state, instance, &computer, &normalized.report).await.map_err(|e| e.to_string())?;
+    let new_registrations = register(state, &row, &computer.registrations, now).await.map_err(|e| e.to_string())?;
+    summary.registrations += computer.registrations.len();
+    // The same record imported again: nothing to store or send.
+    if !created && new_registrations == 0 && row.collected_ms.is_some_and(|stored| stored >= normalized.collected_ms) {
+        summary.unchanged += 1;
+        return Ok(());
+    }
+    // The stored row again: its registrations are what the items are built from.
+    let row = state.store.computer(&instance.id, row.id).await.map_err(|e| e.to_string())?.ok_or("the computer vanished")?;
+    let last_checkin = computer.last_contact_ms.unwrap_or(normalized.collected_ms).min(now);
+    match apply(state, instance, &row, normalized, Source { kind: "import", last_checkin }).await {
+        Ok(_) if created => summary.created += 1,
+        Ok(_) => summary.updated += 1,
+        Err(MdmError::Conflict(_)) => summary.unchanged += 1,
+        Err(e) => return Err(e.to_string()),
+    }
+    Ok(())
+}
+
+/// The computer with the record's UDID, enrolled without an agent credential when new
+/// (its agent enrolling later takes the record over). Returns it and whether it is new.
+async fn stored_computer(
+    state: &Shared,
+    instance: &InstanceRow,
+    c: &JamfComputer,
+    report: &wire::agent::InventoryReport,
+) -> Result<(ComputerRow, bool)> {
+    if let Some(row) = state.store.computer_by_udid(&instance.id, &c.udid).await? {
+        return Ok((row, false));
+    }
+    // A credential nobody holds: only the Mac's own enrolment gives it one.
+    let unusable = platform::secrets::digest_hex(&platform::secrets::random_token(32));
+    let now = state.clock.now_ms();
+    let id =
+        state.store.enroll_computer(&instance.id, &c.udid, &c.serial_number, &report.device_name, &report.model, &unusable, now).await?;
+    let row = state.store.computer(&instance.id, id).await?.ok_or_else(|| MdmError::internal("the imported computer vanished"))?;
+    Ok((row, true))
+}
+
+/// Keeps the records' Entra registrations; returns how many were new.
+async fn register(state: &Shared, computer: &ComputerRow, registrations: &[jamf::JamfRegistration], now: i64) -> Result<usize> {
+    if registrations.is_empty() {
+        return Ok(0);
+    }
+    let mut new = 0;
+    let known = state.store.local_users(computer.id).await?;
+    let mut txn = state.store.begin().await?;
+    for r in registrations {
+        let (device, user, key) = (r.aad_device_id.to_ascii_lowercase(), r.aad_user_id.to_ascii_lowercase(), account_key(&r.username));
+        // The same registration imported again keeps its delivery state.
+        if known.iter().any(|u| account_key(&u.username) == key && u.aad_device_id.as_deref() == Some(device.as_str())) {
+            continue;
+        }
+        let registration = Registration { key: &key, aad_device_id: &device, aad_user_id: &user, upn: r.upn.as_deref() };
+        tx::register_user(&mut txn, computer.id, &r.username, &registration, now).await?;
+        new += 1;
+    }
+    txn.commit().await?;
+    Ok(new)
+}
