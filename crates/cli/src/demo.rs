@@ -38,6 +38,17 @@ pub struct InstanceSummary {
     pub delivered: i64,
     pub compliant: usize,
     pub noncompliant: usize,
+    /// Intune's `complianceState` `error`: a value the cloud could not evaluate.
+    pub in_error: usize,
+}
+
+/// The macOS releases the fleet runs, from Apple's release history.
+#[derive(Debug, Serialize)]
+pub struct FleetReleases {
+    /// Distinct version and build pairs.
+    pub releases: usize,
+    /// Macs on a Rapid Security Response.
+    pub on_rsr: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -65,6 +76,7 @@ pub struct Summary {
     pub tenant: TenantSummary,
     /// Macs that checked in during the 15-minute round.
     pub check_ins: usize,
+    pub fleet: FleetReleases,
     pub drift: DriftSummary,
     pub sign_ins: SignIns,
     pub consoles: Consoles,
@@ -307,6 +319,7 @@ async fn report(
 ) -> anyhow::Result<Summary> {
     let graph = GraphReader::new(stack).await?;
     let compliance = graph.compliance().await?;
+    let states = graph.compliance_states().await?;
     let partner_state = graph.partner_state().await?;
     let mut instances = Vec::new();
     for i in &stack.instances {
@@ -327,6 +340,10 @@ async fn report(
             delivered: s["delivered"].as_i64().unwrap_or(0),
             compliant: verdicts.iter().filter(|v| **v == Some(true)).count(),
             noncompliant: verdicts.iter().filter(|v| **v == Some(false)).count(),
+            in_error: macs
+                .iter()
+                .filter(|(slug, m)| *slug == i.slug && states.get(m.device_id.as_deref().unwrap_or_default()).is_some_and(|s| s == "error"))
+                .count(),
         });
     }
     timer.lap("report");
@@ -334,6 +351,14 @@ async fn report(
         instances,
         tenant: TenantSummary { id: stack.tenant.tenant_id.clone(), partner_state },
         check_ins,
+        fleet: FleetReleases {
+            releases: macs
+                .iter()
+                .map(|(_, m)| (&m.profile.os_version, &m.profile.os_build))
+                .collect::<std::collections::HashSet<_>>()
+                .len(),
+            on_rsr: macs.iter().filter(|(_, m)| m.profile.os_version.contains('(')).count(),
+        },
         drift,
         sign_ins,
         consoles: Consoles {
@@ -372,13 +397,13 @@ pub async fn instance_ca(stack: &Stack, slug: &str) -> anyhow::Result<serde_json
 fn print_table(s: &Summary, stack: &Stack) {
     println!();
     println!(
-        "{:<14} {:<16} {:<8} {:>8} {:>11} {:>10} {:>10} {:>13}",
-        "instance", "connection", "status", "devices", "registered", "delivered", "compliant", "noncompliant"
+        "{:<14} {:<16} {:<8} {:>8} {:>11} {:>10} {:>10} {:>13} {:>6}",
+        "instance", "connection", "status", "devices", "registered", "delivered", "compliant", "noncompliant", "error"
     );
     for i in &s.instances {
         println!(
-            "{:<14} {:<16} {:<8} {:>8} {:>11} {:>10} {:>10} {:>13}",
-            i.name, i.connection_type, i.status, i.devices, i.registered, i.delivered, i.compliant, i.noncompliant
+            "{:<14} {:<16} {:<8} {:>8} {:>11} {:>10} {:>10} {:>13} {:>6}",
+            i.name, i.connection_type, i.status, i.devices, i.registered, i.delivered, i.compliant, i.noncompliant, i.in_error
         );
     }
     println!();
@@ -393,6 +418,7 @@ fn print_table(s: &Summary, stack: &Stack) {
         "sign-ins to Contoso Portal: {} granted, {} refused as noncompliant (AADSTS53000), {} refused as not recognised (AADSTS530003)",
         s.sign_ins.granted, s.sign_ins.device_not_compliant, s.sign_ins.device_not_recognized
     );
+    println!("fleet: {} macOS releases from Apple's history ({} Macs on a Rapid Security Response)", s.fleet.releases, s.fleet.on_rsr);
     println!(
         "fleet: {} check-ins in one 15-minute round; drift: {} FileVault off, {} firewall off, {} below the OS minimum, {} stopped checking in",
         s.check_ins, s.drift.filevault_off, s.drift.firewall_off, s.drift.os_below_minimum, s.drift.stopped_checking_in

@@ -61,6 +61,16 @@ impl GraphReader {
             .collect())
     }
 
+    /// Intune's `complianceState` of every partner-managed device, by Entra device ID.
+    pub async fn compliance_states(&self) -> anyhow::Result<HashMap<String, String>> {
+        Ok(self
+            .list("deviceManagement/managedDevices")
+            .await?
+            .iter()
+            .filter_map(|m| Some((m["azureADDeviceId"].as_str()?.to_string(), m["complianceState"].as_str()?.to_string())))
+            .collect())
+    }
+
     pub async fn partner_state(&self) -> anyhow::Result<String> {
         let partners = self.list("deviceManagement/deviceManagementPartners").await?;
         Ok(partners.first().and_then(|p| p["partnerState"].as_str()).unwrap_or("unavailable").to_string())

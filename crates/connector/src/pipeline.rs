@@ -33,7 +33,7 @@ pub async fn intake(state: &Shared, instance: &InstanceRow, batch: InventoryBatc
         .ok_or_else(|| ConnectorError::Conflict("This instance has no active connection; nothing was queued.".into()))?;
     let tenant = link.tenant_id.clone().unwrap_or_default();
     for (i, u) in batch.updates.iter().enumerate() {
-        if u.computer_id.is_empty() || u.computer_id.len() > 200 {
+        if !platform::text::within_chars(&u.computer_id, 200) {
             return Err(ConnectorError::Invalid(format!("updates[{i}].computer_id must be 1 to 200 characters.")));
         }
         if u.sequence < 0 {

@@ -10,6 +10,7 @@ pub mod html;
 pub mod http;
 pub mod net;
 pub mod secrets;
+pub mod text;
 pub mod tls;
 
 pub use clock::Clock;

@@ -15,6 +15,8 @@ async fn the_demo_tells_the_whole_story() {
     assert_eq!(hq.registered + labs.registered, 24);
     assert_eq!(hq.delivered as usize + labs.delivered as usize, 24, "every registered Mac delivered");
     assert_eq!(hq.compliant + hq.noncompliant + labs.compliant + labs.noncompliant, 24, "every Mac evaluated");
+    assert_eq!(hq.in_error + labs.in_error, 0, "real macOS versions and builds are all understood");
+    assert!(summary.fleet.releases > 5, "the fleet runs Apple's real releases: {:?}", summary.fleet);
     assert_eq!(summary.tenant.partner_state, "enabled", "the first instance keeps the tenant Active");
     let s = &summary.sign_ins;
     assert_eq!(s.granted + s.device_not_compliant + s.device_not_recognized, 21);

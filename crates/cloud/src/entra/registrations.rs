@@ -14,7 +14,7 @@ pub async fn create(
     now_ms: i64,
 ) -> Result<Application> {
     let name = name.trim();
-    if name.is_empty() || name.len() > 120 {
+    if !platform::text::within_chars(name, 120) {
         return Err(CloudError::bad_request("The name must be 1 to 120 characters."));
     }
     let redirect_uris = match redirect_uri.map(str::trim).filter(|u| !u.is_empty()) {

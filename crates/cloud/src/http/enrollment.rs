@@ -55,7 +55,7 @@ pub async fn register_device(State(state): State<Shared>, headers: HeaderMap, bo
     if !req.device_type.is_empty() && !req.device_type.eq_ignore_ascii_case("MacOS") && !req.device_type.eq_ignore_ascii_case("MacMDM") {
         return Err(CloudError::bad_request("DeviceType must be MacOS."));
     }
-    if req.device_display_name.trim().is_empty() || req.device_display_name.len() > 256 {
+    if !platform::text::within_chars(&req.device_display_name, 256) {
         return Err(CloudError::bad_request("DeviceDisplayName must be 1 to 256 characters."));
     }
     let csr = STANDARD

@@ -14,7 +14,7 @@ pub fn parse(body: &serde_json::Value) -> Result<(String, MacOsPolicySettings)> 
         return Err(CloudError::bad_request(format!("Only {MACOS_POLICY_TYPE} policies are supported here, not {kind}.")));
     }
     let name = body.get("displayName").and_then(|v| v.as_str()).map(str::trim).unwrap_or("");
-    if name.is_empty() || name.len() > 200 {
+    if !platform::text::within_chars(name, 200) {
         return Err(CloudError::bad_request("displayName is required (1 to 200 characters)."));
     }
     let settings: MacOsPolicySettings =

@@ -26,8 +26,13 @@ pub async fn register_instance(State(state): State<Shared>, headers: HeaderMap, 
     }
     let req: RegisterInstance = json(&body)?;
     let url = url::Url::parse(&req.url).map_err(|_| ConnectorError::Invalid("url must be an absolute https URL.".into()))?;
-    if url.scheme() != "https" || req.external_id.is_empty() || req.name.is_empty() {
-        return Err(ConnectorError::Invalid("external_id and name are required and url must be https.".into()));
+    if url.scheme() != "https" {
+        return Err(ConnectorError::Invalid("url must be an absolute https URL.".into()));
+    }
+    for (field, value, max) in [("external_id", &req.external_id, 200), ("name", &req.name, 255), ("version", &req.version, 64)] {
+        if !platform::text::within_chars(value, max) {
+            return Err(ConnectorError::Invalid(format!("{field} must be 1 to {max} characters.")));
+        }
     }
     let credential = platform::secrets::random_token(32);
     let row = InstanceRow {

@@ -43,11 +43,7 @@ fn refuse(field: impl Into<String>, message: impl Into<String>) -> Refused {
     Refused { field: field.into(), message: message.into() }
 }
 
-/// Whether `value` has 1 to `max` characters once trimmed.
-pub fn within(value: &str, max: usize) -> bool {
-    let trimmed = value.trim();
-    !trimmed.is_empty() && trimmed.chars().count() <= max
-}
+pub use platform::text::within_chars as within;
 
 /// Normalises a whole report (a full one, or a partial one merged over the stored
 /// report) received at `now_ms` on the server's clock.

@@ -118,7 +118,7 @@ pub fn validate(current: &CaSettings, proposed: &CaSettings, version: &str, know
     }
     if proposed.landing_page == LANDING_CUSTOM {
         let url = proposed.custom_url.as_deref().unwrap_or("");
-        if url.len() > 2048 {
+        if url.chars().count() > 2048 {
             return Err("The custom landing page URL may be at most 2048 characters.".into());
         }
         if let Err(why) = platform::net::check_outbound(url, &[]) {

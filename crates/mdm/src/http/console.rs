@@ -560,7 +560,7 @@ async fn render_api_clients(state: &Shared, instance: &InstanceRow, message: Opt
 pub async fn create_api_client(State(state): State<Shared>, Path(slug): Path<String>, headers: HeaderMap, body: Bytes) -> Result<Response> {
     let instance = instance(&state, &slug).await?;
     let _admin = signed_in!(state, instance, headers);
-    let name = form(&body).get("name").map(|n| n.trim().to_string()).filter(|n| !n.is_empty() && n.len() <= 100);
+    let name = form(&body).get("name").map(|n| n.trim().to_string()).filter(|n| platform::text::within_chars(n, 100));
     let Some(name) = name else {
         return render_api_clients(&state, &instance, Some("The display name must be 1 to 100 characters.".into())).await;
     };
