@@ -11,6 +11,12 @@ fn interop_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop")
 }
 
+/// The Python with Microsoft's libraries: `./scripts/test` installs them into a virtual
+/// environment and names its interpreter; otherwise the machine's `python3`.
+fn python() -> String {
+    std::env::var("CLOUDCONNECTOR_PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
 /// Whether the client libraries are installed; when they are required and missing, fail.
 fn available(what: &str, probe: &mut Command) -> bool {
     let ok = probe.output().map(|o| o.status.success()).unwrap_or(false);
@@ -39,17 +45,17 @@ async fn run(program: &str, args: &[&Path], envs: &[(&str, &Path)]) {
 
 #[tokio::test]
 async fn msal_python_and_msal_node_obtain_and_use_tokens() {
-    let python = available("msal for Python", Command::new("python3").args(["-c", "import msal"]));
+    let has_python = available("msal for Python", Command::new(python()).args(["-c", "import msal"]));
     let node =
         available("@azure/msal-node", Command::new("node").args(["-e", "require.resolve('@azure/msal-node')"]).current_dir(interop_dir()));
-    if !python && !node {
+    if !has_python && !node {
         return;
     }
     let t = spawn(1).await;
     let endpoints = t.write_endpoints_file();
     let ca = PathBuf::from(&t.endpoints().ca_certificate);
-    if python {
-        run("python3", &[Path::new("msal_python.py"), &endpoints], &[]).await;
+    if has_python {
+        run(&python(), &[Path::new("msal_python.py"), &endpoints], &[]).await;
     }
     if node {
         run("node", &[Path::new("msal_node.mjs"), &endpoints], &[("NODE_EXTRA_CA_CERTS", &ca)]).await;
@@ -59,7 +65,7 @@ async fn msal_python_and_msal_node_obtain_and_use_tokens() {
 
 #[tokio::test]
 async fn msgraph_sdk_for_python_lists_and_parses_device_management() {
-    if !available("msgraph-sdk for Python", Command::new("python3").args(["-c", "import msgraph, msal"])) {
+    if !available("msgraph-sdk for Python", Command::new(python()).args(["-c", "import msgraph, msal"])) {
         return;
     }
     let t = spawn(1).await;
@@ -73,6 +79,6 @@ async fn msgraph_sdk_for_python_lists_and_parses_device_management() {
     })
     .await;
     let endpoints = t.write_endpoints_file();
-    run("python3", &[Path::new("msgraph_python.py"), &endpoints], &[]).await;
+    run(&python(), &[Path::new("msgraph_python.py"), &endpoints], &[]).await;
     t.stop().await;
 }
