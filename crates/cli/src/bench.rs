@@ -351,9 +351,9 @@ pub async fn delivery(
     }
     let intake_seconds = started.elapsed().as_secs_f64();
     let (accepted, rejected) = loop {
-        let (accepted, rejected) = connector.store.outcome_counts(&connector_instance).await?;
-        if (accepted + rejected) as usize >= devices {
-            break (accepted, rejected);
+        let (accepted, rejected, stale) = connector.store.outcome_counts(&connector_instance).await?;
+        if (accepted + rejected + stale) as usize >= devices {
+            break (accepted, rejected + stale);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };

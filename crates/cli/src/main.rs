@@ -156,6 +156,13 @@ enum BenchWhat {
         #[arg(long, default_value = ".cloudconnector-bench")]
         data_dir: PathBuf,
     },
+    /// A Jamf Pro inventory imported into a connected instance and evaluated end to end.
+    Import {
+        #[arg(long, default_value_t = 1000)]
+        computers: usize,
+        #[arg(long, default_value = ".cloudconnector-bench")]
+        data_dir: PathBuf,
+    },
     /// Devices evaluated per second by the cloud's compliance engine.
     Evaluation {
         #[arg(long, default_value_t = 20000)]
@@ -216,6 +223,12 @@ async fn main() -> anyhow::Result<()> {
         Command::Bench { what: BenchWhat::ConnectorMemory { instances, devices, data_dir } } => {
             stack::remove_databases(&data_dir);
             let result = cloudconnector::bench::connector_memory(&data_dir, instances, devices).await?;
+            println!("{}", serde_json::to_string_pretty(&result)?);
+            Ok(())
+        }
+        Command::Bench { what: BenchWhat::Import { computers, data_dir } } => {
+            stack::remove_databases(&data_dir);
+            let result = cloudconnector::bench_import::import(&data_dir, computers).await?;
             println!("{}", serde_json::to_string_pretty(&result)?);
             Ok(())
         }

@@ -66,7 +66,10 @@ pub async fn intake(state: &Shared, instance: &InstanceRow, batch: InventoryBatc
         let mut item = u.item.clone();
         item.tenant_id = tenant.clone();
         item.device_id = item.device_id.to_ascii_lowercase();
-        item.last_update_time = observed_at(state, &item.last_update_time, now);
+        if let Some(received) = clamped_to_receipt(&item.last_update_time, now) {
+            item.last_update_time = received;
+            Metrics::add(&state.metrics.intake_future_dated_total, 1);
+        }
         let json = serde_json::to_string(&item).map_err(ConnectorError::internal)?;
         tx::insert_intake(&mut txn, &instance.id, &tenant, &u.computer_id, u.sequence, &item.device_id, &json, now).await?;
         let upn = item.upn.as_deref().map(str::to_ascii_lowercase);
@@ -83,14 +86,10 @@ pub async fn intake(state: &Shared, instance: &InstanceRow, batch: InventoryBatc
 /// An instance's date for a state, as the cloud will be told it: a date ahead of this
 /// connector's clock cannot be when anything was observed, so it is taken as the time
 /// received (the cloud orders a device's states by it, and a future date would make
-/// every later, honest state look older).
-fn observed_at(state: &Shared, reported: &str, now: i64) -> String {
-    let Some(t) = platform::clock::parse_rfc3339(reported) else { return reported.to_string() };
-    if t.timestamp_millis() <= now {
-        return reported.to_string();
-    }
-    Metrics::add(&state.metrics.intake_future_dated_total, 1);
-    platform::clock::ms_to_rfc3339(now)
+/// every later, honest state look older). `None` when the date stands.
+fn clamped_to_receipt(reported: &str, now: i64) -> Option<String> {
+    let t = platform::clock::parse_rfc3339(reported)?;
+    (t.timestamp_millis() > now).then(|| platform::clock::ms_to_rfc3339(now))
 }
 
 /// The delivery loop. Work is driven by the database alone, so a restart resumes
@@ -343,4 +342,17 @@ async fn conclude(state: &Shared, m: &MessageRow, results: &HashMap<String, Item
         tracing::warn!(tenant = %m.tenant_id, message = %m.message_id, devices = rows.len(), reason, "message rejected");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_date_ahead_of_the_connector_is_taken_as_received() {
+        let now = platform::clock::parse_rfc3339("2026-11-30T10:00:00Z").unwrap().timestamp_millis();
+        assert_eq!(clamped_to_receipt("2099-01-01T00:00:00Z", now).as_deref(), Some("2026-11-30T10:00:00Z"));
+        assert_eq!(clamped_to_receipt("2026-11-30T10:00:30Z", now).as_deref(), Some("2026-11-30T10:00:00Z"));
+        assert_eq!(clamped_to_receipt("2026-11-30T09:59:00Z", now), None, "a past date stands");
+    }
 }

@@ -421,10 +421,11 @@ impl Store {
     }
 
     /// `(accepted, rejected)` outcomes of an instance.
-    pub async fn outcome_counts(&self, instance_id: &str) -> Result<(i64, i64)> {
-        Ok(sqlx::query_as::<_, (i64, i64)>(
+    pub async fn outcome_counts(&self, instance_id: &str) -> Result<(i64, i64, i64)> {
+        Ok(sqlx::query_as::<_, (i64, i64, i64)>(
             "SELECT COALESCE(SUM(CASE WHEN status = 'accepted' THEN 1 ELSE 0 END), 0), \
-                    COALESCE(SUM(CASE WHEN status <> 'accepted' THEN 1 ELSE 0 END), 0) FROM outcomes WHERE instance_id = $1",
+                    COALESCE(SUM(CASE WHEN status IN ('rejected', 'dead') THEN 1 ELSE 0 END), 0), \
+                    COALESCE(SUM(CASE WHEN status = 'stale' THEN 1 ELSE 0 END), 0) FROM outcomes WHERE instance_id = $1",
         )
         .bind(instance_id)
         .fetch_one(self.pool())

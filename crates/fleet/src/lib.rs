@@ -6,6 +6,10 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+pub mod jamf;
+mod models;
+
+use models::{MODELS, model_facts, pick_release};
 use wire::agent::{
     AadRegistration, Enroll, Enrolled, FileVaultState, GatekeeperStatus, Hardware, InventoryReport, LocalUser, PasswordPolicy, Security,
     SipStatus, Volume,
@@ -53,76 +57,6 @@ pub struct MacProfile {
     pub username: String,
     pub upn: String,
     pub password: String,
-}
-
-/// (model identifier, architecture, cores, RAM in MB).
-const MODELS: [(&str, &str, i32, i64); 10] = [
-    ("MacBookPro14,1", "x86_64", 2, 8192),
-    ("MacBookPro15,1", "x86_64", 6, 16384),
-    ("iMac19,1", "x86_64", 6, 32768),
-    ("MacBookPro18,3", "arm64", 8, 16384),
-    ("MacBookAir10,1", "arm64", 8, 8192),
-    ("Mac14,2", "arm64", 8, 16384),
-    ("Mac14,7", "arm64", 8, 8192),
-    ("iMac21,1", "arm64", 8, 16384),
-    ("Macmini9,1", "arm64", 8, 8192),
-    ("Mac15,3", "arm64", 8, 16384),
-];
-
-/// A row of `data/macos-models.csv` (see `data/README.md`).
-#[derive(serde::Deserialize)]
-struct ModelRow {
-    model_identifier: String,
-    marketing_name: String,
-    latest_supported_major: u32,
-}
-
-/// The marketing name of a model and the newest macOS major it runs.
-fn model_facts(identifier: &str) -> (String, u32) {
-    static MODELS_CSV: &str = include_str!("../../../data/mac-models.csv");
-    static ROWS: std::sync::LazyLock<Vec<ModelRow>> = std::sync::LazyLock::new(|| {
-        csv::Reader::from_reader(MODELS_CSV.as_bytes()).deserialize::<ModelRow>().filter_map(Result::ok).collect()
-    });
-    ROWS.iter()
-        .find(|m| m.model_identifier == identifier)
-        .map(|m| (m.marketing_name.clone(), m.latest_supported_major))
-        .unwrap_or_else(|| (identifier.to_string(), 26))
-}
-
-/// How a fleet spreads over macOS majors: mostly current, a tail back to Big Sur.
-const MAJOR_WEIGHTS: [(u32, u32); 6] = [(11, 2), (12, 5), (13, 10), (14, 20), (15, 33), (26, 30)];
-
-/// A macOS release from Apple's history (`data/macos-releases.csv`): a major by
-/// [`MAJOR_WEIGHTS`], then one of its releases with a known build (Rapid Security
-/// Responses included, betas not), newer ones likelier as fleets update.
-fn pick_release(rng: &mut StdRng) -> (String, String) {
-    let total: u32 = MAJOR_WEIGHTS.iter().map(|w| w.1).sum();
-    let mut n = rng.random_range(0..total);
-    let major = MAJOR_WEIGHTS
-        .iter()
-        .find(|(_, w)| {
-            if n < *w {
-                true
-            } else {
-                n -= w;
-                false
-            }
-        })
-        .map_or(15, |w| w.0);
-    let releases: Vec<&wire::apple::MacOsRelease> = wire::apple::release_history()
-        .iter()
-        .filter(|r| r.kind != "beta" && r.build.is_some() && r.product_version.split('.').next() == Some(&major.to_string()))
-        .collect();
-    // Weight i + 1 for the i-th oldest: the newest release is the likeliest.
-    let weights: u32 = (1..=releases.len() as u32).sum();
-    let mut n = rng.random_range(0..weights.max(1));
-    for (i, r) in releases.iter().enumerate() {
-        if n <= i as u32 {
-            return (r.product_version.clone(), r.build.clone().unwrap_or_default());
-        }
-        n -= i as u32 + 1;
-    }
-    ("15.7.9".into(), "24G830".into())
 }
 
 /// A reproducible fleet: one Mac per user, with `noncompliant_share` of them having
@@ -186,6 +120,22 @@ pub struct Mac {
     pub tenant_id: Option<String>,
     /// PKCS#8 PEM of the device key (the Workplace Join key).
     pub device_key_pem: Option<String>,
+}
+
+impl Mac {
+    /// A Mac not enrolled with any instance (yet): it can still register with Entra.
+    pub fn unenrolled(profile: MacProfile) -> Mac {
+        Mac {
+            profile,
+            instance_url: String::new(),
+            computer_id: 0,
+            credential: String::new(),
+            device_id: None,
+            user_object_id: None,
+            tenant_id: None,
+            device_key_pem: None,
+        }
+    }
 }
 
 /// Talks to an mdm instance and the cloud as a Mac would.
@@ -617,16 +567,7 @@ mod tests {
         let rsr = fleet.iter().filter(|m| m.os_version.contains('(')).count();
         assert!(rsr > 0, "Rapid Security Responses are in the fleet too");
         assert!(fleet.iter().any(|m| m.os_version.starts_with("26.")) && fleet.iter().any(|m| m.os_version.starts_with("12.")));
-        let mac = Mac {
-            profile: fleet.iter().find(|m| m.os_version.contains('(')).unwrap().clone(),
-            instance_url: String::new(),
-            computer_id: 1,
-            credential: String::new(),
-            device_id: None,
-            user_object_id: None,
-            tenant_id: None,
-            device_key_pem: None,
-        };
+        let mac = Mac::unenrolled(fleet.iter().find(|m| m.os_version.contains('(')).unwrap().clone());
         let report = Fleet::inventory(&mac, chrono::Utc::now());
         assert!(report.os_version_extra.as_deref().is_some_and(|e| e.starts_with('(')), "sw_vers reports the RSR letter apart");
     }

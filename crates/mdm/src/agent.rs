@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 use wire::agent::{AadRegistration, ComputerCaView, Enroll, Enrolled, INVENTORY_SECTIONS, InventoryReport, LocalUserCa};
+use wire::apple::MacOsVersion;
 
 use crate::Shared;
 use crate::domain::device_compliance;
@@ -29,11 +30,12 @@ pub async fn enroll(state: &Shared, instance: &InstanceRow, req: Enroll) -> Resu
     bounded("device_name", &req.device_name, MAX_NAME_CHARS)?;
     bounded("model", &req.model, MAX_NAME_CHARS)?;
     let credential = platform::secrets::random_token(32);
+    // Macs report their UDID upper case; one spelling keeps one computer per Mac.
     let id = state
         .store
         .enroll_computer(
             &instance.id,
-            &req.udid,
+            &req.udid.trim().to_ascii_uppercase(),
             &req.serial_number,
             &req.device_name,
             &req.model,
@@ -81,7 +83,7 @@ struct Items {
 async fn queue(txn: &mut sqlx::AnyConnection, instance_id: &str, computer_id: i64, sequence: i64, items: &Items, now: i64) -> Result<()> {
     for item in &items.items {
         tx::enqueue(txn, instance_id, computer_id, &item.device_id, sequence, &item.payload, now).await?;
-        tx::set_delivery(txn, computer_id, Some(&item.device_id), "queued", None).await?;
+        tx::mark_queued(txn, computer_id, &item.device_id, sequence).await?;
     }
     tx::set_reported_state(txn, computer_id, items.silence).await?;
     if let Some(v) = items.verdict {
@@ -159,7 +161,7 @@ pub struct Applied {
 /// registered computer's report is queued for sending in the same transaction.
 pub async fn submit_inventory(state: &Shared, instance: &InstanceRow, computer: &ComputerRow, raw: Value) -> Result<Applied> {
     let now = state.clock.now_ms();
-    let normalized = normalize::report(raw, now).map_err(|e| MdmError::Invalid(e.to_string()))?;
+    let normalized = normalize::report(raw, now, &defaults(computer)).map_err(|e| MdmError::Invalid(e.to_string()))?;
     // The report itself is a sign of life: the computer counts as checked in.
     apply(state, instance, computer, normalized, Source { kind: "full", last_checkin: now }).await
 }
@@ -182,12 +184,25 @@ pub async fn submit_partial(state: &Shared, instance: &InstanceRow, computer: &C
         .and_then(|i| serde_json::from_str::<Value>(i).ok())
         .ok_or_else(|| MdmError::Conflict("This computer has no full inventory yet; submit a full report (PUT) first.".into()))?;
     let mut merged = stored;
+    // A new `os_version_extra` (none: the Rapid Security Response is gone) replaces the
+    // stored version's RSR letter even when the version itself is not sent again.
+    if patch.contains_key("os_version_extra") && !patch.contains_key("os_version") {
+        let base = merged["os_version"].as_str().and_then(|v| v.parse::<MacOsVersion>().ok()).map(|v| v.numbers_text());
+        if let Some(base) = base {
+            merged["os_version"] = Value::String(base);
+        }
+    }
     for (k, v) in patch {
         merged[k] = v;
     }
     let now = state.clock.now_ms();
-    let normalized = normalize::report(merged, now).map_err(|e| MdmError::Invalid(e.to_string()))?;
+    let normalized = normalize::report(merged, now, &defaults(computer)).map_err(|e| MdmError::Invalid(e.to_string()))?;
     apply(state, instance, computer, normalized, Source { kind: "partial", last_checkin: now }).await
+}
+
+/// A computer's current names, kept when a report has none that can be read.
+fn defaults(computer: &ComputerRow) -> normalize::Defaults<'_> {
+    normalize::Defaults { device_name: &computer.name, model: &computer.model }
 }
 
 /// Where a report came from: its kind in the history (`full`, `partial`, `import`) and
@@ -207,9 +222,10 @@ pub(crate) async fn apply(
     source: Source<'_>,
 ) -> Result<Applied> {
     let now = state.clock.now_ms();
+    let older = || MdmError::Conflict("This report is older than the inventory already stored; it was not applied.".into());
     // A stored date ahead of the clock (from before such dates were refused) orders nothing.
     if computer.collected_ms.is_some_and(|stored| stored > n.collected_ms && stored <= now) {
-        return Err(MdmError::Conflict("This report is older than the inventory already stored; it was not applied.".into()));
+        return Err(older());
     }
     let items = match sending_settings(state, instance).await? {
         Some(settings) => items_for(state, &settings, computer, &n.report, n.collected_ms, source.last_checkin).await?,
@@ -227,10 +243,11 @@ pub(crate) async fn apply(
         name: &n.report.device_name,
         model: &n.report.model,
     };
-    let sequence = tx::store_inventory(&mut txn, computer.id, &stored).await?;
+    // Checked again in the statement: another report may have landed since the read.
+    let sequence = tx::store_inventory(&mut txn, computer.id, &stored, now).await?.ok_or_else(older)?;
     tx::record_history(&mut txn, computer.id, sequence, source.kind, n.collected_ms, now, &changed).await?;
     for u in &n.report.local_users {
-        tx::upsert_local_user(&mut txn, computer.id, u.username.trim(), &account_key(&u.username)).await?;
+        tx::upsert_local_user(&mut txn, computer.id, u.username.trim()).await?;
     }
     let present: Vec<String> = n.report.local_users.iter().map(|u| account_key(&u.username)).collect();
     tx::mark_removed_users(&mut txn, computer.id, &present, now).await?;
@@ -255,8 +272,8 @@ pub async fn register_aad(state: &Shared, instance: &InstanceRow, computer: &Com
         return Err(MdmError::Invalid("upn must be a user principal name (name@domain) of at most 320 characters.".into()));
     }
     let now = state.clock.now_ms();
-    let (device, user, key) = (req.aad_device_id.to_ascii_lowercase(), req.aad_user_id.to_ascii_lowercase(), account_key(&req.username));
-    let registration = Registration { key: &key, aad_device_id: &device, aad_user_id: &user, upn: Some(req.upn.trim()) };
+    let (device, user) = (req.aad_device_id.to_ascii_lowercase(), req.aad_user_id.to_ascii_lowercase());
+    let registration = Registration { aad_device_id: &device, aad_user_id: &user, upn: Some(req.upn.trim()) };
     let mut txn = state.store.begin().await?;
     tx::register_user(&mut txn, computer.id, req.username.trim(), &registration, now).await?;
     txn.commit().await?;
@@ -280,7 +297,7 @@ async fn resend(
     kind: &str,
     changed: &str,
 ) -> Result<bool> {
-    let Some(inventory) = computer.inventory.as_deref().and_then(|i| serde_json::from_str::<InventoryReport>(i).ok()) else {
+    let Some(inventory) = computer.stored_inventory() else {
         return Ok(false);
     };
     let now = state.clock.now_ms();
@@ -347,7 +364,7 @@ pub async fn recheck_memberships(state: &Shared, instance: &InstanceRow) -> Resu
         let Some(last) = page.last() else { break };
         after = last.id;
         for computer in &page {
-            let Some(inventory) = computer.inventory.as_deref().and_then(|i| serde_json::from_str::<InventoryReport>(i).ok()) else {
+            let Some(inventory) = computer.stored_inventory() else {
                 continue;
             };
             let verdict = device_compliance::verdict(&settings.applicable_rule, &settings.compliance_rule, &inventory, now);

@@ -106,7 +106,7 @@ async fn send(state: &Shared, instance: &InstanceRow, credential: &str) -> Resul
             let mut txn = state.store.begin().await?;
             for r in &due {
                 tx::delete_outbox(&mut txn, r.id).await?;
-                tx::set_delivery(&mut txn, r.computer_id, r.device_id.as_deref(), "sent", None).await?;
+                tx::set_delivery(&mut txn, r.computer_id, r.device_id.as_deref(), r.sequence, "sent", None).await?;
             }
             txn.commit().await?;
             Ok(true)
@@ -134,27 +134,38 @@ async fn collect_outcomes(state: &Shared, instance: &InstanceRow, credential: &s
         let Some((computer_id, device)) = parse_record_key(&o.computer_id) else {
             continue;
         };
-        record_outcome(&mut txn, computer_id, device, &o.status, o.detail.as_deref(), o.compliance_state.as_deref(), &o.compliance_reasons)
-            .await?;
+        let outcome = ItemOutcome {
+            status: &o.status,
+            detail: o.detail.as_deref(),
+            compliance_state: o.compliance_state.as_deref(),
+            compliance_reasons: &o.compliance_reasons,
+        };
+        record_outcome(&mut txn, computer_id, device, o.sequence, &outcome).await?;
     }
     txn.commit().await?;
     Ok(true)
 }
 
-/// Records what became of one registered user's item: its delivery state and, once
-/// accepted, what the cloud decided.
+/// What became of one item, as recorded on the computer.
+pub(crate) struct ItemOutcome<'a> {
+    pub status: &'a str,
+    pub detail: Option<&'a str>,
+    pub compliance_state: Option<&'a str>,
+    pub compliance_reasons: &'a [String],
+}
+
+/// Records what became of one registered user's item of `sequence`: its delivery state
+/// and, once accepted, what the cloud decided (unless a newer item was queued since).
 pub(crate) async fn record_outcome(
     txn: &mut sqlx::AnyConnection,
     computer_id: i64,
     device: Option<&str>,
-    status: &str,
-    detail: Option<&str>,
-    compliance_state: Option<&str>,
-    reasons: &[String],
+    sequence: i64,
+    o: &ItemOutcome<'_>,
 ) -> Result<()> {
-    tx::set_delivery(txn, computer_id, device, status, detail).await?;
-    if status == outcome_status::ACCEPTED {
-        tx::set_compliance(txn, computer_id, device, compliance_state, reasons).await?;
+    tx::set_delivery(txn, computer_id, device, sequence, o.status, o.detail).await?;
+    if o.status == outcome_status::ACCEPTED {
+        tx::set_compliance(txn, computer_id, device, sequence, o.compliance_state, o.compliance_reasons).await?;
     }
     Ok(())
 }

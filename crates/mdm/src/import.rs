@@ -69,20 +69,29 @@ pub async fn page(state: &Shared, instance: &InstanceRow, page: &Value, admin: &
 async fn one(state: &Shared, instance: &InstanceRow, record: &Value, summary: &mut ImportSummary) -> std::result::Result<(), String> {
     let now = state.clock.now_ms();
     let computer = jamf::computer(record).map_err(|e| e.to_string())?;
-    let mut normalized = normalize::report(computer.report.clone(), now).map_err(|e| e.to_string())?;
+    let defaults = normalize::Defaults { device_name: &computer.serial_number, model: "Mac" };
+    let mut normalized = normalize::report(computer.report.clone(), now, &defaults).map_err(|e| e.to_string())?;
     let label = format!("{} ({})", normalized.report.device_name, computer.udid);
     summary.warnings.extend(normalized.warnings.drain(..).map(|w| format!("{label}: {w}")));
     let (row, created) = stored_computer(state, instance, &computer, &normalized.report).await.map_err(|e| e.to_string())?;
+    // A record older than what the Mac reported since changes nothing, its Entra
+    // registrations included (the agent's are newer).
+    let stored = row.collected_ms.filter(|ms| *ms <= now);
+    if stored.is_some_and(|ms| ms > normalized.collected_ms) {
+        summary.unchanged += 1;
+        return Ok(());
+    }
     let new_registrations = register(state, &row, &computer.registrations, now).await.map_err(|e| e.to_string())?;
     summary.registrations += computer.registrations.len();
-    // The same record imported again: nothing to store or send.
-    if !created && new_registrations == 0 && row.collected_ms.is_some_and(|stored| stored >= normalized.collected_ms) {
+    if !created && new_registrations == 0 && stored == Some(normalized.collected_ms) {
         summary.unchanged += 1;
         return Ok(());
     }
     // The stored row again: its registrations are what the items are built from.
     let row = state.store.computer(&instance.id, row.id).await.map_err(|e| e.to_string())?.ok_or("the computer vanished")?;
-    let last_checkin = computer.last_contact_ms.unwrap_or(normalized.collected_ms).min(now);
+    // Jamf Pro's last contact, unless the Mac has checked in with this server since.
+    let contact = computer.last_contact_ms.unwrap_or(normalized.collected_ms).min(now);
+    let last_checkin = if created { contact } else { row.last_checkin_ms.map_or(contact, |c| c.max(contact)) };
     match apply(state, instance, &row, normalized, Source { kind: "import", last_checkin }).await {
         Ok(_) if created => summary.created += 1,
         Ok(_) => summary.updated += 1,
@@ -126,7 +135,7 @@ async fn register(state: &Shared, computer: &ComputerRow, registrations: &[jamf:
         if known.iter().any(|u| account_key(&u.username) == key && u.aad_device_id.as_deref() == Some(device.as_str())) {
             continue;
         }
-        let registration = Registration { key: &key, aad_device_id: &device, aad_user_id: &user, upn: r.upn.as_deref() };
+        let registration = Registration { aad_device_id: &device, aad_user_id: &user, upn: r.upn.as_deref() };
         tx::register_user(&mut txn, computer.id, &r.username, &registration, now).await?;
         new += 1;
     }

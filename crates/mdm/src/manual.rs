@@ -194,17 +194,13 @@ pub async fn send(state: &Shared, instance: &InstanceRow, ca: &CaRow) -> Result<
                 let device = serde_json::from_str::<DeviceItem>(&r.payload).map(|i| i.device_id.to_ascii_lowercase()).unwrap_or_default();
                 let o = ItemOutcome::of(results.get(&device), &missing);
                 tx::delete_outbox(&mut txn, r.id).await?;
-                let device = r.device_id.as_deref();
-                crate::delivery::record_outcome(
-                    &mut txn,
-                    r.computer_id,
-                    device,
-                    o.status,
-                    o.detail.as_deref(),
-                    o.compliance_state.as_deref(),
-                    &o.compliance_reasons,
-                )
-                .await?;
+                let outcome = crate::delivery::ItemOutcome {
+                    status: o.status,
+                    detail: o.detail.as_deref(),
+                    compliance_state: o.compliance_state.as_deref(),
+                    compliance_reasons: &o.compliance_reasons,
+                };
+                crate::delivery::record_outcome(&mut txn, r.computer_id, r.device_id.as_deref(), r.sequence, &outcome).await?;
             }
             txn.commit().await?;
             Ok(true)
@@ -246,7 +242,7 @@ async fn give_up_or_retry(
         let mut txn = state.store.begin().await?;
         for r in due {
             tx::delete_outbox(&mut txn, r.id).await?;
-            tx::set_delivery(&mut txn, r.computer_id, r.device_id.as_deref(), "rejected", Some(&reason)).await?;
+            tx::set_delivery(&mut txn, r.computer_id, r.device_id.as_deref(), r.sequence, "rejected", Some(&reason)).await?;
         }
         txn.commit().await?;
     }

@@ -61,6 +61,26 @@ pub struct ComputerRow {
     pub reported_verdict: Option<String>,
 }
 
+impl ComputerRow {
+    /// The stored inventory report, dated as stored (never ahead of when it was
+    /// received). `None` before the first report, or (logged) when it cannot be read.
+    pub fn stored_inventory(&self) -> Option<wire::agent::InventoryReport> {
+        let text = self.inventory.as_deref()?;
+        match serde_json::from_str::<wire::agent::InventoryReport>(text) {
+            Ok(mut report) => {
+                if let Some(ms) = self.collected_ms {
+                    report.collected_at = platform::clock::ms_to_rfc3339(ms);
+                }
+                Some(report)
+            }
+            Err(e) => {
+                tracing::warn!(computer = self.id, error = %e, "the stored inventory cannot be read; the next full report replaces it");
+                None
+            }
+        }
+    }
+}
+
 /// One entry of a computer's inventory history.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct HistoryRow {
@@ -629,8 +649,6 @@ impl Store {
 /// A Workplace Join a local user made, as the registration agent posted it.
 #[derive(Debug, Clone, Copy)]
 pub struct Registration<'a> {
-    /// The account name as macOS compares it.
-    pub key: &'a str,
     pub aad_device_id: &'a str,
     pub aad_user_id: &'a str,
     pub upn: Option<&'a str>,
@@ -649,12 +667,31 @@ pub mod tx {
         pub model: &'a str,
     }
 
-    /// Stores a computer's inventory under its next sequence; returns the sequence.
-    pub async fn store_inventory(conn: &mut AnyConnection, computer_id: i64, i: &StoredInventory<'_>) -> Result<i64> {
-        sqlx::query("UPDATE computers SET inventory = $1, collected_ms = $2, sequence = sequence + 1, last_checkin_ms = $3, name = $4, model = $5 WHERE id = $6")
-            .bind(i.json).bind(i.collected_ms).bind(i.last_checkin_ms).bind(i.name).bind(i.model).bind(computer_id)
-            .execute(&mut *conn).await?;
-        Ok(sqlx::query_scalar::<_, i64>("SELECT sequence FROM computers WHERE id = $1").bind(computer_id).fetch_one(&mut *conn).await?)
+    /// Stores a computer's inventory under its next sequence and returns the sequence;
+    /// `None`, storing nothing, when the stored inventory was collected later (a date
+    /// ahead of `now`, stored before such dates were refused, orders nothing). Deciding in
+    /// the statement keeps two reports of one computer from both passing the check.
+    pub async fn store_inventory(conn: &mut AnyConnection, computer_id: i64, i: &StoredInventory<'_>, now: i64) -> Result<Option<i64>> {
+        let updated = sqlx::query(
+            "UPDATE computers SET inventory = $1, collected_ms = $2, sequence = sequence + 1, last_checkin_ms = $3, name = $4, model = $5 \
+             WHERE id = $6 AND (collected_ms IS NULL OR collected_ms <= $7 OR collected_ms > $8)",
+        )
+        .bind(i.json)
+        .bind(i.collected_ms)
+        .bind(i.last_checkin_ms)
+        .bind(i.name)
+        .bind(i.model)
+        .bind(computer_id)
+        .bind(i.collected_ms)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+        if updated.rows_affected() == 0 {
+            return Ok(None);
+        }
+        Ok(Some(
+            sqlx::query_scalar::<_, i64>("SELECT sequence FROM computers WHERE id = $1").bind(computer_id).fetch_one(&mut *conn).await?,
+        ))
     }
 
     /// A new sequence for a computer whose current state is sent again (reconcile).
@@ -663,29 +700,31 @@ pub mod tx {
         Ok(sqlx::query_scalar::<_, i64>("SELECT sequence FROM computers WHERE id = $1").bind(computer_id).fetch_one(&mut *conn).await?)
     }
 
-    /// A local user seen in the computer's inventory; `key` is the name as macOS compares
-    /// it (`normalize::account_key`).
-    pub async fn upsert_local_user(conn: &mut AnyConnection, computer_id: i64, username: &str, key: &str) -> Result<()> {
+    /// A local user seen in the computer's inventory. Account names are unique per
+    /// computer without regard to case (`username_key`, always `LOWER(TRIM(username))`,
+    /// written by the database itself so every row agrees on it).
+    pub async fn upsert_local_user(conn: &mut AnyConnection, computer_id: i64, username: &str) -> Result<()> {
         sqlx::query(
-            "INSERT INTO local_users (computer_id, username, username_key, delivery_state) VALUES ($1, $2, $3, 'not_sent') \
+            "INSERT INTO local_users (computer_id, username, username_key, delivery_state) VALUES ($1, $2, LOWER(TRIM($3)), 'not_sent') \
                      ON CONFLICT (computer_id, username_key) DO UPDATE SET removed_ms = NULL",
         )
         .bind(computer_id)
         .bind(username)
-        .bind(key)
+        .bind(username)
         .execute(conn)
         .await?;
         Ok(())
     }
 
-    /// Marks the computer's local users whose keys are absent from `present` as removed (once).
+    /// Marks the computer's local users whose names (`normalize::account_key`) are absent
+    /// from `present` as removed (once).
     pub async fn mark_removed_users(conn: &mut AnyConnection, computer_id: i64, present: &[String], now: i64) -> Result<()> {
-        let keys = sqlx::query_scalar::<_, String>("SELECT username_key FROM local_users WHERE computer_id = $1 AND removed_ms IS NULL")
+        let names = sqlx::query_scalar::<_, String>("SELECT username FROM local_users WHERE computer_id = $1 AND removed_ms IS NULL")
             .bind(computer_id)
             .fetch_all(&mut *conn)
             .await?;
-        for gone in keys.iter().filter(|k| !present.contains(k)) {
-            sqlx::query("UPDATE local_users SET removed_ms = $1 WHERE computer_id = $2 AND username_key = $3")
+        for gone in names.iter().filter(|n| !present.contains(&crate::domain::normalize::account_key(n))) {
+            sqlx::query("UPDATE local_users SET removed_ms = $1 WHERE computer_id = $2 AND username = $3")
                 .bind(now)
                 .bind(computer_id)
                 .bind(gone)
@@ -700,13 +739,13 @@ pub mod tx {
     pub async fn register_user(conn: &mut AnyConnection, computer_id: i64, username: &str, r: &Registration<'_>, now: i64) -> Result<()> {
         sqlx::query(
             "INSERT INTO local_users (computer_id, username, username_key, aad_device_id, aad_user_id, upn, registered_ms, delivery_state) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'not_sent') \
+             VALUES ($1, $2, LOWER(TRIM($3)), $4, $5, $6, $7, 'not_sent') \
              ON CONFLICT (computer_id, username_key) DO UPDATE SET aad_device_id = $8, aad_user_id = $9, upn = $10, registered_ms = $11, \
              delivery_state = 'not_sent', delivery_detail = NULL, compliance_state = NULL, compliance_reasons = NULL",
         )
         .bind(computer_id)
         .bind(username)
-        .bind(r.key)
+        .bind(username)
         .bind(r.aad_device_id)
         .bind(r.aad_user_id)
         .bind(r.upn)
@@ -715,52 +754,73 @@ pub mod tx {
         .bind(r.aad_user_id)
         .bind(r.upn)
         .bind(now)
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
+    /// One registered user's item (`device`) is queued under `sequence`: outcomes of
+    /// older sequences no longer change its delivery state.
+    pub async fn mark_queued(conn: &mut AnyConnection, computer_id: i64, device: &str, sequence: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE local_users SET delivery_state = 'queued', delivery_detail = NULL, delivery_sequence = $1 \
+             WHERE computer_id = $2 AND aad_device_id = $3",
+        )
+        .bind(sequence)
+        .bind(computer_id)
+        .bind(device)
         .execute(conn)
         .await?;
         Ok(())
     }
 
     /// The delivery state of one registered user's item (`device`), or of every
-    /// registration of the computer (`None`: an outcome that names only the computer).
+    /// registration of the computer (`None`: an outcome that names only the computer),
+    /// unless a newer sequence than `sequence` was queued since.
     pub async fn set_delivery(
         conn: &mut AnyConnection,
         computer_id: i64,
         device: Option<&str>,
+        sequence: i64,
         state: &str,
         detail: Option<&str>,
     ) -> Result<()> {
         sqlx::query(
             "UPDATE local_users SET delivery_state = $1, delivery_detail = $2 WHERE computer_id = $3 AND aad_device_id IS NOT NULL \
-             AND ($4 = '' OR aad_device_id = $5)",
+             AND ($4 = '' OR aad_device_id = $5) AND (delivery_sequence IS NULL OR delivery_sequence <= $6)",
         )
         .bind(state)
         .bind(detail.map(str::to_string))
         .bind(computer_id)
         .bind(device.unwrap_or_default())
         .bind(device.unwrap_or_default())
+        .bind(sequence)
         .execute(conn)
         .await?;
         Ok(())
     }
 
-    /// What the cloud decided for a registered user's Entra device.
+    /// What the cloud decided for a registered user's Entra device, from the outcome of
+    /// `sequence` (kept unless a newer one was queued since).
     pub async fn set_compliance(
         conn: &mut AnyConnection,
         computer_id: i64,
         device: Option<&str>,
+        sequence: i64,
         state: Option<&str>,
         reasons: &[String],
     ) -> Result<()> {
         let reasons = (!reasons.is_empty()).then(|| serde_json::to_string(reasons).unwrap_or_default());
         sqlx::query(
             "UPDATE local_users SET compliance_state = $1, compliance_reasons = $2 WHERE computer_id = $3 AND aad_device_id IS NOT NULL \
-             AND ($4 = '' OR aad_device_id = $5)",
+             AND ($4 = '' OR aad_device_id = $5) AND (delivery_sequence IS NULL OR delivery_sequence <= $6)",
         )
         .bind(state.map(str::to_string))
         .bind(reasons)
         .bind(computer_id)
         .bind(device.unwrap_or_default())
         .bind(device.unwrap_or_default())
+        .bind(sequence)
         .execute(conn)
         .await?;
         Ok(())

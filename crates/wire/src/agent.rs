@@ -104,12 +104,12 @@ pub struct Volume {
     pub filevault: FileVaultState,
 }
 
-/// Turns a vendor's spelling into a lookup key: upper case, every run of other
-/// characters one `_` (`App Store and identified developers` →
+/// Turns a vendor's spelling into a lookup key: upper case, `&` read as AND, every run of
+/// other characters one `_` (`App Store & identified developers` →
 /// `APP_STORE_AND_IDENTIFIED_DEVELOPERS`).
 pub fn vocabulary_key(value: &str) -> String {
     let mut key = String::with_capacity(value.len());
-    for c in value.trim().chars() {
+    for c in value.trim().replace('&', " and ").chars() {
         if c.is_alphanumeric() {
             key.extend(c.to_uppercase());
         } else if !key.ends_with('_') {
@@ -174,9 +174,11 @@ macro_rules! vocabulary {
 
 vocabulary!(
     /// System Integrity Protection (`csrutil status`; Jamf Pro `security.sipStatus`).
+    /// `csrutil`'s `unknown (Custom Configuration)`, some protections turned off, is
+    /// read as `DISABLED`.
     SipStatus, "a System Integrity Protection status", {
         Enabled => "ENABLED",
-        Disabled => "DISABLED",
+        Disabled => "DISABLED" | "UNKNOWN_CUSTOM_CONFIGURATION" | "CUSTOM_CONFIGURATION",
         NotCollected => "NOT_COLLECTED",
         NotAvailable => "NOT_AVAILABLE",
     }
@@ -184,12 +186,14 @@ vocabulary!(
 
 vocabulary!(
     /// Where Gatekeeper lets apps come from (Jamf Pro `security.gatekeeperStatus`; the
-    /// System Settings labels and Intune's `gatekeeperAllowedAppSource` names are read
-    /// too). `DISABLED` is Gatekeeper off: apps from anywhere.
+    /// System Settings labels, `App Store & Known Developers` since macOS 15, and
+    /// Intune's `gatekeeperAllowedAppSource` names are read too). `DISABLED` is
+    /// Gatekeeper off: apps from anywhere.
     GatekeeperStatus, "a Gatekeeper status", {
         AppStore => "APP_STORE" | "MAC_APP_STORE" | "MACAPPSTORE",
-        AppStoreAndIdentifiedDevelopers => "APP_STORE_AND_IDENTIFIED_DEVELOPERS" | "MAC_APP_STORE_AND_IDENTIFIED_DEVELOPERS" | "MACAPPSTOREANDIDENTIFIEDDEVELOPERS",
-        Disabled => "DISABLED" | "ANYWHERE",
+        AppStoreAndIdentifiedDevelopers => "APP_STORE_AND_IDENTIFIED_DEVELOPERS" | "APP_STORE_AND_KNOWN_DEVELOPERS"
+            | "MAC_APP_STORE_AND_IDENTIFIED_DEVELOPERS" | "MACAPPSTOREANDIDENTIFIEDDEVELOPERS",
+        Disabled => "DISABLED" | "ANYWHERE" | "OFF",
         NotCollected => "NOT_COLLECTED",
     }
 );
@@ -326,4 +330,27 @@ pub struct LocalUserCa {
     /// ("Require encryption: reported not encrypted").
     #[serde(default)]
     pub compliance_reasons: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_vendor_spelling_reads_as_one_value() {
+        for spelling in [
+            "APP_STORE_AND_IDENTIFIED_DEVELOPERS",
+            "App Store and identified developers",
+            "App Store & Known Developers",
+            "macAppStoreAndIdentifiedDevelopers",
+        ] {
+            assert_eq!(spelling.parse(), Ok(GatekeeperStatus::AppStoreAndIdentifiedDevelopers), "{spelling}");
+        }
+        assert_eq!("Anywhere".parse(), Ok(GatekeeperStatus::Disabled));
+        assert_eq!("unknown (Custom Configuration)".parse(), Ok(SipStatus::Disabled));
+        assert_eq!("not_encrypted".parse(), Ok(FileVaultState::Unencrypted));
+        let e = "SOMETIMES".parse::<GatekeeperStatus>().unwrap_err();
+        assert!(e.contains("'SOMETIMES' is not a Gatekeeper status; allowed: APP_STORE,"), "{e}");
+        assert_eq!(serde_json::to_value(GatekeeperStatus::Disabled).unwrap(), "DISABLED", "stored under Jamf Pro's name");
+    }
 }

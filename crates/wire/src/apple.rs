@@ -33,8 +33,9 @@ use winnow::ascii::{digit1, space0};
 use winnow::combinator::{delimited, eof, opt, preceded, separated, terminated};
 use winnow::token::one_of;
 
-/// A macOS version such as `14`, `14.5.1` or `13.4.1 (a)`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// A macOS version such as `14`, `14.5.1` or `13.4.1 (a)`. Equal when they order equal
+/// (`14 == 14.0`).
+#[derive(Debug, Clone)]
 pub struct MacOsVersion {
     /// One to three numbers, as written (`14` stays one number).
     numbers: Vec<u32>,
@@ -79,6 +80,20 @@ impl MacOsVersion {
 impl Ord for MacOsVersion {
     fn cmp(&self, other: &Self) -> Ordering {
         self.cmp_base(other).then(self.rsr.cmp(&other.rsr))
+    }
+}
+
+impl PartialEq for MacOsVersion {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for MacOsVersion {}
+
+impl std::hash::Hash for MacOsVersion {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (self.padded(), self.rsr).hash(state);
     }
 }
 
@@ -130,8 +145,9 @@ impl std::str::FromStr for MacOsVersion {
     }
 }
 
-/// A macOS build number such as `23H124`, `24A5331b` or `22F770820d`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// A macOS build number such as `23H124`, `24A5331b` or `22F770820d`. Equal when they
+/// order equal (`23h124 == 23H124`).
+#[derive(Debug, Clone)]
 pub struct MacOsBuild {
     major: u32,
     train: char,
@@ -202,6 +218,20 @@ impl Ord for MacOsBuild {
     }
 }
 
+impl PartialEq for MacOsBuild {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for MacOsBuild {}
+
+impl std::hash::Hash for MacOsBuild {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.key().hash(state);
+    }
+}
+
 impl PartialOrd for MacOsBuild {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
@@ -221,7 +251,8 @@ impl fmt::Display for MacOsBuild {
 impl std::str::FromStr for MacOsBuild {
     type Err = ParseError;
 
-    /// Accepts a build with blanks around it and the train letter in either case.
+    /// Accepts a build with blanks around it and its letters in either case (the train
+    /// letter is written upper case, a suffix lower case).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let error = || ParseError { value: s.into(), what: "build", expected: "such as 23H124, 24A5331b or 22F770820d" };
         let (major, train, digits, suffix) = terminated(build_parts, eof).parse(s.trim()).map_err(|_| error())?;
@@ -229,12 +260,12 @@ impl std::str::FromStr for MacOsBuild {
     }
 }
 
-/// `<major: 1–2 digits><train letter><number: 1–9 digits>[<lower-case letter>]`.
+/// `<major: 1–2 digits><train letter><number: 1–9 digits>[<letter>]`.
 fn build_parts<'i>(input: &mut &'i str) -> winnow::Result<(u32, char, &'i str, Option<char>)> {
     let major = digit1.verify(|d: &str| d.len() <= 2).try_map(str::parse::<u32>);
-    let train = one_of(|c: char| c.is_ascii_alphabetic()).map(|c: char| c.to_ascii_uppercase());
+    let letter = || one_of(|c: char| c.is_ascii_alphabetic());
     let digits = digit1.verify(|d: &str| d.len() <= 9);
-    (major, train, digits, opt(one_of('a'..='z'))).parse_next(input)
+    (major, letter().map(|c: char| c.to_ascii_uppercase()), digits, opt(letter().map(|c: char| c.to_ascii_lowercase()))).parse_next(input)
 }
 
 /// One release in Apple's release history (`data/macos-releases.csv`, from the SOFA
@@ -299,7 +330,8 @@ mod tests {
         assert!(b("23D2057") < b("23D60") && b("24B2083") < b("24B91"), "a hardware variant sits beside its base");
         assert!(b("25D2128") < b("25D771280a") && b("25D771280a") < b("25D2140"));
         assert!(b("21G1974") < b("21H1015") && b("19H1922") < b("19H2026"));
-        assert!(b("22G830") < b("23A344") && b("23h124") == b("23H124"));
+        assert!(b("22G830") < b("23A344") && b("23h124") == b("23H124") && b("24A5331B") == b("24A5331b"));
+        assert_eq!(v("14"), v("14.0"), "equal as they order");
         assert_eq!(b("22F770820d").kind(), BuildKind::RapidSecurityResponse { base: 82 });
         for bad in ["", "23", "H124", "23H", "23H124bb", "123H4", "23-H124", "23H1234567890"] {
             assert!(bad.parse::<MacOsBuild>().is_err(), "{bad:?}");

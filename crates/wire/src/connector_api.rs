@@ -156,6 +156,9 @@ pub struct LinkHealth {
     pub dead_letters: i64,
     pub accepted_total: i64,
     pub rejected_total: i64,
+    /// Updates the cloud kept out as older than the state it held.
+    #[serde(default)]
+    pub stale_total: i64,
     pub last_upload_at: Option<String>,
     pub last_error: Option<String>,
     pub last_reconciled_at: Option<String>,

@@ -47,6 +47,15 @@ async fn a_jamf_pro_page_is_imported_record_by_record() {
     assert_eq!(second["hardware"]["processorArchitecture"], "x86_64");
     assert_eq!(second["security"]["gatekeeperStatus"], "DISABLED");
     assert_eq!(second["operatingSystem"]["fileVault2Status"], "NOT_ENCRYPTED");
+    // The export wrote this Mac's UDID in lower case; its agent enrolling later with the
+    // upper-case UDID Macs report takes the same record over.
+    assert_eq!(second["udid"], "9A8B7C6D-5E4F-4321-8765-43210FEDCBA9");
+    let fleet = fleet::Fleet::new(t.http.clone(), &t.cloud.url());
+    let users = [(t.tenant.users[0].upn.clone(), t.tenant.users[0].password.clone())];
+    let mut profile = fleet::generate(&users, 115, 0.0).remove(0);
+    profile.udid = "9A8B7C6D-5E4F-4321-8765-43210FEDCBA9".into();
+    let agent = fleet.enroll(profile, &t.instance_url("hq"), &t.instance("hq").invitation).await.unwrap();
+    assert_eq!(agent.computer_id.to_string(), second["id"].as_str().unwrap(), "one computer per Mac");
 
     // The same page again changes nothing; the change-management log names the import.
     let again = &admin.import_jamf("hq", &[file], None, None).await.unwrap()[0].1;
@@ -69,27 +78,6 @@ async fn a_jamf_pro_page_is_imported_record_by_record() {
     t.stop().await;
 }
 
-/// A Jamf Pro record for a Mac whose user registered `device` with Entra.
-fn record(template: &Value, n: usize, mac: &fleet::Mac) -> Value {
-    let mut r = template.clone();
-    let p = &mac.profile;
-    r["id"] = json!((5000 + n).to_string());
-    r["udid"] = json!(p.udid);
-    r["general"]["name"] = json!(p.device_name);
-    r["hardware"]["serialNumber"] = json!(p.serial_number);
-    let (version, rsr) = p.os_version.split_once(' ').map_or((p.os_version.as_str(), None), |(v, x)| (v, Some(x)));
-    r["operatingSystem"] = json!({"name": "macOS", "version": version, "build": p.os_build,
-        "supplementalBuildVersion": rsr.map(|_| p.os_build.clone()), "rapidSecurityResponse": rsr});
-    let state = if p.filevault { "ENCRYPTED" } else { "UNENCRYPTED" };
-    r["diskEncryption"]["fileVault2Enabled"] = json!(p.filevault);
-    r["diskEncryption"]["bootPartitionEncryptionDetails"]["partitionFileVault2State"] = json!(state);
-    r["localUserAccounts"][0]["username"] = json!(p.username);
-    r["localUserAccounts"][0]["computerAzureActiveDirectoryId"] = json!(mac.device_id);
-    r["localUserAccounts"][0]["userAzureActiveDirectoryId"] = json!(mac.user_object_id);
-    r["userAndLocation"]["email"] = json!(p.upn);
-    r
-}
-
 #[tokio::test]
 async fn a_thousand_imported_computers_are_evaluated_end_to_end() {
     const MACS: usize = 1000;
@@ -103,16 +91,7 @@ async fn a_thousand_imported_computers_are_evaluated_end_to_end() {
     for (n, profile) in fleet::generate(&users, 113, 0.25).into_iter().enumerate() {
         let fleet = fleet.clone();
         tasks.spawn(async move {
-            let mut mac = fleet::Mac {
-                profile,
-                instance_url: String::new(),
-                computer_id: 0,
-                credential: String::new(),
-                device_id: None,
-                user_object_id: None,
-                tenant_id: None,
-                device_key_pem: None,
-            };
+            let mut mac = fleet::Mac::unenrolled(profile);
             fleet.workplace_join(&mut mac).await.unwrap();
             (n, mac)
         });
@@ -122,8 +101,10 @@ async fn a_thousand_imported_computers_are_evaluated_end_to_end() {
     }
     macs.extend(tasks.join_all().await);
     macs.sort_by_key(|(n, _)| *n);
-    let template = fixture()["results"][0].clone();
-    let page = json!({"totalCount": MACS, "results": macs.iter().map(|(n, m)| record(&template, *n, m)).collect::<Vec<_>>()});
+    // The page a Jamf Pro server gives for these Macs.
+    let at = platform::clock::rfc3339(t.clock.now() - chrono::Duration::minutes(5));
+    let records = macs.iter().map(|(n, m)| fleet::jamf::computer_record(m, 5000 + *n as u64, &at, &at)).collect();
+    let page = fleet::jamf::page(records, MACS);
 
     let admin = Admin::from_file(&t.write_endpoints_file()).unwrap();
     let summary = &admin.import_jamf("hq", &[write_page(&t, "page-1000.json", &page)], None, None).await.unwrap()[0].1;

@@ -140,6 +140,12 @@ async fn macos_and_jamf_pro_values_reach_entra_with_the_right_verdict() {
         (Some("ENABLED"), Some("APP_STORE_AND_IDENTIFIED_DEVELOPERS"))
     );
     assert_eq!(c["hardware"]["processorArchitecture"], "x86_64");
+    // The RSR is removed (sw_vers no longer shows an extra): a partial report clears it.
+    let cleared = json!({"collected_at": platform::clock::rfc3339(t.clock.now()), "os_version_extra": null});
+    assert_eq!(send(&t, reqwest::Method::PATCH, &rsr, &cleared).await.0, 200);
+    let page = t.mdm_read("hq", &format!("computers-inventory?section=OPERATING_SYSTEM&filter=udid=={}", rsr.profile.udid)).await;
+    assert_eq!(page["results"][0]["operatingSystem"]["rapidSecurityResponse"], Value::Null, "{page}");
+    assert_eq!(page["results"][0]["operatingSystem"]["version"], "13.4.1");
     let b = admin_steps::mdm_sign_in(&t, "hq").await.unwrap();
     let record = b.get(&format!("{}/computers/{}", t.instance_url("hq"), open.computer_id)).await.unwrap();
     assert!(record.body.contains("Require encryption: reported not encrypted"), "{}", record.body);

@@ -374,3 +374,100 @@ fn decide(
     }
     Ok(decision)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TENANT: &str = "tenant";
+    const DEVICE: &str = "9b0e2a40-0000-4000-8000-000000000001";
+    const NOW: i64 = 1_790_000_000_000;
+
+    fn known(stored_update_ms: Option<i64>) -> Known {
+        let device = DeviceRow {
+            id: "object".into(),
+            tenant_id: TENANT.into(),
+            device_id: DEVICE.into(),
+            display_name: "Mac".into(),
+            owner_user_id: "user".into(),
+            operating_system: "MacMDM".into(),
+            os_version: "15.7.9".into(),
+            public_key: String::new(),
+            certificate_thumbprint: String::new(),
+            is_compliant: None,
+            is_managed: 0,
+            mdm_app_id: None,
+            registered_ms: 0,
+            compliance_updated_ms: None,
+        };
+        let managed = stored_update_ms.map(|ms| ManagedDeviceRow {
+            id: "object".into(),
+            tenant_id: TENANT.into(),
+            device_id: DEVICE.into(),
+            user_id: "user".into(),
+            device_name: None,
+            os_version: None,
+            serial_number: None,
+            compliance_state: "compliant".into(),
+            attributes: "{}".into(),
+            setting_results: "[]".into(),
+            partner_update_ms: ms,
+            last_sync_ms: NOW - 1000,
+            noncompliant_since_ms: None,
+            error_since_ms: None,
+            grace_expires_ms: None,
+        });
+        Known {
+            devices: HashMap::from([(DEVICE.to_string(), device)]),
+            managed: managed.into_iter().map(|m| (DEVICE.to_string(), m)).collect(),
+            policies: HashMap::new(),
+        }
+    }
+
+    fn plan(known: &Known, at: &str) -> Planned {
+        let message = UploadRow {
+            message_id: "m".into(),
+            tenant_id: TENANT.into(),
+            app_id: "app".into(),
+            body_digest: String::new(),
+            status: message_status::PENDING.into(),
+            body: String::new(),
+            item_results: None,
+            error_code: 0,
+            error_detail: None,
+            received_ms: NOW,
+        };
+        let item = DeviceItem {
+            entity_type: entity_type::LEGACY_INVENTORY,
+            tenant_id: TENANT.into(),
+            device_id: DEVICE.into(),
+            user_id: "user".into(),
+            last_update_time: at.into(),
+            encrypted: Some(true),
+            ..Default::default()
+        };
+        let cx = Context { now_ms: NOW, no_policy_is_compliant: true, validity_days: 30 };
+        plan_item(&message, &item, known, &mut HashMap::new(), &cx)
+    }
+
+    #[test]
+    fn a_partner_date_ahead_of_the_clock_is_refused_or_taken_as_now() {
+        let refused = plan(&known(None), "2099-01-01T00:00:00Z").result;
+        assert_eq!((refused.status.as_str(), refused.error_code.as_deref()), ("Rejected", Some("LastUpdateTimeInFuture")));
+        assert!(refused.error_detail.unwrap().contains("ahead of the service's clock"));
+        let near = plan(&known(None), &platform::clock::ms_to_rfc3339(NOW + 60_000));
+        assert_eq!(near.result.status, "Accepted");
+        assert_eq!(near.write.unwrap().0.partner_update_ms, NOW, "a little ahead: dated when applied");
+    }
+
+    #[test]
+    fn a_stored_date_ahead_of_the_clock_orders_nothing() {
+        let honest = platform::clock::ms_to_rfc3339(NOW - 60_000);
+        // Stored before such dates were refused: a year ahead.
+        assert_eq!(plan(&known(Some(NOW + 365 * 86_400_000)), &honest).result.status, "Accepted");
+        // A genuinely newer state stored: the older one is Stale, and says why.
+        let stale = plan(&known(Some(NOW - 1000)), &honest).result;
+        assert_eq!(stale.status, "Stale");
+        assert!(stale.error_detail.unwrap().contains("newer state"));
+    }
+}

@@ -125,7 +125,7 @@ pub async fn status(State(state): State<Shared>, headers: HeaderMap) -> Result<J
     let link = state.store.current_link(&instance.id).await?;
     let backlog = state.store.backlog(&instance.id).await?;
     let oldest = state.store.oldest_pending_ms(&instance.id).await?;
-    let (accepted, rejected) = state.store.outcome_counts(&instance.id).await?;
+    let (accepted, rejected, stale) = state.store.outcome_counts(&instance.id).await?;
     let (last_upload, last_error) = match link.as_ref().and_then(|l| l.tenant_id.clone()) {
         Some(t) => (state.store.last_message_ms(&t).await?, state.store.last_error(&t).await?),
         None => (None, None),
@@ -138,6 +138,7 @@ pub async fn status(State(state): State<Shared>, headers: HeaderMap) -> Result<J
         "last_upload_at": last_upload.map(platform::clock::ms_to_rfc3339),
         "accepted_total": accepted,
         "rejected_total": rejected,
+        "stale_total": stale,
         "dead_letters": state.store.dead_letter_count(&instance.id).await?,
         "last_error": last_error,
     })))

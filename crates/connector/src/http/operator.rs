@@ -35,7 +35,7 @@ async fn link(state: &Shared, id: &str) -> Result<LinkRow> {
 pub async fn health_of(state: &Shared, link: &LinkRow) -> Result<LinkHealth> {
     let now = state.clock.now_ms();
     let instance = state.store.instance(&link.instance_id).await?;
-    let (accepted, rejected) = state.store.outcome_counts(&link.instance_id).await?;
+    let (accepted, rejected, stale) = state.store.outcome_counts(&link.instance_id).await?;
     let (last_upload, last_error) = match link.tenant_id.as_deref() {
         Some(t) => (state.store.last_message_ms(t).await?, state.store.last_error(t).await?),
         None => (None, None),
@@ -50,6 +50,7 @@ pub async fn health_of(state: &Shared, link: &LinkRow) -> Result<LinkHealth> {
         dead_letters: state.store.dead_letter_count(&link.instance_id).await?,
         accepted_total: accepted,
         rejected_total: rejected,
+        stale_total: stale,
         last_upload_at: last_upload.map(platform::clock::ms_to_rfc3339),
         last_error,
         last_reconciled_at: state.store.reconciled_ms(&link.id).await?.map(platform::clock::ms_to_rfc3339),

@@ -6,7 +6,9 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::domain::normalize::Refused;
+use wire::agent::FileVaultState;
+
+use crate::domain::normalize::{Refused, account_key};
 
 /// A Jamf Pro computer, ready to store.
 #[derive(Debug, Clone)]
@@ -28,7 +30,8 @@ pub struct JamfRegistration {
     pub username: String,
     pub aad_device_id: String,
     pub aad_user_id: String,
-    /// `userAndLocation.email`, the user Jamf Pro assigns the computer to.
+    /// `userAndLocation.email` when the account is the computer's assigned user
+    /// (`userAndLocation.username`); Jamf Pro knows no other account's email.
     pub upn: Option<String>,
 }
 
@@ -52,6 +55,9 @@ fn ms(v: &Value, path: &[&str]) -> Option<i64> {
 pub fn computer(record: &Value) -> Result<JamfComputer, Refused> {
     let jamf_id = record.get("id").map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())).unwrap_or_default();
     let udid = text(record, &["udid"]).ok_or_else(|| Refused { field: "udid".into(), message: "is required".into() })?;
+    // Macs report their UDID upper case; exports may not.
+    let udid = udid.to_ascii_uppercase();
+    let udid = udid.as_str();
     let general = section(record, "general", "GENERAL")?;
     let hardware = section(record, "hardware", "HARDWARE")?;
     let os = section(record, "operatingSystem", "OPERATING_SYSTEM")?;
@@ -85,15 +91,18 @@ pub fn computer(record: &Value) -> Result<JamfComputer, Refused> {
         .filter_map(|a| Some(json!({"username": text(a, &["username"])?, "full_name": text(a, &["fullName"]).unwrap_or_default()})))
         .collect();
     report.insert("local_users".into(), Value::Array(users));
-    let upn = record.get("userAndLocation").and_then(|u| text(u, &["email"])).map(str::to_string);
+    let assigned = record.get("userAndLocation");
+    let assigned_user = assigned.and_then(|u| text(u, &["username"])).map(account_key);
+    let email = assigned.and_then(|u| text(u, &["email"])).map(str::to_string);
     let registrations = accounts
         .iter()
         .filter_map(|a| {
+            let username = text(a, &["username"])?;
             Some(JamfRegistration {
-                username: text(a, &["username"])?.to_string(),
+                username: username.to_string(),
                 aad_device_id: text(a, &["computerAzureActiveDirectoryId"]).filter(|d| uuid::Uuid::parse_str(d).is_ok())?.to_string(),
                 aad_user_id: text(a, &["userAzureActiveDirectoryId"]).filter(|d| uuid::Uuid::parse_str(d).is_ok())?.to_string(),
-                upn: upn.clone(),
+                upn: email.clone().filter(|_| assigned_user.as_deref() == Some(account_key(username).as_str())),
             })
         })
         .collect();
@@ -118,13 +127,17 @@ fn hardware_of(h: &Value) -> Value {
     })
 }
 
-/// SIP and Gatekeeper in Jamf Pro's words; FileVault from the disk encryption section
-/// (or the OS section's `fileVault2Status` when it says nothing).
+/// SIP and Gatekeeper in Jamf Pro's words (a status the record leaves out is one Jamf
+/// Pro did not collect); FileVault from the boot partition's state, else the OS
+/// section's `fileVault2Status`, else `fileVault2Enabled`, which some servers add.
 fn security_of(security: &Value, disk: &Value, os: &Value) -> Value {
-    let filevault = disk
-        .get("fileVault2Enabled")
-        .and_then(Value::as_bool)
-        .unwrap_or_else(|| matches!(text(os, &["fileVault2Status"]), Some("ALL_ENCRYPTED" | "BOOT_ENCRYPTED")));
+    let boot = disk.get("bootPartitionEncryptionDetails").and_then(|b| text(b, &["partitionFileVault2State"]));
+    let status = text(os, &["fileVault2Status"]).map(wire::agent::vocabulary_key);
+    let filevault = match (boot, status) {
+        (Some(state), _) => state.parse::<FileVaultState>().is_ok_and(|s| s == FileVaultState::Encrypted),
+        (None, Some(status)) => matches!(status.as_str(), "ALL_ENCRYPTED" | "BOOT_ENCRYPTED"),
+        (None, None) => disk.get("fileVault2Enabled").and_then(Value::as_bool).unwrap_or(false),
+    };
     json!({
         "filevault_enabled": filevault,
         "sip": text(security, &["sipStatus"]).unwrap_or("NOT_COLLECTED"),
@@ -175,6 +188,8 @@ mod tests {
     use super::*;
     use crate::domain::normalize;
 
+    const DEFAULTS: normalize::Defaults = normalize::Defaults { device_name: "Mac", model: "Mac" };
+
     /// A record in the documented shape, with invented values.
     pub fn record() -> Value {
         json!({
@@ -188,8 +203,7 @@ mod tests {
                                 "rapidSecurityResponse": "(a)", "fileVault2Status": "ALL_ENCRYPTED"},
             "security": {"sipStatus": "ENABLED", "gatekeeperStatus": "APP_STORE_AND_IDENTIFIED_DEVELOPERS", "firewallEnabled": true,
                          "autoLoginDisabled": true},
-            "diskEncryption": {"fileVault2Enabled": true,
-                               "bootPartitionEncryptionDetails": {"partitionName": "Macintosh HD (Boot Partition)",
+            "diskEncryption": {"bootPartitionEncryptionDetails": {"partitionName": "Macintosh HD (Boot Partition)",
                                                                   "partitionFileVault2State": "ENCRYPTED",
                                                                   "partitionFileVault2Percent": 100}},
             "localUserAccounts": [
@@ -212,7 +226,8 @@ mod tests {
         );
         assert_eq!(c.registrations.len(), 1, "only the registered account");
         assert_eq!(c.registrations[0].upn.as_deref(), Some("jane.doe@contoso.example"));
-        let n = normalize::report(c.report, platform::clock::parse_rfc3339("2026-11-30T00:00:00Z").unwrap().timestamp_millis()).unwrap();
+        let n = normalize::report(c.report, platform::clock::parse_rfc3339("2026-11-30T00:00:00Z").unwrap().timestamp_millis(), &DEFAULTS)
+            .unwrap();
         let r = &n.report;
         assert_eq!((r.os_version.as_str(), r.os_build.as_str()), ("13.4.1 (a)", "22F770820d"));
         assert!(r.boot_volume_encrypted() && r.security.firewall_enabled);
@@ -229,10 +244,31 @@ mod tests {
         let mut r = record();
         r["hardware"]["processorArchitecture"] = json!("i386");
         r["security"]["gatekeeperStatus"] = json!("DISABLED");
-        let n = normalize::report(computer(&r).unwrap().report, i64::MAX / 2).unwrap();
+        let n = normalize::report(computer(&r).unwrap().report, i64::MAX / 2, &DEFAULTS).unwrap();
         assert_eq!(n.report.hardware.processor_architecture.as_deref(), Some("x86_64"));
         assert_eq!(n.report.security.gatekeeper.partner_value(), Some("Anywhere"));
         assert!(records(&json!({"totalCount": 0})).is_err());
+    }
+
+    #[test]
+    fn identities_and_filevault_read_as_jamf_pro_means_them() {
+        let mut r = record();
+        r["udid"] = json!("5c1d1b8e-2a6b-4c63-9f44-0b2d6a7e9c11");
+        // A second registered account: Jamf Pro knows only the assigned user's email.
+        r["localUserAccounts"][1]["computerAzureActiveDirectoryId"] = json!("1a2b3c4d-0000-4000-8000-000000000002");
+        r["localUserAccounts"][1]["userAzureActiveDirectoryId"] = json!("1a2b3c4d-0000-4000-8000-000000000003");
+        let c = computer(&r).unwrap();
+        assert_eq!(c.udid, "5C1D1B8E-2A6B-4C63-9F44-0B2D6A7E9C11", "one spelling, as Macs report it");
+        let upns: Vec<Option<&str>> = c.registrations.iter().map(|g| g.upn.as_deref()).collect();
+        assert_eq!(upns, [Some("jane.doe@contoso.example"), None]);
+        // Without the boot partition's details, the OS section's status decides.
+        r["diskEncryption"] = json!({});
+        r["operatingSystem"]["fileVault2Status"] = json!("Boot_Encrypted");
+        assert_eq!(computer(&r).unwrap().report["security"]["filevault_enabled"], true);
+        r["operatingSystem"]["fileVault2Status"] = json!("SOME_ENCRYPTED");
+        assert_eq!(computer(&r).unwrap().report["security"]["filevault_enabled"], false);
+        r["diskEncryption"] = json!({"bootPartitionEncryptionDetails": {"partitionFileVault2State": "ENCRYPTING"}});
+        assert_eq!(computer(&r).unwrap().report["security"]["filevault_enabled"], false, "not yet encrypted");
         assert_eq!(records(&json!({"totalCount": 1, "results": [record()]})).unwrap().len(), 1);
     }
 }

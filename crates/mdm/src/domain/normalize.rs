@@ -31,6 +31,14 @@ pub struct Normalized {
     pub warnings: Vec<String>,
 }
 
+/// What an informational name falls back to when a report has none that can be read:
+/// the computer's current name and model.
+#[derive(Debug, Clone, Copy)]
+pub struct Defaults<'a> {
+    pub device_name: &'a str,
+    pub model: &'a str,
+}
+
 /// A report refused: `field` names where, `message` what is wrong and what is allowed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{field}: {message}")]
@@ -47,10 +55,10 @@ pub use platform::text::within_chars as within;
 
 /// Normalises a whole report (a full one, or a partial one merged over the stored
 /// report) received at `now_ms` on the server's clock.
-pub fn report(raw: Value, now_ms: i64) -> Result<Normalized, Refused> {
+pub fn report(raw: Value, now_ms: i64, defaults: &Defaults<'_>) -> Result<Normalized, Refused> {
     let Value::Object(mut raw) = raw else { return Err(refuse("(body)", "an inventory report must be a JSON object")) };
     let mut warnings = Vec::new();
-    informational(&mut raw, &mut warnings);
+    informational(&mut raw, defaults, &mut warnings);
     let mut report: InventoryReport = serde_path_to_error::deserialize(Value::Object(raw)).map_err(|e| {
         let field = e.path().to_string();
         refuse(if field == "." { "(body)".into() } else { field }, e.into_inner().to_string())
@@ -66,13 +74,20 @@ pub fn report(raw: Value, now_ms: i64) -> Result<Normalized, Refused> {
 
 /// Drops what an informational field holds when it cannot be read, and writes the
 /// architecture in one spelling.
-fn informational(raw: &mut serde_json::Map<String, Value>, warnings: &mut Vec<String>) {
-    for field in ["device_name", "model"] {
-        if let Some(Value::String(s)) = raw.get_mut(field)
-            && s.trim().chars().count() > MAX_NAME_CHARS
-        {
-            *s = s.trim().chars().take(MAX_NAME_CHARS).collect();
-            warnings.push(format!("{field} was longer than {MAX_NAME_CHARS} characters and was shortened."));
+fn informational(raw: &mut serde_json::Map<String, Value>, defaults: &Defaults<'_>, warnings: &mut Vec<String>) {
+    for (field, default) in [("device_name", defaults.device_name), ("model", defaults.model)] {
+        match raw.get_mut(field) {
+            Some(Value::String(s)) if s.trim().chars().count() > MAX_NAME_CHARS => {
+                *s = s.trim().chars().take(MAX_NAME_CHARS).collect();
+                warnings.push(format!("{field} was longer than {MAX_NAME_CHARS} characters and was shortened."));
+            }
+            Some(Value::String(s)) if !s.trim().is_empty() => {}
+            other => {
+                if other.is_some() {
+                    warnings.push(format!("{field} could not be read; '{default}' is kept."));
+                }
+                raw.insert(field.into(), Value::String(default.into()));
+            }
         }
     }
     if !raw.get("os_name").is_some_and(|v| v.as_str().is_some_and(|s| within(s, 64))) {
@@ -236,6 +251,11 @@ mod tests {
     use serde_json::json;
 
     const NOW: i64 = 1_790_000_000_000;
+    const DEFAULTS: Defaults = Defaults { device_name: "Enrolled Mac", model: "Mac" };
+
+    fn report(raw: Value, now_ms: i64) -> Result<Normalized, Refused> {
+        super::report(raw, now_ms, &DEFAULTS)
+    }
 
     fn mac() -> Value {
         json!({
@@ -301,6 +321,9 @@ mod tests {
         assert_eq!(n.report.device_name.chars().count(), MAX_NAME_CHARS);
         let n = report(with(json!({"device_name": "ü".repeat(200)})), NOW).unwrap();
         assert!(n.warnings.is_empty(), "200 characters fit though they are 400 bytes");
+        let n = report(with(json!({"device_name": null, "model": 7})), NOW).unwrap();
+        assert_eq!((n.report.device_name.as_str(), n.report.model.as_str()), ("Enrolled Mac", "Mac"), "the computer's names are kept");
+        assert_eq!(n.warnings.len(), 2, "{:?}", n.warnings);
     }
 
     #[test]
