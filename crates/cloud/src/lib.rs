@@ -7,6 +7,7 @@ pub mod error;
 pub mod faults;
 pub mod http;
 pub mod intune;
+pub mod odata;
 pub mod seed;
 pub mod store;
 pub mod throttle;
