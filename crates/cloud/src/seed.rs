@@ -281,6 +281,8 @@ pub async fn customer(store: &Store, spec: CustomerSpec<'_>, now: i64) -> Result
         "Device.Read.All",
         "AuditLog.Read.All",
         "Policy.Read.All",
+        "User.Read.All",
+        "Group.Read.All",
     ]
     .iter()
     .map(|s| s.to_string())

@@ -173,8 +173,8 @@ async fn graph_consent_registration_and_partner_services_refuse_bad_requests() {
     let t = spawn(1).await;
     let token = t.test_client_token().await;
     // Graph: unsupported filter, bad version, missing permission.
-    let (status, body) = t.graph_get(&token, "devices?$filter=displayName%20eq%20'x'").await;
-    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("BadRequest")), "{body}");
+    let (status, body) = t.graph_get(&token, "devices?$filter=complianceExpirationDateTime%20eq%20null").await;
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("Request_UnsupportedQuery")), "{body}");
     let resp = t.http.get(format!("{}/graph/v9/devices", t.cloud.url())).bearer_auth(&token).send().await.unwrap();
     assert_eq!(resp.status(), 400);
     let (status, body) = t.graph_get(&token, "devices?$top=0").await;

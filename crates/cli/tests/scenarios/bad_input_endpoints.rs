@@ -41,7 +41,7 @@ async fn every_endpoint_refuses_in_its_own_error_shape() {
         (Method::GET, format!("{cloud}/graph/v1.0/devices"), 401, OData),
         (Method::GET, format!("{cloud}/graph/v1.0/deviceManagement/deviceManagementPartners"), 401, OData),
         (Method::GET, format!("{cloud}/graph/v1.0/deviceManagement/managedDevices"), 401, OData),
-        (Method::GET, format!("{cloud}/graph/v1.0/noSuchCollection"), 404, OData),
+        (Method::GET, format!("{cloud}/graph/v1.0/noSuchCollection"), 400, OData),
         (Method::GET, format!("{cloud}/aadgraph/{tid}/servicePrincipalsByAppId/{nobody}/serviceEndpoints?api-version=1.6"), 401, OData),
         (Method::PUT, format!("{partner}/StatelessPartnerTenantDataSyncService/PartnerTenants(guid'{tid}')?api-version=1.6"), 401, OData),
         (

@@ -148,12 +148,12 @@ async fn graph_directory_collections_page_select_and_never_cross_tenants() {
     let (_, theirs) =
         t.token(&other.tenant_id, &other.test_client_id, &other.test_client_secret, "https://graph.microsoft.com/.default").await;
     let theirs = theirs["access_token"].as_str().unwrap().to_string();
-    // The test client has no User/Group read permission: 403, as Graph answers.
-    let (status, body) = t.graph_get(&ours, "users").await;
-    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("Authorization_RequestDenied")));
-    // The connector app (Directory.Read.All) reads the directory once consented.
+    // The connector app (Directory.Read.All) reads the directory once consented, but not
+    // the sign-in logs (AuditLog.Read.All): 403, as Graph answers.
     cloudconnector::admin_steps::connect_instance(&t, "hq").await.unwrap();
     let dir = t.connector_token("https://graph.microsoft.com/.default").await;
+    let (status, body) = t.graph_get(&dir, "auditLogs/signIns").await;
+    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("Authorization_RequestDenied")));
     let (status, page) = t.graph_get(&dir, "users?$top=2&$select=userPrincipalName").await;
     assert_eq!(status, 200, "{page}");
     assert_eq!(page["value"].as_array().unwrap().len(), 2);

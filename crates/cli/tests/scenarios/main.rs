@@ -10,6 +10,7 @@ mod bad_input_services;
 mod compliance_partner;
 mod demo;
 mod device_compliance;
+mod graph_odata;
 mod identity;
 mod interop;
 mod inventory_api;

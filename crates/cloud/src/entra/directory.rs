@@ -24,6 +24,11 @@ pub struct User {
     pub global_admin: i64,
 }
 
+/// Licence SKUs (Graph `assignedLicense.skuId`) a user of a licensed tenant holds:
+/// Microsoft Intune (`INTUNE_A`) and Microsoft Entra ID P1 (`AAD_PREMIUM`).
+pub const SKU_INTUNE: &str = "061f9ace-7d42-4136-88ac-31dc755f143f";
+pub const SKU_ENTRA_P1: &str = "078d2b04-f1bd-4111-bbd4-b4b1b354cef4";
+
 /// Kind of a permission, as Entra names them.
 pub const APPLICATION: &str = "Application";
 pub const DELEGATED: &str = "Delegated";

@@ -8,8 +8,6 @@ mod console;
 pub use console::PARTNER_PAGE;
 mod enrollment;
 mod graph;
-mod graph_directory;
-mod graph_intune;
 mod login;
 mod partner_api;
 

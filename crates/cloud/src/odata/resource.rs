@@ -382,3 +382,99 @@ pub static ALL: [&Resource; 9] = [
     &PARTNERS,
     &COMPLIANCE_PARTNERS,
 ];
+
+/// `servicePrincipals/{id}/endpoints`, held in memory.
+pub static ENDPOINTS: Resource = Resource {
+    entity_set: "servicePrincipals/endpoints",
+    type_name: "endpoint",
+    directory: true,
+    props: &[
+        Prop::new("id", Kind::Guid, None).eq(D, A),
+        Prop::new("capability", Kind::String, None).eq(D, A),
+        Prop::new("providerId", Kind::String, None).eq(D, A),
+        Prop::new("providerName", Kind::String, None).eq(D, A).starts_with(D),
+        Prop::new("uri", Kind::String, None).eq(D, A),
+        Prop::new("providerResourceId", Kind::String, None).eq(D, A),
+        Prop::new("deletedDateTime", Kind::DateTime, None),
+    ],
+    search: &[],
+    max_top: 999,
+    default_top: 100,
+};
+
+/// `servicePrincipals/{id}/appRoleAssignments`, held in memory.
+pub static APP_ROLE_ASSIGNMENTS: Resource = Resource {
+    entity_set: "servicePrincipals/appRoleAssignments",
+    type_name: "appRoleAssignment",
+    directory: true,
+    props: &[
+        Prop::new("id", Kind::String, None).eq(D, A),
+        Prop::new("appRoleId", Kind::Guid, None).eq(D, A),
+        Prop::new("principalId", Kind::Guid, None).eq(D, A),
+        Prop::new("principalType", Kind::String, None).eq(D, A),
+        Prop::new("principalDisplayName", Kind::String, None).eq(D, A).starts_with(D),
+        Prop::new("resourceId", Kind::Guid, None).eq(D, A),
+        Prop::new("resourceDisplayName", Kind::String, None).eq(D, A).starts_with(D),
+        Prop::new("appRoleValue", Kind::String, None),
+    ],
+    search: &[],
+    max_top: 999,
+    default_top: 100,
+};
+
+/// `oauth2PermissionGrants`, held in memory.
+pub static OAUTH2_GRANTS: Resource = Resource {
+    entity_set: "oauth2PermissionGrants",
+    type_name: "oAuth2PermissionGrant",
+    directory: true,
+    props: &[
+        Prop::new("id", Kind::String, None).eq(D, A),
+        Prop::new("clientId", Kind::Guid, None).eq(D, A),
+        Prop::new("consentType", Kind::String, None).eq(D, A),
+        Prop::new("principalId", Kind::Guid, None).eq(D, A).null(A),
+        Prop::new("resourceId", Kind::Guid, None).eq(D, A),
+        Prop::new("scope", Kind::String, None),
+    ],
+    search: &[],
+    max_top: 999,
+    default_top: 100,
+};
+
+/// `identity/conditionalAccess/policies`, held in memory.
+pub static CA_POLICIES: Resource = Resource {
+    entity_set: "identity/conditionalAccess/policies",
+    type_name: "conditionalAccessPolicy",
+    directory: false,
+    props: &[
+        Prop::new("id", Kind::Guid, None).eq(D, D),
+        Prop::new("displayName", Kind::String, None).eq(D, D).starts_with(D).order_by(D),
+        Prop::new("state", Kind::Enum, None).eq(D, D),
+        Prop::new("conditions", Kind::String, None),
+        Prop::new("grantControls", Kind::String, None),
+    ],
+    search: &[],
+    max_top: 1000,
+    default_top: 1000,
+};
+
+/// `auditLogs/signIns` (newest first), held in memory.
+pub static SIGN_INS: Resource = Resource {
+    entity_set: "auditLogs/signIns",
+    type_name: "signIn",
+    directory: false,
+    props: &[
+        Prop::new("id", Kind::String, None).eq(D, D),
+        Prop::new("createdDateTime", Kind::DateTime, None).eq(D, D).range(D).order_by(D),
+        Prop::new("userId", Kind::Guid, None).eq(D, D),
+        Prop::new("userPrincipalName", Kind::String, None).eq(D, D).starts_with(D),
+        Prop::new("appId", Kind::Guid, None).eq(D, D),
+        Prop::new("appDisplayName", Kind::String, None).eq(D, D).starts_with(D),
+        Prop::new("conditionalAccessStatus", Kind::Enum, None).eq(D, D),
+        Prop::new("status", Kind::String, None),
+        Prop::new("deviceDetail", Kind::String, None),
+        Prop::new("appliedConditionalAccessPolicies", Kind::String, None),
+    ],
+    search: &[],
+    max_top: 1000,
+    default_top: 1000,
+};

@@ -19,7 +19,7 @@ pub enum Bind {
 }
 
 /// SQL text with `$n` placeholders, numbered from the one the caller gives.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Sql {
     pub text: String,
     pub binds: Vec<Bind>,

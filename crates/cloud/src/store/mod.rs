@@ -15,7 +15,10 @@ static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 
 pub const MIGRATIONS: Migrations = Migrations { sqlite: &SQLITE, postgres: &POSTGRES };
 
-const MANAGED_COLUMNS: &str = "id, tenant_id, device_id, user_id, device_name, os_version, serial_number, compliance_state, \
+mod graph;
+pub use graph::Page;
+
+pub(crate) const MANAGED_COLUMNS: &str = "id, tenant_id, device_id, user_id, device_name, os_version, serial_number, compliance_state, \
     attributes, setting_results, partner_update_ms, last_sync_ms, noncompliant_since_ms, error_since_ms, grace_expires_ms";
 
 /// Ids bound per `IN (…)` list: well inside SQLite's and PostgreSQL's parameter limits.
@@ -256,7 +259,43 @@ impl Store {
         .bind(now)
         .execute(self.pool())
         .await?;
+        // A new user holds the tenant's licences.
+        for (sku, flag) in
+            [(crate::entra::directory::SKU_INTUNE, "intune_licence"), (crate::entra::directory::SKU_ENTRA_P1, "entra_p1_licence")]
+        {
+            sqlx::query(&format!("INSERT INTO user_licences (user_id, sku_id) SELECT $1, $2 FROM tenants WHERE id = $3 AND {flag} <> 0"))
+                .bind(&u.id)
+                .bind(sku)
+                .bind(&u.tenant_id)
+                .execute(self.pool())
+                .await?;
+        }
         Ok(())
+    }
+
+    /// The SKUs of the licences a user holds.
+    pub async fn user_licences(&self, user_id: &str) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar::<_, String>("SELECT sku_id FROM user_licences WHERE user_id = $1 ORDER BY sku_id")
+            .bind(user_id)
+            .fetch_all(self.pool())
+            .await?)
+    }
+
+    /// The SKUs of several users' licences, by user.
+    pub async fn licences_of(&self, user_ids: &[String]) -> Result<HashMap<String, Vec<String>>> {
+        let mut out: HashMap<String, Vec<String>> = HashMap::new();
+        for chunk in user_ids.chunks(500) {
+            let list: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!("SELECT user_id, sku_id FROM user_licences WHERE user_id IN ({}) ORDER BY sku_id", list.join(", "));
+            let mut q = sqlx::query_as::<_, (String, String)>(&sql);
+            for id in chunk {
+                q = q.bind(id);
+            }
+            for (user, sku) in q.fetch_all(self.pool()).await? {
+                out.entry(user).or_default().push(sku);
+            }
+        }
+        Ok(out)
     }
 
     pub async fn user_by_upn(&self, upn: &str) -> Result<Option<User>> {
@@ -866,6 +905,12 @@ impl Store {
         Ok(sqlx::query_as::<_, DeviceRow>(&sql).bind(tenant_id).bind(device_id.to_ascii_lowercase()).fetch_optional(self.pool()).await?)
     }
 
+    /// A tenant's device by its object ID.
+    pub async fn device_by_object_id(&self, tenant_id: &str, id: &str) -> Result<Option<DeviceRow>> {
+        let sql = format!("SELECT {} FROM devices WHERE tenant_id = $1 AND id = $2", Self::DEVICE_COLUMNS);
+        Ok(sqlx::query_as::<_, DeviceRow>(&sql).bind(tenant_id).bind(id).fetch_optional(self.pool()).await?)
+    }
+
     /// One page of a tenant's devices ordered by device ID, optionally only one device ID.
     pub async fn devices(&self, tenant_id: &str, device_id: Option<&str>, after: &str, limit: i64) -> Result<Vec<DeviceRow>> {
         let sql = format!(
@@ -1203,6 +1248,32 @@ impl Store {
         .bind(tenant_id)
         .fetch_all(self.pool())
         .await?)
+    }
+
+    /// A tenant's partner-managed device by its Intune ID.
+    pub async fn managed_device_by_id(&self, tenant_id: &str, id: &str) -> Result<Option<ManagedDeviceRow>> {
+        Ok(sqlx::query_as::<_, ManagedDeviceRow>(&format!(
+            "SELECT {MANAGED_COLUMNS} FROM managed_devices WHERE tenant_id = $1 AND id = $2"
+        ))
+        .bind(tenant_id)
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    /// The principal names of users, by object ID.
+    pub async fn upns_of(&self, user_ids: &[String]) -> Result<HashMap<String, String>> {
+        let mut out = HashMap::new();
+        for chunk in user_ids.chunks(500) {
+            let list: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!("SELECT id, upn FROM users WHERE id IN ({})", list.join(", "));
+            let mut q = sqlx::query_as::<_, (String, String)>(&sql);
+            for id in chunk {
+                q = q.bind(id);
+            }
+            out.extend(q.fetch_all(self.pool()).await?);
+        }
+        Ok(out)
     }
 
     pub async fn managed_device(&self, device_id: &str) -> Result<Option<ManagedDeviceRow>> {

@@ -1,0 +1,248 @@
+//! Microsoft Graph, device management part: partner-managed devices, device management
+//! and compliance management partners, macOS compliance policies and their assignments.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::directory::missing;
+use super::path::{Key, Route};
+use super::{Ctx, Listing, collection, count, entity, list_memory, page, paged};
+use crate::error::{CloudError, Result};
+use crate::intune::{partner, policies};
+use crate::odata::resource::{COMPLIANCE_PARTNERS, COMPLIANCE_POLICIES, MANAGED_DEVICES, PARTNERS};
+use crate::store::{ManagedDeviceRow, PolicyRow};
+
+const DEVICES_READ: [&str; 2] = ["DeviceManagementManagedDevices.Read.All", "DeviceManagementManagedDevices.ReadWrite.All"];
+const CONFIG_READ: [&str; 2] = ["DeviceManagementConfiguration.Read.All", "DeviceManagementConfiguration.ReadWrite.All"];
+const CONFIG_WRITE: [&str; 1] = ["DeviceManagementConfiguration.ReadWrite.All"];
+const SERVICE_READ: [&str; 2] = ["DeviceManagementServiceConfig.Read.All", "DeviceManagementServiceConfig.ReadWrite.All"];
+
+pub(super) async fn get(ctx: &Ctx<'_>, route: Route) -> Result<Response> {
+    match route {
+        Route::ManagedDevices => managed_devices(ctx).await,
+        Route::ManagedDevicesCount => {
+            let tenant = ctx.caller(&DEVICES_READ).await?;
+            let q = ctx.options(&MANAGED_DEVICES)?;
+            let n = ctx.state.store.graph_managed_devices_count(&tenant.id, &super::condition(&MANAGED_DEVICES, &q)).await?;
+            count(ctx, &MANAGED_DEVICES, n)
+        }
+        Route::ManagedDevice(key) => managed_device(ctx, key).await,
+        Route::Partners | Route::Partner(_) => partners(ctx, route).await,
+        Route::CompliancePartners | Route::CompliancePartner(_) => compliance_partners(ctx, route).await,
+        Route::Policies => {
+            let tenant = ctx.caller(&CONFIG_READ).await?;
+            let q = ctx.options(&COMPLIANCE_POLICIES)?;
+            let items = ctx.state.store.policies(&tenant.id).await?.iter().map(policy_json).collect();
+            Ok(collection(ctx, "deviceManagement/deviceCompliancePolicies", &q, list_memory(&COMPLIANCE_POLICIES, &q, items)?))
+        }
+        Route::Policy(key) => {
+            let tenant = ctx.caller(&CONFIG_READ).await?;
+            let q = ctx.options(&COMPLIANCE_POLICIES)?;
+            let p = ctx.state.store.policy(&tenant.id, &key.text().to_ascii_lowercase()).await?.ok_or_else(|| missing(key.text()))?;
+            Ok(entity(ctx, "deviceManagement/deviceCompliancePolicies", &q, policy_json(&p)))
+        }
+        Route::PolicyAssignments(key) => {
+            let tenant = ctx.caller(&CONFIG_READ).await?;
+            let id = key.text().to_ascii_lowercase();
+            ctx.state.store.policy(&tenant.id, &id).await?.ok_or_else(|| missing(key.text()))?;
+            let groups = ctx.state.store.policy_assignments(&id).await?;
+            Ok(assignments(ctx, &id, &groups))
+        }
+        _ => Err(CloudError::bad_request("Resource not found for the request.")),
+    }
+}
+
+// ---- managed devices ---------------------------------------------------------------
+
+fn managed_json(m: &ManagedDeviceRow, upn: Option<&str>) -> Value {
+    let grace = m.grace_expires_ms.map(platform::clock::ms_to_rfc3339).unwrap_or_else(|| "9999-12-31T23:59:59Z".into());
+    json!({
+        "@odata.type": "#microsoft.graph.managedDevice",
+        "id": m.id, "userId": m.user_id, "userPrincipalName": upn, "deviceName": m.device_name, "operatingSystem": "macOS",
+        "osVersion": m.os_version, "serialNumber": m.serial_number, "azureADDeviceId": m.device_id, "azureADRegistered": true,
+        "deviceRegistrationState": "registered", "complianceState": m.compliance_state,
+        "complianceGracePeriodExpirationDateTime": grace, "managementAgent": "jamf",
+        "lastSyncDateTime": platform::clock::ms_to_rfc3339(m.last_sync_ms), "managedDeviceOwnerType": "company",
+        "manufacturer": "Apple",
+    })
+}
+
+async fn managed_devices(ctx: &Ctx<'_>) -> Result<Response> {
+    let tenant = ctx.caller(&DEVICES_READ).await?;
+    let q = ctx.options(&MANAGED_DEVICES)?;
+    let page = page(&MANAGED_DEVICES, &q, "m.id")?;
+    let rows = ctx.state.store.graph_managed_devices(&tenant.id, &page).await?;
+    let (rows, next) = paged(rows, &q, &page, |m| m.id.clone());
+    let total = if q.count { Some(ctx.state.store.graph_managed_devices_count(&tenant.id, &page.condition).await?) } else { None };
+    let users: Vec<String> = rows.iter().map(|m| m.user_id.clone()).collect();
+    let upns = ctx.state.store.upns_of(&users).await?;
+    let items = rows.iter().map(|m| managed_json(m, upns.get(&m.user_id).map(String::as_str))).collect();
+    Ok(collection(ctx, "deviceManagement/managedDevices", &q, Listing { items, count: total, next }))
+}
+
+async fn managed_device(ctx: &Ctx<'_>, key: Key) -> Result<Response> {
+    let tenant = ctx.caller(&DEVICES_READ).await?;
+    let q = ctx.options(&MANAGED_DEVICES)?;
+    let m = ctx.state.store.managed_device_by_id(&tenant.id, &key.text().to_ascii_lowercase()).await?.ok_or_else(|| missing(key.text()))?;
+    let upn = ctx.state.store.upns_of(std::slice::from_ref(&m.user_id)).await?.remove(&m.user_id);
+    Ok(entity(ctx, "deviceManagement/managedDevices", &q, managed_json(&m, upn.as_deref())))
+}
+
+// ---- partners ----------------------------------------------------------------------
+
+async fn partners(ctx: &Ctx<'_>, route: Route) -> Result<Response> {
+    let tenant = ctx.caller(&SERVICE_READ).await?;
+    let q = ctx.options(&PARTNERS)?;
+    let mut items = Vec::new();
+    if let Some(p) = ctx.state.store.partner(&tenant.id).await? {
+        let single = match &p.app_id {
+            Some(a) => ctx
+                .state
+                .store
+                .application(a)
+                .await?
+                .is_some_and(|a| a.owner_tenant_id.as_deref() == Some(tenant.id.as_str()) && !a.multi_tenant),
+            None => false,
+        };
+        items.push(json!({
+            "@odata.type": "#microsoft.graph.deviceManagementPartner",
+            "id": p.tenant_id,
+            "lastHeartbeatDateTime": p.last_heartbeat_ms.map(platform::clock::ms_to_rfc3339),
+            "partnerState": p.partner_state,
+            "partnerAppType": if single { "singleTenantApp" } else { "multiTenantApp" },
+            "singleTenantAppId": p.app_id,
+            "displayName": "Jamf",
+            "isConfigured": p.app_id.is_some(),
+            "whenPartnerDevicesWillBeRemovedDateTime": p.removal_at_ms.map(platform::clock::ms_to_rfc3339),
+            "whenPartnerDevicesWillBeMarkedAsNonCompliantDateTime": p.noncompliant_at_ms.map(platform::clock::ms_to_rfc3339),
+            "groupsRequiringPartnerEnrollment": partner_assignments(&p),
+            "displayState": partner::display(&p.partner_state),
+        }));
+    }
+    let context = "deviceManagement/deviceManagementPartners";
+    match route {
+        Route::Partner(key) => {
+            let item = items.into_iter().find(|p| p["id"].as_str().is_some_and(|id| id.eq_ignore_ascii_case(key.text())));
+            Ok(entity(ctx, context, &q, item.ok_or_else(|| missing(key.text()))?))
+        }
+        _ => Ok(collection(ctx, context, &q, list_memory(&PARTNERS, &q, items)?)),
+    }
+}
+
+/// `groupsRequiringPartnerEnrollment`: include and exclude targets.
+fn partner_assignments(p: &crate::store::PartnerRow) -> Vec<Value> {
+    let (include, exclude) = partner::groups(p);
+    include
+        .iter()
+        .map(|g| json!({"target": {"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": g}}))
+        .chain(exclude.iter().map(|g| json!({"target": {"@odata.type": "#microsoft.graph.exclusionGroupAssignmentTarget", "groupId": g}})))
+        .collect()
+}
+
+/// `POST deviceManagementPartners/{id}/terminate`: ends the partner connection (204).
+pub(super) async fn terminate(ctx: &Ctx<'_>, key: Key) -> Result<Response> {
+    let tenant = ctx.caller(&["DeviceManagementServiceConfig.ReadWrite.All"]).await?;
+    let mut p = ctx
+        .state
+        .store
+        .partner(&tenant.id)
+        .await?
+        .filter(|p| p.tenant_id.eq_ignore_ascii_case(key.text()))
+        .ok_or_else(|| missing(key.text()))?;
+    if !partner::connected(&p) {
+        return Err(CloudError::bad_request("There is no partner connection to terminate."));
+    }
+    partner::terminate(&mut p, ctx.state.clock.now_ms());
+    ctx.state.store.save_partner(&p).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn compliance_partners(ctx: &Ctx<'_>, route: Route) -> Result<Response> {
+    let tenant = ctx.caller(&SERVICE_READ).await?;
+    let q = ctx.options(&COMPLIANCE_PARTNERS)?;
+    let target = |g: &String| json!({"target": {"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": g}});
+    let items: Vec<Value> = ctx
+        .state
+        .store
+        .compliance_partners(&tenant.id)
+        .await?
+        .into_iter()
+        .map(|c| {
+            let groups: Vec<String> = serde_json::from_str(&c.mac_groups).unwrap_or_default();
+            json!({
+                "@odata.type": "#microsoft.graph.complianceManagementPartner",
+                "id": c.id, "displayName": c.display_name, "partnerState": c.partner_state,
+                "lastHeartbeatDateTime": c.last_heartbeat_ms.map(platform::clock::ms_to_rfc3339),
+                "macOsOnboarded": true, "androidOnboarded": false, "iosOnboarded": false,
+                "macOsEnrollmentAssignments": groups.iter().map(target).collect::<Vec<_>>(),
+                "androidEnrollmentAssignments": [], "iosEnrollmentAssignments": [],
+            })
+        })
+        .collect();
+    let context = "deviceManagement/complianceManagementPartners";
+    match route {
+        Route::CompliancePartner(key) => {
+            let item = items.into_iter().find(|p| p["id"].as_str().is_some_and(|id| id.eq_ignore_ascii_case(key.text())));
+            Ok(entity(ctx, context, &q, item.ok_or_else(|| missing(key.text()))?))
+        }
+        _ => Ok(collection(ctx, context, &q, list_memory(&COMPLIANCE_PARTNERS, &q, items)?)),
+    }
+}
+
+// ---- compliance policies -----------------------------------------------------------
+
+fn policy_json(p: &PolicyRow) -> Value {
+    let mut v: Value = serde_json::from_str(&p.settings).unwrap_or_else(|_| json!({}));
+    v["@odata.type"] = json!(policies::MACOS_POLICY_TYPE);
+    v["id"] = json!(p.id);
+    v["displayName"] = json!(p.display_name);
+    v["version"] = json!(1);
+    v
+}
+
+fn json_body(body: &[u8]) -> Result<Value> {
+    serde_json::from_slice(body).map_err(|e| CloudError::bad_request(format!("The request body is not valid JSON: {e}")))
+}
+
+pub(super) async fn create_policy(ctx: &Ctx<'_>, body: &[u8]) -> Result<Response> {
+    let tenant = ctx.caller(&CONFIG_WRITE).await?;
+    let (name, settings) = policies::parse(&json_body(body)?)?;
+    let row = policies::create(&ctx.state.store, &tenant.id, &name, &settings, ctx.state.clock.now_ms()).await?;
+    let mut item = policy_json(&row);
+    item["@odata.context"] =
+        json!(format!("{}/graph/{}/$metadata#deviceManagement/deviceCompliancePolicies/$entity", ctx.state.base_url, ctx.version));
+    Ok((StatusCode::CREATED, axum::Json(item)).into_response())
+}
+
+/// `POST …/{id}/assign` with `{"assignments":[{"target":{"@odata.type":"#microsoft.graph.groupAssignmentTarget","groupId":"…"}}]}`.
+pub(super) async fn assign(ctx: &Ctx<'_>, key: Key, body: &[u8]) -> Result<Response> {
+    let tenant = ctx.caller(&CONFIG_WRITE).await?;
+    let body = json_body(body)?;
+    let mut groups = Vec::new();
+    for a in body["assignments"].as_array().ok_or_else(|| CloudError::bad_request("assignments must be an array."))? {
+        let target = &a["target"];
+        match target["@odata.type"].as_str() {
+            Some("#microsoft.graph.groupAssignmentTarget") => {}
+            other => {
+                return Err(CloudError::bad_request(format!(
+                    "Compliance policies for partner-managed Macs are assigned to user groups (#microsoft.graph.groupAssignmentTarget), not {}.",
+                    other.unwrap_or("an untyped target")
+                )));
+            }
+        }
+        groups.push(target["groupId"].as_str().ok_or_else(|| CloudError::bad_request("target.groupId is required."))?.to_string());
+    }
+    let id = key.text().to_ascii_lowercase();
+    policies::assign(&ctx.state.store, &tenant.id, &id, &groups).await?;
+    Ok(assignments(ctx, &id, &groups))
+}
+
+fn assignments(ctx: &Ctx<'_>, id: &str, groups: &[String]) -> Response {
+    let items = groups
+        .iter()
+        .map(|g| json!({"id": format!("{id}_{g}"), "target": {"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": g}}))
+        .collect();
+    let q = crate::odata::query::QueryOptions::default();
+    collection(ctx, "deviceManagement/deviceCompliancePolicies/assignments", &q, Listing { items, count: None, next: None })
+}
