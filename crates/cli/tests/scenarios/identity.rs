@@ -49,20 +49,27 @@ async fn token_with_assertion(t: &TestStack, assertion: &str) -> (u16, Value) {
 }
 
 #[tokio::test]
-async fn certificate_credentials_are_checked_and_never_replayed() {
+async fn certificate_credentials_are_checked_and_never_forged() {
     let t = spawn(1).await;
     let aud = format!("{}/{}/oauth2/v2.0/token", t.cloud.url(), t.tenant.tenant_id);
     for alg in [Algorithm::PS256, Algorithm::RS256] {
-        let a = assertion(&t, alg, &uuid::Uuid::new_v4().to_string(), &aud);
+        let jti = uuid::Uuid::new_v4().to_string();
+        let a = assertion(&t, alg, &jti, &aud);
         let (status, body) = token_with_assertion(&t, &a).await;
         assert_eq!(status, 200, "{alg:?}: {body}");
         let token = body["access_token"].as_str().unwrap();
         let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(token.split('.').nth(1).unwrap()).unwrap()).unwrap();
         assert_eq!(claims["appidacr"], "2", "certificate authentication is recorded in the token");
-        // The same assertion a second time is a replay.
-        let (status, body) = token_with_assertion(&t, &a).await;
+        // MSAL presents one assertion again for minutes: accepted until it expires.
+        assert_eq!(token_with_assertion(&t, &a).await.0, 200, "the same assertion again");
+        // Another assertion reusing its jti is not.
+        let other = assertion(&t, alg, &jti, &format!("{}/{}/oauth2/token", t.cloud.url(), t.tenant.tenant_id));
+        let (status, body) = token_with_assertion(&t, &other).await;
         assert_eq!((status, body["error_codes"][0].as_u64()), (401, Some(700025)), "{body}");
     }
+    // The audience Microsoft documents is accepted beside this cloud's own.
+    let canonical = format!("https://login.microsoftonline.com/{}/oauth2/v2.0/token", t.tenant.tenant_id);
+    assert_eq!(token_with_assertion(&t, &assertion(&t, Algorithm::PS256, "canonical", &canonical)).await.0, 200);
     // Wrong audience, expired, `alg: none`, HS256 keyed with the certificate: all refused.
     let wrong_aud = assertion(&t, Algorithm::PS256, "a1", "https://login.microsoftonline.com/x/oauth2/v2.0/token");
     assert_eq!(token_with_assertion(&t, &wrong_aud).await.1["error_codes"][0], 700021);
@@ -262,5 +269,37 @@ async fn an_admin_registers_an_app_with_a_secret_and_an_intune_permission() {
     b.post_form(&format!("{url}/{app_id}/consent"), &[]).await.unwrap();
     let (_, body) = t.token(&t.tenant.tenant_id, &app_id, &secret, "https://api.manage.microsoft.com//.default").await;
     assert_eq!(roles(&body), Some(json!(["update_device_attributes"])));
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn the_token_endpoint_keeps_the_callers_request_id_and_keys_carry_their_certificates() {
+    let t = spawn(1).await;
+    let id = "539da3bd-942f-25db-636b-27f6f6e8eae4";
+    let resp = t
+        .http
+        .post(format!("{}/{}/oauth2/v2.0/token", t.cloud.url(), t.tenant.tenant_id))
+        .header("client-request-id", id)
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "nobody"),
+            ("client_secret", "x"),
+            ("scope", "https://graph.microsoft.com/.default"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["client-request-id"], id);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["correlation_id"], id);
+    assert!(body["error_description"].as_str().unwrap().contains(&format!("Correlation ID: {id}")), "{body}");
+    // JWKS keys carry their certificate and its thumbprint; tokens name it.
+    let jwks: Value =
+        t.http.get(format!("{}/{}/discovery/v2.0/keys", t.cloud.url(), t.tenant.tenant_id)).send().await.unwrap().json().await.unwrap();
+    let key = &jwks["keys"][0];
+    assert!(key["x5c"][0].as_str().is_some_and(|c| c.len() > 500) && key["x5t"].is_string(), "{key}");
+    let token = t.test_client_token().await;
+    let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(token.split('.').next().unwrap()).unwrap()).unwrap();
+    assert_eq!(header["x5t"], key["x5t"]);
     t.stop().await;
 }

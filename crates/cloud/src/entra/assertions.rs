@@ -64,7 +64,9 @@ fn failed(detail: &str) -> CloudError {
 }
 
 /// Checks a client assertion for `client_id`. `audiences` are the token endpoint URLs the
-/// assertion may name. Records the `jti` so the same assertion cannot be used twice.
+/// assertion may name. The same assertion may be presented again until it expires (MSAL
+/// and azure-identity reuse one for several minutes); another assertion reusing its
+/// `jti` is refused.
 pub async fn verify(store: &Store, client_id: &str, assertion: &str, audiences: &[String], now_ms: i64) -> Result<()> {
     let malformed = || CloudError::login("invalid_request", 50027, "The client assertion is not a well-formed JWT.");
     // The algorithm is read before anything else: `none`, HMAC (keyed with the public
@@ -137,11 +139,11 @@ pub async fn verify(store: &Store, client_id: &str, assertion: &str, audiences: 
         .jti
         .filter(|j| !j.is_empty())
         .ok_or_else(|| CloudError::login("invalid_client", 700021, "The client assertion must carry a jti claim."))?;
-    if !store.record_assertion(client_id, &jti, exp * 1000, now_ms).await? {
+    if !store.record_assertion(client_id, &jti, &platform::secrets::digest_hex(assertion), exp * 1000, now_ms).await? {
         return Err(CloudError::login(
             "invalid_client",
             700025,
-            "The client assertion was already used: its jti has been presented before.",
+            "Another client assertion already used this jti; each assertion needs its own.",
         ));
     }
     Ok(())

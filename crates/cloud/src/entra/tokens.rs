@@ -54,6 +54,8 @@ impl AccessClaims {
 
 struct SigningKey {
     kid: String,
+    /// Base64url SHA-1 thumbprint of the key's certificate (the tokens' `x5t`).
+    x5t: String,
     created_ms: i64,
     encoding: EncodingKey,
     decoding: DecodingKey,
@@ -72,24 +74,71 @@ pub struct Keys {
     keys: RwLock<Vec<SigningKey>>,
 }
 
-fn key_from_pem(kid: &str, pem: &str, created_ms: i64) -> Result<SigningKey> {
+/// A self-signed certificate for a signing key (DER, base64), as Microsoft publishes its
+/// keys in certificates.
+fn certificate_for(pem: &str, created_ms: i64) -> Result<String> {
+    use base64::Engine;
+    let key = rcgen::KeyPair::from_pem(pem).map_err(CloudError::internal)?;
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(CloudError::internal)?;
+    params.distinguished_name.push(rcgen::DnType::CommonName, "accounts.accesscontrol.windows.net");
+    let day = |ms: i64| {
+        let t = chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default();
+        use chrono::Datelike;
+        rcgen::date_time_ymd(t.year(), t.month() as u8, t.day() as u8)
+    };
+    params.not_before = day(created_ms - 24 * 3600 * 1000);
+    params.not_after = day(created_ms + 5 * 365 * 24 * 3600 * 1000);
+    let cert = params.self_signed(&key).map_err(CloudError::internal)?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(cert.der()))
+}
+
+fn key_from_pem(kid: &str, pem: &str, created_ms: i64, certificate_b64: &str) -> Result<SigningKey> {
+    use base64::Engine;
+    let der = base64::engine::general_purpose::STANDARD.decode(certificate_b64).map_err(CloudError::internal)?;
+    let sha1 = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, &der);
+    let x5t = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha1.as_ref());
     let encoding = EncodingKey::from_rsa_pem(pem.as_bytes()).map_err(CloudError::internal)?;
     let mut jwk = Jwk::from_encoding_key(&encoding, Algorithm::RS256).map_err(CloudError::internal)?;
     jwk.common.key_id = Some(kid.to_string());
     jwk.common.public_key_use = Some(jsonwebtoken::jwk::PublicKeyUse::Signature);
+    jwk.common.x509_sha1_fingerprint = Some(x5t.clone());
+    jwk.common.x509_chain = Some(vec![certificate_b64.to_string()]);
     let decoding = DecodingKey::from_jwk(&jwk).map_err(CloudError::internal)?;
-    Ok(SigningKey { kid: kid.to_string(), created_ms, encoding, decoding, jwk })
+    Ok(SigningKey { kid: kid.to_string(), x5t, created_ms, encoding, decoding, jwk })
+}
+
+/// A new signing key and its certificate; like Microsoft's, its `kid` is its `x5t`.
+fn new_key(now_ms: i64) -> Result<(String, String, String)> {
+    use base64::Engine;
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).map_err(CloudError::internal)?;
+    let pem = key.serialize_pem();
+    let cert = certificate_for(&pem, now_ms)?;
+    let der = base64::engine::general_purpose::STANDARD.decode(&cert).map_err(CloudError::internal)?;
+    let sha1 = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, &der);
+    Ok((base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha1.as_ref()), pem, cert))
 }
 
 impl Keys {
     pub async fn load_or_create(store: &Store, now_ms: i64) -> Result<Keys> {
         let mut rows = store.signing_keys().await?;
         if rows.is_empty() {
-            let (kid, pem) = generate_rsa_key()?;
-            store.insert_signing_key(&kid, &pem, now_ms).await?;
+            let (kid, pem, cert) = new_key(now_ms)?;
+            store.insert_signing_key(&kid, &pem, &cert, now_ms).await?;
             rows = store.signing_keys().await?;
         }
-        let keys = rows.iter().map(|(kid, pem, created)| key_from_pem(kid, pem, *created)).collect::<Result<Vec<_>>>()?;
+        let mut keys = Vec::with_capacity(rows.len());
+        for (kid, pem, created, cert) in rows {
+            let cert = match cert {
+                Some(c) => c,
+                // A key made before keys had certificates gets one, kept from now on.
+                None => {
+                    let c = certificate_for(&pem, created)?;
+                    store.set_signing_key_certificate(&kid, &c).await?;
+                    c
+                }
+            };
+            keys.push(key_from_pem(&kid, &pem, created, &cert)?);
+        }
         let keys = Keys { keys: RwLock::new(keys) };
         keys.maintain(store, now_ms).await?;
         Ok(keys)
@@ -116,9 +165,9 @@ impl Keys {
 
     /// Starts signing with a new key; the previous ones stay published.
     pub async fn rotate(&self, store: &Store, now_ms: i64) -> Result<String> {
-        let (kid, pem) = generate_rsa_key()?;
-        store.insert_signing_key(&kid, &pem, now_ms).await?;
-        let key = key_from_pem(&kid, &pem, now_ms)?;
+        let (kid, pem, cert) = new_key(now_ms)?;
+        store.insert_signing_key(&kid, &pem, &cert, now_ms).await?;
+        let key = key_from_pem(&kid, &pem, now_ms, &cert)?;
         self.keys.write().expect("keys lock").insert(0, key);
         Ok(kid)
     }
@@ -128,6 +177,7 @@ impl Keys {
         let key = keys.first().ok_or_else(|| CloudError::internal("no signing key"))?;
         let mut header = Header::new(Algorithm::RS256);
         header.kid = Some(key.kid.clone());
+        header.x5t = Some(key.x5t.clone());
         header.typ = Some("JWT".into());
         jsonwebtoken::encode(&header, claims, &key.encoding).map_err(CloudError::internal)
     }
@@ -178,12 +228,6 @@ pub enum TokenError {
     WrongAudience(String),
 }
 
-fn generate_rsa_key() -> Result<(String, String)> {
-    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).map_err(CloudError::internal)?;
-    let kid = platform::secrets::random_token(20);
-    Ok((kid, key.serialize_pem()))
-}
-
 /// A token lifetime between 60 and 90 minutes, as the identity platform hands out.
 pub fn token_lifetime_s() -> i64 {
     use rand::Rng;
@@ -195,8 +239,8 @@ mod tests {
     use super::*;
 
     fn keys() -> Keys {
-        let (kid, pem) = generate_rsa_key().unwrap();
-        Keys { keys: RwLock::new(vec![key_from_pem(&kid, &pem, 0).unwrap()]) }
+        let (kid, pem, cert) = new_key(0).unwrap();
+        Keys { keys: RwLock::new(vec![key_from_pem(&kid, &pem, 0, &cert).unwrap()]) }
     }
 
     fn claims(now: i64) -> AccessClaims {
@@ -241,5 +285,19 @@ mod tests {
         // A token signed by another key is refused.
         let other = keys().sign(&claims(1000)).unwrap();
         assert_eq!(k.verify(&other, &["https://api.manage.microsoft.com/"], 1000).unwrap_err(), TokenError::BadSignature);
+    }
+
+    #[test]
+    fn keys_are_published_with_their_certificate_and_tokens_name_it() {
+        use base64::Engine;
+        let k = keys();
+        let jwk = serde_json::to_value(&k.jwks().keys[0]).unwrap();
+        let chain = jwk["x5c"][0].as_str().unwrap();
+        let der = base64::engine::general_purpose::STANDARD.decode(chain).unwrap();
+        let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
+        assert!(cert.subject().to_string().contains("accounts.accesscontrol.windows.net"));
+        assert_eq!(jwk["x5t"], jwk["kid"], "kid is the certificate's thumbprint, as Microsoft's are");
+        let header = jsonwebtoken::decode_header(k.sign(&claims(0)).unwrap()).unwrap();
+        assert_eq!(header.x5t.as_deref(), jwk["x5t"].as_str());
     }
 }

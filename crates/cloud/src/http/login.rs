@@ -293,10 +293,15 @@ async fn authenticate_by_assertion(
             .ok_or_else(|| missing("client_id"))?,
     };
     let app = state.store.application(&client_id).await?.ok_or_else(|| app_not_found(&client_id, &tenant.id))?;
-    let base = &state.base_url;
-    let audiences: Vec<String> = [segment, tenant.id.as_str(), tenant.domain.as_str()]
+    // This cloud's token endpoint, and the canonical one of each Microsoft cloud (the
+    // audience Microsoft documents, which clients configured for it sign).
+    let roots: Vec<String> = std::iter::once(state.base_url.clone())
+        .chain(wire::CloudProfile::NAMES.iter().filter_map(|n| wire::CloudProfile::builtin(n)).map(|p| p.authority))
+        .collect();
+    let audiences: Vec<String> = roots
         .iter()
-        .flat_map(|s| [format!("{base}/{s}/oauth2/v2.0/token"), format!("{base}/{s}/oauth2/token")])
+        .flat_map(|base| [segment, tenant.id.as_str(), tenant.domain.as_str()].map(|s| (base.clone(), s.to_string())))
+        .flat_map(|(base, s)| [format!("{base}/{s}/oauth2/v2.0/token"), format!("{base}/{s}/oauth2/token")])
         .collect();
     assertions::verify(&state.store, &app.app_id, assertion, &audiences, state.clock.now_ms()).await?;
     if state.store.service_principal(&tenant.id, &app.app_id).await?.is_none() {

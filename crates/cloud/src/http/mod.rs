@@ -24,14 +24,18 @@ use crate::error::{CloudError, Result};
 pub const PARTNER_PREFIX: &str = "/fef/{unit}/TrafficGateway/TrafficRoutingService/PartnerAPI";
 
 pub fn router(state: Shared) -> Router {
+    // The token endpoints answer with the caller's `client-request-id` as correlation.
+    let tokens = Router::new()
+        .route("/{tenant}/oauth2/v2.0/token", post(login::token_v2))
+        .route("/{tenant}/oauth2/token", post(login::token_v1))
+        .layer(axum::middleware::from_fn(correlation));
     let mut router = Router::new()
+        .merge(tokens)
         // Identity platform.
         .route("/{tenant}/v2.0/.well-known/openid-configuration", get(login::openid_configuration_v2))
         .route("/{tenant}/.well-known/openid-configuration", get(login::openid_configuration_v1))
         .route("/{tenant}/discovery/v2.0/keys", get(login::jwks))
         .route("/{tenant}/discovery/keys", get(login::jwks))
-        .route("/{tenant}/oauth2/v2.0/token", post(login::token_v2))
-        .route("/{tenant}/oauth2/token", post(login::token_v1))
         .route("/{tenant}/adminconsent", get(login::admin_consent))
         .route("/{tenant}/v2.0/adminconsent", get(login::admin_consent))
         .route("/{tenant}/oauth2/v2.0/authorize", get(authorize::authorize_v2))
@@ -63,6 +67,42 @@ pub fn router(state: Shared) -> Router {
         router = router.route("/_test/clock/advance", post(advance_clock)).route("/_test/faults", post(plan_faults).get(fault_arrivals));
     }
     router.layer(DefaultBodyLimit::max(crate::intune::uploads::MAX_BODY_BYTES + 1024)).fallback(not_found).with_state(state)
+}
+
+/// The identity platform names a request by the caller's `client-request-id` when it
+/// sent one: echoed as a header and, on an error, as its `correlation_id`.
+async fn correlation(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    use axum::http::header::HeaderValue;
+    let client = req
+        .headers()
+        .get("client-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| uuid::Uuid::parse_str(v).is_ok())
+        .map(str::to_string);
+    let resp = next.run(req).await;
+    let Some(client) = client else { return resp };
+    let (mut parts, body) = resp.into_parts();
+    let body = if parts.status.is_success() {
+        body
+    } else {
+        let bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
+        match serde_json::from_slice::<serde_json::Value>(&bytes) {
+            Ok(mut error) if error.get("correlation_id").is_some() => {
+                let old = error["correlation_id"].as_str().unwrap_or_default().to_string();
+                if let Some(d) = error["error_description"].as_str() {
+                    error["error_description"] = serde_json::json!(d.replace(&old, &client));
+                }
+                error["correlation_id"] = serde_json::json!(client);
+                parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+                axum::body::Body::from(serde_json::to_vec(&error).unwrap_or_default())
+            }
+            _ => axum::body::Body::from(bytes),
+        }
+    };
+    if let Ok(v) = HeaderValue::from_str(&client) {
+        parts.headers.insert("client-request-id", v);
+    }
+    axum::response::Response::from_parts(parts, body)
 }
 
 #[derive(serde::Deserialize)]

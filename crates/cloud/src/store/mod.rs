@@ -521,15 +521,25 @@ impl Store {
     }
 
     /// Records a client assertion's `jti`; false if it was seen before (a replay).
-    pub async fn record_assertion(&self, app_id: &str, jti: &str, expires_ms: i64, now: i64) -> Result<bool> {
+    /// Records an app's client assertion by `jti`; `false` when another assertion already
+    /// used that `jti` (the same assertion presented again is fine until it expires).
+    pub async fn record_assertion(&self, app_id: &str, jti: &str, digest: &str, expires_ms: i64, now: i64) -> Result<bool> {
         sqlx::query("DELETE FROM used_assertions WHERE expires_ms < $1").bind(now).execute(self.pool()).await?;
-        let r = sqlx::query("INSERT INTO used_assertions (jti, app_id, expires_ms) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-            .bind(jti)
+        sqlx::query(
+            "INSERT INTO used_assertions (jti, app_id, expires_ms, assertion_digest) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        )
+        .bind(jti)
+        .bind(app_id)
+        .bind(expires_ms)
+        .bind(digest)
+        .execute(self.pool())
+        .await?;
+        let stored = sqlx::query_scalar::<_, Option<String>>("SELECT assertion_digest FROM used_assertions WHERE app_id = $1 AND jti = $2")
             .bind(app_id)
-            .bind(expires_ms)
-            .execute(self.pool())
+            .bind(jti)
+            .fetch_optional(self.pool())
             .await?;
-        Ok(r.rows_affected() == 1)
+        Ok(stored.flatten().as_deref() == Some(digest))
     }
 
     /// The tenant's service principal for `app_id`, created if missing.
@@ -623,11 +633,22 @@ impl Store {
 
     // ---- keys, sessions, consent -------------------------------------------------------
 
-    pub async fn insert_signing_key(&self, kid: &str, pem: &str, now: i64) -> Result<()> {
-        sqlx::query("INSERT INTO signing_keys (kid, private_pem, created_ms) VALUES ($1, $2, $3)")
+    pub async fn insert_signing_key(&self, kid: &str, pem: &str, certificate_der: &str, now: i64) -> Result<()> {
+        sqlx::query("INSERT INTO signing_keys (kid, private_pem, created_ms, certificate_der) VALUES ($1, $2, $3, $4)")
             .bind(kid)
             .bind(pem)
             .bind(now)
+            .bind(certificate_der)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Stores the certificate of a key made before keys had one.
+    pub async fn set_signing_key_certificate(&self, kid: &str, certificate_der: &str) -> Result<()> {
+        sqlx::query("UPDATE signing_keys SET certificate_der = $1 WHERE kid = $2")
+            .bind(certificate_der)
+            .bind(kid)
             .execute(self.pool())
             .await?;
         Ok(())
@@ -638,11 +659,13 @@ impl Store {
         Ok(())
     }
 
-    /// `(kid, pem, created_ms)`, newest first.
-    pub async fn signing_keys(&self) -> Result<Vec<(String, String, i64)>> {
-        Ok(sqlx::query_as::<_, (String, String, i64)>("SELECT kid, private_pem, created_ms FROM signing_keys ORDER BY created_ms DESC")
-            .fetch_all(self.pool())
-            .await?)
+    /// `(kid, pem, created_ms, certificate DER in base64)`, newest first.
+    pub async fn signing_keys(&self) -> Result<Vec<(String, String, i64, Option<String>)>> {
+        Ok(sqlx::query_as::<_, (String, String, i64, Option<String>)>(
+            "SELECT kid, private_pem, created_ms, certificate_der FROM signing_keys ORDER BY created_ms DESC",
+        )
+        .fetch_all(self.pool())
+        .await?)
     }
 
     pub async fn insert_console_session(&self, digest: &str, user_id: &str, expires_ms: i64) -> Result<()> {
