@@ -123,6 +123,20 @@ async fn app(
     Ok((app_id, secret))
 }
 
+/// A multi-tenant application registered by another vendor in the provider's tenant
+/// (for instance a compliance partner), with application `permissions`, one redirect URI
+/// for its admin-consent link and a client secret. Returns `(application ID, secret)`.
+pub async fn vendor_app(
+    store: &Store,
+    owner_tenant_id: &str,
+    name: &str,
+    redirect_uri: &str,
+    permissions: Vec<Permission>,
+    now: i64,
+) -> Result<(String, String)> {
+    app(store, owner_tenant_id, name, true, vec![redirect_uri.to_string()], permissions, now).await
+}
+
 /// The connector provider's own tenant and its two multi-tenant applications (SPEC S8).
 #[derive(Debug, Clone)]
 pub struct ProviderApps {

@@ -123,7 +123,9 @@ pub struct DeviceItem {
     // EntityType 1 and 4.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_management_state: Option<String>,
-    #[serde(rename = "complianceStatus", default, skip_serializing_if = "Option::is_none")]
+    /// The partner's verdict: `true`/`false`, or as live partners write it, `"compliant"`
+    /// / `"notCompliant"`.
+    #[serde(rename = "complianceStatus", default, skip_serializing_if = "Option::is_none", deserialize_with = "verdict")]
     pub compliance_status: Option<bool>,
 }
 
@@ -133,7 +135,31 @@ pub struct DeviceItem {
 pub struct UploadMessage {
     pub tenant_id: String,
     pub upload_time: String,
+    /// The items: a JSON array, or (as live partners send it) a string holding one.
+    #[serde(deserialize_with = "items")]
     pub content: Vec<DeviceItem>,
+}
+
+/// `true`, `false`, `"compliant"`, `"notCompliant"` (any case), or null.
+fn verdict<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    match Option::<serde_json::Value>::deserialize(d)? {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::Bool(b)) => Ok(Some(b)),
+        Some(serde_json::Value::String(s)) => match s.to_ascii_lowercase().as_str() {
+            "compliant" | "true" => Ok(Some(true)),
+            "notcompliant" | "noncompliant" | "false" => Ok(Some(false)),
+            _ => Err(serde::de::Error::custom(format!("complianceStatus '{s}' is not compliant or notCompliant"))),
+        },
+        Some(other) => Err(serde::de::Error::custom(format!("complianceStatus {other} is not compliant or notCompliant"))),
+    }
+}
+
+/// The items as an array, or an array encoded in a string.
+fn items<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<DeviceItem>, D::Error> {
+    match serde_json::Value::deserialize(d)? {
+        serde_json::Value::String(s) => serde_json::from_str(&s).map_err(|e| serde::de::Error::custom(format!("Content: {e}"))),
+        other => serde_json::from_value(other).map_err(|e| serde::de::Error::custom(format!("Content: {e}"))),
+    }
 }
 
 /// Answer to the PUT: the message is queued for asynchronous processing.
@@ -232,6 +258,24 @@ mod tests {
             assert!(v.get(key).is_some(), "{key} missing in {v}");
         }
         assert!(v.get("Gatekeeper").is_none());
+    }
+
+    #[test]
+    fn live_partners_content_and_verdicts_read() {
+        let body = r#"{"TenantId":"t","UploadTime":"2026-11-30T00:00:00Z","Content":"[{\"EntityType\":4,\"TenantId\":\"t\",\"DeviceId\":\"d\",\"UserId\":\"u\",\"LastUpdateTime\":\"2026-11-30T00:00:00Z\",\"complianceStatus\":\"notCompliant\"}]"}"#;
+        let m: UploadMessage = serde_json::from_str(body).unwrap();
+        assert_eq!(m.content[0].compliance_status, Some(false));
+        let item: DeviceItem = serde_json::from_str(
+            r#"{"EntityType":4,"TenantId":"t","DeviceId":"d","UserId":"u","LastUpdateTime":"x","complianceStatus":true}"#,
+        )
+        .unwrap();
+        assert_eq!(item.compliance_status, Some(true));
+        assert!(
+            serde_json::from_str::<DeviceItem>(
+                r#"{"EntityType":4,"TenantId":"t","DeviceId":"d","UserId":"u","LastUpdateTime":"x","complianceStatus":"maybe"}"#
+            )
+            .is_err()
+        );
     }
 
     #[test]

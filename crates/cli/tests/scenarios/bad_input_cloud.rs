@@ -260,7 +260,8 @@ async fn graph_consent_registration_and_partner_services_refuse_bad_requests() {
     let resp = put(id.clone(), intune.clone(), good.clone()).await;
     assert_eq!(resp.status(), 200);
     assert_eq!(put(id.clone(), intune.clone(), good.clone()).await.status(), 200, "a retried PUT is answered again");
-    assert_eq!(put(id.clone(), intune.clone(), good.replace("2026-01-01T00:00:00Z\"}", "2026-01-02T00:00:00Z\"}")).await.status(), 409);
+    // Other content under this ID is a conflict only while the message is pending
+    // (`store::uploads` tests it); once processed it is a new message (`live_partner`).
     // The unknown device is rejected per item, not dropped.
     let status_url = format!("{device_sync}/DataUploadMessages(guid'{id}')?api-version=1.2");
     let status = crate::harness::eventually("message processed", || {

@@ -27,6 +27,17 @@ async fn compliance_partner_verdicts_reach_entra() {
         .await
         .unwrap();
     assert_eq!(again.element_text("message").as_deref(), Some("This partner is already set up for macOS."));
+    // Another consented multi-tenant app: Microsoft allows one compliance partner per
+    // platform in a tenant.
+    let other = console
+        .post_form(&url, &[("app_id", &t.provider.registration_app_id), ("platform", "macOS"), ("group", &t.tenant.mac_users_group_id)])
+        .await
+        .unwrap();
+    assert_eq!(
+        other.element_text("message").as_deref(),
+        Some("Another compliance partner is already set up for macOS in this tenant; a platform has one compliance partner.")
+    );
+    assert_eq!(other.body.matches("class=\"partner-status\"").count(), 1, "{}", other.body);
 
     // The partner confirms: Active.
     let intune = t.connector_token("https://api.manage.microsoft.com//.default").await;

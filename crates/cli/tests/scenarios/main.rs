@@ -15,6 +15,7 @@ mod identity;
 mod interop;
 mod inventory_api;
 mod jamf_import;
+mod live_partner;
 mod mdm_inventory;
 mod multi_tenant;
 mod operations;

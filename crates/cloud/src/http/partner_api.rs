@@ -25,11 +25,12 @@ pub struct ApiVersion {
 
 const INTUNE_AUDIENCES: [&str; 2] = ["https://api.manage.microsoft.com/", wire::ids::INTUNE_APP_ID];
 
-/// Splits `Entity(guid'…')` into the entity set and its key.
+/// Splits `Entity(guid'…')` into the entity set and its key. A stray `}` after the key,
+/// which a live partner client sends and the real service takes, is read past.
 fn entity(resource: &str) -> Result<(&str, uuid::Uuid)> {
     let bad = || CloudError::bad_request(format!("Resource '{resource}' is not of the form Entity(guid'…')."));
     let (name, rest) = resource.split_once('(').ok_or_else(bad)?;
-    let key = rest.strip_suffix(')').ok_or_else(bad)?;
+    let key = rest.trim_end_matches('}').strip_suffix(')').ok_or_else(bad)?;
     Ok((name, parse_guid_key(key).ok_or_else(bad)?))
 }
 
@@ -77,14 +78,9 @@ pub async fn tenant_data_sync(
     }
     let app_id = uploads::authorize_partner_allowing_terminated(&state.store, &tenant.id, &claims).await?;
     let now = state.clock.now_ms();
-    // A compliance partner confirms itself with the same calls; it becomes Active.
-    let compliance_partner = state.store.activate_compliance_partner(&tenant.id, &app_id, now).await?;
     let device_partner = state.store.partner(&tenant.id).await?.filter(|p| p.app_id.as_deref() == Some(app_id.as_str()));
     let Some(mut p) = device_partner else {
-        if !compliance_partner {
-            return Err(CloudError::forbidden("The application is not a partner of this tenant."));
-        }
-        return Ok(Json(serde_json::json!({"Key": tenant.id, "ContextId": tenant.id, "HttpStatusCode": 200, "ErrorDetail": null})));
+        return compliance_partner_sync(&state, &tenant, &app_id, name, &body, now).await;
     };
     match name {
         "PartnerTenants" => {
@@ -130,6 +126,36 @@ pub async fn tenant_data_sync(
         }
         other => Err(CloudError::not_found(format!("Entity set '{other}' does not exist on this service."))),
     }
+}
+
+/// A compliance partner confirms itself with the same calls as a device management
+/// partner: provisioned (or a heartbeat) it is Active, deprovisioned it is Terminated
+/// until it provisions again.
+async fn compliance_partner_sync(
+    state: &Shared,
+    tenant: &Tenant,
+    app_id: &str,
+    name: &str,
+    body: &[u8],
+    now: i64,
+) -> Result<Json<serde_json::Value>> {
+    let current = state.store.compliance_partners(&tenant.id).await?.into_iter().find(|c| c.app_id == app_id);
+    let Some(current) = current else { return Err(CloudError::forbidden("The application is not a partner of this tenant.")) };
+    let new_state = match name {
+        "PartnerTenants" => match json_body::<PartnerTenantRequest>(body)?.provisioned {
+            wire::partner::PROVISIONED => partner::state::ENABLED,
+            wire::partner::DEPROVISIONED => partner::state::TERMINATED,
+            other => return Err(CloudError::bad_request(format!("Provisioned must be 1 or 2, not {other}."))),
+        },
+        "PartnerTenantHeartbeat" if current.partner_state == partner::state::TERMINATED => return Err(uploads::terminated()),
+        "PartnerTenantHeartbeat" => partner::state::ENABLED,
+        other => return Err(CloudError::not_found(format!("Entity set '{other}' does not exist on this service."))),
+    };
+    state.store.set_compliance_partner_state(&tenant.id, app_id, new_state, now).await?;
+    let provisioned = if new_state == partner::state::TERMINATED { wire::partner::DEPROVISIONED } else { wire::partner::PROVISIONED };
+    Ok(Json(
+        serde_json::json!({"Key": tenant.id, "ContextId": tenant.id, "Provisioned": provisioned, "HttpStatusCode": 200, "ErrorDetail": null}),
+    ))
 }
 
 /// `PUT DataUploadMessages(guid'<message id>')`.
@@ -222,7 +248,11 @@ pub async fn create_partner_policy(
             format!("A partner compliance policy named '{name}' exists already."),
         ));
     }
-    Ok((axum::http::StatusCode::CREATED, Json(partner_policy_json(&row))))
+    // The policy, also as the one item of `value`: live partner clients read the new
+    // policy's `Id` from `value[0]`.
+    let mut created = partner_policy_json(&row);
+    created["value"] = serde_json::json!([partner_policy_json(&row)]);
+    Ok((axum::http::StatusCode::CREATED, Json(created)))
 }
 
 /// `GET PartnerCompliancePolicies`.

@@ -63,14 +63,15 @@ pub async fn accept(
         received_ms: now_ms,
     };
     if !store.insert_upload(&row).await? {
-        // A retried PUT of the same message is answered again; another body under a used
-        // ID is a conflict, never a silent overwrite.
+        // A retried PUT of the same message is answered again. Other content under a used
+        // ID is a new message once the earlier one is processed (the legacy integration
+        // names every message after its tenant); while it is pending, a conflict.
         let existing = store.upload(&row.message_id).await?.ok_or_else(|| CloudError::internal("upload vanished"))?;
-        if existing.tenant_id != tenant_id || existing.body_digest != digest {
+        if existing.tenant_id != tenant_id || (existing.body_digest != digest && !store.reuse_upload(&row).await?) {
             return Err(CloudError::odata(
                 StatusCode::CONFLICT,
                 "MessageIdConflict",
-                format!("Message {message_id} was already uploaded with different content."),
+                format!("Message {message_id} is still being processed with other content; upload under a new ID."),
             ));
         }
     }
@@ -103,21 +104,34 @@ pub async fn authorize_partner_allowing_terminated(store: &Store, tenant_id: &st
     Ok(check_partner(store, tenant_id, claims).await?.0)
 }
 
+/// Intune permissions a device management partner (Partner device management) holds.
+const DEVICE_PARTNER_ROLES: [&str; 2] = [wire::ids::ROLE_UPDATE_DEVICE_ATTRIBUTES, "send_data_to_microsoft_intune"];
+/// ... and a compliance partner (Partner compliance management), which may hold only
+/// `manage_partner_compliance_policy`.
+const COMPLIANCE_PARTNER_ROLES: [&str; 3] =
+    [wire::ids::ROLE_UPDATE_DEVICE_ATTRIBUTES, "send_data_to_microsoft_intune", "manage_partner_compliance_policy"];
+
 async fn check_partner(store: &Store, tenant_id: &str, claims: &AccessClaims) -> Result<(String, bool)> {
     if !claims.tid.eq_ignore_ascii_case(tenant_id) {
         return Err(CloudError::forbidden("The token was issued for another tenant."));
-    }
-    if !claims.has_role(&[wire::ids::ROLE_UPDATE_DEVICE_ATTRIBUTES, "send_data_to_microsoft_intune"]) {
-        return Err(CloudError::forbidden("The application lacks the Intune permission update_device_attributes."));
     }
     let app_id = claims.appid.clone().unwrap_or_default();
     if let Some(partner) = store.partner(tenant_id).await?
         && partner.app_id.as_deref() == Some(app_id.as_str())
     {
+        if !claims.has_role(&DEVICE_PARTNER_ROLES) {
+            return Err(CloudError::forbidden("The application lacks the Intune permission update_device_attributes."));
+        }
         return Ok((app_id, partner.partner_state == state::TERMINATED));
     }
-    if store.compliance_partners(tenant_id).await?.iter().any(|c| c.app_id == app_id) {
-        return Ok((app_id, false));
+    if let Some(c) = store.compliance_partners(tenant_id).await?.into_iter().find(|c| c.app_id == app_id) {
+        if !claims.has_role(&COMPLIANCE_PARTNER_ROLES) {
+            return Err(CloudError::forbidden("The application lacks the Intune permission manage_partner_compliance_policy."));
+        }
+        return Ok((app_id, c.partner_state == state::TERMINATED));
+    }
+    if !claims.has_role(&COMPLIANCE_PARTNER_ROLES) {
+        return Err(CloudError::forbidden("The application lacks the Intune permission update_device_attributes."));
     }
     Err(CloudError::forbidden(format!(
         "Application {app_id} is neither the App ID configured in Partner device management nor an onboarded compliance partner."
@@ -281,11 +295,12 @@ fn plan_item(message: &UploadRow, item: &DeviceItem, known: &Known, latest: &mut
     latest.insert(device_id.clone(), updated_ms);
     let accepted = ItemResult { device_id: device_id.clone(), status: item_status::ACCEPTED.into(), ..Default::default() };
     // EntityType 1 with a management state other than "managed": the partner stopped
-    // managing the device (its instance left the tenant), so it leaves Intune.
-    if item.entity_type == entity_type::INVENTORY
-        && item.device_management_state.as_deref().is_some_and(|s| !s.eq_ignore_ascii_case("managed"))
-    {
-        return Planned { result: accepted, write: None, withdraw: Some(device_id) };
+    // managing the device (its instance left the tenant), so it leaves Intune. A managed
+    // one is the partner's inventory beside its verdict (EntityType 4): noted, not
+    // evaluated, since the partner decides compliance.
+    if item.entity_type == entity_type::INVENTORY {
+        let managed = item.device_management_state.as_deref().is_none_or(|s| s.eq_ignore_ascii_case("managed"));
+        return Planned { result: accepted, write: None, withdraw: (!managed).then_some(device_id) };
     }
     let Decision { verdict, results: setting_results, note } = match decide(item, previous, known, cx, updated_ms) {
         Ok(decided) => decided,

@@ -257,11 +257,14 @@ async fn add_compliance_partner(State(state): State<Shared>, headers: HeaderMap,
         partner_state: partner::state::UNKNOWN.into(),
         last_heartbeat_ms: None,
     };
-    // One partner per platform and application.
-    let message = if state.store.insert_compliance_partner(&row, state.clock.now_ms()).await? {
-        "Created. The partner shows Active once it has confirmed the connection."
-    } else {
+    // Microsoft allows one compliance partner per platform in a tenant.
+    let existing = state.store.compliance_partners(&user.tenant_id).await?;
+    let message = if existing.iter().any(|c| c.app_id == row.app_id) {
         "This partner is already set up for macOS."
+    } else if !existing.is_empty() || !state.store.insert_compliance_partner(&row, state.clock.now_ms()).await? {
+        "Another compliance partner is already set up for macOS in this tenant; a platform has one compliance partner."
+    } else {
+        "Created. The partner shows Active once it has confirmed the connection."
     };
     render_compliance_partners(&state, &user, Some(message)).await
 }

@@ -1,0 +1,265 @@
+//! Compliance policies, their assignments, managed devices and the tenant compliance settings.
+
+use super::*;
+
+impl Store {
+    // ---- compliance policies and managed devices ---------------------------------------
+
+    pub async fn insert_policy(&self, p: &PolicyRow, now: i64) -> Result<()> {
+        sqlx::query("INSERT INTO compliance_policies (id, tenant_id, display_name, settings, created_ms) VALUES ($1, $2, $3, $4, $5)")
+            .bind(&p.id)
+            .bind(&p.tenant_id)
+            .bind(&p.display_name)
+            .bind(&p.settings)
+            .bind(now)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn assign_policy(&self, policy_id: &str, group_id: &str) -> Result<()> {
+        sqlx::query("INSERT INTO policy_assignments (policy_id, group_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(policy_id)
+            .bind(group_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Policies that apply to a user through the user groups it belongs to.
+    /// The compliance policies assigned (through their groups) to each of `user_ids`.
+    pub async fn policies_for_users(&self, tenant_id: &str, user_ids: &[String]) -> Result<HashMap<String, Vec<PolicyRow>>> {
+        let mut out: HashMap<String, Vec<PolicyRow>> = HashMap::new();
+        for chunk in user_ids.chunks(IN_CHUNK) {
+            let sql = format!(
+                "SELECT DISTINCT m.user_id, p.id, p.tenant_id, p.display_name, p.settings FROM compliance_policies p \
+                 JOIN policy_assignments a ON a.policy_id = p.id \
+                 JOIN group_members m ON m.group_id = a.group_id \
+                 WHERE p.tenant_id = $1 AND m.user_id IN ({}) ORDER BY p.id",
+                placeholders(2, chunk.len())
+            );
+            let mut q = sqlx::query(&sql).bind(tenant_id);
+            for id in chunk {
+                q = q.bind(id);
+            }
+            for r in q.fetch_all(self.pool()).await? {
+                out.entry(r.get(0)).or_default().push(PolicyRow {
+                    id: r.get(1),
+                    tenant_id: r.get(2),
+                    display_name: r.get(3),
+                    settings: r.get(4),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// The tenant's Entra devices among `device_ids` (lower case), by device ID.
+    pub async fn devices_by_ids(&self, tenant_id: &str, device_ids: &[String]) -> Result<HashMap<String, DeviceRow>> {
+        let mut out = HashMap::new();
+        for chunk in device_ids.chunks(IN_CHUNK) {
+            let sql = format!(
+                "SELECT {} FROM devices WHERE tenant_id = $1 AND device_id IN ({})",
+                Self::DEVICE_COLUMNS,
+                placeholders(2, chunk.len())
+            );
+            let mut q = sqlx::query_as::<_, DeviceRow>(&sql).bind(tenant_id);
+            for id in chunk {
+                q = q.bind(id);
+            }
+            out.extend(q.fetch_all(self.pool()).await?.into_iter().map(|d| (d.device_id.clone(), d)));
+        }
+        Ok(out)
+    }
+
+    /// The managed devices among `device_ids`, by device ID.
+    pub async fn managed_devices_by_ids(&self, device_ids: &[String]) -> Result<HashMap<String, ManagedDeviceRow>> {
+        let mut out = HashMap::new();
+        for chunk in device_ids.chunks(IN_CHUNK) {
+            let sql = format!("SELECT {MANAGED_COLUMNS} FROM managed_devices WHERE device_id IN ({})", placeholders(1, chunk.len()));
+            let mut q = sqlx::query_as::<_, ManagedDeviceRow>(&sql);
+            for id in chunk {
+                q = q.bind(id);
+            }
+            out.extend(q.fetch_all(self.pool()).await?.into_iter().map(|m| (m.device_id.clone(), m)));
+        }
+        Ok(out)
+    }
+
+    pub async fn policies_for_user(&self, tenant_id: &str, user_id: &str) -> Result<Vec<PolicyRow>> {
+        Ok(sqlx::query_as::<_, PolicyRow>(
+            "SELECT DISTINCT p.id, p.tenant_id, p.display_name, p.settings FROM compliance_policies p \
+             JOIN policy_assignments a ON a.policy_id = p.id \
+             JOIN group_members m ON m.group_id = a.group_id \
+             WHERE p.tenant_id = $1 AND m.user_id = $2 ORDER BY p.id",
+        )
+        .bind(tenant_id)
+        .bind(user_id)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    pub async fn policies(&self, tenant_id: &str) -> Result<Vec<PolicyRow>> {
+        Ok(sqlx::query_as::<_, PolicyRow>(
+            "SELECT id, tenant_id, display_name, settings FROM compliance_policies WHERE tenant_id = $1 ORDER BY display_name",
+        )
+        .bind(tenant_id)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    pub async fn policy(&self, tenant_id: &str, id: &str) -> Result<Option<PolicyRow>> {
+        Ok(sqlx::query_as::<_, PolicyRow>(
+            "SELECT id, tenant_id, display_name, settings FROM compliance_policies WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(tenant_id)
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    /// Group IDs a policy is assigned to.
+    pub async fn policy_assignments(&self, policy_id: &str) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar::<_, String>("SELECT group_id FROM policy_assignments WHERE policy_id = $1 ORDER BY group_id")
+            .bind(policy_id)
+            .fetch_all(self.pool())
+            .await?)
+    }
+
+    /// Replaces a policy's assignments.
+    pub async fn set_policy_assignments(&self, policy_id: &str, groups: &[String]) -> Result<()> {
+        let mut tx = self.db.pool.begin().await?;
+        sqlx::query("DELETE FROM policy_assignments WHERE policy_id = $1").bind(policy_id).execute(&mut *tx).await?;
+        for g in groups {
+            sqlx::query("INSERT INTO policy_assignments (policy_id, group_id) VALUES ($1, $2)")
+                .bind(policy_id)
+                .bind(g)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Counts of a tenant's partner devices per compliance state.
+    pub async fn compliance_counts(&self, tenant_id: &str) -> Result<Vec<(String, i64)>> {
+        Ok(sqlx::query_as::<_, (String, i64)>(
+            "SELECT compliance_state, COUNT(*) FROM managed_devices WHERE tenant_id = $1 GROUP BY compliance_state ORDER BY compliance_state",
+        )
+        .bind(tenant_id)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// A tenant's partner-managed device by its Intune ID.
+    pub async fn managed_device_by_id(&self, tenant_id: &str, id: &str) -> Result<Option<ManagedDeviceRow>> {
+        Ok(sqlx::query_as::<_, ManagedDeviceRow>(&format!(
+            "SELECT {MANAGED_COLUMNS} FROM managed_devices WHERE tenant_id = $1 AND id = $2"
+        ))
+        .bind(tenant_id)
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    /// The principal names of users, by object ID.
+    pub async fn upns_of(&self, user_ids: &[String]) -> Result<HashMap<String, String>> {
+        let mut out = HashMap::new();
+        for chunk in user_ids.chunks(500) {
+            let list: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!("SELECT id, upn FROM users WHERE id IN ({})", list.join(", "));
+            let mut q = sqlx::query_as::<_, (String, String)>(&sql);
+            for id in chunk {
+                q = q.bind(id);
+            }
+            out.extend(q.fetch_all(self.pool()).await?);
+        }
+        Ok(out)
+    }
+
+    pub async fn managed_device(&self, device_id: &str) -> Result<Option<ManagedDeviceRow>> {
+        Ok(sqlx::query_as::<_, ManagedDeviceRow>(&format!("SELECT {MANAGED_COLUMNS} FROM managed_devices WHERE device_id = $1"))
+            .bind(device_id)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    pub async fn managed_devices(&self, tenant_id: &str, after: &str, limit: i64) -> Result<Vec<ManagedDeviceRow>> {
+        Ok(sqlx::query_as::<_, ManagedDeviceRow>(&format!(
+            "SELECT {MANAGED_COLUMNS} FROM managed_devices WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+        ))
+        .bind(tenant_id)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// `(no policy counts as compliant, validity period in days)` of a tenant.
+    pub async fn compliance_settings(&self, tenant_id: &str, default_no_policy: bool) -> Result<(bool, i64)> {
+        let row = sqlx::query_as::<_, (i64, i64)>(
+            "SELECT no_policy_is_compliant, validity_days FROM tenant_compliance_settings WHERE tenant_id = $1",
+        )
+        .bind(tenant_id)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(|(n, d)| (n != 0, d)).unwrap_or((default_no_policy, DEFAULT_VALIDITY_DAYS)))
+    }
+
+    pub async fn save_compliance_settings(&self, tenant_id: &str, no_policy_is_compliant: bool, validity_days: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO tenant_compliance_settings (tenant_id, no_policy_is_compliant, validity_days) VALUES ($1, $2, $3) \
+             ON CONFLICT (tenant_id) DO UPDATE SET no_policy_is_compliant = excluded.no_policy_is_compliant, validity_days = excluded.validity_days",
+        )
+        .bind(tenant_id)
+        .bind(no_policy_is_compliant as i64)
+        .bind(validity_days)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Devices whose grace period ended become noncompliant. Returns how many.
+    pub async fn expire_grace_periods(&self, now: i64) -> Result<u64> {
+        let mut tx = self.db.pool.begin().await?;
+        sqlx::query(
+            "UPDATE devices SET is_compliant = 0, compliance_updated_ms = $1 WHERE device_id IN \
+             (SELECT device_id FROM managed_devices WHERE compliance_state = 'inGracePeriod' AND grace_expires_ms <= $2)",
+        )
+        .bind(now)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let r = sqlx::query("UPDATE managed_devices SET compliance_state = 'noncompliant' WHERE compliance_state = 'inGracePeriod' AND grace_expires_ms <= $1")
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(r.rows_affected())
+    }
+
+    /// Devices that have not reported within their tenant's validity period become
+    /// noncompliant. Returns how many.
+    pub async fn enforce_validity_period(&self, now: i64) -> Result<u64> {
+        const DAY_MS: i64 = 24 * 3600 * 1000;
+        let stale = "SELECT m.device_id FROM managed_devices m LEFT JOIN tenant_compliance_settings s ON s.tenant_id = m.tenant_id \
+                     WHERE m.compliance_state IN ('compliant', 'inGracePeriod') \
+                     AND m.partner_update_ms < $1 - COALESCE(s.validity_days, $2) * $3";
+        let mut tx = self.db.pool.begin().await?;
+        sqlx::query(&format!("UPDATE devices SET is_compliant = 0, compliance_updated_ms = $4 WHERE device_id IN ({stale})"))
+            .bind(now)
+            .bind(DEFAULT_VALIDITY_DAYS)
+            .bind(DAY_MS)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        let r = sqlx::query(&format!("UPDATE managed_devices SET compliance_state = 'noncompliant' WHERE device_id IN ({stale})"))
+            .bind(now)
+            .bind(DEFAULT_VALIDITY_DAYS)
+            .bind(DAY_MS)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(r.rows_affected())
+    }
+}

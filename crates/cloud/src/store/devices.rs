@@ -1,0 +1,81 @@
+//! Entra devices and the tenant device CA.
+
+use super::*;
+
+impl Store {
+    // ---- devices -----------------------------------------------------------------------
+
+    pub async fn device_ca(&self, tenant_id: &str) -> Result<Option<(String, String)>> {
+        Ok(sqlx::query_as::<_, (String, String)>("SELECT cert_pem, key_pem FROM device_cas WHERE tenant_id = $1")
+            .bind(tenant_id)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    pub async fn insert_device_ca(&self, tenant_id: &str, cert_pem: &str, key_pem: &str) -> Result<()> {
+        sqlx::query("INSERT INTO device_cas (tenant_id, cert_pem, key_pem) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+            .bind(tenant_id)
+            .bind(cert_pem)
+            .bind(key_pem)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn insert_device(&self, d: &DeviceRow) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO devices (id, tenant_id, device_id, display_name, owner_user_id, operating_system, os_version, \
+             public_key, certificate_thumbprint, is_compliant, is_managed, mdm_app_id, registered_ms, compliance_updated_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        )
+        .bind(&d.id)
+        .bind(&d.tenant_id)
+        .bind(&d.device_id)
+        .bind(&d.display_name)
+        .bind(&d.owner_user_id)
+        .bind(&d.operating_system)
+        .bind(&d.os_version)
+        .bind(&d.public_key)
+        .bind(&d.certificate_thumbprint)
+        .bind(d.is_compliant)
+        .bind(d.is_managed)
+        .bind(d.mdm_app_id.clone())
+        .bind(d.registered_ms)
+        .bind(d.compliance_updated_ms)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    pub(super) const DEVICE_COLUMNS: &str = "id, tenant_id, device_id, display_name, owner_user_id, operating_system, os_version, \
+        public_key, certificate_thumbprint, is_compliant, is_managed, mdm_app_id, registered_ms, compliance_updated_ms";
+
+    pub async fn device(&self, tenant_id: &str, device_id: &str) -> Result<Option<DeviceRow>> {
+        let sql = format!("SELECT {} FROM devices WHERE tenant_id = $1 AND device_id = $2", Self::DEVICE_COLUMNS);
+        Ok(sqlx::query_as::<_, DeviceRow>(&sql).bind(tenant_id).bind(device_id.to_ascii_lowercase()).fetch_optional(self.pool()).await?)
+    }
+
+    /// A tenant's device by its object ID.
+    pub async fn device_by_object_id(&self, tenant_id: &str, id: &str) -> Result<Option<DeviceRow>> {
+        let sql = format!("SELECT {} FROM devices WHERE tenant_id = $1 AND id = $2", Self::DEVICE_COLUMNS);
+        Ok(sqlx::query_as::<_, DeviceRow>(&sql).bind(tenant_id).bind(id).fetch_optional(self.pool()).await?)
+    }
+
+    /// One page of a tenant's devices ordered by device ID, optionally only one device ID.
+    pub async fn devices(&self, tenant_id: &str, device_id: Option<&str>, after: &str, limit: i64) -> Result<Vec<DeviceRow>> {
+        let sql = format!(
+            "SELECT {} FROM devices WHERE tenant_id = $1 AND ($2 = '' OR device_id = $3) AND device_id > $4 \
+             ORDER BY device_id LIMIT $5",
+            Self::DEVICE_COLUMNS
+        );
+        let only = device_id.unwrap_or("").to_ascii_lowercase();
+        Ok(sqlx::query_as::<_, DeviceRow>(&sql)
+            .bind(tenant_id)
+            .bind(&only)
+            .bind(&only)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?)
+    }
+}
