@@ -1,5 +1,5 @@
 //! S4, policy side: an Intune admin creates and assigns macOS compliance policies in the
-//! console; the evaluation honours grace periods, the validity period and conflicts, and
+//! console; the evaluation honours grace periods, the validity period and several policies, and
 //! the dashboard reports each setting.
 
 use cloudconnector::admin_steps;
@@ -29,8 +29,24 @@ async fn state_of(t: &TestStack, device_id: &str) -> Option<String> {
     managed(t, device_id).await.and_then(|m| m["complianceState"].as_str().map(str::to_string))
 }
 
+/// The device report's per-policy rows: (policy, state), by policy name.
+fn policy_states(body: &str) -> Vec<(String, String)> {
+    let html = scraper::Html::parse_document(body);
+    let row = scraper::Selector::parse("#policies tr").unwrap();
+    let cell = scraper::Selector::parse("td").unwrap();
+    let mut rows: Vec<(String, String)> = html
+        .select(&row)
+        .filter_map(|r| {
+            let cells: Vec<String> = r.select(&cell).map(|c| c.text().collect()).collect();
+            (cells.len() == 3).then(|| (cells[0].clone(), cells[1].clone()))
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
 #[tokio::test]
-async fn s4_policies_from_the_console_with_grace_validity_and_conflicts() {
+async fn s4_policies_from_the_console_with_grace_validity_and_several_policies() {
     let t = spawn(3).await;
     admin_steps::connect_instance(&t, "hq").await.unwrap();
     let b = admin_steps::cloud_console_sign_in(&t).await.unwrap();
@@ -89,13 +105,45 @@ async fn s4_policies_from_the_console_with_grace_validity_and_conflicts() {
     t.advance_clock(8 * 24 * HOUR).await;
     eventually("validity period over", || async { (state_of(&t, &new_id).await.as_deref() == Some("noncompliant")).then_some(()) }).await;
 
-    // Two policies requiring different minimum versions conflict.
+    // Three policies on one user, two setting the minimum version: each is evaluated with
+    // its own grace period, the most restrictive version applies and the device takes
+    // the worst state.
     let b = admin_steps::cloud_console_sign_in(&t).await.unwrap();
-    b.post_form(&policies, &[("displayName", "Sequoia or later"), ("osMinimumVersion", "15.0"), ("group", &t.tenant.mac_users_group_id)])
-        .await
-        .unwrap();
+    b.post_form(
+        &policies,
+        &[
+            ("displayName", "Sequoia or later"),
+            ("osMinimumVersion", "15.0"),
+            ("gracePeriodHours", "48"),
+            ("group", &t.tenant.mac_users_group_id),
+        ],
+    )
+    .await
+    .unwrap();
     fleet.report_inventory(&new, t.clock.now()).await.unwrap();
-    eventually("conflict", || async { (state_of(&t, &new_id).await.as_deref() == Some("conflict")).then_some(()) }).await;
+    fleet.report_inventory(&old, t.clock.now()).await.unwrap();
+    eventually("Sequoia policy applied", || async { (state_of(&t, &new_id).await.as_deref() == Some("inGracePeriod")).then_some(()) })
+        .await;
+    let report = b.get(&format!("{}/console/intune/devices/{new_id}/compliance", t.cloud.url())).await.unwrap();
+    assert_eq!(
+        policy_states(&report.body),
+        [
+            ("Sequoia or later".to_string(), "In grace period".to_string()),
+            ("Sonoma or later".to_string(), "Compliant".to_string()),
+            ("macOS baseline: FileVault required".to_string(), "Compliant".to_string()),
+        ],
+        "{}",
+        report.body
+    );
+    // The old Mac fails both version policies: the one whose grace period ended decides,
+    // though the other still grants one.
+    eventually("old Mac re-evaluated", || async {
+        let report = b.get(&format!("{}/console/intune/devices/{old_id}/compliance", t.cloud.url())).await.unwrap();
+        (policy_states(&report.body).len() == 3).then_some(report)
+    })
+    .await;
+    assert_eq!(state_of(&t, &old_id).await.as_deref(), Some("noncompliant"));
+    assert_eq!(t.is_compliant(&new_id).await, Some(true), "a device in its grace period keeps access");
 
     // Graph: the policies with their type and assignments; only user-group targets.
     let token = t.test_client_token().await;
@@ -117,15 +165,11 @@ async fn s4_policies_from_the_console_with_grace_validity_and_conflicts() {
         .unwrap();
     assert_eq!(resp.status(), 403, "the read-only test client cannot create policies");
 
-    // The dashboard counts agree with Graph. (The old Mac is re-evaluated whenever its
-    // state is sent again — the daily reconcile, its UNRESPONSIVE report — so after the
-    // second policy it may be in conflict too.)
+    // The dashboard counts agree with Graph.
     let dashboard = b.get(&format!("{}/console/intune/devices/compliance", t.cloud.url())).await.unwrap();
-    let states = [state_of(&t, &old_id).await.unwrap(), state_of(&t, &new_id).await.unwrap()];
-    assert!(["noncompliant", "conflict"].contains(&states[0].as_str()), "{states:?}");
-    for state in ["noncompliant", "conflict"] {
-        let n = states.iter().filter(|s| *s == state).count();
-        assert_eq!(dashboard.element_text(&format!("count-{state}")).unwrap_or_else(|| "0".into()), n.to_string(), "{state}");
+    for (device, state) in [(&old_id, "noncompliant"), (&new_id, "inGracePeriod")] {
+        assert_eq!(state_of(&t, device).await.as_deref(), Some(state));
+        assert_eq!(dashboard.element_text(&format!("count-{state}")).as_deref(), Some("1"), "{state}");
     }
     t.stop().await;
 }

@@ -203,28 +203,6 @@ pub fn evaluate(policy_id: &str, s: &MacOsPolicySettings, item: &DeviceItem) -> 
     c.out
 }
 
-/// Two assigned policies that set the same setting to different requirements conflict.
-pub fn conflicts(policies: &[(String, MacOsPolicySettings)]) -> Vec<String> {
-    let items: Vec<(String, String)> = policies
-        .iter()
-        .flat_map(|(_, s)| {
-            let v = serde_json::to_value(s).unwrap_or_default();
-            v.as_object()
-                .cloned()
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|(k, _)| k != "scheduledActionsForRule")
-                .map(|(k, v)| (k, v.to_string()))
-        })
-        .filter(|(_, v)| v != "false" && v != "null")
-        .collect();
-    let mut out: Vec<String> =
-        items.iter().filter(|(k, v)| items.iter().any(|(k2, v2)| k2 == k && v2 != v)).map(|(k, _)| k.clone()).collect();
-    out.sort();
-    out.dedup();
-    out
-}
-
 /// What the device's state was before this evaluation (for grace period and error hold).
 #[derive(Debug, Clone, Default)]
 pub struct Previous {
@@ -271,23 +249,12 @@ impl Verdict {
 /// A setting in error keeps the previous state for this long.
 pub const ERROR_HOLD_MS: i64 = 7 * 24 * 3600 * 1000;
 
-/// The device's compliance state from all its settings' results (SPEC §5).
-pub fn overall(
-    results: &[SettingResult],
-    conflicting: &[String],
-    grace_hours: i64,
-    has_policies: bool,
-    no_policy_is_compliant: bool,
-    previous: &Previous,
-    now_ms: i64,
-) -> Verdict {
+/// One policy's compliance state from its settings' results (SPEC §5), with its own
+/// grace period (`grace_hours`, the policy's `block` action) and the clocks it kept from
+/// the previous evaluation. A device under several policies takes the worst of their
+/// states (`intune::combine`).
+pub fn overall(results: &[SettingResult], grace_hours: i64, previous: &Previous, now_ms: i64) -> Verdict {
     let plain = |state: &'static str| Verdict { state, noncompliant_since_ms: None, error_since_ms: None, grace_expires_ms: None };
-    if !has_policies {
-        return plain(if no_policy_is_compliant { "compliant" } else { "noncompliant" });
-    }
-    if !conflicting.is_empty() {
-        return plain("conflict");
-    }
     if results.iter().any(|r| r.state == SettingState::Error) {
         let since = previous.error_since_ms.unwrap_or(now_ms);
         let held = previous.state.as_deref().filter(|s| *s != "error" && now_ms - since < ERROR_HOLD_MS);
@@ -295,10 +262,12 @@ pub fn overall(
             Some("compliant") => "compliant",
             Some("noncompliant") => "noncompliant",
             Some("inGracePeriod") => "inGracePeriod",
-            Some("conflict") => "conflict",
             _ => "error",
         };
-        return Verdict { state, error_since_ms: Some(since), ..plain(state) };
+        // A held noncompliance keeps its clock, so its grace period still ends on time.
+        let noncompliant_since_ms = previous.noncompliant_since_ms.filter(|_| matches!(state, "noncompliant" | "inGracePeriod"));
+        let grace_expires_ms = noncompliant_since_ms.filter(|_| grace_hours > 0).map(|since| since + grace_hours * 3600 * 1000);
+        return Verdict { state, noncompliant_since_ms, error_since_ms: Some(since), grace_expires_ms };
     }
     if results.iter().any(|r| r.state == SettingState::Noncompliant) {
         let since = previous.noncompliant_since_ms.unwrap_or(now_ms);
@@ -439,35 +408,23 @@ mod tests {
         let r = evaluate(P, &s, &DeviceItem { os_version: Some("fourteen".into()), ..Default::default() });
         assert_eq!(r[0].state, SettingState::Error);
         let prev = Previous { state: Some("compliant".into()), ..Default::default() };
-        let v = overall(&r, &[], 0, true, true, &prev, 0);
+        let v = overall(&r, 0, &prev, 0);
         assert_eq!((v.state, v.error_since_ms), ("compliant", Some(0)));
         let prev = Previous { state: Some("compliant".into()), error_since_ms: Some(0), ..Default::default() };
-        assert_eq!(overall(&r, &[], 0, true, true, &prev, ERROR_HOLD_MS + 1).state, "error");
+        assert_eq!(overall(&r, 0, &prev, ERROR_HOLD_MS + 1).state, "error");
     }
 
     #[test]
     fn grace_period_delays_noncompliance() {
         let s = MacOsPolicySettings { storage_require_encryption: true, ..Default::default() };
         let r = evaluate(P, &s, &DeviceItem { encrypted: Some(false), ..Default::default() });
-        let first = overall(&r, &[], 24, true, true, &Previous::default(), 0);
+        let first = overall(&r, 24, &Previous::default(), 0);
         assert_eq!((first.state, first.is_compliant()), ("inGracePeriod", Some(true)));
         let prev =
             Previous { state: Some("inGracePeriod".into()), noncompliant_since_ms: first.noncompliant_since_ms, ..Default::default() };
-        let later = overall(&r, &[], 24, true, true, &prev, 25 * 3600 * 1000);
+        let later = overall(&r, 24, &prev, 25 * 3600 * 1000);
         assert_eq!((later.state, later.is_compliant()), ("noncompliant", Some(false)));
-        assert_eq!(overall(&r, &[], 0, true, true, &Previous::default(), 0).state, "noncompliant");
-    }
-
-    #[test]
-    fn conflicting_policies_and_the_no_policy_default() {
-        let a = MacOsPolicySettings { os_minimum_version: Some("14.0".into()), ..Default::default() };
-        let b = MacOsPolicySettings { os_minimum_version: Some("13.0".into()), storage_require_encryption: true, ..Default::default() };
-        let c = MacOsPolicySettings { storage_require_encryption: true, ..Default::default() };
-        assert_eq!(conflicts(&[("a".into(), a.clone()), ("b".into(), b.clone())]), vec!["osMinimumVersion".to_string()]);
-        assert!(conflicts(&[("b".into(), b), ("c".into(), c)]).is_empty());
-        assert_eq!(overall(&[], &["osMinimumVersion".into()], 0, true, true, &Previous::default(), 0).state, "conflict");
-        assert_eq!(overall(&[], &[], 0, false, true, &Previous::default(), 0).state, "compliant");
-        assert_eq!(overall(&[], &[], 0, false, false, &Previous::default(), 0).state, "noncompliant");
+        assert_eq!(overall(&r, 0, &Previous::default(), 0).state, "noncompliant");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The Intune side of the cloud: partner device management, partner services, compliance.
 
+pub mod combine;
 pub mod compliance;
 pub mod lifecycle;
 pub mod partner;

@@ -9,6 +9,7 @@ use wire::partner::{DeviceItem, ItemResult, UploadAccepted, UploadMessage, entit
 
 use crate::entra::tokens::AccessClaims;
 use crate::error::{CloudError, Result};
+use crate::intune::combine::{self, PolicyState};
 use crate::intune::compliance::{self, MacOsPolicySettings, SettingResult};
 use crate::intune::partner::{self, state};
 use crate::store::{DeviceRow, ManagedDeviceRow, Store, UploadRow, tx};
@@ -302,12 +303,18 @@ fn plan_item(message: &UploadRow, item: &DeviceItem, known: &Known, latest: &mut
         let managed = item.device_management_state.as_deref().is_none_or(|s| s.eq_ignore_ascii_case("managed"));
         return Planned { result: accepted, write: None, withdraw: (!managed).then_some(device_id) };
     }
-    let Decision { verdict, results: setting_results, note } = match decide(item, previous, known, cx, updated_ms) {
+    let Decision { verdict, results: setting_results, policies, note } = match decide(item, previous, known, cx, updated_ms) {
         Ok(decided) => decided,
         Err(Refusal(code, detail)) => return rejected(&device_id, code, detail),
     };
     let compliant = verdict.is_compliant();
-    let reasons: Vec<String> = setting_results.iter().filter_map(SettingResult::reason).chain(note).collect();
+    // Two policies requiring one thing fail with one sentence.
+    let mut reasons: Vec<String> = Vec::new();
+    for reason in setting_results.iter().filter_map(SettingResult::reason).chain(note) {
+        if !reasons.contains(&reason) {
+            reasons.push(reason);
+        }
+    }
     let row = ManagedDeviceRow {
         id: device.id.clone(),
         tenant_id: message.tenant_id.clone(),
@@ -324,6 +331,7 @@ fn plan_item(message: &UploadRow, item: &DeviceItem, known: &Known, latest: &mut
         noncompliant_since_ms: verdict.noncompliant_since_ms,
         error_since_ms: verdict.error_since_ms,
         grace_expires_ms: verdict.grace_expires_ms,
+        policy_states: serde_json::to_string(&policies).unwrap_or_default(),
     };
     let result = ItemResult {
         compliance_state: Some(verdict.state.into()),
@@ -333,11 +341,12 @@ fn plan_item(message: &UploadRow, item: &DeviceItem, known: &Known, latest: &mut
     Planned { result, write: Some((row, compliant)), withdraw: None }
 }
 
-/// A device's new state, the per-setting results behind it, and a reason no setting
-/// gives (the validity period, conflicting policies, no policy, the partner's verdict).
+/// A device's new state, the per-setting and per-policy results behind it, and a reason
+/// no setting gives (the validity period, no policy, the partner's verdict).
 struct Decision {
     verdict: compliance::Verdict,
     results: Vec<SettingResult>,
+    policies: Vec<PolicyState>,
     note: Option<String>,
 }
 
@@ -356,7 +365,7 @@ fn decide(
         noncompliant_since_ms: previous.and_then(|m| m.noncompliant_since_ms),
         error_since_ms: previous.and_then(|m| m.error_since_ms),
     };
-    let plain = |verdict, note: Option<&str>| Decision { verdict, results: vec![], note: note.map(str::to_string) };
+    let plain = |verdict, note: Option<&str>| Decision { verdict, results: vec![], policies: vec![], note: note.map(str::to_string) };
     let mut decision = if item.entity_type == entity_type::COMPLIANCE {
         match item.compliance_status {
             Some(c) => plain(compliance::Verdict::decided(c), (!c).then_some("The compliance partner reported the device not compliant.")),
@@ -367,19 +376,15 @@ fn decide(
         plain(compliance::Verdict::decided_unknown(), Some("A Mac without a user is not evaluated."))
     } else {
         let user_policies: &[(String, MacOsPolicySettings)] = known.policies.get(&item.user_id).map(Vec::as_slice).unwrap_or_default();
-        let results: Vec<SettingResult> = user_policies.iter().flat_map(|(id, s)| compliance::evaluate(id, s, item)).collect();
-        let grace = user_policies.iter().map(|(_, s)| s.grace_period_hours()).max().unwrap_or(0);
-        let conflicting = compliance::conflicts(user_policies);
-        let has_policies = !user_policies.is_empty();
-        let verdict = compliance::overall(&results, &conflicting, grace, has_policies, cx.no_policy_is_compliant, &before, cx.now_ms);
-        let note = match () {
-            _ if !conflicting.is_empty() => Some(format!("Assigned policies set {} differently.", conflicting.join(", "))),
-            _ if !has_policies && !cx.no_policy_is_compliant => {
-                Some("No compliance policy is assigned, and the tenant marks such devices not compliant.".into())
-            }
-            _ => None,
-        };
-        Decision { verdict, results, note }
+        if user_policies.is_empty() {
+            let note = (!cx.no_policy_is_compliant)
+                .then_some("No compliance policy is assigned, and the tenant marks such devices not compliant.");
+            plain(compliance::Verdict::decided(cx.no_policy_is_compliant), note)
+        } else {
+            let stored: Vec<PolicyState> = previous.map(|m| serde_json::from_str(&m.policy_states).unwrap_or_default()).unwrap_or_default();
+            let e = combine::evaluate_all(user_policies, item, &stored, &before, cx.now_ms);
+            Decision { verdict: e.verdict, results: e.results, policies: e.policies, note: None }
+        }
     };
     // A state collected longer ago than the validity period is not a report within it,
     // even when a partner sends it again (a reconcile, an unresponsive Mac).
@@ -431,6 +436,7 @@ mod tests {
             noncompliant_since_ms: None,
             error_since_ms: None,
             grace_expires_ms: None,
+            policy_states: "[]".into(),
         });
         Known {
             devices: HashMap::from([(DEVICE.to_string(), device)]),

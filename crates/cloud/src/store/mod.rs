@@ -26,7 +26,7 @@ pub use graph::Page;
 pub use uploads::tx;
 
 pub(crate) const MANAGED_COLUMNS: &str = "id, tenant_id, device_id, user_id, device_name, os_version, serial_number, compliance_state, \
-    attributes, setting_results, partner_update_ms, last_sync_ms, noncompliant_since_ms, error_since_ms, grace_expires_ms";
+    attributes, setting_results, partner_update_ms, last_sync_ms, noncompliant_since_ms, error_since_ms, grace_expires_ms, policy_states";
 
 /// Ids bound per `IN (…)` list: well inside SQLite's and PostgreSQL's parameter limits.
 const IN_CHUNK: usize = 500;
@@ -123,6 +123,8 @@ pub struct ManagedDeviceRow {
     pub noncompliant_since_ms: Option<i64>,
     pub error_since_ms: Option<i64>,
     pub grace_expires_ms: Option<i64>,
+    /// JSON list of each assigned policy's state (`intune::combine::PolicyState`).
+    pub policy_states: String,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]

@@ -1,6 +1,8 @@
 //! Intune admin center › Devices › Compliance: policies (create, assign), the tenant's
 //! compliance policy settings, and the dashboard with each device's per-setting report.
 
+use std::collections::HashMap;
+
 use axum::Router;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -13,7 +15,8 @@ use super::{nav, signed_in};
 use crate::Shared;
 use crate::error::{CloudError, Result};
 use crate::http::{Bytes, Path, form};
-use crate::intune::compliance::{MacOsPolicySettings, ScheduledActionConfiguration, ScheduledActionsForRule, SettingResult};
+use crate::intune::combine::PolicyState;
+use crate::intune::compliance::{MacOsPolicySettings, ScheduledActionConfiguration, ScheduledActionsForRule, SettingResult, SettingState};
 use crate::intune::policies;
 
 pub const POLICIES: &str = "/console/intune/devices/compliance-policies";
@@ -218,21 +221,36 @@ async fn device_report(State(state): State<Shared>, Path(device_id): Path<String
         .await?
         .filter(|m| m.tenant_id == user.tenant_id)
         .ok_or_else(|| CloudError::Page(format!("No partner device {device_id} in this tenant.")))?;
+    let names: HashMap<String, String> = state.store.policies(&user.tenant_id).await?.into_iter().map(|p| (p.id, p.display_name)).collect();
+    let name_of = |id: &str| escape(names.get(id).map(String::as_str).unwrap_or(id));
+    let now = state.clock.now_ms();
+    // Each assigned policy's own state; a grace period that ended since the last report
+    // shows as what the device now is.
+    let policy_rows: String = serde_json::from_str::<Vec<PolicyState>>(&m.policy_states)
+        .unwrap_or_default()
+        .iter()
+        .map(|p| {
+            let expired = p.state == "inGracePeriod" && p.grace_expires_ms.is_some_and(|g| g <= now);
+            format!(
+                "<tr><td>{}</td><td class=\"policy-state\">{}</td><td>{}</td></tr>",
+                name_of(&p.policy_id),
+                state_label(if expired { "noncompliant" } else { &p.state }),
+                p.grace_expires_ms.map(ms_to_rfc3339).unwrap_or_default()
+            )
+        })
+        .collect();
     let results: Vec<SettingResult> = serde_json::from_str(&m.setting_results).unwrap_or_default();
     let rows: String = results
         .iter()
         .map(|r| {
+            let bad = matches!(r.state, SettingState::Noncompliant | SettingState::Error);
             format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{:?}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{:?}</td></tr>",
+                name_of(&r.policy_id),
                 escape(&r.setting),
                 escape(&r.expected),
                 escape(r.actual.as_deref().unwrap_or("not reported")),
-                if matches!(r.state, crate::intune::compliance::SettingState::Noncompliant | crate::intune::compliance::SettingState::Error)
-                {
-                    "bad"
-                } else {
-                    "ok"
-                },
+                if bad { "bad" } else { "ok" },
                 r.state
             )
         })
@@ -240,7 +258,9 @@ async fn device_report(State(state): State<Shared>, Path(device_id): Path<String
     render(
         "Device compliance",
         format!(
-            "<h1>{}</h1><p>State: <b id=\"state\">{}</b>{}</p><table id=\"settings\"><tr><th>Setting</th><th>Required</th><th>Reported</th><th>Result</th></tr>{rows}</table>",
+            "<h1>{}</h1><p>State: <b id=\"state\">{}</b>{}</p>\
+             <h2>Policies</h2><table id=\"policies\"><tr><th>Policy</th><th>State</th><th>Grace period ends</th></tr>{policy_rows}</table>\
+             <h2>Settings</h2><table id=\"settings\"><tr><th>Policy</th><th>Setting</th><th>Required</th><th>Reported</th><th>Result</th></tr>{rows}</table>",
             escape(m.device_name.as_deref().unwrap_or(&m.device_id)),
             state_label(&m.compliance_state),
             m.grace_expires_ms.map(|g| format!(" · grace period ends {}", ms_to_rfc3339(g))).unwrap_or_default()
