@@ -1,14 +1,33 @@
 """MSAL for Python against the local cloud: client credentials with a secret and with a
-certificate, each token verified against the published JWKS and used on Graph.
+certificate (RS256 with a SHA-1 thumbprint, PS256 with a SHA-256 one), each token
+verified against the published JWKS (whose keys carry x5t and x5c) and used on Graph;
+one signed client assertion reused, as MSAL does, for tokens to two resources.
 
 Usage: msal_python.py <endpoints.json>. Exits non-zero on the first failure.
 """
+import base64
+import hashlib
 import json
 import sys
 
 import jwt  # PyJWT, a dependency of msal
 import msal
 import requests
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+
+class RecordingSession(requests.Session):
+    """A session that remembers the client assertions MSAL sends to the token endpoint."""
+
+    def __init__(self):
+        super().__init__()
+        self.assertions = []
+
+    def post(self, url, data=None, **kwargs):
+        if isinstance(data, dict) and "client_assertion" in data:
+            self.assertions.append(data["client_assertion"])
+        return super().post(url, data=data, **kwargs)
 
 
 def main(path):
@@ -26,11 +45,23 @@ def main(path):
     config = session.get(f"{authority}/v2.0/.well-known/openid-configuration").json()
     jwks = session.get(config["jwks_uri"]).json()
 
+    for key in jwks["keys"]:
+        der = base64.b64decode(key["x5c"][0])
+        x509.load_der_x509_certificate(der)
+        if base64.urlsafe_b64encode(hashlib.sha1(der).digest()).rstrip(b"=").decode() != key["x5t"]:
+            sys.exit(f"JWKS key {key['kid']}: x5t is not the SHA-1 thumbprint of its x5c")
+
+    cert_der = x509.load_pem_x509_certificate(client["certificate_pem"].encode()).public_bytes(Encoding.DER)
     credentials = {
         "secret": client["client_secret"],
         "certificate": {
             "private_key": client["private_key_pem"],
             "thumbprint": client["thumbprint_sha1"],
+            "public_certificate": client["certificate_pem"],
+        },
+        "certificate-sha256": {
+            "private_key": client["private_key_pem"],
+            "thumbprint_sha256": hashlib.sha256(cert_der).hexdigest(),
             "public_certificate": client["certificate_pem"],
         },
     }
@@ -61,6 +92,8 @@ def main(path):
             sys.exit(f"{name}: Graph refused the token: {devices.status_code} {devices.text}")
         print(f"msal-python {msal.__version__} {name}: token verified (appidacr={claims.get('appidacr')})")
 
+    assertion_reused_for_two_resources(ep, authority, credentials["certificate"])
+
     # A wrong secret surfaces the AADSTS code through MSAL.
     app = msal.ConfidentialClientApplication(
         client["client_id"], client_credential="wrong", authority=authority, instance_discovery=False, http_client=session
@@ -69,6 +102,25 @@ def main(path):
     if 7000215 not in result.get("error_codes", []):
         sys.exit(f"wrong secret: expected AADSTS7000215, got {result}")
     print("msal-python wrong secret: AADSTS7000215")
+
+
+def assertion_reused_for_two_resources(ep, authority, credential):
+    """MSAL signs one assertion and presents it again until shortly before it expires:
+    here for Microsoft Graph and then the Intune API."""
+    session = RecordingSession()
+    session.trust_env = False
+    session.verify = ep["ca_certificate"]
+    client = ep["seed"]["test_client"]
+    app = msal.ConfidentialClientApplication(
+        client["client_id"], client_credential=credential, authority=authority, instance_discovery=False, http_client=session
+    )
+    for scope in ["https://graph.microsoft.com/.default", "https://api.manage.microsoft.com//.default"]:
+        result = app.acquire_token_for_client(scopes=[scope])
+        if "access_token" not in result:
+            sys.exit(f"{scope}: no token with a reused assertion: {result}")
+    if len(session.assertions) != 2 or session.assertions[0] != session.assertions[1]:
+        sys.exit(f"expected one assertion sent twice, saw {len(set(session.assertions))} distinct in {len(session.assertions)}")
+    print("msal-python: one client assertion accepted for two resources")
 
 
 if __name__ == "__main__":

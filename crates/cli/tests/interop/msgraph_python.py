@@ -1,5 +1,7 @@
 """Microsoft's Graph SDK for Python against the local cloud: lists deviceManagementPartners,
-managedDevices and deviceCompliancePolicies and checks every object parses.
+managedDevices and deviceCompliancePolicies and checks every object parses; reads single
+items by key and alternate key (by_managed_device_id, service_principals_with_app_id,
+users_with_user_principal_name), counts with $count, and pages users with $top.
 
 Usage: msgraph_python.py <endpoints.json>. Exits non-zero on the first failure.
 """
@@ -12,8 +14,10 @@ import httpx
 import msal
 import requests
 from azure.core.credentials import AccessToken
+from kiota_abstractions.base_request_configuration import RequestConfiguration
 from kiota_authentication_azure.azure_identity_authentication_provider import AzureIdentityAuthenticationProvider
 from msgraph import GraphRequestAdapter, GraphServiceClient
+from msgraph.generated.users.users_request_builder import UsersRequestBuilder
 from msgraph.generated.models.mac_o_s_compliance_policy import MacOSCompliancePolicy
 
 
@@ -80,7 +84,50 @@ async def main(path):
         sys.exit(f"no macOSCompliancePolicy among {policies.value}")
     for p in macos:
         print(f"policy {p.display_name}: storageRequireEncryption={p.storage_require_encryption}")
+
+    await single_items(graph, devices.value[0])
+    await counts_and_pages(graph, ep)
     await http.aclose()
+
+
+async def single_items(graph, listed):
+    """Items by key and by alternate key, as the SDK's request builders address them."""
+    one = await graph.device_management.managed_devices.by_managed_device_id(listed.id).get()
+    if one.id != listed.id or one.azure_a_d_device_id != listed.azure_a_d_device_id:
+        sys.exit(f"by_managed_device_id returned {one}")
+    intune = "0000000a-0000-0000-c000-000000000000"
+    sp = await graph.service_principals_with_app_id(intune).get()
+    if sp is None or sp.app_id != intune:
+        sys.exit(f"service_principals_with_app_id returned {sp}")
+    print(f"managedDevice {one.id} by key; servicePrincipal {sp.id} by appId")
+
+
+async def counts_and_pages(graph, ep):
+    """$count as a segment and as an option (with ConsistencyLevel: eventual), and every
+    page of users followed through @odata.nextLink."""
+    eventual = RequestConfiguration()
+    eventual.headers.add("ConsistencyLevel", "eventual")
+    devices = await graph.devices.count.get(request_configuration=eventual)
+    if not isinstance(devices, int) or devices < 1:
+        sys.exit(f"devices/$count returned {devices!r}")
+    query = UsersRequestBuilder.UsersRequestBuilderGetQueryParameters(count=True, top=2, select=["id", "userPrincipalName"])
+    config = RequestConfiguration(query_parameters=query)
+    config.headers.add("ConsistencyLevel", "eventual")
+    page = await graph.users.get(request_configuration=config)
+    total, seen, pages = page.odata_count, [], 0
+    while page is not None:
+        pages += 1
+        seen += [u.user_principal_name for u in page.value]
+        if any(u.display_name is not None for u in page.value):
+            sys.exit("$select was not kept across pages")
+        page = await graph.users.with_url(page.odata_next_link).get() if page.odata_next_link else None
+    if total is None or len(seen) != total or len(set(seen)) != total or pages < 2:
+        sys.exit(f"paging: @odata.count={total}, {len(seen)} users over {pages} pages")
+    admin = ep["seed"]["global_admin"]["upn"]
+    user = await graph.users_with_user_principal_name(admin).get()
+    if user is None or user.user_principal_name.lower() != admin.lower():
+        sys.exit(f"users_with_user_principal_name returned {user}")
+    print(f"devices/$count={devices}; users: @odata.count={total} over {pages} pages; {admin} by userPrincipalName")
 
 
 if __name__ == "__main__":

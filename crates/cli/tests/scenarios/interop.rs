@@ -1,5 +1,6 @@
-//! Microsoft's own client libraries (MSAL for Python and for Node) against the local
-//! cloud, unchanged apart from the authority and the trusted CA. `./scripts/test`
+//! Microsoft's own client libraries (MSAL for Python and for Node, the Graph SDKs for
+//! Python and JavaScript, azure-identity for JavaScript) against the local cloud,
+//! unchanged apart from the authority, the Graph URL and the trusted CA. `./scripts/test`
 //! installs them and requires this test to run (`CLOUDCONNECTOR_INTEROP=required`).
 
 use std::path::{Path, PathBuf};
@@ -68,7 +69,8 @@ async fn msgraph_sdk_for_python_lists_and_parses_device_management() {
     if !available("msgraph-sdk for Python", Command::new(python()).args(["-c", "import msgraph, msal"])) {
         return;
     }
-    let t = spawn(1).await;
+    // Five users and the admin: three pages of two.
+    let t = spawn(5).await;
     cloudconnector::admin_steps::connect_instance(&t, "hq").await.unwrap();
     let users: Vec<(String, String)> = t.tenant.users.iter().map(|u| (u.upn.clone(), u.password.clone())).collect();
     let fleet = fleet::Fleet::new(t.http.clone(), &t.cloud.url());
@@ -80,5 +82,22 @@ async fn msgraph_sdk_for_python_lists_and_parses_device_management() {
     .await;
     let endpoints = t.write_endpoints_file();
     run(&python(), &[Path::new("msgraph_python.py"), &endpoints], &[]).await;
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn azure_identity_and_the_graph_sdk_for_javascript_page_through_users() {
+    let probe = "require.resolve('@azure/identity'); require.resolve('@microsoft/microsoft-graph-client')";
+    if !available(
+        "@azure/identity and @microsoft/microsoft-graph-client",
+        Command::new("node").args(["-e", probe]).current_dir(interop_dir()),
+    ) {
+        return;
+    }
+    // Five users and the admin: three pages of two.
+    let t = spawn(5).await;
+    let endpoints = t.write_endpoints_file();
+    let ca = PathBuf::from(&t.endpoints().ca_certificate);
+    run("node", &[Path::new("graph_js.mjs"), &endpoints], &[("NODE_EXTRA_CA_CERTS", &ca)]).await;
     t.stop().await;
 }

@@ -85,13 +85,18 @@ async fn users(ctx: &Ctx<'_>) -> Result<Response> {
     Ok(collection(ctx, "users", &q, Listing { items, count: total, next }))
 }
 
-/// A user by object ID or principal name (`users/{id|upn}`, `users('{upn}')`).
+/// A user by object ID or principal name (`users/{id|upn}`, `users('{upn}')`,
+/// `users(userPrincipalName='{upn}')`).
 async fn find_user(ctx: &Ctx<'_>, tenant: &Tenant, key: &Key) -> Result<User> {
-    let Key::Id(k) = key else { return Err(missing(key.text())) };
-    let user = match ctx.state.store.user(&normal(k)).await? {
-        Some(u) => Some(u),
-        None => ctx.state.store.user_by_upn(k).await?,
+    let user = match key {
+        Key::Id(k) => match ctx.state.store.user(&normal(k)).await? {
+            Some(u) => Some(u),
+            None => ctx.state.store.user_by_upn(k).await?,
+        },
+        Key::Alt("userPrincipalName", upn) => ctx.state.store.user_by_upn(upn).await?,
+        Key::Alt(..) => None,
     };
+    let k = key.text();
     user.filter(|u| u.tenant_id == tenant.id).ok_or_else(|| missing(k))
 }
 

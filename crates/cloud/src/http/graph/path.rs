@@ -83,7 +83,7 @@ fn unquote(s: &str) -> String {
 }
 
 fn alternate(name: &str) -> Option<&'static str> {
-    ["appId", "deviceId"].into_iter().find(|k| k.eq_ignore_ascii_case(name.trim()))
+    ["appId", "deviceId", "userPrincipalName"].into_iter().find(|k| k.eq_ignore_ascii_case(name.trim()))
 }
 
 /// One path segment as tokens: `users('x')` is a name and a key.
@@ -231,6 +231,10 @@ mod tests {
         assert_eq!(r("beta/users/$count"), Route::UsersCount);
         assert_eq!(r("v1.0/users('ada@contoso.example')"), Route::User(Key::Id("ada@contoso.example".into())));
         assert_eq!(r("v1.0/users/ada%40contoso.example"), Route::User(Key::Id("ada@contoso.example".into())));
+        assert_eq!(
+            r("v1.0/users(userPrincipalName='ada@contoso.example')"),
+            Route::User(Key::Alt("userPrincipalName", "ada@contoso.example".into()))
+        );
         assert_eq!(r(&format!("v1.0/servicePrincipals(appId='{sp}')")), Route::ServicePrincipal(Key::Alt("appId", sp.into())));
         assert_eq!(
             r(&format!("v1.0/servicePrincipals/appId={sp}/endpoints")),
