@@ -200,6 +200,7 @@ async fn seed_device(store: &cloud::store::Store, tenant_id: &str, owner: &str, 
             mdm_app_id: None,
             registered_ms: now,
             compliance_updated_ms: None,
+            last_sign_in_ms: None,
         })
         .await?;
     Ok(device_id)

@@ -163,6 +163,16 @@ enum BenchWhat {
         #[arg(long, default_value = ".cloudconnector-bench")]
         data_dir: PathBuf,
     },
+    /// Graph queries ($filter, $count, $orderby, paging) over many devices.
+    Graph {
+        #[arg(long, default_value_t = 100_000)]
+        devices: usize,
+        /// Run on fresh databases of this PostgreSQL server instead of SQLite.
+        #[arg(long)]
+        postgres: Option<String>,
+        #[arg(long, default_value = ".cloudconnector-bench")]
+        data_dir: PathBuf,
+    },
     /// Devices evaluated per second by the cloud's compliance engine.
     Evaluation {
         #[arg(long, default_value_t = 20000)]
@@ -229,6 +239,12 @@ async fn main() -> anyhow::Result<()> {
         Command::Bench { what: BenchWhat::Import { computers, data_dir } } => {
             stack::remove_databases(&data_dir);
             let result = cloudconnector::bench_import::import(&data_dir, computers).await?;
+            println!("{}", serde_json::to_string_pretty(&result)?);
+            Ok(())
+        }
+        Command::Bench { what: BenchWhat::Graph { devices, postgres, data_dir } } => {
+            stack::remove_databases(&data_dir);
+            let result = cloudconnector::bench_graph::graph(&data_dir, devices, postgres).await?;
             println!("{}", serde_json::to_string_pretty(&result)?);
             Ok(())
         }

@@ -287,6 +287,7 @@ pub async fn withdraw(state: &Shared, tenant: &str, instance_id: &str) -> Result
             user_id: String::new(),
             last_update_time: platform::clock::ms_to_rfc3339(now),
             device_management_state: Some("unmanaged".into()),
+            eas_ids: Some(vec![]),
             ..Default::default()
         };
         let json = serde_json::to_string(&item).map_err(ConnectorError::internal)?;

@@ -40,11 +40,27 @@ pub struct HeartbeatRequest {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "PascalCase")]
 pub struct HeartbeatResponse {
+    #[serde(rename = "odata.metadata", default)]
+    pub odata_metadata: String,
+    #[serde(rename = "odata.id", default)]
+    pub odata_id: String,
+    /// The tenant ID, the entity's key.
+    #[serde(default)]
+    pub key: String,
     pub tenant_id: String,
+    /// Which kind of partner sent the heartbeat (this service answers `Partner`).
+    #[serde(default)]
+    pub client_type: String,
     pub timestamp: String,
+    /// When set, the time from which the service asks the partner to send its data again
+    /// (null: no resync asked).
+    #[serde(default)]
+    pub resync_timestamp: Option<String>,
     pub http_status_code: u16,
     #[serde(default)]
     pub error_detail: Option<String>,
+    #[serde(default)]
+    pub message_errors: Vec<String>,
 }
 
 /// Kinds of upload item. The legacy integration sends one inventory item per device
@@ -123,6 +139,10 @@ pub struct DeviceItem {
     // EntityType 1 and 4.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_management_state: Option<String>,
+    /// Exchange ActiveSync IDs of the device; EntityType 1 requires the list, empty when
+    /// there are none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eas_ids: Option<Vec<String>>,
     /// The partner's verdict: `true`/`false`, or as live partners write it, `"compliant"`
     /// / `"notCompliant"`.
     #[serde(rename = "complianceStatus", default, skip_serializing_if = "Option::is_none", deserialize_with = "verdict")]

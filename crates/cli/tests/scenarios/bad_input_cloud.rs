@@ -32,6 +32,25 @@ async fn token_endpoint_answers_with_aadsts_errors() {
             90002,
             "nowhere.example",
         ),
+        (
+            "malformed tenant",
+            vec![("grant_type", "client_credentials"), ("client_id", &app), ("client_secret", &secret), ("scope", graph)],
+            400,
+            900023,
+            "contoso",
+        ),
+        (
+            "two resources",
+            vec![
+                ("grant_type", "client_credentials"),
+                ("client_id", &app),
+                ("client_secret", &secret),
+                ("scope", "https://graph.microsoft.com/.default https://api.manage.microsoft.com//.default"),
+            ],
+            400,
+            700022,
+            &tid,
+        ),
         ("missing grant_type", vec![("client_id", &app)], 400, 900144, &tid),
         ("unsupported grant", vec![("grant_type", "implicit"), ("scope", graph)], 400, 70003, &tid),
         (

@@ -71,6 +71,7 @@ pub async fn register(
             mdm_app_id: None,
             registered_ms: now_ms,
             compliance_updated_ms: None,
+            last_sign_in_ms: None,
         })
         .await?;
     Ok(Registration { device_id, certificate_der: der, thumbprint })

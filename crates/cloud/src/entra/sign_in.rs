@@ -26,6 +26,9 @@ pub async fn decide(store: &Store, user: &User, app: &Application, device_proof:
         Some(proof) => devices::verify_proof(store, &user.tenant_id, proof, now_ms / 1000).await?,
         None => None,
     };
+    if let Some(d) = &device {
+        store.record_device_sign_in(&user.tenant_id, &d.device_id, now_ms).await?;
+    }
     let device_state = match &device {
         Some(d) => Device::Registered { device_id: d.device_id.clone(), compliant: d.is_compliant.map(|c| c != 0) },
         None => Device::Unrecognized,

@@ -24,7 +24,18 @@ use crate::store::ConsentRequest;
 /// Tenant path segments that name no tenant.
 pub(crate) const MULTI_TENANT_SEGMENTS: [&str; 3] = ["common", "organizations", "consumers"];
 
+/// The tenant a path segment names: its GUID or one of its domains. A segment that is
+/// neither a GUID nor a DNS name is AADSTS900023, an unknown one AADSTS90002.
 async fn tenant(state: &Shared, key: &str) -> Result<Tenant> {
+    let dns_name =
+        key.contains('.') && key.split('.').all(|label| !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+    if uuid::Uuid::parse_str(key).is_err() && !dns_name {
+        return Err(CloudError::login(
+            "invalid_request",
+            900023,
+            format!("Specified tenant identifier '{key}' is neither a valid DNS name, nor a valid external domain."),
+        ));
+    }
     state.store.tenant(key).await?.ok_or_else(|| {
         CloudError::login(
             "invalid_request",
@@ -88,7 +99,19 @@ pub async fn openid_configuration_v1(State(state): State<Shared>, Path(segment):
     Ok(Json(openid_configuration(&state, &segment, &issuer, false)))
 }
 
-pub async fn jwks(State(state): State<Shared>, Path(segment): Path<String>) -> Result<Json<serde_json::Value>> {
+/// `/{tenant}/discovery/v2.0/keys`: each key names the issuer it signs for
+/// (`{base}/{tenantid}/v2.0`, templated on `common`, `organizations`), as Microsoft's do.
+pub async fn jwks_v2(State(state): State<Shared>, Path(segment): Path<String>) -> Result<Json<serde_json::Value>> {
+    let issuer = format!("{}/{}/v2.0", state.base_url, issuer_tenant(&state, &segment).await?);
+    let mut set = serde_json::to_value(state.keys.jwks()).map_err(CloudError::internal)?;
+    for key in set["keys"].as_array_mut().into_iter().flatten() {
+        key["issuer"] = json!(issuer);
+    }
+    Ok(Json(set))
+}
+
+/// `/{tenant}/discovery/keys` (v1): the same keys, without an issuer.
+pub async fn jwks_v1(State(state): State<Shared>, Path(segment): Path<String>) -> Result<Json<serde_json::Value>> {
     issuer_tenant(&state, &segment).await?;
     Ok(Json(serde_json::to_value(state.keys.jwks()).map_err(CloudError::internal)?))
 }
@@ -183,6 +206,16 @@ fn requested_resource(form: &HashMap<String, String>, v1: bool) -> Result<String
         return Err(CloudError::login("invalid_request", 901002, "The 'resource' request parameter is not supported."));
     }
     let scope = form.get("scope").ok_or_else(|| missing("scope"))?;
+    let resources: Vec<&str> = scope.split_whitespace().filter_map(|s| s.strip_suffix("/.default")).collect();
+    if resources.len() > 1 && resources.iter().any(|r| r.trim_end_matches('/') != resources[0].trim_end_matches('/')) {
+        return Err(CloudError::login(
+            "invalid_scope",
+            700022,
+            format!(
+                "The provided value for the input parameter scope is not valid because it contains more than one resource. Scope {scope} is not valid."
+            ),
+        ));
+    }
     resource_of_scope(scope).map(str::to_string).ok_or_else(|| {
         CloudError::login(
             "invalid_scope",
@@ -441,7 +474,7 @@ pub async fn admin_consent(State(state): State<Shared>, Path(segment): Path<Stri
         .application(&client_id)
         .await?
         .ok_or_else(|| page_error(700016, format!("Application with identifier '{client_id}' was not found.")))?;
-    if !consent::redirect_uri_registered(&app, &redirect_uri) {
+    if !consent::admin_consent_redirect_allowed(&app, &redirect_uri) {
         return Err(page_error(
             50011,
             format!(
@@ -571,7 +604,9 @@ pub async fn consent_decide(State(state): State<Shared>, Path(id): Path<String>,
         return Err(CloudError::Page("AADSTS50058: This consent request was already used.".into()));
     }
     if form(&body).get("decision").map(String::as_str) != Some("accept") {
-        return Ok(refuse(&request, "access_denied", "AADSTS65004: User declined to consent to access the app."));
+        // The admin-consent endpoint's own answer to Cancel (Microsoft Learn, "Grant
+        // tenant-wide admin consent": `error=permission_denied`).
+        return Ok(refuse(&request, "permission_denied", "The admin canceled the request"));
     }
     let user = state.store.user(&user_id).await?.ok_or_else(|| CloudError::Page("The user no longer exists.".into()))?;
     consent::grant_admin_consent(&state.store, &user.tenant_id, &app, state.clock.now_ms()).await?;

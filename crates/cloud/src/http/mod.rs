@@ -34,8 +34,8 @@ pub fn router(state: Shared) -> Router {
         // Identity platform.
         .route("/{tenant}/v2.0/.well-known/openid-configuration", get(login::openid_configuration_v2))
         .route("/{tenant}/.well-known/openid-configuration", get(login::openid_configuration_v1))
-        .route("/{tenant}/discovery/v2.0/keys", get(login::jwks))
-        .route("/{tenant}/discovery/keys", get(login::jwks))
+        .route("/{tenant}/discovery/v2.0/keys", get(login::jwks_v2))
+        .route("/{tenant}/discovery/keys", get(login::jwks_v1))
         .route("/{tenant}/adminconsent", get(login::admin_consent))
         .route("/{tenant}/v2.0/adminconsent", get(login::admin_consent))
         .route("/{tenant}/oauth2/v2.0/authorize", get(authorize::authorize_v2))

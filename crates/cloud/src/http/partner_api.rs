@@ -114,12 +114,22 @@ pub async fn tenant_data_sync(
             }
             partner::heartbeat(&mut p, now);
             state.store.save_partner(&p).await?;
+            let base = format!(
+                "{}/fef/{unit}/TrafficGateway/TrafficRoutingService/PartnerAPI/StatelessPartnerTenantDataSyncService",
+                state.base_url
+            );
             Ok(Json(
                 serde_json::to_value(HeartbeatResponse {
+                    odata_metadata: format!("{base}/$metadata#PartnerTenantHeartbeat/@Element"),
+                    odata_id: format!("{base}/PartnerTenantHeartbeat(guid'{}')", tenant.id),
+                    key: tenant.id.clone(),
                     tenant_id: tenant.id.clone(),
+                    client_type: "Partner".into(),
                     timestamp: req.timestamp,
+                    resync_timestamp: None,
                     http_status_code: 200,
                     error_detail: None,
+                    message_errors: vec![],
                 })
                 .map_err(CloudError::internal)?,
             ))

@@ -2,6 +2,7 @@
 
 pub mod combine;
 pub mod compliance;
+pub mod compliance_partners;
 pub mod lifecycle;
 pub mod partner;
 pub mod policies;

@@ -277,6 +277,9 @@ fn plan_item(message: &UploadRow, item: &DeviceItem, known: &Known, latest: &mut
     if ![entity_type::LEGACY_INVENTORY, entity_type::INVENTORY, entity_type::COMPLIANCE].contains(&item.entity_type) {
         return rejected(&device_id, "UnknownEntityType", format!("EntityType {} is not supported.", item.entity_type));
     }
+    if item.entity_type == entity_type::INVENTORY && item.eas_ids.is_none() {
+        return rejected(&device_id, "MissingEasIds", "EntityType 1 requires EasIds (an empty list when the device has none).".into());
+    }
     let Some(device) = known.devices.get(&device_id) else {
         return rejected(&device_id, "DeviceNotFound", "No Entra device with this ID is registered in the tenant.".into());
     };
@@ -332,6 +335,9 @@ fn plan_item(message: &UploadRow, item: &DeviceItem, known: &Known, latest: &mut
         error_since_ms: verdict.error_since_ms,
         grace_expires_ms: verdict.grace_expires_ms,
         policy_states: serde_json::to_string(&policies).unwrap_or_default(),
+        enrolled_ms: Some(cx.now_ms),
+        // A compliance partner's verdict alone does not make the Mac an Intune device.
+        verdict_only: (item.entity_type == entity_type::COMPLIANCE && previous.is_none_or(|m| m.verdict_only != 0)) as i64,
     };
     let result = ItemResult {
         compliance_state: Some(verdict.state.into()),
@@ -419,6 +425,7 @@ mod tests {
             mdm_app_id: None,
             registered_ms: 0,
             compliance_updated_ms: None,
+            last_sign_in_ms: None,
         };
         let managed = stored_update_ms.map(|ms| ManagedDeviceRow {
             id: "object".into(),
@@ -437,6 +444,8 @@ mod tests {
             error_since_ms: None,
             grace_expires_ms: None,
             policy_states: "[]".into(),
+            enrolled_ms: Some(ms),
+            verdict_only: 0,
         });
         Known {
             devices: HashMap::from([(DEVICE.to_string(), device)]),

@@ -144,9 +144,21 @@ impl Store {
     /// Counts of a tenant's partner devices per compliance state.
     pub async fn compliance_counts(&self, tenant_id: &str) -> Result<Vec<(String, i64)>> {
         Ok(sqlx::query_as::<_, (String, i64)>(
-            "SELECT compliance_state, COUNT(*) FROM managed_devices WHERE tenant_id = $1 GROUP BY compliance_state ORDER BY compliance_state",
+            "SELECT compliance_state, COUNT(*) FROM managed_devices WHERE tenant_id = $1 AND verdict_only = 0 GROUP BY compliance_state \
+             ORDER BY compliance_state",
         )
         .bind(tenant_id)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// A user's partner-managed devices (Graph `users/{id}/managedDevices`).
+    pub async fn managed_devices_of_user(&self, tenant_id: &str, user_id: &str) -> Result<Vec<ManagedDeviceRow>> {
+        Ok(sqlx::query_as::<_, ManagedDeviceRow>(&format!(
+            "SELECT {MANAGED_COLUMNS} FROM managed_devices WHERE tenant_id = $1 AND user_id = $2 AND verdict_only = 0 ORDER BY id"
+        ))
+        .bind(tenant_id)
+        .bind(user_id)
         .fetch_all(self.pool())
         .await?)
     }
@@ -154,7 +166,7 @@ impl Store {
     /// A tenant's partner-managed device by its Intune ID.
     pub async fn managed_device_by_id(&self, tenant_id: &str, id: &str) -> Result<Option<ManagedDeviceRow>> {
         Ok(sqlx::query_as::<_, ManagedDeviceRow>(&format!(
-            "SELECT {MANAGED_COLUMNS} FROM managed_devices WHERE tenant_id = $1 AND id = $2"
+            "SELECT {MANAGED_COLUMNS} FROM managed_devices WHERE tenant_id = $1 AND id = $2 AND verdict_only = 0"
         ))
         .bind(tenant_id)
         .bind(id)
@@ -186,7 +198,7 @@ impl Store {
 
     pub async fn managed_devices(&self, tenant_id: &str, after: &str, limit: i64) -> Result<Vec<ManagedDeviceRow>> {
         Ok(sqlx::query_as::<_, ManagedDeviceRow>(&format!(
-            "SELECT {MANAGED_COLUMNS} FROM managed_devices WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+            "SELECT {MANAGED_COLUMNS} FROM managed_devices WHERE tenant_id = $1 AND id > $2 AND verdict_only = 0 ORDER BY id LIMIT $3"
         ))
         .bind(tenant_id)
         .bind(after)

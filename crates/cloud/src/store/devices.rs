@@ -23,32 +23,33 @@ impl Store {
     }
 
     pub async fn insert_device(&self, d: &DeviceRow) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO devices (id, tenant_id, device_id, display_name, owner_user_id, operating_system, os_version, \
-             public_key, certificate_thumbprint, is_compliant, is_managed, mdm_app_id, registered_ms, compliance_updated_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-        )
-        .bind(&d.id)
-        .bind(&d.tenant_id)
-        .bind(&d.device_id)
-        .bind(&d.display_name)
-        .bind(&d.owner_user_id)
-        .bind(&d.operating_system)
-        .bind(&d.os_version)
-        .bind(&d.public_key)
-        .bind(&d.certificate_thumbprint)
-        .bind(d.is_compliant)
-        .bind(d.is_managed)
-        .bind(d.mdm_app_id.clone())
-        .bind(d.registered_ms)
-        .bind(d.compliance_updated_ms)
-        .execute(self.pool())
-        .await?;
+        insert_device_query(d).execute(self.pool()).await?;
+        Ok(())
+    }
+
+    /// An interactive sign-in presented the device (Graph `approximateLastSignInDateTime`).
+    pub async fn record_device_sign_in(&self, tenant_id: &str, device_id: &str, now: i64) -> Result<()> {
+        sqlx::query("UPDATE devices SET last_sign_in_ms = $1 WHERE tenant_id = $2 AND device_id = $3")
+            .bind(now)
+            .bind(tenant_id)
+            .bind(device_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Many devices in one transaction (seeding a benchmark or an import).
+    pub async fn insert_devices(&self, rows: &[DeviceRow]) -> Result<()> {
+        let mut tx = self.db.pool.begin().await?;
+        for d in rows {
+            insert_device_query(d).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
     pub(super) const DEVICE_COLUMNS: &str = "id, tenant_id, device_id, display_name, owner_user_id, operating_system, os_version, \
-        public_key, certificate_thumbprint, is_compliant, is_managed, mdm_app_id, registered_ms, compliance_updated_ms";
+        public_key, certificate_thumbprint, is_compliant, is_managed, mdm_app_id, registered_ms, compliance_updated_ms, last_sign_in_ms";
 
     pub async fn device(&self, tenant_id: &str, device_id: &str) -> Result<Option<DeviceRow>> {
         let sql = format!("SELECT {} FROM devices WHERE tenant_id = $1 AND device_id = $2", Self::DEVICE_COLUMNS);
@@ -78,4 +79,27 @@ impl Store {
             .fetch_all(self.pool())
             .await?)
     }
+}
+
+fn insert_device_query(d: &DeviceRow) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments<'_>> {
+    sqlx::query(
+        "INSERT INTO devices (id, tenant_id, device_id, display_name, owner_user_id, operating_system, os_version, \
+         public_key, certificate_thumbprint, is_compliant, is_managed, mdm_app_id, registered_ms, compliance_updated_ms, \
+         last_sign_in_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+    )
+    .bind(&d.id)
+    .bind(&d.tenant_id)
+    .bind(&d.device_id)
+    .bind(&d.display_name)
+    .bind(&d.owner_user_id)
+    .bind(&d.operating_system)
+    .bind(&d.os_version)
+    .bind(&d.public_key)
+    .bind(&d.certificate_thumbprint)
+    .bind(d.is_compliant)
+    .bind(d.is_managed)
+    .bind(d.mdm_app_id.clone())
+    .bind(d.registered_ms)
+    .bind(d.compliance_updated_ms)
+    .bind(d.last_sign_in_ms)
 }

@@ -20,25 +20,33 @@ pub struct Page {
 }
 
 /// A resource's base query: its columns and table with the alias its property table
-/// names, the tenant it belongs to, and its key.
+/// names, the tenant it belongs to, the rows it never shows, and its key.
 struct Base {
     select: &'static str,
     tenant: &'static str,
+    /// `AND …` that every query adds (empty: none).
+    always: &'static str,
     key: &'static str,
 }
 
 const USERS: Base = Base {
     select: "SELECT u.id, u.tenant_id, u.upn, u.display_name, u.password_hash, u.global_admin FROM users u",
     tenant: "u.tenant_id",
+    always: "",
     key: "u.id",
 };
 const DEVICES: Base = Base {
     select: "SELECT d.id, d.tenant_id, d.device_id, d.display_name, d.owner_user_id, d.operating_system, d.os_version, d.public_key, \
-             d.certificate_thumbprint, d.is_compliant, d.is_managed, d.mdm_app_id, d.registered_ms, d.compliance_updated_ms FROM devices d",
+             d.certificate_thumbprint, d.is_compliant, d.is_managed, d.mdm_app_id, d.registered_ms, d.compliance_updated_ms, \
+             d.last_sign_in_ms FROM devices d",
     tenant: "d.tenant_id",
+    always: "",
     key: "d.id",
 };
-const MANAGED: Base = Base { select: "SELECT {MANAGED} FROM managed_devices m", tenant: "m.tenant_id", key: "m.id" };
+/// Intune lists the devices of device management partners, not those a compliance
+/// partner only gave a verdict on.
+const MANAGED: Base =
+    Base { select: "SELECT {MANAGED} FROM managed_devices m", tenant: "m.tenant_id", always: " AND m.verdict_only = 0", key: "m.id" };
 
 fn bind_all<'q, O>(
     mut q: sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>>,
@@ -61,7 +69,7 @@ impl Base {
 
     /// `WHERE` text and the binds after the tenant's, for a page.
     fn condition(&self, page: &Page) -> (String, Vec<Bind>) {
-        let mut text = format!("{} = $1", self.tenant);
+        let mut text = format!("{} = $1{}", self.tenant, self.always);
         let mut binds = page.condition.binds.clone();
         if !page.condition.text.is_empty() {
             text.push_str(&format!(" AND {}", page.condition.text));

@@ -26,7 +26,7 @@ pub use graph::Page;
 pub use uploads::tx;
 
 pub(crate) const MANAGED_COLUMNS: &str = "id, tenant_id, device_id, user_id, device_name, os_version, serial_number, compliance_state, \
-    attributes, setting_results, partner_update_ms, last_sync_ms, noncompliant_since_ms, error_since_ms, grace_expires_ms, policy_states";
+    attributes, setting_results, partner_update_ms, last_sync_ms, noncompliant_since_ms, error_since_ms, grace_expires_ms, policy_states, enrolled_ms, verdict_only";
 
 /// Ids bound per `IN (…)` list: well inside SQLite's and PostgreSQL's parameter limits.
 const IN_CHUNK: usize = 500;
@@ -60,6 +60,8 @@ pub struct DeviceRow {
     pub mdm_app_id: Option<String>,
     pub registered_ms: i64,
     pub compliance_updated_ms: Option<i64>,
+    /// The last interactive sign-in that presented the device.
+    pub last_sign_in_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -125,6 +127,10 @@ pub struct ManagedDeviceRow {
     pub grace_expires_ms: Option<i64>,
     /// JSON list of each assigned policy's state (`intune::combine::PolicyState`).
     pub policy_states: String,
+    /// When Intune first recorded the device.
+    pub enrolled_ms: Option<i64>,
+    /// 1: known only from a compliance partner's verdict, not listed among managed devices.
+    pub verdict_only: i64,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]

@@ -15,6 +15,12 @@ impl Store {
         .await?)
     }
 
+    /// Removes the tenant's partner record; false when there was none.
+    pub async fn delete_partner(&self, tenant_id: &str) -> Result<bool> {
+        let r = sqlx::query("DELETE FROM partners WHERE tenant_id = $1").bind(tenant_id).execute(self.pool()).await?;
+        Ok(r.rows_affected() == 1)
+    }
+
     pub async fn save_partner(&self, p: &PartnerRow) -> Result<()> {
         sqlx::query(
             "INSERT INTO partners (tenant_id, app_id, partner_state, provisioned, enrollment_url, remediation_url, \
@@ -138,6 +144,27 @@ impl Store {
                 .bind(app_id)
                 .execute(self.pool())
                 .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// The user groups a compliance partner onboards for macOS (JSON list of group IDs).
+    pub async fn set_compliance_partner_groups(&self, tenant_id: &str, id: &str, mac_groups: &str) -> Result<bool> {
+        let r = sqlx::query("UPDATE compliance_partners SET mac_groups = $1 WHERE tenant_id = $2 AND id = $3")
+            .bind(mac_groups)
+            .bind(tenant_id)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Offboards a compliance partner; false when there was none with this ID.
+    pub async fn delete_compliance_partner(&self, tenant_id: &str, id: &str) -> Result<bool> {
+        let r = sqlx::query("DELETE FROM compliance_partners WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant_id)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
         Ok(r.rows_affected() == 1)
     }
 

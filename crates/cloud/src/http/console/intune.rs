@@ -14,7 +14,7 @@ use crate::Shared;
 use crate::entra::directory::User;
 use crate::error::Result;
 use crate::http::form;
-use crate::intune::partner;
+use crate::intune::{compliance_partners, partner};
 
 pub const PARTNER_PAGE: &str = "/console/intune/tenant-admin/connectors/partner-device-management";
 
@@ -214,16 +214,11 @@ async fn render_compliance_partners(state: &Shared, user: &User, message: Option
             )
         })
         .collect();
-    // Partners are multi-tenant apps consented in the tenant (Microsoft's own excluded).
-    let mut apps = String::new();
-    for sp in state.store.service_principals(&user.tenant_id).await? {
-        if let Some(a) = state.store.application(&sp.app_id).await?
-            && a.multi_tenant
-            && a.owner_tenant_id.as_deref().is_some_and(|o| o != user.tenant_id)
-        {
-            apps.push_str(&format!("<option value=\"{}\">{}</option>", escape(&a.app_id), escape(&a.display_name)));
-        }
-    }
+    let apps: String = compliance_partners::candidates(&state.store, &user.tenant_id)
+        .await?
+        .iter()
+        .map(|a| format!("<option value=\"{}\">{}</option>", escape(&a.app_id), escape(&a.display_name)))
+        .collect();
     let group_options: String = groups.iter().map(|(id, n)| format!("<option value=\"{}\">{}</option>", escape(id), escape(n))).collect();
     let message = message.map(|m| format!("<p id=\"message\">{}</p>", escape(m))).unwrap_or_default();
     Ok(Html(page("Partner compliance management", &format!(
@@ -240,31 +235,7 @@ async fn add_compliance_partner(State(state): State<Shared>, headers: HeaderMap,
     let (Some(app_id), Some(group)) = (f.get("app_id").filter(|v| !v.is_empty()), f.get("group").filter(|v| !v.is_empty())) else {
         return render_compliance_partners(&state, &user, Some("Choose a partner and a user group.")).await;
     };
-    let consented = state.store.service_principal(&user.tenant_id, app_id).await?.is_some();
-    let Some(app) = state.store.application(app_id).await?.filter(|a| consented && a.multi_tenant) else {
-        return render_compliance_partners(&state, &user, Some("The partner must be a multi-tenant application consented in this tenant."))
-            .await;
-    };
-    if !state.store.groups(&user.tenant_id).await?.iter().any(|(g, _)| g == group) {
-        return render_compliance_partners(&state, &user, Some("Choose a user group of this tenant.")).await;
-    }
-    let row = crate::store::CompliancePartnerRow {
-        id: uuid::Uuid::new_v4().to_string(),
-        tenant_id: user.tenant_id.clone(),
-        display_name: app.display_name.clone(),
-        app_id: app.app_id.clone(),
-        mac_groups: serde_json::to_string(&[group]).unwrap_or_default(),
-        partner_state: partner::state::UNKNOWN.into(),
-        last_heartbeat_ms: None,
-    };
-    // Microsoft allows one compliance partner per platform in a tenant.
-    let existing = state.store.compliance_partners(&user.tenant_id).await?;
-    let message = if existing.iter().any(|c| c.app_id == row.app_id) {
-        "This partner is already set up for macOS."
-    } else if !existing.is_empty() || !state.store.insert_compliance_partner(&row, state.clock.now_ms()).await? {
-        "Another compliance partner is already set up for macOS in this tenant; a platform has one compliance partner."
-    } else {
-        "Created. The partner shows Active once it has confirmed the connection."
-    };
-    render_compliance_partners(&state, &user, Some(message)).await
+    let outcome =
+        compliance_partners::onboard(&state.store, &user.tenant_id, app_id, std::slice::from_ref(group), state.clock.now_ms()).await?;
+    render_compliance_partners(&state, &user, Some(outcome.message())).await
 }

@@ -87,7 +87,7 @@ async fn users(ctx: &Ctx<'_>) -> Result<Response> {
 
 /// A user by object ID or principal name (`users/{id|upn}`, `users('{upn}')`,
 /// `users(userPrincipalName='{upn}')`).
-async fn find_user(ctx: &Ctx<'_>, tenant: &Tenant, key: &Key) -> Result<User> {
+pub(super) async fn find_user(ctx: &Ctx<'_>, tenant: &Tenant, key: &Key) -> Result<User> {
     let user = match key {
         Key::Id(k) => match ctx.state.store.user(&normal(k)).await? {
             Some(u) => Some(u),
@@ -259,9 +259,16 @@ pub fn partner_endpoints(state: &crate::Shared, tenant: &Tenant, app_id: &str) -
         return vec![];
     }
     let base = format!("{}/fef/{}/TrafficGateway/TrafficRoutingService/PartnerAPI", state.base_url, tenant.scale_unit);
+    let tenant_sync = format!("{base}/StatelessPartnerTenantDataSyncService");
+    let device_sync = format!("{base}/StatelessPartnerDeviceDataSyncService");
+    // Each service has a `…Backup` twin; `Region` and `ASUName` are values, not URLs.
     vec![
-        (wire::ids::SERVICE_PARTNER_TENANT_DATA_SYNC.into(), format!("{base}/StatelessPartnerTenantDataSyncService")),
-        (wire::ids::SERVICE_PARTNER_DEVICE_DATA_SYNC.into(), format!("{base}/StatelessPartnerDeviceDataSyncService")),
+        (wire::ids::SERVICE_PARTNER_TENANT_DATA_SYNC.into(), tenant_sync.clone()),
+        (format!("{}Backup", wire::ids::SERVICE_PARTNER_TENANT_DATA_SYNC), tenant_sync),
+        (wire::ids::SERVICE_PARTNER_DEVICE_DATA_SYNC.into(), device_sync.clone()),
+        (format!("{}Backup", wire::ids::SERVICE_PARTNER_DEVICE_DATA_SYNC), device_sync),
+        ("Region".into(), "NA".into()),
+        ("ASUName".into(), tenant.scale_unit.to_ascii_uppercase()),
     ]
 }
 
@@ -328,15 +335,26 @@ async fn oauth2_permission_grants(ctx: &Ctx<'_>) -> Result<Response> {
 
 // ---- devices -----------------------------------------------------------------------
 
-fn device_json(d: &DeviceRow) -> Value {
+/// An Entra device. `complianceExpirationDateTime`: when a compliant device stops being
+/// deemed compliant without a new report (its last compliance update plus the tenant's
+/// compliance status validity period).
+fn device_json(d: &DeviceRow, validity_ms: i64) -> Value {
+    let expires = d.compliance_updated_ms.filter(|_| d.is_compliant == Some(1)).map(|ms| platform::clock::ms_to_rfc3339(ms + validity_ms));
     json!({
         "@odata.type": "#microsoft.graph.device",
         "id": d.id, "deviceId": d.device_id, "displayName": d.display_name, "operatingSystem": d.operating_system,
         "operatingSystemVersion": d.os_version, "trustType": "Workplace", "profileType": "RegisteredDevice",
         "isCompliant": d.is_compliant.map(|c| c != 0), "isManaged": d.is_managed != 0, "mdmAppId": d.mdm_app_id,
         "accountEnabled": true, "registrationDateTime": platform::clock::ms_to_rfc3339(d.registered_ms),
-        "complianceExpirationDateTime": null, "approximateLastSignInDateTime": null,
+        "complianceExpirationDateTime": expires,
+        "approximateLastSignInDateTime": d.last_sign_in_ms.map(platform::clock::ms_to_rfc3339),
     })
+}
+
+/// The tenant's compliance status validity period, in milliseconds.
+async fn validity_ms(ctx: &Ctx<'_>, tenant: &Tenant) -> Result<i64> {
+    let (_, days) = ctx.state.store.compliance_settings(&tenant.id, ctx.state.config.no_policy_is_compliant).await?;
+    Ok(days * 24 * 3600 * 1000)
 }
 
 async fn devices(ctx: &Ctx<'_>) -> Result<Response> {
@@ -346,7 +364,9 @@ async fn devices(ctx: &Ctx<'_>) -> Result<Response> {
     let rows = ctx.state.store.graph_devices(&tenant.id, &page).await?;
     let (rows, next) = paged(rows, &q, &page, |d| d.id.clone());
     let total = if q.count { Some(ctx.state.store.graph_devices_count(&tenant.id, &page.condition).await?) } else { None };
-    Ok(collection(ctx, "devices", &q, Listing { items: rows.iter().map(device_json).collect(), count: total, next }))
+    let validity = validity_ms(ctx, &tenant).await?;
+    let items = rows.iter().map(|d| device_json(d, validity)).collect();
+    Ok(collection(ctx, "devices", &q, Listing { items, count: total, next }))
 }
 
 /// A device by object ID (`devices/{id}`) or by its device ID (`devices(deviceId='…')`).
@@ -359,7 +379,7 @@ async fn device(ctx: &Ctx<'_>, key: Key) -> Result<Response> {
         Key::Alt(..) => None,
     };
     let row = row.ok_or_else(|| missing(key.text()))?;
-    Ok(entity(ctx, "devices", &q, device_json(&row)))
+    Ok(entity(ctx, "devices", &q, device_json(&row, validity_ms(ctx, &tenant).await?)))
 }
 
 // ---- Conditional Access and sign-ins -------------------------------------------------

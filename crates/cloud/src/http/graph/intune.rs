@@ -1,5 +1,5 @@
-//! Microsoft Graph, device management part: partner-managed devices, device management
-//! and compliance management partners, macOS compliance policies and their assignments.
+//! Microsoft Graph, device management part: partner-managed devices (also per user) and
+//! macOS compliance policies with their assignments. The partners are in [`super::partners`].
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -9,14 +9,14 @@ use super::directory::missing;
 use super::path::{Key, Route};
 use super::{Ctx, Listing, collection, count, entity, list_memory, page, paged};
 use crate::error::{CloudError, Result};
-use crate::intune::{partner, policies};
-use crate::odata::resource::{COMPLIANCE_PARTNERS, COMPLIANCE_POLICIES, MANAGED_DEVICES, PARTNERS};
+use crate::intune::policies;
+use crate::odata::resource::{COMPLIANCE_POLICIES, MANAGED_DEVICES};
 use crate::store::{ManagedDeviceRow, PolicyRow};
+use wire::partner::DeviceItem;
 
 const DEVICES_READ: [&str; 2] = ["DeviceManagementManagedDevices.Read.All", "DeviceManagementManagedDevices.ReadWrite.All"];
 const CONFIG_READ: [&str; 2] = ["DeviceManagementConfiguration.Read.All", "DeviceManagementConfiguration.ReadWrite.All"];
 const CONFIG_WRITE: [&str; 1] = ["DeviceManagementConfiguration.ReadWrite.All"];
-const SERVICE_READ: [&str; 2] = ["DeviceManagementServiceConfig.Read.All", "DeviceManagementServiceConfig.ReadWrite.All"];
 
 pub(super) async fn get(ctx: &Ctx<'_>, route: Route) -> Result<Response> {
     match route {
@@ -28,8 +28,9 @@ pub(super) async fn get(ctx: &Ctx<'_>, route: Route) -> Result<Response> {
             count(ctx, &MANAGED_DEVICES, n)
         }
         Route::ManagedDevice(key) => managed_device(ctx, key).await,
-        Route::Partners | Route::Partner(_) => partners(ctx, route).await,
-        Route::CompliancePartners | Route::CompliancePartner(_) => compliance_partners(ctx, route).await,
+        Route::UserManagedDevices(key) => user_managed_devices(ctx, key).await,
+        Route::Partners | Route::Partner(_) => super::partners::partners(ctx, route).await,
+        Route::CompliancePartners | Route::CompliancePartner(_) => super::partners::compliance_partners(ctx, route).await,
         Route::Policies => {
             let tenant = ctx.caller(&CONFIG_READ).await?;
             let q = ctx.options(&COMPLIANCE_POLICIES)?;
@@ -55,16 +56,21 @@ pub(super) async fn get(ctx: &Ctx<'_>, route: Route) -> Result<Response> {
 
 // ---- managed devices ---------------------------------------------------------------
 
+/// A partner-managed Mac as Graph's `managedDevice`: identity and state from the record,
+/// hardware from the partner's last inventory item.
 fn managed_json(m: &ManagedDeviceRow, upn: Option<&str>) -> Value {
     let grace = m.grace_expires_ms.map(platform::clock::ms_to_rfc3339).unwrap_or_else(|| "9999-12-31T23:59:59Z".into());
+    let reported: DeviceItem = serde_json::from_str(&m.attributes).unwrap_or_default();
     json!({
         "@odata.type": "#microsoft.graph.managedDevice",
-        "id": m.id, "userId": m.user_id, "userPrincipalName": upn, "deviceName": m.device_name, "operatingSystem": "macOS",
-        "osVersion": m.os_version, "serialNumber": m.serial_number, "azureADDeviceId": m.device_id, "azureADRegistered": true,
+        "id": m.id, "userId": m.user_id, "userPrincipalName": upn, "emailAddress": upn, "deviceName": m.device_name,
+        "operatingSystem": "macOS", "osVersion": m.os_version, "serialNumber": m.serial_number, "model": reported.model,
+        "manufacturer": "Apple", "wiFiMacAddress": reported.mac_address, "azureADDeviceId": m.device_id, "azureADRegistered": true,
         "deviceRegistrationState": "registered", "complianceState": m.compliance_state,
         "complianceGracePeriodExpirationDateTime": grace, "managementAgent": "jamf",
+        "enrolledDateTime": platform::clock::ms_to_rfc3339(m.enrolled_ms.unwrap_or(m.last_sync_ms)),
         "lastSyncDateTime": platform::clock::ms_to_rfc3339(m.last_sync_ms), "managedDeviceOwnerType": "company",
-        "manufacturer": "Apple",
+        "isEncrypted": reported.encrypted.unwrap_or(false), "isSupervised": false,
     })
 }
 
@@ -89,105 +95,26 @@ async fn managed_device(ctx: &Ctx<'_>, key: Key) -> Result<Response> {
     Ok(entity(ctx, "deviceManagement/managedDevices", &q, managed_json(&m, upn.as_deref())))
 }
 
-// ---- partners ----------------------------------------------------------------------
-
-async fn partners(ctx: &Ctx<'_>, route: Route) -> Result<Response> {
-    let tenant = ctx.caller(&SERVICE_READ).await?;
-    let q = ctx.options(&PARTNERS)?;
-    let mut items = Vec::new();
-    if let Some(p) = ctx.state.store.partner(&tenant.id).await? {
-        let single = match &p.app_id {
-            Some(a) => ctx
-                .state
-                .store
-                .application(a)
-                .await?
-                .is_some_and(|a| a.owner_tenant_id.as_deref() == Some(tenant.id.as_str()) && !a.multi_tenant),
-            None => false,
-        };
-        items.push(json!({
-            "@odata.type": "#microsoft.graph.deviceManagementPartner",
-            "id": p.tenant_id,
-            "lastHeartbeatDateTime": p.last_heartbeat_ms.map(platform::clock::ms_to_rfc3339),
-            "partnerState": p.partner_state,
-            "partnerAppType": if single { "singleTenantApp" } else { "multiTenantApp" },
-            "singleTenantAppId": p.app_id,
-            "displayName": "Jamf",
-            "isConfigured": p.app_id.is_some(),
-            "whenPartnerDevicesWillBeRemovedDateTime": p.removal_at_ms.map(platform::clock::ms_to_rfc3339),
-            "whenPartnerDevicesWillBeMarkedAsNonCompliantDateTime": p.noncompliant_at_ms.map(platform::clock::ms_to_rfc3339),
-            "groupsRequiringPartnerEnrollment": partner_assignments(&p),
-            "displayState": partner::display(&p.partner_state),
-        }));
-    }
-    let context = "deviceManagement/deviceManagementPartners";
-    match route {
-        Route::Partner(key) => {
-            let item = items.into_iter().find(|p| p["id"].as_str().is_some_and(|id| id.eq_ignore_ascii_case(key.text())));
-            Ok(entity(ctx, context, &q, item.ok_or_else(|| missing(key.text()))?))
-        }
-        _ => Ok(collection(ctx, context, &q, list_memory(&PARTNERS, &q, items)?)),
-    }
+/// `users/{id}/managedDevices`: the user's partner-managed Macs.
+async fn user_managed_devices(ctx: &Ctx<'_>, key: Key) -> Result<Response> {
+    let tenant = ctx.caller(&DEVICES_READ).await?;
+    let q = ctx.options(&MANAGED_DEVICES)?;
+    let user = super::directory::find_user(ctx, &tenant, &key).await?;
+    let items =
+        ctx.state.store.managed_devices_of_user(&tenant.id, &user.id).await?.iter().map(|m| managed_json(m, Some(&user.upn))).collect();
+    Ok(collection(ctx, &format!("users('{}')/managedDevices", user.id), &q, list_memory(&MANAGED_DEVICES, &q, items)?))
 }
 
-/// `groupsRequiringPartnerEnrollment`: include and exclude targets.
-fn partner_assignments(p: &crate::store::PartnerRow) -> Vec<Value> {
-    let (include, exclude) = partner::groups(p);
-    include
-        .iter()
-        .map(|g| json!({"target": {"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": g}}))
-        .chain(exclude.iter().map(|g| json!({"target": {"@odata.type": "#microsoft.graph.exclusionGroupAssignmentTarget", "groupId": g}})))
-        .collect()
-}
-
-/// `POST deviceManagementPartners/{id}/terminate`: ends the partner connection (204).
-pub(super) async fn terminate(ctx: &Ctx<'_>, key: Key) -> Result<Response> {
-    let tenant = ctx.caller(&["DeviceManagementServiceConfig.ReadWrite.All"]).await?;
-    let mut p = ctx
-        .state
-        .store
-        .partner(&tenant.id)
-        .await?
-        .filter(|p| p.tenant_id.eq_ignore_ascii_case(key.text()))
-        .ok_or_else(|| missing(key.text()))?;
-    if !partner::connected(&p) {
-        return Err(CloudError::bad_request("There is no partner connection to terminate."));
-    }
-    partner::terminate(&mut p, ctx.state.clock.now_ms());
-    ctx.state.store.save_partner(&p).await?;
+/// `DELETE managedDevices/{id}` (204): the Mac leaves Intune, as the admin center's
+/// Delete does; its Entra device is no longer managed or compliant. The partner's next
+/// inventory of it brings it back.
+pub(super) async fn delete_managed_device(ctx: &Ctx<'_>, key: Key) -> Result<Response> {
+    let tenant = ctx.caller(&["DeviceManagementManagedDevices.ReadWrite.All"]).await?;
+    let m = ctx.state.store.managed_device_by_id(&tenant.id, &key.text().to_ascii_lowercase()).await?.ok_or_else(|| missing(key.text()))?;
+    let mut txn = ctx.state.store.begin().await?;
+    crate::store::tx::withdraw_device(&mut txn, &m.device_id, ctx.state.clock.now_ms()).await?;
+    txn.commit().await?;
     Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-async fn compliance_partners(ctx: &Ctx<'_>, route: Route) -> Result<Response> {
-    let tenant = ctx.caller(&SERVICE_READ).await?;
-    let q = ctx.options(&COMPLIANCE_PARTNERS)?;
-    let target = |g: &String| json!({"target": {"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": g}});
-    let items: Vec<Value> = ctx
-        .state
-        .store
-        .compliance_partners(&tenant.id)
-        .await?
-        .into_iter()
-        .map(|c| {
-            let groups: Vec<String> = serde_json::from_str(&c.mac_groups).unwrap_or_default();
-            json!({
-                "@odata.type": "#microsoft.graph.complianceManagementPartner",
-                "id": c.id, "displayName": c.display_name, "partnerState": c.partner_state,
-                "lastHeartbeatDateTime": c.last_heartbeat_ms.map(platform::clock::ms_to_rfc3339),
-                "macOsOnboarded": true, "androidOnboarded": false, "iosOnboarded": false,
-                "macOsEnrollmentAssignments": groups.iter().map(target).collect::<Vec<_>>(),
-                "androidEnrollmentAssignments": [], "iosEnrollmentAssignments": [],
-            })
-        })
-        .collect();
-    let context = "deviceManagement/complianceManagementPartners";
-    match route {
-        Route::CompliancePartner(key) => {
-            let item = items.into_iter().find(|p| p["id"].as_str().is_some_and(|id| id.eq_ignore_ascii_case(key.text())));
-            Ok(entity(ctx, context, &q, item.ok_or_else(|| missing(key.text()))?))
-        }
-        _ => Ok(collection(ctx, context, &q, list_memory(&COMPLIANCE_PARTNERS, &q, items)?)),
-    }
 }
 
 // ---- compliance policies -----------------------------------------------------------

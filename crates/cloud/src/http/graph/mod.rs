@@ -6,6 +6,7 @@
 
 mod directory;
 mod intune;
+mod partners;
 mod path;
 
 use axum::Router;
@@ -213,6 +214,9 @@ async fn dispatch(
     body: Bytes,
 ) -> Result<Response> {
     let rest = uri.path().strip_prefix("/graph/").unwrap_or_default();
+    if rest.trim_end_matches('/').eq_ignore_ascii_case("oidc/userinfo") && matches!(method, Method::GET | Method::POST) {
+        return userinfo(&state, &headers).await;
+    }
     let (version, route) = path::parse(rest)?;
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes()).into_owned().collect();
     let path = rest.split_once('/').map(|(_, p)| p.to_string()).unwrap_or_default();
@@ -230,6 +234,7 @@ async fn dispatch(
             Route::ManagedDevices
             | Route::ManagedDevicesCount
             | Route::ManagedDevice(_)
+            | Route::UserManagedDevices(_)
             | Route::Partners
             | Route::Partner(_)
             | Route::CompliancePartners
@@ -239,11 +244,36 @@ async fn dispatch(
             | Route::PolicyAssignments(_) => intune::get(&ctx, route).await,
             route => directory::get(&ctx, route).await,
         },
-        (&Method::POST, Route::PartnerTerminate(key)) => intune::terminate(&ctx, key).await,
+        (&Method::DELETE, Route::ManagedDevice(key)) => intune::delete_managed_device(&ctx, key).await,
+        (&Method::POST, Route::Partners) => partners::create_partner(&ctx, &body).await,
+        (&Method::PATCH, Route::Partner(key)) => partners::update_partner(&ctx, key, &body).await,
+        (&Method::DELETE, Route::Partner(key)) => partners::delete_partner(&ctx, key).await,
+        (&Method::POST, Route::PartnerTerminate(key)) => partners::terminate(&ctx, key).await,
+        (&Method::POST, Route::CompliancePartners) => partners::create_compliance_partner(&ctx, &body).await,
+        (&Method::PATCH, Route::CompliancePartner(key)) => partners::update_compliance_partner(&ctx, key, &body).await,
+        (&Method::DELETE, Route::CompliancePartner(key)) => partners::delete_compliance_partner(&ctx, key).await,
         (&Method::POST, Route::Policies) => intune::create_policy(&ctx, &body).await,
         (&Method::POST, Route::PolicyAssign(key)) => intune::assign(&ctx, key, &body).await,
         _ => Err(not_allowed()),
     }
+}
+
+/// The OpenID Connect UserInfo endpoint Graph hosts (`/oidc/userinfo`, the discovery
+/// document's `userinfo_endpoint`): the signed-in user of a delegated Graph token as
+/// `sub`, `name`, `given_name`, `family_name`, `email` (Microsoft Learn, "Microsoft
+/// identity platform UserInfo endpoint").
+async fn userinfo(state: &Shared, headers: &HeaderMap) -> Result<Response> {
+    let claims = authenticate(state, headers, &GRAPH_AUDIENCES)?;
+    if claims.upn.is_none() {
+        return Err(CloudError::unauthorized("UserInfo needs an access token issued to a signed-in user."));
+    }
+    let user = state.store.user(&claims.oid).await?.ok_or_else(|| CloudError::unauthorized("The token's user no longer exists."))?;
+    let (given, family) = user.display_name.split_once(' ').unwrap_or((user.display_name.as_str(), ""));
+    Ok(axum::Json(json!({
+        "sub": claims.sub, "name": user.display_name, "given_name": given, "family_name": family, "email": user.upn,
+        "picture": "https://graph.microsoft.com/v1.0/me/photo/$value",
+    }))
+    .into_response())
 }
 
 /// Every Graph answer carries `request-id` and `client-request-id` (the caller's, when it

@@ -52,6 +52,8 @@ pub enum Route {
     ManagedDevices,
     ManagedDevicesCount,
     ManagedDevice(Key),
+    /// `users/{id}/managedDevices`.
+    UserManagedDevices(Key),
     Partners,
     Partner(Key),
     PartnerTerminate(Key),
@@ -167,6 +169,7 @@ fn route(t: &[Token]) -> Option<Route> {
             .or_else(|| (is(0, "auditLogs") && is(1, "signIns") && t.len() == 2).then_some(SignIns))
             .or_else(|| device_management(t, &is, &key)),
         3 if is(0, "groups") && is(2, "members") => key(1).map(GroupMembers),
+        3 if is(0, "users") && is(2, "managedDevices") => key(1).map(UserManagedDevices),
         3 if is(0, "servicePrincipals") && is(2, "endpoints") => key(1).map(ServicePrincipalEndpoints),
         3 if is(0, "servicePrincipals") && is(2, "appRoleAssignments") => key(1).map(ServicePrincipalAppRoleAssignments),
         3 if is(0, "identity") && is(1, "conditionalAccess") && is(2, "policies") => Some(ConditionalAccessPolicies),
@@ -243,6 +246,7 @@ mod tests {
         assert_eq!(r("v1.0/servicePrincipals/ABC/endPoints"), Route::ServicePrincipalEndpoints(Key::Id("ABC".into())));
         assert_eq!(r("v1.0/devices(deviceId='d1')"), Route::Device(Key::Alt("deviceId", "d1".into())));
         assert_eq!(r("v1.0/deviceManagement/ManagedDevices/x"), Route::ManagedDevice(Key::Id("x".into())));
+        assert_eq!(r("v1.0/users('ada@contoso.example')/managedDevices"), Route::UserManagedDevices(Key::Id("ada@contoso.example".into())));
         assert_eq!(r("v1.0/DEVICEMANAGEMENT/deviceManagementPartners/t/terminate"), Route::PartnerTerminate(Key::Id("t".into())));
         assert_eq!(r("v1.0/identity/conditionalAccess/policies"), Route::ConditionalAccessPolicies);
         assert!(parse("v2.0/users").unwrap_err().to_string().contains("Invalid version"));
