@@ -84,6 +84,7 @@ async fn seed(stack: &Stack, devices: usize) -> anyhow::Result<()> {
                 policy_states: "[]".into(),
                 enrolled_ms: Some(now),
                 verdict_only: 0,
+                valid_until_ms: Some(now + 30 * 24 * 3600 * 1000),
             };
             cloud::store::tx::upsert_managed_device(&mut tx, &managed).await?;
         }
@@ -148,6 +149,8 @@ pub async fn graph(data_dir: &Path, devices: usize, postgres: Option<String>) ->
     let stack = Stack::start(opts).await?;
     let started = Instant::now();
     seed(&stack, devices).await?;
+    // What the cloud's periodic statistics refresh would have done by now.
+    stack.cloud.state.store.db.optimize().await?;
     let seed_seconds = started.elapsed().as_secs_f64();
     let (status, body) = {
         let t = &stack.tenant;
@@ -173,14 +176,17 @@ pub async fn graph(data_dir: &Path, devices: usize, postgres: Option<String>) ->
         ("device by deviceId", format!("devices?$filter=deviceId eq '{some_device}'")),
         ("devices by name prefix, counted", format!("devices?$filter=startswith(displayName,'{prefix}')&$count=true")),
         ("devices/$count", "devices/$count".into()),
-        ("devices by version and compliance", "devices?$filter=operatingSystemVersion eq '15.1' and isCompliant eq false&$top=999".into()),
+        (
+            "devices by version and compliance",
+            "devices?$filter=operatingSystemVersion eq '14.6.1' and isCompliant eq false&$top=999".into(),
+        ),
         ("managed device by serial number", format!("deviceManagement/managedDevices?$filter=serialNumber eq 'C02{last:08}'")),
         ("noncompliant managed devices", "deviceManagement/managedDevices?$filter=complianceState eq 'noncompliant'&$top=100".into()),
         ("managed devices by name, descending", "deviceManagement/managedDevices?$orderby=deviceName desc&$top=100".into()),
         (
             "managed devices by user and version",
             format!(
-                "deviceManagement/managedDevices?$filter=userId eq '{}' and startswith(osVersion,'26')&$top=100",
+                "deviceManagement/managedDevices?$filter=userId eq '{}' and startswith(osVersion,'14')&$top=100",
                 stack.tenant.users[0].id
             ),
         ),

@@ -108,9 +108,18 @@ pub async fn start(config: CloudConfig, listener: TcpListener, ca: &LocalCa, clo
 }
 
 /// Applies queued upload messages as they arrive (and every second, for any missed
-/// wake-up), and keeps the signing keys rotated.
+/// wake-up), keeps the signing keys rotated, and the planner's statistics fresh.
 async fn upload_worker(state: Shared) {
+    /// How often the database's planner statistics are refreshed (wall time).
+    const OPTIMIZE_EVERY: Duration = Duration::from_secs(600);
+    let mut optimized = std::time::Instant::now();
     loop {
+        if optimized.elapsed() >= OPTIMIZE_EVERY {
+            optimized = std::time::Instant::now();
+            if let Err(e) = state.store.db.optimize().await {
+                tracing::warn!(error = %e, "refreshing the planner's statistics failed");
+            }
+        }
         if let Err(e) = state.keys.maintain(&state.store, state.clock.now_ms()).await {
             tracing::warn!(error = %e, "signing key maintenance failed");
         }

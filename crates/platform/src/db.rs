@@ -47,6 +47,9 @@ pub struct Db {
 
 static DRIVERS: Once = Once::new();
 
+/// How long a SQLite connection lives, so it reloads the planner's statistics.
+pub const STATISTICS_LIFETIME: Duration = Duration::from_secs(600);
+
 impl Db {
     /// Connects and brings the schema up to date.
     pub async fn connect(url: &str, migrations: &Migrations) -> Result<Db, Error> {
@@ -57,13 +60,18 @@ impl Db {
             Backend::Sqlite => {
                 options
                     .max_connections(4)
+                    // A connection plans with the statistics it loaded when it opened.
+                    .max_lifetime(STATISTICS_LIFETIME)
                     .after_connect(|conn, _| {
                         Box::pin(async move {
                             // WAL lets readers run beside the single writer; the busy timeout
                             // makes concurrent writers wait instead of failing.
+                            // A bounded ANALYZE keeps `PRAGMA optimize` cheap on big tables;
+                            // on open it analyzes the tables that changed much (SQLite's advice).
                             conn.execute(
                                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; \
-                                 PRAGMA busy_timeout=30000; PRAGMA foreign_keys=ON;",
+                                 PRAGMA busy_timeout=30000; PRAGMA foreign_keys=ON; PRAGMA analysis_limit=1000; \
+                                 PRAGMA optimize=0x10002;",
                             )
                             .await?;
                             Ok(())
@@ -79,7 +87,33 @@ impl Db {
             Backend::Postgres => migrations.postgres,
         };
         migrator.run(&pool).await?;
-        Ok(Db { pool, backend })
+        let db = Db { pool, backend };
+        db.optimize().await?;
+        Ok(db)
+    }
+
+    /// Refreshes the statistics the query planner chooses indexes by: without them SQLite
+    /// walks a whole table in key order to avoid a sort, even where an index would find
+    /// the few rows a filter asks for. SQLite's `PRAGMA optimize=0x10002` analyzes the
+    /// tables that changed much since the last run (sampling at most 1,000 rows of each
+    /// index); as a SQLite connection keeps the statistics it opened with, idle ones are
+    /// reopened at once and busy ones at [`STATISTICS_LIFETIME`]. PostgreSQL's `ANALYZE`
+    /// samples every table. Services call it at start and periodically.
+    pub async fn optimize(&self) -> Result<(), Error> {
+        match self.backend {
+            Backend::Sqlite => {
+                self.pool.execute("PRAGMA optimize=0x10002").await?;
+                for _ in 0..self.pool.num_idle() {
+                    if let Some(conn) = self.pool.try_acquire() {
+                        drop(conn.detach());
+                    }
+                }
+            }
+            Backend::Postgres => {
+                self.pool.execute("ANALYZE").await?;
+            }
+        }
+        Ok(())
     }
 
     pub async fn close(&self) {

@@ -65,7 +65,7 @@ async fn certificate_credentials_are_checked_and_never_forged() {
         // Another assertion reusing its jti is not.
         let other = assertion(&t, alg, &jti, &format!("{}/{}/oauth2/token", t.cloud.url(), t.tenant.tenant_id));
         let (status, body) = token_with_assertion(&t, &other).await;
-        assert_eq!((status, body["error_codes"][0].as_u64()), (401, Some(700025)), "{body}");
+        assert_eq!((status, body["error_codes"][0].as_u64()), (401, Some(50013)), "{body}");
     }
     // The audience Microsoft documents is accepted beside this cloud's own.
     let canonical = format!("https://login.microsoftonline.com/{}/oauth2/v2.0/token", t.tenant.tenant_id);
@@ -301,5 +301,69 @@ async fn the_token_endpoint_keeps_the_callers_request_id_and_keys_carry_their_ce
     let token = t.test_client_token().await;
     let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(token.split('.').next().unwrap()).unwrap()).unwrap();
     assert_eq!(header["x5t"], key["x5t"]);
+    t.stop().await;
+}
+
+/// The answers Microsoft's clients parse: a v2 token answer and its claims, the v1 and v2
+/// discovery documents, JWKS with issuers, and admin consent's redirect rules and cancel.
+#[tokio::test]
+async fn token_answers_discovery_documents_and_admin_consent_as_microsoft_gives_them() {
+    let t = spawn(1).await;
+    let (tid, base) = (t.tenant.tenant_id.clone(), t.cloud.url());
+    let (status, answer) =
+        t.token(&tid, &t.tenant.test_client_id, &t.tenant.test_client_secret, "https://graph.microsoft.com/.default").await;
+    assert_eq!(status, 200);
+    assert_eq!(answer["token_type"], "Bearer");
+    let lifetime = answer["expires_in"].as_i64().expect("expires_in is a number in v2");
+    assert!((3600..=5400).contains(&lifetime), "60 to 90 minutes: {lifetime}");
+    assert!(answer.get("refresh_token").is_none(), "no refresh token for client credentials");
+    let claims = jsonwebtoken::dangerous::insecure_decode::<Value>(answer["access_token"].as_str().unwrap()).unwrap().claims;
+    assert_eq!((claims["ver"].as_str(), claims["iss"].as_str()), (Some("1.0"), Some(format!("https://sts.windows.net/{tid}/").as_str())));
+    assert_eq!(claims["idtyp"], "app");
+
+    let doc = |path: String| {
+        let http = t.http.clone();
+        async move { http.get(path).send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let v1 = doc(format!("{base}/{tid}/.well-known/openid-configuration")).await;
+    assert_eq!(v1["issuer"], format!("https://sts.windows.net/{tid}/"));
+    let common = doc(format!("{base}/common/v2.0/.well-known/openid-configuration")).await;
+    assert_eq!(common["issuer"], format!("{base}/{{tenantid}}/v2.0"));
+    assert!(common["token_endpoint_auth_methods_supported"].as_array().unwrap().iter().any(|m| m == "private_key_jwt"));
+    assert_eq!(common["subject_types_supported"], json!(["pairwise"]));
+    let keys = doc(format!("{base}/{tid}/discovery/v2.0/keys")).await;
+    assert!(keys["keys"].as_array().unwrap().iter().all(|k| k["issuer"] == format!("{base}/{tid}/v2.0")), "{keys}");
+    let keys = doc(format!("{base}/common/discovery/v2.0/keys")).await;
+    assert_eq!(keys["keys"][0]["issuer"], format!("{base}/{{tenantid}}/v2.0"));
+
+    // Admin consent: a registered redirect URI with path segments added is taken; Cancel
+    // comes back as permission_denied.
+    let app = t.cloud.state.store.application(&t.provider.connector_app_id).await.unwrap().unwrap();
+    let back = format!("{}/tenant-contoso", app.redirect_uris[0]);
+    let b = t.browser();
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([("client_id", app.app_id.as_str()), ("redirect_uri", back.as_str()), ("state", "s1")])
+        .finish();
+    let page = b.get(&format!("{base}/{tid}/adminconsent?{query}")).await.unwrap();
+    let action = page.form_action().unwrap_or_else(|_| panic!("{}", page.body));
+    let page = b.post_form(&action, &[("login", &t.tenant.admin.upn), ("passwd", &t.tenant.admin.password)]).await.unwrap();
+    let page = b.post_form(&page.form_action().unwrap(), &[("decision", "cancel")]).await.unwrap();
+    let landed = url::Url::parse(&page.url).unwrap();
+    assert!(landed.as_str().starts_with(&back), "{landed}");
+    let params: std::collections::HashMap<_, _> = landed.query_pairs().into_owned().collect();
+    assert_eq!(params.get("error").map(String::as_str), Some("permission_denied"));
+    assert_eq!(params.get("error_description").map(String::as_str), Some("The admin canceled the request"));
+    assert_eq!(params.get("state").map(String::as_str), Some("s1"));
+    // The v1 form of admin consent leads to the same sign-in.
+    let v1_query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("client_id", app.app_id.as_str()),
+            ("response_type", "code"),
+            ("redirect_uri", app.redirect_uris[0].as_str()),
+            ("prompt", "admin_consent"),
+        ])
+        .finish();
+    let page = t.browser().get(&format!("{base}/{tid}/oauth2/authorize?{v1_query}")).await.unwrap();
+    assert!(page.form_action().unwrap().contains("/consent/"), "{} {}", page.url, page.body);
     t.stop().await;
 }

@@ -204,6 +204,20 @@ async fn fleet_compliance_proxy_sequence_runs_unchanged() {
         t.advance_clock(1).await;
     }
 
+    // The compliance partner's Macs are not Intune's to list; their verdicts live in Entra.
+    let (_, managed) = t.graph_get(&admin, "deviceManagement/managedDevices").await;
+    assert!(managed["value"].as_array().unwrap().iter().all(|m| m["azureADDeviceId"] != device.as_str()), "{managed}");
+    // EntityType 1 requires EasIds, even an empty list.
+    let mut items = fleet_items(&t, &device, &user.id, true);
+    items[0].as_object_mut().unwrap().remove("EasIds");
+    let message_id = uuid::Uuid::new_v4().to_string();
+    assert_eq!(proxy.upload(&message_id, json!([items[0].clone()])).await.0, 200);
+    let status = proxy.completed(&message_id).await;
+    assert_eq!(
+        (status["ItemResults"][0]["Status"].as_str(), status["ItemResults"][0]["ErrorCode"].as_str()),
+        (Some("Rejected"), Some("MissingEasIds"))
+    );
+
     // Deprovisioning: the partner is Terminated and its uploads are refused.
     let (s, body) = proxy.send(t.http.put(&url), &proxy.intune_token, Some(&provision(2))).await;
     assert_eq!(s, 200, "{body}");

@@ -11,6 +11,7 @@ mod compliance_partner;
 mod demo;
 mod device_compliance;
 mod graph_odata;
+mod graph_partners;
 mod identity;
 mod interop;
 mod inventory_api;

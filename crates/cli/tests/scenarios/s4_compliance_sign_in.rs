@@ -88,6 +88,24 @@ async fn s4_conditional_access_grants_compliant_macs_and_routes_the_others() {
         .await
         .unwrap();
     assert_eq!(again.json::<Value>().await.unwrap()["error_codes"][0], 70008);
+    // The user's token answers at Graph's OIDC UserInfo endpoint (the discovery document's).
+    let userinfo_url =
+        t.http.get(format!("{}/{}/v2.0/.well-known/openid-configuration", t.cloud.url(), t.tenant.tenant_id)).send().await.unwrap();
+    let userinfo_url = userinfo_url.json::<Value>().await.unwrap()["userinfo_endpoint"].as_str().unwrap().to_string();
+    let me: Value =
+        t.http.get(&userinfo_url).bearer_auth(body["access_token"].as_str().unwrap()).send().await.unwrap().json().await.unwrap();
+    assert_eq!((me["sub"].as_str(), me["email"].as_str()), (claims["sub"].as_str(), Some(compliant.profile.upn.as_str())), "{me}");
+    assert!(me["name"].is_string(), "{me}");
+    let app_only = t.http.get(&userinfo_url).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(app_only.status(), 401, "UserInfo is for a signed-in user");
+    // Entra notes the sign-in on the device, and until when its compliance holds.
+    let id = compliant.device_id.clone().unwrap();
+    let (_, d) = t.graph_get(&token, &format!("devices(deviceId='{id}')")).await;
+    let at = |field: &str| chrono::DateTime::parse_from_rfc3339(d[field].as_str().unwrap_or_else(|| panic!("{field}: {d}"))).unwrap();
+    let signed_in = at("approximateLastSignInDateTime").timestamp();
+    assert!((t.clock.now().timestamp() - 5..=t.clock.now().timestamp()).contains(&signed_in), "{d}");
+    let validity = at("complianceExpirationDateTime") - t.clock.now().fixed_offset();
+    assert!((29..=30).contains(&validity.num_days()), "the default 30-day validity period: {validity}");
 
     // A noncompliant Mac: AADSTS53000, and the link leads to its instance's remediation page.
     let SignIn::Refused { aadsts, partner_link } = sign_in(&t, &fleet, &noncompliant, true).await else {
@@ -135,6 +153,21 @@ async fn s4_conditional_access_grants_compliant_macs_and_routes_the_others() {
     let id = unregistered.device_id.clone().unwrap();
     eventually("registered Mac evaluated", || async { is_compliant(&t, &token, &id).await.filter(|c| *c).map(|_| ()) }).await;
     assert!(matches!(sign_in(&t, &fleet, &unregistered, true).await, SignIn::Granted { .. }));
+
+    // A policy that blocks the app outright: AADSTS53003, whatever the device.
+    let block = cloud::entra::conditional_access::Policy {
+        id: uuid::Uuid::new_v4().to_string(),
+        display_name: "Block Contoso Portal".into(),
+        state: cloud::entra::conditional_access::ENABLED.into(),
+        conditions: cloud::entra::conditional_access::Conditions {
+            include_groups: vec![t.tenant.mac_users_group_id.clone()],
+            include_applications: vec![t.tenant.portal_app_id.clone()],
+            ..Default::default()
+        },
+        grant: cloud::entra::conditional_access::GRANT_BLOCK.into(),
+    };
+    t.cloud.state.store.insert_ca_policy(&t.tenant.tenant_id, &block, t.clock.now_ms()).await.unwrap();
+    assert!(matches!(sign_in(&t, &fleet, &unregistered, true).await, SignIn::Refused { ref aadsts, .. } if aadsts == "AADSTS53003"));
     t.stop().await;
 }
 

@@ -138,12 +138,13 @@ pub async fn verify(store: &Store, client_id: &str, assertion: &str, audiences: 
     let jti = claims
         .jti
         .filter(|j| !j.is_empty())
-        .ok_or_else(|| CloudError::login("invalid_client", 700021, "The client assertion must carry a jti claim."))?;
+        .ok_or_else(|| CloudError::login("invalid_client", 50013, "Assertion is invalid: it carries no jti claim."))?;
     if !store.record_assertion(client_id, &jti, &platform::secrets::digest_hex(assertion), exp * 1000, now_ms).await? {
+        // Microsoft documents no code for a reused jti; its generic InvalidAssertion fits.
         return Err(CloudError::login(
             "invalid_client",
-            700025,
-            "Another client assertion already used this jti; each assertion needs its own.",
+            50013,
+            "Assertion is invalid: another client assertion already used this jti; each assertion needs its own.",
         ));
     }
     Ok(())

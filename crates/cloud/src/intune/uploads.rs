@@ -14,6 +14,8 @@ use crate::intune::compliance::{self, MacOsPolicySettings, SettingResult};
 use crate::intune::partner::{self, state};
 use crate::store::{DeviceRow, ManagedDeviceRow, Store, UploadRow, tx};
 
+const DAY_MS: i64 = 24 * 3600 * 1000;
+
 /// Documented limits of one message.
 pub const MAX_ITEMS_PER_MESSAGE: usize = 1000;
 pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
@@ -338,6 +340,7 @@ fn plan_item(message: &UploadRow, item: &DeviceItem, known: &Known, latest: &mut
         enrolled_ms: Some(cx.now_ms),
         // A compliance partner's verdict alone does not make the Mac an Intune device.
         verdict_only: (item.entity_type == entity_type::COMPLIANCE && previous.is_none_or(|m| m.verdict_only != 0)) as i64,
+        valid_until_ms: Some(updated_ms + cx.validity_days * DAY_MS),
     };
     let result = ItemResult {
         compliance_state: Some(verdict.state.into()),
@@ -394,7 +397,7 @@ fn decide(
     };
     // A state collected longer ago than the validity period is not a report within it,
     // even when a partner sends it again (a reconcile, an unresponsive Mac).
-    if decision.verdict.is_compliant() == Some(true) && updated_ms < cx.now_ms - cx.validity_days * 24 * 3600 * 1000 {
+    if decision.verdict.is_compliant() == Some(true) && updated_ms < cx.now_ms - cx.validity_days * DAY_MS {
         decision.verdict = compliance::Verdict::decided(false);
         decision.note = Some(format!("The last report is older than the compliance status validity period ({} days).", cx.validity_days));
     }
@@ -446,6 +449,7 @@ mod tests {
             policy_states: "[]".into(),
             enrolled_ms: Some(ms),
             verdict_only: 0,
+            valid_until_ms: None,
         });
         Known {
             devices: HashMap::from([(DEVICE.to_string(), device)]),

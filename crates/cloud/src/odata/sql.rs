@@ -76,6 +76,16 @@ fn compared(prop: &Prop, col: &str) -> String {
     }
 }
 
+/// The least string greater than every string that starts with `prefix` (its last
+/// character incremented); `None` for an empty prefix or one ending in U+10FFFF.
+fn prefix_end(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    let last = chars.pop()?;
+    let next = (last as u32 + 1..=0x10FFFF).find_map(char::from_u32)?;
+    chars.push(next);
+    Some(chars.into_iter().collect())
+}
+
 fn like_escape(s: &str) -> String {
     s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
@@ -100,13 +110,23 @@ fn compile(expr: &Expr, r: &Resource, scope: Option<(&str, &'static [Prop])>, ou
         }
         Expr::Call(func, Operand::Path(p), Operand::Literal(Literal::String(s))) => {
             let (_, col) = column(p, r, scope);
-            let s = like_escape(&s.to_lowercase());
+            let lower = s.to_lowercase();
+            let escaped = like_escape(&lower);
             let pattern = match func {
-                Func::StartsWith => format!("{s}%"),
-                Func::EndsWith => format!("%{s}"),
-                Func::Contains => format!("%{s}%"),
+                Func::StartsWith => format!("{escaped}%"),
+                Func::EndsWith => format!("%{escaped}"),
+                Func::Contains => format!("%{escaped}%"),
             };
-            format!("(LOWER({col}) LIKE {} ESCAPE '\\')", out.bind(Bind::Text(pattern)))
+            let like = format!("LOWER({col}) LIKE {} ESCAPE '\\'", out.bind(Bind::Text(pattern)));
+            // A prefix is also a range, which an index on LOWER(column) answers without a
+            // scan (text compares bytewise: SQLite's default, the C collation on PostgreSQL).
+            match (func, prefix_end(&lower)) {
+                (Func::StartsWith, Some(end)) => {
+                    let (from, to) = (out.bind(Bind::Text(lower.clone())), out.bind(Bind::Text(end)));
+                    format!("({like} AND LOWER({col}) >= {from} AND LOWER({col}) < {to})")
+                }
+                _ => format!("({like})"),
+            }
         }
         Expr::Lambda { path, all, var, body } => {
             let (prop, _) = column(path, r, scope);

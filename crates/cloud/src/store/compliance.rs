@@ -2,6 +2,10 @@
 
 use super::*;
 
+const DAY_MS: i64 = 24 * 3600 * 1000;
+/// Devices one sweep of the clock marks noncompliant at most.
+const LAPSE_BATCH: usize = 10_000;
+
 impl Store {
     // ---- compliance policies and managed devices ---------------------------------------
 
@@ -218,7 +222,10 @@ impl Store {
         Ok(row.map(|(n, d)| (n != 0, d)).unwrap_or((default_no_policy, DEFAULT_VALIDITY_DAYS)))
     }
 
+    /// Saves the tenant's compliance policy settings; a new validity period moves when each
+    /// of its devices' compliance lapses.
     pub async fn save_compliance_settings(&self, tenant_id: &str, no_policy_is_compliant: bool, validity_days: i64) -> Result<()> {
+        let mut tx = self.db.pool.begin().await?;
         sqlx::query(
             "INSERT INTO tenant_compliance_settings (tenant_id, no_policy_is_compliant, validity_days) VALUES ($1, $2, $3) \
              ON CONFLICT (tenant_id) DO UPDATE SET no_policy_is_compliant = excluded.no_policy_is_compliant, validity_days = excluded.validity_days",
@@ -226,52 +233,69 @@ impl Store {
         .bind(tenant_id)
         .bind(no_policy_is_compliant as i64)
         .bind(validity_days)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
+        sqlx::query("UPDATE managed_devices SET valid_until_ms = partner_update_ms + $1 WHERE tenant_id = $2")
+            .bind(validity_days * DAY_MS)
+            .bind(tenant_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(())
     }
 
     /// Devices whose grace period ended become noncompliant. Returns how many.
     pub async fn expire_grace_periods(&self, now: i64) -> Result<u64> {
-        let mut tx = self.db.pool.begin().await?;
-        sqlx::query(
-            "UPDATE devices SET is_compliant = 0, compliance_updated_ms = $1 WHERE device_id IN \
-             (SELECT device_id FROM managed_devices WHERE compliance_state = 'inGracePeriod' AND grace_expires_ms <= $2)",
-        )
-        .bind(now)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        let r = sqlx::query("UPDATE managed_devices SET compliance_state = 'noncompliant' WHERE compliance_state = 'inGracePeriod' AND grace_expires_ms <= $1")
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(r.rows_affected())
+        self.lapse("compliance_state = 'inGracePeriod' AND grace_expires_ms <= $1", now).await
     }
 
     /// Devices that have not reported within their tenant's validity period become
     /// noncompliant. Returns how many.
     pub async fn enforce_validity_period(&self, now: i64) -> Result<u64> {
-        const DAY_MS: i64 = 24 * 3600 * 1000;
-        let stale = "SELECT m.device_id FROM managed_devices m LEFT JOIN tenant_compliance_settings s ON s.tenant_id = m.tenant_id \
-                     WHERE m.compliance_state IN ('compliant', 'inGracePeriod') \
-                     AND m.partner_update_ms < $1 - COALESCE(s.validity_days, $2) * $3";
+        self.lapse("compliance_state IN ('compliant', 'inGracePeriod') AND valid_until_ms < $1", now).await
+    }
+
+    /// Marks noncompliant, in Intune and Entra, the devices `condition` (on
+    /// `managed_devices`, `$1` = now) finds: found by index first, then updated by ID, so
+    /// a million devices are never scanned. At most [`LAPSE_BATCH`] per call; the clock
+    /// calls again.
+    async fn lapse(&self, condition: &str, now: i64) -> Result<u64> {
+        let ids: Vec<(String,)> = sqlx::query_as(&format!("SELECT device_id FROM managed_devices WHERE {condition} LIMIT {LAPSE_BATCH}"))
+            .bind(now)
+            .fetch_all(self.pool())
+            .await?;
+        if ids.is_empty() {
+            return Ok(0);
+        }
         let mut tx = self.db.pool.begin().await?;
-        sqlx::query(&format!("UPDATE devices SET is_compliant = 0, compliance_updated_ms = $4 WHERE device_id IN ({stale})"))
-            .bind(now)
-            .bind(DEFAULT_VALIDITY_DAYS)
-            .bind(DAY_MS)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        let r = sqlx::query(&format!("UPDATE managed_devices SET compliance_state = 'noncompliant' WHERE device_id IN ({stale})"))
-            .bind(now)
-            .bind(DEFAULT_VALIDITY_DAYS)
-            .bind(DAY_MS)
-            .execute(&mut *tx)
-            .await?;
+        let mut lapsed = 0;
+        for chunk in ids.chunks(IN_CHUNK) {
+            // The condition again, so a device that reported meanwhile is left alone; the
+            // Entra devices of those that did lapse follow.
+            let managed_sql = format!(
+                "UPDATE managed_devices SET compliance_state = 'noncompliant' WHERE device_id IN ({}) AND {condition} RETURNING device_id",
+                placeholders(2, chunk.len())
+            );
+            let mut managed = sqlx::query_as::<_, (String,)>(&managed_sql).bind(now);
+            for (id,) in chunk {
+                managed = managed.bind(id);
+            }
+            let changed = managed.fetch_all(&mut *tx).await?;
+            if changed.is_empty() {
+                continue;
+            }
+            lapsed += changed.len() as u64;
+            let devices_sql = format!(
+                "UPDATE devices SET is_compliant = 0, compliance_updated_ms = $1 WHERE device_id IN ({})",
+                placeholders(2, changed.len())
+            );
+            let mut devices = sqlx::query(&devices_sql).bind(now);
+            for (id,) in &changed {
+                devices = devices.bind(id);
+            }
+            devices.execute(&mut *tx).await?;
+        }
         tx.commit().await?;
-        Ok(r.rows_affected())
+        Ok(lapsed)
     }
 }

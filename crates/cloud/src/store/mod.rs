@@ -26,7 +26,7 @@ pub use graph::Page;
 pub use uploads::tx;
 
 pub(crate) const MANAGED_COLUMNS: &str = "id, tenant_id, device_id, user_id, device_name, os_version, serial_number, compliance_state, \
-    attributes, setting_results, partner_update_ms, last_sync_ms, noncompliant_since_ms, error_since_ms, grace_expires_ms, policy_states, enrolled_ms, verdict_only";
+    attributes, setting_results, partner_update_ms, last_sync_ms, noncompliant_since_ms, error_since_ms, grace_expires_ms, policy_states, enrolled_ms, verdict_only, valid_until_ms";
 
 /// Ids bound per `IN (…)` list: well inside SQLite's and PostgreSQL's parameter limits.
 const IN_CHUNK: usize = 500;
@@ -131,6 +131,9 @@ pub struct ManagedDeviceRow {
     pub enrolled_ms: Option<i64>,
     /// 1: known only from a compliance partner's verdict, not listed among managed devices.
     pub verdict_only: i64,
+    /// When its compliance lapses without a new report: the partner's date plus the
+    /// tenant's compliance status validity period.
+    pub valid_until_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]

@@ -80,14 +80,15 @@ pub mod tx {
         sqlx::query(
             "INSERT INTO managed_devices (id, tenant_id, device_id, user_id, device_name, os_version, serial_number, \
              compliance_state, attributes, setting_results, partner_update_ms, last_sync_ms, noncompliant_since_ms, error_since_ms, \
-             grace_expires_ms, policy_states, enrolled_ms, verdict_only) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
+             grace_expires_ms, policy_states, enrolled_ms, verdict_only, valid_until_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
              ON CONFLICT (device_id) DO UPDATE SET user_id = excluded.user_id, device_name = excluded.device_name, \
              os_version = excluded.os_version, serial_number = excluded.serial_number, compliance_state = excluded.compliance_state, \
              attributes = excluded.attributes, setting_results = excluded.setting_results, partner_update_ms = excluded.partner_update_ms, \
              last_sync_ms = excluded.last_sync_ms, noncompliant_since_ms = excluded.noncompliant_since_ms, \
              error_since_ms = excluded.error_since_ms, grace_expires_ms = excluded.grace_expires_ms, policy_states = excluded.policy_states, \
-             enrolled_ms = COALESCE(managed_devices.enrolled_ms, excluded.enrolled_ms), verdict_only = excluded.verdict_only",
+             enrolled_ms = COALESCE(managed_devices.enrolled_ms, excluded.enrolled_ms), verdict_only = excluded.verdict_only, \
+             valid_until_ms = excluded.valid_until_ms",
         )
         .bind(&m.id)
         .bind(&m.tenant_id)
@@ -107,6 +108,7 @@ pub mod tx {
         .bind(&m.policy_states)
         .bind(m.enrolled_ms)
         .bind(m.verdict_only)
+        .bind(m.valid_until_ms)
         .execute(conn)
         .await?;
         Ok(())
