@@ -69,6 +69,7 @@ pub struct Cloud {
     pub state: Shared,
     pub served: Served,
     worker: tokio::task::JoinHandle<()>,
+    statistics: tokio::task::JoinHandle<()>,
 }
 
 impl Cloud {
@@ -78,6 +79,7 @@ impl Cloud {
 
     pub async fn shutdown(self) {
         self.worker.abort();
+        self.statistics.abort();
         self.served.shutdown(Duration::from_secs(5)).await;
         self.state.store.db.close().await;
     }
@@ -103,23 +105,26 @@ pub async fn start(config: CloudConfig, listener: TcpListener, ca: &LocalCa, clo
     let state =
         Arc::new(AppState { store, keys, clock, base_url, config, uploads_waiting: Notify::new(), throttle, faults: Default::default() });
     let worker = tokio::spawn(upload_worker(state.clone()));
+    let statistics = tokio::spawn(refresh_statistics(state.clone()));
     let served = platform::http::serve_tls(http::router(state.clone()), listener, ca).await?;
-    Ok(Cloud { state, served, worker })
+    Ok(Cloud { state, served, worker, statistics })
+}
+
+/// Keeps the database planner's statistics fresh as Graph's collections grow (every ten
+/// minutes, wall time), apart from the upload worker so a long ANALYZE never delays it.
+async fn refresh_statistics(state: Shared) {
+    loop {
+        tokio::time::sleep(platform::db::STATISTICS_LIFETIME).await;
+        if let Err(e) = state.store.db.optimize().await {
+            tracing::warn!(error = %e, "refreshing the planner's statistics failed");
+        }
+    }
 }
 
 /// Applies queued upload messages as they arrive (and every second, for any missed
-/// wake-up), keeps the signing keys rotated, and the planner's statistics fresh.
+/// wake-up), and keeps the signing keys rotated.
 async fn upload_worker(state: Shared) {
-    /// How often the database's planner statistics are refreshed (wall time).
-    const OPTIMIZE_EVERY: Duration = Duration::from_secs(600);
-    let mut optimized = std::time::Instant::now();
     loop {
-        if optimized.elapsed() >= OPTIMIZE_EVERY {
-            optimized = std::time::Instant::now();
-            if let Err(e) = state.store.db.optimize().await {
-                tracing::warn!(error = %e, "refreshing the planner's statistics failed");
-            }
-        }
         if let Err(e) = state.keys.maintain(&state.store, state.clock.now_ms()).await {
             tracing::warn!(error = %e, "signing key maintenance failed");
         }

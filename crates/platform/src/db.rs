@@ -98,7 +98,8 @@ impl Db {
     /// tables that changed much since the last run (sampling at most 1,000 rows of each
     /// index); as a SQLite connection keeps the statistics it opened with, idle ones are
     /// reopened at once and busy ones at [`STATISTICS_LIFETIME`]. PostgreSQL's `ANALYZE`
-    /// samples every table. Services call it at start and periodically.
+    /// samples every table. Every service calls it when it connects; the cloud, whose Graph
+    /// filters a million rows, also every ten minutes.
     pub async fn optimize(&self) -> Result<(), Error> {
         match self.backend {
             Backend::Sqlite => {

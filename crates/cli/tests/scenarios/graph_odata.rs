@@ -123,6 +123,20 @@ async fn query_options_filter_and_count_as_graph_does() {
     let (status, code, message) = error_of(&t, &token, "v1.0/devices/$count", false).await;
     assert_eq!((status, code.as_str(), message.as_str()), (400, "Request_BadRequest", "$count is not currently supported."));
     assert!(json_of(&t, &token, "v1.0/devices?$count=true").await.get("@odata.count").is_none(), "ignored without ConsistencyLevel");
+    // A group's members: filtered, sorted and counted over every member, not a page.
+    let group = &t.tenant.mac_users_group_id;
+    let (status, _, body) = get(
+        &t,
+        &token,
+        &format!("v1.0/groups/{group}/members?$filter=startswith(displayName,'User')&$orderby=displayName desc&$count=true&$top=2"),
+        true,
+    )
+    .await;
+    let members: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!((status, members["@odata.count"].as_i64()), (200, Some(3)), "{members}");
+    let names: Vec<&str> = members["value"].as_array().unwrap().iter().map(|u| u["displayName"].as_str().unwrap()).collect();
+    assert_eq!(names, ["User 3", "User 2"]);
+    assert!(members["@odata.nextLink"].is_string(), "{members}");
     let (_, _, body) = get(&t, &token, "v1.0/devices?$count=true&$search=\"displayName:mac\"", true).await;
     assert!(serde_json::from_str::<Value>(&body).unwrap()["@odata.count"].as_i64().is_some(), "{body}");
     let (status, code, _) = error_of(&t, &token, "v1.0/devices?$search=\"displayName:mac\"", false).await;

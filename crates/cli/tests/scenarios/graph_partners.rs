@@ -169,10 +169,19 @@ async fn compliance_management_partners_are_onboarded_updated_and_offboarded() {
     )
     .await;
     assert_eq!(s, 200, "{patched}");
-    // Offboarded, the platform is free for the other vendor.
+    // Onboarded for no platform, it stays a partner and macOS is free for the other
+    // vendor; it cannot take macOS back while that one holds it.
+    let (s, off) = call(&t, Method::PATCH, &token, &format!("{partners}/{id}"), Some(json!({"macOsOnboarded": false}))).await;
+    assert_eq!((s, off["macOsOnboarded"].as_bool()), (200, Some(false)), "{off}");
+    let (s, other) = call(&t, Method::POST, &token, partners, Some(onboard("Vendor B"))).await;
+    assert_eq!(s, 201, "{other}");
+    let back = call(&t, Method::PATCH, &token, &format!("{partners}/{id}"), Some(json!({"macOsOnboarded": true}))).await;
+    assert_eq!(back.0, 409, "{}", back.1);
+    // Removed, it is gone.
     assert_eq!(call(&t, Method::DELETE, &token, &format!("{partners}/{id}"), None).await.0, 204);
     assert_eq!(call(&t, Method::GET, &token, &format!("{partners}/{id}"), None).await.0, 404);
-    assert_eq!(call(&t, Method::POST, &token, partners, Some(onboard("Vendor B"))).await.0, 201);
+    let (_, left) = call(&t, Method::GET, &token, partners, None).await;
+    assert_eq!(left["value"].as_array().unwrap().len(), 1, "{left}");
     let reader = t.test_client_token().await;
     assert_eq!(call(&t, Method::POST, &reader, partners, Some(onboard("Vendor A"))).await.0, 403);
     t.stop().await;
@@ -207,6 +216,31 @@ async fn a_users_managed_devices_carry_their_fields_and_can_be_deleted() {
     }
     let (s, _) = call(&t, Method::GET, &reader, &format!("users/{}/managedDevices?$select=id,model", t.tenant.users[0].id), None).await;
     assert_eq!(s, 200);
+
+    // A Mac the partner sends only a verdict for (EntityType 4) is compliant in Entra but
+    // not listed among Intune's devices, beside the Mac above that is.
+    let mut judged = fleet::Mac::unenrolled(fleet::generate(&users, 42, 0.0).remove(0));
+    fleet.workplace_join(&mut judged).await.unwrap();
+    let judged_id = judged.device_id.clone().unwrap();
+    let intune = t.connector_token("https://api.manage.microsoft.com//.default").await;
+    let sync = t.partner_base("PartnerDeviceDataSyncService").await;
+    let tid = &t.tenant.tenant_id;
+    let verdict = json!({"TenantId": tid, "UploadTime": platform::clock::rfc3339(t.clock.now()), "Content": [{
+        "EntityType": 4, "TenantId": tid, "DeviceId": judged_id, "UserId": t.tenant.users[0].id,
+        "LastUpdateTime": platform::clock::rfc3339(t.clock.now()), "complianceStatus": true}]});
+    let resp = t
+        .http
+        .put(format!("{sync}/DataUploadMessages(guid'{}')?api-version=1.0", uuid::Uuid::new_v4()))
+        .bearer_auth(&intune)
+        .json(&verdict)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    eventually("verdict applied", || async { t.is_compliant(&judged_id).await.filter(|c| *c) }).await;
+    let (_, all) = call(&t, Method::GET, &reader, "deviceManagement/managedDevices", None).await;
+    let listed_ids: Vec<&str> = all["value"].as_array().unwrap().iter().map(|m| m["azureADDeviceId"].as_str().unwrap()).collect();
+    assert_eq!(listed_ids, [device.as_str()], "{all}");
 
     // Delete: a write permission is needed; the Mac leaves Intune and Entra stops counting
     // it as managed or compliant.
@@ -249,6 +283,32 @@ async fn each_tenant_discovers_its_own_partner_services() {
     assert_ne!(uri(&contoso_services, "ASUName"), uri(&fabrikam_services, "ASUName"));
     // Without Intune, discovery answers but names no partner service.
     assert!(uri(&services(&unlicensed).await, "PartnerDeviceDataSyncService").is_none());
+    // Without a Graph permission, discovery is refused.
+    let (app, secret) = admin_steps::register_app(&t, "No permissions", &[]).await.unwrap();
+    let (_, bare) = t.token(&t.tenant.tenant_id, &app, &secret, "https://graph.microsoft.com/.default").await;
+    let path = format!("servicePrincipals/appId={}/endpoints", wire::ids::INTUNE_APP_ID);
+    let (s, refused) = call(&t, Method::GET, bare["access_token"].as_str().unwrap(), &path, None).await;
+    assert_eq!((s, refused["error"]["code"].as_str()), (403, Some("Authorization_RequestDenied")), "{refused}");
+
+    // Another tenant's administrator, with every write permission, finds none of this
+    // tenant's partner objects or devices.
+    let fabrikam_sp = store.service_principal(&fabrikam.tenant_id, &fabrikam.test_client_id).await.unwrap().unwrap();
+    for p in ["DeviceManagementServiceConfig.ReadWrite.All", "DeviceManagementManagedDevices.ReadWrite.All"] {
+        let permission = Permission::new(wire::ids::GRAPH_APP_ID, APPLICATION, p);
+        store.grant(&fabrikam.tenant_id, &fabrikam_sp.id, &permission, now).await.unwrap();
+    }
+    let (_, foreign) =
+        t.token(&fabrikam.tenant_id, &fabrikam.test_client_id, &fabrikam.test_client_secret, "https://graph.microsoft.com/.default").await;
+    let foreign = foreign["access_token"].as_str().unwrap().to_string();
+    admin_steps::connect_instance(&t, "hq").await.unwrap();
+    let tid = t.tenant.tenant_id.clone();
+    let partner = format!("deviceManagement/deviceManagementPartners/{tid}");
+    assert_eq!(call(&t, Method::PATCH, &foreign, &partner, Some(json!({"singleTenantAppId": null}))).await.0, 404);
+    assert_eq!(call(&t, Method::POST, &foreign, &format!("{partner}/terminate"), None).await.0, 404);
+    assert_eq!(call(&t, Method::DELETE, &foreign, &partner, None).await.0, 404);
+    let reader = t.test_client_token().await;
+    let (_, p) = call(&t, Method::GET, &reader, &partner, None).await;
+    assert_eq!(p["partnerState"], "enabled", "untouched: {p}");
 
     // The legacy Azure AD Graph names the same services with serviceName.
     let (app, secret) =

@@ -115,6 +115,22 @@ pub async fn verify(store: &Store, client_id: &str, assertion: &str, audiences: 
             _ => malformed(),
         })?
         .claims;
+    let (jti, exp) = check_claims(claims, client_id, audiences, now_ms)?;
+    if !store.record_assertion(client_id, &jti, &platform::secrets::digest_hex(assertion), exp * 1000, now_ms).await? {
+        // Microsoft documents no code for a reused jti; its generic InvalidAssertion fits.
+        return Err(CloudError::login(
+            "invalid_client",
+            50013,
+            "Assertion is invalid: another client assertion already used this jti; each assertion needs its own.",
+        ));
+    }
+    Ok(())
+}
+
+/// The claims of a signed assertion: issuer and subject the client, an audience of the
+/// tenant's token endpoint, a lifetime around now of at most [`MAX_LIFETIME_S`], a
+/// `jti`. Returns the `jti` and the expiry (seconds).
+fn check_claims(claims: AssertionClaims, client_id: &str, audiences: &[String], now_ms: i64) -> Result<(String, i64)> {
     if claims.iss != client_id || claims.sub != client_id {
         return Err(CloudError::login(
             "invalid_client",
@@ -139,15 +155,7 @@ pub async fn verify(store: &Store, client_id: &str, assertion: &str, audiences: 
         .jti
         .filter(|j| !j.is_empty())
         .ok_or_else(|| CloudError::login("invalid_client", 50013, "Assertion is invalid: it carries no jti claim."))?;
-    if !store.record_assertion(client_id, &jti, &platform::secrets::digest_hex(assertion), exp * 1000, now_ms).await? {
-        // Microsoft documents no code for a reused jti; its generic InvalidAssertion fits.
-        return Err(CloudError::login(
-            "invalid_client",
-            50013,
-            "Assertion is invalid: another client assertion already used this jti; each assertion needs its own.",
-        ));
-    }
-    Ok(())
+    Ok((jti, exp))
 }
 
 /// Registers a certificate (PEM or base64 DER) on an application.

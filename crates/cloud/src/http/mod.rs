@@ -4,6 +4,7 @@
 mod aad_graph;
 mod authorize;
 mod console;
+mod discovery;
 
 pub use console::PARTNER_PAGE;
 mod enrollment;
@@ -32,10 +33,10 @@ pub fn router(state: Shared) -> Router {
     let mut router = Router::new()
         .merge(tokens)
         // Identity platform.
-        .route("/{tenant}/v2.0/.well-known/openid-configuration", get(login::openid_configuration_v2))
-        .route("/{tenant}/.well-known/openid-configuration", get(login::openid_configuration_v1))
-        .route("/{tenant}/discovery/v2.0/keys", get(login::jwks_v2))
-        .route("/{tenant}/discovery/keys", get(login::jwks_v1))
+        .route("/{tenant}/v2.0/.well-known/openid-configuration", get(discovery::openid_configuration_v2))
+        .route("/{tenant}/.well-known/openid-configuration", get(discovery::openid_configuration_v1))
+        .route("/{tenant}/discovery/v2.0/keys", get(discovery::jwks_v2))
+        .route("/{tenant}/discovery/keys", get(discovery::jwks_v1))
         .route("/{tenant}/adminconsent", get(login::admin_consent))
         .route("/{tenant}/v2.0/adminconsent", get(login::admin_consent))
         .route("/{tenant}/oauth2/v2.0/authorize", get(authorize::authorize_v2))

@@ -149,7 +149,7 @@ async fn compliance_partner_sync(
     body: &[u8],
     now: i64,
 ) -> Result<Json<serde_json::Value>> {
-    let current = state.store.compliance_partners(&tenant.id).await?.into_iter().find(|c| c.app_id == app_id);
+    let current = crate::intune::compliance_partners::onboarded(&state.store, &tenant.id, app_id).await?;
     let Some(current) = current else { return Err(CloudError::forbidden("The application is not a partner of this tenant.")) };
     let new_state = match name {
         "PartnerTenants" => match json_body::<PartnerTenantRequest>(body)?.provisioned {

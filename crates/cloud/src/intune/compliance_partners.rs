@@ -55,7 +55,12 @@ pub async fn candidates(store: &Store, tenant_id: &str) -> Result<Vec<Applicatio
     Ok(apps)
 }
 
-/// Onboards `app_id` for macOS, assigned to `groups` (at least one group of the tenant).
+/// The platform compliance partners are onboarded for here.
+pub const MACOS: &str = "macOS";
+
+/// Onboards `app_id` for macOS, assigned to `groups` (groups of the tenant; the admin
+/// center asks for one, Graph allows none). A partner onboarded for no platform is
+/// onboarded again.
 pub async fn onboard(store: &Store, tenant_id: &str, app_id: &str, groups: &[String], now_ms: i64) -> Result<Onboarding> {
     let Some(app) = candidates(store, tenant_id).await?.into_iter().find(|a| a.app_id.eq_ignore_ascii_case(app_id)) else {
         return Ok(Onboarding::NotAPartnerApp);
@@ -63,28 +68,43 @@ pub async fn onboard(store: &Store, tenant_id: &str, app_id: &str, groups: &[Str
     if !groups_of_tenant(store, tenant_id, groups).await? {
         return Ok(Onboarding::UnknownGroup);
     }
-    let existing = store.compliance_partners(tenant_id).await?;
-    if existing.iter().any(|c| c.app_id == app.app_id) {
-        return Ok(Onboarding::AlreadyOnboarded);
+    let mac_groups = serde_json::to_string(groups).unwrap_or_default();
+    if let Some(mut known) = store.compliance_partners(tenant_id).await?.into_iter().find(|c| c.app_id == app.app_id) {
+        if known.platform.is_some() {
+            return Ok(Onboarding::AlreadyOnboarded);
+        }
+        if !store.set_compliance_partner_platform(tenant_id, &known.id, Some(MACOS)).await? {
+            return Ok(Onboarding::PlatformTaken);
+        }
+        store.set_compliance_partner_groups(tenant_id, &known.id, &mac_groups).await?;
+        (known.platform, known.mac_groups) = (Some(MACOS.into()), mac_groups);
+        return Ok(Onboarding::Created(known));
     }
     let row = CompliancePartnerRow {
         id: uuid::Uuid::new_v4().to_string(),
         tenant_id: tenant_id.into(),
         display_name: app.display_name.clone(),
         app_id: app.app_id.clone(),
-        mac_groups: serde_json::to_string(groups).unwrap_or_default(),
+        mac_groups,
         partner_state: partner::state::UNKNOWN.into(),
         last_heartbeat_ms: None,
+        platform: Some(MACOS.into()),
     };
-    // The database holds the one-per-platform rule too, for two admins at once.
-    if !existing.is_empty() || !store.insert_compliance_partner(&row, now_ms).await? {
+    // The database holds the one-per-platform rule, for two admins at once too.
+    if !store.insert_compliance_partner(&row, now_ms).await? {
         return Ok(Onboarding::PlatformTaken);
     }
     Ok(Onboarding::Created(row))
 }
 
-/// Whether `groups` is a non-empty list of the tenant's groups.
+/// The onboarded partner of the tenant that `app_id` is, if any: only a partner
+/// onboarded for a platform may send its verdicts.
+pub async fn onboarded(store: &Store, tenant_id: &str, app_id: &str) -> Result<Option<CompliancePartnerRow>> {
+    Ok(store.compliance_partners(tenant_id).await?.into_iter().find(|c| c.app_id == app_id && c.platform.is_some()))
+}
+
+/// Whether every one of `groups` is a group of the tenant.
 pub async fn groups_of_tenant(store: &Store, tenant_id: &str, groups: &[String]) -> Result<bool> {
     let known: Vec<String> = store.groups(tenant_id).await?.into_iter().map(|(id, _)| id).collect();
-    Ok(!groups.is_empty() && groups.iter().all(|g| known.iter().any(|k| k.eq_ignore_ascii_case(g))))
+    Ok(groups.iter().all(|g| known.iter().any(|k| k.eq_ignore_ascii_case(g))))
 }

@@ -127,7 +127,7 @@ async fn check_partner(store: &Store, tenant_id: &str, claims: &AccessClaims) ->
         }
         return Ok((app_id, partner.partner_state == state::TERMINATED));
     }
-    if let Some(c) = store.compliance_partners(tenant_id).await?.into_iter().find(|c| c.app_id == app_id) {
+    if let Some(c) = crate::intune::compliance_partners::onboarded(store, tenant_id, &app_id).await? {
         if !claims.has_role(&COMPLIANCE_PARTNER_ROLES) {
             return Err(CloudError::forbidden("The application lacks the Intune permission manage_partner_compliance_policy."));
         }
@@ -264,24 +264,55 @@ fn observed_ms(item: &DeviceItem, now_ms: i64) -> Result<i64, Refusal> {
     })
 }
 
+/// The checks an item passes before anything is looked up: its tenant, its date (the
+/// date is the answer), its entity type and, for a managed device's inventory, its
+/// Exchange ActiveSync IDs (if only an empty list; a withdrawal need not name them).
+fn well_formed(message: &UploadRow, item: &DeviceItem, cx: &Context) -> Result<i64, Refusal> {
+    if !item.tenant_id.eq_ignore_ascii_case(&message.tenant_id) {
+        return Err(Refusal("TenantMismatch", "The item names another tenant.".into()));
+    }
+    let updated_ms = observed_ms(item, cx.now_ms)?;
+    if ![entity_type::LEGACY_INVENTORY, entity_type::INVENTORY, entity_type::COMPLIANCE].contains(&item.entity_type) {
+        return Err(Refusal("UnknownEntityType", format!("EntityType {} is not supported.", item.entity_type)));
+    }
+    if item.entity_type == entity_type::INVENTORY && is_managed(item) && item.eas_ids.is_none() {
+        return Err(Refusal("MissingEasIds", "EntityType 1 requires EasIds (an empty list when the device has none).".into()));
+    }
+    Ok(updated_ms)
+}
+
+/// One sentence per setting not met, and the note; two policies requiring one thing
+/// give one sentence.
+fn reasons(results: &[SettingResult], note: Option<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for reason in results.iter().filter_map(SettingResult::reason).chain(note) {
+        if !out.contains(&reason) {
+            out.push(reason);
+        }
+    }
+    out
+}
+
+/// An EntityType 1 item of a device the partner manages (`DeviceManagementState`
+/// `managed`, or none given).
+fn is_managed(item: &DeviceItem) -> bool {
+    item.device_management_state.as_deref().is_none_or(|s| s.eq_ignore_ascii_case("managed"))
+}
+
+/// The partner decided compliance itself: EntityType 4, or EntityType 1 with its verdict.
+fn carries_verdict(item: &DeviceItem) -> bool {
+    item.entity_type == entity_type::COMPLIANCE || (item.entity_type == entity_type::INVENTORY && item.compliance_status.is_some())
+}
+
 /// Why an item is refused: its error code and detail.
 struct Refusal(&'static str, String);
 
 fn plan_item(message: &UploadRow, item: &DeviceItem, known: &Known, latest: &mut HashMap<String, i64>, cx: &Context) -> Planned {
     let device_id = item.device_id.to_ascii_lowercase();
-    if !item.tenant_id.eq_ignore_ascii_case(&message.tenant_id) {
-        return rejected(&device_id, "TenantMismatch", "The item names another tenant.".into());
-    }
-    let updated_ms = match observed_ms(item, cx.now_ms) {
+    let updated_ms = match well_formed(message, item, cx) {
         Ok(ms) => ms,
         Err(Refusal(code, detail)) => return rejected(&device_id, code, detail),
     };
-    if ![entity_type::LEGACY_INVENTORY, entity_type::INVENTORY, entity_type::COMPLIANCE].contains(&item.entity_type) {
-        return rejected(&device_id, "UnknownEntityType", format!("EntityType {} is not supported.", item.entity_type));
-    }
-    if item.entity_type == entity_type::INVENTORY && item.eas_ids.is_none() {
-        return rejected(&device_id, "MissingEasIds", "EntityType 1 requires EasIds (an empty list when the device has none).".into());
-    }
     let Some(device) = known.devices.get(&device_id) else {
         return rejected(&device_id, "DeviceNotFound", "No Entra device with this ID is registered in the tenant.".into());
     };
@@ -300,26 +331,18 @@ fn plan_item(message: &UploadRow, item: &DeviceItem, known: &Known, latest: &mut
     }
     latest.insert(device_id.clone(), updated_ms);
     let accepted = ItemResult { device_id: device_id.clone(), status: item_status::ACCEPTED.into(), ..Default::default() };
-    // EntityType 1 with a management state other than "managed": the partner stopped
-    // managing the device (its instance left the tenant), so it leaves Intune. A managed
-    // one is the partner's inventory beside its verdict (EntityType 4): noted, not
-    // evaluated, since the partner decides compliance.
-    if item.entity_type == entity_type::INVENTORY {
-        let managed = item.device_management_state.as_deref().is_none_or(|s| s.eq_ignore_ascii_case("managed"));
-        return Planned { result: accepted, write: None, withdraw: (!managed).then_some(device_id) };
+    // EntityType 1 is the partner's inventory: a device it no longer manages leaves
+    // Intune; a managed one is noted, and decides compliance only when it carries the
+    // partner's verdict (complianceStatus), as EntityType 4 does.
+    if item.entity_type == entity_type::INVENTORY && (!is_managed(item) || item.compliance_status.is_none()) {
+        return Planned { result: accepted, write: None, withdraw: (!is_managed(item)).then_some(device_id) };
     }
     let Decision { verdict, results: setting_results, policies, note } = match decide(item, previous, known, cx, updated_ms) {
         Ok(decided) => decided,
         Err(Refusal(code, detail)) => return rejected(&device_id, code, detail),
     };
     let compliant = verdict.is_compliant();
-    // Two policies requiring one thing fail with one sentence.
-    let mut reasons: Vec<String> = Vec::new();
-    for reason in setting_results.iter().filter_map(SettingResult::reason).chain(note) {
-        if !reasons.contains(&reason) {
-            reasons.push(reason);
-        }
-    }
+    let reasons = reasons(&setting_results, note);
     let row = ManagedDeviceRow {
         id: device.id.clone(),
         tenant_id: message.tenant_id.clone(),
@@ -339,7 +362,7 @@ fn plan_item(message: &UploadRow, item: &DeviceItem, known: &Known, latest: &mut
         policy_states: serde_json::to_string(&policies).unwrap_or_default(),
         enrolled_ms: Some(cx.now_ms),
         // A compliance partner's verdict alone does not make the Mac an Intune device.
-        verdict_only: (item.entity_type == entity_type::COMPLIANCE && previous.is_none_or(|m| m.verdict_only != 0)) as i64,
+        verdict_only: (carries_verdict(item) && previous.is_none_or(|m| m.verdict_only != 0)) as i64,
         valid_until_ms: Some(updated_ms + cx.validity_days * DAY_MS),
     };
     let result = ItemResult {
@@ -375,7 +398,7 @@ fn decide(
         error_since_ms: previous.and_then(|m| m.error_since_ms),
     };
     let plain = |verdict, note: Option<&str>| Decision { verdict, results: vec![], policies: vec![], note: note.map(str::to_string) };
-    let mut decision = if item.entity_type == entity_type::COMPLIANCE {
+    let mut decision = if carries_verdict(item) {
         match item.compliance_status {
             Some(c) => plain(compliance::Verdict::decided(c), (!c).then_some("The compliance partner reported the device not compliant.")),
             None => return Err(Refusal("MissingComplianceStatus", "EntityType 4 requires complianceStatus.".into())),

@@ -24,8 +24,8 @@ fn item_value(prop: &Prop, v: Option<&Value>) -> Bind {
             platform::clock::parse_rfc3339(s).map(|t| Bind::Int(t.timestamp_millis())).unwrap_or(Bind::Null)
         }
         (Kind::Guid, Some(Value::String(s))) => Bind::Text(s.to_ascii_lowercase()),
-        (_, Some(Value::String(s))) => Bind::Text(s.to_lowercase()),
-        (_, Some(other)) => Bind::Text(other.to_string().to_lowercase()),
+        (_, Some(Value::String(s))) => Bind::Text(s.to_ascii_lowercase()),
+        (_, Some(other)) => Bind::Text(other.to_string().to_ascii_lowercase()),
     }
 }
 
@@ -75,7 +75,7 @@ fn test<'a>(expr: &Expr, r: &Resource, item: &'a Value, scope: Option<(&str, &'s
         Expr::Call(func, Operand::Path(p), Operand::Literal(Literal::String(s))) => {
             let (prop, v) = lookup(p, r, item, scope);
             let Bind::Text(have) = item_value(prop, v) else { return false };
-            let s = s.to_lowercase();
+            let s = s.to_ascii_lowercase();
             match func {
                 Func::StartsWith => have.starts_with(&s),
                 Func::EndsWith => have.ends_with(&s),

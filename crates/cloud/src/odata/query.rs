@@ -13,19 +13,15 @@ use crate::error::CloudError;
 #[derive(Debug, Clone, Default)]
 pub struct QueryOptions {
     pub filter: Option<Expr>,
-    /// The `$filter` text as received (kept in `@odata.nextLink`).
-    pub filter_text: Option<String>,
     /// `$select`, canonical names; `None`: every property.
     pub select: Option<Vec<&'static str>>,
     /// `$orderby`: properties, `true` for descending.
     pub order_by: Vec<(&'static Prop, bool)>,
     pub top: i64,
-    pub top_given: bool,
     pub skip: i64,
     /// `$count=true` and honoured: the answer carries `@odata.count`.
     pub count: bool,
     pub search: Option<Search>,
-    pub search_text: Option<String>,
     pub skiptoken: Option<String>,
 }
 
@@ -86,7 +82,6 @@ pub fn parse(pairs: &[(String, String)], resource: &Resource, headers: Headers) 
     // `$count=true` silently.
     let advanced = !resource.directory || (headers.eventual && count);
     let mut q = QueryOptions { count: count && (!resource.directory || headers.eventual), ..Default::default() };
-    q.top_given = raw.contains_key("top");
     q.top = top(raw.get("top"), resource)?;
     q.skip = skip(raw.get("skip"), resource)?;
     q.skiptoken = raw.get("skiptoken").cloned();
@@ -97,7 +92,6 @@ pub fn parse(pairs: &[(String, String)], resource: &Resource, headers: Headers) 
         let expr = filter::parse(f).map_err(|e| bad("BadRequest", format!("Invalid filter clause: {e}")))?;
         check(&expr, resource, advanced, None)?;
         q.filter = Some(expr);
-        q.filter_text = Some(f.clone());
     }
     if let Some(o) = raw.get("orderby") {
         q.order_by = order_by(o, resource, advanced)?;
@@ -107,7 +101,6 @@ pub fn parse(pairs: &[(String, String)], resource: &Resource, headers: Headers) 
     }
     if let Some(s) = raw.get("search") {
         q.search = Some(search(s, resource, headers)?);
-        q.search_text = Some(s.clone());
     }
     Ok(q)
 }
@@ -192,7 +185,7 @@ fn search(value: &str, resource: &Resource, headers: Headers) -> Result<Search, 
         let end = inner.find('"').ok_or_else(invalid)?;
         let (name, term) = inner[..end].split_once(':').ok_or_else(invalid)?;
         let prop = resource.prop(name.trim()).filter(|p| resource.search.contains(&p.name)).ok_or_else(invalid)?;
-        clauses.push((prop, term.trim().to_lowercase()));
+        clauses.push((prop, term.trim().to_ascii_lowercase()));
         rest = inner[end + 1..].trim_start();
         if rest.is_empty() {
             break;

@@ -376,19 +376,6 @@ pub static COMPLIANCE_PARTNERS: Resource = Resource {
     default_top: 1000,
 };
 
-/// Every resource, by entity set (for the checklist and tests).
-pub static ALL: [&Resource; 9] = [
-    &USERS,
-    &DEVICES,
-    &GROUPS,
-    &APPLICATIONS,
-    &SERVICE_PRINCIPALS,
-    &MANAGED_DEVICES,
-    &COMPLIANCE_POLICIES,
-    &PARTNERS,
-    &COMPLIANCE_PARTNERS,
-];
-
 /// `servicePrincipals/{id}/endpoints`, held in memory.
 pub static ENDPOINTS: Resource = Resource {
     entity_set: "servicePrincipals/endpoints",

@@ -35,11 +35,6 @@ impl Sql {
         self.binds.push(b);
         format!("${}", self.first + self.binds.len() - 1)
     }
-
-    /// The number the next placeholder gets.
-    pub fn next_placeholder(&self) -> usize {
-        self.first + self.binds.len()
-    }
 }
 
 /// The property a path names, and the SQL behind it (for a lambda's element too).
@@ -61,7 +56,7 @@ pub fn value(kind: Kind, lit: &Literal) -> Bind {
         Literal::Int(n) => Bind::Int(*n),
         Literal::Float(f) => Bind::Text(f.to_string()),
         Literal::String(s) | Literal::Enum(s) if matches!(kind, Kind::Guid) => Bind::Text(s.to_ascii_lowercase()),
-        Literal::String(s) | Literal::Enum(s) => Bind::Text(s.to_lowercase()),
+        Literal::String(s) | Literal::Enum(s) => Bind::Text(s.to_ascii_lowercase()),
         Literal::Guid(g) => Bind::Text(g.to_string()),
         Literal::Date(d) => Bind::Int(d.and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp_millis()).unwrap_or_default()),
         Literal::DateTime(t) => Bind::Int(t.timestamp_millis()),
@@ -110,7 +105,7 @@ fn compile(expr: &Expr, r: &Resource, scope: Option<(&str, &'static [Prop])>, ou
         }
         Expr::Call(func, Operand::Path(p), Operand::Literal(Literal::String(s))) => {
             let (_, col) = column(p, r, scope);
-            let lower = s.to_lowercase();
+            let lower = s.to_ascii_lowercase();
             let escaped = like_escape(&lower);
             let pattern = match func {
                 Func::StartsWith => format!("{escaped}%"),

@@ -30,7 +30,6 @@ impl Store {
         Ok(())
     }
 
-    /// Policies that apply to a user through the user groups it belongs to.
     /// The compliance policies assigned (through their groups) to each of `user_ids`.
     pub async fn policies_for_users(&self, tenant_id: &str, user_ids: &[String]) -> Result<HashMap<String, Vec<PolicyRow>>> {
         let mut out: HashMap<String, Vec<PolicyRow>> = HashMap::new();

@@ -318,7 +318,6 @@ impl Store {
             .collect())
     }
 
-    /// Records a client assertion's `jti`; false if it was seen before (a replay).
     /// Records an app's client assertion by `jti`; `false` when another assertion already
     /// used that `jti` (the same assertion presented again is fine until it expires).
     pub async fn record_assertion(&self, app_id: &str, jti: &str, digest: &str, expires_ms: i64, now: i64) -> Result<bool> {

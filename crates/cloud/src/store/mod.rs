@@ -92,6 +92,8 @@ pub struct CompliancePartnerRow {
     pub app_id: String,
     /// JSON list of user group IDs onboarded for macOS.
     pub mac_groups: String,
+    /// `macOS` when onboarded for macOS; `None`: onboarded for no platform.
+    pub platform: Option<String>,
     pub partner_state: String,
     pub last_heartbeat_ms: Option<i64>,
 }

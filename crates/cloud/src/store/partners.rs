@@ -15,9 +15,41 @@ impl Store {
         .await?)
     }
 
-    /// Removes the tenant's partner record; false when there was none.
-    pub async fn delete_partner(&self, tenant_id: &str) -> Result<bool> {
-        let r = sqlx::query("DELETE FROM partners WHERE tenant_id = $1").bind(tenant_id).execute(self.pool()).await?;
+    /// Removes the tenant's partner record as it was read (`updated_ms`); false when it
+    /// is gone or changed meanwhile.
+    pub async fn delete_partner(&self, tenant_id: &str, updated_ms: i64) -> Result<bool> {
+        let r = sqlx::query("DELETE FROM partners WHERE tenant_id = $1 AND updated_ms = $2")
+            .bind(tenant_id)
+            .bind(updated_ms)
+            .execute(self.pool())
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Creates the tenant's partner record; false when the tenant has one.
+    pub async fn create_partner(&self, p: &PartnerRow) -> Result<bool> {
+        let r = sqlx::query(
+            "INSERT INTO partners (tenant_id, app_id, partner_state, provisioned, enrollment_url, remediation_url, \
+             last_heartbeat_ms, noncompliant_at_ms, removal_at_ms, updated_ms, devices_noncompliant_applied, devices_removed, \
+             include_groups, exclude_groups) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+             ON CONFLICT (tenant_id) DO NOTHING",
+        )
+        .bind(&p.tenant_id)
+        .bind(p.app_id.clone())
+        .bind(&p.partner_state)
+        .bind(p.provisioned)
+        .bind(p.enrollment_url.clone())
+        .bind(p.remediation_url.clone())
+        .bind(p.last_heartbeat_ms)
+        .bind(p.noncompliant_at_ms)
+        .bind(p.removal_at_ms)
+        .bind(p.updated_ms)
+        .bind(p.devices_noncompliant_applied)
+        .bind(p.devices_removed)
+        .bind(&p.include_groups)
+        .bind(&p.exclude_groups)
+        .execute(self.pool())
+        .await?;
         Ok(r.rows_affected() == 1)
     }
 
@@ -104,12 +136,13 @@ impl Store {
 
     // ---- partner compliance management -------------------------------------------------
 
-    /// Onboards a compliance partner for macOS; false when the tenant has one already
-    /// (one per platform, as Microsoft allows).
+    /// Adds a compliance partner (onboarded for `c.platform`); false when the app is a
+    /// partner of the tenant already or the platform is taken (one partner per platform,
+    /// as Microsoft allows).
     pub async fn insert_compliance_partner(&self, c: &CompliancePartnerRow, now: i64) -> Result<bool> {
         let r = sqlx::query(
-            "INSERT INTO compliance_partners (id, tenant_id, display_name, app_id, mac_groups, partner_state, last_heartbeat_ms, created_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, NULL, $7) ON CONFLICT DO NOTHING",
+            "INSERT INTO compliance_partners (id, tenant_id, display_name, app_id, mac_groups, partner_state, last_heartbeat_ms, \
+             created_ms, platform) VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $8) ON CONFLICT DO NOTHING",
         )
         .bind(&c.id)
         .bind(&c.tenant_id)
@@ -118,6 +151,22 @@ impl Store {
         .bind(&c.mac_groups)
         .bind(&c.partner_state)
         .bind(now)
+        .bind(c.platform.clone())
+        .execute(self.pool())
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Onboards a partner for `platform` (false when another partner of the tenant holds
+    /// it), or for none (`None`).
+    pub async fn set_compliance_partner_platform(&self, tenant_id: &str, id: &str, platform: Option<&str>) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE compliance_partners SET platform = $1 WHERE tenant_id = $2 AND id = $3 AND NOT EXISTS \
+             (SELECT 1 FROM compliance_partners other WHERE other.tenant_id = $2 AND other.platform = $1 AND other.id <> $3)",
+        )
+        .bind(platform.map(str::to_string))
+        .bind(tenant_id)
+        .bind(id)
         .execute(self.pool())
         .await?;
         Ok(r.rows_affected() == 1)
@@ -125,7 +174,7 @@ impl Store {
 
     pub async fn compliance_partners(&self, tenant_id: &str) -> Result<Vec<CompliancePartnerRow>> {
         Ok(sqlx::query_as::<_, CompliancePartnerRow>(
-            "SELECT id, tenant_id, display_name, app_id, mac_groups, partner_state, last_heartbeat_ms FROM compliance_partners \
+            "SELECT id, tenant_id, display_name, app_id, mac_groups, partner_state, last_heartbeat_ms, platform FROM compliance_partners \
              WHERE tenant_id = $1 ORDER BY display_name",
         )
         .bind(tenant_id)

@@ -207,10 +207,16 @@ async fn render_compliance_partners(state: &Shared, user: &User, message: Option
             let assigned: Vec<String> =
                 serde_json::from_str::<Vec<String>>(&c.mac_groups).unwrap_or_default().iter().map(name_of).collect();
             format!(
-                "<tr><td>{}</td><td>macOS</td><td>{}</td><td class=\"partner-status\">{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"partner-status\">{}</td></tr>",
                 escape(&c.display_name),
+                escape(c.platform.as_deref().unwrap_or("none")),
                 escape(&assigned.join(", ")),
-                if c.partner_state == partner::state::ENABLED { "Active" } else { "Pending activation" }
+                match (c.platform.is_some(), c.partner_state.as_str()) {
+                    (false, _) => "Not onboarded",
+                    (true, partner::state::ENABLED) => "Active",
+                    (true, partner::state::TERMINATED) => "Terminated",
+                    _ => "Pending activation",
+                }
             )
         })
         .collect();

@@ -145,18 +145,29 @@ async fn group_members(ctx: &Ctx<'_>, key: Key) -> Result<Response> {
     if !ctx.state.store.groups(&tenant.id).await?.iter().any(|(id, _)| *id == group) {
         return Err(missing(key.text()));
     }
-    // Members are paged by the database; a filter applies to each page.
+    let context = "directoryObjects";
+    let plain = q.filter.is_none() && q.search.is_none() && q.order_by.is_empty() && !q.count && q.skip == 0;
+    if !plain {
+        // Filtered, searched, sorted or counted: over every member, as Graph answers it.
+        let rows = ctx.state.store.group_members(&tenant.id, &group, "", i64::MAX).await?;
+        let items = members_json(ctx, &rows).await?;
+        return Ok(collection(ctx, context, &q, list_memory(&USERS, &q, items)?));
+    }
+    // Otherwise the database pages the members.
     let after = q.skiptoken.as_deref().and_then(|t| t.strip_prefix("k.")).unwrap_or("");
     let rows = ctx.state.store.group_members(&tenant.id, &group, after, q.top + 1).await?;
     let more = rows.len() as i64 > q.top;
     let rows: Vec<User> = rows.into_iter().take(q.top as usize).collect();
     let next = more.then(|| rows.last().map(|u| format!("k.{}", u.id))).flatten();
-    let items = rows
-        .iter()
-        .map(|u| user_json(u, &[]))
-        .filter(|u| q.filter.as_ref().is_none_or(|f| crate::odata::eval::matches(f, &USERS, u)))
-        .collect();
-    Ok(collection(ctx, "directoryObjects", &q, Listing { items, count: None, next }))
+    let items = members_json(ctx, &rows).await?;
+    Ok(collection(ctx, context, &q, Listing { items, count: None, next }))
+}
+
+/// Users as Graph shows them, with their licences.
+async fn members_json(ctx: &Ctx<'_>, rows: &[User]) -> Result<Vec<Value>> {
+    let ids: Vec<String> = rows.iter().map(|u| u.id.clone()).collect();
+    let licences = ctx.state.store.licences_of(&ids).await?;
+    Ok(rows.iter().map(|u| user_json(u, licences.get(&u.id).map(Vec::as_slice).unwrap_or_default())).collect())
 }
 
 // ---- applications and service principals ---------------------------------------------
@@ -336,10 +347,10 @@ async fn oauth2_permission_grants(ctx: &Ctx<'_>) -> Result<Response> {
 // ---- devices -----------------------------------------------------------------------
 
 /// An Entra device. `complianceExpirationDateTime`: when a compliant device stops being
-/// deemed compliant without a new report (its last compliance update plus the tenant's
-/// compliance status validity period).
-fn device_json(d: &DeviceRow, validity_ms: i64) -> Value {
-    let expires = d.compliance_updated_ms.filter(|_| d.is_compliant == Some(1)).map(|ms| platform::clock::ms_to_rfc3339(ms + validity_ms));
+/// deemed compliant without a new report (`valid_until_ms` of its Intune record: the
+/// partner's date plus the tenant's compliance status validity period).
+fn device_json(d: &DeviceRow, valid_until_ms: Option<i64>) -> Value {
+    let expires = valid_until_ms.filter(|_| d.is_compliant == Some(1)).map(platform::clock::ms_to_rfc3339);
     json!({
         "@odata.type": "#microsoft.graph.device",
         "id": d.id, "deviceId": d.device_id, "displayName": d.display_name, "operatingSystem": d.operating_system,
@@ -351,10 +362,11 @@ fn device_json(d: &DeviceRow, validity_ms: i64) -> Value {
     })
 }
 
-/// The tenant's compliance status validity period, in milliseconds.
-async fn validity_ms(ctx: &Ctx<'_>, tenant: &Tenant) -> Result<i64> {
-    let (_, days) = ctx.state.store.compliance_settings(&tenant.id, ctx.state.config.no_policy_is_compliant).await?;
-    Ok(days * 24 * 3600 * 1000)
+/// When each of `devices` lapses without a new report, by device ID.
+async fn valid_until(ctx: &Ctx<'_>, devices: &[DeviceRow]) -> Result<std::collections::HashMap<String, i64>> {
+    let ids: Vec<String> = devices.iter().map(|d| d.device_id.clone()).collect();
+    let managed = ctx.state.store.managed_devices_by_ids(&ids).await?;
+    Ok(managed.into_iter().filter_map(|(id, m)| Some((id, m.valid_until_ms?))).collect())
 }
 
 async fn devices(ctx: &Ctx<'_>) -> Result<Response> {
@@ -364,8 +376,8 @@ async fn devices(ctx: &Ctx<'_>) -> Result<Response> {
     let rows = ctx.state.store.graph_devices(&tenant.id, &page).await?;
     let (rows, next) = paged(rows, &q, &page, |d| d.id.clone());
     let total = if q.count { Some(ctx.state.store.graph_devices_count(&tenant.id, &page.condition).await?) } else { None };
-    let validity = validity_ms(ctx, &tenant).await?;
-    let items = rows.iter().map(|d| device_json(d, validity)).collect();
+    let until = valid_until(ctx, &rows).await?;
+    let items = rows.iter().map(|d| device_json(d, until.get(&d.device_id).copied())).collect();
     Ok(collection(ctx, "devices", &q, Listing { items, count: total, next }))
 }
 
@@ -379,7 +391,8 @@ async fn device(ctx: &Ctx<'_>, key: Key) -> Result<Response> {
         Key::Alt(..) => None,
     };
     let row = row.ok_or_else(|| missing(key.text()))?;
-    Ok(entity(ctx, "devices", &q, device_json(&row, validity_ms(ctx, &tenant).await?)))
+    let until = valid_until(ctx, std::slice::from_ref(&row)).await?;
+    Ok(entity(ctx, "devices", &q, device_json(&row, until.get(&row.device_id).copied())))
 }
 
 // ---- Conditional Access and sign-ins -------------------------------------------------

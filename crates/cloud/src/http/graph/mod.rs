@@ -42,13 +42,15 @@ pub(crate) struct Ctx<'a> {
     pub pairs: Vec<(String, String)>,
     /// The request path after the version (for `@odata.nextLink`).
     pub path: String,
+    /// The request writes (not a GET): it counts against the write budget too.
+    pub write: bool,
 }
 
 impl Ctx<'_> {
     /// The caller's tenant, after checking the token and one of the permissions `any_of`.
     pub async fn caller(&self, any_of: &[&str]) -> Result<Tenant> {
         let claims = authenticate(self.state, self.headers, &GRAPH_AUDIENCES)?;
-        super::throttle(self.state, &claims, false)?;
+        super::throttle(self.state, &claims, self.write)?;
         if !claims.has_role(any_of) && !claims.has_scope(any_of) {
             return Err(CloudError::forbidden("Insufficient privileges to complete the operation."));
         }
@@ -220,7 +222,7 @@ async fn dispatch(
     let (version, route) = path::parse(rest)?;
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes()).into_owned().collect();
     let path = rest.split_once('/').map(|(_, p)| p.to_string()).unwrap_or_default();
-    let ctx = Ctx { state: &state, version, headers: &headers, pairs, path };
+    let ctx = Ctx { state: &state, version, headers: &headers, pairs, path, write: method != Method::GET };
     let not_allowed = || {
         CloudError::odata(
             StatusCode::METHOD_NOT_ALLOWED,

@@ -142,13 +142,12 @@ async fn apply_partner_body(ctx: &Ctx<'_>, tenant: &Tenant, p: &mut PartnerRow, 
 pub(super) async fn create_partner(ctx: &Ctx<'_>, body: &[u8]) -> Result<Response> {
     let tenant = ctx.caller(&SERVICE_WRITE).await?;
     let body = json_body(body)?;
-    if ctx.state.store.partner(&tenant.id).await?.is_some() {
-        return Err(CloudError::odata(StatusCode::CONFLICT, "Conflict", "This tenant has a device management partner already; update it."));
-    }
     let now = ctx.state.clock.now_ms();
     let mut p = partner::new_partner(&tenant.id, now);
     apply_partner_body(ctx, &tenant, &mut p, &body, now).await?;
-    ctx.state.store.save_partner(&p).await?;
+    if !ctx.state.store.create_partner(&p).await? {
+        return Err(CloudError::odata(StatusCode::CONFLICT, "Conflict", "This tenant has a device management partner already; update it."));
+    }
     let item = partner_json(ctx, &tenant, &p).await?;
     Ok(written(ctx, StatusCode::CREATED, PARTNERS_CONTEXT, item))
 }
@@ -179,7 +178,9 @@ pub(super) async fn delete_partner(ctx: &Ctx<'_>, key: Key) -> Result<Response> 
             platform::clock::ms_to_rfc3339(at)
         )));
     }
-    ctx.state.store.delete_partner(&tenant.id).await?;
+    if !ctx.state.store.delete_partner(&tenant.id, p.updated_ms).await? {
+        return Err(CloudError::odata(StatusCode::CONFLICT, "Conflict", "The partner changed meanwhile; read it again."));
+    }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -204,7 +205,7 @@ fn compliance_json(c: &CompliancePartnerRow) -> Value {
         "@odata.type": "#microsoft.graph.complianceManagementPartner",
         "id": c.id, "displayName": c.display_name, "partnerState": c.partner_state,
         "lastHeartbeatDateTime": c.last_heartbeat_ms.map(platform::clock::ms_to_rfc3339),
-        "macOsOnboarded": true, "androidOnboarded": false, "iosOnboarded": false,
+        "macOsOnboarded": c.platform.is_some(), "androidOnboarded": false, "iosOnboarded": false,
         "macOsEnrollmentAssignments": targets, "androidEnrollmentAssignments": [], "iosEnrollmentAssignments": [],
     })
 }
@@ -243,22 +244,46 @@ fn refused(outcome: &Onboarding) -> CloudError {
     CloudError::odata(status, if status == StatusCode::CONFLICT { "Conflict" } else { "BadRequest" }, outcome.message())
 }
 
-/// `POST complianceManagementPartners`: onboards the partner named by `displayName` (a
-/// multi-tenant application consented in the tenant) for macOS.
+/// `POST complianceManagementPartners` (201): the partner named by `displayName` (a
+/// multi-tenant application consented in the tenant, as the admin center's picker lists
+/// them), onboarded for macOS when `macOsOnboarded` is true.
 pub(super) async fn create_compliance_partner(ctx: &Ctx<'_>, body: &[u8]) -> Result<Response> {
     let tenant = ctx.caller(&SERVICE_WRITE).await?;
     let body = json_body(body)?;
-    if body.get("macOsOnboarded").and_then(Value::as_bool) != Some(true) {
-        return Err(CloudError::bad_request("Compliance partners are onboarded for macOS here: set macOsOnboarded to true."));
+    if body.get("androidOnboarded").and_then(Value::as_bool) == Some(true)
+        || body.get("iosOnboarded").and_then(Value::as_bool) == Some(true)
+    {
+        return Err(CloudError::bad_request("Compliance partners are onboarded for macOS only here."));
     }
     let name = body["displayName"].as_str().ok_or_else(|| CloudError::bad_request("displayName names the partner."))?;
     let candidates = compliance_partners::candidates(&ctx.state.store, &tenant.id).await?;
     let app = candidates.iter().find(|a| a.display_name.eq_ignore_ascii_case(name)).ok_or_else(|| refused(&Onboarding::NotAPartnerApp))?;
     let groups = mac_groups(&body)?.unwrap_or_default();
-    match compliance_partners::onboard(&ctx.state.store, &tenant.id, &app.app_id, &groups, ctx.state.clock.now_ms()).await? {
-        Onboarding::Created(row) => Ok(written(ctx, StatusCode::CREATED, COMPLIANCE_CONTEXT, compliance_json(&row))),
-        other => Err(refused(&other)),
+    let now = ctx.state.clock.now_ms();
+    if body.get("macOsOnboarded").and_then(Value::as_bool) == Some(true) {
+        return match compliance_partners::onboard(&ctx.state.store, &tenant.id, &app.app_id, &groups, now).await? {
+            Onboarding::Created(row) => Ok(written(ctx, StatusCode::CREATED, COMPLIANCE_CONTEXT, compliance_json(&row))),
+            other => Err(refused(&other)),
+        };
     }
+    // A partner onboarded for no platform yet.
+    if !compliance_partners::groups_of_tenant(&ctx.state.store, &tenant.id, &groups).await? {
+        return Err(refused(&Onboarding::UnknownGroup));
+    }
+    let row = CompliancePartnerRow {
+        id: uuid::Uuid::new_v4().to_string(),
+        tenant_id: tenant.id.clone(),
+        display_name: app.display_name.clone(),
+        app_id: app.app_id.clone(),
+        mac_groups: serde_json::to_string(&groups).unwrap_or_default(),
+        partner_state: partner::state::UNKNOWN.into(),
+        last_heartbeat_ms: None,
+        platform: None,
+    };
+    if !ctx.state.store.insert_compliance_partner(&row, now).await? {
+        return Err(refused(&Onboarding::AlreadyOnboarded));
+    }
+    Ok(written(ctx, StatusCode::CREATED, COMPLIANCE_CONTEXT, compliance_json(&row)))
 }
 
 async fn addressed_compliance_partner(ctx: &Ctx<'_>, tenant: &Tenant, key: &Key) -> Result<CompliancePartnerRow> {
@@ -266,16 +291,13 @@ async fn addressed_compliance_partner(ctx: &Ctx<'_>, tenant: &Tenant, key: &Key)
     all.into_iter().find(|c| c.id.eq_ignore_ascii_case(key.text())).ok_or_else(|| missing(key.text()))
 }
 
-/// `PATCH complianceManagementPartners/{id}`: new `macOsEnrollmentAssignments`;
-/// `macOsOnboarded: false` offboards the partner. 200 with the partner.
+/// `PATCH complianceManagementPartners/{id}` (200 with the partner): new
+/// `macOsEnrollmentAssignments`; `macOsOnboarded` onboards it for macOS (409 when another
+/// partner holds it) or for no platform.
 pub(super) async fn update_compliance_partner(ctx: &Ctx<'_>, key: Key, body: &[u8]) -> Result<Response> {
     let tenant = ctx.caller(&SERVICE_WRITE).await?;
     let body = json_body(body)?;
     let mut c = addressed_compliance_partner(ctx, &tenant, &key).await?;
-    if body.get("macOsOnboarded").and_then(Value::as_bool) == Some(false) {
-        ctx.state.store.delete_compliance_partner(&tenant.id, &c.id).await?;
-        return Ok(StatusCode::NO_CONTENT.into_response());
-    }
     if let Some(groups) = mac_groups(&body)? {
         if !compliance_partners::groups_of_tenant(&ctx.state.store, &tenant.id, &groups).await? {
             return Err(refused(&Onboarding::UnknownGroup));
@@ -283,10 +305,17 @@ pub(super) async fn update_compliance_partner(ctx: &Ctx<'_>, key: Key, body: &[u
         c.mac_groups = serde_json::to_string(&groups).unwrap_or_default();
         ctx.state.store.set_compliance_partner_groups(&tenant.id, &c.id, &c.mac_groups).await?;
     }
+    if let Some(onboarded) = body.get("macOsOnboarded").and_then(Value::as_bool) {
+        let platform = onboarded.then_some(compliance_partners::MACOS);
+        if !ctx.state.store.set_compliance_partner_platform(&tenant.id, &c.id, platform).await? {
+            return Err(refused(&Onboarding::PlatformTaken));
+        }
+        c.platform = platform.map(str::to_string);
+    }
     Ok(written(ctx, StatusCode::OK, COMPLIANCE_CONTEXT, compliance_json(&c)))
 }
 
-/// `DELETE complianceManagementPartners/{id}` (204): the partner is offboarded.
+/// `DELETE complianceManagementPartners/{id}` (204): the partner is removed.
 pub(super) async fn delete_compliance_partner(ctx: &Ctx<'_>, key: Key) -> Result<Response> {
     let tenant = ctx.caller(&SERVICE_WRITE).await?;
     let c = addressed_compliance_partner(ctx, &tenant, &key).await?;
