@@ -246,8 +246,11 @@ impl CloudClient {
             }
         };
         let endpoints: Vec<ServiceEndpoint> = serde_json::from_value(list["value"].clone()).unwrap_or_default();
+        // Discovery also lists values that are not services (`Region`, `ASUName`): only
+        // what looks like a URL is a service, and only a safe URL is kept.
         let services: HashMap<String, String> = endpoints
             .into_iter()
+            .filter(|e| e.uri.contains("://"))
             .filter(|e| match platform::net::check_outbound(&e.uri, &self.allowed_hosts) {
                 Ok(_) => true,
                 Err(why) => {
