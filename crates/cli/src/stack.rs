@@ -47,6 +47,11 @@ pub struct StackOptions {
     /// Run the connector as a separate process of this binary (`serve --role connector`),
     /// so a test can kill it; in-process when `None`.
     pub connector_binary: Option<PathBuf>,
+    /// The URL everyone reaches the cloud at when something stands in front of it (a
+    /// proxy, a load balancer); the cloud's own listener when `None`.
+    pub cloud_public_url: Option<String>,
+    /// Seconds between the connector's heartbeats per tenant.
+    pub heartbeat_interval_s: u64,
 }
 
 impl StackOptions {
@@ -77,6 +82,8 @@ impl StackOptions {
             cloud_timeout_ms: 30_000,
             throttle: cloud::throttle::ThrottleConfig::default(),
             connector_binary: None,
+            cloud_public_url: None,
+            heartbeat_interval_s: 300,
         }
     }
 }
@@ -244,6 +251,7 @@ impl Stack {
                 no_policy_is_compliant: true,
                 partner_unresponsive_after_s: 3600,
                 throttle: opts.throttle.clone(),
+                public_url: opts.cloud_public_url.clone(),
             },
             cloud_l,
             &ca,
@@ -276,7 +284,7 @@ impl Stack {
             }],
             batch_size: opts.batch_size,
             batch_linger_ms: 500,
-            heartbeat_interval_s: 300,
+            heartbeat_interval_s: opts.heartbeat_interval_s,
             max_concurrency_per_tenant: 16,
             health_interval_s: 6 * 3600,
             reconcile_interval_s: 24 * 3600,

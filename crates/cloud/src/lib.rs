@@ -38,6 +38,10 @@ pub struct CloudConfig {
     /// Budgets of Graph and the partner services per app per tenant.
     #[serde(default)]
     pub throttle: throttle::ThrottleConfig,
+    /// The `https` URL clients reach the cloud at when that is not its listener (behind a
+    /// reverse proxy or load balancer): what discovery, OIDC documents and links publish.
+    #[serde(default)]
+    pub public_url: Option<String>,
 }
 
 fn yes() -> bool {
@@ -93,6 +97,8 @@ pub enum StartError {
     Cloud(#[from] error::CloudError),
     #[error("listen: {0}")]
     Io(#[from] std::io::Error),
+    #[error("configuration: {0}")]
+    Config(String),
 }
 
 /// Starts the cloud on `listener` (already bound, so callers know the port in advance).
@@ -100,7 +106,10 @@ pub async fn start(config: CloudConfig, listener: TcpListener, ca: &LocalCa, clo
     let store = Store::connect(&config.database_url).await?;
     seed::ensure_first_party(&store, clock.now_ms()).await?;
     let keys = Keys::load_or_create(&store, clock.now_ms()).await?;
-    let base_url = format!("https://{}", listener.local_addr()?);
+    let base_url = match &config.public_url {
+        Some(url) => platform::net::require_https("cloud public_url", url).map_err(StartError::Config)?.trim_end_matches('/').to_string(),
+        None => format!("https://{}", listener.local_addr()?),
+    };
     let throttle = throttle::Throttle::new(config.throttle.clone());
     let state =
         Arc::new(AppState { store, keys, clock, base_url, config, uploads_waiting: Notify::new(), throttle, faults: Default::default() });

@@ -101,8 +101,6 @@ pub struct AppState {
     /// Wakes the delivery pipeline when new work arrives.
     pub work: Notify,
     pub metrics: metrics::Metrics,
-    /// Tenants the cloud asked to wait (`Retry-After`): no request to them before then.
-    pub paused_until: std::sync::Mutex<HashMap<String, i64>>,
     /// Requests each tenant may have in flight.
     pub concurrency: concurrency::Aimd,
 }
@@ -110,15 +108,10 @@ pub struct AppState {
 pub type Shared = Arc<AppState>;
 
 impl AppState {
-    /// Whether requests to `tenant` must wait for an earlier `Retry-After`.
-    pub fn paused(&self, tenant: &str, now_ms: i64) -> bool {
-        self.paused_until.lock().expect("pause lock").get(tenant).is_some_and(|until| *until > now_ms)
-    }
-
-    pub fn pause(&self, tenant: &str, until_ms: i64) {
-        let mut paused = self.paused_until.lock().expect("pause lock");
-        let entry = paused.entry(tenant.to_string()).or_insert(until_ms);
-        *entry = (*entry).max(until_ms);
+    /// Whether requests to `tenant` of `cloud` must wait for an earlier `Retry-After`.
+    pub fn paused(&self, cloud: &str, tenant: &str) -> bool {
+        let profile = self.apps.get(cloud).map_or(cloud, |a| a.profile.name.as_str());
+        self.cloud.gates().remaining_ms(profile, tenant) > 0
     }
 
     pub fn app(&self, cloud: &str) -> error::Result<&CloudApp> {
@@ -175,7 +168,6 @@ pub async fn start(config: ConnectorConfig, listener: TcpListener, ca: &LocalCa,
         config,
         work: Notify::new(),
         metrics: Default::default(),
-        paused_until: Default::default(),
         concurrency: concurrency::Aimd::new(4, config_max),
     });
     let workers = vec![

@@ -180,6 +180,10 @@ fn compare_roles(name: &str, granted: Vec<String>, expected: &[&str]) -> Check {
 
 /// The checks of Confirm, in order; later checks are skipped once one fails.
 async fn run_checks(state: &Shared, app: &CloudApp, tenant: &str) -> Vec<Check> {
+    // An administrator is waiting: a short Retry-After is waited out, a long one reported.
+    if let Err(e) = state.cloud.gates().wait(&app.profile.name, tenant, Duration::from_secs(30)).await {
+        return vec![fail("throttled", e.to_string(), "The cloud asked the connector to wait; try Confirm again later.")];
+    }
     let mut checks = access_checks(state, app, tenant).await;
     if checks.iter().any(|c| !c.passed) {
         return checks;
@@ -197,9 +201,7 @@ async fn access_checks(state: &Shared, app: &CloudApp, tenant: &str) -> Vec<Chec
     // Token for the Intune API.
     // A test asks the authority afresh: cached tokens would hide revoked consent or
     // changed permissions.
-    state.cloud.forget_token(app, tenant, &intune).await;
-    state.cloud.forget_token(app, tenant, &app.profile.graph_resource).await;
-    let intune_token = match state.cloud.token(app, tenant, &intune).await {
+    let intune_token = match state.cloud.renew_token(app, tenant, &intune).await {
         Ok(t) => {
             checks.push(pass("token", "client-credentials token issued for the Intune API"));
             t
@@ -209,7 +211,7 @@ async fn access_checks(state: &Shared, app: &CloudApp, tenant: &str) -> Vec<Chec
             return checks;
         }
     };
-    let graph_token = match state.cloud.token(app, tenant, &app.profile.graph_resource).await {
+    let graph_token = match state.cloud.renew_token(app, tenant, &app.profile.graph_resource).await {
         Ok(t) => t,
         Err(e) => {
             checks.push(fail("token", e.to_string(), login_remedy(&e)));
@@ -345,8 +347,16 @@ pub async fn health_check(state: &Shared, mut link: LinkRow) -> Result<LinkView>
         return Err(ConnectorError::Conflict(format!("A link in state {} is re-tested by Confirm only.", link.status)));
     }
     let app = state.app(&link.cloud)?.clone();
+    let paused = || ConnectorError::Conflict("The cloud asked to wait (Retry-After); the re-test runs after that.".into());
+    if state.cloud.gates().remaining_ms(&app.profile.name, &tenant) > 0 {
+        return Err(paused());
+    }
     let mut checks = access_checks(state, &app, &tenant).await;
     let ok = checks.iter().all(|c| c.passed);
+    // A check the tenant's closed gate stopped proves nothing about the link.
+    if !ok && state.cloud.gates().remaining_ms(&app.profile.name, &tenant) > 0 {
+        return Err(paused());
+    }
     let now = state.clock.now_ms();
     let when = platform::clock::ms_to_rfc3339(now);
     checks.push(if ok {
@@ -423,6 +433,10 @@ pub async fn heartbeats(state: Shared) {
             match state.cloud.heartbeat(app, &tenant).await {
                 Err(e) if e.is_partner_terminated() => {
                     let _ = crate::pipeline::terminated(&state, &tenant).await;
+                }
+                // The tenant asked to wait: this beat is skipped, the next one goes.
+                Err(e @ crate::cloud_client::CallError::Paused { .. }) => {
+                    tracing::debug!(tenant = %tenant, error = %e, "heartbeat skipped")
                 }
                 Err(e) => tracing::warn!(tenant = %tenant, error = %e, "heartbeat failed"),
                 Ok(_) => {}

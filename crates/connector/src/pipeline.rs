@@ -182,10 +182,6 @@ async fn retry_later(
     let attempts = m.attempts + 1;
     let delay = retry::backoff_ms(attempts as u32, jitter(), after_ms);
     Metrics::add(&state.metrics.upload_retries_total, 1);
-    if let Some(wait) = after_ms {
-        // The budget is the tenant's: every request to it waits, not only this message.
-        state.pause(&m.tenant_id, state.clock.now_ms() + wait as i64);
-    }
     tracing::info!(tenant = %m.tenant_id, message = %m.message_id, attempts, delay_ms = delay, error = %error, "delivery will be retried");
     state.store.reschedule_message(&m.message_id, status, attempts, state.clock.now_ms() + delay as i64, Some(&error.to_string())).await
 }
@@ -193,7 +189,9 @@ async fn retry_later(
 /// Uploads due messages, each tenant up to its adaptive window, all concurrently.
 async fn upload_due(state: &Shared) -> Result<usize> {
     let now = state.clock.now_ms();
-    let due = state.store.messages_due(message_state::UPLOAD, now, 256).await?.into_iter().filter(|m| !state.paused(&m.tenant_id, now));
+    // The tenant's gate is closed by any request's Retry-After; its messages wait for it.
+    let due =
+        state.store.messages_due(message_state::UPLOAD, now, 256).await?.into_iter().filter(|m| !state.paused(&m.cloud, &m.tenant_id));
     let mut calls = tokio::task::JoinSet::new();
     for mut m in state.concurrency.pick(due, |m| &m.tenant_id) {
         let (state, app) = (state.clone(), state.app(&m.cloud)?.clone());
@@ -227,7 +225,7 @@ async fn upload_due(state: &Shared) -> Result<usize> {
 /// Polls the status of uploaded messages, within the same per-tenant windows.
 async fn poll_due(state: &Shared) -> Result<usize> {
     let now = state.clock.now_ms();
-    let due = state.store.messages_due(message_state::POLL, now, 256).await?.into_iter().filter(|m| !state.paused(&m.tenant_id, now));
+    let due = state.store.messages_due(message_state::POLL, now, 256).await?.into_iter().filter(|m| !state.paused(&m.cloud, &m.tenant_id));
     let mut calls = tokio::task::JoinSet::new();
     for m in state.concurrency.pick(due, |m| &m.tenant_id) {
         let (state, app) = (state.clone(), state.app(&m.cloud)?.clone());

@@ -77,8 +77,7 @@ pub async fn test(state: &Shared, instance: &InstanceRow, ca: &mut CaRow) -> Res
     let tenant = ca.settings.manual_tenant.clone().unwrap_or_default();
     let intune = app.profile.intune_resource.clone().unwrap_or_default();
     let mut checks = Vec::new();
-    state.partner.forget_token(&app, &tenant, &intune).await;
-    let token = match state.partner.token(&app, &tenant, &intune).await {
+    let token = match state.partner.renew_token(&app, &tenant, &intune).await {
         Ok(t) => t,
         Err(e) => {
             checks.push(fail(

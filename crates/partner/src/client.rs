@@ -1,7 +1,9 @@
 //! The connector's client of a Microsoft cloud: client-credentials tokens (cached per
-//! cloud, tenant and resource, refreshed before expiry, single flight), Graph service
-//! discovery (cached ~24 h, refreshed on 404 or connection errors) and the Intune partner
-//! services. It speaks only the public protocols, so it works against any cloud profile.
+//! cloud, tenant and resource, refreshed before expiry and after a 401, single flight per
+//! key), Graph service discovery (cached ~24 h, refreshed on 404 or connection errors) and
+//! the Intune partner services. Every request to a tenant passes its gate ([`Gates`]),
+//! which a `Retry-After` closes. It speaks only the public protocols, so it works against
+//! any cloud profile.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -10,7 +12,10 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use platform::Clock;
 use serde::de::DeserializeOwned;
+use std::sync::Arc;
 use tokio::sync::Mutex;
+
+use crate::gate::Gates;
 use wire::CloudProfile;
 use wire::errors::AadstsError;
 use wire::partner::{HeartbeatRequest, PartnerTenantRequest, ServiceEndpoint, UploadAccepted, UploadStatus};
@@ -48,6 +53,9 @@ pub enum CallError {
     Transport(String),
     #[error("service {0} not published by discovery")]
     NotDiscovered(String),
+    /// Not sent: the tenant asked every client to wait (`Retry-After`) this much longer.
+    #[error("the tenant asked to wait {retry_after_ms} ms more (Retry-After); nothing was sent")]
+    Paused { retry_after_ms: u64 },
 }
 
 impl CallError {
@@ -69,6 +77,10 @@ struct CachedToken {
     refresh_at_ms: i64,
 }
 
+/// One key's token, behind its own lock: a refresh is single flight per key, and keys do
+/// not wait for each other.
+type TokenSlot = Arc<Mutex<Option<CachedToken>>>;
+
 struct CachedDiscovery {
     services: HashMap<String, String>,
     fetched_ms: i64,
@@ -79,9 +91,10 @@ pub struct CloudClient {
     clock: Clock,
     /// Hosts of the configured clouds: the only internal addresses ever reached.
     allowed_hosts: Vec<String>,
-    // One lock per cache: a refresh is single-flight, concurrent callers wait for it.
-    tokens: Mutex<HashMap<(String, String, String), CachedToken>>,
+    tokens: std::sync::Mutex<HashMap<(String, String, String), TokenSlot>>,
+    // A discovery refresh is single flight; concurrent callers wait for it.
     discovery: Mutex<HashMap<(String, String), CachedDiscovery>>,
+    gates: Gates,
 }
 
 /// Tokens are renewed this long before they expire.
@@ -92,9 +105,14 @@ fn transport(e: reqwest::Error) -> CallError {
     CallError::Transport(e.to_string())
 }
 
+/// `Retry-After` in seconds (the form Microsoft's services send).
+fn retry_after(resp: &reqwest::Response) -> Option<u64> {
+    resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok())
+}
+
 async fn read<T: DeserializeOwned>(resp: reqwest::Response) -> Result<T, CallError> {
     let status = resp.status().as_u16();
-    let retry_after_s = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+    let retry_after_s = retry_after(&resp);
     let bytes = resp.bytes().await.map_err(transport)?;
     if (200..300).contains(&status) {
         // A success whose body does not parse (cut off, garbled) proves nothing was done:
@@ -168,16 +186,39 @@ impl CloudClient {
             .dns_resolver(platform::net::PublicResolver::new(allowed_hosts.clone()))
             .build()
             .expect("TLS client configuration");
-        CloudClient { http, clock, allowed_hosts, tokens: Mutex::new(HashMap::new()), discovery: Mutex::new(HashMap::new()) }
+        let gates = Gates::new(clock.clone());
+        CloudClient { http, clock, allowed_hosts, tokens: Default::default(), discovery: Mutex::new(HashMap::new()), gates }
     }
 
+    /// The per-tenant gates every request of this client passes.
+    pub fn gates(&self) -> &Gates {
+        &self.gates
+    }
+
+    fn token_slot(&self, app: &CloudApp, tenant: &str, resource: &str) -> TokenSlot {
+        let key = (app.profile.name.clone(), tenant.to_ascii_lowercase(), resource.to_string());
+        self.tokens.lock().expect("token slots lock").entry(key).or_default().clone()
+    }
+
+    /// A token for `resource` in `tenant`: the cached one while it is fresh.
     pub async fn token(&self, app: &CloudApp, tenant: &str, resource: &str) -> Result<String, CallError> {
-        let key = (app.profile.name.clone(), tenant.to_string(), resource.to_string());
-        let mut cache = self.tokens.lock().await;
+        self.token_from_cache_or_authority(app, tenant, resource, false).await
+    }
+
+    /// A token asked of the authority afresh (a check must not be answered by a cached
+    /// token that hides revoked consent or changed permissions).
+    pub async fn renew_token(&self, app: &CloudApp, tenant: &str, resource: &str) -> Result<String, CallError> {
+        self.token_from_cache_or_authority(app, tenant, resource, true).await
+    }
+
+    async fn token_from_cache_or_authority(&self, app: &CloudApp, tenant: &str, resource: &str, renew: bool) -> Result<String, CallError> {
+        let slot = self.token_slot(app, tenant, resource);
+        let mut cached = slot.lock().await;
         let now = self.clock.now_ms();
-        if let Some(t) = cache.get(&key).filter(|t| t.refresh_at_ms > now) {
+        if let Some(t) = cached.as_ref().filter(|t| t.refresh_at_ms > now && !renew) {
             return Ok(t.token.clone());
         }
+        self.gates.pass(&app.profile.name, tenant)?;
         let endpoint = app.profile.token_endpoint(tenant);
         let scope = CloudProfile::default_scope(resource);
         let mut form = vec![("grant_type", "client_credentials".to_string()), ("client_id", app.client_id.clone()), ("scope", scope)];
@@ -190,6 +231,8 @@ impl CloudClient {
         }
         let resp = self.http.post(&endpoint).form(&form).send().await.map_err(transport)?;
         let status = resp.status().as_u16();
+        let retry_after_s = retry_after(&resp);
+        self.gates.observe(&app.profile.name, tenant, status, retry_after_s);
         let bytes = resp.bytes().await.map_err(transport)?;
         if status != 200 {
             return Err(match serde_json::from_slice::<AadstsError>(&bytes) {
@@ -198,7 +241,7 @@ impl CloudClient {
                     codes: e.error_codes,
                     description: e.error_description.lines().next().unwrap_or_default().to_string(),
                 },
-                Err(_) => CallError::Http { status, retry_after_s: None, body: String::from_utf8_lossy(&bytes).into() },
+                Err(_) => CallError::Http { status, retry_after_s, body: String::from_utf8_lossy(&bytes).into() },
             });
         }
         #[derive(serde::Deserialize)]
@@ -212,12 +255,18 @@ impl CloudClient {
             body: format!("malformed token response: {e}"),
         })?;
         let expires_in = t.expires_in.as_i64().or_else(|| t.expires_in.as_str().and_then(|s| s.parse().ok())).unwrap_or(3599);
-        cache.insert(key, CachedToken { token: t.access_token.clone(), refresh_at_ms: now + expires_in * 1000 - TOKEN_REFRESH_MARGIN_MS });
+        *cached = Some(CachedToken { token: t.access_token.clone(), refresh_at_ms: now + expires_in * 1000 - TOKEN_REFRESH_MARGIN_MS });
         Ok(t.access_token)
     }
 
-    pub async fn forget_token(&self, app: &CloudApp, tenant: &str, resource: &str) {
-        self.tokens.lock().await.remove(&(app.profile.name.clone(), tenant.to_string(), resource.to_string()));
+    /// A token was refused (401): it is dropped, unless another caller already replaced
+    /// it, so concurrent refusals of one token fetch one new token.
+    pub async fn forget_token(&self, app: &CloudApp, tenant: &str, resource: &str, refused: &str) {
+        let slot = self.token_slot(app, tenant, resource);
+        let mut cached = slot.lock().await;
+        if cached.as_ref().is_some_and(|t| t.token == refused) {
+            *cached = None;
+        }
     }
 
     fn intune_resource(app: &CloudApp) -> Result<&str, CallError> {
@@ -236,11 +285,13 @@ impl CloudClient {
         let mut retried = false;
         let list: serde_json::Value = loop {
             let token = self.token(app, tenant, &app.profile.graph_resource).await?;
+            self.gates.pass(&app.profile.name, tenant)?;
             let resp = self.http.get(&url).bearer_auth(&token).send().await.map_err(transport)?;
+            self.gates.observe(&app.profile.name, tenant, resp.status().as_u16(), retry_after(&resp));
             match read(resp).await {
                 Err(CallError::Http { status: 401, .. }) if !retried => {
                     retried = true;
-                    self.forget_token(app, tenant, &app.profile.graph_resource).await;
+                    self.forget_token(app, tenant, &app.profile.graph_resource, &token).await;
                 }
                 other => break other?,
             }
@@ -282,19 +333,24 @@ impl CloudClient {
             let services = self.services(app, tenant, refreshed_discovery).await?;
             let base = services.get(&service.to_ascii_lowercase()).ok_or_else(|| CallError::NotDiscovered(service.into()))?;
             let token = self.token(app, tenant, &resource).await?;
+            // Every attempt, the retries below too, passes the tenant's gate.
+            self.gates.pass(&app.profile.name, tenant)?;
             let mut req =
-                self.http.request(method.clone(), format!("{base}/{path_and_query}")).bearer_auth(token).timeout(Duration::from_secs(30));
+                self.http.request(method.clone(), format!("{base}/{path_and_query}")).bearer_auth(&token).timeout(Duration::from_secs(30));
             if let Some(b) = &body {
                 req = req.header("content-type", "application/json").header("prefer", "return-content").body(b.clone());
             }
             let result = match req.send().await {
-                Ok(resp) => read(resp).await,
+                Ok(resp) => {
+                    self.gates.observe(&app.profile.name, tenant, resp.status().as_u16(), retry_after(&resp));
+                    read(resp).await
+                }
                 Err(e) => Err(transport(e)),
             };
             match result {
                 Err(CallError::Http { status: 401, .. }) if !refreshed_token => {
                     refreshed_token = true;
-                    self.forget_token(app, tenant, &resource).await;
+                    self.forget_token(app, tenant, &resource, &token).await;
                 }
                 Err(CallError::Http { status: 404, .. }) | Err(CallError::Transport(_)) if !refreshed_discovery => {
                     refreshed_discovery = true;
@@ -366,5 +422,53 @@ impl CloudClient {
             None,
         )
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app() -> CloudApp {
+        CloudApp {
+            profile: CloudProfile::local("https://cloud.example"),
+            client_id: "connector".into(),
+            client_secret: "secret".into(),
+            client_certificate_pem: None,
+            client_key_pem: None,
+            registration_app_id: "registration".into(),
+            intune_partner_page: None,
+        }
+    }
+
+    /// Five callers refused with one token: the first drops it, the others find it gone
+    /// or already replaced and drop nothing, so one new token is fetched.
+    #[tokio::test]
+    async fn concurrent_refusals_of_one_token_drop_it_once() {
+        let clock = Clock::test();
+        let client = CloudClient::new("", clock.clone(), &[], Duration::from_secs(1));
+        let app = app();
+        let slot = client.token_slot(&app, "T", "intune");
+        *slot.lock().await = Some(CachedToken { token: "old".into(), refresh_at_ms: clock.now_ms() + 60_000 });
+        client.forget_token(&app, "t", "intune", "old").await;
+        assert!(slot.lock().await.is_none(), "the refused token is dropped (tenant IDs in any case)");
+        *slot.lock().await = Some(CachedToken { token: "new".into(), refresh_at_ms: clock.now_ms() + 60_000 });
+        for _ in 0..4 {
+            client.forget_token(&app, "t", "intune", "old").await;
+        }
+        assert_eq!(slot.lock().await.as_ref().map(|t| t.token.as_str()), Some("new"), "the replacement stays");
+        assert_eq!(client.token(&app, "t", "intune").await.unwrap(), "new", "served from the cache, nothing sent");
+    }
+
+    /// A closed gate refuses every kind of request before anything is sent.
+    #[tokio::test]
+    async fn a_closed_gate_stops_tokens_discovery_and_partner_calls() {
+        let clock = Clock::test();
+        let client = CloudClient::new("", clock, &[], Duration::from_secs(1));
+        let app = app();
+        client.gates().observe("local", "t", 429, Some(30));
+        assert!(matches!(client.renew_token(&app, "t", "intune").await, Err(CallError::Paused { .. })));
+        assert!(matches!(client.services(&app, "t", true).await, Err(CallError::Paused { .. })));
+        assert!(matches!(client.heartbeat(&app, "t").await, Err(CallError::Paused { .. })));
     }
 }

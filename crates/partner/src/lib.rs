@@ -4,6 +4,7 @@
 //! connector and the mdm's Manual mode share it.
 
 pub mod client;
+pub mod gate;
 pub mod outcome;
 pub mod retry;
 

@@ -24,6 +24,8 @@ pub fn classify(err: &CallError) -> Verdict {
             "temporarily_unavailable" => Verdict::Retry { after_ms: None },
             _ => Verdict::GiveUp(description.clone()),
         },
+        // Nothing was sent: try once the tenant's gate opens.
+        CallError::Paused { retry_after_ms } => Verdict::Retry { after_ms: Some(*retry_after_ms) },
         CallError::NotDiscovered(service) => {
             Verdict::GiveUp(format!("service discovery does not publish {service} for this tenant (is Intune licensed?)"))
         }

@@ -59,6 +59,23 @@ pub fn check_outbound(url: &str, allowed_hosts: &[String]) -> Result<url::Url, S
     Ok(parsed)
 }
 
+/// A configured URL that credentials or tokens travel on: it must be `https` with a host
+/// and no user information. `what` names the setting in the error.
+pub fn require_https<'a>(what: &str, url: &'a str) -> Result<&'a str, String> {
+    let refused = |why: &str| format!("{what} must be an https URL ({why}): '{url}'");
+    let parsed = url::Url::parse(url).map_err(|_| refused("it is not an absolute URL"))?;
+    if parsed.scheme() != "https" {
+        return Err(refused("secrets and tokens travel on it, never in clear"));
+    }
+    if parsed.host().is_none() {
+        return Err(refused("it has no host"));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(refused("it must not carry credentials"));
+    }
+    Ok(url)
+}
+
 /// The host of each URL (for `allowed_hosts`).
 pub fn hosts_of<'a>(urls: impl IntoIterator<Item = &'a str>) -> Vec<String> {
     urls.into_iter().filter_map(|u| url::Url::parse(u).ok()?.host_str().map(|h| h.trim_matches(['[', ']']).to_ascii_lowercase())).collect()
@@ -94,6 +111,15 @@ impl reqwest::dns::Resolve for PublicResolver {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn configured_urls_must_be_https() {
+        assert!(super::require_https("connector_url", "https://connector.example:8444").is_ok());
+        for bad in ["http://connector.example", "ftp://x", "connector.example", "https://user:pw@connector.example", "https://"] {
+            let e = super::require_https("connector_url", bad).unwrap_err();
+            assert!(e.starts_with("connector_url must be an https URL"), "{e}");
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -10,6 +10,7 @@ mod bad_input_services;
 mod compliance_partner;
 mod demo;
 mod device_compliance;
+mod fault_storm;
 mod graph_odata;
 mod graph_partners;
 mod identity;
