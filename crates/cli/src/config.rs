@@ -73,7 +73,27 @@ pub fn load(file: Option<&std::path::Path>) -> anyhow::Result<ServeConfig> {
         };
     }
     figment = figment.merge(Env::prefixed(PREFIX).split("__").filter(|k| !k.as_str().ends_with("_file"))).merge(file_secrets()?);
-    figment.extract().context("configuration")
+    let config: ServeConfig = figment.extract().context("configuration")?;
+    config.validate()?;
+    Ok(config)
+}
+
+impl ServeConfig {
+    /// Each role's own rules (every URL a secret travels on is `https`), before anything
+    /// starts.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let refused = |role: &str, why: String| anyhow::anyhow!("configuration of the {role}: {why}");
+        if let Some(c) = &self.cloud {
+            c.config.validate().map_err(|e| refused("cloud", e))?;
+        }
+        if let Some(c) = &self.connector {
+            c.config.validate().map_err(|e| refused("connector", e))?;
+        }
+        if let Some(m) = &self.mdm {
+            m.config.validate().map_err(|e| refused("mdm", e))?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -101,6 +121,48 @@ mod tests {
             assert_eq!(cloud.port, 9999);
             assert_eq!(cloud.config.database_url, "s3cret");
             assert_eq!(c.data_dir, PathBuf::from("/tmp/cc"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API fixes the closure's error type.
+    fn urls_secrets_travel_on_must_be_https() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "cc.toml",
+                r#"
+                [mdm]
+                port = 8445
+                database_url = "sqlite:///tmp/cc/mdm.db"
+                connector_url = "http://connector.example:8444"
+                connector_registration_secret = "x"
+            "#,
+            )?;
+            let err = load(Some(std::path::Path::new("cc.toml"))).unwrap_err().to_string();
+            assert!(err.contains("connector_url must be an https URL"), "{err}");
+            jail.create_file(
+                "cc.toml",
+                r#"
+                [connector]
+                port = 8444
+                database_url = "sqlite:///tmp/cc/connector.db"
+                registration_secret = "x"
+                [[connector.clouds]]
+                client_id = "app"
+                client_secret = "s"
+                registration_app_id = "reg"
+                [connector.clouds.profile]
+                name = "global"
+                display_name = "Global"
+                authority = "http://login.example"
+                graph = "https://graph.example"
+                aad_graph = "https://graph.windows.example"
+                graph_resource = "https://graph.microsoft.com"
+            "#,
+            )?;
+            let err = load(Some(std::path::Path::new("cc.toml"))).unwrap_err().to_string();
+            assert!(err.contains("cloud 'global' authority must be an https URL"), "{err}");
             Ok(())
         });
     }

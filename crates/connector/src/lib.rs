@@ -150,9 +150,19 @@ pub enum StartError {
     Db(#[from] platform::Error),
     #[error("listen: {0}")]
     Io(#[from] std::io::Error),
+    #[error("configuration: {0}")]
+    Config(String),
+}
+
+impl ConnectorConfig {
+    /// Refuses a configuration that would send a secret or a token without TLS.
+    pub fn validate(&self) -> Result<(), String> {
+        self.clouds.iter().try_for_each(CloudApp::validate)
+    }
 }
 
 pub async fn start(config: ConnectorConfig, listener: TcpListener, ca: &LocalCa, clock: Clock) -> Result<Connector, StartError> {
+    config.validate().map_err(StartError::Config)?;
     let store = Store::connect(&config.database_url).await?;
     let base_url = format!("https://{}", listener.local_addr()?);
     let apps = config.clouds.iter().map(|a| (a.profile.name.clone(), a.clone())).collect();

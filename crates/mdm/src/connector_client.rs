@@ -34,6 +34,8 @@ impl ConnectorClient {
         credential: &str,
         body: Option<&B>,
     ) -> Result<T, (Option<u16>, String)> {
+        // The instance's credential goes in clear over anything but TLS: never.
+        platform::net::require_https("connector_url", &self.base).map_err(|why| (Some(422), why))?;
         let mut req = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(credential);
         if let Some(b) = body {
             req = req.json(b);

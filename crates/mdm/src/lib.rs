@@ -123,9 +123,25 @@ pub enum StartError {
     Db(#[from] platform::Error),
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
+    #[error("configuration: {0}")]
+    Config(String),
+}
+
+impl MdmConfig {
+    /// Refuses a configuration that would send a secret or a token without TLS: the
+    /// instances' connector credential travels to `connector_url`, Manual client secrets
+    /// to the local cloud.
+    pub fn validate(&self) -> Result<(), String> {
+        platform::net::require_https("connector_url", &self.connector_url)?;
+        if let Some(url) = &self.local_cloud_url {
+            platform::net::require_https("local_cloud_url", url)?;
+        }
+        Ok(())
+    }
 }
 
 pub async fn start(config: MdmConfig, listener: TcpListener, ca: &LocalCa, clock: Clock) -> Result<Mdm, StartError> {
+    config.validate().map_err(StartError::Config)?;
     let store = Store::connect(&config.database_url).await?;
     let base_url = format!("https://{}", listener.local_addr()?);
     let connector = ConnectorClient::new(platform::http::client(&ca.ca_pem), &config.connector_url, &config.connector_registration_secret);

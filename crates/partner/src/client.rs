@@ -43,6 +43,20 @@ pub struct CloudApp {
     pub intune_partner_page: Option<String>,
 }
 
+impl CloudApp {
+    /// Every URL of the registration that a secret or token travels on is `https`.
+    pub fn validate(&self) -> Result<(), String> {
+        let p = &self.profile;
+        for (what, url) in [("authority", &p.authority), ("graph", &p.graph), ("aad_graph", &p.aad_graph)] {
+            platform::net::require_https(&format!("cloud '{}' {what}", p.name), url)?;
+        }
+        if let Some(page) = &self.intune_partner_page {
+            platform::net::require_https(&format!("cloud '{}' intune_partner_page", p.name), page)?;
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum CallError {
     #[error("{description}")]
@@ -53,6 +67,9 @@ pub enum CallError {
     Transport(String),
     #[error("service {0} not published by discovery")]
     NotDiscovered(String),
+    /// Not sent: the URL would carry credentials or tokens without TLS.
+    #[error("{0}")]
+    Insecure(String),
     /// Not sent: the tenant asked every client to wait (`Retry-After`) this much longer.
     #[error("the tenant asked to wait {retry_after_ms} ms more (Retry-After); nothing was sent")]
     Paused { retry_after_ms: u64 },
@@ -220,6 +237,7 @@ impl CloudClient {
         }
         self.gates.pass(&app.profile.name, tenant)?;
         let endpoint = app.profile.token_endpoint(tenant);
+        platform::net::require_https("the token endpoint", &endpoint).map_err(CallError::Insecure)?;
         let scope = CloudProfile::default_scope(resource);
         let mut form = vec![("grant_type", "client_credentials".to_string()), ("client_id", app.client_id.clone()), ("scope", scope)];
         match (&app.client_certificate_pem, &app.client_key_pem) {
@@ -282,6 +300,7 @@ impl CloudClient {
             return Ok(d.services.clone());
         }
         let url = format!("{}/v1.0/servicePrincipals/appId={}/endpoints", app.profile.graph, wire::ids::INTUNE_APP_ID);
+        platform::net::require_https("Microsoft Graph", &url).map_err(CallError::Insecure)?;
         let mut retried = false;
         let list: serde_json::Value = loop {
             let token = self.token(app, tenant, &app.profile.graph_resource).await?;

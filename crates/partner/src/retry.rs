@@ -24,6 +24,7 @@ pub fn classify(err: &CallError) -> Verdict {
             "temporarily_unavailable" => Verdict::Retry { after_ms: None },
             _ => Verdict::GiveUp(description.clone()),
         },
+        CallError::Insecure(why) => Verdict::GiveUp(why.clone()),
         // Nothing was sent: try once the tenant's gate opens.
         CallError::Paused { retry_after_ms } => Verdict::Retry { after_ms: Some(*retry_after_ms) },
         CallError::NotDiscovered(service) => {
