@@ -10,4 +10,5 @@ pub mod browser;
 pub mod config;
 pub mod demo;
 pub mod graph_reader;
+pub mod sealing;
 pub mod stack;

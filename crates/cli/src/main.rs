@@ -50,6 +50,15 @@ enum Command {
         #[command(subcommand)]
         task: AdminTask,
     },
+    /// Seal every stored secret and private key again with new keys; run it with the
+    /// services stopped. The old keys are kept beside the new ones as `*.previous`.
+    RotateSealingKeys {
+        /// The services' configuration; without it, the layout of a `demo` data directory.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long, default_value = ".cloudconnector")]
+        data_dir: PathBuf,
+    },
     /// Run services from a configuration file (and `CLOUDCONNECTOR__…` variables).
     Serve {
         #[arg(long, value_enum)]
@@ -211,6 +220,12 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve { role, config, test_clock } => serve(role, config, test_clock).await,
+        Command::RotateSealingKeys { config, data_dir } => {
+            for line in cloudconnector::sealing::rotate(config.as_deref(), &data_dir).await? {
+                println!("{line}");
+            }
+            Ok(())
+        }
         Command::Admin { endpoints, json, task } => admin(&endpoints, json, task).await,
         Command::Bench { what: BenchWhat::Tokens { seconds, concurrency, certificate, data_dir } } => {
             stack::remove_databases(&data_dir);

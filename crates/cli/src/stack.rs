@@ -197,9 +197,39 @@ pub struct Stack {
     pub http: reqwest::Client,
     /// Bearer token of the connector's operator API.
     pub operator_token: String,
+    /// The URLs of the cloud's, the connector's and the mdm's databases.
+    pub database_urls: DatabaseUrls,
     databases: Databases,
-    /// PostgreSQL databases this stack created (dropped by [`Stack::drop_databases`]).
+    /// PostgreSQL databases this stack created (dropped by `shutdown_and(true)`).
     created_databases: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseUrls {
+    pub cloud: String,
+    pub connector: String,
+    pub mdm: String,
+}
+
+/// A stack whose services stopped, its databases kept (for a look before they go).
+pub struct StoppedStack {
+    pub database_urls: DatabaseUrls,
+    databases: Databases,
+    created_databases: Vec<String>,
+}
+
+impl StoppedStack {
+    /// Drops the PostgreSQL databases the stack created (SQLite files stay with the data
+    /// directory).
+    pub async fn drop_databases(self) {
+        if let Databases::FreshPostgres(server) = &self.databases {
+            for name in &self.created_databases {
+                if let Err(e) = platform::db::drop_postgres_database(server, name).await {
+                    tracing::warn!(database = %name, error = %e, "test database not dropped");
+                }
+            }
+        }
+    }
 }
 
 async fn database(databases: &Databases, data_dir: &Path, role: &str, created: &mut Vec<String>) -> anyhow::Result<String> {
@@ -244,14 +274,18 @@ impl Stack {
         let [cloud_l, connector_l, mdm_l] =
             [platform::http::bind(opts.ports[0])?, platform::http::bind(opts.ports[1])?, platform::http::bind(opts.ports[2])?];
         let connector_url = format!("https://{}", connector_l.local_addr()?);
+        let cloud_db = database(&opts.databases, &opts.data_dir, "cloud", &mut created).await?;
+        let connector_db = database(&opts.databases, &opts.data_dir, "connector", &mut created).await?;
+        let mdm_db = database(&opts.databases, &opts.data_dir, "mdm", &mut created).await?;
 
         let cloud = cloud::start(
             cloud::CloudConfig {
-                database_url: database(&opts.databases, &opts.data_dir, "cloud", &mut created).await?,
+                database_url: cloud_db.clone(),
                 no_policy_is_compliant: true,
                 partner_unresponsive_after_s: 3600,
                 throttle: opts.throttle.clone(),
                 public_url: opts.cloud_public_url.clone(),
+                secret_key_path: opts.data_dir.join("cloud-secrets.key"),
             },
             cloud_l,
             &ca,
@@ -271,7 +305,7 @@ impl Stack {
         let registration_secret = platform::secrets::random_token(24);
         let operator_token = platform::secrets::random_token(24);
         let connector_config = connector::ConnectorConfig {
-            database_url: database(&opts.databases, &opts.data_dir, "connector", &mut created).await?,
+            database_url: connector_db.clone(),
             registration_secret: registration_secret.clone(),
             clouds: vec![connector::cloud_client::CloudApp {
                 profile: CloudProfile::local(&cloud.url()),
@@ -302,7 +336,7 @@ impl Stack {
 
         let mdm = mdm::start(
             mdm::MdmConfig {
-                database_url: database(&opts.databases, &opts.data_dir, "mdm", &mut created).await?,
+                database_url: mdm_db.clone(),
                 connector_url: connector.url(),
                 connector_registration_secret: registration_secret,
                 clouds: CloudProfile::NAMES.iter().map(|s| s.to_string()).collect(),
@@ -343,6 +377,7 @@ impl Stack {
             instances,
             http,
             operator_token,
+            database_urls: DatabaseUrls { cloud: cloud_db, connector: connector_db, mdm: mdm_db },
             databases: opts.databases,
             created_databases: created,
         })
@@ -419,16 +454,18 @@ impl Stack {
 
     /// Stops every service. Databases stay, except fresh PostgreSQL ones when `drop` is set.
     pub async fn shutdown_and(self, drop: bool) {
+        let stopped = self.stop_services().await;
+        if drop {
+            stopped.drop_databases().await;
+        }
+    }
+
+    /// Stops every service and keeps the databases.
+    pub async fn stop_services(self) -> StoppedStack {
         self.mdm.shutdown().await;
         self.connector.shutdown().await;
         self.cloud.shutdown().await;
-        if let (true, Databases::FreshPostgres(server)) = (drop, &self.databases) {
-            for name in &self.created_databases {
-                if let Err(e) = platform::db::drop_postgres_database(server, name).await {
-                    tracing::warn!(database = %name, error = %e, "test database not dropped");
-                }
-            }
-        }
+        StoppedStack { database_urls: self.database_urls, databases: self.databases, created_databases: self.created_databases }
     }
 
     pub async fn shutdown(self) {

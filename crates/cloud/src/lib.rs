@@ -38,10 +38,18 @@ pub struct CloudConfig {
     /// Budgets of Graph and the partner services per app per tenant.
     #[serde(default)]
     pub throttle: throttle::ThrottleConfig,
+    /// Key file sealing the private keys the cloud keeps (token signing, device CAs);
+    /// created if missing.
+    #[serde(default = "default_secret_key")]
+    pub secret_key_path: std::path::PathBuf,
     /// The `https` URL clients reach the cloud at when that is not its listener (behind a
     /// reverse proxy or load balancer): what discovery, OIDC documents and links publish.
     #[serde(default)]
     pub public_url: Option<String>,
+}
+
+fn default_secret_key() -> std::path::PathBuf {
+    std::path::PathBuf::from("cloud-secrets.key")
 }
 
 fn yes() -> bool {
@@ -113,7 +121,8 @@ pub enum StartError {
 
 /// Starts the cloud on `listener` (already bound, so callers know the port in advance).
 pub async fn start(config: CloudConfig, listener: TcpListener, ca: &LocalCa, clock: Clock) -> Result<Cloud, StartError> {
-    let store = Store::connect(&config.database_url).await?;
+    let secrets = std::sync::Arc::new(platform::secrets::SecretBox::load_or_create(&config.secret_key_path)?);
+    let store = Store::connect(&config.database_url, secrets).await?;
     seed::ensure_first_party(&store, clock.now_ms()).await?;
     let keys = Keys::load_or_create(&store, clock.now_ms()).await?;
     config.validate().map_err(StartError::Config)?;

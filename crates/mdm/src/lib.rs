@@ -11,6 +11,7 @@ pub mod http;
 pub mod import;
 pub mod integration;
 pub mod manual;
+pub mod sealed;
 pub mod seed;
 pub mod store;
 
@@ -44,7 +45,8 @@ pub struct MdmConfig {
     /// Authority root of the `local` cloud profile, for Manual connections to it.
     #[serde(default)]
     pub local_cloud_url: Option<String>,
-    /// Key file sealing the client secrets of Manual connections (created if missing).
+    /// Key file sealing the secrets the mdm keeps (enrolment invitations, the instances'
+    /// connector credentials, Manual client secrets); created if missing.
     #[serde(default = "default_secret_key")]
     pub secret_key_path: PathBuf,
 }
@@ -66,7 +68,7 @@ pub struct AppState {
     pub work: Notify,
     /// The Microsoft-side client of Manual connections.
     pub partner: partner::CloudClient,
-    pub secrets: platform::secrets::SecretBox,
+    pub secrets: Arc<platform::secrets::SecretBox>,
     pub local_cloud_url: Option<String>,
     /// When each Manual instance last sent a heartbeat.
     pub manual_heartbeats: Mutex<std::collections::HashMap<String, i64>>,
@@ -125,6 +127,8 @@ pub enum StartError {
     Io(#[from] std::io::Error),
     #[error("configuration: {0}")]
     Config(String),
+    #[error(transparent)]
+    Store(#[from] error::MdmError),
 }
 
 impl MdmConfig {
@@ -142,7 +146,8 @@ impl MdmConfig {
 
 pub async fn start(config: MdmConfig, listener: TcpListener, ca: &LocalCa, clock: Clock) -> Result<Mdm, StartError> {
     config.validate().map_err(StartError::Config)?;
-    let store = Store::connect(&config.database_url).await?;
+    let secrets = Arc::new(platform::secrets::SecretBox::load_or_create(&config.secret_key_path)?);
+    let store = Store::connect(&config.database_url, secrets.clone()).await?;
     let base_url = format!("https://{}", listener.local_addr()?);
     let connector = ConnectorClient::new(platform::http::client(&ca.ca_pem), &config.connector_url, &config.connector_registration_secret);
     let change_log = match &config.change_log_path {
@@ -152,7 +157,6 @@ pub async fn start(config: MdmConfig, listener: TcpListener, ca: &LocalCa, clock
     // Manual connections reach the built-in clouds and, if configured, the local one.
     let local = config.local_cloud_url.as_deref().map(wire::CloudProfile::local);
     let partner = partner::CloudClient::new(&ca.ca_pem, clock.clone(), &local.iter().collect::<Vec<_>>(), Duration::from_secs(30));
-    let secrets = platform::secrets::SecretBox::load_or_create(&config.secret_key_path)?;
     let state = Arc::new(AppState {
         store,
         connector,

@@ -4,7 +4,7 @@ use platform::db::{Db, Migrations};
 use sqlx::{AnyConnection, Row};
 
 use crate::domain::settings::{CaSettings, status};
-use crate::error::Result;
+use crate::error::{MdmError, Result};
 
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -14,6 +14,8 @@ pub const MIGRATIONS: Migrations = Migrations { sqlite: &SQLITE, postgres: &POST
 #[derive(Clone, Debug)]
 pub struct Store {
     pub db: Db,
+    /// Seals the secrets of instance rows: in memory plaintext, in the database sealed.
+    pub(crate) secrets: std::sync::Arc<platform::secrets::SecretBox>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -170,11 +172,15 @@ const LOCAL_USER_COLUMNS: &str = "computer_id, username, aad_device_id, aad_user
      removed_ms, compliance_state, compliance_reasons";
 
 impl Store {
-    pub async fn connect(url: &str) -> Result<Store, platform::Error> {
-        Ok(Store { db: Db::connect(url, &MIGRATIONS).await? })
+    /// Connects and seals any instance secret still held in clear (written before the
+    /// mdm sealed them).
+    pub async fn connect(url: &str, secrets: std::sync::Arc<platform::secrets::SecretBox>) -> Result<Store, MdmError> {
+        let store = Store { db: Db::connect(url, &MIGRATIONS).await.map_err(MdmError::internal)?, secrets };
+        store.seal_instance_secrets().await?;
+        Ok(store)
     }
 
-    fn pool(&self) -> &sqlx::AnyPool {
+    pub(crate) fn pool(&self) -> &sqlx::AnyPool {
         &self.db.pool
     }
 
@@ -193,7 +199,7 @@ impl Store {
         .bind(&i.slug)
         .bind(&i.name)
         .bind(&i.version)
-        .bind(&i.invitation)
+        .bind(self.secrets.seal_value(&i.invitation, &crate::sealed::secret_context("invitation", &i.id)))
         .bind(now)
         .execute(self.pool())
         .await?;
@@ -201,26 +207,28 @@ impl Store {
     }
 
     pub async fn instance_by_slug(&self, slug: &str) -> Result<Option<InstanceRow>> {
-        Ok(sqlx::query_as::<_, InstanceRow>(
+        let row = sqlx::query_as::<_, InstanceRow>(
             "SELECT id, slug, name, version, invitation, connector_instance_id, connector_credential FROM instances WHERE slug = $1",
         )
         .bind(slug)
         .fetch_optional(self.pool())
-        .await?)
+        .await?;
+        row.map(|r| self.opened(r)).transpose()
     }
 
     pub async fn instances(&self) -> Result<Vec<InstanceRow>> {
-        Ok(sqlx::query_as::<_, InstanceRow>(
+        let rows = sqlx::query_as::<_, InstanceRow>(
             "SELECT id, slug, name, version, invitation, connector_instance_id, connector_credential FROM instances ORDER BY slug",
         )
         .fetch_all(self.pool())
-        .await?)
+        .await?;
+        rows.into_iter().map(|r| self.opened(r)).collect()
     }
 
     pub async fn set_connector_registration(&self, instance_id: &str, connector_instance_id: &str, credential: &str) -> Result<()> {
         sqlx::query("UPDATE instances SET connector_instance_id = $1, connector_credential = $2 WHERE id = $3")
             .bind(connector_instance_id)
-            .bind(credential)
+            .bind(self.secrets.seal_value(credential, &crate::sealed::secret_context("connector_credential", instance_id)))
             .bind(instance_id)
             .execute(self.pool())
             .await?;

@@ -9,6 +9,7 @@ pub mod db;
 pub mod html;
 pub mod http;
 pub mod net;
+pub mod sealing;
 pub mod secrets;
 pub mod text;
 pub mod tls;

@@ -6,6 +6,8 @@ use aws_lc_rs::{digest, pbkdf2, rand};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+pub use crate::sealing::SecretBox;
+
 const PBKDF2_ITERATIONS: u32 = 100_000;
 
 /// A random URL-safe token with `bytes` bytes of entropy.
@@ -70,81 +72,5 @@ mod tests {
     fn tokens_are_distinct() {
         assert_ne!(random_token(32), random_token(32));
         assert_eq!(digest_hex("a").len(), 64);
-    }
-}
-
-/// Secrets at rest (client secrets an admin enters): AES-256-GCM with a random nonce per
-/// value and the owning record as associated data, so a sealed value cannot be moved to
-/// another record. The key lives in a file of its own.
-pub struct SecretBox {
-    key: aws_lc_rs::aead::LessSafeKey,
-}
-
-impl SecretBox {
-    /// Loads the key from `path`, creating it (owner-only permissions) on first use.
-    pub fn load_or_create(path: &std::path::Path) -> Result<SecretBox, crate::Error> {
-        let io = |source| crate::Error::Io { path: path.to_path_buf(), source };
-        let bytes = if path.exists() {
-            URL_SAFE_NO_PAD.decode(std::fs::read_to_string(path).map_err(io)?.trim()).unwrap_or_default()
-        } else {
-            let mut key = vec![0u8; 32];
-            rand::fill(&mut key).expect("system random source");
-            std::fs::write(path, URL_SAFE_NO_PAD.encode(&key)).map_err(io)?;
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
-            }
-            key
-        };
-        let unbound = aws_lc_rs::aead::UnboundKey::new(&aws_lc_rs::aead::AES_256_GCM, &bytes)
-            .map_err(|_| io(std::io::Error::new(std::io::ErrorKind::InvalidData, "the key file does not hold a 256-bit key")))?;
-        Ok(SecretBox { key: aws_lc_rs::aead::LessSafeKey::new(unbound) })
-    }
-
-    pub fn seal(&self, plaintext: &str, context: &str) -> String {
-        let mut nonce = [0u8; 12];
-        rand::fill(&mut nonce).expect("system random source");
-        let mut data = plaintext.as_bytes().to_vec();
-        self.key
-            .seal_in_place_append_tag(
-                aws_lc_rs::aead::Nonce::assume_unique_for_key(nonce),
-                aws_lc_rs::aead::Aad::from(context.as_bytes()),
-                &mut data,
-            )
-            .expect("AES-GCM sealing");
-        let mut out = nonce.to_vec();
-        out.extend(data);
-        URL_SAFE_NO_PAD.encode(out)
-    }
-
-    /// The plaintext, or `None` if the value was altered, belongs elsewhere or uses another key.
-    pub fn open(&self, sealed: &str, context: &str) -> Option<String> {
-        let bytes = URL_SAFE_NO_PAD.decode(sealed).ok()?;
-        if bytes.len() < 12 + 16 {
-            return None;
-        }
-        let (nonce, rest) = bytes.split_at(12);
-        let mut data = rest.to_vec();
-        let nonce = aws_lc_rs::aead::Nonce::try_assume_unique_for_key(nonce).ok()?;
-        let plain = self.key.open_in_place(nonce, aws_lc_rs::aead::Aad::from(context.as_bytes()), &mut data).ok()?;
-        String::from_utf8(plain.to_vec()).ok()
-    }
-}
-
-#[cfg(test)]
-mod box_tests {
-    use super::*;
-
-    #[test]
-    fn sealed_secrets_open_only_in_their_context() {
-        let path = std::env::temp_dir().join(format!("cc-key-{}", random_token(8)));
-        let b = SecretBox::load_or_create(&path).unwrap();
-        let sealed = b.seal("s3cret", "instance-1");
-        assert!(!sealed.contains("s3cret"));
-        assert_eq!(b.open(&sealed, "instance-1").as_deref(), Some("s3cret"));
-        assert_eq!(b.open(&sealed, "instance-2"), None);
-        assert_eq!(SecretBox::load_or_create(&path).unwrap().open(&sealed, "instance-1").as_deref(), Some("s3cret"), "the key persists");
-        let _ = std::fs::remove_file(path);
     }
 }

@@ -25,6 +25,16 @@ impl TestStack {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 
+    /// Stops the services and keeps the databases and the data directory, for a look at
+    /// what they hold; `Stopped::remove` cleans up.
+    pub async fn stop_services(self) -> Stopped {
+        Stopped { stack: self.stack.stop_services().await, dir: self.dir }
+    }
+
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
     /// The connector child process (stacks started with `connector_binary`).
     pub fn connector_process(&mut self) -> &mut cloudconnector::stack::ConnectorProcess {
         match &mut self.stack.connector {
@@ -118,6 +128,19 @@ impl TestStack {
     }
 }
 
+/// A test stack whose services stopped.
+pub struct Stopped {
+    pub stack: cloudconnector::stack::StoppedStack,
+    pub dir: PathBuf,
+}
+
+impl Stopped {
+    pub async fn remove(self) {
+        self.stack.drop_databases().await;
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 pub fn instances() -> Vec<InstanceSeed> {
     let seed = |slug: &str, version: &str, privilege: bool| InstanceSeed {
         slug: slug.into(),
@@ -134,6 +157,10 @@ pub async fn spawn(users: usize) -> TestStack {
 
 /// As [`spawn`], with options adjusted by `adjust` first.
 pub async fn spawn_with(users: usize, adjust: impl FnOnce(&mut StackOptions)) -> TestStack {
+    // The services' errors, shown with a failing test's output (`CLOUDCONNECTOR_LOG`
+    // widens it).
+    let filter = std::env::var("CLOUDCONNECTOR_LOG").unwrap_or_else(|_| "error".into());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
     let dir = std::env::temp_dir().join(format!("cc-test-{}", uuid::Uuid::new_v4().simple()));
     let mut opts = StackOptions::new(&dir, users);
     opts.test_clock = true;

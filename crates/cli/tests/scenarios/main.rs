@@ -32,3 +32,4 @@ mod s4_policies;
 mod s5_s6_termination;
 mod s7_manual;
 mod s8_support_checks;
+mod secrets_at_rest;

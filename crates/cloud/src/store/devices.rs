@@ -5,18 +5,20 @@ use super::*;
 impl Store {
     // ---- devices -----------------------------------------------------------------------
 
+    /// The tenant's device CA: (certificate PEM, private key PEM).
     pub async fn device_ca(&self, tenant_id: &str) -> Result<Option<(String, String)>> {
-        Ok(sqlx::query_as::<_, (String, String)>("SELECT cert_pem, key_pem FROM device_cas WHERE tenant_id = $1")
+        let row = sqlx::query_as::<_, (String, String)>("SELECT cert_pem, key_pem FROM device_cas WHERE tenant_id = $1")
             .bind(tenant_id)
             .fetch_optional(self.pool())
-            .await?)
+            .await?;
+        row.map(|(cert, sealed)| Ok((cert, self.open_key("device_cas", tenant_id, &sealed)?))).transpose()
     }
 
     pub async fn insert_device_ca(&self, tenant_id: &str, cert_pem: &str, key_pem: &str) -> Result<()> {
         sqlx::query("INSERT INTO device_cas (tenant_id, cert_pem, key_pem) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
             .bind(tenant_id)
             .bind(cert_pem)
-            .bind(key_pem)
+            .bind(self.secrets.seal_value(key_pem, &key_context("device_cas", tenant_id)))
             .execute(self.pool())
             .await?;
         Ok(())

@@ -8,7 +8,7 @@ impl Store {
     pub async fn insert_signing_key(&self, kid: &str, pem: &str, certificate_der: &str, now: i64) -> Result<()> {
         sqlx::query("INSERT INTO signing_keys (kid, private_pem, created_ms, certificate_der) VALUES ($1, $2, $3, $4)")
             .bind(kid)
-            .bind(pem)
+            .bind(self.secrets.seal_value(pem, &key_context("signing_keys", kid)))
             .bind(now)
             .bind(certificate_der)
             .execute(self.pool())
@@ -32,12 +32,16 @@ impl Store {
     }
 
     /// `(kid, pem, created_ms, certificate DER in base64)`, newest first.
+    /// Every signing key, newest first: (kid, private key PEM, created, certificate DER).
     pub async fn signing_keys(&self) -> Result<Vec<(String, String, i64, Option<String>)>> {
-        Ok(sqlx::query_as::<_, (String, String, i64, Option<String>)>(
+        let rows = sqlx::query_as::<_, (String, String, i64, Option<String>)>(
             "SELECT kid, private_pem, created_ms, certificate_der FROM signing_keys ORDER BY created_ms DESC",
         )
         .fetch_all(self.pool())
-        .await?)
+        .await?;
+        rows.into_iter()
+            .map(|(kid, sealed, created, der)| Ok((kid.clone(), self.open_key("signing_keys", &kid, &sealed)?, created, der)))
+            .collect()
     }
 
     pub async fn insert_console_session(&self, digest: &str, user_id: &str, expires_ms: i64) -> Result<()> {

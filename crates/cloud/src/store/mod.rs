@@ -21,8 +21,11 @@ mod directory;
 mod graph;
 mod identity;
 mod partners;
+mod sealed;
+use sealed::key_context;
 mod uploads;
 pub use graph::Page;
+pub use sealed::rotate_sealing_key;
 pub use uploads::tx;
 
 pub(crate) const MANAGED_COLUMNS: &str = "id, tenant_id, device_id, user_id, device_name, os_version, serial_number, compliance_state, \
@@ -42,6 +45,8 @@ pub const DEFAULT_VALIDITY_DAYS: i64 = 30;
 #[derive(Clone, Debug)]
 pub struct Store {
     pub db: Db,
+    /// Seals the private keys the cloud keeps (token signing, device CAs).
+    secrets: std::sync::Arc<platform::secrets::SecretBox>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -217,8 +222,12 @@ fn json<T: serde::de::DeserializeOwned + Default>(s: &str) -> T {
 }
 
 impl Store {
-    pub async fn connect(url: &str) -> Result<Store, platform::Error> {
-        Ok(Store { db: Db::connect(url, &MIGRATIONS).await? })
+    /// Connects and seals any private key still held in clear (written before the cloud
+    /// sealed them).
+    pub async fn connect(url: &str, secrets: std::sync::Arc<platform::secrets::SecretBox>) -> Result<Store> {
+        let store = Store { db: Db::connect(url, &MIGRATIONS).await.map_err(crate::error::CloudError::internal)?, secrets };
+        store.seal_private_keys().await?;
+        Ok(store)
     }
 
     fn pool(&self) -> &sqlx::AnyPool {

@@ -198,7 +198,8 @@ mod tests {
     #[tokio::test]
     async fn a_message_id_is_reused_only_after_processing() {
         let path = std::env::temp_dir().join(format!("cloud-uploads-{}.db", uuid::Uuid::new_v4()));
-        let store = Store::connect(&platform::db::sqlite_url(&path)).await.unwrap();
+        let key = std::sync::Arc::new(platform::secrets::SecretBox::load_or_create(&path.with_extension("key")).unwrap());
+        let store = Store::connect(&platform::db::sqlite_url(&path), key).await.unwrap();
         assert!(store.insert_upload(&message("first")).await.unwrap());
         assert!(!store.insert_upload(&message("second")).await.unwrap(), "the ID is taken");
         assert!(!store.reuse_upload(&message("second")).await.unwrap(), "the first is still pending");
@@ -209,6 +210,7 @@ mod tests {
         let stored = store.upload(&message("first").message_id).await.unwrap().unwrap();
         assert_eq!((stored.status.as_str(), stored.body.as_str()), (message_status::PENDING, "second"));
         store.db.close().await;
+        let _ = std::fs::remove_file(path.with_extension("key"));
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
         }
