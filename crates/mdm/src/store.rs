@@ -114,6 +114,14 @@ pub struct InventoryQuery {
     pub page_size: i64,
 }
 
+impl InventoryQuery {
+    /// Rows skipped before the page: a page beyond any count (even past `i64::MAX` rows)
+    /// is an empty page, never the first one again.
+    pub fn offset(&self) -> i64 {
+        self.page.saturating_mul(self.page_size)
+    }
+}
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct LocalUserRow {
     pub computer_id: i64,
@@ -372,7 +380,7 @@ impl Store {
         .bind(&udid)
         .bind(&udid)
         .bind(q.page_size)
-        .bind(q.page * q.page_size)
+        .bind(q.offset())
         .fetch_all(self.pool())
         .await?;
         Ok((rows, total))

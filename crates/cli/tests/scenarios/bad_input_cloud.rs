@@ -343,3 +343,40 @@ async fn expired_secrets_and_oversized_bodies_are_refused() {
     assert_eq!(resp.headers()["content-type"], "application/problem+json");
     t.stop().await;
 }
+
+/// An oversized body is answered 413 over HTTP/2 as over HTTP/1.1, whether its length is
+/// declared or it streams, by every service (curl as the client: it reports a stream
+/// reset instead of a status when a server answers without reading the body).
+#[tokio::test]
+async fn oversized_bodies_get_413_over_http2_too() {
+    let t = spawn(1).await;
+    let big = t.data_dir().join("big.bin");
+    std::fs::write(&big, vec![b'a'; 20 * 1024 * 1024]).unwrap();
+    let ca = t.endpoints().ca_certificate;
+    let targets = [
+        format!("{}/{}/oauth2/v2.0/token", t.cloud.url(), t.tenant.tenant_id),
+        format!("{}/api/v1/inventory", t.connector.url()),
+        format!("{}/api/v1/computers-inventory/import", t.instance_url("hq")),
+    ];
+    for url in &targets {
+        for (protocol, streamed) in [("--http2", false), ("--http2", true), ("--http1.1", false)] {
+            let mut args = vec!["-sS", protocol, "--cacert", &ca, "-o", "/dev/null", "-w", "%{http_code} %{http_version}", "-X", "POST"];
+            args.extend(["-H", "Authorization: Bearer x"]);
+            if streamed {
+                args.extend(["-H", "Transfer-Encoding: chunked"]);
+            }
+            let data = format!("@{}", big.display());
+            args.extend(["--data-binary", &data, url]);
+            let out = tokio::task::spawn_blocking({
+                let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+                move || std::process::Command::new("curl").args(args).output().expect("curl")
+            })
+            .await
+            .unwrap();
+            let answer = String::from_utf8_lossy(&out.stdout);
+            let version = if protocol == "--http2" { "2" } else { "1.1" };
+            assert_eq!(answer, format!("413 {version}"), "{url} {protocol} streamed={streamed}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+    }
+    t.stop().await;
+}

@@ -57,6 +57,10 @@ async fn tools_read_inventory_with_an_api_client() {
     assert!(first["security"]["sipStatus"].is_string() && first["hardware"].is_null(), "{first}");
     let (_, page2) = get("page=1&page-size=2&sort=id:asc").await;
     assert_eq!(page2["results"].as_array().unwrap().len(), 1);
+    // A page past every row (its offset beyond i64) is empty, not the first page again.
+    let (status, beyond) = get("page=9223372036854775807&page-size=2000").await;
+    assert_eq!((status, beyond["totalCount"].as_i64()), (200, Some(3)), "{beyond}");
+    assert!(beyond["results"].as_array().unwrap().is_empty(), "{beyond}");
     let serial = &macs[1].profile.serial_number;
     let (_, one) = get(&format!("section=HARDWARE&filter=hardware.serialNumber%3D%3D%22{serial}%22")).await;
     assert_eq!(one["totalCount"], 1);

@@ -73,6 +73,45 @@ async fn one_connector_serves_two_tenants_and_each_keeps_its_own_state() {
         let (_, elsewhere) = t.graph_get(other, &filter).await;
         assert_eq!(elsewhere["value"].as_array().map(Vec::len), Some(0), "{slug} leaks into the other tenant");
     }
+    // Message IDs are each tenant's own: Contoso's ID is unknown to Fabrikam (404, as any
+    // unknown ID), and Fabrikam may use it for a message of its own.
+    let contoso_id = uuid::Uuid::new_v4().to_string();
+    let upload = |tenant: String, message_id: String| {
+        let t = &t;
+        async move {
+            let (_, token) = t
+                .token(&tenant, &t.provider.connector_app_id, &t.provider.connector_secret, "https://api.manage.microsoft.com//.default")
+                .await;
+            let token = token["access_token"].as_str().unwrap().to_string();
+            let (_, graph) =
+                t.token(&tenant, &t.provider.connector_app_id, &t.provider.connector_secret, "https://graph.microsoft.com/.default").await;
+            let (_, endpoints) = t
+                .graph_get(
+                    graph["access_token"].as_str().unwrap(),
+                    &format!("servicePrincipals/appId={}/endpoints", wire::ids::INTUNE_APP_ID),
+                )
+                .await;
+            let sync = endpoints["value"].as_array().unwrap().iter().find(|e| e["providerName"] == "PartnerDeviceDataSyncService").unwrap()
+                ["uri"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            let url = format!("{sync}/DataUploadMessages(guid'{message_id}')");
+            let body = serde_json::json!({"TenantId": tenant, "UploadTime": "2026-11-30T00:00:00Z", "Content": []});
+            let put = t.http.put(format!("{url}?api-version=1.0")).bearer_auth(&token).json(&body).send().await.unwrap().status().as_u16();
+            let get = t.http.get(format!("{url}?api-version=1.2")).bearer_auth(&token).send().await.unwrap().status().as_u16();
+            (put, get, token, url)
+        }
+    };
+    let (put, get, _, _) = upload(t.tenant.tenant_id.clone(), contoso_id.clone()).await;
+    assert_eq!((put, get), (200, 200));
+    let (_, _, fabrikam_intune, fabrikam_url) = upload(fabrikam.tenant_id.clone(), uuid::Uuid::new_v4().to_string()).await;
+    let foreign = fabrikam_url.rsplit_once("(guid'").unwrap().0.to_string() + &format!("(guid'{contoso_id}')?api-version=1.2");
+    let status = t.http.get(&foreign).bearer_auth(&fabrikam_intune).send().await.unwrap().status().as_u16();
+    assert_eq!(status, 404, "another tenant's message answers as an unknown one");
+    let (put, get, _, _) = upload(fabrikam.tenant_id.clone(), contoso_id.clone()).await;
+    assert_eq!((put, get), (200, 200), "the same ID is Fabrikam's own");
+
     let admin = Admin::from_file(&t.write_endpoints_file()).unwrap();
     let links = admin.status().await.unwrap().links;
     let tenants: std::collections::BTreeSet<_> =

@@ -67,7 +67,12 @@ pub fn router(state: Shared) -> Router {
     if state.clock.is_adjustable() {
         router = router.route("/_test/clock/advance", post(advance_clock)).route("/_test/faults", post(plan_faults).get(fault_arrivals));
     }
-    router.layer(DefaultBodyLimit::max(crate::intune::uploads::MAX_BODY_BYTES + 1024)).fallback(not_found).with_state(state)
+    const BODY_LIMIT: usize = crate::intune::uploads::MAX_BODY_BYTES + 1024;
+    router
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(BODY_LIMIT, platform::http::buffer_body::<CloudError>))
+        .fallback(not_found)
+        .with_state(state)
 }
 
 /// The identity platform names a request by the caller's `client-request-id` when it
@@ -197,6 +202,20 @@ async fn not_found() -> CloudError {
 
 /// The request body; an oversized or unreadable one is answered in this service's shape.
 pub(crate) type Bytes = platform::http::Body<CloudError>;
+
+impl platform::http::BodyRefusal for CloudError {
+    fn too_large(limit: usize) -> Self {
+        CloudError::odata(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestEntityTooLarge",
+            format!("The request body is larger than {limit} bytes."),
+        )
+    }
+
+    fn unreadable(why: String) -> Self {
+        CloudError::odata(axum::http::StatusCode::BAD_REQUEST, "BadRequest", why)
+    }
+}
 
 impl From<axum::extract::rejection::BytesRejection> for CloudError {
     fn from(r: axum::extract::rejection::BytesRejection) -> Self {

@@ -200,9 +200,9 @@ pub async fn upload_status(
     }
     let row = state
         .store
-        .upload(&message_id.to_string())
+        .upload(&tenant.id, &message_id.to_string())
         .await?
-        .filter(|r| r.tenant_id == tenant.id && Some(&r.app_id) == claims.appid.as_ref())
+        .filter(|r| Some(&r.app_id) == claims.appid.as_ref())
         .ok_or_else(|| CloudError::not_found(format!("Message {message_id} does not exist.")))?;
     let status = UploadStatus {
         message_id: row.message_id,

@@ -69,8 +69,8 @@ pub async fn accept(
         // A retried PUT of the same message is answered again. Other content under a used
         // ID is a new message once the earlier one is processed (the legacy integration
         // names every message after its tenant); while it is pending, a conflict.
-        let existing = store.upload(&row.message_id).await?.ok_or_else(|| CloudError::internal("upload vanished"))?;
-        if existing.tenant_id != tenant_id || (existing.body_digest != digest && !store.reuse_upload(&row).await?) {
+        let existing = store.upload(tenant_id, &row.message_id).await?.ok_or_else(|| CloudError::internal("upload vanished"))?;
+        if existing.body_digest != digest && !store.reuse_upload(&row).await? {
             return Err(CloudError::odata(
                 StatusCode::CONFLICT,
                 "MessageIdConflict",
@@ -162,8 +162,17 @@ async fn apply(store: &Store, message: &UploadRow, now_ms: i64, no_policy_is_com
         Ok(b) => b,
         Err(e) => {
             let mut conn = store.db.pool.acquire().await?;
-            return tx::finish_upload(&mut conn, &message.message_id, message_status::FAILED, "[]", 400, Some(&e.to_string()), now_ms)
-                .await;
+            return tx::finish_upload(
+                &mut conn,
+                &message.tenant_id,
+                &message.message_id,
+                message_status::FAILED,
+                "[]",
+                400,
+                Some(&e.to_string()),
+                now_ms,
+            )
+            .await;
         }
     };
     // Reads first, a few per message rather than per item; writes in one short
@@ -207,7 +216,7 @@ async fn apply(store: &Store, message: &UploadRow, now_ms: i64, no_policy_is_com
         }
     }
     let results = serde_json::to_string(&results).unwrap_or_default();
-    tx::finish_upload(&mut txn, &message.message_id, message_status::COMPLETED, &results, 0, None, now_ms).await?;
+    tx::finish_upload(&mut txn, &message.tenant_id, &message.message_id, message_status::COMPLETED, &results, 0, None, now_ms).await?;
     txn.commit().await?;
     // A message whose every item was refused turns the partner Rejected; an accepted one
     // brings it back to Active.

@@ -6,12 +6,12 @@ use super::*;
 impl Store {
     // ---- uploads -----------------------------------------------------------------------
 
-    /// Stores a new upload message; false if the ID was taken already.
+    /// Stores a new upload message; false if the tenant used the ID already.
     pub async fn insert_upload(&self, u: &UploadRow) -> Result<bool> {
         let r = sqlx::query(
             "INSERT INTO upload_messages (message_id, tenant_id, app_id, body_digest, status, body, item_results, \
              error_code, error_detail, received_ms, processed_ms) VALUES ($1, $2, $3, $4, $5, $6, NULL, 0, NULL, $7, NULL) \
-             ON CONFLICT (message_id) DO NOTHING",
+             ON CONFLICT (tenant_id, message_id) DO NOTHING",
         )
         .bind(&u.message_id)
         .bind(&u.tenant_id)
@@ -46,11 +46,13 @@ impl Store {
         Ok(r.rows_affected() == 1)
     }
 
-    pub async fn upload(&self, message_id: &str) -> Result<Option<UploadRow>> {
+    /// A tenant's upload message (IDs are each tenant's own).
+    pub async fn upload(&self, tenant_id: &str, message_id: &str) -> Result<Option<UploadRow>> {
         Ok(sqlx::query_as::<_, UploadRow>(
             "SELECT message_id, tenant_id, app_id, body_digest, status, body, item_results, error_code, error_detail, \
-             received_ms FROM upload_messages WHERE message_id = $1",
+             received_ms FROM upload_messages WHERE tenant_id = $1 AND message_id = $2",
         )
+        .bind(tenant_id)
         .bind(message_id)
         .fetch_optional(self.pool())
         .await?)
@@ -150,6 +152,7 @@ pub mod tx {
 
     pub async fn finish_upload(
         conn: &mut AnyConnection,
+        tenant_id: &str,
         message_id: &str,
         status: &str,
         results: &str,
@@ -159,7 +162,7 @@ pub mod tx {
     ) -> Result<()> {
         sqlx::query(
             "UPDATE upload_messages SET status = $1, item_results = $2, error_code = $3, error_detail = $4, processed_ms = $5, \
-             body = '' WHERE message_id = $6",
+             body = '' WHERE message_id = $6 AND tenant_id = $7",
         )
         .bind(status)
         .bind(results)
@@ -167,6 +170,7 @@ pub mod tx {
         .bind(detail.map(str::to_string))
         .bind(now)
         .bind(message_id)
+        .bind(tenant_id)
         .execute(conn)
         .await?;
         Ok(())
@@ -204,10 +208,12 @@ mod tests {
         assert!(!store.insert_upload(&message("second")).await.unwrap(), "the ID is taken");
         assert!(!store.reuse_upload(&message("second")).await.unwrap(), "the first is still pending");
         let mut conn = store.db.pool.acquire().await.unwrap();
-        tx::finish_upload(&mut conn, &message("first").message_id, message_status::COMPLETED, "[]", 0, None, 2).await.unwrap();
+        tx::finish_upload(&mut conn, "tenant", &message("first").message_id, message_status::COMPLETED, "[]", 0, None, 2).await.unwrap();
         drop(conn);
         assert!(store.reuse_upload(&message("second")).await.unwrap());
-        let stored = store.upload(&message("first").message_id).await.unwrap().unwrap();
+        let stored = store.upload("tenant", &message("first").message_id).await.unwrap().unwrap();
+        // Another tenant's message under that ID is its own.
+        assert!(store.insert_upload(&UploadRow { tenant_id: "other".into(), ..message("third") }).await.unwrap());
         assert_eq!((stored.status.as_str(), stored.body.as_str()), (message_status::PENDING, "second"));
         store.db.close().await;
         let _ = std::fs::remove_file(path.with_extension("key"));

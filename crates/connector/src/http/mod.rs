@@ -39,7 +39,8 @@ pub fn router(state: Shared) -> Router {
         .route("/openapi.json", get(openapi))
         .route("/health/live", get(|| async { "ok" }))
         .route("/health/ready", get(api::ready))
-        .layer(DefaultBodyLimit::max(16 * 1024 * 1024))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(BODY_LIMIT, platform::http::buffer_body::<ConnectorError>))
         .layer(axum::middleware::from_fn(in_request_span))
         .fallback(not_found)
         .with_state(state)
@@ -106,6 +107,19 @@ async fn not_found() -> ConnectorError {
 
 /// The request body; an oversized or unreadable one is answered in this service's shape.
 pub(crate) type Bytes = platform::http::Body<ConnectorError>;
+
+/// The largest request body the connector reads.
+const BODY_LIMIT: usize = 16 * 1024 * 1024;
+
+impl platform::http::BodyRefusal for ConnectorError {
+    fn too_large(limit: usize) -> Self {
+        ConnectorError::TooLarge(format!("The request body is larger than {limit} bytes."))
+    }
+
+    fn unreadable(why: String) -> Self {
+        ConnectorError::Invalid(why)
+    }
+}
 
 impl From<axum::extract::rejection::BytesRejection> for ConnectorError {
     fn from(r: axum::extract::rejection::BytesRejection) -> Self {

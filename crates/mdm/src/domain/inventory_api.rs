@@ -137,6 +137,14 @@ mod tests {
     }
 
     #[test]
+    fn a_page_past_every_row_is_empty_never_the_first() {
+        let (q, _) = parse(&pairs("page=9223372036854775807&page-size=2000")).unwrap();
+        assert_eq!(q.offset(), i64::MAX);
+        let (q, _) = parse(&pairs("page=3&page-size=50")).unwrap();
+        assert_eq!(q.offset(), 150);
+    }
+
+    #[test]
     fn queries_parse_like_the_real_api() {
         let (q, sections) = parse(&pairs("section=GENERAL&section=local_user_accounts&page=2&page-size=50&sort=hardware.serialNumber:desc&filter=general.name==%22Orchard%22;udid==ABC")).unwrap();
         assert_eq!((q.page, q.page_size, q.sort_column, q.descending), (2, 50, SortColumn::Serial, true));

@@ -52,6 +52,8 @@ pub fn router(state: Shared) -> Router {
         .route("/i/{slug}/access-denied", get(landing::access_denied))
         .route("/i/{slug}/remediation", get(landing::remediation))
         .layer(DefaultBodyLimit::max(4 * 1024 * 1024))
+        // The import's limit is the largest; other routes keep their own below it.
+        .layer(axum::middleware::from_fn_with_state(IMPORT_BODY_LIMIT, platform::http::buffer_body::<MdmError>))
         .fallback(not_found)
         .with_state(state)
 }
@@ -114,6 +116,16 @@ async fn not_found() -> MdmError {
 
 /// The request body; an oversized or unreadable one is answered in this service's shape.
 pub(crate) type Bytes = platform::http::Body<MdmError>;
+
+impl platform::http::BodyRefusal for MdmError {
+    fn too_large(limit: usize) -> Self {
+        MdmError::TooLarge(format!("The request body is larger than {limit} bytes."))
+    }
+
+    fn unreadable(why: String) -> Self {
+        MdmError::Invalid(why)
+    }
+}
 
 impl From<axum::extract::rejection::BytesRejection> for MdmError {
     fn from(r: axum::extract::rejection::BytesRejection) -> Self {
