@@ -150,10 +150,10 @@ pub mod tx {
         Ok(())
     }
 
+    /// Records a message's outcome (`message` names it: its tenant and ID).
     pub async fn finish_upload(
         conn: &mut AnyConnection,
-        tenant_id: &str,
-        message_id: &str,
+        message: &UploadRow,
         status: &str,
         results: &str,
         error_code: i64,
@@ -169,8 +169,8 @@ pub mod tx {
         .bind(error_code)
         .bind(detail.map(str::to_string))
         .bind(now)
-        .bind(message_id)
-        .bind(tenant_id)
+        .bind(&message.message_id)
+        .bind(&message.tenant_id)
         .execute(conn)
         .await?;
         Ok(())
@@ -208,7 +208,7 @@ mod tests {
         assert!(!store.insert_upload(&message("second")).await.unwrap(), "the ID is taken");
         assert!(!store.reuse_upload(&message("second")).await.unwrap(), "the first is still pending");
         let mut conn = store.db.pool.acquire().await.unwrap();
-        tx::finish_upload(&mut conn, "tenant", &message("first").message_id, message_status::COMPLETED, "[]", 0, None, 2).await.unwrap();
+        tx::finish_upload(&mut conn, &message("first"), message_status::COMPLETED, "[]", 0, None, 2).await.unwrap();
         drop(conn);
         assert!(store.reuse_upload(&message("second")).await.unwrap());
         let stored = store.upload("tenant", &message("first").message_id).await.unwrap().unwrap();
