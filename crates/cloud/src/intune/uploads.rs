@@ -162,17 +162,7 @@ async fn apply(store: &Store, message: &UploadRow, now_ms: i64, no_policy_is_com
         Ok(b) => b,
         Err(e) => {
             let mut conn = store.db.pool.acquire().await?;
-            return tx::finish_upload(
-                &mut conn,
-                &message.tenant_id,
-                &message.message_id,
-                message_status::FAILED,
-                "[]",
-                400,
-                Some(&e.to_string()),
-                now_ms,
-            )
-            .await;
+            return tx::finish_upload(&mut conn, message, message_status::FAILED, "[]", 400, Some(&e.to_string()), now_ms).await;
         }
     };
     // Reads first, a few per message rather than per item; writes in one short
@@ -216,7 +206,7 @@ async fn apply(store: &Store, message: &UploadRow, now_ms: i64, no_policy_is_com
         }
     }
     let results = serde_json::to_string(&results).unwrap_or_default();
-    tx::finish_upload(&mut txn, &message.tenant_id, &message.message_id, message_status::COMPLETED, &results, 0, None, now_ms).await?;
+    tx::finish_upload(&mut txn, message, message_status::COMPLETED, &results, 0, None, now_ms).await?;
     txn.commit().await?;
     // A message whose every item was refused turns the partner Rejected; an accepted one
     // brings it back to Active.
