@@ -18,9 +18,13 @@ pub enum ConnectorError {
     Conflict(String),
     #[error("{0}")]
     TooLarge(String),
-    /// A consent callback whose `state` is unknown, used or expired.
+    /// A consent callback that is not a consent response (no state, no tenant).
     #[error("{0}")]
     BadState(String),
+    /// A consent callback whose `state` matches no pending consent (unknown, used or
+    /// expired).
+    #[error("{0}")]
+    UnknownState(String),
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
     #[error("internal: {0}")]
@@ -43,6 +47,7 @@ impl ConnectorError {
             ConnectorError::Conflict(_) => (409, "conflict", "The request conflicts with the current state"),
             ConnectorError::TooLarge(_) => (413, "too-large", "The request body is too large"),
             ConnectorError::BadState(_) => (400, "invalid-consent-state", "The consent response cannot be accepted"),
+            ConnectorError::UnknownState(_) => (404, "unknown-consent-state", "The consent response matches no pending consent"),
             ConnectorError::Db(_) | ConnectorError::Internal(_) => (500, "internal", "Internal error"),
         };
         let detail = match self {

@@ -27,10 +27,14 @@ fn validate_landing_page(p: &LandingPage) -> Result<()> {
     Ok(())
 }
 
+/// The browser returns only to the instance that asked, never elsewhere (no open
+/// redirect): its URL itself, or a path under it.
 fn validate_return_url(instance: &InstanceRow, return_url: &str) -> Result<()> {
-    // The browser returns only to the instance that asked: never an open redirect.
-    if !return_url.starts_with(&instance.url) {
-        return Err(ConnectorError::Invalid(format!("return_url must be under the instance URL {}.", instance.url)));
+    let under = return_url
+        .strip_prefix(instance.url.as_str())
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/') || rest.starts_with('?'));
+    if !under {
+        return Err(ConnectorError::Forbidden(format!("return_url must be under this instance's URL {}.", instance.url)));
     }
     Ok(())
 }
@@ -50,7 +54,12 @@ async fn consent_url(state: &Shared, app: &CloudApp, client_id: &str, tenant: &s
 }
 
 pub async fn start_link(state: &Shared, instance: &InstanceRow, req: StartLink) -> Result<LinkStarted> {
-    let app = state.app(&req.cloud)?.clone();
+    if !wire::CloudProfile::NAMES.contains(&req.cloud.as_str()) {
+        return Err(ConnectorError::Invalid(format!("cloud must be one of {}.", wire::CloudProfile::NAMES.join(", "))));
+    }
+    // A cloud this connector holds no app registration for: its configuration, not the
+    // request, is what does not fit.
+    let app = state.app(&req.cloud).map_err(|e| ConnectorError::Conflict(e.to_string()))?.clone();
     validate_landing_page(&req.landing_page)?;
     validate_return_url(instance, &req.return_url)?;
     let link = LinkRow {
@@ -89,7 +98,7 @@ pub async fn consent_callback(state: &Shared, r: ConsentResponse) -> Result<Stri
     let token = r.state.ok_or_else(|| ConnectorError::BadState("The consent response carries no state.".into()))?;
     let (link_id, step) =
         state.store.take_consent_state(&platform::secrets::digest_hex(&token), state.clock.now_ms()).await?.ok_or_else(|| {
-            ConnectorError::BadState("The consent state is unknown, expired or was already used. Start again with Connect.".into())
+            ConnectorError::UnknownState("The consent state is unknown, expired or was already used. Start again with Connect.".into())
         })?;
     let mut link = state.store.link(&link_id).await?.ok_or_else(|| ConnectorError::NotFound("link".into()))?;
     let now = state.clock.now_ms();

@@ -7,8 +7,43 @@ pub fn within_chars(value: &str, max: usize) -> bool {
     !trimmed.is_empty() && trimmed.chars().count() <= max
 }
 
+/// 2^53: every integer below it in magnitude is exactly one double.
+const EXACT_INTEGERS: f64 = 9_007_199_254_740_992.0;
+
+/// JSON Schema counts `69.0` as the integer 69; serde does not. Numbers with no fraction
+/// whose magnitude is below 2^53 become integers, everywhere in `value`, before it is read
+/// into Rust types (a float field reads an integer as well). Larger floats stay floats: past
+/// 2^53 a double no longer tells `-9223372036854775809` (outside `i64`) from `i64::MIN`,
+/// so an integer field refuses them rather than reading a different number.
+pub fn json_integers(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Number(n) if n.is_f64() => {
+            if let Some(f) = n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < EXACT_INTEGERS) {
+                *value = serde_json::Value::from(f as i64);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(json_integers),
+        serde_json::Value::Object(map) => map.values_mut().for_each(json_integers),
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn whole_floats_read_as_integers() {
+        let mut v = serde_json::json!({"a": 69.0, "b": [1.5, -3.0, 1e300], "c": {"d": 7}});
+        super::json_integers(&mut v);
+        assert_eq!(v, serde_json::json!({"a": 69, "b": [1.5, -3, 1e300], "c": {"d": 7}}));
+    }
+
+    #[test]
+    fn integers_past_i64_stay_floats() {
+        let mut v: serde_json::Value = serde_json::from_str(r#"{"a": -9223372036854775809}"#).unwrap();
+        super::json_integers(&mut v);
+        assert!(serde_json::from_value::<std::collections::HashMap<String, i64>>(v).is_err());
+    }
+
     use super::*;
 
     #[test]

@@ -43,7 +43,7 @@ impl ODataError {
 }
 
 /// RFC 9457 problem details, the error body of our own APIs (connector, mdm agent API).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Problem {
     #[serde(rename = "type")]
     pub kind: String,

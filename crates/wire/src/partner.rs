@@ -9,7 +9,7 @@ pub const PROVISIONED: i32 = 1;
 pub const DEPROVISIONED: i32 = 2;
 
 /// `PUT PartnerTenants(guid'<tenant>')` body.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "PascalCase")]
 pub struct PartnerTenantRequest {
     pub provisioned: i32,
@@ -19,7 +19,7 @@ pub struct PartnerTenantRequest {
     pub partner_remediation_url: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "PascalCase")]
 pub struct PartnerTenantResponse {
     pub key: String,
@@ -31,13 +31,13 @@ pub struct PartnerTenantResponse {
 }
 
 /// `PUT PartnerTenantHeartbeat(guid'<tenant>')` body.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "PascalCase")]
 pub struct HeartbeatRequest {
     pub timestamp: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "PascalCase")]
 pub struct HeartbeatResponse {
     #[serde(rename = "odata.metadata", default)]
@@ -74,16 +74,18 @@ pub mod entity_type {
 
 /// One item of a `DataUploadMessages` body. Every attribute but the keys is optional:
 /// an attribute the partner does not send makes the settings that read it *not applicable*.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "PascalCase")]
 pub struct DeviceItem {
     pub entity_type: i32,
     pub tenant_id: String,
-    /// Entra device ID (`deviceId` of the Entra device, from Workplace Join).
+    /// Entra device ID (`deviceId` of the Entra device, from Workplace Join): a GUID.
+    #[schema(format = "uuid")]
     pub device_id: String,
     /// Entra user object ID.
     pub user_id: String,
-    /// When the partner observed this state (RFC 3339, UTC). Newer wins.
+    /// When the partner observed this state (RFC 3339). Newer wins.
+    #[schema(format = DateTime)]
     pub last_update_time: String,
     // Compliance attributes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -150,7 +152,7 @@ pub struct DeviceItem {
 }
 
 /// `PUT DataUploadMessages(guid'<message id>')` body.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "PascalCase")]
 pub struct UploadMessage {
     pub tenant_id: String,
@@ -183,7 +185,7 @@ fn items<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<DeviceItem>, D::E
 }
 
 /// Answer to the PUT: the message is queued for asynchronous processing.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "PascalCase")]
 pub struct UploadAccepted {
     pub tenant_id: String,
@@ -200,7 +202,7 @@ pub mod message_status {
 }
 
 /// Per-item outcome inside a message status.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "PascalCase")]
 pub struct ItemResult {
     pub device_id: String,
@@ -227,7 +229,7 @@ pub mod item_status {
 }
 
 /// `GET DataUploadMessages(guid'<id>')`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "PascalCase")]
 pub struct UploadStatus {
     pub message_id: String,
@@ -241,7 +243,7 @@ pub struct UploadStatus {
 }
 
 /// Discovery answer items (Graph form: `providerName`; Azure AD Graph form: `serviceName`).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceEndpoint {
     #[serde(default, alias = "serviceName")]

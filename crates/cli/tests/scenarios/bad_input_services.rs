@@ -58,6 +58,10 @@ async fn connector_api_refuses_bad_requests() {
         t.http.get(format!("{c}/onboarding/callback?state=forged&tenant={}&admin_consent=True", t.tenant.tenant_id)).send().await.unwrap(),
     )
     .await;
+    assert_eq!((status, body["type"].as_str()), (404, Some("urn:cloudconnector:problem:unknown-consent-state")), "{body}");
+    let (status, body) =
+        problem(t.http.get(format!("{c}/onboarding/callback?tenant={}&admin_consent=True", t.tenant.tenant_id)).send().await.unwrap())
+            .await;
     assert_eq!((status, body["type"].as_str()), (400, Some("urn:cloudconnector:problem:invalid-consent-state")), "{body}");
     let (status, _) =
         problem(t.http.post(format!("{c}/api/v1/links/{}/confirm", uuid::Uuid::new_v4())).bearer_auth(&credential).send().await.unwrap())

@@ -32,4 +32,5 @@ mod s4_policies;
 mod s5_s6_termination;
 mod s7_manual;
 mod s8_support_checks;
+mod schema_driven;
 mod secrets_at_rest;

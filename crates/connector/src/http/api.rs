@@ -7,18 +7,39 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use serde::de::DeserializeOwned;
 use wire::connector_api::{
-    InstanceRegistered, InventoryAccepted, InventoryBatch, LinkStarted, LinkView, Outcome, Outcomes, RegisterInstance, StartLink,
+    InstanceRegistered, InstanceStatus, InventoryAccepted, InventoryBatch, LinkStarted, LinkView, Outcome, Outcomes, RegisterInstance,
+    StartLink,
 };
+use wire::errors::Problem;
 
 use super::{bearer, instance};
 use crate::error::{ConnectorError, Result};
 use crate::store::{InstanceRow, LinkRow};
 use crate::{Shared, onboarding, pipeline};
 
-fn json<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
-    serde_json::from_slice(body).map_err(|e| ConnectorError::Invalid(format!("The request body is not valid JSON for this call: {e}")))
+/// A request body: a JSON object of the call's shape (an array or any other JSON value
+/// is refused, though serde would read an array as a struct), whole numbers written with
+/// a fraction (`69.0`) read as the integers JSON Schema takes them for.
+pub(crate) fn json<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
+    let invalid = |e: serde_json::Error| ConnectorError::Invalid(format!("The request body is not valid JSON for this call: {e}"));
+    match serde_json::from_slice::<serde_json::Value>(body).map_err(invalid)? {
+        mut v @ serde_json::Value::Object(_) => {
+            platform::text::json_integers(&mut v);
+            serde_json::from_value(v).map_err(invalid)
+        }
+        _ => Err(ConnectorError::Invalid("The request body must be a JSON object.".into())),
+    }
 }
 
+#[utoipa::path(post, path = "/api/v1/instances", tag = "instance",
+    summary = "Register an instance",
+    description = "An mdm instance registers once with the registration secret its server shares with the connector; registering the same `external_id` again returns its instance with a new credential (the old one stops working).",
+    request_body = RegisterInstance,
+    responses(
+        (status = 200, description = "Registered; the credential is shown only now.", body = InstanceRegistered),
+        (status = 401, description = "The registration secret is missing or not valid.", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is larger than 16 MiB.", body = Problem, content_type = "application/problem+json"), (status = 422, description = "The body or a parameter breaks a rule of this document (see `detail`).", body = Problem, content_type = "application/problem+json")),
+    security(("registration_secret" = [])))]
 pub async fn register_instance(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Result<Json<InstanceRegistered>> {
     let secret = bearer(&headers).ok_or_else(|| ConnectorError::Unauthorized("The registration secret is required.".into()))?;
     if platform::secrets::digest_hex(secret) != platform::secrets::digest_hex(&state.config.registration_secret) {
@@ -47,6 +68,17 @@ pub async fn register_instance(State(state): State<Shared>, headers: HeaderMap, 
     Ok(Json(InstanceRegistered { instance_id: id, credential }))
 }
 
+#[utoipa::path(post, path = "/api/v1/links", tag = "instance",
+    summary = "Start connecting to a tenant",
+    description = "Starts a link and returns the consent URL the admin's browser opens (both consents, then back to `return_url`).",
+    request_body = StartLink,
+    responses(
+        (status = 200, description = "Started.", body = LinkStarted),
+        (status = 401, description = "The credential is missing or not valid.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`return_url` is not under this instance's URL.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "This connector holds no app registration for that cloud.", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is larger than 16 MiB.", body = Problem, content_type = "application/problem+json"), (status = 422, description = "The body or a parameter breaks a rule of this document (see `detail`).", body = Problem, content_type = "application/problem+json")),
+    security(("instance_credential" = [])))]
 pub async fn start_link(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Result<Json<LinkStarted>> {
     let instance = instance(&state, &headers).await?;
     let req: StartLink = json(&body)?;
@@ -63,6 +95,13 @@ async fn own_link(state: &Shared, headers: &HeaderMap, id: &str) -> Result<LinkR
         .ok_or_else(|| ConnectorError::NotFound(format!("Link {id} does not exist for this instance.")))
 }
 
+#[utoipa::path(get, path = "/api/v1/links/current", tag = "instance",
+    summary = "The instance's current link",
+    responses(
+        (status = 200, description = "The link, its status and its last checks.", body = LinkView),
+        (status = 401, description = "The credential is missing or not valid.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The instance has no link yet.", body = Problem, content_type = "application/problem+json")),
+    security(("instance_credential" = [])))]
 pub async fn current_link(State(state): State<Shared>, headers: HeaderMap) -> Result<Json<LinkView>> {
     let instance = instance(&state, &headers).await?;
     let link =
@@ -70,16 +109,42 @@ pub async fn current_link(State(state): State<Shared>, headers: HeaderMap) -> Re
     Ok(Json(onboarding::view(&state, &link)))
 }
 
+#[utoipa::path(post, path = "/api/v1/links/{id}/confirm", tag = "instance",
+    summary = "Confirm: test the link",
+    description = "Runs the checks of Confirm (token, exact permissions, discovery, provisioning, heartbeat); the link turns active or failing with them.",
+    params(("id" = String, Path, description = "The link's ID.")),
+    responses(
+        (status = 200, description = "Tested; see `status` and `checks`.", body = LinkView),
+        (status = 401, description = "The credential is missing or not valid.", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such link of this instance.", body = Problem, content_type = "application/problem+json"), (status = 409, description = "The link is not in a state for this (see `detail`).", body = Problem, content_type = "application/problem+json")),
+    security(("instance_credential" = [])))]
 pub async fn confirm(State(state): State<Shared>, Path(id): Path<String>, headers: HeaderMap) -> Result<Json<LinkView>> {
     let link = own_link(&state, &headers, &id).await?;
     Ok(Json(onboarding::confirm(&state, link).await?))
 }
 
+#[utoipa::path(post, path = "/api/v1/links/{id}/disconnect", tag = "instance",
+    summary = "Disconnect the instance from its tenant",
+    description = "The last instance of a tenant also deprovisions it; another one only withdraws its own devices.",
+    params(("id" = String, Path, description = "The link's ID.")),
+    responses(
+        (status = 200, description = "Disconnected.", body = LinkView),
+        (status = 401, description = "The credential is missing or not valid.", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such link of this instance.", body = Problem, content_type = "application/problem+json"), (status = 409, description = "The link is not in a state for this (see `detail`).", body = Problem, content_type = "application/problem+json")),
+    security(("instance_credential" = [])))]
 pub async fn disconnect(State(state): State<Shared>, Path(id): Path<String>, headers: HeaderMap) -> Result<Json<LinkView>> {
     let link = own_link(&state, &headers, &id).await?;
     Ok(Json(onboarding::disconnect(&state, link).await?))
 }
 
+#[utoipa::path(post, path = "/api/v1/inventory", tag = "instance",
+    summary = "Queue computer states for delivery",
+    description = "Stored before the answer; idempotent (a retried batch queues nothing twice). Each update's `item.DeviceId` must be an Entra device ID (a GUID) and `item.LastUpdateTime` an RFC 3339 date; one invalid update refuses the batch.",
+    request_body = InventoryBatch,
+    responses(
+        (status = 200, description = "Queued.", body = InventoryAccepted),
+        (status = 401, description = "The credential is missing or not valid.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The instance has no active link; nothing was queued.", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is larger than 16 MiB.", body = Problem, content_type = "application/problem+json"), (status = 422, description = "The body or a parameter breaks a rule of this document (see `detail`).", body = Problem, content_type = "application/problem+json")),
+    security(("instance_credential" = [])))]
 pub async fn inventory(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Result<Json<InventoryAccepted>> {
     let instance = instance(&state, &headers).await?;
     let batch: InventoryBatch = json(&body)?;
@@ -92,6 +157,15 @@ pub struct After {
     limit: Option<i64>,
 }
 
+#[utoipa::path(get, path = "/api/v1/outcomes", tag = "instance",
+    summary = "What became of delivered updates",
+    params(
+        ("after" = Option<i64>, Query, description = "The `cursor` of the previous answer (0: from the start)."),
+        ("limit" = Option<i64>, Query, description = "At most this many (1 to 5,000; other values are brought into that range; default 1,000).")),
+    responses(
+        (status = 200, description = "The outcomes after `after`, in order.", body = Outcomes),
+        (status = 401, description = "The credential is missing or not valid.", body = Problem, content_type = "application/problem+json"), (status = 422, description = "The body or a parameter breaks a rule of this document (see `detail`).", body = Problem, content_type = "application/problem+json")),
+    security(("instance_credential" = [])))]
 pub async fn outcomes(State(state): State<Shared>, headers: HeaderMap, Query(q): Query<After>) -> Result<Json<Outcomes>> {
     let instance = instance(&state, &headers).await?;
     let after = q.after.unwrap_or(0);
@@ -113,13 +187,22 @@ pub async fn outcomes(State(state): State<Shared>, headers: HeaderMap, Query(q):
     Ok(Json(Outcomes { outcomes, cursor }))
 }
 
+#[utoipa::path(get, path = "/health/ready", tag = "health",
+    summary = "Readiness: the database answers",
+    responses(
+        (status = 200, description = "Ready.", body = String, content_type = "text/plain"),
+        (status = 500, description = "The database does not answer.", body = Problem, content_type = "application/problem+json")))]
 pub async fn ready(State(state): State<Shared>) -> Result<&'static str> {
     sqlx::query("SELECT 1").execute(&state.store.db.pool).await?;
     Ok("ready")
 }
 
 /// `GET /api/v1/status`: the instance's current link and its delivery health.
-pub async fn status(State(state): State<Shared>, headers: HeaderMap) -> Result<Json<serde_json::Value>> {
+#[utoipa::path(get, path = "/api/v1/status", tag = "instance",
+    summary = "The instance's link and delivery health",
+    responses((status = 200, description = "Status.", body = InstanceStatus), (status = 401, description = "The credential is missing or not valid.", body = Problem, content_type = "application/problem+json")),
+    security(("instance_credential" = [])))]
+pub async fn status(State(state): State<Shared>, headers: HeaderMap) -> Result<Json<InstanceStatus>> {
     let instance = instance(&state, &headers).await?;
     let now = state.clock.now_ms();
     let link = state.store.current_link(&instance.id).await?;
@@ -130,21 +213,24 @@ pub async fn status(State(state): State<Shared>, headers: HeaderMap) -> Result<J
         Some(t) => (state.store.last_message_ms(&t).await?, state.store.last_error(&t).await?),
         None => (None, None),
     };
-    Ok(Json(serde_json::json!({
-        "instance_id": instance.id,
-        "link": link.as_ref().map(|l| onboarding::view(&state, l)),
-        "backlog": backlog,
-        "lag_seconds": oldest.map(|o| (now - o).max(0) / 1000).unwrap_or(0),
-        "last_upload_at": last_upload.map(platform::clock::ms_to_rfc3339),
-        "accepted_total": accepted,
-        "rejected_total": rejected,
-        "stale_total": stale,
-        "dead_letters": state.store.dead_letter_count(&instance.id).await?,
-        "last_error": last_error,
-    })))
+    Ok(Json(InstanceStatus {
+        link: link.as_ref().map(|l| onboarding::view(&state, l)),
+        backlog,
+        lag_seconds: oldest.map(|o| (now - o).max(0) / 1000).unwrap_or(0),
+        last_upload_at: last_upload.map(platform::clock::ms_to_rfc3339),
+        accepted_total: accepted,
+        rejected_total: rejected,
+        stale_total: stale,
+        dead_letters: state.store.dead_letter_count(&instance.id).await?,
+        last_error,
+        instance_id: instance.id,
+    }))
 }
 
 /// `GET /metrics` (Prometheus text format).
+#[utoipa::path(get, path = "/metrics", tag = "health",
+    summary = "Counters and gauges (Prometheus text format)",
+    responses((status = 200, description = "Metrics.", body = String, content_type = "text/plain")))]
 pub async fn metrics(State(state): State<Shared>) -> Result<([(axum::http::HeaderName, &'static str); 1], String)> {
     let (backlog, rejected, links) = state.store.gauges().await?;
     Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render(backlog, rejected, links)))

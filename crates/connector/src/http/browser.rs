@@ -5,10 +5,24 @@ use super::{Path, Query};
 use axum::extract::State;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use wire::connector_api::LandingPage;
+use wire::errors::Problem;
 
 use crate::error::{ConnectorError, Result};
 use crate::{Shared, onboarding};
 
+#[utoipa::path(get, path = "/onboarding/callback", tag = "browser",
+    summary = "Where the cloud's admin-consent page sends the admin's browser back",
+    params(
+        ("state" = String, Query, description = "The state this connector put in the consent URL."),
+        ("tenant" = Option<String>, Query, description = "The tenant that consented (a GUID), with `admin_consent=True`."),
+        ("admin_consent" = Option<String>, Query, description = "`True` when consent was granted."),
+        ("error" = Option<String>, Query, description = "Set when consent was not granted."),
+        ("error_description" = Option<String>, Query, description = "Why.")),
+    responses(
+        (status = 303, description = "On to the next consent, or back to the instance's `return_url`.", headers(("location" = String, description = "Where the browser goes next."))),
+        (status = 400, description = "Not a consent response (no state, or no tenant).", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The state matches no pending consent (unknown, used or expired).", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A parameter is not valid.", body = Problem, content_type = "application/problem+json")))]
 pub async fn consent_callback(State(state): State<Shared>, Query(r): Query<onboarding::ConsentResponse>) -> Result<Redirect> {
     Ok(Redirect::to(&onboarding::consent_callback(&state, r).await?))
 }
@@ -20,6 +34,19 @@ pub struct RouteQuery {
 }
 
 /// Sends a user to the landing page of the instance that manages the device.
+#[utoipa::path(get, path = "/route/{tenant}/{purpose}", tag = "browser",
+    summary = "Send a user to the landing page of the instance that manages the device",
+    description = "The cloud publishes these as the tenant's enrollment (`enroll`) and remediation (`remediate`) URLs.",
+    params(
+        ("tenant" = String, Path, description = "The tenant ID."),
+        ("purpose" = String, Path, pattern = "^(enroll|remediate)$", description = "`enroll` or `remediate` (anything else: 404)."),
+        ("device_id" = Option<String>, Query, description = "The Entra device, when the cloud knows it."),
+        ("upn" = Option<String>, Query, description = "The user, when the device is not known.")),
+    responses(
+        (status = 200, description = "The tenant has several instances and the device is unknown: where to register.", body = String, content_type = "text/html"),
+        (status = 303, description = "To the instance's page.", headers(("location" = String, description = "The landing page."))),
+        (status = 404, description = "No such route.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A parameter is not valid.", body = Problem, content_type = "application/problem+json")))]
 pub async fn route(
     State(state): State<Shared>,
     Path((tenant, purpose)): Path<(String, String)>,

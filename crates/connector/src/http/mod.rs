@@ -3,6 +3,7 @@
 
 mod api;
 mod browser;
+mod openapi;
 mod operator;
 
 use axum::Router;
@@ -36,8 +37,8 @@ pub fn router(state: Shared) -> Router {
         .route("/metrics", get(api::metrics))
         .route("/onboarding/callback", get(browser::consent_callback))
         .route("/route/{tenant}/{purpose}", get(browser::route))
-        .route("/openapi.json", get(openapi))
-        .route("/health/live", get(|| async { "ok" }))
+        .route("/openapi.json", get(openapi::document))
+        .route("/health/live", get(openapi::live))
         .route("/health/ready", get(api::ready))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(BODY_LIMIT, platform::http::buffer_body::<ConnectorError>))
@@ -52,13 +53,6 @@ async fn in_request_span(req: axum::extract::Request, next: axum::middleware::Ne
     use tracing::Instrument;
     let span = tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), instance = tracing::field::Empty);
     next.run(req).instrument(span).await
-}
-
-/// The API's OpenAPI document, committed beside the code (`crates/connector/openapi.json`).
-pub const OPENAPI: &str = include_str!("../../openapi.json");
-
-async fn openapi() -> ([(axum::http::HeaderName, &'static str); 1], &'static str) {
-    ([(axum::http::header::CONTENT_TYPE, "application/json")], OPENAPI)
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {

@@ -11,6 +11,7 @@ use axum::http::HeaderMap;
 use wire::connector_api::{
     DeadLetter, DeadLetters, DeviceTrace, LinkEvent, LinkHealth, LinkView, LinksHealth, Reconciled, Replay, Replayed, TracedUpdate,
 };
+use wire::errors::Problem;
 
 use super::{bearer, instance};
 use crate::error::{ConnectorError, Result};
@@ -65,6 +66,11 @@ pub async fn health_of(state: &Shared, link: &LinkRow) -> Result<LinkHealth> {
 }
 
 /// `GET /api/v1/operator/links`
+#[utoipa::path(get, path = "/api/v1/operator/links", tag = "operator",
+    summary = "Every link with its health",
+    responses((status = 200, description = "Links.", body = LinksHealth), (status = 401, description = "The operator token is missing or not valid.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The operator API is off.", body = Problem, content_type = "application/problem+json")),
+    security(("operator_token" = [])))]
 pub async fn links(State(state): State<Shared>, headers: HeaderMap) -> Result<Json<LinksHealth>> {
     operator(&state, &headers)?;
     let mut links = Vec::new();
@@ -83,12 +89,24 @@ async fn reconcile_link(state: &Shared, link: &LinkRow) -> Result<Json<Reconcile
 }
 
 /// `POST /api/v1/operator/links/{id}/reconcile`
+#[utoipa::path(post, path = "/api/v1/operator/links/{id}/reconcile", tag = "operator",
+    summary = "Queue the current state of every computer of an active link again",
+    params(("id" = String, Path, description = "The link's ID.")),
+    responses((status = 200, description = "Queued.", body = Reconciled), (status = 401, description = "The operator token is missing or not valid.", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such link, or the operator API is off (no `operator_token` configured).", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The link is not active.", body = Problem, content_type = "application/problem+json")),
+    security(("operator_token" = [])))]
 pub async fn reconcile(State(state): State<Shared>, Path(id): Path<String>, headers: HeaderMap) -> Result<Json<Reconciled>> {
     operator(&state, &headers)?;
     reconcile_link(&state, &link(&state, &id).await?).await
 }
 
 /// `POST /api/v1/links/{id}/reconcile`: an instance reconciles its own link.
+#[utoipa::path(post, path = "/api/v1/links/{id}/reconcile", tag = "instance",
+    summary = "Queue the current state of every computer of the instance's active link again",
+    params(("id" = String, Path, description = "The link's ID.")),
+    responses((status = 200, description = "Queued.", body = Reconciled), (status = 401, description = "The credential is missing or not valid.", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such link of this instance.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The link is not active.", body = Problem, content_type = "application/problem+json")),
+    security(("instance_credential" = [])))]
 pub async fn instance_reconcile(State(state): State<Shared>, Path(id): Path<String>, headers: HeaderMap) -> Result<Json<Reconciled>> {
     let instance = instance(&state, &headers).await?;
     let link = link(&state, &id).await?;
@@ -99,6 +117,12 @@ pub async fn instance_reconcile(State(state): State<Shared>, Path(id): Path<Stri
 }
 
 /// `POST /api/v1/operator/links/{id}/health-check`
+#[utoipa::path(post, path = "/api/v1/operator/links/{id}/health-check", tag = "operator",
+    summary = "Re-test an active (or re-test-failed) link now",
+    params(("id" = String, Path, description = "The link's ID.")),
+    responses((status = 200, description = "Re-tested.", body = LinkView), (status = 401, description = "The operator token is missing or not valid.", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such link, or the operator API is off (no `operator_token` configured).", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The link is re-tested by Confirm only, or the cloud asked to wait.", body = Problem, content_type = "application/problem+json")),
+    security(("operator_token" = [])))]
 pub async fn health_check(State(state): State<Shared>, Path(id): Path<String>, headers: HeaderMap) -> Result<Json<LinkView>> {
     operator(&state, &headers)?;
     Ok(Json(onboarding::health_check(&state, link(&state, &id).await?).await?))
@@ -129,6 +153,14 @@ fn letters(rows: Vec<crate::store::DeadLetter>) -> DeadLetters {
 }
 
 /// `GET /api/v1/operator/dead-letters?instance_id=&limit=`
+#[utoipa::path(get, path = "/api/v1/operator/dead-letters", tag = "operator",
+    summary = "Updates given up on, kept until replayed",
+    params(
+        ("instance_id" = Option<String>, Query, description = "Only this instance's."),
+        ("limit" = Option<i64>, Query, description = "At most this many (1 to 10,000; other values are brought into that range; default 1,000).")),
+    responses((status = 200, description = "Dead letters.", body = DeadLetters), (status = 401, description = "The operator token is missing or not valid.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The operator API is off.", body = Problem, content_type = "application/problem+json"), (status = 422, description = "The body or a parameter breaks a rule of this document (see `detail`).", body = Problem, content_type = "application/problem+json")),
+    security(("operator_token" = [])))]
 pub async fn dead_letters(State(state): State<Shared>, Query(q): Query<LetterQuery>, headers: HeaderMap) -> Result<Json<DeadLetters>> {
     operator(&state, &headers)?;
     let limit = q.limit.unwrap_or(1000).clamp(1, 10_000);
@@ -136,6 +168,13 @@ pub async fn dead_letters(State(state): State<Shared>, Query(q): Query<LetterQue
 }
 
 /// `GET /api/v1/dead-letters`: an instance's own.
+#[utoipa::path(get, path = "/api/v1/dead-letters", tag = "instance",
+    summary = "The instance's updates given up on",
+    params(
+        ("instance_id" = Option<String>, Query, description = "Ignored: an instance sees its own."),
+        ("limit" = Option<i64>, Query, description = "At most this many (1 to 10,000; other values are brought into that range; default 1,000).")),
+    responses((status = 200, description = "Dead letters.", body = DeadLetters), (status = 401, description = "The credential is missing or not valid.", body = Problem, content_type = "application/problem+json"), (status = 422, description = "The body or a parameter breaks a rule of this document (see `detail`).", body = Problem, content_type = "application/problem+json")),
+    security(("instance_credential" = [])))]
 pub async fn instance_dead_letters(
     State(state): State<Shared>,
     Query(q): Query<LetterQuery>,
@@ -146,11 +185,12 @@ pub async fn instance_dead_letters(
     Ok(Json(letters(state.store.dead_letters(Some(&instance.id), limit).await?)))
 }
 
+/// `{"ids": [..]}`, or an empty body or `null`: every letter in scope.
 fn replay_request(body: &[u8]) -> Result<Replay> {
-    if body.is_empty() {
+    if body.iter().all(u8::is_ascii_whitespace) || body.trim_ascii() == b"null" {
         return Ok(Replay::default());
     }
-    serde_json::from_slice(body).map_err(|e| ConnectorError::Invalid(format!("The body must be {{\"ids\": [..]}} or empty: {e}")))
+    super::api::json(body)
 }
 
 async fn replay(state: &Shared, instance_id: Option<&str>, req: Replay) -> Result<Json<Replayed>> {
@@ -162,12 +202,24 @@ async fn replay(state: &Shared, instance_id: Option<&str>, req: Replay) -> Resul
 }
 
 /// `POST /api/v1/operator/dead-letters/replay` with `{"ids": [..]}` or nothing (all).
+#[utoipa::path(post, path = "/api/v1/operator/dead-letters/replay", tag = "operator",
+    summary = "Queue dead letters again",
+    description = "The given `ids`, or every dead letter when the body is empty or has no `ids`; a letter with a newer update of its computer is closed instead.",
+    request_body(content = Option<Replay>, description = "A JSON object, or no body."),
+    responses((status = 200, description = "Replayed.", body = Replayed), (status = 401, description = "The operator token is missing or not valid.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The operator API is off.", body = Problem, content_type = "application/problem+json"), (status = 413, description = "The body is larger than 16 MiB.", body = Problem, content_type = "application/problem+json"), (status = 422, description = "The body or a parameter breaks a rule of this document (see `detail`).", body = Problem, content_type = "application/problem+json")),
+    security(("operator_token" = [])))]
 pub async fn replay_dead_letters(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Result<Json<Replayed>> {
     operator(&state, &headers)?;
     replay(&state, None, replay_request(&body)?).await
 }
 
 /// `POST /api/v1/dead-letters/replay`: an instance's own.
+#[utoipa::path(post, path = "/api/v1/dead-letters/replay", tag = "instance",
+    summary = "Queue the instance's dead letters again",
+    request_body(content = Option<Replay>, description = "A JSON object, or no body."),
+    responses((status = 200, description = "Replayed.", body = Replayed), (status = 401, description = "The credential is missing or not valid.", body = Problem, content_type = "application/problem+json"), (status = 413, description = "The body is larger than 16 MiB.", body = Problem, content_type = "application/problem+json"), (status = 422, description = "The body or a parameter breaks a rule of this document (see `detail`).", body = Problem, content_type = "application/problem+json")),
+    security(("instance_credential" = [])))]
 pub async fn instance_replay(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Result<Json<Replayed>> {
     let instance = instance(&state, &headers).await?;
     replay(&state, Some(&instance.id), replay_request(&body)?).await
@@ -175,6 +227,13 @@ pub async fn instance_replay(State(state): State<Shared>, headers: HeaderMap, bo
 
 /// `GET /api/v1/operator/devices/{device_id}`: every update of the device, its message,
 /// and the outcomes reported back.
+#[utoipa::path(get, path = "/api/v1/operator/devices/{device_id}", tag = "operator",
+    summary = "Everything the connector did with one Entra device",
+    params(("device_id" = String, Path, format = Uuid, description = "The Entra device ID.")),
+    responses((status = 200, description = "The device's updates.", body = DeviceTrace), (status = 401, description = "The operator token is missing or not valid.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The device ID is not a GUID.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The device is unknown, or the operator API is off.", body = Problem, content_type = "application/problem+json")),
+    security(("operator_token" = [])))]
 pub async fn trace(State(state): State<Shared>, Path(device_id): Path<String>, headers: HeaderMap) -> Result<Json<DeviceTrace>> {
     operator(&state, &headers)?;
     if uuid::Uuid::parse_str(&device_id).is_err() {
