@@ -6,13 +6,15 @@ use wire::agent::InventoryReport;
 use wire::apple::MacOsVersion;
 
 use crate::domain::inventory::ca_state;
+use crate::domain::rsql::{self, Comparison, Node};
 use crate::store::{ComputerRow, InventoryQuery, LocalUserRow, SortColumn};
 
 pub const SECTIONS: [&str; 6] = ["GENERAL", "HARDWARE", "OPERATING_SYSTEM", "SECURITY", "DISK_ENCRYPTION", "LOCAL_USER_ACCOUNTS"];
 pub const MAX_PAGE_SIZE: i64 = 2000;
 
-/// Parses the query: `page`, `page-size`, `sort` (`field:asc|desc`), `filter` (`==` terms
-/// joined by `;` on `general.name`, `hardware.serialNumber`, `udid`) and `section`.
+/// Parses the query: `page`, `page-size`, `sort` (`field:asc|desc`), `filter` (RSQL:
+/// `==` comparisons joined by `;` on `general.name`, `hardware.serialNumber`, `udid`) and
+/// `section`. Errors are sentences for the caller.
 pub fn parse(pairs: &[(String, String)]) -> Result<(InventoryQuery, Vec<String>), String> {
     let get = |k: &str| pairs.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
     let number = |k: &str, default: i64| -> Result<i64, String> {
@@ -38,10 +40,13 @@ pub fn parse(pairs: &[(String, String)]) -> Result<(InventoryQuery, Vec<String>)
         };
     let mut query = InventoryQuery { name: None, serial: None, udid: None, sort_column: column, descending, page, page_size };
     if let Some(filter) = get("filter").filter(|f| !f.trim().is_empty()) {
-        for term in filter.split(';') {
-            let (field, value) = term.split_once("==").ok_or_else(|| format!("filter term '{term}' must be field==value"))?;
-            let value = value.trim().trim_matches('"').to_string();
-            match field.trim() {
+        for term in conjunction(rsql::parse(filter).map_err(|e| e.to_string())?)? {
+            let mut arguments = term.arguments.into_iter();
+            let value = match (term.operator.as_str(), arguments.next(), arguments.next()) {
+                ("==", Some(value), None) => value,
+                (op, _, _) => return Err(format!("the filter operator {op} is not supported; use ==")),
+            };
+            match term.selector.as_str() {
                 "general.name" => query.name = Some(value),
                 "hardware.serialNumber" => query.serial = Some(value),
                 "udid" => query.udid = Some(value),
@@ -57,6 +62,16 @@ pub fn parse(pairs: &[(String, String)]) -> Result<(InventoryQuery, Vec<String>)
         return Err(format!("unknown section {unknown}; sections: {}", SECTIONS.join(", ")));
     }
     Ok((query, sections))
+}
+
+/// The comparisons of a filter that only joins them with `;` (the store matches each
+/// field exactly); `,` and groups that need it are refused.
+fn conjunction(node: Node) -> Result<Vec<Comparison>, String> {
+    match node {
+        Node::Comparison(c) => Ok(vec![c]),
+        Node::And(parts) => Ok(parts.into_iter().map(conjunction).collect::<Result<Vec<_>, _>>()?.concat()),
+        Node::Or(_) => Err("filters joined by , (or) are not supported; join terms with ;".into()),
+    }
 }
 
 /// One computer with the requested sections; the others are null.
@@ -152,7 +167,11 @@ mod tests {
         assert_eq!(sections, ["GENERAL", "LOCAL_USER_ACCOUNTS"]);
         assert!(parse(&pairs("page-size=0")).is_err());
         assert!(parse(&pairs("sort=general.reportDate:asc")).unwrap_err().contains("not supported"));
-        assert!(parse(&pairs("filter=general.name=lt=A")).is_err());
+        assert!(parse(&pairs("filter=general.name=lt=A")).unwrap_err().contains("=lt= is not supported"));
+        assert!(parse(&pairs("filter=udid==A,udid==B")).unwrap_err().contains("not supported"));
+        assert!(parse(&pairs("filter=udid==A;")).unwrap_err().contains("position 7"));
+        let (q, _) = parse(&pairs("filter=general.name==%22Lab%3B%202%22;(udid==X)")).unwrap();
+        assert_eq!((q.name.as_deref(), q.udid.as_deref()), (Some("Lab; 2"), Some("X")));
         assert!(parse(&pairs("section=PRINTERS")).unwrap_err().contains("unknown section"));
     }
 }

@@ -5,4 +5,5 @@ pub mod inventory;
 pub mod inventory_api;
 pub mod jamf;
 pub mod normalize;
+pub mod rsql;
 pub mod settings;

@@ -11,8 +11,10 @@
 //!   macOS's `App Store and identified developers`, `i386` for an Intel Mac, an RSR
 //!   version `13.4.1 (a)` or a separate `(a)`), and stored under one canonical spelling.
 //! - Names are counted in characters, as people count them, not in bytes.
-//! - The Mac's clock is not trusted: a collection date more than a few minutes ahead of
-//!   the server's clock is refused; one ahead within that is taken as the time received.
+//! - The Mac's clock is not trusted: a collection date ahead of the server's clock is
+//!   taken as the time received (nothing can have been collected later), with a warning
+//!   when it is further ahead than clocks drift; the report itself is kept, so a Mac with
+//!   a wrong clock still reports its compliance data.
 
 use serde_json::Value;
 use wire::agent::InventoryReport;
@@ -63,7 +65,7 @@ pub fn report(raw: Value, now_ms: i64, defaults: &Defaults<'_>) -> Result<Normal
         let field = e.path().to_string();
         refuse(if field == "." { "(body)".into() } else { field }, e.into_inner().to_string())
     })?;
-    let collected_ms = collected_at(&report.collected_at, now_ms)?;
+    let collected_ms = collected_at(&report.collected_at, now_ms, &mut warnings)?;
     report.collected_at = platform::clock::ms_to_rfc3339(collected_ms);
     os(&mut report)?;
     users(&report)?;
@@ -159,19 +161,16 @@ pub fn architecture(value: &str) -> Option<&'static str> {
     }
 }
 
-fn collected_at(value: &str, now_ms: i64) -> Result<i64, Refused> {
+fn collected_at(value: &str, now_ms: i64, warnings: &mut Vec<String>) -> Result<i64, Refused> {
     let at = platform::clock::parse_rfc3339(value)
         .ok_or_else(|| refuse("collected_at", format!("'{value}' is not an RFC 3339 date such as 2026-11-30T09:15:00Z")))?;
-    platform::clock::reported_time(at.timestamp_millis(), now_ms).map_err(|ahead| {
-        refuse(
-            "collected_at",
-            format!(
-                "{value} is {} ahead of this server's clock (at most {} is allowed); correct the Mac's date and time, then report again",
-                platform::clock::describe_ms(ahead),
-                platform::clock::describe_ms(platform::clock::MAX_FUTURE_SKEW_MS)
-            ),
-        )
-    })
+    Ok(platform::clock::reported_time(at.timestamp_millis(), now_ms).unwrap_or_else(|ahead| {
+        warnings.push(format!(
+            "collected_at {value} is {} ahead of this server's clock; the time received is kept. Correct the Mac's date and time.",
+            platform::clock::describe_ms(ahead)
+        ));
+        now_ms
+    }))
 }
 
 /// The version with its RSR letter (from the version or from `os_version_extra`) and
@@ -329,11 +328,15 @@ mod tests {
     #[test]
     fn the_macs_clock_is_not_trusted() {
         let at = |ms: i64| json!({"collected_at": platform::clock::ms_to_rfc3339(ms)});
-        let e = report(with(at(NOW + 36 * 3_600_000)), NOW).unwrap_err();
-        assert!(e.field == "collected_at" && e.message.contains("36 h ahead"), "{e}");
-        assert!(report(with(json!({"collected_at": "2031-01-01T00:00:00Z"})), NOW).is_err());
+        let n = report(with(at(NOW + 36 * 3_600_000)), NOW).unwrap();
+        assert_eq!(n.collected_ms, NOW, "far ahead: taken as received");
+        assert!(n.warnings.len() == 1 && n.warnings[0].contains("36 h ahead"), "{:?}", n.warnings);
+        let n = report(with(json!({"collected_at": "2031-01-01T00:00:00Z"})), NOW).unwrap();
+        assert_eq!((n.collected_ms, n.report.collected_at.as_str()), (NOW, platform::clock::ms_to_rfc3339(NOW).as_str()));
         let n = report(with(at(NOW + 60_000)), NOW).unwrap();
         assert_eq!(n.collected_ms, NOW, "a little ahead: taken as received");
+        assert!(n.warnings.is_empty(), "within drift: no warning");
+        assert!(report(with(json!({"collected_at": "yesterday"})), NOW).unwrap_err().field == "collected_at");
         assert_eq!(report(with(at(NOW - 5_000)), NOW).unwrap().collected_ms, NOW - 5_000);
     }
 }
