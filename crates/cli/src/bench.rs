@@ -416,10 +416,9 @@ pub async fn connector_memory(data_dir: &Path, instances: usize, devices: usize)
     let now = chrono::Utc::now().timestamp_millis();
     let tenants = instances.div_ceil(10).max(1);
     let started = Instant::now();
-    let pool = &store.db.pool;
     let mut credentials = Vec::with_capacity(instances);
     let mut instance_tenant = Vec::with_capacity(instances);
-    let mut txn = pool.begin().await?;
+    let mut txn = store.db.begin().await?;
     for n in 0..instances {
         let (id, credential) = (uuid::Uuid::new_v4().to_string(), platform::secrets::random_token(16));
         let tenant = uuid::Uuid::from_u128(n as u128 % tenants as u128 + 1).to_string();
@@ -445,7 +444,7 @@ pub async fn connector_memory(data_dir: &Path, instances: usize, devices: usize)
     };
     let mut some_device = String::new();
     for chunk in (0..devices).collect::<Vec<_>>().chunks(10_000) {
-        let mut txn = pool.begin().await?;
+        let mut txn = store.db.begin().await?;
         for &n in chunk {
             let (instance, tenant) = &instance_tenant[n % instances.max(1)];
             let device = uuid::Uuid::new_v4().to_string();

@@ -12,6 +12,9 @@ pub mod seed;
 pub mod store;
 pub mod throttle;
 
+#[cfg(test)]
+mod fuzz_tests;
+
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;

@@ -11,6 +11,9 @@ pub mod onboarding;
 pub mod pipeline;
 pub mod store;
 
+#[cfg(test)]
+mod fuzz_tests;
+
 // The Microsoft-side client and retry rules are shared with the mdm's Manual mode.
 pub use partner::client as cloud_client;
 pub use partner::retry;

@@ -78,13 +78,45 @@ pub async fn start_link(state: &Shared, instance: &InstanceRow, req: StartLink) 
     Ok(LinkStarted { link_id: link.id, consent_url })
 }
 
-#[derive(serde::Deserialize)]
+/// The query of the admin-consent redirect back to the connector (Microsoft identity
+/// platform: `admin_consent=True&tenant=…&state=…`, or `error=…&error_description=…`).
+#[derive(Debug, serde::Deserialize)]
 pub struct ConsentResponse {
     pub state: Option<String>,
     pub tenant: Option<String>,
     pub admin_consent: Option<String>,
     pub error: Option<String>,
     pub error_description: Option<String>,
+}
+
+/// What a consent response says, read before any stored state is looked at.
+#[derive(Debug, PartialEq)]
+pub enum ConsentOutcome {
+    /// The administrator declined or the platform failed: `error` and its description.
+    Declined { error: String, detail: String },
+    /// Consent granted in `tenant` (a GUID).
+    Granted { tenant: String },
+}
+
+impl ConsentResponse {
+    /// The `state` the connector put in the consent URL. Errors: `BadState` when missing.
+    pub fn state_token(&self) -> Result<&str> {
+        self.state.as_deref().ok_or_else(|| ConnectorError::BadState("The consent response carries no state.".into()))
+    }
+
+    /// An error wins; otherwise `admin_consent=True` and a GUID `tenant` are required
+    /// (`BadState` otherwise).
+    pub fn outcome(&self) -> Result<ConsentOutcome> {
+        if let Some(error) = &self.error {
+            let detail = self.error_description.clone().unwrap_or_else(|| error.clone());
+            return Ok(ConsentOutcome::Declined { error: error.clone(), detail });
+        }
+        self.tenant
+            .as_ref()
+            .filter(|t| uuid::Uuid::parse_str(t).is_ok() && self.admin_consent.as_deref() == Some("True"))
+            .map(|t| ConsentOutcome::Granted { tenant: t.clone() })
+            .ok_or_else(|| ConnectorError::BadState("The consent response does not name a tenant.".into()))
+    }
 }
 
 fn back_to_instance(link: &LinkRow, params: &[(&str, &str)]) -> String {
@@ -95,30 +127,28 @@ fn back_to_instance(link: &LinkRow, params: &[(&str, &str)]) -> String {
 
 /// Handles the cloud's redirect after a consent; returns where the browser goes next.
 pub async fn consent_callback(state: &Shared, r: ConsentResponse) -> Result<String> {
-    let token = r.state.ok_or_else(|| ConnectorError::BadState("The consent response carries no state.".into()))?;
+    let token = r.state_token()?;
     let (link_id, step) =
-        state.store.take_consent_state(&platform::secrets::digest_hex(&token), state.clock.now_ms()).await?.ok_or_else(|| {
+        state.store.take_consent_state(&platform::secrets::digest_hex(token), state.clock.now_ms()).await?.ok_or_else(|| {
             ConnectorError::UnknownState("The consent state is unknown, expired or was already used. Start again with Connect.".into())
         })?;
     let mut link = state.store.link(&link_id).await?.ok_or_else(|| ConnectorError::NotFound("link".into()))?;
     let now = state.clock.now_ms();
-    if let Some(error) = r.error {
-        let detail = r.error_description.unwrap_or_else(|| error.clone());
-        link.status = link_status::FAILING.into();
-        link.checks = serde_json::to_string(&[Check {
-            name: "consent".into(),
-            passed: false,
-            detail: detail.clone(),
-            remedy: Some("Sign in as a Global Administrator of the tenant and accept both consents.".into()),
-        }])
-        .unwrap_or_default();
-        state.store.update_link(&link, &format!("consent not granted: {detail}"), now).await?;
-        return Ok(back_to_instance(&link, &[("error", &error), ("error_description", &detail)]));
-    }
-    let tenant = r
-        .tenant
-        .filter(|t| uuid::Uuid::parse_str(t).is_ok() && r.admin_consent.as_deref() == Some("True"))
-        .ok_or_else(|| ConnectorError::BadState("The consent response does not name a tenant.".into()))?;
+    let tenant = match r.outcome()? {
+        ConsentOutcome::Declined { error, detail } => {
+            link.status = link_status::FAILING.into();
+            link.checks = serde_json::to_string(&[Check {
+                name: "consent".into(),
+                passed: false,
+                detail: detail.clone(),
+                remedy: Some("Sign in as a Global Administrator of the tenant and accept both consents.".into()),
+            }])
+            .unwrap_or_default();
+            state.store.update_link(&link, &format!("consent not granted: {detail}"), now).await?;
+            return Ok(back_to_instance(&link, &[("error", &error), ("error_description", &detail)]));
+        }
+        ConsentOutcome::Granted { tenant } => tenant,
+    };
     let app = state.app(&link.cloud)?.clone();
     match step.as_str() {
         STEP_CONNECTOR => {

@@ -161,7 +161,7 @@ impl Store {
     // ---- links and consent -------------------------------------------------------------
 
     pub async fn insert_link(&self, l: &LinkRow, now: i64) -> Result<()> {
-        let mut txn = self.db.pool.begin().await?;
+        let mut txn = self.db.begin().await?;
         sqlx::query(
             "INSERT INTO links (id, instance_id, cloud, tenant_id, status, landing_page, return_url, checks, last_tested_ms, created_ms, updated_ms) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
@@ -216,7 +216,7 @@ impl Store {
 
     /// Moves every active link of a tenant to `status` (termination noticed from Intune).
     pub async fn set_active_links_status(&self, tenant_id: &str, status: &str, detail: &str, now: i64) -> Result<u64> {
-        let mut txn = self.db.pool.begin().await?;
+        let mut txn = self.db.begin().await?;
         let ids = sqlx::query_scalar::<_, String>("SELECT id FROM links WHERE tenant_id = $1 AND status = 'active'")
             .bind(tenant_id)
             .fetch_all(&mut *txn)
@@ -236,7 +236,7 @@ impl Store {
 
     /// Saves a link; a change of status goes into its history with `detail` (why).
     pub async fn update_link(&self, l: &LinkRow, detail: &str, now: i64) -> Result<()> {
-        let mut txn = self.db.pool.begin().await?;
+        let mut txn = self.db.begin().await?;
         let before =
             sqlx::query_scalar::<_, String>("SELECT status FROM links WHERE id = $1").bind(&l.id).fetch_optional(&mut *txn).await?;
         if before.as_deref() != Some(l.status.as_str()) {
@@ -290,7 +290,7 @@ impl Store {
     }
 
     pub fn begin(&self) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error>> + '_ {
-        self.db.pool.begin()
+        self.db.begin()
     }
 
     /// Tenants with queued updates.
@@ -479,7 +479,7 @@ impl Store {
         let letters = self.dead_letters(instance_id, i64::MAX).await?;
         let wanted: Vec<&DeadLetter> = letters.iter().filter(|d| ids.is_none_or(|ids| ids.contains(&d.id))).collect();
         let (mut replayed, mut superseded) = (0, 0);
-        let mut txn = self.db.pool.begin().await?;
+        let mut txn = self.db.begin().await?;
         for d in wanted {
             let newer =
                 sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM intake WHERE instance_id = $1 AND computer_id = $2 AND sequence > $3")
@@ -504,7 +504,7 @@ impl Store {
     /// Resends the newest update of every computer an instance reported on a tenant (the
     /// current state the connector holds). Returns how many were queued.
     pub async fn reconcile(&self, tenant_id: &str, instance_id: &str, now: i64) -> Result<u64> {
-        let mut txn = self.db.pool.begin().await?;
+        let mut txn = self.db.begin().await?;
         let r = sqlx::query(
             "UPDATE intake SET status = 'queued', message_id = NULL, received_ms = $1 WHERE status IN ('done', 'dead') AND id IN \
              (SELECT MAX(id) FROM intake WHERE tenant_id = $2 AND instance_id = $3 AND computer_id NOT LIKE 'withdraw:%' GROUP BY computer_id)",

@@ -268,7 +268,7 @@ pub async fn register_aad(state: &Shared, instance: &InstanceRow, computer: &Com
         }
     }
     bounded("username", &req.username, MAX_NAME_CHARS)?;
-    if !req.upn.contains('@') || !within(&req.upn, 320) {
+    if !wire::agent::is_upn(&req.upn) {
         return Err(MdmError::Invalid("upn must be a user principal name (name@domain) of at most 320 characters.".into()));
     }
     let now = state.clock.now_ms();

@@ -18,7 +18,7 @@ use crate::store::{ComputerRow, InstanceRow, Registration, tx};
 pub const MAX_RECORDS: usize = 2000;
 
 /// What became of a page.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
 pub struct ImportSummary {
     pub created: usize,
     pub updated: usize,
@@ -31,7 +31,7 @@ pub struct ImportSummary {
     pub warnings: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RefusedRecord {
     /// Position in the page's `results`.
     pub index: usize,

@@ -15,6 +15,9 @@ pub mod sealed;
 pub mod seed;
 pub mod store;
 
+#[cfg(test)]
+mod fuzz_tests;
+
 use std::io::Write;
 use std::net::TcpListener;
 use std::path::PathBuf;

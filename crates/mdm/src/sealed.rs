@@ -70,7 +70,7 @@ pub async fn rotate_sealing_key(database_url: &str, key_path: &Path) -> Result<u
     let old = Arc::new(SecretBox::load_or_create(key_path).map_err(MdmError::internal)?);
     let store = Store::connect(database_url, old.clone()).await?;
     let new = SecretBox::create_next(key_path).map_err(MdmError::internal)?;
-    let mut txn = store.db.pool.begin().await?;
+    let mut txn = store.db.begin().await?;
     let rows: Vec<(String, String, Option<String>)> =
         sqlx::query_as("SELECT id, invitation, connector_credential FROM instances").fetch_all(&mut *txn).await?;
     let mut count = 0;

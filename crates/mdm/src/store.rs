@@ -193,7 +193,7 @@ impl Store {
     }
 
     pub fn begin(&self) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error>> + '_ {
-        self.db.pool.begin()
+        self.db.begin()
     }
 
     // ---- instances and admins ----------------------------------------------------------

@@ -51,6 +51,23 @@ static DRIVERS: Once = Once::new();
 pub const STATISTICS_LIFETIME: Duration = Duration::from_secs(600);
 
 impl Db {
+    /// Begins a write transaction. On SQLite it takes the write lock at once (`BEGIN
+    /// IMMEDIATE`): a deferred transaction that reads and then writes fails at once with
+    /// "database is locked" (SQLITE_BUSY, `busy_timeout` not applied) when another
+    /// connection wrote in between; an immediate one waits its turn under `busy_timeout`.
+    pub async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+    }
+
+    /// Whether the database answers a query within 5 s (readiness checks).
+    pub async fn ping(&self) -> bool {
+        let query = sqlx::query("SELECT 1").execute(&self.pool);
+        matches!(tokio::time::timeout(Duration::from_secs(5), query).await, Ok(Ok(_)))
+    }
+
     /// Connects and brings the schema up to date.
     pub async fn connect(url: &str, migrations: &Migrations) -> Result<Db, Error> {
         DRIVERS.call_once(install_default_drivers);

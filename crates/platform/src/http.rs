@@ -97,11 +97,62 @@ where
     }
 }
 
+/// `GET /health/live`: the process answers.
+pub async fn live() -> &'static str {
+    "ok"
+}
+
+/// `GET /health/ready`'s answer: 200 `ready` while the service's database answers, else
+/// 503 (a load balancer takes the instance out of rotation).
+pub async fn ready(db: &crate::Db) -> (axum::http::StatusCode, &'static str) {
+    if db.ping().await {
+        (axum::http::StatusCode::OK, "ready")
+    } else {
+        (axum::http::StatusCode::SERVICE_UNAVAILABLE, "the database does not answer")
+    }
+}
+
+/// Reads a JSON request body that must be an object, as JSON Schema reads it: a whole
+/// float (`8.0`) counts as an integer ([`crate::text::json_integers`]). The error is a
+/// sentence for the caller (each service answers it in its own shape: the cloud's 400,
+/// the connector's and the mdm's 422).
+pub fn json_object<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
+    let invalid = |e: serde_json::Error| format!("The request body is not valid JSON for this call: {e}");
+    match serde_json::from_slice::<serde_json::Value>(body).map_err(invalid)? {
+        mut v @ serde_json::Value::Object(_) => {
+            crate::text::json_integers(&mut v);
+            serde_json::from_value(v).map_err(invalid)
+        }
+        _ => Err("The request body must be a JSON object.".into()),
+    }
+}
+
+/// Why a request carrying the NUL character (U+0000) in its path, query or text body is
+/// refused, or `None`. PostgreSQL's text cannot hold NUL (SQLite's can), so a service
+/// would otherwise keep such a value on one database and fail with a 500 on the other;
+/// every service refuses it up front, the same on both. A JSON body's NUL is the escape
+/// `\u0000` (a raw NUL is not JSON); any other body's is `%00` (as a form reads it). NUL
+/// in decoded HTTP Basic credentials is each service's own check.
+fn nul_character(parts: &axum::http::request::Parts, body: &[u8]) -> Option<String> {
+    let percent_nul = |s: &str| s.as_bytes().windows(3).any(|w| w[0] == b'%' && w[1] == b'0' && w[2] == b'0');
+    if percent_nul(parts.uri.path()) || parts.uri.query().is_some_and(percent_nul) {
+        return Some("The URL holds the NUL character (%00), which no value may contain.".into());
+    }
+    // Token endpoints read a form whatever the declared type, so every body that is not
+    // JSON is looked at as a form would be read.
+    let content_type = parts.headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let json = essence == "application/json" || essence.ends_with("+json");
+    let nul = body.contains(&0) || if json { crate::text::json_escapes_nul(body) } else { body.windows(3).any(|w| w == b"%00") };
+    nul.then(|| "The request body holds the NUL character (U+0000), which no value may contain.".into())
+}
+
 /// How a service answers a request body it will not take, in its own error shape.
 pub trait BodyRefusal: IntoResponse {
     /// More than `limit` bytes (413).
     fn too_large(limit: usize) -> Self;
-    /// The body could not be read (400).
+    /// The body could not be read, or holds NUL: the service's answer to a malformed
+    /// request (the cloud's 400, the connector's and the mdm's 422).
     fn unreadable(why: String) -> Self;
 }
 
@@ -140,6 +191,9 @@ pub async fn buffer_body<E: BodyRefusal>(
     }
     if read > limit || declared.is_some_and(|d| d > limit) {
         return E::too_large(limit).into_response();
+    }
+    if let Some(why) = nul_character(&parts, &kept) {
+        return E::unreadable(why).into_response();
     }
     next.run(Request::from_parts(parts, axum::body::Body::from(kept))).await
 }

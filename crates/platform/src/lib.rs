@@ -6,9 +6,12 @@
 
 pub mod clock;
 pub mod db;
+#[cfg(feature = "fuzzing")]
+pub mod fuzz;
 pub mod html;
 pub mod http;
 pub mod net;
+pub mod openapi;
 pub mod sealing;
 pub mod secrets;
 pub mod text;

@@ -3,7 +3,7 @@
 //! or read without the service's key, which lives in a file of its own (owner-only).
 //! Columns hold `sealed:v1:` and the sealed value, so a value written before sealing is
 //! told apart and sealed when the service starts. The key is rotated offline
-//! (`cloudconnector admin rotate-sealing-keys`): every sealed value is opened with the old
+//! (`cloudconnector rotate-sealing-keys`): every sealed value is opened with the old
 //! key and sealed with the new one in one transaction, the new key having been written
 //! to `<key>.next` first and taking the key file's place after.
 

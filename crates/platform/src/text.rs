@@ -28,8 +28,26 @@ pub fn json_integers(value: &mut serde_json::Value) {
     }
 }
 
+/// Whether JSON text `body` holds the escape `\u0000` (the NUL character) in a string: the
+/// backslash before `u0000` must itself be unescaped (`\\u0000` is the six characters
+/// `\u0000`, not NUL).
+pub fn json_escapes_nul(body: &[u8]) -> bool {
+    body.windows(5).enumerate().any(|(i, w)| w == b"u0000" && body[..i].iter().rev().take_while(|&&b| b == b'\\').count() % 2 == 1)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_nul_escape_is_told_from_an_escaped_backslash() {
+        use super::json_escapes_nul;
+        assert!(json_escapes_nul(br#"{"a":"x\u0000"}"#));
+        assert!(json_escapes_nul(br#"{"a\u0000":1}"#));
+        assert!(json_escapes_nul(br#"{"a":"\\\u0000"}"#));
+        assert!(!json_escapes_nul(br#"{"a":"\\u0000"}"#));
+        assert!(!json_escapes_nul(br#"{"a":"u0000"}"#));
+        assert!(!json_escapes_nul(br#"{"a":"\u0001"}"#));
+    }
+
     #[test]
     fn whole_floats_read_as_integers() {
         let mut v = serde_json::json!({"a": 69.0, "b": [1.5, -3.0, 1e300], "c": {"d": 7}});

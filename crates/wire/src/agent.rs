@@ -2,17 +2,24 @@
 
 use serde::{Deserialize, Serialize};
 
-/// `POST enrollments`: the Mac enrols with the instance's invitation code.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// `POST enrollments`: the Mac enrols with the instance's invitation code. Names are
+/// counted in characters once trimmed; the UDID is stored upper case, so one Mac is one
+/// computer however it spells it (enrolling again gives the same computer a new credential).
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Enroll {
+    /// The instance's enrolment invitation; another value is refused (401).
     pub invitation: String,
+    #[schema(min_length = 1, max_length = 64, pattern = "\\S")]
     pub udid: String,
+    #[schema(min_length = 1, max_length = 64, pattern = "\\S")]
     pub serial_number: String,
+    #[schema(min_length = 1, max_length = 255, pattern = "\\S")]
     pub device_name: String,
+    #[schema(min_length = 1, max_length = 255, pattern = "\\S")]
     pub model: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Enrolled {
     pub computer_id: i64,
     /// Per-computer bearer credential for every later agent call.
@@ -26,31 +33,58 @@ pub struct Enrolled {
 /// table in `docs/inventory.md`): the vocabularies of macOS and of Jamf Pro's API are
 /// understood, informational fields never block a report, and a value that would decide
 /// compliance but cannot be read is refused naming the field and what is allowed.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+///
+/// The schema states what a request may hold: informational fields take any value (one
+/// that cannot be read is dropped with a warning), compliance fields are strict.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct InventoryReport {
-    /// When the agent collected it (RFC 3339). A date more than a few minutes ahead of
-    /// the server's clock is refused; a report older than the stored one is refused.
+    /// When the agent collected it (RFC 3339). A date ahead of the server's clock is
+    /// taken as the time received (with a warning beyond 5 minutes); a report older than
+    /// the stored one is refused (409).
+    #[schema(format = DateTime)]
     pub collected_at: String,
+    /// Informational: when it cannot be read, the computer's name is kept.
+    #[schema(value_type = serde_json::Value, required = false)]
     pub device_name: String,
+    /// Informational: when it cannot be read, the computer's model is kept.
+    #[schema(value_type = serde_json::Value, required = false)]
     pub model: String,
+    /// Informational: an object of [`Hardware`] fields; what cannot be read is dropped.
     #[serde(default)]
+    #[schema(value_type = serde_json::Value, required = false)]
     pub hardware: Hardware,
+    /// Informational: `macOS` when it cannot be read.
+    #[schema(value_type = serde_json::Value, required = false)]
     pub os_name: String,
     /// `sw_vers -productVersion`, optionally with the RSR letter: `13.4.1 (a)`.
+    #[schema(pattern = "^\\s*([Mm][Aa][Cc][Oo][Ss]\\s*)?[0-9]{1,9}(\\.[0-9]{1,9}){0,2}([ \\t]*\\([A-Za-z]\\))?\\s*$")]
     pub os_version: String,
     /// `sw_vers -productVersionExtra` (`(a)`), as Macs report a Rapid Security Response
     /// apart from the version; folded into `os_version` when stored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^\\s*(\\([A-Za-z]\\))?\\s*$")]
     pub os_version_extra: Option<String>,
     /// `sw_vers -buildVersion`: with an RSR installed, the RSR's build (`22F770820d`).
+    #[schema(pattern = "^\\s*[0-9]{1,2}[A-Za-z][0-9]{1,9}[A-Za-z]?\\s*$")]
     pub os_build: String,
     pub security: Security,
-    /// FileVault state of each APFS volume.
+    /// FileVault state of each APFS volume; names differ, at most one is the boot volume.
     #[serde(default)]
     pub volumes: Vec<Volume>,
     #[serde(default)]
     pub password_policy: PasswordPolicy,
+    /// The Mac's local accounts; no name twice (macOS compares them without regard to case).
     pub local_users: Vec<LocalUser>,
+}
+
+/// `PUT`/`PATCH inventory`'s answer: the stored sequence and what was dropped.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct InventoryApplied {
+    pub computer_id: i64,
+    /// The computer's inventory sequence after this report.
+    pub sequence: i64,
+    /// Informational values that could not be read and were dropped, one sentence each.
+    pub warnings: Vec<String>,
 }
 
 /// The top-level sections a partial submission may carry.
@@ -70,7 +104,7 @@ pub const INVENTORY_SECTIONS: [&str; 11] = [
 
 /// Informational: never decides compliance, so a value that cannot be read is dropped
 /// with a warning instead of refusing the report.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Hardware {
     pub model_identifier: Option<String>,
     /// `arm64` or `x86_64` (Jamf Pro's `i386` is an Intel Mac).
@@ -81,7 +115,7 @@ pub struct Hardware {
     pub mac_address: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Security {
     /// FileVault 2 turned on for the boot volume.
     pub filevault_enabled: bool,
@@ -96,8 +130,9 @@ pub struct Security {
 }
 
 /// One volume and its FileVault state.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Volume {
+    #[schema(min_length = 1, max_length = 255, pattern = "\\S")]
     pub name: String,
     #[serde(default)]
     pub boot: bool,
@@ -156,6 +191,20 @@ macro_rules! vocabulary {
                 f.write_str(self.as_str())
             }
         }
+
+        impl utoipa::PartialSchema for $name {
+            /// Any spelling whose [`vocabulary_key`] is a listed value; listed: each value's key.
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                let keys: Vec<&str> = vec![$($canonical $(, $alias)*),+];
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .enum_values(Some(keys))
+                    .description(Some(concat!("Read without regard to case, blanks and punctuation (`App Store & identified developers` is APP_STORE_AND_IDENTIFIED_DEVELOPERS); stored and sent as the first spelling of its value. ", $what, ".")))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
 
         impl Serialize for $name {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -250,15 +299,19 @@ impl GatekeeperStatus {
 }
 
 /// The password rules in force for local accounts (from the configuration profile).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct PasswordPolicy {
+    #[schema(minimum = 0, maximum = 64)]
     pub min_length: Option<i32>,
     /// Minimum number of complex (non-alphanumeric) characters.
+    #[schema(minimum = 0, maximum = 64)]
     pub min_complex_characters: Option<i32>,
     /// Days before a password expires (none: never).
+    #[schema(minimum = 0, maximum = 65535)]
     pub max_age_days: Option<i32>,
     pub require_alphanumeric: Option<bool>,
     /// Previous passwords that may not be reused.
+    #[schema(minimum = 0, maximum = 64)]
     pub history_depth: Option<i32>,
 }
 
@@ -288,23 +341,40 @@ impl InventoryReport {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct LocalUser {
+    #[schema(min_length = 1, max_length = 255, pattern = "\\S")]
     pub username: String,
+    /// Informational: dropped (empty) when it cannot be read.
+    #[schema(value_type = serde_json::Value, required = false)]
     pub full_name: String,
 }
 
 /// `POST aad-registrations`: what the registration agent posts after Workplace Join.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AadRegistration {
+    /// The local account that registered.
+    #[schema(min_length = 1, max_length = 255, pattern = "\\S")]
     pub username: String,
+    #[schema(format = Uuid)]
     pub aad_device_id: String,
+    #[schema(format = Uuid)]
     pub aad_user_id: String,
+    /// The user's principal name (`name@domain`), at most 320 characters; see [`is_upn`].
+    #[schema(min_length = 3, max_length = 320, pattern = "^[^@\\s\\x00-\\x1f\\x7f-\\x9f]+@[^@\\s\\x00-\\x1f\\x7f-\\x9f]+$")]
     pub upn: String,
 }
 
+/// Whether `upn` is a user principal name as Entra ID forms one: `name@domain`, one `@`
+/// with text on both sides, no white space or control character, at most 320 characters
+/// (the schema's pattern says the same).
+pub fn is_upn(upn: &str) -> bool {
+    let clean = |part: &str| !part.is_empty() && !part.contains('@') && !part.chars().any(|c| c.is_whitespace() || c.is_control());
+    upn.chars().count() <= 320 && upn.split_once('@').is_some_and(|(name, domain)| clean(name) && clean(domain))
+}
+
 /// A computer's Conditional Access view, as the agent and console read it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ComputerCaView {
     pub computer_id: i64,
     pub users: Vec<LocalUserCa>,
@@ -312,7 +382,7 @@ pub struct ComputerCaView {
 
 /// Local User Accounts category: Conditional Access fields of one local user. Each
 /// registered user (own Workplace Join, own Entra device) has its own delivery state.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct LocalUserCa {
     pub username: String,
     pub computer_azure_active_directory_id: Option<String>,

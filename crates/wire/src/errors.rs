@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// The identity platform's error body (`/oauth2/v2.0/token` and friends).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct AadstsError {
     pub error: String,
     pub error_description: String,
@@ -23,16 +23,18 @@ impl AadstsError {
 }
 
 /// Microsoft Graph / OData error body: `{"error":{"code","message","innerError"}}`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct ODataError {
     pub error: ODataErrorDetail,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct ODataErrorDetail {
     pub code: String,
     pub message: String,
+    /// `date` and `request-id` of the failed request.
     #[serde(rename = "innerError", default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub inner_error: Option<serde_json::Value>,
 }
 

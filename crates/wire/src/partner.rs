@@ -251,10 +251,11 @@ pub struct ServiceEndpoint {
     pub uri: String,
 }
 
-/// Parse the OData-v3 key `guid'…'` (with or without the parentheses' content quotes).
+/// Parses the OData v3 key `guid'xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx'` (the hyphenated
+/// form only, as OData writes a Guid literal).
 pub fn parse_guid_key(key: &str) -> Option<uuid::Uuid> {
     let inner = key.strip_prefix("guid'")?.strip_suffix('\'')?;
-    uuid::Uuid::parse_str(inner).ok()
+    uuid::Uuid::try_parse(inner).ok().filter(|_| inner.len() == 36)
 }
 
 #[cfg(test)]

@@ -133,3 +133,45 @@ async fn agent_api_refuses_bad_requests_and_keeps_the_stored_state() {
     assert_eq!(problem(resp).await.0, 401);
     t.stop().await;
 }
+
+/// PostgreSQL's text cannot hold U+0000 (SQLite's can): every service refuses it up front,
+/// in its own error shape, so the same request gets the same answer on either database and
+/// never a 500. The six characters `\u0000` (an escaped backslash) are ordinary text.
+#[tokio::test]
+async fn nul_characters_are_refused_alike_on_every_database() {
+    let t = spawn(1).await;
+    let (cloud, connector, hq) = (t.cloud.url(), t.connector.url(), t.instance_url("hq"));
+    let registration = match &t.connector {
+        cloudconnector::stack::ConnectorService::InProcess(c) => c.state.config.registration_secret.clone(),
+        cloudconnector::stack::ConnectorService::Process(_) => unreachable!("in-process in this test"),
+    };
+    let instance = |version: &str| json!({"external_id": "nul-test", "name": "NUL test", "url": "https://mdm.example", "version": version});
+    let send = |req: reqwest::RequestBuilder| async move {
+        let resp = req.send().await.unwrap();
+        (resp.status().as_u16(), resp.headers().get("content-type").map(|v| v.to_str().unwrap().to_string()), resp.text().await.unwrap())
+    };
+    let registering = |body: Value| t.http.post(format!("{connector}/api/v1/instances")).bearer_auth(&registration).json(&body);
+    let (status, shape, body) = send(registering(instance("11\u{0}"))).await;
+    assert_eq!((status, shape.as_deref()), (422, Some("application/problem+json")), "{body}");
+    assert!(body.contains("NUL"), "{body}");
+    let (status, _, body) = send(registering(instance("11\\u0000"))).await;
+    assert_eq!(status, 200, "an escaped backslash is text: {body}");
+
+    let enrolment =
+        json!({"invitation": t.instance("hq").invitation, "udid": "U-1", "serial_number": "S1", "device_name": "Mac\u{0}", "model": "Mac"});
+    let (status, shape, body) = send(t.http.post(format!("{hq}/api/agent/v1/enrollments")).json(&enrolment)).await;
+    assert_eq!((status, shape.as_deref()), (422, Some("application/problem+json")), "{body}");
+    let (i_user, i_password) = (&t.instance("hq").admin_username, &t.instance("hq").admin_password);
+    let filter = t.http.get(format!("{hq}/api/v1/computers-inventory?filter=general.name%3D%3D%00")).basic_auth(i_user, Some(i_password));
+    let (status, shape, body) = send(filter).await;
+    assert_eq!((status, shape.as_deref()), (422, Some("application/problem+json")), "{body}");
+    assert_eq!(t.mdm_read("hq", "conditional-access/summary").await["computers"], 0, "nothing was enrolled");
+
+    let token = t
+        .http
+        .post(format!("{cloud}/{}/oauth2/v2.0/token", t.tenant.tenant_id))
+        .header("content-type", "application/x-www-form-urlencoded");
+    let (status, _, body) = send(token.body("grant_type=client_credentials&client_id=a%00b&client_secret=x&scope=x")).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("NUL"), "{body}");
+}

@@ -15,7 +15,7 @@ pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jw
 const MAX_LIFETIME_S: i64 = 24 * 3600;
 
 #[derive(Deserialize)]
-struct AssertionClaims {
+pub(crate) struct AssertionClaims {
     aud: String,
     iss: String,
     sub: String,
@@ -63,14 +63,22 @@ fn failed(detail: &str) -> CloudError {
     CloudError::login("invalid_client", 700027, format!("Client assertion failed signature validation. {detail}"))
 }
 
-/// Checks a client assertion for `client_id`. `audiences` are the token endpoint URLs the
-/// assertion may name. The same assertion may be presented again until it expires (MSAL
-/// and azure-identity reuse one for several minutes); another assertion reusing its
-/// `jti` is refused.
-pub async fn verify(store: &Store, client_id: &str, assertion: &str, audiences: &[String], now_ms: i64) -> Result<()> {
+/// What a client assertion's header names: its algorithm and the thumbprint of the
+/// certificate that signed it (`x5t#S256` when given, else `x5t`).
+#[derive(Debug, PartialEq)]
+pub struct AssertionHeader {
+    pub algorithm: Algorithm,
+    pub thumbprint: Vec<u8>,
+    /// Whether `thumbprint` is SHA-256 (`x5t#S256`) rather than SHA-1 (`x5t`).
+    pub sha256: bool,
+}
+
+/// Reads a client assertion's header before any key is looked at. The algorithm is read
+/// first: `none`, HMAC (keyed with the public certificate) and any algorithm but RS256 and
+/// PS256 are refused outright (AADSTS700027), as is a header naming no certificate; a
+/// header that is not a JWT's is AADSTS50027.
+pub fn read_header(assertion: &str) -> Result<AssertionHeader> {
     let malformed = || CloudError::login("invalid_request", 50027, "The client assertion is not a well-formed JWT.");
-    // The algorithm is read before anything else: `none`, HMAC (keyed with the public
-    // certificate) and any other algorithm are refused outright.
     let raw_alg = assertion
         .split('.')
         .next()
@@ -82,8 +90,6 @@ pub async fn verify(store: &Store, client_id: &str, assertion: &str, audiences: 
         return Err(failed("Only RS256 and PS256 assertions are accepted."));
     }
     let header = jsonwebtoken::decode_header(assertion).map_err(|_| malformed())?;
-    // Only asymmetric algorithms with a certificate thumbprint: `none` and HMAC (with
-    // the public key as secret) are refused before any key is looked at.
     let (algorithm, thumbprint, sha256) = match (header.alg, header.x5t_s256.as_deref(), header.x5t.as_deref()) {
         (Algorithm::PS256 | Algorithm::RS256, Some(t), _) => (header.alg, t, true),
         (Algorithm::PS256 | Algorithm::RS256, None, Some(t)) => (header.alg, t, false),
@@ -93,6 +99,16 @@ pub async fn verify(store: &Store, client_id: &str, assertion: &str, audiences: 
         _ => return Err(failed("Only RS256 and PS256 assertions are accepted.")),
     };
     let thumbprint = URL_SAFE_NO_PAD.decode(thumbprint.trim_end_matches('=')).map_err(|_| malformed())?;
+    Ok(AssertionHeader { algorithm, thumbprint, sha256 })
+}
+
+/// Checks a client assertion for `client_id`. `audiences` are the token endpoint URLs the
+/// assertion may name. The same assertion may be presented again until it expires (MSAL
+/// and azure-identity reuse one for several minutes); another assertion reusing its
+/// `jti` is refused.
+pub async fn verify(store: &Store, client_id: &str, assertion: &str, audiences: &[String], now_ms: i64) -> Result<()> {
+    let malformed = || CloudError::login("invalid_request", 50027, "The client assertion is not a well-formed JWT.");
+    let AssertionHeader { algorithm, thumbprint, sha256 } = read_header(assertion)?;
     let certificates = store.certificates(client_id).await?;
     let cert = certificates
         .iter()
@@ -130,7 +146,7 @@ pub async fn verify(store: &Store, client_id: &str, assertion: &str, audiences: 
 /// The claims of a signed assertion: issuer and subject the client, an audience of the
 /// tenant's token endpoint, a lifetime around now of at most [`MAX_LIFETIME_S`], a
 /// `jti`. Returns the `jti` and the expiry (seconds).
-fn check_claims(claims: AssertionClaims, client_id: &str, audiences: &[String], now_ms: i64) -> Result<(String, i64)> {
+pub(crate) fn check_claims(claims: AssertionClaims, client_id: &str, audiences: &[String], now_ms: i64) -> Result<(String, i64)> {
     if claims.iss != client_id || claims.sub != client_id {
         return Err(CloudError::login(
             "invalid_client",

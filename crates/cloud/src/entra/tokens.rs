@@ -235,15 +235,15 @@ pub fn token_lifetime_s() -> i64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn keys() -> Keys {
+    pub(crate) fn keys() -> Keys {
         let (kid, pem, cert) = new_key(0).unwrap();
         Keys { keys: RwLock::new(vec![key_from_pem(&kid, &pem, 0, &cert).unwrap()]) }
     }
 
-    fn claims(now: i64) -> AccessClaims {
+    pub(crate) fn claims(now: i64) -> AccessClaims {
         AccessClaims {
             aud: "https://api.manage.microsoft.com/".into(),
             iss: "https://sts.windows.net/t/".into(),

@@ -16,6 +16,13 @@ pub struct ApiVersion {
     api_version: Option<String>,
 }
 
+/// `servicePrincipalsByAppId/{app}/serviceEndpoints`: the partner services' base URLs.
+#[utoipa::path(get, path = "/aadgraph/{tenant}/servicePrincipalsByAppId/{app_id}/serviceEndpoints", tag = "partner",
+    summary = "Partner discovery (Azure AD Graph): the Intune partner services' URLs for the tenant",
+    params(("tenant" = String, Path, description = "The tenant ID or a verified domain."), ("app_id" = String, Path, description = "The Intune application ID."), ("api-version" = String, Query, description = "`1.6`.")),
+    responses((status = 200, description = "The service endpoints (`value`).", body = Object), (status = 400, description = "The api-version is missing.", body = wire::errors::ODataError), (status = 401, description = "The token is missing, expired or not for Azure AD Graph.", body = wire::errors::ODataError),
+        (status = 403, description = "The token is another tenant's or lacks Application.Read.All / Directory.Read.All.", body = wire::errors::ODataError), (status = 404, description = "No such tenant.", body = wire::errors::ODataError)),
+    security(("aad_graph_token" = [])))]
 pub async fn service_endpoints(
     State(state): State<Shared>,
     Path((tenant_key, app_id)): Path<(String, String)>,

@@ -54,11 +54,19 @@ async fn issuer_tenant(state: &Shared, segment: &str) -> Result<String> {
     if MULTI_TENANT_SEGMENTS.contains(&segment) { Ok("{tenantid}".into()) } else { Ok(tenant(state, segment).await?.id) }
 }
 
+#[utoipa::path(get, path = "/{tenant}/v2.0/.well-known/openid-configuration", tag = "identity",
+    summary = "OpenID Connect discovery (v2.0 endpoints)",
+    params(("tenant" = String, Path, description = "A tenant ID, one of its verified domains, or `common` / `organizations` (multi-tenant).")),
+    responses((status = 200, description = "The document.", body = Object), (status = 400, description = "No such tenant (AADSTS90002).", body = wire::errors::AadstsError)))]
 pub async fn openid_configuration_v2(State(state): State<Shared>, Path(segment): Path<String>) -> Result<Json<serde_json::Value>> {
     let issuer = issuer_tenant(&state, &segment).await?;
     Ok(Json(openid_configuration(&state, &segment, &issuer, true)))
 }
 
+#[utoipa::path(get, path = "/{tenant}/.well-known/openid-configuration", tag = "identity",
+    summary = "OpenID Connect discovery (v1 endpoints)",
+    params(("tenant" = String, Path, description = "A tenant ID, one of its verified domains, or `common` / `organizations` (multi-tenant).")),
+    responses((status = 200, description = "The document.", body = Object), (status = 400, description = "No such tenant (AADSTS90002).", body = wire::errors::AadstsError)))]
 pub async fn openid_configuration_v1(State(state): State<Shared>, Path(segment): Path<String>) -> Result<Json<serde_json::Value>> {
     let issuer = issuer_tenant(&state, &segment).await?;
     Ok(Json(openid_configuration(&state, &segment, &issuer, false)))
@@ -66,6 +74,10 @@ pub async fn openid_configuration_v1(State(state): State<Shared>, Path(segment):
 
 /// `/{tenant}/discovery/v2.0/keys`: each key names the issuer it signs for
 /// (`{base}/{tenantid}/v2.0`, templated on `common`, `organizations`), as Microsoft's do.
+#[utoipa::path(get, path = "/{tenant}/discovery/v2.0/keys", tag = "identity",
+    summary = "The token-signing keys (JWKS), each naming its issuer",
+    params(("tenant" = String, Path, description = "A tenant ID, one of its verified domains, or `common` / `organizations` (multi-tenant).")),
+    responses((status = 200, description = "The document.", body = Object), (status = 400, description = "No such tenant (AADSTS90002).", body = wire::errors::AadstsError)))]
 pub async fn jwks_v2(State(state): State<Shared>, Path(segment): Path<String>) -> Result<Json<serde_json::Value>> {
     let issuer = format!("{}/{}/v2.0", state.base_url, issuer_tenant(&state, &segment).await?);
     let mut set = serde_json::to_value(state.keys.jwks()).map_err(CloudError::internal)?;
@@ -76,6 +88,10 @@ pub async fn jwks_v2(State(state): State<Shared>, Path(segment): Path<String>) -
 }
 
 /// `/{tenant}/discovery/keys` (v1): the same keys, without an issuer.
+#[utoipa::path(get, path = "/{tenant}/discovery/keys", tag = "identity",
+    summary = "The token-signing keys (JWKS, v1)",
+    params(("tenant" = String, Path, description = "A tenant ID, one of its verified domains, or `common` / `organizations` (multi-tenant).")),
+    responses((status = 200, description = "The document.", body = Object), (status = 400, description = "No such tenant (AADSTS90002).", body = wire::errors::AadstsError)))]
 pub async fn jwks_v1(State(state): State<Shared>, Path(segment): Path<String>) -> Result<Json<serde_json::Value>> {
     issuer_tenant(&state, &segment).await?;
     Ok(Json(serde_json::to_value(state.keys.jwks()).map_err(CloudError::internal)?))

@@ -45,10 +45,28 @@ pub(crate) async fn tenant(state: &Shared, key: &str) -> Result<Tenant> {
     })
 }
 
+#[utoipa::path(post, path = "/{tenant}/oauth2/v2.0/token", tag = "identity",
+    summary = "A token (v2.0: `scope`)",
+    description = "Client credentials (secret or certificate assertion), resource owner password, or an authorization code. Errors are the identity platform's: `invalid_client` is 401, every other error 400.",
+    params(("tenant" = String, Path, description = "A tenant ID, one of its verified domains, or `common` / `organizations` (multi-tenant).")),
+    request_body(content = super::openapi::TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "The token.", body = super::openapi::TokenAnswer),
+        (status = 400, description = "A parameter is missing or not valid, the tenant or application is unknown, or the grant is refused.", body = wire::errors::AadstsError),
+        (status = 401, description = "The client's credentials are not valid (`invalid_client`).", body = wire::errors::AadstsError),
+        (status = 413, description = "The body is too large.", body = wire::errors::ODataError)))]
 pub async fn token_v2(State(state): State<Shared>, Path(segment): Path<String>, headers: HeaderMap, body: Bytes) -> Result<Response> {
     token(state, segment, headers, body, false).await
 }
 
+#[utoipa::path(post, path = "/{tenant}/oauth2/token", tag = "identity",
+    summary = "A token (v1: `resource`)",
+    description = "Client credentials (secret or certificate assertion), resource owner password, or an authorization code. Errors are the identity platform's: `invalid_client` is 401, every other error 400.",
+    params(("tenant" = String, Path, description = "A tenant ID, one of its verified domains, or `common` / `organizations` (multi-tenant).")),
+    request_body(content = super::openapi::TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "The token.", body = super::openapi::TokenAnswer),
+        (status = 400, description = "A parameter is missing or not valid, the tenant or application is unknown, or the grant is refused.", body = wire::errors::AadstsError),
+        (status = 401, description = "The client's credentials are not valid (`invalid_client`).", body = wire::errors::AadstsError),
+        (status = 413, description = "The body is too large.", body = wire::errors::ODataError)))]
 pub async fn token_v1(State(state): State<Shared>, Path(segment): Path<String>, headers: HeaderMap, body: Bytes) -> Result<Response> {
     token(state, segment, headers, body, true).await
 }
@@ -183,6 +201,8 @@ async fn authenticate_client(
         .and_then(|v| v.strip_prefix("Basic "))
         .and_then(|b| STANDARD.decode(b.trim()).ok())
         .and_then(|b| String::from_utf8(b).ok())
+        // NUL cannot name a client (nor be stored on PostgreSQL): such a header is not read.
+        .filter(|s| !s.contains('\0'))
         .and_then(|s| {
             let (id, secret) = s.split_once(':')?;
             let decode = |v: &str| url::form_urlencoded::parse(format!("v={v}").as_bytes()).next().map(|(_, v)| v.into_owned());

@@ -10,6 +10,7 @@ pub use console::PARTNER_PAGE;
 mod enrollment;
 mod graph;
 mod login;
+mod openapi;
 mod partner_api;
 
 use axum::extract::{DefaultBodyLimit, State};
@@ -63,7 +64,10 @@ pub fn router(state: Shared) -> Router {
             put(partner_api::upload).get(partner_api::upload_status),
         )
         // Admin consoles (Entra admin center, Intune admin center).
-        .merge(console::router());
+        .merge(console::router())
+        .route("/openapi.json", get(openapi::document))
+        .route("/health/live", get(openapi::live))
+        .route("/health/ready", get(openapi::ready));
     if state.clock.is_adjustable() {
         router = router.route("/_test/clock/advance", post(advance_clock)).route("/_test/faults", post(plan_faults).get(fault_arrivals));
     }

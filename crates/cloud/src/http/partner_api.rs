@@ -25,12 +25,12 @@ pub struct ApiVersion {
 
 const INTUNE_AUDIENCES: [&str; 2] = ["https://api.manage.microsoft.com/", wire::ids::INTUNE_APP_ID];
 
-/// Splits `Entity(guid'…')` into the entity set and its key. A stray `}` after the key,
+/// Splits `Entity(guid'…')` into the entity set and its key. One stray `}` after the key,
 /// which a live partner client sends and the real service takes, is read past.
 fn entity(resource: &str) -> Result<(&str, uuid::Uuid)> {
     let bad = || CloudError::bad_request(format!("Resource '{resource}' is not of the form Entity(guid'…')."));
     let (name, rest) = resource.split_once('(').ok_or_else(bad)?;
-    let key = rest.trim_end_matches('}').strip_suffix(')').ok_or_else(bad)?;
+    let key = rest.strip_suffix('}').unwrap_or(rest).strip_suffix(')').ok_or_else(bad)?;
     Ok((name, parse_guid_key(key).ok_or_else(bad)?))
 }
 
@@ -59,11 +59,18 @@ async fn caller(
     Ok((tenant, claims))
 }
 
+/// A JSON object body, read as JSON Schema reads it (a whole float is an integer).
 fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T> {
-    serde_json::from_slice(body).map_err(|e| CloudError::bad_request(format!("The request body is not valid: {e}")))
+    platform::http::json_object(body).map_err(CloudError::bad_request)
 }
 
 /// `PartnerTenants(guid'…')` (provision / deprovision) and `PartnerTenantHeartbeat(guid'…')`.
+#[utoipa::path(put, path = "/fef/{unit}/TrafficGateway/TrafficRoutingService/PartnerAPI/StatelessPartnerTenantDataSyncService/{resource}", tag = "partner",
+    summary = "Provision or deprovision the partner (PartnerTenants), or beat its heartbeat (PartnerTenantHeartbeat)",
+    params(("unit" = String, Path, description = "The tenant's scale unit, as discovery publishes it."), ("resource" = String, Path, pattern = r"^(PartnerTenants|PartnerTenantHeartbeat)\(guid'[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}'\)\}?$", description = "`PartnerTenants(guid'<tenant>')` or `PartnerTenantHeartbeat(guid'<tenant>')`: the key is the caller's tenant."), ("api-version" = String, Query, description = "The service's API version (`1.0`, `1.6`).")),
+    request_body(content = Object, description = "`PartnerTenants`: `{\"Provisioned\": 1 (provisioned) or 2 (deprovisioned), \"PartnerEnrollmentUrl\", \"PartnerRemediationUrl\"}`; `PartnerTenantHeartbeat`: `{\"Timestamp\"}`."),
+    responses((status = 200, description = "The partner's state.", body = Object), (status = 400, description = "The api-version is missing, the key is not of the form Entity(guid'…') or the body is not valid.", body = wire::errors::ODataError), (status = 401, description = "The token is missing, expired or not for this audience.", body = wire::errors::ODataError), (status = 403, description = "The token lacks update_device_attributes, names another tenant, or the application is not the tenant's partner (or it is terminated).", body = wire::errors::ODataError), (status = 404, description = "No partner service at this address for the token's tenant, or no such entity set.", body = wire::errors::ODataError), (status = 409, description = "A manual connection (single-tenant app) already serves another instance of this tenant.", body = wire::errors::ODataError), (status = 413, description = "The body is too large.", body = wire::errors::ODataError), (status = 429, description = "The tenant's budget is spent; retry after `Retry-After` seconds.", body = wire::errors::ODataError, headers(("Retry-After" = u64, description = "Seconds to wait.")))),
+    security(("intune_token" = [])))]
 pub async fn tenant_data_sync(
     State(state): State<Shared>,
     Path((unit, resource)): Path<(String, String)>,
@@ -169,6 +176,14 @@ async fn compliance_partner_sync(
 }
 
 /// `PUT DataUploadMessages(guid'<message id>')`.
+#[utoipa::path(put, path = "/fef/{unit}/TrafficGateway/TrafficRoutingService/PartnerAPI/StatelessPartnerDeviceDataSyncService/{resource}", tag = "partner",
+    summary = "Upload a message of device items",
+    description = "Taken at once and processed in the background: read its items with GET on the same key. The same body under the same ID is answered again; other content under an ID still being processed is 409.",
+    params(("unit" = String, Path, description = "The tenant's scale unit, as discovery publishes it."), ("resource" = String, Path, pattern = r"^DataUploadMessages\(guid'[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}'\)\}?$", description = "`DataUploadMessages(guid'<message id>')`."), ("api-version" = String, Query, description = "The service's API version (`1.0`, `1.6`).")),
+    request_body = wire::partner::UploadMessage,
+    responses((status = 200, description = "Taken.", body = wire::partner::UploadAccepted), (status = 400, description = "The api-version is missing, the key is not of the form Entity(guid'…') or the body is not valid.", body = wire::errors::ODataError), (status = 401, description = "The token is missing, expired or not for this audience.", body = wire::errors::ODataError), (status = 403, description = "The token lacks update_device_attributes, names another tenant, or the application is not the tenant's partner (or it is terminated).", body = wire::errors::ODataError), (status = 404, description = "No partner service at this address for the token's tenant, or no such entity set.", body = wire::errors::ODataError),
+        (status = 409, description = "Another message with this ID is still being processed.", body = wire::errors::ODataError), (status = 413, description = "The body is larger than the service takes, or it has too many items.", body = wire::errors::ODataError), (status = 429, description = "The tenant's budget is spent; retry after `Retry-After` seconds.", body = wire::errors::ODataError, headers(("Retry-After" = u64, description = "Seconds to wait.")))),
+    security(("intune_token" = [])))]
 pub async fn upload(
     State(state): State<Shared>,
     Path((unit, resource)): Path<(String, String)>,
@@ -187,6 +202,11 @@ pub async fn upload(
 }
 
 /// `GET DataUploadMessages(guid'<message id>')`: Pending until processed, then per-item results.
+#[utoipa::path(get, path = "/fef/{unit}/TrafficGateway/TrafficRoutingService/PartnerAPI/StatelessPartnerDeviceDataSyncService/{resource}", tag = "partner",
+    summary = "An upload message's state and per-item results",
+    params(("unit" = String, Path, description = "The tenant's scale unit, as discovery publishes it."), ("resource" = String, Path, pattern = r"^DataUploadMessages\(guid'[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}'\)\}?$", description = "`DataUploadMessages(guid'<message id>')`."), ("api-version" = String, Query, description = "The service's API version (`1.0`, `1.6`).")),
+    responses((status = 200, description = "`Pending` until processed, then each item's result.", body = wire::partner::UploadStatus), (status = 400, description = "The api-version is missing or the key is not of the form Entity(guid'…').", body = wire::errors::ODataError), (status = 401, description = "The token is missing, expired or not for this audience.", body = wire::errors::ODataError), (status = 403, description = "The token lacks update_device_attributes, names another tenant, or the application is not the tenant's partner (or it is terminated).", body = wire::errors::ODataError), (status = 404, description = "No partner service at this address for the token's tenant, or no such entity set.", body = wire::errors::ODataError), (status = 429, description = "The tenant's budget is spent; retry after `Retry-After` seconds.", body = wire::errors::ODataError, headers(("Retry-After" = u64, description = "Seconds to wait.")))),
+    security(("intune_token" = [])))]
 pub async fn upload_status(
     State(state): State<Shared>,
     Path((unit, resource)): Path<(String, String)>,
@@ -224,6 +244,13 @@ fn partner_policy_json(p: &crate::store::PartnerPolicyRow) -> serde_json::Value 
 }
 
 /// `POST PartnerCompliancePolicies`: 201 with the policy, 409 if it exists already.
+#[utoipa::path(post, path = "/fef/{unit}/TrafficGateway/TrafficRoutingService/PartnerAPI/StatelessPartnerTenantDataSyncService/{resource}", tag = "partner",
+    summary = "Create a partner compliance policy (a compliance partner's policy the tenant can assign)",
+    params(("unit" = String, Path, description = "The tenant's scale unit, as discovery publishes it."), ("resource" = super::openapi::PoliciesSet, Path, description = "`PartnerCompliancePolicies`."), ("api-version" = String, Query, description = "The service's API version (`1.0`, `1.6`).")),
+    request_body = super::openapi::PartnerPolicyForm,
+    responses((status = 201, description = "The policy, also as `value[0]` (live partner clients read it there).", body = Object), (status = 400, description = "The api-version is missing, the body is not a JSON object, DisplayName is blank, Platform is not one of macOS, iOS, android, windows, or Description is not text.", body = wire::errors::ODataError), (status = 401, description = "The token is missing, expired or not for this audience.", body = wire::errors::ODataError), (status = 403, description = "The token lacks update_device_attributes, names another tenant, or the application is not the tenant's partner (or it is terminated).", body = wire::errors::ODataError), (status = 404, description = "No partner service at this address for the token's tenant, or no such entity set.", body = wire::errors::ODataError),
+        (status = 409, description = "A policy with this name exists already.", body = wire::errors::ODataError), (status = 413, description = "The body is too large.", body = wire::errors::ODataError), (status = 429, description = "The tenant's budget is spent; retry after `Retry-After` seconds.", body = wire::errors::ODataError, headers(("Retry-After" = u64, description = "Seconds to wait.")))),
+    security(("intune_token" = [])))]
 pub async fn create_partner_policy(
     State(state): State<Shared>,
     Path((unit, resource)): Path<(String, String)>,
@@ -237,8 +264,11 @@ pub async fn create_partner_policy(
     }
     let app_id = uploads::authorize_partner(&state.store, &tenant.id, &claims).await?;
     let req: serde_json::Value = json_body(&body)?;
-    let text = |k: &str| req.get(k).and_then(|v| v.as_str()).map(str::trim).unwrap_or("").to_string();
-    let (name, platform) = (text("DisplayName"), text("Platform"));
+    let text = |k: &str| req.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
+    let (name, platform) = (text("DisplayName").trim().to_string(), text("Platform"));
+    if !req.get("Description").is_none_or(|d| d.is_null() || d.is_string()) {
+        return Err(CloudError::bad_request("Description must be text."));
+    }
     if name.is_empty() || !["macOS", "iOS", "android", "windows"].contains(&platform.as_str()) {
         return Err(CloudError::bad_request("DisplayName is required and Platform must be macOS, iOS, android or windows."));
     }
@@ -247,7 +277,7 @@ pub async fn create_partner_policy(
         tenant_id: tenant.id.clone(),
         app_id,
         display_name: name.clone(),
-        description: text("Description"),
+        description: text("Description").trim().to_string(),
         platform,
         assignments: "[]".into(),
     };
@@ -266,6 +296,11 @@ pub async fn create_partner_policy(
 }
 
 /// `GET PartnerCompliancePolicies`.
+#[utoipa::path(get, path = "/fef/{unit}/TrafficGateway/TrafficRoutingService/PartnerAPI/StatelessPartnerTenantDataSyncService/{resource}", tag = "partner",
+    summary = "The partner's compliance policies",
+    params(("unit" = String, Path, description = "The tenant's scale unit, as discovery publishes it."), ("resource" = super::openapi::PoliciesSet, Path, description = "`PartnerCompliancePolicies`."), ("api-version" = String, Query, description = "The service's API version (`1.0`, `1.6`).")),
+    responses((status = 200, description = "The policies (`value`).", body = Object), (status = 400, description = "The api-version is missing.", body = wire::errors::ODataError), (status = 401, description = "The token is missing, expired or not for this audience.", body = wire::errors::ODataError), (status = 403, description = "The token lacks update_device_attributes, names another tenant, or the application is not the tenant's partner (or it is terminated).", body = wire::errors::ODataError), (status = 404, description = "No partner service at this address for the token's tenant, or no such entity set.", body = wire::errors::ODataError), (status = 429, description = "The tenant's budget is spent; retry after `Retry-After` seconds.", body = wire::errors::ODataError, headers(("Retry-After" = u64, description = "Seconds to wait.")))),
+    security(("intune_token" = [])))]
 pub async fn list_partner_policies(
     State(state): State<Shared>,
     Path((unit, resource)): Path<(String, String)>,
@@ -282,6 +317,14 @@ pub async fn list_partner_policies(
 }
 
 /// `POST PartnerCompliancePolicies(guid'…')/Assign` with `{"assignments": ["<group id>", …]}`.
+#[utoipa::path(post, path = "/fef/{unit}/TrafficGateway/TrafficRoutingService/PartnerAPI/StatelessPartnerTenantDataSyncService/{resource}/Assign", tag = "partner",
+    summary = "Assign a partner compliance policy to user groups of the tenant",
+    description = "Every group must be a user group of the tenant (400 otherwise); the assignments replace the policy's earlier ones.",
+    params(("unit" = String, Path, description = "The tenant's scale unit, as discovery publishes it."), ("resource" = String, Path, pattern = r"^PartnerCompliancePolicies\(guid'[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}'\)\}?$", description = "`PartnerCompliancePolicies(guid'<policy id>')`."), ("api-version" = String, Query, description = "The service's API version (`1.0`, `1.6`).")),
+    request_body = super::openapi::AssignForm,
+    responses((status = 204, description = "Assigned."), (status = 400, description = "The api-version is missing, the key is malformed, assignments is not an array of strings, or a group is not a user group of the tenant.", body = wire::errors::ODataError), (status = 401, description = "The token is missing, expired or not for this audience.", body = wire::errors::ODataError), (status = 403, description = "The token lacks update_device_attributes, names another tenant, or the application is not the tenant's partner (or it is terminated).", body = wire::errors::ODataError),
+        (status = 404, description = "No partner service at this address for the token's tenant, no such entity set, or no such policy.", body = wire::errors::ODataError), (status = 413, description = "The body is too large.", body = wire::errors::ODataError), (status = 429, description = "The tenant's budget is spent; retry after `Retry-After` seconds.", body = wire::errors::ODataError, headers(("Retry-After" = u64, description = "Seconds to wait.")))),
+    security(("intune_token" = [])))]
 pub async fn assign_partner_policy(
     State(state): State<Shared>,
     Path((unit, resource)): Path<(String, String)>,

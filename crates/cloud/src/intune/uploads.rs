@@ -30,28 +30,7 @@ pub async fn accept(
     now_ms: i64,
 ) -> Result<UploadAccepted> {
     let app_id = authorize_partner(store, tenant_id, claims).await?;
-    if body.len() > MAX_BODY_BYTES {
-        return Err(CloudError::odata(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "RequestEntityTooLarge",
-            format!("An upload message may carry at most {MAX_BODY_BYTES} bytes."),
-        ));
-    }
-    let message: UploadMessage =
-        serde_json::from_slice(body).map_err(|e| CloudError::bad_request(format!("The upload message is not valid: {e}")))?;
-    if !message.tenant_id.eq_ignore_ascii_case(tenant_id) {
-        return Err(CloudError::bad_request(format!(
-            "TenantId {} does not match the tenant {tenant_id} of this endpoint.",
-            message.tenant_id
-        )));
-    }
-    if message.content.len() > MAX_ITEMS_PER_MESSAGE {
-        return Err(CloudError::odata(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "TooManyItems",
-            format!("An upload message may carry at most {MAX_ITEMS_PER_MESSAGE} items; this one has {}.", message.content.len()),
-        ));
-    }
+    read_message(body, tenant_id)?;
     let digest = platform::secrets::digest_hex(std::str::from_utf8(body).unwrap_or_default());
     let row = UploadRow {
         message_id: message_id.to_string(),
@@ -79,6 +58,40 @@ pub async fn accept(
         }
     }
     Ok(UploadAccepted { tenant_id: tenant_id.into(), message_id: message_id.to_string(), error_code: 0, error_detail: None })
+}
+
+/// Reads an upload message's body as the partner service takes it: at most
+/// [`MAX_BODY_BYTES`] bytes, a `DataUploadMessage` (Intune partner device data sync: the
+/// items as an array or as a string holding one) for `tenant_id`, at most
+/// [`MAX_ITEMS_PER_MESSAGE`] items. Errors: 413 (`RequestEntityTooLarge`,
+/// `TooManyItems`), 400 (not a message), 403 (another tenant's).
+pub fn read_message(body: &[u8], tenant_id: &str) -> Result<UploadMessage> {
+    if body.len() > MAX_BODY_BYTES {
+        return Err(CloudError::odata(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestEntityTooLarge",
+            format!("An upload message may carry at most {MAX_BODY_BYTES} bytes."),
+        ));
+    }
+    // Read as JSON Schema reads it: a whole float (`8.0`) is an integer.
+    let message: UploadMessage =
+        platform::http::json_object(body).map_err(|e| CloudError::bad_request(format!("The upload message is not valid: {e}")))?;
+    if !message.tenant_id.eq_ignore_ascii_case(tenant_id) {
+        // Authenticated, but writing for a tenant the token and endpoint are not: as a key
+        // naming another tenant in the tenant data sync service.
+        return Err(CloudError::forbidden(format!(
+            "TenantId {} does not match the tenant {tenant_id} of this endpoint.",
+            message.tenant_id
+        )));
+    }
+    if message.content.len() > MAX_ITEMS_PER_MESSAGE {
+        return Err(CloudError::odata(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "TooManyItems",
+            format!("An upload message may carry at most {MAX_ITEMS_PER_MESSAGE} items; this one has {}.", message.content.len()),
+        ));
+    }
+    Ok(message)
 }
 
 /// The rules every partner-service call shares: the token is for this tenant, carries
@@ -158,7 +171,8 @@ struct Planned {
 }
 
 async fn apply(store: &Store, message: &UploadRow, now_ms: i64, no_policy_is_compliant: bool) -> Result<()> {
-    let body: UploadMessage = match serde_json::from_str(&message.body) {
+    // Read as `read_message` read it when it was taken (whole floats are integers).
+    let body: UploadMessage = match platform::http::json_object(message.body.as_bytes()) {
         Ok(b) => b,
         Err(e) => {
             let mut conn = store.db.pool.acquire().await?;

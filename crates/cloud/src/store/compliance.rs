@@ -131,7 +131,7 @@ impl Store {
 
     /// Replaces a policy's assignments.
     pub async fn set_policy_assignments(&self, policy_id: &str, groups: &[String]) -> Result<()> {
-        let mut tx = self.db.pool.begin().await?;
+        let mut tx = self.db.begin().await?;
         sqlx::query("DELETE FROM policy_assignments WHERE policy_id = $1").bind(policy_id).execute(&mut *tx).await?;
         for g in groups {
             sqlx::query("INSERT INTO policy_assignments (policy_id, group_id) VALUES ($1, $2)")
@@ -224,7 +224,7 @@ impl Store {
     /// Saves the tenant's compliance policy settings; a new validity period moves when each
     /// of its devices' compliance lapses.
     pub async fn save_compliance_settings(&self, tenant_id: &str, no_policy_is_compliant: bool, validity_days: i64) -> Result<()> {
-        let mut tx = self.db.pool.begin().await?;
+        let mut tx = self.db.begin().await?;
         sqlx::query(
             "INSERT INTO tenant_compliance_settings (tenant_id, no_policy_is_compliant, validity_days) VALUES ($1, $2, $3) \
              ON CONFLICT (tenant_id) DO UPDATE SET no_policy_is_compliant = excluded.no_policy_is_compliant, validity_days = excluded.validity_days",
@@ -266,7 +266,7 @@ impl Store {
         if ids.is_empty() {
             return Ok(0);
         }
-        let mut tx = self.db.pool.begin().await?;
+        let mut tx = self.db.begin().await?;
         let mut lapsed = 0;
         for chunk in ids.chunks(IN_CHUNK) {
             // The condition again, so a device that reported meanwhile is left alone; the

@@ -42,7 +42,7 @@ impl Store {
 
     /// Many devices in one transaction (seeding a benchmark or an import).
     pub async fn insert_devices(&self, rows: &[DeviceRow]) -> Result<()> {
-        let mut tx = self.db.pool.begin().await?;
+        let mut tx = self.db.begin().await?;
         for d in rows {
             insert_device_query(d).execute(&mut *tx).await?;
         }

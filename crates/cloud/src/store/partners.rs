@@ -97,7 +97,7 @@ impl Store {
 
     /// The +24 h clock: every device the partner reported is noncompliant, in Intune and Entra.
     pub async fn mark_partner_devices_noncompliant(&self, tenant_id: &str, now: i64) -> Result<()> {
-        let mut tx = self.db.pool.begin().await?;
+        let mut tx = self.db.begin().await?;
         sqlx::query("UPDATE managed_devices SET compliance_state = 'noncompliant', last_sync_ms = $1 WHERE tenant_id = $2")
             .bind(now)
             .bind(tenant_id)
@@ -119,7 +119,7 @@ impl Store {
     /// The +90 days clock: the partner's devices leave Intune; their Entra devices are no
     /// longer managed (and stay noncompliant).
     pub async fn remove_partner_devices(&self, tenant_id: &str, now: i64) -> Result<()> {
-        let mut tx = self.db.pool.begin().await?;
+        let mut tx = self.db.begin().await?;
         sqlx::query(
             "UPDATE devices SET is_managed = 0, mdm_app_id = NULL, is_compliant = 0, compliance_updated_ms = $1 WHERE tenant_id = $2 \
              AND device_id IN (SELECT device_id FROM managed_devices WHERE tenant_id = $3)",

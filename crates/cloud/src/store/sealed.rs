@@ -58,7 +58,7 @@ pub async fn rotate_sealing_key(database_url: &str, key_path: &Path) -> Result<u
     let old = Arc::new(SecretBox::load_or_create(key_path).map_err(CloudError::internal)?);
     let store = Store::connect(database_url, old.clone()).await?;
     let new = SecretBox::create_next(key_path).map_err(CloudError::internal)?;
-    let mut txn = store.db.pool.begin().await?;
+    let mut txn = store.db.begin().await?;
     let mut count = 0;
     for (table, id_column, column) in SEALED {
         let rows: Vec<(String, String)> =

@@ -21,14 +21,7 @@ use crate::{Shared, onboarding, pipeline};
 /// is refused, though serde would read an array as a struct), whole numbers written with
 /// a fraction (`69.0`) read as the integers JSON Schema takes them for.
 pub(crate) fn json<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
-    let invalid = |e: serde_json::Error| ConnectorError::Invalid(format!("The request body is not valid JSON for this call: {e}"));
-    match serde_json::from_slice::<serde_json::Value>(body).map_err(invalid)? {
-        mut v @ serde_json::Value::Object(_) => {
-            platform::text::json_integers(&mut v);
-            serde_json::from_value(v).map_err(invalid)
-        }
-        _ => Err(ConnectorError::Invalid("The request body must be a JSON object.".into())),
-    }
+    platform::http::json_object(body).map_err(ConnectorError::Invalid)
 }
 
 #[utoipa::path(post, path = "/api/v1/instances", tag = "instance",
@@ -191,10 +184,9 @@ pub async fn outcomes(State(state): State<Shared>, headers: HeaderMap, Query(q):
     summary = "Readiness: the database answers",
     responses(
         (status = 200, description = "Ready.", body = String, content_type = "text/plain"),
-        (status = 500, description = "The database does not answer.", body = Problem, content_type = "application/problem+json")))]
-pub async fn ready(State(state): State<Shared>) -> Result<&'static str> {
-    sqlx::query("SELECT 1").execute(&state.store.db.pool).await?;
-    Ok("ready")
+        (status = 503, description = "The database does not answer.", body = String, content_type = "text/plain")))]
+pub async fn ready(State(state): State<Shared>) -> (axum::http::StatusCode, &'static str) {
+    platform::http::ready(&state.store.db).await
 }
 
 /// `GET /api/v1/status`: the instance's current link and its delivery health.

@@ -2,7 +2,6 @@
 //! wire types (utoipa), served at `/openapi.json` and committed as
 //! `docs/openapi/connector.json` (a test fails when they drift apart).
 
-use axum::response::IntoResponse;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
@@ -14,7 +13,7 @@ use super::{api, browser, operator};
         title = "Cloud Connector",
         description = "The connector's API: the instance API spoken by device-management instances (bearer instance credential), \
             the operator API (bearer `operator_token`), the pages a browser reaches during consent and routing, and health. \
-            Errors are RFC 9457 problem details (`application/problem+json`)."
+            No text may contain the NUL character (U+0000, `%00` in a URL or form): such a request is refused (422) before it is read. Errors are RFC 9457 problem details (`application/problem+json`)."
     ),
     paths(
         api::register_instance, api::start_link, api::current_link, api::confirm, api::disconnect, api::inventory, api::outcomes,
@@ -57,32 +56,21 @@ pub fn json() -> String {
     summary = "Liveness: the process answers",
     responses((status = 200, description = "Alive.", body = String, content_type = "text/plain")))]
 pub async fn live() -> &'static str {
-    "ok"
+    platform::http::live().await
 }
 
 #[utoipa::path(get, path = "/openapi.json", tag = "health",
     summary = "This document",
     responses((status = 200, description = "The OpenAPI document.", content_type = "application/json")))]
-pub async fn document() -> impl IntoResponse {
-    ([(axum::http::header::CONTENT_TYPE, "application/json")], json())
+pub async fn document() -> axum::response::Response {
+    platform::openapi::document(json())
 }
 
 #[cfg(test)]
 mod tests {
-    /// The committed document is the one the code generates; `CLOUDCONNECTOR_WRITE_OPENAPI=1
-    /// cargo test -p connector openapi` writes it.
+    /// The committed document is the one the code generates.
     #[test]
     fn the_committed_openapi_document_is_current() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/openapi/connector.json");
-        let generated = super::json();
-        if std::env::var("CLOUDCONNECTOR_WRITE_OPENAPI").is_ok() {
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(&path, &generated).unwrap();
-        }
-        let committed = std::fs::read_to_string(&path).unwrap_or_default();
-        assert!(
-            committed == generated,
-            "docs/openapi/connector.json differs from the code's document: run `CLOUDCONNECTOR_WRITE_OPENAPI=1 cargo test -p connector openapi` and commit it"
-        );
+        platform::openapi::assert_committed("connector", &super::json());
     }
 }

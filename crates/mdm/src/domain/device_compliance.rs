@@ -9,7 +9,7 @@ use wire::agent::{GatekeeperStatus, InventoryReport, SipStatus};
 use wire::apple::MacOsVersion;
 
 /// One criterion: `field operator value`, e.g. `os_version at_least 14.0`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Criterion {
     pub field: String,
     pub operator: String,

@@ -14,8 +14,13 @@ pub const MAX_PAGE_SIZE: i64 = 2000;
 
 /// Parses the query: `page`, `page-size`, `sort` (`field:asc|desc`), `filter` (RSQL:
 /// `==` comparisons joined by `;` on `general.name`, `hardware.serialNumber`, `udid`) and
-/// `section`. Errors are sentences for the caller.
+/// `section`. An unknown parameter is refused rather than ignored, so a misspelt one
+/// (`pagesize`) is seen. Errors are sentences for the caller.
 pub fn parse(pairs: &[(String, String)]) -> Result<(InventoryQuery, Vec<String>), String> {
+    const KNOWN: [&str; 5] = ["page", "page-size", "sort", "filter", "section"];
+    if let Some((unknown, _)) = pairs.iter().find(|(k, _)| !KNOWN.contains(&k.as_str())) {
+        return Err(format!("unknown query parameter '{unknown}'; parameters: {}", KNOWN.join(", ")));
+    }
     let get = |k: &str| pairs.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
     let number = |k: &str, default: i64| -> Result<i64, String> {
         get(k).map(|v| v.parse::<i64>().map_err(|_| format!("{k} must be a whole number"))).unwrap_or(Ok(default))
@@ -173,5 +178,6 @@ mod tests {
         let (q, _) = parse(&pairs("filter=general.name==%22Lab%3B%202%22;(udid==X)")).unwrap();
         assert_eq!((q.name.as_deref(), q.udid.as_deref()), (Some("Lab; 2"), Some("X")));
         assert!(parse(&pairs("section=PRINTERS")).unwrap_err().contains("unknown section"));
+        assert!(parse(&pairs("pagesize=5")).unwrap_err().contains("unknown query parameter 'pagesize'"));
     }
 }

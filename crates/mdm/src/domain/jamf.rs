@@ -93,7 +93,8 @@ pub fn computer(record: &Value) -> Result<JamfComputer, Refused> {
     report.insert("local_users".into(), Value::Array(users));
     let assigned = record.get("userAndLocation");
     let assigned_user = assigned.and_then(|u| text(u, &["username"])).map(account_key);
-    let email = assigned.and_then(|u| text(u, &["email"])).map(str::to_string);
+    // An email that is not a UPN (`name@domain`) names no Entra user: left out.
+    let email = assigned.and_then(|u| text(u, &["email"])).filter(|e| wire::agent::is_upn(e)).map(str::to_string);
     let registrations = accounts
         .iter()
         .filter_map(|a| {
@@ -175,16 +176,19 @@ fn password_policy_of(accounts: &[Value]) -> Value {
     })
 }
 
-/// The records of one page (`{"totalCount": n, "results": [...]}`), or a bare array.
+/// The records of one page (`{"totalCount": n, "results": [...]}`).
 pub fn records(page: &Value) -> Result<&[Value], Refused> {
-    page.get("results").unwrap_or(page).as_array().map(Vec::as_slice).ok_or_else(|| Refused {
+    if !page.get("totalCount").is_none_or(|n| n.is_null() || n.as_i64().is_some_and(|n| n >= 0)) {
+        return Err(Refused { field: "totalCount".into(), message: "must be a count (an integer from 0 to 2^63 - 1)".into() });
+    }
+    page.get("results").and_then(Value::as_array).map(Vec::as_slice).ok_or_else(|| Refused {
         field: "results".into(),
         message: "a page of GET /api/v1/computers-inventory ({\"totalCount\", \"results\": [...]}) is expected".into(),
     })
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::domain::normalize;
 

@@ -111,7 +111,10 @@ fn informational(raw: &mut serde_json::Map<String, Value>, defaults: &Defaults<'
         }
     }
     match raw.get_mut("hardware") {
-        None | Some(Value::Null) => {}
+        None => {}
+        Some(Value::Null) => {
+            raw.remove("hardware");
+        }
         Some(Value::Object(hardware)) => hardware_fields(hardware, warnings),
         Some(_) => {
             warnings.push("hardware is not an object and was dropped.".into());

@@ -13,7 +13,9 @@
 //! arguments  = "(" value *( "," value ) ")" / value
 //! value      = unreserved / '"' … '"' / "'" … "'"     (backslash escapes in quotes)
 //! ```
-//! Reserved characters, never part of an unquoted word: `" ' ( ) ; , = ! ~ < >` and space.
+//! Reserved characters, never part of an unquoted word: `" ' ( ) ; , = ! ~ < >` and the
+//! white space between tokens (space, tab, CR, LF); any other character is (the read API's
+//! OpenAPI document states the same in its pattern).
 
 use winnow::Parser;
 use winnow::ascii::multispace0;
@@ -21,7 +23,7 @@ use winnow::combinator::{alt, cut_err, delimited, preceded, repeat, separated};
 use winnow::error::{ContextError, ErrMode};
 use winnow::token::{any, none_of, take_while};
 
-/// Longest filter read, in bytes.
+/// Longest filter read, in characters.
 pub const MAX_LENGTH: usize = 4096;
 /// Deepest nesting of parentheses.
 pub const MAX_DEPTH: usize = 16;
@@ -53,15 +55,36 @@ pub struct SyntaxError(pub String);
 
 /// Parses a filter; a lone comparison or group comes back as itself, not wrapped.
 pub fn parse(filter: &str) -> Result<Node, SyntaxError> {
-    if filter.len() > MAX_LENGTH {
-        return Err(SyntaxError(format!("the filter is longer than {MAX_LENGTH} bytes")));
+    if filter.chars().count() > MAX_LENGTH {
+        return Err(SyntaxError(format!("the filter is longer than {MAX_LENGTH} characters")));
     }
-    if filter.chars().filter(|c| *c == '(').count() > MAX_DEPTH {
+    if depth(filter) > MAX_DEPTH {
         return Err(SyntaxError(format!("the filter nests deeper than {MAX_DEPTH} groups")));
     }
     delimited(multispace0, or, multispace0)
         .parse(filter)
         .map_err(|e| SyntaxError(format!("filter syntax error at position {} in '{filter}'", e.offset())))
+}
+
+/// How deep the filter's groups nest; parentheses inside quoted values do not count.
+fn depth(filter: &str) -> usize {
+    let (mut depth, mut deepest, mut quote, mut escaped) = (0usize, 0usize, None, false);
+    for c in filter.chars() {
+        match (quote, c) {
+            (Some(_), _) if escaped => escaped = false,
+            (Some(_), '\\') => escaped = true,
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '(') => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            (None, ')') => depth = depth.saturating_sub(1),
+            (None, _) => {}
+        }
+    }
+    deepest
 }
 
 type PResult<T> = winnow::Result<T, ErrMode<ContextError>>;
@@ -108,7 +131,7 @@ fn operator(input: &mut &str) -> PResult<String> {
 }
 
 fn unreserved<'i>(input: &mut &'i str) -> PResult<&'i str> {
-    take_while(1.., |c: char| !RESERVED.contains(&c) && !c.is_whitespace()).parse_next(input)
+    take_while(1.., |c: char| !RESERVED.contains(&c) && !matches!(c, '\t' | '\r' | '\n')).parse_next(input)
 }
 
 fn value(input: &mut &str) -> PResult<String> {
@@ -165,5 +188,7 @@ mod tests {
             assert!(e.contains("position") || e.contains("longer"), "{bad}: {e}");
         }
         assert!(parse(&"(".repeat(17)).unwrap_err().to_string().contains("nests deeper"));
+        let parens_in_a_value = format!("general.name==\"{}\"", "(".repeat(40));
+        assert!(parse(&parens_in_a_value).is_ok(), "parentheses inside quotes are no groups");
     }
 }

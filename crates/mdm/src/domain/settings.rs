@@ -30,7 +30,7 @@ pub mod status {
     pub const TERMINATED: &str = "terminated";
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CaSettings {
     pub enabled: bool,
     pub connection_type: String,

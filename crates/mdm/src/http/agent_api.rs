@@ -5,45 +5,98 @@ use crate::http::Bytes;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use wire::agent::{AadRegistration, ComputerCaView, Enroll, Enrolled};
+use wire::agent::{AadRegistration, ComputerCaView, Enroll, Enrolled, InventoryApplied, InventoryReport};
+use wire::errors::Problem;
 
 use super::{bearer, instance, json_body};
 use crate::error::Result;
 use crate::{Shared, agent};
 
+#[utoipa::path(post, path = "/i/{slug}/api/agent/v1/enrollments", tag = "agent",
+    summary = "Enrol a Mac with the instance's invitation",
+    params(("slug" = String, Path, description = "The instance's path name.")),
+    request_body = Enroll,
+    responses((status = 201, description = "Enrolled; the credential is shown only now.", body = Enrolled),
+        (status = 401, description = "The invitation is not valid for this instance.", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such instance.", body = Problem, content_type = "application/problem+json"), (status = 413, description = "The body is larger than 4 MiB.", body = Problem, content_type = "application/problem+json"), (status = 422, description = "The body breaks a rule of this document (see `detail`, which names the field).", body = Problem, content_type = "application/problem+json")))]
 pub async fn enroll(State(state): State<Shared>, Path(slug): Path<String>, body: Bytes) -> Result<(StatusCode, Json<Enrolled>)> {
     let instance = instance(&state, &slug).await?;
     let req: Enroll = json_body(&body)?;
     Ok((StatusCode::CREATED, Json(agent::enroll(&state, &instance, req).await?)))
 }
 
+#[utoipa::path(put, path = "/i/{slug}/api/agent/v1/inventory", tag = "agent",
+    summary = "Report the Mac's whole inventory",
+    description = "Read through one normalisation layer: every vendor spelling of a value is understood; an informational value that cannot be read is dropped with a warning; a compliance value that cannot be read refuses the report (422, nothing stored). Local account names may not repeat (compared without regard to case), volume names may not repeat, and at most one volume is the boot volume.",
+    params(("slug" = String, Path, description = "The instance's path name.")),
+    request_body = InventoryReport,
+    responses((status = 200, description = "Stored.", body = InventoryApplied), (status = 401, description = "The computer credential is missing or not valid.", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such instance.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The stored inventory was collected later; nothing was applied.", body = Problem, content_type = "application/problem+json"), (status = 413, description = "The body is larger than 4 MiB.", body = Problem, content_type = "application/problem+json"), (status = 422, description = "The body breaks a rule of this document (see `detail`, which names the field).", body = Problem, content_type = "application/problem+json")),
+    security(("computer_credential" = [])))]
 pub async fn inventory(
     State(state): State<Shared>,
     Path(slug): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<serde_json::Value>> {
+) -> Result<Json<InventoryApplied>> {
     let instance = instance(&state, &slug).await?;
     let computer = agent::computer(&state, &instance, bearer(&headers)).await?;
     let report: serde_json::Value = json_body(&body)?;
     let applied = agent::submit_inventory(&state, &instance, &computer, report).await?;
-    Ok(Json(serde_json::json!({"computer_id": computer.id, "sequence": applied.sequence, "warnings": applied.warnings})))
+    Ok(Json(InventoryApplied { computer_id: computer.id, sequence: applied.sequence, warnings: applied.warnings }))
 }
 
 /// `PATCH inventory`: a partial report (only the sections that changed).
+#[utoipa::path(patch, path = "/i/{slug}/api/agent/v1/inventory", tag = "agent",
+    summary = "Report only what changed",
+    description = "`collected_at` and any sections of the whole report, merged over the stored inventory and read as a whole report is. Needs a whole report first (409 without one).",
+    params(("slug" = String, Path, description = "The instance's path name.")),
+    request_body = PartialInventory,
+    responses((status = 200, description = "Stored.", body = InventoryApplied), (status = 401, description = "The computer credential is missing or not valid.", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such instance.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "No whole report yet, or the stored inventory was collected later; nothing was applied.", body = Problem, content_type = "application/problem+json"), (status = 413, description = "The body is larger than 4 MiB.", body = Problem, content_type = "application/problem+json"), (status = 422, description = "The body breaks a rule of this document (see `detail`, which names the field).", body = Problem, content_type = "application/problem+json")),
+    security(("computer_credential" = [])))]
 pub async fn partial_inventory(
     State(state): State<Shared>,
     Path(slug): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<serde_json::Value>> {
+) -> Result<Json<InventoryApplied>> {
     let instance = instance(&state, &slug).await?;
     let computer = agent::computer(&state, &instance, bearer(&headers)).await?;
     let patch: serde_json::Value = json_body(&body)?;
     let applied = agent::submit_partial(&state, &instance, &computer, patch).await?;
-    Ok(Json(serde_json::json!({"computer_id": computer.id, "sequence": applied.sequence, "warnings": applied.warnings})))
+    Ok(Json(InventoryApplied { computer_id: computer.id, sequence: applied.sequence, warnings: applied.warnings }))
 }
 
+/// The body of `PATCH inventory`: the whole report's fields, none required but
+/// `collected_at`, no others (its schema only; the handler reads a JSON object).
+pub struct PartialInventory;
+
+impl utoipa::PartialSchema for PartialInventory {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AdditionalProperties, Schema};
+        let mut schema = <InventoryReport as utoipa::PartialSchema>::schema();
+        if let utoipa::openapi::RefOr::T(Schema::Object(object)) = &mut schema {
+            object.required = vec!["collected_at".into()];
+            object.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
+            object.description = Some("`collected_at` and only the sections that changed.".into());
+        }
+        schema
+    }
+}
+
+impl utoipa::ToSchema for PartialInventory {
+    fn schemas(schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>) {
+        <InventoryReport as utoipa::ToSchema>::schemas(schemas);
+    }
+}
+
+#[utoipa::path(post, path = "/i/{slug}/api/agent/v1/aad-registrations", tag = "agent",
+    summary = "Record a local user's Entra registration (Workplace Join)",
+    params(("slug" = String, Path, description = "The instance's path name.")),
+    request_body = AadRegistration,
+    responses((status = 204, description = "Recorded; while the integration is on, the computer's state is queued for the user's Entra device."),
+        (status = 401, description = "The computer credential is missing or not valid.", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such instance.", body = Problem, content_type = "application/problem+json"), (status = 413, description = "The body is larger than 4 MiB.", body = Problem, content_type = "application/problem+json"), (status = 422, description = "The body breaks a rule of this document (see `detail`, which names the field).", body = Problem, content_type = "application/problem+json")),
+    security(("computer_credential" = [])))]
 pub async fn aad_registration(
     State(state): State<Shared>,
     Path(slug): Path<String>,
@@ -57,6 +110,11 @@ pub async fn aad_registration(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(post, path = "/i/{slug}/api/agent/v1/checkins", tag = "agent",
+    summary = "Check in (the Mac is alive)",
+    params(("slug" = String, Path, description = "The instance's path name.")),
+    responses((status = 204, description = "Recorded."), (status = 401, description = "The computer credential is missing or not valid.", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such instance.", body = Problem, content_type = "application/problem+json")),
+    security(("computer_credential" = [])))]
 pub async fn checkin(State(state): State<Shared>, Path(slug): Path<String>, headers: HeaderMap) -> Result<StatusCode> {
     let instance = instance(&state, &slug).await?;
     let computer = agent::computer(&state, &instance, bearer(&headers)).await?;
@@ -64,6 +122,11 @@ pub async fn checkin(State(state): State<Shared>, Path(slug): Path<String>, head
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(get, path = "/i/{slug}/api/agent/v1/conditional-access", tag = "agent",
+    summary = "The Mac's Conditional Access state, user by user",
+    params(("slug" = String, Path, description = "The instance's path name.")),
+    responses((status = 200, description = "The state.", body = ComputerCaView), (status = 401, description = "The computer credential is missing or not valid.", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such instance.", body = Problem, content_type = "application/problem+json")),
+    security(("computer_credential" = [])))]
 pub async fn ca_view(State(state): State<Shared>, Path(slug): Path<String>, headers: HeaderMap) -> Result<Json<ComputerCaView>> {
     let instance = instance(&state, &slug).await?;
     let computer = agent::computer(&state, &instance, bearer(&headers)).await?;

@@ -2,8 +2,10 @@
 //! console, the landing pages and a read API.
 
 mod agent_api;
+mod answers;
 mod console;
 mod landing;
+mod openapi;
 mod read_api;
 
 use axum::Router;
@@ -25,6 +27,9 @@ pub fn router(state: Shared) -> Router {
     let ca = "/i/{slug}/settings/global-management/conditional-access";
     Router::new()
         .route("/", get(console::server_home))
+        .route("/openapi.json", get(openapi::document))
+        .route("/health/live", get(openapi::live))
+        .route("/health/ready", get(openapi::ready))
         .route("/i/{slug}/api/agent/v1/enrollments", post(agent_api::enroll))
         .route("/i/{slug}/api/agent/v1/inventory", put(agent_api::inventory).patch(agent_api::partial_inventory))
         .route("/i/{slug}/api/agent/v1/aad-registrations", post(agent_api::aad_registration))
@@ -77,7 +82,8 @@ async fn basic_admin(state: &Shared, instance: &InstanceRow, headers: &HeaderMap
         .and_then(|v| v.strip_prefix("Basic "))
         .ok_or_else(unauthorized)?;
     let decoded = STANDARD.decode(encoded.trim()).ok().and_then(|b| String::from_utf8(b).ok()).ok_or_else(unauthorized)?;
-    let (user, password) = decoded.split_once(':').ok_or_else(unauthorized)?;
+    // NUL names no admin (and PostgreSQL cannot compare it): refused like a wrong password.
+    let (user, password) = decoded.split_once(':').filter(|_| !decoded.contains('\0')).ok_or_else(unauthorized)?;
     match state.store.admin_by_username(&instance.id, user).await? {
         Some(a) if platform::secrets::verify_password(password, &a.password_hash) => Ok(a),
         _ => Err(unauthorized()),
@@ -85,7 +91,7 @@ async fn basic_admin(state: &Shared, instance: &InstanceRow, headers: &HeaderMap
 }
 
 fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T> {
-    serde_json::from_slice(body).map_err(|e| MdmError::Invalid(format!("The request body is not valid: {e}")))
+    platform::http::json_object(body).map_err(MdmError::Invalid)
 }
 
 /// `Path` whose rejection is answered in this service's error shape.

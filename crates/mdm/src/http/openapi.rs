@@ -1,0 +1,87 @@
+//! The mdm server's OpenAPI document for its machine-facing APIs (the agent API a Mac
+//! speaks, the read API for tools, health), generated from the handlers' annotations and
+//! the wire types (utoipa), served at `/openapi.json` and committed as
+//! `docs/openapi/mdm.json` (a test fails when they drift apart). The console and landing
+//! pages are HTML for people and are left out.
+
+use axum::extract::State;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+
+use super::{agent_api, answers, read_api};
+use crate::Shared;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Cloud Connector mdm",
+        description = "The device-management server's APIs, per instance (`/i/{slug}`): the agent API a Mac speaks (bearer computer credential \
+            after enrolment), the read API for tools (HTTP Basic with an admin account, or a bearer token from `/api/oauth/token` for an API client), \
+            and health. No text may contain the NUL character (U+0000, `%00` in a URL or form): such a request is refused (422) before it is read. Errors are RFC 9457 problem details (`application/problem+json`); the token endpoint answers as OAuth 2.0 (RFC 6749 §5.2)."
+    ),
+    paths(
+        agent_api::enroll, agent_api::inventory, agent_api::partial_inventory, agent_api::aad_registration, agent_api::checkin,
+        agent_api::ca_view, read_api::conditional_access, read_api::summary, read_api::computer_ca, read_api::change_log,
+        read_api::oauth_token, read_api::computers_inventory, read_api::inventory_history, read_api::import_jamf, live, ready, document
+    ),
+    components(schemas(answers::SectionName)),
+    modifiers(&Schemes),
+    tags(
+        (name = "agent", description = "Calls of an enrolled Mac."),
+        (name = "read", description = "The read API for tools."),
+        (name = "health", description = "Liveness, readiness and this document.")
+    )
+)]
+pub struct ApiDoc;
+
+struct Schemes;
+
+impl utoipa::Modify for Schemes {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        let bearer = |description: &str| {
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some(description)).build())
+        };
+        components.add_security_scheme("computer_credential", bearer("The credential the enrolment issued to the Mac."));
+        components.add_security_scheme("api_token", bearer("An access token from `POST /i/{slug}/api/oauth/token` (API client)."));
+        let basic = HttpBuilder::new().scheme(HttpAuthScheme::Basic).description(Some("An admin account of the instance.")).build();
+        components.add_security_scheme("admin_basic", SecurityScheme::Http(basic));
+    }
+}
+
+/// The document as JSON (pretty, stable key order).
+pub fn json() -> String {
+    ApiDoc::openapi().to_pretty_json().expect("the OpenAPI document serializes")
+}
+
+#[utoipa::path(get, path = "/health/live", tag = "health",
+    summary = "Liveness: the process answers",
+    responses((status = 200, description = "Alive.", body = String, content_type = "text/plain")))]
+pub async fn live() -> &'static str {
+    platform::http::live().await
+}
+
+#[utoipa::path(get, path = "/health/ready", tag = "health",
+    summary = "Readiness: the database answers",
+    responses(
+        (status = 200, description = "Ready.", body = String, content_type = "text/plain"),
+        (status = 503, description = "The database does not answer.", body = String, content_type = "text/plain")))]
+pub async fn ready(State(state): State<Shared>) -> (axum::http::StatusCode, &'static str) {
+    platform::http::ready(&state.store.db).await
+}
+
+#[utoipa::path(get, path = "/openapi.json", tag = "health",
+    summary = "This document",
+    responses((status = 200, description = "The OpenAPI document.", content_type = "application/json")))]
+pub async fn document() -> axum::response::Response {
+    platform::openapi::document(json())
+}
+
+#[cfg(test)]
+mod tests {
+    /// The committed document is the one the code generates.
+    #[test]
+    fn the_committed_openapi_document_is_current() {
+        platform::openapi::assert_committed("mdm", &super::json());
+    }
+}
