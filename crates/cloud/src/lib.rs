@@ -89,6 +89,12 @@ pub struct AppState {
 
 pub type Shared = Arc<AppState>;
 
+impl platform::openapi::HasDb for AppState {
+    fn db(&self) -> &platform::Db {
+        &self.store.db
+    }
+}
+
 /// A running cloud.
 pub struct Cloud {
     pub state: Shared,

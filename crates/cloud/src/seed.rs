@@ -137,7 +137,7 @@ pub async fn vendor_app(
     app(store, owner_tenant_id, name, true, vec![redirect_uri.to_string()], permissions, now).await
 }
 
-/// The connector provider's own tenant and its two multi-tenant applications (SPEC S8).
+/// The connector provider's own tenant and its two multi-tenant applications (scenario S8, README's table).
 #[derive(Debug, Clone)]
 pub struct ProviderApps {
     pub tenant_id: String,
@@ -150,7 +150,7 @@ pub struct ProviderApps {
     pub registration_secret: String,
 }
 
-/// The exact permissions of the Cloud Connector app (SPEC S8).
+/// The exact permissions of the Cloud Connector app (scenario S8, README's table).
 pub fn cloud_connector_permissions() -> Vec<Permission> {
     vec![
         Permission::new(ids::GRAPH_APP_ID, DELEGATED, ids::SCOPE_USER_READ),
@@ -159,7 +159,7 @@ pub fn cloud_connector_permissions() -> Vec<Permission> {
     ]
 }
 
-/// The exact permissions of the Cloud Connector user registration app (SPEC S8).
+/// The exact permissions of the Cloud Connector user registration app (scenario S8, README's table).
 pub fn registration_app_permissions() -> Vec<Permission> {
     vec![Permission::new(ids::GRAPH_APP_ID, DELEGATED, ids::SCOPE_USER_READ)]
 }

@@ -110,6 +110,12 @@ pub struct AppState {
 
 pub type Shared = Arc<AppState>;
 
+impl platform::openapi::HasDb for AppState {
+    fn db(&self) -> &platform::Db {
+        &self.store.db
+    }
+}
+
 impl AppState {
     /// Whether requests to `tenant` of `cloud` must wait for an earlier `Retry-After`.
     pub fn paused(&self, cloud: &str, tenant: &str) -> bool {

@@ -1,5 +1,5 @@
-//! Work on the service clock's schedule: the health re-test of each link (SPEC S8 drift)
-//! and the daily full reconcile (SPEC §4 recovery). Both are also available on demand
+//! Work on the service clock's schedule: the health re-test of each link (scenario S8: drift)
+//! and the daily full reconcile (docs/architecture.md, Reliability patterns). Both are also available on demand
 //! through the APIs.
 
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! Onboarding (SPEC S3 steps 5–8): both consents in sequence, then Confirm, which
+//! Onboarding (scenario S3 steps 5–8, README's table): both consents in sequence, then Confirm, which
 //! completes and tests the configuration. Also disconnect (S5) and the heartbeat.
 
 use std::collections::BTreeSet;
@@ -232,7 +232,7 @@ async fn run_checks(state: &Shared, app: &CloudApp, tenant: &str) -> Vec<Check> 
 }
 
 /// Whether the connector can still act for the tenant: a fresh token, exactly the
-/// permissions of SPEC S8 on both APIs (drift is named), and the partner services
+/// permissions of scenario S8 (README's table) on both APIs (drift is named), and the partner services
 /// published by discovery. Read-only, so it runs on a schedule.
 async fn access_checks(state: &Shared, app: &CloudApp, tenant: &str) -> Vec<Check> {
     let mut checks = Vec::new();
@@ -257,7 +257,7 @@ async fn access_checks(state: &Shared, app: &CloudApp, tenant: &str) -> Vec<Chec
             return checks;
         }
     };
-    // Exact permissions (SPEC S8).
+    // Exact permissions (scenario S8, README's table).
     let intune_perm = compare_roles("permissions_intune", token_roles(&intune_token), &[wire::ids::ROLE_UPDATE_DEVICE_ATTRIBUTES]);
     let graph_perm = compare_roles("permissions_graph", token_roles(&graph_token), &[wire::ids::ROLE_DIRECTORY_READ_ALL]);
     let perms_ok = intune_perm.passed && graph_perm.passed;

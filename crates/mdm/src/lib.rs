@@ -82,6 +82,12 @@ pub struct AppState {
 
 pub type Shared = Arc<AppState>;
 
+impl platform::openapi::HasDb for AppState {
+    fn db(&self) -> &platform::Db {
+        &self.store.db
+    }
+}
+
 impl AppState {
     pub fn instance_url(&self, slug: &str) -> String {
         format!("{}/i/{slug}", self.base_url)

@@ -1,4 +1,4 @@
-//! One clock for every timer (SPEC §5). Production clocks follow the system time; a test
+//! One clock for every timer (docs/operations.md, Clocks). Production clocks follow the system time; a test
 //! clock can be moved forward so 24-hour and 90-day rules are tested without sleeping.
 
 use std::sync::Arc;

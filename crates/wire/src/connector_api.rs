@@ -28,7 +28,7 @@ pub struct InstanceRegistered {
     pub credential: String,
 }
 
-/// Landing page for computers the cloud does not recognise (SPEC S3 step 4).
+/// Landing page for computers the cloud does not recognise (scenario S3 step 4, README's table).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum LandingPage {
@@ -75,7 +75,7 @@ pub mod link_status {
     pub const TERMINATED: &str = "terminated";
 }
 
-/// One check of the Confirm test (SPEC S3 step 8).
+/// One check of the Confirm test (scenario S3 step 8, README's table).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Check {
     pub name: String,

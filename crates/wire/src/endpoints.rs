@@ -1,4 +1,4 @@
-//! `<data-dir>/endpoints.json` (SPEC §1). Field names are a contract: add, never rename.
+//! `<data-dir>/endpoints.json` (docs/operations.md). Field names are a contract: add, never rename.
 
 use serde::{Deserialize, Serialize};
 

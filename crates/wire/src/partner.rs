@@ -1,4 +1,4 @@
-//! Intune partner services (SPEC §3): provisioning, heartbeat, device data upload.
+//! Intune partner services (docs/microsoft-compatibility.md, §6.3): provisioning, heartbeat, device data upload.
 //!
 //! Field names follow the partner data-sync API (PascalCase, OData v3 style).
 

@@ -1,4 +1,4 @@
-//! Cloud profiles (SPEC §1): the hosts a component talks to for one Microsoft cloud.
+//! Cloud profiles (docs/operations.md): the hosts a component talks to for one Microsoft cloud.
 
 use serde::{Deserialize, Serialize};
 

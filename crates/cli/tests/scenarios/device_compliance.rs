@@ -1,4 +1,4 @@
-//! The Device Compliance model (SPEC §6): the instance decides from its applicable and
+//! The Device Compliance model (docs/microsoft-compatibility.md): the instance decides from its applicable and
 //! compliance rules and sends only the verdict (EntityType 4) through the connector.
 
 use cloudconnector::admin_steps;

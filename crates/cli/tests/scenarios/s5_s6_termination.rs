@@ -1,4 +1,4 @@
-//! S5 (disconnect from the mdm), S6 (terminate from Intune) and the clocks of SPEC §5:
+//! S5 (disconnect from the mdm), S6 (terminate from Intune) and the clocks of docs/operations.md:
 //! +24 h noncompliant, +90 days removal, cancelled by a new connection within 24 hours.
 
 use cloudconnector::admin_steps;

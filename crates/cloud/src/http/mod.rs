@@ -65,9 +65,9 @@ pub fn router(state: Shared) -> Router {
         )
         // Admin consoles (Entra admin center, Intune admin center).
         .merge(console::router())
-        .route("/openapi.json", get(openapi::document))
-        .route("/health/live", get(openapi::live))
-        .route("/health/ready", get(openapi::ready));
+        .route("/openapi.json", get(platform::openapi::document::<openapi::ApiDoc>))
+        .route("/health/live", get(platform::openapi::live))
+        .route("/health/ready", get(platform::openapi::ready::<Shared, crate::AppState>));
     if state.clock.is_adjustable() {
         router = router.route("/_test/clock/advance", post(advance_clock)).route("/_test/faults", post(plan_faults).get(fault_arrivals));
     }

@@ -7,12 +7,10 @@
 //! SDKs (the interoperability tests); so are the sign-in and consent pages and the
 //! consoles (HTML for people) and the test-mode `/_test` endpoints.
 
-use axum::extract::State;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 use super::{aad_graph, discovery, login, partner_api};
-use crate::Shared;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -27,7 +25,7 @@ use crate::Shared;
     paths(
         discovery::openid_configuration_v2, discovery::openid_configuration_v1, discovery::jwks_v2, discovery::jwks_v1,
         login::token_v2, login::token_v1, aad_graph::service_endpoints, partner_api::tenant_data_sync, partner_api::upload,
-        partner_api::upload_status, partner_api::create_partner_policy, partner_api::list_partner_policies, partner_api::assign_partner_policy, live, ready, document
+        partner_api::upload_status, partner_api::create_partner_policy, partner_api::list_partner_policies, partner_api::assign_partner_policy, platform::openapi::live, platform::openapi::ready, platform::openapi::document
     ),
     components(schemas(PoliciesSet)),
     modifiers(&Schemes),
@@ -81,6 +79,27 @@ pub struct TokenForm {
     code_verifier: Option<String>,
 }
 
+/// The refusals every partner-service call may answer, in OData's error shape.
+#[derive(utoipa::IntoResponses)]
+#[expect(dead_code, reason = "the answers' shapes in the OpenAPI document")]
+pub enum PartnerRefusals {
+    #[response(status = 401, description = "The token is missing, expired or not for this audience.")]
+    Unauthorized(wire::errors::ODataError),
+    #[response(
+        status = 403,
+        description = "The token lacks update_device_attributes, names another tenant, or the application is not the tenant's partner (or it is terminated)."
+    )]
+    Forbidden(wire::errors::ODataError),
+    #[response(
+        status = 404,
+        description = "No partner service at this address for the token's tenant, no such entity set, or no such entity."
+    )]
+    NotFound(wire::errors::ODataError),
+    #[response(status = 429, description = "The tenant's budget is spent; retry after `Retry-After` seconds.",
+        headers(("Retry-After" = u64, description = "Seconds to wait.")))]
+    Throttled(wire::errors::ODataError),
+}
+
 /// The entity set of partner compliance policies, its one name.
 #[derive(utoipa::ToSchema)]
 #[expect(dead_code, reason = "the name's schema in the OpenAPI document")]
@@ -121,39 +140,11 @@ pub struct TokenAnswer {
     access_token: String,
 }
 
-/// The document as JSON (pretty, stable key order).
-pub fn json() -> String {
-    ApiDoc::openapi().to_pretty_json().expect("the OpenAPI document serializes")
-}
-
-#[utoipa::path(get, path = "/health/live", tag = "health",
-    summary = "Liveness: the process answers",
-    responses((status = 200, description = "Alive.", body = String, content_type = "text/plain")))]
-pub async fn live() -> &'static str {
-    platform::http::live().await
-}
-
-#[utoipa::path(get, path = "/health/ready", tag = "health",
-    summary = "Readiness: the database answers",
-    responses(
-        (status = 200, description = "Ready.", body = String, content_type = "text/plain"),
-        (status = 503, description = "The database does not answer.", body = String, content_type = "text/plain")))]
-pub async fn ready(State(state): State<Shared>) -> (axum::http::StatusCode, &'static str) {
-    platform::http::ready(&state.store.db).await
-}
-
-#[utoipa::path(get, path = "/openapi.json", tag = "health",
-    summary = "This document",
-    responses((status = 200, description = "The OpenAPI document.", content_type = "application/json")))]
-pub async fn document() -> axum::response::Response {
-    platform::openapi::document(json())
-}
-
 #[cfg(test)]
 mod tests {
     /// The committed document is the one the code generates.
     #[test]
     fn the_committed_openapi_document_is_current() {
-        platform::openapi::assert_committed("cloud", &super::json());
+        platform::openapi::assert_committed::<super::ApiDoc>("cloud");
     }
 }

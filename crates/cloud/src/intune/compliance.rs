@@ -1,4 +1,4 @@
-//! Evaluation of macOS compliance policies (SPEC §6) against what a partner reported.
+//! Evaluation of macOS compliance policies (docs/microsoft-compatibility.md) against what a partner reported.
 //! Pure functions: the upload worker and the clock tick feed them, nothing here touches
 //! storage.
 
@@ -113,7 +113,14 @@ fn boolean(v: &str) -> Option<bool> {
 /// Every configured setting of one policy against one device's reported attributes.
 pub fn evaluate(policy_id: &str, s: &MacOsPolicySettings, item: &DeviceItem) -> Vec<SettingResult> {
     let mut c = Check { policy_id, out: Vec::new() };
-    let flag = |b: Option<bool>| b.map(|b| b.to_string());
+    system_and_os(&mut c, s, item);
+    password(&mut c, s, item);
+    security(&mut c, s, item);
+    c.out
+}
+
+/// System Integrity Protection and the OS version and build bounds.
+fn system_and_os(c: &mut Check<'_>, s: &MacOsPolicySettings, item: &DeviceItem) {
     if s.system_integrity_protection_enabled {
         let sip = collected(&item.sip, |v: &SipStatus| matches!(v, SipStatus::NotCollected | SipStatus::NotAvailable));
         c.add("systemIntegrityProtectionEnabled", "Enabled".into(), sip, |v| match v.parse::<SipStatus>().ok()? {
@@ -137,6 +144,10 @@ pub fn evaluate(policy_id: &str, s: &MacOsPolicySettings, item: &DeviceItem) -> 
             compare_builds(v, max).map(|o| o != Ordering::Greater)
         });
     }
+}
+
+/// The password settings.
+fn password(c: &mut Check<'_>, s: &MacOsPolicySettings, item: &DeviceItem) {
     let password_type = item.password_type.clone().map(|t| t.to_ascii_lowercase());
     if s.password_required {
         c.add("passwordRequired", "a password".into(), password_type.clone(), |v| match v {
@@ -179,6 +190,11 @@ pub fn evaluate(policy_id: &str, s: &MacOsPolicySettings, item: &DeviceItem) -> 
             number(v).map(|h| h >= n as i64)
         });
     }
+}
+
+/// Encryption, the firewall and Gatekeeper.
+fn security(c: &mut Check<'_>, s: &MacOsPolicySettings, item: &DeviceItem) {
+    let flag = |b: Option<bool>| b.map(|b| b.to_string());
     if s.storage_require_encryption {
         c.add("storageRequireEncryption", "true".into(), flag(item.encrypted), boolean);
     }
@@ -200,7 +216,6 @@ pub fn evaluate(policy_id: &str, s: &MacOsPolicySettings, item: &DeviceItem) -> 
         }
         _ => {}
     }
-    c.out
 }
 
 /// What the device's state was before this evaluation (for grace period and error hold).
@@ -249,7 +264,7 @@ impl Verdict {
 /// A setting in error keeps the previous state for this long.
 pub const ERROR_HOLD_MS: i64 = 7 * 24 * 3600 * 1000;
 
-/// One policy's compliance state from its settings' results (SPEC §5), with its own
+/// One policy's compliance state from its settings' results (docs/operations.md, Clocks), with its own
 /// grace period (`grace_hours`, the policy's `block` action) and the clocks it kept from
 /// the previous evaluation. A device under several policies takes the worst of their
 /// states (`intune::combine`).

@@ -1,4 +1,4 @@
-//! What time does (SPEC §5): grace periods end, devices that stopped reporting outlive the
+//! What time does (docs/operations.md, Clocks): grace periods end, devices that stopped reporting outlive the
 //! validity period, missed heartbeats make a partner Unresponsive, and after a termination
 //! the partner's devices turn noncompliant at +24 h and leave Intune at +90 days.
 //! Runs on every tick of the cloud's worker, on the injected clock.

@@ -1,4 +1,4 @@
-//! Partner device management (SPEC §5): the partner state machine and its clocks.
+//! Partner device management (docs/operations.md, Clocks): the partner state machine and its clocks.
 
 use chrono::Duration;
 

@@ -1,4 +1,4 @@
-//! `DataUploadMessages`: accepted synchronously after the acceptance rules of SPEC §3,
+//! `DataUploadMessages`: accepted synchronously after the acceptance rules of docs/microsoft-compatibility.md §6.3,
 //! applied asynchronously by a worker that evaluates compliance and writes the result
 //! through to the Entra device.
 

@@ -89,19 +89,6 @@ impl Store {
         Ok(out)
     }
 
-    pub async fn policies_for_user(&self, tenant_id: &str, user_id: &str) -> Result<Vec<PolicyRow>> {
-        Ok(sqlx::query_as::<_, PolicyRow>(
-            "SELECT DISTINCT p.id, p.tenant_id, p.display_name, p.settings FROM compliance_policies p \
-             JOIN policy_assignments a ON a.policy_id = p.id \
-             JOIN group_members m ON m.group_id = a.group_id \
-             WHERE p.tenant_id = $1 AND m.user_id = $2 ORDER BY p.id",
-        )
-        .bind(tenant_id)
-        .bind(user_id)
-        .fetch_all(self.pool())
-        .await?)
-    }
-
     pub async fn policies(&self, tenant_id: &str) -> Result<Vec<PolicyRow>> {
         Ok(sqlx::query_as::<_, PolicyRow>(
             "SELECT id, tenant_id, display_name, settings FROM compliance_policies WHERE tenant_id = $1 ORDER BY display_name",

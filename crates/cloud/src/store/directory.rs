@@ -249,15 +249,6 @@ impl Store {
         Ok(())
     }
 
-    pub async fn set_redirect_uris(&self, app_id: &str, uris: &[String]) -> Result<()> {
-        sqlx::query("UPDATE applications SET redirect_uris = $1 WHERE app_id = $2")
-            .bind(serde_json::to_string(uris).unwrap_or_default())
-            .bind(app_id)
-            .execute(self.pool())
-            .await?;
-        Ok(())
-    }
-
     pub async fn insert_secret(&self, app_id: &str, digest: &str, hint: &str, expires_ms: i64, now: i64) -> Result<()> {
         sqlx::query("INSERT INTO app_secrets (id, app_id, secret_digest, hint, expires_ms, created_ms) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(uuid::Uuid::new_v4().to_string())

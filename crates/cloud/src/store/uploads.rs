@@ -130,7 +130,10 @@ pub mod tx {
         Ok(())
     }
 
-    /// The only writer of an Entra device's `isCompliant` (SPEC §5: Intune decides).
+    /// Writes an Entra device's `isCompliant` as the evaluation of an upload decided it
+    /// (Intune decides; docs/operations.md, Clocks). The clocks write it too: a lapsed
+    /// verdict (`store::compliance`), a terminated or removed partner (`store::partners`),
+    /// a device withdrawn by its partner (above).
     pub async fn set_device_compliance(
         conn: &mut AnyConnection,
         device_id: &str,

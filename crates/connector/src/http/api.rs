@@ -180,15 +180,6 @@ pub async fn outcomes(State(state): State<Shared>, headers: HeaderMap, Query(q):
     Ok(Json(Outcomes { outcomes, cursor }))
 }
 
-#[utoipa::path(get, path = "/health/ready", tag = "health",
-    summary = "Readiness: the database answers",
-    responses(
-        (status = 200, description = "Ready.", body = String, content_type = "text/plain"),
-        (status = 503, description = "The database does not answer.", body = String, content_type = "text/plain")))]
-pub async fn ready(State(state): State<Shared>) -> (axum::http::StatusCode, &'static str) {
-    platform::http::ready(&state.store.db).await
-}
-
 /// `GET /api/v1/status`: the instance's current link and its delivery health.
 #[utoipa::path(get, path = "/api/v1/status", tag = "instance",
     summary = "The instance's link and delivery health",

@@ -19,7 +19,7 @@ use super::{api, browser, operator};
         api::register_instance, api::start_link, api::current_link, api::confirm, api::disconnect, api::inventory, api::outcomes,
         api::status, operator::instance_reconcile, operator::instance_dead_letters, operator::instance_replay,
         operator::links, operator::reconcile, operator::health_check, operator::dead_letters, operator::replay_dead_letters,
-        operator::trace, browser::consent_callback, browser::route, api::metrics, live, api::ready, document
+        operator::trace, browser::consent_callback, browser::route, api::metrics, platform::openapi::live, platform::openapi::ready, platform::openapi::document
     ),
     modifiers(&BearerSchemes),
     tags(
@@ -47,30 +47,11 @@ impl utoipa::Modify for BearerSchemes {
     }
 }
 
-/// The document as JSON (pretty, stable key order).
-pub fn json() -> String {
-    ApiDoc::openapi().to_pretty_json().expect("the OpenAPI document serializes")
-}
-
-#[utoipa::path(get, path = "/health/live", tag = "health",
-    summary = "Liveness: the process answers",
-    responses((status = 200, description = "Alive.", body = String, content_type = "text/plain")))]
-pub async fn live() -> &'static str {
-    platform::http::live().await
-}
-
-#[utoipa::path(get, path = "/openapi.json", tag = "health",
-    summary = "This document",
-    responses((status = 200, description = "The OpenAPI document.", content_type = "application/json")))]
-pub async fn document() -> axum::response::Response {
-    platform::openapi::document(json())
-}
-
 #[cfg(test)]
 mod tests {
     /// The committed document is the one the code generates.
     #[test]
     fn the_committed_openapi_document_is_current() {
-        platform::openapi::assert_committed("connector", &super::json());
+        platform::openapi::assert_committed::<super::ApiDoc>("connector");
     }
 }

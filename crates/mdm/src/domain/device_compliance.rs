@@ -1,4 +1,4 @@
-//! Device Compliance (the successor model, SPEC §6): the instance decides compliance from
+//! Device Compliance (the successor model; docs/inventory.md): the instance decides compliance from
 //! two smart-group style rules over inventory fields (*applicable* and *compliance*) and
 //! sends only the verdict. Pure functions over an inventory report.
 

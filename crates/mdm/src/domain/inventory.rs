@@ -4,7 +4,7 @@
 use wire::agent::InventoryReport;
 use wire::partner::{DeviceItem, entity_type};
 
-/// A computer that has not checked in for this long is UNRESPONSIVE (SPEC §5).
+/// A computer that has not checked in for this long is UNRESPONSIVE (docs/operations.md, Clocks).
 pub const UNRESPONSIVE_AFTER_MS: i64 = 24 * 3600 * 1000;
 
 /// The Conditional Access inventory state of a local user: UNKNOWN until registered,

@@ -27,9 +27,9 @@ pub fn router(state: Shared) -> Router {
     let ca = "/i/{slug}/settings/global-management/conditional-access";
     Router::new()
         .route("/", get(console::server_home))
-        .route("/openapi.json", get(openapi::document))
-        .route("/health/live", get(openapi::live))
-        .route("/health/ready", get(openapi::ready))
+        .route("/openapi.json", get(platform::openapi::document::<openapi::ApiDoc>))
+        .route("/health/live", get(platform::openapi::live))
+        .route("/health/ready", get(platform::openapi::ready::<Shared, crate::AppState>))
         .route("/i/{slug}/api/agent/v1/enrollments", post(agent_api::enroll))
         .route("/i/{slug}/api/agent/v1/inventory", put(agent_api::inventory).patch(agent_api::partial_inventory))
         .route("/i/{slug}/api/agent/v1/aad-registrations", post(agent_api::aad_registration))

@@ -4,12 +4,10 @@
 //! `docs/openapi/mdm.json` (a test fails when they drift apart). The console and landing
 //! pages are HTML for people and are left out.
 
-use axum::extract::State;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 use super::{agent_api, answers, read_api};
-use crate::Shared;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -22,7 +20,7 @@ use crate::Shared;
     paths(
         agent_api::enroll, agent_api::inventory, agent_api::partial_inventory, agent_api::aad_registration, agent_api::checkin,
         agent_api::ca_view, read_api::conditional_access, read_api::summary, read_api::computer_ca, read_api::change_log,
-        read_api::oauth_token, read_api::computers_inventory, read_api::inventory_history, read_api::import_jamf, live, ready, document
+        read_api::oauth_token, read_api::computers_inventory, read_api::inventory_history, read_api::import_jamf, platform::openapi::live, platform::openapi::ready, platform::openapi::document
     ),
     components(schemas(answers::SectionName)),
     modifiers(&Schemes),
@@ -49,39 +47,11 @@ impl utoipa::Modify for Schemes {
     }
 }
 
-/// The document as JSON (pretty, stable key order).
-pub fn json() -> String {
-    ApiDoc::openapi().to_pretty_json().expect("the OpenAPI document serializes")
-}
-
-#[utoipa::path(get, path = "/health/live", tag = "health",
-    summary = "Liveness: the process answers",
-    responses((status = 200, description = "Alive.", body = String, content_type = "text/plain")))]
-pub async fn live() -> &'static str {
-    platform::http::live().await
-}
-
-#[utoipa::path(get, path = "/health/ready", tag = "health",
-    summary = "Readiness: the database answers",
-    responses(
-        (status = 200, description = "Ready.", body = String, content_type = "text/plain"),
-        (status = 503, description = "The database does not answer.", body = String, content_type = "text/plain")))]
-pub async fn ready(State(state): State<Shared>) -> (axum::http::StatusCode, &'static str) {
-    platform::http::ready(&state.store.db).await
-}
-
-#[utoipa::path(get, path = "/openapi.json", tag = "health",
-    summary = "This document",
-    responses((status = 200, description = "The OpenAPI document.", content_type = "application/json")))]
-pub async fn document() -> axum::response::Response {
-    platform::openapi::document(json())
-}
-
 #[cfg(test)]
 mod tests {
     /// The committed document is the one the code generates.
     #[test]
     fn the_committed_openapi_document_is_current() {
-        platform::openapi::assert_committed("mdm", &super::json());
+        platform::openapi::assert_committed::<super::ApiDoc>("mdm");
     }
 }

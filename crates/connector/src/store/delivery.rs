@@ -1,0 +1,228 @@
+//! The delivery pipeline: intake, messages, routes and outcomes.
+
+use super::*;
+
+/// One outcome reported back to an instance.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OutcomeRow {
+    pub seq: i64,
+    pub computer_id: String,
+    pub sequence: i64,
+    pub status: String,
+    pub detail: Option<String>,
+    pub at_ms: i64,
+    pub compliance_state: Option<String>,
+    /// JSON array of sentences.
+    pub compliance_reasons: Option<String>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MessageRow {
+    pub message_id: String,
+    pub tenant_id: String,
+    pub cloud: String,
+    pub body: String,
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_ms: i64,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct IntakeRow {
+    pub id: i64,
+    pub instance_id: String,
+    pub computer_id: String,
+    pub sequence: i64,
+    pub device_id: String,
+    pub received_ms: i64,
+}
+
+/// Message lifecycle: `upload` (PUT due) → `poll` (status GET due) → `done`.
+pub mod message_state {
+    pub const UPLOAD: &str = "upload";
+    pub const POLL: &str = "poll";
+    pub const DONE: &str = "done";
+}
+
+/// Intake lifecycle: `queued` → `batched` (in a message) → `done`, or `dead` when the
+/// cloud refused it or delivery was given up (replayable: back to `queued`).
+pub mod intake_state {
+    pub const QUEUED: &str = "queued";
+    pub const BATCHED: &str = "batched";
+    pub const DONE: &str = "done";
+    pub const DEAD: &str = "dead";
+}
+
+impl Store {
+    // ---- intake ------------------------------------------------------------------------
+
+    /// Highest sequence held for a computer of an instance.
+    pub async fn max_sequence(&self, instance_id: &str, computer_id: &str) -> Result<Option<i64>> {
+        Ok(sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(sequence) FROM intake WHERE instance_id = $1 AND computer_id = $2")
+            .bind(instance_id)
+            .bind(computer_id)
+            .fetch_one(self.pool())
+            .await?)
+    }
+
+    pub fn begin(&self) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error>> + '_ {
+        self.db.begin()
+    }
+
+    /// Tenants with queued updates.
+    /// Tenants with queued updates: `(tenant, queued count, oldest arrival)`.
+    pub async fn tenants_with_queue(&self) -> Result<Vec<(String, i64, i64)>> {
+        Ok(sqlx::query_as::<_, (String, i64, i64)>(
+            "SELECT tenant_id, COUNT(*), MIN(received_ms) FROM intake WHERE status = 'queued' GROUP BY tenant_id",
+        )
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// The cloud profile of a tenant's most recent link.
+    pub async fn cloud_of_tenant(&self, tenant_id: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar::<_, String>("SELECT cloud FROM links WHERE tenant_id = $1 ORDER BY updated_ms DESC LIMIT 1")
+            .bind(tenant_id)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    /// Messages in `status` whose next attempt is due, without their bodies (see
+    /// [`Store::message_body`]): most are not picked this round.
+    pub async fn messages_due(&self, status: &str, now: i64, limit: i64) -> Result<Vec<MessageRow>> {
+        Ok(sqlx::query_as::<_, MessageRow>(
+            "SELECT message_id, tenant_id, cloud, '' AS body, status, attempts, next_attempt_ms FROM messages \
+             WHERE status = $1 AND next_attempt_ms <= $2 ORDER BY next_attempt_ms LIMIT $3",
+        )
+        .bind(status)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    pub async fn message_body(&self, message_id: &str) -> Result<String> {
+        Ok(sqlx::query_scalar::<_, String>("SELECT body FROM messages WHERE message_id = $1")
+            .bind(message_id)
+            .fetch_one(self.pool())
+            .await?)
+    }
+
+    pub async fn reschedule_message(&self, id: &str, status: &str, attempts: i64, next_ms: i64, error: Option<&str>) -> Result<()> {
+        sqlx::query("UPDATE messages SET status = $1, attempts = $2, next_attempt_ms = $3, last_error = $4 WHERE message_id = $5")
+            .bind(status)
+            .bind(attempts)
+            .bind(next_ms)
+            .bind(error.map(str::to_string))
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn intake_of_message(&self, message_id: &str) -> Result<Vec<IntakeRow>> {
+        Ok(sqlx::query_as::<_, IntakeRow>(
+            "SELECT id, instance_id, computer_id, sequence, device_id, received_ms FROM intake WHERE message_id = $1 ORDER BY id",
+        )
+        .bind(message_id)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    pub async fn outcomes(&self, instance_id: &str, after: i64, limit: i64) -> Result<Vec<OutcomeRow>> {
+        Ok(sqlx::query_as::<_, OutcomeRow>(
+            "SELECT seq, computer_id, sequence, status, detail, at_ms, compliance_state, compliance_reasons FROM outcomes \
+             WHERE instance_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(instance_id)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    pub async fn route(&self, tenant_id: &str, device_id: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar::<_, String>("SELECT instance_id FROM device_routes WHERE tenant_id = $1 AND device_id = $2")
+            .bind(tenant_id)
+            .bind(device_id)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    /// Entra devices of a tenant last reported by an instance.
+    pub async fn devices_of_instance(&self, tenant_id: &str, instance_id: &str) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar::<_, String>("SELECT device_id FROM device_routes WHERE tenant_id = $1 AND instance_id = $2")
+            .bind(tenant_id)
+            .bind(instance_id)
+            .fetch_all(self.pool())
+            .await?)
+    }
+
+    /// The instance that last reported a device of this user.
+    pub async fn route_by_upn(&self, tenant_id: &str, upn: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar::<_, String>("SELECT instance_id FROM device_routes WHERE tenant_id = $1 AND upn = $2 LIMIT 1")
+            .bind(tenant_id)
+            .bind(upn.to_ascii_lowercase())
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    /// When the oldest update of an instance that is not concluded yet arrived.
+    pub async fn oldest_pending_ms(&self, instance_id: &str) -> Result<Option<i64>> {
+        Ok(sqlx::query_scalar::<_, Option<i64>>(
+            "SELECT MIN(received_ms) FROM intake WHERE instance_id = $1 AND status IN ('queued', 'batched')",
+        )
+        .bind(instance_id)
+        .fetch_one(self.pool())
+        .await?)
+    }
+
+    /// When the last message for a tenant was formed.
+    pub async fn last_message_ms(&self, tenant_id: &str) -> Result<Option<i64>> {
+        Ok(sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(created_ms) FROM messages WHERE tenant_id = $1")
+            .bind(tenant_id)
+            .fetch_one(self.pool())
+            .await?)
+    }
+
+    /// The most recent delivery error recorded for a tenant's messages.
+    pub async fn last_error(&self, tenant_id: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar::<_, Option<String>>(
+            "SELECT last_error FROM messages WHERE tenant_id = $1 AND last_error IS NOT NULL ORDER BY created_ms DESC LIMIT 1",
+        )
+        .bind(tenant_id)
+        .fetch_optional(self.pool())
+        .await?
+        .flatten())
+    }
+
+    /// `(accepted, rejected)` outcomes of an instance.
+    pub async fn outcome_counts(&self, instance_id: &str) -> Result<(i64, i64, i64)> {
+        Ok(sqlx::query_as::<_, (i64, i64, i64)>(
+            "SELECT COALESCE(SUM(CASE WHEN status = 'accepted' THEN 1 ELSE 0 END), 0), \
+                    COALESCE(SUM(CASE WHEN status IN ('rejected', 'dead') THEN 1 ELSE 0 END), 0), \
+                    COALESCE(SUM(CASE WHEN status = 'stale' THEN 1 ELSE 0 END), 0) FROM outcomes WHERE instance_id = $1",
+        )
+        .bind(instance_id)
+        .fetch_one(self.pool())
+        .await?)
+    }
+
+    /// Gauges for `/metrics`: updates not concluded, dead letters, active links.
+    pub async fn gauges(&self) -> Result<(i64, i64, i64)> {
+        let backlog = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM intake WHERE status IN ('queued', 'batched')")
+            .fetch_one(self.pool())
+            .await?;
+        let rejected = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM intake WHERE status = 'dead'").fetch_one(self.pool()).await?;
+        let links = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM links WHERE status = 'active'").fetch_one(self.pool()).await?;
+        Ok((backlog, rejected, links))
+    }
+
+    /// Counts per intake state for a tenant's queue (status API, demo summary).
+    pub async fn backlog(&self, instance_id: &str) -> Result<i64> {
+        Ok(sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM intake WHERE instance_id = $1 AND status IN ('queued', 'batched')")
+            .bind(instance_id)
+            .fetch_one(self.pool())
+            .await?)
+    }
+}

@@ -1,0 +1,41 @@
+//! Every SQL statement of the connector, behind one type, grouped by aggregate: registered
+//! instances (`instances`), links and consent states (`links`), the delivery pipeline's
+//! intake, messages, routes and outcomes (`delivery`), what operators and maintenance read
+//! and replay (`operations`), and the statements that run inside a caller's transaction
+//! (`tx`).
+
+use platform::db::{Db, Migrations};
+use sqlx::Row;
+
+use crate::error::Result;
+
+static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+pub const MIGRATIONS: Migrations = Migrations { sqlite: &SQLITE, postgres: &POSTGRES };
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    pub db: Db,
+}
+
+mod delivery;
+mod instances;
+mod links;
+mod operations;
+pub mod tx;
+
+pub use delivery::{IntakeRow, MessageRow, OutcomeRow, intake_state, message_state};
+pub use instances::InstanceRow;
+pub use links::LinkRow;
+pub use operations::{DeadLetter, TracedUpdate};
+
+impl Store {
+    pub async fn connect(url: &str) -> Result<Store, platform::Error> {
+        Ok(Store { db: Db::connect(url, &MIGRATIONS).await? })
+    }
+
+    fn pool(&self) -> &sqlx::AnyPool {
+        &self.db.pool
+    }
+}

@@ -1,0 +1,45 @@
+//! The outbox of items to send and the cursor of outcomes read.
+
+use super::*;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub computer_id: i64,
+    /// The registered user's Entra device the item is for (none in rows written before
+    /// items were kept per registration).
+    pub device_id: Option<String>,
+    pub sequence: i64,
+    pub payload: String,
+    pub attempts: i64,
+    pub created_ms: i64,
+}
+
+impl Store {
+    // ---- outbox and outcomes -----------------------------------------------------------
+
+    pub async fn outbox_due(&self, instance_id: &str, now: i64, limit: i64) -> Result<Vec<OutboxRow>> {
+        Ok(sqlx::query_as::<_, OutboxRow>(
+            "SELECT id, computer_id, device_id, sequence, payload, attempts, created_ms FROM outbox WHERE instance_id = $1 AND next_attempt_ms <= $2 ORDER BY id LIMIT $3")
+            .bind(instance_id).bind(now).bind(limit).fetch_all(self.pool()).await?)
+    }
+
+    pub async fn reschedule_outbox(&self, ids: &[i64], next_ms: i64) -> Result<()> {
+        for id in ids {
+            sqlx::query("UPDATE outbox SET attempts = attempts + 1, next_attempt_ms = $1 WHERE id = $2")
+                .bind(next_ms)
+                .bind(*id)
+                .execute(self.pool())
+                .await?;
+        }
+        Ok(())
+    }
+
+    pub async fn outcome_cursor(&self, instance_id: &str) -> Result<i64> {
+        Ok(sqlx::query_scalar::<_, i64>("SELECT cursor FROM outcome_cursors WHERE instance_id = $1")
+            .bind(instance_id)
+            .fetch_optional(self.pool())
+            .await?
+            .unwrap_or(0))
+    }
+}
