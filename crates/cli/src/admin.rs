@@ -62,7 +62,14 @@ impl Admin {
     pub async fn reconcile(&self, link_id: Option<&str>) -> anyhow::Result<Vec<Reconciled>> {
         let ids: Vec<String> = match link_id {
             Some(id) => vec![id.to_string()],
-            None => self.status().await?.links.into_iter().filter(|l| l.link.status == "active").map(|l| l.link.link_id).collect(),
+            None => self
+                .status()
+                .await?
+                .links
+                .into_iter()
+                .filter(|l| l.link.status == wire::connector_api::LinkStatus::Active)
+                .map(|l| l.link.link_id)
+                .collect(),
         };
         let mut out = Vec::new();
         for id in ids {

@@ -3,6 +3,7 @@
 //! Workplace Join and partner uploads would leave behind); every query then goes over
 //! HTTPS through the Graph layer, its `$filter` compiled to SQL.
 
+use cloud::intune::compliance::ComplianceState;
 use std::path::Path;
 use std::time::Instant;
 
@@ -73,7 +74,7 @@ async fn seed(stack: &Stack, devices: usize) -> anyhow::Result<()> {
                 device_name: Some(d.display_name.clone()),
                 os_version: Some(d.os_version.clone()),
                 serial_number: Some(format!("C02{n:08}")),
-                compliance_state: if n % 4 == 0 { "noncompliant" } else { "compliant" }.into(),
+                compliance_state: if n % 4 == 0 { ComplianceState::Noncompliant } else { ComplianceState::Compliant },
                 attributes: "{}".into(),
                 setting_results: "[]".into(),
                 partner_update_ms: now,

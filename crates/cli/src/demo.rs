@@ -412,7 +412,7 @@ fn print_table(s: &Summary, stack: &Stack) {
         s.tenant.id,
         stack.tenant.domain,
         s.tenant.partner_state,
-        cloud::intune::partner::display(&s.tenant.partner_state)
+        s.tenant.partner_state.parse().map_or("Unknown", cloud::intune::partner::display)
     );
     println!(
         "sign-ins to Contoso Portal: {} granted, {} refused as noncompliant (AADSTS53000), {} refused as not recognised (AADSTS530003)",

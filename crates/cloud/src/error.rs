@@ -25,8 +25,9 @@ pub enum CloudError {
     Page(String),
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
+    /// A failure of the cloud itself, keeping its cause.
     #[error("internal: {0}")]
-    Internal(String),
+    Internal(#[source] platform::problem::Source),
 }
 
 pub type Result<T, E = CloudError> = std::result::Result<T, E>;
@@ -37,7 +38,7 @@ impl CloudError {
         CloudError::Login { status, error, code, description: description.into() }
     }
 
-    pub fn odata(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    fn odata(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         CloudError::OData { status, code, message: message.into() }
     }
 
@@ -57,8 +58,39 @@ impl CloudError {
         Self::odata(StatusCode::BAD_REQUEST, "BadRequest", message)
     }
 
-    pub fn internal(e: impl std::fmt::Display) -> Self {
-        CloudError::Internal(e.to_string())
+    /// 400 with a code of its own (`Request_BadRequest`, `InvalidFilter`, …).
+    pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
+        Self::odata(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// 403 with a code of its own (`PartnerTerminated`, …).
+    pub fn refused(code: &'static str, message: impl Into<String>) -> Self {
+        Self::odata(StatusCode::FORBIDDEN, code, message)
+    }
+
+    /// 409: the request conflicts with the stored state (`Conflict`, `MessageIdConflict`, …).
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::odata(StatusCode::CONFLICT, code, message)
+    }
+
+    /// 413: more than the service takes (`RequestEntityTooLarge`, `TooManyItems`).
+    pub fn too_large(code: &'static str, message: impl Into<String>) -> Self {
+        Self::odata(StatusCode::PAYLOAD_TOO_LARGE, code, message)
+    }
+
+    /// 405: Graph's answer to a method the resource does not have.
+    pub fn method_not_allowed() -> Self {
+        Self::odata(StatusCode::METHOD_NOT_ALLOWED, "Request_BadRequest", "Specified HTTP method is not allowed for the request target.")
+    }
+
+    /// 503: the service is temporarily unavailable.
+    pub fn unavailable() -> Self {
+        Self::odata(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", "The service is temporarily unavailable.")
+    }
+
+    /// A failure of the cloud itself; `e` (a message or an error) is kept as the source.
+    pub fn internal(e: impl Into<platform::problem::Source>) -> Self {
+        CloudError::Internal(e.into())
     }
 }
 
@@ -109,13 +141,8 @@ impl IntoResponse for CloudError {
                 )),
             )
                 .into_response(),
-            CloudError::Db(e) => {
-                tracing::error!(error = %e, "database error");
-                let body = ODataError::new("InternalServerError", "The service encountered an internal error.");
-                (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
-            }
-            CloudError::Internal(e) => {
-                tracing::error!(error = %e, "internal error");
+            e @ (CloudError::Db(_) | CloudError::Internal(_)) => {
+                tracing::error!(error = %platform::problem::chain(&e), "request failed");
                 let body = ODataError::new("InternalServerError", "The service encountered an internal error.");
                 (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
             }

@@ -325,7 +325,7 @@ pub async fn customer(store: &Store, spec: CustomerSpec<'_>, now: i64) -> Result
             &Policy {
                 id: ca_policy_id.clone(),
                 display_name: "Require a compliant Mac for Contoso Portal".into(),
-                state: conditional_access::ENABLED.into(),
+                state: conditional_access::PolicyState::Enabled,
                 conditions: Conditions {
                     include_groups: vec![group_id.clone()],
                     include_applications: vec![portal_app_id.clone()],

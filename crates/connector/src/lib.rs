@@ -18,6 +18,7 @@ mod fuzz_tests;
 pub use partner::client as cloud_client;
 pub use partner::retry;
 
+use platform::problem::Refuse;
 use std::collections::HashMap;
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -125,7 +126,7 @@ impl AppState {
 
     pub fn app(&self, cloud: &str) -> error::Result<&CloudApp> {
         self.apps.get(cloud).ok_or_else(|| {
-            error::ConnectorError::Invalid(format!(
+            error::ConnectorError::invalid(format!(
                 "The connector has no app registration for the cloud '{cloud}'. Available: {}",
                 self.apps.keys().cloned().collect::<Vec<_>>().join(", ")
             ))

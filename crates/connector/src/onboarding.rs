@@ -1,11 +1,12 @@
 //! Onboarding (scenario S3 steps 5–8, README's table): both consents in sequence, then Confirm, which
 //! completes and tests the configuration. Also disconnect (S5) and the heartbeat.
 
+use platform::problem::Refuse;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use wire::connector_api::{Check, LandingPage, LinkStarted, LinkView, StartLink, link_status};
-use wire::partner::{DEPROVISIONED, PROVISIONED, PartnerTenantRequest, message_status};
+use wire::connector_api::{Check, LandingPage, LinkStarted, LinkStatus, LinkView, StartLink};
+use wire::partner::{DEPROVISIONED, MessageStatus, PROVISIONED, PartnerTenantRequest};
 
 use crate::Shared;
 use crate::cloud_client::{CallError, CloudApp, token_roles};
@@ -21,7 +22,7 @@ const STEP_REGISTRATION: &str = "registration";
 fn validate_landing_page(p: &LandingPage) -> Result<()> {
     if let LandingPage::Custom { url } = p {
         platform::net::check_outbound(url, &[]).map_err(|why| {
-            ConnectorError::Invalid(format!("The custom landing page must be an absolute https URL on a public host: {why}."))
+            ConnectorError::invalid(format!("The custom landing page must be an absolute https URL on a public host: {why}."))
         })?;
     }
     Ok(())
@@ -34,7 +35,7 @@ fn validate_return_url(instance: &InstanceRow, return_url: &str) -> Result<()> {
         .strip_prefix(instance.url.as_str())
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('/') || rest.starts_with('?'));
     if !under {
-        return Err(ConnectorError::Forbidden(format!("return_url must be under this instance's URL {}.", instance.url)));
+        return Err(ConnectorError::forbidden(format!("return_url must be under this instance's URL {}.", instance.url)));
     }
     Ok(())
 }
@@ -55,11 +56,11 @@ async fn consent_url(state: &Shared, app: &CloudApp, client_id: &str, tenant: &s
 
 pub async fn start_link(state: &Shared, instance: &InstanceRow, req: StartLink) -> Result<LinkStarted> {
     if !wire::CloudProfile::NAMES.contains(&req.cloud.as_str()) {
-        return Err(ConnectorError::Invalid(format!("cloud must be one of {}.", wire::CloudProfile::NAMES.join(", "))));
+        return Err(ConnectorError::invalid(format!("cloud must be one of {}.", wire::CloudProfile::NAMES.join(", "))));
     }
     // A cloud this connector holds no app registration for: its configuration, not the
     // request, is what does not fit.
-    let app = state.app(&req.cloud).map_err(|e| ConnectorError::Conflict(e.to_string()))?.clone();
+    let app = state.app(&req.cloud).map_err(ConnectorError::conflict)?.clone();
     validate_landing_page(&req.landing_page)?;
     validate_return_url(instance, &req.return_url)?;
     let link = LinkRow {
@@ -67,7 +68,7 @@ pub async fn start_link(state: &Shared, instance: &InstanceRow, req: StartLink) 
         instance_id: instance.id.clone(),
         cloud: req.cloud.clone(),
         tenant_id: None,
-        status: link_status::AWAITING_CONSENT.into(),
+        status: LinkStatus::AwaitingConsent,
         landing_page: serde_json::to_string(&req.landing_page).unwrap_or_default(),
         return_url: req.return_url,
         checks: "[]".into(),
@@ -132,11 +133,11 @@ pub async fn consent_callback(state: &Shared, r: ConsentResponse) -> Result<Stri
         state.store.take_consent_state(&platform::secrets::digest_hex(token), state.clock.now_ms()).await?.ok_or_else(|| {
             ConnectorError::UnknownState("The consent state is unknown, expired or was already used. Start again with Connect.".into())
         })?;
-    let mut link = state.store.link(&link_id).await?.ok_or_else(|| ConnectorError::NotFound("link".into()))?;
+    let mut link = state.store.link(&link_id).await?.ok_or_else(|| ConnectorError::not_found("link"))?;
     let now = state.clock.now_ms();
     let tenant = match r.outcome()? {
         ConsentOutcome::Declined { error, detail } => {
-            link.status = link_status::FAILING.into();
+            link.status = LinkStatus::Failing;
             link.checks = serde_json::to_string(&[Check {
                 name: "consent".into(),
                 passed: false,
@@ -160,7 +161,7 @@ pub async fn consent_callback(state: &Shared, r: ConsentResponse) -> Result<Stri
             if link.tenant_id.as_deref() != Some(tenant.as_str()) {
                 return Err(ConnectorError::BadState("The second consent was given in another tenant than the first.".into()));
             }
-            link.status = link_status::AWAITING_CONFIRMATION.into();
+            link.status = LinkStatus::AwaitingConfirmation;
             state.store.update_link(&link, "both apps consented", now).await?;
             Ok(back_to_instance(&link, &[("result", "consented")]))
         }
@@ -171,7 +172,7 @@ pub fn view(state: &Shared, link: &LinkRow) -> LinkView {
     let app = state.apps.get(&link.cloud);
     LinkView {
         link_id: link.id.clone(),
-        status: link.status.clone(),
+        status: link.status,
         cloud: link.cloud.clone(),
         tenant_id: link.tenant_id.clone(),
         application_id: app.map(|a| a.client_id.clone()).unwrap_or_default(),
@@ -334,10 +335,10 @@ async fn test_upload(state: &Shared, app: &CloudApp, tenant: &str) -> Check {
     }
     for _ in 0..50 {
         match state.cloud.upload_status(app, tenant, &id).await {
-            Ok(s) if s.status == message_status::COMPLETED => {
+            Ok(s) if s.status == MessageStatus::Completed => {
                 return pass("test_upload", "test message completed");
             }
-            Ok(s) if s.status == message_status::FAILED => {
+            Ok(s) if s.status == MessageStatus::Failed => {
                 return fail("test_upload", format!("test message failed: {:?}", s.error_detail), "Try Confirm again.");
             }
             Ok(_) => tokio::time::sleep(Duration::from_millis(100)).await,
@@ -349,16 +350,14 @@ async fn test_upload(state: &Shared, app: &CloudApp, tenant: &str) -> Check {
 
 /// Confirm: completes and tests the configuration; the link turns active or failing.
 pub async fn confirm(state: &Shared, mut link: LinkRow) -> Result<LinkView> {
-    let tenant = link.tenant_id.clone().ok_or_else(|| ConnectorError::Conflict("Both consents must be granted before Confirm.".into()))?;
-    if ![link_status::AWAITING_CONFIRMATION, link_status::ACTIVE, link_status::FAILING, link_status::TERMINATED]
-        .contains(&link.status.as_str())
-    {
-        return Err(ConnectorError::Conflict(format!("A link in state {} cannot be confirmed.", link.status)));
+    let tenant = link.tenant_id.clone().ok_or_else(|| ConnectorError::conflict("Both consents must be granted before Confirm."))?;
+    if ![LinkStatus::AwaitingConfirmation, LinkStatus::Active, LinkStatus::Failing, LinkStatus::Terminated].contains(&link.status) {
+        return Err(ConnectorError::conflict(format!("A link in state {} cannot be confirmed.", link.status)));
     }
     let app = state.app(&link.cloud)?.clone();
     let checks = run_checks(state, &app, &tenant).await;
     let ok = checks.iter().all(|c| c.passed) && checks.iter().any(|c| c.name == "test_upload");
-    link.status = if ok { link_status::ACTIVE } else { link_status::FAILING }.into();
+    link.status = if ok { LinkStatus::Active } else { LinkStatus::Failing };
     link.checks = serde_json::to_string(&checks).unwrap_or_default();
     link.last_tested_ms = Some(state.clock.now_ms());
     state.store.update_link(&link, &format!("Confirm: {}", summarize(&checks)), state.clock.now_ms()).await?;
@@ -380,13 +379,13 @@ pub const HEALTH_RETEST: &str = "health_retest";
 /// of Confirm. A problem turns an active link failing with the findings; a link a re-test
 /// turned failing turns active again once they pass.
 pub async fn health_check(state: &Shared, mut link: LinkRow) -> Result<LinkView> {
-    let tenant = link.tenant_id.clone().ok_or_else(|| ConnectorError::Conflict("The link has no tenant yet.".into()))?;
-    let failed_by_retest = link.status == link_status::FAILING && link.checks.contains(HEALTH_RETEST);
-    if link.status != link_status::ACTIVE && !failed_by_retest {
-        return Err(ConnectorError::Conflict(format!("A link in state {} is re-tested by Confirm only.", link.status)));
+    let tenant = link.tenant_id.clone().ok_or_else(|| ConnectorError::conflict("The link has no tenant yet."))?;
+    let failed_by_retest = link.status == LinkStatus::Failing && link.checks.contains(HEALTH_RETEST);
+    if link.status != LinkStatus::Active && !failed_by_retest {
+        return Err(ConnectorError::conflict(format!("A link in state {} is re-tested by Confirm only.", link.status)));
     }
     let app = state.app(&link.cloud)?.clone();
-    let paused = || ConnectorError::Conflict("The cloud asked to wait (Retry-After); the re-test runs after that.".into());
+    let paused = || ConnectorError::conflict("The cloud asked to wait (Retry-After); the re-test runs after that.");
     if state.cloud.gates().remaining_ms(&app.profile.name, &tenant) > 0 {
         return Err(paused());
     }
@@ -407,10 +406,10 @@ pub async fn health_check(state: &Shared, mut link: LinkRow) -> Result<LinkView>
     if !ok {
         Metrics::add(&state.metrics.health_check_failures_total, 1);
     }
-    let before = link.status.clone();
-    link.status = if ok { link_status::ACTIVE } else { link_status::FAILING }.into();
+    let before = link.status;
+    link.status = if ok { LinkStatus::Active } else { LinkStatus::Failing };
     // A passing re-test of an active link keeps Confirm's full findings.
-    if !(ok && before == link_status::ACTIVE) {
+    if !(ok && before == LinkStatus::Active) {
         link.checks = serde_json::to_string(&checks).unwrap_or_default();
     }
     link.last_tested_ms = Some(now);
@@ -427,7 +426,7 @@ pub async fn disconnect(state: &Shared, mut link: LinkRow) -> Result<LinkView> {
     let now = state.clock.now_ms();
     let mut detail = "disconnected by the instance".to_string();
     if let Some(tenant) = link.tenant_id.clone()
-        && link.status == link_status::ACTIVE
+        && link.status == LinkStatus::Active
     {
         let others = state.store.active_links_of_tenant(&tenant).await?.into_iter().filter(|l| l.id != link.id).count();
         if others > 0 {
@@ -445,7 +444,7 @@ pub async fn disconnect(state: &Shared, mut link: LinkRow) -> Result<LinkView> {
             };
         }
     }
-    link.status = link_status::DISCONNECTED.into();
+    link.status = LinkStatus::Disconnected;
     state.store.update_link(&link, &detail, now).await?;
     Ok(view(state, &link))
 }
@@ -455,7 +454,7 @@ pub async fn heartbeats(state: Shared) {
     let interval = Duration::from_secs(state.config.heartbeat_interval_s.max(1));
     loop {
         tokio::time::sleep(interval).await;
-        let Ok(links) = state.store.links_with_status(link_status::ACTIVE).await else {
+        let Ok(links) = state.store.links_with_status(LinkStatus::Active).await else {
             continue;
         };
         let mut seen = BTreeSet::new();

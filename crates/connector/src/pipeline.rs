@@ -2,19 +2,20 @@
 //! instance gets its answer, batched per tenant into upload messages, uploaded, polled
 //! until the cloud has processed it, and each device's outcome is reported back.
 
+use platform::problem::Refuse;
 use std::collections::HashMap;
 use std::time::Duration;
 
 use partner::outcome::ItemOutcome;
-use wire::connector_api::{InventoryAccepted, InventoryBatch, link_status, outcome_status};
-use wire::partner::{ItemResult, message_status};
+use wire::connector_api::{InventoryAccepted, InventoryBatch, LinkStatus, OutcomeStatus};
+use wire::partner::{ItemResult, MessageStatus};
 
 use crate::Shared;
 use crate::concurrency::Signal;
 use crate::error::{ConnectorError, Result};
 use crate::metrics::Metrics;
 use crate::retry::{self, Verdict};
-use crate::store::{InstanceRow, MessageRow, message_state, tx};
+use crate::store::{InstanceRow, MessageRow, MessageState, tx};
 
 /// Largest intake batch accepted in one request.
 pub const MAX_INTAKE_BATCH: usize = 5000;
@@ -23,27 +24,27 @@ pub const MAX_INTAKE_BATCH: usize = 5000;
 /// without queuing anything twice; an update older than one already held is superseded.
 pub async fn intake(state: &Shared, instance: &InstanceRow, batch: InventoryBatch) -> Result<InventoryAccepted> {
     if batch.updates.len() > MAX_INTAKE_BATCH {
-        return Err(ConnectorError::Invalid(format!("A batch may hold at most {MAX_INTAKE_BATCH} updates.")));
+        return Err(ConnectorError::invalid(format!("A batch may hold at most {MAX_INTAKE_BATCH} updates.")));
     }
     let link = state
         .store
         .current_link(&instance.id)
         .await?
-        .filter(|l| l.status == link_status::ACTIVE)
-        .ok_or_else(|| ConnectorError::Conflict("This instance has no active connection; nothing was queued.".into()))?;
+        .filter(|l| l.status == LinkStatus::Active)
+        .ok_or_else(|| ConnectorError::conflict("This instance has no active connection; nothing was queued."))?;
     let tenant = link.tenant_id.clone().unwrap_or_default();
     for (i, u) in batch.updates.iter().enumerate() {
         if !platform::text::within_chars(&u.computer_id, 200) {
-            return Err(ConnectorError::Invalid(format!("updates[{i}].computer_id must be 1 to 200 characters.")));
+            return Err(ConnectorError::invalid(format!("updates[{i}].computer_id must be 1 to 200 characters.")));
         }
         if u.sequence < 0 {
-            return Err(ConnectorError::Invalid(format!("updates[{i}].sequence must not be negative.")));
+            return Err(ConnectorError::invalid(format!("updates[{i}].sequence must not be negative.")));
         }
         if uuid::Uuid::parse_str(&u.item.device_id).is_err() {
-            return Err(ConnectorError::Invalid(format!("updates[{i}].item.DeviceId must be an Entra device ID (GUID).")));
+            return Err(ConnectorError::invalid(format!("updates[{i}].item.DeviceId must be an Entra device ID (GUID).")));
         }
         if platform::clock::parse_rfc3339(&u.item.last_update_time).is_none() {
-            return Err(ConnectorError::Invalid(format!("updates[{i}].item.LastUpdateTime must be an RFC 3339 date.")));
+            return Err(ConnectorError::invalid(format!("updates[{i}].item.LastUpdateTime must be an RFC 3339 date.")));
         }
     }
     let now = state.clock.now_ms();
@@ -157,7 +158,7 @@ async fn form_message(state: &Shared, tenant: &str, cloud: &str, now: i64) -> Re
         tenant_id: tenant.to_string(),
         cloud: cloud.to_string(),
         body,
-        status: message_state::UPLOAD.into(),
+        status: MessageState::Upload,
         attempts: 0,
         next_attempt_ms: now,
     };
@@ -175,7 +176,7 @@ fn jitter() -> f64 {
 async fn retry_later(
     state: &Shared,
     m: &MessageRow,
-    status: &str,
+    status: MessageState,
     error: &crate::cloud_client::CallError,
     after_ms: Option<u64>,
 ) -> Result<()> {
@@ -190,8 +191,7 @@ async fn retry_later(
 async fn upload_due(state: &Shared) -> Result<usize> {
     let now = state.clock.now_ms();
     // The tenant's gate is closed by any request's Retry-After; its messages wait for it.
-    let due =
-        state.store.messages_due(message_state::UPLOAD, now, 256).await?.into_iter().filter(|m| !state.paused(&m.cloud, &m.tenant_id));
+    let due = state.store.messages_due(MessageState::Upload, now, 256).await?.into_iter().filter(|m| !state.paused(&m.cloud, &m.tenant_id));
     let mut calls = tokio::task::JoinSet::new();
     for mut m in state.concurrency.pick(due, |m| &m.tenant_id) {
         let (state, app) = (state.clone(), state.app(&m.cloud)?.clone());
@@ -208,13 +208,13 @@ async fn upload_due(state: &Shared) -> Result<usize> {
         started += 1;
         state.concurrency.observe(&m.tenant_id, Signal::of(&result));
         match result {
-            Ok(_) => state.store.reschedule_message(&m.message_id, message_state::POLL, 0, state.clock.now_ms() + 50, None).await?,
+            Ok(_) => state.store.reschedule_message(&m.message_id, MessageState::Poll, 0, state.clock.now_ms() + 50, None).await?,
             Err(e) if e.is_partner_terminated() => {
                 terminated(state, &m.tenant_id).await?;
                 conclude(state, &m, &HashMap::new(), Some("the connection was terminated in Intune")).await?
             }
             Err(e) => match retry::classify(&e) {
-                Verdict::Retry { after_ms } => retry_later(state, &m, message_state::UPLOAD, &e, after_ms).await?,
+                Verdict::Retry { after_ms } => retry_later(state, &m, MessageState::Upload, &e, after_ms).await?,
                 Verdict::GiveUp(reason) => conclude(state, &m, &HashMap::new(), Some(&reason)).await?,
             },
         }
@@ -225,7 +225,7 @@ async fn upload_due(state: &Shared) -> Result<usize> {
 /// Polls the status of uploaded messages, within the same per-tenant windows.
 async fn poll_due(state: &Shared) -> Result<usize> {
     let now = state.clock.now_ms();
-    let due = state.store.messages_due(message_state::POLL, now, 256).await?.into_iter().filter(|m| !state.paused(&m.cloud, &m.tenant_id));
+    let due = state.store.messages_due(MessageState::Poll, now, 256).await?.into_iter().filter(|m| !state.paused(&m.cloud, &m.tenant_id));
     let mut calls = tokio::task::JoinSet::new();
     for m in state.concurrency.pick(due, |m| &m.tenant_id) {
         let (state, app) = (state.clone(), state.app(&m.cloud)?.clone());
@@ -239,13 +239,13 @@ async fn poll_due(state: &Shared) -> Result<usize> {
         let (m, result) = joined.map_err(ConnectorError::internal)?;
         state.concurrency.observe(&m.tenant_id, Signal::of(&result));
         match result {
-            Ok(s) if s.status == message_status::COMPLETED => {
+            Ok(s) if s.status == MessageStatus::Completed => {
                 let results: HashMap<String, ItemResult> =
                     s.item_results.into_iter().map(|r| (r.device_id.to_ascii_lowercase(), r)).collect();
                 conclude(state, &m, &results, None).await?;
                 finished += 1;
             }
-            Ok(s) if s.status == message_status::FAILED => {
+            Ok(s) if s.status == MessageStatus::Failed => {
                 let reason = format!("the cloud failed the message: {}", s.error_detail.unwrap_or_default());
                 conclude(state, &m, &HashMap::new(), Some(&reason)).await?;
                 finished += 1;
@@ -254,15 +254,12 @@ async fn poll_due(state: &Shared) -> Result<usize> {
             // against the tenant's request budget).
             Ok(_) => {
                 let wait = (100_i64 << m.attempts.clamp(0, 5)).min(2_000);
-                state
-                    .store
-                    .reschedule_message(&m.message_id, message_state::POLL, m.attempts + 1, state.clock.now_ms() + wait, None)
-                    .await?
+                state.store.reschedule_message(&m.message_id, MessageState::Poll, m.attempts + 1, state.clock.now_ms() + wait, None).await?
             }
             // The cloud does not know the message (lost before it was stored): upload again.
-            Err(e) if e.status() == Some(404) => retry_later(state, &m, message_state::UPLOAD, &e, None).await?,
+            Err(e) if e.status() == Some(404) => retry_later(state, &m, MessageState::Upload, &e, None).await?,
             Err(e) => match retry::classify(&e) {
-                Verdict::Retry { after_ms } => retry_later(state, &m, message_state::POLL, &e, after_ms).await?,
+                Verdict::Retry { after_ms } => retry_later(state, &m, MessageState::Poll, &e, after_ms).await?,
                 Verdict::GiveUp(reason) => conclude(state, &m, &HashMap::new(), Some(&reason)).await?,
             },
         }
@@ -300,7 +297,7 @@ pub async fn withdraw(state: &Shared, tenant: &str, instance_id: &str) -> Result
 
 /// Intune terminated the tenant's connection: every link to it shows so on its instance.
 pub async fn terminated(state: &Shared, tenant: &str) -> Result<()> {
-    let n = state.store.set_active_links_status(tenant, link_status::TERMINATED, "terminated in Intune", state.clock.now_ms()).await?;
+    let n = state.store.set_active_links_status(tenant, LinkStatus::Terminated, "terminated in Intune", state.clock.now_ms()).await?;
     if n > 0 {
         tracing::warn!(tenant, links = n, "connection terminated in Intune");
     }
@@ -323,7 +320,7 @@ async fn conclude(state: &Shared, m: &MessageRow, results: &HashMap<String, Item
         if outcome.is_accepted() {
             accepted += 1;
             state.metrics.delivery_seconds.observe((now - r.received_ms).max(0) as f64 / 1000.0);
-        } else if outcome.status == outcome_status::STALE {
+        } else if outcome.status == OutcomeStatus::Stale {
             stale += 1;
         } else {
             // Kept with its reason until an operator or the instance replays it.

@@ -1,6 +1,7 @@
 //! What the agent on a Mac does with its instance: enrol, report inventory, post the
 //! Entra IDs after Workplace Join, check in.
 
+use platform::problem::Refuse;
 use serde_json::Value;
 use wire::agent::{AadRegistration, ComputerCaView, Enroll, Enrolled, INVENTORY_SECTIONS, InventoryReport, LocalUserCa};
 use wire::apple::MacOsVersion;
@@ -9,21 +10,21 @@ use crate::Shared;
 use crate::domain::device_compliance;
 use crate::domain::inventory::{Registered, UNRESPONSIVE_AFTER_MS, ca_state, device_item, verdict_item};
 use crate::domain::normalize::{self, MAX_NAME_CHARS, Normalized, account_key, within};
-use crate::domain::settings::{CaSettings, status};
+use crate::domain::settings::{CaSettings, CaStatus};
 use crate::error::{MdmError, Result};
 use crate::store::{ComputerRow, InstanceRow, Registration, tx};
 
 /// Refuses a value of 1 to `max` characters (counted as people count them).
 fn bounded(name: &str, value: &str, max: usize) -> Result<()> {
     if !within(value, max) {
-        return Err(MdmError::Invalid(format!("{name} must be 1 to {max} characters.")));
+        return Err(MdmError::invalid(format!("{name} must be 1 to {max} characters.")));
     }
     Ok(())
 }
 
 pub async fn enroll(state: &Shared, instance: &InstanceRow, req: Enroll) -> Result<Enrolled> {
     if platform::secrets::digest_hex(&req.invitation) != platform::secrets::digest_hex(&instance.invitation) {
-        return Err(MdmError::Unauthorized("The enrollment invitation is not valid for this instance.".into()));
+        return Err(MdmError::unauthorized("The enrollment invitation is not valid for this instance."));
     }
     bounded("udid", &req.udid, 64)?;
     bounded("serial_number", &req.serial_number, 64)?;
@@ -48,19 +49,19 @@ pub async fn enroll(state: &Shared, instance: &InstanceRow, req: Enroll) -> Resu
 
 /// The computer a per-computer credential belongs to.
 pub async fn computer(state: &Shared, instance: &InstanceRow, credential: Option<&str>) -> Result<ComputerRow> {
-    let credential = credential.ok_or_else(|| MdmError::Unauthorized("A bearer computer credential is required.".into()))?;
+    let credential = credential.ok_or_else(|| MdmError::unauthorized("A bearer computer credential is required."))?;
     state
         .store
         .computer_by_credential(&instance.id, &platform::secrets::digest_hex(credential))
         .await?
-        .ok_or_else(|| MdmError::Unauthorized("The computer credential is not valid.".into()))
+        .ok_or_else(|| MdmError::unauthorized("The computer credential is not valid."))
 }
 
 /// The instance's Conditional Access settings while its integration is on and its
 /// connection active; `None` when nothing is to be sent.
 async fn sending_settings(state: &Shared, instance: &InstanceRow) -> Result<Option<CaSettings>> {
     let ca = state.store.ca(&instance.id).await?;
-    Ok((ca.settings.enabled && ca.link_status == status::ACTIVE).then_some(ca.settings))
+    Ok((ca.settings.enabled && ca.link_status == CaStatus::Active).then_some(ca.settings))
 }
 
 /// The item for one registered user's Entra device.
@@ -161,7 +162,7 @@ pub struct Applied {
 /// registered computer's report is queued for sending in the same transaction.
 pub async fn submit_inventory(state: &Shared, instance: &InstanceRow, computer: &ComputerRow, raw: Value) -> Result<Applied> {
     let now = state.clock.now_ms();
-    let normalized = normalize::report(raw, now, &defaults(computer)).map_err(|e| MdmError::Invalid(e.to_string()))?;
+    let normalized = normalize::report(raw, now, &defaults(computer)).map_err(MdmError::invalid)?;
     // The report itself is a sign of life: the computer counts as checked in.
     apply(state, instance, computer, normalized, Source { kind: "full", last_checkin: now }).await
 }
@@ -170,19 +171,19 @@ pub async fn submit_inventory(state: &Shared, instance: &InstanceRow, computer: 
 /// stored inventory. Needs a full report first.
 pub async fn submit_partial(state: &Shared, instance: &InstanceRow, computer: &ComputerRow, patch: Value) -> Result<Applied> {
     let Value::Object(patch) = patch else {
-        return Err(MdmError::Invalid("A partial inventory report must be a JSON object.".into()));
+        return Err(MdmError::invalid("A partial inventory report must be a JSON object."));
     };
     if let Some(unknown) = patch.keys().find(|k| *k != "collected_at" && !INVENTORY_SECTIONS.contains(&k.as_str())) {
-        return Err(MdmError::Invalid(format!("Unknown inventory section '{unknown}'. Sections: {}.", INVENTORY_SECTIONS.join(", "))));
+        return Err(MdmError::invalid(format!("Unknown inventory section '{unknown}'. Sections: {}.", INVENTORY_SECTIONS.join(", "))));
     }
     if !patch.contains_key("collected_at") {
-        return Err(MdmError::Invalid("collected_at is required.".into()));
+        return Err(MdmError::invalid("collected_at is required."));
     }
     let stored = computer
         .inventory
         .as_deref()
         .and_then(|i| serde_json::from_str::<Value>(i).ok())
-        .ok_or_else(|| MdmError::Conflict("This computer has no full inventory yet; submit a full report (PUT) first.".into()))?;
+        .ok_or_else(|| MdmError::conflict("This computer has no full inventory yet; submit a full report (PUT) first."))?;
     let mut merged = stored;
     // A new `os_version_extra` (none: the Rapid Security Response is gone) replaces the
     // stored version's RSR letter even when the version itself is not sent again.
@@ -196,7 +197,7 @@ pub async fn submit_partial(state: &Shared, instance: &InstanceRow, computer: &C
         merged[k] = v;
     }
     let now = state.clock.now_ms();
-    let normalized = normalize::report(merged, now, &defaults(computer)).map_err(|e| MdmError::Invalid(e.to_string()))?;
+    let normalized = normalize::report(merged, now, &defaults(computer)).map_err(MdmError::invalid)?;
     apply(state, instance, computer, normalized, Source { kind: "partial", last_checkin: now }).await
 }
 
@@ -222,7 +223,7 @@ pub(crate) async fn apply(
     source: Source<'_>,
 ) -> Result<Applied> {
     let now = state.clock.now_ms();
-    let older = || MdmError::Conflict("This report is older than the inventory already stored; it was not applied.".into());
+    let older = || MdmError::conflict("This report is older than the inventory already stored; it was not applied.");
     // A stored date ahead of the clock (from before such dates were refused) orders nothing.
     if computer.collected_ms.is_some_and(|stored| stored > n.collected_ms && stored <= now) {
         return Err(older());
@@ -264,12 +265,12 @@ pub(crate) async fn apply(
 pub async fn register_aad(state: &Shared, instance: &InstanceRow, computer: &ComputerRow, req: AadRegistration) -> Result<()> {
     for (name, v) in [("aad_device_id", &req.aad_device_id), ("aad_user_id", &req.aad_user_id)] {
         if uuid::Uuid::parse_str(v).is_err() {
-            return Err(MdmError::Invalid(format!("{name} must be a GUID.")));
+            return Err(MdmError::invalid(format!("{name} must be a GUID.")));
         }
     }
     bounded("username", &req.username, MAX_NAME_CHARS)?;
     if !wire::agent::is_upn(&req.upn) {
-        return Err(MdmError::Invalid("upn must be a user principal name (name@domain) of at most 320 characters.".into()));
+        return Err(MdmError::invalid("upn must be a user principal name (name@domain) of at most 320 characters."));
     }
     let now = state.clock.now_ms();
     let (device, user) = (req.aad_device_id.to_ascii_lowercase(), req.aad_user_id.to_ascii_lowercase());

@@ -1,5 +1,6 @@
 //! The mdm's client of the connector API (`/api/v1`).
 
+use platform::problem::Refuse;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use wire::connector_api::{
@@ -55,9 +56,9 @@ impl ConnectorClient {
 
     fn upstream((status, detail): (Option<u16>, String)) -> MdmError {
         match status {
-            Some(404) => MdmError::NotFound(detail),
-            Some(409) => MdmError::Conflict(detail),
-            Some(422) => MdmError::Invalid(detail),
+            Some(404) => MdmError::not_found(detail),
+            Some(409) => MdmError::conflict(detail),
+            Some(422) => MdmError::invalid(detail),
             _ => MdmError::Upstream(detail),
         }
     }

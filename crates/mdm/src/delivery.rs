@@ -4,12 +4,12 @@
 
 use std::time::{Duration, Instant};
 
-use wire::connector_api::{InventoryBatch, InventoryUpdate, outcome_status};
+use wire::connector_api::{InventoryBatch, InventoryUpdate, OutcomeStatus};
 
 use crate::Shared;
 use crate::connector_client::SendError;
 use crate::domain::inventory::{parse_record_key, record_key};
-use crate::domain::settings::{self, status};
+use crate::domain::settings::{self, CaStatus};
 use crate::error::Result;
 use crate::store::{InstanceRow, tx};
 
@@ -52,10 +52,10 @@ async fn housekeeping(state: &Shared) -> Result<()> {
                 Err(e) => tracing::warn!(instance = %instance.slug, error = %e, "the connector's view of the link could not be read"),
             }
         }
-        if ca.settings.enabled && ca.link_status == status::ACTIVE && ca.settings.compliance_model == settings::MODEL_INTUNE {
+        if ca.settings.enabled && ca.link_status == CaStatus::Active && ca.settings.compliance_model == settings::MODEL_INTUNE {
             crate::agent::report_silent(state, &instance).await?;
         }
-        if ca.settings.enabled && ca.link_status == status::ACTIVE && ca.settings.compliance_model == settings::MODEL_DEVICE_COMPLIANCE {
+        if ca.settings.enabled && ca.link_status == CaStatus::Active && ca.settings.compliance_model == settings::MODEL_DEVICE_COMPLIANCE {
             let now = state.clock.now_ms();
             let due = state.memberships_checked.lock().expect("lock").get(&instance.id).is_none_or(|t| now - t >= MEMBERSHIP_EVERY_MS);
             if due {
@@ -71,7 +71,7 @@ async fn step(state: &Shared) -> Result<bool> {
     let mut busy = false;
     for instance in state.store.instances().await? {
         let ca = state.store.ca(&instance.id).await?;
-        if ca.settings.enabled && ca.link_status == status::ACTIVE {
+        if ca.settings.enabled && ca.link_status == CaStatus::Active {
             if ca.settings.connection_type == settings::MANUAL {
                 busy |= crate::manual::send(state, &instance, &ca).await?;
             } else if let Some(credential) = &instance.connector_credential {
@@ -135,7 +135,7 @@ async fn collect_outcomes(state: &Shared, instance: &InstanceRow, credential: &s
             continue;
         };
         let outcome = ItemOutcome {
-            status: &o.status,
+            status: o.status,
             detail: o.detail.as_deref(),
             compliance_state: o.compliance_state.as_deref(),
             compliance_reasons: &o.compliance_reasons,
@@ -148,7 +148,7 @@ async fn collect_outcomes(state: &Shared, instance: &InstanceRow, credential: &s
 
 /// What became of one item, as recorded on the computer.
 pub(crate) struct ItemOutcome<'a> {
-    pub status: &'a str,
+    pub status: OutcomeStatus,
     pub detail: Option<&'a str>,
     pub compliance_state: Option<&'a str>,
     pub compliance_reasons: &'a [String],
@@ -163,8 +163,8 @@ pub(crate) async fn record_outcome(
     sequence: i64,
     o: &ItemOutcome<'_>,
 ) -> Result<()> {
-    tx::set_delivery(txn, computer_id, device, sequence, o.status, o.detail).await?;
-    if o.status == outcome_status::ACCEPTED {
+    tx::set_delivery(txn, computer_id, device, sequence, o.status.as_ref(), o.detail).await?;
+    if o.status == OutcomeStatus::Accepted {
         tx::set_compliance(txn, computer_id, device, sequence, o.compliance_state, o.compliance_reasons).await?;
     }
     Ok(())

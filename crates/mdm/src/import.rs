@@ -4,6 +4,7 @@
 //! integration is on, its registered users' items are queued like any report's. A record
 //! that cannot be read is refused on its own, with its reason; the others are kept.
 
+use platform::problem::Refuse;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -42,9 +43,9 @@ pub struct RefusedRecord {
 
 /// Imports one page into `instance`, logging the import in the change-management log.
 pub async fn page(state: &Shared, instance: &InstanceRow, page: &Value, admin: &str) -> Result<ImportSummary> {
-    let records = jamf::records(page).map_err(|e| MdmError::Invalid(e.to_string()))?;
+    let records = jamf::records(page).map_err(MdmError::invalid)?;
     if records.len() > MAX_RECORDS {
-        return Err(MdmError::Invalid(format!("A page may hold at most {MAX_RECORDS} computers; this one holds {}.", records.len())));
+        return Err(MdmError::invalid(format!("A page may hold at most {MAX_RECORDS} computers; this one holds {}.", records.len())));
     }
     let mut summary = ImportSummary::default();
     for (index, record) in records.iter().enumerate() {
@@ -95,7 +96,7 @@ async fn one(state: &Shared, instance: &InstanceRow, record: &Value, summary: &m
     match apply(state, instance, &row, normalized, Source { kind: "import", last_checkin }).await {
         Ok(_) if created => summary.created += 1,
         Ok(_) => summary.updated += 1,
-        Err(MdmError::Conflict(_)) => summary.unchanged += 1,
+        Err(MdmError::Refused(platform::problem::Refusal::Conflict(_))) => summary.unchanged += 1,
         Err(e) => return Err(e.to_string()),
     }
     Ok(())

@@ -1,10 +1,11 @@
 //! The Conditional Access integration of an instance: saving the settings, Connect,
 //! Confirm and Disconnect through the connector, each written to the change log.
 
-use wire::connector_api::{LinkView, RegisterInstance, StartLink, link_status};
+use platform::problem::Refuse;
+use wire::connector_api::{LinkStatus, LinkView, RegisterInstance, StartLink};
 
 use crate::Shared;
-use crate::domain::settings::{self, CaSettings, PRIVILEGE, status};
+use crate::domain::settings::{self, CaSettings, CaStatus, PRIVILEGE};
 use crate::error::{MdmError, Result};
 use crate::store::{AdminRow, CaRow, InstanceRow};
 
@@ -19,7 +20,7 @@ pub enum Saved {
 
 fn require_privilege(admin: &AdminRow) -> Result<()> {
     if !admin.has_privilege(PRIVILEGE) {
-        return Err(MdmError::Forbidden(format!(
+        return Err(MdmError::forbidden(format!(
             "The account {} lacks the \"{PRIVILEGE}\" privilege required to change these settings.",
             admin.username
         )));
@@ -52,14 +53,14 @@ async fn connector_credential(state: &Shared, instance: &InstanceRow) -> Result<
     Ok(reg.credential)
 }
 
-fn link_to_status(view: &LinkView) -> &'static str {
-    match view.status.as_str() {
-        link_status::AWAITING_CONSENT => status::AWAITING_CONSENT,
-        link_status::AWAITING_CONFIRMATION => status::AWAITING_CONFIRMATION,
-        link_status::ACTIVE => status::ACTIVE,
-        link_status::TERMINATED => status::TERMINATED,
-        link_status::DISCONNECTED => status::DISABLED,
-        _ => status::FAILING,
+fn link_to_status(view: &LinkView) -> CaStatus {
+    match view.status {
+        LinkStatus::AwaitingConsent => CaStatus::AwaitingConsent,
+        LinkStatus::AwaitingConfirmation => CaStatus::AwaitingConfirmation,
+        LinkStatus::Active => CaStatus::Active,
+        LinkStatus::Terminated => CaStatus::Terminated,
+        LinkStatus::Disconnected => CaStatus::Disabled,
+        _ => CaStatus::Failing,
     }
 }
 
@@ -78,10 +79,10 @@ pub async fn save(
     require_privilege(admin)?;
     let mut ca = state.store.ca(&instance.id).await?;
     let clouds: Vec<&str> = state.clouds.iter().map(String::as_str).collect();
-    settings::validate(&ca.settings, &proposed, &instance.version, &clouds).map_err(MdmError::Invalid)?;
+    settings::validate(&ca.settings, &proposed, &instance.version, &clouds).map_err(MdmError::invalid)?;
     let manual = proposed.enabled && proposed.connection_type == settings::MANUAL;
     if manual && new_secret.is_none() && ca.manual_secret.is_none() {
-        return Err(MdmError::Invalid("Enter the client secret of the app registration.".into()));
+        return Err(MdmError::invalid("Enter the client secret of the app registration."));
     }
     let mut changes = settings::diff(&ca.settings, &proposed);
     if let Some(secret) = new_secret {
@@ -106,7 +107,7 @@ pub async fn save(
         let summary =
             checks.iter().map(|c| format!("{}={}", c.name, if c.passed { "pass" } else { "fail" })).collect::<Vec<_>>().join(", ");
         log(state, instance, &admin.username, "Save (Manual)", &format!("result: {}; checks: {summary}", ca.link_status)).await?;
-        if ca.link_status == status::ACTIVE {
+        if ca.link_status == CaStatus::Active {
             crate::agent::reconcile(state, instance).await?;
         }
         return Ok(Saved::Done);
@@ -128,7 +129,7 @@ pub async fn save(
             )
             .await?;
         ca.link_id = Some(started.link_id.clone());
-        ca.link_status = status::AWAITING_CONSENT.into();
+        ca.link_status = CaStatus::AwaitingConsent;
         ca.checks = "[]".into();
         state.store.save_ca(&instance.id, &ca, now).await?;
         log(state, instance, &admin.username, "Connect", &format!("link {} started; awaiting consent", started.link_id)).await?;
@@ -154,7 +155,7 @@ async fn disconnect(state: &Shared, instance: &InstanceRow, admin: &AdminRow, ca
             _ => "no connection".to_string(),
         }
     };
-    ca.link_status = status::DISABLED.into();
+    ca.link_status = CaStatus::Disabled;
     state.store.save_ca(&instance.id, ca, state.clock.now_ms()).await?;
     log(state, instance, &admin.username, "Disconnect", &detail).await
 }
@@ -172,9 +173,9 @@ pub async fn refresh(state: &Shared, instance: &InstanceRow) -> Result<(CaRow, O
         let new_status = link_to_status(&view);
         let checks = serde_json::to_string(&view.checks).unwrap_or_default();
         if new_status != ca.link_status || checks != ca.checks {
-            let before = std::mem::replace(&mut ca.link_status, new_status.into());
+            let before = std::mem::replace(&mut ca.link_status, new_status);
             ca.checks = checks;
-            let saved = state.store.set_link_state(&instance.id, &view.link_id, &ca.link_status, &ca.checks, state.clock.now_ms()).await?;
+            let saved = state.store.set_link_state(&instance.id, &view.link_id, ca.link_status, &ca.checks, state.clock.now_ms()).await?;
             if saved && before != ca.link_status {
                 // The connector changed the state (a health re-test, or termination in
                 // Intune): the change-management log says when and why.
@@ -191,14 +192,14 @@ pub async fn confirm(state: &Shared, instance: &InstanceRow, admin: &AdminRow) -
     require_privilege(admin)?;
     let mut ca = state.store.ca(&instance.id).await?;
     let (Some(credential), Some(link_id)) = (instance.connector_credential.clone(), ca.link_id.clone()) else {
-        return Err(MdmError::Conflict("Connect first: there is no connection to confirm.".into()));
+        return Err(MdmError::conflict("Connect first: there is no connection to confirm."));
     };
     let view = state.connector.confirm(&credential, &link_id).await?;
-    ca.link_status = link_to_status(&view).into();
+    ca.link_status = link_to_status(&view);
     ca.checks = serde_json::to_string(&view.checks).unwrap_or_default();
     state.store.save_ca(&instance.id, &ca, state.clock.now_ms()).await?;
     log(state, instance, &admin.username, "Confirm", &format!("result: {}; checks: {}", view.status, checks_summary(&view))).await?;
-    if ca.link_status == status::ACTIVE {
+    if ca.link_status == CaStatus::Active {
         // Computers registered before the connection was active report now.
         let queued = crate::agent::reconcile(state, instance).await?;
         tracing::info!(instance = %instance.slug, computers = queued, "reconcile after confirm");

@@ -2,6 +2,7 @@
 //! registration in the tenant (Application ID and client secret, the secret sealed at
 //! rest). It uses the same client and retry rules as the connector.
 
+use platform::problem::Refuse;
 use std::collections::HashMap;
 
 use partner::outcome::ItemOutcome;
@@ -12,7 +13,7 @@ use wire::connector_api::Check;
 use wire::partner::{DEPROVISIONED, DeviceItem, PROVISIONED, PartnerTenantRequest};
 
 use crate::Shared;
-use crate::domain::settings::{self, status};
+use crate::domain::settings::{self, CaStatus};
 use crate::error::{MdmError, Result};
 use crate::store::{CaRow, InstanceRow, tx};
 
@@ -21,11 +22,10 @@ const HEARTBEAT_EVERY_MS: i64 = 5 * 60 * 1000;
 
 fn profile(state: &Shared, name: &str) -> Result<CloudProfile> {
     if name == "local" {
-        let url =
-            state.local_cloud_url.as_deref().ok_or_else(|| MdmError::Invalid("No local cloud is configured on this server.".into()))?;
+        let url = state.local_cloud_url.as_deref().ok_or_else(|| MdmError::invalid("No local cloud is configured on this server."))?;
         return Ok(CloudProfile::local(url));
     }
-    CloudProfile::builtin(name).ok_or_else(|| MdmError::Invalid(format!("Unknown sovereign cloud {name}.")))
+    CloudProfile::builtin(name).ok_or_else(|| MdmError::invalid(format!("Unknown sovereign cloud {name}.")))
 }
 
 /// The instance's own app, with its secret unsealed.
@@ -34,7 +34,7 @@ pub fn app(state: &Shared, instance: &InstanceRow, ca: &CaRow) -> Result<CloudAp
         .manual_secret
         .as_deref()
         .and_then(|s| state.secrets.open(s, &instance.id))
-        .ok_or_else(|| MdmError::Invalid("Enter the client secret of the app registration.".into()))?;
+        .ok_or_else(|| MdmError::invalid("Enter the client secret of the app registration."))?;
     Ok(CloudApp {
         profile: profile(state, &ca.settings.sovereign_cloud)?,
         client_id: ca.settings.manual_app_id.clone().unwrap_or_default(),
@@ -145,8 +145,7 @@ pub async fn test(state: &Shared, instance: &InstanceRow, ca: &mut CaRow) -> Res
 
 async fn record(state: &Shared, instance: &InstanceRow, ca: &mut CaRow, checks: Vec<Check>) -> Result<()> {
     ca.link_status =
-        if checks.iter().all(|c| c.passed) && checks.iter().any(|c| c.name == "heartbeat") { status::ACTIVE } else { status::FAILING }
-            .into();
+        if checks.iter().all(|c| c.passed) && checks.iter().any(|c| c.name == "heartbeat") { CaStatus::Active } else { CaStatus::Failing };
     ca.checks = serde_json::to_string(&checks).unwrap_or_default();
     ca.link_id = None;
     state.store.save_ca(&instance.id, ca, state.clock.now_ms()).await
@@ -222,7 +221,7 @@ async fn give_up_or_retry(
 ) -> Result<()> {
     let reason = if e.is_partner_terminated() {
         let mut ca = ca.clone();
-        ca.link_status = status::TERMINATED.into();
+        ca.link_status = CaStatus::Terminated;
         state.store.save_ca(&instance.id, &ca, now).await?;
         Some("the connection was terminated in Intune".to_string())
     } else {

@@ -23,7 +23,7 @@ impl Store {
         let open = |field: &str, value: &str| {
             self.secrets
                 .open_value(value, &secret_context(field, &row.id))
-                .ok_or_else(|| MdmError::Internal(format!("instance {}: the {field} does not open with this server's key", row.id)))
+                .ok_or_else(|| MdmError::internal(format!("instance {}: the {field} does not open with this server's key", row.id)))
         };
         row.invitation = open("invitation", &row.invitation)?;
         row.connector_credential = row.connector_credential.as_deref().map(|c| open("connector_credential", c)).transpose()?;
@@ -78,7 +78,7 @@ pub async fn rotate_sealing_key(database_url: &str, key_path: &Path) -> Result<u
         let reseal = |field: &str, value: &str| -> Result<String> {
             let context = secret_context(field, &id);
             let plain =
-                old.open_value(value, &context).ok_or_else(|| MdmError::Internal(format!("instance {id}: {field} does not open")))?;
+                old.open_value(value, &context).ok_or_else(|| MdmError::internal(format!("instance {id}: {field} does not open")))?;
             Ok(new.seal_value(&plain, &context))
         };
         let credential = credential.as_deref().map(|c| reseal("connector_credential", c)).transpose()?;
@@ -95,7 +95,7 @@ pub async fn rotate_sealing_key(database_url: &str, key_path: &Path) -> Result<u
     for (instance, sealed) in manual {
         let plain = old
             .open(&sealed, &instance)
-            .ok_or_else(|| MdmError::Internal(format!("instance {instance}: the Manual secret does not open")))?;
+            .ok_or_else(|| MdmError::internal(format!("instance {instance}: the Manual secret does not open")))?;
         sqlx::query("UPDATE ca_settings SET manual_secret = $1 WHERE instance_id = $2")
             .bind(new.seal(&plain, &instance))
             .bind(&instance)

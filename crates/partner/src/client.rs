@@ -423,7 +423,7 @@ impl CloudClient {
         self.upload(app, tenant, message_id, body).await?;
         for _ in 0..600 {
             let status = self.upload_status(app, tenant, message_id).await?;
-            if status.status != wire::partner::message_status::PENDING {
+            if status.status != wire::partner::MessageStatus::Pending {
                 return Ok(status);
             }
             tokio::time::sleep(Duration::from_millis(100)).await;

@@ -3,14 +3,14 @@
 //! item was applied; `Stale` was kept out because the cloud holds a newer state of the
 //! device, which an admin must not see as delivered.
 
-use wire::connector_api::outcome_status;
-use wire::partner::{ItemResult, item_status};
+use wire::connector_api::OutcomeStatus;
+use wire::partner::{ItemResult, ItemStatus};
 
 /// An item's result, as recorded for the device that sent it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ItemOutcome {
-    /// `accepted`, `stale` or `rejected` ([`outcome_status`]).
-    pub status: &'static str,
+    /// `Accepted`, `Stale` or `Rejected`.
+    pub status: OutcomeStatus,
     pub detail: Option<String>,
     pub compliance_state: Option<String>,
     pub compliance_reasons: Vec<String>,
@@ -21,28 +21,30 @@ impl ItemOutcome {
     pub fn of(result: Option<&ItemResult>, missing: &str) -> ItemOutcome {
         let refused =
             |status, detail: String| ItemOutcome { status, detail: Some(detail), compliance_state: None, compliance_reasons: vec![] };
-        let Some(r) = result else { return refused(outcome_status::REJECTED, missing.to_string()) };
+        let Some(r) = result else { return refused(OutcomeStatus::Rejected, missing.to_string()) };
         let reason = || match (&r.error_code, &r.error_detail) {
             (Some(code), Some(detail)) => format!("{code}: {detail}"),
             (Some(code), None) => code.clone(),
             (None, Some(detail)) => detail.clone(),
             (None, None) => "no reason given".into(),
         };
-        match r.status.as_str() {
-            item_status::ACCEPTED => ItemOutcome {
-                status: outcome_status::ACCEPTED,
+        match &r.status {
+            ItemStatus::Accepted => ItemOutcome {
+                status: OutcomeStatus::Accepted,
                 detail: None,
                 compliance_state: r.compliance_state.clone(),
                 compliance_reasons: r.compliance_reasons.clone(),
             },
-            item_status::STALE => refused(outcome_status::STALE, reason()),
-            item_status::REJECTED => refused(outcome_status::REJECTED, reason()),
-            other => refused(outcome_status::REJECTED, format!("the cloud answered the unknown item status '{other}': {}", reason())),
+            ItemStatus::Stale => refused(OutcomeStatus::Stale, reason()),
+            ItemStatus::Rejected => refused(OutcomeStatus::Rejected, reason()),
+            ItemStatus::Other(other) => {
+                refused(OutcomeStatus::Rejected, format!("the cloud answered the unknown item status '{other}': {}", reason()))
+            }
         }
     }
 
     pub fn is_accepted(&self) -> bool {
-        self.status == outcome_status::ACCEPTED
+        self.status == OutcomeStatus::Accepted
     }
 }
 
@@ -54,12 +56,12 @@ mod tests {
     fn only_accepted_items_count_as_delivered() {
         let result = |status: &str| ItemResult {
             device_id: "d".into(),
-            status: status.into(),
+            status: status.parse().unwrap(),
             error_detail: Some("A newer state of this device is already stored.".into()),
             ..Default::default()
         };
         let stale = ItemOutcome::of(Some(&result("Stale")), "none");
-        assert_eq!((stale.status, stale.is_accepted()), ("stale", false));
+        assert_eq!((stale.status, stale.is_accepted()), (OutcomeStatus::Stale, false));
         assert_eq!(stale.detail.as_deref(), Some("A newer state of this device is already stored."));
         let accepted = ItemOutcome::of(
             Some(&ItemResult { compliance_state: Some("noncompliant".into()), compliance_reasons: vec!["x".into()], ..result("Accepted") }),
@@ -68,6 +70,8 @@ mod tests {
         assert!(accepted.is_accepted() && accepted.detail.is_none());
         assert_eq!((accepted.compliance_state.as_deref(), accepted.compliance_reasons.len()), (Some("noncompliant"), 1));
         assert_eq!(ItemOutcome::of(None, "no result").detail.as_deref(), Some("no result"));
-        assert_eq!(ItemOutcome::of(Some(&result("Weird")), "").status, "rejected");
+        let weird = ItemOutcome::of(Some(&result("Weird")), "");
+        assert_eq!(weird.status, OutcomeStatus::Rejected);
+        assert!(weird.detail.unwrap().contains("'Weird'"));
     }
 }

@@ -149,8 +149,8 @@ fn nul_character(parts: &axum::http::request::Parts, body: &[u8]) -> Option<Stri
 
 /// How a service answers a request body it will not take, in its own error shape.
 pub trait BodyRefusal: IntoResponse {
-    /// More than `limit` bytes (413).
-    fn too_large(limit: usize) -> Self;
+    /// The body is larger than the service reads (413); `why` says by how much.
+    fn too_large(why: String) -> Self;
     /// The body could not be read, or holds NUL: the service's answer to a malformed
     /// request (the cloud's 400, the connector's and the mdm's 422).
     fn unreadable(why: String) -> Self;
@@ -190,7 +190,7 @@ pub async fn buffer_body<E: BodyRefusal>(
         }
     }
     if read > limit || declared.is_some_and(|d| d > limit) {
-        return E::too_large(limit).into_response();
+        return E::too_large(format!("The request body is larger than {limit} bytes.")).into_response();
     }
     if let Some(why) = nul_character(&parts, &kept) {
         return E::unreadable(why).into_response();

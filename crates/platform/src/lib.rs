@@ -12,6 +12,7 @@ pub mod html;
 pub mod http;
 pub mod net;
 pub mod openapi;
+pub mod problem;
 pub mod sealing;
 pub mod secrets;
 pub mod text;

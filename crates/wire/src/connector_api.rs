@@ -66,13 +66,24 @@ pub struct LinkStarted {
 }
 
 /// States of a link instance ↔ tenant, as the mdm shows them.
-pub mod link_status {
-    pub const AWAITING_CONSENT: &str = "awaiting_consent";
-    pub const AWAITING_CONFIRMATION: &str = "awaiting_confirmation";
-    pub const ACTIVE: &str = "active";
-    pub const FAILING: &str = "failing";
-    pub const DISCONNECTED: &str = "disconnected";
-    pub const TERMINATED: &str = "terminated";
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::Display, strum::EnumString, strum::AsRefStr, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum LinkStatus {
+    /// Started; the admin has not granted both consents yet.
+    AwaitingConsent,
+    /// Both consents granted; the App ID is to be entered in Intune and confirmed.
+    AwaitingConfirmation,
+    /// Confirmed: inventory is delivered.
+    Active,
+    /// The last test failed; nothing is delivered until a test passes.
+    Failing,
+    /// Disconnected by the instance.
+    Disconnected,
+    /// Terminated by Intune.
+    Terminated,
 }
 
 /// One check of the Confirm test (scenario S3 step 8, README's table).
@@ -89,7 +100,7 @@ pub struct Check {
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LinkView {
     pub link_id: String,
-    pub status: String,
+    pub status: LinkStatus,
     pub cloud: String,
     pub tenant_id: Option<String>,
     /// The Cloud Connector app's Application ID, to paste into Partner device management.
@@ -140,9 +151,7 @@ pub struct Outcomes {
 pub struct Outcome {
     pub computer_id: String,
     pub sequence: i64,
-    /// `accepted`, `stale` (the cloud holds a newer state of the device, so this one was
-    /// not applied), `rejected` or `dead` (gave up; see `detail`).
-    pub status: String,
+    pub status: OutcomeStatus,
     pub detail: Option<String>,
     pub at: String,
     /// Of an accepted update, when the cloud says: the device's compliance state.
@@ -153,12 +162,39 @@ pub struct Outcome {
     pub compliance_reasons: Vec<String>,
 }
 
-pub mod outcome_status {
-    pub const ACCEPTED: &str = "accepted";
-    pub const STALE: &str = "stale";
-    pub const REJECTED: &str = "rejected";
-    pub const DEAD: &str = "dead";
+/// What became of a delivered update.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::Display, strum::EnumString, strum::AsRefStr, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum OutcomeStatus {
+    /// Applied by the cloud.
+    Accepted,
+    /// The cloud holds a newer state of the device, so this one was not applied.
+    Stale,
+    /// Refused by the cloud (see `detail`).
+    Rejected,
+    /// Delivery was given up (see `detail`).
+    Dead,
 }
+
+/// Where an update the connector took in is: `queued` → `batched` (in a message) →
+/// `done`, or `dead` when the cloud refused it or delivery was given up (replayable:
+/// back to `queued`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::Display, strum::EnumString, strum::AsRefStr, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum IntakeState {
+    Queued,
+    Batched,
+    Done,
+    Dead,
+}
+
+crate::text_enum!(LinkStatus, OutcomeStatus, IntakeState);
 
 /// `GET /api/v1/status`: the instance's current link and its delivery health.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -214,7 +250,7 @@ pub struct LinkHealth {
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LinkEvent {
     pub at: String,
-    pub status: String,
+    pub status: LinkStatus,
     pub detail: String,
 }
 
@@ -275,8 +311,7 @@ pub struct TracedUpdate {
     pub tenant_id: String,
     pub computer_id: String,
     pub sequence: i64,
-    /// `queued`, `batched`, `done` or `dead`.
-    pub status: String,
+    pub status: IntakeState,
     pub received_at: String,
     pub message_id: Option<String>,
     /// The message's state (`upload`, `poll`, `done`), attempts and last error.

@@ -195,10 +195,17 @@ pub struct UploadAccepted {
     pub error_detail: Option<String>,
 }
 
-pub mod message_status {
-    pub const PENDING: &str = "Pending";
-    pub const COMPLETED: &str = "Completed";
-    pub const FAILED: &str = "Failed";
+/// Where an upload message is (`DataUploadMessages` `Status`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::Display, strum::EnumString, strum::AsRefStr, utoipa::ToSchema,
+)]
+pub enum MessageStatus {
+    /// Queued or being processed: ask again.
+    Pending,
+    /// Processed; each item's result is in `ItemResults`.
+    Completed,
+    /// Refused as a whole (`ErrorCode`, `ErrorDetail`).
+    Failed,
 }
 
 /// Per-item outcome inside a message status.
@@ -206,8 +213,7 @@ pub mod message_status {
 #[serde(rename_all = "PascalCase")]
 pub struct ItemResult {
     pub device_id: String,
-    /// `Accepted`, `Stale` (older than the state already stored: not applied) or `Rejected`.
-    pub status: String,
+    pub status: ItemStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_code: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -222,11 +228,34 @@ pub struct ItemResult {
     pub compliance_reasons: Vec<String>,
 }
 
-pub mod item_status {
-    pub const ACCEPTED: &str = "Accepted";
-    pub const STALE: &str = "Stale";
-    pub const REJECTED: &str = "Rejected";
+/// What became of one item of a processed message. A status this vocabulary does not
+/// know is kept as sent (`Other`), so a partner can say what it was given.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, strum::Display, strum::EnumString, strum::AsRefStr)]
+pub enum ItemStatus {
+    /// Applied.
+    #[default]
+    Accepted,
+    /// Older than the state already stored: not applied.
+    Stale,
+    /// Refused (`ErrorCode`, `ErrorDetail`).
+    Rejected,
+    /// Any other text.
+    #[serde(untagged)]
+    #[strum(default)]
+    Other(String),
 }
+
+impl utoipa::PartialSchema for ItemStatus {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(["Accepted", "Stale", "Rejected"]))
+            .description(Some("Accepted (applied), Stale (older than the state already stored: not applied) or Rejected."))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ItemStatus {}
 
 /// `GET DataUploadMessages(guid'<id>')`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
@@ -234,7 +263,7 @@ pub mod item_status {
 pub struct UploadStatus {
     pub message_id: String,
     pub tenant_id: String,
-    pub status: String,
+    pub status: MessageStatus,
     pub error_code: i32,
     #[serde(default)]
     pub error_detail: Option<String>,
@@ -314,5 +343,23 @@ mod tests {
         let a: ServiceEndpoint = serde_json::from_str(r#"{"serviceName":"S","uri":"u"}"#).unwrap();
         let b: ServiceEndpoint = serde_json::from_str(r#"{"providerName":"S","uri":"u"}"#).unwrap();
         assert_eq!(a, b);
+    }
+}
+
+crate::text_enum!(MessageStatus, ItemStatus);
+
+#[cfg(test)]
+mod status_tests {
+    use super::*;
+
+    #[test]
+    fn item_status_keeps_an_unknown_text() {
+        let known: ItemStatus = serde_json::from_str("\"Stale\"").unwrap();
+        let other: ItemStatus = serde_json::from_str("\"Processing\"").unwrap();
+        assert_eq!((known, other.clone()), (ItemStatus::Stale, ItemStatus::Other("Processing".into())));
+        assert_eq!(serde_json::to_string(&other).unwrap(), "\"Processing\"");
+        assert_eq!("Rejected".parse::<ItemStatus>().unwrap(), ItemStatus::Rejected);
+        assert_eq!(MessageStatus::try_from("Pending".to_string()).unwrap(), MessageStatus::Pending);
+        assert!(MessageStatus::try_from("pending".to_string()).is_err());
     }
 }

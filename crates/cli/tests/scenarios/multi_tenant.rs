@@ -114,8 +114,11 @@ async fn one_connector_serves_two_tenants_and_each_keeps_its_own_state() {
 
     let admin = Admin::from_file(&t.write_endpoints_file()).unwrap();
     let links = admin.status().await.unwrap().links;
-    let tenants: std::collections::BTreeSet<_> =
-        links.iter().filter(|l| l.link.status == "active").filter_map(|l| l.link.tenant_id.clone()).collect();
+    let tenants: std::collections::BTreeSet<_> = links
+        .iter()
+        .filter(|l| l.link.status == wire::connector_api::LinkStatus::Active)
+        .filter_map(|l| l.link.tenant_id.clone())
+        .collect();
     assert_eq!(tenants.len(), 2, "{links:?}");
 
     // S5: labs leaves Contoso; hq keeps Contoso Active, Fabrikam is untouched.
@@ -140,8 +143,9 @@ async fn one_connector_serves_two_tenants_and_each_keeps_its_own_state() {
     eventually("eu terminated", || async { (t.mdm_read("eu", "conditional-access").await["status"] == "terminated").then_some(()) }).await;
     // The connector's history of each link says what happened and why.
     let links = admin.status().await.unwrap().links;
-    let history =
-        |name: &str| links.iter().find(|l| l.instance_name == name).unwrap().history.iter().map(|e| e.status.clone()).collect::<Vec<_>>();
+    let history = |name: &str| {
+        links.iter().find(|l| l.instance_name == name).unwrap().history.iter().map(|e| e.status.to_string()).collect::<Vec<_>>()
+    };
     assert_eq!(history("Instance eu"), ["awaiting_consent", "awaiting_confirmation", "active", "terminated"]);
     assert_eq!(history("Instance labs"), ["awaiting_consent", "awaiting_confirmation", "active", "disconnected"]);
     let labs = links.iter().find(|l| l.instance_name == "Instance labs").unwrap();

@@ -66,7 +66,7 @@ async fn dead_letters_are_kept_with_their_reason_and_replayed_and_links_reconcil
     let device = macs[0].device_id.clone().unwrap();
     let trace = admin.trace(&device).await.unwrap();
     assert_eq!(trace.updates.len(), 1, "{trace:?}");
-    assert_eq!(trace.updates[0].status, "done");
+    assert_eq!(trace.updates[0].status, wire::connector_api::IntakeState::Done);
     assert!(trace.updates[0].outcomes[0].starts_with("rejected") && trace.updates[0].outcomes[1].starts_with("accepted"), "{trace:?}");
 
     // Reconcile on demand resends the newest state of each computer once.

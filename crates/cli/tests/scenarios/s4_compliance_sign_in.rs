@@ -158,7 +158,7 @@ async fn s4_conditional_access_grants_compliant_macs_and_routes_the_others() {
     let block = cloud::entra::conditional_access::Policy {
         id: uuid::Uuid::new_v4().to_string(),
         display_name: "Block Contoso Portal".into(),
-        state: cloud::entra::conditional_access::ENABLED.into(),
+        state: cloud::entra::conditional_access::PolicyState::Enabled,
         conditions: cloud::entra::conditional_access::Conditions {
             include_groups: vec![t.tenant.mac_users_group_id.clone()],
             include_applications: vec![t.tenant.portal_app_id.clone()],

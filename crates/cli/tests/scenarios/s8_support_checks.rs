@@ -118,7 +118,7 @@ async fn entra_admin_center_shows_directory_devices_policies_and_sign_ins() {
         .await
         .unwrap();
     let policies = t.cloud.state.store.ca_policies(&t.tenant.tenant_id).await.unwrap();
-    assert_eq!(policies[0].state, "enabledForReportingButNotEnforced");
+    assert_eq!(policies[0].state, cloud::entra::conditional_access::PolicyState::EnabledForReportingButNotEnforced);
     for page in ["devices", "sign-in-logs"] {
         assert_eq!(b.get(&format!("{base}/{page}")).await.unwrap().status, 200);
     }

@@ -3,9 +3,26 @@
 
 use serde::{Deserialize, Serialize};
 
-pub const ENABLED: &str = "enabled";
-pub const DISABLED: &str = "disabled";
-pub const REPORT_ONLY: &str = "enabledForReportingButNotEnforced";
+/// A policy's `state` as Graph spells it (`conditionalAccessPolicyState`), stored as text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::Display, strum::EnumString, strum::AsRefStr)]
+#[serde(rename_all = "camelCase")]
+#[strum(serialize_all = "camelCase")]
+pub enum PolicyState {
+    /// On: enforced.
+    Enabled,
+    /// Off: not evaluated.
+    Disabled,
+    /// Report-only: evaluated and logged, never enforced.
+    EnabledForReportingButNotEnforced,
+}
+
+wire::text_enum!(PolicyState);
+
+impl PolicyState {
+    /// Every state with the Entra admin center's label, in the order it offers them.
+    pub const LABELLED: [(PolicyState, &'static str); 3] =
+        [(PolicyState::Enabled, "On"), (PolicyState::EnabledForReportingButNotEnforced, "Report-only"), (PolicyState::Disabled, "Off")];
+}
 
 /// Grant controls supported here.
 pub const GRANT_COMPLIANT_DEVICE: &str = "compliantDevice";
@@ -33,7 +50,7 @@ pub struct Conditions {
 pub struct Policy {
     pub id: String,
     pub display_name: String,
-    pub state: String,
+    pub state: PolicyState,
     pub conditions: Conditions,
     pub grant: String,
 }
@@ -134,9 +151,9 @@ pub fn evaluate(policies: &[Policy], subject: &Subject, device: &Device) -> (Out
     };
     let mut outcome = Outcome::Granted;
     let mut applied = Vec::new();
-    for p in policies.iter().filter(|p| p.state != DISABLED && applies(p, subject)) {
+    for p in policies.iter().filter(|p| p.state != PolicyState::Disabled && applies(p, subject)) {
         let o = result_of(p, device);
-        let report_only = p.state == REPORT_ONLY;
+        let report_only = p.state == PolicyState::EnabledForReportingButNotEnforced;
         let result = match (report_only, o == Outcome::Granted) {
             (false, true) => "success",
             (false, false) => "failure",
@@ -155,11 +172,11 @@ pub fn evaluate(policies: &[Policy], subject: &Subject, device: &Device) -> (Out
 mod tests {
     use super::*;
 
-    fn policy(state: &str, grant: &str) -> Policy {
+    fn policy(state: PolicyState, grant: &str) -> Policy {
         Policy {
             id: "p".into(),
             display_name: "Require compliant Mac".into(),
-            state: state.into(),
+            state,
             conditions: Conditions { include_groups: vec!["g".into()], include_applications: vec!["app".into()], ..Default::default() },
             grant: grant.into(),
         }
@@ -169,7 +186,7 @@ mod tests {
     fn compliant_device_policy_decides_by_device_state() {
         let groups = vec!["g".to_string()];
         let s = Subject { user_id: "u", groups: &groups, app_id: "app" };
-        let p = [policy(ENABLED, GRANT_COMPLIANT_DEVICE)];
+        let p = [policy(PolicyState::Enabled, GRANT_COMPLIANT_DEVICE)];
         let reg = |c| Device::Registered { device_id: "d".into(), compliant: c };
         assert_eq!(evaluate(&p, &s, &reg(Some(true))).0, Outcome::Granted);
         assert_eq!(evaluate(&p, &s, &reg(Some(false))).0, Outcome::DeviceNotCompliant);
@@ -181,12 +198,12 @@ mod tests {
     fn report_only_disabled_and_out_of_scope_policies_do_not_block() {
         let groups = vec!["g".to_string()];
         let s = Subject { user_id: "u", groups: &groups, app_id: "app" };
-        let (o, applied) = evaluate(&[policy(REPORT_ONLY, GRANT_BLOCK)], &s, &Device::Unrecognized);
+        let (o, applied) = evaluate(&[policy(PolicyState::EnabledForReportingButNotEnforced, GRANT_BLOCK)], &s, &Device::Unrecognized);
         assert_eq!((o, applied[0].result.as_str()), (Outcome::Granted, "reportOnlyFailure"));
-        assert!(evaluate(&[policy(DISABLED, GRANT_BLOCK)], &s, &Device::Unrecognized).1.is_empty());
+        assert!(evaluate(&[policy(PolicyState::Disabled, GRANT_BLOCK)], &s, &Device::Unrecognized).1.is_empty());
         let other_app = Subject { user_id: "u", groups: &groups, app_id: "other" };
-        assert_eq!(evaluate(&[policy(ENABLED, GRANT_BLOCK)], &other_app, &Device::Unrecognized).0, Outcome::Granted);
-        let mut excluded = policy(ENABLED, GRANT_BLOCK);
+        assert_eq!(evaluate(&[policy(PolicyState::Enabled, GRANT_BLOCK)], &other_app, &Device::Unrecognized).0, Outcome::Granted);
+        let mut excluded = policy(PolicyState::Enabled, GRANT_BLOCK);
         excluded.conditions.exclude_users = vec!["u".into()];
         assert_eq!(evaluate(&[excluded], &s, &Device::Unrecognized).0, Outcome::Granted);
     }

@@ -178,55 +178,18 @@ pub(crate) fn form(body: &[u8]) -> std::collections::HashMap<String, String> {
     url::form_urlencoded::parse(body).into_owned().collect()
 }
 
-/// `Path` whose rejection is answered in this service's error shape.
-#[derive(axum::extract::FromRequestParts)]
-#[from_request(via(axum::extract::Path), rejection(CloudError))]
-pub(crate) struct Path<T>(pub T);
-
-/// `Query` whose rejection is answered in this service's error shape.
-#[derive(axum::extract::FromRequestParts)]
-#[from_request(via(axum::extract::Query), rejection(CloudError))]
-pub(crate) struct Query<T>(pub T);
-
-impl From<axum::extract::rejection::PathRejection> for CloudError {
-    fn from(r: axum::extract::rejection::PathRejection) -> Self {
-        CloudError::bad_request(r.body_text())
-    }
-}
-
-impl From<axum::extract::rejection::QueryRejection> for CloudError {
-    fn from(r: axum::extract::rejection::QueryRejection) -> Self {
-        CloudError::bad_request(r.body_text())
-    }
-}
+platform::service_extractors!(CloudError);
 
 async fn not_found() -> CloudError {
     CloudError::not_found("The requested resource does not exist.")
 }
 
-/// The request body; an oversized or unreadable one is answered in this service's shape.
-pub(crate) type Bytes = platform::http::Body<CloudError>;
-
 impl platform::http::BodyRefusal for CloudError {
-    fn too_large(limit: usize) -> Self {
-        CloudError::odata(
-            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-            "RequestEntityTooLarge",
-            format!("The request body is larger than {limit} bytes."),
-        )
+    fn too_large(why: String) -> Self {
+        CloudError::too_large("RequestEntityTooLarge", why)
     }
 
     fn unreadable(why: String) -> Self {
-        CloudError::odata(axum::http::StatusCode::BAD_REQUEST, "BadRequest", why)
-    }
-}
-
-impl From<axum::extract::rejection::BytesRejection> for CloudError {
-    fn from(r: axum::extract::rejection::BytesRejection) -> Self {
-        CloudError::odata(
-            r.status(),
-            if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE { "RequestEntityTooLarge" } else { "BadRequest" },
-            r.body_text(),
-        )
+        CloudError::bad_request(why)
     }
 }

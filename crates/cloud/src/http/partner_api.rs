@@ -3,6 +3,7 @@
 
 use super::{Path, Query};
 use crate::http::Bytes;
+use crate::intune::partner::PartnerState;
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -116,7 +117,7 @@ pub async fn tenant_data_sync(
         }
         "PartnerTenantHeartbeat" => {
             let req: HeartbeatRequest = json_body(&body)?;
-            if p.partner_state == partner::state::TERMINATED {
+            if p.partner_state == PartnerState::Terminated {
                 return Err(uploads::terminated());
             }
             partner::heartbeat(&mut p, now);
@@ -160,16 +161,16 @@ async fn compliance_partner_sync(
     let Some(current) = current else { return Err(CloudError::forbidden("The application is not a partner of this tenant.")) };
     let new_state = match name {
         "PartnerTenants" => match json_body::<PartnerTenantRequest>(body)?.provisioned {
-            wire::partner::PROVISIONED => partner::state::ENABLED,
-            wire::partner::DEPROVISIONED => partner::state::TERMINATED,
+            wire::partner::PROVISIONED => PartnerState::Enabled,
+            wire::partner::DEPROVISIONED => PartnerState::Terminated,
             other => return Err(CloudError::bad_request(format!("Provisioned must be 1 or 2, not {other}."))),
         },
-        "PartnerTenantHeartbeat" if current.partner_state == partner::state::TERMINATED => return Err(uploads::terminated()),
-        "PartnerTenantHeartbeat" => partner::state::ENABLED,
+        "PartnerTenantHeartbeat" if current.partner_state == PartnerState::Terminated => return Err(uploads::terminated()),
+        "PartnerTenantHeartbeat" => PartnerState::Enabled,
         other => return Err(CloudError::not_found(format!("Entity set '{other}' does not exist on this service."))),
     };
     state.store.set_compliance_partner_state(&tenant.id, app_id, new_state, now).await?;
-    let provisioned = if new_state == partner::state::TERMINATED { wire::partner::DEPROVISIONED } else { wire::partner::PROVISIONED };
+    let provisioned = if new_state == PartnerState::Terminated { wire::partner::DEPROVISIONED } else { wire::partner::PROVISIONED };
     Ok(Json(
         serde_json::json!({"Key": tenant.id, "ContextId": tenant.id, "Provisioned": provisioned, "HttpStatusCode": 200, "ErrorDetail": null}),
     ))
@@ -282,11 +283,7 @@ pub async fn create_partner_policy(
         assignments: "[]".into(),
     };
     if !state.store.insert_partner_policy(&row, state.clock.now_ms()).await? {
-        return Err(CloudError::odata(
-            axum::http::StatusCode::CONFLICT,
-            "Conflict",
-            format!("A partner compliance policy named '{name}' exists already."),
-        ));
+        return Err(CloudError::conflict("Conflict", format!("A partner compliance policy named '{name}' exists already.")));
     }
     // The policy, also as the one item of `value`: live partner clients read the new
     // policy's `Id` from `value[0]`.
@@ -370,8 +367,7 @@ async fn one_instance_for_manual(
         state.store.application(app_id).await?.is_some_and(|a| a.owner_tenant_id.as_deref() == Some(tenant_id) && !a.multi_tenant);
     let connected = partner::connected(p);
     if single_tenant && connected && p.enrollment_url.is_some() && p.enrollment_url.as_deref() != enrollment_url {
-        return Err(CloudError::odata(
-            axum::http::StatusCode::CONFLICT,
+        return Err(CloudError::conflict(
             "ManualConnectionInUse",
             format!(
                 "A manual connection (single-tenant app) serves one instance per tenant, and this tenant is connected to the instance at {}. \
@@ -391,11 +387,7 @@ async fn inject_fault(state: &Shared, method: &str, unit: &str) -> Result<()> {
     match state.faults.on_request(method, unit, state.clock.now_ms()) {
         None => Ok(()),
         Some(Fault::Throttle { retry_after_s }) => Err(CloudError::Throttled { retry_after_s }),
-        Some(Fault::Unavailable) => Err(CloudError::odata(
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            "ServiceUnavailable",
-            "The service is temporarily unavailable.",
-        )),
+        Some(Fault::Unavailable) => Err(CloudError::unavailable()),
         Some(Fault::RejectToken) => Err(CloudError::unauthorized("The access token is not valid yet.")),
         Some(Fault::Truncated) => Err(CloudError::Truncated),
         // Answers late (after the wait, the request carries on as usual).
@@ -403,9 +395,7 @@ async fn inject_fault(state: &Shared, method: &str, unit: &str) -> Result<()> {
             tokio::time::sleep(std::time::Duration::from_secs(seconds)).await;
             Ok(())
         }
-        Some(Fault::BadRequest) => {
-            Err(CloudError::odata(axum::http::StatusCode::BAD_REQUEST, "BadRequest", "The request was refused (injected fault)."))
-        }
+        Some(Fault::BadRequest) => Err(CloudError::bad_request("The request was refused (injected fault).")),
         // A panic ends the connection's task: the client sees the connection dropped.
         Some(Fault::Reset) => panic!("injected fault: connection dropped"),
     }

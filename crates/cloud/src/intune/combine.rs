@@ -14,7 +14,7 @@
 use serde::{Deserialize, Serialize};
 use wire::partner::DeviceItem;
 
-use crate::intune::compliance::{self, MacOsPolicySettings, Previous, SettingResult, Verdict};
+use crate::intune::compliance::{self, ComplianceState, MacOsPolicySettings, Previous, SettingResult, Verdict};
 
 /// One assigned policy's state on a device, kept between evaluations (JSON in
 /// `managed_devices.policy_states`, camelCase).
@@ -23,25 +23,13 @@ use crate::intune::compliance::{self, MacOsPolicySettings, Previous, SettingResu
 pub struct PolicyState {
     pub policy_id: String,
     /// `compliant`, `inGracePeriod`, `noncompliant` or `error`.
-    pub state: String,
+    pub state: ComplianceState,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub noncompliant_since_ms: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_since_ms: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grace_expires_ms: Option<i64>,
-}
-
-/// How severe a compliance state is; the device takes its policies' most severe one.
-pub fn severity(state: &str) -> u8 {
-    match state {
-        "notApplicable" => 1,
-        "compliant" => 2,
-        "inGracePeriod" => 3,
-        "noncompliant" | "conflict" => 4,
-        "error" => 5,
-        _ => 0,
-    }
 }
 
 /// The device's evaluation under its assigned policies.
@@ -70,9 +58,7 @@ pub fn evaluate_all(
     for (id, settings) in policies {
         let own = compliance::evaluate(id, settings, item);
         let previous = match stored.iter().find(|p| &p.policy_id == id) {
-            Some(p) => {
-                Previous { state: Some(p.state.clone()), noncompliant_since_ms: p.noncompliant_since_ms, error_since_ms: p.error_since_ms }
-            }
+            Some(p) => Previous { state: Some(p.state), noncompliant_since_ms: p.noncompliant_since_ms, error_since_ms: p.error_since_ms },
             None if stored.is_empty() => fallback.clone(),
             // A policy assigned since the last evaluation starts afresh.
             None => Previous::default(),
@@ -80,7 +66,7 @@ pub fn evaluate_all(
         let v = compliance::overall(&own, settings.grace_period_hours(), &previous, now_ms);
         states.push(PolicyState {
             policy_id: id.clone(),
-            state: v.state.into(),
+            state: v.state,
             noncompliant_since_ms: v.noncompliant_since_ms,
             error_since_ms: v.error_since_ms,
             grace_expires_ms: v.grace_expires_ms,
@@ -93,13 +79,10 @@ pub fn evaluate_all(
 /// The device's verdict: the most severe policy state, with the clocks of the policies
 /// in that state (the earliest noncompliance, the earliest grace period to end).
 pub fn worst(states: &[PolicyState]) -> Verdict {
-    let Some(top) = states.iter().max_by_key(|p| severity(&p.state)) else { return Verdict::decided_unknown() };
-    let state: &'static str = match top.state.as_str() {
-        "compliant" => "compliant",
-        "inGracePeriod" => "inGracePeriod",
-        "noncompliant" => "noncompliant",
-        "error" => "error",
-        _ => "unknown",
+    let Some(top) = states.iter().max_by_key(|p| p.state.severity()) else { return Verdict::decided_unknown() };
+    let state = match top.state {
+        s @ (ComplianceState::Compliant | ComplianceState::InGracePeriod | ComplianceState::Noncompliant | ComplianceState::Error) => s,
+        _ => ComplianceState::Unknown,
     };
     let same: Vec<&PolicyState> = states.iter().filter(|p| p.state == top.state).collect();
     Verdict {
@@ -136,8 +119,8 @@ mod tests {
         DeviceItem { os_version: Some(os.into()), encrypted: Some(encrypted), ..Default::default() }
     }
 
-    fn state_of<'a>(e: &'a Evaluation, id: &str) -> &'a str {
-        &e.policies.iter().find(|p| p.policy_id == id).unwrap().state
+    fn state_of(e: &Evaluation, id: &str) -> ComplianceState {
+        e.policies.iter().find(|p| p.policy_id == id).unwrap().state
     }
 
     #[test]
@@ -146,14 +129,17 @@ mod tests {
         let strict = policy("strict", 0, |s| s.os_minimum_version = Some("15.0".into()));
         let both = [lenient.clone(), strict.clone()];
         let e = evaluate_all(&both, &mac("14.6", true), &[], &Previous::default(), 0);
-        assert_eq!((state_of(&e, "lenient"), state_of(&e, "strict"), e.verdict.state), ("compliant", "noncompliant", "noncompliant"));
+        assert_eq!(
+            (state_of(&e, "lenient"), state_of(&e, "strict"), e.verdict.state),
+            (ComplianceState::Compliant, ComplianceState::Noncompliant, ComplianceState::Noncompliant)
+        );
         let reasons: Vec<String> = e.results.iter().filter_map(SettingResult::reason).collect();
         assert_eq!(reasons, ["Minimum OS version: requires >= 15.0, reported 14.6"]);
         // The order the policies are assigned in does not matter.
         let e = evaluate_all(&[strict, lenient], &mac("14.6", true), &[], &Previous::default(), 0);
-        assert_eq!(e.verdict.state, "noncompliant");
+        assert_eq!(e.verdict.state, ComplianceState::Noncompliant);
         let e = evaluate_all(&both, &mac("15.1", true), &[], &Previous::default(), 0);
-        assert_eq!(e.verdict.state, "compliant");
+        assert_eq!(e.verdict.state, ComplianceState::Compliant);
     }
 
     #[test]
@@ -163,11 +149,11 @@ mod tests {
         let short = policy("short", 24, |s| s.storage_require_encryption = true);
         let policies = [long, short];
         let first = evaluate_all(&policies, &mac("15.1", false), &[], &Previous::default(), 0);
-        assert_eq!(first.verdict.state, "inGracePeriod");
+        assert_eq!(first.verdict.state, ComplianceState::InGracePeriod);
         assert_eq!(first.verdict.grace_expires_ms, Some(24 * HOUR), "the earliest grace period ends the device's");
         let later = evaluate_all(&policies, &mac("15.1", false), &first.policies, &Previous::default(), 25 * HOUR);
-        assert_eq!((state_of(&later, "long"), state_of(&later, "short")), ("inGracePeriod", "noncompliant"));
-        assert_eq!((later.verdict.state, later.verdict.is_compliant()), ("noncompliant", Some(false)));
+        assert_eq!((state_of(&later, "long"), state_of(&later, "short")), (ComplianceState::InGracePeriod, ComplianceState::Noncompliant));
+        assert_eq!((later.verdict.state, later.verdict.is_compliant()), (ComplianceState::Noncompliant, Some(false)));
         assert_eq!(later.verdict.noncompliant_since_ms, Some(0), "noncompliance dates from the first failing report");
     }
 
@@ -180,17 +166,20 @@ mod tests {
         // The build is unreadable: an error, held at the previous state for seven days.
         let item = DeviceItem { os_build: Some("not a build".into()), ..mac("15.1", false) };
         let e = evaluate_all(&policies, &item, &[], &Previous::default(), 0);
-        assert_eq!((state_of(&e, "os"), state_of(&e, "disk"), state_of(&e, "build")), ("compliant", "inGracePeriod", "error"));
-        assert_eq!(e.verdict.state, "error", "error is the most severe state");
+        assert_eq!(
+            (state_of(&e, "os"), state_of(&e, "disk"), state_of(&e, "build")),
+            (ComplianceState::Compliant, ComplianceState::InGracePeriod, ComplianceState::Error)
+        );
+        assert_eq!(e.verdict.state, ComplianceState::Error, "error is the most severe state");
         // Fixed build: the disk policy's grace period decides.
         let item = DeviceItem { os_build: Some("24B83".into()), ..mac("15.1", false) };
         let e = evaluate_all(&policies, &item, &e.policies, &Previous::default(), HOUR);
-        assert_eq!((e.verdict.state, e.verdict.grace_expires_ms), ("inGracePeriod", Some(48 * HOUR)));
+        assert_eq!((e.verdict.state, e.verdict.grace_expires_ms), (ComplianceState::InGracePeriod, Some(48 * HOUR)));
         // Everything met: compliant.
         let item = DeviceItem { os_build: Some("24B83".into()), ..mac("15.1", true) };
         let e = evaluate_all(&policies, &item, &e.policies, &Previous::default(), 2 * HOUR);
-        assert_eq!(e.verdict.state, "compliant");
-        assert!(e.policies.iter().all(|p| p.state == "compliant" && p.noncompliant_since_ms.is_none()));
+        assert_eq!(e.verdict.state, ComplianceState::Compliant);
+        assert!(e.policies.iter().all(|p| p.state == ComplianceState::Compliant && p.noncompliant_since_ms.is_none()));
     }
 
     #[test]
@@ -206,8 +195,15 @@ mod tests {
 
     #[test]
     fn severity_follows_intunes_order() {
-        let order = ["unknown", "notApplicable", "compliant", "inGracePeriod", "noncompliant", "error"];
-        assert!(order.windows(2).all(|w| severity(w[0]) < severity(w[1])));
-        assert_eq!(worst(&[]).state, "unknown");
+        let order = [
+            ComplianceState::Unknown,
+            ComplianceState::NotApplicable,
+            ComplianceState::Compliant,
+            ComplianceState::InGracePeriod,
+            ComplianceState::Noncompliant,
+            ComplianceState::Error,
+        ];
+        assert!(order.windows(2).all(|w| w[0].severity() < w[1].severity()));
+        assert_eq!(worst(&[]).state, ComplianceState::Unknown);
     }
 }

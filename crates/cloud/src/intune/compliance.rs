@@ -218,10 +218,74 @@ fn security(c: &mut Check<'_>, s: &MacOsPolicySettings, item: &DeviceItem) {
     }
 }
 
+/// A device's (or one policy's) compliance state, as Graph spells `complianceState`
+/// (Microsoft Graph, `complianceState` enum of `managedDevice`); stored as that text.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, strum::Display, strum::EnumString, strum::AsRefStr,
+)]
+#[serde(rename_all = "camelCase")]
+#[strum(serialize_all = "camelCase")]
+pub enum ComplianceState {
+    /// Not evaluated (a userless Mac, or no report yet).
+    #[default]
+    Unknown,
+    NotApplicable,
+    Compliant,
+    /// Noncompliant, but the policy's grace period has not ended: still counts as compliant.
+    InGracePeriod,
+    Noncompliant,
+    Conflict,
+    /// A setting could not be evaluated.
+    Error,
+    ConfigManager,
+}
+
+wire::text_enum!(ComplianceState);
+
+impl ComplianceState {
+    /// The state as the Intune admin center words it.
+    pub fn label(self) -> &'static str {
+        match self {
+            ComplianceState::Unknown => "Not evaluated",
+            ComplianceState::NotApplicable => "Not applicable",
+            ComplianceState::Compliant => "Compliant",
+            ComplianceState::InGracePeriod => "In grace period",
+            ComplianceState::Noncompliant => "Not compliant",
+            ComplianceState::Conflict => "Conflict",
+            ComplianceState::Error => "Error",
+            ComplianceState::ConfigManager => "Managed by Configuration Manager",
+        }
+    }
+
+    /// How severe the state is; a device takes its policies' most severe one (Microsoft
+    /// Learn, "Monitor results of your Intune Device compliance policies": unknown < not
+    /// applicable < compliant < in grace period < not compliant < error).
+    pub fn severity(self) -> u8 {
+        match self {
+            ComplianceState::Unknown | ComplianceState::ConfigManager => 0,
+            ComplianceState::NotApplicable => 1,
+            ComplianceState::Compliant => 2,
+            ComplianceState::InGracePeriod => 3,
+            ComplianceState::Noncompliant | ComplianceState::Conflict => 4,
+            ComplianceState::Error => 5,
+        }
+    }
+
+    /// The Entra device's `isCompliant`: a device in its grace period still counts; an
+    /// unknown state leaves it unset.
+    pub fn is_compliant(self) -> Option<bool> {
+        match self {
+            ComplianceState::Compliant | ComplianceState::InGracePeriod => Some(true),
+            ComplianceState::Unknown => None,
+            _ => Some(false),
+        }
+    }
+}
+
 /// What the device's state was before this evaluation (for grace period and error hold).
 #[derive(Debug, Clone, Default)]
 pub struct Previous {
-    pub state: Option<String>,
+    pub state: Option<ComplianceState>,
     pub noncompliant_since_ms: Option<i64>,
     pub error_since_ms: Option<i64>,
 }
@@ -229,7 +293,7 @@ pub struct Previous {
 /// The device's new state and the clocks to remember.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Verdict {
-    pub state: &'static str,
+    pub state: ComplianceState,
     pub noncompliant_since_ms: Option<i64>,
     pub error_since_ms: Option<i64>,
     pub grace_expires_ms: Option<i64>,
@@ -239,7 +303,7 @@ impl Verdict {
     /// A state decided elsewhere (the partner's own verdict).
     pub fn decided(compliant: bool) -> Verdict {
         Verdict {
-            state: if compliant { "compliant" } else { "noncompliant" },
+            state: if compliant { ComplianceState::Compliant } else { ComplianceState::Noncompliant },
             noncompliant_since_ms: None,
             error_since_ms: None,
             grace_expires_ms: None,
@@ -248,16 +312,12 @@ impl Verdict {
 
     /// Not evaluated (userless Macs).
     pub fn decided_unknown() -> Verdict {
-        Verdict { state: "unknown", noncompliant_since_ms: None, error_since_ms: None, grace_expires_ms: None }
+        Verdict { state: ComplianceState::Unknown, noncompliant_since_ms: None, error_since_ms: None, grace_expires_ms: None }
     }
 
     /// The Entra device's `isCompliant`: a device in its grace period still counts.
     pub fn is_compliant(&self) -> Option<bool> {
-        match self.state {
-            "compliant" | "inGracePeriod" => Some(true),
-            "unknown" => None,
-            _ => Some(false),
-        }
+        self.state.is_compliant()
     }
 }
 
@@ -269,25 +329,24 @@ pub const ERROR_HOLD_MS: i64 = 7 * 24 * 3600 * 1000;
 /// the previous evaluation. A device under several policies takes the worst of their
 /// states (`intune::combine`).
 pub fn overall(results: &[SettingResult], grace_hours: i64, previous: &Previous, now_ms: i64) -> Verdict {
-    let plain = |state: &'static str| Verdict { state, noncompliant_since_ms: None, error_since_ms: None, grace_expires_ms: None };
+    let plain = |state: ComplianceState| Verdict { state, noncompliant_since_ms: None, error_since_ms: None, grace_expires_ms: None };
     if results.iter().any(|r| r.state == SettingState::Error) {
         let since = previous.error_since_ms.unwrap_or(now_ms);
-        let held = previous.state.as_deref().filter(|s| *s != "error" && now_ms - since < ERROR_HOLD_MS);
+        let held = previous.state.filter(|_| now_ms - since < ERROR_HOLD_MS);
         let state = match held {
-            Some("compliant") => "compliant",
-            Some("noncompliant") => "noncompliant",
-            Some("inGracePeriod") => "inGracePeriod",
-            _ => "error",
+            Some(s @ (ComplianceState::Compliant | ComplianceState::Noncompliant | ComplianceState::InGracePeriod)) => s,
+            _ => ComplianceState::Error,
         };
         // A held noncompliance keeps its clock, so its grace period still ends on time.
-        let noncompliant_since_ms = previous.noncompliant_since_ms.filter(|_| matches!(state, "noncompliant" | "inGracePeriod"));
+        let noncompliant_since_ms =
+            previous.noncompliant_since_ms.filter(|_| matches!(state, ComplianceState::Noncompliant | ComplianceState::InGracePeriod));
         let grace_expires_ms = noncompliant_since_ms.filter(|_| grace_hours > 0).map(|since| since + grace_hours * 3600 * 1000);
         return Verdict { state, noncompliant_since_ms, error_since_ms: Some(since), grace_expires_ms };
     }
     if results.iter().any(|r| r.state == SettingState::Noncompliant) {
         let since = previous.noncompliant_since_ms.unwrap_or(now_ms);
         let grace_end = since + grace_hours * 3600 * 1000;
-        let state = if grace_hours > 0 && now_ms < grace_end { "inGracePeriod" } else { "noncompliant" };
+        let state = if grace_hours > 0 && now_ms < grace_end { ComplianceState::InGracePeriod } else { ComplianceState::Noncompliant };
         return Verdict {
             state,
             noncompliant_since_ms: Some(since),
@@ -295,7 +354,7 @@ pub fn overall(results: &[SettingResult], grace_hours: i64, previous: &Previous,
             grace_expires_ms: (grace_hours > 0).then_some(grace_end),
         };
     }
-    plain("compliant")
+    plain(ComplianceState::Compliant)
 }
 
 #[cfg(test)]
@@ -422,11 +481,11 @@ mod tests {
         let s = MacOsPolicySettings { os_minimum_version: Some("13.0".into()), ..Default::default() };
         let r = evaluate(P, &s, &DeviceItem { os_version: Some("fourteen".into()), ..Default::default() });
         assert_eq!(r[0].state, SettingState::Error);
-        let prev = Previous { state: Some("compliant".into()), ..Default::default() };
+        let prev = Previous { state: Some(ComplianceState::Compliant), ..Default::default() };
         let v = overall(&r, 0, &prev, 0);
-        assert_eq!((v.state, v.error_since_ms), ("compliant", Some(0)));
-        let prev = Previous { state: Some("compliant".into()), error_since_ms: Some(0), ..Default::default() };
-        assert_eq!(overall(&r, 0, &prev, ERROR_HOLD_MS + 1).state, "error");
+        assert_eq!((v.state, v.error_since_ms), (ComplianceState::Compliant, Some(0)));
+        let prev = Previous { state: Some(ComplianceState::Compliant), error_since_ms: Some(0), ..Default::default() };
+        assert_eq!(overall(&r, 0, &prev, ERROR_HOLD_MS + 1).state, ComplianceState::Error);
     }
 
     #[test]
@@ -434,12 +493,15 @@ mod tests {
         let s = MacOsPolicySettings { storage_require_encryption: true, ..Default::default() };
         let r = evaluate(P, &s, &DeviceItem { encrypted: Some(false), ..Default::default() });
         let first = overall(&r, 24, &Previous::default(), 0);
-        assert_eq!((first.state, first.is_compliant()), ("inGracePeriod", Some(true)));
-        let prev =
-            Previous { state: Some("inGracePeriod".into()), noncompliant_since_ms: first.noncompliant_since_ms, ..Default::default() };
+        assert_eq!((first.state, first.is_compliant()), (ComplianceState::InGracePeriod, Some(true)));
+        let prev = Previous {
+            state: Some(ComplianceState::InGracePeriod),
+            noncompliant_since_ms: first.noncompliant_since_ms,
+            ..Default::default()
+        };
         let later = overall(&r, 24, &prev, 25 * 3600 * 1000);
-        assert_eq!((later.state, later.is_compliant()), ("noncompliant", Some(false)));
-        assert_eq!(overall(&r, 0, &Previous::default(), 0).state, "noncompliant");
+        assert_eq!((later.state, later.is_compliant()), (ComplianceState::Noncompliant, Some(false)));
+        assert_eq!(overall(&r, 0, &Previous::default(), 0).state, ComplianceState::Noncompliant);
     }
 
     #[test]

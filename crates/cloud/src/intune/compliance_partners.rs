@@ -8,7 +8,7 @@
 
 use crate::entra::directory::Application;
 use crate::error::Result;
-use crate::intune::partner;
+use crate::intune::partner::PartnerState;
 use crate::store::{CompliancePartnerRow, Store};
 
 /// What onboarding a partner came to.
@@ -86,7 +86,7 @@ pub async fn onboard(store: &Store, tenant_id: &str, app_id: &str, groups: &[Str
         display_name: app.display_name.clone(),
         app_id: app.app_id.clone(),
         mac_groups,
-        partner_state: partner::state::UNKNOWN.into(),
+        partner_state: PartnerState::Unknown,
         last_heartbeat_ms: None,
         platform: Some(MACOS.into()),
     };

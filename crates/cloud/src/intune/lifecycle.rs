@@ -4,7 +4,7 @@
 //! Runs on every tick of the cloud's worker, on the injected clock.
 
 use crate::error::Result;
-use crate::intune::partner::{self, state};
+use crate::intune::partner::{self, PartnerState};
 use crate::store::Store;
 
 pub async fn tick(store: &Store, now_ms: i64, unresponsive_after_ms: i64) -> Result<()> {
@@ -19,7 +19,7 @@ pub async fn tick(store: &Store, now_ms: i64, unresponsive_after_ms: i64) -> Res
             tracing::info!(tenant = %p.tenant_id, "partner unresponsive: no heartbeat");
             store.save_partner(&p).await?;
         }
-        if p.partner_state != state::TERMINATED {
+        if p.partner_state != PartnerState::Terminated {
             continue;
         }
         if p.devices_noncompliant_applied == 0 && p.noncompliant_at_ms.is_some_and(|t| now_ms >= t) {

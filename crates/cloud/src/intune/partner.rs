@@ -4,16 +4,21 @@ use chrono::Duration;
 
 use crate::store::PartnerRow;
 
-/// `deviceManagementPartnerTenantState` values as Graph spells them.
-pub mod state {
-    pub const UNKNOWN: &str = "unknown";
-    pub const UNAVAILABLE: &str = "unavailable";
+/// `deviceManagementPartnerTenantState` as Graph spells it (lower case), stored as text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, strum::Display, strum::EnumString, strum::AsRefStr)]
+#[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
+pub enum PartnerState {
+    Unknown,
+    Unavailable,
     /// Shown as **Active** in the console.
-    pub const ENABLED: &str = "enabled";
-    pub const TERMINATED: &str = "terminated";
-    pub const REJECTED: &str = "rejected";
-    pub const UNRESPONSIVE: &str = "unresponsive";
+    Enabled,
+    Terminated,
+    Rejected,
+    Unresponsive,
 }
+
+wire::text_enum!(PartnerState);
 
 /// After termination, devices turn noncompliant after this long unless a new connection
 /// is confirmed first.
@@ -27,14 +32,14 @@ pub fn removal_after() -> Duration {
 }
 
 /// The console's label of a partner state.
-pub fn display(state_value: &str) -> &'static str {
-    match state_value {
-        state::ENABLED => "Active",
-        state::TERMINATED => "Terminated",
-        state::UNRESPONSIVE => "Unresponsive",
-        state::REJECTED => "Rejected",
-        state::UNAVAILABLE => "Not connected",
-        _ => "Unknown",
+pub fn display(state: PartnerState) -> &'static str {
+    match state {
+        PartnerState::Enabled => "Active",
+        PartnerState::Terminated => "Terminated",
+        PartnerState::Unresponsive => "Unresponsive",
+        PartnerState::Rejected => "Rejected",
+        PartnerState::Unavailable => "Not connected",
+        PartnerState::Unknown => "Unknown",
     }
 }
 
@@ -42,7 +47,7 @@ pub fn new_partner(tenant_id: &str, now_ms: i64) -> PartnerRow {
     PartnerRow {
         tenant_id: tenant_id.into(),
         app_id: None,
-        partner_state: state::UNAVAILABLE.into(),
+        partner_state: PartnerState::Unavailable,
         provisioned: 0,
         enrollment_url: None,
         remediation_url: None,
@@ -72,14 +77,14 @@ pub fn users_in_scope(include: &[(String, Vec<String>)], exclude: &[(String, Vec
 
 /// Whether a connection exists, which is when *Terminate* is offered.
 pub fn connected(p: &PartnerRow) -> bool {
-    [state::ENABLED, state::UNRESPONSIVE, state::REJECTED].contains(&p.partner_state.as_str())
+    [PartnerState::Enabled, PartnerState::Unresponsive, PartnerState::Rejected].contains(&p.partner_state)
 }
 
 /// Missed heartbeats turn an Active partner Unresponsive.
 pub fn check_heartbeat(p: &mut PartnerRow, now_ms: i64, unresponsive_after_ms: i64) -> bool {
     let stale = p.last_heartbeat_ms.is_none_or(|t| now_ms - t > unresponsive_after_ms);
-    if p.partner_state == state::ENABLED && stale {
-        p.partner_state = state::UNRESPONSIVE.into();
+    if p.partner_state == PartnerState::Enabled && stale {
+        p.partner_state = PartnerState::Unresponsive;
         p.updated_ms = now_ms;
         return true;
     }
@@ -98,7 +103,7 @@ pub fn provision(p: &mut PartnerRow, enrollment_url: Option<String>, remediation
     p.provisioned = wire::partner::PROVISIONED as i64;
     p.enrollment_url = enrollment_url;
     p.remediation_url = remediation_url;
-    p.partner_state = state::ENABLED.into();
+    p.partner_state = PartnerState::Enabled;
     p.last_heartbeat_ms = Some(now_ms);
     if p.noncompliant_at_ms.is_some_and(|t| now_ms < t) {
         p.noncompliant_at_ms = None;
@@ -113,7 +118,7 @@ pub fn provision(p: &mut PartnerRow, enrollment_url: Option<String>, remediation
 /// Terminate (console, Graph action, or `Provisioned: 2`): both clocks start.
 pub fn terminate(p: &mut PartnerRow, now_ms: i64) {
     p.provisioned = wire::partner::DEPROVISIONED as i64;
-    p.partner_state = state::TERMINATED.into();
+    p.partner_state = PartnerState::Terminated;
     p.noncompliant_at_ms = Some(now_ms + noncompliant_after().num_milliseconds());
     p.removal_at_ms = Some(now_ms + removal_after().num_milliseconds());
     p.updated_ms = now_ms;
@@ -121,20 +126,20 @@ pub fn terminate(p: &mut PartnerRow, now_ms: i64) {
 
 /// `all_rejected`: every item of a message was refused. Returns whether the state changed.
 pub fn messages_processed(p: &mut PartnerRow, all_rejected: bool, now_ms: i64) -> bool {
-    let next = match (p.partner_state.as_str(), all_rejected) {
-        (state::ENABLED, true) => state::REJECTED,
-        (state::REJECTED, false) => state::ENABLED,
+    let next = match (p.partner_state, all_rejected) {
+        (PartnerState::Enabled, true) => PartnerState::Rejected,
+        (PartnerState::Rejected, false) => PartnerState::Enabled,
         _ => return false,
     };
-    p.partner_state = next.into();
+    p.partner_state = next;
     p.updated_ms = now_ms;
     true
 }
 
 pub fn heartbeat(p: &mut PartnerRow, now_ms: i64) {
     p.last_heartbeat_ms = Some(now_ms);
-    if p.partner_state == state::UNRESPONSIVE {
-        p.partner_state = state::ENABLED.into();
+    if p.partner_state == PartnerState::Unresponsive {
+        p.partner_state = PartnerState::Enabled;
     }
     p.updated_ms = now_ms;
 }
@@ -147,9 +152,9 @@ mod tests {
     fn provisioning_inside_the_window_cancels_the_clocks() {
         let mut p = new_partner("t", 0);
         terminate(&mut p, 0);
-        assert_eq!(p.partner_state, state::TERMINATED);
+        assert_eq!(p.partner_state, PartnerState::Terminated);
         provision(&mut p, None, None, Duration::hours(23).num_milliseconds());
-        assert_eq!(p.partner_state, state::ENABLED);
+        assert_eq!(p.partner_state, PartnerState::Enabled);
         assert_eq!(p.noncompliant_at_ms, None);
         assert_eq!(p.removal_at_ms, None);
     }
@@ -159,10 +164,10 @@ mod tests {
         let mut p = new_partner("t", 0);
         provision(&mut p, None, None, 0);
         assert!(messages_processed(&mut p, true, 1));
-        assert_eq!(p.partner_state, state::REJECTED);
+        assert_eq!(p.partner_state, PartnerState::Rejected);
         assert!(!messages_processed(&mut p, true, 2));
         assert!(messages_processed(&mut p, false, 3));
-        assert_eq!(p.partner_state, state::ENABLED);
+        assert_eq!(p.partner_state, PartnerState::Enabled);
     }
 
     #[test]
@@ -170,7 +175,7 @@ mod tests {
         let mut p = new_partner("t", 0);
         terminate(&mut p, 0);
         provision(&mut p, None, None, Duration::hours(25).num_milliseconds());
-        assert_eq!(p.partner_state, state::ENABLED);
+        assert_eq!(p.partner_state, PartnerState::Enabled);
         assert!(p.removal_at_ms.is_some());
     }
 }

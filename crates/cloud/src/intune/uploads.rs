@@ -4,14 +4,13 @@
 
 use std::collections::HashMap;
 
-use axum::http::StatusCode;
-use wire::partner::{DeviceItem, ItemResult, UploadAccepted, UploadMessage, entity_type, item_status, message_status};
+use wire::partner::{DeviceItem, ItemResult, ItemStatus, MessageStatus, UploadAccepted, UploadMessage, entity_type};
 
 use crate::entra::tokens::AccessClaims;
 use crate::error::{CloudError, Result};
 use crate::intune::combine::{self, PolicyState};
-use crate::intune::compliance::{self, MacOsPolicySettings, SettingResult};
-use crate::intune::partner::{self, state};
+use crate::intune::compliance::{self, ComplianceState, MacOsPolicySettings, SettingResult};
+use crate::intune::partner::{self, PartnerState};
 use crate::store::{DeviceRow, ManagedDeviceRow, Store, UploadRow, tx};
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
@@ -37,7 +36,7 @@ pub async fn accept(
         tenant_id: tenant_id.to_string(),
         app_id,
         body_digest: digest.clone(),
-        status: message_status::PENDING.into(),
+        status: MessageStatus::Pending,
         body: String::from_utf8_lossy(body).into_owned(),
         item_results: None,
         error_code: 0,
@@ -50,8 +49,7 @@ pub async fn accept(
         // names every message after its tenant); while it is pending, a conflict.
         let existing = store.upload(tenant_id, &row.message_id).await?.ok_or_else(|| CloudError::internal("upload vanished"))?;
         if existing.body_digest != digest && !store.reuse_upload(&row).await? {
-            return Err(CloudError::odata(
-                StatusCode::CONFLICT,
+            return Err(CloudError::conflict(
                 "MessageIdConflict",
                 format!("Message {message_id} is still being processed with other content; upload under a new ID."),
             ));
@@ -67,11 +65,7 @@ pub async fn accept(
 /// `TooManyItems`), 400 (not a message), 403 (another tenant's).
 pub fn read_message(body: &[u8], tenant_id: &str) -> Result<UploadMessage> {
     if body.len() > MAX_BODY_BYTES {
-        return Err(CloudError::odata(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "RequestEntityTooLarge",
-            format!("An upload message may carry at most {MAX_BODY_BYTES} bytes."),
-        ));
+        return Err(CloudError::too_large("RequestEntityTooLarge", format!("An upload message may carry at most {MAX_BODY_BYTES} bytes.")));
     }
     // Read as JSON Schema reads it: a whole float (`8.0`) is an integer.
     let message: UploadMessage =
@@ -85,8 +79,7 @@ pub fn read_message(body: &[u8], tenant_id: &str) -> Result<UploadMessage> {
         )));
     }
     if message.content.len() > MAX_ITEMS_PER_MESSAGE {
-        return Err(CloudError::odata(
-            StatusCode::PAYLOAD_TOO_LARGE,
+        return Err(CloudError::too_large(
             "TooManyItems",
             format!("An upload message may carry at most {MAX_ITEMS_PER_MESSAGE} items; this one has {}.", message.content.len()),
         ));
@@ -107,11 +100,7 @@ pub async fn authorize_partner(store: &Store, tenant_id: &str, claims: &AccessCl
 
 /// The answer to a terminated partner: a distinct code so the partner can tell it apart.
 pub fn terminated() -> CloudError {
-    CloudError::odata(
-        axum::http::StatusCode::FORBIDDEN,
-        "PartnerTerminated",
-        "The partner connection was terminated in Intune. Provision the tenant again to resume.",
-    )
+    CloudError::refused("PartnerTerminated", "The partner connection was terminated in Intune. Provision the tenant again to resume.")
 }
 
 /// As [`authorize_partner`], but a terminated partner may still provision itself again
@@ -138,13 +127,13 @@ async fn check_partner(store: &Store, tenant_id: &str, claims: &AccessClaims) ->
         if !claims.has_role(&DEVICE_PARTNER_ROLES) {
             return Err(CloudError::forbidden("The application lacks the Intune permission update_device_attributes."));
         }
-        return Ok((app_id, partner.partner_state == state::TERMINATED));
+        return Ok((app_id, partner.partner_state == PartnerState::Terminated));
     }
     if let Some(c) = crate::intune::compliance_partners::onboarded(store, tenant_id, &app_id).await? {
         if !claims.has_role(&COMPLIANCE_PARTNER_ROLES) {
             return Err(CloudError::forbidden("The application lacks the Intune permission manage_partner_compliance_policy."));
         }
-        return Ok((app_id, c.partner_state == state::TERMINATED));
+        return Ok((app_id, c.partner_state == PartnerState::Terminated));
     }
     if !claims.has_role(&COMPLIANCE_PARTNER_ROLES) {
         return Err(CloudError::forbidden("The application lacks the Intune permission update_device_attributes."));
@@ -176,7 +165,7 @@ async fn apply(store: &Store, message: &UploadRow, now_ms: i64, no_policy_is_com
         Ok(b) => b,
         Err(e) => {
             let mut conn = store.db.pool.acquire().await?;
-            return tx::finish_upload(&mut conn, message, message_status::FAILED, "[]", 400, Some(&e.to_string()), now_ms).await;
+            return tx::finish_upload(&mut conn, message, MessageStatus::Failed, "[]", 400, Some(&e.to_string()), now_ms).await;
         }
     };
     // Reads first, a few per message rather than per item; writes in one short
@@ -220,11 +209,11 @@ async fn apply(store: &Store, message: &UploadRow, now_ms: i64, no_policy_is_com
         }
     }
     let results = serde_json::to_string(&results).unwrap_or_default();
-    tx::finish_upload(&mut txn, message, message_status::COMPLETED, &results, 0, None, now_ms).await?;
+    tx::finish_upload(&mut txn, message, MessageStatus::Completed, &results, 0, None, now_ms).await?;
     txn.commit().await?;
     // A message whose every item was refused turns the partner Rejected; an accepted one
     // brings it back to Active.
-    let rejected = planned.iter().filter(|p| p.result.status == item_status::REJECTED).count();
+    let rejected = planned.iter().filter(|p| p.result.status == ItemStatus::Rejected).count();
     if !planned.is_empty()
         && let Some(mut p) = store.partner(&message.tenant_id).await?.filter(|p| p.app_id.as_deref() == Some(message.app_id.as_str()))
         && partner::messages_processed(&mut p, rejected == planned.len(), now_ms)
@@ -237,7 +226,7 @@ async fn apply(store: &Store, message: &UploadRow, now_ms: i64, no_policy_is_com
 fn rejected(device_id: &str, code: &str, detail: String) -> Planned {
     let result = ItemResult {
         device_id: device_id.into(),
-        status: item_status::REJECTED.into(),
+        status: ItemStatus::Rejected,
         error_code: Some(code.into()),
         error_detail: Some(detail),
         ..Default::default()
@@ -336,14 +325,14 @@ fn plan_item(message: &UploadRow, item: &DeviceItem, known: &Known, latest: &mut
     if latest.get(&device_id).copied().or(stored_ms).is_some_and(|s| s > updated_ms) {
         let result = ItemResult {
             device_id,
-            status: item_status::STALE.into(),
+            status: ItemStatus::Stale,
             error_detail: Some("A newer state of this device is already stored; this one was not applied.".into()),
             ..Default::default()
         };
         return Planned { result, write: None, withdraw: None };
     }
     latest.insert(device_id.clone(), updated_ms);
-    let accepted = ItemResult { device_id: device_id.clone(), status: item_status::ACCEPTED.into(), ..Default::default() };
+    let accepted = ItemResult { device_id: device_id.clone(), status: ItemStatus::Accepted, ..Default::default() };
     // EntityType 1 is the partner's inventory: a device it no longer manages leaves
     // Intune; a managed one is noted, and decides compliance only when it carries the
     // partner's verdict (complianceStatus), as EntityType 4 does.
@@ -364,7 +353,7 @@ fn plan_item(message: &UploadRow, item: &DeviceItem, known: &Known, latest: &mut
         device_name: item.device_name.clone(),
         os_version: item.os_version.clone(),
         serial_number: item.serial_number.clone(),
-        compliance_state: verdict.state.into(),
+        compliance_state: verdict.state,
         attributes: serde_json::to_string(item).unwrap_or_default(),
         setting_results: serde_json::to_string(&setting_results).unwrap_or_default(),
         partner_update_ms: updated_ms,
@@ -379,8 +368,8 @@ fn plan_item(message: &UploadRow, item: &DeviceItem, known: &Known, latest: &mut
         valid_until_ms: Some(updated_ms + cx.validity_days * DAY_MS),
     };
     let result = ItemResult {
-        compliance_state: Some(verdict.state.into()),
-        compliance_reasons: if verdict.state == "compliant" { vec![] } else { reasons },
+        compliance_state: Some(verdict.state.to_string()),
+        compliance_reasons: if verdict.state == ComplianceState::Compliant { vec![] } else { reasons },
         ..accepted
     };
     Planned { result, write: Some((row, compliant)), withdraw: None }
@@ -406,7 +395,7 @@ fn decide(
     updated_ms: i64,
 ) -> Result<Decision, Refusal> {
     let before = compliance::Previous {
-        state: previous.map(|m| m.compliance_state.clone()),
+        state: previous.map(|m| m.compliance_state),
         noncompliant_since_ms: previous.and_then(|m| m.noncompliant_since_ms),
         error_since_ms: previous.and_then(|m| m.error_since_ms),
     };
@@ -474,7 +463,7 @@ mod tests {
             device_name: None,
             os_version: None,
             serial_number: None,
-            compliance_state: "compliant".into(),
+            compliance_state: ComplianceState::Compliant,
             attributes: "{}".into(),
             setting_results: "[]".into(),
             partner_update_ms: ms,
@@ -500,7 +489,7 @@ mod tests {
             tenant_id: TENANT.into(),
             app_id: "app".into(),
             body_digest: String::new(),
-            status: message_status::PENDING.into(),
+            status: MessageStatus::Pending,
             body: String::new(),
             item_results: None,
             error_code: 0,
@@ -523,10 +512,10 @@ mod tests {
     #[test]
     fn a_partner_date_ahead_of_the_clock_is_refused_or_taken_as_now() {
         let refused = plan(&known(None), "2099-01-01T00:00:00Z").result;
-        assert_eq!((refused.status.as_str(), refused.error_code.as_deref()), ("Rejected", Some("LastUpdateTimeInFuture")));
+        assert_eq!((&refused.status, refused.error_code.as_deref()), (&ItemStatus::Rejected, Some("LastUpdateTimeInFuture")));
         assert!(refused.error_detail.unwrap().contains("ahead of the service's clock"));
         let near = plan(&known(None), &platform::clock::ms_to_rfc3339(NOW + 60_000));
-        assert_eq!(near.result.status, "Accepted");
+        assert_eq!(near.result.status, ItemStatus::Accepted);
         assert_eq!(near.write.unwrap().0.partner_update_ms, NOW, "a little ahead: dated when applied");
     }
 
@@ -534,10 +523,10 @@ mod tests {
     fn a_stored_date_ahead_of_the_clock_orders_nothing() {
         let honest = platform::clock::ms_to_rfc3339(NOW - 60_000);
         // Stored before such dates were refused: a year ahead.
-        assert_eq!(plan(&known(Some(NOW + 365 * 86_400_000)), &honest).result.status, "Accepted");
+        assert_eq!(plan(&known(Some(NOW + 365 * 86_400_000)), &honest).result.status, ItemStatus::Accepted);
         // A genuinely newer state stored: the older one is Stale, and says why.
         let stale = plan(&known(Some(NOW - 1000)), &honest).result;
-        assert_eq!(stale.status, "Stale");
+        assert_eq!(stale.status, ItemStatus::Stale);
         assert!(stale.error_detail.unwrap().contains("newer state"));
     }
 }

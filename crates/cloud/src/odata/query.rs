@@ -3,8 +3,6 @@
 //! they ask of, with Graph's own errors for what a resource does not support. Option
 //! names may come without `$` and in any case, as Graph accepts them.
 
-use axum::http::StatusCode;
-
 use super::filter::{self, CmpOp, Expr, Func, Literal, Operand};
 use super::resource::{Kind, Prop, Resource, Support};
 use crate::error::CloudError;
@@ -41,7 +39,7 @@ pub struct Headers {
 }
 
 fn bad(code: &'static str, message: impl Into<String>) -> CloudError {
-    CloudError::odata(StatusCode::BAD_REQUEST, code, message)
+    CloudError::invalid(code, message)
 }
 
 /// `Request_UnsupportedQuery` for directory objects, `BadRequest` elsewhere.

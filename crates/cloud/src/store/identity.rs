@@ -1,6 +1,8 @@
 //! Signing keys, console sessions, consent and authorization requests, codes, Conditional Access policies and sign-in logs.
 
 use super::*;
+use crate::entra::conditional_access::PolicyState;
+use crate::error::CloudError;
 
 impl Store {
     // ---- keys, sessions, consent -------------------------------------------------------
@@ -110,7 +112,7 @@ impl Store {
         .bind(&p.id)
         .bind(tenant_id)
         .bind(&p.display_name)
-        .bind(&p.state)
+        .bind(p.state.as_ref())
         .bind(serde_json::to_string(&p.conditions).unwrap_or_default())
         .bind(&p.grant)
         .bind(now)
@@ -126,21 +128,22 @@ impl Store {
         .bind(tenant_id)
         .fetch_all(self.pool())
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, display_name, state, conditions, grant)| Policy {
-                id,
-                display_name,
-                state,
-                conditions: serde_json::from_str(&conditions).unwrap_or_default(),
-                grant,
+        rows.into_iter()
+            .map(|(id, display_name, state, conditions, grant)| {
+                Ok(Policy {
+                    id,
+                    display_name,
+                    state: PolicyState::try_from(state).map_err(CloudError::internal)?,
+                    conditions: serde_json::from_str(&conditions).unwrap_or_default(),
+                    grant,
+                })
             })
-            .collect())
+            .collect()
     }
 
-    pub async fn set_ca_policy_state(&self, tenant_id: &str, id: &str, state: &str) -> Result<bool> {
+    pub async fn set_ca_policy_state(&self, tenant_id: &str, id: &str, state: PolicyState) -> Result<bool> {
         let r = sqlx::query("UPDATE ca_policies SET state = $1 WHERE tenant_id = $2 AND id = $3")
-            .bind(state)
+            .bind(state.as_ref())
             .bind(tenant_id)
             .bind(id)
             .execute(self.pool())

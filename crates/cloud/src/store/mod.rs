@@ -73,7 +73,8 @@ pub struct DeviceRow {
 pub struct PartnerRow {
     pub tenant_id: String,
     pub app_id: Option<String>,
-    pub partner_state: String,
+    #[sqlx(try_from = "String")]
+    pub partner_state: crate::intune::partner::PartnerState,
     pub provisioned: i64,
     pub enrollment_url: Option<String>,
     pub remediation_url: Option<String>,
@@ -99,7 +100,8 @@ pub struct CompliancePartnerRow {
     pub mac_groups: String,
     /// `macOS` when onboarded for macOS; `None`: onboarded for no platform.
     pub platform: Option<String>,
-    pub partner_state: String,
+    #[sqlx(try_from = "String")]
+    pub partner_state: crate::intune::partner::PartnerState,
     pub last_heartbeat_ms: Option<i64>,
 }
 
@@ -124,7 +126,8 @@ pub struct ManagedDeviceRow {
     pub device_name: Option<String>,
     pub os_version: Option<String>,
     pub serial_number: Option<String>,
-    pub compliance_state: String,
+    #[sqlx(try_from = "String")]
+    pub compliance_state: crate::intune::compliance::ComplianceState,
     pub attributes: String,
     pub setting_results: String,
     pub partner_update_ms: i64,
@@ -149,7 +152,8 @@ pub struct UploadRow {
     pub tenant_id: String,
     pub app_id: String,
     pub body_digest: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: wire::partner::MessageStatus,
     pub body: String,
     pub item_results: Option<String>,
     pub error_code: i64,

@@ -36,7 +36,7 @@ impl Store {
         )
         .bind(&p.tenant_id)
         .bind(p.app_id.clone())
-        .bind(&p.partner_state)
+        .bind(p.partner_state.as_ref())
         .bind(p.provisioned)
         .bind(p.enrollment_url.clone())
         .bind(p.remediation_url.clone())
@@ -67,7 +67,7 @@ impl Store {
         )
         .bind(&p.tenant_id)
         .bind(p.app_id.clone())
-        .bind(&p.partner_state)
+        .bind(p.partner_state.as_ref())
         .bind(p.provisioned)
         .bind(p.enrollment_url.clone())
         .bind(p.remediation_url.clone())
@@ -149,7 +149,7 @@ impl Store {
         .bind(&c.display_name)
         .bind(&c.app_id)
         .bind(&c.mac_groups)
-        .bind(&c.partner_state)
+        .bind(c.partner_state.as_ref())
         .bind(now)
         .bind(c.platform.clone())
         .execute(self.pool())
@@ -184,10 +184,16 @@ impl Store {
 
     /// A compliance partner's state after it provisions (`enabled`), deprovisions
     /// (`terminated`) or sends a heartbeat; false when the app is no compliance partner.
-    pub async fn set_compliance_partner_state(&self, tenant_id: &str, app_id: &str, state: &str, now: i64) -> Result<bool> {
+    pub async fn set_compliance_partner_state(
+        &self,
+        tenant_id: &str,
+        app_id: &str,
+        state: crate::intune::partner::PartnerState,
+        now: i64,
+    ) -> Result<bool> {
         let r =
             sqlx::query("UPDATE compliance_partners SET partner_state = $1, last_heartbeat_ms = $2 WHERE tenant_id = $3 AND app_id = $4")
-                .bind(state)
+                .bind(state.as_ref())
                 .bind(now)
                 .bind(tenant_id)
                 .bind(app_id)

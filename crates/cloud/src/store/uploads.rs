@@ -17,7 +17,7 @@ impl Store {
         .bind(&u.tenant_id)
         .bind(&u.app_id)
         .bind(&u.body_digest)
-        .bind(&u.status)
+        .bind(u.status.as_ref())
         .bind(&u.body)
         .bind(u.received_ms)
         .execute(self.pool())
@@ -35,12 +35,12 @@ impl Store {
         )
         .bind(&u.app_id)
         .bind(&u.body_digest)
-        .bind(&u.status)
+        .bind(u.status.as_ref())
         .bind(&u.body)
         .bind(u.received_ms)
         .bind(&u.message_id)
         .bind(&u.tenant_id)
-        .bind(wire::partner::message_status::PENDING)
+        .bind(wire::partner::MessageStatus::Pending.as_ref())
         .execute(self.pool())
         .await?;
         Ok(r.rows_affected() == 1)
@@ -99,7 +99,7 @@ pub mod tx {
         .bind(m.device_name.clone())
         .bind(m.os_version.clone())
         .bind(m.serial_number.clone())
-        .bind(&m.compliance_state)
+        .bind(m.compliance_state.as_ref())
         .bind(&m.attributes)
         .bind(&m.setting_results)
         .bind(m.partner_update_ms)
@@ -157,7 +157,7 @@ pub mod tx {
     pub async fn finish_upload(
         conn: &mut AnyConnection,
         message: &UploadRow,
-        status: &str,
+        status: wire::partner::MessageStatus,
         results: &str,
         error_code: i64,
         detail: Option<&str>,
@@ -167,7 +167,7 @@ pub mod tx {
             "UPDATE upload_messages SET status = $1, item_results = $2, error_code = $3, error_detail = $4, processed_ms = $5, \
              body = '' WHERE message_id = $6 AND tenant_id = $7",
         )
-        .bind(status)
+        .bind(status.as_ref())
         .bind(results)
         .bind(error_code)
         .bind(detail.map(str::to_string))
@@ -183,7 +183,7 @@ pub mod tx {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wire::partner::message_status;
+    use wire::partner::MessageStatus;
 
     fn message(body: &str) -> UploadRow {
         UploadRow {
@@ -191,7 +191,7 @@ mod tests {
             tenant_id: "tenant".into(),
             app_id: "app".into(),
             body_digest: platform::secrets::digest_hex(body),
-            status: message_status::PENDING.into(),
+            status: MessageStatus::Pending,
             body: body.into(),
             item_results: None,
             error_code: 0,
@@ -211,13 +211,13 @@ mod tests {
         assert!(!store.insert_upload(&message("second")).await.unwrap(), "the ID is taken");
         assert!(!store.reuse_upload(&message("second")).await.unwrap(), "the first is still pending");
         let mut conn = store.db.pool.acquire().await.unwrap();
-        tx::finish_upload(&mut conn, &message("first"), message_status::COMPLETED, "[]", 0, None, 2).await.unwrap();
+        tx::finish_upload(&mut conn, &message("first"), MessageStatus::Completed, "[]", 0, None, 2).await.unwrap();
         drop(conn);
         assert!(store.reuse_upload(&message("second")).await.unwrap());
         let stored = store.upload("tenant", &message("first").message_id).await.unwrap().unwrap();
         // Another tenant's message under that ID is its own.
         assert!(store.insert_upload(&UploadRow { tenant_id: "other".into(), ..message("third") }).await.unwrap());
-        assert_eq!((stored.status.as_str(), stored.body.as_str()), (message_status::PENDING, "second"));
+        assert_eq!((stored.status, stored.body.as_str()), (MessageStatus::Pending, "second"));
         store.db.close().await;
         let _ = std::fs::remove_file(path.with_extension("key"));
         for suffix in ["", "-wal", "-shm"] {

@@ -5,6 +5,7 @@ use crate::http::Bytes;
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
+use platform::problem::Refuse;
 use serde::de::DeserializeOwned;
 use wire::connector_api::{
     InstanceRegistered, InstanceStatus, InventoryAccepted, InventoryBatch, LinkStarted, LinkView, Outcome, Outcomes, RegisterInstance,
@@ -21,7 +22,7 @@ use crate::{Shared, onboarding, pipeline};
 /// is refused, though serde would read an array as a struct), whole numbers written with
 /// a fraction (`69.0`) read as the integers JSON Schema takes them for.
 pub(crate) fn json<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
-    platform::http::json_object(body).map_err(ConnectorError::Invalid)
+    platform::http::json_object(body).map_err(ConnectorError::invalid)
 }
 
 #[utoipa::path(post, path = "/api/v1/instances", tag = "instance",
@@ -34,18 +35,18 @@ pub(crate) fn json<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
         (status = 413, description = "The body is larger than 16 MiB.", body = Problem, content_type = "application/problem+json"), (status = 422, description = "The body or a parameter breaks a rule of this document (see `detail`).", body = Problem, content_type = "application/problem+json")),
     security(("registration_secret" = [])))]
 pub async fn register_instance(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Result<Json<InstanceRegistered>> {
-    let secret = bearer(&headers).ok_or_else(|| ConnectorError::Unauthorized("The registration secret is required.".into()))?;
+    let secret = bearer(&headers).ok_or_else(|| ConnectorError::unauthorized("The registration secret is required."))?;
     if platform::secrets::digest_hex(secret) != platform::secrets::digest_hex(&state.config.registration_secret) {
-        return Err(ConnectorError::Unauthorized("The registration secret is not valid.".into()));
+        return Err(ConnectorError::unauthorized("The registration secret is not valid."));
     }
     let req: RegisterInstance = json(&body)?;
-    let url = url::Url::parse(&req.url).map_err(|_| ConnectorError::Invalid("url must be an absolute https URL.".into()))?;
+    let url = url::Url::parse(&req.url).map_err(|_| ConnectorError::invalid("url must be an absolute https URL."))?;
     if url.scheme() != "https" {
-        return Err(ConnectorError::Invalid("url must be an absolute https URL.".into()));
+        return Err(ConnectorError::invalid("url must be an absolute https URL."));
     }
     for (field, value, max) in [("external_id", &req.external_id, 200), ("name", &req.name, 255), ("version", &req.version, 64)] {
         if !platform::text::within_chars(value, max) {
-            return Err(ConnectorError::Invalid(format!("{field} must be 1 to {max} characters.")));
+            return Err(ConnectorError::invalid(format!("{field} must be 1 to {max} characters.")));
         }
     }
     let credential = platform::secrets::random_token(32);
@@ -85,7 +86,7 @@ async fn own_link(state: &Shared, headers: &HeaderMap, id: &str) -> Result<LinkR
         .link(id)
         .await?
         .filter(|l| l.instance_id == instance.id)
-        .ok_or_else(|| ConnectorError::NotFound(format!("Link {id} does not exist for this instance.")))
+        .ok_or_else(|| ConnectorError::not_found(format!("Link {id} does not exist for this instance.")))
 }
 
 #[utoipa::path(get, path = "/api/v1/links/current", tag = "instance",
@@ -97,8 +98,7 @@ async fn own_link(state: &Shared, headers: &HeaderMap, id: &str) -> Result<LinkR
     security(("instance_credential" = [])))]
 pub async fn current_link(State(state): State<Shared>, headers: HeaderMap) -> Result<Json<LinkView>> {
     let instance = instance(&state, &headers).await?;
-    let link =
-        state.store.current_link(&instance.id).await?.ok_or_else(|| ConnectorError::NotFound("This instance has no link yet.".into()))?;
+    let link = state.store.current_link(&instance.id).await?.ok_or_else(|| ConnectorError::not_found("This instance has no link yet."))?;
     Ok(Json(onboarding::view(&state, &link)))
 }
 

@@ -4,6 +4,7 @@
 use super::{Path, Query};
 use axum::extract::State;
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use platform::problem::Refuse;
 use wire::connector_api::LandingPage;
 use wire::errors::Problem;
 
@@ -53,7 +54,7 @@ pub async fn route(
     Query(q): Query<RouteQuery>,
 ) -> Result<Response> {
     if purpose != "enroll" && purpose != "remediate" {
-        return Err(ConnectorError::NotFound(format!("No route '{purpose}'.")));
+        return Err(ConnectorError::not_found(format!("No route '{purpose}'.")));
     }
     let by_device = match (&q.device_id, &q.upn) {
         (Some(d), _) => state.store.route(&tenant, &d.to_ascii_lowercase()).await?,
@@ -75,7 +76,7 @@ pub async fn route(
         ))
         .into_response());
     };
-    let instance = state.store.instance(&link.instance_id).await?.ok_or_else(|| ConnectorError::NotFound("instance".into()))?;
+    let instance = state.store.instance(&link.instance_id).await?.ok_or_else(|| ConnectorError::not_found("instance"))?;
     let device = q
         .device_id
         .map(|d| format!("?device_id={}", url::form_urlencoded::byte_serialize(d.as_bytes()).collect::<String>()))

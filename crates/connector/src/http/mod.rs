@@ -10,6 +10,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
+use platform::problem::Refuse;
 
 use crate::Shared;
 use crate::error::{ConnectorError, Result};
@@ -63,64 +64,31 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 
 /// The instance a request's credential belongs to.
 async fn instance(state: &Shared, headers: &HeaderMap) -> Result<InstanceRow> {
-    let token = bearer(headers).ok_or_else(|| ConnectorError::Unauthorized("A bearer instance credential is required.".into()))?;
+    let token = bearer(headers).ok_or_else(|| ConnectorError::unauthorized("A bearer instance credential is required."))?;
     let instance = state
         .store
         .instance_by_credential(&platform::secrets::digest_hex(token))
         .await?
-        .ok_or_else(|| ConnectorError::Unauthorized("The instance credential is not valid.".into()))?;
+        .ok_or_else(|| ConnectorError::unauthorized("The instance credential is not valid."))?;
     tracing::Span::current().record("instance", instance.id.as_str());
     Ok(instance)
 }
 
-/// `Path` whose rejection is answered in this service's error shape.
-#[derive(axum::extract::FromRequestParts)]
-#[from_request(via(axum::extract::Path), rejection(ConnectorError))]
-pub(crate) struct Path<T>(pub T);
-
-/// `Query` whose rejection is answered in this service's error shape.
-#[derive(axum::extract::FromRequestParts)]
-#[from_request(via(axum::extract::Query), rejection(ConnectorError))]
-pub(crate) struct Query<T>(pub T);
-
-impl From<axum::extract::rejection::PathRejection> for ConnectorError {
-    fn from(r: axum::extract::rejection::PathRejection) -> Self {
-        ConnectorError::Invalid(r.body_text())
-    }
-}
-
-impl From<axum::extract::rejection::QueryRejection> for ConnectorError {
-    fn from(r: axum::extract::rejection::QueryRejection) -> Self {
-        ConnectorError::Invalid(r.body_text())
-    }
-}
+platform::service_extractors!(ConnectorError);
 
 async fn not_found() -> ConnectorError {
-    ConnectorError::NotFound("No such endpoint.".into())
+    ConnectorError::not_found("No such endpoint.")
 }
-
-/// The request body; an oversized or unreadable one is answered in this service's shape.
-pub(crate) type Bytes = platform::http::Body<ConnectorError>;
 
 /// The largest request body the connector reads.
 const BODY_LIMIT: usize = 16 * 1024 * 1024;
 
 impl platform::http::BodyRefusal for ConnectorError {
-    fn too_large(limit: usize) -> Self {
-        ConnectorError::TooLarge(format!("The request body is larger than {limit} bytes."))
+    fn too_large(why: String) -> Self {
+        platform::problem::Refusal::TooLarge(why).into()
     }
 
     fn unreadable(why: String) -> Self {
-        ConnectorError::Invalid(why)
-    }
-}
-
-impl From<axum::extract::rejection::BytesRejection> for ConnectorError {
-    fn from(r: axum::extract::rejection::BytesRejection) -> Self {
-        if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-            ConnectorError::TooLarge(r.body_text())
-        } else {
-            ConnectorError::Invalid(r.body_text())
-        }
+        platform::problem::Refusal::Invalid(why).into()
     }
 }

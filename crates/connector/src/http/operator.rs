@@ -8,6 +8,7 @@ use crate::http::Bytes;
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
+use platform::problem::Refuse;
 use wire::connector_api::{
     DeadLetter, DeadLetters, DeviceTrace, LinkEvent, LinkHealth, LinkView, LinksHealth, Reconciled, Replay, Replayed, TracedUpdate,
 };
@@ -21,16 +22,16 @@ use crate::{Shared, maintenance, onboarding};
 
 fn operator(state: &Shared, headers: &HeaderMap) -> Result<()> {
     let Some(expected) = state.config.operator_token.as_deref() else {
-        return Err(ConnectorError::NotFound("The operator API is off: no operator_token is configured.".into()));
+        return Err(ConnectorError::not_found("The operator API is off: no operator_token is configured."));
     };
     match bearer(headers) {
         Some(t) if platform::secrets::digest_hex(t) == platform::secrets::digest_hex(expected) => Ok(()),
-        _ => Err(ConnectorError::Unauthorized("The operator token is missing or not valid.".into())),
+        _ => Err(ConnectorError::unauthorized("The operator token is missing or not valid.")),
     }
 }
 
 async fn link(state: &Shared, id: &str) -> Result<LinkRow> {
-    state.store.link(id).await?.ok_or_else(|| ConnectorError::NotFound(format!("Link {id} does not exist.")))
+    state.store.link(id).await?.ok_or_else(|| ConnectorError::not_found(format!("Link {id} does not exist.")))
 }
 
 pub async fn health_of(state: &Shared, link: &LinkRow) -> Result<LinkHealth> {
@@ -81,8 +82,8 @@ pub async fn links(State(state): State<Shared>, headers: HeaderMap) -> Result<Js
 }
 
 async fn reconcile_link(state: &Shared, link: &LinkRow) -> Result<Json<Reconciled>> {
-    if link.status != wire::connector_api::link_status::ACTIVE {
-        return Err(ConnectorError::Conflict(format!("Only an active link is reconciled; this one is {}.", link.status)));
+    if link.status != wire::connector_api::LinkStatus::Active {
+        return Err(ConnectorError::conflict(format!("Only an active link is reconciled; this one is {}.", link.status)));
     }
     let queued = maintenance::reconcile(state, link).await?;
     Ok(Json(Reconciled { link_id: link.id.clone(), queued }))
@@ -111,7 +112,7 @@ pub async fn instance_reconcile(State(state): State<Shared>, Path(id): Path<Stri
     let instance = instance(&state, &headers).await?;
     let link = link(&state, &id).await?;
     if link.instance_id != instance.id {
-        return Err(ConnectorError::NotFound(format!("Link {id} does not exist for this instance.")));
+        return Err(ConnectorError::not_found(format!("Link {id} does not exist for this instance.")));
     }
     reconcile_link(&state, &link).await
 }
@@ -237,11 +238,11 @@ pub async fn instance_replay(State(state): State<Shared>, headers: HeaderMap, bo
 pub async fn trace(State(state): State<Shared>, Path(device_id): Path<String>, headers: HeaderMap) -> Result<Json<DeviceTrace>> {
     operator(&state, &headers)?;
     if uuid::Uuid::parse_str(&device_id).is_err() {
-        return Err(ConnectorError::Invalid("The device ID must be an Entra device ID (GUID).".into()));
+        return Err(ConnectorError::invalid("The device ID must be an Entra device ID (GUID)."));
     }
     let rows = state.store.trace(&device_id).await?;
     if rows.is_empty() {
-        return Err(ConnectorError::NotFound(format!("The connector holds no update of device {device_id}.")));
+        return Err(ConnectorError::not_found(format!("The connector holds no update of device {device_id}.")));
     }
     let mut updates = Vec::with_capacity(rows.len());
     for r in rows {

@@ -8,7 +8,8 @@ pub struct OutcomeRow {
     pub seq: i64,
     pub computer_id: String,
     pub sequence: i64,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: OutcomeStatus,
     pub detail: Option<String>,
     pub at_ms: i64,
     pub compliance_state: Option<String>,
@@ -22,7 +23,8 @@ pub struct MessageRow {
     pub tenant_id: String,
     pub cloud: String,
     pub body: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: MessageState,
     pub attempts: i64,
     pub next_attempt_ms: i64,
 }
@@ -38,20 +40,15 @@ pub struct IntakeRow {
 }
 
 /// Message lifecycle: `upload` (PUT due) → `poll` (status GET due) → `done`.
-pub mod message_state {
-    pub const UPLOAD: &str = "upload";
-    pub const POLL: &str = "poll";
-    pub const DONE: &str = "done";
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::Display, strum::EnumString, strum::AsRefStr)]
+#[strum(serialize_all = "snake_case")]
+pub enum MessageState {
+    Upload,
+    Poll,
+    Done,
 }
 
-/// Intake lifecycle: `queued` → `batched` (in a message) → `done`, or `dead` when the
-/// cloud refused it or delivery was given up (replayable: back to `queued`).
-pub mod intake_state {
-    pub const QUEUED: &str = "queued";
-    pub const BATCHED: &str = "batched";
-    pub const DONE: &str = "done";
-    pub const DEAD: &str = "dead";
-}
+wire::text_enum!(MessageState);
 
 impl Store {
     // ---- intake ------------------------------------------------------------------------
@@ -89,12 +86,12 @@ impl Store {
 
     /// Messages in `status` whose next attempt is due, without their bodies (see
     /// [`Store::message_body`]): most are not picked this round.
-    pub async fn messages_due(&self, status: &str, now: i64, limit: i64) -> Result<Vec<MessageRow>> {
+    pub async fn messages_due(&self, status: MessageState, now: i64, limit: i64) -> Result<Vec<MessageRow>> {
         Ok(sqlx::query_as::<_, MessageRow>(
             "SELECT message_id, tenant_id, cloud, '' AS body, status, attempts, next_attempt_ms FROM messages \
              WHERE status = $1 AND next_attempt_ms <= $2 ORDER BY next_attempt_ms LIMIT $3",
         )
-        .bind(status)
+        .bind(status.as_ref())
         .bind(now)
         .bind(limit)
         .fetch_all(self.pool())
@@ -108,9 +105,9 @@ impl Store {
             .await?)
     }
 
-    pub async fn reschedule_message(&self, id: &str, status: &str, attempts: i64, next_ms: i64, error: Option<&str>) -> Result<()> {
+    pub async fn reschedule_message(&self, id: &str, status: MessageState, attempts: i64, next_ms: i64, error: Option<&str>) -> Result<()> {
         sqlx::query("UPDATE messages SET status = $1, attempts = $2, next_attempt_ms = $3, last_error = $4 WHERE message_id = $5")
-            .bind(status)
+            .bind(status.as_ref())
             .bind(attempts)
             .bind(next_ms)
             .bind(error.map(str::to_string))

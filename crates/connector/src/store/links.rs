@@ -10,7 +10,8 @@ pub struct LinkRow {
     pub instance_id: String,
     pub cloud: String,
     pub tenant_id: Option<String>,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: LinkStatus,
     pub landing_page: String,
     pub return_url: String,
     pub checks: String,
@@ -26,21 +27,26 @@ impl Store {
             "INSERT INTO links (id, instance_id, cloud, tenant_id, status, landing_page, return_url, checks, last_tested_ms, created_ms, updated_ms) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
-        .bind(&l.id).bind(&l.instance_id).bind(&l.cloud).bind(l.tenant_id.clone()).bind(&l.status).bind(&l.landing_page)
+        .bind(&l.id).bind(&l.instance_id).bind(&l.cloud).bind(l.tenant_id.clone()).bind(l.status.as_ref()).bind(&l.landing_page)
         .bind(&l.return_url).bind(&l.checks).bind(l.last_tested_ms).bind(now).bind(now)
         .execute(&mut *txn)
         .await?;
-        tx::link_event(&mut txn, &l.id, &l.status, "link created", now).await?;
+        tx::link_event(&mut txn, &l.id, l.status, "link created", now).await?;
         txn.commit().await?;
         Ok(())
     }
 
     /// The states a link went through, oldest first.
-    pub async fn link_history(&self, link_id: &str) -> Result<Vec<(i64, String, String)>> {
-        Ok(sqlx::query_as::<_, (i64, String, String)>("SELECT at_ms, status, detail FROM link_events WHERE link_id = $1 ORDER BY id")
-            .bind(link_id)
-            .fetch_all(self.pool())
-            .await?)
+    /// Every state a link went through, oldest first: (at ms, state, why).
+    pub async fn link_history(&self, link_id: &str) -> Result<Vec<(i64, LinkStatus, String)>> {
+        let rows =
+            sqlx::query_as::<_, (i64, String, String)>("SELECT at_ms, status, detail FROM link_events WHERE link_id = $1 ORDER BY id")
+                .bind(link_id)
+                .fetch_all(self.pool())
+                .await?;
+        rows.into_iter()
+            .map(|(at, status, detail)| Ok((at, LinkStatus::try_from(status).map_err(ConnectorError::internal)?, detail)))
+            .collect()
     }
 
     pub async fn link(&self, id: &str) -> Result<Option<LinkRow>> {
@@ -60,9 +66,9 @@ impl Store {
         .await?)
     }
 
-    pub async fn links_with_status(&self, status: &str) -> Result<Vec<LinkRow>> {
+    pub async fn links_with_status(&self, status: LinkStatus) -> Result<Vec<LinkRow>> {
         Ok(sqlx::query_as::<_, LinkRow>(&format!("SELECT {LINK_COLUMNS} FROM links WHERE status = $1"))
-            .bind(status)
+            .bind(status.as_ref())
             .fetch_all(self.pool())
             .await?)
     }
@@ -75,7 +81,7 @@ impl Store {
     }
 
     /// Moves every active link of a tenant to `status` (termination noticed from Intune).
-    pub async fn set_active_links_status(&self, tenant_id: &str, status: &str, detail: &str, now: i64) -> Result<u64> {
+    pub async fn set_active_links_status(&self, tenant_id: &str, status: LinkStatus, detail: &str, now: i64) -> Result<u64> {
         let mut txn = self.db.begin().await?;
         let ids = sqlx::query_scalar::<_, String>("SELECT id FROM links WHERE tenant_id = $1 AND status = 'active'")
             .bind(tenant_id)
@@ -84,7 +90,7 @@ impl Store {
         for id in &ids {
             tx::link_event(&mut txn, id, status, detail, now).await?;
             sqlx::query("UPDATE links SET status = $1, updated_ms = $2 WHERE id = $3")
-                .bind(status)
+                .bind(status.as_ref())
                 .bind(now)
                 .bind(id)
                 .execute(&mut *txn)
@@ -99,12 +105,12 @@ impl Store {
         let mut txn = self.db.begin().await?;
         let before =
             sqlx::query_scalar::<_, String>("SELECT status FROM links WHERE id = $1").bind(&l.id).fetch_optional(&mut *txn).await?;
-        if before.as_deref() != Some(l.status.as_str()) {
-            tx::link_event(&mut txn, &l.id, &l.status, detail, now).await?;
+        if before.as_deref() != Some(l.status.as_ref()) {
+            tx::link_event(&mut txn, &l.id, l.status, detail, now).await?;
         }
         sqlx::query("UPDATE links SET tenant_id = $1, status = $2, checks = $3, last_tested_ms = $4, updated_ms = $5 WHERE id = $6")
             .bind(l.tenant_id.clone())
-            .bind(&l.status)
+            .bind(l.status.as_ref())
             .bind(&l.checks)
             .bind(l.last_tested_ms)
             .bind(now)

@@ -6,8 +6,9 @@
 
 use platform::db::{Db, Migrations};
 use sqlx::Row;
+use wire::connector_api::{IntakeState, LinkStatus, OutcomeStatus};
 
-use crate::error::Result;
+use crate::error::{ConnectorError, Result};
 
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -25,7 +26,7 @@ mod links;
 mod operations;
 pub mod tx;
 
-pub use delivery::{IntakeRow, MessageRow, OutcomeRow, intake_state, message_state};
+pub use delivery::{IntakeRow, MessageRow, MessageState, OutcomeRow};
 pub use instances::InstanceRow;
 pub use links::LinkRow;
 pub use operations::{DeadLetter, TracedUpdate};

@@ -23,7 +23,8 @@ pub struct TracedUpdate {
     pub tenant_id: String,
     pub computer_id: String,
     pub sequence: i64,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: IntakeState,
     pub message_id: Option<String>,
     pub received_ms: i64,
     pub dead_reason: Option<String>,

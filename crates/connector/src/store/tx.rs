@@ -87,7 +87,7 @@ pub async fn insert_message(conn: &mut AnyConnection, m: &MessageRow, now: i64) 
     .bind(&m.tenant_id)
     .bind(&m.cloud)
     .bind(&m.body)
-    .bind(&m.status)
+    .bind(m.status.as_ref())
     .bind(m.next_attempt_ms)
     .bind(now)
     .execute(conn)
@@ -112,7 +112,7 @@ pub async fn insert_outcome(
     .bind(instance_id)
     .bind(computer_id)
     .bind(sequence)
-    .bind(outcome.status)
+    .bind(outcome.status.as_ref())
     .bind(outcome.detail.clone())
     .bind(now)
     .bind(outcome.compliance_state.clone())
@@ -122,11 +122,11 @@ pub async fn insert_outcome(
     Ok(())
 }
 
-pub async fn link_event(conn: &mut AnyConnection, link_id: &str, status: &str, detail: &str, now: i64) -> Result<()> {
+pub async fn link_event(conn: &mut AnyConnection, link_id: &str, status: LinkStatus, detail: &str, now: i64) -> Result<()> {
     sqlx::query("INSERT INTO link_events (link_id, at_ms, status, detail) VALUES ($1, $2, $3, $4)")
         .bind(link_id)
         .bind(now)
-        .bind(status)
+        .bind(status.as_ref())
         .bind(detail)
         .execute(conn)
         .await?;

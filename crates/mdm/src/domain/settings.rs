@@ -19,15 +19,37 @@ pub const PRIVILEGE: &str = "Conditional Access";
 /// The oldest version that may use the Cloud Connector.
 pub const MIN_CLOUD_CONNECTOR_VERSION: &str = "10.18.0";
 
-/// Connection status shown on the page.
-pub mod status {
-    pub const NOT_CONFIGURED: &str = "not_configured";
-    pub const AWAITING_CONSENT: &str = "awaiting_consent";
-    pub const AWAITING_CONFIRMATION: &str = "awaiting_confirmation";
-    pub const ACTIVE: &str = "active";
-    pub const FAILING: &str = "failing";
-    pub const DISABLED: &str = "disabled";
-    pub const TERMINATED: &str = "terminated";
+/// The connection's status, shown on the Conditional Access page and stored as text.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::Display, strum::EnumString, strum::AsRefStr, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum CaStatus {
+    NotConfigured,
+    AwaitingConsent,
+    AwaitingConfirmation,
+    Active,
+    Failing,
+    Disabled,
+    Terminated,
+}
+
+wire::text_enum!(CaStatus);
+
+impl CaStatus {
+    /// The status as Jamf Pro's Conditional Access page words it.
+    pub fn label(self) -> &'static str {
+        match self {
+            CaStatus::NotConfigured => "Not configured",
+            CaStatus::AwaitingConsent => "Awaiting consent",
+            CaStatus::AwaitingConfirmation => "Awaiting confirmation",
+            CaStatus::Active => "Active",
+            CaStatus::Failing => "Failing",
+            CaStatus::Disabled => "Disabled",
+            CaStatus::Terminated => "Terminated by Intune",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]

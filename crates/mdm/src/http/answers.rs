@@ -12,9 +12,7 @@ use crate::domain::settings::CaSettings;
 pub struct ConditionalAccessState {
     pub instance: InstanceSummary,
     pub settings: CaSettings,
-    /// `not_configured`, `awaiting_consent`, `awaiting_confirmation`, `active`, `failing`,
-    /// `disabled` or `terminated`.
-    pub status: String,
+    pub status: crate::domain::settings::CaStatus,
     pub link_id: Option<String>,
     pub tenant_id: Option<String>,
     /// The Entra application the connection uses.

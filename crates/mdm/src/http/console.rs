@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use platform::html::{escape, page};
+use platform::problem::Refusal;
 use wire::connector_api::Check;
 
 use super::instance;
@@ -129,18 +130,6 @@ pub async fn home(State(state): State<Shared>, Path(slug): Path<String>, headers
     .into_response())
 }
 
-fn status_label(status: &str) -> &'static str {
-    match status {
-        settings::status::AWAITING_CONSENT => "Awaiting consent",
-        settings::status::AWAITING_CONFIRMATION => "Awaiting confirmation",
-        settings::status::ACTIVE => "Active",
-        settings::status::FAILING => "Failing",
-        settings::status::DISABLED => "Disabled",
-        settings::status::TERMINATED => "Terminated by Intune",
-        _ => "Not configured",
-    }
-}
-
 fn checks_table(checks: &[Check]) -> String {
     if checks.is_empty() {
         return String::new();
@@ -207,7 +196,7 @@ async fn render_ca(state: &Shared, instance: &InstanceRow, message: Option<&str>
          <label>Client Secret <input name=\"manual_secret\" type=\"password\" placeholder=\"{}\"></label></fieldset>\
          <button name=\"action\" value=\"save\">Save</button> <button name=\"action\" value=\"connect\">Connect</button></form>",
             nav(&instance.slug),
-            status_label(&ca.link_status),
+            ca.link_status.label(),
             checks_table(&checks),
             if s.enabled { " checked" } else { "" },
             option(settings::CLOUD_CONNECTOR, "Cloud Connector", &s.connection_type),
@@ -265,7 +254,7 @@ pub async fn ca_save(State(state): State<Shared>, Path(slug): Path<String>, head
     match integration::save(&state, &instance, &admin, proposed, new_secret, connect).await {
         Ok(Saved::Redirect(url)) => Ok(Redirect::to(&url).into_response()),
         Ok(Saved::Done) => Ok(Redirect::to(&format!("/i/{slug}/settings/global-management/conditional-access")).into_response()),
-        Err(e @ (MdmError::Invalid(_) | MdmError::Forbidden(_) | MdmError::Upstream(_) | MdmError::Conflict(_))) => {
+        Err(e @ (MdmError::Refused(Refusal::Invalid(_) | Refusal::Forbidden(_) | Refusal::Conflict(_)) | MdmError::Upstream(_))) => {
             render_ca(&state, &instance, Some(&e.to_string())).await
         }
         Err(e) => Err(e),
@@ -317,7 +306,7 @@ pub async fn ca_confirm(State(state): State<Shared>, Path(slug): Path<String>, h
     let admin = signed_in!(state, instance, headers);
     match integration::confirm(&state, &instance, &admin).await {
         Ok(_) => Ok(Redirect::to(&format!("/i/{slug}/settings/global-management/conditional-access")).into_response()),
-        Err(e @ (MdmError::Forbidden(_) | MdmError::Upstream(_) | MdmError::Conflict(_) | MdmError::NotFound(_))) => {
+        Err(e @ (MdmError::Refused(Refusal::Forbidden(_) | Refusal::Conflict(_) | Refusal::NotFound(_)) | MdmError::Upstream(_))) => {
             render_ca(&state, &instance, Some(&e.to_string())).await
         }
         Err(e) => Err(e),

@@ -14,6 +14,7 @@ use axum::http::HeaderMap;
 use axum::routing::{get, post, put};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use platform::problem::Refuse;
 
 use crate::Shared;
 use crate::error::{MdmError, Result};
@@ -64,7 +65,7 @@ pub fn router(state: Shared) -> Router {
 }
 
 async fn instance(state: &Shared, slug: &str) -> Result<InstanceRow> {
-    state.store.instance_by_slug(slug).await?.ok_or_else(|| MdmError::NotFound(format!("No instance '{slug}' on this server.")))
+    state.store.instance_by_slug(slug).await?.ok_or_else(|| MdmError::not_found(format!("No instance '{slug}' on this server.")))
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -75,7 +76,7 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 
 /// An admin authenticated by HTTP Basic (the read API, for tools).
 async fn basic_admin(state: &Shared, instance: &InstanceRow, headers: &HeaderMap) -> Result<AdminRow> {
-    let unauthorized = || MdmError::Unauthorized("Valid admin credentials (HTTP Basic) are required.".into());
+    let unauthorized = || MdmError::unauthorized("Valid admin credentials (HTTP Basic) are required.");
     let encoded = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -91,54 +92,21 @@ async fn basic_admin(state: &Shared, instance: &InstanceRow, headers: &HeaderMap
 }
 
 fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T> {
-    platform::http::json_object(body).map_err(MdmError::Invalid)
+    platform::http::json_object(body).map_err(MdmError::invalid)
 }
 
-/// `Path` whose rejection is answered in this service's error shape.
-#[derive(axum::extract::FromRequestParts)]
-#[from_request(via(axum::extract::Path), rejection(MdmError))]
-pub(crate) struct Path<T>(pub T);
-
-/// `Query` whose rejection is answered in this service's error shape.
-#[derive(axum::extract::FromRequestParts)]
-#[from_request(via(axum::extract::Query), rejection(MdmError))]
-pub(crate) struct Query<T>(pub T);
-
-impl From<axum::extract::rejection::PathRejection> for MdmError {
-    fn from(r: axum::extract::rejection::PathRejection) -> Self {
-        MdmError::Invalid(r.body_text())
-    }
-}
-
-impl From<axum::extract::rejection::QueryRejection> for MdmError {
-    fn from(r: axum::extract::rejection::QueryRejection) -> Self {
-        MdmError::Invalid(r.body_text())
-    }
-}
+platform::service_extractors!(MdmError);
 
 async fn not_found() -> MdmError {
-    MdmError::NotFound("No such page or endpoint.".into())
+    MdmError::not_found("No such page or endpoint.")
 }
 
-/// The request body; an oversized or unreadable one is answered in this service's shape.
-pub(crate) type Bytes = platform::http::Body<MdmError>;
-
 impl platform::http::BodyRefusal for MdmError {
-    fn too_large(limit: usize) -> Self {
-        MdmError::TooLarge(format!("The request body is larger than {limit} bytes."))
+    fn too_large(why: String) -> Self {
+        platform::problem::Refusal::TooLarge(why).into()
     }
 
     fn unreadable(why: String) -> Self {
-        MdmError::Invalid(why)
-    }
-}
-
-impl From<axum::extract::rejection::BytesRejection> for MdmError {
-    fn from(r: axum::extract::rejection::BytesRejection) -> Self {
-        if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-            MdmError::TooLarge(r.body_text())
-        } else {
-            MdmError::Invalid(r.body_text())
-        }
+        platform::problem::Refusal::Invalid(why).into()
     }
 }

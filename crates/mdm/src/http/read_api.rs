@@ -4,6 +4,7 @@ use super::{Path, Query};
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
+use platform::problem::Refuse;
 use serde_json::Value;
 use wire::errors::Problem;
 
@@ -70,7 +71,7 @@ pub async fn computer_ca(
 ) -> Result<Json<wire::agent::ComputerCaView>> {
     let instance = instance(&state, &slug).await?;
     basic_admin(&state, &instance, &headers).await?;
-    let computer = state.store.computer(&instance.id, id).await?.ok_or_else(|| MdmError::NotFound(format!("No computer {id}.")))?;
+    let computer = state.store.computer(&instance.id, id).await?.ok_or_else(|| MdmError::not_found(format!("No computer {id}.")))?;
     Ok(Json(agent::ca_view(&state, &computer).await?))
 }
 
@@ -156,7 +157,7 @@ async fn api_reader(state: &Shared, instance: &crate::store::InstanceRow, header
         Some(token) if state.store.api_token_valid(&platform::secrets::digest_hex(token), &instance.id, state.clock.now_ms()).await? => {
             Ok(())
         }
-        Some(_) => Err(MdmError::Unauthorized("The access token is not valid or has expired.".into())),
+        Some(_) => Err(MdmError::unauthorized("The access token is not valid or has expired.")),
         None => basic_admin(state, instance, headers).await.map(|_| ()),
     }
 }
@@ -176,7 +177,7 @@ pub async fn inventory_history(
 ) -> Result<Json<InventoryHistory>> {
     let instance = instance(&state, &slug).await?;
     api_reader(&state, &instance, &headers).await?;
-    let computer = state.store.computer(&instance.id, id).await?.ok_or_else(|| MdmError::NotFound(format!("No computer {id}.")))?;
+    let computer = state.store.computer(&instance.id, id).await?.ok_or_else(|| MdmError::not_found(format!("No computer {id}.")))?;
     let rows = state.store.inventory_history(computer.id, 500).await?;
     let ms = platform::clock::ms_to_rfc3339;
     let results: Vec<HistoryEntry> = rows
@@ -214,7 +215,7 @@ pub async fn computers_inventory(
     let now = state.clock.now_ms();
     api_reader(&state, &instance, &headers).await?;
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()).into_owned().collect();
-    let (query, sections) = crate::domain::inventory_api::parse(&pairs).map_err(MdmError::Invalid)?;
+    let (query, sections) = crate::domain::inventory_api::parse(&pairs).map_err(MdmError::invalid)?;
     let (rows, total) = state.store.computers_page(&instance.id, &query).await?;
     let mut results = Vec::with_capacity(rows.len());
     for c in &rows {

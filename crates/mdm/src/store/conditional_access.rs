@@ -6,7 +6,7 @@ use super::*;
 pub struct CaRow {
     pub settings: CaSettings,
     pub link_id: Option<String>,
-    pub link_status: String,
+    pub link_status: CaStatus,
     pub checks: String,
     /// Manual mode: the sealed client secret and the tenant's GUID once known.
     pub manual_secret: Option<String>,
@@ -40,7 +40,7 @@ impl Store {
             None => CaRow {
                 settings: CaSettings::default(),
                 link_id: None,
-                link_status: status::NOT_CONFIGURED.into(),
+                link_status: CaStatus::NotConfigured,
                 checks: "[]".into(),
                 manual_secret: None,
                 manual_tenant_id: None,
@@ -59,7 +59,7 @@ impl Store {
                     compliance_rule: serde_json::from_str(&r.get::<String, _>(14)).unwrap_or_default(),
                 },
                 link_id: r.get(5),
-                link_status: r.get(6),
+                link_status: CaStatus::try_from(r.get::<String, _>(6)).map_err(MdmError::internal)?,
                 checks: r.get(7),
                 manual_secret: r.get(10),
                 manual_tenant_id: r.get(11),
@@ -69,9 +69,9 @@ impl Store {
 
     /// Only the connection's state and checks, when the link they describe is still the
     /// current one: an admin's concurrent Save of the settings is never overwritten.
-    pub async fn set_link_state(&self, instance_id: &str, link_id: &str, status: &str, checks: &str, now: i64) -> Result<bool> {
+    pub async fn set_link_state(&self, instance_id: &str, link_id: &str, status: CaStatus, checks: &str, now: i64) -> Result<bool> {
         let r = sqlx::query("UPDATE ca_settings SET link_status = $1, checks = $2, updated_ms = $3 WHERE instance_id = $4 AND link_id = $5 AND enabled <> 0")
-            .bind(status)
+            .bind(status.as_ref())
             .bind(checks)
             .bind(now)
             .bind(instance_id)
@@ -102,7 +102,7 @@ impl Store {
         .bind(&s.landing_page)
         .bind(s.custom_url.clone())
         .bind(ca.link_id.clone())
-        .bind(&ca.link_status)
+        .bind(ca.link_status.as_ref())
         .bind(&ca.checks)
         .bind(now)
         .bind(s.manual_tenant.clone())

@@ -7,7 +7,7 @@
 use platform::db::{Db, Migrations};
 use sqlx::{AnyConnection, Row};
 
-use crate::domain::settings::{CaSettings, status};
+use crate::domain::settings::{CaSettings, CaStatus};
 use crate::error::{MdmError, Result};
 
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");

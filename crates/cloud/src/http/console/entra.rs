@@ -13,7 +13,7 @@ use platform::html::{escape, page};
 
 use super::{nav, signed_in};
 use crate::Shared;
-use crate::entra::conditional_access::{DISABLED, ENABLED, REPORT_ONLY};
+use crate::entra::conditional_access::PolicyState;
 use crate::entra::directory::{APPLICATION, DELEGATED, FIRST_PARTY, Permission};
 use crate::entra::registrations;
 use crate::error::{CloudError, Result};
@@ -339,7 +339,7 @@ async fn conditional_access(State(state): State<Shared>, headers: HeaderMap) -> 
         .await?
         .iter()
         .map(|p| {
-            let options: String = [(ENABLED, "On"), (REPORT_ONLY, "Report-only"), (DISABLED, "Off")]
+            let options: String = PolicyState::LABELLED
                 .iter()
                 .map(|(v, l)| format!("<option value=\"{v}\"{}>{l}</option>", if p.state == *v { " selected" } else { "" }))
                 .collect();
@@ -368,9 +368,9 @@ async fn set_policy_state(State(state): State<Shared>, headers: HeaderMap, body:
     let (Some(id), Some(new_state)) = (f.get("id"), f.get("state")) else {
         return Err(CloudError::Page("Choose a policy and a state.".into()));
     };
-    if ![ENABLED, REPORT_ONLY, DISABLED].contains(&new_state.as_str()) {
+    let Ok(new_state) = new_state.parse::<PolicyState>() else {
         return Err(CloudError::Page("The state must be On, Report-only or Off.".into()));
-    }
+    };
     if !state.store.set_ca_policy_state(&user.tenant_id, id, new_state).await? {
         return Err(CloudError::Page(format!("No policy {id} in this tenant.")));
     }

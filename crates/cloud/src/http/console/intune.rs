@@ -2,6 +2,7 @@
 //! management.
 
 use crate::http::Bytes;
+use crate::intune::partner::PartnerState;
 use axum::Router;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -76,12 +77,12 @@ async fn render_partner(state: &Shared, user: &User, message: Option<&str>) -> R
     let (app_id, status, heartbeat, noncompliant, removal) = match &p {
         Some(p) => (
             p.app_id.clone().unwrap_or_default(),
-            partner::display(&p.partner_state),
+            partner::display(p.partner_state),
             p.last_heartbeat_ms.map(platform::clock::ms_to_rfc3339).unwrap_or_else(|| "—".into()),
             p.noncompliant_at_ms.map(platform::clock::ms_to_rfc3339).unwrap_or_else(|| "—".into()),
             p.removal_at_ms.map(platform::clock::ms_to_rfc3339).unwrap_or_else(|| "—".into()),
         ),
-        None => (String::new(), partner::display(partner::state::UNAVAILABLE), "—".into(), "—".into(), "—".into()),
+        None => (String::new(), partner::display(PartnerState::Unavailable), "—".into(), "—".into(), "—".into()),
     };
     let message = message.map(|m| format!("<p id=\"message\">{}</p>", escape(m))).unwrap_or_default();
     let all_groups = state.store.groups(&user.tenant_id).await?;
@@ -135,7 +136,7 @@ async fn save_partner(State(state): State<Shared>, headers: HeaderMap, body: Byt
     let mut p = state.store.partner(&user.tenant_id).await?.unwrap_or_else(|| partner::new_partner(&user.tenant_id, now));
     let cleared = app_id.is_empty() && p.app_id.is_some();
     partner::set_app_id(&mut p, (!app_id.is_empty()).then_some(app_id), now);
-    if cleared && p.partner_state != partner::state::TERMINATED && p.provisioned != 0 {
+    if cleared && p.partner_state != PartnerState::Terminated && p.provisioned != 0 {
         partner::terminate(&mut p, now);
     }
     state.store.save_partner(&p).await?;
@@ -211,10 +212,10 @@ async fn render_compliance_partners(state: &Shared, user: &User, message: Option
                 escape(&c.display_name),
                 escape(c.platform.as_deref().unwrap_or("none")),
                 escape(&assigned.join(", ")),
-                match (c.platform.is_some(), c.partner_state.as_str()) {
+                match (c.platform.is_some(), c.partner_state) {
                     (false, _) => "Not onboarded",
-                    (true, partner::state::ENABLED) => "Active",
-                    (true, partner::state::TERMINATED) => "Terminated",
+                    (true, PartnerState::Enabled) => "Active",
+                    (true, PartnerState::Terminated) => "Terminated",
                     _ => "Pending activation",
                 }
             )

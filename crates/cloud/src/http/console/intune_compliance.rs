@@ -16,7 +16,9 @@ use crate::Shared;
 use crate::error::{CloudError, Result};
 use crate::http::{Bytes, Path, form};
 use crate::intune::combine::PolicyState;
-use crate::intune::compliance::{MacOsPolicySettings, ScheduledActionConfiguration, ScheduledActionsForRule, SettingResult, SettingState};
+use crate::intune::compliance::{
+    ComplianceState, MacOsPolicySettings, ScheduledActionConfiguration, ScheduledActionsForRule, SettingResult, SettingState,
+};
 use crate::intune::policies;
 
 pub const POLICIES: &str = "/console/intune/devices/compliance-policies";
@@ -167,16 +169,9 @@ async fn save_settings(State(state): State<Shared>, headers: HeaderMap, body: By
     Ok(Redirect::to(SETTINGS).into_response())
 }
 
+/// A stored state's label; a text that names no state is shown as stored.
 fn state_label(s: &str) -> &str {
-    match s {
-        "compliant" => "Compliant",
-        "noncompliant" => "Not compliant",
-        "inGracePeriod" => "In grace period",
-        "conflict" => "Conflict",
-        "error" => "Error",
-        "unknown" => "Not evaluated",
-        other => other,
-    }
+    s.parse::<ComplianceState>().map_or(s, |c| c.label())
 }
 
 async fn dashboard(State(state): State<Shared>, headers: HeaderMap) -> Result<Response> {
@@ -199,7 +194,7 @@ async fn dashboard(State(state): State<Shared>, headers: HeaderMap) -> Result<Re
                 escape(&m.device_id),
                 escape(m.device_name.as_deref().unwrap_or(&m.device_id)),
                 escape(m.os_version.as_deref().unwrap_or("")),
-                state_label(&m.compliance_state),
+                m.compliance_state.label(),
                 ms_to_rfc3339(m.last_sync_ms)
             )
         })
@@ -230,11 +225,11 @@ async fn device_report(State(state): State<Shared>, Path(device_id): Path<String
         .unwrap_or_default()
         .iter()
         .map(|p| {
-            let expired = p.state == "inGracePeriod" && p.grace_expires_ms.is_some_and(|g| g <= now);
+            let expired = p.state == ComplianceState::InGracePeriod && p.grace_expires_ms.is_some_and(|g| g <= now);
             format!(
                 "<tr><td>{}</td><td class=\"policy-state\">{}</td><td>{}</td></tr>",
                 name_of(&p.policy_id),
-                state_label(if expired { "noncompliant" } else { &p.state }),
+                if expired { ComplianceState::Noncompliant } else { p.state }.label(),
                 p.grace_expires_ms.map(ms_to_rfc3339).unwrap_or_default()
             )
         })
@@ -262,7 +257,7 @@ async fn device_report(State(state): State<Shared>, Path(device_id): Path<String
              <h2>Policies</h2><table id=\"policies\"><tr><th>Policy</th><th>State</th><th>Grace period ends</th></tr>{policy_rows}</table>\
              <h2>Settings</h2><table id=\"settings\"><tr><th>Policy</th><th>Setting</th><th>Required</th><th>Reported</th><th>Result</th></tr>{rows}</table>",
             escape(m.device_name.as_deref().unwrap_or(&m.device_id)),
-            state_label(&m.compliance_state),
+            m.compliance_state.label(),
             m.grace_expires_ms.map(|g| format!(" · grace period ends {}", ms_to_rfc3339(g))).unwrap_or_default()
         ),
     )

@@ -11,7 +11,7 @@ mod path;
 
 use axum::Router;
 use axum::extract::{OriginalUri, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
@@ -125,7 +125,7 @@ pub(crate) fn entity(ctx: &Ctx<'_>, context: &str, q: &QueryOptions, item: Value
 /// `ConsistencyLevel: eventual`.
 pub(crate) fn count(ctx: &Ctx<'_>, resource: &Resource, n: i64) -> Result<Response> {
     if resource.directory && !ctx.eventual() {
-        return Err(CloudError::odata(StatusCode::BAD_REQUEST, "Request_BadRequest", "$count is not currently supported."));
+        return Err(CloudError::invalid("Request_BadRequest", "$count is not currently supported."));
     }
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], n.to_string()).into_response())
 }
@@ -223,13 +223,7 @@ async fn dispatch(
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes()).into_owned().collect();
     let path = rest.split_once('/').map(|(_, p)| p.to_string()).unwrap_or_default();
     let ctx = Ctx { state: &state, version, headers: &headers, pairs, path, write: method != Method::GET };
-    let not_allowed = || {
-        CloudError::odata(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "Request_BadRequest",
-            "Specified HTTP method is not allowed for the request target.",
-        )
-    };
+    let not_allowed = CloudError::method_not_allowed;
     match (&method, route) {
         (&Method::GET, route) => match route {
             Route::PartnerTerminate(_) | Route::PolicyAssign(_) => Err(not_allowed()),

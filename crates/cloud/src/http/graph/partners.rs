@@ -4,6 +4,7 @@
 //! get, create, update, delete). Shapes follow the Graph v1.0 Intune reference pages
 //! "deviceManagementPartner resource type" and "complianceManagementPartner resource type".
 
+use crate::intune::partner::PartnerState;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -69,7 +70,7 @@ async fn partner_json(ctx: &Ctx<'_>, tenant: &Tenant, p: &PartnerRow) -> Result<
         "whenPartnerDevicesWillBeRemovedDateTime": p.removal_at_ms.map(platform::clock::ms_to_rfc3339),
         "whenPartnerDevicesWillBeMarkedAsNonCompliantDateTime": p.noncompliant_at_ms.map(platform::clock::ms_to_rfc3339),
         "groupsRequiringPartnerEnrollment": targets,
-        "displayState": partner::display(&p.partner_state),
+        "displayState": partner::display(p.partner_state),
     }))
 }
 
@@ -146,7 +147,7 @@ pub(super) async fn create_partner(ctx: &Ctx<'_>, body: &[u8]) -> Result<Respons
     let mut p = partner::new_partner(&tenant.id, now);
     apply_partner_body(ctx, &tenant, &mut p, &body, now).await?;
     if !ctx.state.store.create_partner(&p).await? {
-        return Err(CloudError::odata(StatusCode::CONFLICT, "Conflict", "This tenant has a device management partner already; update it."));
+        return Err(CloudError::conflict("Conflict", "This tenant has a device management partner already; update it."));
     }
     let item = partner_json(ctx, &tenant, &p).await?;
     Ok(written(ctx, StatusCode::CREATED, PARTNERS_CONTEXT, item))
@@ -179,7 +180,7 @@ pub(super) async fn delete_partner(ctx: &Ctx<'_>, key: Key) -> Result<Response> 
         )));
     }
     if !ctx.state.store.delete_partner(&tenant.id, p.updated_ms).await? {
-        return Err(CloudError::odata(StatusCode::CONFLICT, "Conflict", "The partner changed meanwhile; read it again."));
+        return Err(CloudError::conflict("Conflict", "The partner changed meanwhile; read it again."));
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -236,12 +237,11 @@ fn mac_groups(body: &Value) -> Result<Option<Vec<String>>> {
 }
 
 fn refused(outcome: &Onboarding) -> CloudError {
-    let status = if matches!(outcome, Onboarding::AlreadyOnboarded | Onboarding::PlatformTaken) {
-        StatusCode::CONFLICT
+    if matches!(outcome, Onboarding::AlreadyOnboarded | Onboarding::PlatformTaken) {
+        CloudError::conflict("Conflict", outcome.message())
     } else {
-        StatusCode::BAD_REQUEST
-    };
-    CloudError::odata(status, if status == StatusCode::CONFLICT { "Conflict" } else { "BadRequest" }, outcome.message())
+        CloudError::bad_request(outcome.message())
+    }
 }
 
 /// `POST complianceManagementPartners` (201): the partner named by `displayName` (a
@@ -276,7 +276,7 @@ pub(super) async fn create_compliance_partner(ctx: &Ctx<'_>, body: &[u8]) -> Res
         display_name: app.display_name.clone(),
         app_id: app.app_id.clone(),
         mac_groups: serde_json::to_string(&groups).unwrap_or_default(),
-        partner_state: partner::state::UNKNOWN.into(),
+        partner_state: PartnerState::Unknown,
         last_heartbeat_ms: None,
         platform: None,
     };

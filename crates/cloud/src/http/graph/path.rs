@@ -4,8 +4,6 @@
 //! (`servicePrincipals(appId='…')`, `devices(deviceId='…')`, the older
 //! `servicePrincipals/appId=…`), and `/$count`.
 
-use axum::http::StatusCode;
-
 use crate::error::CloudError;
 
 /// How a request names one item.
@@ -72,7 +70,7 @@ enum Token {
 }
 
 fn bad_segment(segment: &str) -> CloudError {
-    CloudError::odata(StatusCode::BAD_REQUEST, "BadRequest", format!("Resource not found for the segment '{segment}'."))
+    CloudError::bad_request(format!("Resource not found for the segment '{segment}'."))
 }
 
 /// `'value'` with `''` for a quote, or a bare value.
@@ -112,7 +110,7 @@ pub fn version(segment: &str) -> Result<&'static str, CloudError> {
     ["v1.0", "beta"]
         .into_iter()
         .find(|v| v.eq_ignore_ascii_case(segment))
-        .ok_or_else(|| CloudError::odata(StatusCode::BAD_REQUEST, "BadRequest", format!("Invalid version: {segment}")))
+        .ok_or_else(|| CloudError::bad_request(format!("Invalid version: {segment}")))
 }
 
 /// Reads a Graph path after `/graph/`: the version and what it addresses.
