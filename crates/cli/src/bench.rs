@@ -307,49 +307,14 @@ pub async fn delivery(
     let instance = stack.mdm.state.store.instance_by_slug(&slug).await?.expect("instance");
     let credential = instance.connector_credential.clone().expect("connected instance");
     let connector_instance = instance.connector_instance_id.clone().expect("connected instance");
-    let updates: Vec<wire::connector_api::InventoryUpdate> = device_ids
-        .iter()
-        .enumerate()
-        .map(|(n, device_id)| wire::connector_api::InventoryUpdate {
-            computer_id: format!("bench-{n}"),
-            sequence: 1,
-            item: wire::partner::DeviceItem {
-                entity_type: wire::partner::entity_type::LEGACY_INVENTORY,
-                device_id: device_id.clone(),
-                last_update_time: platform::clock::ms_to_rfc3339(now),
-                encrypted: Some(n % 4 != 0),
-                sip: Some("Enabled".into()),
-                os_version: Some("15.2".into()),
-                device_name: Some(format!("Mac {n}")),
-                ..Default::default()
-            },
-        })
-        .collect();
+    let updates: Vec<wire::connector_api::InventoryUpdate> = device_ids.iter().enumerate().map(|(n, d)| bench_update(n, d, now)).collect();
     let connector = match &stack.connector {
         crate::stack::ConnectorService::InProcess(c) => c.state.clone(),
         crate::stack::ConnectorService::Process(_) => bail!("the delivery benchmark runs the connector in process"),
     };
     let url = format!("{}/api/v1/inventory", stack.connector.url());
     let started = Instant::now();
-    let mut posts = tokio::task::JoinSet::new();
-    let chunks: Vec<Vec<wire::connector_api::InventoryUpdate>> = updates.chunks(1000).map(<[_]>::to_vec).collect();
-    let chunks = Arc::new(std::sync::Mutex::new(chunks));
-    for _ in 0..4 {
-        let (http, url, credential, chunks) = (stack.http.clone(), url.clone(), credential.clone(), chunks.clone());
-        posts.spawn(async move {
-            loop {
-                let Some(chunk) = chunks.lock().expect("chunks").pop() else { return anyhow::Ok(()) };
-                let resp =
-                    http.post(&url).bearer_auth(&credential).json(&wire::connector_api::InventoryBatch { updates: chunk }).send().await?;
-                if !resp.status().is_success() {
-                    bail!("intake refused: {} {}", resp.status(), resp.text().await.unwrap_or_default());
-                }
-            }
-        });
-    }
-    while let Some(r) = posts.join_next().await {
-        r??;
-    }
+    post_in_parallel(&stack.http, &url, &credential, &updates).await?;
     let intake_seconds = started.elapsed().as_secs_f64();
     let (accepted, rejected) = loop {
         let (accepted, rejected, stale) = connector.store.outcome_counts(&connector_instance).await?;
@@ -375,6 +340,53 @@ pub async fn delivery(
     };
     stack.shutdown_and(true).await;
     Ok(result)
+}
+
+/// One device's update as an instance sends it: every fourth Mac unencrypted.
+fn bench_update(n: usize, device_id: &str, now: i64) -> wire::connector_api::InventoryUpdate {
+    wire::connector_api::InventoryUpdate {
+        computer_id: format!("bench-{n}"),
+        sequence: 1,
+        item: wire::partner::DeviceItem {
+            entity_type: wire::partner::entity_type::LEGACY_INVENTORY,
+            device_id: device_id.to_string(),
+            last_update_time: platform::clock::ms_to_rfc3339(now),
+            encrypted: Some(!n.is_multiple_of(4)),
+            sip: Some("Enabled".into()),
+            os_version: Some("15.2".into()),
+            device_name: Some(format!("Mac {n}")),
+            ..Default::default()
+        },
+    }
+}
+
+/// Posts `updates` to the connector's intake, 1,000 per request, four requests in flight.
+async fn post_in_parallel(
+    http: &reqwest::Client,
+    url: &str,
+    credential: &str,
+    updates: &[wire::connector_api::InventoryUpdate],
+) -> anyhow::Result<()> {
+    let mut posts = tokio::task::JoinSet::new();
+    let chunks: Vec<Vec<wire::connector_api::InventoryUpdate>> = updates.chunks(1000).map(<[_]>::to_vec).collect();
+    let chunks = Arc::new(std::sync::Mutex::new(chunks));
+    for _ in 0..4 {
+        let (http, url, credential, chunks) = (http.clone(), url.to_string(), credential.to_string(), chunks.clone());
+        posts.spawn(async move {
+            loop {
+                let Some(chunk) = chunks.lock().expect("chunks").pop() else { return anyhow::Ok(()) };
+                let resp =
+                    http.post(&url).bearer_auth(&credential).json(&wire::connector_api::InventoryBatch { updates: chunk }).send().await?;
+                if !resp.status().is_success() {
+                    bail!("intake refused: {} {}", resp.status(), resp.text().await.unwrap_or_default());
+                }
+            }
+        });
+    }
+    while let Some(r) = posts.join_next().await {
+        r??;
+    }
+    Ok(())
 }
 
 #[derive(Debug, Serialize)]
@@ -414,79 +426,42 @@ pub async fn connector_memory(data_dir: &Path, instances: usize, devices: usize)
     let url = platform::db::sqlite_url(&data_dir.join("connector.db"));
     let store = connector::store::Store::connect(&url).await?;
     let now = chrono::Utc::now().timestamp_millis();
-    let tenants = instances.div_ceil(10).max(1);
     let started = Instant::now();
-    let mut credentials = Vec::with_capacity(instances);
-    let mut instance_tenant = Vec::with_capacity(instances);
-    let mut txn = store.db.begin().await?;
-    for n in 0..instances {
-        let (id, credential) = (uuid::Uuid::new_v4().to_string(), platform::secrets::random_token(16));
-        let tenant = uuid::Uuid::from_u128(n as u128 % tenants as u128 + 1).to_string();
-        sqlx::query("INSERT INTO instances (id, external_id, name, url, version, credential_digest, created_ms) VALUES ($1, $2, $3, $4, '11.0.0', $5, $6)")
-            .bind(&id).bind(format!("bench-{n}")).bind(format!("Instance {n}")).bind(format!("https://mdm.example/i/{n}"))
-            .bind(platform::secrets::digest_hex(&credential)).bind(now)
-            .execute(&mut *txn).await?;
-        sqlx::query(
-            "INSERT INTO links (id, instance_id, cloud, tenant_id, status, landing_page, return_url, checks, last_tested_ms, created_ms, updated_ms, reconciled_ms) \
-             VALUES ($1, $2, 'local', $3, 'active', '{\"kind\":\"registration\"}', $4, '[]', $5, $6, $7, $8)",
-        )
-        .bind(uuid::Uuid::new_v4().to_string()).bind(&id).bind(&tenant).bind(format!("https://mdm.example/i/{n}/ca"))
-        .bind(now).bind(now).bind(now).bind(now)
-        .execute(&mut *txn).await?;
-        credentials.push(credential);
-        instance_tenant.push((id, tenant));
-    }
-    txn.commit().await?;
-    let item = |device: &str, tenant: &str| {
-        format!(
-            "{{\"EntityType\":0,\"TenantId\":\"{tenant}\",\"DeviceId\":\"{device}\",\"UserId\":\"\",\"LastUpdateTime\":\"2026-11-24T00:00:00Z\",\"Encrypted\":true}}"
-        )
-    };
-    let mut some_device = String::new();
-    for chunk in (0..devices).collect::<Vec<_>>().chunks(10_000) {
-        let mut txn = store.db.begin().await?;
-        for &n in chunk {
-            let (instance, tenant) = &instance_tenant[n % instances.max(1)];
-            let device = uuid::Uuid::new_v4().to_string();
-            sqlx::query("INSERT INTO device_routes (tenant_id, device_id, instance_id, upn) VALUES ($1, $2, $3, $4)")
-                .bind(tenant)
-                .bind(&device)
-                .bind(instance)
-                .bind(format!("user{n}@contoso.example"))
-                .execute(&mut *txn)
-                .await?;
-            sqlx::query(
-                "INSERT INTO intake (instance_id, tenant_id, computer_id, sequence, device_id, item, status, message_id, received_ms) \
-                 VALUES ($1, $2, $3, 1, $4, $5, 'done', NULL, $6)",
-            )
-            .bind(instance)
-            .bind(tenant)
-            .bind(n.to_string())
-            .bind(&device)
-            .bind(item(&device, tenant))
-            .bind(now)
-            .execute(&mut *txn)
-            .await?;
-            sqlx::query(
-                "INSERT INTO outcomes (instance_id, computer_id, sequence, status, detail, at_ms) VALUES ($1, $2, 1, 'accepted', NULL, $3)",
-            )
-            .bind(instance)
-            .bind(n.to_string())
-            .bind(now)
-            .execute(&mut *txn)
-            .await?;
-            some_device = device;
-        }
-        txn.commit().await?;
-    }
+    let seeded = store.seed_delivered(instances, devices, now).await?;
     let populate_seconds = started.elapsed().as_secs_f64();
-    store.db.close().await;
+    store.close().await;
 
     let operator_token = platform::secrets::random_token(16);
-    let config = connector::ConnectorConfig {
-        database_url: url,
+    let config = idle_connector_config(url, &operator_token);
+    let port = platform::http::bind(0)?.local_addr()?.port();
+    let binary = std::env::current_exe()?;
+    let process = crate::stack::ConnectorProcess::start(&binary, data_dir, port, config, &ca).await?;
+    let pid = process.pid().context("connector process")?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (rss_ready_mb, _) = rss_mb(pid)?;
+    let http = platform::http::client(&ca.ca_pem);
+    ask_everything(&http, &process.url, &seeded, &operator_token).await?;
+    let (rss_after_queries_mb, rss_peak_mb) = rss_mb(pid)?;
+    drop(process);
+    Ok(MemoryBench {
+        instances,
+        tenants: instances.div_ceil(10).max(1),
+        devices,
+        rows: devices * 3 + instances * 2,
+        populate_seconds,
+        rss_ready_mb,
+        rss_after_queries_mb,
+        rss_peak_mb,
+        status_calls: seeded.credentials.len(),
+    })
+}
+
+/// A connector that never reaches a cloud: nothing is queued, and every link was tested
+/// and reconciled when it was seeded.
+fn idle_connector_config(database_url: String, operator_token: &str) -> connector::ConnectorConfig {
+    connector::ConnectorConfig {
+        database_url,
         registration_secret: platform::secrets::random_token(16),
-        // Never reached: nothing is queued and every link was tested and reconciled now.
         clouds: vec![connector::cloud_client::CloudApp {
             profile: wire::CloudProfile::local("https://127.0.0.1:9"),
             client_id: uuid::Uuid::new_v4().to_string(),
@@ -502,45 +477,35 @@ pub async fn connector_memory(data_dir: &Path, instances: usize, devices: usize)
         max_concurrency_per_tenant: 16,
         health_interval_s: 6 * 3600,
         reconcile_interval_s: 24 * 3600,
-        operator_token: Some(operator_token.clone()),
+        operator_token: Some(operator_token.to_string()),
         cloud_timeout_ms: 30_000,
-    };
-    let port = platform::http::bind(0)?.local_addr()?.port();
-    let binary = std::env::current_exe()?;
-    let process = crate::stack::ConnectorProcess::start(&binary, data_dir, port, config, &ca).await?;
-    let pid = process.pid().context("connector process")?;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let (rss_ready_mb, _) = rss_mb(pid)?;
-    let http = platform::http::client(&ca.ca_pem);
-    for credential in &credentials {
-        let resp = http.get(format!("{}/api/v1/status", process.url)).bearer_auth(credential).send().await?;
+    }
+}
+
+/// Every instance's status call, the operator's list of links and one device's trace.
+async fn ask_everything(
+    http: &reqwest::Client,
+    url: &str,
+    seeded: &connector::store::seeding::Seeded,
+    operator_token: &str,
+) -> anyhow::Result<()> {
+    for credential in &seeded.credentials {
+        let resp = http.get(format!("{url}/api/v1/status")).bearer_auth(credential).send().await?;
         if !resp.status().is_success() {
             bail!("status refused: {}", resp.status());
         }
         resp.bytes().await?;
     }
-    let links = http.get(format!("{}/api/v1/operator/links", process.url)).bearer_auth(&operator_token).send().await?;
+    let links = http.get(format!("{url}/api/v1/operator/links")).bearer_auth(operator_token).send().await?;
     if !links.status().is_success() {
         bail!("operator links refused: {}", links.status());
     }
     links.bytes().await?;
-    if !some_device.is_empty() {
-        let trace = http.get(format!("{}/api/v1/operator/devices/{some_device}", process.url)).bearer_auth(&operator_token).send().await?;
+    if !seeded.some_device.is_empty() {
+        let trace = http.get(format!("{url}/api/v1/operator/devices/{}", seeded.some_device)).bearer_auth(operator_token).send().await?;
         if !trace.status().is_success() {
             bail!("trace refused: {}", trace.status());
         }
     }
-    let (rss_after_queries_mb, rss_peak_mb) = rss_mb(pid)?;
-    drop(process);
-    Ok(MemoryBench {
-        instances,
-        tenants,
-        devices,
-        rows: devices * 3 + instances * 2,
-        populate_seconds,
-        rss_ready_mb,
-        rss_after_queries_mb,
-        rss_peak_mb,
-        status_calls: credentials.len(),
-    })
+    Ok(())
 }

@@ -151,7 +151,7 @@ pub async fn graph(data_dir: &Path, devices: usize, postgres: Option<String>) ->
     let started = Instant::now();
     seed(&stack, devices).await?;
     // What the cloud's periodic statistics refresh would have done by now.
-    stack.cloud.state.store.db.optimize().await?;
+    stack.cloud.state.store.optimize().await?;
     let seed_seconds = started.elapsed().as_secs_f64();
     let (status, body) = {
         let t = &stack.tenant;

@@ -264,6 +264,57 @@ pub fn remove_databases(data_dir: &Path) {
 
 pub const REGISTRATION_SECRET_FILE: &str = "registration-secret";
 
+/// The connector in this process, or as a child process of `opts.connector_binary` on
+/// the listener's port.
+async fn start_connector(
+    opts: &StackOptions,
+    config: connector::ConnectorConfig,
+    listener: std::net::TcpListener,
+    ca: &LocalCa,
+    clock: &Clock,
+) -> anyhow::Result<ConnectorService> {
+    Ok(match &opts.connector_binary {
+        None => ConnectorService::InProcess(connector::start(config, listener, ca, clock.clone()).await?),
+        Some(binary) => {
+            let port = listener.local_addr()?.port();
+            drop(listener);
+            ConnectorService::Process(ConnectorProcess::start(binary, &opts.data_dir, port, config, ca).await?)
+        }
+    })
+}
+
+/// The connector of a stack: the provider's Cloud Connector app on the stack's cloud.
+fn connector_config(
+    opts: &StackOptions,
+    database_url: &str,
+    provider: &cloud::seed::ProviderApps,
+    cloud_url: &str,
+    registration_secret: &str,
+    operator_token: &str,
+) -> connector::ConnectorConfig {
+    connector::ConnectorConfig {
+        database_url: database_url.to_string(),
+        registration_secret: registration_secret.to_string(),
+        clouds: vec![connector::cloud_client::CloudApp {
+            profile: CloudProfile::local(cloud_url),
+            client_id: provider.connector_app_id.clone(),
+            client_secret: provider.connector_secret.clone(),
+            client_certificate_pem: Some(provider.connector_certificate_pem.clone()),
+            client_key_pem: Some(provider.connector_key_pem.clone()),
+            registration_app_id: provider.registration_app_id.clone(),
+            intune_partner_page: Some(format!("{cloud_url}{}", cloud::http::PARTNER_PAGE)),
+        }],
+        batch_size: opts.batch_size,
+        batch_linger_ms: 500,
+        heartbeat_interval_s: opts.heartbeat_interval_s,
+        max_concurrency_per_tenant: 16,
+        health_interval_s: 6 * 3600,
+        reconcile_interval_s: 24 * 3600,
+        operator_token: Some(operator_token.to_string()),
+        cloud_timeout_ms: opts.cloud_timeout_ms,
+    }
+}
+
 impl Stack {
     pub async fn start(opts: StackOptions) -> anyhow::Result<Stack> {
         platform::http::install_crypto_provider();
@@ -278,20 +329,15 @@ impl Stack {
         let connector_db = database(&opts.databases, &opts.data_dir, "connector", &mut created).await?;
         let mdm_db = database(&opts.databases, &opts.data_dir, "mdm", &mut created).await?;
 
-        let cloud = cloud::start(
-            cloud::CloudConfig {
-                database_url: cloud_db.clone(),
-                no_policy_is_compliant: true,
-                partner_unresponsive_after_s: 3600,
-                throttle: opts.throttle.clone(),
-                public_url: opts.cloud_public_url.clone(),
-                secret_key_path: opts.data_dir.join("cloud-secrets.key"),
-            },
-            cloud_l,
-            &ca,
-            clock.clone(),
-        )
-        .await?;
+        let cloud_config = cloud::CloudConfig {
+            database_url: cloud_db.clone(),
+            no_policy_is_compliant: true,
+            partner_unresponsive_after_s: 3600,
+            throttle: opts.throttle.clone(),
+            public_url: opts.cloud_public_url.clone(),
+            secret_key_path: opts.data_dir.join("cloud-secrets.key"),
+        };
+        let cloud = cloud::start(cloud_config, cloud_l, &ca, clock.clone()).await?;
         let now = clock.now_ms();
         let store = &cloud.state.store;
         let provider = cloud::seed::provider(store, &format!("{connector_url}/onboarding/callback"), now).await?;
@@ -304,66 +350,27 @@ impl Stack {
 
         let registration_secret = platform::secrets::random_token(24);
         let operator_token = platform::secrets::random_token(24);
-        let connector_config = connector::ConnectorConfig {
-            database_url: connector_db.clone(),
-            registration_secret: registration_secret.clone(),
-            clouds: vec![connector::cloud_client::CloudApp {
-                profile: CloudProfile::local(&cloud.url()),
-                client_id: provider.connector_app_id.clone(),
-                client_secret: provider.connector_secret.clone(),
-                client_certificate_pem: Some(provider.connector_certificate_pem.clone()),
-                client_key_pem: Some(provider.connector_key_pem.clone()),
-                registration_app_id: provider.registration_app_id.clone(),
-                intune_partner_page: Some(format!("{}{}", cloud.url(), cloud::http::PARTNER_PAGE)),
-            }],
-            batch_size: opts.batch_size,
-            batch_linger_ms: 500,
-            heartbeat_interval_s: opts.heartbeat_interval_s,
-            max_concurrency_per_tenant: 16,
-            health_interval_s: 6 * 3600,
-            reconcile_interval_s: 24 * 3600,
-            operator_token: Some(operator_token.clone()),
-            cloud_timeout_ms: opts.cloud_timeout_ms,
+        let connector_config = connector_config(&opts, &connector_db, &provider, &cloud.url(), &registration_secret, &operator_token);
+        let connector = start_connector(&opts, connector_config, connector_l, &ca, &clock).await?;
+        let mdm_config = mdm::MdmConfig {
+            database_url: mdm_db.clone(),
+            connector_url: connector.url(),
+            connector_registration_secret: registration_secret,
+            clouds: CloudProfile::NAMES.iter().map(|s| s.to_string()).collect(),
+            change_log_path: Some(opts.data_dir.join("ChangeManagement.log")),
+            local_cloud_url: Some(cloud.url()),
+            secret_key_path: opts.data_dir.join("mdm-secrets.key"),
         };
-        let connector = match &opts.connector_binary {
-            None => ConnectorService::InProcess(connector::start(connector_config, connector_l, &ca, clock.clone()).await?),
-            Some(binary) => {
-                let port = connector_l.local_addr()?.port();
-                drop(connector_l);
-                ConnectorService::Process(ConnectorProcess::start(binary, &opts.data_dir, port, connector_config, &ca).await?)
-            }
-        };
-
-        let mdm = mdm::start(
-            mdm::MdmConfig {
-                database_url: mdm_db.clone(),
-                connector_url: connector.url(),
-                connector_registration_secret: registration_secret,
-                clouds: CloudProfile::NAMES.iter().map(|s| s.to_string()).collect(),
-                change_log_path: Some(opts.data_dir.join("ChangeManagement.log")),
-                local_cloud_url: Some(cloud.url()),
-                secret_key_path: opts.data_dir.join("mdm-secrets.key"),
-            },
-            mdm_l,
-            &ca,
-            clock.clone(),
-        )
-        .await?;
+        let mdm = mdm::start(mdm_config, mdm_l, &ca, clock.clone()).await?;
         let mut instances = Vec::new();
         for i in &opts.instances {
-            instances.push(
-                mdm::seed::instance(
-                    &mdm.state.store,
-                    mdm::seed::InstanceSpec {
-                        slug: &i.slug,
-                        name: &i.name,
-                        version: &i.version,
-                        conditional_access_privilege: i.conditional_access_privilege,
-                    },
-                    clock.now_ms(),
-                )
-                .await?,
-            );
+            let spec = mdm::seed::InstanceSpec {
+                slug: &i.slug,
+                name: &i.name,
+                version: &i.version,
+                conditional_access_privilege: i.conditional_access_privilege,
+            };
+            instances.push(mdm::seed::instance(&mdm.state.store, spec, clock.now_ms()).await?);
         }
         let http = platform::http::client(&ca.ca_pem);
         Ok(Stack {

@@ -225,82 +225,17 @@ pub struct CustomerSpec<'a> {
 /// read-only test client of the endpoints file.
 pub async fn customer(store: &Store, spec: CustomerSpec<'_>, now: i64) -> Result<CustomerTenant> {
     let t = tenant(store, spec.domain, spec.name, spec.licensed, now).await?;
-    let admin = SeededUser {
-        id: uuid::Uuid::new_v4().to_string(),
-        upn: format!("admin@{}", t.domain),
-        password: platform::secrets::random_token(12),
-    };
-    store
-        .insert_user(
-            &User {
-                id: admin.id.clone(),
-                tenant_id: t.id.clone(),
-                upn: admin.upn.clone(),
-                display_name: "Global Administrator".into(),
-                password_hash: platform::secrets::hash_password(&admin.password),
-                global_admin: 1,
-            },
-            now,
-        )
-        .await?;
+    let admin = seed_user(store, &t.id, &format!("admin@{}", t.domain), "Global Administrator", true, now).await?;
     let group_id = uuid::Uuid::new_v4().to_string();
     store.insert_group(&group_id, &t.id, "Mac users").await?;
     let mut users = Vec::with_capacity(spec.users);
     for i in 1..=spec.users {
-        let u = SeededUser {
-            id: uuid::Uuid::new_v4().to_string(),
-            upn: format!("user{i}@{}", t.domain),
-            password: platform::secrets::random_token(9),
-        };
-        store
-            .insert_user(
-                &User {
-                    id: u.id.clone(),
-                    tenant_id: t.id.clone(),
-                    upn: u.upn.clone(),
-                    display_name: format!("User {i}"),
-                    password_hash: platform::secrets::hash_password_with(&u.password, DEMO_USER_ITERATIONS),
-                    global_admin: 0,
-                },
-                now,
-            )
-            .await?;
+        let u = seed_user(store, &t.id, &format!("user{i}@{}", t.domain), &format!("User {i}"), false, now).await?;
         store.add_group_member(&group_id, &u.id).await?;
         users.push(u);
     }
-    let policy_id = uuid::Uuid::new_v4().to_string();
-    let settings = MacOsPolicySettings { storage_require_encryption: true, ..Default::default() };
-    store
-        .insert_policy(
-            &PolicyRow {
-                id: policy_id.clone(),
-                tenant_id: t.id.clone(),
-                display_name: "macOS baseline: FileVault required".into(),
-                settings: serde_json::to_string(&serde_json::json!({
-                    "@odata.type": "#microsoft.graph.macOSCompliancePolicy",
-                    "storageRequireEncryption": settings.storage_require_encryption,
-                }))
-                .unwrap_or_default(),
-            },
-            now,
-        )
-        .await?;
-    store.assign_policy(&policy_id, &group_id).await?;
-
-    let test_client_permissions: Vec<String> = [
-        "DeviceManagementServiceConfig.Read.All",
-        "DeviceManagementManagedDevices.Read.All",
-        "DeviceManagementConfiguration.Read.All",
-        "Application.Read.All",
-        "Device.Read.All",
-        "AuditLog.Read.All",
-        "Policy.Read.All",
-        "User.Read.All",
-        "Group.Read.All",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let policy_id = filevault_policy(store, &t.id, &group_id, now).await?;
+    let test_client_permissions: Vec<String> = TEST_CLIENT_PERMISSIONS.iter().map(|s| s.to_string()).collect();
     let perms: Vec<Permission> = test_client_permissions.iter().map(|p| Permission::new(ids::GRAPH_APP_ID, APPLICATION, p)).collect();
     let (test_client_id, test_client_secret) = app(store, &t.id, "Test client", false, vec![], perms.clone(), now).await?;
     let sp = store.service_principal(&t.id, &test_client_id).await?.map(|s| s.id).unwrap_or_default();
@@ -318,24 +253,7 @@ pub async fn customer(store: &Store, spec: CustomerSpec<'_>, now: i64) -> Result
         now,
     )
     .await?;
-    let ca_policy_id = uuid::Uuid::new_v4().to_string();
-    store
-        .insert_ca_policy(
-            &t.id,
-            &Policy {
-                id: ca_policy_id.clone(),
-                display_name: "Require a compliant Mac for Contoso Portal".into(),
-                state: conditional_access::PolicyState::Enabled,
-                conditions: Conditions {
-                    include_groups: vec![group_id.clone()],
-                    include_applications: vec![portal_app_id.clone()],
-                    ..Default::default()
-                },
-                grant: conditional_access::GRANT_COMPLIANT_DEVICE.into(),
-            },
-            now,
-        )
-        .await?;
+    let ca_policy_id = compliant_mac_policy(store, &t.id, &group_id, &portal_app_id, now).await?;
     let (test_client_certificate_pem, test_client_key_pem) = certificate("Test client")?;
     crate::entra::assertions::register(store, &test_client_id, &test_client_certificate_pem, now).await?;
     Ok(CustomerTenant {
@@ -355,4 +273,80 @@ pub async fn customer(store: &Store, spec: CustomerSpec<'_>, now: i64) -> Result
         mac_users_group_id: group_id,
         policy_id,
     })
+}
+
+/// The Graph application permissions of the demo's test client: read what the guide's
+/// support checks read.
+const TEST_CLIENT_PERMISSIONS: [&str; 9] = [
+    "DeviceManagementServiceConfig.Read.All",
+    "DeviceManagementManagedDevices.Read.All",
+    "DeviceManagementConfiguration.Read.All",
+    "Application.Read.All",
+    "Device.Read.All",
+    "AuditLog.Read.All",
+    "Policy.Read.All",
+    "User.Read.All",
+    "Group.Read.All",
+];
+
+/// A user with a random password: a Global Administrator's hashed at full strength, a
+/// demo user's with [`DEMO_USER_ITERATIONS`].
+async fn seed_user(store: &Store, tenant_id: &str, upn: &str, display_name: &str, global_admin: bool, now: i64) -> Result<SeededUser> {
+    let user = SeededUser {
+        id: uuid::Uuid::new_v4().to_string(),
+        upn: upn.to_string(),
+        password: platform::secrets::random_token(if global_admin { 12 } else { 9 }),
+    };
+    let password_hash = if global_admin {
+        platform::secrets::hash_password(&user.password)
+    } else {
+        platform::secrets::hash_password_with(&user.password, DEMO_USER_ITERATIONS)
+    };
+    let row = User {
+        id: user.id.clone(),
+        tenant_id: tenant_id.to_string(),
+        upn: user.upn.clone(),
+        display_name: display_name.to_string(),
+        password_hash,
+        global_admin: global_admin as i64,
+    };
+    store.insert_user(&row, now).await?;
+    Ok(user)
+}
+
+/// The macOS compliance policy requiring FileVault, assigned to `group_id`.
+async fn filevault_policy(store: &Store, tenant_id: &str, group_id: &str, now: i64) -> Result<String> {
+    let policy_id = uuid::Uuid::new_v4().to_string();
+    let settings = MacOsPolicySettings { storage_require_encryption: true, ..Default::default() };
+    let row = PolicyRow {
+        id: policy_id.clone(),
+        tenant_id: tenant_id.to_string(),
+        display_name: "macOS baseline: FileVault required".into(),
+        settings: serde_json::to_string(&serde_json::json!({
+            "@odata.type": "#microsoft.graph.macOSCompliancePolicy",
+            "storageRequireEncryption": settings.storage_require_encryption,
+        }))
+        .unwrap_or_default(),
+    };
+    store.insert_policy(&row, now).await?;
+    store.assign_policy(&policy_id, group_id).await?;
+    Ok(policy_id)
+}
+
+/// The Conditional Access policy requiring a compliant device of `group_id` for `app_id`.
+async fn compliant_mac_policy(store: &Store, tenant_id: &str, group_id: &str, app_id: &str, now: i64) -> Result<String> {
+    let id = uuid::Uuid::new_v4().to_string();
+    let policy = Policy {
+        id: id.clone(),
+        display_name: "Require a compliant Mac for Contoso Portal".into(),
+        state: conditional_access::PolicyState::Enabled,
+        conditions: Conditions {
+            include_groups: vec![group_id.to_string()],
+            include_applications: vec![app_id.to_string()],
+            ..Default::default()
+        },
+        grant: conditional_access::GRANT_COMPLIANT_DEVICE.into(),
+    };
+    store.insert_ca_policy(tenant_id, &policy, now).await?;
+    Ok(id)
 }

@@ -43,6 +43,9 @@ pub struct Migrations {
 pub struct Db {
     pub pool: AnyPool,
     pub backend: Backend,
+    /// An in-memory SQLite database ([`memory_url`]) lives only while a connection to it is
+    /// open, so its connections are never reopened.
+    in_memory: bool,
 }
 
 static DRIVERS: Once = Once::new();
@@ -72,13 +75,17 @@ impl Db {
     pub async fn connect(url: &str, migrations: &Migrations) -> Result<Db, Error> {
         DRIVERS.call_once(install_default_drivers);
         let backend = Backend::of_url(url)?;
+        let in_memory = url.contains("mode=memory");
         let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(30));
         let pool = match backend {
             Backend::Sqlite => {
+                // A connection plans with the statistics it loaded when it opened; an
+                // in-memory database keeps its connections, or it would vanish.
+                let (lifetime, idle) = if in_memory { (None, None) } else { (Some(STATISTICS_LIFETIME), Some(STATISTICS_LIFETIME)) };
                 options
                     .max_connections(4)
-                    // A connection plans with the statistics it loaded when it opened.
-                    .max_lifetime(STATISTICS_LIFETIME)
+                    .max_lifetime(lifetime)
+                    .idle_timeout(idle)
                     .after_connect(|conn, _| {
                         Box::pin(async move {
                             // WAL lets readers run beside the single writer; the busy timeout
@@ -104,7 +111,7 @@ impl Db {
             Backend::Postgres => migrations.postgres,
         };
         migrator.run(&pool).await?;
-        let db = Db { pool, backend };
+        let db = Db { pool, backend, in_memory };
         db.optimize().await?;
         Ok(db)
     }
@@ -121,6 +128,9 @@ impl Db {
         match self.backend {
             Backend::Sqlite => {
                 self.pool.execute("PRAGMA optimize=0x10002").await?;
+                if self.in_memory {
+                    return Ok(());
+                }
                 for _ in 0..self.pool.num_idle() {
                     if let Some(conn) = self.pool.try_acquire() {
                         drop(conn.detach());
@@ -137,6 +147,12 @@ impl Db {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// URL of a fresh in-memory SQLite database shared by the pool's connections, for tests
+/// of a store on its own. It is gone once its last connection closes.
+pub fn memory_url() -> String {
+    format!("sqlite:file:memory-{}?mode=memory&cache=shared", uuid::Uuid::new_v4().simple())
 }
 
 /// URL of an embedded SQLite file, created if missing.

@@ -70,6 +70,14 @@ impl SecretBox {
         Self::from_key(&bytes, path)
     }
 
+    /// A random key held only in memory, for a store that lives no longer than the process
+    /// (tests of a store on its own on [`crate::db::memory_url`]).
+    pub fn ephemeral() -> SecretBox {
+        let mut key = [0u8; 32];
+        rand::fill(&mut key).expect("system random source");
+        SecretBox { key: LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &key).expect("a 256-bit key")) }
+    }
+
     /// The first step of a rotation: a new key in `<path>.next`, beside the current one.
     pub fn create_next(path: &Path) -> Result<SecretBox, Error> {
         let next = with_suffix(path, ".next");

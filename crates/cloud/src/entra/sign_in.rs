@@ -7,6 +7,37 @@ use crate::entra::directory::{Application, User};
 use crate::error::Result;
 use crate::store::{SignInRow, Store};
 
+/// Authority segments that name no tenant (Microsoft identity platform, "Authority"): a
+/// request made to one accepts a user of any tenant.
+pub const MULTI_TENANT_SEGMENTS: [&str; 3] = ["common", "organizations", "consumers"];
+
+/// What a user's name and password prove for a request made to `tenant_hint` (a
+/// tenant's ID or domain, or one of [`MULTI_TENANT_SEGMENTS`]).
+#[derive(Debug)]
+pub enum Credentials {
+    /// The password is the user's, and the user belongs to the hinted tenant (or the
+    /// request named none).
+    Valid(User),
+    /// No such user, or not their password (AADSTS50126).
+    Wrong,
+    /// The user's password, but the user is not in the hinted tenant (AADSTS50020).
+    OtherTenant(User),
+}
+
+/// Checks a sign-in's credentials: the same rule for the sign-in page, the consent page
+/// and the password grant. Names are compared without regard to case.
+pub async fn check_credentials(store: &Store, login: &str, password: &str, tenant_hint: &str) -> Result<Credentials> {
+    let user = match store.user_by_upn(login).await? {
+        Some(u) if platform::secrets::verify_password(password, &u.password_hash) => u,
+        _ => return Ok(Credentials::Wrong),
+    };
+    if MULTI_TENANT_SEGMENTS.contains(&tenant_hint) || store.tenant(tenant_hint).await?.is_some_and(|t| t.id == user.tenant_id) {
+        Ok(Credentials::Valid(user))
+    } else {
+        Ok(Credentials::OtherTenant(user))
+    }
+}
+
 pub struct SignInDecision {
     pub outcome: Outcome,
     pub device_id: Option<String>,

@@ -12,11 +12,12 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use platform::html::{escape, page};
 
-use super::login::{MULTI_TENANT_SEGMENTS, sign_in_page, with_params};
+use super::login::{sign_in_page, with_params};
 use super::{Path, Query, form};
 use crate::Shared;
 use crate::entra::conditional_access::Outcome;
 use crate::entra::devices::DEVICE_CREDENTIAL_HEADER;
+use crate::entra::sign_in::{Credentials, MULTI_TENANT_SEGMENTS};
 use crate::entra::{consent, sign_in};
 use crate::error::{CloudError, Result};
 use crate::store::{AuthorizeRequest, CodeRow};
@@ -115,22 +116,16 @@ pub async fn sign_in(State(state): State<Shared>, Path(id): Path<String>, header
     let app = state.store.application(&request.client_id).await?.ok_or_else(|| page_error(700016, "The application no longer exists."))?;
     let f = form(&body);
     let (login, password) = (f.get("login").cloned().unwrap_or_default(), f.get("passwd").cloned().unwrap_or_default());
-    let user = match state.store.user_by_upn(&login).await? {
-        Some(u) if platform::secrets::verify_password(&password, &u.password_hash) => u,
-        _ => {
-            return Ok(Html(sign_in_page(
-                &format!("/authorize/{id}/signin"),
-                &app.display_name,
-                Some("Your account or password is incorrect."),
-            ))
-            .into_response());
+    let user = match sign_in::check_credentials(&state.store, &login, &password, &request.tenant_hint).await? {
+        Credentials::Valid(u) => u,
+        Credentials::Wrong => {
+            let page = sign_in_page(&format!("/authorize/{id}/signin"), &app.display_name, Some("Your account or password is incorrect."));
+            return Ok(Html(page).into_response());
+        }
+        Credentials::OtherTenant(_) => {
+            return Err(page_error(50020, format!("User account '{login}' does not exist in tenant '{}'.", request.tenant_hint)));
         }
     };
-    if !MULTI_TENANT_SEGMENTS.contains(&request.tenant_hint.as_str())
-        && state.store.tenant(&request.tenant_hint).await?.map(|t| t.id) != Some(user.tenant_id.clone())
-    {
-        return Err(page_error(50020, format!("User account '{login}' does not exist in tenant '{}'.", request.tenant_hint)));
-    }
     state.store.delete_authorize_request(&id).await?;
     let proof = headers.get(DEVICE_CREDENTIAL_HEADER).and_then(|v| v.to_str().ok());
     let decision = sign_in::decide(&state.store, &user, &app, proof, now).await?;

@@ -6,8 +6,9 @@ use axum::extract::State;
 use serde_json::json;
 
 use super::Path;
-use super::login::{MULTI_TENANT_SEGMENTS, tenant};
+use super::login::tenant;
 use crate::Shared;
+use crate::entra::sign_in::MULTI_TENANT_SEGMENTS;
 use crate::error::{CloudError, Result};
 
 fn openid_configuration(state: &Shared, segment: &str, issuer_tenant: &str, v2: bool) -> serde_json::Value {

@@ -16,13 +16,11 @@ use serde_json::json;
 use super::form;
 use crate::Shared;
 use crate::entra::directory::{APPLICATION, Application, Tenant, User, first_party_resource, resource_of_scope};
+use crate::entra::sign_in::{self, Credentials, MULTI_TENANT_SEGMENTS};
 use crate::entra::tokens::{AccessClaims, token_lifetime_s};
 use crate::entra::{assertions, consent};
 use crate::error::{CloudError, Result};
 use crate::store::ConsentRequest;
-
-/// Tenant path segments that name no tenant.
-pub(crate) const MULTI_TENANT_SEGMENTS: [&str; 3] = ["common", "organizations", "consumers"];
 
 /// The tenant a path segment names: its GUID or one of its domains. A segment that is
 /// neither a GUID nor a DNS name is AADSTS900023, an unknown one AADSTS90002.
@@ -343,19 +341,21 @@ async fn app_token_claims(state: &Shared, tenant: &Tenant, app: &Application, ac
 async fn password_user(state: &Shared, segment: &str, form: &HashMap<String, String>) -> Result<User> {
     let username = form.get("username").ok_or_else(|| missing("username"))?;
     let password = form.get("password").ok_or_else(|| missing("password"))?;
-    let bad = || CloudError::login("invalid_grant", 50126, "Error validating credentials due to invalid username or password.");
-    let user = state.store.user_by_upn(username).await?.ok_or_else(bad)?;
-    if !platform::secrets::verify_password(password, &user.password_hash) {
-        return Err(bad());
+    match sign_in::check_credentials(&state.store, username, password, segment).await? {
+        Credentials::Valid(user) => Ok(user),
+        Credentials::Wrong => {
+            Err(CloudError::login("invalid_grant", 50126, "Error validating credentials due to invalid username or password."))
+        }
+        Credentials::OtherTenant(_) => {
+            // A segment naming no tenant is refused as the token endpoint refuses it.
+            tenant(state, segment).await?;
+            Err(CloudError::login(
+                "invalid_grant",
+                50020,
+                format!("User account '{username}' from identity provider does not exist in tenant '{segment}'."),
+            ))
+        }
     }
-    if !MULTI_TENANT_SEGMENTS.contains(&segment) && tenant(state, segment).await?.id != user.tenant_id {
-        return Err(CloudError::login(
-            "invalid_grant",
-            50020,
-            format!("User account '{username}' from identity provider does not exist in tenant '{segment}'."),
-        ));
-    }
-    Ok(user)
 }
 
 fn user_token_claims(state: &Shared, user: &User, app: &Application, resource: &str) -> Result<AccessClaims> {
@@ -500,26 +500,19 @@ pub async fn consent_sign_in(State(state): State<Shared>, Path(id): Path<String>
     let (request, app) = open_request(&state, &id).await?;
     let f = form(&body);
     let (login, password) = (f.get("login").cloned().unwrap_or_default(), f.get("passwd").cloned().unwrap_or_default());
-    let user = match state.store.user_by_upn(&login).await? {
-        Some(u) if platform::secrets::verify_password(&password, &u.password_hash) => u,
-        _ => {
-            return Ok(Html(sign_in_page(
-                &format!("/consent/{id}/signin"),
-                &app.display_name,
-                Some("Your account or password is incorrect."),
-            ))
-            .into_response());
+    let user = match sign_in::check_credentials(&state.store, &login, &password, &request.tenant_hint).await? {
+        Credentials::Valid(u) => u,
+        Credentials::Wrong => {
+            let page = sign_in_page(&format!("/consent/{id}/signin"), &app.display_name, Some("Your account or password is incorrect."));
+            return Ok(Html(page).into_response());
         }
-    };
-    if !MULTI_TENANT_SEGMENTS.contains(&request.tenant_hint.as_str()) {
-        let hinted = state.store.tenant(&request.tenant_hint).await?;
-        if hinted.map(|t| t.id) != Some(user.tenant_id.clone()) {
+        Credentials::OtherTenant(_) => {
             return Err(CloudError::Page(format!(
                 "AADSTS50020: User account '{login}' does not exist in tenant '{}'.",
                 request.tenant_hint
             )));
         }
-    }
+    };
     if user.global_admin == 0 {
         state.store.take_consent_request(&id).await?;
         return Ok(refuse(

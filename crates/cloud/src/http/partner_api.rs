@@ -5,9 +5,12 @@ use super::{Path, Query};
 use crate::http::Bytes;
 use crate::intune::partner::PartnerState;
 use axum::Json;
+use axum::extract::FromRequestParts;
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::Method;
+use axum::http::request::Parts;
 use serde::Deserialize;
+use std::collections::HashMap;
 use wire::partner::{HeartbeatRequest, HeartbeatResponse, PartnerTenantRequest, PartnerTenantResponse, UploadStatus, parse_guid_key};
 
 use super::authenticate;
@@ -35,29 +38,41 @@ fn entity(resource: &str) -> Result<(&str, uuid::Uuid)> {
     Ok((name, parse_guid_key(key).ok_or_else(bad)?))
 }
 
-async fn caller(
-    state: &Shared,
-    unit: &str,
-    headers: &HeaderMap,
-    api_version: &Option<String>,
-    write: bool,
-) -> Result<(Tenant, AccessClaims)> {
-    if api_version.is_none() {
-        return Err(CloudError::bad_request("The api-version query parameter is required."));
+/// A partner calling the tenant's partner services: an Intune-audience token of the
+/// tenant whose scale unit the path names (`{unit}`), within the app's throttling budget,
+/// with `api-version` given. Rejections (in this order): 400 without `api-version`, an
+/// injected fault (test mode), 401 for the token, 429 when throttled, 404 for a unit that
+/// is not the token's tenant's (another tenant's host answers as if it did not exist).
+pub(crate) struct PartnerCaller {
+    pub tenant: Tenant,
+    pub claims: AccessClaims,
+}
+
+impl FromRequestParts<Shared> for PartnerCaller {
+    type Rejection = CloudError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self> {
+        let Query(q) = Query::<ApiVersion>::from_request_parts(parts, state).await?;
+        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state).await?;
+        let unit = params.get("unit").map(String::as_str).unwrap_or_default();
+        if q.api_version.is_none() {
+            return Err(CloudError::bad_request("The api-version query parameter is required."));
+        }
+        let write = parts.method != Method::GET;
+        inject_fault(state, if write { "PUT" } else { "GET" }, unit).await?;
+        let claims = authenticate(state, &parts.headers, &INTUNE_AUDIENCES)?;
+        super::throttle(state, &claims, write)?;
+        let tenant = state
+            .store
+            .tenant_by_scale_unit(unit)
+            .await?
+            .ok_or_else(|| CloudError::not_found("No partner service is published at this address."))?;
+        if tenant.id != claims.tid {
+            // Another tenant's host: answer as if it did not exist.
+            return Err(CloudError::not_found("No partner service is published at this address for this tenant."));
+        }
+        Ok(PartnerCaller { tenant, claims })
     }
-    inject_fault(state, if write { "PUT" } else { "GET" }, unit).await?;
-    let claims = authenticate(state, headers, &INTUNE_AUDIENCES)?;
-    super::throttle(state, &claims, write)?;
-    let tenant = state
-        .store
-        .tenant_by_scale_unit(unit)
-        .await?
-        .ok_or_else(|| CloudError::not_found("No partner service is published at this address."))?;
-    if tenant.id != claims.tid {
-        // Another tenant's host: answer as if it did not exist.
-        return Err(CloudError::not_found("No partner service is published at this address for this tenant."));
-    }
-    Ok((tenant, claims))
 }
 
 /// A JSON object body, read as JSON Schema reads it (a whole float is an integer).
@@ -75,11 +90,9 @@ fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T> {
 pub async fn tenant_data_sync(
     State(state): State<Shared>,
     Path((unit, resource)): Path<(String, String)>,
-    Query(q): Query<ApiVersion>,
-    headers: HeaderMap,
+    PartnerCaller { tenant, claims }: PartnerCaller,
     body: Bytes,
 ) -> Result<Json<serde_json::Value>> {
-    let (tenant, claims) = caller(&state, &unit, &headers, &q.api_version, true).await?;
     let (name, key) = entity(&resource)?;
     if key.to_string() != tenant.id {
         return Err(CloudError::forbidden("The key does not name the caller's tenant."));
@@ -187,12 +200,10 @@ async fn compliance_partner_sync(
     security(("intune_token" = [])))]
 pub async fn upload(
     State(state): State<Shared>,
-    Path((unit, resource)): Path<(String, String)>,
-    Query(q): Query<ApiVersion>,
-    headers: HeaderMap,
+    Path((_, resource)): Path<(String, String)>,
+    PartnerCaller { tenant, claims }: PartnerCaller,
     body: Bytes,
 ) -> Result<Json<serde_json::Value>> {
-    let (tenant, claims) = caller(&state, &unit, &headers, &q.api_version, true).await?;
     let (name, message_id) = entity(&resource)?;
     if name != "DataUploadMessages" {
         return Err(CloudError::not_found(format!("Entity set '{name}' does not exist on this service.")));
@@ -210,11 +221,9 @@ pub async fn upload(
     security(("intune_token" = [])))]
 pub async fn upload_status(
     State(state): State<Shared>,
-    Path((unit, resource)): Path<(String, String)>,
-    Query(q): Query<ApiVersion>,
-    headers: HeaderMap,
+    Path((_, resource)): Path<(String, String)>,
+    PartnerCaller { tenant, claims }: PartnerCaller,
 ) -> Result<Json<serde_json::Value>> {
-    let (tenant, claims) = caller(&state, &unit, &headers, &q.api_version, false).await?;
     let (name, message_id) = entity(&resource)?;
     if name != "DataUploadMessages" {
         return Err(CloudError::not_found(format!("Entity set '{name}' does not exist on this service.")));
@@ -254,12 +263,10 @@ fn partner_policy_json(p: &crate::store::PartnerPolicyRow) -> serde_json::Value 
     security(("intune_token" = [])))]
 pub async fn create_partner_policy(
     State(state): State<Shared>,
-    Path((unit, resource)): Path<(String, String)>,
-    Query(q): Query<ApiVersion>,
-    headers: HeaderMap,
+    Path((_, resource)): Path<(String, String)>,
+    PartnerCaller { tenant, claims }: PartnerCaller,
     body: Bytes,
 ) -> Result<(axum::http::StatusCode, Json<serde_json::Value>)> {
-    let (tenant, claims) = caller(&state, &unit, &headers, &q.api_version, true).await?;
     if resource != "PartnerCompliancePolicies" {
         return Err(CloudError::not_found(format!("Entity set '{resource}' does not exist on this service.")));
     }
@@ -300,11 +307,9 @@ pub async fn create_partner_policy(
     security(("intune_token" = [])))]
 pub async fn list_partner_policies(
     State(state): State<Shared>,
-    Path((unit, resource)): Path<(String, String)>,
-    Query(q): Query<ApiVersion>,
-    headers: HeaderMap,
+    Path((_, resource)): Path<(String, String)>,
+    PartnerCaller { tenant, claims }: PartnerCaller,
 ) -> Result<Json<serde_json::Value>> {
-    let (tenant, claims) = caller(&state, &unit, &headers, &q.api_version, false).await?;
     if resource != "PartnerCompliancePolicies" {
         return Err(CloudError::not_found(format!("Entity set '{resource}' does not exist on this service.")));
     }
@@ -324,12 +329,10 @@ pub async fn list_partner_policies(
     security(("intune_token" = [])))]
 pub async fn assign_partner_policy(
     State(state): State<Shared>,
-    Path((unit, resource)): Path<(String, String)>,
-    Query(q): Query<ApiVersion>,
-    headers: HeaderMap,
+    Path((_, resource)): Path<(String, String)>,
+    PartnerCaller { tenant, claims }: PartnerCaller,
     body: Bytes,
 ) -> Result<axum::http::StatusCode> {
-    let (tenant, claims) = caller(&state, &unit, &headers, &q.api_version, true).await?;
     let (name, id) = entity(&resource)?;
     if name != "PartnerCompliancePolicies" {
         return Err(CloudError::not_found(format!("Entity set '{name}' does not exist on this service.")));

@@ -44,7 +44,7 @@ pub const DEFAULT_VALIDITY_DAYS: i64 = 30;
 
 #[derive(Clone, Debug)]
 pub struct Store {
-    pub db: Db,
+    pub(crate) db: Db,
     /// Seals the private keys the cloud keeps (token signing, device CAs).
     secrets: std::sync::Arc<platform::secrets::SecretBox>,
 }
@@ -237,4 +237,18 @@ impl Store {
     fn pool(&self) -> &sqlx::AnyPool {
         &self.db.pool
     }
+
+    /// Refreshes the query planner's statistics (`platform::db::Db::optimize`), as the
+    /// service does every ten minutes; a benchmark calls it after bulk loading.
+    pub async fn optimize(&self) -> Result<(), platform::Error> {
+        self.db.optimize().await
+    }
+
+    /// Closes the pool: waits for connections in use to be returned, then closes them all.
+    pub async fn close(&self) {
+        self.db.close().await;
+    }
 }
+
+#[cfg(test)]
+mod tests;

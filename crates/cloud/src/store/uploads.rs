@@ -204,9 +204,7 @@ mod tests {
     /// pending, a new message once it is processed (the legacy integration's habit).
     #[tokio::test]
     async fn a_message_id_is_reused_only_after_processing() {
-        let path = std::env::temp_dir().join(format!("cloud-uploads-{}.db", uuid::Uuid::new_v4()));
-        let key = std::sync::Arc::new(platform::secrets::SecretBox::load_or_create(&path.with_extension("key")).unwrap());
-        let store = Store::connect(&platform::db::sqlite_url(&path), key).await.unwrap();
+        let store = crate::store::tests::memory_store().await;
         assert!(store.insert_upload(&message("first")).await.unwrap());
         assert!(!store.insert_upload(&message("second")).await.unwrap(), "the ID is taken");
         assert!(!store.reuse_upload(&message("second")).await.unwrap(), "the first is still pending");
@@ -218,10 +216,5 @@ mod tests {
         // Another tenant's message under that ID is its own.
         assert!(store.insert_upload(&UploadRow { tenant_id: "other".into(), ..message("third") }).await.unwrap());
         assert_eq!((stored.status, stored.body.as_str()), (MessageStatus::Pending, "second"));
-        store.db.close().await;
-        let _ = std::fs::remove_file(path.with_extension("key"));
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-        }
     }
 }

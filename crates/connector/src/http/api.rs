@@ -13,7 +13,7 @@ use wire::connector_api::{
 };
 use wire::errors::Problem;
 
-use super::{bearer, instance};
+use super::callers::{CallingInstance, bearer};
 use crate::error::{ConnectorError, Result};
 use crate::store::{InstanceRow, LinkRow};
 use crate::{Shared, onboarding, pipeline};
@@ -73,14 +73,12 @@ pub async fn register_instance(State(state): State<Shared>, headers: HeaderMap, 
         (status = 409, description = "This connector holds no app registration for that cloud.", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is larger than 16 MiB.", body = Problem, content_type = "application/problem+json"), (status = 422, description = "The body or a parameter breaks a rule of this document (see `detail`).", body = Problem, content_type = "application/problem+json")),
     security(("instance_credential" = [])))]
-pub async fn start_link(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Result<Json<LinkStarted>> {
-    let instance = instance(&state, &headers).await?;
+pub async fn start_link(State(state): State<Shared>, CallingInstance(instance): CallingInstance, body: Bytes) -> Result<Json<LinkStarted>> {
     let req: StartLink = json(&body)?;
     Ok(Json(onboarding::start_link(&state, &instance, req).await?))
 }
 
-async fn own_link(state: &Shared, headers: &HeaderMap, id: &str) -> Result<LinkRow> {
-    let instance = instance(state, headers).await?;
+async fn own_link(state: &Shared, instance: &InstanceRow, id: &str) -> Result<LinkRow> {
     state
         .store
         .link(id)
@@ -96,8 +94,7 @@ async fn own_link(state: &Shared, headers: &HeaderMap, id: &str) -> Result<LinkR
         (status = 401, description = "The credential is missing or not valid.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "The instance has no link yet.", body = Problem, content_type = "application/problem+json")),
     security(("instance_credential" = [])))]
-pub async fn current_link(State(state): State<Shared>, headers: HeaderMap) -> Result<Json<LinkView>> {
-    let instance = instance(&state, &headers).await?;
+pub async fn current_link(State(state): State<Shared>, CallingInstance(instance): CallingInstance) -> Result<Json<LinkView>> {
     let link = state.store.current_link(&instance.id).await?.ok_or_else(|| ConnectorError::not_found("This instance has no link yet."))?;
     Ok(Json(onboarding::view(&state, &link)))
 }
@@ -110,8 +107,12 @@ pub async fn current_link(State(state): State<Shared>, headers: HeaderMap) -> Re
         (status = 200, description = "Tested; see `status` and `checks`.", body = LinkView),
         (status = 401, description = "The credential is missing or not valid.", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such link of this instance.", body = Problem, content_type = "application/problem+json"), (status = 409, description = "The link is not in a state for this (see `detail`).", body = Problem, content_type = "application/problem+json")),
     security(("instance_credential" = [])))]
-pub async fn confirm(State(state): State<Shared>, Path(id): Path<String>, headers: HeaderMap) -> Result<Json<LinkView>> {
-    let link = own_link(&state, &headers, &id).await?;
+pub async fn confirm(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    CallingInstance(instance): CallingInstance,
+) -> Result<Json<LinkView>> {
+    let link = own_link(&state, &instance, &id).await?;
     Ok(Json(onboarding::confirm(&state, link).await?))
 }
 
@@ -123,8 +124,12 @@ pub async fn confirm(State(state): State<Shared>, Path(id): Path<String>, header
         (status = 200, description = "Disconnected.", body = LinkView),
         (status = 401, description = "The credential is missing or not valid.", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such link of this instance.", body = Problem, content_type = "application/problem+json"), (status = 409, description = "The link is not in a state for this (see `detail`).", body = Problem, content_type = "application/problem+json")),
     security(("instance_credential" = [])))]
-pub async fn disconnect(State(state): State<Shared>, Path(id): Path<String>, headers: HeaderMap) -> Result<Json<LinkView>> {
-    let link = own_link(&state, &headers, &id).await?;
+pub async fn disconnect(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    CallingInstance(instance): CallingInstance,
+) -> Result<Json<LinkView>> {
+    let link = own_link(&state, &instance, &id).await?;
     Ok(Json(onboarding::disconnect(&state, link).await?))
 }
 
@@ -138,8 +143,11 @@ pub async fn disconnect(State(state): State<Shared>, Path(id): Path<String>, hea
         (status = 409, description = "The instance has no active link; nothing was queued.", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is larger than 16 MiB.", body = Problem, content_type = "application/problem+json"), (status = 422, description = "The body or a parameter breaks a rule of this document (see `detail`).", body = Problem, content_type = "application/problem+json")),
     security(("instance_credential" = [])))]
-pub async fn inventory(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Result<Json<InventoryAccepted>> {
-    let instance = instance(&state, &headers).await?;
+pub async fn inventory(
+    State(state): State<Shared>,
+    CallingInstance(instance): CallingInstance,
+    body: Bytes,
+) -> Result<Json<InventoryAccepted>> {
     let batch: InventoryBatch = json(&body)?;
     Ok(Json(pipeline::intake(&state, &instance, batch).await?))
 }
@@ -159,8 +167,11 @@ pub struct After {
         (status = 200, description = "The outcomes after `after`, in order.", body = Outcomes),
         (status = 401, description = "The credential is missing or not valid.", body = Problem, content_type = "application/problem+json"), (status = 422, description = "The body or a parameter breaks a rule of this document (see `detail`).", body = Problem, content_type = "application/problem+json")),
     security(("instance_credential" = [])))]
-pub async fn outcomes(State(state): State<Shared>, headers: HeaderMap, Query(q): Query<After>) -> Result<Json<Outcomes>> {
-    let instance = instance(&state, &headers).await?;
+pub async fn outcomes(
+    State(state): State<Shared>,
+    Query(q): Query<After>,
+    CallingInstance(instance): CallingInstance,
+) -> Result<Json<Outcomes>> {
     let after = q.after.unwrap_or(0);
     let limit = q.limit.unwrap_or(1000).clamp(1, 5000);
     let rows = state.store.outcomes(&instance.id, after, limit).await?;
@@ -185,8 +196,7 @@ pub async fn outcomes(State(state): State<Shared>, headers: HeaderMap, Query(q):
     summary = "The instance's link and delivery health",
     responses((status = 200, description = "Status.", body = InstanceStatus), (status = 401, description = "The credential is missing or not valid.", body = Problem, content_type = "application/problem+json")),
     security(("instance_credential" = [])))]
-pub async fn status(State(state): State<Shared>, headers: HeaderMap) -> Result<Json<InstanceStatus>> {
-    let instance = instance(&state, &headers).await?;
+pub async fn status(State(state): State<Shared>, CallingInstance(instance): CallingInstance) -> Result<Json<InstanceStatus>> {
     let now = state.clock.now_ms();
     let link = state.store.current_link(&instance.id).await?;
     let backlog = state.store.backlog(&instance.id).await?;

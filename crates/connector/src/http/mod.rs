@@ -3,18 +3,17 @@
 
 mod api;
 mod browser;
+mod callers;
 mod openapi;
 mod operator;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use platform::problem::Refuse;
 
 use crate::Shared;
-use crate::error::{ConnectorError, Result};
-use crate::store::InstanceRow;
+use crate::error::ConnectorError;
 
 pub fn router(state: Shared) -> Router {
     Router::new()
@@ -54,24 +53,6 @@ async fn in_request_span(req: axum::extract::Request, next: axum::middleware::Ne
     use tracing::Instrument;
     let span = tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), instance = tracing::field::Empty);
     next.run(req).instrument(span).await
-}
-
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
-}
-
-/// The instance a request's credential belongs to.
-async fn instance(state: &Shared, headers: &HeaderMap) -> Result<InstanceRow> {
-    let token = bearer(headers).ok_or_else(|| ConnectorError::unauthorized("A bearer instance credential is required."))?;
-    let instance = state
-        .store
-        .instance_by_credential(&platform::secrets::digest_hex(token))
-        .await?
-        .ok_or_else(|| ConnectorError::unauthorized("The instance credential is not valid."))?;
-    tracing::Span::current().record("instance", instance.id.as_str());
-    Ok(instance)
 }
 
 platform::service_extractors!(ConnectorError);

@@ -7,28 +7,17 @@ use super::{Path, Query};
 use crate::http::Bytes;
 use axum::Json;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use platform::problem::Refuse;
 use wire::connector_api::{
     DeadLetter, DeadLetters, DeviceTrace, LinkEvent, LinkHealth, LinkView, LinksHealth, Reconciled, Replay, Replayed, TracedUpdate,
 };
 use wire::errors::Problem;
 
-use super::{bearer, instance};
+use super::callers::{CallingInstance, Operator};
 use crate::error::{ConnectorError, Result};
 use crate::metrics::Metrics;
 use crate::store::LinkRow;
 use crate::{Shared, maintenance, onboarding};
-
-fn operator(state: &Shared, headers: &HeaderMap) -> Result<()> {
-    let Some(expected) = state.config.operator_token.as_deref() else {
-        return Err(ConnectorError::not_found("The operator API is off: no operator_token is configured."));
-    };
-    match bearer(headers) {
-        Some(t) if platform::secrets::digest_hex(t) == platform::secrets::digest_hex(expected) => Ok(()),
-        _ => Err(ConnectorError::unauthorized("The operator token is missing or not valid.")),
-    }
-}
 
 async fn link(state: &Shared, id: &str) -> Result<LinkRow> {
     state.store.link(id).await?.ok_or_else(|| ConnectorError::not_found(format!("Link {id} does not exist.")))
@@ -72,8 +61,7 @@ pub async fn health_of(state: &Shared, link: &LinkRow) -> Result<LinkHealth> {
     responses((status = 200, description = "Links.", body = LinksHealth), (status = 401, description = "The operator token is missing or not valid.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "The operator API is off.", body = Problem, content_type = "application/problem+json")),
     security(("operator_token" = [])))]
-pub async fn links(State(state): State<Shared>, headers: HeaderMap) -> Result<Json<LinksHealth>> {
-    operator(&state, &headers)?;
+pub async fn links(State(state): State<Shared>, _: Operator) -> Result<Json<LinksHealth>> {
     let mut links = Vec::new();
     for l in state.store.all_links().await? {
         links.push(health_of(&state, &l).await?);
@@ -96,8 +84,7 @@ async fn reconcile_link(state: &Shared, link: &LinkRow) -> Result<Json<Reconcile
     responses((status = 200, description = "Queued.", body = Reconciled), (status = 401, description = "The operator token is missing or not valid.", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such link, or the operator API is off (no `operator_token` configured).", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The link is not active.", body = Problem, content_type = "application/problem+json")),
     security(("operator_token" = [])))]
-pub async fn reconcile(State(state): State<Shared>, Path(id): Path<String>, headers: HeaderMap) -> Result<Json<Reconciled>> {
-    operator(&state, &headers)?;
+pub async fn reconcile(State(state): State<Shared>, Path(id): Path<String>, _: Operator) -> Result<Json<Reconciled>> {
     reconcile_link(&state, &link(&state, &id).await?).await
 }
 
@@ -108,8 +95,11 @@ pub async fn reconcile(State(state): State<Shared>, Path(id): Path<String>, head
     responses((status = 200, description = "Queued.", body = Reconciled), (status = 401, description = "The credential is missing or not valid.", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such link of this instance.", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The link is not active.", body = Problem, content_type = "application/problem+json")),
     security(("instance_credential" = [])))]
-pub async fn instance_reconcile(State(state): State<Shared>, Path(id): Path<String>, headers: HeaderMap) -> Result<Json<Reconciled>> {
-    let instance = instance(&state, &headers).await?;
+pub async fn instance_reconcile(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    CallingInstance(instance): CallingInstance,
+) -> Result<Json<Reconciled>> {
     let link = link(&state, &id).await?;
     if link.instance_id != instance.id {
         return Err(ConnectorError::not_found(format!("Link {id} does not exist for this instance.")));
@@ -124,8 +114,7 @@ pub async fn instance_reconcile(State(state): State<Shared>, Path(id): Path<Stri
     responses((status = 200, description = "Re-tested.", body = LinkView), (status = 401, description = "The operator token is missing or not valid.", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such link, or the operator API is off (no `operator_token` configured).", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The link is re-tested by Confirm only, or the cloud asked to wait.", body = Problem, content_type = "application/problem+json")),
     security(("operator_token" = [])))]
-pub async fn health_check(State(state): State<Shared>, Path(id): Path<String>, headers: HeaderMap) -> Result<Json<LinkView>> {
-    operator(&state, &headers)?;
+pub async fn health_check(State(state): State<Shared>, Path(id): Path<String>, _: Operator) -> Result<Json<LinkView>> {
     Ok(Json(onboarding::health_check(&state, link(&state, &id).await?).await?))
 }
 
@@ -162,8 +151,7 @@ fn letters(rows: Vec<crate::store::DeadLetter>) -> DeadLetters {
     responses((status = 200, description = "Dead letters.", body = DeadLetters), (status = 401, description = "The operator token is missing or not valid.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "The operator API is off.", body = Problem, content_type = "application/problem+json"), (status = 422, description = "The body or a parameter breaks a rule of this document (see `detail`).", body = Problem, content_type = "application/problem+json")),
     security(("operator_token" = [])))]
-pub async fn dead_letters(State(state): State<Shared>, Query(q): Query<LetterQuery>, headers: HeaderMap) -> Result<Json<DeadLetters>> {
-    operator(&state, &headers)?;
+pub async fn dead_letters(State(state): State<Shared>, Query(q): Query<LetterQuery>, _: Operator) -> Result<Json<DeadLetters>> {
     let limit = q.limit.unwrap_or(1000).clamp(1, 10_000);
     Ok(Json(letters(state.store.dead_letters(q.instance_id.as_deref(), limit).await?)))
 }
@@ -179,9 +167,8 @@ pub async fn dead_letters(State(state): State<Shared>, Query(q): Query<LetterQue
 pub async fn instance_dead_letters(
     State(state): State<Shared>,
     Query(q): Query<LetterQuery>,
-    headers: HeaderMap,
+    CallingInstance(instance): CallingInstance,
 ) -> Result<Json<DeadLetters>> {
-    let instance = instance(&state, &headers).await?;
     let limit = q.limit.unwrap_or(1000).clamp(1, 10_000);
     Ok(Json(letters(state.store.dead_letters(Some(&instance.id), limit).await?)))
 }
@@ -210,8 +197,7 @@ async fn replay(state: &Shared, instance_id: Option<&str>, req: Replay) -> Resul
     responses((status = 200, description = "Replayed.", body = Replayed), (status = 401, description = "The operator token is missing or not valid.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "The operator API is off.", body = Problem, content_type = "application/problem+json"), (status = 413, description = "The body is larger than 16 MiB.", body = Problem, content_type = "application/problem+json"), (status = 422, description = "The body or a parameter breaks a rule of this document (see `detail`).", body = Problem, content_type = "application/problem+json")),
     security(("operator_token" = [])))]
-pub async fn replay_dead_letters(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Result<Json<Replayed>> {
-    operator(&state, &headers)?;
+pub async fn replay_dead_letters(State(state): State<Shared>, _: Operator, body: Bytes) -> Result<Json<Replayed>> {
     replay(&state, None, replay_request(&body)?).await
 }
 
@@ -221,8 +207,11 @@ pub async fn replay_dead_letters(State(state): State<Shared>, headers: HeaderMap
     request_body(content = Option<Replay>, description = "A JSON object, or no body."),
     responses((status = 200, description = "Replayed.", body = Replayed), (status = 401, description = "The credential is missing or not valid.", body = Problem, content_type = "application/problem+json"), (status = 413, description = "The body is larger than 16 MiB.", body = Problem, content_type = "application/problem+json"), (status = 422, description = "The body or a parameter breaks a rule of this document (see `detail`).", body = Problem, content_type = "application/problem+json")),
     security(("instance_credential" = [])))]
-pub async fn instance_replay(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Result<Json<Replayed>> {
-    let instance = instance(&state, &headers).await?;
+pub async fn instance_replay(
+    State(state): State<Shared>,
+    CallingInstance(instance): CallingInstance,
+    body: Bytes,
+) -> Result<Json<Replayed>> {
     replay(&state, Some(&instance.id), replay_request(&body)?).await
 }
 
@@ -235,8 +224,7 @@ pub async fn instance_replay(State(state): State<Shared>, headers: HeaderMap, bo
         (status = 422, description = "The device ID is not a GUID.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "The device is unknown, or the operator API is off.", body = Problem, content_type = "application/problem+json")),
     security(("operator_token" = [])))]
-pub async fn trace(State(state): State<Shared>, Path(device_id): Path<String>, headers: HeaderMap) -> Result<Json<DeviceTrace>> {
-    operator(&state, &headers)?;
+pub async fn trace(State(state): State<Shared>, Path(device_id): Path<String>, _: Operator) -> Result<Json<DeviceTrace>> {
     if uuid::Uuid::parse_str(&device_id).is_err() {
         return Err(ConnectorError::invalid("The device ID must be an Entra device ID (GUID)."));
     }

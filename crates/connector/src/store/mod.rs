@@ -17,13 +17,14 @@ pub const MIGRATIONS: Migrations = Migrations { sqlite: &SQLITE, postgres: &POST
 
 #[derive(Clone, Debug)]
 pub struct Store {
-    pub db: Db,
+    pub(crate) db: Db,
 }
 
 mod delivery;
 mod instances;
 mod links;
 mod operations;
+pub mod seeding;
 pub mod tx;
 
 pub use delivery::{IntakeRow, MessageRow, MessageState, OutcomeRow};
@@ -39,4 +40,12 @@ impl Store {
     fn pool(&self) -> &sqlx::AnyPool {
         &self.db.pool
     }
+
+    /// Closes the pool: waits for connections in use to be returned, then closes them all.
+    pub async fn close(&self) {
+        self.db.close().await;
+    }
 }
+
+#[cfg(test)]
+mod tests;

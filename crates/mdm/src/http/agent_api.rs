@@ -1,14 +1,14 @@
 //! The agent API a Mac speaks.
 
-use super::Path;
 use crate::http::Bytes;
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use wire::agent::{AadRegistration, ComputerCaView, Enroll, Enrolled, InventoryApplied, InventoryReport};
 use wire::errors::Problem;
 
-use super::{bearer, instance, json_body};
+use super::callers::{EnrolledMac, Instance};
+use super::json_body;
 use crate::error::Result;
 use crate::{Shared, agent};
 
@@ -18,8 +18,7 @@ use crate::{Shared, agent};
     request_body = Enroll,
     responses((status = 201, description = "Enrolled; the credential is shown only now.", body = Enrolled),
         (status = 401, description = "The invitation is not valid for this instance.", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such instance.", body = Problem, content_type = "application/problem+json"), (status = 413, description = "The body is larger than 4 MiB.", body = Problem, content_type = "application/problem+json"), (status = 422, description = "The body breaks a rule of this document (see `detail`, which names the field).", body = Problem, content_type = "application/problem+json")))]
-pub async fn enroll(State(state): State<Shared>, Path(slug): Path<String>, body: Bytes) -> Result<(StatusCode, Json<Enrolled>)> {
-    let instance = instance(&state, &slug).await?;
+pub async fn enroll(State(state): State<Shared>, Instance(instance): Instance, body: Bytes) -> Result<(StatusCode, Json<Enrolled>)> {
     let req: Enroll = json_body(&body)?;
     Ok((StatusCode::CREATED, Json(agent::enroll(&state, &instance, req).await?)))
 }
@@ -34,12 +33,9 @@ pub async fn enroll(State(state): State<Shared>, Path(slug): Path<String>, body:
     security(("computer_credential" = [])))]
 pub async fn inventory(
     State(state): State<Shared>,
-    Path(slug): Path<String>,
-    headers: HeaderMap,
+    EnrolledMac { instance, computer }: EnrolledMac,
     body: Bytes,
 ) -> Result<Json<InventoryApplied>> {
-    let instance = instance(&state, &slug).await?;
-    let computer = agent::computer(&state, &instance, bearer(&headers)).await?;
     let report: serde_json::Value = json_body(&body)?;
     let applied = agent::submit_inventory(&state, &instance, &computer, report).await?;
     Ok(Json(InventoryApplied { computer_id: computer.id, sequence: applied.sequence, warnings: applied.warnings }))
@@ -56,12 +52,9 @@ pub async fn inventory(
     security(("computer_credential" = [])))]
 pub async fn partial_inventory(
     State(state): State<Shared>,
-    Path(slug): Path<String>,
-    headers: HeaderMap,
+    EnrolledMac { instance, computer }: EnrolledMac,
     body: Bytes,
 ) -> Result<Json<InventoryApplied>> {
-    let instance = instance(&state, &slug).await?;
-    let computer = agent::computer(&state, &instance, bearer(&headers)).await?;
     let patch: serde_json::Value = json_body(&body)?;
     let applied = agent::submit_partial(&state, &instance, &computer, patch).await?;
     Ok(Json(InventoryApplied { computer_id: computer.id, sequence: applied.sequence, warnings: applied.warnings }))
@@ -99,12 +92,9 @@ impl utoipa::ToSchema for PartialInventory {
     security(("computer_credential" = [])))]
 pub async fn aad_registration(
     State(state): State<Shared>,
-    Path(slug): Path<String>,
-    headers: HeaderMap,
+    EnrolledMac { instance, computer }: EnrolledMac,
     body: Bytes,
 ) -> Result<StatusCode> {
-    let instance = instance(&state, &slug).await?;
-    let computer = agent::computer(&state, &instance, bearer(&headers)).await?;
     let req: AadRegistration = json_body(&body)?;
     agent::register_aad(&state, &instance, &computer, req).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -115,9 +105,7 @@ pub async fn aad_registration(
     params(("slug" = String, Path, description = "The instance's path name.")),
     responses((status = 204, description = "Recorded."), (status = 401, description = "The computer credential is missing or not valid.", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such instance.", body = Problem, content_type = "application/problem+json")),
     security(("computer_credential" = [])))]
-pub async fn checkin(State(state): State<Shared>, Path(slug): Path<String>, headers: HeaderMap) -> Result<StatusCode> {
-    let instance = instance(&state, &slug).await?;
-    let computer = agent::computer(&state, &instance, bearer(&headers)).await?;
+pub async fn checkin(State(state): State<Shared>, EnrolledMac { instance, computer }: EnrolledMac) -> Result<StatusCode> {
     agent::checkin(&state, &instance, &computer).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -127,8 +115,6 @@ pub async fn checkin(State(state): State<Shared>, Path(slug): Path<String>, head
     params(("slug" = String, Path, description = "The instance's path name.")),
     responses((status = 200, description = "The state.", body = ComputerCaView), (status = 401, description = "The computer credential is missing or not valid.", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such instance.", body = Problem, content_type = "application/problem+json")),
     security(("computer_credential" = [])))]
-pub async fn ca_view(State(state): State<Shared>, Path(slug): Path<String>, headers: HeaderMap) -> Result<Json<ComputerCaView>> {
-    let instance = instance(&state, &slug).await?;
-    let computer = agent::computer(&state, &instance, bearer(&headers)).await?;
+pub async fn ca_view(State(state): State<Shared>, EnrolledMac { computer, .. }: EnrolledMac) -> Result<Json<ComputerCaView>> {
     Ok(Json(agent::ca_view(&state, &computer).await?))
 }

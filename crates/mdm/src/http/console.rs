@@ -4,35 +4,22 @@
 use super::{Path, Query};
 use crate::http::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, header};
+use axum::http::header;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use platform::html::{escape, page};
 use platform::problem::Refusal;
 use wire::connector_api::Check;
 
-use super::instance;
+use super::callers::{ConsoleAdmin, Instance, SESSION_COOKIE};
 use crate::Shared;
 use crate::domain::device_compliance;
 use crate::domain::settings::{self, CaSettings};
 use crate::error::{MdmError, Result};
 use crate::integration::{self, Saved};
-use crate::store::{AdminRow, InstanceRow};
-
-const SESSION_COOKIE: &str = "mdm_session";
+use crate::store::InstanceRow;
 
 fn form(body: &[u8]) -> std::collections::HashMap<String, String> {
     url::form_urlencoded::parse(body).into_owned().collect()
-}
-
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string())
 }
 
 fn nav(slug: &str) -> String {
@@ -42,27 +29,6 @@ fn nav(slug: &str) -> String {
              <a href=\"/i/{s}/settings/global-management/conditional-access\">Settings › Global Management › Conditional Access</a>\
              <a href=\"/i/{s}/settings/system-settings/change-management/logs\">Settings › System Settings › Change Management › Logs</a><a href=\"/i/{s}/settings/system/api-roles-and-clients\">API Roles and Clients</a></nav>"
     )
-}
-
-/// The signed-in admin of this instance, or a redirect to its sign-in page.
-async fn admin(state: &Shared, instance: &InstanceRow, headers: &HeaderMap) -> Result<Result<AdminRow, Response>> {
-    let login = Redirect::to(&format!("/i/{}/login", instance.slug)).into_response();
-    let Some(token) = cookie(headers, SESSION_COOKIE) else {
-        return Ok(Err(login));
-    };
-    match state.store.session_admin(&platform::secrets::digest_hex(&token), state.clock.now_ms()).await? {
-        Some(a) if a.instance_id == instance.id => Ok(Ok(a)),
-        _ => Ok(Err(login)),
-    }
-}
-
-macro_rules! signed_in {
-    ($state:expr, $instance:expr, $headers:expr) => {
-        match admin(&$state, &$instance, &$headers).await? {
-            Ok(a) => a,
-            Err(redirect) => return Ok(redirect),
-        }
-    };
 }
 
 pub async fn server_home(State(state): State<Shared>) -> Result<Html<String>> {
@@ -91,13 +57,11 @@ fn login_page(instance: &InstanceRow, error: Option<&str>) -> String {
     )
 }
 
-pub async fn login_form(State(state): State<Shared>, Path(slug): Path<String>) -> Result<Html<String>> {
-    let instance = instance(&state, &slug).await?;
+pub async fn login_form(Instance(instance): Instance) -> Result<Html<String>> {
     Ok(Html(login_page(&instance, None)))
 }
 
-pub async fn login(State(state): State<Shared>, Path(slug): Path<String>, body: Bytes) -> Result<Response> {
-    let instance = instance(&state, &slug).await?;
+pub async fn login(State(state): State<Shared>, Instance(instance): Instance, body: Bytes) -> Result<Response> {
     let f = form(&body);
     let (username, password) = (f.get("username").cloned().unwrap_or_default(), f.get("password").cloned().unwrap_or_default());
     let admin = match state.store.admin_by_username(&instance.id, &username).await? {
@@ -112,15 +76,14 @@ pub async fn login(State(state): State<Shared>, Path(slug): Path<String>, body: 
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&format!("/i/{}", instance.slug))).into_response())
 }
 
-pub async fn home(State(state): State<Shared>, Path(slug): Path<String>, headers: HeaderMap) -> Result<Response> {
-    let instance = instance(&state, &slug).await?;
-    let admin = signed_in!(state, instance, headers);
+pub async fn home(ConsoleAdmin { instance, admin }: ConsoleAdmin) -> Result<Response> {
+    let slug = &instance.slug;
     Ok(Html(page(
         &instance.name,
         &format!(
             "{}<h1>{}</h1><p>Signed in as {}. Version {}.</p>\
         <p>Enrollment invitation: <code id=\"invitation\">{}</code></p>",
-            nav(&slug),
+            nav(slug),
             escape(&instance.name),
             escape(&admin.username),
             escape(&instance.version),
@@ -220,15 +183,12 @@ async fn render_ca(state: &Shared, instance: &InstanceRow, message: Option<&str>
     .into_response())
 }
 
-pub async fn ca_page(State(state): State<Shared>, Path(slug): Path<String>, headers: HeaderMap) -> Result<Response> {
-    let instance = instance(&state, &slug).await?;
-    let _admin = signed_in!(state, instance, headers);
+pub async fn ca_page(State(state): State<Shared>, ConsoleAdmin { instance, admin: _ }: ConsoleAdmin) -> Result<Response> {
     render_ca(&state, &instance, None).await
 }
 
-pub async fn ca_save(State(state): State<Shared>, Path(slug): Path<String>, headers: HeaderMap, body: Bytes) -> Result<Response> {
-    let instance = instance(&state, &slug).await?;
-    let admin = signed_in!(state, instance, headers);
+pub async fn ca_save(State(state): State<Shared>, ConsoleAdmin { instance, admin }: ConsoleAdmin, body: Bytes) -> Result<Response> {
+    let slug = &instance.slug;
     let f = form(&body);
     let proposed = CaSettings {
         enabled: f.get("enabled").is_some_and(|v| v == "true" || v == "on"),
@@ -270,12 +230,10 @@ pub struct ConsentReturn {
 /// After both consents: the Application ID to paste into Intune, and Confirm.
 pub async fn application_id_page(
     State(state): State<Shared>,
-    Path(slug): Path<String>,
     Query(q): Query<ConsentReturn>,
-    headers: HeaderMap,
+    ConsoleAdmin { instance, admin: _ }: ConsoleAdmin,
 ) -> Result<Response> {
-    let instance = instance(&state, &slug).await?;
-    let _admin = signed_in!(state, instance, headers);
+    let slug = &instance.slug;
     if let Some(error) = q.error {
         let detail = q.error_description.unwrap_or(error);
         return render_ca(&state, &instance, Some(&format!("Consent was not granted: {detail}"))).await;
@@ -292,18 +250,17 @@ pub async fn application_id_page(
          <p><a id=\"copy-and-open-intune\" href=\"{}\" target=\"_blank\" \
          onclick=\"navigator.clipboard.writeText(document.getElementById('application-id').textContent)\">Copy and Open Intune</a></p>\
          <form method=\"post\" action=\"/i/{}/settings/global-management/conditional-access/confirm\"><button>Confirm</button></form>",
-            nav(&slug),
+            nav(slug),
             escape(&view.application_id),
             escape(&intune),
-            escape(&slug)
+            escape(slug)
         ),
     ))
     .into_response())
 }
 
-pub async fn ca_confirm(State(state): State<Shared>, Path(slug): Path<String>, headers: HeaderMap) -> Result<Response> {
-    let instance = instance(&state, &slug).await?;
-    let admin = signed_in!(state, instance, headers);
+pub async fn ca_confirm(State(state): State<Shared>, ConsoleAdmin { instance, admin }: ConsoleAdmin) -> Result<Response> {
+    let slug = &instance.slug;
     match integration::confirm(&state, &instance, &admin).await {
         Ok(_) => Ok(Redirect::to(&format!("/i/{slug}/settings/global-management/conditional-access")).into_response()),
         Err(e @ (MdmError::Refused(Refusal::Forbidden(_) | Refusal::Conflict(_) | Refusal::NotFound(_)) | MdmError::Upstream(_))) => {
@@ -320,12 +277,10 @@ pub struct Search {
 
 pub async fn computers(
     State(state): State<Shared>,
-    Path(slug): Path<String>,
     Query(s): Query<Search>,
-    headers: HeaderMap,
+    ConsoleAdmin { instance, admin: _ }: ConsoleAdmin,
 ) -> Result<Response> {
-    let instance = instance(&state, &slug).await?;
-    let _admin = signed_in!(state, instance, headers);
+    let slug = &instance.slug;
     let q = s.q.unwrap_or_default();
     let rows: String = state
         .store
@@ -335,7 +290,7 @@ pub async fn computers(
         .map(|c| {
             format!(
                 "<tr><td><a href=\"/i/{}/computers/{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                escape(&slug),
+                escape(slug),
                 c.id,
                 escape(&c.name),
                 escape(&c.serial_number),
@@ -349,39 +304,23 @@ pub async fn computers(
         &format!(
             "{}<h1>Computers</h1><form><input name=\"q\" value=\"{}\"> <button>Search</button></form>\
          <table><tr><th>Name</th><th>Serial number</th><th>Model</th><th>Last check-in</th></tr>{rows}</table>",
-            nav(&slug),
+            nav(slug),
             escape(&q)
         ),
     ))
     .into_response())
 }
 
-pub async fn computer(State(state): State<Shared>, Path((slug, id)): Path<(String, i64)>, headers: HeaderMap) -> Result<Response> {
-    let instance = instance(&state, &slug).await?;
-    let _admin = signed_in!(state, instance, headers);
+pub async fn computer(
+    State(state): State<Shared>,
+    Path((_, id)): Path<(String, i64)>,
+    ConsoleAdmin { instance, admin: _ }: ConsoleAdmin,
+) -> Result<Response> {
     let computer = state.store.computer(&instance.id, id).await?.ok_or_else(|| MdmError::Page(format!("No computer {id}.")))?;
     let view = crate::agent::ca_view(&state, &computer).await?;
-    let users: String = view
-        .users
-        .iter()
-        .map(|u| {
-            let reasons: String = u.compliance_reasons.iter().map(|r| format!("<li>{}</li>", escape(r))).collect();
-            format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"delivery\">{}</td><td class=\"compliance\">{}{}</td></tr>",
-                escape(&u.username),
-                escape(u.computer_azure_active_directory_id.as_deref().unwrap_or("")),
-                escape(u.user_azure_active_directory_id.as_deref().unwrap_or("")),
-                escape(&u.conditional_access_inventory_state),
-                escape(&u.delivery_state),
-                escape(u.compliance_state.as_deref().unwrap_or("")),
-                if reasons.is_empty() { String::new() } else { format!("<ul>{reasons}</ul>") }
-            )
-        })
-        .collect();
+    let users: String = view.users.iter().map(user_row).collect();
     let inventory: Option<wire::agent::InventoryReport> = computer.inventory.as_deref().and_then(|i| serde_json::from_str(i).ok());
     let ms = |t: Option<i64>| t.map(platform::clock::ms_to_rfc3339).unwrap_or_else(|| "never".into());
-    let opt = |v: Option<String>| escape(&v.unwrap_or_else(|| "—".into()));
-    let row = |name: &str, value: String| format!("<tr><th>{name}</th><td>{value}</td></tr>");
     let mut general = [
         row("Serial number", escape(&computer.serial_number)),
         row("UDID", escape(&computer.udid)),
@@ -390,95 +329,109 @@ pub async fn computer(State(state): State<Shared>, Path((slug, id)): Path<(Strin
         row("Enrolled", ms(Some(computer.enrolled_ms))),
     ]
     .concat();
-    let mut sections = String::new();
-    if let Some(i) = &inventory {
-        general.push_str(&row("Model", escape(&i.model)));
-        let h = &i.hardware;
-        sections.push_str(&format!(
-            "<h2>Hardware</h2><table id=\"hardware\">{}</table>",
-            [
-                row("Model identifier", opt(h.model_identifier.clone())),
-                row("Architecture", opt(h.processor_architecture.clone())),
-                row("Processor", opt(h.processor_type.clone())),
-                row("Cores", opt(h.core_count.map(|n| n.to_string()))),
-                row("Total RAM (MB)", opt(h.total_ram_mb.map(|n| n.to_string()))),
-                row("MAC address", opt(h.mac_address.clone())),
-            ]
-            .concat()
-        ));
-        sections.push_str(&format!(
-            "<h2>Operating System</h2><table id=\"os\">{}{}{}</table>",
-            row("Name", escape(&i.os_name)),
-            row("Version", escape(&i.os_version)),
-            row("Build", escape(&i.os_build))
-        ));
-        let sec = &i.security;
-        let on = |b: bool| if b { "Enabled" } else { "Disabled" }.to_string();
-        sections.push_str(&format!(
-            "<h2>Security</h2><table id=\"security\">{}</table>",
-            [
-                row("System Integrity Protection", sec.sip.partner_value().unwrap_or("Not collected").to_string()),
-                row("Gatekeeper", sec.gatekeeper.partner_value().unwrap_or("Not collected").to_string()),
-                row("Firewall", on(sec.firewall_enabled)),
-                row("Block all incoming connections", on(sec.firewall_block_all_incoming)),
-                row("Stealth mode", on(sec.firewall_stealth_mode)),
-                row("Automatic login", if sec.prevent_auto_login { "Disabled" } else { "Allowed" }.to_string()),
-            ]
-            .concat()
-        ));
-        let volumes: String = i
-            .volumes
-            .iter()
-            .map(|v| {
-                format!(
-                    "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-                    escape(&v.name),
-                    if v.boot { "yes" } else { "" },
-                    v.filevault.as_str()
-                )
-            })
-            .collect();
-        sections.push_str(&format!(
-            "<h2>Disk Encryption</h2><p>FileVault 2 status: <b id=\"filevault-status\">{}</b></p>\
-             <table id=\"volumes\"><tr><th>Volume</th><th>Boot</th><th>FileVault 2 state</th></tr>{volumes}</table>",
-            i.filevault_status()
-        ));
-        let p = &i.password_policy;
-        sections.push_str(&format!(
-            "<h2>Password Policy</h2><table id=\"password-policy\">{}</table>",
-            [
-                row("Minimum length", opt(p.min_length.map(|n| n.to_string()))),
-                row("Minimum complex characters", opt(p.min_complex_characters.map(|n| n.to_string()))),
-                row("Require alphanumeric", opt(p.require_alphanumeric.map(|b| b.to_string()))),
-                row("Maximum age (days)", opt(p.max_age_days.map(|n| n.to_string()))),
-                row("Passwords remembered", opt(p.history_depth.map(|n| n.to_string()))),
-            ]
-            .concat()
-        ));
-    }
-    let history: String = state
-        .store
-        .inventory_history(computer.id, 50)
-        .await?
-        .iter()
-        .map(|h| {
-            format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                platform::clock::ms_to_rfc3339(h.received_ms),
-                platform::clock::ms_to_rfc3339(h.collected_ms),
-                escape(&h.kind),
-                h.sequence,
-                escape(&h.changed)
-            )
-        })
-        .collect();
+    let sections = match &inventory {
+        Some(i) => {
+            general.push_str(&row("Model", escape(&i.model)));
+            inventory_sections(i)
+        }
+        None => String::new(),
+    };
+    let history: String = state.store.inventory_history(computer.id, 50).await?.iter().map(history_row).collect();
     Ok(Html(page(&computer.name, &format!(
         "{}<h1>{}</h1><h2>General</h2><table id=\"general\">{general}</table>{sections}\
          <h2>Local User Accounts</h2><table id=\"local-users\"><tr><th>Username</th><th>Computer Azure Active Directory ID</th>\
          <th>User Azure Active Directory ID</th><th>Conditional Access Inventory State</th><th>Last inventory sent</th>\
          <th>Intune compliance</th></tr>{users}</table>\
          <h2>History</h2><table id=\"history\"><tr><th>Received</th><th>Collected</th><th>Kind</th><th>Sequence</th><th>Changed</th></tr>{history}</table>",
-        nav(&slug), escape(&computer.name)))).into_response())
+        nav(&instance.slug), escape(&computer.name)))).into_response())
+}
+
+/// One row of a record's table: a label and its (escaped) value.
+fn row(name: &str, value: String) -> String {
+    format!("<tr><th>{name}</th><td>{value}</td></tr>")
+}
+
+/// An optional value, escaped, or a dash.
+fn opt(v: Option<String>) -> String {
+    escape(&v.unwrap_or_else(|| "—".into()))
+}
+
+/// A registered user of the Mac: its Entra IDs, delivery and Intune's verdict.
+fn user_row(u: &wire::agent::LocalUserCa) -> String {
+    let reasons: String = u.compliance_reasons.iter().map(|r| format!("<li>{}</li>", escape(r))).collect();
+    format!(
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"delivery\">{}</td><td class=\"compliance\">{}{}</td></tr>",
+        escape(&u.username),
+        escape(u.computer_azure_active_directory_id.as_deref().unwrap_or("")),
+        escape(u.user_azure_active_directory_id.as_deref().unwrap_or("")),
+        escape(&u.conditional_access_inventory_state),
+        escape(&u.delivery_state),
+        escape(u.compliance_state.as_deref().unwrap_or("")),
+        if reasons.is_empty() { String::new() } else { format!("<ul>{reasons}</ul>") }
+    )
+}
+
+fn history_row(h: &crate::store::HistoryRow) -> String {
+    format!(
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        platform::clock::ms_to_rfc3339(h.received_ms),
+        platform::clock::ms_to_rfc3339(h.collected_ms),
+        escape(&h.kind),
+        h.sequence,
+        escape(&h.changed)
+    )
+}
+
+/// The record's inventory categories as Jamf Pro names them: Hardware, Operating System,
+/// Security, Disk Encryption and Password Policy.
+fn inventory_sections(i: &wire::agent::InventoryReport) -> String {
+    let h = &i.hardware;
+    let hardware = [
+        row("Model identifier", opt(h.model_identifier.clone())),
+        row("Architecture", opt(h.processor_architecture.clone())),
+        row("Processor", opt(h.processor_type.clone())),
+        row("Cores", opt(h.core_count.map(|n| n.to_string()))),
+        row("Total RAM (MB)", opt(h.total_ram_mb.map(|n| n.to_string()))),
+        row("MAC address", opt(h.mac_address.clone())),
+    ]
+    .concat();
+    let os = [row("Name", escape(&i.os_name)), row("Version", escape(&i.os_version)), row("Build", escape(&i.os_build))].concat();
+    let sec = &i.security;
+    let on = |b: bool| if b { "Enabled" } else { "Disabled" }.to_string();
+    let security = [
+        row("System Integrity Protection", sec.sip.partner_value().unwrap_or("Not collected").to_string()),
+        row("Gatekeeper", sec.gatekeeper.partner_value().unwrap_or("Not collected").to_string()),
+        row("Firewall", on(sec.firewall_enabled)),
+        row("Block all incoming connections", on(sec.firewall_block_all_incoming)),
+        row("Stealth mode", on(sec.firewall_stealth_mode)),
+        row("Automatic login", if sec.prevent_auto_login { "Disabled" } else { "Allowed" }.to_string()),
+    ]
+    .concat();
+    let volumes: String = i
+        .volumes
+        .iter()
+        .map(|v| {
+            format!("<tr><td>{}</td><td>{}</td><td>{}</td></tr>", escape(&v.name), if v.boot { "yes" } else { "" }, v.filevault.as_str())
+        })
+        .collect();
+    let p = &i.password_policy;
+    let password = [
+        row("Minimum length", opt(p.min_length.map(|n| n.to_string()))),
+        row("Minimum complex characters", opt(p.min_complex_characters.map(|n| n.to_string()))),
+        row("Require alphanumeric", opt(p.require_alphanumeric.map(|b| b.to_string()))),
+        row("Maximum age (days)", opt(p.max_age_days.map(|n| n.to_string()))),
+        row("Passwords remembered", opt(p.history_depth.map(|n| n.to_string()))),
+    ]
+    .concat();
+    format!(
+        "<h2>Hardware</h2><table id=\"hardware\">{hardware}</table>\
+         <h2>Operating System</h2><table id=\"os\">{os}</table>\
+         <h2>Security</h2><table id=\"security\">{security}</table>\
+         <h2>Disk Encryption</h2><p>FileVault 2 status: <b id=\"filevault-status\">{}</b></p>\
+         <table id=\"volumes\"><tr><th>Volume</th><th>Boot</th><th>FileVault 2 state</th></tr>{volumes}</table>\
+         <h2>Password Policy</h2><table id=\"password-policy\">{password}</table>",
+        i.filevault_status()
+    )
 }
 
 #[derive(serde::Deserialize)]
@@ -488,12 +441,10 @@ pub struct LogFilter {
 
 pub async fn change_log(
     State(state): State<Shared>,
-    Path(slug): Path<String>,
     Query(f): Query<LogFilter>,
-    headers: HeaderMap,
+    ConsoleAdmin { instance, admin: _ }: ConsoleAdmin,
 ) -> Result<Response> {
-    let instance = instance(&state, &slug).await?;
-    let _admin = signed_in!(state, instance, headers);
+    let slug = &instance.slug;
     let object_type = f.object_type.unwrap_or_default();
     let rows: String = state
         .store
@@ -515,14 +466,12 @@ pub async fn change_log(
     Ok(Html(page("Change Management Logs", &format!(
         "{}<h1>Change Management › Logs</h1><form><label>Object type <input name=\"object_type\" value=\"{}\"></label> <button>Search</button></form>\
          <table id=\"logs\"><tr><th>Date/Time</th><th>Username</th><th>Object Type</th><th>Object Name</th><th>Action</th><th>Details</th></tr>{rows}</table>",
-        nav(&slug), escape(&object_type)))).into_response())
+        nav(slug), escape(&object_type)))).into_response())
 }
 
 /// Settings › System › API Roles and Clients: clients for the read API (the secret is
 /// shown once).
-pub async fn api_clients(State(state): State<Shared>, Path(slug): Path<String>, headers: HeaderMap) -> Result<Response> {
-    let instance = instance(&state, &slug).await?;
-    let _admin = signed_in!(state, instance, headers);
+pub async fn api_clients(State(state): State<Shared>, ConsoleAdmin { instance, admin: _ }: ConsoleAdmin) -> Result<Response> {
     render_api_clients(&state, &instance, None).await
 }
 
@@ -546,9 +495,11 @@ async fn render_api_clients(state: &Shared, instance: &InstanceRow, message: Opt
     .into_response())
 }
 
-pub async fn create_api_client(State(state): State<Shared>, Path(slug): Path<String>, headers: HeaderMap, body: Bytes) -> Result<Response> {
-    let instance = instance(&state, &slug).await?;
-    let _admin = signed_in!(state, instance, headers);
+pub async fn create_api_client(
+    State(state): State<Shared>,
+    ConsoleAdmin { instance, admin: _ }: ConsoleAdmin,
+    body: Bytes,
+) -> Result<Response> {
     let name = form(&body).get("name").map(|n| n.trim().to_string()).filter(|n| platform::text::within_chars(n, 100));
     let Some(name) = name else {
         return render_api_clients(&state, &instance, Some("The display name must be 1 to 100 characters.".into())).await;

@@ -1,12 +1,12 @@
 //! Pages a user's browser lands on when the cloud does not recognise the Mac, or finds it
 //! noncompliant.
 
-use super::{Path, Query};
+use super::Query;
 use axum::extract::State;
 use axum::response::Html;
 use platform::html::{escape, page};
 
-use super::instance;
+use super::callers::Instance;
 use crate::Shared;
 use crate::error::Result;
 
@@ -19,11 +19,11 @@ pub struct DeviceQuery {
 /// landing page's *Register* action opens it on the Mac.
 pub const REGISTER_ACTION: &str = "jamfselfservice://content?entity=policy&id=register-with-entra-id&action=execute";
 
-pub async fn registration(State(state): State<Shared>, Path(slug): Path<String>, Query(q): Query<DeviceQuery>) -> Result<Html<String>> {
-    let instance = instance(&state, &slug).await?;
+pub async fn registration(State(state): State<Shared>, Query(q): Query<DeviceQuery>, Instance(instance): Instance) -> Result<Html<String>> {
+    let slug = &instance.slug;
     let device = q.device_id.map(|d| format!("<p>Device: <code>{}</code></p>", escape(&d))).unwrap_or_default();
     let name = escape(&instance.name);
-    let enroll = format!("{}/enroll", state.instance_url(&slug));
+    let enroll = format!("{}/enroll", state.instance_url(slug));
     Ok(Html(page(
         "Device registration",
         &format!(
@@ -41,8 +41,7 @@ pub async fn registration(State(state): State<Shared>, Path(slug): Path<String>,
 }
 
 /// User-initiated enrolment instructions.
-pub async fn enroll(State(state): State<Shared>, Path(slug): Path<String>) -> Result<Html<String>> {
-    let instance = instance(&state, &slug).await?;
+pub async fn enroll(Instance(instance): Instance) -> Result<Html<String>> {
     Ok(Html(page(
         "Enroll your Mac",
         &format!(
@@ -54,8 +53,7 @@ pub async fn enroll(State(state): State<Shared>, Path(slug): Path<String>) -> Re
     )))
 }
 
-pub async fn access_denied(State(state): State<Shared>, Path(slug): Path<String>) -> Result<Html<String>> {
-    let instance = instance(&state, &slug).await?;
+pub async fn access_denied(Instance(instance): Instance) -> Result<Html<String>> {
     Ok(Html(page(
         "Access denied",
         &format!(
@@ -65,8 +63,7 @@ pub async fn access_denied(State(state): State<Shared>, Path(slug): Path<String>
     )))
 }
 
-pub async fn remediation(State(state): State<Shared>, Path(slug): Path<String>, Query(q): Query<DeviceQuery>) -> Result<Html<String>> {
-    let instance = instance(&state, &slug).await?;
+pub async fn remediation(Query(q): Query<DeviceQuery>, Instance(instance): Instance) -> Result<Html<String>> {
     let device = q.device_id.map(|d| format!("<p>Device: <code>{}</code></p>", escape(&d))).unwrap_or_default();
     Ok(Html(page(
         "Make your Mac compliant",

@@ -3,6 +3,7 @@
 
 mod agent_api;
 mod answers;
+mod callers;
 mod console;
 mod landing;
 mod openapi;
@@ -10,15 +11,11 @@ mod read_api;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::HeaderMap;
 use axum::routing::{get, post, put};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use platform::problem::Refuse;
 
 use crate::Shared;
 use crate::error::{MdmError, Result};
-use crate::store::{AdminRow, InstanceRow};
 
 /// The largest Jamf Pro inventory page taken in one request (2,000 records with every
 /// section come to about 8 MB).
@@ -62,33 +59,6 @@ pub fn router(state: Shared) -> Router {
         .layer(axum::middleware::from_fn_with_state(IMPORT_BODY_LIMIT, platform::http::buffer_body::<MdmError>))
         .fallback(not_found)
         .with_state(state)
-}
-
-async fn instance(state: &Shared, slug: &str) -> Result<InstanceRow> {
-    state.store.instance_by_slug(slug).await?.ok_or_else(|| MdmError::not_found(format!("No instance '{slug}' on this server.")))
-}
-
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
-}
-
-/// An admin authenticated by HTTP Basic (the read API, for tools).
-async fn basic_admin(state: &Shared, instance: &InstanceRow, headers: &HeaderMap) -> Result<AdminRow> {
-    let unauthorized = || MdmError::unauthorized("Valid admin credentials (HTTP Basic) are required.");
-    let encoded = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "))
-        .ok_or_else(unauthorized)?;
-    let decoded = STANDARD.decode(encoded.trim()).ok().and_then(|b| String::from_utf8(b).ok()).ok_or_else(unauthorized)?;
-    // NUL names no admin (and PostgreSQL cannot compare it): refused like a wrong password.
-    let (user, password) = decoded.split_once(':').filter(|_| !decoded.contains('\0')).ok_or_else(unauthorized)?;
-    match state.store.admin_by_username(&instance.id, user).await? {
-        Some(a) if platform::secrets::verify_password(password, &a.password_hash) => Ok(a),
-        _ => Err(unauthorized()),
-    }
 }
 
 fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T> {

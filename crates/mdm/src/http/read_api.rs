@@ -3,7 +3,6 @@
 use super::{Path, Query};
 use axum::Json;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use platform::problem::Refuse;
 use serde_json::Value;
 use wire::errors::Problem;
@@ -12,7 +11,7 @@ use super::answers::{
     AccessToken, ChangeLog, ChangeLogEntry, ConditionalAccessState, DeliverySummary, HistoryEntry, InstanceSummary, InventoryHistory,
     InventoryPage, OAuthError, SectionName, TokenRequest,
 };
-use super::{basic_admin, instance};
+use super::callers::{BasicAdmin, Instance, InventoryReader};
 use crate::error::{MdmError, Result};
 use crate::import::ImportSummary;
 use crate::{Shared, agent, integration};
@@ -26,11 +25,8 @@ use crate::{Shared, agent, integration};
     security(("admin_basic" = [])))]
 pub async fn conditional_access(
     State(state): State<Shared>,
-    Path(slug): Path<String>,
-    headers: HeaderMap,
+    BasicAdmin { instance, admin: _ }: BasicAdmin,
 ) -> Result<Json<ConditionalAccessState>> {
-    let instance = instance(&state, &slug).await?;
-    basic_admin(&state, &instance, &headers).await?;
     let (ca, view) = integration::refresh(&state, &instance).await?;
     Ok(Json(ConditionalAccessState {
         instance: InstanceSummary { id: instance.id.clone(), name: instance.name.clone(), version: instance.version.clone() },
@@ -49,9 +45,7 @@ pub async fn conditional_access(
     params(("slug" = String, Path, description = "The instance's path name.")),
     responses((status = 200, description = "The counts.", body = DeliverySummary), (status = 401, description = "Admin credentials (HTTP Basic) are missing or not valid.", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such instance.", body = Problem, content_type = "application/problem+json")),
     security(("admin_basic" = [])))]
-pub async fn summary(State(state): State<Shared>, Path(slug): Path<String>, headers: HeaderMap) -> Result<Json<DeliverySummary>> {
-    let instance = instance(&state, &slug).await?;
-    basic_admin(&state, &instance, &headers).await?;
+pub async fn summary(State(state): State<Shared>, BasicAdmin { instance, admin: _ }: BasicAdmin) -> Result<Json<DeliverySummary>> {
     let (computers, registered, delivered, rejected) = state.store.delivery_summary(&instance.id).await?;
     Ok(Json(DeliverySummary { computers, registered, delivered, rejected }))
 }
@@ -66,11 +60,9 @@ pub async fn summary(State(state): State<Shared>, Path(slug): Path<String>, head
     security(("admin_basic" = [])))]
 pub async fn computer_ca(
     State(state): State<Shared>,
-    Path((slug, id)): Path<(String, i64)>,
-    headers: HeaderMap,
+    Path((_, id)): Path<(String, i64)>,
+    BasicAdmin { instance, admin: _ }: BasicAdmin,
 ) -> Result<Json<wire::agent::ComputerCaView>> {
-    let instance = instance(&state, &slug).await?;
-    basic_admin(&state, &instance, &headers).await?;
     let computer = state.store.computer(&instance.id, id).await?.ok_or_else(|| MdmError::not_found(format!("No computer {id}.")))?;
     Ok(Json(agent::ca_view(&state, &computer).await?))
 }
@@ -91,12 +83,9 @@ pub struct LogQuery {
     security(("admin_basic" = [])))]
 pub async fn change_log(
     State(state): State<Shared>,
-    Path(slug): Path<String>,
     Query(q): Query<LogQuery>,
-    headers: HeaderMap,
+    BasicAdmin { instance, admin: _ }: BasicAdmin,
 ) -> Result<Json<ChangeLog>> {
-    let instance = instance(&state, &slug).await?;
-    basic_admin(&state, &instance, &headers).await?;
     let rows = state.store.change_log(&instance.id, q.object_type.as_deref().unwrap_or("")).await?;
     let logs = rows
         .into_iter()
@@ -123,8 +112,7 @@ pub async fn change_log(
         (status = 400, description = "A parameter is missing (`invalid_request`) or `grant_type` is not `client_credentials` (`unsupported_grant_type`).", body = OAuthError),
         (status = 401, description = "The client credentials are not valid (`invalid_client`).", body = OAuthError),
         (status = 404, description = "No such instance.", body = Problem, content_type = "application/problem+json")))]
-pub async fn oauth_token(State(state): State<Shared>, Path(slug): Path<String>, body: crate::http::Bytes) -> Result<Json<AccessToken>> {
-    let instance = instance(&state, &slug).await?;
+pub async fn oauth_token(State(state): State<Shared>, Instance(instance): Instance, body: crate::http::Bytes) -> Result<Json<AccessToken>> {
     let f: std::collections::HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
     let oauth = |status, error, description: &str| MdmError::OAuth { status, error, description: description.into() };
     let (Some(grant), Some(id), Some(secret)) = (f.get("grant_type"), f.get("client_id"), f.get("client_secret")) else {
@@ -151,17 +139,6 @@ pub async fn oauth_token(State(state): State<Shared>, Path(slug): Path<String>, 
     }))
 }
 
-/// A reader of inventory: an API client's bearer token, or an admin's Basic credentials.
-async fn api_reader(state: &Shared, instance: &crate::store::InstanceRow, headers: &HeaderMap) -> Result<()> {
-    match super::bearer(headers) {
-        Some(token) if state.store.api_token_valid(&platform::secrets::digest_hex(token), &instance.id, state.clock.now_ms()).await? => {
-            Ok(())
-        }
-        Some(_) => Err(MdmError::unauthorized("The access token is not valid or has expired.")),
-        None => basic_admin(state, instance, headers).await.map(|_| ()),
-    }
-}
-
 /// `GET /api/v1/computers-inventory/{id}/history`: the computer's inventory updates, newest first.
 #[utoipa::path(get, path = "/i/{slug}/api/v1/computers-inventory/{id}/history", tag = "read",
     summary = "A computer's inventory updates, newest first",
@@ -172,11 +149,9 @@ async fn api_reader(state: &Shared, instance: &crate::store::InstanceRow, header
     security(("api_token" = []), ("admin_basic" = [])))]
 pub async fn inventory_history(
     State(state): State<Shared>,
-    Path((slug, id)): Path<(String, i64)>,
-    headers: HeaderMap,
+    Path((_, id)): Path<(String, i64)>,
+    InventoryReader(instance): InventoryReader,
 ) -> Result<Json<InventoryHistory>> {
-    let instance = instance(&state, &slug).await?;
-    api_reader(&state, &instance, &headers).await?;
     let computer = state.store.computer(&instance.id, id).await?.ok_or_else(|| MdmError::not_found(format!("No computer {id}.")))?;
     let rows = state.store.inventory_history(computer.id, 500).await?;
     let ms = platform::clock::ms_to_rfc3339;
@@ -207,13 +182,10 @@ pub async fn inventory_history(
     security(("api_token" = []), ("admin_basic" = [])))]
 pub async fn computers_inventory(
     State(state): State<Shared>,
-    Path(slug): Path<String>,
     axum::extract::RawQuery(raw): axum::extract::RawQuery,
-    headers: HeaderMap,
+    InventoryReader(instance): InventoryReader,
 ) -> Result<Json<InventoryPage>> {
-    let instance = instance(&state, &slug).await?;
     let now = state.clock.now_ms();
-    api_reader(&state, &instance, &headers).await?;
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()).into_owned().collect();
     let (query, sections) = crate::domain::inventory_api::parse(&pairs).map_err(MdmError::invalid)?;
     let (rows, total) = state.store.computers_page(&instance.id, &query).await?;
@@ -240,12 +212,9 @@ pub async fn computers_inventory(
     security(("admin_basic" = [])))]
 pub async fn import_jamf(
     State(state): State<Shared>,
-    Path(slug): Path<String>,
-    headers: HeaderMap,
+    BasicAdmin { instance, admin }: BasicAdmin,
     body: crate::http::Bytes,
 ) -> Result<Json<ImportSummary>> {
-    let instance = instance(&state, &slug).await?;
-    let admin = basic_admin(&state, &instance, &headers).await?;
     let page: Value = super::json_body(&body)?;
     Ok(Json(crate::import::page(&state, &instance, &page, &admin.username).await?))
 }

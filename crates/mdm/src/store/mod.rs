@@ -17,7 +17,7 @@ pub const MIGRATIONS: Migrations = Migrations { sqlite: &SQLITE, postgres: &POST
 
 #[derive(Clone, Debug)]
 pub struct Store {
-    pub db: Db,
+    pub(crate) db: Db,
     /// Seals the secrets of instance rows: in memory plaintext, in the database sealed.
     pub(crate) secrets: std::sync::Arc<platform::secrets::SecretBox>,
 }
@@ -47,7 +47,15 @@ impl Store {
         &self.db.pool
     }
 
+    /// Closes the pool: waits for connections in use to be returned, then closes them all.
+    pub async fn close(&self) {
+        self.db.close().await;
+    }
+
     pub fn begin(&self) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error>> + '_ {
         self.db.begin()
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -5,13 +5,12 @@
 use crate::http::Bytes;
 use axum::Router;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use platform::clock::ms_to_rfc3339;
 use platform::html::{escape, page};
 
-use super::{nav, signed_in};
+use super::{ConsoleAdmin, nav};
 use crate::Shared;
 use crate::entra::conditional_access::PolicyState;
 use crate::entra::directory::{APPLICATION, DELEGATED, FIRST_PARTY, Permission};
@@ -45,8 +44,7 @@ fn resource_name(app_id: &str) -> &str {
     FIRST_PARTY.iter().find(|fp| fp.app_id == app_id).map(|fp| fp.display_name).unwrap_or(app_id)
 }
 
-async fn enterprise_applications(State(state): State<Shared>, headers: HeaderMap) -> Result<Response> {
-    let user = signed_in!(state, headers, APPS);
+async fn enterprise_applications(State(state): State<Shared>, ConsoleAdmin(user): ConsoleAdmin) -> Result<Response> {
     let mut rows = String::new();
     for sp in state.store.service_principals(&user.tenant_id).await? {
         let grants: Vec<String> = state.store.grants(&sp.id).await?.iter().map(|g| format!("{} ({})", g.value, g.kind)).collect();
@@ -66,8 +64,11 @@ async fn enterprise_applications(State(state): State<Shared>, headers: HeaderMap
     )
 }
 
-async fn enterprise_application(State(state): State<Shared>, Path(sp_id): Path<String>, headers: HeaderMap) -> Result<Response> {
-    let user = signed_in!(state, headers, format!("{APPS}/{sp_id}"));
+async fn enterprise_application(
+    State(state): State<Shared>,
+    Path(sp_id): Path<String>,
+    ConsoleAdmin(user): ConsoleAdmin,
+) -> Result<Response> {
     let sp = state
         .store
         .service_principals(&user.tenant_id)
@@ -111,8 +112,12 @@ async fn enterprise_application(State(state): State<Shared>, Path(sp_id): Path<S
 }
 
 /// Adds or removes a granted permission: what an admin does to reproduce S8.
-async fn edit_permissions(State(state): State<Shared>, Path(sp_id): Path<String>, headers: HeaderMap, body: Bytes) -> Result<Response> {
-    let user = signed_in!(state, headers, format!("{APPS}/{sp_id}"));
+async fn edit_permissions(
+    State(state): State<Shared>,
+    Path(sp_id): Path<String>,
+    ConsoleAdmin(user): ConsoleAdmin,
+    body: Bytes,
+) -> Result<Response> {
     if !state.store.service_principals(&user.tenant_id).await?.iter().any(|s| s.id == sp_id) {
         return Err(CloudError::Page(format!("No enterprise application {sp_id} in this tenant.")));
     }
@@ -141,8 +146,12 @@ async fn edit_permissions(State(state): State<Shared>, Path(sp_id): Path<String>
     Ok(Redirect::to(&format!("{APPS}/{sp_id}")).into_response())
 }
 
-async fn delete_application(State(state): State<Shared>, Path(sp_id): Path<String>, headers: HeaderMap, body: Bytes) -> Result<Response> {
-    let user = signed_in!(state, headers, format!("{APPS}/{sp_id}"));
+async fn delete_application(
+    State(state): State<Shared>,
+    Path(sp_id): Path<String>,
+    ConsoleAdmin(user): ConsoleAdmin,
+    body: Bytes,
+) -> Result<Response> {
     if form(&body).get("confirm").map(String::as_str) != Some("yes") {
         return Err(CloudError::Page("Confirm the deletion by ticking the box.".into()));
     }
@@ -162,8 +171,7 @@ async fn delete_application(State(state): State<Shared>, Path(sp_id): Path<Strin
 
 const REGISTRATIONS: &str = "/console/entra/app-registrations";
 
-async fn app_registrations(State(state): State<Shared>, headers: HeaderMap) -> Result<Response> {
-    let user = signed_in!(state, headers, REGISTRATIONS);
+async fn app_registrations(State(state): State<Shared>, ConsoleAdmin(user): ConsoleAdmin) -> Result<Response> {
     render_registrations(&state, &user.tenant_id, None).await
 }
 
@@ -219,8 +227,7 @@ async fn render_registrations(state: &Shared, tenant_id: &str, message: Option<S
     )
 }
 
-async fn register(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Result<Response> {
-    let user = signed_in!(state, headers, REGISTRATIONS);
+async fn register(State(state): State<Shared>, ConsoleAdmin(user): ConsoleAdmin, body: Bytes) -> Result<Response> {
     let f = form(&body);
     let result = registrations::create(
         &state.store,
@@ -238,8 +245,12 @@ async fn register(State(state): State<Shared>, headers: HeaderMap, body: Bytes) 
     render_registrations(&state, &user.tenant_id, Some(message)).await
 }
 
-async fn new_secret(State(state): State<Shared>, Path(app_id): Path<String>, headers: HeaderMap, body: Bytes) -> Result<Response> {
-    let user = signed_in!(state, headers, REGISTRATIONS);
+async fn new_secret(
+    State(state): State<Shared>,
+    Path(app_id): Path<String>,
+    ConsoleAdmin(user): ConsoleAdmin,
+    body: Bytes,
+) -> Result<Response> {
     let months = form(&body).get("months").and_then(|m| m.parse().ok()).unwrap_or(6);
     let app = registrations::owned(&state.store, &user.tenant_id, &app_id).await.map_err(|e| CloudError::Page(e.to_string()))?;
     let message = match registrations::add_secret(&state.store, &app, months, state.clock.now_ms()).await {
@@ -250,8 +261,12 @@ async fn new_secret(State(state): State<Shared>, Path(app_id): Path<String>, hea
     render_registrations(&state, &user.tenant_id, Some(message)).await
 }
 
-async fn add_permission(State(state): State<Shared>, Path(app_id): Path<String>, headers: HeaderMap, body: Bytes) -> Result<Response> {
-    let user = signed_in!(state, headers, REGISTRATIONS);
+async fn add_permission(
+    State(state): State<Shared>,
+    Path(app_id): Path<String>,
+    ConsoleAdmin(user): ConsoleAdmin,
+    body: Bytes,
+) -> Result<Response> {
     let f = form(&body);
     let field = |k: &str| f.get(k).map(|v| v.trim().to_string()).unwrap_or_default();
     let app = registrations::owned(&state.store, &user.tenant_id, &app_id).await.map_err(|e| CloudError::Page(e.to_string()))?;
@@ -262,15 +277,13 @@ async fn add_permission(State(state): State<Shared>, Path(app_id): Path<String>,
     render_registrations(&state, &user.tenant_id, Some(message)).await
 }
 
-async fn grant_consent(State(state): State<Shared>, Path(app_id): Path<String>, headers: HeaderMap) -> Result<Response> {
-    let user = signed_in!(state, headers, REGISTRATIONS);
+async fn grant_consent(State(state): State<Shared>, Path(app_id): Path<String>, ConsoleAdmin(user): ConsoleAdmin) -> Result<Response> {
     let app = registrations::owned(&state.store, &user.tenant_id, &app_id).await.map_err(|e| CloudError::Page(e.to_string()))?;
     crate::entra::consent::grant_admin_consent(&state.store, &user.tenant_id, &app, state.clock.now_ms()).await?;
     render_registrations(&state, &user.tenant_id, Some(format!("Admin consent granted for {}.", app.display_name))).await
 }
 
-async fn users_and_groups(State(state): State<Shared>, headers: HeaderMap) -> Result<Response> {
-    let user = signed_in!(state, headers, "/console/entra/users");
+async fn users_and_groups(State(state): State<Shared>, ConsoleAdmin(user): ConsoleAdmin) -> Result<Response> {
     let users: String = state
         .store
         .users(&user.tenant_id, None, "", 500)
@@ -299,8 +312,7 @@ async fn users_and_groups(State(state): State<Shared>, headers: HeaderMap) -> Re
     )
 }
 
-async fn devices(State(state): State<Shared>, headers: HeaderMap) -> Result<Response> {
-    let user = signed_in!(state, headers, "/console/entra/devices");
+async fn devices(State(state): State<Shared>, ConsoleAdmin(user): ConsoleAdmin) -> Result<Response> {
     let rows: String = state
         .store
         .devices(&user.tenant_id, None, "", 500)
@@ -331,8 +343,7 @@ async fn devices(State(state): State<Shared>, headers: HeaderMap) -> Result<Resp
     )
 }
 
-async fn conditional_access(State(state): State<Shared>, headers: HeaderMap) -> Result<Response> {
-    let user = signed_in!(state, headers, "/console/entra/conditional-access");
+async fn conditional_access(State(state): State<Shared>, ConsoleAdmin(user): ConsoleAdmin) -> Result<Response> {
     let rows: String = state
         .store
         .ca_policies(&user.tenant_id)
@@ -362,8 +373,7 @@ async fn conditional_access(State(state): State<Shared>, headers: HeaderMap) -> 
     )
 }
 
-async fn set_policy_state(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Result<Response> {
-    let user = signed_in!(state, headers, "/console/entra/conditional-access");
+async fn set_policy_state(State(state): State<Shared>, ConsoleAdmin(user): ConsoleAdmin, body: Bytes) -> Result<Response> {
     let f = form(&body);
     let (Some(id), Some(new_state)) = (f.get("id"), f.get("state")) else {
         return Err(CloudError::Page("Choose a policy and a state.".into()));
@@ -377,8 +387,7 @@ async fn set_policy_state(State(state): State<Shared>, headers: HeaderMap, body:
     Ok(Redirect::to("/console/entra/conditional-access").into_response())
 }
 
-async fn sign_in_logs(State(state): State<Shared>, headers: HeaderMap) -> Result<Response> {
-    let user = signed_in!(state, headers, "/console/entra/sign-in-logs");
+async fn sign_in_logs(State(state): State<Shared>, ConsoleAdmin(user): ConsoleAdmin) -> Result<Response> {
     let rows: String = state
         .store
         .sign_ins(&user.tenant_id, 200)

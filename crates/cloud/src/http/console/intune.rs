@@ -5,12 +5,11 @@ use crate::http::Bytes;
 use crate::intune::partner::PartnerState;
 use axum::Router;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use platform::html::{escape, page};
 
-use super::{admin, nav, signed_in};
+use super::{ConsoleAdmin, nav};
 use crate::Shared;
 use crate::entra::directory::User;
 use crate::error::Result;
@@ -30,8 +29,7 @@ pub fn router() -> Router<Shared> {
 }
 
 /// The confirmation step of *Terminate*.
-async fn confirm_terminate(State(state): State<Shared>, headers: HeaderMap) -> Result<Response> {
-    let user = signed_in!(state, headers, TERMINATE_PAGE);
+async fn confirm_terminate(State(state): State<Shared>, ConsoleAdmin(user): ConsoleAdmin) -> Result<Response> {
     if !state.store.partner(&user.tenant_id).await?.is_some_and(|p| partner::connected(&p)) {
         return render_partner(&state, &user, Some("There is no connection to terminate.")).await;
     }
@@ -48,8 +46,7 @@ async fn confirm_terminate(State(state): State<Shared>, headers: HeaderMap) -> R
     .into_response())
 }
 
-async fn terminate(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Result<Response> {
-    let user = signed_in!(state, headers, TERMINATE_PAGE);
+async fn terminate(State(state): State<Shared>, ConsoleAdmin(user): ConsoleAdmin, body: Bytes) -> Result<Response> {
     if form(&body).get("confirm").map(String::as_str) != Some("yes") {
         return render_partner(&state, &user, Some("Terminate needs confirmation.")).await;
     }
@@ -64,11 +61,7 @@ async fn terminate(State(state): State<Shared>, headers: HeaderMap, body: Bytes)
     }
 }
 
-async fn partner_page(State(state): State<Shared>, headers: HeaderMap) -> Result<Response> {
-    let user = match admin(&state, &headers, PARTNER_PAGE).await? {
-        Ok(u) => u,
-        Err(r) => return Ok(r),
-    };
+async fn partner_page(State(state): State<Shared>, ConsoleAdmin(user): ConsoleAdmin) -> Result<Response> {
     render_partner(&state, &user, None).await
 }
 
@@ -123,11 +116,7 @@ async fn render_partner(state: &Shared, user: &User, message: Option<&str>) -> R
     .into_response())
 }
 
-async fn save_partner(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Result<Response> {
-    let user = match admin(&state, &headers, PARTNER_PAGE).await? {
-        Ok(u) => u,
-        Err(r) => return Ok(r),
-    };
+async fn save_partner(State(state): State<Shared>, ConsoleAdmin(user): ConsoleAdmin, body: Bytes) -> Result<Response> {
     let app_id = form(&body).get("app_id").map(|s| s.trim().to_ascii_lowercase()).unwrap_or_default();
     if !app_id.is_empty() && uuid::Uuid::parse_str(&app_id).is_err() {
         return render_partner(&state, &user, Some("The App ID must be a GUID, for example 00000000-0000-0000-0000-000000000000.")).await;
@@ -144,8 +133,7 @@ async fn save_partner(State(state): State<Shared>, headers: HeaderMap, body: Byt
 }
 
 /// Include / exclude user groups (exclusion wins), and *Evaluate*: how many users are in scope.
-async fn save_groups(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Result<Response> {
-    let user = signed_in!(state, headers, PARTNER_PAGE);
+async fn save_groups(State(state): State<Shared>, ConsoleAdmin(user): ConsoleAdmin, body: Bytes) -> Result<Response> {
     let f = form(&body);
     let now = state.clock.now_ms();
     let mut p = state.store.partner(&user.tenant_id).await?.unwrap_or_else(|| partner::new_partner(&user.tenant_id, now));
@@ -191,8 +179,7 @@ pub fn compliance_router() -> Router<Shared> {
 }
 
 /// Tenant administration › Connectors and tokens › Partner compliance management.
-async fn compliance_partners(State(state): State<Shared>, headers: HeaderMap) -> Result<Response> {
-    let user = signed_in!(state, headers, COMPLIANCE_PARTNERS);
+async fn compliance_partners(State(state): State<Shared>, ConsoleAdmin(user): ConsoleAdmin) -> Result<Response> {
     render_compliance_partners(&state, &user, None).await
 }
 
@@ -236,8 +223,7 @@ async fn render_compliance_partners(state: &Shared, user: &User, message: Option
         nav()))).into_response())
 }
 
-async fn add_compliance_partner(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Result<Response> {
-    let user = signed_in!(state, headers, COMPLIANCE_PARTNERS);
+async fn add_compliance_partner(State(state): State<Shared>, ConsoleAdmin(user): ConsoleAdmin, body: Bytes) -> Result<Response> {
     let f = form(&body);
     let (Some(app_id), Some(group)) = (f.get("app_id").filter(|v| !v.is_empty()), f.get("group").filter(|v| !v.is_empty())) else {
         return render_compliance_partners(&state, &user, Some("Choose a partner and a user group.")).await;

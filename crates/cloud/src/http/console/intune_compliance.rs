@@ -5,13 +5,12 @@ use std::collections::HashMap;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use platform::clock::ms_to_rfc3339;
 use platform::html::{escape, page};
 
-use super::{nav, signed_in};
+use super::{ConsoleAdmin, nav};
 use crate::Shared;
 use crate::error::{CloudError, Result};
 use crate::http::{Bytes, Path, form};
@@ -38,8 +37,7 @@ fn render(title: &str, body: String) -> Result<Response> {
     Ok(Html(page(title, &format!("{}{body}", nav()))).into_response())
 }
 
-async fn list(State(state): State<Shared>, headers: HeaderMap) -> Result<Response> {
-    let user = signed_in!(state, headers, POLICIES);
+async fn list(State(state): State<Shared>, ConsoleAdmin(user): ConsoleAdmin) -> Result<Response> {
     let groups = state.store.groups(&user.tenant_id).await?;
     let group_options: String =
         groups.iter().map(|(id, name)| format!("<option value=\"{}\">{}</option>", escape(id), escape(name))).collect();
@@ -94,8 +92,7 @@ async fn list(State(state): State<Shared>, headers: HeaderMap) -> Result<Respons
     )
 }
 
-async fn create(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Result<Response> {
-    let user = signed_in!(state, headers, POLICIES);
+async fn create(State(state): State<Shared>, ConsoleAdmin(user): ConsoleAdmin, body: Bytes) -> Result<Response> {
     let f = form(&body);
     let text = |k: &str| f.get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
     let number = |k: &str| -> Result<Option<i64>> {
@@ -128,8 +125,7 @@ async fn create(State(state): State<Shared>, headers: HeaderMap, body: Bytes) ->
     Ok(Redirect::to(POLICIES).into_response())
 }
 
-async fn assign(State(state): State<Shared>, Path(id): Path<String>, headers: HeaderMap, body: Bytes) -> Result<Response> {
-    let user = signed_in!(state, headers, POLICIES);
+async fn assign(State(state): State<Shared>, Path(id): Path<String>, ConsoleAdmin(user): ConsoleAdmin, body: Bytes) -> Result<Response> {
     let group = form(&body).get("group").cloned().filter(|g| !g.is_empty()).ok_or_else(|| CloudError::Page("Choose a group.".into()))?;
     let mut groups = state.store.policy_assignments(&id).await?;
     if !groups.contains(&group) {
@@ -139,8 +135,7 @@ async fn assign(State(state): State<Shared>, Path(id): Path<String>, headers: He
     Ok(Redirect::to(POLICIES).into_response())
 }
 
-async fn settings(State(state): State<Shared>, headers: HeaderMap) -> Result<Response> {
-    let user = signed_in!(state, headers, SETTINGS);
+async fn settings(State(state): State<Shared>, ConsoleAdmin(user): ConsoleAdmin) -> Result<Response> {
     let (no_policy, days) = state.store.compliance_settings(&user.tenant_id, state.config.no_policy_is_compliant).await?;
     render(
         "Compliance policy settings",
@@ -156,8 +151,7 @@ async fn settings(State(state): State<Shared>, headers: HeaderMap) -> Result<Res
     )
 }
 
-async fn save_settings(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Result<Response> {
-    let user = signed_in!(state, headers, SETTINGS);
+async fn save_settings(State(state): State<Shared>, ConsoleAdmin(user): ConsoleAdmin, body: Bytes) -> Result<Response> {
     let f = form(&body);
     let days: i64 = f
         .get("validity_days")
@@ -174,8 +168,7 @@ fn state_label(s: &str) -> &str {
     s.parse::<ComplianceState>().map_or(s, |c| c.label())
 }
 
-async fn dashboard(State(state): State<Shared>, headers: HeaderMap) -> Result<Response> {
-    let user = signed_in!(state, headers, DASHBOARD);
+async fn dashboard(State(state): State<Shared>, ConsoleAdmin(user): ConsoleAdmin) -> Result<Response> {
     let counts: String = state
         .store
         .compliance_counts(&user.tenant_id)
@@ -208,8 +201,7 @@ async fn dashboard(State(state): State<Shared>, headers: HeaderMap) -> Result<Re
     )
 }
 
-async fn device_report(State(state): State<Shared>, Path(device_id): Path<String>, headers: HeaderMap) -> Result<Response> {
-    let user = signed_in!(state, headers, DASHBOARD);
+async fn device_report(State(state): State<Shared>, Path(device_id): Path<String>, ConsoleAdmin(user): ConsoleAdmin) -> Result<Response> {
     let m = state
         .store
         .managed_device(&device_id)

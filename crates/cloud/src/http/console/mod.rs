@@ -4,8 +4,10 @@
 use super::Query;
 use crate::http::Bytes;
 use axum::Router;
+use axum::extract::FromRequestParts;
 use axum::extract::State;
-use axum::http::{HeaderMap, header};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use platform::html::{escape, page};
@@ -19,7 +21,7 @@ pub use intune::PARTNER_PAGE;
 use super::{cookie, form};
 use crate::Shared;
 use crate::entra::directory::User;
-use crate::error::Result;
+use crate::error::{CloudError, Result};
 
 const SESSION_COOKIE: &str = "cloud_console";
 
@@ -52,39 +54,57 @@ fn nav() -> String {
     format!("<nav>{links}</nav>")
 }
 
-/// The signed-in admin for a page handler, or the response to send instead.
-macro_rules! signed_in {
-    ($state:expr, $headers:expr, $here:expr) => {
-        match super::admin(&$state, &$headers, &$here).await? {
-            Ok(u) => u,
-            Err(r) => return Ok(r),
-        }
-    };
-}
-pub(crate) use signed_in;
+/// A Global Administrator signed in to the consoles. Rejection: a redirect to the
+/// sign-in page that comes back here (a page's own address; for a form's POST, the page
+/// the form was on, from `Referer`), or 403 for a user who is not an administrator.
+pub(crate) struct ConsoleAdmin(pub User);
 
-/// The signed-in admin, or a redirect to the sign-in page.
-pub(crate) async fn admin(state: &Shared, headers: &HeaderMap, here: &str) -> Result<Result<User, Response>> {
-    let to_login = || {
-        Redirect::to(&format!("/console/login?next={}", url::form_urlencoded::byte_serialize(here.as_bytes()).collect::<String>()))
-            .into_response()
-    };
-    let Some(token) = cookie(headers, SESSION_COOKIE) else {
-        return Ok(Err(to_login()));
-    };
-    let digest = platform::secrets::digest_hex(&token);
-    let Some(user_id) = state.store.console_session_user(&digest, state.clock.now_ms()).await? else {
-        return Ok(Err(to_login()));
-    };
-    match state.store.user(&user_id).await? {
-        Some(u) if u.global_admin != 0 => Ok(Ok(u)),
-        Some(_) => Ok(Err((
-            axum::http::StatusCode::FORBIDDEN,
-            Html(page("Access denied", "<h1>Access denied</h1><p>Only administrators of the tenant may use the admin centers.</p>")),
-        )
-            .into_response())),
-        None => Ok(Err(to_login())),
+impl FromRequestParts<Shared> for ConsoleAdmin {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, Response> {
+        let to_login = || {
+            let here = return_address(parts);
+            Redirect::to(&format!("/console/login?next={}", url::form_urlencoded::byte_serialize(here.as_bytes()).collect::<String>()))
+                .into_response()
+        };
+        let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else {
+            return Err(to_login());
+        };
+        let digest = platform::secrets::digest_hex(&token);
+        let internal = |e: CloudError| e.into_response();
+        let Some(user_id) = state.store.console_session_user(&digest, state.clock.now_ms()).await.map_err(internal)? else {
+            return Err(to_login());
+        };
+        match state.store.user(&user_id).await.map_err(internal)? {
+            Some(u) if u.global_admin != 0 => Ok(ConsoleAdmin(u)),
+            Some(_) => Err((
+                StatusCode::FORBIDDEN,
+                Html(page("Access denied", "<h1>Access denied</h1><p>Only administrators of the tenant may use the admin centers.</p>")),
+            )
+                .into_response()),
+            None => Err(to_login()),
+        }
     }
+}
+
+/// Where the sign-in returns to: this page for a GET; for a form's POST, the console page
+/// the form was on (`Referer`), else the console's home.
+fn return_address(parts: &Parts) -> String {
+    if parts.method == axum::http::Method::GET {
+        return parts.uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/console".into());
+    }
+    parts
+        .headers
+        .get(header::REFERER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|r| url::Url::parse(r).ok())
+        .map(|u| match u.query() {
+            Some(q) => format!("{}?{q}", u.path()),
+            None => u.path().to_string(),
+        })
+        .filter(|p| p.starts_with("/console"))
+        .unwrap_or_else(|| "/console".into())
 }
 
 #[derive(serde::Deserialize)]
@@ -133,10 +153,6 @@ async fn login(State(state): State<Shared>, body: Bytes) -> Result<Response> {
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&next)).into_response())
 }
 
-async fn home(State(state): State<Shared>, headers: HeaderMap) -> Result<Response> {
-    let user = match admin(&state, &headers, "/console").await? {
-        Ok(u) => u,
-        Err(r) => return Ok(r),
-    };
+async fn home(ConsoleAdmin(user): ConsoleAdmin) -> Result<Response> {
     Ok(Html(page("Admin centers", &format!("{}<h1>Admin centers</h1><p>Signed in as {}</p>", nav(), escape(&user.upn)))).into_response())
 }

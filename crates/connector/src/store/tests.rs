@@ -1,0 +1,100 @@
+//! The store on its own, against an in-memory SQLite database: states go in as enums and
+//! come back as the same enums, history and queues answer what was written.
+
+use partner::outcome::ItemOutcome;
+use wire::connector_api::{LinkStatus, OutcomeStatus};
+
+use super::*;
+
+async fn store() -> Store {
+    Store::connect(&platform::db::memory_url()).await.unwrap()
+}
+
+fn link(id: &str, instance_id: &str) -> LinkRow {
+    LinkRow {
+        id: id.into(),
+        instance_id: instance_id.into(),
+        cloud: "local".into(),
+        tenant_id: Some("tenant".into()),
+        status: LinkStatus::AwaitingConsent,
+        landing_page: "{\"kind\":\"registration\"}".into(),
+        return_url: "https://mdm.example/ca".into(),
+        checks: "[]".into(),
+        last_tested_ms: None,
+    }
+}
+
+async fn instance(store: &Store) -> String {
+    let row = InstanceRow {
+        id: String::new(),
+        external_id: "ext".into(),
+        name: "Instance".into(),
+        url: "https://mdm.example/i/a".into(),
+        version: "11.0.0".into(),
+    };
+    store.upsert_instance(&row, "digest", 1).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_links_states_and_history_round_trip() {
+    let store = store().await;
+    let instance_id = instance(&store).await;
+    let mut l = link("link-1", &instance_id);
+    store.insert_link(&l, 1).await.unwrap();
+    l.status = LinkStatus::Active;
+    store.update_link(&l, "confirmed", 2).await.unwrap();
+    // Saving without a change of state writes no history.
+    store.update_link(&l, "saved again", 3).await.unwrap();
+    let history = store.link_history("link-1").await.unwrap();
+    assert_eq!(history, [(1, LinkStatus::AwaitingConsent, "link created".to_string()), (2, LinkStatus::Active, "confirmed".to_string())]);
+    assert_eq!(store.link("link-1").await.unwrap().unwrap().status, LinkStatus::Active);
+    assert_eq!(store.links_with_status(LinkStatus::Active).await.unwrap().len(), 1);
+    assert!(store.links_with_status(LinkStatus::Failing).await.unwrap().is_empty());
+    assert_eq!(store.set_active_links_status("tenant", LinkStatus::Terminated, "terminated in Intune", 4).await.unwrap(), 1);
+    assert_eq!(store.link("link-1").await.unwrap().unwrap().status, LinkStatus::Terminated);
+}
+
+#[tokio::test]
+async fn messages_are_due_by_state_and_time() {
+    let store = store().await;
+    let message = MessageRow {
+        message_id: "m-1".into(),
+        tenant_id: "tenant".into(),
+        cloud: "local".into(),
+        body: "{}".into(),
+        status: MessageState::Upload,
+        attempts: 0,
+        next_attempt_ms: 10,
+    };
+    let mut txn = store.begin().await.unwrap();
+    tx::insert_message(&mut txn, &message, 1).await.unwrap();
+    txn.commit().await.unwrap();
+    assert!(store.messages_due(MessageState::Upload, 9, 10).await.unwrap().is_empty(), "not due before its time");
+    let due = store.messages_due(MessageState::Upload, 10, 10).await.unwrap();
+    assert_eq!((due.len(), due[0].status), (1, MessageState::Upload));
+    store.reschedule_message("m-1", MessageState::Poll, 1, 20, None).await.unwrap();
+    assert!(store.messages_due(MessageState::Upload, 30, 10).await.unwrap().is_empty());
+    assert_eq!(store.messages_due(MessageState::Poll, 30, 10).await.unwrap()[0].attempts, 1);
+}
+
+#[tokio::test]
+async fn outcomes_come_back_in_order_with_their_status() {
+    let store = store().await;
+    let instance_id = instance(&store).await;
+    let mut txn = store.begin().await.unwrap();
+    let stale =
+        ItemOutcome { status: OutcomeStatus::Stale, detail: Some("newer".into()), compliance_state: None, compliance_reasons: vec![] };
+    let accepted = ItemOutcome {
+        status: OutcomeStatus::Accepted,
+        detail: None,
+        compliance_state: Some("compliant".into()),
+        compliance_reasons: vec![],
+    };
+    tx::insert_outcome(&mut txn, &instance_id, "7", 1, &stale, 5).await.unwrap();
+    tx::insert_outcome(&mut txn, &instance_id, "7", 2, &accepted, 6).await.unwrap();
+    txn.commit().await.unwrap();
+    let outcomes = store.outcomes(&instance_id, 0, 10).await.unwrap();
+    let statuses: Vec<_> = outcomes.iter().map(|o| (o.sequence, o.status)).collect();
+    assert_eq!(statuses, [(1, OutcomeStatus::Stale), (2, OutcomeStatus::Accepted)]);
+    assert_eq!(store.outcomes(&instance_id, outcomes[0].seq, 10).await.unwrap().len(), 1, "after a cursor, only later ones");
+}

@@ -1,0 +1,54 @@
+//! The store on its own, against an in-memory SQLite database: an instance's Conditional
+//! Access settings, the connection status as an enum, and the change-management log.
+
+use std::sync::Arc;
+
+use super::*;
+
+async fn store_with_instance() -> (Store, String) {
+    let store = Store::connect(&platform::db::memory_url(), Arc::new(platform::secrets::SecretBox::ephemeral())).await.unwrap();
+    let instance = InstanceRow {
+        id: "instance-1".into(),
+        slug: "hq".into(),
+        name: "HQ".into(),
+        version: "11.0.0".into(),
+        invitation: "invite".into(),
+        connector_instance_id: None,
+        connector_credential: None,
+    };
+    store.insert_instance(&instance, 1).await.unwrap();
+    (store, instance.id)
+}
+
+#[tokio::test]
+async fn an_instance_without_settings_is_not_configured() {
+    let (store, id) = store_with_instance().await;
+    let ca = store.ca(&id).await.unwrap();
+    assert_eq!((ca.link_status, ca.settings.enabled, ca.link_id), (CaStatus::NotConfigured, false, None));
+    assert_eq!(store.instance_by_slug("hq").await.unwrap().map(|i| i.name), Some("HQ".into()));
+}
+
+#[tokio::test]
+async fn the_connection_state_changes_only_for_the_current_link() {
+    let (store, id) = store_with_instance().await;
+    let mut ca = store.ca(&id).await.unwrap();
+    ca.settings.enabled = true;
+    ca.link_id = Some("link-1".into());
+    ca.link_status = CaStatus::AwaitingConsent;
+    store.save_ca(&id, &ca, 2).await.unwrap();
+    assert!(!store.set_link_state(&id, "link-0", CaStatus::Active, "[]", 3).await.unwrap(), "an older link changes nothing");
+    assert_eq!(store.ca(&id).await.unwrap().link_status, CaStatus::AwaitingConsent);
+    assert!(store.set_link_state(&id, "link-1", CaStatus::Active, "[{\"name\":\"token\"}]", 4).await.unwrap());
+    let saved = store.ca(&id).await.unwrap();
+    assert_eq!((saved.link_status, saved.checks.as_str()), (CaStatus::Active, "[{\"name\":\"token\"}]"));
+}
+
+#[tokio::test]
+async fn the_change_log_is_newest_first_and_filtered_by_object_type() {
+    let (store, id) = store_with_instance().await;
+    store.log_change(&id, 1, "admin", "Conditional Access", "Cloud Connector", "Save", "enabled").await.unwrap();
+    store.log_change(&id, 2, "admin", "API Client", "reader", "Create", "").await.unwrap();
+    let all: Vec<_> = store.change_log(&id, "").await.unwrap().into_iter().map(|r| r.object_type).collect();
+    assert_eq!(all, ["API Client", "Conditional Access"]);
+    assert_eq!(store.change_log(&id, "Conditional Access").await.unwrap().len(), 1);
+}
