@@ -179,10 +179,7 @@ pub async fn remove_manual_integration(stack: &Stack, slug: &str, app_id: &str) 
     let b = cloud_console_sign_in(stack).await?;
     let list = b.get(&format!("{}/console/entra/enterprise-applications", stack.cloud.url())).await?;
     // The row of the app: a link to its page, then its Application ID.
-    let row_end = list.body.find(app_id).context("the manual app is not listed")?;
-    let href_at = list.body[..row_end].rfind("href=\"").context("no link")? + "href=\"".len();
-    let href_end = list.body[href_at..].find('"').context("unterminated link")? + href_at;
-    let page = format!("{}{}", stack.cloud.url(), &list.body[href_at..href_end]);
+    let page = format!("{}{}", stack.cloud.url(), list.row_link("#applications tr", app_id).context("the manual app is not listed")?);
     b.post_form(&format!("{page}/delete"), &[("confirm", "yes")]).await?;
     Ok(())
 }

@@ -4,6 +4,7 @@
 
 use anyhow::{Context, bail};
 use reqwest::header::LOCATION;
+use scraper::{Html, Selector};
 
 pub struct Browser {
     http: reqwest::Client,
@@ -17,22 +18,47 @@ pub struct Page {
 }
 
 impl Page {
-    /// The `action` of the first form on the page, made absolute.
-    pub fn form_action(&self) -> anyhow::Result<String> {
-        let start = self.body.find("action=\"").context("the page has no form")? + "action=\"".len();
-        let end = self.body[start..].find('"').context("unterminated form action")? + start;
-        let action = self.body[start..end].replace("&amp;", "&");
-        Ok(url::Url::parse(&self.url)?.join(&action)?.to_string())
+    /// The page read by an HTML parser.
+    pub fn document(&self) -> Html {
+        Html::parse_document(&self.body)
     }
 
-    /// Text of the element with `id`.
-    pub fn element_text(&self, id: &str) -> Option<String> {
-        let marker = format!("id=\"{id}\"");
-        let at = self.body.find(&marker)?;
-        let start = self.body[at..].find('>')? + at + 1;
-        let end = self.body[start..].find('<')? + start;
-        Some(self.body[start..end].trim().to_string())
+    /// The `action` of the first form on the page that names one, made absolute.
+    pub fn form_action(&self) -> anyhow::Result<String> {
+        let document = self.document();
+        let action =
+            document.select(&selector("form[action]")).next().and_then(|f| f.value().attr("action")).context("the page has no form")?;
+        Ok(url::Url::parse(&self.url)?.join(action)?.to_string())
     }
+
+    /// Text of the element with `id`, trimmed.
+    pub fn element_text(&self, id: &str) -> Option<String> {
+        self.texts(&format!("[id=\"{id}\"]")).into_iter().next()
+    }
+
+    /// The trimmed text of every element `css` selects, in document order.
+    pub fn texts(&self, css: &str) -> Vec<String> {
+        self.document().select(&selector(css)).map(|e| e.text().collect::<String>().trim().to_string()).collect()
+    }
+
+    /// The link (`href`, as written) in the first table row `rows_css` selects that has a
+    /// cell whose whole text is `text`.
+    pub fn row_link(&self, rows_css: &str, text: &str) -> Option<String> {
+        let document = self.document();
+        let cell = selector("td");
+        let row = document.select(&selector(rows_css)).find(|r| r.select(&cell).any(|c| c.text().collect::<String>().trim() == text))?;
+        row.select(&selector("a[href]")).next()?.value().attr("href").map(str::to_string)
+    }
+
+    /// The `attribute` of every element `css` selects that has it, in document order.
+    pub fn attributes(&self, css: &str, attribute: &str) -> Vec<String> {
+        self.document().select(&selector(css)).filter_map(|e| e.value().attr(attribute).map(str::to_string)).collect()
+    }
+}
+
+/// A CSS selector written in this crate; one that does not parse is a bug here.
+fn selector(css: &str) -> Selector {
+    Selector::parse(css).unwrap_or_else(|e| panic!("selector {css:?}: {e}"))
 }
 
 impl Browser {

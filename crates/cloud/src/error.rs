@@ -137,7 +137,7 @@ impl IntoResponse for CloudError {
                 StatusCode::BAD_REQUEST,
                 Html(platform::html::page(
                     "Sign in",
-                    &format!("<h1>Sorry, but we're having trouble signing you in.</h1><p>{}</p>", platform::html::escape(&message)),
+                    platform::html::html! { h1 { "Sorry, but we're having trouble signing you in." } p { (message) } },
                 )),
             )
                 .into_response(),

@@ -50,7 +50,7 @@ impl IntoResponse for MdmError {
                 (code, [(header::CACHE_CONTROL, "no-store")], axum::Json(body)).into_response()
             }
             MdmError::Page(message) => {
-                let body = platform::html::page("Error", &format!("<h1>Error</h1><p>{}</p>", platform::html::escape(message)));
+                let body = platform::html::page("Error", platform::html::html! { h1 { "Error" } p { (message) } });
                 (StatusCode::BAD_REQUEST, Html(body)).into_response()
             }
             MdmError::Db(_) | MdmError::Internal(_) => {

@@ -53,7 +53,7 @@ async fn compliance_partner_verdicts_reach_entra() {
         .unwrap();
     assert_eq!(resp.status(), 200);
     let page = console.get(&url).await.unwrap();
-    assert!(page.body.contains(">Active<"), "{}", page.body);
+    assert!(page.texts(".partner-status").contains(&"Active".to_string()), "{}", page.body);
     let token = t.test_client_token().await;
     let (_, partners) = t.graph_get(&token, "deviceManagement/complianceManagementPartners").await;
     assert_eq!(partners["value"][0]["partnerState"], "enabled");

@@ -133,9 +133,8 @@ async fn scheduled_health_retests_notice_permission_drift_and_the_instance_shows
     admin_steps::connect_instance(&t, "hq").await.unwrap();
     let b = admin_steps::cloud_console_sign_in(&t).await.unwrap();
     let list = b.get(&format!("{}/console/entra/enterprise-applications", t.cloud.url())).await.unwrap();
-    let end = list.body.find("\">Cloud Connector</a>").unwrap();
-    let start = list.body[..end].rfind("href=\"").unwrap() + "href=\"".len();
-    let action = format!("{}{}/permissions", t.cloud.url(), &list.body[start..end]);
+    let page = list.row_link("#applications tr", "Cloud Connector").expect("Cloud Connector listed");
+    let action = format!("{}{page}/permissions", t.cloud.url());
     let intune_role =
         [("resource", wire::ids::INTUNE_APP_ID), ("kind", "Application"), ("value", wire::ids::ROLE_UPDATE_DEVICE_ATTRIBUTES)];
     let with = |action: &'static str| {

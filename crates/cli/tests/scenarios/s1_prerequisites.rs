@@ -17,7 +17,7 @@ async fn s1_connect_is_refused_with_the_missing_piece_named() {
     // The account lacks the Conditional Access privilege.
     let b = admin_steps::mdm_sign_in(&t, "limited").await.unwrap();
     let page = admin_steps::mdm_connect(&t, &b, "limited", "registration", "").await.unwrap();
-    assert!(page.element_text("message").unwrap().contains("lacks the &quot;Conditional Access&quot; privilege"), "{}", page.body);
+    assert!(page.element_text("message").unwrap().contains("lacks the \"Conditional Access\" privilege"), "{}", page.body);
 
     // A custom landing page must be an absolute https URL.
     let b = admin_steps::mdm_sign_in(&t, "hq").await.unwrap();

@@ -41,10 +41,7 @@ async fn remove_in_intune_and_entra(t: &TestStack, app_id: &str) {
     admin_steps::intune_set_app_id(t, "").await.unwrap();
     let b = admin_steps::cloud_console_sign_in(t).await.unwrap();
     let list = b.get(&format!("{}/console/entra/enterprise-applications", t.cloud.url())).await.unwrap();
-    let row = list.body.find(app_id).expect("the manual app is listed");
-    let href = list.body[..row].rfind("href=\"").unwrap() + "href=\"".len();
-    let end = list.body[href..].find('"').unwrap() + href;
-    let page = format!("{}{}", t.cloud.url(), &list.body[href..end]);
+    let page = format!("{}{}", t.cloud.url(), list.row_link("#applications tr", app_id).expect("the manual app is listed"));
     b.post_form(&format!("{page}/delete"), &[("confirm", "yes")]).await.unwrap();
     let list = b.get(&format!("{}/console/entra/enterprise-applications", t.cloud.url())).await.unwrap();
     assert!(!list.body.contains(app_id), "the app is gone from Enterprise applications");

@@ -9,10 +9,7 @@ use crate::harness::{TestStack, spawn};
 /// The Entra console page of the tenant's "Cloud Connector" enterprise application.
 async fn cloud_connector_page(t: &TestStack, b: &Browser) -> String {
     let list = b.get(&format!("{}/console/entra/enterprise-applications", t.cloud.url())).await.unwrap();
-    let marker = "\">Cloud Connector</a>";
-    let end = list.body.find(marker).expect("Cloud Connector listed");
-    let start = list.body[..end].rfind("href=\"").unwrap() + "href=\"".len();
-    format!("{}{}", t.cloud.url(), &list.body[start..end])
+    format!("{}{}", t.cloud.url(), list.row_link("#applications tr", "Cloud Connector").expect("Cloud Connector listed"))
 }
 
 async fn confirm(t: &TestStack, slug: &str) -> serde_json::Value {
@@ -84,7 +81,7 @@ async fn s8_modified_permissions_and_deleted_apps_are_reported_by_confirm() {
 
     // S2 step 3: deleting the enterprise application revokes the connector at once.
     let page = b.post_form(&format!("{app_page}/delete"), &[("confirm", "yes")]).await.unwrap();
-    assert!(!page.body.contains(">Cloud Connector</a>"), "still listed");
+    assert!(page.row_link("#applications tr", "Cloud Connector").is_none(), "still listed");
     let ca = confirm(&t, "hq").await;
     let token = check(&ca, "token");
     assert_eq!(token["passed"], false);

@@ -1,6 +1,8 @@
-//! The Entra ID side of the cloud: directory, tokens, consent, device registration.
+//! The Entra ID side of the cloud: directory, client authentication, sign-in and
+//! Conditional Access, tokens, consent, device registration.
 
 pub mod assertions;
+pub mod clients;
 pub mod conditional_access;
 pub mod consent;
 pub mod devices;

@@ -10,7 +10,7 @@ use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use platform::html::{escape, page};
+use platform::html::{html, page};
 
 use super::login::{sign_in_page, with_params};
 use super::{Path, Query, form};
@@ -130,20 +130,15 @@ pub async fn sign_in(State(state): State<Shared>, Path(id): Path<String>, header
     let proof = headers.get(DEVICE_CREDENTIAL_HEADER).and_then(|v| v.to_str().ok());
     let decision = sign_in::decide(&state.store, &user, &app, proof, now).await?;
     if decision.outcome != Outcome::Granted {
-        let link = decision
-            .partner_url
-            .map(|u| format!("<p><a id=\"partner-link\" href=\"{}\">Continue</a> to get your device ready.</p>", escape(&u)))
-            .unwrap_or_default();
-        let code = decision.outcome.aadsts();
         return Ok(Html(page(
             "You can't get there from here",
-            &format!(
-                "<h1>You can't get there from here</h1><p id=\"error-code\">AADSTS{code}</p><p>{}</p>{link}\
-             <p><small>User: {}{}</small></p>",
-                escape(decision.outcome.message()),
-                escape(&user.upn),
-                decision.device_id.map(|d| format!(" · Device: {}", escape(&d))).unwrap_or_default()
-            ),
+            html! {
+                h1 { "You can't get there from here" }
+                p id="error-code" { "AADSTS" (decision.outcome.aadsts()) }
+                p { (decision.outcome.message()) }
+                @if let Some(u) = &decision.partner_url { p { a id="partner-link" href=(u) { "Continue" } " to get your device ready." } }
+                p { small { "User: " (user.upn) @if let Some(d) = &decision.device_id { " · Device: " (d) } } }
+            },
         ))
         .into_response());
     }

@@ -10,11 +10,12 @@ use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use platform::html::{escape, page};
+use platform::html::{html, page};
 use serde_json::json;
 
 use super::form;
 use crate::Shared;
+use crate::entra::clients::{self, ClientCredential};
 use crate::entra::directory::{APPLICATION, Application, Tenant, User, first_party_resource, resource_of_scope};
 use crate::entra::sign_in::{self, Credentials, MULTI_TENANT_SEGMENTS};
 use crate::entra::tokens::{AccessClaims, token_lifetime_s};
@@ -97,7 +98,7 @@ async fn token(state: Shared, segment: String, headers: HeaderMap, body: Bytes, 
         "password" => {
             let user = password_user(&state, &segment, &form).await?;
             let client_id = form.get("client_id").ok_or_else(|| missing("client_id"))?;
-            let app = state.store.application(client_id).await?.ok_or_else(|| app_not_found(client_id, &user.tenant_id))?;
+            let app = state.store.application(client_id).await?.ok_or_else(|| clients::app_not_found(client_id, &user.tenant_id))?;
             if !app.public_client {
                 authenticate_client(&state, &tenant(&state, &user.tenant_id).await?, &segment, &form, &headers).await?;
             }
@@ -122,7 +123,7 @@ fn interactive_resource(scope: &str) -> String {
 
 async fn redeem_code(state: &Shared, segment: &str, form: &HashMap<String, String>, headers: &HeaderMap, v1: bool) -> Result<Response> {
     let client_id = form.get("client_id").ok_or_else(|| missing("client_id"))?;
-    let app = state.store.application(client_id).await?.ok_or_else(|| app_not_found(client_id, segment))?;
+    let app = state.store.application(client_id).await?.ok_or_else(|| clients::app_not_found(client_id, segment))?;
     let row = super::authorize::redeem(state, form).await?;
     let user = state
         .store
@@ -170,19 +171,9 @@ fn requested_resource(form: &HashMap<String, String>, v1: bool) -> Result<String
     })
 }
 
-fn app_not_found(client_id: &str, tenant: &str) -> CloudError {
-    CloudError::login(
-        "unauthorized_client",
-        700016,
-        format!(
-            "Application with identifier '{client_id}' was not found in the directory '{tenant}'. This can happen if the \
-         application has not been installed by the administrator of the tenant or consented to by any user in the tenant."
-        ),
-    )
-}
-
 /// Client authentication by secret (Basic header or body) or by a certificate-signed
-/// client assertion. Returns the app and `appidacr` (1 secret, 2 certificate).
+/// client assertion, read from the request; `entra::clients` decides. Returns the app and
+/// `appidacr`.
 async fn authenticate_client(
     state: &Shared,
     tenant: &Tenant,
@@ -190,23 +181,30 @@ async fn authenticate_client(
     form: &HashMap<String, String>,
     headers: &HeaderMap,
 ) -> Result<(Application, &'static str)> {
+    let now = state.clock.now_ms();
     if let Some(assertion) = form.get("client_assertion") {
-        return authenticate_by_assertion(state, tenant, segment, form, assertion).await;
+        if form.get("client_assertion_type").map(String::as_str) != Some(assertions::ASSERTION_TYPE) {
+            return Err(CloudError::login(
+                "invalid_request",
+                900144,
+                format!(
+                    "The request body must contain the parameter 'client_assertion_type' with the value '{}'.",
+                    assertions::ASSERTION_TYPE
+                ),
+            ));
+        }
+        let client_id = match form.get("client_id") {
+            Some(id) => id.clone(),
+            None => jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(assertion)
+                .ok()
+                .and_then(|d| d.claims["iss"].as_str().map(str::to_string))
+                .ok_or_else(|| missing("client_id"))?,
+        };
+        let audiences = assertion_audiences(state, tenant, segment);
+        let credential = ClientCredential::Assertion { client_id, assertion, audiences: &audiences };
+        return clients::authenticate(&state.store, tenant, credential, now).await;
     }
-    let basic = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "))
-        .and_then(|b| STANDARD.decode(b.trim()).ok())
-        .and_then(|b| String::from_utf8(b).ok())
-        // NUL cannot name a client (nor be stored on PostgreSQL): such a header is not read.
-        .filter(|s| !s.contains('\0'))
-        .and_then(|s| {
-            let (id, secret) = s.split_once(':')?;
-            let decode = |v: &str| url::form_urlencoded::parse(format!("v={v}").as_bytes()).next().map(|(_, v)| v.into_owned());
-            Some((decode(id)?, decode(secret)?))
-        });
-    let (client_id, secret) = match basic {
+    let (client_id, secret) = match basic_credentials(headers) {
         Some((id, secret)) => (id, Some(secret)),
         None => (form.get("client_id").cloned().ok_or_else(|| missing("client_id"))?, form.get("client_secret").cloned()),
     };
@@ -217,77 +215,37 @@ async fn authenticate_client(
             "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
         ));
     };
-    let app = state.store.application(&client_id).await?.ok_or_else(|| app_not_found(&client_id, &tenant.id))?;
-    let digest = platform::secrets::digest_hex(&secret);
-    let now = state.clock.now_ms();
-    let secrets = state.store.secrets(&app.app_id).await?;
-    match secrets.iter().find(|(d, _)| *d == digest) {
-        None => {
-            return Err(CloudError::login(
-                "invalid_client",
-                7000215,
-                format!(
-                    "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, \
-             not the client secret ID, for a secret added to app '{}'.",
-                    app.app_id
-                ),
-            ));
-        }
-        Some((_, expires)) if *expires <= now => {
-            return Err(CloudError::login(
-                "invalid_client",
-                7000222,
-                format!(
-                    "The provided client secret keys for app '{}' are expired. Visit the Azure portal to create new keys for your app.",
-                    app.app_id
-                ),
-            ));
-        }
-        Some(_) => {}
-    }
-    if state.store.service_principal(&tenant.id, &app.app_id).await?.is_none() {
-        return Err(app_not_found(&app.app_id, &tenant.id));
-    }
-    Ok((app, "1"))
+    clients::authenticate(&state.store, tenant, ClientCredential::Secret { client_id, secret }, now).await
 }
 
-async fn authenticate_by_assertion(
-    state: &Shared,
-    tenant: &Tenant,
-    segment: &str,
-    form: &HashMap<String, String>,
-    assertion: &str,
-) -> Result<(Application, &'static str)> {
-    if form.get("client_assertion_type").map(String::as_str) != Some(assertions::ASSERTION_TYPE) {
-        return Err(CloudError::login(
-            "invalid_request",
-            900144,
-            format!("The request body must contain the parameter 'client_assertion_type' with the value '{}'.", assertions::ASSERTION_TYPE),
-        ));
-    }
-    let client_id = match form.get("client_id") {
-        Some(id) => id.clone(),
-        None => jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(assertion)
-            .ok()
-            .and_then(|d| d.claims["iss"].as_str().map(str::to_string))
-            .ok_or_else(|| missing("client_id"))?,
-    };
-    let app = state.store.application(&client_id).await?.ok_or_else(|| app_not_found(&client_id, &tenant.id))?;
-    // This cloud's token endpoint, and the canonical one of each Microsoft cloud (the
-    // audience Microsoft documents, which clients configured for it sign).
+/// The client ID and secret of an `Authorization: Basic` header (each form-encoded, as
+/// RFC 6749 section 2.3.1 says). NUL cannot name a client (nor be stored on PostgreSQL):
+/// such a header is not read.
+fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let decoded = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|b| STANDARD.decode(b.trim()).ok())
+        .and_then(|b| String::from_utf8(b).ok())
+        .filter(|s| !s.contains('\0'))?;
+    let (id, secret) = decoded.split_once(':')?;
+    let decode = |v: &str| url::form_urlencoded::parse(format!("v={v}").as_bytes()).next().map(|(_, v)| v.into_owned());
+    Some((decode(id)?, decode(secret)?))
+}
+
+/// The token endpoint URLs a client assertion may name: this cloud's, and the canonical
+/// one of each Microsoft cloud (the audience Microsoft documents, which clients
+/// configured for it sign), by path segment, tenant ID and domain, v1 and v2.
+fn assertion_audiences(state: &Shared, tenant: &Tenant, segment: &str) -> Vec<String> {
     let roots: Vec<String> = std::iter::once(state.base_url.clone())
         .chain(wire::CloudProfile::NAMES.iter().filter_map(|n| wire::CloudProfile::builtin(n)).map(|p| p.authority))
         .collect();
-    let audiences: Vec<String> = roots
+    roots
         .iter()
         .flat_map(|base| [segment, tenant.id.as_str(), tenant.domain.as_str()].map(|s| (base.clone(), s.to_string())))
         .flat_map(|(base, s)| [format!("{base}/{s}/oauth2/v2.0/token"), format!("{base}/{s}/oauth2/token")])
-        .collect();
-    assertions::verify(&state.store, &app.app_id, assertion, &audiences, state.clock.now_ms()).await?;
-    if state.store.service_principal(&tenant.id, &app.app_id).await?.is_none() {
-        return Err(app_not_found(&app.app_id, &tenant.id));
-    }
-    Ok((app, "2"))
+        .collect()
 }
 
 async fn app_token_claims(state: &Shared, tenant: &Tenant, app: &Application, acr: &str, resource: &str) -> Result<AccessClaims> {
@@ -307,7 +265,8 @@ async fn app_token_claims(state: &Shared, tenant: &Tenant, app: &Application, ac
     if fp.app_id == wire::ids::INTUNE_APP_ID && tenant.intune_licence == 0 {
         return Err(not_found());
     }
-    let sp = state.store.service_principal(&tenant.id, &app.app_id).await?.ok_or_else(|| app_not_found(&app.app_id, &tenant.id))?;
+    let sp =
+        state.store.service_principal(&tenant.id, &app.app_id).await?.ok_or_else(|| clients::app_not_found(&app.app_id, &tenant.id))?;
     let roles = state
         .store
         .grants(&sp.id)
@@ -446,18 +405,18 @@ pub async fn admin_consent(State(state): State<Shared>, Path(segment): Path<Stri
 
 /// The identity platform's sign-in page; `action` receives `login` and `passwd`.
 pub(crate) fn sign_in_page(action: &str, app_name: &str, error: Option<&str>) -> String {
-    let error = error.map(|e| format!("<p class=\"bad\" id=\"error\">{}</p>", escape(e))).unwrap_or_default();
     page(
         "Sign in to your account",
-        &format!(
-            "<h1>Sign in</h1><p>to continue to <b>{}</b></p>{error}\
-         <form method=\"post\" action=\"{}\">\
-         <label>Email, phone, or Skype <input name=\"login\" type=\"email\" required></label><br>\
-         <label>Password <input name=\"passwd\" type=\"password\" required></label><br>\
-         <button type=\"submit\">Sign in</button></form>",
-            escape(app_name),
-            escape(action)
-        ),
+        html! {
+            h1 { "Sign in" }
+            p { "to continue to " b { (app_name) } }
+            @if let Some(e) = error { p class="bad" id="error" { (e) } }
+            form method="post" action=(action) {
+                label { "Email, phone, or Skype " input name="login" type="email" required; } br;
+                label { "Password " input name="passwd" type="password" required; } br;
+                button type="submit" { "Sign in" }
+            }
+        },
     )
 }
 
@@ -523,17 +482,21 @@ pub async fn consent_sign_in(State(state): State<Shared>, Path(id): Path<String>
     }
     state.store.set_consent_user(&id, &user.id).await?;
     let tenant = tenant(&state, &user.tenant_id).await?;
-    let permissions: String = app
-        .required_permissions
-        .iter()
-        .map(|p| format!("<li>{} <small>({}, {})</small></li>", escape(permission_label(&p.value)), escape(&p.value), escape(&p.kind)))
-        .collect();
-    Ok(Html(page("Permissions requested", &format!(
-        "<h1>Permissions requested</h1><p><b>{}</b> wants permission for <b>{}</b> (signed in as {}):</p><ul id=\"permissions\">{permissions}</ul>\
-         <p>Accepting grants these permissions for every user of the organization.</p>\
-         <form method=\"post\" action=\"/consent/{}/decide\"><button name=\"decision\" value=\"accept\">Accept</button> \
-         <button name=\"decision\" value=\"cancel\">Cancel</button></form>",
-        escape(&app.display_name), escape(&tenant.display_name), escape(&user.upn), escape(&id)))).into_response())
+    Ok(Html(page(
+        "Permissions requested",
+        html! {
+            h1 { "Permissions requested" }
+            p { b { (app.display_name) } " wants permission for " b { (tenant.display_name) } " (signed in as " (user.upn) "):" }
+            ul id="permissions" {
+                @for p in &app.required_permissions { li { (permission_label(&p.value)) " " small { "(" (p.value) ", " (p.kind) ")" } } }
+            }
+            p { "Accepting grants these permissions for every user of the organization." }
+            form method="post" action={ "/consent/" (id) "/decide" } {
+                button name="decision" value="accept" { "Accept" } " " button name="decision" value="cancel" { "Cancel" }
+            }
+        },
+    ))
+    .into_response())
 }
 
 pub async fn consent_decide(State(state): State<Shared>, Path(id): Path<String>, body: Bytes) -> Result<Response> {

@@ -357,8 +357,8 @@ pub async fn assign_partner_policy(
     Ok(axum::http::StatusCode::NO_CONTENT)
 }
 
-/// A manual connection uses the tenant's own (single-tenant) app and serves one instance:
-/// while it is connected, another instance provisioning with that app is refused.
+/// Refuses another instance's provisioning while a manual connection is connected
+/// (`partner::manual_connection_taken`).
 async fn one_instance_for_manual(
     state: &Shared,
     tenant_id: &str,
@@ -368,18 +368,10 @@ async fn one_instance_for_manual(
 ) -> Result<()> {
     let single_tenant =
         state.store.application(app_id).await?.is_some_and(|a| a.owner_tenant_id.as_deref() == Some(tenant_id) && !a.multi_tenant);
-    let connected = partner::connected(p);
-    if single_tenant && connected && p.enrollment_url.is_some() && p.enrollment_url.as_deref() != enrollment_url {
-        return Err(CloudError::conflict(
-            "ManualConnectionInUse",
-            format!(
-                "A manual connection (single-tenant app) serves one instance per tenant, and this tenant is connected to the instance at {}. \
-                 Use the Cloud Connector to connect several instances.",
-                p.enrollment_url.clone().unwrap_or_default()
-            ),
-        ));
+    match partner::manual_connection_taken(p, single_tenant, enrollment_url) {
+        Some(why) => Err(CloudError::conflict("ManualConnectionInUse", why)),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Test mode only: records the request and injects the next planned fault.

@@ -99,6 +99,20 @@ pub fn set_app_id(p: &mut PartnerRow, app_id: Option<String>, now_ms: i64) {
 
 /// `PartnerTenants` with `Provisioned: 1`: the partner is Active, and a pending
 /// termination inside its 24-hour window is cancelled.
+/// A manual connection uses the tenant's own single-tenant app and serves one instance:
+/// while it is connected, another instance (another enrollment URL) provisioning with
+/// that app is refused. Returns why, naming the instance it serves.
+pub fn manual_connection_taken(p: &PartnerRow, single_tenant_app: bool, enrollment_url: Option<&str>) -> Option<String> {
+    let other_instance = p.enrollment_url.is_some() && p.enrollment_url.as_deref() != enrollment_url;
+    (single_tenant_app && connected(p) && other_instance).then(|| {
+        format!(
+            "A manual connection (single-tenant app) serves one instance per tenant, and this tenant is connected to the instance at {}. \
+             Use the Cloud Connector to connect several instances.",
+            p.enrollment_url.clone().unwrap_or_default()
+        )
+    })
+}
+
 pub fn provision(p: &mut PartnerRow, enrollment_url: Option<String>, remediation_url: Option<String>, now_ms: i64) {
     p.provisioned = wire::partner::PROVISIONED as i64;
     p.enrollment_url = enrollment_url;
@@ -177,5 +191,16 @@ mod tests {
         provision(&mut p, None, None, Duration::hours(25).num_milliseconds());
         assert_eq!(p.partner_state, PartnerState::Enabled);
         assert!(p.removal_at_ms.is_some());
+    }
+
+    #[test]
+    fn a_manual_connection_serves_one_instance() {
+        let mut p = new_partner("t", 0);
+        provision(&mut p, Some("https://mdm.example/i/hq".into()), None, 1);
+        assert!(manual_connection_taken(&p, true, Some("https://mdm.example/i/labs")).is_some_and(|why| why.contains("/i/hq")));
+        assert!(manual_connection_taken(&p, true, Some("https://mdm.example/i/hq")).is_none(), "the same instance again");
+        assert!(manual_connection_taken(&p, false, Some("https://mdm.example/i/labs")).is_none(), "a multi-tenant app serves several");
+        terminate(&mut p, 2);
+        assert!(manual_connection_taken(&p, true, Some("https://mdm.example/i/labs")).is_none(), "no longer connected");
     }
 }

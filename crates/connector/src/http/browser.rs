@@ -71,8 +71,11 @@ pub async fn route(
     let Some(link) = link else {
         return Ok(Html(platform::html::page(
             "Register your Mac",
-            "<h1>Register your Mac</h1><p>Your organization manages Macs with more than one device-management server. \
-             Open Self Service on your Mac and run the registration from there.</p>",
+            platform::html::html! {
+                h1 { "Register your Mac" }
+                p { "Your organization manages Macs with more than one device-management server. \
+                     Open Self Service on your Mac and run the registration from there." }
+            },
         ))
         .into_response());
     };

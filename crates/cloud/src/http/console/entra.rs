@@ -5,12 +5,12 @@
 use crate::http::Bytes;
 use axum::Router;
 use axum::extract::State;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use platform::clock::ms_to_rfc3339;
-use platform::html::{escape, page};
+use platform::html::{Markup, html};
 
-use super::{ConsoleAdmin, nav};
+use super::{ConsoleAdmin, render};
 use crate::Shared;
 use crate::entra::conditional_access::PolicyState;
 use crate::entra::directory::{APPLICATION, DELEGATED, FIRST_PARTY, Permission};
@@ -36,32 +36,34 @@ pub fn router() -> Router<Shared> {
         .route("/console/entra/sign-in-logs", get(sign_in_logs))
 }
 
-fn render(title: &str, body: String) -> Result<Response> {
-    Ok(Html(page(title, &format!("{}{body}", nav()))).into_response())
-}
-
 fn resource_name(app_id: &str) -> &str {
     FIRST_PARTY.iter().find(|fp| fp.app_id == app_id).map(|fp| fp.display_name).unwrap_or(app_id)
 }
 
 async fn enterprise_applications(State(state): State<Shared>, ConsoleAdmin(user): ConsoleAdmin) -> Result<Response> {
-    let mut rows = String::new();
+    let mut rows = Vec::new();
     for sp in state.store.service_principals(&user.tenant_id).await? {
         let grants: Vec<String> = state.store.grants(&sp.id).await?.iter().map(|g| format!("{} ({})", g.value, g.kind)).collect();
-        rows.push_str(&format!(
-            "<tr><td><a href=\"{APPS}/{}\">{}</a></td><td>{}</td><td>{}</td></tr>",
-            escape(&sp.id),
-            escape(&sp.display_name),
-            escape(&sp.app_id),
-            escape(&grants.join(", "))
-        ));
+        rows.push(html! {
+            tr { td { a href={ (APPS) "/" (sp.id) } { (sp.display_name) } } td { (sp.app_id) } td { (grants.join(", ")) } }
+        });
     }
     render(
         "Enterprise applications",
-        format!(
-            "<h1>Enterprise applications</h1><table id=\"applications\"><tr><th>Name</th><th>Application ID</th><th>Permissions</th></tr>{rows}</table>"
-        ),
+        html! {
+            h1 { "Enterprise applications" }
+            table id="applications" { tr { th { "Name" } th { "Application ID" } th { "Permissions" } } @for r in rows { (r) } }
+        },
     )
+}
+
+/// The APIs a permission can be granted on, as options.
+fn resource_options() -> Markup {
+    html! { @for fp in FIRST_PARTY { option value=(fp.app_id) { (fp.display_name) } } }
+}
+
+fn kind_options() -> Markup {
+    html! { option { (APPLICATION) } option { (DELEGATED) } }
 }
 
 async fn enterprise_application(
@@ -76,38 +78,43 @@ async fn enterprise_application(
         .into_iter()
         .find(|s| s.id == sp_id)
         .ok_or_else(|| CloudError::Page(format!("No enterprise application {sp_id} in this tenant.")))?;
-    let mut rows = String::new();
-    for g in state.store.grants(&sp.id).await? {
-        rows.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td><form method=\"post\" action=\"{APPS}/{id}/permissions\">\
-             <input type=\"hidden\" name=\"action\" value=\"remove\"><input type=\"hidden\" name=\"resource\" value=\"{}\">\
-             <input type=\"hidden\" name=\"kind\" value=\"{}\"><input type=\"hidden\" name=\"value\" value=\"{}\">\
-             <button>Remove</button></form></td></tr>",
-            escape(resource_name(&g.resource_app_id)),
-            escape(&g.value),
-            escape(&g.kind),
-            escape(&g.resource_app_id),
-            escape(&g.kind),
-            escape(&g.value),
-            id = escape(&sp.id),
-        ));
-    }
-    let resources: String =
-        FIRST_PARTY.iter().map(|fp| format!("<option value=\"{}\">{}</option>", fp.app_id, escape(fp.display_name))).collect();
+    let grants = state.store.grants(&sp.id).await?;
+    let permissions_url = format!("{APPS}/{}/permissions", sp.id);
     render(
         &sp.display_name,
-        format!(
-            "<h1>{name}</h1><p>Application ID <code>{app}</code> · Object ID <code>{id}</code></p>\
-         <h2>Permissions</h2><table id=\"permissions\"><tr><th>API</th><th>Permission</th><th>Type</th><th></th></tr>{rows}</table>\
-         <h3>Grant a permission</h3><form method=\"post\" action=\"{APPS}/{id}/permissions\"><input type=\"hidden\" name=\"action\" value=\"add\">\
-         <select name=\"resource\">{resources}</select> <select name=\"kind\"><option>{APPLICATION}</option><option>{DELEGATED}</option></select> \
-         <input name=\"value\" placeholder=\"Permission, e.g. User.Read.All\" required> <button>Grant admin consent</button></form>\
-         <h2>Delete</h2><form method=\"post\" action=\"{APPS}/{id}/delete\"><label><input type=\"checkbox\" name=\"confirm\" value=\"yes\"> \
-         Yes, delete this application from the tenant</label> <button>Delete</button></form>",
-            name = escape(&sp.display_name),
-            app = escape(&sp.app_id),
-            id = escape(&sp.id),
-        ),
+        html! {
+            h1 { (sp.display_name) }
+            p { "Application ID " code { (sp.app_id) } " · Object ID " code { (sp.id) } }
+            h2 { "Permissions" }
+            table id="permissions" {
+                tr { th { "API" } th { "Permission" } th { "Type" } th {} }
+                @for g in &grants {
+                    tr {
+                        td { (resource_name(&g.resource_app_id)) } td { (g.value) } td { (g.kind) }
+                        td { form method="post" action=(permissions_url) {
+                            input type="hidden" name="action" value="remove";
+                            input type="hidden" name="resource" value=(g.resource_app_id);
+                            input type="hidden" name="kind" value=(g.kind);
+                            input type="hidden" name="value" value=(g.value);
+                            button { "Remove" }
+                        } }
+                    }
+                }
+            }
+            h3 { "Grant a permission" }
+            form method="post" action=(permissions_url) {
+                input type="hidden" name="action" value="add";
+                select name="resource" { (resource_options()) } " "
+                select name="kind" { (kind_options()) } " "
+                input name="value" placeholder="Permission, e.g. User.Read.All" required; " "
+                button { "Grant admin consent" }
+            }
+            h2 { "Delete" }
+            form method="post" action={ (APPS) "/" (sp.id) "/delete" } {
+                label { input type="checkbox" name="confirm" value="yes"; " Yes, delete this application from the tenant" } " "
+                button { "Delete" }
+            }
+        },
     )
 }
 
@@ -176,9 +183,7 @@ async fn app_registrations(State(state): State<Shared>, ConsoleAdmin(user): Cons
 }
 
 async fn render_registrations(state: &Shared, tenant_id: &str, message: Option<String>) -> Result<Response> {
-    let resources: String =
-        FIRST_PARTY.iter().map(|fp| format!("<option value=\"{}\">{}</option>", fp.app_id, escape(fp.display_name))).collect();
-    let mut rows = String::new();
+    let mut rows = Vec::new();
     for a in state.store.applications_of(tenant_id).await? {
         let secrets: Vec<String> = state
             .store
@@ -202,28 +207,45 @@ async fn render_registrations(state: &Shared, tenant_id: &str, message: Option<S
             .collect();
         let permissions: Vec<String> =
             a.required_permissions.iter().map(|p| format!("{} {} ({})", resource_name(&p.resource_app_id), p.value, p.kind)).collect();
-        let id = escape(&a.app_id);
-        rows.push_str(&format!(
-            "<tr><td>{}</td><td>{id}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>\
-             <form method=\"post\" action=\"{REGISTRATIONS}/{id}/secrets\"><select name=\"months\"><option>6</option><option>12</option><option>24</option></select> <button>New client secret</button></form>\
-             <form method=\"post\" action=\"{REGISTRATIONS}/{id}/permissions\"><select name=\"resource\">{resources}</select> \
-             <select name=\"kind\"><option>{APPLICATION}</option><option>{DELEGATED}</option></select> <input name=\"value\" size=\"18\" required> <button>Add a permission</button></form>\
-             <form method=\"post\" action=\"{REGISTRATIONS}/{id}/consent\"><button>Grant admin consent</button></form></td></tr>",
-            escape(&a.display_name), if a.multi_tenant { "Multiple organizations" } else { "This organization" },
-            escape(&a.redirect_uris.join(" ")), escape(&secrets.join("; ")), escape(&certificates.join("; ")), escape(&permissions.join("; ")),
-        ));
+        let base = format!("{REGISTRATIONS}/{}", a.app_id);
+        rows.push(html! {
+            tr {
+                td { (a.display_name) } td { (a.app_id) }
+                td { (if a.multi_tenant { "Multiple organizations" } else { "This organization" }) }
+                td { (a.redirect_uris.join(" ")) } td { (secrets.join("; ")) } td { (certificates.join("; ")) } td { (permissions.join("; ")) }
+                td {
+                    form method="post" action={ (base) "/secrets" } {
+                        select name="months" { option { "6" } option { "12" } option { "24" } } " " button { "New client secret" }
+                    }
+                    form method="post" action={ (base) "/permissions" } {
+                        select name="resource" { (resource_options()) } " " select name="kind" { (kind_options()) } " "
+                        input name="value" size="18" required; " " button { "Add a permission" }
+                    }
+                    form method="post" action={ (base) "/consent" } { button { "Grant admin consent" } }
+                }
+            }
+        });
     }
-    let message = message.map(|m| format!("<p id=\"message\">{}</p>", escape(&m))).unwrap_or_default();
     render(
         "App registrations",
-        format!(
-            "<h1>App registrations</h1>{message}<table id=\"registrations\"><tr><th>Name</th><th>Application (client) ID</th><th>Accounts</th><th>Redirect URIs</th>\
-         <th>Client secrets</th><th>Certificates</th><th>API permissions</th><th></th></tr>{rows}</table>\
-         <h2>New registration</h2><form method=\"post\" action=\"{REGISTRATIONS}\"><label>Name <input name=\"name\" required></label> \
-         <label>Supported account types <select name=\"accounts\"><option value=\"single\">This organization only</option>\
-         <option value=\"multi\">Multiple organizations</option></select></label> <label>Redirect URI <input name=\"redirect_uri\"></label> \
-         <button>Register</button></form>"
-        ),
+        html! {
+            h1 { "App registrations" }
+            @if let Some(m) = &message { p id="message" { (m) } }
+            table id="registrations" {
+                tr { th { "Name" } th { "Application (client) ID" } th { "Accounts" } th { "Redirect URIs" }
+                     th { "Client secrets" } th { "Certificates" } th { "API permissions" } th {} }
+                @for r in rows { (r) }
+            }
+            h2 { "New registration" }
+            form method="post" action=(REGISTRATIONS) {
+                label { "Name " input name="name" required; } " "
+                label { "Supported account types " select name="accounts" {
+                    option value="single" { "This organization only" } option value="multi" { "Multiple organizations" }
+                } } " "
+                label { "Redirect URI " input name="redirect_uri"; } " "
+                button { "Register" }
+            }
+        },
     )
 }
 
@@ -284,92 +306,77 @@ async fn grant_consent(State(state): State<Shared>, Path(app_id): Path<String>, 
 }
 
 async fn users_and_groups(State(state): State<Shared>, ConsoleAdmin(user): ConsoleAdmin) -> Result<Response> {
-    let users: String = state
-        .store
-        .users(&user.tenant_id, None, "", 500)
-        .await?
-        .iter()
-        .map(|u| {
-            format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-                escape(&u.display_name),
-                escape(&u.upn),
-                if u.global_admin != 0 { "Global Administrator" } else { "" }
-            )
-        })
-        .collect();
-    let mut groups = String::new();
+    let users = state.store.users(&user.tenant_id, None, "", 500).await?;
+    let mut groups = Vec::new();
     for (id, name) in state.store.groups(&user.tenant_id).await? {
         let members = state.store.group_members(&user.tenant_id, &id, "", 10_000).await?.len();
-        groups.push_str(&format!("<tr><td>{}</td><td>{}</td><td>{members}</td></tr>", escape(&name), escape(&id)));
+        groups.push((id, name, members));
     }
     render(
         "Users and groups",
-        format!(
-            "<h1>Users</h1><p>First 500.</p><table><tr><th>Name</th><th>User principal name</th><th>Role</th></tr>{users}</table>\
-         <h1>Groups</h1><table><tr><th>Name</th><th>Object ID</th><th>Members</th></tr>{groups}</table>"
-        ),
+        html! {
+            h1 { "Users" }
+            p { "First 500." }
+            table {
+                tr { th { "Name" } th { "User principal name" } th { "Role" } }
+                @for u in &users {
+                    tr { td { (u.display_name) } td { (u.upn) } td { (if u.global_admin != 0 { "Global Administrator" } else { "" }) } }
+                }
+            }
+            h1 { "Groups" }
+            table {
+                tr { th { "Name" } th { "Object ID" } th { "Members" } }
+                @for (id, name, members) in &groups { tr { td { (name) } td { (id) } td { (members) } } }
+            }
+        },
     )
 }
 
 async fn devices(State(state): State<Shared>, ConsoleAdmin(user): ConsoleAdmin) -> Result<Response> {
-    let rows: String = state
-        .store
-        .devices(&user.tenant_id, None, "", 500)
-        .await?
-        .iter()
-        .map(|d| {
-            format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                escape(&d.display_name),
-                escape(&d.device_id),
-                escape(&d.os_version),
-                match d.is_compliant {
-                    Some(1) => "Yes",
-                    Some(_) => "No",
-                    None => "N/A",
-                },
-                if d.is_managed != 0 { "Yes" } else { "No" },
-                ms_to_rfc3339(d.registered_ms)
-            )
-        })
-        .collect();
+    let devices = state.store.devices(&user.tenant_id, None, "", 500).await?;
     render(
         "Devices",
-        format!(
-            "<h1>Devices</h1><p>First 500.</p><table id=\"devices\"><tr><th>Name</th><th>Device ID</th><th>OS version</th><th>Compliant</th>\
-         <th>Managed</th><th>Registered</th></tr>{rows}</table>"
-        ),
+        html! {
+            h1 { "Devices" }
+            p { "First 500." }
+            table id="devices" {
+                tr { th { "Name" } th { "Device ID" } th { "OS version" } th { "Compliant" } th { "Managed" } th { "Registered" } }
+                @for d in &devices {
+                    tr {
+                        td { (d.display_name) } td { (d.device_id) } td { (d.os_version) }
+                        td { (match d.is_compliant { Some(1) => "Yes", Some(_) => "No", None => "N/A" }) }
+                        td { (if d.is_managed != 0 { "Yes" } else { "No" }) }
+                        td { (ms_to_rfc3339(d.registered_ms)) }
+                    }
+                }
+            }
+        },
     )
 }
 
 async fn conditional_access(State(state): State<Shared>, ConsoleAdmin(user): ConsoleAdmin) -> Result<Response> {
-    let rows: String = state
-        .store
-        .ca_policies(&user.tenant_id)
-        .await?
-        .iter()
-        .map(|p| {
-            let options: String = PolicyState::LABELLED
-                .iter()
-                .map(|(v, l)| format!("<option value=\"{v}\"{}>{l}</option>", if p.state == *v { " selected" } else { "" }))
-                .collect();
-            format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><form method=\"post\"><input type=\"hidden\" name=\"id\" value=\"{}\">\
-             <select name=\"state\">{options}</select> <button>Save</button></form></td></tr>",
-                escape(&p.display_name),
-                escape(&p.conditions.include_groups.join(", ")),
-                escape(&p.conditions.include_applications.join(", ")),
-                escape(&p.grant),
-                escape(&p.id)
-            )
-        })
-        .collect();
+    let policies = state.store.ca_policies(&user.tenant_id).await?;
     render(
         "Conditional Access",
-        format!(
-            "<h1>Conditional Access › Policies</h1><table><tr><th>Policy</th><th>Groups</th><th>Applications</th><th>Grant</th><th>State</th></tr>{rows}</table>"
-        ),
+        html! {
+            h1 { "Conditional Access › Policies" }
+            table {
+                tr { th { "Policy" } th { "Groups" } th { "Applications" } th { "Grant" } th { "State" } }
+                @for p in &policies {
+                    tr {
+                        td { (p.display_name) }
+                        td { (p.conditions.include_groups.join(", ")) }
+                        td { (p.conditions.include_applications.join(", ")) }
+                        td { (p.grant) }
+                        td { form method="post" {
+                            input type="hidden" name="id" value=(p.id);
+                            select name="state" { @for (v, l) in PolicyState::LABELLED { option value=(v) selected[p.state == v] { (l) } } }
+                            " " button { "Save" }
+                        } }
+                    }
+                }
+            }
+        },
     )
 }
 
@@ -388,29 +395,21 @@ async fn set_policy_state(State(state): State<Shared>, ConsoleAdmin(user): Conso
 }
 
 async fn sign_in_logs(State(state): State<Shared>, ConsoleAdmin(user): ConsoleAdmin) -> Result<Response> {
-    let rows: String = state
-        .store
-        .sign_ins(&user.tenant_id, 200)
-        .await?
-        .iter()
-        .map(|s| {
-            format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                ms_to_rfc3339(s.at_ms),
-                escape(&s.upn),
-                escape(&s.app_name),
-                escape(s.device_id.as_deref().unwrap_or("")),
-                if s.error_code == 0 { "Success".to_string() } else { format!("Failure AADSTS{}", s.error_code) },
-                escape(&s.ca_status),
-                escape(s.failure_reason.as_deref().unwrap_or(""))
-            )
-        })
-        .collect();
+    let sign_ins = state.store.sign_ins(&user.tenant_id, 200).await?;
     render(
         "Sign-in logs",
-        format!(
-            "<h1>Sign-in logs</h1><table id=\"sign-ins\"><tr><th>Date</th><th>User</th><th>Application</th><th>Device</th><th>Status</th>\
-         <th>Conditional Access</th><th>Failure reason</th></tr>{rows}</table>"
-        ),
+        html! {
+            h1 { "Sign-in logs" }
+            table id="sign-ins" {
+                tr { th { "Date" } th { "User" } th { "Application" } th { "Device" } th { "Status" } th { "Conditional Access" } th { "Failure reason" } }
+                @for s in &sign_ins {
+                    tr {
+                        td { (ms_to_rfc3339(s.at_ms)) } td { (s.upn) } td { (s.app_name) } td { (s.device_id.as_deref().unwrap_or("")) }
+                        td { @if s.error_code == 0 { "Success" } @else { "Failure AADSTS" (s.error_code) } }
+                        td { (s.ca_status) } td { (s.failure_reason.as_deref().unwrap_or("")) }
+                    }
+                }
+            }
+        },
     )
 }

@@ -5,11 +5,11 @@ use crate::http::Bytes;
 use crate::intune::partner::PartnerState;
 use axum::Router;
 use axum::extract::State;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
-use platform::html::{escape, page};
+use platform::html::html;
 
-use super::{ConsoleAdmin, nav};
+use super::{ConsoleAdmin, render};
 use crate::Shared;
 use crate::entra::directory::User;
 use crate::error::Result;
@@ -33,17 +33,16 @@ async fn confirm_terminate(State(state): State<Shared>, ConsoleAdmin(user): Cons
     if !state.store.partner(&user.tenant_id).await?.is_some_and(|p| partner::connected(&p)) {
         return render_partner(&state, &user, Some("There is no connection to terminate.")).await;
     }
-    Ok(Html(page(
+    render(
         "Terminate",
-        &format!(
-            "{}<h1>Terminate the partner connection?</h1><p>Devices of this partner will be marked noncompliant after 24 hours \
-             and removed from Intune after 90 days, unless a new connection is set up before the first date.</p>\
-             <form method=\"post\" action=\"{TERMINATE_PAGE}\"><input type=\"hidden\" name=\"confirm\" value=\"yes\">\
-             <button>Yes, terminate</button></form> <a href=\"{PARTNER_PAGE}\">Cancel</a>",
-            nav()
-        ),
-    ))
-    .into_response())
+        html! {
+            h1 { "Terminate the partner connection?" }
+            p { "Devices of this partner will be marked noncompliant after 24 hours and removed from Intune after 90 days, \
+                 unless a new connection is set up before the first date." }
+            form method="post" action=(TERMINATE_PAGE) { input type="hidden" name="confirm" value="yes"; button { "Yes, terminate" } }
+            " " a href=(PARTNER_PAGE) { "Cancel" }
+        },
+    )
 }
 
 async fn terminate(State(state): State<Shared>, ConsoleAdmin(user): ConsoleAdmin, body: Bytes) -> Result<Response> {
@@ -77,43 +76,40 @@ async fn render_partner(state: &Shared, user: &User, message: Option<&str>) -> R
         ),
         None => (String::new(), partner::display(PartnerState::Unavailable), "—".into(), "—".into(), "—".into()),
     };
-    let message = message.map(|m| format!("<p id=\"message\">{}</p>", escape(m))).unwrap_or_default();
     let all_groups = state.store.groups(&user.tenant_id).await?;
     let name_of = |id: &String| all_groups.iter().find(|(g, _)| g == id).map(|(_, n)| n.clone()).unwrap_or_else(|| id.clone());
     let (include, exclude) = p.as_ref().map(partner::groups).unwrap_or_default();
-    let options: String = all_groups.iter().map(|(id, n)| format!("<option value=\"{}\">{}</option>", escape(id), escape(n))).collect();
-    let assignments = format!(
-        "<h2>Assignments</h2><p>Included groups: <span id=\"included\">{}</span> · Excluded groups: <span id=\"excluded\">{}</span></p>\
-         <form method=\"post\" action=\"{GROUPS_PAGE}\"><label>Include <select name=\"include\"><option value=\"\">—</option>{options}</select></label> \
-         <label>Exclude <select name=\"exclude\"><option value=\"\">—</option>{options}</select></label> \
-         <button name=\"action\" value=\"save\">Save</button> <button name=\"action\" value=\"evaluate\">Evaluate</button></form>",
-        escape(&include.iter().map(name_of).collect::<Vec<_>>().join(", ")),
-        escape(&exclude.iter().map(name_of).collect::<Vec<_>>().join(", ")),
-    );
-    let terminate = if p.as_ref().is_some_and(partner::connected) {
-        format!("<p><a id=\"terminate\" href=\"{TERMINATE_PAGE}\">Terminate</a></p>")
-    } else {
-        String::new()
+    let group_select = |name: &str| {
+        html! { select name=(name) { option value="" { "—" } @for (id, n) in &all_groups { option value=(id) { (n) } } } }
     };
-    Ok(Html(page(
+    render(
         "Partner device management",
-        &format!(
-            "{}<h1>Partner device management</h1>{message}\
-         <table><tr><th>Connection status</th><td id=\"status\">{}</td></tr>\
-         <tr><th>Last heartbeat</th><td>{}</td></tr>\
-         <tr><th>Devices will be marked noncompliant</th><td>{}</td></tr>\
-         <tr><th>Devices will be removed</th><td id=\"removal\">{}</td></tr></table>\
-         <form method=\"post\"><label>Specify the Microsoft Entra App ID for Jamf \
-         <input name=\"app_id\" value=\"{}\" size=\"40\"></label> <button type=\"submit\">Save</button></form>{assignments}{terminate}",
-            nav(),
-            escape(status),
-            escape(&heartbeat),
-            escape(&noncompliant),
-            escape(&removal),
-            escape(&app_id)
-        ),
-    ))
-    .into_response())
+        html! {
+            h1 { "Partner device management" }
+            @if let Some(m) = message { p id="message" { (m) } }
+            table {
+                tr { th { "Connection status" } td id="status" { (status) } }
+                tr { th { "Last heartbeat" } td { (heartbeat) } }
+                tr { th { "Devices will be marked noncompliant" } td { (noncompliant) } }
+                tr { th { "Devices will be removed" } td id="removal" { (removal) } }
+            }
+            form method="post" {
+                label { "Specify the Microsoft Entra App ID for Jamf " input name="app_id" value=(app_id) size="40"; }
+                " " button type="submit" { "Save" }
+            }
+            h2 { "Assignments" }
+            p {
+                "Included groups: " span id="included" { (include.iter().map(name_of).collect::<Vec<_>>().join(", ")) }
+                " · Excluded groups: " span id="excluded" { (exclude.iter().map(name_of).collect::<Vec<_>>().join(", ")) }
+            }
+            form method="post" action=(GROUPS_PAGE) {
+                label { "Include " (group_select("include")) } " "
+                label { "Exclude " (group_select("exclude")) } " "
+                button name="action" value="save" { "Save" } " " button name="action" value="evaluate" { "Evaluate" }
+            }
+            @if p.as_ref().is_some_and(partner::connected) { p { a id="terminate" href=(TERMINATE_PAGE) { "Terminate" } } }
+        },
+    )
 }
 
 async fn save_partner(State(state): State<Shared>, ConsoleAdmin(user): ConsoleAdmin, body: Bytes) -> Result<Response> {
@@ -186,41 +182,39 @@ async fn compliance_partners(State(state): State<Shared>, ConsoleAdmin(user): Co
 async fn render_compliance_partners(state: &Shared, user: &User, message: Option<&str>) -> Result<Response> {
     let groups = state.store.groups(&user.tenant_id).await?;
     let name_of = |id: &String| groups.iter().find(|(g, _)| g == id).map(|(_, n)| n.clone()).unwrap_or_else(|| id.clone());
-    let rows: String = state
-        .store
-        .compliance_partners(&user.tenant_id)
-        .await?
-        .iter()
-        .map(|c| {
-            let assigned: Vec<String> =
-                serde_json::from_str::<Vec<String>>(&c.mac_groups).unwrap_or_default().iter().map(name_of).collect();
-            format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"partner-status\">{}</td></tr>",
-                escape(&c.display_name),
-                escape(c.platform.as_deref().unwrap_or("none")),
-                escape(&assigned.join(", ")),
-                match (c.platform.is_some(), c.partner_state) {
-                    (false, _) => "Not onboarded",
-                    (true, PartnerState::Enabled) => "Active",
-                    (true, PartnerState::Terminated) => "Terminated",
-                    _ => "Pending activation",
+    let partners = state.store.compliance_partners(&user.tenant_id).await?;
+    let apps = compliance_partners::candidates(&state.store, &user.tenant_id).await?;
+    let status = |c: &crate::store::CompliancePartnerRow| match (c.platform.is_some(), c.partner_state) {
+        (false, _) => "Not onboarded",
+        (true, PartnerState::Enabled) => "Active",
+        (true, PartnerState::Terminated) => "Terminated",
+        _ => "Pending activation",
+    };
+    render(
+        "Partner compliance management",
+        html! {
+            h1 { "Partner compliance management" }
+            @if let Some(m) = message { p id="message" { (m) } }
+            table id="compliance-partners" {
+                tr { th { "Partner" } th { "Platform" } th { "Assigned to" } th { "Status" } }
+                @for c in &partners {
+                    tr {
+                        td { (c.display_name) }
+                        td { (c.platform.as_deref().unwrap_or("none")) }
+                        td { (serde_json::from_str::<Vec<String>>(&c.mac_groups).unwrap_or_default().iter().map(name_of).collect::<Vec<_>>().join(", ")) }
+                        td class="partner-status" { (status(c)) }
+                    }
                 }
-            )
-        })
-        .collect();
-    let apps: String = compliance_partners::candidates(&state.store, &user.tenant_id)
-        .await?
-        .iter()
-        .map(|a| format!("<option value=\"{}\">{}</option>", escape(&a.app_id), escape(&a.display_name)))
-        .collect();
-    let group_options: String = groups.iter().map(|(id, n)| format!("<option value=\"{}\">{}</option>", escape(id), escape(n))).collect();
-    let message = message.map(|m| format!("<p id=\"message\">{}</p>", escape(m))).unwrap_or_default();
-    Ok(Html(page("Partner compliance management", &format!(
-        "{}<h1>Partner compliance management</h1>{message}<table id=\"compliance-partners\"><tr><th>Partner</th><th>Platform</th><th>Assigned to</th><th>Status</th></tr>{rows}</table>\
-         <h2>Add compliance partner</h2><form method=\"post\"><label>Partner <select name=\"app_id\">{apps}</select></label> \
-         <label>Platform <select name=\"platform\"><option>macOS</option></select></label> \
-         <label>Assign to <select name=\"group\">{group_options}</select></label> <button>Create</button></form>",
-        nav()))).into_response())
+            }
+            h2 { "Add compliance partner" }
+            form method="post" {
+                label { "Partner " select name="app_id" { @for a in &apps { option value=(a.app_id) { (a.display_name) } } } } " "
+                label { "Platform " select name="platform" { option { "macOS" } } } " "
+                label { "Assign to " select name="group" { @for (id, n) in &groups { option value=(id) { (n) } } } } " "
+                button { "Create" }
+            }
+        },
+    )
 }
 
 async fn add_compliance_partner(State(state): State<Shared>, ConsoleAdmin(user): ConsoleAdmin, body: Bytes) -> Result<Response> {

@@ -5,12 +5,12 @@ use std::collections::HashMap;
 
 use axum::Router;
 use axum::extract::State;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use platform::clock::ms_to_rfc3339;
-use platform::html::{escape, page};
+use platform::html::{Markup, html};
 
-use super::{ConsoleAdmin, nav};
+use super::{ConsoleAdmin, render};
 use crate::Shared;
 use crate::error::{CloudError, Result};
 use crate::http::{Bytes, Path, form};
@@ -33,15 +33,10 @@ pub fn router() -> Router<Shared> {
         .route("/console/intune/devices/{device}/compliance", get(device_report))
 }
 
-fn render(title: &str, body: String) -> Result<Response> {
-    Ok(Html(page(title, &format!("{}{body}", nav()))).into_response())
-}
-
 async fn list(State(state): State<Shared>, ConsoleAdmin(user): ConsoleAdmin) -> Result<Response> {
     let groups = state.store.groups(&user.tenant_id).await?;
-    let group_options: String =
-        groups.iter().map(|(id, name)| format!("<option value=\"{}\">{}</option>", escape(id), escape(name))).collect();
-    let mut rows = String::new();
+    let group_options = html! { @for (id, name) in &groups { option value=(id) { (name) } } };
+    let mut rows = Vec::new();
     for p in state.store.policies(&user.tenant_id).await? {
         let assigned: Vec<String> = state
             .store
@@ -58,38 +53,50 @@ async fn list(State(state): State<Shared>, ConsoleAdmin(user): ConsoleAdmin) -> 
             .filter(|(k, v)| !k.starts_with('@') && **v != serde_json::Value::Bool(false) && !v.is_null())
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
-        rows.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td><form method=\"post\" action=\"{POLICIES}/{}/assign\">\
-             <select name=\"group\">{group_options}</select> <button>Assign</button></form></td></tr>",
-            escape(&p.display_name),
-            escape(&configured.join(", ")),
-            escape(&assigned.join(", ")),
-            escape(&p.id)
-        ));
+        rows.push(html! {
+            tr {
+                td { (p.display_name) } td { (configured.join(", ")) } td { (assigned.join(", ")) }
+                td { form method="post" action={ (POLICIES) "/" (p.id) "/assign" } { select name="group" { (group_options) } " " button { "Assign" } } }
+            }
+        });
     }
     render(
         "Compliance policies",
-        format!(
-            "<h1>Devices › Compliance › Policies (macOS)</h1><table id=\"policies\"><tr><th>Policy</th><th>Settings</th><th>Assigned to</th><th></th></tr>{rows}</table>\
-         <h2>Create policy</h2><form method=\"post\" action=\"{POLICIES}\">\
-         <label>Name <input name=\"displayName\" required></label><br>\
-         <label><input type=\"checkbox\" name=\"storageRequireEncryption\" value=\"true\"> Require encryption of data storage (FileVault)</label><br>\
-         <label><input type=\"checkbox\" name=\"systemIntegrityProtectionEnabled\" value=\"true\"> Require System Integrity Protection</label><br>\
-         <label><input type=\"checkbox\" name=\"firewallEnabled\" value=\"true\"> Firewall</label><br>\
-         <label><input type=\"checkbox\" name=\"passwordRequired\" value=\"true\"> Require a password</label>\
-         <label>Minimum password length <input name=\"passwordMinimumLength\" size=\"3\"></label><br>\
-         <label>Minimum OS version <input name=\"osMinimumVersion\" size=\"8\" placeholder=\"14.5\"></label> \
-         <label>Maximum OS version <input name=\"osMaximumVersion\" size=\"8\"></label><br>\
-         <label>Minimum OS build version <input name=\"osMinimumBuildVersion\" size=\"12\" placeholder=\"23H124\"></label> \
-         <label>Maximum OS build version <input name=\"osMaximumBuildVersion\" size=\"12\"></label><br>\
-         <label>Gatekeeper <select name=\"gatekeeperAllowedAppSource\"><option value=\"\">Not configured</option>\
-         <option value=\"macAppStore\">Mac App Store</option><option value=\"macAppStoreAndIdentifiedDevelopers\">Mac App Store and identified developers</option>\
-         <option value=\"anywhere\">Anywhere</option></select></label><br>\
-         <label>Mark device noncompliant after (grace period, hours) <input name=\"gracePeriodHours\" value=\"0\" size=\"4\"></label><br>\
-         <label>Assign to <select name=\"group\"><option value=\"\">(later)</option>{group_options}</select></label><br>\
-         <button>Create</button></form>"
-        ),
+        html! {
+            h1 { "Devices › Compliance › Policies (macOS)" }
+            table id="policies" { tr { th { "Policy" } th { "Settings" } th { "Assigned to" } th {} } @for r in rows { (r) } }
+            h2 { "Create policy" }
+            (policy_form(&group_options))
+        },
     )
+}
+
+/// A new macOS compliance policy's settings, named as Graph names them.
+fn policy_form(group_options: &Markup) -> Markup {
+    let check = |name: &str, label: &str| html! { label { input type="checkbox" name=(name) value="true"; " " (label) } };
+    html! {
+        form method="post" action=(POLICIES) {
+            label { "Name " input name="displayName" required; } br;
+            (check("storageRequireEncryption", "Require encryption of data storage (FileVault)")) br;
+            (check("systemIntegrityProtectionEnabled", "Require System Integrity Protection")) br;
+            (check("firewallEnabled", "Firewall")) br;
+            (check("passwordRequired", "Require a password"))
+            label { "Minimum password length " input name="passwordMinimumLength" size="3"; } br;
+            label { "Minimum OS version " input name="osMinimumVersion" size="8" placeholder="14.5"; } " "
+            label { "Maximum OS version " input name="osMaximumVersion" size="8"; } br;
+            label { "Minimum OS build version " input name="osMinimumBuildVersion" size="12" placeholder="23H124"; } " "
+            label { "Maximum OS build version " input name="osMaximumBuildVersion" size="12"; } br;
+            label { "Gatekeeper " select name="gatekeeperAllowedAppSource" {
+                option value="" { "Not configured" }
+                option value="macAppStore" { "Mac App Store" }
+                option value="macAppStoreAndIdentifiedDevelopers" { "Mac App Store and identified developers" }
+                option value="anywhere" { "Anywhere" }
+            } } br;
+            label { "Mark device noncompliant after (grace period, hours) " input name="gracePeriodHours" value="0" size="4"; } br;
+            label { "Assign to " select name="group" { option value="" { "(later)" } (group_options) } } br;
+            button { "Create" }
+        }
+    }
 }
 
 async fn create(State(state): State<Shared>, ConsoleAdmin(user): ConsoleAdmin, body: Bytes) -> Result<Response> {
@@ -139,15 +146,17 @@ async fn settings(State(state): State<Shared>, ConsoleAdmin(user): ConsoleAdmin)
     let (no_policy, days) = state.store.compliance_settings(&user.tenant_id, state.config.no_policy_is_compliant).await?;
     render(
         "Compliance policy settings",
-        format!(
-            "<h1>Compliance policy settings</h1><form method=\"post\">\
-         <label>Mark devices with no compliance policy assigned as <select name=\"no_policy\">\
-         <option value=\"compliant\"{}>Compliant</option><option value=\"noncompliant\"{}>Not compliant</option></select></label><br>\
-         <label>Compliance status validity period (days, 1–120) <input name=\"validity_days\" value=\"{days}\" size=\"4\"></label><br>\
-         <button>Save</button></form>",
-            if no_policy { " selected" } else { "" },
-            if no_policy { "" } else { " selected" }
-        ),
+        html! {
+            h1 { "Compliance policy settings" }
+            form method="post" {
+                label { "Mark devices with no compliance policy assigned as " select name="no_policy" {
+                    option value="compliant" selected[no_policy] { "Compliant" }
+                    option value="noncompliant" selected[!no_policy] { "Not compliant" }
+                } } br;
+                label { "Compliance status validity period (days, 1–120) " input name="validity_days" value=(days) size="4"; } br;
+                button { "Save" }
+            }
+        },
     )
 }
 
@@ -169,35 +178,29 @@ fn state_label(s: &str) -> &str {
 }
 
 async fn dashboard(State(state): State<Shared>, ConsoleAdmin(user): ConsoleAdmin) -> Result<Response> {
-    let counts: String = state
-        .store
-        .compliance_counts(&user.tenant_id)
-        .await?
-        .iter()
-        .map(|(s, n)| format!("<tr><td>{}</td><td id=\"count-{}\">{n}</td></tr>", state_label(s), escape(s)))
-        .collect();
-    let rows: String = state
-        .store
-        .managed_devices(&user.tenant_id, "", 500)
-        .await?
-        .iter()
-        .map(|m| {
-            format!(
-                "<tr><td><a href=\"/console/intune/devices/{}/compliance\">{}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                escape(&m.device_id),
-                escape(m.device_name.as_deref().unwrap_or(&m.device_id)),
-                escape(m.os_version.as_deref().unwrap_or("")),
-                m.compliance_state.label(),
-                ms_to_rfc3339(m.last_sync_ms)
-            )
-        })
-        .collect();
+    let counts = state.store.compliance_counts(&user.tenant_id).await?;
+    let devices = state.store.managed_devices(&user.tenant_id, "", 500).await?;
     render(
         "Device compliance",
-        format!(
-            "<h1>Devices › Compliance</h1><table id=\"counts\"><tr><th>State</th><th>Devices</th></tr>{counts}</table>\
-         <h2>Devices (first 500)</h2><table><tr><th>Device</th><th>OS version</th><th>Compliance</th><th>Last check-in</th></tr>{rows}</table>"
-        ),
+        html! {
+            h1 { "Devices › Compliance" }
+            table id="counts" {
+                tr { th { "State" } th { "Devices" } }
+                @for (s, n) in &counts { tr { td { (state_label(s)) } td id={ "count-" (s) } { (n) } } }
+            }
+            h2 { "Devices (first 500)" }
+            table {
+                tr { th { "Device" } th { "OS version" } th { "Compliance" } th { "Last check-in" } }
+                @for m in &devices {
+                    tr {
+                        td { a href={ "/console/intune/devices/" (m.device_id) "/compliance" } { (m.device_name.as_deref().unwrap_or(&m.device_id)) } }
+                        td { (m.os_version.as_deref().unwrap_or("")) }
+                        td { (m.compliance_state.label()) }
+                        td { (ms_to_rfc3339(m.last_sync_ms)) }
+                    }
+                }
+            }
+        },
     )
 }
 
@@ -209,48 +212,40 @@ async fn device_report(State(state): State<Shared>, Path(device_id): Path<String
         .filter(|m| m.tenant_id == user.tenant_id)
         .ok_or_else(|| CloudError::Page(format!("No partner device {device_id} in this tenant.")))?;
     let names: HashMap<String, String> = state.store.policies(&user.tenant_id).await?.into_iter().map(|p| (p.id, p.display_name)).collect();
-    let name_of = |id: &str| escape(names.get(id).map(String::as_str).unwrap_or(id));
+    let name_of = |id: &str| names.get(id).cloned().unwrap_or_else(|| id.to_string());
     let now = state.clock.now_ms();
-    // Each assigned policy's own state; a grace period that ended since the last report
-    // shows as what the device now is.
-    let policy_rows: String = serde_json::from_str::<Vec<PolicyState>>(&m.policy_states)
-        .unwrap_or_default()
-        .iter()
-        .map(|p| {
-            let expired = p.state == ComplianceState::InGracePeriod && p.grace_expires_ms.is_some_and(|g| g <= now);
-            format!(
-                "<tr><td>{}</td><td class=\"policy-state\">{}</td><td>{}</td></tr>",
-                name_of(&p.policy_id),
-                if expired { ComplianceState::Noncompliant } else { p.state }.label(),
-                p.grace_expires_ms.map(ms_to_rfc3339).unwrap_or_default()
-            )
-        })
-        .collect();
+    let policies = serde_json::from_str::<Vec<PolicyState>>(&m.policy_states).unwrap_or_default();
     let results: Vec<SettingResult> = serde_json::from_str(&m.setting_results).unwrap_or_default();
-    let rows: String = results
-        .iter()
-        .map(|r| {
-            let bad = matches!(r.state, SettingState::Noncompliant | SettingState::Error);
-            format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{:?}</td></tr>",
-                name_of(&r.policy_id),
-                escape(&r.setting),
-                escape(&r.expected),
-                escape(r.actual.as_deref().unwrap_or("not reported")),
-                if bad { "bad" } else { "ok" },
-                r.state
-            )
-        })
-        .collect();
     render(
         "Device compliance",
-        format!(
-            "<h1>{}</h1><p>State: <b id=\"state\">{}</b>{}</p>\
-             <h2>Policies</h2><table id=\"policies\"><tr><th>Policy</th><th>State</th><th>Grace period ends</th></tr>{policy_rows}</table>\
-             <h2>Settings</h2><table id=\"settings\"><tr><th>Policy</th><th>Setting</th><th>Required</th><th>Reported</th><th>Result</th></tr>{rows}</table>",
-            escape(m.device_name.as_deref().unwrap_or(&m.device_id)),
-            m.compliance_state.label(),
-            m.grace_expires_ms.map(|g| format!(" · grace period ends {}", ms_to_rfc3339(g))).unwrap_or_default()
-        ),
+        html! {
+            h1 { (m.device_name.as_deref().unwrap_or(&m.device_id)) }
+            p { "State: " b id="state" { (m.compliance_state.label()) }
+                @if let Some(g) = m.grace_expires_ms { " · grace period ends " (ms_to_rfc3339(g)) } }
+            h2 { "Policies" }
+            table id="policies" {
+                tr { th { "Policy" } th { "State" } th { "Grace period ends" } }
+                @for p in &policies {
+                    // A grace period that ended since the last report shows as what the device now is.
+                    @let expired = p.state == ComplianceState::InGracePeriod && p.grace_expires_ms.is_some_and(|g| g <= now);
+                    tr {
+                        td { (name_of(&p.policy_id)) }
+                        td class="policy-state" { (if expired { ComplianceState::Noncompliant } else { p.state }.label()) }
+                        td { (p.grace_expires_ms.map(ms_to_rfc3339).unwrap_or_default()) }
+                    }
+                }
+            }
+            h2 { "Settings" }
+            table id="settings" {
+                tr { th { "Policy" } th { "Setting" } th { "Required" } th { "Reported" } th { "Result" } }
+                @for r in &results {
+                    tr {
+                        td { (name_of(&r.policy_id)) } td { (r.setting) } td { (r.expected) }
+                        td { (r.actual.as_deref().unwrap_or("not reported")) }
+                        td class=(if matches!(r.state, SettingState::Noncompliant | SettingState::Error) { "bad" } else { "ok" }) { (format!("{:?}", r.state)) }
+                    }
+                }
+            }
+        },
     )
 }

@@ -10,7 +10,7 @@ use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
-use platform::html::{escape, page};
+use platform::html::{Markup, html, page};
 
 mod entra;
 mod intune;
@@ -35,7 +35,8 @@ pub fn router() -> Router<Shared> {
         .merge(intune_compliance::router())
 }
 
-fn nav() -> String {
+/// The admin centers' navigation.
+fn nav() -> Markup {
     let links = [
         ("/console", "Home"),
         ("/console/entra/enterprise-applications", "Entra › Enterprise applications"),
@@ -50,8 +51,12 @@ fn nav() -> String {
         (intune_compliance::DASHBOARD, "Compliance"),
         (intune_compliance::SETTINGS, "Compliance policy settings"),
     ];
-    let links: String = links.iter().map(|(href, label)| format!("<a href=\"{href}\">{label}</a>")).collect();
-    format!("<nav>{links}</nav>")
+    html! { nav { @for (href, label) in links { a href=(href) { (label) } } } }
+}
+
+/// A console page: the navigation, then `content`.
+fn render(title: &str, content: Markup) -> Result<Response> {
+    Ok(Html(page(title, html! { (nav()) (content) })).into_response())
 }
 
 /// A Global Administrator signed in to the consoles. Rejection: a redirect to the
@@ -80,7 +85,10 @@ impl FromRequestParts<Shared> for ConsoleAdmin {
             Some(u) if u.global_admin != 0 => Ok(ConsoleAdmin(u)),
             Some(_) => Err((
                 StatusCode::FORBIDDEN,
-                Html(page("Access denied", "<h1>Access denied</h1><p>Only administrators of the tenant may use the admin centers.</p>")),
+                Html(page(
+                    "Access denied",
+                    html! { h1 { "Access denied" } p { "Only administrators of the tenant may use the admin centers." } },
+                )),
             )
                 .into_response()),
             None => Err(to_login()),
@@ -122,17 +130,18 @@ async fn login_form(Query(q): Query<Next>) -> Html<String> {
 }
 
 fn login_page(next: &str, error: Option<&str>) -> String {
-    let error = error.map(|e| format!("<p class=\"bad\">{}</p>", escape(e))).unwrap_or_default();
     page(
         "Sign in",
-        &format!(
-            "<h1>Sign in</h1>{error}<form method=\"post\" action=\"/console/login\">\
-         <input type=\"hidden\" name=\"next\" value=\"{}\">\
-         <label>Email <input name=\"username\" type=\"email\" required></label><br>\
-         <label>Password <input name=\"password\" type=\"password\" required></label><br>\
-         <button type=\"submit\">Sign in</button></form>",
-            escape(next)
-        ),
+        html! {
+            h1 { "Sign in" }
+            @if let Some(e) = error { p class="bad" { (e) } }
+            form method="post" action="/console/login" {
+                input type="hidden" name="next" value=(next);
+                label { "Email " input name="username" type="email" required; } br;
+                label { "Password " input name="password" type="password" required; } br;
+                button type="submit" { "Sign in" }
+            }
+        },
     )
 }
 
@@ -154,5 +163,5 @@ async fn login(State(state): State<Shared>, body: Bytes) -> Result<Response> {
 }
 
 async fn home(ConsoleAdmin(user): ConsoleAdmin) -> Result<Response> {
-    Ok(Html(page("Admin centers", &format!("{}<h1>Admin centers</h1><p>Signed in as {}</p>", nav(), escape(&user.upn)))).into_response())
+    render("Admin centers", html! { h1 { "Admin centers" } p { "Signed in as " (user.upn) } })
 }
