@@ -109,23 +109,17 @@ impl Cloud {
     }
 
     pub async fn shutdown(self) {
-        self.worker.abort();
-        self.statistics.abort();
-        self.served.shutdown(Duration::from_secs(5)).await;
-        self.state.store.db.close().await;
+        self.served.stop(&[self.worker, self.statistics]).await;
+        self.state.store.close().await;
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error(transparent)]
-    Db(#[from] platform::Error),
-    #[error(transparent)]
-    Cloud(#[from] error::CloudError),
-    #[error("listen: {0}")]
-    Io(#[from] std::io::Error),
-    #[error("configuration: {0}")]
-    Config(String),
+pub use platform::StartError;
+
+impl From<error::CloudError> for StartError {
+    fn from(e: error::CloudError) -> Self {
+        StartError::Service(Box::new(e))
+    }
 }
 
 /// Starts the cloud on `listener` (already bound, so callers know the port in advance).

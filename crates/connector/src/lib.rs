@@ -146,23 +146,12 @@ impl Connector {
     }
 
     pub async fn shutdown(self) {
-        for w in &self.workers {
-            w.abort();
-        }
-        self.served.shutdown(Duration::from_secs(5)).await;
-        self.state.store.db.close().await;
+        self.served.stop(&self.workers).await;
+        self.state.store.close().await;
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error(transparent)]
-    Db(#[from] platform::Error),
-    #[error("listen: {0}")]
-    Io(#[from] std::io::Error),
-    #[error("configuration: {0}")]
-    Config(String),
-}
+pub use platform::StartError;
 
 impl ConnectorConfig {
     /// Refuses a configuration that would send a secret or a token without TLS.

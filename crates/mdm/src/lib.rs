@@ -122,22 +122,17 @@ impl Mdm {
     }
 
     pub async fn shutdown(self) {
-        self.worker.abort();
-        self.served.shutdown(Duration::from_secs(5)).await;
-        self.state.store.db.close().await;
+        self.served.stop(&[self.worker]).await;
+        self.state.store.close().await;
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error(transparent)]
-    Db(#[from] platform::Error),
-    #[error("io: {0}")]
-    Io(#[from] std::io::Error),
-    #[error("configuration: {0}")]
-    Config(String),
-    #[error(transparent)]
-    Store(#[from] error::MdmError),
+pub use platform::StartError;
+
+impl From<error::MdmError> for StartError {
+    fn from(e: error::MdmError) -> Self {
+        StartError::Service(Box::new(e))
+    }
 }
 
 impl MdmConfig {

@@ -33,6 +33,19 @@ impl Backend {
     }
 }
 
+/// Declares a service's `MIGRATIONS` from its `migrations/sqlite` and
+/// `migrations/postgres` folders (embedded at compile time, relative to the crate).
+#[macro_export]
+macro_rules! migrations {
+    () => {
+        static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+        static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+        /// This service's migrations, one tree per dialect.
+        pub const MIGRATIONS: $crate::db::Migrations = $crate::db::Migrations { sqlite: &SQLITE, postgres: &POSTGRES };
+    };
+}
+
 /// Both dialects' migrations of one service.
 pub struct Migrations {
     pub sqlite: &'static Migrator,

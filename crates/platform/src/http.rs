@@ -29,6 +29,15 @@ impl Served {
         format!("https://{}", self.addr)
     }
 
+    /// Stops a service: its background `tasks` at once, then the server, letting
+    /// in-flight requests finish for up to five seconds.
+    pub async fn stop(self, tasks: &[tokio::task::JoinHandle<()>]) {
+        for task in tasks {
+            task.abort();
+        }
+        self.shutdown(Duration::from_secs(5)).await;
+    }
+
     /// Stops accepting and lets in-flight requests finish for up to `grace`.
     pub async fn shutdown(self, grace: Duration) {
         self.handle.graceful_shutdown(Some(grace));
@@ -196,4 +205,16 @@ pub async fn buffer_body<E: BodyRefusal>(
         return E::unreadable(why).into_response();
     }
     next.run(Request::from_parts(parts, axum::body::Body::from(kept))).await
+}
+
+/// The value of cookie `name`, from any `Cookie` header of a request.
+pub fn cookie(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
 }

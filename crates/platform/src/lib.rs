@@ -37,3 +37,20 @@ pub enum Error {
     Io { path: PathBuf, source: std::io::Error },
 }
 pub use db::{Backend, Db};
+
+/// Why a service did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Its database could not be opened or migrated.
+    #[error(transparent)]
+    Db(#[from] Error),
+    /// Its listener failed.
+    #[error("listen: {0}")]
+    Io(#[from] std::io::Error),
+    /// Its configuration is not valid (what and why).
+    #[error("configuration: {0}")]
+    Config(String),
+    /// The service's own start-up failed (seeding, sealing stored secrets).
+    #[error(transparent)]
+    Service(problem::Source),
+}

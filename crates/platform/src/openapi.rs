@@ -63,3 +63,43 @@ pub fn assert_committed<D: utoipa::OpenApi>(name: &str) {
         "docs/openapi/{name}.json differs from the code's document: run `CLOUDCONNECTOR_WRITE_OPENAPI=1 cargo test -p {name} openapi` and commit it"
     );
 }
+
+/// How a caller authenticates, as a document's security scheme says.
+#[derive(Debug, Clone, Copy)]
+pub enum Scheme {
+    /// `Authorization: Bearer` with an opaque token.
+    Bearer,
+    /// `Authorization: Bearer` with a JWT.
+    Jwt,
+    /// `Authorization: Basic`.
+    Basic,
+}
+
+/// Adds the named security schemes (name, kind, description) to a document's components.
+pub fn add_schemes(doc: &mut utoipa::openapi::OpenApi, schemes: &[(&str, Scheme, &str)]) {
+    use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+    let components = doc.components.get_or_insert_with(Default::default);
+    for (name, scheme, description) in schemes {
+        let builder = match scheme {
+            Scheme::Bearer => HttpBuilder::new().scheme(HttpAuthScheme::Bearer),
+            Scheme::Jwt => HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT"),
+            Scheme::Basic => HttpBuilder::new().scheme(HttpAuthScheme::Basic),
+        };
+        components.add_security_scheme(*name, SecurityScheme::Http(builder.description(Some(*description)).build()));
+    }
+}
+
+/// Declares `$name`, a `utoipa::Modify` adding a document's security schemes:
+/// `security_schemes!(Schemes: ("api_token", Bearer, "…"), ("admin", Basic, "…"))`.
+#[macro_export]
+macro_rules! security_schemes {
+    ($name:ident: $(($scheme:literal, $kind:ident, $description:expr)),+ $(,)?) => {
+        struct $name;
+
+        impl utoipa::Modify for $name {
+            fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+                $crate::openapi::add_schemes(doc, &[$(($scheme, $crate::openapi::Scheme::$kind, $description)),+]);
+            }
+        }
+    };
+}

@@ -49,10 +49,7 @@ pub(crate) async fn tenant(state: &Shared, key: &str) -> Result<Tenant> {
     description = "Client credentials (secret or certificate assertion), resource owner password, or an authorization code. Errors are the identity platform's: `invalid_client` is 401, every other error 400.",
     params(("tenant" = String, Path, description = "A tenant ID, one of its verified domains, or `common` / `organizations` (multi-tenant).")),
     request_body(content = super::openapi::TokenForm, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, description = "The token.", body = super::openapi::TokenAnswer),
-        (status = 400, description = "A parameter is missing or not valid, the tenant or application is unknown, or the grant is refused.", body = wire::errors::AadstsError),
-        (status = 401, description = "The client's credentials are not valid (`invalid_client`).", body = wire::errors::AadstsError),
-        (status = 413, description = "The body is too large.", body = wire::errors::ODataError)))]
+    responses(super::openapi::TokenAnswers))]
 pub async fn token_v2(State(state): State<Shared>, Path(segment): Path<String>, headers: HeaderMap, body: Bytes) -> Result<Response> {
     token(state, segment, headers, body, false).await
 }
@@ -62,10 +59,7 @@ pub async fn token_v2(State(state): State<Shared>, Path(segment): Path<String>, 
     description = "Client credentials (secret or certificate assertion), resource owner password, or an authorization code. Errors are the identity platform's: `invalid_client` is 401, every other error 400.",
     params(("tenant" = String, Path, description = "A tenant ID, one of its verified domains, or `common` / `organizations` (multi-tenant).")),
     request_body(content = super::openapi::TokenForm, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, description = "The token.", body = super::openapi::TokenAnswer),
-        (status = 400, description = "A parameter is missing or not valid, the tenant or application is unknown, or the grant is refused.", body = wire::errors::AadstsError),
-        (status = 401, description = "The client's credentials are not valid (`invalid_client`).", body = wire::errors::AadstsError),
-        (status = 413, description = "The body is too large.", body = wire::errors::ODataError)))]
+    responses(super::openapi::TokenAnswers))]
 pub async fn token_v1(State(state): State<Shared>, Path(segment): Path<String>, headers: HeaderMap, body: Bytes) -> Result<Response> {
     token(state, segment, headers, body, true).await
 }

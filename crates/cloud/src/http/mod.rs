@@ -161,17 +161,7 @@ pub(crate) fn throttle(state: &Shared, claims: &AccessClaims, write: bool) -> Re
     state.throttle.check(&claims.tid, app, write, state.clock.now_ms()).map_err(|retry_after_s| CloudError::Throttled { retry_after_s })
 }
 
-/// A cookie's value from the request.
-pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(axum::http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string())
-}
+pub(crate) use platform::http::cookie;
 
 /// Parses an `application/x-www-form-urlencoded` body; the last value of a key wins.
 pub(crate) fn form(body: &[u8]) -> std::collections::HashMap<String, String> {

@@ -8,7 +8,6 @@
 //! consoles (HTML for people) and the test-mode `/_test` endpoints.
 
 use utoipa::OpenApi;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 use super::{aad_graph, discovery, login, partner_api};
 
@@ -27,7 +26,7 @@ use super::{aad_graph, discovery, login, partner_api};
         login::token_v2, login::token_v1, aad_graph::service_endpoints, partner_api::tenant_data_sync, partner_api::upload,
         partner_api::upload_status, partner_api::create_partner_policy, partner_api::list_partner_policies, partner_api::assign_partner_policy, platform::openapi::live, platform::openapi::ready, platform::openapi::document
     ),
-    components(schemas(PoliciesSet)),
+    components(schemas(PoliciesSet, TokenAnswer)),
     modifiers(&Schemes),
     tags(
         (name = "identity", description = "The identity platform: discovery, signing keys, tokens."),
@@ -37,23 +36,10 @@ use super::{aad_graph, discovery, login, partner_api};
 )]
 pub struct ApiDoc;
 
-struct Schemes;
-
-impl utoipa::Modify for Schemes {
-    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
-        let components = doc.components.get_or_insert_with(Default::default);
-        for (name, description) in [
-            ("intune_token", "An app-only token for `https://api.manage.microsoft.com/` carrying `update_device_attributes`."),
-            (
-                "aad_graph_token",
-                "An app-only token for `https://graph.windows.net/` carrying `Application.Read.All` or `Directory.Read.All`.",
-            ),
-        ] {
-            let scheme = HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").description(Some(description)).build();
-            components.add_security_scheme(name, SecurityScheme::Http(scheme));
-        }
-    }
-}
+platform::security_schemes!(Schemes:
+    ("intune_token", Jwt, "An app-only token for `https://api.manage.microsoft.com/` carrying `update_device_attributes`."),
+    ("aad_graph_token", Jwt, "An app-only token for `https://graph.windows.net/` carrying `Application.Read.All` or `Directory.Read.All`."),
+);
 
 /// The token endpoints' form (`application/x-www-form-urlencoded`). Which fields a grant
 /// needs is the identity platform's rule, answered with its AADSTS codes: `grant_type`
@@ -98,6 +84,24 @@ pub enum PartnerRefusals {
     #[response(status = 429, description = "The tenant's budget is spent; retry after `Retry-After` seconds.",
         headers(("Retry-After" = u64, description = "Seconds to wait.")))]
     Throttled(wire::errors::ODataError),
+}
+
+/// What the token endpoint answers (both versions): the token, or the identity
+/// platform's error (`invalid_client` 401, every other error 400).
+#[derive(utoipa::IntoResponses)]
+#[expect(dead_code, reason = "the answers' schemas in the OpenAPI document")]
+pub enum TokenAnswers {
+    #[response(status = 200, description = "The token.")]
+    Token(TokenAnswer),
+    #[response(
+        status = 400,
+        description = "A parameter is missing or not valid, the tenant or application is unknown, or the grant is refused."
+    )]
+    Refused(wire::errors::AadstsError),
+    #[response(status = 401, description = "The client's credentials are not valid (`invalid_client`).")]
+    InvalidClient(wire::errors::AadstsError),
+    #[response(status = 413, description = "The body is too large.")]
+    TooLarge(wire::errors::ODataError),
 }
 
 /// The entity set of partner compliance policies, its one name.

@@ -3,17 +3,14 @@
 
 use std::collections::HashMap;
 
-use platform::db::{Db, Migrations};
+use platform::db::Db;
 use sqlx::Row;
 
 use crate::entra::conditional_access::Policy;
 use crate::entra::directory::{Application, Permission, ServicePrincipal, Tenant, User};
 use crate::error::Result;
 
-static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
-static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
-
-pub const MIGRATIONS: Migrations = Migrations { sqlite: &SQLITE, postgres: &POSTGRES };
+platform::migrations!();
 
 mod compliance;
 mod devices;

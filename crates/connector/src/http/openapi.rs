@@ -3,7 +3,6 @@
 //! `docs/openapi/connector.json` (a test fails when they drift apart).
 
 use utoipa::OpenApi;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 use super::{api, browser, operator};
 
@@ -31,21 +30,11 @@ use super::{api, browser, operator};
 )]
 pub struct ApiDoc;
 
-struct BearerSchemes;
-
-impl utoipa::Modify for BearerSchemes {
-    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
-        let components = doc.components.get_or_insert_with(Default::default);
-        for (name, description) in [
-            ("registration_secret", "The registration secret the connector's operator shares with the mdm server."),
-            ("instance_credential", "The credential `POST /api/v1/instances` issued to the instance."),
-            ("operator_token", "The connector's `operator_token`."),
-        ] {
-            let scheme = HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some(description)).build();
-            components.add_security_scheme(name, SecurityScheme::Http(scheme));
-        }
-    }
-}
+platform::security_schemes!(BearerSchemes:
+    ("registration_secret", Bearer, "The registration secret the connector's operator shares with the mdm server."),
+    ("instance_credential", Bearer, "The credential `POST /api/v1/instances` issued to the instance."),
+    ("operator_token", Bearer, "The connector's `operator_token`."),
+);
 
 #[cfg(test)]
 mod tests {

@@ -4,16 +4,13 @@
 //! and replay (`operations`), and the statements that run inside a caller's transaction
 //! (`tx`).
 
-use platform::db::{Db, Migrations};
+use platform::db::Db;
 use sqlx::Row;
 use wire::connector_api::{IntakeState, LinkStatus, OutcomeStatus};
 
 use crate::error::{ConnectorError, Result};
 
-static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
-static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
-
-pub const MIGRATIONS: Migrations = Migrations { sqlite: &SQLITE, postgres: &POSTGRES };
+platform::migrations!();
 
 #[derive(Clone, Debug)]
 pub struct Store {

@@ -5,7 +5,6 @@
 //! pages are HTML for people and are left out.
 
 use utoipa::OpenApi;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 use super::{agent_api, answers, read_api};
 
@@ -32,20 +31,11 @@ use super::{agent_api, answers, read_api};
 )]
 pub struct ApiDoc;
 
-struct Schemes;
-
-impl utoipa::Modify for Schemes {
-    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
-        let components = doc.components.get_or_insert_with(Default::default);
-        let bearer = |description: &str| {
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some(description)).build())
-        };
-        components.add_security_scheme("computer_credential", bearer("The credential the enrolment issued to the Mac."));
-        components.add_security_scheme("api_token", bearer("An access token from `POST /i/{slug}/api/oauth/token` (API client)."));
-        let basic = HttpBuilder::new().scheme(HttpAuthScheme::Basic).description(Some("An admin account of the instance.")).build();
-        components.add_security_scheme("admin_basic", SecurityScheme::Http(basic));
-    }
-}
+platform::security_schemes!(Schemes:
+    ("computer_credential", Bearer, "The credential the enrolment issued to the Mac."),
+    ("api_token", Bearer, "An access token from `POST /i/{slug}/api/oauth/token` (API client)."),
+    ("admin_basic", Basic, "An admin account of the instance."),
+);
 
 #[cfg(test)]
 mod tests {
