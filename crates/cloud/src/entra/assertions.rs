@@ -162,9 +162,11 @@ pub(crate) fn check_claims(claims: AssertionClaims, client_id: &str, audiences: 
         ));
     }
     let now_s = now_ms / 1000;
+    // A NumericDate far out of range saturates (`as` on f64), and so does the lifetime:
+    // such an assertion is out of its time range, never an overflow.
     let exp = claims.exp as i64;
     let nbf = claims.nbf.map(|n| n as i64).unwrap_or(now_s);
-    if exp <= now_s || nbf > now_s + 300 || exp - nbf > MAX_LIFETIME_S {
+    if exp <= now_s || nbf > now_s + 300 || exp.saturating_sub(nbf) > MAX_LIFETIME_S {
         return Err(CloudError::login("invalid_client", 700024, "Client assertion is not within its valid time range."));
     }
     let jti = claims
@@ -185,4 +187,23 @@ pub async fn register(store: &Store, app_id: &str, certificate: &str, now_ms: i6
     let (_, expires_ms) = certificate_key(&der)?;
     let (sha1, sha256) = thumbprints(&der);
     store.insert_certificate(app_id, &der, &sha1, &sha256, expires_ms, now_ms).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by `fuzz_client_assertion`: dates at the ends of f64's range once overflowed
+    /// the lifetime's subtraction; they are out of the time range (AADSTS700024).
+    #[test]
+    fn dates_out_of_range_are_refused_not_overflowed() {
+        let aud = "https://login.example/t/oauth2/v2.0/token".to_string();
+        let claims: AssertionClaims =
+            serde_json::from_value(serde_json::json!({"aud": aud, "iss": "c", "sub": "c", "jti": "j", "exp": 1e300, "nbf": -1e300}))
+                .unwrap();
+        match check_claims(claims, "c", &[aud], 1_000_000) {
+            Err(CloudError::Login { code, .. }) => assert_eq!(code, 700024),
+            other => panic!("expected AADSTS700024, got {:?}", other.map(|(jti, _)| jti)),
+        }
+    }
 }

@@ -1,8 +1,14 @@
 //! Admin consent: what granting an application in a tenant creates.
 
-use crate::entra::directory::{Application, FIRST_PARTY};
+use crate::entra::directory::{Application, FIRST_PARTY, User};
 use crate::error::Result;
 use crate::store::Store;
+
+/// Whether `user` may grant consent for the whole organization: only a Global
+/// Administrator may (otherwise AADSTS90094, "The grant requires admin permission").
+pub fn may_grant_for_organization(user: &User) -> bool {
+    user.global_admin != 0
+}
 
 /// A redirect URI is accepted only when it equals a registered one exactly.
 pub fn redirect_uri_registered(app: &Application, redirect_uri: &str) -> bool {

@@ -466,7 +466,7 @@ pub async fn consent_sign_in(State(state): State<Shared>, Path(id): Path<String>
             )));
         }
     };
-    if user.global_admin == 0 {
+    if !consent::may_grant_for_organization(&user) {
         state.store.take_consent_request(&id).await?;
         return Ok(refuse(
             &request,

@@ -4,13 +4,17 @@
 //! Runs on every tick of the cloud's worker, on the injected clock.
 
 use crate::error::Result;
+use crate::intune::compliance::ComplianceState;
 use crate::intune::partner::{self, PartnerState};
-use crate::store::Store;
+use crate::store::{Deadline, Store};
 
 pub async fn tick(store: &Store, now_ms: i64, unresponsive_after_ms: i64) -> Result<()> {
-    // Compliance clocks: grace periods that ended, devices silent past the validity period.
-    let expired = store.expire_grace_periods(now_ms).await?;
-    let silent = store.enforce_validity_period(now_ms).await?;
+    // Compliance clocks: a device in its grace period is noncompliant once the grace ends;
+    // one that counts as compliant and stopped reporting is noncompliant once the tenant's
+    // validity period ends.
+    let expired = store.lapse(&[ComplianceState::InGracePeriod], Deadline::GraceEnds, now_ms).await?;
+    let counted_compliant = [ComplianceState::Compliant, ComplianceState::InGracePeriod];
+    let silent = store.lapse(&counted_compliant, Deadline::ValidityEnds, now_ms).await?;
     if expired + silent > 0 {
         tracing::info!(grace_expired = expired, validity_expired = silent, "devices marked noncompliant by time");
     }

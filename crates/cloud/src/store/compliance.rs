@@ -1,10 +1,21 @@
 //! Compliance policies, their assignments, managed devices and the tenant compliance settings.
 
 use super::*;
+use crate::intune::compliance::ComplianceState;
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
 /// Devices one sweep of the clock marks noncompliant at most.
 const LAPSE_BATCH: usize = 10_000;
+
+/// A compliance clock that runs out (Intune: a policy's grace period, the tenant's
+/// compliance status validity period).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deadline {
+    /// `grace_expires_ms`: the end of the grace period, inclusive.
+    GraceEnds,
+    /// `valid_until_ms`: the last report plus the validity period.
+    ValidityEnds,
+}
 
 impl Store {
     // ---- compliance policies and managed devices ---------------------------------------
@@ -230,22 +241,18 @@ impl Store {
         Ok(())
     }
 
-    /// Devices whose grace period ended become noncompliant. Returns how many.
-    pub async fn expire_grace_periods(&self, now: i64) -> Result<u64> {
-        self.lapse("compliance_state = 'inGracePeriod' AND grace_expires_ms <= $1", now).await
-    }
-
-    /// Devices that have not reported within their tenant's validity period become
-    /// noncompliant. Returns how many.
-    pub async fn enforce_validity_period(&self, now: i64) -> Result<u64> {
-        self.lapse("compliance_state IN ('compliant', 'inGracePeriod') AND valid_until_ms < $1", now).await
-    }
-
-    /// Marks noncompliant, in Intune and Entra, the devices `condition` (on
-    /// `managed_devices`, `$1` = now) finds: found by index first, then updated by ID, so
-    /// a million devices are never scanned. At most [`LAPSE_BATCH`] per call; the clock
-    /// calls again.
-    async fn lapse(&self, condition: &str, now: i64) -> Result<u64> {
+    /// Marks noncompliant, in Intune and Entra, the devices in one of `states` whose
+    /// `deadline` has passed at `now` (`intune::lifecycle` says which clock ends which
+    /// states). Found by index first, then updated by ID, so a million devices are never
+    /// scanned. At most [`LAPSE_BATCH`] per call; the clock calls again. Returns how many.
+    pub async fn lapse(&self, states: &[ComplianceState], deadline: Deadline, now: i64) -> Result<u64> {
+        // The states are this enum's own texts, never input: written into the statement.
+        let listed = states.iter().map(|s| format!("'{}'", s.as_ref())).collect::<Vec<_>>().join(", ");
+        let passed = match deadline {
+            Deadline::GraceEnds => "grace_expires_ms <= $1",
+            Deadline::ValidityEnds => "valid_until_ms < $1",
+        };
+        let condition = format!("compliance_state IN ({listed}) AND {passed}");
         let ids: Vec<(String,)> = sqlx::query_as(&format!("SELECT device_id FROM managed_devices WHERE {condition} LIMIT {LAPSE_BATCH}"))
             .bind(now)
             .fetch_all(self.pool())
@@ -259,7 +266,8 @@ impl Store {
             // The condition again, so a device that reported meanwhile is left alone; the
             // Entra devices of those that did lapse follow.
             let managed_sql = format!(
-                "UPDATE managed_devices SET compliance_state = 'noncompliant' WHERE device_id IN ({}) AND {condition} RETURNING device_id",
+                "UPDATE managed_devices SET compliance_state = '{}' WHERE device_id IN ({}) AND {condition} RETURNING device_id",
+                ComplianceState::Noncompliant.as_ref(),
                 placeholders(2, chunk.len())
             );
             let mut managed = sqlx::query_as::<_, (String,)>(&managed_sql).bind(now);

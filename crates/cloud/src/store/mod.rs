@@ -21,6 +21,7 @@ mod partners;
 mod sealed;
 use sealed::key_context;
 mod uploads;
+pub use compliance::Deadline;
 pub use graph::Page;
 pub use sealed::rotate_sealing_key;
 pub use uploads::tx;
