@@ -345,7 +345,7 @@ async fn compliant_mac_policy(store: &Store, tenant_id: &str, group_id: &str, ap
             include_applications: vec![app_id.to_string()],
             ..Default::default()
         },
-        grant: conditional_access::GRANT_COMPLIANT_DEVICE.into(),
+        grant: conditional_access::GrantControl::CompliantDevice,
     };
     store.insert_ca_policy(tenant_id, &policy, now).await?;
     Ok(id)

@@ -111,7 +111,7 @@ async fn items_for(
         return Ok(None);
     }
     let now = state.clock.now_ms();
-    let verdict = if settings.compliance_model == crate::domain::settings::MODEL_DEVICE_COMPLIANCE {
+    let verdict = if settings.compliance_model == crate::domain::settings::ComplianceModel::DeviceCompliance {
         match device_compliance::verdict(&settings.applicable_rule, &settings.compliance_rule, inventory, now) {
             Some(compliant) => Some(compliant),
             None => return Ok(None),

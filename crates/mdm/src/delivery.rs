@@ -9,7 +9,7 @@ use wire::connector_api::{InventoryBatch, InventoryUpdate, OutcomeStatus};
 use crate::Shared;
 use crate::connector_client::SendError;
 use crate::domain::inventory::{parse_record_key, record_key};
-use crate::domain::settings::{self, CaStatus};
+use crate::domain::settings::{CaStatus, ComplianceModel, ConnectionType};
 use crate::error::Result;
 use crate::store::{InstanceRow, tx};
 
@@ -46,16 +46,16 @@ pub async fn run(state: Shared) {
 async fn housekeeping(state: &Shared) -> Result<()> {
     for instance in state.store.instances().await? {
         let mut ca = state.store.ca(&instance.id).await?;
-        if ca.settings.enabled && ca.settings.connection_type == settings::CLOUD_CONNECTOR && ca.link_id.is_some() {
+        if ca.settings.enabled && ca.settings.connection_type == ConnectionType::CloudConnector && ca.link_id.is_some() {
             match crate::integration::refresh(state, &instance).await {
                 Ok((fresh, _)) => ca = fresh,
                 Err(e) => tracing::warn!(instance = %instance.slug, error = %e, "the connector's view of the link could not be read"),
             }
         }
-        if ca.settings.enabled && ca.link_status == CaStatus::Active && ca.settings.compliance_model == settings::MODEL_INTUNE {
+        if ca.settings.enabled && ca.link_status == CaStatus::Active && ca.settings.compliance_model == ComplianceModel::Intune {
             crate::agent::report_silent(state, &instance).await?;
         }
-        if ca.settings.enabled && ca.link_status == CaStatus::Active && ca.settings.compliance_model == settings::MODEL_DEVICE_COMPLIANCE {
+        if ca.settings.enabled && ca.link_status == CaStatus::Active && ca.settings.compliance_model == ComplianceModel::DeviceCompliance {
             let now = state.clock.now_ms();
             let due = state.memberships_checked.lock().expect("lock").get(&instance.id).is_none_or(|t| now - t >= MEMBERSHIP_EVERY_MS);
             if due {
@@ -72,7 +72,7 @@ async fn step(state: &Shared) -> Result<bool> {
     for instance in state.store.instances().await? {
         let ca = state.store.ca(&instance.id).await?;
         if ca.settings.enabled && ca.link_status == CaStatus::Active {
-            if ca.settings.connection_type == settings::MANUAL {
+            if ca.settings.connection_type == ConnectionType::Manual {
                 busy |= crate::manual::send(state, &instance, &ca).await?;
             } else if let Some(credential) = &instance.connector_credential {
                 busy |= send(state, &instance, credential).await?;

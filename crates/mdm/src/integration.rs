@@ -5,7 +5,7 @@ use platform::problem::Refuse;
 use wire::connector_api::{LinkStatus, LinkView, RegisterInstance, StartLink};
 
 use crate::Shared;
-use crate::domain::settings::{self, CaSettings, CaStatus, PRIVILEGE};
+use crate::domain::settings::{self, CaSettings, CaStatus, ConnectionType, PRIVILEGE};
 use crate::error::{MdmError, Result};
 use crate::store::{AdminRow, CaRow, InstanceRow};
 
@@ -80,7 +80,7 @@ pub async fn save(
     let mut ca = state.store.ca(&instance.id).await?;
     let clouds: Vec<&str> = state.clouds.iter().map(String::as_str).collect();
     settings::validate(&ca.settings, &proposed, &instance.version, &clouds).map_err(MdmError::invalid)?;
-    let manual = proposed.enabled && proposed.connection_type == settings::MANUAL;
+    let manual = proposed.enabled && proposed.connection_type == ConnectionType::Manual;
     if manual && new_secret.is_none() && ca.manual_secret.is_none() {
         return Err(MdmError::invalid("Enter the client secret of the app registration."));
     }
@@ -90,7 +90,7 @@ pub async fn save(
         ca.manual_secret = Some(state.secrets.seal(&secret, &instance.id));
         changes.push("Client Secret: changed (value not shown)".into());
     }
-    let (was_enabled, was_type) = (ca.settings.enabled, ca.settings.connection_type.clone());
+    let (was_enabled, was_type) = (ca.settings.enabled, ca.settings.connection_type);
     ca.settings = proposed.clone();
     let now = state.clock.now_ms();
     if !changes.is_empty() {
@@ -98,7 +98,7 @@ pub async fn save(
         log(state, instance, &admin.username, "Edit", &changes.join("; ")).await?;
     }
     if was_enabled && (!proposed.enabled || was_type != proposed.connection_type) {
-        disconnect(state, instance, admin, &mut ca, &was_type).await?;
+        disconnect(state, instance, admin, &mut ca, was_type).await?;
     }
     if manual {
         // S7: saving a Manual configuration tests it against the cloud directly.
@@ -112,7 +112,7 @@ pub async fn save(
         }
         return Ok(Saved::Done);
     }
-    if connect && proposed.enabled && proposed.connection_type == settings::CLOUD_CONNECTOR {
+    if connect && proposed.enabled && proposed.connection_type == ConnectionType::CloudConnector {
         let credential = connector_credential(state, instance).await?;
         let started = state
             .connector
@@ -140,8 +140,14 @@ pub async fn save(
 
 /// Disconnect (S5): the connection ends, the configuration is kept. A Cloud Connector
 /// link is ended through the connector; a Manual connection deprovisions the tenant.
-async fn disconnect(state: &Shared, instance: &InstanceRow, admin: &AdminRow, ca: &mut CaRow, connection_type: &str) -> Result<()> {
-    let detail = if connection_type == settings::MANUAL {
+async fn disconnect(
+    state: &Shared,
+    instance: &InstanceRow,
+    admin: &AdminRow,
+    ca: &mut CaRow,
+    connection_type: ConnectionType,
+) -> Result<()> {
+    let detail = if connection_type == ConnectionType::Manual {
         match crate::manual::deprovision(state, instance, ca).await {
             Ok(()) => "manual connection: tenant deprovisioned".to_string(),
             Err(e) => format!("manual connection: the cloud did not confirm ({e})"),

@@ -13,7 +13,7 @@ use wire::connector_api::Check;
 use wire::partner::{DEPROVISIONED, DeviceItem, PROVISIONED, PartnerTenantRequest};
 
 use crate::Shared;
-use crate::domain::settings::{self, CaStatus};
+use crate::domain::settings::{CaStatus, LandingKind};
 use crate::error::{MdmError, Result};
 use crate::store::{CaRow, InstanceRow, tx};
 
@@ -62,10 +62,10 @@ fn fail(name: &str, detail: impl Into<String>, remedy: &str) -> Check {
 /// remediation page.
 fn landing_urls(state: &Shared, instance: &InstanceRow, ca: &CaRow) -> (String, String) {
     let base = state.instance_url(&instance.slug);
-    let enrollment = match ca.settings.landing_page.as_str() {
-        settings::LANDING_ACCESS_DENIED => format!("{base}/access-denied"),
-        settings::LANDING_CUSTOM => ca.settings.custom_url.clone().unwrap_or_default(),
-        _ => format!("{base}/device-registration"),
+    let enrollment = match ca.settings.landing_page {
+        LandingKind::AccessDenied => format!("{base}/access-denied"),
+        LandingKind::Custom => ca.settings.custom_url.clone().unwrap_or_default(),
+        LandingKind::Registration => format!("{base}/device-registration"),
     };
     (enrollment, format!("{base}/remediation"))
 }

@@ -164,7 +164,7 @@ async fn s4_conditional_access_grants_compliant_macs_and_routes_the_others() {
             include_applications: vec![t.tenant.portal_app_id.clone()],
             ..Default::default()
         },
-        grant: cloud::entra::conditional_access::GRANT_BLOCK.into(),
+        grant: cloud::entra::conditional_access::GrantControl::Block,
     };
     t.cloud.state.store.insert_ca_policy(&t.tenant.tenant_id, &block, t.clock.now_ms()).await.unwrap();
     assert!(matches!(sign_in(&t, &fleet, &unregistered, true).await, SignIn::Refused { ref aadsts, .. } if aadsts == "AADSTS53003"));

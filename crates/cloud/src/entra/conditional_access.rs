@@ -24,9 +24,18 @@ impl PolicyState {
         [(PolicyState::Enabled, "On"), (PolicyState::EnabledForReportingButNotEnforced, "Report-only"), (PolicyState::Disabled, "Off")];
 }
 
-/// Grant controls supported here.
-pub const GRANT_COMPLIANT_DEVICE: &str = "compliantDevice";
-pub const GRANT_BLOCK: &str = "block";
+/// The built-in grant controls supported here (Graph `conditionalAccessGrantControl`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::Display, strum::EnumString, strum::AsRefStr)]
+#[serde(rename_all = "camelCase")]
+#[strum(serialize_all = "camelCase")]
+pub enum GrantControl {
+    /// `compliantDevice`: the sign-in must come from a device Intune marks compliant.
+    CompliantDevice,
+    /// `block`: the sign-in is refused.
+    Block,
+}
+
+wire::text_enum!(GrantControl);
 
 /// Users, groups and applications a policy covers (`"All"` matches everything).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -52,7 +61,7 @@ pub struct Policy {
     pub display_name: String,
     pub state: PolicyState,
     pub conditions: Conditions,
-    pub grant: String,
+    pub grant: GrantControl,
 }
 
 pub struct Subject<'a> {
@@ -130,9 +139,9 @@ fn applies(p: &Policy, s: &Subject) -> bool {
 }
 
 fn result_of(p: &Policy, device: &Device) -> Outcome {
-    match p.grant.as_str() {
-        GRANT_BLOCK => Outcome::Blocked,
-        _ => match device {
+    match p.grant {
+        GrantControl::Block => Outcome::Blocked,
+        GrantControl::CompliantDevice => match device {
             Device::Unrecognized => Outcome::DeviceNotRecognized,
             Device::Registered { compliant: Some(true), .. } => Outcome::Granted,
             Device::Registered { .. } => Outcome::DeviceNotCompliant,
@@ -172,13 +181,13 @@ pub fn evaluate(policies: &[Policy], subject: &Subject, device: &Device) -> (Out
 mod tests {
     use super::*;
 
-    fn policy(state: PolicyState, grant: &str) -> Policy {
+    fn policy(state: PolicyState, grant: GrantControl) -> Policy {
         Policy {
             id: "p".into(),
             display_name: "Require compliant Mac".into(),
             state,
             conditions: Conditions { include_groups: vec!["g".into()], include_applications: vec!["app".into()], ..Default::default() },
-            grant: grant.into(),
+            grant,
         }
     }
 
@@ -186,7 +195,7 @@ mod tests {
     fn compliant_device_policy_decides_by_device_state() {
         let groups = vec!["g".to_string()];
         let s = Subject { user_id: "u", groups: &groups, app_id: "app" };
-        let p = [policy(PolicyState::Enabled, GRANT_COMPLIANT_DEVICE)];
+        let p = [policy(PolicyState::Enabled, GrantControl::CompliantDevice)];
         let reg = |c| Device::Registered { device_id: "d".into(), compliant: c };
         assert_eq!(evaluate(&p, &s, &reg(Some(true))).0, Outcome::Granted);
         assert_eq!(evaluate(&p, &s, &reg(Some(false))).0, Outcome::DeviceNotCompliant);
@@ -198,12 +207,13 @@ mod tests {
     fn report_only_disabled_and_out_of_scope_policies_do_not_block() {
         let groups = vec!["g".to_string()];
         let s = Subject { user_id: "u", groups: &groups, app_id: "app" };
-        let (o, applied) = evaluate(&[policy(PolicyState::EnabledForReportingButNotEnforced, GRANT_BLOCK)], &s, &Device::Unrecognized);
+        let (o, applied) =
+            evaluate(&[policy(PolicyState::EnabledForReportingButNotEnforced, GrantControl::Block)], &s, &Device::Unrecognized);
         assert_eq!((o, applied[0].result.as_str()), (Outcome::Granted, "reportOnlyFailure"));
-        assert!(evaluate(&[policy(PolicyState::Disabled, GRANT_BLOCK)], &s, &Device::Unrecognized).1.is_empty());
+        assert!(evaluate(&[policy(PolicyState::Disabled, GrantControl::Block)], &s, &Device::Unrecognized).1.is_empty());
         let other_app = Subject { user_id: "u", groups: &groups, app_id: "other" };
-        assert_eq!(evaluate(&[policy(PolicyState::Enabled, GRANT_BLOCK)], &other_app, &Device::Unrecognized).0, Outcome::Granted);
-        let mut excluded = policy(PolicyState::Enabled, GRANT_BLOCK);
+        assert_eq!(evaluate(&[policy(PolicyState::Enabled, GrantControl::Block)], &other_app, &Device::Unrecognized).0, Outcome::Granted);
+        let mut excluded = policy(PolicyState::Enabled, GrantControl::Block);
         excluded.conditions.exclude_users = vec!["u".into()];
         assert_eq!(evaluate(&[excluded], &s, &Device::Unrecognized).0, Outcome::Granted);
     }

@@ -1,7 +1,7 @@
 //! Signing keys, console sessions, consent and authorization requests, codes, Conditional Access policies and sign-in logs.
 
 use super::*;
-use crate::entra::conditional_access::PolicyState;
+use crate::entra::conditional_access::{GrantControl, PolicyState};
 use crate::error::CloudError;
 
 impl Store {
@@ -114,7 +114,7 @@ impl Store {
         .bind(&p.display_name)
         .bind(p.state.as_ref())
         .bind(serde_json::to_string(&p.conditions).unwrap_or_default())
-        .bind(&p.grant)
+        .bind(p.grant.as_ref())
         .bind(now)
         .execute(self.pool())
         .await?;
@@ -135,7 +135,7 @@ impl Store {
                     display_name,
                     state: PolicyState::try_from(state).map_err(CloudError::internal)?,
                     conditions: serde_json::from_str(&conditions).unwrap_or_default(),
-                    grant,
+                    grant: GrantControl::try_from(grant).map_err(CloudError::internal)?,
                 })
             })
             .collect()

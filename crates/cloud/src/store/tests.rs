@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::entra::conditional_access::{Conditions, Policy, PolicyState};
+use crate::entra::conditional_access::{Conditions, GrantControl, Policy, PolicyState};
 use crate::entra::directory::Tenant;
 use crate::intune::partner::{self, PartnerState};
 
@@ -47,7 +47,7 @@ async fn a_policys_state_round_trips() {
         display_name: "Require compliant Mac".into(),
         state: PolicyState::EnabledForReportingButNotEnforced,
         conditions: Conditions { include_users: vec!["All".into()], ..Default::default() },
-        grant: "compliantDevice".into(),
+        grant: GrantControl::CompliantDevice,
     };
     store.insert_ca_policy("tenant-1", &policy, 1).await.unwrap();
     assert_eq!(store.ca_policies("tenant-1").await.unwrap(), std::slice::from_ref(&policy));

@@ -6,12 +6,51 @@ use serde::{Deserialize, Serialize};
 use crate::domain::device_compliance::{Criterion, format_rule};
 use wire::connector_api::LandingPage;
 
-pub const MANUAL: &str = "manual";
-pub const CLOUD_CONNECTOR: &str = "cloud_connector";
+/// How the instance connects to Intune (Jamf Pro's *Connection Type*).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, strum::Display, strum::EnumString, strum::AsRefStr, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum ConnectionType {
+    /// Through the multi-tenant Cloud Connector.
+    #[default]
+    CloudConnector,
+    /// With the tenant's own app registration.
+    Manual,
+}
 
-pub const LANDING_REGISTRATION: &str = "registration";
-pub const LANDING_ACCESS_DENIED: &str = "access_denied";
-pub const LANDING_CUSTOM: &str = "custom";
+/// Where a user of a Mac Microsoft does not recognise is sent.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, strum::Display, strum::EnumString, strum::AsRefStr, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum LandingKind {
+    /// The instance's device registration page.
+    #[default]
+    Registration,
+    /// The instance's Access Denied page.
+    AccessDenied,
+    /// The admin's own page (`custom_url`).
+    Custom,
+}
+
+/// Who decides a Mac's compliance.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, strum::Display, strum::EnumString, strum::AsRefStr, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum ComplianceModel {
+    /// Intune evaluates the inventory sent.
+    #[default]
+    Intune,
+    /// This instance decides and sends the verdict.
+    DeviceCompliance,
+}
+
+wire::text_enum!(ConnectionType, LandingKind, ComplianceModel);
 
 /// The privilege an account needs to change these settings.
 pub const PRIVILEGE: &str = "Conditional Access";
@@ -55,9 +94,9 @@ impl CaStatus {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CaSettings {
     pub enabled: bool,
-    pub connection_type: String,
+    pub connection_type: ConnectionType,
     pub sovereign_cloud: String,
-    pub landing_page: String,
+    pub landing_page: LandingKind,
     pub custom_url: Option<String>,
     /// Manual: the tenant's domain (Microsoft Entra tenant Name).
     #[serde(default)]
@@ -65,34 +104,25 @@ pub struct CaSettings {
     /// Manual: the Application ID of the instance's own app registration.
     #[serde(default)]
     pub manual_app_id: Option<String>,
-    /// `intune` (Intune evaluates the inventory) or `device_compliance` (this instance
-    /// decides and sends the verdict).
-    #[serde(default = "intune_model")]
-    pub compliance_model: String,
+    #[serde(default)]
+    pub compliance_model: ComplianceModel,
     #[serde(default)]
     pub applicable_rule: Vec<Criterion>,
     #[serde(default)]
     pub compliance_rule: Vec<Criterion>,
 }
 
-pub const MODEL_INTUNE: &str = "intune";
-pub const MODEL_DEVICE_COMPLIANCE: &str = "device_compliance";
-
-fn intune_model() -> String {
-    MODEL_INTUNE.into()
-}
-
 impl Default for CaSettings {
     fn default() -> Self {
         CaSettings {
             enabled: false,
-            connection_type: CLOUD_CONNECTOR.into(),
+            connection_type: ConnectionType::CloudConnector,
             sovereign_cloud: "local".into(),
-            landing_page: LANDING_REGISTRATION.into(),
+            landing_page: LandingKind::Registration,
             custom_url: None,
             manual_tenant: None,
             manual_app_id: None,
-            compliance_model: MODEL_INTUNE.into(),
+            compliance_model: ComplianceModel::Intune,
             applicable_rule: vec![],
             compliance_rule: vec![],
         }
@@ -101,10 +131,10 @@ impl Default for CaSettings {
 
 impl CaSettings {
     pub fn landing(&self) -> LandingPage {
-        match self.landing_page.as_str() {
-            LANDING_ACCESS_DENIED => LandingPage::AccessDenied,
-            LANDING_CUSTOM => LandingPage::Custom { url: self.custom_url.clone().unwrap_or_default() },
-            _ => LandingPage::Registration,
+        match self.landing_page {
+            LandingKind::AccessDenied => LandingPage::AccessDenied,
+            LandingKind::Custom => LandingPage::Custom { url: self.custom_url.clone().unwrap_or_default() },
+            LandingKind::Registration => LandingPage::Registration,
         }
     }
 }
@@ -129,16 +159,10 @@ pub fn valid_tenant_name(t: &str) -> bool {
 
 /// Checks a proposed change against the rules of the page. `version` is the instance's.
 pub fn validate(current: &CaSettings, proposed: &CaSettings, version: &str, known_clouds: &[&str]) -> Result<(), String> {
-    if ![MANUAL, CLOUD_CONNECTOR].contains(&proposed.connection_type.as_str()) {
-        return Err("Connection Type must be Manual or Cloud Connector.".into());
-    }
     if !known_clouds.contains(&proposed.sovereign_cloud.as_str()) {
         return Err(format!("Sovereign Cloud must be one of: {}.", known_clouds.join(", ")));
     }
-    if ![LANDING_REGISTRATION, LANDING_ACCESS_DENIED, LANDING_CUSTOM].contains(&proposed.landing_page.as_str()) {
-        return Err("Choose a landing page for computers not recognized by Microsoft Azure.".into());
-    }
-    if proposed.landing_page == LANDING_CUSTOM {
+    if proposed.landing_page == LandingKind::Custom {
         let url = proposed.custom_url.as_deref().unwrap_or("");
         if url.chars().count() > 2048 {
             return Err("The custom landing page URL may be at most 2048 characters.".into());
@@ -147,13 +171,10 @@ pub fn validate(current: &CaSettings, proposed: &CaSettings, version: &str, know
             return Err(format!("The custom landing page must be an absolute https URL on a public host: {why}."));
         }
     }
-    if ![MODEL_INTUNE, MODEL_DEVICE_COMPLIANCE].contains(&proposed.compliance_model.as_str()) {
-        return Err("The compliance model must be Intune or Device Compliance.".into());
-    }
-    if proposed.compliance_model == MODEL_DEVICE_COMPLIANCE && proposed.compliance_rule.is_empty() {
+    if proposed.compliance_model == ComplianceModel::DeviceCompliance && proposed.compliance_rule.is_empty() {
         return Err("Device Compliance needs a compliance rule (one criterion per line: field operator value).".into());
     }
-    if proposed.enabled && proposed.connection_type == MANUAL {
+    if proposed.enabled && proposed.connection_type == ConnectionType::Manual {
         if proposed.manual_tenant.as_deref().is_none_or(|t| !valid_tenant_name(t)) {
             return Err("Enter the Microsoft Entra tenant name, for example contoso.onmicrosoft.com.".into());
         }
@@ -161,8 +182,8 @@ pub fn validate(current: &CaSettings, proposed: &CaSettings, version: &str, know
             return Err("Enter the Application ID of the app registration (a GUID).".into());
         }
     }
-    if proposed.enabled && proposed.connection_type == CLOUD_CONNECTOR {
-        if current.enabled && current.connection_type == MANUAL {
+    if proposed.enabled && proposed.connection_type == ConnectionType::CloudConnector {
+        if current.enabled && current.connection_type == ConnectionType::Manual {
             return Err("A Manual connection is enabled. Remove the manual integration first: clear \"Enable Intune \
                         Integration for macOS\", clear the App ID in Intune and delete its apps in Entra, then configure \
                         the Cloud Connector within 24 hours."
@@ -198,13 +219,13 @@ pub fn diff(before: &CaSettings, after: &CaSettings) -> Vec<String> {
         }
     };
     field("Enable Intune Integration for macOS", before.enabled.to_string(), after.enabled.to_string());
-    field("Connection Type", before.connection_type.clone(), after.connection_type.clone());
+    field("Connection Type", before.connection_type.to_string(), after.connection_type.to_string());
     field("Sovereign Cloud", before.sovereign_cloud.clone(), after.sovereign_cloud.clone());
-    field("Landing page", before.landing_page.clone(), after.landing_page.clone());
+    field("Landing page", before.landing_page.to_string(), after.landing_page.to_string());
     field("Custom URL", before.custom_url.clone().unwrap_or_default(), after.custom_url.clone().unwrap_or_default());
     field("Microsoft Entra tenant Name", before.manual_tenant.clone().unwrap_or_default(), after.manual_tenant.clone().unwrap_or_default());
     field("Application ID", before.manual_app_id.clone().unwrap_or_default(), after.manual_app_id.clone().unwrap_or_default());
-    field("Compliance model", before.compliance_model.clone(), after.compliance_model.clone());
+    field("Compliance model", before.compliance_model.to_string(), after.compliance_model.to_string());
     field("Applicable rule", format_rule(&before.applicable_rule), format_rule(&after.applicable_rule));
     field("Compliance rule", format_rule(&before.compliance_rule), format_rule(&after.compliance_rule));
     out
@@ -227,7 +248,7 @@ mod tests {
 
     #[test]
     fn manual_must_be_removed_before_the_cloud_connector() {
-        let manual = CaSettings { enabled: true, connection_type: MANUAL.into(), ..Default::default() };
+        let manual = CaSettings { enabled: true, connection_type: ConnectionType::Manual, ..Default::default() };
         assert!(validate(&manual, &cc(true), "11.0", &["local"]).unwrap_err().contains("Manual"));
     }
 
@@ -243,7 +264,7 @@ mod tests {
     #[test]
     fn custom_landing_pages_must_be_https() {
         let mut s = cc(true);
-        s.landing_page = LANDING_CUSTOM.into();
+        s.landing_page = LandingKind::Custom;
         s.custom_url = Some("http://example.com".into());
         assert!(validate(&cc(false), &s, "11.0", &["local"]).is_err());
         s.custom_url = Some("https://example.com/help".into());

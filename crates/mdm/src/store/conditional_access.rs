@@ -1,6 +1,7 @@
 //! An instance's Conditional Access settings and its change-management log.
 
 use super::*;
+use crate::domain::settings::{ComplianceModel, ConnectionType, LandingKind};
 
 #[derive(Debug, Clone)]
 pub struct CaRow {
@@ -48,13 +49,13 @@ impl Store {
             Some(r) => CaRow {
                 settings: CaSettings {
                     enabled: r.get::<i64, _>(0) != 0,
-                    connection_type: r.get(1),
+                    connection_type: ConnectionType::try_from(r.get::<String, _>(1)).map_err(MdmError::internal)?,
                     sovereign_cloud: r.get(2),
-                    landing_page: r.get(3),
+                    landing_page: LandingKind::try_from(r.get::<String, _>(3)).map_err(MdmError::internal)?,
                     custom_url: r.get(4),
                     manual_tenant: r.get(8),
                     manual_app_id: r.get(9),
-                    compliance_model: r.get(12),
+                    compliance_model: ComplianceModel::try_from(r.get::<String, _>(12)).map_err(MdmError::internal)?,
                     applicable_rule: serde_json::from_str(&r.get::<String, _>(13)).unwrap_or_default(),
                     compliance_rule: serde_json::from_str(&r.get::<String, _>(14)).unwrap_or_default(),
                 },
@@ -97,9 +98,9 @@ impl Store {
         )
         .bind(instance_id)
         .bind(s.enabled as i64)
-        .bind(&s.connection_type)
+        .bind(s.connection_type.as_ref())
         .bind(&s.sovereign_cloud)
-        .bind(&s.landing_page)
+        .bind(s.landing_page.as_ref())
         .bind(s.custom_url.clone())
         .bind(ca.link_id.clone())
         .bind(ca.link_status.as_ref())
@@ -109,7 +110,7 @@ impl Store {
         .bind(s.manual_app_id.clone())
         .bind(ca.manual_secret.clone())
         .bind(ca.manual_tenant_id.clone())
-        .bind(&s.compliance_model)
+        .bind(s.compliance_model.as_ref())
         .bind(serde_json::to_string(&s.applicable_rule).unwrap_or_default())
         .bind(serde_json::to_string(&s.compliance_rule).unwrap_or_default())
         .execute(self.pool())

@@ -12,7 +12,7 @@ use super::super::callers::ConsoleAdmin;
 use super::{console_page, form};
 use crate::Shared;
 use crate::domain::device_compliance;
-use crate::domain::settings::{self, CaSettings};
+use crate::domain::settings::{CaSettings, ComplianceModel, ConnectionType, LandingKind};
 use crate::error::{MdmError, Result};
 use crate::http::Bytes;
 use crate::integration::{self, Saved};
@@ -45,16 +45,16 @@ fn checks_table(checks: &[Check]) -> Markup {
 fn settings_form(state: &Shared, slug: &str, ca: &CaRow) -> Markup {
     let s = &ca.settings;
     let option = |value: &str, label: &str, current: &str| html! { option value=(value) selected[value == current] { (label) } };
-    let radio = |value: &str, label: &str| {
-        html! { label { input type="radio" name="landing_page" value=(value) checked[s.landing_page == value]; " " (label) } br; }
+    let radio = |value: LandingKind, label: &str| {
+        html! { label { input type="radio" name="landing_page" value=(value.as_ref()) checked[s.landing_page == value]; " " (label) } br; }
     };
-    let device_compliance = s.compliance_model == settings::MODEL_DEVICE_COMPLIANCE;
+    let device_compliance = s.compliance_model == ComplianceModel::DeviceCompliance;
     html! {
         form method="post" action=(page_url(slug)) {
             label { input type="checkbox" name="enabled" value="true" checked[s.enabled]; " Enable Intune Integration for macOS" } br;
             label { "Connection Type " select name="connection_type" {
-                (option(settings::CLOUD_CONNECTOR, "Cloud Connector", &s.connection_type))
-                (option(settings::MANUAL, "Manual", &s.connection_type))
+                (option(ConnectionType::CloudConnector.as_ref(), "Cloud Connector", s.connection_type.as_ref()))
+                (option(ConnectionType::Manual.as_ref(), "Manual", s.connection_type.as_ref()))
             } } br;
             label { "Sovereign Cloud " select name="sovereign_cloud" {
                 @for c in &state.clouds {
@@ -63,9 +63,9 @@ fn settings_form(state: &Shared, slug: &str, ca: &CaRow) -> Markup {
             } } br;
             fieldset {
                 legend { "Landing page for computers not recognized by Microsoft Azure" }
-                (radio(settings::LANDING_REGISTRATION, "The default registration page"))
-                (radio(settings::LANDING_ACCESS_DENIED, "The Access Denied page"))
-                (radio(settings::LANDING_CUSTOM, "Custom URL"))
+                (radio(LandingKind::Registration, "The default registration page"))
+                (radio(LandingKind::AccessDenied, "The Access Denied page"))
+                (radio(LandingKind::Custom, "Custom URL"))
                 label { "Custom URL " input name="custom_url" value=(s.custom_url.as_deref().unwrap_or("")) size="50"; }
             }
             fieldset {
@@ -110,19 +110,30 @@ pub async fn ca_page(State(state): State<Shared>, ConsoleAdmin { instance, admin
     render_ca(&state, &instance, None).await
 }
 
-/// The settings an admin posted; a rule that does not parse is the error to show.
+/// A choice the admin posted (`key`), its default when absent; `refusal` when it names
+/// none of the choices.
+fn choice<T: std::str::FromStr + Default>(
+    f: &std::collections::HashMap<String, String>,
+    key: &str,
+    refusal: &str,
+) -> std::result::Result<T, String> {
+    f.get(key).map_or(Ok(T::default()), |v| v.parse().map_err(|_| refusal.to_string()))
+}
+
+/// The settings an admin posted; a choice or a rule that does not parse is the error to
+/// show.
 fn proposed(f: &std::collections::HashMap<String, String>) -> std::result::Result<CaSettings, String> {
     let trimmed = |k: &str| f.get(k).map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
     let rule = |k: &str| device_compliance::parse_rule(f.get(k).map(String::as_str).unwrap_or(""));
     Ok(CaSettings {
         enabled: f.get("enabled").is_some_and(|v| v == "true" || v == "on"),
-        connection_type: f.get("connection_type").cloned().unwrap_or_else(|| settings::CLOUD_CONNECTOR.into()),
+        connection_type: choice(f, "connection_type", "Connection Type must be Manual or Cloud Connector.")?,
         sovereign_cloud: f.get("sovereign_cloud").cloned().unwrap_or_else(|| "local".into()),
-        landing_page: f.get("landing_page").cloned().unwrap_or_else(|| settings::LANDING_REGISTRATION.into()),
+        landing_page: choice(f, "landing_page", "Choose a landing page for computers not recognized by Microsoft Azure.")?,
         custom_url: trimmed("custom_url"),
         manual_tenant: trimmed("manual_tenant").map(|s| s.to_ascii_lowercase()),
         manual_app_id: trimmed("manual_app_id").map(|s| s.to_ascii_lowercase()),
-        compliance_model: f.get("compliance_model").cloned().unwrap_or_else(|| settings::MODEL_INTUNE.into()),
+        compliance_model: choice(f, "compliance_model", "The compliance model must be Intune or Device Compliance.")?,
         applicable_rule: rule("applicable_rule")?,
         compliance_rule: rule("compliance_rule")?,
     })
