@@ -9,7 +9,7 @@ use wire::partner::{ItemResult, ItemStatus};
 /// An item's result, as recorded for the device that sent it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ItemOutcome {
-    /// `Accepted`, `Stale` or `Rejected`.
+    /// `accepted`, `stale` or `rejected`.
     pub status: OutcomeStatus,
     pub detail: Option<String>,
     pub compliance_state: Option<String>,

@@ -195,10 +195,10 @@ pub struct UploadAccepted {
     pub error_detail: Option<String>,
 }
 
-/// Where an upload message is (`DataUploadMessages` `Status`).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::Display, strum::EnumString, strum::AsRefStr, utoipa::ToSchema,
-)]
+/// Where an upload message is (`DataUploadMessages` `Status`). A status this
+/// vocabulary does not know is kept as sent (`Other`): a partner asks again, as for
+/// `Pending`. Written as text with `Display` (`AsRef` would name the variant).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, strum::Display, strum::EnumString)]
 pub enum MessageStatus {
     /// Queued or being processed: ask again.
     Pending,
@@ -206,7 +206,23 @@ pub enum MessageStatus {
     Completed,
     /// Refused as a whole (`ErrorCode`, `ErrorDetail`).
     Failed,
+    /// Any other text.
+    #[serde(untagged)]
+    #[strum(default)]
+    Other(String),
 }
+
+impl utoipa::PartialSchema for MessageStatus {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(["Pending", "Completed", "Failed"]))
+            .description(Some("Pending (ask again), Completed (see ItemResults) or Failed (see ErrorCode, ErrorDetail)."))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for MessageStatus {}
 
 /// Per-item outcome inside a message status.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
@@ -230,7 +246,7 @@ pub struct ItemResult {
 
 /// What became of one item of a processed message. A status this vocabulary does not
 /// know is kept as sent (`Other`), so a partner can say what it was given.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, strum::Display, strum::EnumString, strum::AsRefStr)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, strum::Display, strum::EnumString)]
 pub enum ItemStatus {
     /// Applied.
     #[default]
@@ -360,6 +376,7 @@ mod status_tests {
         assert_eq!(serde_json::to_string(&other).unwrap(), "\"Processing\"");
         assert_eq!("Rejected".parse::<ItemStatus>().unwrap(), ItemStatus::Rejected);
         assert_eq!(MessageStatus::try_from("Pending".to_string()).unwrap(), MessageStatus::Pending);
-        assert!(MessageStatus::try_from("pending".to_string()).is_err());
+        assert_eq!(MessageStatus::try_from("Queued".to_string()).unwrap(), MessageStatus::Other("Queued".into()));
+        assert_eq!(MessageStatus::Other("Queued".into()).to_string(), "Queued");
     }
 }

@@ -58,7 +58,7 @@ impl FromRequestParts<Shared> for PartnerCaller {
         if q.api_version.is_none() {
             return Err(CloudError::bad_request("The api-version query parameter is required."));
         }
-        let write = parts.method != Method::GET;
+        let write = !matches!(parts.method, Method::GET | Method::HEAD);
         inject_fault(state, if write { "PUT" } else { "GET" }, unit).await?;
         let claims = authenticate(state, &parts.headers, &INTUNE_AUDIENCES)?;
         super::throttle(state, &claims, write)?;

@@ -17,7 +17,7 @@ impl Store {
         .bind(&u.tenant_id)
         .bind(&u.app_id)
         .bind(&u.body_digest)
-        .bind(u.status.as_ref())
+        .bind(u.status.to_string())
         .bind(&u.body)
         .bind(u.received_ms)
         .execute(self.pool())
@@ -35,12 +35,12 @@ impl Store {
         )
         .bind(&u.app_id)
         .bind(&u.body_digest)
-        .bind(u.status.as_ref())
+        .bind(u.status.to_string())
         .bind(&u.body)
         .bind(u.received_ms)
         .bind(&u.message_id)
         .bind(&u.tenant_id)
-        .bind(wire::partner::MessageStatus::Pending.as_ref())
+        .bind(wire::partner::MessageStatus::Pending.to_string())
         .execute(self.pool())
         .await?;
         Ok(r.rows_affected() == 1)
@@ -167,7 +167,7 @@ pub mod tx {
             "UPDATE upload_messages SET status = $1, item_results = $2, error_code = $3, error_detail = $4, processed_ms = $5, \
              body = '' WHERE message_id = $6 AND tenant_id = $7",
         )
-        .bind(status.as_ref())
+        .bind(status.to_string())
         .bind(results)
         .bind(error_code)
         .bind(detail.map(str::to_string))

@@ -121,8 +121,9 @@ struct Next {
 }
 
 fn safe_next(next: Option<String>) -> String {
-    // Only local paths: the sign-in must never redirect elsewhere.
-    next.filter(|n| n.starts_with('/') && !n.starts_with("//")).unwrap_or_else(|| "/console".into())
+    // Only local paths: the sign-in must never redirect elsewhere (browsers read `/\host`
+    // as `//host`, so no backslash either).
+    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\')).unwrap_or_else(|| "/console".into())
 }
 
 async fn login_form(Query(q): Query<Next>) -> Html<String> {
