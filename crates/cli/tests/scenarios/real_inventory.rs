@@ -228,11 +228,17 @@ async fn clocks_of_macs_and_partners_are_not_trusted() {
     assert_eq!(status, 200, "{answer}");
     let warning = answer["warnings"][0].as_str().unwrap();
     assert!(warning.contains("collected_at") && warning.contains("36 h ahead") && warning.contains("time received"), "{answer}");
+    let sent = t.clock.now();
     let (status, answer) =
-        send(&t, reqwest::Method::PUT, &mac, &report(&mac, t.clock.now(), json!({"collected_at": "2031-01-01T00:00:00Z"}))).await;
+        send(&t, reqwest::Method::PUT, &mac, &report(&mac, sent, json!({"collected_at": "2031-01-01T00:00:00Z"}))).await;
     assert_eq!(status, 200, "{answer}");
+    let received = t.clock.now();
     let stored = t.mdm_read("hq", &format!("computers-inventory?filter=udid=={}", mac.profile.udid)).await;
-    assert_eq!(stored["results"][0]["general"]["reportDate"], platform::clock::rfc3339(t.clock.now()), "{stored}");
+    // The time received, to the second: between sending and the answer (the test clock
+    // runs on with real time, so a second may turn in between).
+    let date = stored["results"][0]["general"]["reportDate"].as_str().unwrap();
+    let date = chrono::DateTime::parse_from_rfc3339(date).unwrap().with_timezone(&chrono::Utc);
+    assert!(date.timestamp() >= sent.timestamp() && date <= received, "{stored}");
     t.advance_clock(60).await;
     mac.profile.filevault = false;
     fleet.report_changes(&mac, &["security", "volumes"], t.clock.now()).await.unwrap();
