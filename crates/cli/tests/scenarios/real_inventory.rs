@@ -229,8 +229,7 @@ async fn clocks_of_macs_and_partners_are_not_trusted() {
     let warning = answer["warnings"][0].as_str().unwrap();
     assert!(warning.contains("collected_at") && warning.contains("36 h ahead") && warning.contains("time received"), "{answer}");
     let sent = t.clock.now();
-    let (status, answer) =
-        send(&t, reqwest::Method::PUT, &mac, &report(&mac, sent, json!({"collected_at": "2031-01-01T00:00:00Z"}))).await;
+    let (status, answer) = send(&t, reqwest::Method::PUT, &mac, &report(&mac, sent, json!({"collected_at": "2031-01-01T00:00:00Z"}))).await;
     assert_eq!(status, 200, "{answer}");
     let received = t.clock.now();
     let stored = t.mdm_read("hq", &format!("computers-inventory?filter=udid=={}", mac.profile.udid)).await;
