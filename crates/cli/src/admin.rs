@@ -68,7 +68,7 @@ impl Admin {
                 .links
                 .into_iter()
                 .filter(|l| l.link.status == wire::connector_api::LinkStatus::Active)
-                .map(|l| l.link.link_id)
+                .map(|l| l.link.link_id.into_string())
                 .collect(),
         };
         let mut out = Vec::new();

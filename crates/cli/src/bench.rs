@@ -182,12 +182,12 @@ pub async fn evaluation(data_dir: &Path, devices: usize, per_message: usize) -> 
 
 /// A registered Entra device written straight into the cloud's store (what Workplace
 /// Join would leave behind), for benchmarks that start at the partner API. Returns its ID.
-async fn seed_device(store: &cloud::store::Store, tenant_id: &str, owner: &str, n: usize, now: i64) -> anyhow::Result<String> {
-    let device_id = uuid::Uuid::new_v4().to_string();
+async fn seed_device(store: &cloud::store::Store, tenant_id: &wire::TenantId, owner: &str, n: usize, now: i64) -> anyhow::Result<wire::DeviceId> {
+    let device_id = wire::DeviceId::from(uuid::Uuid::new_v4().to_string());
     store
         .insert_device(&cloud::store::DeviceRow {
             id: uuid::Uuid::new_v4().to_string(),
-            tenant_id: tenant_id.to_string(),
+            tenant_id: tenant_id.clone(),
             device_id: device_id.clone(),
             display_name: format!("Mac {n}"),
             owner_user_id: owner.to_string(),
@@ -349,7 +349,7 @@ fn bench_update(n: usize, device_id: &str, now: i64) -> wire::connector_api::Inv
         sequence: 1,
         item: wire::partner::DeviceItem {
             entity_type: wire::partner::entity_type::LEGACY_INVENTORY,
-            device_id: device_id.to_string(),
+            device_id: device_id.into(),
             last_update_time: platform::clock::ms_to_rfc3339(now),
             encrypted: Some(!n.is_multiple_of(4)),
             sip: Some("Enabled".into()),

@@ -48,7 +48,7 @@ async fn seed(stack: &Stack, devices: usize) -> anyhow::Result<()> {
             .map(|n| cloud::store::DeviceRow {
                 id: uuid::Uuid::new_v4().to_string(),
                 tenant_id: tenant.tenant_id.clone(),
-                device_id: uuid::Uuid::new_v4().to_string(),
+                device_id: uuid::Uuid::new_v4().to_string().into(),
                 display_name: format!("Mac-{n:07}"),
                 owner_user_id: tenant.users[n % tenant.users.len()].id.clone(),
                 operating_system: "MacMDM".into(),

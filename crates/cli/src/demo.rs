@@ -53,7 +53,7 @@ pub struct FleetReleases {
 
 #[derive(Debug, Serialize)]
 pub struct TenantSummary {
-    pub id: String,
+    pub id: wire::TenantId,
     pub partner_state: String,
 }
 

@@ -152,7 +152,7 @@ proptest! {
             os_minimum_version: Some("13.0".into()), os_maximum_build_version: Some("22G74".into()),
             storage_require_encryption: true, system_integrity_protection_enabled: true, ..Default::default()
         };
-        match uploads::read_message(body.to_string().as_bytes(), TENANT) {
+        match uploads::read_message(body.to_string().as_bytes(), &TENANT.into()) {
             Ok(message) => {
                 prop_assert!(message.tenant_id.eq_ignore_ascii_case(TENANT));
                 for item in &message.content {

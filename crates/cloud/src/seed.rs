@@ -8,6 +8,7 @@ use crate::error::Result;
 use crate::intune::compliance::MacOsPolicySettings;
 use crate::store::{PolicyRow, Store};
 use wire::ids;
+use wire::TenantId;
 
 /// Password hashes of generated demo users are cheaper than an admin's: a demo with
 /// 100,000 Macs signs in 100,000 users. Admin accounts use the full cost.
@@ -63,7 +64,7 @@ fn scale_unit() -> String {
 
 async fn tenant(store: &Store, domain: &str, name: &str, licensed: bool, now: i64) -> Result<Tenant> {
     let t = Tenant {
-        id: uuid::Uuid::new_v4().to_string(),
+        id: uuid::Uuid::new_v4().to_string().into(),
         domain: domain.to_ascii_lowercase(),
         display_name: name.into(),
         intune_licence: licensed as i64,
@@ -90,7 +91,7 @@ pub fn certificate(common_name: &str) -> Result<(String, String)> {
 
 async fn app(
     store: &Store,
-    owner: &str,
+    owner: &TenantId,
     name: &str,
     multi_tenant: bool,
     redirect_uris: Vec<String>,
@@ -128,7 +129,7 @@ async fn app(
 /// for its admin-consent link and a client secret. Returns `(application ID, secret)`.
 pub async fn vendor_app(
     store: &Store,
-    owner_tenant_id: &str,
+    owner_tenant_id: &TenantId,
     name: &str,
     redirect_uri: &str,
     permissions: Vec<Permission>,
@@ -140,7 +141,7 @@ pub async fn vendor_app(
 /// The connector provider's own tenant and its two multi-tenant applications (scenario S8, README's table).
 #[derive(Debug, Clone)]
 pub struct ProviderApps {
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub connector_app_id: String,
     pub connector_secret: String,
     /// The Cloud Connector app's certificate credential (PEM), preferred over the secret.
@@ -193,7 +194,7 @@ pub struct SeededUser {
 
 #[derive(Debug, Clone)]
 pub struct CustomerTenant {
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub domain: String,
     pub admin: SeededUser,
     pub users: Vec<SeededUser>,
@@ -291,7 +292,7 @@ const TEST_CLIENT_PERMISSIONS: [&str; 9] = [
 
 /// A user with a random password: a Global Administrator's hashed at full strength, a
 /// demo user's with [`DEMO_USER_ITERATIONS`].
-async fn seed_user(store: &Store, tenant_id: &str, upn: &str, display_name: &str, global_admin: bool, now: i64) -> Result<SeededUser> {
+async fn seed_user(store: &Store, tenant_id: &TenantId, upn: &str, display_name: &str, global_admin: bool, now: i64) -> Result<SeededUser> {
     let user = SeededUser {
         id: uuid::Uuid::new_v4().to_string(),
         upn: upn.to_string(),
@@ -304,7 +305,7 @@ async fn seed_user(store: &Store, tenant_id: &str, upn: &str, display_name: &str
     };
     let row = User {
         id: user.id.clone(),
-        tenant_id: tenant_id.to_string(),
+        tenant_id: tenant_id.clone(),
         upn: user.upn.clone(),
         display_name: display_name.to_string(),
         password_hash,
@@ -315,12 +316,12 @@ async fn seed_user(store: &Store, tenant_id: &str, upn: &str, display_name: &str
 }
 
 /// The macOS compliance policy requiring FileVault, assigned to `group_id`.
-async fn filevault_policy(store: &Store, tenant_id: &str, group_id: &str, now: i64) -> Result<String> {
+async fn filevault_policy(store: &Store, tenant_id: &TenantId, group_id: &str, now: i64) -> Result<String> {
     let policy_id = uuid::Uuid::new_v4().to_string();
     let settings = MacOsPolicySettings { storage_require_encryption: true, ..Default::default() };
     let row = PolicyRow {
         id: policy_id.clone(),
-        tenant_id: tenant_id.to_string(),
+        tenant_id: tenant_id.clone(),
         display_name: "macOS baseline: FileVault required".into(),
         settings: serde_json::to_string(&serde_json::json!({
             "@odata.type": "#microsoft.graph.macOSCompliancePolicy",
@@ -334,7 +335,7 @@ async fn filevault_policy(store: &Store, tenant_id: &str, group_id: &str, now: i
 }
 
 /// The Conditional Access policy requiring a compliant device of `group_id` for `app_id`.
-async fn compliant_mac_policy(store: &Store, tenant_id: &str, group_id: &str, app_id: &str, now: i64) -> Result<String> {
+async fn compliant_mac_policy(store: &Store, tenant_id: &TenantId, group_id: &str, app_id: &str, now: i64) -> Result<String> {
     let id = uuid::Uuid::new_v4().to_string();
     let policy = Policy {
         id: id.clone(),

@@ -32,6 +32,7 @@ use tokio::sync::Notify;
 
 use crate::cloud_client::{CloudApp, CloudClient};
 use crate::store::Store;
+use wire::TenantId;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ConnectorConfig {
@@ -119,7 +120,7 @@ impl platform::openapi::HasDb for AppState {
 
 impl AppState {
     /// Whether requests to `tenant` of `cloud` must wait for an earlier `Retry-After`.
-    pub fn paused(&self, cloud: &str, tenant: &str) -> bool {
+    pub fn paused(&self, cloud: &str, tenant: &TenantId) -> bool {
         let profile = self.apps.get(cloud).map_or(cloud, |a| a.profile.name.as_str());
         self.cloud.gates().remaining_ms(profile, tenant) > 0
     }

@@ -34,10 +34,10 @@ async fn step(state: &Shared) -> Result<()> {
 
 /// Resends the current state of every computer of the link's instance on its tenant.
 pub async fn reconcile(state: &Shared, link: &crate::store::LinkRow) -> Result<u64> {
-    let Some(tenant) = link.tenant_id.as_deref() else { return Ok(0) };
+    let Some(tenant) = &link.tenant_id else { return Ok(0) };
     let queued = state.store.reconcile(tenant, &link.instance_id, state.clock.now_ms()).await?;
     Metrics::add(&state.metrics.reconciled_updates_total, queued);
-    tracing::info!(tenant, instance = %link.instance_id, link = %link.id, queued, "reconcile: current state queued again");
+    tracing::info!(%tenant, instance = %link.instance_id, link = %link.id, queued, "reconcile: current state queued again");
     state.work.notify_one();
     Ok(queued)
 }

@@ -13,6 +13,7 @@ use crate::cloud_client::{CallError, CloudApp, token_roles};
 use crate::error::{ConnectorError, Result};
 use crate::metrics::Metrics;
 use crate::store::{InstanceRow, LinkRow};
+use wire::{LinkId, TenantId};
 
 /// A consent `state` is valid this long, once.
 const CONSENT_STATE_TTL_MS: i64 = 15 * 60 * 1000;
@@ -40,7 +41,7 @@ fn validate_return_url(instance: &InstanceRow, return_url: &str) -> Result<()> {
     Ok(())
 }
 
-async fn consent_url(state: &Shared, app: &CloudApp, client_id: &str, tenant: &str, link_id: &str, step: &str) -> Result<String> {
+async fn consent_url(state: &Shared, app: &CloudApp, client_id: &str, tenant: &str, link_id: &LinkId, step: &str) -> Result<String> {
     let token = platform::secrets::random_token(32);
     state
         .store
@@ -64,7 +65,7 @@ pub async fn start_link(state: &Shared, instance: &InstanceRow, req: StartLink) 
     validate_landing_page(&req.landing_page)?;
     validate_return_url(instance, &req.return_url)?;
     let link = LinkRow {
-        id: uuid::Uuid::new_v4().to_string(),
+        id: uuid::Uuid::new_v4().to_string().into(),
         instance_id: instance.id.clone(),
         cloud: req.cloud.clone(),
         tenant_id: None,
@@ -84,7 +85,7 @@ pub async fn start_link(state: &Shared, instance: &InstanceRow, req: StartLink) 
 #[derive(Debug, serde::Deserialize)]
 pub struct ConsentResponse {
     pub state: Option<String>,
-    pub tenant: Option<String>,
+    pub tenant: Option<TenantId>,
     pub admin_consent: Option<String>,
     pub error: Option<String>,
     pub error_description: Option<String>,
@@ -96,7 +97,7 @@ pub enum ConsentOutcome {
     /// The administrator declined or the platform failed: `error` and its description.
     Declined { error: String, detail: String },
     /// Consent granted in `tenant` (a GUID).
-    Granted { tenant: String },
+    Granted { tenant: TenantId },
 }
 
 impl ConsentResponse {
@@ -219,7 +220,7 @@ fn compare_roles(name: &str, granted: Vec<String>, expected: &[&str]) -> Check {
 }
 
 /// The checks of Confirm, in order; later checks are skipped once one fails.
-async fn run_checks(state: &Shared, app: &CloudApp, tenant: &str) -> Vec<Check> {
+async fn run_checks(state: &Shared, app: &CloudApp, tenant: &TenantId) -> Vec<Check> {
     // An administrator is waiting: a short Retry-After is waited out, a long one reported.
     if let Err(e) = state.cloud.gates().wait(&app.profile.name, tenant, Duration::from_secs(30)).await {
         return vec![fail("throttled", e.to_string(), "The cloud asked the connector to wait; try Confirm again later.")];
@@ -235,7 +236,7 @@ async fn run_checks(state: &Shared, app: &CloudApp, tenant: &str) -> Vec<Check> 
 /// Whether the connector can still act for the tenant: a fresh token, exactly the
 /// permissions of scenario S8 (README's table) on both APIs (drift is named), and the partner services
 /// published by discovery. Read-only, so it runs on a schedule.
-async fn access_checks(state: &Shared, app: &CloudApp, tenant: &str) -> Vec<Check> {
+async fn access_checks(state: &Shared, app: &CloudApp, tenant: &TenantId) -> Vec<Check> {
     let mut checks = Vec::new();
     let intune = app.profile.intune_resource.clone().unwrap_or_default();
     // Token for the Intune API.
@@ -293,7 +294,7 @@ async fn access_checks(state: &Shared, app: &CloudApp, tenant: &str) -> Vec<Chec
 
 /// Provisioning with the routed landing and remediation URLs, a heartbeat and a test
 /// upload: the part of Confirm that changes the tenant.
-async fn provisioning_checks(state: &Shared, app: &CloudApp, tenant: &str) -> Vec<Check> {
+async fn provisioning_checks(state: &Shared, app: &CloudApp, tenant: &TenantId) -> Vec<Check> {
     let mut checks = Vec::new();
     let req = PartnerTenantRequest {
         provisioned: PROVISIONED,
@@ -326,7 +327,7 @@ async fn provisioning_checks(state: &Shared, app: &CloudApp, tenant: &str) -> Ve
     checks
 }
 
-async fn test_upload(state: &Shared, app: &CloudApp, tenant: &str) -> Check {
+async fn test_upload(state: &Shared, app: &CloudApp, tenant: &TenantId) -> Check {
     let id = uuid::Uuid::new_v4().to_string();
     let body =
         serde_json::json!({"TenantId": tenant, "UploadTime": platform::clock::rfc3339(state.clock.now()), "Content": []}).to_string();

@@ -16,6 +16,7 @@ use crate::error::{ConnectorError, Result};
 use crate::metrics::Metrics;
 use crate::retry::{self, Verdict};
 use crate::store::{InstanceRow, MessageRow, MessageState, tx};
+use wire::{DeviceId, InstanceId, MessageId, TenantId};
 
 /// Largest intake batch accepted in one request.
 pub const MAX_INTAKE_BATCH: usize = 5000;
@@ -66,7 +67,7 @@ pub async fn intake(state: &Shared, instance: &InstanceRow, batch: InventoryBatc
         }
         let mut item = u.item.clone();
         item.tenant_id = tenant.clone();
-        item.device_id = item.device_id.to_ascii_lowercase();
+        item.device_id = item.device_id.to_lowercase();
         if let Some(received) = clamped_to_receipt(&item.last_update_time, now) {
             item.last_update_time = received;
             Metrics::add(&state.metrics.intake_future_dated_total, 1);
@@ -142,8 +143,8 @@ async fn batch(state: &Shared) -> Result<usize> {
 }
 
 /// Claims queued updates of a tenant into one new message; returns how many.
-async fn form_message(state: &Shared, tenant: &str, cloud: &str, now: i64) -> Result<usize> {
-    let message_id = uuid::Uuid::new_v4().to_string();
+async fn form_message(state: &Shared, tenant: &TenantId, cloud: &str, now: i64) -> Result<usize> {
+    let message_id = MessageId::from(uuid::Uuid::new_v4().to_string());
     let mut txn = state.store.begin().await?;
     let items = tx::claim_batch(&mut txn, tenant, &message_id, state.config.batch_size as i64).await?;
     if items.is_empty() {
@@ -155,7 +156,7 @@ async fn form_message(state: &Shared, tenant: &str, cloud: &str, now: i64) -> Re
     let body = partner::client::message_body(tenant, &platform::clock::rfc3339(state.clock.now()), &content);
     let message = MessageRow {
         message_id,
-        tenant_id: tenant.to_string(),
+        tenant_id: tenant.clone(),
         cloud: cloud.to_string(),
         body,
         status: MessageState::Upload,
@@ -240,8 +241,7 @@ async fn poll_due(state: &Shared) -> Result<usize> {
         state.concurrency.observe(&m.tenant_id, Signal::of(&result));
         match result {
             Ok(s) if s.status == MessageStatus::Completed => {
-                let results: HashMap<String, ItemResult> =
-                    s.item_results.into_iter().map(|r| (r.device_id.to_ascii_lowercase(), r)).collect();
+                let results: HashMap<DeviceId, ItemResult> = s.item_results.into_iter().map(|r| (r.device_id.to_lowercase(), r)).collect();
                 conclude(state, &m, &results, None).await?;
                 finished += 1;
             }
@@ -270,14 +270,14 @@ async fn poll_due(state: &Shared) -> Result<usize> {
 /// An instance leaves a tenant that others still use: its devices are sent as no longer
 /// managed (EntityType 1, `DeviceManagementState: unmanaged`), through the same durable
 /// path as any update, and the instance stops receiving their routed users.
-pub async fn withdraw(state: &Shared, tenant: &str, instance_id: &str) -> Result<usize> {
+pub async fn withdraw(state: &Shared, tenant: &TenantId, instance_id: &InstanceId) -> Result<usize> {
     let devices = state.store.devices_of_instance(tenant, instance_id).await?;
     let now = state.clock.now_ms();
     let mut txn = state.store.begin().await?;
     for device in &devices {
         let item = wire::partner::DeviceItem {
             entity_type: wire::partner::entity_type::INVENTORY,
-            tenant_id: tenant.to_string(),
+            tenant_id: tenant.clone(),
             device_id: device.clone(),
             user_id: String::new(),
             last_update_time: platform::clock::ms_to_rfc3339(now),
@@ -291,15 +291,15 @@ pub async fn withdraw(state: &Shared, tenant: &str, instance_id: &str) -> Result
     tx::delete_routes(&mut txn, tenant, instance_id).await?;
     txn.commit().await?;
     state.work.notify_one();
-    tracing::info!(tenant, instance = instance_id, devices = devices.len(), "instance left the tenant; its devices are withdrawn");
+    tracing::info!(%tenant, instance = %instance_id, devices = devices.len(), "instance left the tenant; its devices are withdrawn");
     Ok(devices.len())
 }
 
 /// Intune terminated the tenant's connection: every link to it shows so on its instance.
-pub async fn terminated(state: &Shared, tenant: &str) -> Result<()> {
+pub async fn terminated(state: &Shared, tenant: &TenantId) -> Result<()> {
     let n = state.store.set_active_links_status(tenant, LinkStatus::Terminated, "terminated in Intune", state.clock.now_ms()).await?;
     if n > 0 {
-        tracing::warn!(tenant, links = n, "connection terminated in Intune");
+        tracing::warn!(%tenant, links = n, "connection terminated in Intune");
     }
     Ok(())
 }
@@ -307,7 +307,7 @@ pub async fn terminated(state: &Shared, tenant: &str) -> Result<()> {
 /// Records each device's outcome and closes the message, in one transaction. Only an
 /// accepted item counts as delivered; a stale one (the cloud holds a newer state of the
 /// device) is reported as such and not kept for replay, since replaying cannot change it.
-async fn conclude(state: &Shared, m: &MessageRow, results: &HashMap<String, ItemResult>, failure: Option<&str>) -> Result<()> {
+async fn conclude(state: &Shared, m: &MessageRow, results: &HashMap<DeviceId, ItemResult>, failure: Option<&str>) -> Result<()> {
     let rows = state.store.intake_of_message(&m.message_id).await?;
     let now = state.clock.now_ms();
     let mut txn = state.store.begin().await?;

@@ -13,6 +13,7 @@ use crate::domain::normalize::{self, MAX_NAME_CHARS, Normalized, account_key, wi
 use crate::domain::settings::{CaSettings, CaStatus};
 use crate::error::{MdmError, Result};
 use crate::store::{ComputerRow, InstanceRow, Registration, tx};
+use wire::DeviceId;
 
 /// Refuses a value of 1 to `max` characters (counted as people count them).
 fn bounded(name: &str, value: &str, max: usize) -> Result<()> {
@@ -66,7 +67,7 @@ async fn sending_settings(state: &Shared, instance: &InstanceRow) -> Result<Opti
 
 /// The item for one registered user's Entra device.
 struct Item {
-    device_id: String,
+    device_id: DeviceId,
     payload: String,
 }
 
@@ -138,7 +139,7 @@ async fn items_for(
             Some(compliant) => verdict_item(&r, compliant, platform::clock::ms_to_rfc3339(now)),
             None => device_item(inventory, &r),
         };
-        items.push(Item { device_id: r.aad_device_id.to_string(), payload: serde_json::to_string(&item).map_err(MdmError::internal)? });
+        items.push(Item { device_id: r.aad_device_id.into(), payload: serde_json::to_string(&item).map_err(MdmError::internal)? });
     }
     Ok(Some(Items { items, silence: ca_state(true, false, Some(last_checkin), now), verdict }))
 }
@@ -427,7 +428,7 @@ pub async fn ca_view(state: &Shared, computer: &ComputerRow) -> Result<ComputerC
                 compliance_state: u.compliance_state,
                 compliance_reasons: u.compliance_reasons.and_then(|r| serde_json::from_str(&r).ok()).unwrap_or_default(),
                 username: u.username,
-                computer_azure_active_directory_id: u.aad_device_id,
+                computer_azure_active_directory_id: u.aad_device_id.map(DeviceId::into_string),
                 user_azure_active_directory_id: u.aad_user_id,
             })
             .collect(),

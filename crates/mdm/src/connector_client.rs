@@ -9,6 +9,7 @@ use wire::connector_api::{
 use wire::errors::Problem;
 
 use crate::error::{MdmError, Result};
+use wire::LinkId;
 
 #[derive(Clone)]
 pub struct ConnectorClient {
@@ -79,13 +80,13 @@ impl ConnectorClient {
         }
     }
 
-    pub async fn confirm(&self, credential: &str, link_id: &str) -> Result<LinkView> {
+    pub async fn confirm(&self, credential: &str, link_id: &LinkId) -> Result<LinkView> {
         self.call::<(), _>(reqwest::Method::POST, &format!("/api/v1/links/{link_id}/confirm"), credential, None)
             .await
             .map_err(Self::upstream)
     }
 
-    pub async fn disconnect(&self, credential: &str, link_id: &str) -> Result<LinkView> {
+    pub async fn disconnect(&self, credential: &str, link_id: &LinkId) -> Result<LinkView> {
         self.call::<(), _>(reqwest::Method::POST, &format!("/api/v1/links/{link_id}/disconnect"), credential, None)
             .await
             .map_err(Self::upstream)

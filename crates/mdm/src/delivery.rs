@@ -95,7 +95,7 @@ async fn send(state: &Shared, instance: &InstanceRow, credential: &str) -> Resul
         .iter()
         .filter_map(|r| {
             Some(InventoryUpdate {
-                computer_id: record_key(r.computer_id, r.device_id.as_deref()),
+                computer_id: record_key(r.computer_id, r.device_id.as_ref()),
                 sequence: r.sequence,
                 item: serde_json::from_str(&r.payload).ok()?,
             })

@@ -16,6 +16,7 @@ use crate::Shared;
 use crate::domain::settings::{CaStatus, LandingKind};
 use crate::error::{MdmError, Result};
 use crate::store::{CaRow, InstanceRow, tx};
+use wire::TenantId;
 
 /// Heartbeats of a manual connection are sent this often.
 const HEARTBEAT_EVERY_MS: i64 = 5 * 60 * 1000;
@@ -46,8 +47,8 @@ pub fn app(state: &Shared, instance: &InstanceRow, ca: &CaRow) -> Result<CloudAp
     })
 }
 
-fn tenant_key(ca: &CaRow) -> String {
-    ca.manual_tenant_id.clone().or_else(|| ca.settings.manual_tenant.clone()).unwrap_or_default()
+fn tenant_key(ca: &CaRow) -> TenantId {
+    ca.manual_tenant_id.clone().or_else(|| ca.settings.manual_tenant.clone()).unwrap_or_default().into()
 }
 
 fn pass(name: &str, detail: impl Into<String>) -> Check {

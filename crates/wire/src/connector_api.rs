@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::ids::{DeviceId, InstanceId, LinkId, MessageId, TenantId};
 use crate::partner::DeviceItem;
 
 /// `POST /api/v1/instances`: an mdm instance registers once, authorised by the
@@ -23,7 +24,7 @@ pub struct RegisterInstance {
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct InstanceRegistered {
-    pub instance_id: String,
+    pub instance_id: InstanceId,
     /// Bearer credential for every later call; shown once.
     pub credential: String,
 }
@@ -60,7 +61,7 @@ pub struct StartLink {
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LinkStarted {
-    pub link_id: String,
+    pub link_id: LinkId,
     /// Send the admin's browser here; it leads through both consents.
     pub consent_url: String,
 }
@@ -99,10 +100,10 @@ pub struct Check {
 /// `GET /api/v1/links/current`, and the answer to Confirm.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LinkView {
-    pub link_id: String,
+    pub link_id: LinkId,
     pub status: LinkStatus,
     pub cloud: String,
-    pub tenant_id: Option<String>,
+    pub tenant_id: Option<TenantId>,
     /// The Cloud Connector app's Application ID, to paste into Partner device management.
     pub application_id: String,
     /// The cloud's Partner device management page, opened by *Copy and Open Intune*.
@@ -199,7 +200,7 @@ crate::text_enum!(LinkStatus, OutcomeStatus, IntakeState);
 /// `GET /api/v1/status`: the instance's current link and its delivery health.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct InstanceStatus {
-    pub instance_id: String,
+    pub instance_id: InstanceId,
     pub link: Option<LinkView>,
     /// Updates accepted but not concluded yet.
     pub backlog: i64,
@@ -228,7 +229,7 @@ pub enum CloudName {
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LinkHealth {
     pub link: LinkView,
-    pub instance_id: String,
+    pub instance_id: InstanceId,
     pub instance_name: String,
     /// Updates accepted but not concluded yet.
     pub backlog: i64,
@@ -263,11 +264,11 @@ pub struct LinksHealth {
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DeadLetter {
     pub id: i64,
-    pub instance_id: String,
-    pub tenant_id: String,
+    pub instance_id: InstanceId,
+    pub tenant_id: TenantId,
     pub computer_id: String,
     pub sequence: i64,
-    pub device_id: String,
+    pub device_id: DeviceId,
     pub reason: Option<String>,
     pub at: Option<String>,
 }
@@ -293,7 +294,7 @@ pub struct Replayed {
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Reconciled {
-    pub link_id: String,
+    pub link_id: LinkId,
     /// Updates queued again: the newest one of each computer.
     pub queued: u64,
 }
@@ -301,19 +302,19 @@ pub struct Reconciled {
 /// Everything the connector did with one Entra device.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DeviceTrace {
-    pub device_id: String,
+    pub device_id: DeviceId,
     pub updates: Vec<TracedUpdate>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TracedUpdate {
-    pub instance_id: String,
-    pub tenant_id: String,
+    pub instance_id: InstanceId,
+    pub tenant_id: TenantId,
     pub computer_id: String,
     pub sequence: i64,
     pub status: IntakeState,
     pub received_at: String,
-    pub message_id: Option<String>,
+    pub message_id: Option<MessageId>,
     /// The message's state (`upload`, `poll`, `done`), attempts and last error.
     pub message: Option<String>,
     pub dead_reason: Option<String>,

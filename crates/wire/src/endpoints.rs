@@ -51,7 +51,7 @@ pub struct Consoles {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Seed {
-    pub tenant_id: String,
+    pub tenant_id: crate::TenantId,
     pub tenant_domain: String,
     pub global_admin: Credentials,
     pub mdm_admin: MdmAdmin,

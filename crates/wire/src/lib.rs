@@ -10,6 +10,7 @@ pub mod connector_api;
 pub mod endpoints;
 pub mod errors;
 pub mod ids;
+pub use ids::{DeviceId, InstanceId, LinkId, MessageId, TenantId};
 pub mod partner;
 pub mod profile;
 

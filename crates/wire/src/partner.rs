@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::ids::{DeviceId, MessageId, TenantId};
+
 /// `Provisioned` values of `PartnerTenants`.
 pub const PROVISIONED: i32 = 1;
 pub const DEPROVISIONED: i32 = 2;
@@ -47,7 +49,7 @@ pub struct HeartbeatResponse {
     /// The tenant ID, the entity's key.
     #[serde(default)]
     pub key: String,
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     /// Which kind of partner sent the heartbeat (this service answers `Partner`).
     #[serde(default)]
     pub client_type: String,
@@ -78,10 +80,10 @@ pub mod entity_type {
 #[serde(rename_all = "PascalCase")]
 pub struct DeviceItem {
     pub entity_type: i32,
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     /// Entra device ID (`deviceId` of the Entra device, from Workplace Join): a GUID.
     #[schema(format = "uuid")]
-    pub device_id: String,
+    pub device_id: DeviceId,
     /// Entra user object ID.
     pub user_id: String,
     /// When the partner observed this state (RFC 3339). Newer wins.
@@ -155,7 +157,7 @@ pub struct DeviceItem {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "PascalCase")]
 pub struct UploadMessage {
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub upload_time: String,
     /// The items: a JSON array, or (as live partners send it) a string holding one.
     #[serde(deserialize_with = "items")]
@@ -188,8 +190,8 @@ fn items<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<DeviceItem>, D::E
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "PascalCase")]
 pub struct UploadAccepted {
-    pub tenant_id: String,
-    pub message_id: String,
+    pub tenant_id: TenantId,
+    pub message_id: MessageId,
     pub error_code: i32,
     #[serde(default)]
     pub error_detail: Option<String>,
@@ -228,7 +230,7 @@ impl utoipa::ToSchema for MessageStatus {}
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "PascalCase")]
 pub struct ItemResult {
-    pub device_id: String,
+    pub device_id: DeviceId,
     pub status: ItemStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_code: Option<String>,
@@ -277,8 +279,8 @@ impl utoipa::ToSchema for ItemStatus {}
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "PascalCase")]
 pub struct UploadStatus {
-    pub message_id: String,
-    pub tenant_id: String,
+    pub message_id: MessageId,
+    pub tenant_id: TenantId,
     pub status: MessageStatus,
     pub error_code: i32,
     #[serde(default)]

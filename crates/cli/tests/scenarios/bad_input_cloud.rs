@@ -276,7 +276,7 @@ async fn graph_consent_registration_and_partner_services_refuse_bad_requests() {
     assert_eq!(put(id.clone(), graph_only, good.clone()).await.status(), 401, "a Graph token is not for the Intune API");
     assert_eq!(put(id.clone(), intune.clone(), "{not json".into()).await.status(), 400);
     // A message for another tenant: authenticated, but not allowed to write there.
-    assert_eq!(put(id.clone(), intune.clone(), good.replace(&tid, "33333333-3333-3333-3333-333333333333")).await.status(), 403);
+    assert_eq!(put(id.clone(), intune.clone(), good.replace(tid.as_str(), "33333333-3333-3333-3333-333333333333")).await.status(), 403);
     let resp = put(id.clone(), intune.clone(), good.clone()).await;
     assert_eq!(resp.status(), 200);
     assert_eq!(put(id.clone(), intune.clone(), good.clone()).await.status(), 200, "a retried PUT is answered again");

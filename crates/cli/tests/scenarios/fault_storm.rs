@@ -196,7 +196,7 @@ async fn a_fault_storm_delays_delivery_but_loses_nothing_and_never_comes_early()
         http: platform::http::client(&ca.unwrap().ca_pem),
     });
     let tenant = t.cloud.state.store.tenant(&t.tenant.tenant_id).await.unwrap().unwrap();
-    proxy.units.lock().unwrap().insert(tenant.scale_unit.clone(), tenant.id.clone());
+    proxy.units.lock().unwrap().insert(tenant.scale_unit.clone(), tenant.id.to_string());
     let router = axum::Router::new().fallback(handle).with_state(proxy.clone());
     let served = platform::http::serve_tls(router, listener, &t.ca).await.unwrap();
 

@@ -103,13 +103,13 @@ async fn one_connector_serves_two_tenants_and_each_keeps_its_own_state() {
             (put, get, token, url)
         }
     };
-    let (put, get, _, _) = upload(t.tenant.tenant_id.clone(), contoso_id.clone()).await;
+    let (put, get, _, _) = upload(t.tenant.tenant_id.to_string(), contoso_id.clone()).await;
     assert_eq!((put, get), (200, 200));
-    let (_, _, fabrikam_intune, fabrikam_url) = upload(fabrikam.tenant_id.clone(), uuid::Uuid::new_v4().to_string()).await;
+    let (_, _, fabrikam_intune, fabrikam_url) = upload(fabrikam.tenant_id.to_string(), uuid::Uuid::new_v4().to_string()).await;
     let foreign = fabrikam_url.rsplit_once("(guid'").unwrap().0.to_string() + &format!("(guid'{contoso_id}')?api-version=1.2");
     let status = t.http.get(&foreign).bearer_auth(&fabrikam_intune).send().await.unwrap().status().as_u16();
     assert_eq!(status, 404, "another tenant's message answers as an unknown one");
-    let (put, get, _, _) = upload(fabrikam.tenant_id.clone(), contoso_id.clone()).await;
+    let (put, get, _, _) = upload(fabrikam.tenant_id.to_string(), contoso_id.clone()).await;
     assert_eq!((put, get), (200, 200), "the same ID is Fabrikam's own");
 
     let admin = Admin::from_file(&t.write_endpoints_file()).unwrap();

@@ -115,7 +115,7 @@ async fn dead_letters_are_kept_with_their_reason_and_replayed_and_links_reconcil
     };
     let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     let status = run(args(&["status"])).await;
-    assert!(status.contains("active") && status.contains(&t.tenant.tenant_id), "{status}");
+    assert!(status.contains("active") && status.contains(t.tenant.tenant_id.as_str()), "{status}");
     let trace = run(args(&["trace", &device])).await;
     assert!(trace.contains("outcome accepted"), "{trace}");
     let log_file = endpoints.with_file_name("change-log.json");

@@ -63,7 +63,7 @@ async fn run(t: &TestStack, bin: &Path, doc: &str, filters: &[&str], auth: Auth<
     cmd.current_dir(t.data_dir())
         .args(&args)
         .env("SCHEMATHESIS_HOOKS", hooks)
-        .env("CLOUDCONNECTOR_TENANT", &t.tenant.tenant_id)
+        .env("CLOUDCONNECTOR_TENANT", t.tenant.tenant_id.as_str())
         .env_remove("REQUESTS_CA_BUNDLE")
         .env_remove("SSL_CERT_FILE")
         .env_remove("CURL_CA_BUNDLE");

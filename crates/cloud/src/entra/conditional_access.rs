@@ -2,6 +2,7 @@
 //! functions; the sign-in handler gathers the facts and logs the decision.
 
 use serde::{Deserialize, Serialize};
+use wire::DeviceId;
 
 /// A policy's `state` as Graph spells it (`conditionalAccessPolicyState`), stored as text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::Display, strum::EnumString, strum::AsRefStr)]
@@ -76,7 +77,7 @@ pub enum Device {
     /// No registered device identity was presented.
     Unrecognized,
     Registered {
-        device_id: String,
+        device_id: DeviceId,
         compliant: Option<bool>,
     },
 }

@@ -3,6 +3,7 @@
 use crate::entra::directory::{Application, FIRST_PARTY, User};
 use crate::error::Result;
 use crate::store::Store;
+use wire::TenantId;
 
 /// Whether `user` may grant consent for the whole organization: only a Global
 /// Administrator may (otherwise AADSTS90094, "The grant requires admin permission").
@@ -38,7 +39,7 @@ fn extends(registered: &str, requested: &str) -> bool {
 
 /// Creates the application's service principal (enterprise application) in the tenant
 /// and grants every permission it requires, application and delegated alike.
-pub async fn grant_admin_consent(store: &Store, tenant_id: &str, app: &Application, now_ms: i64) -> Result<String> {
+pub async fn grant_admin_consent(store: &Store, tenant_id: &TenantId, app: &Application, now_ms: i64) -> Result<String> {
     let sp_id = store.ensure_service_principal(tenant_id, &app.app_id, &app.display_name, now_ms).await?;
     for p in &app.required_permissions {
         if let Some(fp) = FIRST_PARTY.iter().find(|fp| fp.app_id == p.resource_app_id) {

@@ -11,9 +11,10 @@ use rustls_pki_types::CertificateSigningRequestDer;
 use crate::entra::directory::{Tenant, User};
 use crate::error::{CloudError, Result};
 use crate::store::{DeviceRow, Store};
+use wire::{DeviceId, TenantId};
 
 pub struct Registration {
-    pub device_id: String,
+    pub device_id: DeviceId,
     pub certificate_der: Vec<u8>,
     pub thumbprint: String,
 }
@@ -44,9 +45,9 @@ pub async fn register(
 ) -> Result<Registration> {
     let mut csr = rcgen::CertificateSigningRequestParams::from_der(&CertificateSigningRequestDer::from(csr_der))
         .map_err(|e| CloudError::bad_request(format!("CertificateRequest is not a valid PKCS#10 request: {e}")))?;
-    let device_id = uuid::Uuid::new_v4().to_string();
+    let device_id = DeviceId::from(uuid::Uuid::new_v4().to_string());
     csr.params.distinguished_name = rcgen::DistinguishedName::new();
-    csr.params.distinguished_name.push(DnType::CommonName, device_id.clone());
+    csr.params.distinguished_name.push(DnType::CommonName, device_id.to_string());
     csr.params.subject_alt_names.clear();
     let (ca_pem, ca_key_pem) = device_ca(store, tenant).await?;
     let ca_key = KeyPair::from_pem(&ca_key_pem).map_err(CloudError::internal)?;
@@ -84,7 +85,7 @@ pub const DEVICE_CREDENTIAL_HEADER: &str = "x-ms-device-credential";
 
 #[derive(serde::Deserialize)]
 struct DeviceProof {
-    device_id: String,
+    device_id: DeviceId,
     tid: String,
     iat: i64,
     exp: i64,
@@ -92,9 +93,9 @@ struct DeviceProof {
 
 /// The registered device a proof names, if the proof is valid for `tenant_id` now.
 /// Any failure (unknown device, other tenant, bad signature, stale) means "no device".
-pub async fn verify_proof(store: &Store, tenant_id: &str, proof: &str, now_s: i64) -> Result<Option<DeviceRow>> {
+pub async fn verify_proof(store: &Store, tenant_id: &TenantId, proof: &str, now_s: i64) -> Result<Option<DeviceRow>> {
     let Ok(claims) = jsonwebtoken::dangerous::insecure_decode::<DeviceProof>(proof) else { return Ok(None) };
-    if claims.claims.tid != tenant_id
+    if claims.claims.tid != *tenant_id
         || claims.claims.exp < now_s
         || claims.claims.iat > now_s + 300
         || claims.claims.exp - claims.claims.iat > 600

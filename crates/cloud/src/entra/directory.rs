@@ -2,10 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 use wire::ids;
+use wire::TenantId;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Tenant {
-    pub id: String,
+    pub id: TenantId,
     pub domain: String,
     pub display_name: String,
     pub intune_licence: i64,
@@ -17,7 +18,7 @@ pub struct Tenant {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct User {
     pub id: String,
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub upn: String,
     pub display_name: String,
     pub password_hash: String,
@@ -66,7 +67,7 @@ pub struct Application {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ServicePrincipal {
     pub id: String,
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub app_id: String,
     pub display_name: String,
 }

@@ -4,10 +4,11 @@
 use crate::entra::directory::{APPLICATION, Application, DELEGATED, FIRST_PARTY, Permission};
 use crate::error::{CloudError, Result};
 use crate::store::Store;
+use wire::TenantId;
 
 pub async fn create(
     store: &Store,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     name: &str,
     multi_tenant: bool,
     redirect_uri: Option<&str>,
@@ -42,7 +43,7 @@ pub async fn create(
 }
 
 /// The tenant's own registration `app_id`, or an error naming it.
-pub async fn owned(store: &Store, tenant_id: &str, app_id: &str) -> Result<Application> {
+pub async fn owned(store: &Store, tenant_id: &TenantId, app_id: &str) -> Result<Application> {
     store
         .application(app_id)
         .await?

@@ -6,6 +6,7 @@ use crate::entra::devices;
 use crate::entra::directory::{Application, User};
 use crate::error::Result;
 use crate::store::{SignInRow, Store};
+use wire::DeviceId;
 
 /// Authority segments that name no tenant (Microsoft identity platform, "Authority"): a
 /// request made to one accepts a user of any tenant.
@@ -40,12 +41,12 @@ pub async fn check_credentials(store: &Store, login: &str, password: &str, tenan
 
 pub struct SignInDecision {
     pub outcome: Outcome,
-    pub device_id: Option<String>,
+    pub device_id: Option<DeviceId>,
     /// Where the partner (device management) wants a refused user sent.
     pub partner_url: Option<String>,
 }
 
-fn with_device(url: &str, device_id: Option<&str>) -> String {
+fn with_device(url: &str, device_id: Option<&DeviceId>) -> String {
     match device_id {
         Some(d) => format!("{url}{}device_id={d}", if url.contains('?') { '&' } else { '?' }),
         None => url.to_string(),
@@ -71,7 +72,7 @@ pub async fn decide(store: &Store, user: &User, app: &Application, device_proof:
     let device_id = device.as_ref().map(|d| d.device_id.clone());
     let partner = store.partner(&user.tenant_id).await?;
     let partner_url = match outcome {
-        Outcome::DeviceNotCompliant => partner.and_then(|p| p.remediation_url).map(|u| with_device(&u, device_id.as_deref())),
+        Outcome::DeviceNotCompliant => partner.and_then(|p| p.remediation_url).map(|u| with_device(&u, device_id.as_ref())),
         // The device is unknown, so the user names the instance that manages them.
         Outcome::DeviceNotRecognized => partner.and_then(|p| p.enrollment_url).map(|u| {
             let upn: String = url::form_urlencoded::byte_serialize(user.upn.as_bytes()).collect();

@@ -52,7 +52,7 @@ fn openid_configuration(state: &Shared, segment: &str, issuer_tenant: &str, v2: 
 }
 
 async fn issuer_tenant(state: &Shared, segment: &str) -> Result<String> {
-    if MULTI_TENANT_SEGMENTS.contains(&segment) { Ok("{tenantid}".into()) } else { Ok(tenant(state, segment).await?.id) }
+    if MULTI_TENANT_SEGMENTS.contains(&segment) { Ok("{tenantid}".into()) } else { Ok(tenant(state, segment).await?.id.into_string()) }
 }
 
 #[utoipa::path(get, path = "/{tenant}/v2.0/.well-known/openid-configuration", tag = "identity",

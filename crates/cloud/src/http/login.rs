@@ -133,7 +133,7 @@ async fn redeem_code(state: &Shared, segment: &str, form: &HashMap<String, Strin
         interactive_resource(&row.scope)
     };
     let mut claims = user_token_claims(state, &user, &app, &resource)?;
-    claims.deviceid = row.device_id.clone();
+    claims.deviceid = row.device_id.clone().map(wire::DeviceId::into_string);
     respond(state, claims, &resource, v1)
 }
 
@@ -276,7 +276,7 @@ async fn app_token_claims(state: &Shared, tenant: &Tenant, app: &Application, ac
         iat: now,
         nbf: now,
         exp: now + token_lifetime_s(),
-        tid: tenant.id.clone(),
+        tid: tenant.id.to_string(),
         oid: sp.id.clone(),
         sub: sp.id,
         appid: Some(app.app_id.clone()),
@@ -322,7 +322,7 @@ fn user_token_claims(state: &Shared, user: &User, app: &Application, resource: &
         iat: now,
         nbf: now,
         exp: now + token_lifetime_s(),
-        tid: user.tenant_id.clone(),
+        tid: user.tenant_id.to_string(),
         oid: user.id.clone(),
         sub: user.id.clone(),
         appid: Some(app.app_id.clone()),

@@ -20,6 +20,8 @@ use crate::entra::tokens::AccessClaims;
 use crate::error::{CloudError, Result};
 use crate::faults::Fault;
 use crate::intune::{partner, uploads};
+use wire::TenantId;
+use wire::MessageId;
 
 #[derive(Deserialize)]
 pub struct ApiVersion {
@@ -119,8 +121,8 @@ pub async fn tenant_data_sync(
             state.store.save_partner(&p).await?;
             Ok(Json(
                 serde_json::to_value(PartnerTenantResponse {
-                    key: tenant.id.clone(),
-                    context_id: tenant.id.clone(),
+                    key: tenant.id.to_string(),
+                    context_id: tenant.id.to_string(),
                     provisioned: p.provisioned as i32,
                     http_status_code: 200,
                     error_detail: None,
@@ -143,7 +145,7 @@ pub async fn tenant_data_sync(
                 serde_json::to_value(HeartbeatResponse {
                     odata_metadata: format!("{base}/$metadata#PartnerTenantHeartbeat/@Element"),
                     odata_id: format!("{base}/PartnerTenantHeartbeat(guid'{}')", tenant.id),
-                    key: tenant.id.clone(),
+                    key: tenant.id.to_string(),
                     tenant_id: tenant.id.clone(),
                     client_type: "Partner".into(),
                     timestamp: req.timestamp,
@@ -230,7 +232,7 @@ pub async fn upload_status(
     }
     let row = state
         .store
-        .upload(&tenant.id, &message_id.to_string())
+        .upload(&tenant.id, &MessageId::from(message_id.to_string()))
         .await?
         .filter(|r| Some(&r.app_id) == claims.appid.as_ref())
         .ok_or_else(|| CloudError::not_found(format!("Message {message_id} does not exist.")))?;
@@ -361,7 +363,7 @@ pub async fn assign_partner_policy(
 /// (`partner::manual_connection_taken`).
 async fn one_instance_for_manual(
     state: &Shared,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     app_id: &str,
     p: &crate::store::PartnerRow,
     enrollment_url: Option<&str>,

@@ -10,6 +10,7 @@ use crate::entra::directory::Application;
 use crate::error::Result;
 use crate::intune::partner::PartnerState;
 use crate::store::{CompliancePartnerRow, Store};
+use wire::TenantId;
 
 /// What onboarding a partner came to.
 #[derive(Debug)]
@@ -42,7 +43,7 @@ impl Onboarding {
 
 /// The applications that can be onboarded: multi-tenant apps of other tenants with a
 /// service principal (consent) in this one, Microsoft's own excluded.
-pub async fn candidates(store: &Store, tenant_id: &str) -> Result<Vec<Application>> {
+pub async fn candidates(store: &Store, tenant_id: &TenantId) -> Result<Vec<Application>> {
     let mut apps = Vec::new();
     for sp in store.service_principals(tenant_id).await? {
         if let Some(a) = store.application(&sp.app_id).await?
@@ -61,7 +62,7 @@ pub const MACOS: &str = "macOS";
 /// Onboards `app_id` for macOS, assigned to `groups` (groups of the tenant; the admin
 /// center asks for one, Graph allows none). A partner onboarded for no platform is
 /// onboarded again.
-pub async fn onboard(store: &Store, tenant_id: &str, app_id: &str, groups: &[String], now_ms: i64) -> Result<Onboarding> {
+pub async fn onboard(store: &Store, tenant_id: &TenantId, app_id: &str, groups: &[String], now_ms: i64) -> Result<Onboarding> {
     let Some(app) = candidates(store, tenant_id).await?.into_iter().find(|a| a.app_id.eq_ignore_ascii_case(app_id)) else {
         return Ok(Onboarding::NotAPartnerApp);
     };
@@ -99,12 +100,12 @@ pub async fn onboard(store: &Store, tenant_id: &str, app_id: &str, groups: &[Str
 
 /// The onboarded partner of the tenant that `app_id` is, if any: only a partner
 /// onboarded for a platform may send its verdicts.
-pub async fn onboarded(store: &Store, tenant_id: &str, app_id: &str) -> Result<Option<CompliancePartnerRow>> {
+pub async fn onboarded(store: &Store, tenant_id: &TenantId, app_id: &str) -> Result<Option<CompliancePartnerRow>> {
     Ok(store.compliance_partners(tenant_id).await?.into_iter().find(|c| c.app_id == app_id && c.platform.is_some()))
 }
 
 /// Whether every one of `groups` is a group of the tenant.
-pub async fn groups_of_tenant(store: &Store, tenant_id: &str, groups: &[String]) -> Result<bool> {
+pub async fn groups_of_tenant(store: &Store, tenant_id: &TenantId, groups: &[String]) -> Result<bool> {
     let known: Vec<String> = store.groups(tenant_id).await?.into_iter().map(|(id, _)| id).collect();
     Ok(groups.iter().all(|g| known.iter().any(|k| k.eq_ignore_ascii_case(g))))
 }

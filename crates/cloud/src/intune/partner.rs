@@ -3,6 +3,7 @@
 use chrono::Duration;
 
 use crate::store::PartnerRow;
+use wire::TenantId;
 
 /// `deviceManagementPartnerTenantState` as Graph spells it (lower case), stored as text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, strum::Display, strum::EnumString, strum::AsRefStr)]
@@ -43,7 +44,7 @@ pub fn display(state: PartnerState) -> &'static str {
     }
 }
 
-pub fn new_partner(tenant_id: &str, now_ms: i64) -> PartnerRow {
+pub fn new_partner(tenant_id: &TenantId, now_ms: i64) -> PartnerRow {
     PartnerRow {
         tenant_id: tenant_id.into(),
         app_id: None,
@@ -164,7 +165,7 @@ mod tests {
 
     #[test]
     fn provisioning_inside_the_window_cancels_the_clocks() {
-        let mut p = new_partner("t", 0);
+        let mut p = new_partner(&"t".into(), 0);
         terminate(&mut p, 0);
         assert_eq!(p.partner_state, PartnerState::Terminated);
         provision(&mut p, None, None, Duration::hours(23).num_milliseconds());
@@ -175,7 +176,7 @@ mod tests {
 
     #[test]
     fn rejected_messages_turn_the_partner_rejected_until_one_is_accepted() {
-        let mut p = new_partner("t", 0);
+        let mut p = new_partner(&"t".into(), 0);
         provision(&mut p, None, None, 0);
         assert!(messages_processed(&mut p, true, 1));
         assert_eq!(p.partner_state, PartnerState::Rejected);
@@ -186,7 +187,7 @@ mod tests {
 
     #[test]
     fn provisioning_after_the_window_keeps_the_removal_date() {
-        let mut p = new_partner("t", 0);
+        let mut p = new_partner(&"t".into(), 0);
         terminate(&mut p, 0);
         provision(&mut p, None, None, Duration::hours(25).num_milliseconds());
         assert_eq!(p.partner_state, PartnerState::Enabled);
@@ -195,7 +196,7 @@ mod tests {
 
     #[test]
     fn a_manual_connection_serves_one_instance() {
-        let mut p = new_partner("t", 0);
+        let mut p = new_partner(&"t".into(), 0);
         provision(&mut p, Some("https://mdm.example/i/hq".into()), None, 1);
         assert!(manual_connection_taken(&p, true, Some("https://mdm.example/i/labs")).is_some_and(|why| why.contains("/i/hq")));
         assert!(manual_connection_taken(&p, true, Some("https://mdm.example/i/hq")).is_none(), "the same instance again");

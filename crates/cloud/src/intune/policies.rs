@@ -4,6 +4,7 @@
 use crate::error::{CloudError, Result};
 use crate::intune::compliance::MacOsPolicySettings;
 use crate::store::{PolicyRow, Store};
+use wire::TenantId;
 
 pub const MACOS_POLICY_TYPE: &str = "#microsoft.graph.macOSCompliancePolicy";
 
@@ -23,7 +24,7 @@ pub fn parse(body: &serde_json::Value) -> Result<(String, MacOsPolicySettings)> 
     Ok((name.to_string(), settings))
 }
 
-pub async fn create(store: &Store, tenant_id: &str, name: &str, settings: &MacOsPolicySettings, now_ms: i64) -> Result<PolicyRow> {
+pub async fn create(store: &Store, tenant_id: &TenantId, name: &str, settings: &MacOsPolicySettings, now_ms: i64) -> Result<PolicyRow> {
     let mut stored = serde_json::to_value(settings).map_err(CloudError::internal)?;
     stored["@odata.type"] = serde_json::json!(MACOS_POLICY_TYPE);
     let row = PolicyRow {
@@ -37,7 +38,7 @@ pub async fn create(store: &Store, tenant_id: &str, name: &str, settings: &MacOs
 }
 
 /// Assigns a policy to groups: only user groups of the policy's tenant qualify.
-pub async fn assign(store: &Store, tenant_id: &str, policy_id: &str, groups: &[String]) -> Result<()> {
+pub async fn assign(store: &Store, tenant_id: &TenantId, policy_id: &str, groups: &[String]) -> Result<()> {
     store.policy(tenant_id, policy_id).await?.ok_or_else(|| CloudError::not_found(format!("Policy {policy_id} does not exist.")))?;
     let known: Vec<String> = store.groups(tenant_id).await?.into_iter().map(|(id, _)| id).collect();
     if let Some(unknown) = groups.iter().find(|g| !known.contains(g)) {

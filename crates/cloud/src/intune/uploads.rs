@@ -12,6 +12,7 @@ use crate::intune::combine::{self, PolicyState};
 use crate::intune::compliance::{self, ComplianceState, MacOsPolicySettings, SettingResult};
 use crate::intune::partner::{self, PartnerState};
 use crate::store::{DeviceRow, ManagedDeviceRow, Store, UploadRow, tx};
+use wire::{DeviceId, TenantId};
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
 
@@ -22,7 +23,7 @@ pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 /// Checks the message-level acceptance rules and queues the message.
 pub async fn accept(
     store: &Store,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     claims: &AccessClaims,
     message_id: uuid::Uuid,
     body: &[u8],
@@ -32,8 +33,8 @@ pub async fn accept(
     read_message(body, tenant_id)?;
     let digest = platform::secrets::digest_hex(std::str::from_utf8(body).unwrap_or_default());
     let row = UploadRow {
-        message_id: message_id.to_string(),
-        tenant_id: tenant_id.to_string(),
+        message_id: message_id.to_string().into(),
+        tenant_id: tenant_id.clone(),
         app_id,
         body_digest: digest.clone(),
         status: MessageStatus::Pending,
@@ -55,7 +56,7 @@ pub async fn accept(
             ));
         }
     }
-    Ok(UploadAccepted { tenant_id: tenant_id.into(), message_id: message_id.to_string(), error_code: 0, error_detail: None })
+    Ok(UploadAccepted { tenant_id: tenant_id.into(), message_id: message_id.to_string().into(), error_code: 0, error_detail: None })
 }
 
 /// Reads an upload message's body as the partner service takes it: at most
@@ -63,7 +64,7 @@ pub async fn accept(
 /// items as an array or as a string holding one) for `tenant_id`, at most
 /// [`MAX_ITEMS_PER_MESSAGE`] items. Errors: 413 (`RequestEntityTooLarge`,
 /// `TooManyItems`), 400 (not a message), 403 (another tenant's).
-pub fn read_message(body: &[u8], tenant_id: &str) -> Result<UploadMessage> {
+pub fn read_message(body: &[u8], tenant_id: &TenantId) -> Result<UploadMessage> {
     if body.len() > MAX_BODY_BYTES {
         return Err(CloudError::too_large("RequestEntityTooLarge", format!("An upload message may carry at most {MAX_BODY_BYTES} bytes.")));
     }
@@ -90,7 +91,7 @@ pub fn read_message(body: &[u8], tenant_id: &str) -> Result<UploadMessage> {
 /// The rules every partner-service call shares: the token is for this tenant, carries
 /// `update_device_attributes`, and comes from the App ID configured in Partner device
 /// management. Returns that App ID.
-pub async fn authorize_partner(store: &Store, tenant_id: &str, claims: &AccessClaims) -> Result<String> {
+pub async fn authorize_partner(store: &Store, tenant_id: &TenantId, claims: &AccessClaims) -> Result<String> {
     let (app_id, is_terminated) = check_partner(store, tenant_id, claims).await?;
     if is_terminated {
         return Err(terminated());
@@ -105,7 +106,7 @@ pub fn terminated() -> CloudError {
 
 /// As [`authorize_partner`], but a terminated partner may still provision itself again
 /// (a new connection inside the 24-hour window keeps the devices).
-pub async fn authorize_partner_allowing_terminated(store: &Store, tenant_id: &str, claims: &AccessClaims) -> Result<String> {
+pub async fn authorize_partner_allowing_terminated(store: &Store, tenant_id: &TenantId, claims: &AccessClaims) -> Result<String> {
     Ok(check_partner(store, tenant_id, claims).await?.0)
 }
 
@@ -116,7 +117,7 @@ const DEVICE_PARTNER_ROLES: [&str; 2] = [wire::ids::ROLE_UPDATE_DEVICE_ATTRIBUTE
 const COMPLIANCE_PARTNER_ROLES: [&str; 3] =
     [wire::ids::ROLE_UPDATE_DEVICE_ATTRIBUTES, "send_data_to_microsoft_intune", "manage_partner_compliance_policy"];
 
-async fn check_partner(store: &Store, tenant_id: &str, claims: &AccessClaims) -> Result<(String, bool)> {
+async fn check_partner(store: &Store, tenant_id: &TenantId, claims: &AccessClaims) -> Result<(String, bool)> {
     if !claims.tid.eq_ignore_ascii_case(tenant_id) {
         return Err(CloudError::forbidden("The token was issued for another tenant."));
     }
@@ -156,7 +157,7 @@ struct Planned {
     result: ItemResult,
     write: Option<(ManagedDeviceRow, Option<bool>)>,
     /// The partner no longer manages this device: it leaves Intune.
-    withdraw: Option<String>,
+    withdraw: Option<DeviceId>,
 }
 
 async fn apply(store: &Store, message: &UploadRow, now_ms: i64, no_policy_is_compliant: bool) -> Result<()> {
@@ -170,7 +171,7 @@ async fn apply(store: &Store, message: &UploadRow, now_ms: i64, no_policy_is_com
     };
     // Reads first, a few per message rather than per item; writes in one short
     // transaction: keeps SQLite's single writer free.
-    let ids: Vec<String> = body.content.iter().map(|i| i.device_id.to_ascii_lowercase()).collect();
+    let ids: Vec<DeviceId> = body.content.iter().map(|i| i.device_id.to_lowercase()).collect();
     let users: Vec<String> = body
         .content
         .iter()
@@ -189,7 +190,7 @@ async fn apply(store: &Store, message: &UploadRow, now_ms: i64, no_policy_is_com
             .map(|(user, rows)| (user, rows.into_iter().map(|r| (r.id, serde_json::from_str(&r.settings).unwrap_or_default())).collect()))
             .collect(),
     };
-    let mut latest: HashMap<String, i64> = HashMap::new();
+    let mut latest: HashMap<DeviceId, i64> = HashMap::new();
     let mut planned = Vec::with_capacity(body.content.len());
     // The tenant's setting, read once per message.
     let (tenant_no_policy, validity_days) = store.compliance_settings(&message.tenant_id, no_policy_is_compliant).await?;
@@ -223,9 +224,9 @@ async fn apply(store: &Store, message: &UploadRow, now_ms: i64, no_policy_is_com
     Ok(())
 }
 
-fn rejected(device_id: &str, code: &str, detail: String) -> Planned {
+fn rejected(device_id: &DeviceId, code: &str, detail: String) -> Planned {
     let result = ItemResult {
-        device_id: device_id.into(),
+        device_id: device_id.clone(),
         status: ItemStatus::Rejected,
         error_code: Some(code.into()),
         error_detail: Some(detail),
@@ -236,8 +237,8 @@ fn rejected(device_id: &str, code: &str, detail: String) -> Planned {
 
 /// What the cloud knows of a message's devices and users, read before planning.
 struct Known {
-    devices: HashMap<String, DeviceRow>,
-    managed: HashMap<String, ManagedDeviceRow>,
+    devices: HashMap<DeviceId, DeviceRow>,
+    managed: HashMap<DeviceId, ManagedDeviceRow>,
     /// Users without an entry have no policy assigned.
     policies: HashMap<String, Vec<(String, MacOsPolicySettings)>>,
 }
@@ -309,8 +310,8 @@ fn carries_verdict(item: &DeviceItem) -> bool {
 /// Why an item is refused: its error code and detail.
 struct Refusal(&'static str, String);
 
-fn plan_item(message: &UploadRow, item: &DeviceItem, known: &Known, latest: &mut HashMap<String, i64>, cx: &Context) -> Planned {
-    let device_id = item.device_id.to_ascii_lowercase();
+fn plan_item(message: &UploadRow, item: &DeviceItem, known: &Known, latest: &mut HashMap<DeviceId, i64>, cx: &Context) -> Planned {
+    let device_id = item.device_id.to_lowercase();
     let updated_ms = match well_formed(message, item, cx) {
         Ok(ms) => ms,
         Err(Refusal(code, detail)) => return rejected(&device_id, code, detail),
@@ -477,8 +478,8 @@ mod tests {
             valid_until_ms: None,
         });
         Known {
-            devices: HashMap::from([(DEVICE.to_string(), device)]),
-            managed: managed.into_iter().map(|m| (DEVICE.to_string(), m)).collect(),
+            devices: HashMap::from([(DEVICE.into(), device)]),
+            managed: managed.into_iter().map(|m| (DEVICE.into(), m)).collect(),
             policies: HashMap::new(),
         }
     }

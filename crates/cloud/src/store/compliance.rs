@@ -42,7 +42,7 @@ impl Store {
     }
 
     /// The compliance policies assigned (through their groups) to each of `user_ids`.
-    pub async fn policies_for_users(&self, tenant_id: &str, user_ids: &[String]) -> Result<HashMap<String, Vec<PolicyRow>>> {
+    pub async fn policies_for_users(&self, tenant_id: &TenantId, user_ids: &[String]) -> Result<HashMap<String, Vec<PolicyRow>>> {
         let mut out: HashMap<String, Vec<PolicyRow>> = HashMap::new();
         for chunk in user_ids.chunks(IN_CHUNK) {
             let sql = format!(
@@ -69,7 +69,7 @@ impl Store {
     }
 
     /// The tenant's Entra devices among `device_ids` (lower case), by device ID.
-    pub async fn devices_by_ids(&self, tenant_id: &str, device_ids: &[String]) -> Result<HashMap<String, DeviceRow>> {
+    pub async fn devices_by_ids(&self, tenant_id: &TenantId, device_ids: &[DeviceId]) -> Result<HashMap<DeviceId, DeviceRow>> {
         let mut out = HashMap::new();
         for chunk in device_ids.chunks(IN_CHUNK) {
             let sql = format!(
@@ -87,7 +87,7 @@ impl Store {
     }
 
     /// The managed devices among `device_ids`, by device ID.
-    pub async fn managed_devices_by_ids(&self, device_ids: &[String]) -> Result<HashMap<String, ManagedDeviceRow>> {
+    pub async fn managed_devices_by_ids(&self, device_ids: &[DeviceId]) -> Result<HashMap<DeviceId, ManagedDeviceRow>> {
         let mut out = HashMap::new();
         for chunk in device_ids.chunks(IN_CHUNK) {
             let sql = format!("SELECT {MANAGED_COLUMNS} FROM managed_devices WHERE device_id IN ({})", placeholders(1, chunk.len()));
@@ -100,7 +100,7 @@ impl Store {
         Ok(out)
     }
 
-    pub async fn policies(&self, tenant_id: &str) -> Result<Vec<PolicyRow>> {
+    pub async fn policies(&self, tenant_id: &TenantId) -> Result<Vec<PolicyRow>> {
         Ok(sqlx::query_as::<_, PolicyRow>(
             "SELECT id, tenant_id, display_name, settings FROM compliance_policies WHERE tenant_id = $1 ORDER BY display_name",
         )
@@ -109,7 +109,7 @@ impl Store {
         .await?)
     }
 
-    pub async fn policy(&self, tenant_id: &str, id: &str) -> Result<Option<PolicyRow>> {
+    pub async fn policy(&self, tenant_id: &TenantId, id: &str) -> Result<Option<PolicyRow>> {
         Ok(sqlx::query_as::<_, PolicyRow>(
             "SELECT id, tenant_id, display_name, settings FROM compliance_policies WHERE tenant_id = $1 AND id = $2",
         )
@@ -143,7 +143,7 @@ impl Store {
     }
 
     /// Counts of a tenant's partner devices per compliance state.
-    pub async fn compliance_counts(&self, tenant_id: &str) -> Result<Vec<(String, i64)>> {
+    pub async fn compliance_counts(&self, tenant_id: &TenantId) -> Result<Vec<(String, i64)>> {
         Ok(sqlx::query_as::<_, (String, i64)>(
             "SELECT compliance_state, COUNT(*) FROM managed_devices WHERE tenant_id = $1 AND verdict_only = 0 GROUP BY compliance_state \
              ORDER BY compliance_state",
@@ -154,7 +154,7 @@ impl Store {
     }
 
     /// A user's partner-managed devices (Graph `users/{id}/managedDevices`).
-    pub async fn managed_devices_of_user(&self, tenant_id: &str, user_id: &str) -> Result<Vec<ManagedDeviceRow>> {
+    pub async fn managed_devices_of_user(&self, tenant_id: &TenantId, user_id: &str) -> Result<Vec<ManagedDeviceRow>> {
         Ok(sqlx::query_as::<_, ManagedDeviceRow>(&format!(
             "SELECT {MANAGED_COLUMNS} FROM managed_devices WHERE tenant_id = $1 AND user_id = $2 AND verdict_only = 0 ORDER BY id"
         ))
@@ -165,7 +165,7 @@ impl Store {
     }
 
     /// A tenant's partner-managed device by its Intune ID.
-    pub async fn managed_device_by_id(&self, tenant_id: &str, id: &str) -> Result<Option<ManagedDeviceRow>> {
+    pub async fn managed_device_by_id(&self, tenant_id: &TenantId, id: &str) -> Result<Option<ManagedDeviceRow>> {
         Ok(sqlx::query_as::<_, ManagedDeviceRow>(&format!(
             "SELECT {MANAGED_COLUMNS} FROM managed_devices WHERE tenant_id = $1 AND id = $2 AND verdict_only = 0"
         ))
@@ -190,14 +190,14 @@ impl Store {
         Ok(out)
     }
 
-    pub async fn managed_device(&self, device_id: &str) -> Result<Option<ManagedDeviceRow>> {
+    pub async fn managed_device(&self, device_id: &DeviceId) -> Result<Option<ManagedDeviceRow>> {
         Ok(sqlx::query_as::<_, ManagedDeviceRow>(&format!("SELECT {MANAGED_COLUMNS} FROM managed_devices WHERE device_id = $1"))
             .bind(device_id)
             .fetch_optional(self.pool())
             .await?)
     }
 
-    pub async fn managed_devices(&self, tenant_id: &str, after: &str, limit: i64) -> Result<Vec<ManagedDeviceRow>> {
+    pub async fn managed_devices(&self, tenant_id: &TenantId, after: &str, limit: i64) -> Result<Vec<ManagedDeviceRow>> {
         Ok(sqlx::query_as::<_, ManagedDeviceRow>(&format!(
             "SELECT {MANAGED_COLUMNS} FROM managed_devices WHERE tenant_id = $1 AND id > $2 AND verdict_only = 0 ORDER BY id LIMIT $3"
         ))
@@ -209,7 +209,7 @@ impl Store {
     }
 
     /// `(no policy counts as compliant, validity period in days)` of a tenant.
-    pub async fn compliance_settings(&self, tenant_id: &str, default_no_policy: bool) -> Result<(bool, i64)> {
+    pub async fn compliance_settings(&self, tenant_id: &TenantId, default_no_policy: bool) -> Result<(bool, i64)> {
         let row = sqlx::query_as::<_, (i64, i64)>(
             "SELECT no_policy_is_compliant, validity_days FROM tenant_compliance_settings WHERE tenant_id = $1",
         )
@@ -221,7 +221,7 @@ impl Store {
 
     /// Saves the tenant's compliance policy settings; a new validity period moves when each
     /// of its devices' compliance lapses.
-    pub async fn save_compliance_settings(&self, tenant_id: &str, no_policy_is_compliant: bool, validity_days: i64) -> Result<()> {
+    pub async fn save_compliance_settings(&self, tenant_id: &TenantId, no_policy_is_compliant: bool, validity_days: i64) -> Result<()> {
         let mut tx = self.db.begin().await?;
         sqlx::query(
             "INSERT INTO tenant_compliance_settings (tenant_id, no_policy_is_compliant, validity_days) VALUES ($1, $2, $3) \

@@ -6,7 +6,7 @@ impl Store {
     // ---- devices -----------------------------------------------------------------------
 
     /// The tenant's device CA: (certificate PEM, private key PEM).
-    pub async fn device_ca(&self, tenant_id: &str) -> Result<Option<(String, String)>> {
+    pub async fn device_ca(&self, tenant_id: &TenantId) -> Result<Option<(String, String)>> {
         let row = sqlx::query_as::<_, (String, String)>("SELECT cert_pem, key_pem FROM device_cas WHERE tenant_id = $1")
             .bind(tenant_id)
             .fetch_optional(self.pool())
@@ -14,7 +14,7 @@ impl Store {
         row.map(|(cert, sealed)| Ok((cert, self.open_key("device_cas", tenant_id, &sealed)?))).transpose()
     }
 
-    pub async fn insert_device_ca(&self, tenant_id: &str, cert_pem: &str, key_pem: &str) -> Result<()> {
+    pub async fn insert_device_ca(&self, tenant_id: &TenantId, cert_pem: &str, key_pem: &str) -> Result<()> {
         sqlx::query("INSERT INTO device_cas (tenant_id, cert_pem, key_pem) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
             .bind(tenant_id)
             .bind(cert_pem)
@@ -30,7 +30,7 @@ impl Store {
     }
 
     /// An interactive sign-in presented the device (Graph `approximateLastSignInDateTime`).
-    pub async fn record_device_sign_in(&self, tenant_id: &str, device_id: &str, now: i64) -> Result<()> {
+    pub async fn record_device_sign_in(&self, tenant_id: &TenantId, device_id: &DeviceId, now: i64) -> Result<()> {
         sqlx::query("UPDATE devices SET last_sign_in_ms = $1 WHERE tenant_id = $2 AND device_id = $3")
             .bind(now)
             .bind(tenant_id)
@@ -53,25 +53,25 @@ impl Store {
     pub(super) const DEVICE_COLUMNS: &str = "id, tenant_id, device_id, display_name, owner_user_id, operating_system, os_version, \
         public_key, certificate_thumbprint, is_compliant, is_managed, mdm_app_id, registered_ms, compliance_updated_ms, last_sign_in_ms";
 
-    pub async fn device(&self, tenant_id: &str, device_id: &str) -> Result<Option<DeviceRow>> {
+    pub async fn device(&self, tenant_id: &TenantId, device_id: &DeviceId) -> Result<Option<DeviceRow>> {
         let sql = format!("SELECT {} FROM devices WHERE tenant_id = $1 AND device_id = $2", Self::DEVICE_COLUMNS);
         Ok(sqlx::query_as::<_, DeviceRow>(&sql).bind(tenant_id).bind(device_id.to_ascii_lowercase()).fetch_optional(self.pool()).await?)
     }
 
     /// A tenant's device by its object ID.
-    pub async fn device_by_object_id(&self, tenant_id: &str, id: &str) -> Result<Option<DeviceRow>> {
+    pub async fn device_by_object_id(&self, tenant_id: &TenantId, id: &str) -> Result<Option<DeviceRow>> {
         let sql = format!("SELECT {} FROM devices WHERE tenant_id = $1 AND id = $2", Self::DEVICE_COLUMNS);
         Ok(sqlx::query_as::<_, DeviceRow>(&sql).bind(tenant_id).bind(id).fetch_optional(self.pool()).await?)
     }
 
     /// One page of a tenant's devices ordered by device ID, optionally only one device ID.
-    pub async fn devices(&self, tenant_id: &str, device_id: Option<&str>, after: &str, limit: i64) -> Result<Vec<DeviceRow>> {
+    pub async fn devices(&self, tenant_id: &TenantId, device_id: Option<&DeviceId>, after: &str, limit: i64) -> Result<Vec<DeviceRow>> {
         let sql = format!(
             "SELECT {} FROM devices WHERE tenant_id = $1 AND ($2 = '' OR device_id = $3) AND device_id > $4 \
              ORDER BY device_id LIMIT $5",
             Self::DEVICE_COLUMNS
         );
-        let only = device_id.unwrap_or("").to_ascii_lowercase();
+        let only = device_id.map_or(String::new(), |d| d.to_ascii_lowercase());
         Ok(sqlx::query_as::<_, DeviceRow>(&sql)
             .bind(tenant_id)
             .bind(&only)

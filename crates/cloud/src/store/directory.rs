@@ -111,7 +111,7 @@ impl Store {
     }
 
     /// A page of a tenant's users by object ID, optionally one UPN only.
-    pub async fn users(&self, tenant_id: &str, upn: Option<&str>, after: &str, limit: i64) -> Result<Vec<User>> {
+    pub async fn users(&self, tenant_id: &TenantId, upn: Option<&str>, after: &str, limit: i64) -> Result<Vec<User>> {
         let only = upn.unwrap_or("").to_ascii_lowercase();
         Ok(sqlx::query_as::<_, User>(
             "SELECT id, tenant_id, upn, display_name, password_hash, global_admin FROM users \
@@ -127,7 +127,7 @@ impl Store {
     }
 
     /// `(id, display_name)` of a tenant's groups.
-    pub async fn groups(&self, tenant_id: &str) -> Result<Vec<(String, String)>> {
+    pub async fn groups(&self, tenant_id: &TenantId) -> Result<Vec<(String, String)>> {
         Ok(sqlx::query_as::<_, (String, String)>(
             "SELECT id, display_name FROM directory_groups WHERE tenant_id = $1 ORDER BY display_name, id",
         )
@@ -137,7 +137,7 @@ impl Store {
     }
 
     /// Members of a group, which must belong to `tenant_id`, as a page by user ID.
-    pub async fn group_members(&self, tenant_id: &str, group_id: &str, after: &str, limit: i64) -> Result<Vec<User>> {
+    pub async fn group_members(&self, tenant_id: &TenantId, group_id: &str, after: &str, limit: i64) -> Result<Vec<User>> {
         Ok(sqlx::query_as::<_, User>(
             "SELECT u.id, u.tenant_id, u.upn, u.display_name, u.password_hash, u.global_admin FROM group_members m \
              JOIN users u ON u.id = m.user_id JOIN directory_groups g ON g.id = m.group_id \
@@ -152,7 +152,7 @@ impl Store {
     }
 
     /// Application registrations owned by a tenant.
-    pub async fn applications_of(&self, tenant_id: &str) -> Result<Vec<Application>> {
+    pub async fn applications_of(&self, tenant_id: &TenantId) -> Result<Vec<Application>> {
         let ids =
             sqlx::query_scalar::<_, String>("SELECT app_id FROM applications WHERE owner_tenant_id = $1 ORDER BY display_name, app_id")
                 .bind(tenant_id)
@@ -175,7 +175,7 @@ impl Store {
             .await?)
     }
 
-    pub async fn insert_group(&self, id: &str, tenant_id: &str, name: &str) -> Result<()> {
+    pub async fn insert_group(&self, id: &str, tenant_id: &TenantId, name: &str) -> Result<()> {
         sqlx::query("INSERT INTO directory_groups (id, tenant_id, display_name) VALUES ($1, $2, $3)")
             .bind(id)
             .bind(tenant_id)
@@ -331,7 +331,7 @@ impl Store {
     }
 
     /// The tenant's service principal for `app_id`, created if missing.
-    pub async fn ensure_service_principal(&self, tenant_id: &str, app_id: &str, name: &str, now: i64) -> Result<String> {
+    pub async fn ensure_service_principal(&self, tenant_id: &TenantId, app_id: &str, name: &str, now: i64) -> Result<String> {
         sqlx::query(
             "INSERT INTO service_principals (id, tenant_id, app_id, display_name, created_ms) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (tenant_id, app_id) DO NOTHING",
@@ -347,7 +347,7 @@ impl Store {
         sp.map(|sp| sp.id).ok_or_else(|| crate::error::CloudError::internal("service principal vanished"))
     }
 
-    pub async fn service_principal(&self, tenant_id: &str, app_id: &str) -> Result<Option<ServicePrincipal>> {
+    pub async fn service_principal(&self, tenant_id: &TenantId, app_id: &str) -> Result<Option<ServicePrincipal>> {
         Ok(sqlx::query_as::<_, ServicePrincipal>(
             "SELECT id, tenant_id, app_id, display_name FROM service_principals WHERE tenant_id = $1 AND app_id = $2",
         )
@@ -357,7 +357,7 @@ impl Store {
         .await?)
     }
 
-    pub async fn service_principals(&self, tenant_id: &str) -> Result<Vec<ServicePrincipal>> {
+    pub async fn service_principals(&self, tenant_id: &TenantId) -> Result<Vec<ServicePrincipal>> {
         Ok(sqlx::query_as::<_, ServicePrincipal>(
             "SELECT id, tenant_id, app_id, display_name FROM service_principals WHERE tenant_id = $1 ORDER BY display_name",
         )
@@ -367,7 +367,7 @@ impl Store {
     }
 
     /// Deletes an enterprise application (service principal) and its grants.
-    pub async fn delete_service_principal(&self, tenant_id: &str, sp_id: &str) -> Result<bool> {
+    pub async fn delete_service_principal(&self, tenant_id: &TenantId, sp_id: &str) -> Result<bool> {
         sqlx::query("DELETE FROM permission_grants WHERE tenant_id = $1 AND sp_id = $2")
             .bind(tenant_id)
             .bind(sp_id)
@@ -392,7 +392,7 @@ impl Store {
         Ok(r.rows_affected() == 1)
     }
 
-    pub async fn grant(&self, tenant_id: &str, sp_id: &str, p: &Permission, now: i64) -> Result<()> {
+    pub async fn grant(&self, tenant_id: &TenantId, sp_id: &str, p: &Permission, now: i64) -> Result<()> {
         sqlx::query(
             "INSERT INTO permission_grants (id, tenant_id, sp_id, resource_app_id, kind, permission, created_ms) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (sp_id, resource_app_id, kind, permission) DO NOTHING",

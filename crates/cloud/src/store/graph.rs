@@ -5,6 +5,7 @@ use crate::entra::directory::User;
 use crate::error::Result;
 use crate::odata::sql::{Bind, Sql};
 use crate::store::{DeviceRow, MANAGED_COLUMNS, ManagedDeviceRow, Store};
+use wire::TenantId;
 
 /// One page of a collection: the condition (`$filter` and `$search`, compiled with
 /// placeholders from `$2`; `$1` is the tenant), its order, and where the page starts.
@@ -83,7 +84,7 @@ impl Base {
 }
 
 impl Store {
-    async fn graph_page<T>(&self, base: &Base, tenant_id: &str, page: &Page) -> Result<Vec<T>>
+    async fn graph_page<T>(&self, base: &Base, tenant_id: &TenantId, page: &Page) -> Result<Vec<T>>
     where
         T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
     {
@@ -95,7 +96,7 @@ impl Store {
         Ok(q.fetch_all(self.pool()).await?)
     }
 
-    async fn graph_count(&self, base: &Base, tenant_id: &str, condition: &Sql) -> Result<i64> {
+    async fn graph_count(&self, base: &Base, tenant_id: &TenantId, condition: &Sql) -> Result<i64> {
         let page = Page { condition: condition.clone(), order: String::new(), after: None, offset: 0, limit: 0 };
         let (text, binds) = base.condition(&page);
         let sql = format!("SELECT COUNT(*) FROM ({} WHERE {text}) counted", base.select());
@@ -104,29 +105,29 @@ impl Store {
     }
 
     /// A page of a tenant's users.
-    pub async fn graph_users(&self, tenant_id: &str, page: &Page) -> Result<Vec<User>> {
+    pub async fn graph_users(&self, tenant_id: &TenantId, page: &Page) -> Result<Vec<User>> {
         self.graph_page(&USERS, tenant_id, page).await
     }
 
-    pub async fn graph_users_count(&self, tenant_id: &str, condition: &Sql) -> Result<i64> {
+    pub async fn graph_users_count(&self, tenant_id: &TenantId, condition: &Sql) -> Result<i64> {
         self.graph_count(&USERS, tenant_id, condition).await
     }
 
     /// A page of a tenant's Entra devices.
-    pub async fn graph_devices(&self, tenant_id: &str, page: &Page) -> Result<Vec<DeviceRow>> {
+    pub async fn graph_devices(&self, tenant_id: &TenantId, page: &Page) -> Result<Vec<DeviceRow>> {
         self.graph_page(&DEVICES, tenant_id, page).await
     }
 
-    pub async fn graph_devices_count(&self, tenant_id: &str, condition: &Sql) -> Result<i64> {
+    pub async fn graph_devices_count(&self, tenant_id: &TenantId, condition: &Sql) -> Result<i64> {
         self.graph_count(&DEVICES, tenant_id, condition).await
     }
 
     /// A page of a tenant's partner-managed devices.
-    pub async fn graph_managed_devices(&self, tenant_id: &str, page: &Page) -> Result<Vec<ManagedDeviceRow>> {
+    pub async fn graph_managed_devices(&self, tenant_id: &TenantId, page: &Page) -> Result<Vec<ManagedDeviceRow>> {
         self.graph_page(&MANAGED, tenant_id, page).await
     }
 
-    pub async fn graph_managed_devices_count(&self, tenant_id: &str, condition: &Sql) -> Result<i64> {
+    pub async fn graph_managed_devices_count(&self, tenant_id: &TenantId, condition: &Sql) -> Result<i64> {
         self.graph_count(&MANAGED, tenant_id, condition).await
     }
 }

@@ -105,7 +105,7 @@ impl Store {
 
     // ---- Conditional Access, interactive sign-in ----------------------------------------
 
-    pub async fn insert_ca_policy(&self, tenant_id: &str, p: &Policy, now: i64) -> Result<()> {
+    pub async fn insert_ca_policy(&self, tenant_id: &TenantId, p: &Policy, now: i64) -> Result<()> {
         sqlx::query(
             "INSERT INTO ca_policies (id, tenant_id, display_name, state, conditions, grant_control, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
@@ -121,7 +121,7 @@ impl Store {
         Ok(())
     }
 
-    pub async fn ca_policies(&self, tenant_id: &str) -> Result<Vec<Policy>> {
+    pub async fn ca_policies(&self, tenant_id: &TenantId) -> Result<Vec<Policy>> {
         let rows = sqlx::query_as::<_, (String, String, String, String, String)>(
             "SELECT id, display_name, state, conditions, grant_control FROM ca_policies WHERE tenant_id = $1 ORDER BY display_name, id",
         )
@@ -141,7 +141,7 @@ impl Store {
             .collect()
     }
 
-    pub async fn set_ca_policy_state(&self, tenant_id: &str, id: &str, state: PolicyState) -> Result<bool> {
+    pub async fn set_ca_policy_state(&self, tenant_id: &TenantId, id: &str, state: PolicyState) -> Result<bool> {
         let r = sqlx::query("UPDATE ca_policies SET state = $1 WHERE tenant_id = $2 AND id = $3")
             .bind(state.as_ref())
             .bind(tenant_id)
@@ -244,7 +244,7 @@ impl Store {
     }
 
     /// A tenant's newest sign-ins first.
-    pub async fn sign_ins(&self, tenant_id: &str, limit: i64) -> Result<Vec<SignInRow>> {
+    pub async fn sign_ins(&self, tenant_id: &TenantId, limit: i64) -> Result<Vec<SignInRow>> {
         Ok(sqlx::query_as::<_, SignInRow>(
             "SELECT id, tenant_id, at_ms, user_id, upn, app_id, app_name, device_id, error_code, failure_reason, ca_status, policies \
              FROM sign_in_logs WHERE tenant_id = $1 ORDER BY at_ms DESC, id DESC LIMIT $2",

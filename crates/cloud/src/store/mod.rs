@@ -20,6 +20,7 @@ mod identity;
 mod partners;
 mod sealed;
 use sealed::key_context;
+use wire::{DeviceId, MessageId, TenantId};
 mod uploads;
 pub use compliance::Deadline;
 pub use graph::Page;
@@ -50,8 +51,8 @@ pub struct Store {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DeviceRow {
     pub id: String,
-    pub tenant_id: String,
-    pub device_id: String,
+    pub tenant_id: TenantId,
+    pub device_id: DeviceId,
     pub display_name: String,
     pub owner_user_id: String,
     pub operating_system: String,
@@ -69,7 +70,7 @@ pub struct DeviceRow {
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PartnerRow {
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub app_id: Option<String>,
     #[sqlx(try_from = "String")]
     pub partner_state: crate::intune::partner::PartnerState,
@@ -90,7 +91,7 @@ pub struct PartnerRow {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CompliancePartnerRow {
     pub id: String,
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub display_name: String,
     /// The partner's multi-tenant application.
     pub app_id: String,
@@ -106,7 +107,7 @@ pub struct CompliancePartnerRow {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PartnerPolicyRow {
     pub id: String,
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub app_id: String,
     pub display_name: String,
     pub description: String,
@@ -118,8 +119,8 @@ pub struct PartnerPolicyRow {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ManagedDeviceRow {
     pub id: String,
-    pub tenant_id: String,
-    pub device_id: String,
+    pub tenant_id: TenantId,
+    pub device_id: DeviceId,
     pub user_id: String,
     pub device_name: Option<String>,
     pub os_version: Option<String>,
@@ -146,8 +147,8 @@ pub struct ManagedDeviceRow {
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct UploadRow {
-    pub message_id: String,
-    pub tenant_id: String,
+    pub message_id: MessageId,
+    pub tenant_id: TenantId,
     pub app_id: String,
     pub body_digest: String,
     #[sqlx(try_from = "String")]
@@ -162,7 +163,7 @@ pub struct UploadRow {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PolicyRow {
     pub id: String,
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub display_name: String,
     pub settings: String,
 }
@@ -185,7 +186,7 @@ pub struct CodeRow {
     pub redirect_uri: String,
     pub user_id: String,
     pub scope: String,
-    pub device_id: Option<String>,
+    pub device_id: Option<DeviceId>,
     pub code_challenge: Option<String>,
     pub expires_ms: i64,
 }
@@ -193,13 +194,13 @@ pub struct CodeRow {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SignInRow {
     pub id: String,
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub at_ms: i64,
     pub user_id: String,
     pub upn: String,
     pub app_id: String,
     pub app_name: String,
-    pub device_id: Option<String>,
+    pub device_id: Option<DeviceId>,
     pub error_code: i64,
     pub failure_reason: Option<String>,
     /// `success`, `failure` or `notApplied`.

@@ -5,7 +5,7 @@ use super::*;
 impl Store {
     // ---- partners ----------------------------------------------------------------------
 
-    pub async fn partner(&self, tenant_id: &str) -> Result<Option<PartnerRow>> {
+    pub async fn partner(&self, tenant_id: &TenantId) -> Result<Option<PartnerRow>> {
         Ok(sqlx::query_as::<_, PartnerRow>(
             "SELECT tenant_id, app_id, partner_state, provisioned, enrollment_url, remediation_url, last_heartbeat_ms, \
              noncompliant_at_ms, removal_at_ms, updated_ms, devices_noncompliant_applied, devices_removed, include_groups, exclude_groups FROM partners WHERE tenant_id = $1",
@@ -17,7 +17,7 @@ impl Store {
 
     /// Removes the tenant's partner record as it was read (`updated_ms`); false when it
     /// is gone or changed meanwhile.
-    pub async fn delete_partner(&self, tenant_id: &str, updated_ms: i64) -> Result<bool> {
+    pub async fn delete_partner(&self, tenant_id: &TenantId, updated_ms: i64) -> Result<bool> {
         let r = sqlx::query("DELETE FROM partners WHERE tenant_id = $1 AND updated_ms = $2")
             .bind(tenant_id)
             .bind(updated_ms)
@@ -96,7 +96,7 @@ impl Store {
     }
 
     /// The +24 h clock: every device the partner reported is noncompliant, in Intune and Entra.
-    pub async fn mark_partner_devices_noncompliant(&self, tenant_id: &str, now: i64) -> Result<()> {
+    pub async fn mark_partner_devices_noncompliant(&self, tenant_id: &TenantId, now: i64) -> Result<()> {
         let mut tx = self.db.begin().await?;
         sqlx::query("UPDATE managed_devices SET compliance_state = 'noncompliant', last_sync_ms = $1 WHERE tenant_id = $2")
             .bind(now)
@@ -118,7 +118,7 @@ impl Store {
 
     /// The +90 days clock: the partner's devices leave Intune; their Entra devices are no
     /// longer managed (and stay noncompliant).
-    pub async fn remove_partner_devices(&self, tenant_id: &str, now: i64) -> Result<()> {
+    pub async fn remove_partner_devices(&self, tenant_id: &TenantId, now: i64) -> Result<()> {
         let mut tx = self.db.begin().await?;
         sqlx::query(
             "UPDATE devices SET is_managed = 0, mdm_app_id = NULL, is_compliant = 0, compliance_updated_ms = $1 WHERE tenant_id = $2 \
@@ -159,7 +159,7 @@ impl Store {
 
     /// Onboards a partner for `platform` (false when another partner of the tenant holds
     /// it), or for none (`None`).
-    pub async fn set_compliance_partner_platform(&self, tenant_id: &str, id: &str, platform: Option<&str>) -> Result<bool> {
+    pub async fn set_compliance_partner_platform(&self, tenant_id: &TenantId, id: &str, platform: Option<&str>) -> Result<bool> {
         let r = sqlx::query(
             "UPDATE compliance_partners SET platform = $1 WHERE tenant_id = $2 AND id = $3 AND NOT EXISTS \
              (SELECT 1 FROM compliance_partners other WHERE other.tenant_id = $2 AND other.platform = $1 AND other.id <> $3)",
@@ -172,7 +172,7 @@ impl Store {
         Ok(r.rows_affected() == 1)
     }
 
-    pub async fn compliance_partners(&self, tenant_id: &str) -> Result<Vec<CompliancePartnerRow>> {
+    pub async fn compliance_partners(&self, tenant_id: &TenantId) -> Result<Vec<CompliancePartnerRow>> {
         Ok(sqlx::query_as::<_, CompliancePartnerRow>(
             "SELECT id, tenant_id, display_name, app_id, mac_groups, partner_state, last_heartbeat_ms, platform FROM compliance_partners \
              WHERE tenant_id = $1 ORDER BY display_name",
@@ -186,7 +186,7 @@ impl Store {
     /// (`terminated`) or sends a heartbeat; false when the app is no compliance partner.
     pub async fn set_compliance_partner_state(
         &self,
-        tenant_id: &str,
+        tenant_id: &TenantId,
         app_id: &str,
         state: crate::intune::partner::PartnerState,
         now: i64,
@@ -203,7 +203,7 @@ impl Store {
     }
 
     /// The user groups a compliance partner onboards for macOS (JSON list of group IDs).
-    pub async fn set_compliance_partner_groups(&self, tenant_id: &str, id: &str, mac_groups: &str) -> Result<bool> {
+    pub async fn set_compliance_partner_groups(&self, tenant_id: &TenantId, id: &str, mac_groups: &str) -> Result<bool> {
         let r = sqlx::query("UPDATE compliance_partners SET mac_groups = $1 WHERE tenant_id = $2 AND id = $3")
             .bind(mac_groups)
             .bind(tenant_id)
@@ -214,7 +214,7 @@ impl Store {
     }
 
     /// Offboards a compliance partner; false when there was none with this ID.
-    pub async fn delete_compliance_partner(&self, tenant_id: &str, id: &str) -> Result<bool> {
+    pub async fn delete_compliance_partner(&self, tenant_id: &TenantId, id: &str) -> Result<bool> {
         let r = sqlx::query("DELETE FROM compliance_partners WHERE tenant_id = $1 AND id = $2")
             .bind(tenant_id)
             .bind(id)
@@ -241,7 +241,7 @@ impl Store {
         Ok(r.rows_affected() == 1)
     }
 
-    pub async fn partner_policies(&self, tenant_id: &str) -> Result<Vec<PartnerPolicyRow>> {
+    pub async fn partner_policies(&self, tenant_id: &TenantId) -> Result<Vec<PartnerPolicyRow>> {
         Ok(sqlx::query_as::<_, PartnerPolicyRow>(
             "SELECT id, tenant_id, app_id, display_name, description, platform, assignments FROM partner_compliance_policies \
              WHERE tenant_id = $1 ORDER BY display_name",
@@ -251,7 +251,7 @@ impl Store {
         .await?)
     }
 
-    pub async fn set_partner_policy_assignments(&self, tenant_id: &str, id: &str, assignments: &str) -> Result<bool> {
+    pub async fn set_partner_policy_assignments(&self, tenant_id: &TenantId, id: &str, assignments: &str) -> Result<bool> {
         let r = sqlx::query("UPDATE partner_compliance_policies SET assignments = $1 WHERE tenant_id = $2 AND id = $3")
             .bind(assignments)
             .bind(tenant_id)

@@ -29,14 +29,14 @@ async fn store_with_tenant() -> Store {
 #[tokio::test]
 async fn a_partners_state_round_trips() {
     let store = store_with_tenant().await;
-    let mut p = partner::new_partner("tenant-1", 1);
+    let mut p = partner::new_partner(&"tenant-1".into(), 1);
     assert_eq!(p.partner_state, PartnerState::Unavailable);
     partner::provision(&mut p, Some("https://mdm.example/enroll".into()), None, 2);
     store.save_partner(&p).await.unwrap();
-    assert_eq!(store.partner("tenant-1").await.unwrap().unwrap().partner_state, PartnerState::Enabled);
+    assert_eq!(store.partner(&"tenant-1".into()).await.unwrap().unwrap().partner_state, PartnerState::Enabled);
     partner::terminate(&mut p, 3);
     store.save_partner(&p).await.unwrap();
-    assert_eq!(store.partner("tenant-1").await.unwrap().unwrap().partner_state, PartnerState::Terminated);
+    assert_eq!(store.partner(&"tenant-1".into()).await.unwrap().unwrap().partner_state, PartnerState::Terminated);
 }
 
 #[tokio::test]
@@ -49,9 +49,9 @@ async fn a_policys_state_round_trips() {
         conditions: Conditions { include_users: vec!["All".into()], ..Default::default() },
         grant: GrantControl::CompliantDevice,
     };
-    store.insert_ca_policy("tenant-1", &policy, 1).await.unwrap();
-    assert_eq!(store.ca_policies("tenant-1").await.unwrap(), std::slice::from_ref(&policy));
-    assert!(store.set_ca_policy_state("tenant-1", "p", PolicyState::Disabled).await.unwrap());
-    assert!(!store.set_ca_policy_state("other", "p", PolicyState::Enabled).await.unwrap(), "another tenant's policy is not found");
-    assert_eq!(store.ca_policies("tenant-1").await.unwrap()[0].state, PolicyState::Disabled);
+    store.insert_ca_policy(&"tenant-1".into(), &policy, 1).await.unwrap();
+    assert_eq!(store.ca_policies(&"tenant-1".into()).await.unwrap(), std::slice::from_ref(&policy));
+    assert!(store.set_ca_policy_state(&"tenant-1".into(), "p", PolicyState::Disabled).await.unwrap());
+    assert!(!store.set_ca_policy_state(&"other".into(), "p", PolicyState::Enabled).await.unwrap(), "another tenant's policy is not found");
+    assert_eq!(store.ca_policies(&"tenant-1".into()).await.unwrap()[0].state, PolicyState::Disabled);
 }

@@ -47,7 +47,7 @@ impl Store {
     }
 
     /// A tenant's upload message (IDs are each tenant's own).
-    pub async fn upload(&self, tenant_id: &str, message_id: &str) -> Result<Option<UploadRow>> {
+    pub async fn upload(&self, tenant_id: &TenantId, message_id: &MessageId) -> Result<Option<UploadRow>> {
         Ok(sqlx::query_as::<_, UploadRow>(
             "SELECT message_id, tenant_id, app_id, body_digest, status, body, item_results, error_code, error_detail, \
              received_ms FROM upload_messages WHERE tenant_id = $1 AND message_id = $2",
@@ -118,7 +118,7 @@ pub mod tx {
 
     /// A device the partner no longer manages: its Intune record goes, its Entra device is
     /// no longer managed and no longer counts as compliant.
-    pub async fn withdraw_device(conn: &mut AnyConnection, device_id: &str, now: i64) -> Result<()> {
+    pub async fn withdraw_device(conn: &mut AnyConnection, device_id: &DeviceId, now: i64) -> Result<()> {
         sqlx::query("DELETE FROM managed_devices WHERE device_id = $1").bind(device_id).execute(&mut *conn).await?;
         sqlx::query(
             "UPDATE devices SET is_managed = 0, mdm_app_id = NULL, is_compliant = NULL, compliance_updated_ms = $1 WHERE device_id = $2",
@@ -136,7 +136,7 @@ pub mod tx {
     /// a device withdrawn by its partner (above).
     pub async fn set_device_compliance(
         conn: &mut AnyConnection,
-        device_id: &str,
+        device_id: &DeviceId,
         compliant: Option<bool>,
         mdm_app_id: &str,
         now: i64,
@@ -212,7 +212,7 @@ mod tests {
         tx::finish_upload(&mut conn, &message("first"), MessageStatus::Completed, "[]", 0, None, 2).await.unwrap();
         drop(conn);
         assert!(store.reuse_upload(&message("second")).await.unwrap());
-        let stored = store.upload("tenant", &message("first").message_id).await.unwrap().unwrap();
+        let stored = store.upload(&"tenant".into(), &message("first").message_id).await.unwrap().unwrap();
         // Another tenant's message under that ID is its own.
         assert!(store.insert_upload(&UploadRow { tenant_id: "other".into(), ..message("third") }).await.unwrap());
         assert_eq!((stored.status, stored.body.as_str()), (MessageStatus::Pending, "second"));

@@ -17,6 +17,7 @@ use super::callers::{CallingInstance, bearer};
 use crate::error::{ConnectorError, Result};
 use crate::store::{InstanceRow, LinkRow};
 use crate::{Shared, onboarding, pipeline};
+use wire::LinkId;
 
 /// A request body: a JSON object of the call's shape (an array or any other JSON value
 /// is refused, though serde would read an array as a struct), whole numbers written with
@@ -51,7 +52,7 @@ pub async fn register_instance(State(state): State<Shared>, headers: HeaderMap, 
     }
     let credential = platform::secrets::random_token(32);
     let row = InstanceRow {
-        id: uuid::Uuid::new_v4().to_string(),
+        id: uuid::Uuid::new_v4().to_string().into(),
         external_id: req.external_id,
         name: req.name,
         url: req.url.trim_end_matches('/').to_string(),
@@ -78,7 +79,7 @@ pub async fn start_link(State(state): State<Shared>, CallingInstance(instance): 
     Ok(Json(onboarding::start_link(&state, &instance, req).await?))
 }
 
-async fn own_link(state: &Shared, instance: &InstanceRow, id: &str) -> Result<LinkRow> {
+async fn own_link(state: &Shared, instance: &InstanceRow, id: &LinkId) -> Result<LinkRow> {
     state
         .store
         .link(id)
@@ -109,7 +110,7 @@ pub async fn current_link(State(state): State<Shared>, CallingInstance(instance)
     security(("instance_credential" = [])))]
 pub async fn confirm(
     State(state): State<Shared>,
-    Path(id): Path<String>,
+    Path(id): Path<LinkId>,
     CallingInstance(instance): CallingInstance,
 ) -> Result<Json<LinkView>> {
     let link = own_link(&state, &instance, &id).await?;
@@ -126,7 +127,7 @@ pub async fn confirm(
     security(("instance_credential" = [])))]
 pub async fn disconnect(
     State(state): State<Shared>,
-    Path(id): Path<String>,
+    Path(id): Path<LinkId>,
     CallingInstance(instance): CallingInstance,
 ) -> Result<Json<LinkView>> {
     let link = own_link(&state, &instance, &id).await?;

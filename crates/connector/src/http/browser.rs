@@ -10,6 +10,7 @@ use wire::errors::Problem;
 
 use crate::error::{ConnectorError, Result};
 use crate::{Shared, onboarding};
+use wire::{DeviceId, TenantId};
 
 #[utoipa::path(get, path = "/onboarding/callback", tag = "browser",
     summary = "Where the cloud's admin-consent page sends the admin's browser back",
@@ -30,7 +31,7 @@ pub async fn consent_callback(State(state): State<Shared>, Query(r): Query<onboa
 
 #[derive(serde::Deserialize)]
 pub struct RouteQuery {
-    device_id: Option<String>,
+    device_id: Option<DeviceId>,
     upn: Option<String>,
 }
 
@@ -50,14 +51,14 @@ pub struct RouteQuery {
         (status = 422, description = "A parameter is not valid.", body = Problem, content_type = "application/problem+json")))]
 pub async fn route(
     State(state): State<Shared>,
-    Path((tenant, purpose)): Path<(String, String)>,
+    Path((tenant, purpose)): Path<(TenantId, String)>,
     Query(q): Query<RouteQuery>,
 ) -> Result<Response> {
     if purpose != "enroll" && purpose != "remediate" {
         return Err(ConnectorError::not_found(format!("No route '{purpose}'.")));
     }
     let by_device = match (&q.device_id, &q.upn) {
-        (Some(d), _) => state.store.route(&tenant, &d.to_ascii_lowercase()).await?,
+        (Some(d), _) => state.store.route(&tenant, &d.to_lowercase()).await?,
         (None, Some(upn)) => state.store.route_by_upn(&tenant, upn).await?,
         (None, None) => None,
     };

@@ -18,8 +18,9 @@ use crate::error::{ConnectorError, Result};
 use crate::metrics::Metrics;
 use crate::store::LinkRow;
 use crate::{Shared, maintenance, onboarding};
+use wire::{DeviceId, InstanceId, LinkId};
 
-async fn link(state: &Shared, id: &str) -> Result<LinkRow> {
+async fn link(state: &Shared, id: &LinkId) -> Result<LinkRow> {
     state.store.link(id).await?.ok_or_else(|| ConnectorError::not_found(format!("Link {id} does not exist.")))
 }
 
@@ -27,7 +28,7 @@ pub async fn health_of(state: &Shared, link: &LinkRow) -> Result<LinkHealth> {
     let now = state.clock.now_ms();
     let instance = state.store.instance(&link.instance_id).await?;
     let (accepted, rejected, stale) = state.store.outcome_counts(&link.instance_id).await?;
-    let (last_upload, last_error) = match link.tenant_id.as_deref() {
+    let (last_upload, last_error) = match &link.tenant_id {
         Some(t) => (state.store.last_message_ms(t).await?, state.store.last_error(t).await?),
         None => (None, None),
     };
@@ -84,7 +85,7 @@ async fn reconcile_link(state: &Shared, link: &LinkRow) -> Result<Json<Reconcile
     responses((status = 200, description = "Queued.", body = Reconciled), (status = 401, description = "The operator token is missing or not valid.", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such link, or the operator API is off (no `operator_token` configured).", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The link is not active.", body = Problem, content_type = "application/problem+json")),
     security(("operator_token" = [])))]
-pub async fn reconcile(State(state): State<Shared>, Path(id): Path<String>, _: Operator) -> Result<Json<Reconciled>> {
+pub async fn reconcile(State(state): State<Shared>, Path(id): Path<LinkId>, _: Operator) -> Result<Json<Reconciled>> {
     reconcile_link(&state, &link(&state, &id).await?).await
 }
 
@@ -97,7 +98,7 @@ pub async fn reconcile(State(state): State<Shared>, Path(id): Path<String>, _: O
     security(("instance_credential" = [])))]
 pub async fn instance_reconcile(
     State(state): State<Shared>,
-    Path(id): Path<String>,
+    Path(id): Path<LinkId>,
     CallingInstance(instance): CallingInstance,
 ) -> Result<Json<Reconciled>> {
     let link = link(&state, &id).await?;
@@ -114,13 +115,13 @@ pub async fn instance_reconcile(
     responses((status = 200, description = "Re-tested.", body = LinkView), (status = 401, description = "The operator token is missing or not valid.", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such link, or the operator API is off (no `operator_token` configured).", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The link is re-tested by Confirm only, or the cloud asked to wait.", body = Problem, content_type = "application/problem+json")),
     security(("operator_token" = [])))]
-pub async fn health_check(State(state): State<Shared>, Path(id): Path<String>, _: Operator) -> Result<Json<LinkView>> {
+pub async fn health_check(State(state): State<Shared>, Path(id): Path<LinkId>, _: Operator) -> Result<Json<LinkView>> {
     Ok(Json(onboarding::health_check(&state, link(&state, &id).await?).await?))
 }
 
 #[derive(serde::Deserialize)]
 pub struct LetterQuery {
-    instance_id: Option<String>,
+    instance_id: Option<InstanceId>,
     limit: Option<i64>,
 }
 
@@ -153,7 +154,7 @@ fn letters(rows: Vec<crate::store::DeadLetter>) -> DeadLetters {
     security(("operator_token" = [])))]
 pub async fn dead_letters(State(state): State<Shared>, Query(q): Query<LetterQuery>, _: Operator) -> Result<Json<DeadLetters>> {
     let limit = q.limit.unwrap_or(1000).clamp(1, 10_000);
-    Ok(Json(letters(state.store.dead_letters(q.instance_id.as_deref(), limit).await?)))
+    Ok(Json(letters(state.store.dead_letters(q.instance_id.as_ref(), limit).await?)))
 }
 
 /// `GET /api/v1/dead-letters`: an instance's own.
@@ -181,10 +182,10 @@ fn replay_request(body: &[u8]) -> Result<Replay> {
     super::api::json(body)
 }
 
-async fn replay(state: &Shared, instance_id: Option<&str>, req: Replay) -> Result<Json<Replayed>> {
+async fn replay(state: &Shared, instance_id: Option<&InstanceId>, req: Replay) -> Result<Json<Replayed>> {
     let (replayed, superseded) = state.store.replay_dead_letters(instance_id, req.ids.as_deref(), state.clock.now_ms()).await?;
     Metrics::add(&state.metrics.replayed_updates_total, replayed);
-    tracing::info!(instance = instance_id.unwrap_or("all"), replayed, superseded, "dead letters replayed");
+    tracing::info!(instance = instance_id.map_or("all", |i| i.as_str()), replayed, superseded, "dead letters replayed");
     state.work.notify_one();
     Ok(Json(Replayed { replayed, superseded }))
 }
@@ -228,13 +229,14 @@ pub async fn trace(State(state): State<Shared>, Path(device_id): Path<String>, _
     if uuid::Uuid::parse_str(&device_id).is_err() {
         return Err(ConnectorError::invalid("The device ID must be an Entra device ID (GUID)."));
     }
+    let device_id = DeviceId::from(device_id);
     let rows = state.store.trace(&device_id).await?;
     if rows.is_empty() {
         return Err(ConnectorError::not_found(format!("The connector holds no update of device {device_id}.")));
     }
     let mut updates = Vec::with_capacity(rows.len());
     for r in rows {
-        let message = match r.message_id.as_deref() {
+        let message = match &r.message_id {
             Some(m) => state.store.message_status(m).await?.map(|(status, attempts, error)| {
                 format!("{status}, {attempts} attempt(s){}", error.map(|e| format!(", last error: {e}")).unwrap_or_default())
             }),
@@ -263,5 +265,5 @@ pub async fn trace(State(state): State<Shared>, Path(device_id): Path<String>, _
             outcomes,
         });
     }
-    Ok(Json(DeviceTrace { device_id: device_id.to_ascii_lowercase(), updates }))
+    Ok(Json(DeviceTrace { device_id: device_id.to_lowercase(), updates }))
 }

@@ -19,8 +19,8 @@ pub struct OutcomeRow {
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct MessageRow {
-    pub message_id: String,
-    pub tenant_id: String,
+    pub message_id: MessageId,
+    pub tenant_id: TenantId,
     pub cloud: String,
     pub body: String,
     #[sqlx(try_from = "String")]
@@ -32,10 +32,10 @@ pub struct MessageRow {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct IntakeRow {
     pub id: i64,
-    pub instance_id: String,
+    pub instance_id: InstanceId,
     pub computer_id: String,
     pub sequence: i64,
-    pub device_id: String,
+    pub device_id: DeviceId,
     pub received_ms: i64,
 }
 
@@ -54,7 +54,7 @@ impl Store {
     // ---- intake ------------------------------------------------------------------------
 
     /// Highest sequence held for a computer of an instance.
-    pub async fn max_sequence(&self, instance_id: &str, computer_id: &str) -> Result<Option<i64>> {
+    pub async fn max_sequence(&self, instance_id: &InstanceId, computer_id: &str) -> Result<Option<i64>> {
         Ok(sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(sequence) FROM intake WHERE instance_id = $1 AND computer_id = $2")
             .bind(instance_id)
             .bind(computer_id)
@@ -68,8 +68,8 @@ impl Store {
 
     /// Tenants with queued updates.
     /// Tenants with queued updates: `(tenant, queued count, oldest arrival)`.
-    pub async fn tenants_with_queue(&self) -> Result<Vec<(String, i64, i64)>> {
-        Ok(sqlx::query_as::<_, (String, i64, i64)>(
+    pub async fn tenants_with_queue(&self) -> Result<Vec<(TenantId, i64, i64)>> {
+        Ok(sqlx::query_as::<_, (TenantId, i64, i64)>(
             "SELECT tenant_id, COUNT(*), MIN(received_ms) FROM intake WHERE status = 'queued' GROUP BY tenant_id",
         )
         .fetch_all(self.pool())
@@ -77,7 +77,7 @@ impl Store {
     }
 
     /// The cloud profile of a tenant's most recent link.
-    pub async fn cloud_of_tenant(&self, tenant_id: &str) -> Result<Option<String>> {
+    pub async fn cloud_of_tenant(&self, tenant_id: &TenantId) -> Result<Option<String>> {
         Ok(sqlx::query_scalar::<_, String>("SELECT cloud FROM links WHERE tenant_id = $1 ORDER BY updated_ms DESC LIMIT 1")
             .bind(tenant_id)
             .fetch_optional(self.pool())
@@ -98,14 +98,14 @@ impl Store {
         .await?)
     }
 
-    pub async fn message_body(&self, message_id: &str) -> Result<String> {
+    pub async fn message_body(&self, message_id: &MessageId) -> Result<String> {
         Ok(sqlx::query_scalar::<_, String>("SELECT body FROM messages WHERE message_id = $1")
             .bind(message_id)
             .fetch_one(self.pool())
             .await?)
     }
 
-    pub async fn reschedule_message(&self, id: &str, status: MessageState, attempts: i64, next_ms: i64, error: Option<&str>) -> Result<()> {
+    pub async fn reschedule_message(&self, id: &MessageId, status: MessageState, attempts: i64, next_ms: i64, error: Option<&str>) -> Result<()> {
         sqlx::query("UPDATE messages SET status = $1, attempts = $2, next_attempt_ms = $3, last_error = $4 WHERE message_id = $5")
             .bind(status.as_ref())
             .bind(attempts)
@@ -117,7 +117,7 @@ impl Store {
         Ok(())
     }
 
-    pub async fn intake_of_message(&self, message_id: &str) -> Result<Vec<IntakeRow>> {
+    pub async fn intake_of_message(&self, message_id: &MessageId) -> Result<Vec<IntakeRow>> {
         Ok(sqlx::query_as::<_, IntakeRow>(
             "SELECT id, instance_id, computer_id, sequence, device_id, received_ms FROM intake WHERE message_id = $1 ORDER BY id",
         )
@@ -126,7 +126,7 @@ impl Store {
         .await?)
     }
 
-    pub async fn outcomes(&self, instance_id: &str, after: i64, limit: i64) -> Result<Vec<OutcomeRow>> {
+    pub async fn outcomes(&self, instance_id: &InstanceId, after: i64, limit: i64) -> Result<Vec<OutcomeRow>> {
         Ok(sqlx::query_as::<_, OutcomeRow>(
             "SELECT seq, computer_id, sequence, status, detail, at_ms, compliance_state, compliance_reasons FROM outcomes \
              WHERE instance_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
@@ -138,8 +138,8 @@ impl Store {
         .await?)
     }
 
-    pub async fn route(&self, tenant_id: &str, device_id: &str) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar::<_, String>("SELECT instance_id FROM device_routes WHERE tenant_id = $1 AND device_id = $2")
+    pub async fn route(&self, tenant_id: &TenantId, device_id: &DeviceId) -> Result<Option<InstanceId>> {
+        Ok(sqlx::query_scalar::<_, InstanceId>("SELECT instance_id FROM device_routes WHERE tenant_id = $1 AND device_id = $2")
             .bind(tenant_id)
             .bind(device_id)
             .fetch_optional(self.pool())
@@ -147,8 +147,8 @@ impl Store {
     }
 
     /// Entra devices of a tenant last reported by an instance.
-    pub async fn devices_of_instance(&self, tenant_id: &str, instance_id: &str) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar::<_, String>("SELECT device_id FROM device_routes WHERE tenant_id = $1 AND instance_id = $2")
+    pub async fn devices_of_instance(&self, tenant_id: &TenantId, instance_id: &InstanceId) -> Result<Vec<DeviceId>> {
+        Ok(sqlx::query_scalar::<_, DeviceId>("SELECT device_id FROM device_routes WHERE tenant_id = $1 AND instance_id = $2")
             .bind(tenant_id)
             .bind(instance_id)
             .fetch_all(self.pool())
@@ -156,8 +156,8 @@ impl Store {
     }
 
     /// The instance that last reported a device of this user.
-    pub async fn route_by_upn(&self, tenant_id: &str, upn: &str) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar::<_, String>("SELECT instance_id FROM device_routes WHERE tenant_id = $1 AND upn = $2 LIMIT 1")
+    pub async fn route_by_upn(&self, tenant_id: &TenantId, upn: &str) -> Result<Option<InstanceId>> {
+        Ok(sqlx::query_scalar::<_, InstanceId>("SELECT instance_id FROM device_routes WHERE tenant_id = $1 AND upn = $2 LIMIT 1")
             .bind(tenant_id)
             .bind(upn.to_ascii_lowercase())
             .fetch_optional(self.pool())
@@ -165,7 +165,7 @@ impl Store {
     }
 
     /// When the oldest update of an instance that is not concluded yet arrived.
-    pub async fn oldest_pending_ms(&self, instance_id: &str) -> Result<Option<i64>> {
+    pub async fn oldest_pending_ms(&self, instance_id: &InstanceId) -> Result<Option<i64>> {
         Ok(sqlx::query_scalar::<_, Option<i64>>(
             "SELECT MIN(received_ms) FROM intake WHERE instance_id = $1 AND status IN ('queued', 'batched')",
         )
@@ -175,7 +175,7 @@ impl Store {
     }
 
     /// When the last message for a tenant was formed.
-    pub async fn last_message_ms(&self, tenant_id: &str) -> Result<Option<i64>> {
+    pub async fn last_message_ms(&self, tenant_id: &TenantId) -> Result<Option<i64>> {
         Ok(sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(created_ms) FROM messages WHERE tenant_id = $1")
             .bind(tenant_id)
             .fetch_one(self.pool())
@@ -183,7 +183,7 @@ impl Store {
     }
 
     /// The most recent delivery error recorded for a tenant's messages.
-    pub async fn last_error(&self, tenant_id: &str) -> Result<Option<String>> {
+    pub async fn last_error(&self, tenant_id: &TenantId) -> Result<Option<String>> {
         Ok(sqlx::query_scalar::<_, Option<String>>(
             "SELECT last_error FROM messages WHERE tenant_id = $1 AND last_error IS NOT NULL ORDER BY created_ms DESC LIMIT 1",
         )
@@ -194,7 +194,7 @@ impl Store {
     }
 
     /// `(accepted, rejected)` outcomes of an instance.
-    pub async fn outcome_counts(&self, instance_id: &str) -> Result<(i64, i64, i64)> {
+    pub async fn outcome_counts(&self, instance_id: &InstanceId) -> Result<(i64, i64, i64)> {
         Ok(sqlx::query_as::<_, (i64, i64, i64)>(
             "SELECT COALESCE(SUM(CASE WHEN status = 'accepted' THEN 1 ELSE 0 END), 0), \
                     COALESCE(SUM(CASE WHEN status IN ('rejected', 'dead') THEN 1 ELSE 0 END), 0), \
@@ -216,7 +216,7 @@ impl Store {
     }
 
     /// Counts per intake state for a tenant's queue (status API, demo summary).
-    pub async fn backlog(&self, instance_id: &str) -> Result<i64> {
+    pub async fn backlog(&self, instance_id: &InstanceId) -> Result<i64> {
         Ok(sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM intake WHERE instance_id = $1 AND status IN ('queued', 'batched')")
             .bind(instance_id)
             .fetch_one(self.pool())

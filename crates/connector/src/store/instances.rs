@@ -4,7 +4,7 @@ use super::*;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct InstanceRow {
-    pub id: String,
+    pub id: InstanceId,
     pub external_id: String,
     pub name: String,
     pub url: String,
@@ -15,7 +15,7 @@ impl Store {
     // ---- instances ---------------------------------------------------------------------
 
     /// Registers an instance, or re-registers it with a new credential.
-    pub async fn upsert_instance(&self, i: &InstanceRow, credential_digest: &str, now: i64) -> Result<String> {
+    pub async fn upsert_instance(&self, i: &InstanceRow, credential_digest: &str, now: i64) -> Result<InstanceId> {
         sqlx::query(
             "INSERT INTO instances (id, external_id, name, url, version, credential_digest, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7) \
              ON CONFLICT (external_id) DO UPDATE SET name = $8, url = $9, version = $10, credential_digest = $11",
@@ -24,7 +24,7 @@ impl Store {
         .bind(&i.name).bind(&i.url).bind(&i.version).bind(credential_digest)
         .execute(self.pool())
         .await?;
-        Ok(sqlx::query_scalar::<_, String>("SELECT id FROM instances WHERE external_id = $1")
+        Ok(sqlx::query_scalar::<_, InstanceId>("SELECT id FROM instances WHERE external_id = $1")
             .bind(&i.external_id)
             .fetch_one(self.pool())
             .await?)
@@ -37,7 +37,7 @@ impl Store {
             .await?)
     }
 
-    pub async fn instance(&self, id: &str) -> Result<Option<InstanceRow>> {
+    pub async fn instance(&self, id: &InstanceId) -> Result<Option<InstanceRow>> {
         Ok(sqlx::query_as::<_, InstanceRow>("SELECT id, external_id, name, url, version FROM instances WHERE id = $1")
             .bind(id)
             .fetch_optional(self.pool())

@@ -6,10 +6,10 @@ pub(super) const LINK_COLUMNS: &str = "id, instance_id, cloud, tenant_id, status
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct LinkRow {
-    pub id: String,
-    pub instance_id: String,
+    pub id: LinkId,
+    pub instance_id: InstanceId,
     pub cloud: String,
-    pub tenant_id: Option<String>,
+    pub tenant_id: Option<TenantId>,
     #[sqlx(try_from = "String")]
     pub status: LinkStatus,
     pub landing_page: String,
@@ -38,7 +38,7 @@ impl Store {
 
     /// The states a link went through, oldest first.
     /// Every state a link went through, oldest first: (at ms, state, why).
-    pub async fn link_history(&self, link_id: &str) -> Result<Vec<(i64, LinkStatus, String)>> {
+    pub async fn link_history(&self, link_id: &LinkId) -> Result<Vec<(i64, LinkStatus, String)>> {
         let rows =
             sqlx::query_as::<_, (i64, String, String)>("SELECT at_ms, status, detail FROM link_events WHERE link_id = $1 ORDER BY id")
                 .bind(link_id)
@@ -49,7 +49,7 @@ impl Store {
             .collect()
     }
 
-    pub async fn link(&self, id: &str) -> Result<Option<LinkRow>> {
+    pub async fn link(&self, id: &LinkId) -> Result<Option<LinkRow>> {
         Ok(sqlx::query_as::<_, LinkRow>(&format!("SELECT {LINK_COLUMNS} FROM links WHERE id = $1"))
             .bind(id)
             .fetch_optional(self.pool())
@@ -57,7 +57,7 @@ impl Store {
     }
 
     /// The instance's newest link.
-    pub async fn current_link(&self, instance_id: &str) -> Result<Option<LinkRow>> {
+    pub async fn current_link(&self, instance_id: &InstanceId) -> Result<Option<LinkRow>> {
         Ok(sqlx::query_as::<_, LinkRow>(&format!(
             "SELECT {LINK_COLUMNS} FROM links WHERE instance_id = $1 ORDER BY created_ms DESC, id DESC LIMIT 1"
         ))
@@ -73,7 +73,7 @@ impl Store {
             .await?)
     }
 
-    pub async fn active_links_of_tenant(&self, tenant_id: &str) -> Result<Vec<LinkRow>> {
+    pub async fn active_links_of_tenant(&self, tenant_id: &TenantId) -> Result<Vec<LinkRow>> {
         Ok(sqlx::query_as::<_, LinkRow>(&format!("SELECT {LINK_COLUMNS} FROM links WHERE tenant_id = $1 AND status = 'active'"))
             .bind(tenant_id)
             .fetch_all(self.pool())
@@ -81,9 +81,9 @@ impl Store {
     }
 
     /// Moves every active link of a tenant to `status` (termination noticed from Intune).
-    pub async fn set_active_links_status(&self, tenant_id: &str, status: LinkStatus, detail: &str, now: i64) -> Result<u64> {
+    pub async fn set_active_links_status(&self, tenant_id: &TenantId, status: LinkStatus, detail: &str, now: i64) -> Result<u64> {
         let mut txn = self.db.begin().await?;
-        let ids = sqlx::query_scalar::<_, String>("SELECT id FROM links WHERE tenant_id = $1 AND status = 'active'")
+        let ids = sqlx::query_scalar::<_, LinkId>("SELECT id FROM links WHERE tenant_id = $1 AND status = 'active'")
             .bind(tenant_id)
             .fetch_all(&mut *txn)
             .await?;
@@ -121,7 +121,7 @@ impl Store {
         Ok(())
     }
 
-    pub async fn insert_consent_state(&self, digest: &str, link_id: &str, step: &str, expires_ms: i64) -> Result<()> {
+    pub async fn insert_consent_state(&self, digest: &str, link_id: &LinkId, step: &str, expires_ms: i64) -> Result<()> {
         sqlx::query("INSERT INTO consent_states (state_digest, link_id, step, expires_ms) VALUES ($1, $2, $3, $4)")
             .bind(digest)
             .bind(link_id)
@@ -133,7 +133,7 @@ impl Store {
     }
 
     /// Consumes a consent state: `(link_id, step)` if it existed and had not expired.
-    pub async fn take_consent_state(&self, digest: &str, now: i64) -> Result<Option<(String, String)>> {
+    pub async fn take_consent_state(&self, digest: &str, now: i64) -> Result<Option<(LinkId, String)>> {
         let row = sqlx::query("DELETE FROM consent_states WHERE state_digest = $1 RETURNING link_id, step, expires_ms")
             .bind(digest)
             .fetch_optional(self.pool())

@@ -7,6 +7,7 @@
 use platform::db::Db;
 use sqlx::Row;
 use wire::connector_api::{IntakeState, LinkStatus, OutcomeStatus};
+use wire::{DeviceId, InstanceId, LinkId, MessageId, TenantId};
 
 use crate::error::{ConnectorError, Result};
 

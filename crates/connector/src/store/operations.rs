@@ -6,11 +6,11 @@ use super::*;
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DeadLetter {
     pub id: i64,
-    pub instance_id: String,
-    pub tenant_id: String,
+    pub instance_id: InstanceId,
+    pub tenant_id: TenantId,
     pub computer_id: String,
     pub sequence: i64,
-    pub device_id: String,
+    pub device_id: DeviceId,
     pub reason: Option<String>,
     pub dead_ms: Option<i64>,
 }
@@ -19,13 +19,13 @@ pub struct DeadLetter {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct TracedUpdate {
     pub id: i64,
-    pub instance_id: String,
-    pub tenant_id: String,
+    pub instance_id: InstanceId,
+    pub tenant_id: TenantId,
     pub computer_id: String,
     pub sequence: i64,
     #[sqlx(try_from = "String")]
     pub status: IntakeState,
-    pub message_id: Option<String>,
+    pub message_id: Option<MessageId>,
     pub received_ms: i64,
     pub dead_reason: Option<String>,
     pub item: String,
@@ -33,19 +33,19 @@ pub struct TracedUpdate {
 
 impl Store {
     /// Dead letters, oldest first, of one instance or of all.
-    pub async fn dead_letters(&self, instance_id: Option<&str>, limit: i64) -> Result<Vec<DeadLetter>> {
+    pub async fn dead_letters(&self, instance_id: Option<&InstanceId>, limit: i64) -> Result<Vec<DeadLetter>> {
         Ok(sqlx::query_as::<_, DeadLetter>(
             "SELECT id, instance_id, tenant_id, computer_id, sequence, device_id, dead_reason AS reason, dead_ms FROM intake \
              WHERE status = 'dead' AND ($1 = '' OR instance_id = $2) ORDER BY id LIMIT $3",
         )
-        .bind(instance_id.unwrap_or_default())
-        .bind(instance_id.unwrap_or_default())
+        .bind(instance_id.map_or("", |i| i.as_str()))
+        .bind(instance_id.map_or("", |i| i.as_str()))
         .bind(limit)
         .fetch_all(self.pool())
         .await?)
     }
 
-    pub async fn dead_letter_count(&self, instance_id: &str) -> Result<i64> {
+    pub async fn dead_letter_count(&self, instance_id: &InstanceId) -> Result<i64> {
         Ok(sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM intake WHERE status = 'dead' AND instance_id = $1")
             .bind(instance_id)
             .fetch_one(self.pool())
@@ -55,7 +55,7 @@ impl Store {
     /// Queues dead letters again (all of an instance, all, or the given ids). A letter
     /// for which a newer update of the same computer exists is closed instead: replaying
     /// it would send an older state. Returns `(replayed, superseded)`.
-    pub async fn replay_dead_letters(&self, instance_id: Option<&str>, ids: Option<&[i64]>, now: i64) -> Result<(u64, u64)> {
+    pub async fn replay_dead_letters(&self, instance_id: Option<&InstanceId>, ids: Option<&[i64]>, now: i64) -> Result<(u64, u64)> {
         let letters = self.dead_letters(instance_id, i64::MAX).await?;
         let wanted: Vec<&DeadLetter> = letters.iter().filter(|d| ids.is_none_or(|ids| ids.contains(&d.id))).collect();
         let (mut replayed, mut superseded) = (0, 0);
@@ -83,7 +83,7 @@ impl Store {
 
     /// Resends the newest update of every computer an instance reported on a tenant (the
     /// current state the connector holds). Returns how many were queued.
-    pub async fn reconcile(&self, tenant_id: &str, instance_id: &str, now: i64) -> Result<u64> {
+    pub async fn reconcile(&self, tenant_id: &TenantId, instance_id: &InstanceId, now: i64) -> Result<u64> {
         let mut txn = self.db.begin().await?;
         let r = sqlx::query(
             "UPDATE intake SET status = 'queued', message_id = NULL, received_ms = $1 WHERE status IN ('done', 'dead') AND id IN \
@@ -114,7 +114,7 @@ impl Store {
         .await?)
     }
 
-    pub async fn reconciled_ms(&self, link_id: &str) -> Result<Option<i64>> {
+    pub async fn reconciled_ms(&self, link_id: &LinkId) -> Result<Option<i64>> {
         Ok(sqlx::query_scalar::<_, Option<i64>>("SELECT reconciled_ms FROM links WHERE id = $1")
             .bind(link_id)
             .fetch_optional(self.pool())
@@ -130,7 +130,7 @@ impl Store {
     }
 
     /// Every update the connector holds for an Entra device, oldest first.
-    pub async fn trace(&self, device_id: &str) -> Result<Vec<TracedUpdate>> {
+    pub async fn trace(&self, device_id: &DeviceId) -> Result<Vec<TracedUpdate>> {
         Ok(sqlx::query_as::<_, TracedUpdate>(
             "SELECT id, instance_id, tenant_id, computer_id, sequence, status, message_id, received_ms, dead_reason, item \
              FROM intake WHERE device_id = $1 ORDER BY id",
@@ -141,7 +141,7 @@ impl Store {
     }
 
     /// Outcomes reported for one update.
-    pub async fn outcomes_of(&self, instance_id: &str, computer_id: &str, sequence: i64) -> Result<Vec<(String, Option<String>, i64)>> {
+    pub async fn outcomes_of(&self, instance_id: &InstanceId, computer_id: &str, sequence: i64) -> Result<Vec<(String, Option<String>, i64)>> {
         Ok(sqlx::query_as::<_, (String, Option<String>, i64)>(
             "SELECT status, detail, at_ms FROM outcomes WHERE instance_id = $1 AND computer_id = $2 AND sequence = $3 ORDER BY seq",
         )
@@ -152,7 +152,7 @@ impl Store {
         .await?)
     }
 
-    pub async fn message_status(&self, message_id: &str) -> Result<Option<(String, i64, Option<String>)>> {
+    pub async fn message_status(&self, message_id: &MessageId) -> Result<Option<(String, i64, Option<String>)>> {
         Ok(sqlx::query_as::<_, (String, i64, Option<String>)>("SELECT status, attempts, last_error FROM messages WHERE message_id = $1")
             .bind(message_id)
             .fetch_optional(self.pool())

@@ -8,7 +8,7 @@ use super::*;
 /// number) and one of the devices, for a trace.
 pub struct Seeded {
     pub credentials: Vec<String>,
-    pub some_device: String,
+    pub some_device: DeviceId,
 }
 
 impl Store {
@@ -21,8 +21,8 @@ impl Store {
         let mut instance_tenant = Vec::with_capacity(instances);
         let mut txn = self.db.begin().await?;
         for n in 0..instances {
-            let (id, credential) = (uuid::Uuid::new_v4().to_string(), platform::secrets::random_token(16));
-            let tenant = uuid::Uuid::from_u128(n as u128 % tenants as u128 + 1).to_string();
+            let (id, credential) = (InstanceId::from(uuid::Uuid::new_v4().to_string()), platform::secrets::random_token(16));
+            let tenant = TenantId::from(uuid::Uuid::from_u128(n as u128 % tenants as u128 + 1).to_string());
             sqlx::query(
                 "INSERT INTO instances (id, external_id, name, url, version, credential_digest, created_ms) VALUES ($1, $2, $3, $4, '11.0.0', $5, $6)",
             )
@@ -52,12 +52,12 @@ impl Store {
             instance_tenant.push((id, tenant));
         }
         txn.commit().await?;
-        let mut some_device = String::new();
+        let mut some_device = DeviceId::default();
         for chunk in (0..devices).collect::<Vec<_>>().chunks(10_000) {
             let mut txn = self.db.begin().await?;
             for &n in chunk {
                 let (instance, tenant) = &instance_tenant[n % instances.max(1)];
-                some_device = uuid::Uuid::new_v4().to_string();
+                some_device = uuid::Uuid::new_v4().to_string().into();
                 seed_device(&mut txn, instance, tenant, n, &some_device, now).await?;
             }
             txn.commit().await?;
@@ -66,7 +66,7 @@ impl Store {
     }
 }
 
-async fn seed_device(conn: &mut sqlx::AnyConnection, instance: &str, tenant: &str, n: usize, device: &str, now: i64) -> Result<()> {
+async fn seed_device(conn: &mut sqlx::AnyConnection, instance: &InstanceId, tenant: &TenantId, n: usize, device: &DeviceId, now: i64) -> Result<()> {
     sqlx::query("INSERT INTO device_routes (tenant_id, device_id, instance_id, upn) VALUES ($1, $2, $3, $4)")
         .bind(tenant)
         .bind(device)

@@ -10,10 +10,10 @@ async fn store() -> Store {
     Store::connect(&platform::db::memory_url()).await.unwrap()
 }
 
-fn link(id: &str, instance_id: &str) -> LinkRow {
+fn link(id: &str, instance_id: &InstanceId) -> LinkRow {
     LinkRow {
         id: id.into(),
-        instance_id: instance_id.into(),
+        instance_id: instance_id.clone(),
         cloud: "local".into(),
         tenant_id: Some("tenant".into()),
         status: LinkStatus::AwaitingConsent,
@@ -24,9 +24,9 @@ fn link(id: &str, instance_id: &str) -> LinkRow {
     }
 }
 
-async fn instance(store: &Store) -> String {
+async fn instance(store: &Store) -> InstanceId {
     let row = InstanceRow {
-        id: String::new(),
+        id: InstanceId::default(),
         external_id: "ext".into(),
         name: "Instance".into(),
         url: "https://mdm.example/i/a".into(),
@@ -45,13 +45,13 @@ async fn a_links_states_and_history_round_trip() {
     store.update_link(&l, "confirmed", 2).await.unwrap();
     // Saving without a change of state writes no history.
     store.update_link(&l, "saved again", 3).await.unwrap();
-    let history = store.link_history("link-1").await.unwrap();
+    let history = store.link_history(&"link-1".into()).await.unwrap();
     assert_eq!(history, [(1, LinkStatus::AwaitingConsent, "link created".to_string()), (2, LinkStatus::Active, "confirmed".to_string())]);
-    assert_eq!(store.link("link-1").await.unwrap().unwrap().status, LinkStatus::Active);
+    assert_eq!(store.link(&"link-1".into()).await.unwrap().unwrap().status, LinkStatus::Active);
     assert_eq!(store.links_with_status(LinkStatus::Active).await.unwrap().len(), 1);
     assert!(store.links_with_status(LinkStatus::Failing).await.unwrap().is_empty());
-    assert_eq!(store.set_active_links_status("tenant", LinkStatus::Terminated, "terminated in Intune", 4).await.unwrap(), 1);
-    assert_eq!(store.link("link-1").await.unwrap().unwrap().status, LinkStatus::Terminated);
+    assert_eq!(store.set_active_links_status(&"tenant".into(), LinkStatus::Terminated, "terminated in Intune", 4).await.unwrap(), 1);
+    assert_eq!(store.link(&"link-1".into()).await.unwrap().unwrap().status, LinkStatus::Terminated);
 }
 
 #[tokio::test]
@@ -72,7 +72,7 @@ async fn messages_are_due_by_state_and_time() {
     assert!(store.messages_due(MessageState::Upload, 9, 10).await.unwrap().is_empty(), "not due before its time");
     let due = store.messages_due(MessageState::Upload, 10, 10).await.unwrap();
     assert_eq!((due.len(), due[0].status), (1, MessageState::Upload));
-    store.reschedule_message("m-1", MessageState::Poll, 1, 20, None).await.unwrap();
+    store.reschedule_message(&"m-1".into(), MessageState::Poll, 1, 20, None).await.unwrap();
     assert!(store.messages_due(MessageState::Upload, 30, 10).await.unwrap().is_empty());
     assert_eq!(store.messages_due(MessageState::Poll, 30, 10).await.unwrap()[0].attempts, 1);
 }

@@ -7,11 +7,11 @@ use super::*;
 #[allow(clippy::too_many_arguments)]
 pub async fn insert_intake(
     conn: &mut AnyConnection,
-    instance_id: &str,
-    tenant_id: &str,
+    instance_id: &InstanceId,
+    tenant_id: &TenantId,
     computer_id: &str,
     sequence: i64,
-    device_id: &str,
+    device_id: &DeviceId,
     item: &str,
     now: i64,
 ) -> Result<bool> {
@@ -31,7 +31,7 @@ pub async fn insert_intake(
     Ok(r.rows_affected() == 1)
 }
 
-pub async fn delete_routes(conn: &mut AnyConnection, tenant_id: &str, instance_id: &str) -> Result<()> {
+pub async fn delete_routes(conn: &mut AnyConnection, tenant_id: &TenantId, instance_id: &InstanceId) -> Result<()> {
     sqlx::query("DELETE FROM device_routes WHERE tenant_id = $1 AND instance_id = $2")
         .bind(tenant_id)
         .bind(instance_id)
@@ -40,7 +40,7 @@ pub async fn delete_routes(conn: &mut AnyConnection, tenant_id: &str, instance_i
     Ok(())
 }
 
-pub async fn upsert_route(conn: &mut AnyConnection, tenant_id: &str, device_id: &str, instance_id: &str, upn: Option<&str>) -> Result<()> {
+pub async fn upsert_route(conn: &mut AnyConnection, tenant_id: &TenantId, device_id: &DeviceId, instance_id: &InstanceId, upn: Option<&str>) -> Result<()> {
     sqlx::query(
         "INSERT INTO device_routes (tenant_id, device_id, instance_id, upn) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (tenant_id, device_id) DO UPDATE SET instance_id = $5, upn = $6",
@@ -60,7 +60,7 @@ pub async fn upsert_route(conn: &mut AnyConnection, tenant_id: &str, device_id: 
 /// with an update in a message still in flight waits for it: messages of a tenant go
 /// out concurrently, and only this keeps each device's updates in order.
 /// Returns `(id, item json)` in arrival order.
-pub async fn claim_batch(conn: &mut AnyConnection, tenant_id: &str, message_id: &str, limit: i64) -> Result<Vec<(i64, String)>> {
+pub async fn claim_batch(conn: &mut AnyConnection, tenant_id: &TenantId, message_id: &MessageId, limit: i64) -> Result<Vec<(i64, String)>> {
     sqlx::query(
         "UPDATE intake SET status = 'batched', message_id = $1 WHERE id IN \
          (SELECT id FROM intake WHERE tenant_id = $2 AND status = 'queued' AND device_id NOT IN \
@@ -98,7 +98,7 @@ pub async fn insert_message(conn: &mut AnyConnection, m: &MessageRow, now: i64) 
 /// Records what became of one update, for its instance to collect.
 pub async fn insert_outcome(
     conn: &mut AnyConnection,
-    instance_id: &str,
+    instance_id: &InstanceId,
     computer_id: &str,
     sequence: i64,
     outcome: &partner::outcome::ItemOutcome,
@@ -122,7 +122,7 @@ pub async fn insert_outcome(
     Ok(())
 }
 
-pub async fn link_event(conn: &mut AnyConnection, link_id: &str, status: LinkStatus, detail: &str, now: i64) -> Result<()> {
+pub async fn link_event(conn: &mut AnyConnection, link_id: &LinkId, status: LinkStatus, detail: &str, now: i64) -> Result<()> {
     sqlx::query("INSERT INTO link_events (link_id, at_ms, status, detail) VALUES ($1, $2, $3, $4)")
         .bind(link_id)
         .bind(now)
@@ -144,7 +144,7 @@ pub async fn dead_letter(conn: &mut AnyConnection, id: i64, reason: &str, now: i
     Ok(())
 }
 
-pub async fn finish_message(conn: &mut AnyConnection, message_id: &str) -> Result<()> {
+pub async fn finish_message(conn: &mut AnyConnection, message_id: &MessageId) -> Result<()> {
     sqlx::query("UPDATE intake SET status = 'done' WHERE message_id = $1 AND status = 'batched'")
         .bind(message_id)
         .execute(&mut *conn)

@@ -3,6 +3,7 @@
 
 use wire::agent::InventoryReport;
 use wire::partner::{DeviceItem, entity_type};
+use wire::{DeviceId, TenantId};
 
 /// A computer that has not checked in for this long is UNRESPONSIVE (docs/operations.md, Clocks).
 pub const UNRESPONSIVE_AFTER_MS: i64 = 24 * 3600 * 1000;
@@ -34,7 +35,7 @@ pub fn state_code(state: &str) -> i32 {
 
 /// The key of one registered user's device record at the connector: the computer and
 /// the user's Entra device (`17/3f2c…`); outcomes come back under it.
-pub fn record_key(computer_id: i64, device_id: Option<&str>) -> String {
+pub fn record_key(computer_id: i64, device_id: Option<&DeviceId>) -> String {
     match device_id {
         Some(device) => format!("{computer_id}/{device}"),
         None => computer_id.to_string(),
@@ -69,8 +70,8 @@ pub fn device_item(inv: &InventoryReport, r: &Registered) -> DeviceItem {
     let (s, p) = (&inv.security, &inv.password_policy);
     DeviceItem {
         entity_type: entity_type::LEGACY_INVENTORY,
-        tenant_id: String::new(),
-        device_id: r.aad_device_id.to_string(),
+        tenant_id: TenantId::default(),
+        device_id: r.aad_device_id.into(),
         user_id: r.aad_user_id.to_string(),
         last_update_time: r.collected_at.clone(),
         encrypted: Some(inv.boot_volume_encrypted()),
@@ -106,8 +107,8 @@ pub fn device_item(inv: &InventoryReport, r: &Registered) -> DeviceItem {
 pub fn verdict_item(r: &Registered, compliant: bool, decided_at: String) -> DeviceItem {
     DeviceItem {
         entity_type: entity_type::COMPLIANCE,
-        tenant_id: String::new(),
-        device_id: r.aad_device_id.to_string(),
+        tenant_id: TenantId::default(),
+        device_id: r.aad_device_id.into(),
         user_id: r.aad_user_id.to_string(),
         last_update_time: decided_at,
         compliance_status: Some(compliant),
@@ -130,7 +131,7 @@ mod tests {
 
     #[test]
     fn record_keys_name_the_registration() {
-        let key = record_key(17, Some("3f2c0000-0000-0000-0000-000000000001"));
+        let key = record_key(17, Some(&"3f2c0000-0000-0000-0000-000000000001".into()));
         assert_eq!(parse_record_key(&key), Some((17, Some("3f2c0000-0000-0000-0000-000000000001"))));
         assert_eq!(parse_record_key("17"), Some((17, None)));
         assert_eq!(parse_record_key("withdraw:abc"), None);

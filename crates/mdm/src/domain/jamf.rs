@@ -9,6 +9,7 @@ use serde_json::{Map, Value, json};
 use wire::agent::FileVaultState;
 
 use crate::domain::normalize::{Refused, account_key};
+use wire::DeviceId;
 
 /// A Jamf Pro computer, ready to store.
 #[derive(Debug, Clone)]
@@ -28,7 +29,7 @@ pub struct JamfComputer {
 #[derive(Debug, Clone, PartialEq)]
 pub struct JamfRegistration {
     pub username: String,
-    pub aad_device_id: String,
+    pub aad_device_id: DeviceId,
     pub aad_user_id: String,
     /// `userAndLocation.email` when the account is the computer's assigned user
     /// (`userAndLocation.username`); Jamf Pro knows no other account's email.
@@ -101,8 +102,8 @@ pub fn computer(record: &Value) -> Result<JamfComputer, Refused> {
             let username = text(a, &["username"])?;
             Some(JamfRegistration {
                 username: username.to_string(),
-                aad_device_id: text(a, &["computerAzureActiveDirectoryId"]).filter(|d| uuid::Uuid::parse_str(d).is_ok())?.to_string(),
-                aad_user_id: text(a, &["userAzureActiveDirectoryId"]).filter(|d| uuid::Uuid::parse_str(d).is_ok())?.to_string(),
+                aad_device_id: text(a, &["computerAzureActiveDirectoryId"]).filter(|d| uuid::Uuid::parse_str(d).is_ok())?.into(),
+                aad_user_id: text(a, &["userAzureActiveDirectoryId"]).filter(|d| uuid::Uuid::parse_str(d).is_ok())?.into(),
                 upn: email.clone().filter(|_| assigned_user.as_deref() == Some(account_key(username).as_str())),
             })
         })

@@ -6,6 +6,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::domain::settings::CaSettings;
+use wire::{LinkId, TenantId};
 
 /// `GET /api/v1/conditional-access`: the integration's settings and connection state.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -13,8 +14,8 @@ pub struct ConditionalAccessState {
     pub instance: InstanceSummary,
     pub settings: CaSettings,
     pub status: crate::domain::settings::CaStatus,
-    pub link_id: Option<String>,
-    pub tenant_id: Option<String>,
+    pub link_id: Option<LinkId>,
+    pub tenant_id: Option<TenantId>,
     /// The Entra application the connection uses.
     pub application_id: Option<String>,
     /// The last Confirm or re-test, check by check.

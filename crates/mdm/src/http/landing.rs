@@ -9,10 +9,11 @@ use platform::html::{Markup, html, page};
 use super::callers::Instance;
 use crate::Shared;
 use crate::error::Result;
+use wire::DeviceId;
 
 #[derive(serde::Deserialize)]
 pub struct DeviceQuery {
-    device_id: Option<String>,
+    device_id: Option<DeviceId>,
 }
 
 /// The Self Service policy an enrolled Mac runs to register with Microsoft Entra ID: the
@@ -26,7 +27,7 @@ pub async fn registration(State(state): State<Shared>, Query(q): Query<DeviceQue
         "Device registration",
         html! {
             h1 { "Register your Mac with " (name) }
-            (device(q.device_id.as_deref()))
+            (device(q.device_id.as_ref()))
             h2 { "My Mac is managed by " (name) }
             p { "Register it with Microsoft Entra ID. Self Service opens and runs the registration; sign in to the Company \
                  Portal when it asks, then sign in to your app again." }
@@ -38,7 +39,7 @@ pub async fn registration(State(state): State<Shared>, Query(q): Query<DeviceQue
 }
 
 /// The Entra device the cloud named, when it named one.
-fn device(device_id: Option<&str>) -> Markup {
+fn device(device_id: Option<&DeviceId>) -> Markup {
     html! { @if let Some(d) = device_id { p { "Device: " code { (d) } } } }
 }
 
@@ -69,7 +70,7 @@ pub async fn remediation(Query(q): Query<DeviceQuery>, Instance(instance): Insta
         "Make your Mac compliant",
         html! {
             h1 { "Your Mac does not meet your organization's requirements" }
-            (device(q.device_id.as_deref()))
+            (device(q.device_id.as_ref()))
             p { "Open Self Service from " (instance.name) " to see what to change, then sign in again." }
         },
     )))

@@ -88,7 +88,7 @@ impl InventoryQuery {
 pub struct LocalUserRow {
     pub computer_id: i64,
     pub username: String,
-    pub aad_device_id: Option<String>,
+    pub aad_device_id: Option<DeviceId>,
     pub aad_user_id: Option<String>,
     pub upn: Option<String>,
     pub registered_ms: Option<i64>,

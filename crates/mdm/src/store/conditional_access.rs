@@ -6,7 +6,7 @@ use crate::domain::settings::{ComplianceModel, ConnectionType, LandingKind};
 #[derive(Debug, Clone)]
 pub struct CaRow {
     pub settings: CaSettings,
-    pub link_id: Option<String>,
+    pub link_id: Option<LinkId>,
     pub link_status: CaStatus,
     pub checks: String,
     /// Manual mode: the sealed client secret and the tenant's GUID once known.
@@ -70,7 +70,7 @@ impl Store {
 
     /// Only the connection's state and checks, when the link they describe is still the
     /// current one: an admin's concurrent Save of the settings is never overwritten.
-    pub async fn set_link_state(&self, instance_id: &str, link_id: &str, status: CaStatus, checks: &str, now: i64) -> Result<bool> {
+    pub async fn set_link_state(&self, instance_id: &str, link_id: &LinkId, status: CaStatus, checks: &str, now: i64) -> Result<bool> {
         let r = sqlx::query("UPDATE ca_settings SET link_status = $1, checks = $2, updated_ms = $3 WHERE instance_id = $4 AND link_id = $5 AND enabled <> 0")
             .bind(status.as_ref())
             .bind(checks)

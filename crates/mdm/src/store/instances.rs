@@ -9,7 +9,7 @@ pub struct InstanceRow {
     pub name: String,
     pub version: String,
     pub invitation: String,
-    pub connector_instance_id: Option<String>,
+    pub connector_instance_id: Option<InstanceId>,
     pub connector_credential: Option<String>,
 }
 
@@ -66,7 +66,7 @@ impl Store {
         rows.into_iter().map(|r| self.opened(r)).collect()
     }
 
-    pub async fn set_connector_registration(&self, instance_id: &str, connector_instance_id: &str, credential: &str) -> Result<()> {
+    pub async fn set_connector_registration(&self, instance_id: &str, connector_instance_id: &InstanceId, credential: &str) -> Result<()> {
         sqlx::query("UPDATE instances SET connector_instance_id = $1, connector_credential = $2 WHERE id = $3")
             .bind(connector_instance_id)
             .bind(self.secrets.seal_value(credential, &crate::sealed::secret_context("connector_credential", instance_id)))

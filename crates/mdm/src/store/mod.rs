@@ -9,6 +9,7 @@ use sqlx::{AnyConnection, Row};
 
 use crate::domain::settings::{CaSettings, CaStatus};
 use crate::error::{MdmError, Result};
+use wire::{DeviceId, InstanceId, LinkId};
 
 platform::migrations!();
 

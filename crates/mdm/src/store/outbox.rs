@@ -8,7 +8,7 @@ pub struct OutboxRow {
     pub computer_id: i64,
     /// The registered user's Entra device the item is for (none in rows written before
     /// items were kept per registration).
-    pub device_id: Option<String>,
+    pub device_id: Option<DeviceId>,
     pub sequence: i64,
     pub payload: String,
     pub attempts: i64,

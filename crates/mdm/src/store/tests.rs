@@ -36,9 +36,9 @@ async fn the_connection_state_changes_only_for_the_current_link() {
     ca.link_id = Some("link-1".into());
     ca.link_status = CaStatus::AwaitingConsent;
     store.save_ca(&id, &ca, 2).await.unwrap();
-    assert!(!store.set_link_state(&id, "link-0", CaStatus::Active, "[]", 3).await.unwrap(), "an older link changes nothing");
+    assert!(!store.set_link_state(&id, &"link-0".into(), CaStatus::Active, "[]", 3).await.unwrap(), "an older link changes nothing");
     assert_eq!(store.ca(&id).await.unwrap().link_status, CaStatus::AwaitingConsent);
-    assert!(store.set_link_state(&id, "link-1", CaStatus::Active, "[{\"name\":\"token\"}]", 4).await.unwrap());
+    assert!(store.set_link_state(&id, &"link-1".into(), CaStatus::Active, "[{\"name\":\"token\"}]", 4).await.unwrap());
     let saved = store.ca(&id).await.unwrap();
     assert_eq!((saved.link_status, saved.checks.as_str()), (CaStatus::Active, "[{\"name\":\"token\"}]"));
 }

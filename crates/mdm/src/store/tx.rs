@@ -181,7 +181,7 @@ pub async fn enqueue(
     conn: &mut AnyConnection,
     instance_id: &str,
     computer_id: i64,
-    device_id: &str,
+    device_id: &DeviceId,
     sequence: i64,
     payload: &str,
     now: i64,

@@ -17,6 +17,7 @@ use crate::entra::directory::{APPLICATION, DELEGATED, FIRST_PARTY, Permission};
 use crate::entra::registrations;
 use crate::error::{CloudError, Result};
 use crate::http::{Path, form};
+use wire::TenantId;
 
 const APPS: &str = "/console/entra/enterprise-applications";
 
@@ -182,7 +183,7 @@ async fn app_registrations(State(state): State<Shared>, ConsoleAdmin(user): Cons
     render_registrations(&state, &user.tenant_id, None).await
 }
 
-async fn render_registrations(state: &Shared, tenant_id: &str, message: Option<String>) -> Result<Response> {
+async fn render_registrations(state: &Shared, tenant_id: &TenantId, message: Option<String>) -> Result<Response> {
     let mut rows = Vec::new();
     for a in state.store.applications_of(tenant_id).await? {
         let secrets: Vec<String> = state

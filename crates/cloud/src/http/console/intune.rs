@@ -15,6 +15,7 @@ use crate::entra::directory::User;
 use crate::error::Result;
 use crate::http::form;
 use crate::intune::{compliance_partners, partner};
+use wire::TenantId;
 
 pub const PARTNER_PAGE: &str = "/console/intune/tenant-admin/connectors/partner-device-management";
 
@@ -159,7 +160,7 @@ async fn save_groups(State(state): State<Shared>, ConsoleAdmin(user): ConsoleAdm
 }
 
 /// The user IDs of each group.
-async fn members(state: &Shared, tenant_id: &str, groups: Vec<String>) -> Result<Vec<(String, Vec<String>)>> {
+async fn members(state: &Shared, tenant_id: &TenantId, groups: Vec<String>) -> Result<Vec<(String, Vec<String>)>> {
     let mut out = Vec::with_capacity(groups.len());
     for g in groups {
         let ids = state.store.group_members(tenant_id, &g, "", 1_000_000).await?.into_iter().map(|u| u.id).collect();

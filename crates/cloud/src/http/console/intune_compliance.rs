@@ -19,6 +19,7 @@ use crate::intune::compliance::{
     ComplianceState, MacOsPolicySettings, ScheduledActionConfiguration, ScheduledActionsForRule, SettingResult, SettingState,
 };
 use crate::intune::policies;
+use wire::DeviceId;
 
 pub const POLICIES: &str = "/console/intune/devices/compliance-policies";
 pub const SETTINGS: &str = "/console/intune/devices/compliance-policy-settings";
@@ -204,7 +205,7 @@ async fn dashboard(State(state): State<Shared>, ConsoleAdmin(user): ConsoleAdmin
     )
 }
 
-async fn device_report(State(state): State<Shared>, Path(device_id): Path<String>, ConsoleAdmin(user): ConsoleAdmin) -> Result<Response> {
+async fn device_report(State(state): State<Shared>, Path(device_id): Path<DeviceId>, ConsoleAdmin(user): ConsoleAdmin) -> Result<Response> {
     let m = state
         .store
         .managed_device(&device_id)

@@ -13,6 +13,8 @@ use crate::odata::resource::{
     APP_ROLE_ASSIGNMENTS, APPLICATIONS, CA_POLICIES, DEVICES, ENDPOINTS, GROUPS, OAUTH2_GRANTS, SERVICE_PRINCIPALS, SIGN_INS, USERS,
 };
 use crate::store::DeviceRow;
+use wire::TenantId;
+use wire::DeviceId;
 
 const USER_READ: [&str; 3] = ["User.Read.All", "Directory.Read.All", "User.ReadWrite.All"];
 const GROUP_READ: [&str; 3] = ["Group.Read.All", "Directory.Read.All", "GroupMember.Read.All"];
@@ -300,7 +302,7 @@ async fn endpoints(ctx: &Ctx<'_>, key: Key) -> Result<Response> {
 }
 
 /// The resource service principal of a first-party API in the tenant.
-async fn resource_sp(ctx: &Ctx<'_>, tenant_id: &str, resource_app_id: &str) -> Result<Option<(String, String)>> {
+async fn resource_sp(ctx: &Ctx<'_>, tenant_id: &TenantId, resource_app_id: &str) -> Result<Option<(String, String)>> {
     Ok(ctx.state.store.service_principal(tenant_id, resource_app_id).await?.map(|sp| (sp.id, sp.display_name)))
 }
 
@@ -363,8 +365,8 @@ fn device_json(d: &DeviceRow, valid_until_ms: Option<i64>) -> Value {
 }
 
 /// When each of `devices` lapses without a new report, by device ID.
-async fn valid_until(ctx: &Ctx<'_>, devices: &[DeviceRow]) -> Result<std::collections::HashMap<String, i64>> {
-    let ids: Vec<String> = devices.iter().map(|d| d.device_id.clone()).collect();
+async fn valid_until(ctx: &Ctx<'_>, devices: &[DeviceRow]) -> Result<std::collections::HashMap<DeviceId, i64>> {
+    let ids: Vec<DeviceId> = devices.iter().map(|d| d.device_id.clone()).collect();
     let managed = ctx.state.store.managed_devices_by_ids(&ids).await?;
     Ok(managed.into_iter().filter_map(|(id, m)| Some((id, m.valid_until_ms?))).collect())
 }
@@ -386,7 +388,7 @@ async fn device(ctx: &Ctx<'_>, key: Key) -> Result<Response> {
     let tenant = ctx.caller(&DEVICE_READ).await?;
     let q = ctx.options(&DEVICES)?;
     let row = match &key {
-        Key::Alt("deviceId", d) => ctx.state.store.device(&tenant.id, &normal(d)).await?,
+        Key::Alt("deviceId", d) => ctx.state.store.device(&tenant.id, &DeviceId::from(normal(d))).await?,
         Key::Id(id) => ctx.state.store.device_by_object_id(&tenant.id, &normal(id)).await?,
         Key::Alt(..) => None,
     };
