@@ -182,7 +182,13 @@ pub async fn evaluation(data_dir: &Path, devices: usize, per_message: usize) -> 
 
 /// A registered Entra device written straight into the cloud's store (what Workplace
 /// Join would leave behind), for benchmarks that start at the partner API. Returns its ID.
-async fn seed_device(store: &cloud::store::Store, tenant_id: &wire::TenantId, owner: &str, n: usize, now: i64) -> anyhow::Result<wire::DeviceId> {
+async fn seed_device(
+    store: &cloud::store::Store,
+    tenant_id: &wire::TenantId,
+    owner: &str,
+    n: usize,
+    now: i64,
+) -> anyhow::Result<wire::DeviceId> {
     let device_id = wire::DeviceId::from(uuid::Uuid::new_v4().to_string());
     store
         .insert_device(&cloud::store::DeviceRow {

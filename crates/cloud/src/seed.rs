@@ -3,12 +3,12 @@
 //! apps, and customer tenants with admins, users, groups and a compliance policy.
 
 use crate::entra::conditional_access::{self, Conditions, Policy};
-use crate::entra::directory::{APPLICATION, Application, DELEGATED, FIRST_PARTY, Permission, Tenant, User};
+use crate::entra::directory::{Application, FIRST_PARTY, Permission, PermissionKind, Tenant, User};
 use crate::error::Result;
 use crate::intune::compliance::MacOsPolicySettings;
 use crate::store::{PolicyRow, Store};
-use wire::ids;
 use wire::TenantId;
+use wire::ids;
 
 /// Password hashes of generated demo users are cheaper than an admin's: a demo with
 /// 100,000 Macs signs in 100,000 users. Admin accounts use the full cost.
@@ -154,15 +154,15 @@ pub struct ProviderApps {
 /// The exact permissions of the Cloud Connector app (scenario S8, README's table).
 pub fn cloud_connector_permissions() -> Vec<Permission> {
     vec![
-        Permission::new(ids::GRAPH_APP_ID, DELEGATED, ids::SCOPE_USER_READ),
-        Permission::new(ids::GRAPH_APP_ID, APPLICATION, ids::ROLE_DIRECTORY_READ_ALL),
-        Permission::new(ids::INTUNE_APP_ID, APPLICATION, ids::ROLE_UPDATE_DEVICE_ATTRIBUTES),
+        Permission::new(ids::GRAPH_APP_ID, PermissionKind::Delegated, ids::SCOPE_USER_READ),
+        Permission::new(ids::GRAPH_APP_ID, PermissionKind::Application, ids::ROLE_DIRECTORY_READ_ALL),
+        Permission::new(ids::INTUNE_APP_ID, PermissionKind::Application, ids::ROLE_UPDATE_DEVICE_ATTRIBUTES),
     ]
 }
 
 /// The exact permissions of the Cloud Connector user registration app (scenario S8, README's table).
 pub fn registration_app_permissions() -> Vec<Permission> {
-    vec![Permission::new(ids::GRAPH_APP_ID, DELEGATED, ids::SCOPE_USER_READ)]
+    vec![Permission::new(ids::GRAPH_APP_ID, PermissionKind::Delegated, ids::SCOPE_USER_READ)]
 }
 
 pub async fn provider(store: &Store, consent_redirect_uri: &str, now: i64) -> Result<ProviderApps> {
@@ -237,7 +237,8 @@ pub async fn customer(store: &Store, spec: CustomerSpec<'_>, now: i64) -> Result
     }
     let policy_id = filevault_policy(store, &t.id, &group_id, now).await?;
     let test_client_permissions: Vec<String> = TEST_CLIENT_PERMISSIONS.iter().map(|s| s.to_string()).collect();
-    let perms: Vec<Permission> = test_client_permissions.iter().map(|p| Permission::new(ids::GRAPH_APP_ID, APPLICATION, p)).collect();
+    let perms: Vec<Permission> =
+        test_client_permissions.iter().map(|p| Permission::new(ids::GRAPH_APP_ID, PermissionKind::Application, p)).collect();
     let (test_client_id, test_client_secret) = app(store, &t.id, "Test client", false, vec![], perms.clone(), now).await?;
     let sp = store.service_principal(&t.id, &test_client_id).await?.map(|s| s.id).unwrap_or_default();
     for p in &perms {
@@ -250,7 +251,7 @@ pub async fn customer(store: &Store, spec: CustomerSpec<'_>, now: i64) -> Result
         "Contoso Portal",
         false,
         vec![portal_redirect_uri.clone()],
-        vec![Permission::new(ids::GRAPH_APP_ID, DELEGATED, ids::SCOPE_USER_READ)],
+        vec![Permission::new(ids::GRAPH_APP_ID, PermissionKind::Delegated, ids::SCOPE_USER_READ)],
         now,
     )
     .await?;

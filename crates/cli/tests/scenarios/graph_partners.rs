@@ -3,7 +3,7 @@
 //! terminated and deleted; a user's managed devices, their fields and their deletion;
 //! each tenant's partner services discovered through Graph and Azure AD Graph.
 
-use cloud::entra::directory::{APPLICATION, Permission};
+use cloud::entra::directory::{Permission, PermissionKind};
 use cloudconnector::admin_steps;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -122,7 +122,7 @@ async fn device_management_partners_are_created_updated_terminated_and_deleted()
 /// Two vendors' multi-tenant apps, consented by the tenant's administrator.
 async fn consented_vendors(t: &TestStack, names: &[&str]) {
     let website = format!("{}/", t.instance_url("hq"));
-    let graph_read = vec![Permission::new(wire::ids::GRAPH_APP_ID, APPLICATION, "Application.Read.All")];
+    let graph_read = vec![Permission::new(wire::ids::GRAPH_APP_ID, PermissionKind::Application, "Application.Read.All")];
     for name in names {
         let (app_id, _) =
             cloud::seed::vendor_app(&t.cloud.state.store, &t.provider.tenant_id, name, &website, graph_read.clone(), t.clock.now_ms())
@@ -294,7 +294,7 @@ async fn each_tenant_discovers_its_own_partner_services() {
     // tenant's partner objects or devices.
     let fabrikam_sp = store.service_principal(&fabrikam.tenant_id, &fabrikam.test_client_id).await.unwrap().unwrap();
     for p in ["DeviceManagementServiceConfig.ReadWrite.All", "DeviceManagementManagedDevices.ReadWrite.All"] {
-        let permission = Permission::new(wire::ids::GRAPH_APP_ID, APPLICATION, p);
+        let permission = Permission::new(wire::ids::GRAPH_APP_ID, PermissionKind::Application, p);
         store.grant(&fabrikam.tenant_id, &fabrikam_sp.id, &permission, now).await.unwrap();
     }
     let (_, foreign) =

@@ -6,7 +6,7 @@
 //! `"compliant"`/`"notCompliant"`, the new policy read from `value[0]`, users looked up
 //! as `users('<upn>')`, and no `Accept` header.
 
-use cloud::entra::directory::{APPLICATION, Permission};
+use cloud::entra::directory::{Permission, PermissionKind};
 use serde_json::{Value, json};
 
 use crate::harness::{TestStack, eventually, spawn};
@@ -14,12 +14,12 @@ use crate::harness::{TestStack, eventually, spawn};
 /// Fleet's partner application: registered in its vendor's tenant, holding the Graph
 /// reads its proxy makes and, on the Intune API, only `manage_partner_compliance_policy`.
 fn fleet_permissions() -> Vec<Permission> {
-    let graph = |v: &str| Permission::new(wire::ids::GRAPH_APP_ID, APPLICATION, v);
+    let graph = |v: &str| Permission::new(wire::ids::GRAPH_APP_ID, PermissionKind::Application, v);
     vec![
         graph("Application.Read.All"),
         graph("Group.Read.All"),
         graph("User.Read.All"),
-        Permission::new(wire::ids::INTUNE_APP_ID, APPLICATION, "manage_partner_compliance_policy"),
+        Permission::new(wire::ids::INTUNE_APP_ID, PermissionKind::Application, "manage_partner_compliance_policy"),
     ]
 }
 

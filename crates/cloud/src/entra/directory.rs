@@ -1,8 +1,8 @@
 //! Directory objects of Entra ID and the first-party applications every tenant has.
 
 use serde::{Deserialize, Serialize};
-use wire::ids;
 use wire::TenantId;
+use wire::ids;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Tenant {
@@ -30,21 +30,43 @@ pub struct User {
 pub const SKU_INTUNE: &str = "061f9ace-7d42-4136-88ac-31dc755f143f";
 pub const SKU_ENTRA_P1: &str = "078d2b04-f1bd-4111-bbd4-b4b1b354cef4";
 
-/// Kind of a permission, as Entra names them.
-pub const APPLICATION: &str = "Application";
-pub const DELEGATED: &str = "Delegated";
+/// Kind of a permission, as Entra names them (the `type` of a `resourceAccess`, shown as
+/// *Application* or *Delegated* in the portal): an app role the application holds itself,
+/// or a scope it uses on behalf of a signed-in user.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, strum::Display, strum::EnumString, strum::AsRefStr,
+)]
+pub enum PermissionKind {
+    Application,
+    Delegated,
+}
+
+wire::text_enum!(PermissionKind);
 
 /// A permission an application requires (or was granted): API, kind, value.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Permission {
     pub resource_app_id: String,
-    pub kind: String,
+    pub kind: PermissionKind,
     pub value: String,
 }
 
 impl Permission {
-    pub fn new(resource_app_id: &str, kind: &str, value: &str) -> Self {
-        Permission { resource_app_id: resource_app_id.into(), kind: kind.into(), value: value.into() }
+    pub fn new(resource_app_id: &str, kind: PermissionKind, value: &str) -> Self {
+        Permission { resource_app_id: resource_app_id.into(), kind, value: value.into() }
+    }
+
+    /// The permission an admin asks for by the names of its API (the resource's app
+    /// ID), its type and its value: the API must be first-party, the type `Application`
+    /// or `Delegated`, and an application permission one of the API's app roles.
+    /// Errors are the sentences the admin reads.
+    pub fn requested(resource_app_id: &str, kind: &str, value: &str) -> Result<Permission, String> {
+        let fp = FIRST_PARTY.iter().find(|fp| fp.app_id == resource_app_id).ok_or_else(|| format!("Unknown API {resource_app_id}."))?;
+        let kind: PermissionKind = kind.parse().map_err(|_| "The type must be Application or Delegated.".to_string())?;
+        if kind == PermissionKind::Application && !fp.app_roles.contains(&value) {
+            return Err(format!("{} has no application permission {value}.", fp.display_name));
+        }
+        Ok(Permission::new(fp.app_id, kind, value))
     }
 }
 
@@ -124,10 +146,10 @@ pub const FIRST_PARTY: &[FirstParty] = &[
 /// The GUID Graph shows for a permission: Microsoft's published IDs where this system
 /// uses them, a stable name-derived ID for the others.
 pub fn permission_id(p: &Permission) -> uuid::Uuid {
-    let known = match (p.kind.as_str(), p.value.as_str()) {
-        (DELEGATED, "User.Read") => Some("e1fe6dd8-ba31-4d61-89e7-88639da4683d"),
-        (APPLICATION, "Directory.Read.All") => Some("7ab1d382-f21e-4acd-a863-ba3e13f7da61"),
-        (APPLICATION, "update_device_attributes") => Some("7b3c62c0-bbe4-4ceb-971b-ecc50a191b3e"),
+    let known = match (p.kind, p.value.as_str()) {
+        (PermissionKind::Delegated, "User.Read") => Some("e1fe6dd8-ba31-4d61-89e7-88639da4683d"),
+        (PermissionKind::Application, "Directory.Read.All") => Some("7ab1d382-f21e-4acd-a863-ba3e13f7da61"),
+        (PermissionKind::Application, "update_device_attributes") => Some("7b3c62c0-bbe4-4ceb-971b-ecc50a191b3e"),
         _ => None,
     };
     known.and_then(|k| uuid::Uuid::parse_str(k).ok()).unwrap_or_else(|| {

@@ -1,7 +1,7 @@
 //! App registrations an admin creates in the tenant: the application, its client secrets
 //! (the value is shown once, only a digest is kept) and the API permissions it requires.
 
-use crate::entra::directory::{APPLICATION, Application, DELEGATED, FIRST_PARTY, Permission};
+use crate::entra::directory::{Application, Permission};
 use crate::error::{CloudError, Result};
 use crate::store::Store;
 use wire::TenantId;
@@ -64,18 +64,8 @@ pub async fn add_secret(store: &Store, app: &Application, months: i64, now_ms: i
 
 /// Adds an API permission the app requires (granted only by admin consent).
 pub async fn require_permission(store: &Store, app: &Application, resource_app_id: &str, kind: &str, value: &str) -> Result<()> {
-    let fp = FIRST_PARTY
-        .iter()
-        .find(|fp| fp.app_id == resource_app_id)
-        .ok_or_else(|| CloudError::bad_request(format!("Unknown API {resource_app_id}.")))?;
-    if kind != APPLICATION && kind != DELEGATED {
-        return Err(CloudError::bad_request("The type must be Application or Delegated."));
-    }
-    if kind == APPLICATION && !fp.app_roles.contains(&value) {
-        return Err(CloudError::bad_request(format!("{} has no application permission {value}.", fp.display_name)));
-    }
+    let p = Permission::requested(resource_app_id, kind, value).map_err(CloudError::bad_request)?;
     let mut permissions = app.required_permissions.clone();
-    let p = Permission::new(fp.app_id, kind, value);
     if !permissions.contains(&p) {
         permissions.push(p);
         store.set_required_permissions(&app.app_id, &permissions).await?;

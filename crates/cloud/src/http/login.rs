@@ -16,7 +16,7 @@ use serde_json::json;
 use super::form;
 use crate::Shared;
 use crate::entra::clients::{self, ClientCredential};
-use crate::entra::directory::{APPLICATION, Application, Tenant, User, first_party_resource, resource_of_scope};
+use crate::entra::directory::{Application, PermissionKind, Tenant, User, first_party_resource, resource_of_scope};
 use crate::entra::sign_in::{self, Credentials, MULTI_TENANT_SEGMENTS};
 use crate::entra::tokens::{AccessClaims, token_lifetime_s};
 use crate::entra::{assertions, consent};
@@ -266,7 +266,7 @@ async fn app_token_claims(state: &Shared, tenant: &Tenant, app: &Application, ac
         .grants(&sp.id)
         .await?
         .into_iter()
-        .filter(|p| p.resource_app_id == fp.app_id && p.kind == APPLICATION)
+        .filter(|p| p.resource_app_id == fp.app_id && p.kind == PermissionKind::Application)
         .map(|p| p.value)
         .collect();
     let now = state.clock.now().timestamp();

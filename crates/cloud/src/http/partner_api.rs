@@ -20,8 +20,8 @@ use crate::entra::tokens::AccessClaims;
 use crate::error::{CloudError, Result};
 use crate::faults::Fault;
 use crate::intune::{partner, uploads};
-use wire::TenantId;
 use wire::MessageId;
+use wire::TenantId;
 
 #[derive(Deserialize)]
 pub struct ApiVersion {

@@ -385,7 +385,7 @@ impl Store {
         let r = sqlx::query("DELETE FROM permission_grants WHERE sp_id = $1 AND resource_app_id = $2 AND kind = $3 AND permission = $4")
             .bind(sp_id)
             .bind(&p.resource_app_id)
-            .bind(&p.kind)
+            .bind(p.kind.as_ref())
             .bind(&p.value)
             .execute(self.pool())
             .await?;
@@ -401,7 +401,7 @@ impl Store {
         .bind(tenant_id)
         .bind(sp_id)
         .bind(&p.resource_app_id)
-        .bind(&p.kind)
+        .bind(p.kind.as_ref())
         .bind(&p.value)
         .bind(now)
         .execute(self.pool())
@@ -416,6 +416,14 @@ impl Store {
         .bind(sp_id)
         .fetch_all(self.pool())
         .await?;
-        Ok(rows.into_iter().map(|(r, k, v)| Permission { resource_app_id: r, kind: k, value: v }).collect())
+        rows.into_iter()
+            .map(|(r, k, v)| {
+                Ok(Permission {
+                    resource_app_id: r,
+                    kind: PermissionKind::try_from(k).map_err(crate::error::CloudError::internal)?,
+                    value: v,
+                })
+            })
+            .collect()
     }
 }

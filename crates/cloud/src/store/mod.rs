@@ -7,7 +7,7 @@ use platform::db::Db;
 use sqlx::Row;
 
 use crate::entra::conditional_access::Policy;
-use crate::entra::directory::{Application, Permission, ServicePrincipal, Tenant, User};
+use crate::entra::directory::{Application, Permission, PermissionKind, ServicePrincipal, Tenant, User};
 use crate::error::Result;
 
 platform::migrations!();

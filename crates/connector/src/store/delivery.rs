@@ -105,7 +105,14 @@ impl Store {
             .await?)
     }
 
-    pub async fn reschedule_message(&self, id: &MessageId, status: MessageState, attempts: i64, next_ms: i64, error: Option<&str>) -> Result<()> {
+    pub async fn reschedule_message(
+        &self,
+        id: &MessageId,
+        status: MessageState,
+        attempts: i64,
+        next_ms: i64,
+        error: Option<&str>,
+    ) -> Result<()> {
         sqlx::query("UPDATE messages SET status = $1, attempts = $2, next_attempt_ms = $3, last_error = $4 WHERE message_id = $5")
             .bind(status.as_ref())
             .bind(attempts)

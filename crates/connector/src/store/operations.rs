@@ -141,7 +141,12 @@ impl Store {
     }
 
     /// Outcomes reported for one update.
-    pub async fn outcomes_of(&self, instance_id: &InstanceId, computer_id: &str, sequence: i64) -> Result<Vec<(String, Option<String>, i64)>> {
+    pub async fn outcomes_of(
+        &self,
+        instance_id: &InstanceId,
+        computer_id: &str,
+        sequence: i64,
+    ) -> Result<Vec<(String, Option<String>, i64)>> {
         Ok(sqlx::query_as::<_, (String, Option<String>, i64)>(
             "SELECT status, detail, at_ms FROM outcomes WHERE instance_id = $1 AND computer_id = $2 AND sequence = $3 ORDER BY seq",
         )

@@ -66,7 +66,14 @@ impl Store {
     }
 }
 
-async fn seed_device(conn: &mut sqlx::AnyConnection, instance: &InstanceId, tenant: &TenantId, n: usize, device: &DeviceId, now: i64) -> Result<()> {
+async fn seed_device(
+    conn: &mut sqlx::AnyConnection,
+    instance: &InstanceId,
+    tenant: &TenantId,
+    n: usize,
+    device: &DeviceId,
+    now: i64,
+) -> Result<()> {
     sqlx::query("INSERT INTO device_routes (tenant_id, device_id, instance_id, upn) VALUES ($1, $2, $3, $4)")
         .bind(tenant)
         .bind(device)

@@ -40,7 +40,13 @@ pub async fn delete_routes(conn: &mut AnyConnection, tenant_id: &TenantId, insta
     Ok(())
 }
 
-pub async fn upsert_route(conn: &mut AnyConnection, tenant_id: &TenantId, device_id: &DeviceId, instance_id: &InstanceId, upn: Option<&str>) -> Result<()> {
+pub async fn upsert_route(
+    conn: &mut AnyConnection,
+    tenant_id: &TenantId,
+    device_id: &DeviceId,
+    instance_id: &InstanceId,
+    upn: Option<&str>,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO device_routes (tenant_id, device_id, instance_id, upn) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (tenant_id, device_id) DO UPDATE SET instance_id = $5, upn = $6",

@@ -13,7 +13,7 @@ use platform::html::{Markup, html};
 use super::{ConsoleAdmin, render};
 use crate::Shared;
 use crate::entra::conditional_access::PolicyState;
-use crate::entra::directory::{APPLICATION, DELEGATED, FIRST_PARTY, Permission};
+use crate::entra::directory::{FIRST_PARTY, Permission, PermissionKind};
 use crate::entra::registrations;
 use crate::error::{CloudError, Result};
 use crate::http::{Path, form};
@@ -64,7 +64,7 @@ fn resource_options() -> Markup {
 }
 
 fn kind_options() -> Markup {
-    html! { option { (APPLICATION) } option { (DELEGATED) } }
+    html! { option { (PermissionKind::Application) } option { (PermissionKind::Delegated) } }
 }
 
 async fn enterprise_application(
@@ -134,16 +134,7 @@ async fn edit_permissions(
     let (Some(resource), Some(kind), Some(value)) = (field("resource"), field("kind"), field("value")) else {
         return Err(CloudError::Page("Choose an API, a type and a permission.".into()));
     };
-    let Some(fp) = FIRST_PARTY.iter().find(|fp| fp.app_id == resource) else {
-        return Err(CloudError::Page(format!("Unknown API {resource}.")));
-    };
-    if kind != APPLICATION && kind != DELEGATED {
-        return Err(CloudError::Page("The type must be Application or Delegated.".into()));
-    }
-    if kind == APPLICATION && !fp.app_roles.contains(&value.as_str()) {
-        return Err(CloudError::Page(format!("{} has no application permission {value}.", fp.display_name)));
-    }
-    let permission = Permission::new(fp.app_id, &kind, &value);
+    let permission = Permission::requested(&resource, &kind, &value).map_err(CloudError::Page)?;
     match field("action").as_deref() {
         Some("add") => state.store.grant(&user.tenant_id, &sp_id, &permission, state.clock.now_ms()).await?,
         Some("remove") => {

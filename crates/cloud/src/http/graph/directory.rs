@@ -7,14 +7,14 @@ use serde_json::{Value, json};
 
 use super::path::{Key, Route};
 use super::{Ctx, Listing, collection, count, entity, list_memory, page, paged};
-use crate::entra::directory::{APPLICATION, Application, DELEGATED, FIRST_PARTY, ServicePrincipal, Tenant, User, permission_id};
+use crate::entra::directory::{Application, FIRST_PARTY, PermissionKind, ServicePrincipal, Tenant, User, permission_id};
 use crate::error::{CloudError, Result};
 use crate::odata::resource::{
     APP_ROLE_ASSIGNMENTS, APPLICATIONS, CA_POLICIES, DEVICES, ENDPOINTS, GROUPS, OAUTH2_GRANTS, SERVICE_PRINCIPALS, SIGN_INS, USERS,
 };
 use crate::store::DeviceRow;
-use wire::TenantId;
 use wire::DeviceId;
+use wire::TenantId;
 
 const USER_READ: [&str; 3] = ["User.Read.All", "Directory.Read.All", "User.ReadWrite.All"];
 const GROUP_READ: [&str; 3] = ["Group.Read.All", "Directory.Read.All", "GroupMember.Read.All"];
@@ -178,7 +178,7 @@ async fn application_json(ctx: &Ctx<'_>, a: &Application) -> Result<Value> {
     let mut by_resource: std::collections::BTreeMap<&str, Vec<Value>> = Default::default();
     for p in &a.required_permissions {
         by_resource.entry(p.resource_app_id.as_str()).or_default().push(json!({
-            "id": permission_id(p), "type": if p.kind == APPLICATION { "Role" } else { "Scope" },
+            "id": permission_id(p), "type": if p.kind == PermissionKind::Application { "Role" } else { "Scope" },
         }));
     }
     let secrets: Vec<Value> = ctx
@@ -311,7 +311,7 @@ async fn app_role_assignments(ctx: &Ctx<'_>, key: Key) -> Result<Response> {
     let q = ctx.options(&APP_ROLE_ASSIGNMENTS)?;
     let sp = find_sp(ctx, &tenant, &key).await?;
     let mut items = Vec::new();
-    for p in ctx.state.store.grants(&sp.id).await?.into_iter().filter(|p| p.kind == APPLICATION) {
+    for p in ctx.state.store.grants(&sp.id).await?.into_iter().filter(|p| p.kind == PermissionKind::Application) {
         let (resource_id, resource_name) = resource_sp(ctx, &tenant.id, &p.resource_app_id).await?.unwrap_or_default();
         items.push(json!({
             "@odata.type": "#microsoft.graph.appRoleAssignment",
@@ -332,8 +332,11 @@ async fn oauth2_permission_grants(ctx: &Ctx<'_>) -> Result<Response> {
     for sp in ctx.state.store.service_principals(&tenant.id).await? {
         let grants = ctx.state.store.grants(&sp.id).await?;
         for fp in FIRST_PARTY {
-            let scopes: Vec<String> =
-                grants.iter().filter(|g| g.kind == DELEGATED && g.resource_app_id == fp.app_id).map(|g| g.value.clone()).collect();
+            let scopes: Vec<String> = grants
+                .iter()
+                .filter(|g| g.kind == PermissionKind::Delegated && g.resource_app_id == fp.app_id)
+                .map(|g| g.value.clone())
+                .collect();
             if scopes.is_empty() {
                 continue;
             }
