@@ -9,7 +9,7 @@ use axum::Json;
 use axum::extract::State;
 use platform::problem::Refuse;
 use wire::connector_api::{
-    DeadLetter, DeadLetters, DeviceTrace, LinkEvent, LinkHealth, LinkView, LinksHealth, Reconciled, Replay, Replayed, TracedUpdate,
+    DeadLetters, DeviceTrace, LinkEvent, LinkHealth, LinkView, LinksHealth, Reconciled, Replay, Replayed, TracedUpdate,
 };
 use wire::errors::Problem;
 
@@ -125,24 +125,6 @@ pub struct LetterQuery {
     limit: Option<i64>,
 }
 
-fn letters(rows: Vec<crate::store::DeadLetter>) -> DeadLetters {
-    DeadLetters {
-        dead_letters: rows
-            .into_iter()
-            .map(|d| DeadLetter {
-                id: d.id,
-                instance_id: d.instance_id,
-                tenant_id: d.tenant_id,
-                computer_id: d.computer_id,
-                sequence: d.sequence,
-                device_id: d.device_id,
-                reason: d.reason,
-                at: d.dead_ms.map(platform::clock::ms_to_rfc3339),
-            })
-            .collect(),
-    }
-}
-
 /// `GET /api/v1/operator/dead-letters?instance_id=&limit=`
 #[utoipa::path(get, path = "/api/v1/operator/dead-letters", tag = "operator",
     summary = "Updates given up on, kept until replayed",
@@ -154,7 +136,7 @@ fn letters(rows: Vec<crate::store::DeadLetter>) -> DeadLetters {
     security(("operator_token" = [])))]
 pub async fn dead_letters(State(state): State<Shared>, Query(q): Query<LetterQuery>, _: Operator) -> Result<Json<DeadLetters>> {
     let limit = q.limit.unwrap_or(1000).clamp(1, 10_000);
-    Ok(Json(letters(state.store.dead_letters(q.instance_id.as_ref(), limit).await?)))
+    Ok(Json(DeadLetters { dead_letters: state.store.dead_letters(q.instance_id.as_ref(), limit).await? }))
 }
 
 /// `GET /api/v1/dead-letters`: an instance's own.
@@ -171,7 +153,7 @@ pub async fn instance_dead_letters(
     CallingInstance(instance): CallingInstance,
 ) -> Result<Json<DeadLetters>> {
     let limit = q.limit.unwrap_or(1000).clamp(1, 10_000);
-    Ok(Json(letters(state.store.dead_letters(Some(&instance.id), limit).await?)))
+    Ok(Json(DeadLetters { dead_letters: state.store.dead_letters(Some(&instance.id), limit).await? }))
 }
 
 /// `{"ids": [..]}`, or an empty body or `null`: every letter in scope.

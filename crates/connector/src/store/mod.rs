@@ -6,7 +6,7 @@
 
 use platform::db::Db;
 use sqlx::Row;
-use wire::connector_api::{IntakeState, LinkStatus, OutcomeStatus};
+use wire::connector_api::{DeadLetter, IntakeState, LinkStatus, OutcomeStatus};
 use wire::{DeviceId, InstanceId, LinkId, MessageId, TenantId};
 
 use crate::error::{ConnectorError, Result};
@@ -28,7 +28,7 @@ pub mod tx;
 pub use delivery::{IntakeRow, MessageRow, MessageState, OutcomeRow};
 pub use instances::InstanceRow;
 pub use links::LinkRow;
-pub use operations::{DeadLetter, TracedUpdate};
+pub use operations::TracedUpdate;
 
 impl Store {
     pub async fn connect(url: &str) -> Result<Store, platform::Error> {

@@ -3,17 +3,8 @@
 use super::links::LINK_COLUMNS;
 use super::*;
 
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct DeadLetter {
-    pub id: i64,
-    pub instance_id: InstanceId,
-    pub tenant_id: TenantId,
-    pub computer_id: String,
-    pub sequence: i64,
-    pub device_id: DeviceId,
-    pub reason: Option<String>,
-    pub dead_ms: Option<i64>,
-}
+/// The columns of a dead letter, in the order `dead_letters` selects them.
+type LetterColumns = (i64, InstanceId, TenantId, String, i64, DeviceId, Option<String>, Option<i64>);
 
 /// One update of a device as the connector handled it (`trace`).
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -34,7 +25,7 @@ pub struct TracedUpdate {
 impl Store {
     /// Dead letters, oldest first, of one instance or of all.
     pub async fn dead_letters(&self, instance_id: Option<&InstanceId>, limit: i64) -> Result<Vec<DeadLetter>> {
-        Ok(sqlx::query_as::<_, DeadLetter>(
+        let rows = sqlx::query_as::<_, LetterColumns>(
             "SELECT id, instance_id, tenant_id, computer_id, sequence, device_id, dead_reason AS reason, dead_ms FROM intake \
              WHERE status = 'dead' AND ($1 = '' OR instance_id = $2) ORDER BY id LIMIT $3",
         )
@@ -42,7 +33,20 @@ impl Store {
         .bind(instance_id.map_or("", |i| i.as_str()))
         .bind(limit)
         .fetch_all(self.pool())
-        .await?)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, instance_id, tenant_id, computer_id, sequence, device_id, reason, dead_ms)| DeadLetter {
+                id,
+                instance_id,
+                tenant_id,
+                computer_id,
+                sequence,
+                device_id,
+                reason,
+                at: dead_ms.map(platform::clock::ms_to_rfc3339),
+            })
+            .collect())
     }
 
     pub async fn dead_letter_count(&self, instance_id: &InstanceId) -> Result<i64> {
