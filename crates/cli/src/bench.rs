@@ -485,6 +485,7 @@ fn idle_connector_config(database_url: String, operator_token: &str) -> connecto
         reconcile_interval_s: 24 * 3600,
         operator_token: Some(operator_token.to_string()),
         cloud_timeout_ms: 30_000,
+        public_url: None,
     }
 }
 

@@ -362,7 +362,7 @@ async fn serve(role: Role, file: Option<PathBuf>, test_clock: bool) -> anyhow::R
         Role::Cloud => {
             let c = cfg.cloud.context("the configuration has no [cloud] section")?;
             let cloud = cloud::start(c.config, platform::http::bind(c.port)?, &ca, clock).await?;
-            eprintln!("cloud listening on {}", cloud.url());
+            eprintln!("cloud listening on {}, published as {}", cloud.served.url(), cloud.url());
             tokio::signal::ctrl_c().await?;
             cloud.shutdown().await;
         }
@@ -372,14 +372,14 @@ async fn serve(role: Role, file: Option<PathBuf>, test_clock: bool) -> anyhow::R
                 bail!("[connector] needs at least one [[connector.clouds]] app registration");
             }
             let connector = connector::start(c.config, platform::http::bind(c.port)?, &ca, clock).await?;
-            eprintln!("connector listening on {}", connector.url());
+            eprintln!("connector listening on {}, published as {}", connector.served.url(), connector.url());
             tokio::signal::ctrl_c().await?;
             connector.shutdown().await;
         }
         Role::Mdm => {
             let c = cfg.mdm.context("the configuration has no [mdm] section")?;
             let mdm = mdm::start(c.config, platform::http::bind(c.port)?, &ca, clock).await?;
-            eprintln!("mdm listening on {}", mdm.url());
+            eprintln!("mdm listening on {}, published as {}", mdm.served.url(), mdm.url());
             tokio::signal::ctrl_c().await?;
             mdm.shutdown().await;
         }

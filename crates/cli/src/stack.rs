@@ -50,6 +50,9 @@ pub struct StackOptions {
     /// The URL everyone reaches the cloud at when something stands in front of it (a
     /// proxy, a load balancer); the cloud's own listener when `None`.
     pub cloud_public_url: Option<String>,
+    /// The same for the connector and the mdm.
+    pub connector_public_url: Option<String>,
+    pub mdm_public_url: Option<String>,
     /// Seconds between the connector's heartbeats per tenant.
     pub heartbeat_interval_s: u64,
 }
@@ -83,6 +86,8 @@ impl StackOptions {
             throttle: cloud::throttle::ThrottleConfig::default(),
             connector_binary: None,
             cloud_public_url: None,
+            connector_public_url: None,
+            mdm_public_url: None,
             heartbeat_interval_s: 300,
         }
     }
@@ -95,10 +100,19 @@ pub enum ConnectorService {
 }
 
 impl ConnectorService {
+    /// What the connector publishes: its public URL, or else where it listens.
     pub fn url(&self) -> String {
         match self {
             ConnectorService::InProcess(c) => c.url(),
-            ConnectorService::Process(p) => p.url.clone(),
+            ConnectorService::Process(p) => p.published.clone(),
+        }
+    }
+
+    /// Where the connector listens.
+    pub fn listening(&self) -> std::net::SocketAddr {
+        match self {
+            ConnectorService::InProcess(c) => c.served.addr,
+            ConnectorService::Process(p) => p.addr,
         }
     }
 
@@ -112,7 +126,11 @@ impl ConnectorService {
 
 /// `cloudconnector serve --role connector` as a child process on a fixed port.
 pub struct ConnectorProcess {
+    /// Where the process listens.
     pub url: String,
+    pub addr: std::net::SocketAddr,
+    /// What it publishes: its public URL, or else where it listens.
+    published: String,
     binary: PathBuf,
     config: PathBuf,
     ca_pem: String,
@@ -134,8 +152,11 @@ impl ConnectorProcess {
         };
         let path = data_dir.join("connector.json");
         std::fs::write(&path, serde_json::to_string_pretty(&serve)?)?;
+        let url = format!("https://127.0.0.1:{port}");
         let mut p = ConnectorProcess {
-            url: format!("https://127.0.0.1:{port}"),
+            published: serve.connector.as_ref().and_then(|c| c.config.public_url.clone()).unwrap_or_else(|| url.clone()),
+            url,
+            addr: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
             binary: binary.to_path_buf(),
             config: path,
             ca_pem: ca.ca_pem.clone(),
@@ -312,6 +333,7 @@ fn connector_config(
         reconcile_interval_s: 24 * 3600,
         operator_token: Some(operator_token.to_string()),
         cloud_timeout_ms: opts.cloud_timeout_ms,
+        public_url: opts.connector_public_url.clone(),
     }
 }
 
@@ -324,7 +346,9 @@ impl Stack {
         let mut created = Vec::new();
         let [cloud_l, connector_l, mdm_l] =
             [platform::http::bind(opts.ports[0])?, platform::http::bind(opts.ports[1])?, platform::http::bind(opts.ports[2])?];
-        let connector_url = format!("https://{}", connector_l.local_addr()?);
+        let connector_url =
+            platform::net::public_base("connector_public_url", opts.connector_public_url.as_deref(), connector_l.local_addr()?)
+                .map_err(anyhow::Error::msg)?;
         let cloud_db = database(&opts.databases, &opts.data_dir, "cloud", &mut created).await?;
         let connector_db = database(&opts.databases, &opts.data_dir, "connector", &mut created).await?;
         let mdm_db = database(&opts.databases, &opts.data_dir, "mdm", &mut created).await?;
@@ -360,6 +384,7 @@ impl Stack {
             change_log_path: Some(opts.data_dir.join("ChangeManagement.log")),
             local_cloud_url: Some(cloud.url()),
             secret_key_path: opts.data_dir.join("mdm-secrets.key"),
+            public_url: opts.mdm_public_url.clone(),
         };
         let mdm = mdm::start(mdm_config, mdm_l, &ca, clock.clone()).await?;
         let mut instances = Vec::new();

@@ -66,10 +66,8 @@ fn default_unresponsive() -> u64 {
 impl CloudConfig {
     /// Refuses a public URL that would carry tokens and secrets without TLS.
     pub fn validate(&self) -> Result<(), String> {
-        match &self.public_url {
-            Some(url) => platform::net::require_https("public_url", url).map(|_| ()),
-            None => Ok(()),
-        }
+        let any = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        platform::net::public_base("public_url", self.public_url.as_deref(), any).map(|_| ())
     }
 }
 
@@ -129,10 +127,8 @@ pub async fn start(config: CloudConfig, listener: TcpListener, ca: &LocalCa, clo
     seed::ensure_first_party(&store, clock.now_ms()).await?;
     let keys = Keys::load_or_create(&store, clock.now_ms()).await?;
     config.validate().map_err(StartError::Config)?;
-    let base_url = match &config.public_url {
-        Some(url) => url.trim_end_matches('/').to_string(),
-        None => format!("https://{}", listener.local_addr()?),
-    };
+    let base_url =
+        platform::net::public_base("public_url", config.public_url.as_deref(), listener.local_addr()?).map_err(StartError::Config)?;
     let throttle = throttle::Throttle::new(config.throttle.clone());
     let state =
         Arc::new(AppState { store, keys, clock, base_url, config, uploads_waiting: Notify::new(), throttle, faults: Default::default() });

@@ -65,6 +65,12 @@ pub struct ConnectorConfig {
     /// Longest wait for an answer of the cloud before the request counts as failed.
     #[serde(default = "default_cloud_timeout")]
     pub cloud_timeout_ms: u64,
+    /// The `https` URL instances and browsers reach the connector at when that is not its
+    /// listener (behind a load balancer or reverse proxy): what consent redirects and
+    /// landing-page routes publish. Its `/onboarding/callback` must be a redirect URI of
+    /// the connector's app registration.
+    #[serde(default)]
+    pub public_url: Option<String>,
 }
 
 fn default_cloud_timeout() -> u64 {
@@ -164,7 +170,8 @@ impl ConnectorConfig {
 pub async fn start(config: ConnectorConfig, listener: TcpListener, ca: &LocalCa, clock: Clock) -> Result<Connector, StartError> {
     config.validate().map_err(StartError::Config)?;
     let store = Store::connect(&config.database_url).await?;
-    let base_url = format!("https://{}", listener.local_addr()?);
+    let base_url =
+        platform::net::public_base("public_url", config.public_url.as_deref(), listener.local_addr()?).map_err(StartError::Config)?;
     let apps = config.clouds.iter().map(|a| (a.profile.name.clone(), a.clone())).collect();
     let profiles: Vec<&wire::CloudProfile> = config.clouds.iter().map(|a| &a.profile).collect();
     let cloud = CloudClient::new(&ca.ca_pem, clock.clone(), &profiles, Duration::from_millis(config.cloud_timeout_ms.max(1)));

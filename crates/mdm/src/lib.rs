@@ -52,6 +52,11 @@ pub struct MdmConfig {
     /// connector credentials, Manual client secrets); created if missing.
     #[serde(default = "default_secret_key")]
     pub secret_key_path: PathBuf,
+    /// The `https` URL admins, Macs and the connector reach the mdm at when that is not
+    /// its listener (behind a load balancer or reverse proxy): what instance URLs,
+    /// landing pages and enrolment invitations publish.
+    #[serde(default)]
+    pub public_url: Option<String>,
 }
 
 fn default_secret_key() -> PathBuf {
@@ -152,7 +157,8 @@ pub async fn start(config: MdmConfig, listener: TcpListener, ca: &LocalCa, clock
     config.validate().map_err(StartError::Config)?;
     let secrets = Arc::new(platform::secrets::SecretBox::load_or_create(&config.secret_key_path)?);
     let store = Store::connect(&config.database_url, secrets.clone()).await?;
-    let base_url = format!("https://{}", listener.local_addr()?);
+    let base_url =
+        platform::net::public_base("public_url", config.public_url.as_deref(), listener.local_addr()?).map_err(StartError::Config)?;
     let connector = ConnectorClient::new(platform::http::client(&ca.ca_pem), &config.connector_url, &config.connector_registration_secret);
     let change_log = match &config.change_log_path {
         Some(p) => Some(Mutex::new(std::fs::OpenOptions::new().create(true).append(true).open(p)?)),

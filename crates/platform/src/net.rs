@@ -76,6 +76,21 @@ pub fn require_https<'a>(what: &str, url: &'a str) -> Result<&'a str, String> {
     Ok(url)
 }
 
+/// The base URL a service publishes in everything it hands out (discovery documents,
+/// redirects, consent and landing-page URLs, `endpoints.json`): `public_url` when the
+/// operator set one (the address of a load balancer or reverse proxy in front of the
+/// service), else `https://` and the address the service listens on. A public URL must
+/// be `https` with a host, no user information, query or fragment; a trailing `/` is
+/// dropped so paths append to it.
+pub fn public_base(what: &str, public_url: Option<&str>, listening: SocketAddr) -> Result<String, String> {
+    let Some(url) = public_url else { return Ok(format!("https://{listening}")) };
+    let parsed = url::Url::parse(require_https(what, url)?).map_err(|e| e.to_string())?;
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(format!("{what} must be a base URL without a query or fragment: '{url}'"));
+    }
+    Ok(url.trim_end_matches('/').to_string())
+}
+
 /// The host of each URL (for `allowed_hosts`).
 pub fn hosts_of<'a>(urls: impl IntoIterator<Item = &'a str>) -> Vec<String> {
     urls.into_iter().filter_map(|u| url::Url::parse(u).ok()?.host_str().map(|h| h.trim_matches(['[', ']']).to_ascii_lowercase())).collect()
@@ -121,6 +136,20 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn a_service_publishes_its_public_url_or_else_its_listener() {
+        let listening = SocketAddr::from(([127, 0, 0, 1], 8443));
+        assert_eq!(public_base("public_url", None, listening).unwrap(), "https://127.0.0.1:8443");
+        assert_eq!(public_base("public_url", Some("https://connector.example/"), listening).unwrap(), "https://connector.example");
+        assert_eq!(public_base("public_url", Some("https://lb.example:9443/cc"), listening).unwrap(), "https://lb.example:9443/cc");
+        let e = public_base("public_url", Some("http://connector.example"), listening).unwrap_err();
+        assert!(e.starts_with("public_url must be an https URL"), "{e}");
+        for bad in ["https://connector.example/?x=1", "https://connector.example/#top"] {
+            let e = public_base("public_url", Some(bad), listening).unwrap_err();
+            assert!(e.contains("without a query or fragment"), "{e}");
+        }
+    }
 
     #[test]
     fn internal_addresses_are_refused_unless_configured() {

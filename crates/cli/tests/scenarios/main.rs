@@ -18,6 +18,7 @@ mod interop;
 mod inventory_api;
 mod jamf_import;
 mod live_partner;
+mod load_balancer;
 mod mdm_inventory;
 mod multi_tenant;
 mod operations;
