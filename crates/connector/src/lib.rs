@@ -103,6 +103,9 @@ fn default_heartbeat() -> u64 {
 }
 
 pub struct AppState {
+    /// This node among the connector nodes sharing the database (a fresh id per start):
+    /// the holder of the leases it takes.
+    pub node: String,
     pub store: Store,
     pub cloud: CloudClient,
     pub apps: HashMap<String, CloudApp>,
@@ -177,6 +180,7 @@ pub async fn start(config: ConnectorConfig, listener: TcpListener, ca: &LocalCa,
     let cloud = CloudClient::new(&ca.ca_pem, clock.clone(), &profiles, Duration::from_millis(config.cloud_timeout_ms.max(1)));
     let config_max = config.max_concurrency_per_tenant;
     let state = Arc::new(AppState {
+        node: uuid::Uuid::new_v4().to_string(),
         store,
         cloud,
         apps,

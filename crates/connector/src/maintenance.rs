@@ -18,15 +18,25 @@ pub async fn run(state: Shared) {
     }
 }
 
+/// Each due link is taken first (`Store::take_health_check`, `Store::take_reconcile`), so
+/// with several nodes one of them does each.
 async fn step(state: &Shared) -> Result<()> {
     let now = state.clock.now_ms();
-    for link in state.store.links_due_for_health_check(now - state.config.health_interval_s as i64 * 1000).await? {
+    let cutoff = now - state.config.health_interval_s as i64 * 1000;
+    for link in state.store.links_due_for_health_check(cutoff).await? {
+        if !state.store.take_health_check(&link.id, cutoff, now).await? {
+            continue;
+        }
         let (id, tenant) = (link.id.clone(), link.tenant_id.clone().unwrap_or_default());
         if let Err(e) = onboarding::health_check(state, link).await {
             tracing::debug!(link = %id, tenant = %tenant, error = %e, "health re-test skipped");
         }
     }
-    for link in state.store.links_due_for_reconcile(now - state.config.reconcile_interval_s as i64 * 1000).await? {
+    let cutoff = now - state.config.reconcile_interval_s as i64 * 1000;
+    for link in state.store.links_due_for_reconcile(cutoff).await? {
+        if !state.store.take_reconcile(&link.id, cutoff, now).await? {
+            continue;
+        }
         reconcile(state, &link).await?;
     }
     Ok(())

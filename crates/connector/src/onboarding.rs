@@ -451,10 +451,20 @@ pub async fn disconnect(state: &Shared, mut link: LinkRow) -> Result<LinkView> {
 }
 
 /// Heartbeat per connected tenant, so the partner stays Active in Intune.
+/// How much earlier than a full interval the next period's heartbeat may be taken: the
+/// nodes' timers drift apart, and a node a little early must not skip a period.
+const HEARTBEAT_SLACK_MS: i64 = 250;
+
 pub async fn heartbeats(state: Shared) {
     let interval = Duration::from_secs(state.config.heartbeat_interval_s.max(1));
     loop {
         tokio::time::sleep(interval).await;
+        // One node beats for the cluster each period.
+        let now = state.clock.now_ms();
+        let next = now + interval.as_millis() as i64 - HEARTBEAT_SLACK_MS;
+        if !matches!(state.store.take_job("heartbeat", &state.node, now, next).await, Ok(true)) {
+            continue;
+        }
         let Ok(links) = state.store.links_with_status(LinkStatus::Active).await else {
             continue;
         };

@@ -145,7 +145,7 @@ async fn batch(state: &Shared) -> Result<usize> {
 /// Claims queued updates of a tenant into one new message; returns how many.
 async fn form_message(state: &Shared, tenant: &TenantId, cloud: &str, now: i64) -> Result<usize> {
     let message_id = MessageId::from(uuid::Uuid::new_v4().to_string());
-    let mut txn = state.store.begin().await?;
+    let mut txn = state.store.begin_for_tenant(tenant).await?;
     let items = tx::claim_batch(&mut txn, tenant, &message_id, state.config.batch_size as i64).await?;
     if items.is_empty() {
         txn.rollback().await?;
@@ -188,6 +188,14 @@ async fn retry_later(
     state.store.reschedule_message(&m.message_id, status, attempts, state.clock.now_ms() + delay as i64, Some(&error.to_string())).await
 }
 
+/// Takes a due message for this node (another node may have taken it since it was read).
+/// The lease outlives the longest request to the cloud, so it runs out only when the
+/// node holding it is gone.
+async fn lease(state: &Shared, m: &MessageRow, status: MessageState, now: i64) -> Result<bool> {
+    let until = now + 2 * state.config.cloud_timeout_ms as i64 + 10_000;
+    state.store.lease_message(&m.message_id, status, &state.node, now, until).await
+}
+
 /// Uploads due messages, each tenant up to its adaptive window, all concurrently.
 async fn upload_due(state: &Shared) -> Result<usize> {
     let now = state.clock.now_ms();
@@ -195,6 +203,9 @@ async fn upload_due(state: &Shared) -> Result<usize> {
     let due = state.store.messages_due(MessageState::Upload, now, 256).await?.into_iter().filter(|m| !state.paused(&m.cloud, &m.tenant_id));
     let mut calls = tokio::task::JoinSet::new();
     for mut m in state.concurrency.pick(due, |m| &m.tenant_id) {
+        if !lease(state, &m, MessageState::Upload, now).await? {
+            continue;
+        }
         let (state, app) = (state.clone(), state.app(&m.cloud)?.clone());
         m.body = state.store.message_body(&m.message_id).await?;
         Metrics::add(&state.metrics.upload_requests_total, 1);
@@ -229,6 +240,9 @@ async fn poll_due(state: &Shared) -> Result<usize> {
     let due = state.store.messages_due(MessageState::Poll, now, 256).await?.into_iter().filter(|m| !state.paused(&m.cloud, &m.tenant_id));
     let mut calls = tokio::task::JoinSet::new();
     for m in state.concurrency.pick(due, |m| &m.tenant_id) {
+        if !lease(state, &m, MessageState::Poll, now).await? {
+            continue;
+        }
         let (state, app) = (state.clone(), state.app(&m.cloud)?.clone());
         calls.spawn(async move {
             let result = state.cloud.upload_status(&app, &m.tenant_id, &m.message_id).await;

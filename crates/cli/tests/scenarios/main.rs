@@ -8,6 +8,7 @@ mod bad_input_cloud;
 mod bad_input_endpoints;
 mod bad_input_services;
 mod compliance_partner;
+mod connector_nodes;
 mod demo;
 mod device_compliance;
 mod fault_storm;

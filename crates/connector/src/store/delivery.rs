@@ -84,18 +84,39 @@ impl Store {
             .await?)
     }
 
-    /// Messages in `status` whose next attempt is due, without their bodies (see
-    /// [`Store::message_body`]): most are not picked this round.
+    /// Messages in `status` whose next attempt is due and that no node holds, without
+    /// their bodies (see [`Store::message_body`]): most are not picked this round, and a
+    /// picked one is worked on only once [`Store::lease_message`] gave it to this node.
     pub async fn messages_due(&self, status: MessageState, now: i64, limit: i64) -> Result<Vec<MessageRow>> {
         Ok(sqlx::query_as::<_, MessageRow>(
             "SELECT message_id, tenant_id, cloud, '' AS body, status, attempts, next_attempt_ms FROM messages \
-             WHERE status = $1 AND next_attempt_ms <= $2 ORDER BY next_attempt_ms LIMIT $3",
+             WHERE status = $1 AND next_attempt_ms <= $2 AND lease_until_ms <= $3 ORDER BY next_attempt_ms LIMIT $4",
         )
         .bind(status.as_ref())
+        .bind(now)
         .bind(now)
         .bind(limit)
         .fetch_all(self.pool())
         .await?)
+    }
+
+    /// Gives a message to `node` until `until_ms` if no node holds it at `now` and it is
+    /// still in `status`; whether it did. One statement, so of several nodes racing for
+    /// a message exactly one wins (PostgreSQL re-checks the condition on the row another
+    /// node just updated; SQLite runs one writer at a time). Rescheduling or concluding
+    /// the message gives the lease up.
+    pub async fn lease_message(&self, id: &MessageId, status: MessageState, node: &str, now: i64, until_ms: i64) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE messages SET lease_until_ms = $1, lease_node = $2 WHERE message_id = $3 AND status = $4 AND lease_until_ms <= $5",
+        )
+        .bind(until_ms)
+        .bind(node)
+        .bind(id)
+        .bind(status.as_ref())
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(r.rows_affected() == 1)
     }
 
     pub async fn message_body(&self, message_id: &MessageId) -> Result<String> {
@@ -113,14 +134,17 @@ impl Store {
         next_ms: i64,
         error: Option<&str>,
     ) -> Result<()> {
-        sqlx::query("UPDATE messages SET status = $1, attempts = $2, next_attempt_ms = $3, last_error = $4 WHERE message_id = $5")
-            .bind(status.as_ref())
-            .bind(attempts)
-            .bind(next_ms)
-            .bind(error.map(str::to_string))
-            .bind(id)
-            .execute(self.pool())
-            .await?;
+        sqlx::query(
+            "UPDATE messages SET status = $1, attempts = $2, next_attempt_ms = $3, last_error = $4, lease_until_ms = 0, lease_node = NULL \
+             WHERE message_id = $5",
+        )
+        .bind(status.as_ref())
+        .bind(attempts)
+        .bind(next_ms)
+        .bind(error.map(str::to_string))
+        .bind(id)
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 

@@ -18,6 +18,7 @@ pub struct Store {
     pub(crate) db: Db,
 }
 
+mod cluster;
 mod delivery;
 mod instances;
 mod links;

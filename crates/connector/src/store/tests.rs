@@ -98,3 +98,54 @@ async fn outcomes_come_back_in_order_with_their_status() {
     assert_eq!(statuses, [(1, OutcomeStatus::Stale), (2, OutcomeStatus::Accepted)]);
     assert_eq!(store.outcomes(&instance_id, outcomes[0].seq, 10).await.unwrap().len(), 1, "after a cursor, only later ones");
 }
+
+#[tokio::test]
+async fn a_message_is_leased_to_one_node_until_its_lease_runs_out_or_is_given_up() {
+    let store = store().await;
+    let message = MessageRow {
+        message_id: "m-1".into(),
+        tenant_id: "tenant".into(),
+        cloud: "local".into(),
+        body: "{}".into(),
+        status: MessageState::Upload,
+        attempts: 0,
+        next_attempt_ms: 10,
+    };
+    let mut txn = store.begin().await.unwrap();
+    tx::insert_message(&mut txn, &message, 1).await.unwrap();
+    txn.commit().await.unwrap();
+    let id = &message.message_id;
+    assert!(store.lease_message(id, MessageState::Upload, "node-a", 10, 100).await.unwrap());
+    assert!(!store.lease_message(id, MessageState::Upload, "node-b", 10, 100).await.unwrap(), "held by node-a");
+    assert!(store.messages_due(MessageState::Upload, 50, 10).await.unwrap().is_empty(), "a held message is not due");
+    assert!(!store.lease_message(id, MessageState::Poll, "node-b", 200, 300).await.unwrap(), "not in that state");
+    // node-a died: its lease runs out and node-b takes the message over.
+    assert_eq!(store.messages_due(MessageState::Upload, 100, 10).await.unwrap().len(), 1);
+    assert!(store.lease_message(id, MessageState::Upload, "node-b", 100, 200).await.unwrap());
+    // Rescheduling gives the lease up at once.
+    store.reschedule_message(id, MessageState::Poll, 0, 150, None).await.unwrap();
+    assert!(store.lease_message(id, MessageState::Poll, "node-a", 150, 250).await.unwrap());
+}
+
+#[tokio::test]
+async fn a_cluster_job_runs_on_one_node_per_period() {
+    let store = store().await;
+    assert!(store.take_job("heartbeat", "node-a", 1_000, 2_000).await.unwrap());
+    assert!(!store.take_job("heartbeat", "node-b", 1_000, 2_000).await.unwrap(), "taken for this period");
+    assert!(!store.take_job("heartbeat", "node-b", 1_999, 2_999).await.unwrap());
+    assert!(store.take_job("heartbeat", "node-b", 2_000, 3_000).await.unwrap(), "the next period");
+    assert!(store.take_job("reconcile", "node-a", 2_000, 3_000).await.unwrap(), "jobs are independent");
+}
+
+#[tokio::test]
+async fn a_links_health_check_and_reconcile_are_taken_once_per_period() {
+    let store = store().await;
+    let instance_id = instance(&store).await;
+    let l = link("link-1", &instance_id);
+    store.insert_link(&l, 1).await.unwrap();
+    assert!(store.take_health_check(&l.id, 100, 200).await.unwrap());
+    assert!(!store.take_health_check(&l.id, 100, 201).await.unwrap(), "tested at 200, after the cutoff");
+    assert!(store.take_health_check(&l.id, 300, 400).await.unwrap());
+    assert!(store.take_reconcile(&l.id, 100, 200).await.unwrap());
+    assert!(!store.take_reconcile(&l.id, 100, 201).await.unwrap());
+}

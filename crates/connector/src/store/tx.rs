@@ -155,6 +155,9 @@ pub async fn finish_message(conn: &mut AnyConnection, message_id: &MessageId) ->
         .bind(message_id)
         .execute(&mut *conn)
         .await?;
-    sqlx::query("UPDATE messages SET status = 'done', body = '' WHERE message_id = $1").bind(message_id).execute(&mut *conn).await?;
+    sqlx::query("UPDATE messages SET status = 'done', body = '', lease_until_ms = 0, lease_node = NULL WHERE message_id = $1")
+        .bind(message_id)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }

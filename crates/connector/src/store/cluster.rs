@@ -1,0 +1,64 @@
+//! What lets several connector nodes share one database: a tenant's messages are formed by
+//! one node at a time, cluster-wide jobs run on one node per period, and a link's health
+//! re-test and reconcile are taken by one node. (Message leases are with the messages, in
+//! `delivery.rs`.)
+
+use platform::db::Backend;
+
+use super::*;
+
+impl Store {
+    /// Begins the transaction that forms a message of `tenant`. On PostgreSQL it first
+    /// takes the tenant's transaction-scoped advisory lock, so two nodes never form
+    /// messages of one tenant at once: each sees the other's batched updates, and the
+    /// per-device order `tx::claim_batch` keeps holds across nodes. SQLite has one writer
+    /// at a time already.
+    pub async fn begin_for_tenant(&self, tenant: &TenantId) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        let mut txn = self.db.begin().await?;
+        if self.db.backend == Backend::Postgres {
+            sqlx::query("SELECT 1 FROM (SELECT pg_advisory_xact_lock(hashtext($1))) AS locked").bind(tenant).execute(&mut *txn).await?;
+        }
+        Ok(txn)
+    }
+
+    /// Takes the cluster-wide job `name` for this period if it is due at `now`: moves its
+    /// next run to `next_due_ms` and records `node`. Whether this node runs it; of several
+    /// nodes asking at once exactly one is told yes.
+    pub async fn take_job(&self, name: &str, node: &str, now: i64, next_due_ms: i64) -> Result<bool> {
+        sqlx::query("INSERT INTO cluster_jobs (name, next_due_ms, node) VALUES ($1, 0, NULL) ON CONFLICT (name) DO NOTHING")
+            .bind(name)
+            .execute(self.pool())
+            .await?;
+        let r = sqlx::query("UPDATE cluster_jobs SET next_due_ms = $1, node = $2 WHERE name = $3 AND next_due_ms <= $4")
+            .bind(next_due_ms)
+            .bind(node)
+            .bind(name)
+            .bind(now)
+            .execute(self.pool())
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Takes a link's health re-test if its last test is older than `cutoff`: marks it
+    /// tested at `now` first, so no other node re-tests it this period. Whether it did.
+    pub async fn take_health_check(&self, link: &LinkId, cutoff: i64, now: i64) -> Result<bool> {
+        let r = sqlx::query("UPDATE links SET last_tested_ms = $1 WHERE id = $2 AND COALESCE(last_tested_ms, 0) < $3")
+            .bind(now)
+            .bind(link)
+            .bind(cutoff)
+            .execute(self.pool())
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Takes a link's reconcile if its last one is older than `cutoff`, the same way.
+    pub async fn take_reconcile(&self, link: &LinkId, cutoff: i64, now: i64) -> Result<bool> {
+        let r = sqlx::query("UPDATE links SET reconciled_ms = $1 WHERE id = $2 AND COALESCE(reconciled_ms, created_ms) < $3")
+            .bind(now)
+            .bind(link)
+            .bind(cutoff)
+            .execute(self.pool())
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+}
