@@ -106,6 +106,8 @@ pub struct AppState {
     /// This node among the connector nodes sharing the database (a fresh id per start):
     /// the holder of the leases it takes.
     pub node: String,
+    /// On SQLite, this node's hold on the file: a second node is refused.
+    _node_lock: Option<platform::db::NodeLock>,
     pub store: Store,
     pub cloud: CloudClient,
     pub apps: HashMap<String, CloudApp>,
@@ -172,6 +174,7 @@ impl ConnectorConfig {
 
 pub async fn start(config: ConnectorConfig, listener: TcpListener, ca: &LocalCa, clock: Clock) -> Result<Connector, StartError> {
     config.validate().map_err(StartError::Config)?;
+    let node_lock = platform::db::NodeLock::take(&config.database_url)?;
     let store = Store::connect(&config.database_url).await?;
     let base_url =
         platform::net::public_base("public_url", config.public_url.as_deref(), listener.local_addr()?).map_err(StartError::Config)?;
@@ -181,6 +184,7 @@ pub async fn start(config: ConnectorConfig, listener: TcpListener, ca: &LocalCa,
     let config_max = config.max_concurrency_per_tenant;
     let state = Arc::new(AppState {
         node: uuid::Uuid::new_v4().to_string(),
+        _node_lock: node_lock,
         store,
         cloud,
         apps,

@@ -68,6 +68,8 @@ fn default_clouds() -> Vec<String> {
 }
 
 pub struct AppState {
+    /// On SQLite, this node's hold on the file: a second node is refused.
+    _node_lock: Option<platform::db::NodeLock>,
     pub store: Store,
     pub connector: ConnectorClient,
     pub clock: Clock,
@@ -156,6 +158,7 @@ impl MdmConfig {
 pub async fn start(config: MdmConfig, listener: TcpListener, ca: &LocalCa, clock: Clock) -> Result<Mdm, StartError> {
     config.validate().map_err(StartError::Config)?;
     let secrets = Arc::new(platform::secrets::SecretBox::load_or_create(&config.secret_key_path)?);
+    let node_lock = platform::db::NodeLock::take(&config.database_url)?;
     let store = Store::connect(&config.database_url, secrets.clone()).await?;
     let base_url =
         platform::net::public_base("public_url", config.public_url.as_deref(), listener.local_addr()?).map_err(StartError::Config)?;
@@ -168,6 +171,7 @@ pub async fn start(config: MdmConfig, listener: TcpListener, ca: &LocalCa, clock
     let local = config.local_cloud_url.as_deref().map(wire::CloudProfile::local);
     let partner = partner::CloudClient::new(&ca.ca_pem, clock.clone(), &local.iter().collect::<Vec<_>>(), Duration::from_secs(30));
     let state = Arc::new(AppState {
+        _node_lock: node_lock,
         store,
         connector,
         clock,

@@ -5,7 +5,7 @@
 //! the migration trees, which own the dialect differences of DDL. SQLite is the embedded
 //! default (WAL); a `postgres://` URL selects PostgreSQL.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Once;
 use std::time::Duration;
 
@@ -196,6 +196,35 @@ pub async fn drop_postgres_database(server_url: &str, name: &str) -> Result<(), 
     Ok(())
 }
 
+/// A service node's hold on its SQLite file. SQLite serves one node of a service: a
+/// second process on the same file would share its single writer, and on a network file
+/// system could corrupt it, so it is refused; several nodes share a PostgreSQL database
+/// (docs/operations.md). The hold is an exclusive lock of the operating system on
+/// `<file>.node-lock`, given back when the node stops or its process dies.
+#[derive(Debug)]
+pub struct NodeLock {
+    _file: std::fs::File,
+}
+
+impl NodeLock {
+    /// Takes the hold for a SQLite `url` naming a file; PostgreSQL and in-memory
+    /// databases need none (`None`). [`Error::Held`] when another node holds it.
+    pub fn take(url: &str) -> Result<Option<NodeLock>, Error> {
+        if Backend::of_url(url)? != Backend::Sqlite || url.contains("mode=memory") {
+            return Ok(None);
+        }
+        let options: sqlx::sqlite::SqliteConnectOptions = url.parse()?;
+        let path = PathBuf::from(format!("{}.node-lock", options.get_filename().display()));
+        let io = |source| Error::Io { path: path.clone(), source };
+        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(io)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(NodeLock { _file: file })),
+            Err(std::fs::TryLockError::WouldBlock) => Err(Error::Held { path: options.get_filename().to_path_buf() }),
+            Err(std::fs::TryLockError::Error(e)) => Err(io(e)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,5 +234,20 @@ mod tests {
         assert_eq!(Backend::of_url("sqlite:///x.db").unwrap(), Backend::Sqlite);
         assert_eq!(Backend::of_url("postgres://u@h/db").unwrap(), Backend::Postgres);
         assert!(Backend::of_url("mysql://h/db").is_err());
+    }
+
+    #[test]
+    fn a_sqlite_file_is_held_by_one_node_at_a_time() {
+        let dir = std::env::temp_dir().join(format!("node-lock-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = sqlite_url(&dir.join("connector.db"));
+        let first = NodeLock::take(&url).unwrap().expect("a file is held");
+        let refused = NodeLock::take(&url).unwrap_err().to_string();
+        assert!(refused.contains("connector.db is in use by another node"), "{refused}");
+        drop(first);
+        assert!(NodeLock::take(&url).unwrap().is_some(), "given back when the node stops");
+        assert!(NodeLock::take(&memory_url()).unwrap().is_none());
+        assert!(NodeLock::take("postgres://u@h/db").unwrap().is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

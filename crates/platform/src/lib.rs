@@ -35,6 +35,9 @@ pub enum Error {
     Certificate(#[from] rcgen::Error),
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
+    /// Another node of the service has the SQLite file open ([`db::NodeLock`]).
+    #[error("{path} is in use by another node of this service: a SQLite database serves one node; run several nodes on PostgreSQL")]
+    Held { path: PathBuf },
 }
 pub use db::{Backend, Db};
 

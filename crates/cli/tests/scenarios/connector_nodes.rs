@@ -1,6 +1,6 @@
-//! Two connector nodes on one database: each message is worked on by one node at a time
-//! (leases), every update reaches Entra once, and what runs once per period for the whole
-//! cluster (heartbeats) is taken by one node.
+//! Two connector nodes on one PostgreSQL database: each message is worked on by one node
+//! at a time (leases), every update reaches Entra once, and what runs once per period for
+//! the whole cluster (heartbeats) is taken by one node. On SQLite a second node is refused.
 
 use std::sync::atomic::Ordering;
 
@@ -14,7 +14,14 @@ async fn two_connector_nodes_share_the_work_and_upload_each_message_once() {
     let t = spawn_with(6, |o| o.batch_size = 2).await;
     admin_steps::connect_instance(&t, "hq").await.unwrap();
     let ConnectorService::InProcess(first) = &t.connector else { panic!("in-process connector") };
-    let second = connector::start(first.state.config.clone(), platform::http::bind(0).unwrap(), &t.ca, t.clock.clone()).await.unwrap();
+    let second = connector::start(first.state.config.clone(), platform::http::bind(0).unwrap(), &t.ca, t.clock.clone()).await;
+    if t.database_urls.connector.starts_with("sqlite") {
+        let refused = second.err().expect("a second node on one SQLite file is refused").to_string();
+        assert!(refused.contains("in use by another node of this service") && refused.contains("PostgreSQL"), "{refused}");
+        t.stop().await;
+        return;
+    }
+    let second = second.unwrap();
     let nodes = [first.state.clone(), second.state.clone()];
     assert_ne!(nodes[0].node, nodes[1].node);
 
