@@ -19,6 +19,30 @@ const MEMBERSHIP_EVERY_MS: i64 = 3600 * 1000;
 /// How often silent computers are looked for and the connection's state is followed.
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(1);
 
+/// How long a node's hold on an instance lasts without renewal: another node takes the
+/// instance over this long after its holder stopped.
+const INSTANCE_LEASE_MS: i64 = 30_000;
+
+/// The instances this node works for now ([`crate::store::Store::hold_instance`]). A
+/// lease is renewed once half of it has passed, so an idle node writes about once per
+/// 15 s per instance.
+async fn held_instances(state: &Shared) -> Result<Vec<InstanceRow>> {
+    let now = state.clock.now_ms();
+    let mut held = Vec::new();
+    for instance in state.store.instances().await? {
+        let fresh = state.leases.lock().expect("lock").get(&instance.id).is_some_and(|until| until - now > INSTANCE_LEASE_MS / 2);
+        if fresh || state.store.hold_instance(&instance.id, &state.node, now, now + INSTANCE_LEASE_MS).await? {
+            if !fresh {
+                state.leases.lock().expect("lock").insert(instance.id.clone(), now + INSTANCE_LEASE_MS);
+            }
+            held.push(instance);
+        } else {
+            state.leases.lock().expect("lock").remove(&instance.id);
+        }
+    }
+    Ok(held)
+}
+
 pub async fn run(state: Shared) {
     let mut last_housekeeping: Option<Instant> = None;
     loop {
@@ -44,7 +68,7 @@ pub async fn run(state: Shared) {
 /// Follows each Cloud Connector link's state (health re-tests and termination found by
 /// the connector show on the settings page) and reports computers gone silent.
 async fn housekeeping(state: &Shared) -> Result<()> {
-    for instance in state.store.instances().await? {
+    for instance in held_instances(state).await? {
         let mut ca = state.store.ca(&instance.id).await?;
         if ca.settings.enabled && ca.settings.connection_type == ConnectionType::CloudConnector && ca.link_id.is_some() {
             match crate::integration::refresh(state, &instance).await {
@@ -69,7 +93,7 @@ async fn housekeeping(state: &Shared) -> Result<()> {
 
 async fn step(state: &Shared) -> Result<bool> {
     let mut busy = false;
-    for instance in state.store.instances().await? {
+    for instance in held_instances(state).await? {
         let ca = state.store.ca(&instance.id).await?;
         if ca.settings.enabled && ca.link_status == CaStatus::Active {
             if ca.settings.connection_type == ConnectionType::Manual {

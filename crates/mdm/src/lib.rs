@@ -18,6 +18,7 @@ pub mod store;
 #[cfg(test)]
 mod fuzz_tests;
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -70,6 +71,12 @@ fn default_clouds() -> Vec<String> {
 pub struct AppState {
     /// On SQLite, this node's hold on the file: a second node is refused.
     _node_lock: Option<platform::db::NodeLock>,
+    /// This node among the mdm nodes sharing the database (a fresh id per start).
+    pub node: String,
+    /// The instances this node holds, until when (service-clock milliseconds).
+    pub leases: Mutex<HashMap<String, i64>>,
+    /// What the node was started with (another node of the service starts with the same).
+    pub config: MdmConfig,
     pub store: Store,
     pub connector: ConnectorClient,
     pub clock: Clock,
@@ -172,6 +179,8 @@ pub async fn start(config: MdmConfig, listener: TcpListener, ca: &LocalCa, clock
     let partner = partner::CloudClient::new(&ca.ca_pem, clock.clone(), &local.iter().collect::<Vec<_>>(), Duration::from_secs(30));
     let state = Arc::new(AppState {
         _node_lock: node_lock,
+        node: uuid::Uuid::new_v4().to_string(),
+        leases: Mutex::new(HashMap::new()),
         store,
         connector,
         clock,
@@ -184,6 +193,7 @@ pub async fn start(config: MdmConfig, listener: TcpListener, ca: &LocalCa, clock
         manual_heartbeats: Mutex::new(Default::default()),
         memberships_checked: Mutex::new(Default::default()),
         change_log,
+        config,
     });
     let worker = tokio::spawn(delivery::run(state.clone()));
     let served = platform::http::serve_tls(http::router(state.clone()), listener, ca).await?;

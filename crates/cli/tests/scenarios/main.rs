@@ -21,6 +21,7 @@ mod jamf_import;
 mod live_partner;
 mod load_balancer;
 mod mdm_inventory;
+mod mdm_nodes;
 mod multi_tenant;
 mod operations;
 mod real_inventory;

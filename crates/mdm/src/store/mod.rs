@@ -20,6 +20,7 @@ pub struct Store {
     pub(crate) secrets: std::sync::Arc<platform::secrets::SecretBox>,
 }
 
+mod cluster;
 mod computers;
 mod conditional_access;
 mod instances;

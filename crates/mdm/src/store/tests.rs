@@ -52,3 +52,15 @@ async fn the_change_log_is_newest_first_and_filtered_by_object_type() {
     assert_eq!(all, ["API Client", "Conditional Access"]);
     assert_eq!(store.change_log(&id, "Conditional Access").await.unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn one_node_at_a_time_holds_an_instance() {
+    let (store, id) = store_with_instance().await;
+    assert!(store.hold_instance(&id, "node-a", 1_000, 31_000).await.unwrap());
+    assert!(!store.hold_instance(&id, "node-b", 1_000, 31_000).await.unwrap(), "node-a holds it");
+    assert!(store.hold_instance(&id, "node-a", 20_000, 50_000).await.unwrap(), "the holder renews");
+    assert!(!store.hold_instance(&id, "node-b", 49_999, 79_999).await.unwrap());
+    // node-a stopped renewing: its lease runs out and node-b takes the instance over.
+    assert!(store.hold_instance(&id, "node-b", 50_000, 80_000).await.unwrap());
+    assert!(!store.hold_instance(&id, "node-a", 50_001, 80_001).await.unwrap());
+}
