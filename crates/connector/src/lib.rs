@@ -119,6 +119,9 @@ pub struct AppState {
     pub metrics: metrics::Metrics,
     /// Requests each tenant may have in flight.
     pub concurrency: concurrency::Aimd,
+    /// The tenant pauses this node shared with the others or took from them, by (cloud,
+    /// tenant): until when (service-clock milliseconds).
+    pub pauses_shared: std::sync::Mutex<HashMap<(String, String), i64>>,
 }
 
 pub type Shared = Arc<AppState>;
@@ -194,6 +197,7 @@ pub async fn start(config: ConnectorConfig, listener: TcpListener, ca: &LocalCa,
         work: Notify::new(),
         metrics: Default::default(),
         concurrency: concurrency::Aimd::new(4, config_max),
+        pauses_shared: Default::default(),
     });
     let workers = vec![
         tokio::spawn(pipeline::run(state.clone())),

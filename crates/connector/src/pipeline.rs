@@ -112,10 +112,34 @@ pub async fn run(state: Shared) {
 }
 
 async fn step(state: &Shared) -> Result<bool> {
+    share_pauses(state).await?;
     let batched = batch(state).await?;
     let uploaded = upload_due(state).await?;
     let polled = poll_due(state).await?;
     Ok(batched + uploaded > 0 || polled > 0)
+}
+
+/// Shares this node's tenant pauses with the other nodes and takes theirs: the cloud's
+/// request budget is per tenant, so a `Retry-After` one node was given binds every node
+/// from its next step on. A pause is written once (`AppState::pauses_shared` remembers
+/// what is shared); reading the few live ones is one query a step.
+pub async fn share_pauses(state: &Shared) -> Result<()> {
+    let gates = state.cloud.gates();
+    let now = state.clock.now_ms();
+    let new: Vec<(String, String, i64)> = {
+        let mut shared = state.pauses_shared.lock().expect("lock");
+        shared.retain(|_, until| *until > now);
+        gates.closed().into_iter().filter(|(c, t, until)| shared.get(&(c.clone(), t.clone())).is_none_or(|s| s < until)).collect()
+    };
+    for (cloud, tenant, until) in new {
+        state.store.share_pause(&cloud, &tenant, until).await?;
+        state.pauses_shared.lock().expect("lock").insert((cloud, tenant), until);
+    }
+    for (cloud, tenant, until) in state.store.shared_pauses(now).await? {
+        gates.close_until(&cloud, &tenant, until);
+        state.pauses_shared.lock().expect("lock").insert((cloud, tenant), until);
+    }
+    Ok(())
 }
 
 /// Moves queued updates into upload messages: per tenant, as many full messages as its

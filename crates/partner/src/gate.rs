@@ -57,10 +57,22 @@ impl Gates {
     /// that long (an earlier, longer closing stands).
     pub fn observe(&self, cloud: &str, tenant: &str, status: u16, retry_after_s: Option<u64>) {
         let (429 | 503, Some(seconds)) = (status, retry_after_s) else { return };
-        let until = self.clock.now_ms() + (seconds.min(3600) * 1000) as i64;
+        self.close_until(cloud, tenant, self.clock.now_ms() + (seconds.min(3600) * 1000) as i64);
+    }
+
+    /// Closes the tenant's gate until `until_ms` (service clock), as another node sharing
+    /// the tenant's budget was told to; an earlier, longer closing stands.
+    pub fn close_until(&self, cloud: &str, tenant: &str, until_ms: i64) {
         let mut closed = self.closed_until.lock().expect("gate lock");
-        let entry = closed.entry((cloud.to_string(), tenant.to_ascii_lowercase())).or_insert(until);
-        *entry = (*entry).max(until);
+        let entry = closed.entry((cloud.to_string(), tenant.to_ascii_lowercase())).or_insert(until_ms);
+        *entry = (*entry).max(until_ms);
+    }
+
+    /// The gates closed now: `(cloud, tenant, until_ms)`, for sharing with other nodes.
+    pub fn closed(&self) -> Vec<(String, String, i64)> {
+        let now = self.clock.now_ms();
+        let closed = self.closed_until.lock().expect("gate lock");
+        closed.iter().filter(|(_, until)| **until > now).map(|((cloud, tenant), until)| (cloud.clone(), tenant.clone(), *until)).collect()
     }
 }
 
@@ -83,5 +95,18 @@ mod tests {
         assert!(gates.remaining_ms("global", "t1") > 3_000, "a shorter pause does not shorten a longer one");
         clock.advance(chrono::Duration::seconds(5));
         assert!(gates.pass("global", "t1").is_ok());
+    }
+
+    #[test]
+    fn a_pause_another_node_was_given_closes_the_gate_and_is_listed_while_it_lasts() {
+        let clock = Clock::test();
+        let gates = Gates::new(clock.clone());
+        let now = clock.now_ms();
+        gates.close_until("global", "T1", now + 2_000);
+        gates.close_until("global", "t1", now + 1_000);
+        assert_eq!(gates.remaining_ms("global", "t1"), 2_000, "the longer pause stands");
+        assert_eq!(gates.closed(), [("global".to_string(), "t1".to_string(), now + 2_000)]);
+        clock.advance(chrono::Duration::seconds(3));
+        assert!(gates.closed().is_empty(), "over");
     }
 }

@@ -57,6 +57,15 @@ async fn two_connector_nodes_share_the_work_and_upload_each_message_once() {
     let dead: serde_json::Value = dead.json().await.unwrap();
     assert_eq!(dead["dead_letters"], serde_json::json!([]));
 
+    // A Retry-After one node is given pauses the tenant on the other from its next step.
+    let tenant = t.tenant.tenant_id.as_str();
+    assert_eq!(nodes[1].cloud.gates().remaining_ms("local", tenant), 0);
+    nodes[0].cloud.gates().observe("local", tenant, 429, Some(120));
+    connector::pipeline::share_pauses(&nodes[0]).await.unwrap();
+    connector::pipeline::share_pauses(&nodes[1]).await.unwrap();
+    let remaining = nodes[1].cloud.gates().remaining_ms("local", tenant);
+    assert!(remaining > 100_000 && remaining <= 120_000, "{remaining} ms");
+
     // The heartbeat of a period is taken by one node.
     let now = t.clock.now_ms();
     let race =

@@ -1,6 +1,7 @@
 //! What lets several connector nodes share one database: a tenant's messages are formed by
-//! one node at a time, cluster-wide jobs run on one node per period, and a link's health
-//! re-test and reconcile are taken by one node. (Message leases are with the messages, in
+//! one node at a time, cluster-wide jobs run on one node per period, a link's health
+//! re-test and reconcile are taken by one node, and a tenant's `Retry-After` pause binds
+//! every node. (Message leases are with the messages, in
 //! `delivery.rs`.)
 
 use platform::db::Backend;
@@ -60,5 +61,28 @@ impl Store {
             .execute(self.pool())
             .await?;
         Ok(r.rows_affected() == 1)
+    }
+
+    /// Records that `tenant` of `cloud` is paused until `until_ms` for every node; a
+    /// later pause already recorded stands.
+    pub async fn share_pause(&self, cloud: &str, tenant: &str, until_ms: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO tenant_pauses (cloud, tenant_id, until_ms) VALUES ($1, $2, $3) ON CONFLICT (cloud, tenant_id) DO UPDATE \
+             SET until_ms = CASE WHEN excluded.until_ms > tenant_pauses.until_ms THEN excluded.until_ms ELSE tenant_pauses.until_ms END",
+        )
+        .bind(cloud)
+        .bind(tenant)
+        .bind(until_ms)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// The pauses of every node that last beyond `now`: `(cloud, tenant, until_ms)`.
+    pub async fn shared_pauses(&self, now: i64) -> Result<Vec<(String, String, i64)>> {
+        Ok(sqlx::query_as::<_, (String, String, i64)>("SELECT cloud, tenant_id, until_ms FROM tenant_pauses WHERE until_ms > $1")
+            .bind(now)
+            .fetch_all(self.pool())
+            .await?)
     }
 }

@@ -149,3 +149,16 @@ async fn a_links_health_check_and_reconcile_are_taken_once_per_period() {
     assert!(store.take_reconcile(&l.id, 100, 200).await.unwrap());
     assert!(!store.take_reconcile(&l.id, 100, 201).await.unwrap());
 }
+
+#[tokio::test]
+async fn a_tenants_pause_is_shared_and_the_later_one_stands() {
+    let store = store().await;
+    store.share_pause("global", "t1", 5_000).await.unwrap();
+    store.share_pause("global", "t1", 4_000).await.unwrap();
+    store.share_pause("global", "t2", 2_000).await.unwrap();
+    let mut live = store.shared_pauses(3_000).await.unwrap();
+    live.sort();
+    assert_eq!(live, [("global".to_string(), "t1".to_string(), 5_000)], "t2's pause is over; t1's later one stands");
+    store.share_pause("global", "t1", 9_000).await.unwrap();
+    assert_eq!(store.shared_pauses(3_000).await.unwrap()[0].2, 9_000);
+}
