@@ -486,6 +486,7 @@ fn idle_connector_config(database_url: String, operator_token: &str) -> connecto
         operator_token: Some(operator_token.to_string()),
         cloud_timeout_ms: 30_000,
         public_url: None,
+        node_id: None,
     }
 }
 

@@ -334,6 +334,7 @@ fn connector_config(
         operator_token: Some(operator_token.to_string()),
         cloud_timeout_ms: opts.cloud_timeout_ms,
         public_url: opts.connector_public_url.clone(),
+        node_id: None,
     }
 }
 
@@ -385,6 +386,7 @@ impl Stack {
             local_cloud_url: Some(cloud.url()),
             secret_key_path: opts.data_dir.join("mdm-secrets.key"),
             public_url: opts.mdm_public_url.clone(),
+            node_id: None,
         };
         let mdm = mdm::start(mdm_config, mdm_l, &ca, clock.clone()).await?;
         let mut instances = Vec::new();

@@ -71,6 +71,11 @@ pub struct ConnectorConfig {
     /// the connector's app registration.
     #[serde(default)]
     pub public_url: Option<String>,
+    /// This node's name among the nodes sharing the database: by default the host name
+    /// and the listening port (`platform::net::node_name`). Names must differ between
+    /// nodes and stay the same across a node's restarts.
+    #[serde(default)]
+    pub node_id: Option<String>,
 }
 
 fn default_cloud_timeout() -> u64 {
@@ -103,7 +108,7 @@ fn default_heartbeat() -> u64 {
 }
 
 pub struct AppState {
-    /// This node among the connector nodes sharing the database (a fresh id per start):
+    /// This node among the connector nodes sharing the database (`ConnectorConfig::node_id`):
     /// the holder of the leases it takes.
     pub node: String,
     /// On SQLite, this node's hold on the file: a second node is refused.
@@ -162,6 +167,9 @@ impl Connector {
 
     pub async fn shutdown(self) {
         self.served.stop(&self.workers).await;
+        if let Err(e) = self.state.store.release_leases(&self.state.node).await {
+            tracing::warn!(error = %e, "leases not given up; they run out");
+        }
         self.state.store.close().await;
     }
 }
@@ -175,10 +183,19 @@ impl ConnectorConfig {
     }
 }
 
+impl From<error::ConnectorError> for StartError {
+    fn from(e: error::ConnectorError) -> Self {
+        StartError::Service(Box::new(e))
+    }
+}
+
 pub async fn start(config: ConnectorConfig, listener: TcpListener, ca: &LocalCa, clock: Clock) -> Result<Connector, StartError> {
     config.validate().map_err(StartError::Config)?;
+    let listening = listener.local_addr()?;
     let node_lock = platform::db::NodeLock::take(&config.database_url)?;
     let store = Store::connect(&config.database_url).await?;
+    let node = config.node_id.clone().unwrap_or_else(|| platform::net::node_name(listening));
+    store.release_leases(&node).await?;
     let base_url =
         platform::net::public_base("public_url", config.public_url.as_deref(), listener.local_addr()?).map_err(StartError::Config)?;
     let apps = config.clouds.iter().map(|a| (a.profile.name.clone(), a.clone())).collect();
@@ -186,7 +203,7 @@ pub async fn start(config: ConnectorConfig, listener: TcpListener, ca: &LocalCa,
     let cloud = CloudClient::new(&ca.ca_pem, clock.clone(), &profiles, Duration::from_millis(config.cloud_timeout_ms.max(1)));
     let config_max = config.max_concurrency_per_tenant;
     let state = Arc::new(AppState {
-        node: uuid::Uuid::new_v4().to_string(),
+        node,
         _node_lock: node_lock,
         store,
         cloud,

@@ -18,13 +18,16 @@ pub async fn run(state: Shared) {
     }
 }
 
-/// Each due link is taken first (`Store::take_health_check`, `Store::take_reconcile`), so
-/// with several nodes one of them does each.
+/// How long a node's claim on one link's re-test or reconcile lasts: with several nodes
+/// one of them does each, and one that could not (the tenant paused, an error) is tried
+/// again after this. The chore itself records when it was done.
+const CHORE_CLAIM_MS: i64 = 60_000;
+
 async fn step(state: &Shared) -> Result<()> {
     let now = state.clock.now_ms();
     let cutoff = now - state.config.health_interval_s as i64 * 1000;
     for link in state.store.links_due_for_health_check(cutoff).await? {
-        if !state.store.take_health_check(&link.id, cutoff, now).await? {
+        if !state.store.take_job(&format!("health-retest:{}", link.id), &state.node, now, now + CHORE_CLAIM_MS).await? {
             continue;
         }
         let (id, tenant) = (link.id.clone(), link.tenant_id.clone().unwrap_or_default());
@@ -34,7 +37,7 @@ async fn step(state: &Shared) -> Result<()> {
     }
     let cutoff = now - state.config.reconcile_interval_s as i64 * 1000;
     for link in state.store.links_due_for_reconcile(cutoff).await? {
-        if !state.store.take_reconcile(&link.id, cutoff, now).await? {
+        if !state.store.take_job(&format!("reconcile:{}", link.id), &state.node, now, now + CHORE_CLAIM_MS).await? {
             continue;
         }
         reconcile(state, &link).await?;

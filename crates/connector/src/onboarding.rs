@@ -450,11 +450,12 @@ pub async fn disconnect(state: &Shared, mut link: LinkRow) -> Result<LinkView> {
     Ok(view(state, &link))
 }
 
-/// Heartbeat per connected tenant, so the partner stays Active in Intune.
 /// How much earlier than a full interval the next period's heartbeat may be taken: the
 /// nodes' timers drift apart, and a node a little early must not skip a period.
 const HEARTBEAT_SLACK_MS: i64 = 250;
 
+/// Heartbeat per connected tenant, so the partner stays Active in Intune; one node beats
+/// for the cluster each period (`Store::take_job`).
 pub async fn heartbeats(state: Shared) {
     let interval = Duration::from_secs(state.config.heartbeat_interval_s.max(1));
     loop {

@@ -11,11 +11,12 @@ use wire::connector_api::{InventoryAccepted, InventoryBatch, LinkStatus, Outcome
 use wire::partner::{ItemResult, MessageStatus};
 
 use crate::Shared;
+use crate::cloud_client::CallError;
 use crate::concurrency::Signal;
 use crate::error::{ConnectorError, Result};
 use crate::metrics::Metrics;
 use crate::retry::{self, Verdict};
-use crate::store::{InstanceRow, MessageRow, MessageState, tx};
+use crate::store::{InstanceRow, MessageRow, MessageState, Next, tx};
 use wire::{DeviceId, InstanceId, MessageId, TenantId};
 
 /// Largest intake batch accepted in one request.
@@ -198,26 +199,39 @@ fn jitter() -> f64 {
     rand::rng().random::<f64>()
 }
 
-async fn retry_later(
-    state: &Shared,
-    m: &MessageRow,
-    status: MessageState,
-    error: &crate::cloud_client::CallError,
-    after_ms: Option<u64>,
-) -> Result<()> {
+async fn retry_later(state: &Shared, m: &MessageRow, status: MessageState, error: &CallError, after_ms: Option<u64>) -> Result<()> {
     let attempts = m.attempts + 1;
     let delay = retry::backoff_ms(attempts as u32, jitter(), after_ms);
     Metrics::add(&state.metrics.upload_retries_total, 1);
     tracing::info!(tenant = %m.tenant_id, message = %m.message_id, attempts, delay_ms = delay, error = %error, "delivery will be retried");
-    state.store.reschedule_message(&m.message_id, status, attempts, state.clock.now_ms() + delay as i64, Some(&error.to_string())).await
+    let error = error.to_string();
+    let next = Next { status, attempts, at_ms: state.clock.now_ms() + delay as i64, error: Some(&error) };
+    state.store.reschedule_message(&m.message_id, &state.node, next).await?;
+    Ok(())
 }
 
 /// Takes a due message for this node (another node may have taken it since it was read).
-/// The lease outlives the longest request to the cloud, so it runs out only when the
-/// node holding it is gone.
+/// The lease lasts the call's budget ([`within_budget`]) and 20 s more for writing what
+/// came of it, so it runs out while a node is working on the message only if the
+/// service clock jumps; then the node's writes are fenced off (`lease_node`).
 async fn lease(state: &Shared, m: &MessageRow, status: MessageState, now: i64) -> Result<bool> {
-    let until = now + 2 * state.config.cloud_timeout_ms as i64 + 10_000;
+    let until = now + call_budget_ms(state) as i64 + 20_000;
     state.store.lease_message(&m.message_id, status, &state.node, now, until).await
+}
+
+/// The longest one upload or status call of a leased message may take, retries of its
+/// token and discovery included: twice the cloud timeout and 10 s.
+fn call_budget_ms(state: &Shared) -> u64 {
+    2 * state.config.cloud_timeout_ms + 10_000
+}
+
+/// Bounds a call of a leased message by [`call_budget_ms`]: past it the call counts as
+/// a transport failure (retried), and the lease is still held.
+async fn within_budget<T>(state: &Shared, call: impl std::future::Future<Output = Result<T, CallError>>) -> Result<T, CallError> {
+    let budget = call_budget_ms(state);
+    tokio::time::timeout(Duration::from_millis(budget), call)
+        .await
+        .unwrap_or_else(|_| Err(CallError::Transport(format!("no answer within {budget} ms"))))
 }
 
 /// Uploads due messages, each tenant up to its adaptive window, all concurrently.
@@ -227,14 +241,15 @@ async fn upload_due(state: &Shared) -> Result<usize> {
     let due = state.store.messages_due(MessageState::Upload, now, 256).await?.into_iter().filter(|m| !state.paused(&m.cloud, &m.tenant_id));
     let mut calls = tokio::task::JoinSet::new();
     for mut m in state.concurrency.pick(due, |m| &m.tenant_id) {
+        let app = state.app(&m.cloud)?.clone();
         if !lease(state, &m, MessageState::Upload, now).await? {
             continue;
         }
-        let (state, app) = (state.clone(), state.app(&m.cloud)?.clone());
+        let state = state.clone();
         m.body = state.store.message_body(&m.message_id).await?;
         Metrics::add(&state.metrics.upload_requests_total, 1);
         calls.spawn(async move {
-            let result = state.cloud.upload(&app, &m.tenant_id, &m.message_id, &m.body).await;
+            let result = within_budget(&state, state.cloud.upload(&app, &m.tenant_id, &m.message_id, &m.body)).await;
             (m, result)
         });
     }
@@ -244,7 +259,10 @@ async fn upload_due(state: &Shared) -> Result<usize> {
         started += 1;
         state.concurrency.observe(&m.tenant_id, Signal::of(&result));
         match result {
-            Ok(_) => state.store.reschedule_message(&m.message_id, MessageState::Poll, 0, state.clock.now_ms() + 50, None).await?,
+            Ok(_) => {
+                let next = Next { status: MessageState::Poll, attempts: 0, at_ms: state.clock.now_ms() + 50, error: None };
+                state.store.reschedule_message(&m.message_id, &state.node, next).await?;
+            }
             Err(e) if e.is_partner_terminated() => {
                 terminated(state, &m.tenant_id).await?;
                 conclude(state, &m, &HashMap::new(), Some("the connection was terminated in Intune")).await?
@@ -264,12 +282,13 @@ async fn poll_due(state: &Shared) -> Result<usize> {
     let due = state.store.messages_due(MessageState::Poll, now, 256).await?.into_iter().filter(|m| !state.paused(&m.cloud, &m.tenant_id));
     let mut calls = tokio::task::JoinSet::new();
     for m in state.concurrency.pick(due, |m| &m.tenant_id) {
+        let app = state.app(&m.cloud)?.clone();
         if !lease(state, &m, MessageState::Poll, now).await? {
             continue;
         }
-        let (state, app) = (state.clone(), state.app(&m.cloud)?.clone());
+        let state = state.clone();
         calls.spawn(async move {
-            let result = state.cloud.upload_status(&app, &m.tenant_id, &m.message_id).await;
+            let result = within_budget(&state, state.cloud.upload_status(&app, &m.tenant_id, &m.message_id)).await;
             (m, result)
         });
     }
@@ -292,7 +311,8 @@ async fn poll_due(state: &Shared) -> Result<usize> {
             // against the tenant's request budget).
             Ok(_) => {
                 let wait = (100_i64 << m.attempts.clamp(0, 5)).min(2_000);
-                state.store.reschedule_message(&m.message_id, MessageState::Poll, m.attempts + 1, state.clock.now_ms() + wait, None).await?
+                let next = Next { status: MessageState::Poll, attempts: m.attempts + 1, at_ms: state.clock.now_ms() + wait, error: None };
+                state.store.reschedule_message(&m.message_id, &state.node, next).await?;
             }
             // The cloud does not know the message (lost before it was stored): upload again.
             Err(e) if e.status() == Some(404) => retry_later(state, &m, MessageState::Upload, &e, None).await?,
@@ -349,6 +369,11 @@ async fn conclude(state: &Shared, m: &MessageRow, results: &HashMap<DeviceId, It
     let rows = state.store.intake_of_message(&m.message_id).await?;
     let now = state.clock.now_ms();
     let mut txn = state.store.begin().await?;
+    if !tx::close_leased_message(&mut txn, &m.message_id, &state.node).await? {
+        txn.rollback().await?;
+        tracing::info!(message = %m.message_id, "another node holds the message now; its conclusion is left to it");
+        return Ok(());
+    }
     let (mut accepted, mut stale) = (0u64, 0u64);
     for r in &rows {
         let outcome = match failure {

@@ -20,12 +20,14 @@ const MEMBERSHIP_EVERY_MS: i64 = 3600 * 1000;
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(1);
 
 /// How long a node's hold on an instance lasts without renewal: another node takes the
-/// instance over this long after its holder stopped.
-const INSTANCE_LEASE_MS: i64 = 30_000;
+/// instance over this long after its holder stopped (the same node, restarted, at once).
+/// Half of it outlasts the connector client's 60 s request timeout, so a node never
+/// works for an instance on a lease that ran out.
+const INSTANCE_LEASE_MS: i64 = 180_000;
 
 /// The instances this node works for now ([`crate::store::Store::hold_instance`]). A
 /// lease is renewed once half of it has passed, so an idle node writes about once per
-/// 15 s per instance.
+/// 90 s per instance, and every instance it answers for here is held for 90 s more.
 async fn held_instances(state: &Shared) -> Result<Vec<InstanceRow>> {
     let now = state.clock.now_ms();
     let mut held = Vec::new();

@@ -58,6 +58,11 @@ pub struct MdmConfig {
     /// landing pages and enrolment invitations publish.
     #[serde(default)]
     pub public_url: Option<String>,
+    /// This node's name among the nodes sharing the database: by default the host name
+    /// and the listening port (`platform::net::node_name`). Names must differ between
+    /// nodes and stay the same across a node's restarts.
+    #[serde(default)]
+    pub node_id: Option<String>,
 }
 
 fn default_secret_key() -> PathBuf {
@@ -71,7 +76,7 @@ fn default_clouds() -> Vec<String> {
 pub struct AppState {
     /// On SQLite, this node's hold on the file: a second node is refused.
     _node_lock: Option<platform::db::NodeLock>,
-    /// This node among the mdm nodes sharing the database (a fresh id per start).
+    /// This node among the mdm nodes sharing the database (`MdmConfig::node_id`).
     pub node: String,
     /// The instances this node holds, until when (service-clock milliseconds).
     pub leases: Mutex<HashMap<String, i64>>,
@@ -137,6 +142,9 @@ impl Mdm {
 
     pub async fn shutdown(self) {
         self.served.stop(&[self.worker]).await;
+        if let Err(e) = self.state.store.release_instances(&self.state.node).await {
+            tracing::warn!(error = %e, "instance leases not given up; they run out");
+        }
         self.state.store.close().await;
     }
 }
@@ -163,10 +171,13 @@ impl MdmConfig {
 }
 
 pub async fn start(config: MdmConfig, listener: TcpListener, ca: &LocalCa, clock: Clock) -> Result<Mdm, StartError> {
+    let listening = listener.local_addr()?;
     config.validate().map_err(StartError::Config)?;
     let secrets = Arc::new(platform::secrets::SecretBox::load_or_create(&config.secret_key_path)?);
     let node_lock = platform::db::NodeLock::take(&config.database_url)?;
     let store = Store::connect(&config.database_url, secrets.clone()).await?;
+    let node = config.node_id.clone().unwrap_or_else(|| platform::net::node_name(listening));
+    store.release_instances(&node).await?;
     let base_url =
         platform::net::public_base("public_url", config.public_url.as_deref(), listener.local_addr()?).map_err(StartError::Config)?;
     let connector = ConnectorClient::new(platform::http::client(&ca.ca_pem), &config.connector_url, &config.connector_registration_secret);
@@ -179,7 +190,7 @@ pub async fn start(config: MdmConfig, listener: TcpListener, ca: &LocalCa, clock
     let partner = partner::CloudClient::new(&ca.ca_pem, clock.clone(), &local.iter().collect::<Vec<_>>(), Duration::from_secs(30));
     let state = Arc::new(AppState {
         _node_lock: node_lock,
-        node: uuid::Uuid::new_v4().to_string(),
+        node,
         leases: Mutex::new(HashMap::new()),
         store,
         connector,

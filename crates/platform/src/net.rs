@@ -91,6 +91,18 @@ pub fn public_base(what: &str, public_url: Option<&str>, listening: SocketAddr) 
     Ok(url.trim_end_matches('/').to_string())
 }
 
+/// The name a service node goes by among the nodes sharing its database: this machine's
+/// host name and the port it listens on. Stable across restarts, so a node that comes
+/// back takes up the leases it held at once; distinct between nodes, as two processes
+/// cannot listen on one port of one host.
+pub fn node_name(listening: SocketAddr) -> String {
+    let host = ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok().map(|h| h.trim().to_string()).filter(|h| !h.is_empty()))
+        .unwrap_or_else(|| "localhost".to_string());
+    format!("{host}:{}", listening.port())
+}
+
 /// The host of each URL (for `allowed_hosts`).
 pub fn hosts_of<'a>(urls: impl IntoIterator<Item = &'a str>) -> Vec<String> {
     urls.into_iter().filter_map(|u| url::Url::parse(u).ok()?.host_str().map(|h| h.trim_matches(['[', ']']).to_ascii_lowercase())).collect()

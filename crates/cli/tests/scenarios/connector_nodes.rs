@@ -66,10 +66,10 @@ async fn two_connector_nodes_share_the_work_and_upload_each_message_once() {
     let remaining = nodes[1].cloud.gates().remaining_ms("local", tenant);
     assert!(remaining > 100_000 && remaining <= 120_000, "{remaining} ms");
 
-    // The heartbeat of a period is taken by one node.
+    // A cluster job of a period is taken by one node.
     let now = t.clock.now_ms();
     let race =
-        nodes.clone().map(|n| tokio::spawn(async move { n.store.take_job("heartbeat", &n.node, now + 3_600_000, now + 7_200_000).await }));
+        nodes.clone().map(|n| tokio::spawn(async move { n.store.take_job("a-test-job", &n.node, now + 3_600_000, now + 7_200_000).await }));
     let mut taken = Vec::new();
     for r in race {
         taken.push(r.await.unwrap().unwrap());

@@ -1,7 +1,6 @@
 //! What lets several connector nodes share one database: a tenant's messages are formed by
-//! one node at a time, cluster-wide jobs run on one node per period, a link's health
-//! re-test and reconcile are taken by one node, and a tenant's `Retry-After` pause binds
-//! every node. (Message leases are with the messages, in
+//! one node at a time, cluster-wide jobs (heartbeats, each link's re-test and reconcile)
+//! run on one node per period, and a tenant's `Retry-After` pause binds every node. (Message leases are with the messages, in
 //! `delivery.rs`.)
 
 use platform::db::Backend;
@@ -24,7 +23,8 @@ impl Store {
 
     /// Takes the cluster-wide job `name` for this period if it is due at `now`: moves its
     /// next run to `next_due_ms` and records `node`. Whether this node runs it; of several
-    /// nodes asking at once exactly one is told yes.
+    /// nodes asking at once exactly one is told yes. Due times are on the service clock,
+    /// so the nodes' clocks must agree (NTP); a node whose clock runs ahead takes jobs early.
     pub async fn take_job(&self, name: &str, node: &str, now: i64, next_due_ms: i64) -> Result<bool> {
         sqlx::query("INSERT INTO cluster_jobs (name, next_due_ms, node) VALUES ($1, 0, NULL) ON CONFLICT (name) DO NOTHING")
             .bind(name)
@@ -35,29 +35,6 @@ impl Store {
             .bind(node)
             .bind(name)
             .bind(now)
-            .execute(self.pool())
-            .await?;
-        Ok(r.rows_affected() == 1)
-    }
-
-    /// Takes a link's health re-test if its last test is older than `cutoff`: marks it
-    /// tested at `now` first, so no other node re-tests it this period. Whether it did.
-    pub async fn take_health_check(&self, link: &LinkId, cutoff: i64, now: i64) -> Result<bool> {
-        let r = sqlx::query("UPDATE links SET last_tested_ms = $1 WHERE id = $2 AND COALESCE(last_tested_ms, 0) < $3")
-            .bind(now)
-            .bind(link)
-            .bind(cutoff)
-            .execute(self.pool())
-            .await?;
-        Ok(r.rows_affected() == 1)
-    }
-
-    /// Takes a link's reconcile if its last one is older than `cutoff`, the same way.
-    pub async fn take_reconcile(&self, link: &LinkId, cutoff: i64, now: i64) -> Result<bool> {
-        let r = sqlx::query("UPDATE links SET reconciled_ms = $1 WHERE id = $2 AND COALESCE(reconciled_ms, created_ms) < $3")
-            .bind(now)
-            .bind(link)
-            .bind(cutoff)
             .execute(self.pool())
             .await?;
         Ok(r.rows_affected() == 1)
@@ -84,5 +61,17 @@ impl Store {
             .bind(now)
             .fetch_all(self.pool())
             .await?)
+    }
+
+    /// Gives up the leases `node` holds (a restart of that node, or its shutdown), or on
+    /// SQLite, where one node runs, every lease: its work is taken up again at once.
+    pub async fn release_leases(&self, node: &str) -> Result<()> {
+        let all = self.db.backend == Backend::Sqlite;
+        sqlx::query("UPDATE messages SET lease_until_ms = 0, lease_node = NULL WHERE lease_until_ms > 0 AND ($1 OR lease_node = $2)")
+            .bind(all)
+            .bind(node)
+            .execute(self.pool())
+            .await?;
+        Ok(())
     }
 }

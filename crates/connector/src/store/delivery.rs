@@ -39,6 +39,16 @@ pub struct IntakeRow {
     pub received_ms: i64,
 }
 
+/// A message's next step: its state, attempts so far, when (service-clock milliseconds)
+/// and the last error.
+#[derive(Debug, Clone, Copy)]
+pub struct Next<'a> {
+    pub status: MessageState,
+    pub attempts: i64,
+    pub at_ms: i64,
+    pub error: Option<&'a str>,
+}
+
 /// Message lifecycle: `upload` (PUT due) → `poll` (status GET due) → `done`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, strum::Display, strum::EnumString, strum::AsRefStr)]
 #[strum(serialize_all = "snake_case")]
@@ -126,26 +136,22 @@ impl Store {
             .await?)
     }
 
-    pub async fn reschedule_message(
-        &self,
-        id: &MessageId,
-        status: MessageState,
-        attempts: i64,
-        next_ms: i64,
-        error: Option<&str>,
-    ) -> Result<()> {
-        sqlx::query(
+    /// Schedules the next step of a message `node` holds and gives the lease up; whether
+    /// it did (a node whose lease another node took since changes nothing).
+    pub async fn reschedule_message(&self, id: &MessageId, node: &str, next: Next<'_>) -> Result<bool> {
+        let r = sqlx::query(
             "UPDATE messages SET status = $1, attempts = $2, next_attempt_ms = $3, last_error = $4, lease_until_ms = 0, lease_node = NULL \
-             WHERE message_id = $5",
+             WHERE message_id = $5 AND lease_node = $6 AND status <> 'done'",
         )
-        .bind(status.as_ref())
-        .bind(attempts)
-        .bind(next_ms)
-        .bind(error.map(str::to_string))
+        .bind(next.status.as_ref())
+        .bind(next.attempts)
+        .bind(next.at_ms)
+        .bind(next.error.map(str::to_string))
         .bind(id)
+        .bind(node)
         .execute(self.pool())
         .await?;
-        Ok(())
+        Ok(r.rows_affected() == 1)
     }
 
     pub async fn intake_of_message(&self, message_id: &MessageId) -> Result<Vec<IntakeRow>> {

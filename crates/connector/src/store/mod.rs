@@ -26,7 +26,7 @@ mod operations;
 pub mod seeding;
 pub mod tx;
 
-pub use delivery::{IntakeRow, MessageRow, MessageState, OutcomeRow};
+pub use delivery::{IntakeRow, MessageRow, MessageState, Next, OutcomeRow};
 pub use instances::InstanceRow;
 pub use links::LinkRow;
 pub use operations::TracedUpdate;

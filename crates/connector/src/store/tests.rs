@@ -24,6 +24,23 @@ fn link(id: &str, instance_id: &InstanceId) -> LinkRow {
     }
 }
 
+/// Stores message `m-1` of `tenant`, due at 10.
+async fn message(store: &Store) -> MessageId {
+    let message = MessageRow {
+        message_id: "m-1".into(),
+        tenant_id: "tenant".into(),
+        cloud: "local".into(),
+        body: "{}".into(),
+        status: MessageState::Upload,
+        attempts: 0,
+        next_attempt_ms: 10,
+    };
+    let mut txn = store.begin().await.unwrap();
+    tx::insert_message(&mut txn, &message, 1).await.unwrap();
+    txn.commit().await.unwrap();
+    message.message_id
+}
+
 async fn instance(store: &Store) -> InstanceId {
     let row = InstanceRow {
         id: InstanceId::default(),
@@ -57,22 +74,13 @@ async fn a_links_states_and_history_round_trip() {
 #[tokio::test]
 async fn messages_are_due_by_state_and_time() {
     let store = store().await;
-    let message = MessageRow {
-        message_id: "m-1".into(),
-        tenant_id: "tenant".into(),
-        cloud: "local".into(),
-        body: "{}".into(),
-        status: MessageState::Upload,
-        attempts: 0,
-        next_attempt_ms: 10,
-    };
-    let mut txn = store.begin().await.unwrap();
-    tx::insert_message(&mut txn, &message, 1).await.unwrap();
-    txn.commit().await.unwrap();
+    let id = message(&store).await;
     assert!(store.messages_due(MessageState::Upload, 9, 10).await.unwrap().is_empty(), "not due before its time");
     let due = store.messages_due(MessageState::Upload, 10, 10).await.unwrap();
     assert_eq!((due.len(), due[0].status), (1, MessageState::Upload));
-    store.reschedule_message(&"m-1".into(), MessageState::Poll, 1, 20, None).await.unwrap();
+    assert!(store.lease_message(&id, MessageState::Upload, "node-a", 10, 100).await.unwrap());
+    let next = Next { status: MessageState::Poll, attempts: 1, at_ms: 20, error: None };
+    assert!(store.reschedule_message(&id, "node-a", next).await.unwrap());
     assert!(store.messages_due(MessageState::Upload, 30, 10).await.unwrap().is_empty());
     assert_eq!(store.messages_due(MessageState::Poll, 30, 10).await.unwrap()[0].attempts, 1);
 }
@@ -102,29 +110,36 @@ async fn outcomes_come_back_in_order_with_their_status() {
 #[tokio::test]
 async fn a_message_is_leased_to_one_node_until_its_lease_runs_out_or_is_given_up() {
     let store = store().await;
-    let message = MessageRow {
-        message_id: "m-1".into(),
-        tenant_id: "tenant".into(),
-        cloud: "local".into(),
-        body: "{}".into(),
-        status: MessageState::Upload,
-        attempts: 0,
-        next_attempt_ms: 10,
-    };
-    let mut txn = store.begin().await.unwrap();
-    tx::insert_message(&mut txn, &message, 1).await.unwrap();
-    txn.commit().await.unwrap();
-    let id = &message.message_id;
+    let id = &message(&store).await;
     assert!(store.lease_message(id, MessageState::Upload, "node-a", 10, 100).await.unwrap());
     assert!(!store.lease_message(id, MessageState::Upload, "node-b", 10, 100).await.unwrap(), "held by node-a");
     assert!(store.messages_due(MessageState::Upload, 50, 10).await.unwrap().is_empty(), "a held message is not due");
     assert!(!store.lease_message(id, MessageState::Poll, "node-b", 200, 300).await.unwrap(), "not in that state");
-    // node-a died: its lease runs out and node-b takes the message over.
+    // node-a stalled: its lease runs out and node-b takes the message over.
     assert_eq!(store.messages_due(MessageState::Upload, 100, 10).await.unwrap().len(), 1);
     assert!(store.lease_message(id, MessageState::Upload, "node-b", 100, 200).await.unwrap());
+    // node-a comes back late: its writes are fenced off.
+    let poll = Next { status: MessageState::Poll, attempts: 0, at_ms: 150, error: None };
+    assert!(!store.reschedule_message(id, "node-a", poll).await.unwrap());
+    let mut txn = store.begin().await.unwrap();
+    assert!(!tx::close_leased_message(&mut txn, id, "node-a").await.unwrap());
+    txn.rollback().await.unwrap();
     // Rescheduling gives the lease up at once.
-    store.reschedule_message(id, MessageState::Poll, 0, 150, None).await.unwrap();
+    assert!(store.reschedule_message(id, "node-b", poll).await.unwrap());
     assert!(store.lease_message(id, MessageState::Poll, "node-a", 150, 250).await.unwrap());
+    let mut txn = store.begin().await.unwrap();
+    assert!(tx::close_leased_message(&mut txn, id, "node-a").await.unwrap());
+    txn.commit().await.unwrap();
+    assert!(!store.lease_message(id, MessageState::Poll, "node-b", 300, 400).await.unwrap(), "a done message is no one's");
+}
+
+#[tokio::test]
+async fn a_restarted_node_and_a_single_sqlite_node_take_up_their_leases_at_once() {
+    let store = store().await;
+    let id = &message(&store).await;
+    assert!(store.lease_message(id, MessageState::Upload, "host:8444", 10, 100_000).await.unwrap());
+    store.release_leases("host:8444").await.unwrap();
+    assert_eq!(store.messages_due(MessageState::Upload, 20, 10).await.unwrap().len(), 1, "due again at once");
 }
 
 #[tokio::test]
@@ -135,19 +150,6 @@ async fn a_cluster_job_runs_on_one_node_per_period() {
     assert!(!store.take_job("heartbeat", "node-b", 1_999, 2_999).await.unwrap());
     assert!(store.take_job("heartbeat", "node-b", 2_000, 3_000).await.unwrap(), "the next period");
     assert!(store.take_job("reconcile", "node-a", 2_000, 3_000).await.unwrap(), "jobs are independent");
-}
-
-#[tokio::test]
-async fn a_links_health_check_and_reconcile_are_taken_once_per_period() {
-    let store = store().await;
-    let instance_id = instance(&store).await;
-    let l = link("link-1", &instance_id);
-    store.insert_link(&l, 1).await.unwrap();
-    assert!(store.take_health_check(&l.id, 100, 200).await.unwrap());
-    assert!(!store.take_health_check(&l.id, 100, 201).await.unwrap(), "tested at 200, after the cutoff");
-    assert!(store.take_health_check(&l.id, 300, 400).await.unwrap());
-    assert!(store.take_reconcile(&l.id, 100, 200).await.unwrap());
-    assert!(!store.take_reconcile(&l.id, 100, 201).await.unwrap());
 }
 
 #[tokio::test]

@@ -155,9 +155,20 @@ pub async fn finish_message(conn: &mut AnyConnection, message_id: &MessageId) ->
         .bind(message_id)
         .execute(&mut *conn)
         .await?;
-    sqlx::query("UPDATE messages SET status = 'done', body = '', lease_until_ms = 0, lease_node = NULL WHERE message_id = $1")
-        .bind(message_id)
-        .execute(&mut *conn)
-        .await?;
     Ok(())
+}
+
+/// Closes a message `node` holds (status `done`, body dropped, lease given up); whether
+/// it did. A node whose lease another node took since is fenced off: it concludes
+/// nothing, so a message is concluded once and its outcomes written once.
+pub async fn close_leased_message(conn: &mut AnyConnection, message_id: &MessageId, node: &str) -> Result<bool> {
+    let r = sqlx::query(
+        "UPDATE messages SET status = 'done', body = '', lease_until_ms = 0, lease_node = NULL \
+         WHERE message_id = $1 AND lease_node = $2 AND status <> 'done'",
+    )
+    .bind(message_id)
+    .bind(node)
+    .execute(&mut *conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
 }

@@ -24,4 +24,12 @@ impl Store {
             .await?;
         Ok(r.rows_affected() == 1)
     }
+
+    /// Gives up the instances `node` holds (its shutdown, or its restart), or on SQLite,
+    /// where one node runs, every hold: the work is taken up again at once.
+    pub async fn release_instances(&self, node: &str) -> Result<()> {
+        let all = self.db.backend == platform::db::Backend::Sqlite;
+        sqlx::query("UPDATE instance_leases SET until_ms = 0 WHERE $1 OR node = $2").bind(all).bind(node).execute(self.pool()).await?;
+        Ok(())
+    }
 }
