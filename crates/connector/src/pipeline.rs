@@ -125,6 +125,10 @@ async fn step(state: &Shared) -> Result<bool> {
 /// from its next step on. A pause is written once (`AppState::pauses_shared` remembers
 /// what is shared); reading the few live ones is one query a step.
 pub async fn share_pauses(state: &Shared) -> Result<()> {
+    // A single node has no one to share with: no query on its hot path.
+    if !state.store.shared() {
+        return Ok(());
+    }
     let gates = state.cloud.gates();
     let now = state.clock.now_ms();
     let new: Vec<(String, String, i64)> = {

@@ -8,6 +8,12 @@ use platform::db::Backend;
 use super::*;
 
 impl Store {
+    /// Whether other nodes may share this database: PostgreSQL; SQLite serves one node
+    /// (`platform::db::NodeLock`).
+    pub fn shared(&self) -> bool {
+        self.db.backend == Backend::Postgres
+    }
+
     /// Begins the transaction that forms a message of `tenant`. On PostgreSQL it first
     /// takes the tenant's transaction-scoped advisory lock, so two nodes never form
     /// messages of one tenant at once: each sees the other's batched updates, and the
