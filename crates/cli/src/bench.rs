@@ -207,6 +207,7 @@ async fn seed_device(
             registered_ms: now,
             compliance_updated_ms: None,
             last_sign_in_ms: None,
+            account_enabled: 1,
         })
         .await?;
     Ok(device_id)

@@ -61,6 +61,7 @@ async fn seed(stack: &Stack, devices: usize) -> anyhow::Result<()> {
                 registered_ms: now,
                 compliance_updated_ms: Some(now),
                 last_sign_in_ms: None,
+                account_enabled: 1,
             })
             .collect();
         store.insert_devices(&rows).await?;

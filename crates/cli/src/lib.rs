@@ -10,5 +10,6 @@ pub mod browser;
 pub mod config;
 pub mod demo;
 pub mod graph_reader;
+pub mod provision;
 pub mod sealing;
 pub mod stack;

@@ -69,6 +69,56 @@ enum Command {
         #[arg(long)]
         test_clock: bool,
     },
+    /// Create what no API creates: a tenant with its first Global Administrator, the
+    /// Cloud Connector's app registrations, an mdm instance (docs/deploy.md). Prints JSON.
+    Provision {
+        /// The `serve` configuration naming the role's database.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        what: ProvisionWhat,
+    },
+}
+
+#[derive(Subcommand)]
+enum ProvisionWhat {
+    /// A cloud tenant and its Global Administrator `admin@<domain>` (password printed).
+    Tenant {
+        /// The tenant's domain, such as contoso.example.
+        #[arg(long)]
+        domain: String,
+        #[arg(long)]
+        name: String,
+        /// Subscribe the tenant to Intune and Entra ID P1 (a customer's tenant).
+        #[arg(long)]
+        licensed: bool,
+    },
+    /// The Cloud Connector app (certificate credential) and its user registration app, in
+    /// the provider's tenant; writes the certificate, key and a `[[connector.clouds]]` section.
+    ConnectorApps {
+        /// The provider's tenant (domain or id).
+        #[arg(long)]
+        tenant: String,
+        /// The connector's consent callback: `<connector public URL>/onboarding/callback`.
+        #[arg(long)]
+        redirect_uri: String,
+        /// Where to write the credentials.
+        #[arg(long)]
+        out: PathBuf,
+        /// Also give the Cloud Connector app a client secret (printed).
+        #[arg(long)]
+        secret: bool,
+    },
+    /// An mdm instance with its administrator `admin` (password printed).
+    Instance {
+        /// Short name in its URL (`/i/<slug>`).
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "11.12.0")]
+        version: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -220,6 +270,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve { role, config, test_clock } => serve(role, config, test_clock).await,
+        Command::Provision { config, what } => provision(config, what).await,
         Command::RotateSealingKeys { config, data_dir } => {
             for line in cloudconnector::sealing::rotate(config.as_deref(), &data_dir).await? {
                 println!("{line}");
@@ -339,6 +390,20 @@ async fn admin(endpoints: &std::path::Path, json: bool, task: AdminTask) -> anyh
             print(admin::render_import(&results), json);
         }
     }
+    Ok(())
+}
+
+async fn provision(file: Option<PathBuf>, what: ProvisionWhat) -> anyhow::Result<()> {
+    use cloudconnector::provision;
+    let cfg = config::load(file.as_deref())?;
+    let out = match what {
+        ProvisionWhat::Tenant { domain, name, licensed } => serde_json::to_value(provision::tenant(&cfg, &domain, &name, licensed).await?)?,
+        ProvisionWhat::ConnectorApps { tenant, redirect_uri, out, secret } => {
+            serde_json::to_value(provision::connector_apps(&cfg, &tenant, &redirect_uri, &out, secret).await?)?
+        }
+        ProvisionWhat::Instance { slug, name, version } => serde_json::to_value(provision::instance(&cfg, &slug, &name, &version).await?)?,
+    };
+    println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(())
 }
 

@@ -14,6 +14,11 @@ use wire::ids;
 /// 100,000 Macs signs in 100,000 users. Admin accounts use the full cost.
 const DEMO_USER_ITERATIONS: u32 = 1_000;
 
+/// Microsoft's public clients every tenant has: the Company Portal (Workplace Join) and
+/// the Graph command line tools (administration).
+const PUBLIC_CLIENTS: [(&str, &str); 2] =
+    [(ids::COMPANY_PORTAL_APP_ID, "Intune Company Portal"), (ids::GRAPH_COMMAND_LINE_TOOLS_APP_ID, "Microsoft Graph Command Line Tools")];
+
 pub async fn ensure_first_party(store: &Store, now: i64) -> Result<()> {
     for fp in FIRST_PARTY {
         if store.application(fp.app_id).await?.is_none() {
@@ -36,14 +41,17 @@ pub async fn ensure_first_party(store: &Store, now: i64) -> Result<()> {
                 .await?;
         }
     }
-    if store.application(ids::COMPANY_PORTAL_APP_ID).await?.is_none() {
+    for (app_id, name) in PUBLIC_CLIENTS {
+        if store.application(app_id).await?.is_some() {
+            continue;
+        }
         store
             .insert_application(
                 &Application {
-                    app_id: ids::COMPANY_PORTAL_APP_ID.into(),
+                    app_id: app_id.into(),
                     object_id: uuid::Uuid::new_v4().to_string(),
                     owner_tenant_id: None,
-                    display_name: "Intune Company Portal".into(),
+                    display_name: name.into(),
                     multi_tenant: true,
                     public_client: true,
                     identifier_uri: None,
@@ -75,7 +83,9 @@ async fn tenant(store: &Store, domain: &str, name: &str, licensed: bool, now: i6
     for fp in FIRST_PARTY {
         store.ensure_service_principal(&t.id, fp.app_id, fp.display_name, now).await?;
     }
-    store.ensure_service_principal(&t.id, ids::COMPANY_PORTAL_APP_ID, "Intune Company Portal", now).await?;
+    for (app_id, name) in PUBLIC_CLIENTS {
+        store.ensure_service_principal(&t.id, app_id, name, now).await?;
+    }
     Ok(t)
 }
 
@@ -167,15 +177,30 @@ pub fn registration_app_permissions() -> Vec<Permission> {
 
 pub async fn provider(store: &Store, consent_redirect_uri: &str, now: i64) -> Result<ProviderApps> {
     let t = tenant(store, "cloudconnector.example", "Cloud Connector", false, now).await?;
-    let redirect = vec![consent_redirect_uri.to_string()];
-    let (connector_app_id, connector_secret) =
-        app(store, &t.id, "Cloud Connector", true, redirect.clone(), cloud_connector_permissions(), now).await?;
+    connector_apps(store, &t.id, consent_redirect_uri, true, now).await
+}
+
+/// Registers the Cloud Connector's two multi-tenant apps in the provider's tenant `owner`
+/// with `redirect_uri` (the connector's consent callback) and their exact permissions: the
+/// Cloud Connector app with a certificate credential (and a client secret when
+/// `with_secret`; otherwise `connector_secret` is empty), the user registration app with a
+/// client secret. What `cloudconnector provision connector-apps` prints.
+pub async fn connector_apps(store: &Store, owner: &TenantId, redirect_uri: &str, with_secret: bool, now: i64) -> Result<ProviderApps> {
+    let redirect = vec![redirect_uri.to_string()];
+    let (connector_app_id, secret) =
+        app(store, owner, "Cloud Connector", true, redirect.clone(), cloud_connector_permissions(), now).await?;
+    let connector_secret = if with_secret {
+        secret
+    } else {
+        store.delete_secrets(&connector_app_id).await?;
+        String::new()
+    };
     let (registration_app_id, registration_secret) =
-        app(store, &t.id, "Cloud Connector user registration app", true, redirect, registration_app_permissions(), now).await?;
+        app(store, owner, "Cloud Connector user registration app", true, redirect, registration_app_permissions(), now).await?;
     let (connector_certificate_pem, connector_key_pem) = certificate("Cloud Connector")?;
     crate::entra::assertions::register(store, &connector_app_id, &connector_certificate_pem, now).await?;
     Ok(ProviderApps {
-        tenant_id: t.id,
+        tenant_id: owner.clone(),
         connector_app_id,
         connector_secret,
         connector_certificate_pem,
@@ -183,6 +208,31 @@ pub async fn provider(store: &Store, consent_redirect_uri: &str, now: i64) -> Re
         registration_app_id,
         registration_secret,
     })
+}
+
+/// A new tenant with its first Global Administrator, `admin@<domain>` with a generated
+/// password, holding the tenant's licences (Intune and Entra ID P1 when `licensed`): what
+/// `cloudconnector provision tenant` creates, since Graph has no operation for it.
+/// A domain already taken, or not a DNS name, is refused.
+pub async fn tenant_with_admin(store: &Store, domain: &str, name: &str, licensed: bool, now: i64) -> Result<(Tenant, SeededUser)> {
+    use crate::error::CloudError;
+    let domain = domain.trim().to_ascii_lowercase();
+    let dns = |label: &str| {
+        !label.is_empty() && label.len() <= 63 && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') && !label.starts_with('-')
+    };
+    if !domain.contains('.') || domain.len() > 253 || !domain.split('.').all(dns) {
+        return Err(CloudError::bad_request(format!("'{domain}' is not a domain name such as contoso.example.")));
+    }
+    if !platform::text::within_chars(name.trim(), 256) {
+        return Err(CloudError::bad_request("The tenant's name must have 1 to 256 characters."));
+    }
+    if store.tenant(&domain).await?.is_some() {
+        return Err(CloudError::conflict("Conflict", format!("A tenant with the domain {domain} already exists.")));
+    }
+    ensure_first_party(store, now).await?;
+    let t = tenant(store, &domain, name.trim(), licensed, now).await?;
+    let admin = seed_user(store, &t.id, &format!("admin@{domain}"), "Global Administrator", true, now).await?;
+    Ok((t, admin))
 }
 
 #[derive(Debug, Clone)]
@@ -311,8 +361,10 @@ async fn seed_user(store: &Store, tenant_id: &TenantId, upn: &str, display_name:
         display_name: display_name.to_string(),
         password_hash,
         global_admin: global_admin as i64,
+        account_enabled: 1,
     };
     store.insert_user(&row, now).await?;
+    store.assign_tenant_licences(&row).await?;
     Ok(user)
 }
 

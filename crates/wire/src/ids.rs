@@ -8,6 +8,9 @@ pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
 pub const AAD_GRAPH_APP_ID: &str = "00000002-0000-0000-c000-000000000000";
 /// The Intune Company Portal for macOS, the public client that performs Workplace Join.
 pub const COMPANY_PORTAL_APP_ID: &str = "9ba1a5c7-f17a-4de9-a1f1-6178c8d51223";
+/// Microsoft Graph Command Line Tools (Microsoft Graph PowerShell, the CLI), the public
+/// client administrators sign in with to administer a tenant through Graph.
+pub const GRAPH_COMMAND_LINE_TOOLS_APP_ID: &str = "14d82eec-204b-4c2f-b7e8-296a70dab67e";
 
 /// Application permission of the Intune API that lets a partner send device attributes.
 pub const ROLE_UPDATE_DEVICE_ATTRIBUTES: &str = "update_device_attributes";

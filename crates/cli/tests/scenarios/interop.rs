@@ -86,6 +86,17 @@ async fn msgraph_sdk_for_python_lists_and_parses_device_management() {
 }
 
 #[tokio::test]
+async fn msgraph_sdk_for_python_administers_a_tenant_as_its_global_administrator() {
+    if !available("msgraph-sdk for Python", Command::new(python()).args(["-c", "import msgraph, msal"])) {
+        return;
+    }
+    let t = spawn(1).await;
+    let endpoints = t.write_endpoints_file();
+    run(&python(), &[Path::new("msgraph_admin_python.py"), &endpoints], &[]).await;
+    t.stop().await;
+}
+
+#[tokio::test]
 async fn azure_identity_and_the_graph_sdk_for_javascript_page_through_users() {
     let probe = "require.resolve('@azure/identity'); require.resolve('@microsoft/microsoft-graph-client')";
     if !available(

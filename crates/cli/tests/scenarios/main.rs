@@ -12,6 +12,7 @@ mod connector_nodes;
 mod demo;
 mod device_compliance;
 mod fault_storm;
+mod graph_administration;
 mod graph_odata;
 mod graph_partners;
 mod identity;

@@ -54,6 +54,11 @@ pub struct Conditions {
     pub include_applications: Vec<String>,
     #[serde(default)]
     pub exclude_applications: Vec<String>,
+    /// Graph `clientAppTypes` as given (empty: `all`). Every sign-in here is a browser or a
+    /// modern client, which each of these values but `exchangeActiveSync`, `easSupported`
+    /// and `other` covers; they are kept so the policy reads back as written.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub client_app_types: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -91,6 +96,8 @@ pub enum Outcome {
     DeviceNotRecognized,
     /// AADSTS53003: blocked by a policy.
     Blocked,
+    /// AADSTS135011: the device presented is disabled in Entra; no policy is evaluated.
+    DeviceDisabled,
 }
 
 impl Outcome {
@@ -100,6 +107,7 @@ impl Outcome {
             Outcome::DeviceNotCompliant => 53000,
             Outcome::DeviceNotRecognized => 530003,
             Outcome::Blocked => 53003,
+            Outcome::DeviceDisabled => 135011,
         }
     }
 
@@ -111,6 +119,7 @@ impl Outcome {
             }
             Outcome::DeviceNotRecognized => "Your device is required to be managed to access this resource.",
             Outcome::Blocked => "Access has been blocked by Conditional Access policies.",
+            Outcome::DeviceDisabled => "Device used during the authentication is disabled.",
         }
     }
 }
@@ -158,6 +167,7 @@ pub fn evaluate(policies: &[Policy], subject: &Subject, device: &Device) -> (Out
         Outcome::DeviceNotCompliant => 1,
         Outcome::DeviceNotRecognized => 2,
         Outcome::Blocked => 3,
+        Outcome::DeviceDisabled => 4,
     };
     let mut outcome = Outcome::Granted;
     let mut applied = Vec::new();

@@ -73,6 +73,7 @@ pub async fn register(
             registered_ms: now_ms,
             compliance_updated_ms: None,
             last_sign_in_ms: None,
+            account_enabled: 1,
         })
         .await?;
     Ok(Registration { device_id, certificate_der: der, thumbprint })

@@ -23,6 +23,8 @@ pub struct User {
     pub display_name: String,
     pub password_hash: String,
     pub global_admin: i64,
+    /// Graph `accountEnabled` (1 or 0): a disabled user cannot sign in (AADSTS50057).
+    pub account_enabled: i64,
 }
 
 /// Licence SKUs (Graph `assignedLicense.skuId`) a user of a licensed tenant holds:
@@ -126,6 +128,13 @@ pub const FIRST_PARTY: &[FirstParty] = &[
             "DeviceManagementConfiguration.ReadWrite.All",
             "Policy.Read.All",
             "AuditLog.Read.All",
+            "Directory.ReadWrite.All",
+            "User.ReadWrite.All",
+            "Group.ReadWrite.All",
+            "GroupMember.ReadWrite.All",
+            "Device.ReadWrite.All",
+            "LicenseAssignment.ReadWrite.All",
+            "Policy.ReadWrite.ConditionalAccess",
         ],
     },
     FirstParty {

@@ -1,6 +1,7 @@
 //! The Entra ID side of the cloud: directory, client authentication, sign-in and
 //! Conditional Access, tokens, consent, device registration.
 
+pub mod administration;
 pub mod assertions;
 pub mod clients;
 pub mod conditional_access;

@@ -23,6 +23,8 @@ pub enum Credentials {
     Wrong,
     /// The user's password, but the user is not in the hinted tenant (AADSTS50020).
     OtherTenant(User),
+    /// The user's password, but the account is disabled (AADSTS50057).
+    Disabled,
 }
 
 /// Checks a sign-in's credentials: the same rule for the sign-in page, the consent page
@@ -32,6 +34,9 @@ pub async fn check_credentials(store: &Store, login: &str, password: &str, tenan
         Some(u) if platform::secrets::verify_password(password, &u.password_hash) => u,
         _ => return Ok(Credentials::Wrong),
     };
+    if user.account_enabled == 0 {
+        return Ok(Credentials::Disabled);
+    }
     if MULTI_TENANT_SEGMENTS.contains(&tenant_hint) || store.tenant(tenant_hint).await?.is_some_and(|t| t.id == user.tenant_id) {
         Ok(Credentials::Valid(user))
     } else {
@@ -68,7 +73,11 @@ pub async fn decide(store: &Store, user: &User, app: &Application, device_proof:
     let policies = store.ca_policies(&user.tenant_id).await?;
     let groups = store.groups_of_user(&user.id).await?;
     let subject = Subject { user_id: &user.id, groups: &groups, app_id: &app.app_id };
-    let (outcome, applied) = conditional_access::evaluate(&policies, &subject, &device_state);
+    let (outcome, applied) = if device.as_ref().is_some_and(|d| d.account_enabled == 0) {
+        (Outcome::DeviceDisabled, vec![])
+    } else {
+        conditional_access::evaluate(&policies, &subject, &device_state)
+    };
     let device_id = device.as_ref().map(|d| d.device_id.clone());
     let partner = store.partner(&user.tenant_id).await?;
     let partner_url = match outcome {

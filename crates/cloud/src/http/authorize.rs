@@ -122,6 +122,7 @@ pub async fn sign_in(State(state): State<Shared>, Path(id): Path<String>, header
             let page = sign_in_page(&format!("/authorize/{id}/signin"), &app.display_name, Some("Your account or password is incorrect."));
             return Ok(Html(page).into_response());
         }
+        Credentials::Disabled => return Err(page_error(50057, "The user account is disabled.")),
         Credentials::OtherTenant(_) => {
             return Err(page_error(50020, format!("User account '{login}' does not exist in tenant '{}'.", request.tenant_hint)));
         }

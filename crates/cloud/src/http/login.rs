@@ -74,7 +74,7 @@ async fn token(state: Shared, segment: String, headers: HeaderMap, body: Bytes, 
     if grant_type == "authorization_code" {
         return redeem_code(&state, &segment, &form, &headers, v1).await;
     }
-    let resource = requested_resource(&form, v1)?;
+    let resource = requested_resource(&form, v1, grant_type == "password")?;
     match grant_type.as_str() {
         "client_credentials" => {
             if MULTI_TENANT_SEGMENTS.contains(&segment.as_str()) {
@@ -137,8 +137,13 @@ async fn redeem_code(state: &Shared, segment: &str, form: &HashMap<String, Strin
     respond(state, claims, &resource, v1)
 }
 
-/// The resource a token is requested for: `scope=<resource>/.default` (v2) or `resource=` (v1).
-fn requested_resource(form: &HashMap<String, String>, v1: bool) -> Result<String> {
+/// Sign-in scopes a user's token request may add to its resource's scope (MSAL always
+/// sends them); they name no resource.
+const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "offline_access", "email"];
+
+/// The resource a token is requested for: `scope=<resource>/.default` (v2) or `resource=` (v1);
+/// a user's request (`for_user`) may add the OpenID Connect scopes.
+fn requested_resource(form: &HashMap<String, String>, v1: bool, for_user: bool) -> Result<String> {
     if v1 {
         return form.get("resource").cloned().ok_or_else(|| missing("resource"));
     }
@@ -146,6 +151,8 @@ fn requested_resource(form: &HashMap<String, String>, v1: bool) -> Result<String
         return Err(CloudError::login("invalid_request", 901002, "The 'resource' request parameter is not supported."));
     }
     let scope = form.get("scope").ok_or_else(|| missing("scope"))?;
+    let scope =
+        &if for_user { scope.split_whitespace().filter(|s| !OIDC_SCOPES.contains(s)).collect::<Vec<_>>().join(" ") } else { scope.clone() };
     let resources: Vec<&str> = scope.split_whitespace().filter_map(|s| s.strip_suffix("/.default")).collect();
     if resources.len() > 1 && resources.iter().any(|r| r.trim_end_matches('/') != resources[0].trim_end_matches('/')) {
         return Err(CloudError::login(
@@ -299,6 +306,7 @@ async fn password_user(state: &Shared, segment: &str, form: &HashMap<String, Str
         Credentials::Wrong => {
             Err(CloudError::login("invalid_grant", 50126, "Error validating credentials due to invalid username or password."))
         }
+        Credentials::Disabled => Err(CloudError::login("invalid_grant", 50057, "The user account is disabled.")),
         Credentials::OtherTenant(_) => {
             // A segment naming no tenant is refused as the token endpoint refuses it.
             tenant(state, segment).await?;
@@ -309,6 +317,20 @@ async fn password_user(state: &Shared, segment: &str, form: &HashMap<String, Str
             ))
         }
     }
+}
+
+/// The scopes of a user's token: `User.Read`, and for a Global Administrator signed in to
+/// Microsoft Graph with the Graph command line tools, what the admin's role allows
+/// ([`crate::entra::administration::ADMIN_SCOPES`]).
+fn delegated_scopes(user: &User, app: &Application, resource_app_id: &str) -> String {
+    let mut scopes = String::from("user_impersonation User.Read");
+    if user.global_admin != 0 && app.app_id == wire::ids::GRAPH_COMMAND_LINE_TOOLS_APP_ID && resource_app_id == wire::ids::GRAPH_APP_ID {
+        for s in crate::entra::administration::ADMIN_SCOPES {
+            scopes.push(' ');
+            scopes.push_str(s);
+        }
+    }
+    scopes
 }
 
 fn user_token_claims(state: &Shared, user: &User, app: &Application, resource: &str) -> Result<AccessClaims> {
@@ -328,7 +350,7 @@ fn user_token_claims(state: &Shared, user: &User, app: &Application, resource: &
         appid: Some(app.app_id.clone()),
         appidacr: Some("0".into()),
         roles: vec![],
-        scp: Some("user_impersonation User.Read".into()),
+        scp: Some(delegated_scopes(user, app, fp.app_id)),
         upn: Some(user.upn.clone()),
         idtyp: Some("user".into()),
         ver: "1.0".into(),
@@ -459,6 +481,7 @@ pub async fn consent_sign_in(State(state): State<Shared>, Path(id): Path<String>
             let page = sign_in_page(&format!("/consent/{id}/signin"), &app.display_name, Some("Your account or password is incorrect."));
             return Ok(Html(page).into_response());
         }
+        Credentials::Disabled => return Err(CloudError::Page("AADSTS50057: The user account is disabled.".into())),
         Credentials::OtherTenant(_) => {
             return Err(CloudError::Page(format!(
                 "AADSTS50020: User account '{login}' does not exist in tenant '{}'.",

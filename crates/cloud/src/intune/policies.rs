@@ -24,16 +24,28 @@ pub fn parse(body: &serde_json::Value) -> Result<(String, MacOsPolicySettings)> 
     Ok((name.to_string(), settings))
 }
 
-pub async fn create(store: &Store, tenant_id: &TenantId, name: &str, settings: &MacOsPolicySettings, now_ms: i64) -> Result<PolicyRow> {
+/// The settings as stored: Graph's shape with its `@odata.type`.
+fn stored(settings: &MacOsPolicySettings) -> Result<String> {
     let mut stored = serde_json::to_value(settings).map_err(CloudError::internal)?;
     stored["@odata.type"] = serde_json::json!(MACOS_POLICY_TYPE);
+    Ok(stored.to_string())
+}
+
+pub async fn create(store: &Store, tenant_id: &TenantId, name: &str, settings: &MacOsPolicySettings, now_ms: i64) -> Result<PolicyRow> {
     let row = PolicyRow {
         id: uuid::Uuid::new_v4().to_string(),
         tenant_id: tenant_id.into(),
         display_name: name.into(),
-        settings: stored.to_string(),
+        settings: stored(settings)?,
     };
     store.insert_policy(&row, now_ms).await?;
+    Ok(row)
+}
+
+/// Replaces a policy's name and (already validated) settings.
+pub async fn update(store: &Store, policy: &PolicyRow, name: &str, settings: &MacOsPolicySettings) -> Result<PolicyRow> {
+    let row = PolicyRow { display_name: name.into(), settings: stored(settings)?, ..policy.clone() };
+    store.update_policy(&row).await?;
     Ok(row)
 }
 

@@ -455,6 +455,7 @@ mod tests {
             registered_ms: 0,
             compliance_updated_ms: None,
             last_sign_in_ms: None,
+            account_enabled: 1,
         };
         let managed = stored_update_ms.map(|ms| ManagedDeviceRow {
             id: "object".into(),

@@ -32,6 +32,32 @@ impl Store {
         Ok(())
     }
 
+    /// Replaces a policy's name and settings; `false` when the tenant has no such policy.
+    pub async fn update_policy(&self, p: &PolicyRow) -> Result<bool> {
+        let r = sqlx::query("UPDATE compliance_policies SET display_name = $1, settings = $2 WHERE tenant_id = $3 AND id = $4")
+            .bind(&p.display_name)
+            .bind(&p.settings)
+            .bind(&p.tenant_id)
+            .bind(&p.id)
+            .execute(self.pool())
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Deletes a policy with its assignments. Devices keep their state until their next
+    /// report is evaluated without it.
+    pub async fn delete_policy(&self, tenant_id: &TenantId, id: &str) -> Result<bool> {
+        let mut txn = self.begin().await?;
+        sqlx::query("DELETE FROM policy_assignments WHERE policy_id = $1").bind(id).execute(&mut *txn).await?;
+        let r = sqlx::query("DELETE FROM compliance_policies WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant_id)
+            .bind(id)
+            .execute(&mut *txn)
+            .await?;
+        txn.commit().await?;
+        Ok(r.rows_affected() == 1)
+    }
+
     pub async fn assign_policy(&self, policy_id: &str, group_id: &str) -> Result<()> {
         sqlx::query("INSERT INTO policy_assignments (policy_id, group_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
             .bind(policy_id)

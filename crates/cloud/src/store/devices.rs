@@ -51,7 +51,7 @@ impl Store {
     }
 
     pub(super) const DEVICE_COLUMNS: &str = "id, tenant_id, device_id, display_name, owner_user_id, operating_system, os_version, \
-        public_key, certificate_thumbprint, is_compliant, is_managed, mdm_app_id, registered_ms, compliance_updated_ms, last_sign_in_ms";
+        public_key, certificate_thumbprint, is_compliant, is_managed, mdm_app_id, registered_ms, compliance_updated_ms, last_sign_in_ms, account_enabled";
 
     pub async fn device(&self, tenant_id: &TenantId, device_id: &DeviceId) -> Result<Option<DeviceRow>> {
         let sql = format!("SELECT {} FROM devices WHERE tenant_id = $1 AND device_id = $2", Self::DEVICE_COLUMNS);
@@ -80,6 +80,35 @@ impl Store {
             .bind(limit)
             .fetch_all(self.pool())
             .await?)
+    }
+
+    /// Sets a device's `accountEnabled`; `false` when the tenant has no such device.
+    pub async fn set_device_enabled(&self, tenant_id: &TenantId, id: &str, enabled: bool) -> Result<bool> {
+        let r = sqlx::query("UPDATE devices SET account_enabled = $1 WHERE tenant_id = $2 AND id = $3")
+            .bind(i64::from(enabled))
+            .bind(tenant_id)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Deletes an Entra device and the Intune record of it; the partner's next report of it
+    /// is refused as for any unknown device, until the Mac registers again.
+    pub async fn delete_device(&self, tenant_id: &TenantId, device_id: &DeviceId) -> Result<()> {
+        let mut txn = self.begin().await?;
+        sqlx::query("DELETE FROM managed_devices WHERE tenant_id = $1 AND device_id = $2")
+            .bind(tenant_id)
+            .bind(device_id)
+            .execute(&mut *txn)
+            .await?;
+        sqlx::query("DELETE FROM devices WHERE tenant_id = $1 AND device_id = $2")
+            .bind(tenant_id)
+            .bind(device_id)
+            .execute(&mut *txn)
+            .await?;
+        txn.commit().await?;
+        Ok(())
     }
 }
 

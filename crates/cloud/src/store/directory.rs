@@ -45,8 +45,8 @@ impl Store {
 
     pub async fn insert_user(&self, u: &User, now: i64) -> Result<()> {
         sqlx::query(
-            "INSERT INTO users (id, tenant_id, upn, display_name, password_hash, global_admin, created_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO users (id, tenant_id, upn, display_name, password_hash, global_admin, account_enabled, created_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(&u.id)
         .bind(&u.tenant_id)
@@ -54,10 +54,16 @@ impl Store {
         .bind(&u.display_name)
         .bind(&u.password_hash)
         .bind(u.global_admin)
+        .bind(u.account_enabled)
         .bind(now)
         .execute(self.pool())
         .await?;
-        // A new user holds the tenant's licences.
+        Ok(())
+    }
+
+    /// Gives a user every licence the tenant subscribes to (what a tenant's administrator
+    /// does for its first users; Graph's `assignLicense` does it one SKU at a time).
+    pub async fn assign_tenant_licences(&self, u: &User) -> Result<()> {
         for (sku, flag) in
             [(crate::entra::directory::SKU_INTUNE, "intune_licence"), (crate::entra::directory::SKU_ENTRA_P1, "entra_p1_licence")]
         {
@@ -97,24 +103,28 @@ impl Store {
     }
 
     pub async fn user_by_upn(&self, upn: &str) -> Result<Option<User>> {
-        Ok(sqlx::query_as::<_, User>("SELECT id, tenant_id, upn, display_name, password_hash, global_admin FROM users WHERE upn = $1")
-            .bind(upn.to_ascii_lowercase())
-            .fetch_optional(self.pool())
-            .await?)
+        Ok(sqlx::query_as::<_, User>(
+            "SELECT id, tenant_id, upn, display_name, password_hash, global_admin, account_enabled FROM users WHERE upn = $1",
+        )
+        .bind(upn.to_ascii_lowercase())
+        .fetch_optional(self.pool())
+        .await?)
     }
 
     pub async fn user(&self, id: &str) -> Result<Option<User>> {
-        Ok(sqlx::query_as::<_, User>("SELECT id, tenant_id, upn, display_name, password_hash, global_admin FROM users WHERE id = $1")
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?)
+        Ok(sqlx::query_as::<_, User>(
+            "SELECT id, tenant_id, upn, display_name, password_hash, global_admin, account_enabled FROM users WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?)
     }
 
     /// A page of a tenant's users by object ID, optionally one UPN only.
     pub async fn users(&self, tenant_id: &TenantId, upn: Option<&str>, after: &str, limit: i64) -> Result<Vec<User>> {
         let only = upn.unwrap_or("").to_ascii_lowercase();
         Ok(sqlx::query_as::<_, User>(
-            "SELECT id, tenant_id, upn, display_name, password_hash, global_admin FROM users \
+            "SELECT id, tenant_id, upn, display_name, password_hash, global_admin, account_enabled FROM users \
              WHERE tenant_id = $1 AND ($2 = '' OR upn = $3) AND id > $4 ORDER BY id LIMIT $5",
         )
         .bind(tenant_id)
@@ -139,7 +149,7 @@ impl Store {
     /// Members of a group, which must belong to `tenant_id`, as a page by user ID.
     pub async fn group_members(&self, tenant_id: &TenantId, group_id: &str, after: &str, limit: i64) -> Result<Vec<User>> {
         Ok(sqlx::query_as::<_, User>(
-            "SELECT u.id, u.tenant_id, u.upn, u.display_name, u.password_hash, u.global_admin FROM group_members m \
+            "SELECT u.id, u.tenant_id, u.upn, u.display_name, u.password_hash, u.global_admin, u.account_enabled FROM group_members m \
              JOIN users u ON u.id = m.user_id JOIN directory_groups g ON g.id = m.group_id \
              WHERE g.tenant_id = $1 AND m.group_id = $2 AND u.id > $3 ORDER BY u.id LIMIT $4",
         )
@@ -185,12 +195,101 @@ impl Store {
         Ok(())
     }
 
-    pub async fn add_group_member(&self, group_id: &str, user_id: &str) -> Result<()> {
-        sqlx::query("INSERT INTO group_members (group_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+    /// Adds a member; `false` when the user already was one.
+    pub async fn add_group_member(&self, group_id: &str, user_id: &str) -> Result<bool> {
+        let r = sqlx::query("INSERT INTO group_members (group_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
             .bind(group_id)
             .bind(user_id)
             .execute(self.pool())
             .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Removes a member; `false` when the user was not one.
+    pub async fn remove_group_member(&self, group_id: &str, user_id: &str) -> Result<bool> {
+        let r = sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2")
+            .bind(group_id)
+            .bind(user_id)
+            .execute(self.pool())
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    pub async fn rename_group(&self, tenant_id: &TenantId, id: &str, name: &str) -> Result<bool> {
+        let r = sqlx::query("UPDATE directory_groups SET display_name = $1 WHERE tenant_id = $2 AND id = $3")
+            .bind(name)
+            .bind(tenant_id)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Deletes a group with its memberships and the compliance-policy assignments that
+    /// target it. Conditional Access policies keep naming it, as in Entra.
+    pub async fn delete_group(&self, tenant_id: &TenantId, id: &str) -> Result<bool> {
+        let mut txn = self.begin().await?;
+        for sql in ["DELETE FROM group_members WHERE group_id = $1", "DELETE FROM policy_assignments WHERE group_id = $1"] {
+            sqlx::query(sql).bind(id).execute(&mut *txn).await?;
+        }
+        let r = sqlx::query("DELETE FROM directory_groups WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant_id)
+            .bind(id)
+            .execute(&mut *txn)
+            .await?;
+        txn.commit().await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    // ---- users: changes through Graph ---------------------------------------------------
+
+    /// Changes a user's name, password hash or `accountEnabled` (each `None`: unchanged).
+    pub async fn update_user(
+        &self,
+        id: &str,
+        display_name: Option<&str>,
+        password_hash: Option<&str>,
+        enabled: Option<bool>,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE users SET display_name = COALESCE($1, display_name), password_hash = COALESCE($2, password_hash), \
+             account_enabled = COALESCE($3, account_enabled) WHERE id = $4",
+        )
+        .bind(display_name)
+        .bind(password_hash)
+        .bind(enabled.map(i64::from))
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Deletes a user with their memberships, licences and console sessions. Their
+    /// devices and sign-in log stay, as Entra keeps them.
+    pub async fn delete_user(&self, id: &str) -> Result<()> {
+        let mut txn = self.begin().await?;
+        for table in ["group_members", "user_licences", "console_sessions", "users"] {
+            let column = if table == "users" { "id" } else { "user_id" };
+            sqlx::query(&format!("DELETE FROM {table} WHERE {column} = $1")).bind(id).execute(&mut *txn).await?;
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Adds and removes licence SKUs of a user in one transaction.
+    pub async fn change_licences(&self, user_id: &str, add: &[String], remove: &[String]) -> Result<()> {
+        let mut txn = self.begin().await?;
+        for sku in remove {
+            sqlx::query("DELETE FROM user_licences WHERE user_id = $1 AND sku_id = $2").bind(user_id).bind(sku).execute(&mut *txn).await?;
+        }
+        for sku in add {
+            sqlx::query("INSERT INTO user_licences (user_id, sku_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(user_id)
+                .bind(sku)
+                .execute(&mut *txn)
+                .await?;
+        }
+        txn.commit().await?;
         Ok(())
     }
 
@@ -263,6 +362,11 @@ impl Store {
     }
 
     /// `(digest, expires_ms)` of every secret of an application.
+    pub async fn delete_secrets(&self, app_id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM app_secrets WHERE app_id = $1").bind(app_id).execute(self.pool()).await?;
+        Ok(())
+    }
+
     pub async fn secrets(&self, app_id: &str) -> Result<Vec<(String, i64)>> {
         Ok(sqlx::query_as::<_, (String, i64)>("SELECT secret_digest, expires_ms FROM app_secrets WHERE app_id = $1")
             .bind(app_id)

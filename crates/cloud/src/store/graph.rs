@@ -31,7 +31,7 @@ struct Base {
 }
 
 const USERS: Base = Base {
-    select: "SELECT u.id, u.tenant_id, u.upn, u.display_name, u.password_hash, u.global_admin FROM users u",
+    select: "SELECT u.id, u.tenant_id, u.upn, u.display_name, u.password_hash, u.global_admin, u.account_enabled FROM users u",
     tenant: "u.tenant_id",
     always: "",
     key: "u.id",
@@ -39,7 +39,7 @@ const USERS: Base = Base {
 const DEVICES: Base = Base {
     select: "SELECT d.id, d.tenant_id, d.device_id, d.display_name, d.owner_user_id, d.operating_system, d.os_version, d.public_key, \
              d.certificate_thumbprint, d.is_compliant, d.is_managed, d.mdm_app_id, d.registered_ms, d.compliance_updated_ms, \
-             d.last_sign_in_ms FROM devices d",
+             d.last_sign_in_ms, d.account_enabled FROM devices d",
     tenant: "d.tenant_id",
     always: "",
     key: "d.id",

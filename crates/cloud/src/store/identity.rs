@@ -141,6 +141,29 @@ impl Store {
             .collect()
     }
 
+    /// Replaces a policy's name, state, conditions and grant; `false` when the tenant has
+    /// no such policy.
+    pub async fn update_ca_policy(&self, tenant_id: &TenantId, p: &Policy) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE ca_policies SET display_name = $1, state = $2, conditions = $3, grant_control = $4 WHERE tenant_id = $5 AND id = $6",
+        )
+        .bind(&p.display_name)
+        .bind(p.state.as_ref())
+        .bind(serde_json::to_string(&p.conditions).unwrap_or_default())
+        .bind(p.grant.as_ref())
+        .bind(tenant_id)
+        .bind(&p.id)
+        .execute(self.pool())
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    pub async fn delete_ca_policy(&self, tenant_id: &TenantId, id: &str) -> Result<bool> {
+        let r =
+            sqlx::query("DELETE FROM ca_policies WHERE tenant_id = $1 AND id = $2").bind(tenant_id).bind(id).execute(self.pool()).await?;
+        Ok(r.rows_affected() == 1)
+    }
+
     pub async fn set_ca_policy_state(&self, tenant_id: &TenantId, id: &str, state: PolicyState) -> Result<bool> {
         let r = sqlx::query("UPDATE ca_policies SET state = $1 WHERE tenant_id = $2 AND id = $3")
             .bind(state.as_ref())

@@ -66,6 +66,9 @@ pub struct DeviceRow {
     pub compliance_updated_ms: Option<i64>,
     /// The last interactive sign-in that presented the device.
     pub last_sign_in_ms: Option<i64>,
+    /// Graph `accountEnabled` (1 or 0): a disabled device cannot be used to sign in
+    /// (AADSTS135011).
+    pub account_enabled: i64,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]

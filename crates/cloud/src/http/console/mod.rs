@@ -151,7 +151,7 @@ async fn login(State(state): State<Shared>, body: Bytes) -> Result<Response> {
     let next = safe_next(f.get("next").cloned());
     let (username, password) = (f.get("username").cloned().unwrap_or_default(), f.get("password").cloned().unwrap_or_default());
     let user = match state.store.user_by_upn(&username).await? {
-        Some(u) if platform::secrets::verify_password(&password, &u.password_hash) => u,
+        Some(u) if u.account_enabled != 0 && platform::secrets::verify_password(&password, &u.password_hash) => u,
         _ => {
             return Ok(Html(login_page(&next, Some("Your account or password is incorrect."))).into_response());
         }

@@ -28,7 +28,7 @@ pub(crate) fn missing(key: &str) -> CloudError {
 }
 
 /// A key as stored: GUIDs lower case.
-fn normal(key: &str) -> String {
+pub(super) fn normal(key: &str) -> String {
     match uuid::Uuid::parse_str(key) {
         Ok(g) => g.to_string(),
         Err(_) => key.to_string(),
@@ -68,9 +68,9 @@ pub(super) async fn get(ctx: &Ctx<'_>, route: Route) -> Result<Response> {
 
 // ---- users -------------------------------------------------------------------------
 
-fn user_json(u: &User, licences: &[String]) -> Value {
+pub(super) fn user_json(u: &User, licences: &[String]) -> Value {
     json!({"@odata.type": "#microsoft.graph.user", "id": u.id, "userPrincipalName": u.upn, "displayName": u.display_name,
-           "mail": u.upn, "accountEnabled": true, "userType": "Member",
+           "mail": u.upn, "accountEnabled": u.account_enabled != 0, "userType": "Member",
            "assignedLicenses": licences.iter().map(|s| json!({"skuId": s, "disabledPlans": []})).collect::<Vec<_>>()})
 }
 
@@ -115,17 +115,7 @@ async fn user(ctx: &Ctx<'_>, key: Key) -> Result<Response> {
 async fn groups(ctx: &Ctx<'_>, route: Route) -> Result<Response> {
     let tenant = ctx.caller(&GROUP_READ).await?;
     let q = ctx.options(&GROUPS)?;
-    let items: Vec<Value> = ctx
-        .state
-        .store
-        .groups(&tenant.id)
-        .await?
-        .into_iter()
-        .map(|(id, name)| {
-            json!({"@odata.type": "#microsoft.graph.group", "id": id, "displayName": name,
-                   "securityEnabled": true, "mailEnabled": false, "groupTypes": []})
-        })
-        .collect();
+    let items: Vec<Value> = ctx.state.store.groups(&tenant.id).await?.into_iter().map(|(id, name)| group_json(&id, &name)).collect();
     match route {
         Route::Group(key) => {
             let id = normal(key.text());
@@ -138,6 +128,12 @@ async fn groups(ctx: &Ctx<'_>, route: Route) -> Result<Response> {
         }
         _ => Ok(collection(ctx, "groups", &q, list_memory(&GROUPS, &q, items)?)),
     }
+}
+
+/// A security group as Graph shows it.
+pub(super) fn group_json(id: &str, name: &str) -> Value {
+    json!({"@odata.type": "#microsoft.graph.group", "id": id, "displayName": name,
+           "securityEnabled": true, "mailEnabled": false, "groupTypes": []})
 }
 
 async fn group_members(ctx: &Ctx<'_>, key: Key) -> Result<Response> {
@@ -361,7 +357,7 @@ fn device_json(d: &DeviceRow, valid_until_ms: Option<i64>) -> Value {
         "id": d.id, "deviceId": d.device_id, "displayName": d.display_name, "operatingSystem": d.operating_system,
         "operatingSystemVersion": d.os_version, "trustType": "Workplace", "profileType": "RegisteredDevice",
         "isCompliant": d.is_compliant.map(|c| c != 0), "isManaged": d.is_managed != 0, "mdmAppId": d.mdm_app_id,
-        "accountEnabled": true, "registrationDateTime": platform::clock::ms_to_rfc3339(d.registered_ms),
+        "accountEnabled": d.account_enabled != 0, "registrationDateTime": platform::clock::ms_to_rfc3339(d.registered_ms),
         "complianceExpirationDateTime": expires,
         "approximateLastSignInDateTime": d.last_sign_in_ms.map(platform::clock::ms_to_rfc3339),
     })
@@ -405,17 +401,7 @@ async fn device(ctx: &Ctx<'_>, key: Key) -> Result<Response> {
 async fn ca_policies(ctx: &Ctx<'_>, route: Route) -> Result<Response> {
     let tenant = ctx.caller(&["Policy.Read.All", "Policy.ReadWrite.ConditionalAccess"]).await?;
     let q = ctx.options(&CA_POLICIES)?;
-    let items: Vec<Value> = ctx.state.store.ca_policies(&tenant.id).await?.into_iter().map(|p| json!({
-        "@odata.type": "#microsoft.graph.conditionalAccessPolicy",
-        "id": p.id, "displayName": p.display_name, "state": p.state,
-        "conditions": {
-            "users": {"includeUsers": p.conditions.include_users, "excludeUsers": p.conditions.exclude_users,
-                      "includeGroups": p.conditions.include_groups, "excludeGroups": p.conditions.exclude_groups},
-            "applications": {"includeApplications": p.conditions.include_applications, "excludeApplications": p.conditions.exclude_applications},
-            "clientAppTypes": ["all"],
-        },
-        "grantControls": {"operator": "OR", "builtInControls": [p.grant]},
-    })).collect();
+    let items: Vec<Value> = ctx.state.store.ca_policies(&tenant.id).await?.iter().map(crate::entra::administration::policy_json).collect();
     let context = "identity/conditionalAccess/policies";
     match route {
         Route::ConditionalAccessPolicy(key) => {

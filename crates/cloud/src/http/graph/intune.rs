@@ -142,6 +142,56 @@ pub(super) async fn create_policy(ctx: &Ctx<'_>, body: &[u8]) -> Result<Response
     Ok((StatusCode::CREATED, axum::Json(item)).into_response())
 }
 
+/// `PATCH deviceCompliancePolicies/{id}` (204): the settings given replace the stored
+/// ones; `@odata.type` is required, as Intune requires it. The noncompliance actions change
+/// only through `scheduleActionsForRules`. Devices are evaluated against the new settings
+/// at their next report, as Intune does at the next check-in.
+pub(super) async fn update_policy(ctx: &Ctx<'_>, key: Key, body: &[u8]) -> Result<Response> {
+    let tenant = ctx.caller(&CONFIG_WRITE).await?;
+    let patch = json_body(body)?;
+    if patch.get("@odata.type").and_then(Value::as_str).is_none() {
+        return Err(CloudError::bad_request(format!(
+            "@odata.type is required to update a compliance policy ({}).",
+            policies::MACOS_POLICY_TYPE
+        )));
+    }
+    if patch.get("scheduledActionsForRule").is_some() {
+        return Err(CloudError::bad_request("scheduledActionsForRule is changed with the scheduleActionsForRules action, not PATCH."));
+    }
+    let stored = ctx.state.store.policy(&tenant.id, &key.text().to_ascii_lowercase()).await?.ok_or_else(|| missing(key.text()))?;
+    let merged = crate::entra::administration::merged(policy_json(&stored), &patch)?;
+    let (name, settings) = policies::parse(&merged)?;
+    policies::update(&ctx.state.store, &stored, &name, &settings).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `POST deviceCompliancePolicies/{id}/scheduleActionsForRules` (204) with
+/// `{"deviceComplianceScheduledActionForRules": [{"ruleName": …, "scheduledActionConfigurations": [{"actionType": "block", "gracePeriodHours": N}]}]}`:
+/// replaces the policy's noncompliance actions (its grace period is the `block` action's).
+pub(super) async fn schedule_actions(ctx: &Ctx<'_>, key: Key, body: &[u8]) -> Result<Response> {
+    let tenant = ctx.caller(&CONFIG_WRITE).await?;
+    let body = json_body(body)?;
+    let rules = body
+        .get("deviceComplianceScheduledActionForRules")
+        .cloned()
+        .ok_or_else(|| CloudError::bad_request("deviceComplianceScheduledActionForRules is required."))?;
+    let stored = ctx.state.store.policy(&tenant.id, &key.text().to_ascii_lowercase()).await?.ok_or_else(|| missing(key.text()))?;
+    let mut merged = policy_json(&stored);
+    merged["scheduledActionsForRule"] = rules;
+    let (name, settings) = policies::parse(&merged)?;
+    policies::update(&ctx.state.store, &stored, &name, &settings).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `DELETE deviceCompliancePolicies/{id}` (204), with its assignments.
+pub(super) async fn delete_policy(ctx: &Ctx<'_>, key: Key) -> Result<Response> {
+    let tenant = ctx.caller(&CONFIG_WRITE).await?;
+    if !ctx.state.store.delete_policy(&tenant.id, &key.text().to_ascii_lowercase()).await? {
+        return Err(missing(key.text()));
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
 /// `POST …/{id}/assign` with `{"assignments":[{"target":{"@odata.type":"#microsoft.graph.groupAssignmentTarget","groupId":"…"}}]}`.
 pub(super) async fn assign(ctx: &Ctx<'_>, key: Key, body: &[u8]) -> Result<Response> {
     let tenant = ctx.caller(&CONFIG_WRITE).await?;

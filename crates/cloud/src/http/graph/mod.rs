@@ -4,6 +4,7 @@
 //! `@odata.count` and `@odata.nextLink` paging, `/$count`, and `request-id`,
 //! `client-request-id` and `innerError` on every answer ([`request_ids`]).
 
+mod administration;
 mod directory;
 mod intune;
 mod partners;
@@ -47,11 +48,14 @@ pub(crate) struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// The caller's tenant, after checking the token and one of the permissions `any_of`.
+    /// The caller's tenant, after checking the token and one of the permissions `any_of`
+    /// (a `….ReadWrite.…` permission grants its `….Read.…`, as in Graph).
     pub async fn caller(&self, any_of: &[&str]) -> Result<Tenant> {
         let claims = authenticate(self.state, self.headers, &GRAPH_AUDIENCES)?;
         super::throttle(self.state, &claims, self.write)?;
-        if !claims.has_role(any_of) && !claims.has_scope(any_of) {
+        let writes: Vec<String> = any_of.iter().filter(|p| p.contains(".Read.")).map(|p| p.replace(".Read.", ".ReadWrite.")).collect();
+        let any_of: Vec<&str> = any_of.iter().copied().chain(writes.iter().map(String::as_str)).collect();
+        if !claims.has_role(&any_of) && !claims.has_scope(&any_of) {
             return Err(CloudError::forbidden("Insufficient privileges to complete the operation."));
         }
         self.state.store.tenant(&claims.tid).await?.ok_or_else(|| CloudError::unauthorized("Unknown tenant."))
@@ -226,7 +230,12 @@ async fn dispatch(
     let not_allowed = CloudError::method_not_allowed;
     match (&method, route) {
         (&Method::GET, route) => match route {
-            Route::PartnerTerminate(_) | Route::PolicyAssign(_) => Err(not_allowed()),
+            Route::PartnerTerminate(_)
+            | Route::PolicyAssign(_)
+            | Route::PolicyScheduleActions(_)
+            | Route::UserAssignLicense(_)
+            | Route::GroupMemberRefs(_)
+            | Route::GroupMemberRef(..) => Err(not_allowed()),
             Route::ManagedDevices
             | Route::ManagedDevicesCount
             | Route::ManagedDevice(_)
@@ -241,6 +250,23 @@ async fn dispatch(
             route => directory::get(&ctx, route).await,
         },
         (&Method::DELETE, Route::ManagedDevice(key)) => intune::delete_managed_device(&ctx, key).await,
+        (&Method::POST, Route::Users) => administration::create_user(&ctx, &body).await,
+        (&Method::PATCH, Route::User(key)) => administration::update_user(&ctx, key, &body).await,
+        (&Method::DELETE, Route::User(key)) => administration::delete_user(&ctx, key).await,
+        (&Method::POST, Route::UserAssignLicense(key)) => administration::assign_licence(&ctx, key, &body).await,
+        (&Method::POST, Route::Groups) => administration::create_group(&ctx, &body).await,
+        (&Method::PATCH, Route::Group(key)) => administration::update_group(&ctx, key, &body).await,
+        (&Method::DELETE, Route::Group(key)) => administration::delete_group(&ctx, key).await,
+        (&Method::POST, Route::GroupMemberRefs(key)) => administration::add_member(&ctx, key, &body).await,
+        (&Method::DELETE, Route::GroupMemberRef(key, member)) => administration::remove_member(&ctx, key, member).await,
+        (&Method::PATCH, Route::Device(key)) => administration::update_device(&ctx, key, &body).await,
+        (&Method::DELETE, Route::Device(key)) => administration::delete_device(&ctx, key).await,
+        (&Method::POST, Route::ConditionalAccessPolicies) => administration::create_ca_policy(&ctx, &body).await,
+        (&Method::PATCH, Route::ConditionalAccessPolicy(key)) => administration::update_ca_policy(&ctx, key, &body).await,
+        (&Method::DELETE, Route::ConditionalAccessPolicy(key)) => administration::delete_ca_policy(&ctx, key).await,
+        (&Method::PATCH, Route::Policy(key)) => intune::update_policy(&ctx, key, &body).await,
+        (&Method::DELETE, Route::Policy(key)) => intune::delete_policy(&ctx, key).await,
+        (&Method::POST, Route::PolicyScheduleActions(key)) => intune::schedule_actions(&ctx, key, &body).await,
         (&Method::POST, Route::Partners) => partners::create_partner(&ctx, &body).await,
         (&Method::PATCH, Route::Partner(key)) => partners::update_partner(&ctx, key, &body).await,
         (&Method::DELETE, Route::Partner(key)) => partners::delete_partner(&ctx, key).await,

@@ -34,6 +34,12 @@ pub enum Route {
     GroupsCount,
     Group(Key),
     GroupMembers(Key),
+    /// `groups/{id}/members/$ref`: adding a member.
+    GroupMemberRefs(Key),
+    /// `groups/{id}/members/{member}/$ref`: removing one.
+    GroupMemberRef(Key, Key),
+    /// `users/{id}/assignLicense`.
+    UserAssignLicense(Key),
     Applications,
     Application(Key),
     ServicePrincipals,
@@ -61,6 +67,8 @@ pub enum Route {
     Policy(Key),
     PolicyAssign(Key),
     PolicyAssignments(Key),
+    /// `deviceCompliancePolicies/{id}/scheduleActionsForRules`.
+    PolicyScheduleActions(Key),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -168,6 +176,9 @@ fn route(t: &[Token]) -> Option<Route> {
             .or_else(|| device_management(t, &is, &key)),
         3 if is(0, "groups") && is(2, "members") => key(1).map(GroupMembers),
         3 if is(0, "users") && is(2, "managedDevices") => key(1).map(UserManagedDevices),
+        3 if is(0, "users") && is(2, "assignLicense") => key(1).map(UserAssignLicense),
+        4 if is(0, "groups") && is(2, "members") && is(3, "$ref") => key(1).map(GroupMemberRefs),
+        5 if is(0, "groups") && is(2, "members") && is(4, "$ref") => Some(GroupMemberRef(key(1)?, key(3)?)),
         3 if is(0, "servicePrincipals") && is(2, "endpoints") => key(1).map(ServicePrincipalEndpoints),
         3 if is(0, "servicePrincipals") && is(2, "appRoleAssignments") => key(1).map(ServicePrincipalAppRoleAssignments),
         3 if is(0, "identity") && is(1, "conditionalAccess") && is(2, "policies") => Some(ConditionalAccessPolicies),
@@ -211,6 +222,7 @@ fn device_management(t: &[Token], is: &dyn Fn(usize, &str) -> bool, key: &dyn Fn
             3 => k(2).map(Policy),
             4 if is(3, "assign") => k(2).map(PolicyAssign),
             4 if is(3, "assignments") => k(2).map(PolicyAssignments),
+            4 if is(3, "scheduleActionsForRules") => k(2).map(PolicyScheduleActions),
             _ => None,
         };
     }
@@ -247,6 +259,13 @@ mod tests {
         assert_eq!(r("v1.0/users('ada@contoso.example')/managedDevices"), Route::UserManagedDevices(Key::Id("ada@contoso.example".into())));
         assert_eq!(r("v1.0/DEVICEMANAGEMENT/deviceManagementPartners/t/terminate"), Route::PartnerTerminate(Key::Id("t".into())));
         assert_eq!(r("v1.0/identity/conditionalAccess/policies"), Route::ConditionalAccessPolicies);
+        assert_eq!(r("v1.0/groups/g1/members/$ref"), Route::GroupMemberRefs(Key::Id("g1".into())));
+        assert_eq!(r("v1.0/groups/g1/members/u1/$ref"), Route::GroupMemberRef(Key::Id("g1".into()), Key::Id("u1".into())));
+        assert_eq!(r("v1.0/users/u1/assignLicense"), Route::UserAssignLicense(Key::Id("u1".into())));
+        assert_eq!(
+            r("v1.0/deviceManagement/deviceCompliancePolicies/p1/scheduleActionsForRules"),
+            Route::PolicyScheduleActions(Key::Id("p1".into()))
+        );
         assert!(parse("v2.0/users").unwrap_err().to_string().contains("Invalid version"));
         assert!(parse("v1.0/widgets").unwrap_err().to_string().contains("Resource not found for the segment 'widgets'"));
         assert!(parse("v1.0/users(colour='blue')").is_err());

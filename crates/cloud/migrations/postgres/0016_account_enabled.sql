@@ -1,0 +1,4 @@
+-- Graph's `accountEnabled` of users and devices: a disabled user cannot sign in
+-- (AADSTS50057) and a disabled device cannot be used to sign in (AADSTS135011).
+ALTER TABLE users ADD COLUMN account_enabled BIGINT NOT NULL DEFAULT 1;
+ALTER TABLE devices ADD COLUMN account_enabled BIGINT NOT NULL DEFAULT 1;
