@@ -8,13 +8,39 @@ use cloud::seed::SeededUser;
 use crate::browser::{Browser, Page};
 use crate::stack::Stack;
 
+/// Where a deployment's services answer and which CA its clients trust: what a person at
+/// a browser needs. A [`Stack`] is one ([`Stack::site`]); so is a deployment of separate
+/// `serve` processes (docs/deploy.md).
+#[derive(Debug, Clone)]
+pub struct Site {
+    pub cloud_url: String,
+    pub mdm_url: String,
+    pub ca_pem: String,
+}
+
+impl Site {
+    pub fn browser(&self) -> Browser {
+        Browser::new(&self.ca_pem)
+    }
+
+    pub fn instance_url(&self, slug: &str) -> String {
+        format!("{}/i/{slug}", self.mdm_url.trim_end_matches('/'))
+    }
+}
+
+/// A user name and password.
+pub type Login<'a> = (&'a str, &'a str);
+
 /// The mdm console of one instance, signed in.
 pub async fn mdm_sign_in(stack: &Stack, slug: &str) -> anyhow::Result<Browser> {
-    let b = stack.browser();
     let i = stack.instance(slug);
-    let page = b
-        .post_form(&format!("{}/login", stack.instance_url(slug)), &[("username", &i.admin_username), ("password", &i.admin_password)])
-        .await?;
+    mdm_sign_in_at(&stack.site(), slug, (&i.admin_username, &i.admin_password)).await
+}
+
+/// As [`mdm_sign_in`], at `site` as `admin`.
+pub async fn mdm_sign_in_at(site: &Site, slug: &str, admin: Login<'_>) -> anyhow::Result<Browser> {
+    let b = site.browser();
+    let page = b.post_form(&format!("{}/login", site.instance_url(slug)), &[("username", admin.0), ("password", admin.1)]).await?;
     if page.body.contains("Invalid username or password") {
         bail!("mdm sign-in refused for {slug}");
     }
@@ -23,15 +49,19 @@ pub async fn mdm_sign_in(stack: &Stack, slug: &str) -> anyhow::Result<Browser> {
 
 /// Signs in on the cloud's consent pages and accepts, as often as the flow asks, until
 /// the browser leaves the cloud. Returns the page it lands on.
-pub async fn consent_as(stack: &Stack, b: &Browser, mut page: Page, upn: &str, password: &str) -> anyhow::Result<Page> {
-    let cloud = stack.cloud.url();
+pub async fn consent_as(stack: &Stack, b: &Browser, page: Page, upn: &str, password: &str) -> anyhow::Result<Page> {
+    consent_at(&stack.cloud.url(), b, page, (upn, password)).await
+}
+
+/// As [`consent_as`], for the cloud at `cloud`.
+pub async fn consent_at(cloud: &str, b: &Browser, mut page: Page, admin: Login<'_>) -> anyhow::Result<Page> {
     for _ in 0..6 {
-        if !page.url.starts_with(&cloud) {
+        if !page.url.starts_with(cloud) {
             return Ok(page);
         }
         let action = page.form_action().with_context(|| format!("no form on {}: {}", page.url, page.body))?;
         page = if action.ends_with("/signin") {
-            b.post_form(&action, &[("login", upn), ("passwd", password)]).await?
+            b.post_form(&action, &[("login", admin.0), ("passwd", admin.1)]).await?
         } else if action.ends_with("/decide") {
             b.post_form(&action, &[("decision", "accept")]).await?
         } else {
@@ -44,8 +74,12 @@ pub async fn consent_as(stack: &Stack, b: &Browser, mut page: Page, upn: &str, p
 /// Settings › Global Management › Conditional Access › Edit: the fields of S3 steps 1–4,
 /// then Connect (step 5). Returns the page the browser is on afterwards.
 pub async fn mdm_connect(stack: &Stack, b: &Browser, slug: &str, landing_page: &str, custom_url: &str) -> anyhow::Result<Page> {
+    mdm_connect_at(&stack.instance_url(slug), b, landing_page, custom_url).await
+}
+
+async fn mdm_connect_at(instance_url: &str, b: &Browser, landing_page: &str, custom_url: &str) -> anyhow::Result<Page> {
     b.post_form(
-        &format!("{}/settings/global-management/conditional-access", stack.instance_url(slug)),
+        &format!("{instance_url}/settings/global-management/conditional-access"),
         &[
             ("enabled", "true"),
             ("connection_type", "cloud_connector"),
@@ -81,11 +115,16 @@ pub async fn intune_set_app_id(stack: &Stack, app_id: &str) -> anyhow::Result<Pa
 
 /// As [`intune_set_app_id`], in the tenant of `admin`.
 pub async fn intune_set_app_id_as(stack: &Stack, admin: &SeededUser, app_id: &str) -> anyhow::Result<Page> {
-    let b = stack.browser();
-    let partner_page = format!("{}{}", stack.cloud.url(), cloud::http::PARTNER_PAGE);
+    intune_set_app_id_at(&stack.site(), (&admin.upn, &admin.password), app_id).await
+}
+
+/// As [`intune_set_app_id`], at `site` in the tenant of `admin`.
+pub async fn intune_set_app_id_at(site: &Site, admin: Login<'_>, app_id: &str) -> anyhow::Result<Page> {
+    let b = site.browser();
+    let partner_page = format!("{}{}", site.cloud_url, cloud::http::PARTNER_PAGE);
     b.post_form(
-        &format!("{}/console/login", stack.cloud.url()),
-        &[("username", &admin.upn), ("password", &admin.password), ("next", cloud::http::PARTNER_PAGE)],
+        &format!("{}/console/login", site.cloud_url),
+        &[("username", admin.0), ("password", admin.1), ("next", cloud::http::PARTNER_PAGE)],
     )
     .await?;
     let page = b.post_form(&partner_page, &[("app_id", app_id)]).await?;
@@ -103,12 +142,19 @@ pub async fn connect_instance(stack: &Stack, slug: &str) -> anyhow::Result<Page>
 
 /// As [`connect_instance`], to the tenant whose Global Administrator `admin` consents.
 pub async fn connect_instance_to(stack: &Stack, slug: &str, admin: &SeededUser) -> anyhow::Result<Page> {
-    let b = mdm_sign_in(stack, slug).await?;
-    let page = mdm_connect(stack, &b, slug, "registration", "").await?;
-    let page = consent_as(stack, &b, page, &admin.upn, &admin.password).await?;
+    let i = stack.instance(slug);
+    connect_instance_at(&stack.site(), slug, (&i.admin_username, &i.admin_password), (&admin.upn, &admin.password)).await
+}
+
+/// As [`connect_instance`], at `site`: the instance's administrator `mdm_admin` connects,
+/// the tenant's Global Administrator `tenant_admin` consents and sets the App ID.
+pub async fn connect_instance_at(site: &Site, slug: &str, mdm_admin: Login<'_>, tenant_admin: Login<'_>) -> anyhow::Result<Page> {
+    let b = mdm_sign_in_at(site, slug, mdm_admin).await?;
+    let page = mdm_connect_at(&site.instance_url(slug), &b, "registration", "").await?;
+    let page = consent_at(&site.cloud_url, &b, page, tenant_admin).await?;
     let app_id = page.element_text("application-id").with_context(|| format!("no Application ID page: {} {}", page.url, page.body))?;
-    intune_set_app_id_as(stack, admin, &app_id).await?;
-    let page = b.post_form(&format!("{}/settings/global-management/conditional-access/confirm", stack.instance_url(slug)), &[]).await?;
+    intune_set_app_id_at(site, tenant_admin, &app_id).await?;
+    let page = b.post_form(&format!("{}/settings/global-management/conditional-access/confirm", site.instance_url(slug)), &[]).await?;
     Ok(page)
 }
 

@@ -47,6 +47,8 @@ pub struct NewInstance {
     pub url: String,
     pub admin_username: String,
     pub admin_password: String,
+    /// The enrolment invitation a Mac presents to enrol at the instance.
+    pub enrolment_invitation: String,
 }
 
 async fn cloud_store(cfg: &ServeConfig) -> anyhow::Result<(cloud::store::Store, cloud::CloudConfig)> {
@@ -155,5 +157,6 @@ pub async fn instance(cfg: &ServeConfig, slug: &str, name: &str, version: &str) 
         slug: i.slug,
         admin_username: i.admin_username,
         admin_password: i.admin_password,
+        enrolment_invitation: i.invitation,
     })
 }

@@ -425,6 +425,11 @@ impl Stack {
         self.mdm.state.instance_url(slug)
     }
 
+    /// The stack's addresses and CA, for the administrators' procedures.
+    pub fn site(&self) -> crate::admin_steps::Site {
+        crate::admin_steps::Site { cloud_url: self.cloud.url(), mdm_url: self.mdm.url(), ca_pem: self.ca.ca_pem.clone() }
+    }
+
     pub fn browser(&self) -> Browser {
         Browser::new(&self.ca.ca_pem)
     }

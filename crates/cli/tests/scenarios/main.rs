@@ -10,6 +10,7 @@ mod bad_input_services;
 mod compliance_partner;
 mod connector_nodes;
 mod demo;
+mod deploy;
 mod device_compliance;
 mod fault_storm;
 mod graph_administration;
