@@ -331,7 +331,7 @@ pub async fn delivery(
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     let seconds = started.elapsed().as_secs_f64();
-    let metrics = &connector.metrics;
+    let counted = |name| connector.metrics.count(name);
     let result = DeliveryBench {
         database: if postgres.is_some() { "postgresql" } else { "sqlite" }.into(),
         throttle: if throttle { "default partner limits (200 writes / 20 s per app and tenant)" } else { "off" }.into(),
@@ -340,8 +340,8 @@ pub async fn delivery(
         seconds,
         devices_per_second: devices as f64 / seconds,
         intake_seconds,
-        messages: metrics.messages_created_total.load(Ordering::Relaxed),
-        retries: metrics.upload_retries_total.load(Ordering::Relaxed),
+        messages: counted("cloudconnector_messages_created_total"),
+        retries: counted("cloudconnector_upload_retries_total"),
         accepted,
         rejected,
     };

@@ -7,6 +7,7 @@ pub mod error;
 pub mod faults;
 pub mod http;
 pub mod intune;
+pub mod metrics;
 pub mod odata;
 pub mod seed;
 pub mod store;
@@ -83,9 +84,17 @@ pub struct AppState {
     pub throttle: throttle::Throttle,
     /// Injected faults; only reachable when the clock is a test clock.
     pub faults: faults::Faults,
+    /// Served at `/metrics`, labelled with this node (`host:port` of the listener).
+    pub metrics: metrics::Metrics,
 }
 
 pub type Shared = Arc<AppState>;
+
+impl platform::metrics::HasMetrics for AppState {
+    fn registry(&self) -> &platform::metrics::Registry {
+        &self.metrics.registry
+    }
+}
 
 impl platform::openapi::HasDb for AppState {
     fn db(&self) -> &platform::Db {
@@ -130,8 +139,18 @@ pub async fn start(config: CloudConfig, listener: TcpListener, ca: &LocalCa, clo
     let base_url =
         platform::net::public_base("public_url", config.public_url.as_deref(), listener.local_addr()?).map_err(StartError::Config)?;
     let throttle = throttle::Throttle::new(config.throttle.clone());
-    let state =
-        Arc::new(AppState { store, keys, clock, base_url, config, uploads_waiting: Notify::new(), throttle, faults: Default::default() });
+    let metrics = metrics::Metrics::new(&platform::net::node_name(listener.local_addr()?));
+    let state = Arc::new(AppState {
+        store,
+        keys,
+        clock,
+        base_url,
+        config,
+        uploads_waiting: Notify::new(),
+        throttle,
+        faults: Default::default(),
+        metrics,
+    });
     let worker = tokio::spawn(upload_worker(state.clone()));
     let statistics = tokio::spawn(refresh_statistics(state.clone()));
     let served = platform::http::serve_tls(http::router(state.clone()), listener, ca).await?;

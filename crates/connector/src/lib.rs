@@ -203,6 +203,7 @@ pub async fn start(config: ConnectorConfig, listener: TcpListener, ca: &LocalCa,
     let cloud = CloudClient::new(&ca.ca_pem, clock.clone(), &profiles, Duration::from_millis(config.cloud_timeout_ms.max(1)));
     let config_max = config.max_concurrency_per_tenant;
     let state = Arc::new(AppState {
+        metrics: metrics::Metrics::new(&node),
         node,
         _node_lock: node_lock,
         store,
@@ -212,7 +213,6 @@ pub async fn start(config: ConnectorConfig, listener: TcpListener, ca: &LocalCa,
         base_url,
         config,
         work: Notify::new(),
-        metrics: Default::default(),
         concurrency: concurrency::Aimd::new(4, config_max),
         pauses_shared: Default::default(),
     });

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use crate::Shared;
 use crate::error::Result;
-use crate::metrics::Metrics;
 use crate::onboarding;
 
 pub async fn run(state: Shared) {
@@ -49,7 +48,7 @@ async fn step(state: &Shared) -> Result<()> {
 pub async fn reconcile(state: &Shared, link: &crate::store::LinkRow) -> Result<u64> {
     let Some(tenant) = &link.tenant_id else { return Ok(0) };
     let queued = state.store.reconcile(tenant, &link.instance_id, state.clock.now_ms()).await?;
-    Metrics::add(&state.metrics.reconciled_updates_total, queued);
+    state.metrics.reconciled_updates_total.increment(queued);
     tracing::info!(%tenant, instance = %link.instance_id, link = %link.id, queued, "reconcile: current state queued again");
     state.work.notify_one();
     Ok(queued)

@@ -11,7 +11,6 @@ use wire::partner::{DEPROVISIONED, MessageStatus, PROVISIONED, PartnerTenantRequ
 use crate::Shared;
 use crate::cloud_client::{CallError, CloudApp, token_roles};
 use crate::error::{ConnectorError, Result};
-use crate::metrics::Metrics;
 use crate::store::{InstanceRow, LinkRow};
 use wire::{LinkId, TenantId};
 
@@ -403,9 +402,9 @@ pub async fn health_check(state: &Shared, mut link: LinkRow) -> Result<LinkView>
     } else {
         fail(HEALTH_RETEST, format!("re-tested at {when}: the connection no longer works"), "Fix the failing check above, then Confirm.")
     });
-    Metrics::add(&state.metrics.health_checks_total, 1);
+    state.metrics.health_checks_total.increment(1);
     if !ok {
-        Metrics::add(&state.metrics.health_check_failures_total, 1);
+        state.metrics.health_check_failures_total.increment(1);
     }
     let before = link.status;
     link.status = if ok { LinkStatus::Active } else { LinkStatus::Failing };

@@ -14,7 +14,6 @@ use crate::Shared;
 use crate::cloud_client::CallError;
 use crate::concurrency::Signal;
 use crate::error::{ConnectorError, Result};
-use crate::metrics::Metrics;
 use crate::retry::{self, Verdict};
 use crate::store::{InstanceRow, MessageRow, MessageState, Next, tx};
 use wire::{DeviceId, InstanceId, MessageId, TenantId};
@@ -71,7 +70,7 @@ pub async fn intake(state: &Shared, instance: &InstanceRow, batch: InventoryBatc
         item.device_id = item.device_id.to_lowercase();
         if let Some(received) = clamped_to_receipt(&item.last_update_time, now) {
             item.last_update_time = received;
-            Metrics::add(&state.metrics.intake_future_dated_total, 1);
+            state.metrics.intake_future_dated_total.increment(1);
         }
         let json = serde_json::to_string(&item).map_err(ConnectorError::internal)?;
         tx::insert_intake(&mut txn, &instance.id, &tenant, &u.computer_id, u.sequence, &item.device_id, &json, now).await?;
@@ -81,8 +80,8 @@ pub async fn intake(state: &Shared, instance: &InstanceRow, batch: InventoryBatc
     }
     txn.commit().await?;
     state.work.notify_one();
-    Metrics::add(&state.metrics.intake_updates_total, accepted as u64);
-    Metrics::add(&state.metrics.intake_superseded_total, superseded as u64);
+    state.metrics.intake_updates_total.increment(accepted as u64);
+    state.metrics.intake_superseded_total.increment(superseded as u64);
     Ok(InventoryAccepted { accepted, superseded })
 }
 
@@ -194,7 +193,7 @@ async fn form_message(state: &Shared, tenant: &TenantId, cloud: &str, now: i64) 
     };
     tx::insert_message(&mut txn, &message, now).await?;
     txn.commit().await?;
-    Metrics::add(&state.metrics.messages_created_total, 1);
+    state.metrics.messages_created_total.increment(1);
     Ok(items.len())
 }
 
@@ -206,7 +205,7 @@ fn jitter() -> f64 {
 async fn retry_later(state: &Shared, m: &MessageRow, status: MessageState, error: &CallError, after_ms: Option<u64>) -> Result<()> {
     let attempts = m.attempts + 1;
     let delay = retry::backoff_ms(attempts as u32, jitter(), after_ms);
-    Metrics::add(&state.metrics.upload_retries_total, 1);
+    state.metrics.upload_retries_total.increment(1);
     tracing::info!(tenant = %m.tenant_id, message = %m.message_id, attempts, delay_ms = delay, error = %error, "delivery will be retried");
     let error = error.to_string();
     let next = Next { status, attempts, at_ms: state.clock.now_ms() + delay as i64, error: Some(&error) };
@@ -251,7 +250,7 @@ async fn upload_due(state: &Shared) -> Result<usize> {
         }
         let state = state.clone();
         m.body = state.store.message_body(&m.message_id).await?;
-        Metrics::add(&state.metrics.upload_requests_total, 1);
+        state.metrics.upload_requests_total.increment(1);
         calls.spawn(async move {
             let result = within_budget(&state, state.cloud.upload(&app, &m.tenant_id, &m.message_id, &m.body)).await;
             (m, result)
@@ -386,7 +385,7 @@ async fn conclude(state: &Shared, m: &MessageRow, results: &HashMap<DeviceId, It
         };
         if outcome.is_accepted() {
             accepted += 1;
-            state.metrics.delivery_seconds.observe((now - r.received_ms).max(0) as f64 / 1000.0);
+            state.metrics.delivery_seconds.record((now - r.received_ms).max(0) as f64 / 1000.0);
         } else if outcome.status == OutcomeStatus::Stale {
             stale += 1;
         } else {
@@ -397,10 +396,10 @@ async fn conclude(state: &Shared, m: &MessageRow, results: &HashMap<DeviceId, It
     }
     tx::finish_message(&mut txn, &m.message_id).await?;
     txn.commit().await?;
-    Metrics::add(&state.metrics.messages_completed_total, 1);
-    Metrics::add(&state.metrics.devices_accepted_total, accepted);
-    Metrics::add(&state.metrics.devices_stale_total, stale);
-    Metrics::add(&state.metrics.devices_rejected_total, rows.len() as u64 - accepted - stale);
+    state.metrics.messages_completed_total.increment(1);
+    state.metrics.devices_accepted_total.increment(accepted);
+    state.metrics.devices_stale_total.increment(stale);
+    state.metrics.devices_rejected_total.increment(rows.len() as u64 - accepted - stale);
     if let Some(reason) = failure {
         tracing::warn!(tenant = %m.tenant_id, message = %m.message_id, devices = rows.len(), reason, "message rejected");
     }

@@ -135,9 +135,11 @@ async fn send(state: &Shared, instance: &InstanceRow, credential: &str) -> Resul
                 tx::set_delivery(&mut txn, r.computer_id, r.device_id.as_deref(), r.sequence, "sent", None).await?;
             }
             txn.commit().await?;
+            state.metrics.updates_sent_total.increment(due.len() as u64);
             Ok(true)
         }
         Err(SendError::Retry(detail)) | Err(SendError::Refused(detail)) => {
+            state.metrics.send_failures_total.increment(1);
             let attempts = due.iter().map(|r| r.attempts).max().unwrap_or(0);
             let delay = (1000_i64 << attempts.min(6)).min(60_000);
             tracing::warn!(instance = %instance.slug, updates = due.len(), delay_ms = delay, %detail, "connector did not take the batch");

@@ -11,6 +11,7 @@ pub mod http;
 pub mod import;
 pub mod integration;
 pub mod manual;
+pub mod metrics;
 pub mod sealed;
 pub mod seed;
 pub mod store;
@@ -97,9 +98,17 @@ pub struct AppState {
     /// When each Device Compliance instance last recalculated group memberships.
     pub memberships_checked: Mutex<std::collections::HashMap<String, i64>>,
     change_log: Option<Mutex<std::fs::File>>,
+    /// Served at `/metrics`, labelled with this node.
+    pub metrics: metrics::Metrics,
 }
 
 pub type Shared = Arc<AppState>;
+
+impl platform::metrics::HasMetrics for AppState {
+    fn registry(&self) -> &platform::metrics::Registry {
+        &self.metrics.registry
+    }
+}
 
 impl platform::openapi::HasDb for AppState {
     fn db(&self) -> &platform::Db {
@@ -189,6 +198,7 @@ pub async fn start(config: MdmConfig, listener: TcpListener, ca: &LocalCa, clock
     let local = config.local_cloud_url.as_deref().map(wire::CloudProfile::local);
     let partner = partner::CloudClient::new(&ca.ca_pem, clock.clone(), &local.iter().collect::<Vec<_>>(), Duration::from_secs(30));
     let state = Arc::new(AppState {
+        metrics: metrics::Metrics::new(&node),
         _node_lock: node_lock,
         node,
         leases: Mutex::new(HashMap::new()),

@@ -10,6 +10,7 @@ pub mod db;
 pub mod fuzz;
 pub mod html;
 pub mod http;
+pub mod metrics;
 pub mod net;
 pub mod openapi;
 pub mod problem;

@@ -2,8 +2,6 @@
 //! at a time (leases), every update reaches Entra once, and what runs once per period for
 //! the whole cluster (heartbeats) is taken by one node. On SQLite a second node is refused.
 
-use std::sync::atomic::Ordering;
-
 use cloudconnector::admin_steps;
 use cloudconnector::stack::ConnectorService;
 
@@ -47,10 +45,10 @@ async fn two_connector_nodes_share_the_work_and_upload_each_message_once() {
 
     // Each message formed was uploaded by exactly one node, once.
     let sum = |f: fn(&connector::metrics::Metrics) -> u64| nodes.iter().map(|n| f(&n.metrics)).sum::<u64>();
-    let formed = sum(|m| m.messages_created_total.load(Ordering::Relaxed));
-    let uploads = sum(|m| m.upload_requests_total.load(Ordering::Relaxed));
+    let formed = sum(|m| m.count("cloudconnector_messages_created_total"));
+    let uploads = sum(|m| m.count("cloudconnector_upload_requests_total"));
     assert!(formed >= macs.len() as u64 / 2, "{formed} messages for {} Macs", macs.len());
-    let by_node: Vec<u64> = nodes.iter().map(|n| n.metrics.upload_requests_total.load(Ordering::Relaxed)).collect();
+    let by_node: Vec<u64> = nodes.iter().map(|n| n.metrics.count("cloudconnector_upload_requests_total")).collect();
     assert_eq!(uploads, formed, "uploads by node: {by_node:?}");
     let dead =
         t.http.get(format!("{}/api/v1/operator/dead-letters", t.connector.url())).bearer_auth(&t.operator_token).send().await.unwrap();

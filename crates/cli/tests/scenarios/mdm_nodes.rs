@@ -2,8 +2,6 @@
 //! sends an instance's outbox to the connector, and no update reaches it twice. On SQLite
 //! a second node is refused.
 
-use std::sync::atomic::Ordering;
-
 use cloudconnector::admin_steps;
 use cloudconnector::stack::ConnectorService;
 
@@ -41,7 +39,7 @@ async fn two_mdm_nodes_send_each_update_once() {
     let ConnectorService::InProcess(connector) = &t.connector else { panic!("in-process connector") };
     let metrics = &connector.state.metrics;
     let (taken, superseded) =
-        (metrics.intake_updates_total.load(Ordering::Relaxed), metrics.intake_superseded_total.load(Ordering::Relaxed));
+        (metrics.count("cloudconnector_intake_updates_total"), metrics.count("cloudconnector_intake_superseded_total"));
     assert_eq!((taken, superseded), (macs.len() as u64, 0), "each Mac's update reached the connector once");
     second.shutdown().await;
     t.stop().await;

@@ -103,9 +103,22 @@ async fn s3_two_instances_connect_and_macs_reach_entra() {
     );
     assert!(status["last_upload_at"].is_string());
     let metrics = t.http.get(format!("{}/metrics", t.connector.url())).send().await.unwrap().text().await.unwrap();
-    for line in ["cloudconnector_devices_accepted_total 6", "cloudconnector_active_links 2", "cloudconnector_backlog_updates 0"] {
-        assert!(metrics.lines().any(|l| l == line), "{line} missing in\n{metrics}");
+    for (name, value) in
+        [("cloudconnector_devices_accepted_total", 6.0), ("cloudconnector_active_links", 2.0), ("cloudconnector_backlog_updates", 0.0)]
+    {
+        assert_eq!(platform::metrics::value(&metrics, name), Some(value), "{name} in\n{metrics}");
     }
+    let labelled = |l: &&str| l.starts_with(r#"cloudconnector_active_links{service="connector",node=""#) && l.ends_with("\"} 2");
+    assert!(metrics.lines().any(|l| labelled(&l)), "labelled by service and node: {metrics}");
+    // The cloud and the mdm count what they did through the same exporter.
+    let http = &t.http;
+    let scrape = |url: String| async move { http.get(format!("{url}/metrics")).send().await.unwrap().text().await.unwrap() };
+    let cloud = scrape(t.cloud.url()).await;
+    assert!(platform::metrics::value(&cloud, "cloudconnector_upload_messages_total").unwrap() >= 1.0, "{cloud}");
+    assert!(platform::metrics::value(&cloud, "cloudconnector_tokens_issued_total").unwrap() >= 1.0, "{cloud}");
+    let mdm = scrape(t.mdm.url()).await;
+    assert_eq!(platform::metrics::value(&mdm, "cloudconnector_updates_sent_total"), Some(6.0), "{mdm}");
+    assert!(mdm.contains(r#"cloudconnector_http_requests_total{service="mdm",node=""#), "{mdm}");
 
     // The tenant's enrollment URL routes a known device to its instance's landing page.
     let (slug, mac) = &macs[1];

@@ -130,6 +130,7 @@ pub async fn sign_in(State(state): State<Shared>, Path(id): Path<String>, header
     state.store.delete_authorize_request(&id).await?;
     let proof = headers.get(DEVICE_CREDENTIAL_HEADER).and_then(|v| v.to_str().ok());
     let decision = sign_in::decide(&state.store, &user, &app, proof, now).await?;
+    state.metrics.decided(decision.outcome);
     if decision.outcome != Outcome::Granted {
         return Ok(Html(page(
             "You can't get there from here",

@@ -363,6 +363,7 @@ fn respond(state: &Shared, claims: AccessClaims, resource: &str, v1: bool) -> Re
     let lifetime = claims.exp - claims.iat;
     let (nbf, exp) = (claims.nbf, claims.exp);
     let access_token = state.keys.sign(&claims)?;
+    state.metrics.tokens_total.increment(1);
     let body = if v1 {
         json!({
             "token_type": "Bearer", "expires_in": lifetime.to_string(), "ext_expires_in": lifetime.to_string(),

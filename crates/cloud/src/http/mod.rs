@@ -67,15 +67,18 @@ pub fn router(state: Shared) -> Router {
         .merge(console::router())
         .route("/openapi.json", get(platform::openapi::document::<openapi::ApiDoc>))
         .route("/health/live", get(platform::openapi::live))
-        .route("/health/ready", get(platform::openapi::ready::<Shared, crate::AppState>));
+        .route("/health/ready", get(platform::openapi::ready::<Shared, crate::AppState>))
+        .route("/metrics", get(platform::metrics::serve::<Shared, crate::AppState>));
     if state.clock.is_adjustable() {
         router = router.route("/_test/clock/advance", post(advance_clock)).route("/_test/faults", post(plan_faults).get(fault_arrivals));
     }
     const BODY_LIMIT: usize = crate::intune::uploads::MAX_BODY_BYTES + 1024;
+    let http_metrics = state.metrics.http.clone();
     router
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(BODY_LIMIT, platform::http::buffer_body::<CloudError>))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(http_metrics, platform::metrics::track))
         .with_state(state)
 }
 

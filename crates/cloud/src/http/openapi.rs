@@ -24,14 +24,15 @@ use super::{aad_graph, discovery, login, partner_api};
     paths(
         discovery::openid_configuration_v2, discovery::openid_configuration_v1, discovery::jwks_v2, discovery::jwks_v1,
         login::token_v2, login::token_v1, aad_graph::service_endpoints, partner_api::tenant_data_sync, partner_api::upload,
-        partner_api::upload_status, partner_api::create_partner_policy, partner_api::list_partner_policies, partner_api::assign_partner_policy, platform::openapi::live, platform::openapi::ready, platform::openapi::document
+        partner_api::upload_status, partner_api::create_partner_policy, partner_api::list_partner_policies, partner_api::assign_partner_policy, platform::openapi::live, platform::openapi::ready, platform::openapi::document,
+        platform::metrics::serve
     ),
     components(schemas(PoliciesSet, TokenAnswer)),
     modifiers(&Schemes),
     tags(
         (name = "identity", description = "The identity platform: discovery, signing keys, tokens."),
         (name = "partner", description = "Partner discovery and the Intune partner services."),
-        (name = "health", description = "Liveness, readiness and this document.")
+        (name = "health", description = "Liveness, readiness, metrics and this document.")
     )
 )]
 pub struct ApiDoc;

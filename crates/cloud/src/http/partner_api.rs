@@ -211,6 +211,7 @@ pub async fn upload(
         return Err(CloudError::not_found(format!("Entity set '{name}' does not exist on this service.")));
     }
     let accepted = uploads::accept(&state.store, &tenant.id, &claims, message_id, &body, state.clock.now_ms()).await?;
+    state.metrics.uploads_total.increment(1);
     state.uploads_waiting.notify_one();
     Ok(Json(serde_json::to_value(accepted).map_err(CloudError::internal)?))
 }

@@ -44,6 +44,7 @@ pub fn router(state: Shared) -> Router {
         .layer(axum::middleware::from_fn_with_state(BODY_LIMIT, platform::http::buffer_body::<ConnectorError>))
         .layer(axum::middleware::from_fn(in_request_span))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(state.metrics.http.clone(), platform::metrics::track))
         .with_state(state)
 }
 

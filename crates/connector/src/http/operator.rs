@@ -15,7 +15,6 @@ use wire::errors::Problem;
 
 use super::callers::{CallingInstance, Operator};
 use crate::error::{ConnectorError, Result};
-use crate::metrics::Metrics;
 use crate::store::LinkRow;
 use crate::{Shared, maintenance, onboarding};
 use wire::{DeviceId, InstanceId, LinkId};
@@ -166,7 +165,7 @@ fn replay_request(body: &[u8]) -> Result<Replay> {
 
 async fn replay(state: &Shared, instance_id: Option<&InstanceId>, req: Replay) -> Result<Json<Replayed>> {
     let (replayed, superseded) = state.store.replay_dead_letters(instance_id, req.ids.as_deref(), state.clock.now_ms()).await?;
-    Metrics::add(&state.metrics.replayed_updates_total, replayed);
+    state.metrics.replayed_updates_total.increment(replayed);
     tracing::info!(instance = instance_id.map_or("all", |i| i.as_str()), replayed, superseded, "dead letters replayed");
     state.work.notify_one();
     Ok(Json(Replayed { replayed, superseded }))

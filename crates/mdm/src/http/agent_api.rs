@@ -38,6 +38,7 @@ pub async fn inventory(
 ) -> Result<Json<InventoryApplied>> {
     let report: serde_json::Value = json_body(&body)?;
     let applied = agent::submit_inventory(&state, &instance, &computer, report).await?;
+    state.metrics.inventory_reports_total.increment(1);
     Ok(Json(InventoryApplied { computer_id: computer.id, sequence: applied.sequence, warnings: applied.warnings }))
 }
 
@@ -57,6 +58,7 @@ pub async fn partial_inventory(
 ) -> Result<Json<InventoryApplied>> {
     let patch: serde_json::Value = json_body(&body)?;
     let applied = agent::submit_partial(&state, &instance, &computer, patch).await?;
+    state.metrics.inventory_reports_total.increment(1);
     Ok(Json(InventoryApplied { computer_id: computer.id, sequence: applied.sequence, warnings: applied.warnings }))
 }
 

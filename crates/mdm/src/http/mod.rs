@@ -23,11 +23,13 @@ pub const IMPORT_BODY_LIMIT: usize = 16 * 1024 * 1024;
 
 pub fn router(state: Shared) -> Router {
     let ca = "/i/{slug}/settings/global-management/conditional-access";
+    let http_metrics = state.metrics.http.clone();
     Router::new()
         .route("/", get(console::server_home))
         .route("/openapi.json", get(platform::openapi::document::<openapi::ApiDoc>))
         .route("/health/live", get(platform::openapi::live))
         .route("/health/ready", get(platform::openapi::ready::<Shared, crate::AppState>))
+        .route("/metrics", get(platform::metrics::serve::<Shared, crate::AppState>))
         .route("/i/{slug}/api/agent/v1/enrollments", post(agent_api::enroll))
         .route("/i/{slug}/api/agent/v1/inventory", put(agent_api::inventory).patch(agent_api::partial_inventory))
         .route("/i/{slug}/api/agent/v1/aad-registrations", post(agent_api::aad_registration))
@@ -58,6 +60,7 @@ pub fn router(state: Shared) -> Router {
         // The import's limit is the largest; other routes keep their own below it.
         .layer(axum::middleware::from_fn_with_state(IMPORT_BODY_LIMIT, platform::http::buffer_body::<MdmError>))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(http_metrics, platform::metrics::track))
         .with_state(state)
 }
 

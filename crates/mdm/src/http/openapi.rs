@@ -19,14 +19,15 @@ use super::{agent_api, answers, read_api};
     paths(
         agent_api::enroll, agent_api::inventory, agent_api::partial_inventory, agent_api::aad_registration, agent_api::checkin,
         agent_api::ca_view, read_api::conditional_access, read_api::summary, read_api::computer_ca, read_api::change_log,
-        read_api::oauth_token, read_api::computers_inventory, read_api::inventory_history, read_api::import_jamf, platform::openapi::live, platform::openapi::ready, platform::openapi::document
+        read_api::oauth_token, read_api::computers_inventory, read_api::inventory_history, read_api::import_jamf, platform::openapi::live, platform::openapi::ready, platform::openapi::document,
+        platform::metrics::serve
     ),
     components(schemas(answers::SectionName)),
     modifiers(&Schemes),
     tags(
         (name = "agent", description = "Calls of an enrolled Mac."),
         (name = "read", description = "The read API for tools."),
-        (name = "health", description = "Liveness, readiness and this document.")
+        (name = "health", description = "Liveness, readiness, metrics and this document.")
     )
 )]
 pub struct ApiDoc;
