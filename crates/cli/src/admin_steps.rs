@@ -13,16 +13,21 @@ use crate::stack::Stack;
 /// `serve` processes (docs/deploy.md).
 #[derive(Debug, Clone)]
 pub struct Site {
+    /// The cloud's public base URL.
     pub cloud_url: String,
+    /// The mdm's public base URL.
     pub mdm_url: String,
+    /// The CA (PEM) the services' certificates chain to.
     pub ca_pem: String,
 }
 
 impl Site {
+    /// A browser (with cookies) trusting the site's CA.
     pub fn browser(&self) -> Browser {
         Browser::new(&self.ca_pem)
     }
 
+    /// `<mdm>/i/<slug>`, where an instance's console and APIs are.
     pub fn instance_url(&self, slug: &str) -> String {
         format!("{}/i/{slug}", self.mdm_url.trim_end_matches('/'))
     }

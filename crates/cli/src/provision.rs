@@ -17,9 +17,13 @@ use crate::config::ServeConfig;
 #[derive(Debug, Serialize)]
 pub struct NewTenant {
     pub tenant_id: String,
+    /// The tenant's domain, lower case.
     pub domain: String,
+    /// `admin@<domain>`, the Global Administrator.
     pub admin_upn: String,
+    /// Generated; shown once.
     pub admin_password: String,
+    /// Whether the tenant subscribes to Intune and Entra ID P1.
     pub licensed: bool,
 }
 
@@ -83,7 +87,7 @@ pub async fn connector_apps(cfg: &ServeConfig, owner: &str, redirect_uri: &str, 
     std::fs::write(&certificate_file, &apps.connector_certificate_pem)?;
     write_private(&key_file, &apps.connector_key_pem)?;
     let cloud_url = config.public_url.clone().context("the cloud's public_url is needed to write the connector's section")?;
-    let section = connector_section(&cloud_url, &apps);
+    let section = connector_section(&cloud_url, &apps)?;
     let connector_config_file = out.join("connector-clouds.toml");
     write_private(&connector_config_file, &section)?;
     Ok(NewApps {
@@ -99,10 +103,9 @@ pub async fn connector_apps(cfg: &ServeConfig, owner: &str, redirect_uri: &str, 
 
 /// The `[[connector.clouds]]` section for a connector of this cloud (`profile` as
 /// `CloudProfile::local` names it).
-fn connector_section(cloud_url: &str, apps: &cloud::seed::ProviderApps) -> String {
-    let profile = wire::CloudProfile::local(cloud_url.trim_end_matches('/'));
-    let mut table = toml::map::Map::new();
+fn connector_section(cloud_url: &str, apps: &cloud::seed::ProviderApps) -> anyhow::Result<String> {
     let base = cloud_url.trim_end_matches('/');
+    let mut table = toml::map::Map::new();
     for (k, v) in [
         ("client_id", apps.connector_app_id.clone()),
         ("client_secret", apps.connector_secret.clone()),
@@ -113,15 +116,15 @@ fn connector_section(cloud_url: &str, apps: &cloud::seed::ProviderApps) -> Strin
     ] {
         table.insert(k.into(), toml::Value::String(v));
     }
-    table.insert("profile".into(), toml::Value::try_from(&profile).unwrap_or(toml::Value::Table(Default::default())));
-    let mut doc = toml::map::Map::new();
-    doc.insert("clouds".into(), toml::Value::Array(vec![toml::Value::Table(table)]));
+    table.insert("profile".into(), toml::Value::try_from(wire::CloudProfile::local(base))?);
+    let mut connector = toml::map::Map::new();
+    connector.insert("clouds".into(), toml::Value::Array(vec![toml::Value::Table(table)]));
     let mut root = toml::map::Map::new();
-    root.insert("connector".into(), toml::Value::Table(doc));
-    format!(
-        "# The Cloud Connector apps registered in {cloud_url}; merge into the connector's configuration.\n{}",
-        toml::to_string(&toml::Value::Table(root)).unwrap_or_default()
-    )
+    root.insert("connector".into(), toml::Value::Table(connector));
+    Ok(format!(
+        "# The Cloud Connector apps registered in {base}; merge into the connector's configuration.\n{}",
+        toml::to_string(&toml::Value::Table(root))?
+    ))
 }
 
 /// Writes a secret file readable by its owner only.

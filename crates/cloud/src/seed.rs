@@ -278,7 +278,7 @@ pub async fn customer(store: &Store, spec: CustomerSpec<'_>, now: i64) -> Result
     let t = tenant(store, spec.domain, spec.name, spec.licensed, now).await?;
     let admin = seed_user(store, &t.id, &format!("admin@{}", t.domain), "Global Administrator", true, now).await?;
     let group_id = uuid::Uuid::new_v4().to_string();
-    store.insert_group(&group_id, &t.id, "Mac users").await?;
+    store.insert_group(&group_id, &t.id, "Mac users", "macusers").await?;
     let mut users = Vec::with_capacity(spec.users);
     for i in 1..=spec.users {
         let u = seed_user(store, &t.id, &format!("user{i}@{}", t.domain), &format!("User {i}"), false, now).await?;
@@ -362,6 +362,7 @@ async fn seed_user(store: &Store, tenant_id: &TenantId, upn: &str, display_name:
         password_hash,
         global_admin: global_admin as i64,
         account_enabled: 1,
+        mail_nickname: upn.split('@').next().map(str::to_string),
     };
     store.insert_user(&row, now).await?;
     store.assign_tenant_licences(&row).await?;

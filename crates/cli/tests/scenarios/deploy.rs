@@ -67,9 +67,11 @@ impl Drop for Processes {
     }
 }
 
-/// Shell steps the test performs its own way (the databases, waiting for readiness, the
-/// Graph calls below) rather than by running the line.
-const DONE_OTHERWISE: [&str; 6] = ["psql", "mkdir", "curl", "G=", "TOKEN=", "graph()"];
+/// Shell steps the test performs its own way rather than by running the line: the
+/// databases (`psql`: fresh ones per run), the directory (`mkdir … && cd`: the test's
+/// own), and the Graph session of section 6 (`G=`, `TOKEN=`, `graph()`: [`graph_token`]
+/// and the `graph=` blocks).
+const DONE_OTHERWISE: [&str; 5] = ["psql", "mkdir", "G=", "TOKEN=", "graph()"];
 
 struct Operator {
     dir: PathBuf,
@@ -87,6 +89,13 @@ impl Operator {
         let first = line.split_whitespace().next().unwrap_or_default();
         if DONE_OTHERWISE.iter().any(|p| first.starts_with(p)) {
             return;
+        }
+        // `NAME=$(cloudconnector … | jq -r .field)`: the command's output is kept.
+        if let Some(inner) = line.split_once("=$(").and_then(|(_, rest)| rest.split_once(" | jq")).map(|(cmd, _)| cmd.to_string()) {
+            return Box::pin(self.run(&inner)).await;
+        }
+        if first == "curl" {
+            return self.health_check(&line).await;
         }
         let background = line.trim_end().ends_with('&');
         let words = shlex::split(line.trim_end().trim_end_matches('&')).unwrap_or_else(|| panic!("not a command line: {line}"));
@@ -152,6 +161,17 @@ impl Operator {
         .await;
     }
 
+    /// `curl --cacert tls/ca.pem <url>/health/ready`: the service answers through HAProxy
+    /// with a certificate the local CA vouches for.
+    async fn health_check(&self, line: &str) {
+        let words = shlex::split(line).unwrap();
+        let url = words.iter().find(|w| w.starts_with("https://")).unwrap_or_else(|| panic!("no URL in {line}"));
+        assert!(url.ends_with("/health/ready"), "a curl step of the guide this test does not follow: {line}");
+        let ca = std::fs::read_to_string(self.dir.join("tls/ca.pem")).unwrap();
+        let resp = platform::http::client(&ca).get(url).send().await.unwrap_or_else(|e| panic!("{line}: {e}"));
+        assert_eq!(resp.status(), 200, "{line}");
+    }
+
     fn printed(&self, key: &str, value: &str) -> &Value {
         self.printed.iter().find(|p| p[key] == value).unwrap_or_else(|| panic!("no command printed {key} = {value}"))
     }
@@ -184,9 +204,13 @@ async fn the_deployment_guide_runs_as_written() {
     std::fs::create_dir_all(&dir).unwrap();
     let (mut subs, created) = databases(&dir).await;
     subs.push(("/var/lib/cloudconnector".into(), dir.display().to_string()));
+    // Each port only where the page writes it as a port, so that no generated name or
+    // port is rewritten again.
     let ports: Vec<u16> = (0..6).map(|_| free_port()).collect();
     for (n, page_port) in ["8443", "8444", "8445", "9443", "9444", "9445"].into_iter().enumerate() {
-        subs.push((page_port.into(), ports[n].to_string()));
+        for form in ["localhost:", "127.0.0.1:", "port = "] {
+            subs.push((format!("{form}{page_port}"), format!("{form}{}", ports[n])));
+        }
     }
     let mut op = Operator { dir: dir.clone(), subs: Substitutions(subs), processes: Processes::default(), printed: Vec::new() };
 
@@ -212,27 +236,7 @@ async fn the_deployment_guide_runs_as_written() {
 
     // Section 6: the Global Administrator's Graph requests, in order.
     let token = graph_token(&http, &cloud, admin).await;
-    let mut ids: HashMap<&str, String> = HashMap::new();
-    for b in blocks.iter().filter(|b| matches!(&b.attribute, Some((k, _)) if k == "graph")) {
-        let (method, path) = b.attribute.as_ref().unwrap().1.split_once(' ').unwrap();
-        let fill = |s: &str| ids.iter().fold(s.to_string(), |s, (k, v)| s.replace(&format!("{{{k}}}"), v));
-        let body: Value = serde_json::from_str(&fill(&b.text)).unwrap();
-        let resp = http
-            .request(method.parse().unwrap(), format!("{cloud}/graph/v1.0/{}", fill(path)))
-            .bearer_auth(&token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = resp.status().as_u16();
-        let answer: Value = resp.json().await.unwrap_or(Value::Null);
-        assert!((200..300).contains(&status), "{method} {path}: {status} {answer}");
-        for (created_at, name) in [("users", "user"), ("groups", "group"), ("deviceManagement/deviceCompliancePolicies", "policy")] {
-            if path == created_at {
-                ids.insert(name, answer["id"].as_str().unwrap().to_string());
-            }
-        }
-    }
+    send_graph_blocks(&blocks, &http, &cloud, &token).await;
     let (_, users) = get(&http, &token, &format!("{cloud}/graph/v1.0/users")).await;
     assert_eq!(users["value"].as_array().unwrap().len(), 2, "the administrator and Ada, nothing seeded: {users}");
 
@@ -261,6 +265,27 @@ async fn the_deployment_guide_runs_as_written() {
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The `graph=METHOD path` blocks of the guide, sent in order; `{user}`, `{group}` and
+/// `{policy}` are the ids of the user, group and compliance policy created before.
+async fn send_graph_blocks(blocks: &[Block], http: &reqwest::Client, cloud: &str, token: &str) {
+    let mut ids: HashMap<&str, String> = HashMap::new();
+    for b in blocks.iter().filter(|b| matches!(&b.attribute, Some((k, _)) if k == "graph")) {
+        let (method, path) = b.attribute.as_ref().unwrap().1.split_once(' ').unwrap();
+        let fill = |s: &str| ids.iter().fold(s.to_string(), |s, (k, v)| s.replace(&format!("{{{k}}}"), v));
+        let body: Value = serde_json::from_str(&fill(&b.text)).unwrap();
+        let url = format!("{cloud}/graph/v1.0/{}", fill(path));
+        let resp = http.request(method.parse().unwrap(), url).bearer_auth(token).json(&body).send().await.unwrap();
+        let status = resp.status().as_u16();
+        let answer: Value = resp.json().await.unwrap_or(Value::Null);
+        assert!((200..300).contains(&status), "{method} {path}: {status} {answer}");
+        for (created_at, name) in [("users", "user"), ("groups", "group"), ("deviceManagement/deviceCompliancePolicies", "policy")] {
+            if path == created_at {
+                ids.insert(name, answer["id"].as_str().unwrap().to_string());
+            }
+        }
+    }
 }
 
 async fn graph_token(http: &reqwest::Client, cloud: &str, admin: (&str, &str)) -> String {

@@ -218,3 +218,66 @@ async fn a_disabled_device_cannot_sign_in_and_a_deleted_one_is_gone() {
     assert_eq!(managed["value"], json!([]), "its Intune record went with it");
     t.stop().await;
 }
+
+#[tokio::test]
+async fn another_tenants_administrator_changes_nothing_here() {
+    let t = spawn(2).await;
+    let fabrikam = cloud::seed::customer(
+        &t.cloud.state.store,
+        cloud::seed::CustomerSpec { domain: "fabrikam.example", name: "Fabrikam", users: 1, licensed: true },
+        t.clock.now_ms(),
+    )
+    .await
+    .unwrap();
+    let (status, body) = user_token(&t, &fabrikam.admin.upn, &fabrikam.admin.password).await;
+    assert_eq!(status, 200, "{body}");
+    let other = body["access_token"].as_str().unwrap().to_string();
+    let admin = admin_token(&t).await;
+    let group = &t.tenant.mac_users_group_id;
+    let (user, policy, ca) = (&t.tenant.users[0].id, &t.tenant.policy_id, &t.tenant.ca_policy_id);
+    let member = json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{}", fabrikam.users[0].id)});
+    let attempts: [(M, String, Option<Value>); 8] = [
+        (M::PATCH, format!("users/{user}"), Some(json!({"displayName": "Taken over"}))),
+        (M::DELETE, format!("users/{user}"), None),
+        (M::DELETE, format!("groups/{group}"), None),
+        (M::POST, format!("groups/{group}/members/$ref"), Some(member)),
+        (M::DELETE, format!("groups/{group}/members/{user}/$ref"), None),
+        (M::PATCH, format!("identity/conditionalAccess/policies/{ca}"), Some(json!({"state": "disabled"}))),
+        (M::DELETE, format!("identity/conditionalAccess/policies/{ca}"), None),
+        (M::DELETE, format!("deviceManagement/deviceCompliancePolicies/{policy}"), None),
+    ];
+    for (method, path, body) in attempts {
+        assert_eq!(send(&t, &other, method.clone(), &path, body).await.0, 404, "{method} {path} from another tenant");
+    }
+    let (_, members) = send(&t, &admin, M::GET, &format!("groups/{group}/members"), None).await;
+    assert_eq!(members["value"].as_array().unwrap().len(), 2, "the group keeps its members: {members}");
+    let (_, assigned) = send(&t, &admin, M::GET, &format!("deviceManagement/deviceCompliancePolicies/{policy}/assignments"), None).await;
+    assert_eq!(assigned["value"][0]["target"]["groupId"].as_str(), Some(group.as_str()), "and its policy assignment: {assigned}");
+    let (_, ca_read) = send(&t, &admin, M::GET, &format!("identity/conditionalAccess/policies/{ca}"), None).await;
+    assert_eq!(ca_read["state"], "enabled");
+    assert_eq!(send(&t, &admin, M::GET, &format!("users/{user}"), None).await.1["displayName"], "User 1");
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn an_application_cannot_set_passwords_or_touch_a_global_administrator() {
+    let t = spawn(1).await;
+    let graph = wire::ids::GRAPH_APP_ID;
+    let (app, secret) = cloudconnector::admin_steps::register_app(&t, "Provisioning", &[(graph, "User.ReadWrite.All")]).await.unwrap();
+    let (status, body) = t.token(&t.tenant.tenant_id, &app, &secret, "https://graph.microsoft.com/.default").await;
+    assert_eq!(status, 200, "{body}");
+    let app_token = body["access_token"].as_str().unwrap().to_string();
+    let (user, admin) = (&t.tenant.users[0].id, &t.tenant.admin.id);
+    let password = json!({"passwordProfile": {"password": "Taken-Over-2026"}});
+    let denied = "Insufficient privileges to complete the operation.";
+    for target in [user, admin] {
+        let answer = send(&t, &app_token, M::PATCH, &format!("users/{target}"), Some(password.clone())).await;
+        assert_eq!(refused(&answer), (403, denied.into()), "an application alone sets no password");
+    }
+    let disable = json!({"accountEnabled": false});
+    assert_eq!(send(&t, &app_token, M::PATCH, &format!("users/{admin}"), Some(disable.clone())).await.0, 403);
+    assert_eq!(send(&t, &app_token, M::DELETE, &format!("users/{admin}"), None).await.0, 403);
+    assert_eq!(send(&t, &app_token, M::PATCH, &format!("users/{user}"), Some(disable)).await.0, 204, "a user it may disable");
+    assert_eq!(user_token(&t, &t.tenant.admin.upn, &t.tenant.admin.password).await.0, 200, "the administrator still signs in");
+    t.stop().await;
+}

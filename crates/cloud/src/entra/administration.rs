@@ -72,12 +72,23 @@ pub fn password_complex(password: &str) -> bool {
     (8..=256).contains(&password.chars().count()) && classes.iter().filter(|c| **c).count() >= 3
 }
 
-fn password(map: &Map<String, Value>) -> Result<Option<String>> {
+/// The password a `passwordProfile` sets. A forced change at next sign-in is not kept
+/// here, so asking for one is refused rather than ignored.
+fn password(map: &Map<String, Value>, creating: bool) -> Result<Option<String>> {
     let Some(profile) = map.get("passwordProfile") else { return Ok(None) };
     let profile = profile.as_object().ok_or_else(|| invalid_property("passwordProfile", "User"))?;
     only(profile, &["password", "forceChangePasswordNextSignIn", "forceChangePasswordNextSignInWithMfa"], "passwordProfile")?;
+    for force in ["forceChangePasswordNextSignIn", "forceChangePasswordNextSignInWithMfa"] {
+        if profile.get(force).and_then(Value::as_bool) == Some(true) {
+            return Err(CloudError::invalid(
+                "Request_BadRequest",
+                format!("passwordProfile.{force} is not supported here: the password set is the user's until changed."),
+            ));
+        }
+    }
     let Some(p) = profile.get("password").and_then(Value::as_str) else {
-        return Err(CloudError::invalid("Request_BadRequest", "A password must be specified to create a new user."));
+        let message = if creating { "A password must be specified to create a new user." } else { "passwordProfile.password is required." };
+        return Err(CloudError::invalid("Request_BadRequest", message));
     };
     if !password_complex(p) {
         return Err(CloudError::invalid(
@@ -91,8 +102,11 @@ fn password(map: &Map<String, Value>) -> Result<Option<String>> {
 /// A user as `POST /users` asks for it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewUser {
+    /// `userPrincipalName`, lower case.
     pub upn: String,
     pub display_name: String,
+    pub mail_nickname: String,
+    /// The initial password, in clear (hashed before it is stored).
     pub password: String,
     pub account_enabled: bool,
 }
@@ -112,9 +126,9 @@ pub fn new_user(body: &Value, tenant: &Tenant) -> Result<NewUser> {
     }
     let upn = text(map, "userPrincipalName", "User", 113)?.to_ascii_lowercase();
     check_upn(&upn, tenant)?;
-    let password =
-        password(map)?.ok_or_else(|| CloudError::invalid("Request_BadRequest", "A password must be specified to create a new user."))?;
-    Ok(NewUser { upn, display_name: display_name.to_string(), password, account_enabled })
+    let password = password(map, true)?
+        .ok_or_else(|| CloudError::invalid("Request_BadRequest", "A password must be specified to create a new user."))?;
+    Ok(NewUser { upn, display_name: display_name.to_string(), mail_nickname: nickname.to_string(), password, account_enabled })
 }
 
 fn check_upn(upn: &str, tenant: &Tenant) -> Result<()> {
@@ -131,31 +145,34 @@ fn check_upn(upn: &str, tenant: &Tenant) -> Result<()> {
     Ok(())
 }
 
-/// What `PATCH /users/{id}` changes (absent: unchanged).
+/// What `PATCH /users/{id}` changes (each `None`: unchanged).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UserChange {
     pub display_name: Option<String>,
+    /// A new password, in clear.
     pub password: Option<String>,
     pub account_enabled: Option<bool>,
 }
 
+/// Reads `PATCH /users/{id}`: `displayName`, `accountEnabled` and `passwordProfile` only.
 pub fn user_change(body: &Value) -> Result<UserChange> {
     let map = object(body)?;
     only(map, &["displayName", "accountEnabled", "passwordProfile"], "User")?;
     Ok(UserChange {
         display_name: map.contains_key("displayName").then(|| text(map, "displayName", "User", 256).map(str::to_string)).transpose()?,
-        password: password(map)?,
+        password: password(map, false)?,
         account_enabled: map.contains_key("accountEnabled").then(|| flag(map, "accountEnabled", "User")).transpose()?,
     })
 }
 
 /// Reads `POST /groups`: a security group (`securityEnabled` true, `mailEnabled` false, no
-/// `groupTypes`); Microsoft 365 and mail-enabled groups are not kept here. Returns its name.
-pub fn new_group(body: &Value) -> Result<String> {
+/// `groupTypes`); Microsoft 365 and mail-enabled groups are not kept here. Returns its
+/// name and `mailNickname`.
+pub fn new_group(body: &Value) -> Result<(String, String)> {
     let map = object(body)?;
     only(map, &["displayName", "mailEnabled", "mailNickname", "securityEnabled", "groupTypes", "description"], "Group")?;
     let name = text(map, "displayName", "Group", 256)?;
-    text(map, "mailNickname", "Group", 64)?;
+    let nickname = text(map, "mailNickname", "Group", 64)?;
     let (mail, security) = (flag(map, "mailEnabled", "Group")?, flag(map, "securityEnabled", "Group")?);
     let types = map.get("groupTypes").and_then(Value::as_array).map(Vec::len).unwrap_or(0);
     if mail || !security || types > 0 {
@@ -170,7 +187,7 @@ pub fn new_group(body: &Value) -> Result<String> {
             "Property 'description' of resource 'Group' is not kept here; leave it out.",
         ));
     }
-    Ok(name.to_string())
+    Ok((name.to_string(), nickname.to_string()))
 }
 
 /// Reads `PATCH /groups/{id}`: its new name.
@@ -196,14 +213,15 @@ pub fn member_ref(body: &Value) -> Result<String> {
     }
 }
 
-/// The licences `assignLicense` adds and removes, checked against the tenant's
-/// subscriptions (Intune and Entra ID P1 here).
+/// The licences `assignLicense` adds and removes: SKU ids, lower case.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LicenceChange {
     pub add: Vec<String>,
     pub remove: Vec<String>,
 }
 
+/// Reads `assignLicense`, checked against the tenant's subscriptions (Intune and Entra ID
+/// P1 here); both lists are required, as in Graph.
 pub fn licence_change(body: &Value, tenant: &Tenant) -> Result<LicenceChange> {
     let map = object(body)?;
     only(map, &["addLicenses", "removeLicenses"], "assignLicense")?;
@@ -266,15 +284,28 @@ fn strings(map: &Map<String, Value>, key: &str, at: &str) -> Result<Vec<String>>
     }
 }
 
+/// The first property of `map` outside `kept` that says something: annotations
+/// (`@odata.type`, which SDKs put on nested types), nulls and empty lists say nothing.
+fn unkept<'a>(map: &'a Map<String, Value>, kept: &[&str]) -> Option<&'a str> {
+    let empty = |v: &Value| v.is_null() || v.as_array().is_some_and(Vec::is_empty);
+    map.iter().find(|(k, v)| !k.starts_with('@') && !kept.contains(&k.as_str()) && !empty(v)).map(|(k, _)| k.as_str())
+}
+
 const CLIENT_APP_TYPES: [&str; 6] = ["all", "browser", "mobileAppsAndDesktopClients", "exchangeActiveSync", "easSupported", "other"];
 
 fn conditions(value: Option<&Value>) -> Result<Conditions> {
     let c = value.and_then(Value::as_object).ok_or_else(|| ca_invalid("conditions is required."))?;
-    if let Some(k) = c.keys().find(|k| !["users", "applications", "clientAppTypes"].contains(&k.as_str()) && !c[*k].is_null()) {
+    if let Some(k) = unkept(c, &["users", "applications", "clientAppTypes"]) {
         return Err(ca_invalid(format!("conditions.{k} is not supported here; users, applications and clientAppTypes are.")));
     }
     let users = c.get("users").and_then(Value::as_object).ok_or_else(|| ca_invalid("conditions.users is required."))?;
     let apps = c.get("applications").and_then(Value::as_object).ok_or_else(|| ca_invalid("conditions.applications is required."))?;
+    if let Some(k) = unkept(users, &["includeUsers", "excludeUsers", "includeGroups", "excludeGroups"]) {
+        return Err(ca_invalid(format!("conditions.users.{k} is not supported here: users and groups are.")));
+    }
+    if let Some(k) = unkept(apps, &["includeApplications", "excludeApplications"]) {
+        return Err(ca_invalid(format!("conditions.applications.{k} is not supported here: applications are.")));
+    }
     let out = Conditions {
         include_users: strings(users, "includeUsers", "conditions.users")?,
         exclude_users: strings(users, "excludeUsers", "conditions.users")?,
@@ -302,9 +333,7 @@ fn conditions(value: Option<&Value>) -> Result<Conditions> {
 fn grant(value: Option<&Value>) -> Result<GrantControl> {
     let g = value.and_then(Value::as_object).ok_or_else(|| ca_invalid("grantControls is required."))?;
     let controls = strings(g, "builtInControls", "grantControls")?;
-    if let Some(k) =
-        g.keys().find(|k| !["operator", "builtInControls"].contains(&k.as_str()) && !g[*k].is_null() && g[*k] != Value::Array(vec![]))
-    {
+    if let Some(k) = unkept(g, &["operator", "builtInControls"]) {
         return Err(ca_invalid(format!("grantControls.{k} is not supported here; builtInControls is.")));
     }
     match controls.as_slice() {
@@ -400,6 +429,11 @@ mod tests {
             message(new_user(&no_nick, &contoso()).unwrap_err()),
             "Request_BadRequest: Invalid value specified for property 'mailNickname' of resource 'User'."
         );
+        let mut forced = body.clone();
+        forced["passwordProfile"]["forceChangePasswordNextSignIn"] = json!(true);
+        assert!(message(new_user(&forced, &contoso()).unwrap_err()).contains("forceChangePasswordNextSignIn"));
+        let unset = json!({"passwordProfile": {"forceChangePasswordNextSignIn": false}});
+        assert_eq!(message(user_change(&unset).unwrap_err()), "Request_BadRequest: passwordProfile.password is required.");
         let mut extra = body;
         extra["jobTitle"] = json!("Analyst");
         assert!(message(new_user(&extra, &contoso()).unwrap_err()).contains("'jobTitle'"));
@@ -454,6 +488,14 @@ mod tests {
         let mut risky = body.clone();
         risky["conditions"]["signInRiskLevels"] = json!(["high"]);
         assert!(message(policy(&risky, "p".into()).unwrap_err()).contains("conditions.signInRiskLevels is not supported"));
+        let mut typed = body.clone();
+        typed["conditions"]["@odata.type"] = json!("#microsoft.graph.conditionalAccessConditionSet");
+        typed["conditions"]["users"]["@odata.type"] = json!("#microsoft.graph.conditionalAccessUsers");
+        typed["conditions"]["signInRiskLevels"] = json!([]);
+        assert!(policy(&typed, "p".into()).is_ok(), "annotations and empty lists say nothing");
+        let mut break_glass = body.clone();
+        break_glass["conditions"]["users"]["excludeRoles"] = json!(["62e90394-69f5-4237-9190-012177145e10"]);
+        assert!(message(policy(&break_glass, "p".into()).unwrap_err()).contains("conditions.users.excludeRoles"), "not dropped");
         let mut nobody = body;
         nobody["conditions"]["users"] = json!({});
         assert!(message(policy(&nobody, "p".into()).unwrap_err()).contains("must include users or groups"));

@@ -145,7 +145,14 @@ fn applies(p: &Policy, s: &Subject) -> bool {
     let c = &p.conditions;
     let user_in = matches(&c.include_users, &c.exclude_users, &[s.user_id]) || matches(&c.include_groups, &[], &principals);
     let user_out = c.exclude_users.iter().any(|u| u == s.user_id) || c.exclude_groups.iter().any(|g| s.groups.contains(g));
-    user_in && !user_out && matches(&c.include_applications, &c.exclude_applications, &[s.app_id])
+    user_in && !user_out && matches(&c.include_applications, &c.exclude_applications, &[s.app_id]) && modern_client(c)
+}
+
+/// Every sign-in here comes from a browser or a modern client: a policy for legacy
+/// clients only (`exchangeActiveSync`, `easSupported`, `other`) does not apply to it.
+fn modern_client(c: &Conditions) -> bool {
+    c.client_app_types.is_empty()
+        || c.client_app_types.iter().any(|t| ["all", "browser", "mobileAppsAndDesktopClients"].contains(&t.as_str()))
 }
 
 fn result_of(p: &Policy, device: &Device) -> Outcome {
@@ -227,5 +234,11 @@ mod tests {
         let mut excluded = policy(PolicyState::Enabled, GrantControl::Block);
         excluded.conditions.exclude_users = vec!["u".into()];
         assert_eq!(evaluate(&[excluded], &s, &Device::Unrecognized).0, Outcome::Granted);
+        // "Block legacy authentication": browsers and modern clients pass.
+        let mut legacy = policy(PolicyState::Enabled, GrantControl::Block);
+        legacy.conditions.client_app_types = vec!["exchangeActiveSync".into(), "other".into()];
+        assert_eq!(evaluate(&[legacy.clone()], &s, &Device::Unrecognized).0, Outcome::Granted);
+        legacy.conditions.client_app_types.push("browser".into());
+        assert_eq!(evaluate(&[legacy], &s, &Device::Unrecognized).0, Outcome::Blocked);
     }
 }

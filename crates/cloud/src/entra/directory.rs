@@ -25,6 +25,8 @@ pub struct User {
     pub global_admin: i64,
     /// Graph `accountEnabled` (1 or 0): a disabled user cannot sign in (AADSTS50057).
     pub account_enabled: i64,
+    /// Graph `mailNickname` (none for users created before it was kept).
+    pub mail_nickname: Option<String>,
 }
 
 /// Licence SKUs (Graph `assignedLicense.skuId`) a user of a licensed tenant holds:

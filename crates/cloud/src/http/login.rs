@@ -124,6 +124,9 @@ async fn redeem_code(state: &Shared, segment: &str, form: &HashMap<String, Strin
         .user(&row.user_id)
         .await?
         .ok_or_else(|| CloudError::login("invalid_grant", 50034, "The user account no longer exists."))?;
+    if user.account_enabled == 0 {
+        return Err(CloudError::login("invalid_grant", 50057, "The user account is disabled."));
+    }
     if !app.public_client {
         authenticate_client(state, &tenant(state, &user.tenant_id).await?, segment, form, headers).await?;
     }

@@ -116,7 +116,7 @@ fn insert_device_query(d: &DeviceRow) -> sqlx::query::Query<'_, sqlx::Any, sqlx:
     sqlx::query(
         "INSERT INTO devices (id, tenant_id, device_id, display_name, owner_user_id, operating_system, os_version, \
          public_key, certificate_thumbprint, is_compliant, is_managed, mdm_app_id, registered_ms, compliance_updated_ms, \
-         last_sign_in_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+         last_sign_in_ms, account_enabled) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
     )
     .bind(&d.id)
     .bind(&d.tenant_id)
@@ -133,4 +133,5 @@ fn insert_device_query(d: &DeviceRow) -> sqlx::query::Query<'_, sqlx::Any, sqlx:
     .bind(d.registered_ms)
     .bind(d.compliance_updated_ms)
     .bind(d.last_sign_in_ms)
+    .bind(d.account_enabled)
 }

@@ -45,8 +45,8 @@ impl Store {
 
     pub async fn insert_user(&self, u: &User, now: i64) -> Result<()> {
         sqlx::query(
-            "INSERT INTO users (id, tenant_id, upn, display_name, password_hash, global_admin, account_enabled, created_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO users (id, tenant_id, upn, display_name, password_hash, global_admin, account_enabled, mail_nickname, created_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&u.id)
         .bind(&u.tenant_id)
@@ -55,6 +55,7 @@ impl Store {
         .bind(&u.password_hash)
         .bind(u.global_admin)
         .bind(u.account_enabled)
+        .bind(u.mail_nickname.as_deref())
         .bind(now)
         .execute(self.pool())
         .await?;
@@ -104,7 +105,7 @@ impl Store {
 
     pub async fn user_by_upn(&self, upn: &str) -> Result<Option<User>> {
         Ok(sqlx::query_as::<_, User>(
-            "SELECT id, tenant_id, upn, display_name, password_hash, global_admin, account_enabled FROM users WHERE upn = $1",
+            "SELECT id, tenant_id, upn, display_name, password_hash, global_admin, account_enabled, mail_nickname FROM users WHERE upn = $1",
         )
         .bind(upn.to_ascii_lowercase())
         .fetch_optional(self.pool())
@@ -113,7 +114,7 @@ impl Store {
 
     pub async fn user(&self, id: &str) -> Result<Option<User>> {
         Ok(sqlx::query_as::<_, User>(
-            "SELECT id, tenant_id, upn, display_name, password_hash, global_admin, account_enabled FROM users WHERE id = $1",
+            "SELECT id, tenant_id, upn, display_name, password_hash, global_admin, account_enabled, mail_nickname FROM users WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(self.pool())
@@ -124,7 +125,7 @@ impl Store {
     pub async fn users(&self, tenant_id: &TenantId, upn: Option<&str>, after: &str, limit: i64) -> Result<Vec<User>> {
         let only = upn.unwrap_or("").to_ascii_lowercase();
         Ok(sqlx::query_as::<_, User>(
-            "SELECT id, tenant_id, upn, display_name, password_hash, global_admin, account_enabled FROM users \
+            "SELECT id, tenant_id, upn, display_name, password_hash, global_admin, account_enabled, mail_nickname FROM users \
              WHERE tenant_id = $1 AND ($2 = '' OR upn = $3) AND id > $4 ORDER BY id LIMIT $5",
         )
         .bind(tenant_id)
@@ -132,6 +133,16 @@ impl Store {
         .bind(&only)
         .bind(after)
         .bind(limit)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// `(id, display_name, mail_nickname)` of a tenant's groups, as Graph shows them.
+    pub async fn graph_groups(&self, tenant_id: &TenantId) -> Result<Vec<(String, String, Option<String>)>> {
+        Ok(sqlx::query_as::<_, (String, String, Option<String>)>(
+            "SELECT id, display_name, mail_nickname FROM directory_groups WHERE tenant_id = $1 ORDER BY display_name, id",
+        )
+        .bind(tenant_id)
         .fetch_all(self.pool())
         .await?)
     }
@@ -149,7 +160,7 @@ impl Store {
     /// Members of a group, which must belong to `tenant_id`, as a page by user ID.
     pub async fn group_members(&self, tenant_id: &TenantId, group_id: &str, after: &str, limit: i64) -> Result<Vec<User>> {
         Ok(sqlx::query_as::<_, User>(
-            "SELECT u.id, u.tenant_id, u.upn, u.display_name, u.password_hash, u.global_admin, u.account_enabled FROM group_members m \
+            "SELECT u.id, u.tenant_id, u.upn, u.display_name, u.password_hash, u.global_admin, u.account_enabled, u.mail_nickname FROM group_members m \
              JOIN users u ON u.id = m.user_id JOIN directory_groups g ON g.id = m.group_id \
              WHERE g.tenant_id = $1 AND m.group_id = $2 AND u.id > $3 ORDER BY u.id LIMIT $4",
         )
@@ -185,11 +196,12 @@ impl Store {
             .await?)
     }
 
-    pub async fn insert_group(&self, id: &str, tenant_id: &TenantId, name: &str) -> Result<()> {
-        sqlx::query("INSERT INTO directory_groups (id, tenant_id, display_name) VALUES ($1, $2, $3)")
+    pub async fn insert_group(&self, id: &str, tenant_id: &TenantId, name: &str, mail_nickname: &str) -> Result<()> {
+        sqlx::query("INSERT INTO directory_groups (id, tenant_id, display_name, mail_nickname) VALUES ($1, $2, $3, $4)")
             .bind(id)
             .bind(tenant_id)
             .bind(name)
+            .bind(mail_nickname)
             .execute(self.pool())
             .await?;
         Ok(())
@@ -215,6 +227,7 @@ impl Store {
         Ok(r.rows_affected() == 1)
     }
 
+    /// Renames a group; `false` when the tenant has no such group.
     pub async fn rename_group(&self, tenant_id: &TenantId, id: &str, name: &str) -> Result<bool> {
         let r = sqlx::query("UPDATE directory_groups SET display_name = $1 WHERE tenant_id = $2 AND id = $3")
             .bind(name)
@@ -229,6 +242,14 @@ impl Store {
     /// target it. Conditional Access policies keep naming it, as in Entra.
     pub async fn delete_group(&self, tenant_id: &TenantId, id: &str) -> Result<bool> {
         let mut txn = self.begin().await?;
+        let owned = sqlx::query("SELECT 1 FROM directory_groups WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant_id)
+            .bind(id)
+            .fetch_optional(&mut *txn)
+            .await?;
+        if owned.is_none() {
+            return Ok(false);
+        }
         for sql in ["DELETE FROM group_members WHERE group_id = $1", "DELETE FROM policy_assignments WHERE group_id = $1"] {
             sqlx::query(sql).bind(id).execute(&mut *txn).await?;
         }
@@ -244,6 +265,7 @@ impl Store {
     // ---- users: changes through Graph ---------------------------------------------------
 
     /// Changes a user's name, password hash or `accountEnabled` (each `None`: unchanged).
+    /// A new password or a disabled account ends the user's console sessions.
     pub async fn update_user(
         &self,
         id: &str,
@@ -251,6 +273,10 @@ impl Store {
         password_hash: Option<&str>,
         enabled: Option<bool>,
     ) -> Result<()> {
+        let mut txn = self.begin().await?;
+        if password_hash.is_some() || enabled == Some(false) {
+            sqlx::query("DELETE FROM console_sessions WHERE user_id = $1").bind(id).execute(&mut *txn).await?;
+        }
         sqlx::query(
             "UPDATE users SET display_name = COALESCE($1, display_name), password_hash = COALESCE($2, password_hash), \
              account_enabled = COALESCE($3, account_enabled) WHERE id = $4",
@@ -259,8 +285,9 @@ impl Store {
         .bind(password_hash)
         .bind(enabled.map(i64::from))
         .bind(id)
-        .execute(self.pool())
+        .execute(&mut *txn)
         .await?;
+        txn.commit().await?;
         Ok(())
     }
 
@@ -361,12 +388,13 @@ impl Store {
         Ok(())
     }
 
-    /// `(digest, expires_ms)` of every secret of an application.
+    /// Deletes every client secret of an application.
     pub async fn delete_secrets(&self, app_id: &str) -> Result<()> {
         sqlx::query("DELETE FROM app_secrets WHERE app_id = $1").bind(app_id).execute(self.pool()).await?;
         Ok(())
     }
 
+    /// `(digest, expires_ms)` of every secret of an application.
     pub async fn secrets(&self, app_id: &str) -> Result<Vec<(String, i64)>> {
         Ok(sqlx::query_as::<_, (String, i64)>("SELECT secret_digest, expires_ms FROM app_secrets WHERE app_id = $1")
             .bind(app_id)

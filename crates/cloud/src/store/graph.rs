@@ -31,7 +31,7 @@ struct Base {
 }
 
 const USERS: Base = Base {
-    select: "SELECT u.id, u.tenant_id, u.upn, u.display_name, u.password_hash, u.global_admin, u.account_enabled FROM users u",
+    select: "SELECT u.id, u.tenant_id, u.upn, u.display_name, u.password_hash, u.global_admin, u.account_enabled, u.mail_nickname FROM users u",
     tenant: "u.tenant_id",
     always: "",
     key: "u.id",

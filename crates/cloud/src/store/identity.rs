@@ -158,6 +158,7 @@ impl Store {
         Ok(r.rows_affected() == 1)
     }
 
+    /// Deletes a policy; `false` when the tenant has no such policy.
     pub async fn delete_ca_policy(&self, tenant_id: &TenantId, id: &str) -> Result<bool> {
         let r =
             sqlx::query("DELETE FROM ca_policies WHERE tenant_id = $1 AND id = $2").bind(tenant_id).bind(id).execute(self.pool()).await?;

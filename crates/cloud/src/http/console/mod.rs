@@ -82,7 +82,7 @@ impl FromRequestParts<Shared> for ConsoleAdmin {
             return Err(to_login());
         };
         match state.store.user(&user_id).await.map_err(internal)? {
-            Some(u) if u.global_admin != 0 => Ok(ConsoleAdmin(u)),
+            Some(u) if u.global_admin != 0 && u.account_enabled != 0 => Ok(ConsoleAdmin(u)),
             Some(_) => Err((
                 StatusCode::FORBIDDEN,
                 Html(page(

@@ -12,10 +12,15 @@ use super::directory::{find_user, missing, normal, user_json};
 use super::path::Key;
 use crate::entra::administration as admin;
 use crate::entra::directory::User;
+use crate::entra::tokens::AccessClaims;
 use crate::error::{CloudError, Result};
 use wire::DeviceId;
 
 const USER_WRITE: [&str; 2] = ["User.ReadWrite.All", "Directory.ReadWrite.All"];
+/// Deleting needs the object's own permission: `Directory.ReadWrite.All` does not delete
+/// users or groups.
+const USER_DELETE: [&str; 1] = ["User.ReadWrite.All"];
+const GROUP_DELETE: [&str; 1] = ["Group.ReadWrite.All"];
 const LICENCE_WRITE: [&str; 3] = ["LicenseAssignment.ReadWrite.All", "User.ReadWrite.All", "Directory.ReadWrite.All"];
 const GROUP_WRITE: [&str; 2] = ["Group.ReadWrite.All", "Directory.ReadWrite.All"];
 const MEMBER_WRITE: [&str; 3] = ["GroupMember.ReadWrite.All", "Group.ReadWrite.All", "Directory.ReadWrite.All"];
@@ -56,17 +61,39 @@ pub(super) async fn create_user(ctx: &Ctx<'_>, body: &[u8]) -> Result<Response> 
         password_hash: platform::secrets::hash_password(&new.password),
         global_admin: 0,
         account_enabled: i64::from(new.account_enabled),
+        mail_nickname: Some(new.mail_nickname),
     };
     ctx.state.store.insert_user(&user, ctx.state.clock.now_ms()).await?;
     let licences = ctx.state.store.user_licences(&user.id).await?;
     Ok(created(ctx, "users", user_json(&user, &licences)))
 }
 
-/// `PATCH /users/{id}` (204): name, password, `accountEnabled`.
+/// Entra's rule for sensitive actions (Microsoft Learn, "Who can perform sensitive
+/// actions"): an application alone may not set a password, and only a signed-in Global
+/// Administrator may reset the password of, disable or delete a Global Administrator.
+async fn may_act_on(ctx: &Ctx<'_>, claims: &AccessClaims, target: &User, sets_password: bool, sensitive: bool) -> Result<()> {
+    let denied = || CloudError::forbidden("Insufficient privileges to complete the operation.");
+    let signed_in = match claims.upn {
+        Some(_) => ctx.state.store.user(&claims.oid).await?,
+        None => None,
+    };
+    if sets_password && signed_in.is_none() {
+        return Err(denied());
+    }
+    if sensitive && target.global_admin != 0 && signed_in.is_none_or(|u| u.global_admin == 0) {
+        return Err(denied());
+    }
+    Ok(())
+}
+
+/// `PATCH /users/{id}` (204): name, password, `accountEnabled`. Disabling a user or
+/// changing their password ends their console sessions.
 pub(super) async fn update_user(ctx: &Ctx<'_>, key: Key, body: &[u8]) -> Result<Response> {
-    let tenant = ctx.caller(&USER_WRITE).await?;
+    let (tenant, claims) = ctx.caller_with_claims(&USER_WRITE).await?;
     let user = find_user(ctx, &tenant, &key).await?;
     let change = admin::user_change(&json_body(body)?)?;
+    let sensitive = change.password.is_some() || change.account_enabled.is_some();
+    may_act_on(ctx, &claims, &user, change.password.is_some(), sensitive).await?;
     let hash = change.password.as_deref().map(platform::secrets::hash_password);
     ctx.state.store.update_user(&user.id, change.display_name.as_deref(), hash.as_deref(), change.account_enabled).await?;
     Ok(no_content())
@@ -74,8 +101,9 @@ pub(super) async fn update_user(ctx: &Ctx<'_>, key: Key, body: &[u8]) -> Result<
 
 /// `DELETE /users/{id}` (204).
 pub(super) async fn delete_user(ctx: &Ctx<'_>, key: Key) -> Result<Response> {
-    let tenant = ctx.caller(&USER_WRITE).await?;
+    let (tenant, claims) = ctx.caller_with_claims(&USER_DELETE).await?;
     let user = find_user(ctx, &tenant, &key).await?;
+    may_act_on(ctx, &claims, &user, false, true).await?;
     ctx.state.store.delete_user(&user.id).await?;
     Ok(no_content())
 }
@@ -97,10 +125,10 @@ pub(super) async fn assign_licence(ctx: &Ctx<'_>, key: Key, body: &[u8]) -> Resu
 /// `POST /groups` (201 with the group).
 pub(super) async fn create_group(ctx: &Ctx<'_>, body: &[u8]) -> Result<Response> {
     let tenant = ctx.caller(&GROUP_WRITE).await?;
-    let name = admin::new_group(&json_body(body)?)?;
+    let (name, nickname) = admin::new_group(&json_body(body)?)?;
     let id = uuid::Uuid::new_v4().to_string();
-    ctx.state.store.insert_group(&id, &tenant.id, &name).await?;
-    Ok(created(ctx, "groups", super::directory::group_json(&id, &name)))
+    ctx.state.store.insert_group(&id, &tenant.id, &name, &nickname).await?;
+    Ok(created(ctx, "groups", super::directory::group_json(&id, &name, Some(&nickname))))
 }
 
 /// A group of the caller's tenant, by id.
@@ -122,7 +150,7 @@ pub(super) async fn update_group(ctx: &Ctx<'_>, key: Key, body: &[u8]) -> Result
 
 /// `DELETE /groups/{id}` (204).
 pub(super) async fn delete_group(ctx: &Ctx<'_>, key: Key) -> Result<Response> {
-    let tenant = ctx.caller(&GROUP_WRITE).await?;
+    let tenant = ctx.caller(&GROUP_DELETE).await?;
     if !ctx.state.store.delete_group(&tenant.id, &normal(key.text())).await? {
         return Err(missing(key.text()));
     }

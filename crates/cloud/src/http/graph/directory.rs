@@ -70,7 +70,7 @@ pub(super) async fn get(ctx: &Ctx<'_>, route: Route) -> Result<Response> {
 
 pub(super) fn user_json(u: &User, licences: &[String]) -> Value {
     json!({"@odata.type": "#microsoft.graph.user", "id": u.id, "userPrincipalName": u.upn, "displayName": u.display_name,
-           "mail": u.upn, "accountEnabled": u.account_enabled != 0, "userType": "Member",
+           "mail": u.upn, "mailNickname": u.mail_nickname, "accountEnabled": u.account_enabled != 0, "userType": "Member",
            "assignedLicenses": licences.iter().map(|s| json!({"skuId": s, "disabledPlans": []})).collect::<Vec<_>>()})
 }
 
@@ -115,7 +115,14 @@ async fn user(ctx: &Ctx<'_>, key: Key) -> Result<Response> {
 async fn groups(ctx: &Ctx<'_>, route: Route) -> Result<Response> {
     let tenant = ctx.caller(&GROUP_READ).await?;
     let q = ctx.options(&GROUPS)?;
-    let items: Vec<Value> = ctx.state.store.groups(&tenant.id).await?.into_iter().map(|(id, name)| group_json(&id, &name)).collect();
+    let items: Vec<Value> = ctx
+        .state
+        .store
+        .graph_groups(&tenant.id)
+        .await?
+        .into_iter()
+        .map(|(id, name, nickname)| group_json(&id, &name, nickname.as_deref()))
+        .collect();
     match route {
         Route::Group(key) => {
             let id = normal(key.text());
@@ -131,8 +138,8 @@ async fn groups(ctx: &Ctx<'_>, route: Route) -> Result<Response> {
 }
 
 /// A security group as Graph shows it.
-pub(super) fn group_json(id: &str, name: &str) -> Value {
-    json!({"@odata.type": "#microsoft.graph.group", "id": id, "displayName": name,
+pub(super) fn group_json(id: &str, name: &str, nickname: Option<&str>) -> Value {
+    json!({"@odata.type": "#microsoft.graph.group", "id": id, "displayName": name, "mailNickname": nickname,
            "securityEnabled": true, "mailEnabled": false, "groupTypes": []})
 }
 

@@ -22,6 +22,7 @@ use path::Route;
 use super::{Bytes, authenticate};
 use crate::Shared;
 use crate::entra::directory::Tenant;
+use crate::entra::tokens::AccessClaims;
 use crate::error::{CloudError, Result};
 use crate::odata::query::{self, Headers, QueryOptions};
 use crate::odata::resource::Resource;
@@ -51,6 +52,11 @@ impl Ctx<'_> {
     /// The caller's tenant, after checking the token and one of the permissions `any_of`
     /// (a `….ReadWrite.…` permission grants its `….Read.…`, as in Graph).
     pub async fn caller(&self, any_of: &[&str]) -> Result<Tenant> {
+        Ok(self.caller_with_claims(any_of).await?.0)
+    }
+
+    /// As [`Ctx::caller`], with the caller's token claims (who signed in, if anyone).
+    pub async fn caller_with_claims(&self, any_of: &[&str]) -> Result<(Tenant, AccessClaims)> {
         let claims = authenticate(self.state, self.headers, &GRAPH_AUDIENCES)?;
         super::throttle(self.state, &claims, self.write)?;
         let writes: Vec<String> = any_of.iter().filter(|p| p.contains(".Read.")).map(|p| p.replace(".Read.", ".ReadWrite.")).collect();
@@ -58,7 +64,8 @@ impl Ctx<'_> {
         if !claims.has_role(&any_of) && !claims.has_scope(&any_of) {
             return Err(CloudError::forbidden("Insufficient privileges to complete the operation."));
         }
-        self.state.store.tenant(&claims.tid).await?.ok_or_else(|| CloudError::unauthorized("Unknown tenant."))
+        let tenant = self.state.store.tenant(&claims.tid).await?.ok_or_else(|| CloudError::unauthorized("Unknown tenant."))?;
+        Ok((tenant, claims))
     }
 
     fn eventual(&self) -> bool {
