@@ -434,7 +434,7 @@ pub async fn connector_memory(data_dir: &Path, instances: usize, devices: usize)
     let store = connector::store::Store::connect(&url).await?;
     let now = chrono::Utc::now().timestamp_millis();
     let started = Instant::now();
-    let seeded = store.seed_delivered(instances, devices, now).await?;
+    let seeded = store.seed_delivered(instances, devices, 1, now).await?;
     let populate_seconds = started.elapsed().as_secs_f64();
     store.close().await;
 
@@ -488,6 +488,7 @@ fn idle_connector_config(database_url: String, operator_token: &str) -> connecto
         cloud_timeout_ms: 30_000,
         public_url: None,
         node_id: None,
+        retention_days: 30,
     }
 }
 

@@ -6,6 +6,7 @@ pub mod admin_steps;
 pub mod bench;
 pub mod bench_graph;
 pub mod bench_import;
+pub mod bench_retention;
 pub mod browser;
 pub mod config;
 pub mod demo;

@@ -241,6 +241,19 @@ enum BenchWhat {
         #[arg(long, default_value = ".cloudconnector-bench")]
         data_dir: PathBuf,
     },
+    /// The connector's database before and after retention prunes old delivery history.
+    Retention {
+        #[arg(long, default_value_t = 100_000)]
+        devices: usize,
+        /// Delivered updates per device (all older than the retention period).
+        #[arg(long, default_value_t = 2)]
+        updates: usize,
+        /// Run on a fresh database of this PostgreSQL server instead of SQLite.
+        #[arg(long)]
+        postgres: Option<String>,
+        #[arg(long, default_value = ".cloudconnector-bench")]
+        data_dir: PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -317,6 +330,12 @@ async fn main() -> anyhow::Result<()> {
         Command::Bench { what: BenchWhat::Evaluation { devices, per_message, data_dir } } => {
             stack::remove_databases(&data_dir);
             let result = cloudconnector::bench::evaluation(&data_dir, devices, per_message).await?;
+            println!("{}", serde_json::to_string_pretty(&result)?);
+            Ok(())
+        }
+        Command::Bench { what: BenchWhat::Retention { devices, updates, postgres, data_dir } } => {
+            stack::remove_databases(&data_dir);
+            let result = cloudconnector::bench_retention::retention(&data_dir, devices, updates, postgres.as_deref()).await?;
             println!("{}", serde_json::to_string_pretty(&result)?);
             Ok(())
         }

@@ -335,6 +335,7 @@ fn connector_config(
         cloud_timeout_ms: opts.cloud_timeout_ms,
         public_url: opts.connector_public_url.clone(),
         node_id: None,
+        retention_days: 30,
     }
 }
 
@@ -387,6 +388,7 @@ impl Stack {
             secret_key_path: opts.data_dir.join("mdm-secrets.key"),
             public_url: opts.mdm_public_url.clone(),
             node_id: None,
+            retention_days: 90,
         };
         let mdm = mdm::start(mdm_config, mdm_l, &ca, clock.clone()).await?;
         let mut instances = Vec::new();

@@ -76,6 +76,15 @@ pub struct ConnectorConfig {
     /// nodes and stay the same across a node's restarts.
     #[serde(default)]
     pub node_id: Option<String>,
+    /// Days delivery history is kept (concluded updates, finished messages, outcomes);
+    /// one node prunes older history each hour. Every computer's latest update, dead
+    /// letters and updates not yet concluded are kept whatever their age.
+    #[serde(default = "default_retention_days")]
+    pub retention_days: u64,
+}
+
+fn default_retention_days() -> u64 {
+    30
 }
 
 fn default_cloud_timeout() -> u64 {
@@ -179,6 +188,9 @@ pub use platform::StartError;
 impl ConnectorConfig {
     /// Refuses a configuration that would send a secret or a token without TLS.
     pub fn validate(&self) -> Result<(), String> {
+        if self.retention_days == 0 {
+            return Err("retention_days must be at least 1".into());
+        }
         self.clouds.iter().try_for_each(CloudApp::validate)
     }
 }

@@ -1,6 +1,6 @@
-//! Work on the service clock's schedule: the health re-test of each link (scenario S8: drift)
-//! and the daily full reconcile (docs/architecture.md, Reliability patterns). Both are also available on demand
-//! through the APIs.
+//! Work on the service clock's schedule: the health re-test of each link (scenario S8: drift),
+//! the daily full reconcile (docs/architecture.md, Reliability patterns), both also
+//! available on demand through the APIs, and the hourly pruning of old delivery history.
 
 use std::time::Duration;
 
@@ -22,6 +22,9 @@ pub async fn run(state: Shared) {
 /// again after this. The chore itself records when it was done.
 const CHORE_CLAIM_MS: i64 = 60_000;
 
+/// How often one node of the cluster prunes history older than `retention_days`.
+const RETENTION_EVERY_MS: i64 = 3_600_000;
+
 async fn step(state: &Shared) -> Result<()> {
     let now = state.clock.now_ms();
     let cutoff = now - state.config.health_interval_s as i64 * 1000;
@@ -41,7 +44,24 @@ async fn step(state: &Shared) -> Result<()> {
         }
         reconcile(state, &link).await?;
     }
+    if state.store.take_job("retention", &state.node, now, now + RETENTION_EVERY_MS).await? {
+        prune(state, now).await?;
+    }
     Ok(())
+}
+
+/// Deletes the delivery history older than the retention period.
+pub async fn prune(state: &Shared, now: i64) -> Result<crate::store::Pruned> {
+    let cutoff = now - state.config.retention_days as i64 * 86_400_000;
+    let pruned = state.store.prune(cutoff).await?;
+    state.metrics.pruned_rows_total.increment(pruned.intake + pruned.messages + pruned.outcomes);
+    tracing::info!(
+        intake = pruned.intake,
+        messages = pruned.messages,
+        outcomes = pruned.outcomes,
+        "retention: old delivery history pruned"
+    );
+    Ok(pruned)
 }
 
 /// Resends the current state of every computer of the link's instance on its tenant.

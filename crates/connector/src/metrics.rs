@@ -22,6 +22,8 @@ pub struct Metrics {
     pub replayed_updates_total: Counter,
     pub health_checks_total: Counter,
     pub health_check_failures_total: Counter,
+    /// Rows of delivery history deleted by retention.
+    pub pruned_rows_total: Counter,
     /// Seconds from intake to the cloud's acceptance, per device update.
     pub delivery_seconds: Histogram,
     backlog: Gauge,
@@ -56,6 +58,7 @@ impl Metrics {
             replayed_updates_total: c("cloudconnector_replayed_updates_total", "Dead letters queued again."),
             health_checks_total: c("cloudconnector_health_checks_total", "Scheduled or requested health re-tests of links."),
             health_check_failures_total: c("cloudconnector_health_check_failures_total", "Health re-tests that found a problem."),
+            pruned_rows_total: c("cloudconnector_pruned_rows_total", "Rows of delivery history older than the retention period deleted."),
             delivery_seconds: r.seconds("cloudconnector_delivery_seconds", "Time from intake to the cloud accepting a device update.", &[]),
             backlog: r.gauge("cloudconnector_backlog_updates", "Updates accepted but not yet concluded."),
             dead_letters: r.gauge("cloudconnector_dead_letters", "Updates the cloud refused or that were given up on, kept for replay."),

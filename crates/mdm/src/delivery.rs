@@ -16,6 +16,9 @@ use crate::store::{InstanceRow, tx};
 /// Device Compliance group memberships are recalculated this often (service clock).
 const MEMBERSHIP_EVERY_MS: i64 = 3600 * 1000;
 
+/// Each held instance's inventory history is pruned this often (service clock).
+const HISTORY_PRUNE_EVERY_MS: i64 = 3600 * 1000;
+
 /// How often silent computers are looked for and the connection's state is followed.
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(1);
 
@@ -81,6 +84,7 @@ async fn housekeeping(state: &Shared) -> Result<()> {
         if ca.settings.enabled && ca.link_status == CaStatus::Active && ca.settings.compliance_model == ComplianceModel::Intune {
             crate::agent::report_silent(state, &instance).await?;
         }
+        prune_history(state, &instance.id).await?;
         if ca.settings.enabled && ca.link_status == CaStatus::Active && ca.settings.compliance_model == ComplianceModel::DeviceCompliance {
             let now = state.clock.now_ms();
             let due = state.memberships_checked.lock().expect("lock").get(&instance.id).is_none_or(|t| now - t >= MEMBERSHIP_EVERY_MS);
@@ -89,6 +93,18 @@ async fn housekeeping(state: &Shared) -> Result<()> {
                 state.memberships_checked.lock().expect("lock").insert(instance.id.clone(), now);
             }
         }
+    }
+    Ok(())
+}
+
+/// Once an hour per held instance: its inventory history older than `retention_days`.
+async fn prune_history(state: &Shared, instance_id: &str) -> Result<()> {
+    let now = state.clock.now_ms();
+    let due = state.history_pruned.lock().expect("lock").get(instance_id).is_none_or(|t| now - t >= HISTORY_PRUNE_EVERY_MS);
+    if due {
+        let pruned = state.store.prune_history(instance_id, now - state.config.retention_days as i64 * 86_400_000).await?;
+        state.metrics.pruned_rows_total.increment(pruned);
+        state.history_pruned.lock().expect("lock").insert(instance_id.to_string(), now);
     }
     Ok(())
 }

@@ -64,6 +64,14 @@ pub struct MdmConfig {
     /// nodes and stay the same across a node's restarts.
     #[serde(default)]
     pub node_id: Option<String>,
+    /// Days each computer's inventory history is kept (its latest entry stays whatever its
+    /// age); the node holding an instance prunes it hourly.
+    #[serde(default = "default_retention_days")]
+    pub retention_days: u64,
+}
+
+fn default_retention_days() -> u64 {
+    90
 }
 
 fn default_secret_key() -> PathBuf {
@@ -97,6 +105,8 @@ pub struct AppState {
     pub manual_heartbeats: Mutex<std::collections::HashMap<String, i64>>,
     /// When each Device Compliance instance last recalculated group memberships.
     pub memberships_checked: Mutex<std::collections::HashMap<String, i64>>,
+    /// When each held instance's inventory history was last pruned.
+    pub history_pruned: Mutex<std::collections::HashMap<String, i64>>,
     change_log: Option<Mutex<std::fs::File>>,
     /// Served at `/metrics`, labelled with this node.
     pub metrics: metrics::Metrics,
@@ -171,6 +181,9 @@ impl MdmConfig {
     /// instances' connector credential travels to `connector_url`, Manual client secrets
     /// to the local cloud.
     pub fn validate(&self) -> Result<(), String> {
+        if self.retention_days == 0 {
+            return Err("retention_days must be at least 1".into());
+        }
         platform::net::require_https("connector_url", &self.connector_url)?;
         if let Some(url) = &self.local_cloud_url {
             platform::net::require_https("local_cloud_url", url)?;
@@ -213,6 +226,7 @@ pub async fn start(config: MdmConfig, listener: TcpListener, ca: &LocalCa, clock
         local_cloud_url: config.local_cloud_url.clone(),
         manual_heartbeats: Mutex::new(Default::default()),
         memberships_checked: Mutex::new(Default::default()),
+        history_pruned: Mutex::new(Default::default()),
         change_log,
         config,
     });

@@ -13,6 +13,8 @@ pub struct Metrics {
     pub updates_sent_total: Counter,
     /// Outbox batches the connector did not take (to be sent again).
     pub send_failures_total: Counter,
+    /// Inventory history rows deleted by retention.
+    pub pruned_rows_total: Counter,
 }
 
 impl Metrics {
@@ -27,6 +29,11 @@ impl Metrics {
             ),
             updates_sent_total: r.counter("cloudconnector_updates_sent_total", "Inventory updates the connector took.", &[]),
             send_failures_total: r.counter("cloudconnector_send_failures_total", "Batches the connector did not take.", &[]),
+            pruned_rows_total: r.counter(
+                "cloudconnector_pruned_rows_total",
+                "Inventory history older than the retention period deleted.",
+                &[],
+            ),
             registry: r,
         }
     }

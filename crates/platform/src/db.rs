@@ -157,6 +157,23 @@ impl Db {
         Ok(())
     }
 
+    /// Gives the space of deleted rows back (`VACUUM`), then answers the database's size
+    /// in bytes: SQLite's pages (`page_count` × `page_size`), PostgreSQL's
+    /// `pg_database_size`. For benchmarks of retention; it holds the database while it runs.
+    pub async fn compact_and_measure(&self) -> Result<i64, Error> {
+        use sqlx::Row;
+        self.pool.execute("VACUUM").await?;
+        let size: i64 = match self.backend {
+            Backend::Sqlite => {
+                let pages: i64 = sqlx::query("PRAGMA page_count").fetch_one(&self.pool).await?.try_get(0)?;
+                let page: i64 = sqlx::query("PRAGMA page_size").fetch_one(&self.pool).await?.try_get(0)?;
+                pages * page
+            }
+            Backend::Postgres => sqlx::query("SELECT pg_database_size(current_database())").fetch_one(&self.pool).await?.try_get(0)?,
+        };
+        Ok(size)
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }

@@ -28,6 +28,7 @@ mod multi_tenant;
 mod operations;
 mod real_inventory;
 mod recovery;
+mod retention;
 mod retries;
 mod s1_prerequisites;
 mod s2_remove_manual;

@@ -1,7 +1,8 @@
 //! Every SQL statement of the connector, behind one type, grouped by aggregate: registered
 //! instances (`instances`), links and consent states (`links`), the delivery pipeline's
 //! intake, messages, routes and outcomes (`delivery`), what operators and maintenance read
-//! and replay (`operations`), and the statements that run inside a caller's transaction
+//! and replay (`operations`), what several nodes share (`cluster`), the pruning of old
+//! history (`retention`), and the statements that run inside a caller's transaction
 //! (`tx`).
 
 use platform::db::Db;
@@ -23,6 +24,7 @@ mod delivery;
 mod instances;
 mod links;
 mod operations;
+mod retention;
 pub mod seeding;
 pub mod tx;
 
@@ -30,6 +32,7 @@ pub use delivery::{IntakeRow, MessageRow, MessageState, Next, OutcomeRow};
 pub use instances::InstanceRow;
 pub use links::LinkRow;
 pub use operations::TracedUpdate;
+pub use retention::Pruned;
 
 impl Store {
     pub async fn connect(url: &str) -> Result<Store, platform::Error> {

@@ -1,6 +1,7 @@
-//! Bulk seeding for the memory benchmark (`cloudconnector bench connector-memory`): many
-//! instances with an active link each and many delivered devices, written in a few large
-//! transactions instead of through the pipeline. Not used by the service itself.
+//! Bulk seeding for the benchmarks of memory and retention (`cloudconnector bench
+//! connector-memory`, `bench retention`): many instances with an active link each and many
+//! delivered devices, written in a few large transactions instead of through the pipeline.
+//! Not used by the service itself.
 
 use super::*;
 
@@ -14,8 +15,9 @@ pub struct Seeded {
 impl Store {
     /// Writes `instances` instances with an active, tested and reconciled link each (ten
     /// instances per tenant) and `devices` devices spread over them, each with one update
-    /// already delivered (`done`), its `accepted` outcome and its landing-page route.
-    pub async fn seed_delivered(&self, instances: usize, devices: usize, now: i64) -> Result<Seeded> {
+    /// `updates` updates already delivered (`done`) at `now`, each with its `accepted`
+    /// outcome, and its landing-page route.
+    pub async fn seed_delivered(&self, instances: usize, devices: usize, updates: usize, now: i64) -> Result<Seeded> {
         let tenants = instances.div_ceil(10).max(1);
         let mut credentials = Vec::with_capacity(instances);
         let mut instance_tenant = Vec::with_capacity(instances);
@@ -58,7 +60,7 @@ impl Store {
             for &n in chunk {
                 let (instance, tenant) = &instance_tenant[n % instances.max(1)];
                 some_device = uuid::Uuid::new_v4().to_string().into();
-                seed_device(&mut txn, instance, tenant, n, &some_device, now).await?;
+                seed_device(&mut txn, instance, tenant, n, &some_device, updates, now).await?;
             }
             txn.commit().await?;
         }
@@ -72,6 +74,7 @@ async fn seed_device(
     tenant: &TenantId,
     n: usize,
     device: &DeviceId,
+    updates: usize,
     now: i64,
 ) -> Result<()> {
     sqlx::query("INSERT INTO device_routes (tenant_id, device_id, instance_id, upn) VALUES ($1, $2, $3, $4)")
@@ -84,25 +87,29 @@ async fn seed_device(
     let item = format!(
         "{{\"EntityType\":0,\"TenantId\":\"{tenant}\",\"DeviceId\":\"{device}\",\"UserId\":\"\",\"LastUpdateTime\":\"2026-11-24T00:00:00Z\",\"Encrypted\":true}}"
     );
-    sqlx::query(
-        "INSERT INTO intake (instance_id, tenant_id, computer_id, sequence, device_id, item, status, message_id, received_ms) \
-         VALUES ($1, $2, $3, 1, $4, $5, 'done', NULL, $6)",
-    )
-    .bind(instance)
-    .bind(tenant)
-    .bind(n.to_string())
-    .bind(device)
-    .bind(item)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query(
-        "INSERT INTO outcomes (instance_id, computer_id, sequence, status, detail, at_ms) VALUES ($1, $2, 1, 'accepted', NULL, $3)",
-    )
-    .bind(instance)
-    .bind(n.to_string())
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
+    for sequence in 1..=updates as i64 {
+        sqlx::query(
+            "INSERT INTO intake (instance_id, tenant_id, computer_id, sequence, device_id, item, status, message_id, received_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'done', NULL, $7)",
+        )
+        .bind(instance)
+        .bind(tenant)
+        .bind(n.to_string())
+        .bind(sequence)
+        .bind(device)
+        .bind(&item)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query(
+            "INSERT INTO outcomes (instance_id, computer_id, sequence, status, detail, at_ms) VALUES ($1, $2, $3, 'accepted', NULL, $4)",
+        )
+        .bind(instance)
+        .bind(n.to_string())
+        .bind(sequence)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    }
     Ok(())
 }

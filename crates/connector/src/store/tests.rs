@@ -164,3 +164,43 @@ async fn a_tenants_pause_is_shared_and_the_later_one_stands() {
     store.share_pause("global", "t1", 9_000).await.unwrap();
     assert_eq!(store.shared_pauses(3_000).await.unwrap()[0].2, 9_000);
 }
+
+#[tokio::test]
+async fn retention_prunes_old_history_and_keeps_what_is_still_needed() {
+    let store = store().await;
+    let instance_id = instance(&store).await;
+    let (tenant, device) = (TenantId::from("tenant"), DeviceId::from("d"));
+    let mut txn = store.begin().await.unwrap();
+    // Computer 7: three concluded updates, all old. Computer 8: an old dead letter.
+    // Computer 9: an old update still queued.
+    for (computer, sequence) in [("7", 1), ("7", 2), ("7", 3), ("8", 1), ("9", 1)] {
+        tx::insert_intake(&mut txn, &instance_id, &tenant, computer, sequence, &device, "{}", 10).await.unwrap();
+    }
+    let accepted = ItemOutcome { status: OutcomeStatus::Accepted, detail: None, compliance_state: None, compliance_reasons: vec![] };
+    tx::insert_outcome(&mut txn, &instance_id, "7", 1, &accepted, 10).await.unwrap();
+    tx::insert_outcome(&mut txn, &instance_id, "7", 3, &accepted, 500).await.unwrap();
+    txn.commit().await.unwrap();
+    message(&store).await;
+    sqlx::query("UPDATE messages SET status = 'done'").execute(store.pool()).await.unwrap();
+    sqlx::query("UPDATE intake SET status = 'done', message_id = 'm-1' WHERE computer_id = '7' AND sequence = 3")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    sqlx::query("UPDATE intake SET status = 'done' WHERE computer_id = '7'").execute(store.pool()).await.unwrap();
+    sqlx::query("UPDATE intake SET status = 'dead' WHERE computer_id = '8'").execute(store.pool()).await.unwrap();
+
+    let pruned = store.prune(100).await.unwrap();
+    assert_eq!(pruned, Pruned { intake: 2, messages: 0, outcomes: 1 }, "7's older updates and the old outcome");
+    let left: Vec<(String, i64, String)> =
+        sqlx::query_as("SELECT computer_id, sequence, status FROM intake ORDER BY computer_id, sequence")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+    let expected = [("7", 3, "done"), ("8", 1, "dead"), ("9", 1, "queued")].map(|(c, s, st)| (c.to_string(), s, st.to_string()));
+    assert_eq!(left, expected, "each computer's latest update, dead letters and the queue stay");
+    assert_eq!(store.max_sequence(&instance_id, "7").await.unwrap(), Some(3), "older updates are still recognised as older");
+    assert_eq!(store.outcomes(&instance_id, 0, 10).await.unwrap().len(), 1);
+    // The message the kept update belongs to stays until that update is pruned too.
+    sqlx::query("UPDATE intake SET message_id = NULL").execute(store.pool()).await.unwrap();
+    assert_eq!(store.prune(100).await.unwrap(), Pruned { intake: 0, messages: 1, outcomes: 0 });
+}

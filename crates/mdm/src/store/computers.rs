@@ -234,6 +234,31 @@ impl Store {
         .await?)
     }
 
+    /// Deletes the inventory history of an instance's computers received before
+    /// `cutoff_ms`, in batches, keeping each computer's latest entry. Returns the rows
+    /// deleted.
+    pub async fn prune_history(&self, instance_id: &str, cutoff_ms: i64) -> Result<u64> {
+        const BATCH: i64 = 5_000;
+        let mut total = 0;
+        loop {
+            let n = sqlx::query(
+                "DELETE FROM inventory_history WHERE id IN (SELECT h.id FROM inventory_history h JOIN computers c ON c.id = h.computer_id \
+                 WHERE c.instance_id = $1 AND h.received_ms < $2 \
+                 AND EXISTS (SELECT 1 FROM inventory_history n WHERE n.computer_id = h.computer_id AND n.id > h.id) LIMIT $3)",
+            )
+            .bind(instance_id)
+            .bind(cutoff_ms)
+            .bind(BATCH)
+            .execute(self.pool())
+            .await?
+            .rows_affected();
+            total += n;
+            if n < BATCH as u64 {
+                return Ok(total);
+            }
+        }
+    }
+
     /// The newest entries of a computer's inventory history first.
     pub async fn inventory_history(&self, computer_id: i64, limit: i64) -> Result<Vec<HistoryRow>> {
         Ok(sqlx::query_as::<_, HistoryRow>(

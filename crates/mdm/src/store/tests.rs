@@ -64,3 +64,28 @@ async fn one_node_at_a_time_holds_an_instance() {
     assert!(store.hold_instance(&id, "node-b", 50_000, 80_000).await.unwrap());
     assert!(!store.hold_instance(&id, "node-a", 50_001, 80_001).await.unwrap());
 }
+
+#[tokio::test]
+async fn retention_prunes_old_inventory_history_but_each_computers_latest_entry() {
+    let (store, instance) = store_with_instance().await;
+    let mut computers = Vec::new();
+    for udid in ["A", "B"] {
+        computers.push(store.enroll_computer(&instance, udid, "SERIAL", "Mac", "MacBookPro18,1", "digest", 1).await.unwrap());
+    }
+    let mut txn = store.begin().await.unwrap();
+    // A: three old entries and a recent one. B: one old entry, its only one.
+    for (computer, sequence, at) in
+        [(computers[0], 1, 10), (computers[0], 2, 20), (computers[0], 3, 30), (computers[0], 4, 500), (computers[1], 1, 10)]
+    {
+        tx::record_history(&mut txn, computer, sequence, "full", at, at, "[]").await.unwrap();
+    }
+    txn.commit().await.unwrap();
+    assert_eq!(store.prune_history(&instance, 100).await.unwrap(), 3);
+    let kept = |c| {
+        let store = store.clone();
+        async move { store.inventory_history(c, 10).await.unwrap().iter().map(|h| h.sequence).collect::<Vec<_>>() }
+    };
+    assert_eq!(kept(computers[0]).await, [4]);
+    assert_eq!(kept(computers[1]).await, [1], "a computer's latest entry stays whatever its age");
+    assert_eq!(store.prune_history("another-instance", 1_000).await.unwrap(), 0, "only the instance's own computers");
+}
