@@ -17,7 +17,8 @@ async fn old_history_is_pruned_on_the_service_clock_and_the_latest_updates_stay(
     }
     eventually("delivered", || async { (t.mdm_read("hq", "conditional-access/summary").await["delivered"] == macs.len()).then_some(()) })
         .await;
-    let history = |id: i64| async move { t.mdm_read("hq", &format!("computers-inventory/{id}/history")).await };
+    let stack = &t;
+    let history = |id: i64| async move { stack.mdm_read("hq", &format!("computers-inventory/{id}/history")).await };
     let before = history(macs[0].computer_id).await;
     let entries = |h: &serde_json::Value| h["results"].as_array().map(Vec::len).unwrap_or_default();
     assert!(entries(&before) >= 2, "enrolment, inventory and registration: {before}");
@@ -38,19 +39,15 @@ async fn old_history_is_pruned_on_the_service_clock_and_the_latest_updates_stay(
     .await;
     assert_eq!(entries(&history(macs[0].computer_id).await), 1, "each computer keeps its latest entry");
 
-    // The latest update of every computer is still there to resend.
-    let resp = t
-        .http
-        .post(format!(
-            "{}/api/v1/operator/links/{}/reconcile",
-            t.connector.url(),
-            t.mdm_read("hq", "conditional-access").await["link_id"].as_str().unwrap()
-        ))
-        .bearer_auth(&t.operator_token)
-        .send()
-        .await
-        .unwrap();
-    let queued: serde_json::Value = resp.json().await.unwrap();
-    assert_eq!(queued["queued"], macs.len(), "{queued}");
+    // The latest update of every computer is still there to resend (once the daily
+    // reconcile that came due with the same clock jump has been delivered).
+    let link = t.mdm_read("hq", "conditional-access").await["link_id"].as_str().unwrap().to_string();
+    let reconcile = format!("{}/api/v1/operator/links/{link}/reconcile", t.connector.url());
+    eventually("a reconcile resending both computers' latest updates", || async {
+        let resp = t.http.post(&reconcile).bearer_auth(&t.operator_token).send().await.unwrap();
+        let answer: serde_json::Value = resp.json().await.unwrap();
+        (answer["queued"] == macs.len()).then_some(())
+    })
+    .await;
     t.stop().await;
 }

@@ -70,7 +70,8 @@ async fn retention_prunes_old_inventory_history_but_each_computers_latest_entry(
     let (store, instance) = store_with_instance().await;
     let mut computers = Vec::new();
     for udid in ["A", "B"] {
-        computers.push(store.enroll_computer(&instance, udid, "SERIAL", "Mac", "MacBookPro18,1", "digest", 1).await.unwrap());
+        computers
+            .push(store.enroll_computer(&instance, udid, "SERIAL", "Mac", "MacBookPro18,1", &format!("digest-{udid}"), 1).await.unwrap());
     }
     let mut txn = store.begin().await.unwrap();
     // A: three old entries and a recent one. B: one old entry, its only one.
