@@ -7,6 +7,7 @@ pub mod bench;
 pub mod bench_graph;
 pub mod bench_import;
 pub mod bench_retention;
+pub mod bench_sign_in;
 pub mod browser;
 pub mod config;
 pub mod demo;

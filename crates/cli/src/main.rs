@@ -241,6 +241,18 @@ enum BenchWhat {
         #[arg(long, default_value = ".cloudconnector-bench")]
         data_dir: PathBuf,
     },
+    /// Conditional Access decisions per second and the server's time for each, as Macs of
+    /// the fleet sign in (compliant, noncompliant and unknown devices).
+    SignIn {
+        #[arg(long, default_value_t = 100)]
+        macs: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        #[arg(long, default_value = ".cloudconnector-bench")]
+        data_dir: PathBuf,
+    },
     /// The connector's database before and after retention prunes old delivery history.
     Retention {
         #[arg(long, default_value_t = 100_000)]
@@ -330,6 +342,12 @@ async fn main() -> anyhow::Result<()> {
         Command::Bench { what: BenchWhat::Evaluation { devices, per_message, data_dir } } => {
             stack::remove_databases(&data_dir);
             let result = cloudconnector::bench::evaluation(&data_dir, devices, per_message).await?;
+            println!("{}", serde_json::to_string_pretty(&result)?);
+            Ok(())
+        }
+        Command::Bench { what: BenchWhat::SignIn { macs, seconds, concurrency, data_dir } } => {
+            stack::remove_databases(&data_dir);
+            let result = cloudconnector::bench_sign_in::sign_in(&data_dir, macs, seconds, concurrency).await?;
             println!("{}", serde_json::to_string_pretty(&result)?);
             Ok(())
         }

@@ -2,7 +2,7 @@
 //! Access decisions by outcome and partner upload messages accepted, labelled with the
 //! node.
 
-use metrics::Counter;
+use metrics::{Counter, Histogram};
 use platform::metrics::{HttpMetrics, Registry};
 
 use crate::entra::conditional_access::Outcome;
@@ -12,6 +12,8 @@ pub struct Metrics {
     pub http: HttpMetrics,
     pub tokens_total: Counter,
     pub uploads_total: Counter,
+    /// Time of a Conditional Access decision (device, groups, policies read; decided).
+    pub decision_seconds: Histogram,
     decisions: [(Outcome, Counter); 5],
 }
 
@@ -24,6 +26,7 @@ impl Metrics {
             http: HttpMetrics::new(&r),
             tokens_total: r.counter("cloudconnector_tokens_issued_total", "Access tokens issued by the token endpoints.", &[]),
             uploads_total: r.counter("cloudconnector_upload_messages_total", "Partner upload messages accepted for processing.", &[]),
+            decision_seconds: r.seconds("cloudconnector_sign_in_decision_seconds", "Time to decide an interactive sign-in.", &[]),
             decisions: [
                 decision(Outcome::Granted, "granted"),
                 decision(Outcome::DeviceNotCompliant, "device_not_compliant"),

@@ -488,6 +488,19 @@ impl Fleet {
         present_device: bool,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<SignIn, FleetError> {
+        Ok(self.sign_in_timed(mac, client_id, redirect_uri, present_device, now).await?.0)
+    }
+
+    /// As [`Fleet::sign_in`], with the time the authority reports for its decision
+    /// (`Server-Timing: decision;dur=…`, milliseconds) when it reports one.
+    pub async fn sign_in_timed(
+        &self,
+        mac: &Mac,
+        client_id: &str,
+        redirect_uri: &str,
+        present_device: bool,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(SignIn, Option<f64>), FleetError> {
         let domain = mac.profile.upn.split('@').nth(1).unwrap_or("organizations");
         let resp = self
             .http
@@ -512,21 +525,31 @@ impl Fleet {
             req = req.header("x-ms-device-credential", credential);
         }
         let resp = req.send().await.map_err(|source| FleetError::Transport { step: "sign-in", source })?;
+        let decision_ms = resp.headers().get("server-timing").and_then(|v| v.to_str().ok()).and_then(|t| server_timing(t, "decision"));
         if resp.status().is_redirection() {
             let location = resp.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
             let code = url::Url::parse(&location)
                 .ok()
                 .and_then(|u| u.query_pairs().find(|(k, _)| k == "code").map(|(_, v)| v.into_owned()))
                 .ok_or(FleetError::Http { step: "sign-in", status: 302, body: location })?;
-            return Ok(SignIn::Granted { code });
+            return Ok((SignIn::Granted { code }, decision_ms));
         }
         let body =
             expect_ok("sign-in", Ok(resp)).await?.text().await.map_err(|source| FleetError::Transport { step: "sign-in", source })?;
         let aadsts =
             between(&body, "id=\"error-code\">", "<").ok_or(FleetError::Http { step: "sign-in", status: 200, body: body.clone() })?;
         let partner_link = between(&body, "id=\"partner-link\" href=\"", "\"").map(|l| l.replace("&amp;", "&"));
-        Ok(SignIn::Refused { aadsts, partner_link })
+        Ok((SignIn::Refused { aadsts, partner_link }, decision_ms))
     }
+}
+
+/// The `dur` of metric `name` in a `Server-Timing` header (`a;dur=1.5, b;desc="x";dur=2`).
+fn server_timing(header: &str, name: &str) -> Option<f64> {
+    header.split(',').map(str::trim).find_map(|metric| {
+        let mut params = metric.split(';').map(str::trim);
+        (params.next()? == name).then_some(())?;
+        params.find_map(|p| p.strip_prefix("dur=")).and_then(|d| d.parse().ok())
+    })
 }
 
 fn between(text: &str, start: &str, end: &str) -> Option<String> {

@@ -199,6 +199,9 @@ async fn a_disabled_device_cannot_sign_in_and_a_deleted_one_is_gone() {
     eventually("compliant", || async { t.is_compliant(&device).await.filter(|c| *c) }).await;
     let sign_in = || fleet.sign_in(&mac, &t.tenant.portal_app_id, &t.tenant.portal_redirect_uri, true, t.clock.now());
     assert!(matches!(sign_in().await.unwrap(), SignIn::Granted { .. }));
+    let (_, decision_ms) =
+        fleet.sign_in_timed(&mac, &t.tenant.portal_app_id, &t.tenant.portal_redirect_uri, true, t.clock.now()).await.unwrap();
+    assert!(decision_ms.is_some_and(|ms| ms > 0.0), "the decision's time in Server-Timing: {decision_ms:?}");
 
     let admin = admin_token(&t).await;
     let by_device = format!("devices(deviceId='{device}')");
