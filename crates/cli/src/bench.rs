@@ -180,9 +180,10 @@ pub async fn evaluation(data_dir: &Path, devices: usize, per_message: usize) -> 
     Ok(EvaluationBench { devices, items_per_message: per_message, seconds, devices_per_second: devices as f64 / seconds })
 }
 
-/// A registered Entra device written straight into the cloud's store (what Workplace
-/// Join would leave behind), for benchmarks that start at the partner API. Returns its ID.
-async fn seed_device(
+/// A registered Entra device of `owner` written straight into the cloud's store (what
+/// Workplace Join would leave behind), for benchmarks and tests that start at the partner
+/// API without enrolling Macs. Returns its ID.
+pub async fn seed_device(
     store: &cloud::store::Store,
     tenant_id: &wire::TenantId,
     owner: &str,

@@ -22,12 +22,23 @@ impl HaProxy {
     /// Writes `haproxy.cfg` into `dir` and starts `haproxy` in the foreground on it;
     /// returns once every front port accepts connections.
     pub fn start(dir: &Path, routes: &[(u16, SocketAddr)]) -> HaProxy {
+        let fronts: Vec<(u16, Vec<SocketAddr>)> = routes.iter().map(|(front, back)| (*front, vec![*back])).collect();
+        HaProxy::balance(dir, &fronts)
+    }
+
+    /// As [`HaProxy::start`], each front port balancing over several servers: a server
+    /// that refuses connections is taken out of rotation at once and a connection that
+    /// fails on it is sent to another (`redispatch`).
+    pub fn balance(dir: &Path, fronts: &[(u16, Vec<SocketAddr>)]) -> HaProxy {
         let mut cfg = String::from(
-            "global\n  maxconn 4096\n\ndefaults\n  mode tcp\n  timeout connect 5s\n  timeout client 120s\n  timeout server 120s\n",
+            "global\n  maxconn 4096\n\ndefaults\n  mode tcp\n  timeout connect 2s\n  timeout client 120s\n  timeout server 120s\n  retries 3\n  option redispatch\n",
         );
-        for (n, (front, back)) in routes.iter().enumerate() {
+        for (n, (front, backs)) in fronts.iter().enumerate() {
             cfg.push_str(&format!("\nfrontend f{n}\n  bind 127.0.0.1:{front}\n  default_backend b{n}\n"));
-            cfg.push_str(&format!("\nbackend b{n}\n  server s{n} {back}\n"));
+            cfg.push_str(&format!("\nbackend b{n}\n  balance roundrobin\n"));
+            for (m, back) in backs.iter().enumerate() {
+                cfg.push_str(&format!("  server s{n}_{m} {back} check inter 300ms fall 1 rise 1\n"));
+            }
         }
         let path = dir.join("haproxy.cfg");
         std::fs::write(&path, cfg).unwrap();
@@ -42,7 +53,7 @@ impl HaProxy {
             .expect("haproxy is installed (the test command installs the Debian package)");
         let mut lb = HaProxy { child };
         let deadline = Instant::now() + Duration::from_secs(20);
-        for (front, _) in routes {
+        for (front, _) in fronts {
             while TcpStream::connect(("127.0.0.1", *front)).is_err() {
                 assert!(lb.child.try_wait().unwrap().is_none(), "haproxy exited: {}", read(dir));
                 assert!(Instant::now() < deadline, "haproxy does not listen on {front}: {}", read(dir));

@@ -38,5 +38,6 @@ mod s4_policies;
 mod s5_s6_termination;
 mod s7_manual;
 mod s8_support_checks;
+mod scale_out;
 mod schema_driven;
 mod secrets_at_rest;
