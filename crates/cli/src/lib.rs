@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod admin_steps;
 pub mod bench;
+pub mod bench_freshness;
 pub mod bench_graph;
 pub mod bench_import;
 pub mod bench_retention;

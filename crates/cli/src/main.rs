@@ -241,6 +241,19 @@ enum BenchWhat {
         #[arg(long, default_value = ".cloudconnector-bench")]
         data_dir: PathBuf,
     },
+    /// How soon a Mac's change (FileVault off or on, by partial inventory) shows in Entra
+    /// `isCompliant`, at a set rate of changes.
+    Freshness {
+        #[arg(long, default_value_t = 2000)]
+        macs: usize,
+        /// Changes per second.
+        #[arg(long, default_value_t = 1000.0)]
+        rate: f64,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, default_value = ".cloudconnector-bench")]
+        data_dir: PathBuf,
+    },
     /// Conditional Access decisions per second and the server's time for each, as Macs of
     /// the fleet sign in (compliant, noncompliant and unknown devices).
     SignIn {
@@ -342,6 +355,12 @@ async fn main() -> anyhow::Result<()> {
         Command::Bench { what: BenchWhat::Evaluation { devices, per_message, data_dir } } => {
             stack::remove_databases(&data_dir);
             let result = cloudconnector::bench::evaluation(&data_dir, devices, per_message).await?;
+            println!("{}", serde_json::to_string_pretty(&result)?);
+            Ok(())
+        }
+        Command::Bench { what: BenchWhat::Freshness { macs, rate, seconds, data_dir } } => {
+            stack::remove_databases(&data_dir);
+            let result = cloudconnector::bench_freshness::freshness(&data_dir, macs, rate, seconds).await?;
             println!("{}", serde_json::to_string_pretty(&result)?);
             Ok(())
         }

@@ -1,0 +1,154 @@
+//! `bench freshness`: how soon a Mac's change shows in Entra. `macs` Macs are enrolled,
+//! compliant and registered; then changes are made at `rate` per second for `seconds`:
+//! a Mac turns FileVault off (or on again) and its agent sends the partial report. Each
+//! change is timed from the mdm's answer to the report until the Entra device's
+//! `isCompliant` shows it, read from the cloud's store every 10 ms for every change in
+//! flight at once. A Mac changes again only once its last change showed.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use serde::Serialize;
+use tokio::sync::Mutex;
+use wire::DeviceId;
+
+use crate::stack::{Stack, StackOptions};
+
+#[derive(Debug, Serialize)]
+pub struct FreshnessBench {
+    pub macs: usize,
+    pub rate_asked: f64,
+    pub seconds: f64,
+    pub changes: usize,
+    pub changes_per_second: f64,
+    /// Changes not made because every Mac still had one in flight.
+    pub skipped: usize,
+    /// Changes that had not shown after 30 s.
+    pub not_shown: usize,
+    /// From the mdm's answer to the partial report to Entra `isCompliant`, milliseconds.
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+/// A change waiting to show: the Mac, the `isCompliant` it must reach, since when.
+type Pending = HashMap<DeviceId, (usize, bool, Instant)>;
+
+pub async fn freshness(data_dir: &Path, macs: usize, rate: f64, seconds: u64) -> anyhow::Result<FreshnessBench> {
+    let mut opts = StackOptions::new(data_dir, macs);
+    opts.instances.truncate(1);
+    let stack = Stack::start(opts).await?;
+    let slug = stack.instances[0].slug.clone();
+    crate::admin_steps::connect_instance(&stack, &slug).await?;
+    let users: Vec<(String, String)> = stack.tenant.users.iter().map(|u| (u.upn.clone(), u.password.clone())).collect();
+    let fleet = Arc::new(fleet::Fleet::new(stack.http.clone(), &stack.cloud.url()));
+    let mut enrolled = Vec::with_capacity(macs);
+    for mut profile in fleet::generate(&users, 23, 0.0) {
+        profile.filevault = true;
+        enrolled.push(Mutex::new(
+            fleet.onboard(profile, &stack.instance_url(&slug), &stack.instance(&slug).invitation, stack.clock.now()).await?,
+        ));
+    }
+    let enrolled = Arc::new(enrolled);
+    let pending: Arc<std::sync::Mutex<Pending>> = Arc::default();
+    let shown: Arc<std::sync::Mutex<Vec<f64>>> = Arc::default();
+    wait_compliant(&stack, &enrolled).await?;
+
+    let watcher = tokio::spawn(watch(stack.cloud.state.store.clone(), stack.tenant.tenant_id.clone(), pending.clone(), shown.clone()));
+    let every = Duration::from_secs_f64(1.0 / rate.max(0.1));
+    let (started, mut next, mut skipped, mut changes) = (Instant::now(), 0usize, 0usize, 0usize);
+    let mut reports = tokio::task::JoinSet::new();
+    while started.elapsed() < Duration::from_secs(seconds) {
+        let tick = Instant::now();
+        let busy: Vec<usize> = pending.lock().expect("pending").values().map(|(i, _, _)| *i).collect();
+        match (0..macs).map(|k| (next + k) % macs).find(|i| !busy.contains(i)) {
+            Some(i) => {
+                next = i + 1;
+                changes += 1;
+                let (fleet, enrolled, pending, clock) = (fleet.clone(), enrolled.clone(), pending.clone(), stack.clock.clone());
+                reports.spawn(async move {
+                    let mut mac = enrolled[i].lock().await;
+                    mac.profile.filevault = !mac.profile.filevault;
+                    fleet.report_changes(&mac, &["security", "volumes"], clock.now()).await?;
+                    let device = mac.device_id.clone().context("registered Mac")?;
+                    pending.lock().expect("pending").insert(device.into(), (i, mac.profile.filevault, Instant::now()));
+                    anyhow::Ok(())
+                });
+            }
+            None => skipped += 1,
+        }
+        tokio::time::sleep(every.saturating_sub(tick.elapsed())).await;
+    }
+    while let Some(r) = reports.join_next().await {
+        r??;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !pending.lock().expect("pending").is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    watcher.abort();
+    let not_shown = pending.lock().expect("pending").len();
+    let mut shown = std::mem::take(&mut *shown.lock().expect("shown"));
+    stack.shutdown_and(true).await;
+    shown.sort_by(f64::total_cmp);
+    let at = |p: f64| shown.get(((shown.len() as f64 * p).ceil() as usize).saturating_sub(1)).copied().unwrap_or_default();
+    Ok(FreshnessBench {
+        macs,
+        rate_asked: rate,
+        seconds: elapsed,
+        changes,
+        changes_per_second: changes as f64 / elapsed,
+        skipped,
+        not_shown,
+        p50_ms: at(0.5),
+        p99_ms: at(0.99),
+        max_ms: shown.last().copied().unwrap_or_default(),
+    })
+}
+
+/// Every 10 ms, reads the Entra devices of the changes in flight and closes those that
+/// show, adding their latency (milliseconds) to `shown`.
+async fn watch(
+    store: cloud::store::Store,
+    tenant: wire::TenantId,
+    pending: Arc<std::sync::Mutex<Pending>>,
+    shown: Arc<std::sync::Mutex<Vec<f64>>>,
+) {
+    loop {
+        let ids: Vec<DeviceId> = pending.lock().expect("pending").keys().cloned().collect();
+        if let Ok(devices) = store.devices_by_ids(&tenant, &ids).await {
+            let now = Instant::now();
+            let mut pending = pending.lock().expect("pending");
+            for (id, device) in devices {
+                if let Some((_, expected, since)) = pending.get(&id).copied()
+                    && device.is_compliant == Some(expected as i64)
+                {
+                    pending.remove(&id);
+                    shown.lock().expect("shown").push(now.duration_since(since).as_secs_f64() * 1000.0);
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Waits until every Mac shows compliant in Entra.
+async fn wait_compliant(stack: &Stack, macs: &[Mutex<fleet::Mac>]) -> anyhow::Result<()> {
+    let mut ids = Vec::with_capacity(macs.len());
+    for m in macs {
+        ids.push(DeviceId::from(m.lock().await.device_id.clone().context("registered Mac")?));
+    }
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let devices = stack.cloud.state.store.devices_by_ids(&stack.tenant.tenant_id, &ids).await?;
+        if devices.values().filter(|d| d.is_compliant == Some(1)).count() == ids.len() {
+            return Ok(());
+        }
+        anyhow::ensure!(Instant::now() < deadline, "the Macs did not all become compliant");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
