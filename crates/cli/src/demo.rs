@@ -187,10 +187,17 @@ async fn story(stack: &Stack, opts: &DemoOptions, timer: &mut Timer) -> anyhow::
     let sign_ins = sign_in_outcomes(stack, &macs, stray, &first).await?;
     timer.lap("sign-ins (S4)");
 
+    // What Entra and Intune held for the fleet, read before the second instance leaves:
+    // its Macs' state is withdrawn once it has disconnected.
+    let graph = GraphReader::new(stack).await?;
+    let evaluated = (graph.compliance().await?, graph.compliance_states().await?);
     admin_steps::disconnect(stack, &second).await?;
     timer.lap("disconnect the second instance (S5)");
-    report(stack, &macs, sign_ins, check_ins, drift, timer).await
+    report(stack, &macs, evaluated, sign_ins, check_ins, drift, timer).await
 }
+
+/// Each device's `isCompliant` in Entra and its compliance state in Intune, by device ID.
+type Evaluated = (std::collections::HashMap<String, Option<bool>>, std::collections::HashMap<String, String>);
 
 /// Drifted Macs, per kind of drift.
 #[derive(Debug, Default, Serialize)]
@@ -312,14 +319,13 @@ async fn sign_in_outcomes(stack: &Stack, macs: &[(String, fleet::Mac)], stray: f
 async fn report(
     stack: &Stack,
     macs: &[(String, fleet::Mac)],
+    (compliance, states): Evaluated,
     sign_ins: SignIns,
     check_ins: usize,
     drift: DriftSummary,
     timer: &mut Timer,
 ) -> anyhow::Result<Summary> {
     let graph = GraphReader::new(stack).await?;
-    let compliance = graph.compliance().await?;
-    let states = graph.compliance_states().await?;
     let partner_state = graph.partner_state().await?;
     let mut instances = Vec::new();
     for i in &stack.instances {

@@ -29,15 +29,25 @@ async fn dead_letters_are_kept_with_their_reason_and_replayed_and_links_reconcil
     admin_steps::connect_instance(&t, "hq").await.unwrap();
     let admin = Admin::from_file(&t.write_endpoints_file()).unwrap();
 
-    // The cloud refuses the first upload for good: both updates become dead letters.
-    let resp = t.http.post(format!("{}/_test/faults", t.cloud.url())).json(&json!([{"kind": "bad_request"}])).send().await.unwrap();
-    assert!(resp.status().is_success());
-    let macs = onboard(&t, 2, 81).await;
-    let letters = eventually("dead letters", || async {
-        let d = admin.dead_letters().await.unwrap();
-        (d.dead_letters.len() == 2).then_some(d)
-    })
-    .await;
+    // The cloud refuses an upload for good: its update becomes a dead letter. A short queue
+    // goes out at once, so each Mac's update meets a refusal planned for it.
+    let users: Vec<(String, String)> = t.tenant.users.iter().map(|u| (u.upn.clone(), u.password.clone())).collect();
+    let fleet = fleet::Fleet::new(t.http.clone(), &t.cloud.url());
+    let mut macs = Vec::new();
+    let mut letters = None;
+    for (n, profile) in fleet::generate(&users, 81, 0.0).into_iter().take(2).enumerate() {
+        let resp = t.http.post(format!("{}/_test/faults", t.cloud.url())).json(&json!([{"kind": "bad_request"}])).send().await.unwrap();
+        assert!(resp.status().is_success());
+        macs.push(fleet.onboard(profile, &t.instance_url("hq"), &t.instance("hq").invitation, t.clock.now()).await.unwrap());
+        letters = Some(
+            eventually("dead letters", || async {
+                let d = admin.dead_letters().await.unwrap();
+                (d.dead_letters.len() == n + 1).then_some(d)
+            })
+            .await,
+        );
+    }
+    let letters = letters.unwrap();
     assert!(letters.dead_letters.iter().all(|l| l.reason.as_deref().unwrap_or("").contains("HTTP 400")), "{letters:?}");
     let status = admin.status().await.unwrap();
     assert_eq!((status.links[0].dead_letters, status.links[0].backlog), (2, 0));

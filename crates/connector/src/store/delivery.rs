@@ -76,7 +76,6 @@ impl Store {
         self.db.begin()
     }
 
-    /// Tenants with queued updates.
     /// Tenants with queued updates: `(tenant, queued count, oldest arrival)`.
     pub async fn tenants_with_queue(&self) -> Result<Vec<(TenantId, i64, i64)>> {
         Ok(sqlx::query_as::<_, (TenantId, i64, i64)>(
@@ -84,6 +83,14 @@ impl Store {
         )
         .fetch_all(self.pool())
         .await?)
+    }
+
+    /// A tenant's messages not yet concluded (to upload or to poll).
+    pub async fn messages_in_flight(&self, tenant_id: &TenantId) -> Result<i64> {
+        Ok(sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM messages WHERE status IN ('upload', 'poll') AND tenant_id = $1")
+            .bind(tenant_id)
+            .fetch_one(self.pool())
+            .await?)
     }
 
     /// The cloud profile of a tenant's most recent link.
