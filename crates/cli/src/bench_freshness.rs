@@ -34,8 +34,13 @@ pub struct FreshnessBench {
     pub max_ms: f64,
 }
 
-/// A change waiting to show: the Mac, the `isCompliant` it must reach, since when.
-type Pending = HashMap<DeviceId, (usize, bool, Instant)>;
+/// Changes waiting to show, by device: the Mac, the `isCompliant` it must reach, since
+/// when; and the Macs with a change in flight (reported or not yet).
+#[derive(Default)]
+struct Pending {
+    shown_by: HashMap<DeviceId, (usize, bool, Instant)>,
+    busy: std::collections::HashSet<usize>,
+}
 
 pub async fn freshness(data_dir: &Path, macs: usize, rate: f64, seconds: u64) -> anyhow::Result<FreshnessBench> {
     let mut opts = StackOptions::new(data_dir, macs);
@@ -58,40 +63,40 @@ pub async fn freshness(data_dir: &Path, macs: usize, rate: f64, seconds: u64) ->
     wait_compliant(&stack, &enrolled).await?;
 
     let watcher = tokio::spawn(watch(stack.cloud.state.store.clone(), stack.tenant.tenant_id.clone(), pending.clone(), shown.clone()));
-    let every = Duration::from_secs_f64(1.0 / rate.max(0.1));
     let (started, mut next, mut skipped, mut changes) = (Instant::now(), 0usize, 0usize, 0usize);
     let mut reports = tokio::task::JoinSet::new();
+    // Each millisecond, as many changes as the rate asks for by then.
     while started.elapsed() < Duration::from_secs(seconds) {
-        let tick = Instant::now();
-        let busy: Vec<usize> = pending.lock().expect("pending").values().map(|(i, _, _)| *i).collect();
-        match (0..macs).map(|k| (next + k) % macs).find(|i| !busy.contains(i)) {
-            Some(i) => {
-                next = i + 1;
-                changes += 1;
-                let (fleet, enrolled, pending, clock) = (fleet.clone(), enrolled.clone(), pending.clone(), stack.clock.clone());
-                reports.spawn(async move {
-                    let mut mac = enrolled[i].lock().await;
-                    mac.profile.filevault = !mac.profile.filevault;
-                    fleet.report_changes(&mac, &["security", "volumes"], clock.now()).await?;
-                    let device = mac.device_id.clone().context("registered Mac")?;
-                    pending.lock().expect("pending").insert(device.into(), (i, mac.profile.filevault, Instant::now()));
-                    anyhow::Ok(())
-                });
-            }
-            None => skipped += 1,
+        let due = (started.elapsed().as_secs_f64() * rate) as usize;
+        while changes + skipped < due {
+            let Some(i) = claim_free(&pending, next, macs) else {
+                skipped += 1;
+                continue;
+            };
+            next = i + 1;
+            changes += 1;
+            let (fleet, enrolled, pending, clock) = (fleet.clone(), enrolled.clone(), pending.clone(), stack.clock.clone());
+            reports.spawn(async move {
+                let mut mac = enrolled[i].lock().await;
+                mac.profile.filevault = !mac.profile.filevault;
+                fleet.report_changes(&mac, &["security", "volumes"], clock.now()).await?;
+                let device = mac.device_id.clone().context("registered Mac")?;
+                pending.lock().expect("pending").shown_by.insert(device.into(), (i, mac.profile.filevault, Instant::now()));
+                anyhow::Ok(())
+            });
         }
-        tokio::time::sleep(every.saturating_sub(tick.elapsed())).await;
+        tokio::time::sleep(Duration::from_millis(1)).await;
     }
     while let Some(r) = reports.join_next().await {
         r??;
     }
     let elapsed = started.elapsed().as_secs_f64();
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !pending.lock().expect("pending").is_empty() && Instant::now() < deadline {
+    while !pending.lock().expect("pending").shown_by.is_empty() && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     watcher.abort();
-    let not_shown = pending.lock().expect("pending").len();
+    let not_shown = pending.lock().expect("pending").shown_by.len();
     let mut shown = std::mem::take(&mut *shown.lock().expect("shown"));
     stack.shutdown_and(true).await;
     shown.sort_by(f64::total_cmp);
@@ -110,6 +115,14 @@ pub async fn freshness(data_dir: &Path, macs: usize, rate: f64, seconds: u64) ->
     })
 }
 
+/// The next Mac from `next` on without a change in flight, marked busy.
+fn claim_free(pending: &std::sync::Mutex<Pending>, next: usize, macs: usize) -> Option<usize> {
+    let mut p = pending.lock().expect("pending");
+    let free = (0..macs).map(|k| (next + k) % macs).find(|i| !p.busy.contains(i))?;
+    p.busy.insert(free);
+    Some(free)
+}
+
 /// Every 10 ms, reads the Entra devices of the changes in flight and closes those that
 /// show, adding their latency (milliseconds) to `shown`.
 async fn watch(
@@ -119,15 +132,16 @@ async fn watch(
     shown: Arc<std::sync::Mutex<Vec<f64>>>,
 ) {
     loop {
-        let ids: Vec<DeviceId> = pending.lock().expect("pending").keys().cloned().collect();
+        let ids: Vec<DeviceId> = pending.lock().expect("pending").shown_by.keys().cloned().collect();
         if let Ok(devices) = store.devices_by_ids(&tenant, &ids).await {
             let now = Instant::now();
             let mut pending = pending.lock().expect("pending");
             for (id, device) in devices {
-                if let Some((_, expected, since)) = pending.get(&id).copied()
+                if let Some((mac, expected, since)) = pending.shown_by.get(&id).copied()
                     && device.is_compliant == Some(expected as i64)
                 {
-                    pending.remove(&id);
+                    pending.shown_by.remove(&id);
+                    pending.busy.remove(&mac);
                     shown.lock().expect("shown").push(now.duration_since(since).as_secs_f64() * 1000.0);
                 }
             }

@@ -44,7 +44,8 @@ pub struct ConnectorConfig {
     /// Largest number of devices in one upload message.
     #[serde(default = "default_batch")]
     pub batch_size: usize,
-    /// Longest time an update waits for more to share its message.
+    /// Longest time an update waits for more to share its message while another message of
+    /// its tenant is in flight; with none in flight a partial message goes out at once.
     #[serde(default = "default_linger")]
     pub batch_linger_ms: u64,
     /// Seconds between heartbeats per connected tenant.

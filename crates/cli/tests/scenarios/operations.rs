@@ -9,16 +9,6 @@ use serde_json::json;
 
 use crate::harness::{TestStack, eventually, spawn};
 
-async fn onboard(t: &TestStack, n: usize, seed: u64) -> Vec<fleet::Mac> {
-    let users: Vec<(String, String)> = t.tenant.users.iter().map(|u| (u.upn.clone(), u.password.clone())).collect();
-    let fleet = fleet::Fleet::new(t.http.clone(), &t.cloud.url());
-    let mut macs = Vec::new();
-    for profile in fleet::generate(&users, seed, 0.0).into_iter().take(n) {
-        macs.push(fleet.onboard(profile, &t.instance_url("hq"), &t.instance("hq").invitation, t.clock.now()).await.unwrap());
-    }
-    macs
-}
-
 async fn accepted(admin: &Admin) -> i64 {
     admin.status().await.unwrap().links.iter().map(|l| l.accepted_total).sum()
 }
