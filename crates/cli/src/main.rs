@@ -316,61 +316,67 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Admin { endpoints, json, task } => admin(&endpoints, json, task).await,
-        Command::Bench { what: BenchWhat::Tokens { seconds, concurrency, certificate, data_dir } } => {
+        Command::Bench { what } => bench(what).await,
+    }
+}
+
+async fn bench(what: BenchWhat) -> anyhow::Result<()> {
+    match what {
+        BenchWhat::Tokens { seconds, concurrency, certificate, data_dir } => {
             stack::remove_databases(&data_dir);
             let result = cloudconnector::bench::tokens(&data_dir, seconds, concurrency, certificate).await?;
             println!("{}", serde_json::to_string_pretty(&result)?);
             Ok(())
         }
-        Command::Bench { what: BenchWhat::Inventory { computers, seconds, concurrency, data_dir } } => {
+        BenchWhat::Inventory { computers, seconds, concurrency, data_dir } => {
             stack::remove_databases(&data_dir);
             let result = cloudconnector::bench::inventory(&data_dir, computers, seconds, concurrency).await?;
             println!("{}", serde_json::to_string_pretty(&result)?);
             Ok(())
         }
-        Command::Bench { what: BenchWhat::Delivery { devices, per_message, postgres, throttle, data_dir } } => {
+        BenchWhat::Delivery { devices, per_message, postgres, throttle, data_dir } => {
             stack::remove_databases(&data_dir);
             let result = cloudconnector::bench::delivery(&data_dir, devices, per_message, postgres, throttle).await?;
             println!("{}", serde_json::to_string_pretty(&result)?);
             Ok(())
         }
-        Command::Bench { what: BenchWhat::ConnectorMemory { instances, devices, data_dir } } => {
+        BenchWhat::ConnectorMemory { instances, devices, data_dir } => {
             stack::remove_databases(&data_dir);
             let result = cloudconnector::bench::connector_memory(&data_dir, instances, devices).await?;
             println!("{}", serde_json::to_string_pretty(&result)?);
             Ok(())
         }
-        Command::Bench { what: BenchWhat::Import { computers, data_dir } } => {
+        BenchWhat::Import { computers, data_dir } => {
             stack::remove_databases(&data_dir);
             let result = cloudconnector::bench_import::import(&data_dir, computers).await?;
             println!("{}", serde_json::to_string_pretty(&result)?);
             Ok(())
         }
-        Command::Bench { what: BenchWhat::Graph { devices, postgres, data_dir } } => {
+        BenchWhat::Graph { devices, postgres, data_dir } => {
             stack::remove_databases(&data_dir);
             let result = cloudconnector::bench_graph::graph(&data_dir, devices, postgres).await?;
             println!("{}", serde_json::to_string_pretty(&result)?);
             Ok(())
         }
-        Command::Bench { what: BenchWhat::Evaluation { devices, per_message, data_dir } } => {
+        BenchWhat::Evaluation { devices, per_message, data_dir } => {
             stack::remove_databases(&data_dir);
             let result = cloudconnector::bench::evaluation(&data_dir, devices, per_message).await?;
             println!("{}", serde_json::to_string_pretty(&result)?);
             Ok(())
         }
-        Command::Bench { what: BenchWhat::Freshness { macs, rate, seconds, data_dir } } => {
+        BenchWhat::Freshness { macs, rate, seconds, data_dir } => {
             stack::remove_databases(&data_dir);
             let result = cloudconnector::bench_freshness::freshness(&data_dir, macs, rate, seconds).await?;
             println!("{}", serde_json::to_string_pretty(&result)?);
             Ok(())
         }
-        Command::Bench { what: BenchWhat::SignIn { macs, seconds, concurrency, data_dir } } => {
+        BenchWhat::SignIn { macs, seconds, concurrency, data_dir } => {
             stack::remove_databases(&data_dir);
             let result = cloudconnector::bench_sign_in::sign_in(&data_dir, macs, seconds, concurrency).await?;
             println!("{}", serde_json::to_string_pretty(&result)?);
             Ok(())
         }
-        Command::Bench { what: BenchWhat::Retention { devices, updates, postgres, data_dir } } => {
+        BenchWhat::Retention { devices, updates, postgres, data_dir } => {
             stack::remove_databases(&data_dir);
             let result = cloudconnector::bench_retention::retention(&data_dir, devices, updates, postgres.as_deref()).await?;
             println!("{}", serde_json::to_string_pretty(&result)?);

@@ -7,7 +7,7 @@ use cloudconnector::admin::Admin;
 use cloudconnector::admin_steps;
 use serde_json::json;
 
-use crate::harness::{TestStack, eventually, spawn};
+use crate::harness::{eventually, spawn};
 
 async fn accepted(admin: &Admin) -> i64 {
     admin.status().await.unwrap().links.iter().map(|l| l.accepted_total).sum()
