@@ -22,6 +22,8 @@ pub struct RetentionBench {
     pub mb_per_million_devices_after: f64,
 }
 
+/// Runs the benchmark (see the module) on a database in `data_dir`, or on a fresh one of
+/// the PostgreSQL server `postgres`, and reports it.
 pub async fn retention(data_dir: &Path, devices: usize, updates: usize, postgres: Option<&str>) -> anyhow::Result<RetentionBench> {
     std::fs::create_dir_all(data_dir)?;
     let (url, created) = match postgres {

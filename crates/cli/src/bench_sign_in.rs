@@ -37,6 +37,7 @@ pub struct SignInBench {
 /// One flow's measurements: (AADSTS code or "granted", decision ms, client ms).
 type Sample = (String, f64, f64);
 
+/// Runs the benchmark (see the module) on a stack in `data_dir` and reports it.
 pub async fn sign_in(data_dir: &Path, macs: usize, seconds: u64, concurrency: usize) -> anyhow::Result<SignInBench> {
     let mut opts = StackOptions::new(data_dir, macs);
     opts.instances.truncate(1);

@@ -189,8 +189,8 @@ pub use platform::StartError;
 impl ConnectorConfig {
     /// Refuses a configuration that would send a secret or a token without TLS.
     pub fn validate(&self) -> Result<(), String> {
-        if self.retention_days == 0 {
-            return Err("retention_days must be at least 1".into());
+        if !(1..=36_500).contains(&self.retention_days) {
+            return Err("retention_days must be between 1 and 36500".into());
         }
         self.clouds.iter().try_for_each(CloudApp::validate)
     }

@@ -147,18 +147,22 @@ pub async fn share_pauses(state: &Shared) -> Result<()> {
 }
 
 /// Moves queued updates into upload messages: per tenant, as many full messages as its
-/// window lets go out at once, and a partial one at once when none of the tenant's
-/// messages is in flight, else once the oldest update has lingered. The linger adapts to
-/// the backlog: a short queue goes out without waiting, while under a steady stream the
-/// updates that arrive during a message's round trip travel together in the next one.
+/// window lets go out at once, and a partial one once the oldest update has lingered, or
+/// at once when the tenant's last message is older than the linger. The linger adapts to
+/// the backlog: a lone change goes out without waiting, while a steady stream still
+/// leaves at most one partial message per linger period, which keeps the tenant within
+/// its partner write budget (200 writes per 20 s).
 async fn batch(state: &Shared) -> Result<usize> {
     let mut made = 0;
     let now = state.clock.now_ms();
+    let linger = state.config.batch_linger_ms as i64;
     for (tenant, queued, oldest) in state.store.tenants_with_queue().await? {
         // Few large messages, as the tenant's write budget wants.
-        let lingered = now - oldest >= state.config.batch_linger_ms as i64;
-        if (queued as usize) < state.config.batch_size && !lingered && state.store.messages_in_flight(&tenant).await? > 0 {
-            continue;
+        if (queued as usize) < state.config.batch_size && now - oldest < linger {
+            let quiet = state.store.last_message_ms(&tenant).await?.is_none_or(|last| now - last >= linger);
+            if !quiet {
+                continue;
+            }
         }
         let Some(cloud) = state.store.cloud_of_tenant(&tenant).await? else { continue };
         for _ in 0..state.concurrency.limit(&tenant) {

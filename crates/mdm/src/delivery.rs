@@ -84,7 +84,9 @@ async fn housekeeping(state: &Shared) -> Result<()> {
         if ca.settings.enabled && ca.link_status == CaStatus::Active && ca.settings.compliance_model == ComplianceModel::Intune {
             crate::agent::report_silent(state, &instance).await?;
         }
-        prune_history(state, &instance.id).await?;
+        if let Err(e) = prune_history(state, &instance.id).await {
+            tracing::warn!(instance = %instance.slug, error = %e, "pruning the inventory history failed; will retry");
+        }
         if ca.settings.enabled && ca.link_status == CaStatus::Active && ca.settings.compliance_model == ComplianceModel::DeviceCompliance {
             let now = state.clock.now_ms();
             let due = state.memberships_checked.lock().expect("lock").get(&instance.id).is_none_or(|t| now - t >= MEMBERSHIP_EVERY_MS);

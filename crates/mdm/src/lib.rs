@@ -181,8 +181,8 @@ impl MdmConfig {
     /// instances' connector credential travels to `connector_url`, Manual client secrets
     /// to the local cloud.
     pub fn validate(&self) -> Result<(), String> {
-        if self.retention_days == 0 {
-            return Err("retention_days must be at least 1".into());
+        if !(1..=36_500).contains(&self.retention_days) {
+            return Err("retention_days must be between 1 and 36500".into());
         }
         platform::net::require_https("connector_url", &self.connector_url)?;
         if let Some(url) = &self.local_cloud_url {

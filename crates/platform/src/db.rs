@@ -157,12 +157,13 @@ impl Db {
         Ok(())
     }
 
-    /// Gives the space of deleted rows back (`VACUUM`), then answers the database's size
+    /// Gives the space of deleted rows back (`VACUUM`, `VACUUM FULL` on PostgreSQL), then answers the database's size
     /// in bytes: SQLite's pages (`page_count` × `page_size`), PostgreSQL's
     /// `pg_database_size`. For benchmarks of retention; it holds the database while it runs.
     pub async fn compact_and_measure(&self) -> Result<i64, Error> {
         use sqlx::Row;
-        self.pool.execute("VACUUM").await?;
+        // PostgreSQL gives the space back to the system only with FULL.
+        self.pool.execute(if self.backend == Backend::Postgres { "VACUUM FULL" } else { "VACUUM" }).await?;
         let size: i64 = match self.backend {
             Backend::Sqlite => {
                 let pages: i64 = sqlx::query("PRAGMA page_count").fetch_one(&self.pool).await?.try_get(0)?;

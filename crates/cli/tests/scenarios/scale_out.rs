@@ -51,9 +51,26 @@ fn second_sqlite_node(data_dir: &Path, port: u16) -> String {
     };
     let path = data_dir.join("second-node.json");
     std::fs::write(&path, serde_json::to_string(&serve).unwrap()).unwrap();
-    let out = std::process::Command::new(binary()).args(["serve", "--role", "connector", "--config"]).arg(&path).output().unwrap();
-    assert!(!out.status.success(), "a second node on one SQLite file must stop");
-    String::from_utf8_lossy(&out.stderr).into_owned()
+    let log = data_dir.join("second-node.log");
+    let mut child = std::process::Command::new(binary())
+        .args(["serve", "--role", "connector", "--config"])
+        .arg(&path)
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("a second node on one SQLite file kept running");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(!status.success(), "a second node on one SQLite file must stop");
+    std::fs::read_to_string(&log).unwrap()
 }
 
 /// Round `round` of computer `n`: its OS version names the round, so the newest is seen.

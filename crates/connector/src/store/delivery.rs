@@ -85,14 +85,6 @@ impl Store {
         .await?)
     }
 
-    /// A tenant's messages not yet concluded (to upload or to poll).
-    pub async fn messages_in_flight(&self, tenant_id: &TenantId) -> Result<i64> {
-        Ok(sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM messages WHERE status IN ('upload', 'poll') AND tenant_id = $1")
-            .bind(tenant_id)
-            .fetch_one(self.pool())
-            .await?)
-    }
-
     /// The cloud profile of a tenant's most recent link.
     pub async fn cloud_of_tenant(&self, tenant_id: &TenantId) -> Result<Option<String>> {
         Ok(sqlx::query_scalar::<_, String>("SELECT cloud FROM links WHERE tenant_id = $1 ORDER BY updated_ms DESC LIMIT 1")

@@ -14,9 +14,9 @@ pub struct Seeded {
 
 impl Store {
     /// Writes `instances` instances with an active, tested and reconciled link each (ten
-    /// instances per tenant) and `devices` devices spread over them, each with one update
-    /// `updates` updates already delivered (`done`) at `now`, each with its `accepted`
-    /// outcome, and its landing-page route.
+    /// instances per tenant) and `devices` devices spread over them, each with `updates`
+    /// updates (sequences 1 to `updates`) already delivered (`done`) at `now`, each with
+    /// its `accepted` outcome, and its landing-page route.
     pub async fn seed_delivered(&self, instances: usize, devices: usize, updates: usize, now: i64) -> Result<Seeded> {
         let tenants = instances.div_ceil(10).max(1);
         let mut credentials = Vec::with_capacity(instances);
