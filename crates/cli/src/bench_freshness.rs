@@ -48,20 +48,9 @@ struct Pending {
 
 /// Runs the benchmark (see the module) on a stack in `data_dir` and reports it.
 pub async fn freshness(data_dir: &Path, macs: usize, rate: f64, seconds: u64) -> anyhow::Result<FreshnessBench> {
-    let mut opts = StackOptions::new(data_dir, macs);
-    opts.instances.truncate(1);
-    let stack = Stack::start(opts).await?;
-    let slug = stack.instances[0].slug.clone();
-    crate::admin_steps::connect_instance(&stack, &slug).await?;
-    let users: Vec<(String, String)> = stack.tenant.users.iter().map(|u| (u.upn.clone(), u.password.clone())).collect();
-    let fleet = Arc::new(fleet::Fleet::new(stack.http.clone(), &stack.cloud.url()));
-    let mut enrolled = Vec::with_capacity(macs);
-    for mut profile in fleet::generate(&users, 23, 0.0) {
-        profile.filevault = true;
-        enrolled.push(Mutex::new(
-            fleet.onboard(profile, &stack.instance_url(&slug), &stack.instance(&slug).invitation, stack.clock.now()).await?,
-        ));
-    }
+    // Every Mac starts compliant (FileVault on).
+    let (stack, _, fleet, enrolled) = Stack::with_enrolled_macs(StackOptions::new(data_dir, macs), 23, 0.0).await?;
+    let enrolled: Vec<Mutex<fleet::Mac>> = enrolled.into_iter().map(Mutex::new).collect();
     let enrolled = Arc::new(enrolled);
     let pending: Arc<std::sync::Mutex<Pending>> = Arc::default();
     let shown: Arc<std::sync::Mutex<Vec<(f64, f64)>>> = Arc::default();

@@ -39,17 +39,7 @@ type Sample = (String, f64, f64);
 
 /// Runs the benchmark (see the module) on a stack in `data_dir` and reports it.
 pub async fn sign_in(data_dir: &Path, macs: usize, seconds: u64, concurrency: usize) -> anyhow::Result<SignInBench> {
-    let mut opts = StackOptions::new(data_dir, macs);
-    opts.instances.truncate(1);
-    let stack = Stack::start(opts).await?;
-    let slug = stack.instances[0].slug.clone();
-    crate::admin_steps::connect_instance(&stack, &slug).await?;
-    let users: Vec<(String, String)> = stack.tenant.users.iter().map(|u| (u.upn.clone(), u.password.clone())).collect();
-    let fleet = Arc::new(fleet::Fleet::new(stack.http.clone(), &stack.cloud.url()));
-    let mut enrolled = Vec::with_capacity(macs);
-    for profile in fleet::generate(&users, 17, 0.3) {
-        enrolled.push(fleet.onboard(profile, &stack.instance_url(&slug), &stack.instance(&slug).invitation, stack.clock.now()).await?);
-    }
+    let (stack, slug, fleet, enrolled) = Stack::with_enrolled_macs(StackOptions::new(data_dir, macs), 17, 0.3).await?;
     wait_delivered(&stack, &slug, macs).await?;
     let enrolled = Arc::new(enrolled);
     let (app, redirect) = (stack.tenant.portal_app_id.clone(), stack.tenant.portal_redirect_uri.clone());

@@ -432,6 +432,28 @@ impl Stack {
         crate::admin_steps::Site { cloud_url: self.cloud.url(), mdm_url: self.mdm.url(), ca_pem: self.ca.ca_pem.clone() }
     }
 
+    /// A stack with one instance connected to the tenant and `macs` Macs of the fleet
+    /// (`noncompliant_share` of them without FileVault) enrolled, inventoried and registered
+    /// with Entra at it: where the benchmarks of the Macs' traffic start. Returns the stack,
+    /// the instance's short name, the fleet and the Macs.
+    pub async fn with_enrolled_macs(
+        mut opts: StackOptions,
+        seed: u64,
+        noncompliant_share: f64,
+    ) -> anyhow::Result<(Stack, String, std::sync::Arc<fleet::Fleet>, Vec<fleet::Mac>)> {
+        opts.instances.truncate(1);
+        let stack = Stack::start(opts).await?;
+        let slug = stack.instances[0].slug.clone();
+        crate::admin_steps::connect_instance(&stack, &slug).await?;
+        let users: Vec<(String, String)> = stack.tenant.users.iter().map(|u| (u.upn.clone(), u.password.clone())).collect();
+        let fleet = std::sync::Arc::new(fleet::Fleet::new(stack.http.clone(), &stack.cloud.url()));
+        let mut macs = Vec::with_capacity(users.len());
+        for profile in fleet::generate(&users, seed, noncompliant_share) {
+            macs.push(fleet.onboard(profile, &stack.instance_url(&slug), &stack.instance(&slug).invitation, stack.clock.now()).await?);
+        }
+        Ok((stack, slug, fleet, macs))
+    }
+
     pub fn browser(&self) -> Browser {
         Browser::new(&self.ca.ca_pem)
     }

@@ -48,12 +48,7 @@ impl Store {
     /// report is evaluated without it.
     pub async fn delete_policy(&self, tenant_id: &TenantId, id: &str) -> Result<bool> {
         let mut txn = self.begin().await?;
-        let owned = sqlx::query("SELECT 1 FROM compliance_policies WHERE tenant_id = $1 AND id = $2")
-            .bind(tenant_id)
-            .bind(id)
-            .fetch_optional(&mut *txn)
-            .await?;
-        if owned.is_none() {
+        if !super::owned(&mut txn, "compliance_policies", tenant_id, id).await? {
             return Ok(false);
         }
         sqlx::query("DELETE FROM policy_assignments WHERE policy_id = $1").bind(id).execute(&mut *txn).await?;

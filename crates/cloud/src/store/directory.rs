@@ -242,12 +242,7 @@ impl Store {
     /// target it. Conditional Access policies keep naming it, as in Entra.
     pub async fn delete_group(&self, tenant_id: &TenantId, id: &str) -> Result<bool> {
         let mut txn = self.begin().await?;
-        let owned = sqlx::query("SELECT 1 FROM directory_groups WHERE tenant_id = $1 AND id = $2")
-            .bind(tenant_id)
-            .bind(id)
-            .fetch_optional(&mut *txn)
-            .await?;
-        if owned.is_none() {
+        if !super::owned(&mut txn, "directory_groups", tenant_id, id).await? {
             return Ok(false);
         }
         for sql in ["DELETE FROM group_members WHERE group_id = $1", "DELETE FROM policy_assignments WHERE group_id = $1"] {

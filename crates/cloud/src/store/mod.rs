@@ -38,6 +38,13 @@ fn placeholders(from: usize, n: usize) -> String {
     (from..from + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
+/// Whether the row `id` of `table` (`directory_groups`, `compliance_policies`) belongs to
+/// `tenant_id`, read in the caller's transaction before it deletes the row's children.
+async fn owned(conn: &mut sqlx::AnyConnection, table: &'static str, tenant_id: &TenantId, id: &str) -> Result<bool> {
+    let sql = format!("SELECT 1 FROM {table} WHERE tenant_id = $1 AND id = $2");
+    Ok(sqlx::query(&sql).bind(tenant_id).bind(id).fetch_optional(conn).await?.is_some())
+}
+
 /// Devices that have not reported for this many days are noncompliant (tenant default).
 pub const DEFAULT_VALIDITY_DAYS: i64 = 30;
 
