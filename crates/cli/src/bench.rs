@@ -443,7 +443,7 @@ pub async fn connector_memory(data_dir: &Path, instances: usize, devices: usize)
     let config = idle_connector_config(url, &operator_token);
     let port = platform::http::bind(0)?.local_addr()?.port();
     let binary = std::env::current_exe()?;
-    let process = crate::stack::ConnectorProcess::start(&binary, data_dir, port, config, &ca).await?;
+    let process = crate::stack::ServiceProcess::connector(&binary, data_dir, port, config, &ca).await?;
     let pid = process.pid().context("connector process")?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (rss_ready_mb, _) = rss_mb(pid)?;

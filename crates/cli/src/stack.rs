@@ -96,7 +96,7 @@ impl StackOptions {
 /// The connector of a stack: in this process, or a child process that can be killed.
 pub enum ConnectorService {
     InProcess(connector::Connector),
-    Process(ConnectorProcess),
+    Process(ServiceProcess),
 }
 
 impl ConnectorService {
@@ -124,39 +124,66 @@ impl ConnectorService {
     }
 }
 
-/// `cloudconnector serve --role connector` as a child process on a fixed port.
-pub struct ConnectorProcess {
+/// `cloudconnector serve --role connector|mdm` as a child process on a fixed port: one
+/// node of a service, which a test can kill (SIGKILL) and start again.
+pub struct ServiceProcess {
     /// Where the process listens.
     pub url: String,
     pub addr: std::net::SocketAddr,
     /// What it publishes: its public URL, or else where it listens.
     published: String,
+    role: &'static str,
     binary: PathBuf,
     config: PathBuf,
     ca_pem: String,
     child: Option<std::process::Child>,
 }
 
-impl ConnectorProcess {
-    pub async fn start(
+impl ServiceProcess {
+    /// A connector node; its configuration is written to `data_dir/connector.json`.
+    pub async fn connector(
         binary: &Path,
         data_dir: &Path,
         port: u16,
         config: connector::ConnectorConfig,
         ca: &LocalCa,
     ) -> anyhow::Result<Self> {
+        let published = config.public_url.clone();
         let serve = crate::config::ServeConfig {
             data_dir: data_dir.to_path_buf(),
             connector: Some(crate::config::ConnectorSection { port, config }),
             ..Default::default()
         };
-        let path = data_dir.join("connector.json");
+        Self::start(binary, "connector", serve, port, published, ca).await
+    }
+
+    /// An mdm node; its configuration is written to `data_dir/mdm.json`.
+    pub async fn mdm(binary: &Path, data_dir: &Path, port: u16, config: mdm::MdmConfig, ca: &LocalCa) -> anyhow::Result<Self> {
+        let published = config.public_url.clone();
+        let serve = crate::config::ServeConfig {
+            data_dir: data_dir.to_path_buf(),
+            mdm: Some(crate::config::MdmSection { port, config }),
+            ..Default::default()
+        };
+        Self::start(binary, "mdm", serve, port, published, ca).await
+    }
+
+    async fn start(
+        binary: &Path,
+        role: &'static str,
+        serve: crate::config::ServeConfig,
+        port: u16,
+        published: Option<String>,
+        ca: &LocalCa,
+    ) -> anyhow::Result<Self> {
+        let path = serve.data_dir.join(format!("{role}.json"));
         std::fs::write(&path, serde_json::to_string_pretty(&serve)?)?;
         let url = format!("https://127.0.0.1:{port}");
-        let mut p = ConnectorProcess {
-            published: serve.connector.as_ref().and_then(|c| c.config.public_url.clone()).unwrap_or_else(|| url.clone()),
+        let mut p = ServiceProcess {
+            published: published.unwrap_or_else(|| url.clone()),
             url,
             addr: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+            role,
             binary: binary.to_path_buf(),
             config: path,
             ca_pem: ca.ca_pem.clone(),
@@ -183,7 +210,7 @@ impl ConnectorProcess {
     pub async fn restart(&mut self) -> anyhow::Result<()> {
         self.kill();
         let child = std::process::Command::new(&self.binary)
-            .args(["serve", "--role", "connector", "--config"])
+            .args(["serve", "--role", self.role, "--config"])
             .arg(&self.config)
             .stdout(std::process::Stdio::null())
             .spawn()
@@ -196,11 +223,11 @@ impl ConnectorProcess {
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
-        anyhow::bail!("the connector process did not become ready")
+        anyhow::bail!("the {} process did not become ready", self.role)
     }
 }
 
-impl Drop for ConnectorProcess {
+impl Drop for ServiceProcess {
     fn drop(&mut self) {
         self.kill();
     }
@@ -299,7 +326,7 @@ async fn start_connector(
         Some(binary) => {
             let port = listener.local_addr()?.port();
             drop(listener);
-            ConnectorService::Process(ConnectorProcess::start(binary, &opts.data_dir, port, config, ca).await?)
+            ConnectorService::Process(ServiceProcess::connector(binary, &opts.data_dir, port, config, ca).await?)
         }
     })
 }

@@ -49,17 +49,14 @@ pub async fn intake(state: &Shared, instance: &InstanceRow, batch: InventoryBatc
         }
     }
     let now = state.clock.now_ms();
-    // Reads before the transaction keep SQLite's single writer free for the inserts.
-    let mut newest: HashMap<&str, i64> = HashMap::new();
-    for u in &batch.updates {
-        if !newest.contains_key(u.computer_id.as_str())
-            && let Some(max) = state.store.max_sequence(&instance.id, &u.computer_id).await?
-        {
-            newest.insert(&u.computer_id, max);
-        }
-    }
-    let (mut accepted, mut superseded) = (0, 0);
-    let mut txn = state.store.begin().await?;
+    // One read before the transaction (keeping SQLite's single writer free for the
+    // inserts): the newest sequence held for each computer of the batch.
+    let mut computers: Vec<&str> = batch.updates.iter().map(|u| u.computer_id.as_str()).collect();
+    computers.sort_unstable();
+    computers.dedup();
+    let newest = state.store.max_sequences(&instance.id, &computers).await?;
+    let mut superseded = 0;
+    let mut items = Vec::with_capacity(batch.updates.len());
     for u in &batch.updates {
         if newest.get(u.computer_id.as_str()).is_some_and(|max| *max > u.sequence) {
             superseded += 1;
@@ -73,13 +70,20 @@ pub async fn intake(state: &Shared, instance: &InstanceRow, batch: InventoryBatc
             state.metrics.intake_future_dated_total.increment(1);
         }
         let json = serde_json::to_string(&item).map_err(ConnectorError::internal)?;
-        tx::insert_intake(&mut txn, &instance.id, &tenant, &u.computer_id, u.sequence, &item.device_id, &json, now).await?;
         let upn = item.upn.as_deref().map(str::to_ascii_lowercase);
-        tx::upsert_route(&mut txn, &tenant, &item.device_id, &instance.id, upn.as_deref()).await?;
-        accepted += 1;
+        items.push((u, item.device_id, json, upn));
     }
+    let rows: Vec<tx::NewIntake> = items
+        .iter()
+        .map(|(u, device_id, json, _)| tx::NewIntake { computer_id: &u.computer_id, sequence: u.sequence, device_id, item: json })
+        .collect();
+    let routes: Vec<(&DeviceId, Option<&str>)> = items.iter().map(|(_, device_id, _, upn)| (device_id, upn.as_deref())).collect();
+    let mut txn = state.store.begin().await?;
+    tx::insert_intake_rows(&mut txn, &instance.id, &tenant, &rows, now).await?;
+    tx::upsert_routes(&mut txn, &tenant, &instance.id, &routes).await?;
     txn.commit().await?;
     state.work.notify_one();
+    let accepted = items.len();
     state.metrics.intake_updates_total.increment(accepted as u64);
     state.metrics.intake_superseded_total.increment(superseded as u64);
     Ok(InventoryAccepted { accepted, superseded })
@@ -386,6 +390,7 @@ async fn conclude(state: &Shared, m: &MessageRow, results: &HashMap<DeviceId, It
         return Ok(());
     }
     let (mut accepted, mut stale) = (0u64, 0u64);
+    let mut outcomes = Vec::with_capacity(rows.len());
     for r in &rows {
         let outcome = match failure {
             Some(reason) => ItemOutcome::of(None, reason),
@@ -400,8 +405,13 @@ async fn conclude(state: &Shared, m: &MessageRow, results: &HashMap<DeviceId, It
             // Kept with its reason until an operator or the instance replays it.
             tx::dead_letter(&mut txn, r.id, outcome.detail.as_deref().unwrap_or("refused"), now).await?;
         }
-        tx::insert_outcome(&mut txn, &r.instance_id, &r.computer_id, r.sequence, &outcome, now).await?;
+        outcomes.push((r, outcome));
     }
+    let new: Vec<tx::NewOutcome> = outcomes
+        .iter()
+        .map(|(r, outcome)| tx::NewOutcome { instance_id: &r.instance_id, computer_id: &r.computer_id, sequence: r.sequence, outcome })
+        .collect();
+    tx::insert_outcomes(&mut txn, &new, now).await?;
     tx::finish_message(&mut txn, &m.message_id).await?;
     txn.commit().await?;
     state.metrics.messages_completed_total.increment(1);

@@ -148,8 +148,9 @@ async fn send(state: &Shared, instance: &InstanceRow, credential: &str) -> Resul
     match state.connector.send_inventory(credential, &InventoryBatch { updates }).await {
         Ok(_) => {
             let mut txn = state.store.begin().await?;
+            let ids: Vec<i64> = due.iter().map(|r| r.id).collect();
+            tx::delete_outbox(&mut txn, &ids).await?;
             for r in &due {
-                tx::delete_outbox(&mut txn, r.id).await?;
                 tx::set_delivery(&mut txn, r.computer_id, r.device_id.as_deref(), r.sequence, "sent", None).await?;
             }
             txn.commit().await?;

@@ -159,6 +159,19 @@ impl Mdm {
         self.state.base_url.clone()
     }
 
+    /// Drains the node: stops its background work (sending outboxes, reading outcomes,
+    /// following links) and gives up its instance leases at once, so the other nodes of
+    /// the cluster take its instances over without waiting for the leases to run out. It
+    /// keeps answering requests, as before it is taken out of the load balancer.
+    pub async fn hand_over_instances(&mut self) {
+        self.worker.abort();
+        let _ = (&mut self.worker).await;
+        self.state.leases.lock().expect("lock").clear();
+        if let Err(e) = self.state.store.release_instances(&self.state.node).await {
+            tracing::warn!(error = %e, "instance leases not given up; they run out");
+        }
+    }
+
     pub async fn shutdown(self) {
         self.served.stop(&[self.worker]).await;
         if let Err(e) = self.state.store.release_instances(&self.state.node).await {

@@ -189,10 +189,10 @@ pub async fn send(state: &Shared, instance: &InstanceRow, ca: &CaRow) -> Result<
             let results: HashMap<String, _> = status.item_results.into_iter().map(|r| (r.device_id.to_ascii_lowercase(), r)).collect();
             let missing = format!("the cloud failed the message: {}", status.error_detail.clone().unwrap_or_default());
             let mut txn = state.store.begin().await?;
+            tx::delete_outbox(&mut txn, &ids).await?;
             for r in &due {
                 let device = serde_json::from_str::<DeviceItem>(&r.payload).map(|i| i.device_id.to_ascii_lowercase()).unwrap_or_default();
                 let o = ItemOutcome::of(results.get(&device), &missing);
-                tx::delete_outbox(&mut txn, r.id).await?;
                 let outcome = crate::delivery::ItemOutcome {
                     status: o.status,
                     detail: o.detail.as_deref(),
@@ -239,8 +239,8 @@ async fn give_up_or_retry(
     };
     if let Some(reason) = reason {
         let mut txn = state.store.begin().await?;
+        tx::delete_outbox(&mut txn, ids).await?;
         for r in due {
-            tx::delete_outbox(&mut txn, r.id).await?;
             tx::set_delivery(&mut txn, r.computer_id, r.device_id.as_deref(), r.sequence, "rejected", Some(&reason)).await?;
         }
         txn.commit().await?;

@@ -36,7 +36,7 @@ impl TestStack {
     }
 
     /// The connector child process (stacks started with `connector_binary`).
-    pub fn connector_process(&mut self) -> &mut cloudconnector::stack::ConnectorProcess {
+    pub fn connector_process(&mut self) -> &mut cloudconnector::stack::ServiceProcess {
         match &mut self.stack.connector {
             cloudconnector::stack::ConnectorService::Process(p) => p,
             cloudconnector::stack::ConnectorService::InProcess(_) => panic!("this stack's connector runs in-process"),

@@ -19,27 +19,50 @@ pub struct HaProxy {
 }
 
 impl HaProxy {
-    /// Writes `haproxy.cfg` into `dir` and starts `haproxy` in the foreground on it;
-    /// returns once every front port accepts connections.
+    /// Writes `haproxy.cfg` into `dir` and starts `haproxy` in the foreground on it, in
+    /// TCP mode (TLS passes through to the service); returns once every front port
+    /// accepts connections.
     pub fn start(dir: &Path, routes: &[(u16, SocketAddr)]) -> HaProxy {
-        let fronts: Vec<(u16, Vec<SocketAddr>)> = routes.iter().map(|(front, back)| (*front, vec![*back])).collect();
-        HaProxy::balance(dir, &fronts)
+        let mut cfg = String::from(
+            "global\n  maxconn 4096\n\ndefaults\n  mode tcp\n  timeout connect 2s\n  timeout client 120s\n  timeout server 120s\n",
+        );
+        for (n, (front, back)) in routes.iter().enumerate() {
+            cfg.push_str(&format!("\nfrontend f{n}\n  bind 127.0.0.1:{front}\n  default_backend b{n}\n"));
+            cfg.push_str(&format!("\nbackend b{n}\n  server s{n} {back} check inter 300ms\n"));
+        }
+        HaProxy::run(dir, &cfg, routes.iter().map(|(front, _)| *front))
     }
 
-    /// As [`HaProxy::start`], each front port balancing over several servers: a server
-    /// that refuses connections is taken out of rotation at once and a connection that
-    /// fails on it is sent to another (`redispatch`).
-    pub fn balance(dir: &Path, fronts: &[(u16, Vec<SocketAddr>)]) -> HaProxy {
+    /// Each front port balancing every request over several servers: HTTP mode, as HTTP/2
+    /// clients send all their requests over one connection, and a random server for each
+    /// (round robin falls into step with a client's fixed cycle of requests: the mdm's
+    /// send, then two outcome reads, would put every send on one node). TLS ends at
+    /// HAProxy (the stack's server certificate) and HAProxy opens its own to the servers,
+    /// checking their certificate against the stack's CA. A server that refuses
+    /// connections is taken out of rotation at once, and a request that cannot reach one
+    /// is sent to another (`redispatch`).
+    pub fn balance(dir: &Path, fronts: &[(u16, Vec<SocketAddr>)], ca: &platform::tls::LocalCa) -> HaProxy {
+        let (pem, ca_file) = (dir.join("haproxy.pem"), dir.join("haproxy-ca.pem"));
+        std::fs::write(&pem, format!("{}\n{}", ca.server_cert_pem, ca.server_key_pem)).unwrap();
+        std::fs::write(&ca_file, &ca.ca_pem).unwrap();
         let mut cfg = String::from(
-            "global\n  maxconn 4096\n\ndefaults\n  mode tcp\n  timeout connect 2s\n  timeout client 120s\n  timeout server 120s\n  retries 3\n  option redispatch\n",
+            "global\n  maxconn 4096\n\ndefaults\n  mode http\n  timeout connect 2s\n  timeout client 120s\n  timeout server 120s\n  retries 3\n  option redispatch\n",
         );
+        let tls_to_server = format!("ssl verify required ca-file {} verifyhost localhost sni str(localhost)", ca_file.display());
         for (n, (front, backs)) in fronts.iter().enumerate() {
-            cfg.push_str(&format!("\nfrontend f{n}\n  bind 127.0.0.1:{front}\n  default_backend b{n}\n"));
-            cfg.push_str(&format!("\nbackend b{n}\n  balance roundrobin\n"));
+            cfg.push_str(&format!(
+                "\nfrontend f{n}\n  bind 127.0.0.1:{front} ssl crt {} alpn h2,http/1.1\n  default_backend b{n}\n",
+                pem.display()
+            ));
+            cfg.push_str(&format!("\nbackend b{n}\n  balance random\n"));
             for (m, back) in backs.iter().enumerate() {
-                cfg.push_str(&format!("  server s{n}_{m} {back} check inter 300ms fall 1 rise 1\n"));
+                cfg.push_str(&format!("  server s{n}_{m} {back} {tls_to_server} check inter 300ms fall 1 rise 1\n"));
             }
         }
+        HaProxy::run(dir, &cfg, fronts.iter().map(|(front, _)| *front))
+    }
+
+    fn run(dir: &Path, cfg: &str, fronts: impl Iterator<Item = u16>) -> HaProxy {
         let path = dir.join("haproxy.cfg");
         std::fs::write(&path, cfg).unwrap();
         let log = std::fs::File::create(dir.join("haproxy.log")).unwrap();
@@ -53,8 +76,8 @@ impl HaProxy {
             .expect("haproxy is installed (the test command installs the Debian package)");
         let mut lb = HaProxy { child };
         let deadline = Instant::now() + Duration::from_secs(20);
-        for (front, _) in fronts {
-            while TcpStream::connect(("127.0.0.1", *front)).is_err() {
+        for front in fronts {
+            while TcpStream::connect(("127.0.0.1", front)).is_err() {
                 assert!(lb.child.try_wait().unwrap().is_none(), "haproxy exited: {}", read(dir));
                 assert!(Instant::now() < deadline, "haproxy does not listen on {front}: {}", read(dir));
                 std::thread::sleep(Duration::from_millis(20));

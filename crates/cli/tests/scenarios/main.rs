@@ -7,6 +7,7 @@ mod harness;
 mod bad_input_cloud;
 mod bad_input_endpoints;
 mod bad_input_services;
+mod batching;
 mod compliance_partner;
 mod connector_nodes;
 mod demo;

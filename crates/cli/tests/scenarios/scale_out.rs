@@ -1,45 +1,90 @@
-//! Three connector nodes (processes of the built binary) on one PostgreSQL database behind
-//! HAProxy, taking 100,000 updates (1,000 computers × 100 updates each) while two of them
-//! are killed with SIGKILL ten times in turn, with requests in flight, and restarted: no
-//! update is lost, none concluded twice, and each computer's newest update is what Intune
-//! holds. On SQLite a second node of the same file is refused at start.
+//! Three connector nodes and two mdm nodes (processes of the built binary) on PostgreSQL
+//! behind HAProxy: 1,000 Macs send 100 partial inventory reports each (100,000 updates)
+//! through the load balancer to the mdm nodes, whose outbox goes through it to the
+//! connector nodes, while four of the nodes are killed with SIGKILL ten times in turn,
+//! with requests in flight, and restarted. No update the mdm took is lost, none is
+//! concluded twice, each Mac's newest report is what Intune holds, and each node's share
+//! is reported. On SQLite a second connector node of the same file is refused at start.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cloudconnector::stack::ConnectorProcess;
-use wire::connector_api::{InventoryBatch, InventoryUpdate};
+use cloudconnector::stack::ServiceProcess;
 
-use crate::harness::spawn_with;
+use crate::harness::{TestStack, spawn_with};
 use crate::load_balancer::{HaProxy, free_port};
 
-const COMPUTERS: usize = 1_000;
+const MACS: usize = 1_000;
 const ROUNDS: i64 = 100;
 const KILLS: usize = 10;
+/// Reports in flight at once, as many Macs reporting together.
+const IN_FLIGHT: usize = 32;
 
 fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_cloudconnector"))
 }
 
-/// The connector configuration the stack's node runs with (written by `ConnectorProcess`).
+/// The connector configuration the stack's node runs with (written by `ServiceProcess`).
 fn node_config(data_dir: &Path) -> connector::ConnectorConfig {
     let serve: cloudconnector::config::ServeConfig =
         serde_json::from_str(&std::fs::read_to_string(data_dir.join("connector.json")).unwrap()).unwrap();
     serve.connector.unwrap().config
 }
 
-/// Another node: its own directory (with the stack's CA and server certificate), port and
-/// name, the same database and apps.
-async fn another_node(data_dir: &Path, n: usize, port: u16, ca: &platform::tls::LocalCa) -> ConnectorProcess {
-    let dir = data_dir.join(format!("node-{n}"));
+/// A node's own directory, with the stack's CA and server certificate.
+fn node_dir(data_dir: &Path, name: &str) -> PathBuf {
+    let dir = data_dir.join(name);
     std::fs::create_dir_all(dir.join("tls")).unwrap();
     for entry in std::fs::read_dir(data_dir.join("tls")).unwrap() {
         let entry = entry.unwrap();
         std::fs::copy(entry.path(), dir.join("tls").join(entry.file_name())).unwrap();
     }
-    let config = connector::ConnectorConfig { node_id: Some(format!("node-{n}")), ..node_config(data_dir) };
-    ConnectorProcess::start(&binary(), &dir, port, config, ca).await.unwrap()
+    dir
+}
+
+/// A node of the cluster the test kills, and what it had taken before each kill: the
+/// value of its `counter` (updates taken, for a connector; reports stored, for an mdm),
+/// scraped from its `/metrics` just before the kill, as the counter starts again at 0.
+struct Node {
+    name: String,
+    process: ServiceProcess,
+    counter: &'static str,
+    taken_before: f64,
+}
+
+impl Node {
+    async fn connector(t: &TestStack, n: usize) -> Node {
+        let name = format!("connector-{n}");
+        let config = connector::ConnectorConfig { node_id: Some(name.clone()), ..node_config(t.data_dir()) };
+        let dir = node_dir(t.data_dir(), &name);
+        let process = ServiceProcess::connector(&binary(), &dir, free_port(), config, &t.ca).await.unwrap();
+        Node { name, process, counter: "cloudconnector_intake_updates_total", taken_before: 0.0 }
+    }
+
+    async fn mdm(t: &TestStack, n: usize, public_url: &str) -> Node {
+        let name = format!("mdm-{n}");
+        let config = mdm::MdmConfig { node_id: Some(name.clone()), public_url: Some(public_url.into()), ..t.mdm.state.config.clone() };
+        let dir = node_dir(t.data_dir(), &name);
+        let process = ServiceProcess::mdm(&binary(), &dir, free_port(), config, &t.ca).await.unwrap();
+        Node { name, process, counter: "cloudconnector_inventory_reports_total", taken_before: 0.0 }
+    }
+
+    async fn kill_and_restart(&mut self, http: &reqwest::Client) {
+        self.taken_before += scrape(http, &self.process.url, self.counter).await;
+        self.process.kill();
+        self.process.restart().await.unwrap();
+    }
+
+    async fn taken(&self, http: &reqwest::Client) -> f64 {
+        self.taken_before + scrape(http, &self.process.url, self.counter).await
+    }
+}
+
+async fn scrape(http: &reqwest::Client, url: &str, counter: &str) -> f64 {
+    let text = http.get(format!("{url}/metrics")).send().await.unwrap().text().await.unwrap();
+    platform::metrics::value(&text, counter).unwrap_or(0.0)
 }
 
 /// Starts a second node on the stack's SQLite file and returns what it said as it stopped.
@@ -73,136 +118,200 @@ fn second_sqlite_node(data_dir: &Path, port: u16) -> String {
     std::fs::read_to_string(&log).unwrap()
 }
 
-/// Round `round` of computer `n`: its OS version names the round, so the newest is seen.
-fn update(n: usize, device: &wire::DeviceId, round: i64, start_ms: i64) -> InventoryUpdate {
-    InventoryUpdate {
-        computer_id: format!("mac-{n}"),
-        sequence: round,
-        item: wire::partner::DeviceItem {
-            entity_type: wire::partner::entity_type::LEGACY_INVENTORY,
-            device_id: device.clone(),
-            last_update_time: platform::clock::ms_to_rfc3339(start_ms + round * 1000),
-            encrypted: Some(true),
-            sip: Some("Enabled".into()),
-            os_version: Some(format!("15.{round}")),
-            device_name: Some(format!("Mac {n}")),
-            ..Default::default()
-        },
+/// Enrols and registers one Mac per user through `instance_url`, their first inventory
+/// collected at `collected_at`.
+async fn onboard(t: &TestStack, instance_url: &str, collected_at: chrono::DateTime<chrono::Utc>) -> Vec<fleet::Mac> {
+    let users: Vec<(String, String)> = t.tenant.users.iter().map(|u| (u.upn.clone(), u.password.clone())).collect();
+    let fleet = Arc::new(fleet::Fleet::new(t.http.clone(), &t.cloud.url()));
+    let invitation = t.instance("hq").invitation.clone();
+    let slots = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
+    let mut onboarding = tokio::task::JoinSet::new();
+    for profile in fleet::generate(&users, 15, 0.0) {
+        let (fleet, url, invitation, slots) = (fleet.clone(), instance_url.to_string(), invitation.clone(), slots.clone());
+        onboarding.spawn(async move {
+            let _slot = slots.acquire().await.unwrap();
+            fleet.onboard(profile, &url, &invitation, collected_at).await.unwrap()
+        });
     }
+    onboarding.join_all().await
 }
 
-/// Posts a batch through the load balancer until a node takes it (a node may be killed
-/// under it: intake is idempotent per computer and sequence).
-async fn post(http: &reqwest::Client, url: &str, credential: &str, updates: Vec<InventoryUpdate>) {
-    let batch = InventoryBatch { updates };
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        match http.post(url).bearer_auth(credential).json(&batch).send().await {
-            Ok(r) if r.status().is_success() => return,
-            other => {
-                assert!(Instant::now() < deadline, "no node took the batch: {:?}", other.map(|r| r.status()));
+/// Round `round` of every Mac: macOS `15.<round>` collected `round` seconds after
+/// `onboarded`, sent as a partial report; a report that fails (its node killed under it,
+/// or none up behind the balancer) is sent again until a node takes it.
+async fn report_round(fleet: &Arc<fleet::Fleet>, macs: &mut [fleet::Mac], round: i64, onboarded: chrono::DateTime<chrono::Utc>) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
+    let mut reports = tokio::task::JoinSet::new();
+    for mac in macs.iter_mut() {
+        mac.profile.os_version = format!("15.{round}");
+        mac.profile.os_build = format!("24A{round}");
+        let (fleet, mac, slots) = (fleet.clone(), mac.clone(), slots.clone());
+        let collected_at = onboarded + chrono::Duration::seconds(round);
+        reports.spawn(async move {
+            let _slot = slots.acquire().await.unwrap();
+            let deadline = Instant::now() + Duration::from_secs(120);
+            while let Err(e) = fleet.report_changes(&mac, &["os_version", "os_build"], collected_at).await {
+                assert!(Instant::now() < deadline, "no mdm node took the report: {e}");
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
-        }
+        });
     }
+    reports.join_all().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_nodes_behind_haproxy_lose_and_duplicate_nothing_through_ten_kills() {
-    let (front, ports) = (free_port(), [free_port(), free_port()]);
-    let lb_url = format!("https://127.0.0.1:{front}");
-    let t = spawn_with(0, |o| {
+async fn connector_and_mdm_nodes_behind_haproxy_lose_and_duplicate_nothing_through_ten_kills() {
+    let (connector_front, mdm_front) = (free_port(), free_port());
+    let (connector_lb, mdm_lb) = (format!("https://127.0.0.1:{connector_front}"), format!("https://127.0.0.1:{mdm_front}"));
+    let mut t = spawn_with(MACS, |o| {
         o.connector_binary = Some(binary());
-        o.connector_public_url = Some(lb_url.clone());
+        o.connector_public_url = Some(connector_lb.clone());
         o.batch_size = 500;
     })
     .await;
     if t.database_urls.connector.starts_with("sqlite") {
-        let refusal = second_sqlite_node(t.data_dir(), ports[0]);
+        let refusal = second_sqlite_node(t.data_dir(), free_port());
         assert!(refusal.contains("in use by another node of this service"), "{refusal}");
         t.stop().await;
         return;
     }
-    let nodes = vec![another_node(t.data_dir(), 2, ports[0], &t.ca).await, another_node(t.data_dir(), 3, ports[1], &t.ca).await];
-    let backs: Vec<SocketAddr> = std::iter::once(t.connector.listening()).chain(nodes.iter().map(|n| n.addr)).collect();
-    let _lb = HaProxy::balance(t.data_dir(), &[(front, backs)]);
+    let mut nodes = vec![Node::connector(&t, 2).await, Node::connector(&t, 3).await];
+    nodes.extend([Node::mdm(&t, 1, &mdm_lb).await, Node::mdm(&t, 2, &mdm_lb).await]);
+    let connector_backs: Vec<SocketAddr> =
+        std::iter::once(t.connector.listening()).chain([nodes[0].process.addr, nodes[1].process.addr]).collect();
+    let _lb = HaProxy::balance(
+        t.data_dir(),
+        &[(connector_front, connector_backs), (mdm_front, vec![nodes[2].process.addr, nodes[3].process.addr])],
+        &t.ca,
+    );
+    // The stack's own mdm connects the instance, then hands its work to the two nodes and
+    // stays out of the balancer.
     cloudconnector::admin_steps::connect_instance(&t, "hq").await.unwrap();
+    t.stack.mdm.hand_over_instances().await;
+    let onboarded = chrono::Utc::now() - chrono::Duration::minutes(10);
+    let mut macs = onboard(&t, &format!("{mdm_lb}/i/hq"), onboarded).await;
+    let databases = Databases::open(&t).await;
+    databases.settled().await;
+    let before = databases.counts().await;
 
-    let store = t.cloud.state.store.clone();
-    let mut devices = Vec::with_capacity(COMPUTERS);
-    for n in 0..COMPUTERS {
-        devices
-            .push(cloudconnector::bench::seed_device(&store, &t.tenant.tenant_id, &t.tenant.admin.id, n, t.clock.now_ms()).await.unwrap());
-    }
-    let instance = t.mdm.state.store.instance_by_slug("hq").await.unwrap().unwrap();
-    let credential = instance.connector_credential.clone().unwrap();
-    let intake = format!("{lb_url}/api/v1/inventory");
-    let start_ms = t.clock.now_ms();
-
-    // The rounds go in through the load balancer while nodes 2 and 3 are killed in turn
-    // with SIGKILL every three seconds and started again: requests in flight on a killed
-    // node fail and are sent again, and its messages are taken up.
     let started = Instant::now();
+    let http = t.http.clone();
     let killer = tokio::spawn(async move {
-        let mut nodes = nodes;
         for k in 0..KILLS {
             tokio::time::sleep(Duration::from_secs(3)).await;
-            let node = &mut nodes[k % 2];
-            node.kill();
-            node.restart().await.unwrap();
+            let n = k % nodes.len();
+            nodes[n].kill_and_restart(&http).await;
         }
         nodes
     });
+    let fleet = Arc::new(fleet::Fleet::new(t.http.clone(), &t.cloud.url()));
     for round in 1..=ROUNDS {
-        let batch: Vec<InventoryUpdate> = devices.iter().enumerate().map(|(n, d)| update(n, d, round, start_ms)).collect();
-        for chunk in batch.chunks(1000) {
-            post(&t.http, &intake, &credential, chunk.to_vec()).await;
-        }
+        report_round(&fleet, &mut macs, round, onboarded).await;
     }
     let nodes = killer.await.unwrap();
-
-    // Newest state wins: every computer's last round reaches Intune.
-    let deadline = Instant::now() + Duration::from_secs(600);
-    let newest = format!("15.{ROUNDS}");
-    loop {
-        let held = store.managed_devices_by_ids(&devices).await.unwrap();
-        let behind = devices.iter().filter(|d| held.get(*d).and_then(|m| m.os_version.as_deref()) != Some(newest.as_str())).count();
-        if behind == 0 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "{behind} computers never reached their newest update");
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    assert_newest_state_wins(&t, &macs).await;
     let seconds = started.elapsed().as_secs_f64();
-    println!(
-        "{} updates through 3 nodes and {KILLS} kills in {seconds:.1} s ({:.0}/s)",
-        COMPUTERS as i64 * ROUNDS,
-        (COMPUTERS as i64 * ROUNDS) as f64 / seconds
-    );
+    databases.settled().await;
+    let after = databases.counts().await;
+    report(&t, &nodes, seconds).await;
 
-    assert_each_update_concluded_once(&t.database_urls.connector, COMPUTERS as i64 * ROUNDS).await;
+    // Nothing lost between the nodes: every report an mdm node took became one update the
+    // connector took (a report sent again after a kill is a report of its own), and
+    // every update has exactly one outcome.
+    let reports = after.reports - before.reports;
+    assert!(reports >= MACS as i64 * ROUNDS, "{reports} reports stored for {} sent", MACS as i64 * ROUNDS);
+    assert_eq!(after.intake - before.intake, reports, "every report the mdm took reached the connector once");
+    assert_eq!(after.outcomes, after.intake, "each update has one outcome");
+    assert_eq!(after.concluded_twice, 0, "no update concluded twice");
+    databases.close().await;
     drop(nodes);
     t.stop().await;
 }
 
-/// Nothing lost, nothing concluded twice: every one of `total` updates was taken once,
-/// none is left undelivered, and each has exactly one outcome.
-async fn assert_each_update_concluded_once(database_url: &str, total: i64) {
-    // Nothing lost, nothing concluded twice: every update was taken once and has exactly one
-    // outcome, and none is left undelivered.
-    let db = sqlx::AnyPool::connect(database_url).await.unwrap();
-    let count = |sql: &'static str| {
-        let db = db.clone();
-        async move { sqlx::query_scalar::<_, i64>(sql).fetch_one(&db).await.unwrap() }
-    };
-    assert_eq!(count("SELECT COUNT(*) FROM intake").await, total, "every update taken once");
-    let settled = Instant::now() + Duration::from_secs(120);
-    while count("SELECT COUNT(*) FROM intake WHERE status <> 'done'").await > 0 {
-        assert!(Instant::now() < settled, "updates left undelivered or dead");
+/// Every Mac's last round reaches Intune.
+async fn assert_newest_state_wins(t: &TestStack, macs: &[fleet::Mac]) {
+    let devices: Vec<wire::DeviceId> = macs.iter().map(|m| m.device_id.clone().expect("registered").into()).collect();
+    let store = &t.cloud.state.store;
+    let (deadline, newest) = (Instant::now() + Duration::from_secs(600), format!("15.{ROUNDS}"));
+    loop {
+        let held = store.managed_devices_by_ids(&devices).await.unwrap();
+        let behind = devices.iter().filter(|d| held.get(*d).and_then(|m| m.os_version.as_deref()) != Some(newest.as_str())).count();
+        if behind == 0 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{behind} Macs never reached their newest report");
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    let twice = "SELECT COUNT(*) FROM (SELECT computer_id, sequence FROM outcomes GROUP BY computer_id, sequence HAVING COUNT(*) > 1) d";
-    assert_eq!(count(twice).await, 0, "no update concluded twice");
-    assert_eq!(count("SELECT COUNT(*) FROM outcomes").await, total, "each update has its outcome");
-    db.close().await;
+}
+
+/// Prints what each node took, and at what rate over the run.
+async fn report(t: &TestStack, nodes: &[Node], seconds: f64) {
+    let first = scrape(&t.http, &format!("https://{}", t.connector.listening()), "cloudconnector_intake_updates_total").await;
+    let mut lines = vec![format!("connector-1 (never killed): {first:.0} updates ({:.0}/s)", first / seconds)];
+    for node in nodes {
+        let taken = node.taken(&t.http).await;
+        assert!(taken > 0.0, "{} took no share of the work", node.name);
+        let what = if node.counter.contains("intake") { "updates" } else { "reports" };
+        lines.push(format!("{}: {taken:.0} {what} ({:.0}/s)", node.name, taken / seconds));
+    }
+    println!(
+        "{} reports through 2 mdm and 3 connector nodes, {KILLS} kills, in {seconds:.1} s:\n  {}",
+        MACS as i64 * ROUNDS,
+        lines.join("\n  ")
+    );
+}
+
+/// The mdm's and the connector's databases, read directly.
+struct Databases {
+    mdm: sqlx::AnyPool,
+    connector: sqlx::AnyPool,
+}
+
+/// Row counts: partial reports the mdm stored, updates the connector took, their
+/// outcomes, and updates with more than one outcome.
+struct Counts {
+    reports: i64,
+    intake: i64,
+    outcomes: i64,
+    concluded_twice: i64,
+}
+
+impl Databases {
+    async fn open(t: &TestStack) -> Databases {
+        Databases {
+            mdm: sqlx::AnyPool::connect(&t.database_urls.mdm).await.unwrap(),
+            connector: sqlx::AnyPool::connect(&t.database_urls.connector).await.unwrap(),
+        }
+    }
+
+    async fn count(db: &sqlx::AnyPool, sql: &str) -> i64 {
+        sqlx::query_scalar::<_, i64>(sql).fetch_one(db).await.unwrap()
+    }
+
+    /// Waits until the mdm's outbox is empty and the connector has concluded every update.
+    async fn settled(&self) {
+        let deadline = Instant::now() + Duration::from_secs(300);
+        while Self::count(&self.mdm, "SELECT COUNT(*) FROM outbox").await > 0
+            || Self::count(&self.connector, "SELECT COUNT(*) FROM intake WHERE status <> 'done'").await > 0
+        {
+            assert!(Instant::now() < deadline, "updates left unsent, undelivered or dead");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    async fn counts(&self) -> Counts {
+        let twice =
+            "SELECT COUNT(*) FROM (SELECT computer_id, sequence FROM outcomes GROUP BY computer_id, sequence HAVING COUNT(*) > 1) d";
+        Counts {
+            reports: Self::count(&self.mdm, "SELECT COUNT(*) FROM inventory_history WHERE kind = 'partial'").await,
+            intake: Self::count(&self.connector, "SELECT COUNT(*) FROM intake").await,
+            outcomes: Self::count(&self.connector, "SELECT COUNT(*) FROM outcomes").await,
+            concluded_twice: Self::count(&self.connector, twice).await,
+        }
+    }
+
+    async fn close(self) {
+        self.mdm.close().await;
+        self.connector.close().await;
+    }
 }

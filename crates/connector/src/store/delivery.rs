@@ -1,5 +1,7 @@
 //! The delivery pipeline: intake, messages, routes and outcomes.
 
+use std::collections::HashMap;
+
 use super::*;
 
 /// One outcome reported back to an instance.
@@ -64,12 +66,23 @@ impl Store {
     // ---- intake ------------------------------------------------------------------------
 
     /// Highest sequence held for a computer of an instance.
-    pub async fn max_sequence(&self, instance_id: &InstanceId, computer_id: &str) -> Result<Option<i64>> {
-        Ok(sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(sequence) FROM intake WHERE instance_id = $1 AND computer_id = $2")
-            .bind(instance_id)
-            .bind(computer_id)
-            .fetch_one(self.pool())
-            .await?)
+    /// The highest sequence held for each of `computer_ids` of an instance (those with
+    /// none are left out), one query per 500.
+    pub async fn max_sequences(&self, instance_id: &InstanceId, computer_ids: &[&str]) -> Result<HashMap<String, i64>> {
+        let mut out = HashMap::with_capacity(computer_ids.len());
+        for chunk in computer_ids.chunks(500) {
+            let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+            let sql = format!(
+                "SELECT computer_id, MAX(sequence) FROM intake WHERE instance_id = $1 AND computer_id IN ({}) GROUP BY computer_id",
+                list.join(", ")
+            );
+            let mut q = sqlx::query_as::<_, (String, i64)>(&sql).bind(instance_id);
+            for c in chunk {
+                q = q.bind(*c);
+            }
+            out.extend(q.fetch_all(self.pool()).await?);
+        }
+        Ok(out)
     }
 
     pub fn begin(&self) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error>> + '_ {

@@ -198,7 +198,7 @@ async fn retention_prunes_old_history_and_keeps_what_is_still_needed() {
             .unwrap();
     let expected = [("7", 3, "done"), ("8", 1, "dead"), ("9", 1, "queued")].map(|(c, s, st)| (c.to_string(), s, st.to_string()));
     assert_eq!(left, expected, "each computer's latest update, dead letters and the queue stay");
-    assert_eq!(store.max_sequence(&instance_id, "7").await.unwrap(), Some(3), "older updates are still recognised as older");
+    assert_eq!(store.max_sequences(&instance_id, &["7"]).await.unwrap().get("7"), Some(&3), "older updates are still recognised as older");
     assert_eq!(store.outcomes(&instance_id, 0, 10).await.unwrap().len(), 1);
     // The message the kept update belongs to stays until that update is pruned too.
     sqlx::query("UPDATE intake SET message_id = NULL").execute(store.pool()).await.unwrap();

@@ -1,9 +1,25 @@
 //! Statements that run inside a caller's transaction.
 
+use std::collections::HashMap;
+
 use sqlx::AnyConnection;
 
 use super::*;
 
+/// One update to queue ([`insert_intake_rows`]).
+pub struct NewIntake<'a> {
+    pub computer_id: &'a str,
+    pub sequence: i64,
+    pub device_id: &'a DeviceId,
+    /// The partner item, as JSON.
+    pub item: &'a str,
+}
+
+/// Rows per multi-row statement: 7 parameters each stays far below SQLite's 32,766 and
+/// PostgreSQL's 65,535 bound parameters.
+const ROWS_PER_STATEMENT: usize = 500;
+
+/// Queues one update; false when it was already held (same instance, computer, sequence).
 #[allow(clippy::too_many_arguments)]
 pub async fn insert_intake(
     conn: &mut AnyConnection,
@@ -15,20 +31,41 @@ pub async fn insert_intake(
     item: &str,
     now: i64,
 ) -> Result<bool> {
-    let r = sqlx::query(
-        "INSERT INTO intake (instance_id, tenant_id, computer_id, sequence, device_id, item, status, message_id, received_ms) \
-         VALUES ($1, $2, $3, $4, $5, $6, 'queued', NULL, $7) ON CONFLICT (instance_id, computer_id, sequence) DO NOTHING",
-    )
-    .bind(instance_id)
-    .bind(tenant_id)
-    .bind(computer_id)
-    .bind(sequence)
-    .bind(device_id)
-    .bind(item)
-    .bind(now)
-    .execute(conn)
-    .await?;
-    Ok(r.rows_affected() == 1)
+    let row = NewIntake { computer_id, sequence, device_id, item };
+    Ok(insert_intake_rows(conn, instance_id, tenant_id, &[row], now).await? == 1)
+}
+
+/// Queues updates of one instance and tenant with one multi-row `INSERT` per 500 (the
+/// same statement on both databases; the `Any` driver binds no arrays, so PostgreSQL's
+/// `UNNEST` is out of reach). An update already held is skipped. Returns how many rows
+/// were inserted.
+pub async fn insert_intake_rows(
+    conn: &mut AnyConnection,
+    instance_id: &InstanceId,
+    tenant_id: &TenantId,
+    rows: &[NewIntake<'_>],
+    now: i64,
+) -> Result<u64> {
+    let mut inserted = 0;
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let p = i * 7;
+                format!("(${}, ${}, ${}, ${}, ${}, ${}, 'queued', NULL, ${})", p + 1, p + 2, p + 3, p + 4, p + 5, p + 6, p + 7)
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO intake (instance_id, tenant_id, computer_id, sequence, device_id, item, status, message_id, received_ms) \
+             VALUES {} ON CONFLICT (instance_id, computer_id, sequence) DO NOTHING",
+            values.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for r in chunk {
+            q = q.bind(instance_id).bind(tenant_id).bind(r.computer_id).bind(r.sequence).bind(r.device_id).bind(r.item).bind(now);
+        }
+        inserted += q.execute(&mut *conn).await?.rows_affected();
+    }
+    Ok(inserted)
 }
 
 pub async fn delete_routes(conn: &mut AnyConnection, tenant_id: &TenantId, instance_id: &InstanceId) -> Result<()> {
@@ -47,18 +84,39 @@ pub async fn upsert_route(
     instance_id: &InstanceId,
     upn: Option<&str>,
 ) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO device_routes (tenant_id, device_id, instance_id, upn) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (tenant_id, device_id) DO UPDATE SET instance_id = $5, upn = $6",
-    )
-    .bind(tenant_id)
-    .bind(device_id)
-    .bind(instance_id)
-    .bind(upn.map(str::to_string))
-    .bind(instance_id)
-    .bind(upn.map(str::to_string))
-    .execute(conn)
-    .await?;
+    upsert_routes(conn, tenant_id, instance_id, &[(device_id, upn)]).await
+}
+
+/// Routes each device of a tenant to `instance_id` (with its user's UPN, lower-cased by
+/// the caller), one multi-row statement per 500. A device named twice keeps the last.
+pub async fn upsert_routes(
+    conn: &mut AnyConnection,
+    tenant_id: &TenantId,
+    instance_id: &InstanceId,
+    routes: &[(&DeviceId, Option<&str>)],
+) -> Result<()> {
+    // One statement may not change a row twice (PostgreSQL refuses it).
+    let mut last: HashMap<&DeviceId, Option<&str>> = HashMap::with_capacity(routes.len());
+    let mut order = Vec::with_capacity(routes.len());
+    for (device, upn) in routes {
+        if last.insert(device, *upn).is_none() {
+            order.push(*device);
+        }
+    }
+    for chunk in order.chunks(ROWS_PER_STATEMENT) {
+        let values: Vec<String> =
+            (0..chunk.len()).map(|i| format!("(${}, ${}, ${}, ${})", i * 4 + 1, i * 4 + 2, i * 4 + 3, i * 4 + 4)).collect();
+        let sql = format!(
+            "INSERT INTO device_routes (tenant_id, device_id, instance_id, upn) VALUES {} \
+             ON CONFLICT (tenant_id, device_id) DO UPDATE SET instance_id = excluded.instance_id, upn = excluded.upn",
+            values.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for device in chunk {
+            q = q.bind(tenant_id).bind(*device).bind(instance_id).bind(last[device].map(str::to_string));
+        }
+        q.execute(&mut *conn).await?;
+    }
     Ok(())
 }
 
@@ -110,21 +168,47 @@ pub async fn insert_outcome(
     outcome: &partner::outcome::ItemOutcome,
     now: i64,
 ) -> Result<()> {
-    let reasons = (!outcome.compliance_reasons.is_empty()).then(|| serde_json::to_string(&outcome.compliance_reasons).unwrap_or_default());
-    sqlx::query(
-        "INSERT INTO outcomes (instance_id, computer_id, sequence, status, detail, at_ms, compliance_state, compliance_reasons) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(instance_id)
-    .bind(computer_id)
-    .bind(sequence)
-    .bind(outcome.status.as_ref())
-    .bind(outcome.detail.clone())
-    .bind(now)
-    .bind(outcome.compliance_state.clone())
-    .bind(reasons)
-    .execute(conn)
-    .await?;
+    insert_outcomes(conn, &[NewOutcome { instance_id, computer_id, sequence, outcome }], now).await
+}
+
+/// What became of one update ([`insert_outcomes`]).
+pub struct NewOutcome<'a> {
+    pub instance_id: &'a InstanceId,
+    pub computer_id: &'a str,
+    pub sequence: i64,
+    pub outcome: &'a partner::outcome::ItemOutcome,
+}
+
+/// Records what became of updates, for their instances to collect: one multi-row
+/// `INSERT` per 500.
+pub async fn insert_outcomes(conn: &mut AnyConnection, rows: &[NewOutcome<'_>], now: i64) -> Result<()> {
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let p: Vec<String> = (1..=8).map(|k| format!("${}", i * 8 + k)).collect();
+                format!("({})", p.join(", "))
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO outcomes (instance_id, computer_id, sequence, status, detail, at_ms, compliance_state, compliance_reasons) VALUES {}",
+            values.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for r in chunk {
+            let o = r.outcome;
+            let reasons = (!o.compliance_reasons.is_empty()).then(|| serde_json::to_string(&o.compliance_reasons).unwrap_or_default());
+            q = q
+                .bind(r.instance_id)
+                .bind(r.computer_id)
+                .bind(r.sequence)
+                .bind(o.status.as_ref())
+                .bind(o.detail.clone())
+                .bind(now)
+                .bind(o.compliance_state.clone())
+                .bind(reasons);
+        }
+        q.execute(&mut *conn).await?;
+    }
     Ok(())
 }
 

@@ -25,12 +25,14 @@ impl Store {
     }
 
     pub async fn reschedule_outbox(&self, ids: &[i64], next_ms: i64) -> Result<()> {
-        for id in ids {
-            sqlx::query("UPDATE outbox SET attempts = attempts + 1, next_attempt_ms = $1 WHERE id = $2")
-                .bind(next_ms)
-                .bind(*id)
-                .execute(self.pool())
-                .await?;
+        for chunk in ids.chunks(500) {
+            let list: Vec<String> = (2..=chunk.len() + 1).map(|i| format!("${i}")).collect();
+            let sql = format!("UPDATE outbox SET attempts = attempts + 1, next_attempt_ms = $1 WHERE id IN ({})", list.join(", "));
+            let mut q = sqlx::query(&sql).bind(next_ms);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            q.execute(self.pool()).await?;
         }
         Ok(())
     }

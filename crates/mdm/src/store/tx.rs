@@ -225,8 +225,17 @@ pub async fn record_history(
     Ok(())
 }
 
-pub async fn delete_outbox(conn: &mut AnyConnection, id: i64) -> Result<()> {
-    sqlx::query("DELETE FROM outbox WHERE id = $1").bind(id).execute(conn).await?;
+/// Removes sent outbox rows: one statement per 500 ids.
+pub async fn delete_outbox(conn: &mut AnyConnection, ids: &[i64]) -> Result<()> {
+    for chunk in ids.chunks(500) {
+        let list: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!("DELETE FROM outbox WHERE id IN ({})", list.join(", "));
+        let mut q = sqlx::query(&sql);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        q.execute(&mut *conn).await?;
+    }
     Ok(())
 }
 
