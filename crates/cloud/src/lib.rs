@@ -86,6 +86,8 @@ pub struct AppState {
     pub faults: faults::Faults,
     /// Served at `/metrics`, labelled with this node (`host:port` of the listener).
     pub metrics: metrics::Metrics,
+    /// Where interactive sign-ins write (group commit).
+    pub sign_ins: store::SignInJournal,
 }
 
 pub type Shared = Arc<AppState>;
@@ -108,6 +110,7 @@ pub struct Cloud {
     pub served: Served,
     worker: tokio::task::JoinHandle<()>,
     statistics: tokio::task::JoinHandle<()>,
+    journal: tokio::task::JoinHandle<()>,
 }
 
 impl Cloud {
@@ -116,7 +119,7 @@ impl Cloud {
     }
 
     pub async fn shutdown(self) {
-        self.served.stop(&[self.worker, self.statistics]).await;
+        self.served.stop(&[self.worker, self.statistics, self.journal]).await;
         self.state.store.close().await;
     }
 }
@@ -140,6 +143,7 @@ pub async fn start(config: CloudConfig, listener: TcpListener, ca: &LocalCa, clo
         platform::net::public_base("public_url", config.public_url.as_deref(), listener.local_addr()?).map_err(StartError::Config)?;
     let throttle = throttle::Throttle::new(config.throttle.clone());
     let metrics = metrics::Metrics::new(&platform::net::node_name(listener.local_addr()?));
+    let (sign_ins, journal) = store::SignInJournal::start(store.clone());
     let state = Arc::new(AppState {
         store,
         keys,
@@ -150,11 +154,12 @@ pub async fn start(config: CloudConfig, listener: TcpListener, ca: &LocalCa, clo
         throttle,
         faults: Default::default(),
         metrics,
+        sign_ins,
     });
     let worker = tokio::spawn(upload_worker(state.clone()));
     let statistics = tokio::spawn(refresh_statistics(state.clone()));
     let served = platform::http::serve_tls(http::router(state.clone()), listener, ca).await?;
-    Ok(Cloud { state, served, worker, statistics })
+    Ok(Cloud { state, served, worker, statistics, journal })
 }
 
 /// Keeps the database planner's statistics fresh as Graph's collections grow (every ten

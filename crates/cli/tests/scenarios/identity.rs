@@ -367,3 +367,82 @@ async fn token_answers_discovery_documents_and_admin_consent_as_microsoft_gives_
     assert!(page.form_action().unwrap().contains("/consent/"), "{} {}", page.url, page.body);
     t.stop().await;
 }
+
+/// A sign-in's writes (its authorize request used up, its log entry, its code) are
+/// committed, together with those of the sign-ins of the moment, before it is answered:
+/// of eight sign-ins made at once every one is in the log, each request serves once
+/// (AADSTS50058 the second time), and every code issued is redeemed once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_ins_made_at_once_are_written_before_their_answer_and_their_requests_serve_once() {
+    let t = spawn(8).await;
+    // Without the tenant's policy for Macs, these sign-ins (no device) are granted.
+    assert!(t.cloud.state.store.delete_ca_policy(&t.tenant.tenant_id, &t.tenant.ca_policy_id).await.unwrap());
+    let http = platform::http::client_builder(&t.ca.ca_pem).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let base = t.cloud.url();
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("client_id", t.tenant.portal_app_id.as_str()),
+            ("redirect_uri", t.tenant.portal_redirect_uri.as_str()),
+            ("response_type", "code"),
+            ("scope", "openid profile"),
+        ])
+        .finish();
+    let mut actions = Vec::new();
+    for _ in &t.tenant.users {
+        let url = format!("{base}/organizations/oauth2/v2.0/authorize?{query}");
+        let body = http.get(&url).send().await.unwrap().text().await.unwrap();
+        actions.push(cloudconnector::browser::Page { url, status: 200, body }.form_action().unwrap());
+    }
+    let sign_in = |action: String, user: &cloud::seed::SeededUser| {
+        let request = http.post(action).form(&[("login", user.upn.as_str()), ("passwd", user.password.as_str())]);
+        async move { request.send().await.unwrap() }
+    };
+    let answers = futures_join_all(actions.iter().zip(&t.tenant.users).map(|(a, u)| sign_in(a.clone(), u))).await;
+    let mut codes = Vec::new();
+    for answer in answers {
+        if answer.status().is_redirection() {
+            let location = answer.headers()["location"].to_str().unwrap().to_string();
+            let url = url::Url::parse(&location).unwrap();
+            codes.push(url.query_pairs().find(|(k, _)| k == "code").map(|(_, v)| v.to_string()).expect("a code"));
+        } else {
+            let body = answer.text().await.unwrap();
+            assert!(body.contains("AADSTS"), "neither a code nor a refusal: {body}");
+        }
+    }
+    assert_eq!(codes.len(), 8, "every sign-in granted");
+    let token = t.test_client_token().await;
+    let (_, log) = t.graph_get(&token, "auditLogs/signIns").await;
+    assert_eq!(log["value"].as_array().unwrap().len(), 8, "{log}");
+
+    for (action, user) in actions.iter().zip(&t.tenant.users) {
+        let again = sign_in(action.clone(), user).await.text().await.unwrap();
+        assert!(again.contains("AADSTS50058"), "a used sign-in request served again: {again}");
+    }
+    for code in &codes {
+        let redeem = || {
+            http.post(format!("{base}/organizations/oauth2/v2.0/token")).form(&[
+                ("grant_type", "authorization_code"),
+                ("client_id", t.tenant.portal_app_id.as_str()),
+                ("client_secret", t.tenant.portal_secret.as_str()),
+                ("redirect_uri", t.tenant.portal_redirect_uri.as_str()),
+                ("code", code.as_str()),
+            ])
+        };
+        assert_eq!(redeem().send().await.unwrap().status(), 200, "the code was written before it was handed out");
+        assert_eq!(redeem().send().await.unwrap().status(), 400, "a code redeems once");
+    }
+    t.stop().await;
+}
+
+/// Runs the futures at once and returns their outputs in order.
+async fn futures_join_all<F: std::future::Future + Send + 'static>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
+where
+    F::Output: Send,
+{
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut out = Vec::with_capacity(handles.len());
+    for h in handles {
+        out.push(h.await.unwrap());
+    }
+    out
+}

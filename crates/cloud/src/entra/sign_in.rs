@@ -1,5 +1,6 @@
-//! Interactive sign-in of a user to an application: Conditional Access decides, the
-//! decision is written to the sign-in log, a refused device is sent to the partner's page.
+//! Interactive sign-in of a user to an application: Conditional Access decides (reads
+//! only), the decision goes to the sign-in log, a refused device is sent to the partner's
+//! page.
 
 use crate::entra::conditional_access::{self, Device, Outcome, Subject};
 use crate::entra::devices;
@@ -44,11 +45,15 @@ pub async fn check_credentials(store: &Store, login: &str, password: &str, tenan
     }
 }
 
+/// What Conditional Access decided, and the sign-in log entry that tells it (for the
+/// caller to write with the sign-in's other writes: the decision itself only reads).
 pub struct SignInDecision {
     pub outcome: Outcome,
+    /// The registered device the sign-in proved it was made from.
     pub device_id: Option<DeviceId>,
     /// Where the partner (device management) wants a refused user sent.
     pub partner_url: Option<String>,
+    pub log: SignInRow,
 }
 
 fn with_device(url: &str, device_id: Option<&DeviceId>) -> String {
@@ -63,9 +68,6 @@ pub async fn decide(store: &Store, user: &User, app: &Application, device_proof:
         Some(proof) => devices::verify_proof(store, &user.tenant_id, proof, now_ms / 1000).await?,
         None => None,
     };
-    if let Some(d) = &device {
-        store.record_device_sign_in(&user.tenant_id, &d.device_id, now_ms).await?;
-    }
     let device_state = match &device {
         Some(d) => Device::Registered { device_id: d.device_id.clone(), compliant: d.is_compliant.map(|c| c != 0) },
         None => Device::Unrecognized,
@@ -96,21 +98,19 @@ pub async fn decide(store: &Store, user: &User, app: &Application, device_proof:
     } else {
         "failure"
     };
-    store
-        .insert_sign_in(&SignInRow {
-            id: uuid::Uuid::new_v4().to_string(),
-            tenant_id: user.tenant_id.clone(),
-            at_ms: now_ms,
-            user_id: user.id.clone(),
-            upn: user.upn.clone(),
-            app_id: app.app_id.clone(),
-            app_name: app.display_name.clone(),
-            device_id: device_id.clone(),
-            error_code: outcome.aadsts() as i64,
-            failure_reason: (outcome != Outcome::Granted).then(|| outcome.message().to_string()),
-            ca_status: ca_status.into(),
-            policies: serde_json::to_string(&applied).unwrap_or_default(),
-        })
-        .await?;
-    Ok(SignInDecision { outcome, device_id, partner_url })
+    let log = SignInRow {
+        id: uuid::Uuid::new_v4().to_string(),
+        tenant_id: user.tenant_id.clone(),
+        at_ms: now_ms,
+        user_id: user.id.clone(),
+        upn: user.upn.clone(),
+        app_id: app.app_id.clone(),
+        app_name: app.display_name.clone(),
+        device_id: device_id.clone(),
+        error_code: outcome.aadsts() as i64,
+        failure_reason: (outcome != Outcome::Granted).then(|| outcome.message().to_string()),
+        ca_status: ca_status.into(),
+        policies: serde_json::to_string(&applied).unwrap_or_default(),
+    };
+    Ok(SignInDecision { outcome, device_id, partner_url, log })
 }

@@ -20,7 +20,7 @@ use crate::entra::devices::DEVICE_CREDENTIAL_HEADER;
 use crate::entra::sign_in::{Credentials, MULTI_TENANT_SEGMENTS};
 use crate::entra::{consent, sign_in};
 use crate::error::{CloudError, Result};
-use crate::store::{AuthorizeRequest, CodeRow};
+use crate::store::{AuthorizeRequest, CodeRow, SignInWrites};
 
 const REQUEST_TTL_MS: i64 = 15 * 60 * 1000;
 const CODE_TTL_MS: i64 = 10 * 60 * 1000;
@@ -146,13 +146,15 @@ async fn sign_in_steps(state: &Shared, id: &str, headers: &HeaderMap, body: &[u8
             return Err(page_error(50020, format!("User account '{login}' does not exist in tenant '{}'.", request.tenant_hint)));
         }
     };
-    state.store.delete_authorize_request(id).await?;
     let proof = headers.get(DEVICE_CREDENTIAL_HEADER).and_then(|v| v.to_str().ok());
     let deciding = std::time::Instant::now();
     let decision = sign_in::decide(&state.store, &user, &app, proof, now).await?;
     let decided = Some(deciding.elapsed().as_secs_f64());
     state.metrics.decided(decision.outcome);
+    // Written before the answer, with the other sign-ins of the moment (one commit).
+    let mut writes = SignInWrites { request_used: id.to_string(), device: decision.device_id.clone(), log: decision.log, code: None };
     if decision.outcome != Outcome::Granted {
+        state.sign_ins.write(writes).await?;
         let refusal = Html(page(
             "You can't get there from here",
             html! {
@@ -166,21 +168,17 @@ async fn sign_in_steps(state: &Shared, id: &str, headers: &HeaderMap, body: &[u8
         return Ok((refusal.into_response(), decided));
     }
     let code = platform::secrets::random_token(32);
-    state
-        .store
-        .insert_code(
-            &platform::secrets::digest_hex(&code),
-            &CodeRow {
-                client_id: request.client_id.clone(),
-                redirect_uri: request.redirect_uri.clone(),
-                user_id: user.id.clone(),
-                scope: request.scope.clone(),
-                device_id: decision.device_id,
-                code_challenge: request.code_challenge.clone(),
-                expires_ms: now + CODE_TTL_MS,
-            },
-        )
-        .await?;
+    let row = CodeRow {
+        client_id: request.client_id.clone(),
+        redirect_uri: request.redirect_uri.clone(),
+        user_id: user.id.clone(),
+        scope: request.scope.clone(),
+        device_id: decision.device_id,
+        code_challenge: request.code_challenge.clone(),
+        expires_ms: now + CODE_TTL_MS,
+    };
+    writes.code = Some((platform::secrets::digest_hex(&code), row));
+    state.sign_ins.write(writes).await?;
     let mut params = vec![("code", code.as_str())];
     if let Some(s) = &request.state {
         params.push(("state", s));

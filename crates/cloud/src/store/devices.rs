@@ -29,17 +29,6 @@ impl Store {
         Ok(())
     }
 
-    /// An interactive sign-in presented the device (Graph `approximateLastSignInDateTime`).
-    pub async fn record_device_sign_in(&self, tenant_id: &TenantId, device_id: &DeviceId, now: i64) -> Result<()> {
-        sqlx::query("UPDATE devices SET last_sign_in_ms = $1 WHERE tenant_id = $2 AND device_id = $3")
-            .bind(now)
-            .bind(tenant_id)
-            .bind(device_id)
-            .execute(self.pool())
-            .await?;
-        Ok(())
-    }
-
     /// Many devices in one transaction (seeding a benchmark or an import).
     pub async fn insert_devices(&self, rows: &[DeviceRow]) -> Result<()> {
         let mut tx = self.db.begin().await?;

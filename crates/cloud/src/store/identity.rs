@@ -211,29 +211,6 @@ impl Store {
         .await?)
     }
 
-    pub async fn delete_authorize_request(&self, id: &str) -> Result<()> {
-        sqlx::query("DELETE FROM authorize_requests WHERE id = $1").bind(id).execute(self.pool()).await?;
-        Ok(())
-    }
-
-    pub async fn insert_code(&self, digest: &str, c: &CodeRow) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO authorization_codes (code_digest, client_id, redirect_uri, user_id, scope, device_id, code_challenge, expires_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(digest)
-        .bind(&c.client_id)
-        .bind(&c.redirect_uri)
-        .bind(&c.user_id)
-        .bind(&c.scope)
-        .bind(c.device_id.clone())
-        .bind(c.code_challenge.clone())
-        .bind(c.expires_ms)
-        .execute(self.pool())
-        .await?;
-        Ok(())
-    }
-
     /// Consumes an authorization code (single use).
     pub async fn take_code(&self, digest: &str) -> Result<Option<CodeRow>> {
         Ok(sqlx::query_as::<_, CodeRow>(
@@ -243,28 +220,6 @@ impl Store {
         .bind(digest)
         .fetch_optional(self.pool())
         .await?)
-    }
-
-    pub async fn insert_sign_in(&self, s: &SignInRow) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO sign_in_logs (id, tenant_id, at_ms, user_id, upn, app_id, app_name, device_id, error_code, failure_reason, ca_status, policies) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(&s.id)
-        .bind(&s.tenant_id)
-        .bind(s.at_ms)
-        .bind(&s.user_id)
-        .bind(&s.upn)
-        .bind(&s.app_id)
-        .bind(&s.app_name)
-        .bind(s.device_id.clone())
-        .bind(s.error_code)
-        .bind(s.failure_reason.clone())
-        .bind(&s.ca_status)
-        .bind(&s.policies)
-        .execute(self.pool())
-        .await?;
-        Ok(())
     }
 
     /// A tenant's newest sign-ins first.
@@ -278,4 +233,40 @@ impl Store {
         .fetch_all(self.pool())
         .await?)
     }
+}
+
+/// The authorization code `digest` stands for (written by the sign-in journal).
+pub(super) fn insert_code_query<'q>(digest: &'q str, c: &'q CodeRow) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    sqlx::query(
+        "INSERT INTO authorization_codes (code_digest, client_id, redirect_uri, user_id, scope, device_id, code_challenge, expires_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(digest)
+    .bind(&c.client_id)
+    .bind(&c.redirect_uri)
+    .bind(&c.user_id)
+    .bind(&c.scope)
+    .bind(c.device_id.clone())
+    .bind(c.code_challenge.clone())
+    .bind(c.expires_ms)
+}
+
+/// One sign-in log entry (written by the sign-in journal).
+pub(super) fn insert_sign_in_query(s: &SignInRow) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments<'_>> {
+    sqlx::query(
+        "INSERT INTO sign_in_logs (id, tenant_id, at_ms, user_id, upn, app_id, app_name, device_id, error_code, failure_reason, ca_status, policies) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(&s.id)
+    .bind(&s.tenant_id)
+    .bind(s.at_ms)
+    .bind(&s.user_id)
+    .bind(&s.upn)
+    .bind(&s.app_id)
+    .bind(&s.app_name)
+    .bind(s.device_id.clone())
+    .bind(s.error_code)
+    .bind(s.failure_reason.clone())
+    .bind(&s.ca_status)
+    .bind(&s.policies)
 }

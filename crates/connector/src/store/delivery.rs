@@ -65,7 +65,6 @@ wire::text_enum!(MessageState);
 impl Store {
     // ---- intake ------------------------------------------------------------------------
 
-    /// Highest sequence held for a computer of an instance.
     /// The highest sequence held for each of `computer_ids` of an instance (those with
     /// none are left out), one query per 500.
     pub async fn max_sequences(&self, instance_id: &InstanceId, computer_ids: &[&str]) -> Result<HashMap<String, i64>> {

@@ -13,15 +13,27 @@ pub struct OutboxRow {
     pub payload: String,
     pub attempts: i64,
     pub created_ms: i64,
+    /// Not to be sent before this time (service clock, ms): set after a failed send.
+    pub next_attempt_ms: i64,
 }
 
 impl Store {
     // ---- outbox and outcomes -----------------------------------------------------------
 
+    /// The next rows of an instance's outbox to send, oldest first, up to `limit`: those
+    /// due by `now` before the first that is not (a batch delayed after a failed send).
+    /// Everything queued after a delayed row waits for it, so the connector receives each
+    /// device's updates in the order they were taken.
     pub async fn outbox_due(&self, instance_id: &str, now: i64, limit: i64) -> Result<Vec<OutboxRow>> {
-        Ok(sqlx::query_as::<_, OutboxRow>(
-            "SELECT id, computer_id, device_id, sequence, payload, attempts, created_ms FROM outbox WHERE instance_id = $1 AND next_attempt_ms <= $2 ORDER BY id LIMIT $3")
-            .bind(instance_id).bind(now).bind(limit).fetch_all(self.pool()).await?)
+        let rows = sqlx::query_as::<_, OutboxRow>(
+            "SELECT id, computer_id, device_id, sequence, payload, attempts, created_ms, next_attempt_ms FROM outbox \
+             WHERE instance_id = $1 ORDER BY id LIMIT $2",
+        )
+        .bind(instance_id)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().take_while(|r| r.next_attempt_ms <= now).collect())
     }
 
     pub async fn reschedule_outbox(&self, ids: &[i64], next_ms: i64) -> Result<()> {
