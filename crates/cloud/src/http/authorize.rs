@@ -107,8 +107,9 @@ async fn authorize(state: Shared, segment: String, q: HashMap<String, String>) -
 /// Sign-in: credentials, the device's proof (if any), Conditional Access, then a code or
 /// the refusal page pointing at the partner's remediation or enrollment page. The answer
 /// carries `Server-Timing` (W3C Server Timing): `decision` (the device's proof checked,
-/// the user's groups and the policies read, the decision made and written to the sign-in
-/// log) and `total`, in milliseconds; the decision's time is also the histogram
+/// the user's groups and the policies read, the decision made: reads only) and `total`
+/// (with the sign-in's writes, group-committed by [`crate::store::SignInJournal`]), in
+/// milliseconds; the decision's time is also the histogram
 /// `cloudconnector_sign_in_decision_seconds`.
 pub async fn sign_in(State(state): State<Shared>, Path(id): Path<String>, headers: HeaderMap, body: Bytes) -> Result<Response> {
     let started = std::time::Instant::now();

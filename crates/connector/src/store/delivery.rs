@@ -75,7 +75,9 @@ impl Store {
                 "SELECT computer_id, MAX(sequence) FROM intake WHERE instance_id = $1 AND computer_id IN ({}) GROUP BY computer_id",
                 list.join(", ")
             );
-            let mut q = sqlx::query_as::<_, (String, i64)>(&sql).bind(instance_id);
+            // Planned afresh each time: a plan cached while the table was small would scan
+            // every row of the instance once it is large.
+            let mut q = sqlx::query_as::<_, (String, i64)>(&sql).persistent(false).bind(instance_id);
             for c in chunk {
                 q = q.bind(*c);
             }
