@@ -267,6 +267,9 @@ pub async fn inventory(data_dir: &Path, computers: usize, seconds: u64, concurre
 
 #[derive(Debug, Serialize)]
 pub struct DeliveryBench {
+    /// `intune` (the cloud applies every message) or `null sink` (it completes each at
+    /// once: the connector's own ceiling).
+    pub cloud: String,
     pub database: String,
     pub throttle: String,
     pub devices: usize,
@@ -294,8 +297,10 @@ pub async fn delivery(
     per_message: usize,
     postgres: Option<String>,
     throttle: bool,
+    null_sink: bool,
 ) -> anyhow::Result<DeliveryBench> {
     let mut opts = StackOptions::new(data_dir, 0);
+    opts.cloud_null_sink = null_sink;
     opts.instances.truncate(1);
     opts.batch_size = per_message.max(1);
     opts.throttle.enabled = throttle;
@@ -334,6 +339,7 @@ pub async fn delivery(
     let seconds = started.elapsed().as_secs_f64();
     let counted = |name| connector.metrics.count(name);
     let result = DeliveryBench {
+        cloud: if null_sink { "null sink" } else { "intune" }.into(),
         database: if postgres.is_some() { "postgresql" } else { "sqlite" }.into(),
         throttle: if throttle { "default partner limits (200 writes / 20 s per app and tenant)" } else { "off" }.into(),
         devices,

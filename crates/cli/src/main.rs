@@ -336,7 +336,13 @@ async fn bench(what: BenchWhat) -> anyhow::Result<()> {
         }
         BenchWhat::Delivery { devices, per_message, postgres, throttle, data_dir } => {
             stack::remove_databases(&data_dir);
-            let result = cloudconnector::bench::delivery(&data_dir, devices, per_message, postgres, throttle).await?;
+            // The same run against a cloud that completes every message at once: the
+            // connector's ceiling, and the share of it reached with the real cloud.
+            let intune = cloudconnector::bench::delivery(&data_dir, devices, per_message, postgres.clone(), throttle, false).await?;
+            stack::remove_databases(&data_dir);
+            let ceiling = cloudconnector::bench::delivery(&data_dir, devices, per_message, postgres, throttle, true).await?;
+            let share = intune.devices_per_second / ceiling.devices_per_second;
+            let result = serde_json::json!({"intune": intune, "null_sink": ceiling, "share_of_ceiling": share});
             println!("{}", serde_json::to_string_pretty(&result)?);
             Ok(())
         }

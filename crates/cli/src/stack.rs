@@ -50,6 +50,8 @@ pub struct StackOptions {
     /// The URL everyone reaches the cloud at when something stands in front of it (a
     /// proxy, a load balancer); the cloud's own listener when `None`.
     pub cloud_public_url: Option<String>,
+    /// The cloud completes every partner message at once (benchmarks' ceiling).
+    pub cloud_null_sink: bool,
     /// The same for the connector and the mdm.
     pub connector_public_url: Option<String>,
     pub mdm_public_url: Option<String>,
@@ -86,6 +88,7 @@ impl StackOptions {
             throttle: cloud::throttle::ThrottleConfig::default(),
             connector_binary: None,
             cloud_public_url: None,
+            cloud_null_sink: false,
             connector_public_url: None,
             mdm_public_url: None,
             heartbeat_interval_s: 300,
@@ -388,6 +391,7 @@ impl Stack {
             partner_unresponsive_after_s: 3600,
             throttle: opts.throttle.clone(),
             public_url: opts.cloud_public_url.clone(),
+            null_sink: opts.cloud_null_sink,
             secret_key_path: opts.data_dir.join("cloud-secrets.key"),
         };
         let cloud = cloud::start(cloud_config, cloud_l, &ca, clock.clone()).await?;

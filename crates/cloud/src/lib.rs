@@ -50,6 +50,11 @@ pub struct CloudConfig {
     /// reverse proxy or load balancer): what discovery, OIDC documents and links publish.
     #[serde(default)]
     pub public_url: Option<String>,
+    /// For benchmarks only (`bench delivery`'s ceiling): every partner upload message
+    /// completes at once with each device accepted, nothing evaluated and nothing written
+    /// to the directory, so what is measured is the connector alone.
+    #[serde(default)]
+    pub null_sink: bool,
 }
 
 fn default_secret_key() -> std::path::PathBuf {
@@ -184,7 +189,7 @@ async fn upload_worker(state: Shared) {
         if let Err(e) = intune::lifecycle::tick(&state.store, state.clock.now_ms(), unresponsive_after_ms).await {
             tracing::warn!(error = %e, "partner lifecycle tick failed");
         }
-        match intune::uploads::process_pending(&state.store, state.clock.now_ms(), state.config.no_policy_is_compliant).await {
+        match intune::uploads::process_pending(&state.store, state.clock.now_ms(), &state.config).await {
             Ok(n) if n > 0 => continue,
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "upload processing failed; will retry"),

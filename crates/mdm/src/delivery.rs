@@ -150,9 +150,8 @@ async fn send(state: &Shared, instance: &InstanceRow, credential: &str) -> Resul
             let mut txn = state.store.begin().await?;
             let ids: Vec<i64> = due.iter().map(|r| r.id).collect();
             tx::delete_outbox(&mut txn, &ids).await?;
-            for r in &due {
-                tx::set_delivery(&mut txn, r.computer_id, r.device_id.as_deref(), r.sequence, "sent", None).await?;
-            }
+            let sent: Vec<(i64, Option<&str>, i64)> = due.iter().map(|r| (r.computer_id, r.device_id.as_deref(), r.sequence)).collect();
+            tx::set_delivery_many(&mut txn, &sent, "sent", None).await?;
             txn.commit().await?;
             state.metrics.updates_sent_total.increment(due.len() as u64);
             Ok(true)

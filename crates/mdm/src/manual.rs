@@ -240,9 +240,8 @@ async fn give_up_or_retry(
     if let Some(reason) = reason {
         let mut txn = state.store.begin().await?;
         tx::delete_outbox(&mut txn, ids).await?;
-        for r in due {
-            tx::set_delivery(&mut txn, r.computer_id, r.device_id.as_deref(), r.sequence, "rejected", Some(&reason)).await?;
-        }
+        let rejected: Vec<(i64, Option<&str>, i64)> = due.iter().map(|r| (r.computer_id, r.device_id.as_deref(), r.sequence)).collect();
+        tx::set_delivery_many(&mut txn, &rejected, "rejected", Some(&reason)).await?;
         txn.commit().await?;
     }
     Ok(())

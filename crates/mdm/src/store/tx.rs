@@ -150,6 +150,33 @@ pub async fn set_delivery(
     Ok(())
 }
 
+/// [`set_delivery`] for many outbox rows `(computer, device, sequence)` with one state:
+/// one statement per 300 rows, so a sent batch holds its users' rows only briefly.
+pub async fn set_delivery_many(
+    conn: &mut AnyConnection,
+    rows: &[(i64, Option<&str>, i64)],
+    state: &str,
+    detail: Option<&str>,
+) -> Result<()> {
+    for chunk in rows.chunks(300) {
+        let values: Vec<String> = (0..chunk.len()).map(|i| format!("(${}, ${}, ${})", i * 3 + 3, i * 3 + 4, i * 3 + 5)).collect();
+        // VALUES columns are column1, column2, … on both databases.
+        let sql = format!(
+            "UPDATE local_users SET delivery_state = $1, delivery_detail = $2 WHERE aad_device_id IS NOT NULL AND EXISTS \
+             (SELECT 1 FROM (VALUES {}) AS v WHERE v.column1 = local_users.computer_id \
+              AND (v.column2 = '' OR v.column2 = local_users.aad_device_id) \
+              AND (local_users.delivery_sequence IS NULL OR local_users.delivery_sequence <= v.column3))",
+            values.join(", ")
+        );
+        let mut q = sqlx::query(&sql).bind(state).bind(detail.map(str::to_string));
+        for (computer_id, device, sequence) in chunk {
+            q = q.bind(*computer_id).bind(device.unwrap_or_default()).bind(*sequence);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 /// What the cloud decided for a registered user's Entra device, from the outcome of
 /// `sequence` (kept unless a newer one was queued since).
 pub async fn set_compliance(
