@@ -52,8 +52,9 @@ pub struct CloudConfig {
     pub public_url: Option<String>,
     /// For benchmarks only (`bench delivery`'s ceiling): every partner upload message
     /// completes at once with each device accepted, nothing evaluated and nothing written
-    /// to the directory, so what is measured is the connector alone.
-    #[serde(default)]
+    /// to the directory, so what is measured is the connector alone. Not read from a
+    /// configuration file or the environment: only the benchmark's stack sets it.
+    #[serde(skip)]
     pub null_sink: bool,
 }
 
@@ -124,7 +125,9 @@ impl Cloud {
     }
 
     pub async fn shutdown(self) {
-        self.served.stop(&[self.worker, self.statistics, self.journal]).await;
+        self.served.stop(&[self.worker, self.statistics]).await;
+        // After the requests in flight: their sign-ins still write.
+        self.journal.abort();
         self.state.store.close().await;
     }
 }

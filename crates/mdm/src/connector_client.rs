@@ -18,7 +18,8 @@ pub struct ConnectorClient {
     registration_secret: String,
 }
 
-/// Whether a failed send may succeed later (the outbox keeps it) or was refused.
+/// Whether a failed send may succeed later (the outbox keeps it) or was refused for
+/// good (its rows are given up, so they do not hold back what came after them).
 pub enum SendError {
     Retry(String),
     Refused(String),
@@ -94,8 +95,10 @@ impl ConnectorClient {
 
     pub async fn send_inventory(&self, credential: &str, batch: &InventoryBatch) -> Result<InventoryAccepted, SendError> {
         self.call(reqwest::Method::POST, "/api/v1/inventory", credential, Some(batch)).await.map_err(|(status, detail)| match status {
-            // Not connected (409) may change; malformed (422) or unauthorised will not.
-            Some(401) | Some(403) | Some(422) => SendError::Refused(detail),
+            // A malformed batch (422) will not be taken however often it is sent; not
+            // connected (409) or not authorised (401, 403: a credential being renewed)
+            // may change.
+            Some(422) => SendError::Refused(detail),
             _ => SendError::Retry(detail),
         })
     }

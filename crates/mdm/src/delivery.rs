@@ -156,7 +156,19 @@ async fn send(state: &Shared, instance: &InstanceRow, credential: &str) -> Resul
             state.metrics.updates_sent_total.increment(due.len() as u64);
             Ok(true)
         }
-        Err(SendError::Retry(detail)) | Err(SendError::Refused(detail)) => {
+        Err(SendError::Refused(detail)) => {
+            // Sent in order, the batch would hold back everything after it for ever.
+            state.metrics.send_failures_total.increment(1);
+            tracing::warn!(instance = %instance.slug, updates = due.len(), %detail, "connector refused the batch; its updates are rejected");
+            let mut txn = state.store.begin().await?;
+            let ids: Vec<i64> = due.iter().map(|r| r.id).collect();
+            tx::delete_outbox(&mut txn, &ids).await?;
+            let rejected: Vec<(i64, Option<&str>, i64)> = due.iter().map(|r| (r.computer_id, r.device_id.as_deref(), r.sequence)).collect();
+            tx::set_delivery_many(&mut txn, &rejected, "rejected", Some(&detail)).await?;
+            txn.commit().await?;
+            Ok(false)
+        }
+        Err(SendError::Retry(detail)) => {
             state.metrics.send_failures_total.increment(1);
             let attempts = due.iter().map(|r| r.attempts).max().unwrap_or(0);
             let delay = (1000_i64 << attempts.min(6)).min(60_000);

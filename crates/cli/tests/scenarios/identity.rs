@@ -418,6 +418,15 @@ async fn sign_ins_made_at_once_are_written_before_their_answer_and_their_request
         let again = sign_in(action.clone(), user).await.text().await.unwrap();
         assert!(again.contains("AADSTS50058"), "a used sign-in request served again: {again}");
     }
+    // One request signed in twice at the same moment: one code, one AADSTS50058.
+    let url = format!("{base}/organizations/oauth2/v2.0/authorize?{query}");
+    let body = http.get(&url).send().await.unwrap().text().await.unwrap();
+    let action = cloudconnector::browser::Page { url, status: 200, body }.form_action().unwrap();
+    let user = &t.tenant.users[0];
+    let twice = futures_join_all([sign_in(action.clone(), user), sign_in(action, user)].into_iter()).await;
+    let granted = twice.iter().filter(|a| a.status().is_redirection()).count();
+    assert_eq!(granted, 1, "a request serves one sign-in, even two at once");
+
     for code in &codes {
         let redeem = || {
             http.post(format!("{base}/organizations/oauth2/v2.0/token")).form(&[

@@ -20,7 +20,9 @@ use crate::entra::devices::DEVICE_CREDENTIAL_HEADER;
 use crate::entra::sign_in::{Credentials, MULTI_TENANT_SEGMENTS};
 use crate::entra::{consent, sign_in};
 use crate::error::{CloudError, Result};
-use crate::store::{AuthorizeRequest, CodeRow, SignInWrites};
+use crate::store::{AuthorizeRequest, CodeRow, SignInWrites, Written};
+
+const USED_REQUEST: &str = "This sign-in request has expired or was already used. Start again from the application.";
 
 const REQUEST_TTL_MS: i64 = 15 * 60 * 1000;
 const CODE_TTL_MS: i64 = 10 * 60 * 1000;
@@ -128,11 +130,7 @@ pub async fn sign_in(State(state): State<Shared>, Path(id): Path<String>, header
 /// The steps of [`sign_in`]; with the decision's time in seconds when one was made.
 async fn sign_in_steps(state: &Shared, id: &str, headers: &HeaderMap, body: &[u8]) -> Result<(Response, Option<f64>)> {
     let now = state.clock.now_ms();
-    let request = state
-        .store
-        .authorize_request(id, now)
-        .await?
-        .ok_or_else(|| page_error(50058, "This sign-in request has expired or was already used. Start again from the application."))?;
+    let request = state.store.authorize_request(id, now).await?.ok_or_else(|| page_error(50058, USED_REQUEST))?;
     let app = state.store.application(&request.client_id).await?.ok_or_else(|| page_error(700016, "The application no longer exists."))?;
     let f = form(body);
     let (login, password) = (f.get("login").cloned().unwrap_or_default(), f.get("passwd").cloned().unwrap_or_default());
@@ -155,7 +153,7 @@ async fn sign_in_steps(state: &Shared, id: &str, headers: &HeaderMap, body: &[u8
     // Written before the answer, with the other sign-ins of the moment (one commit).
     let mut writes = SignInWrites { request_used: id.to_string(), device: decision.device_id.clone(), log: decision.log, code: None };
     if decision.outcome != Outcome::Granted {
-        state.sign_ins.write(writes).await?;
+        write_once(state, writes).await?;
         let refusal = Html(page(
             "You can't get there from here",
             html! {
@@ -179,12 +177,21 @@ async fn sign_in_steps(state: &Shared, id: &str, headers: &HeaderMap, body: &[u8
         expires_ms: now + CODE_TTL_MS,
     };
     writes.code = Some((platform::secrets::digest_hex(&code), row));
-    state.sign_ins.write(writes).await?;
+    write_once(state, writes).await?;
     let mut params = vec![("code", code.as_str())];
     if let Some(s) = &request.state {
         params.push(("state", s));
     }
     Ok((Redirect::to(&with_params(&request.redirect_uri, &params)).into_response(), decided))
+}
+
+/// Writes a sign-in (with the others of the moment); AADSTS50058 when its request was
+/// used up meanwhile by another sign-in.
+async fn write_once(state: &Shared, writes: SignInWrites) -> Result<()> {
+    match state.sign_ins.write(writes).await? {
+        Written::Committed => Ok(()),
+        Written::RequestAlreadyUsed => Err(page_error(50058, USED_REQUEST)),
+    }
 }
 
 /// Redeems an authorization code: the user and the scope it was issued for. Confidential

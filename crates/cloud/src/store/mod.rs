@@ -27,7 +27,7 @@ pub use compliance::Deadline;
 pub use graph::Page;
 use identity::{insert_code_query, insert_sign_in_query};
 pub use sealed::rotate_sealing_key;
-pub use sign_in_journal::{SignInJournal, SignInWrites};
+pub use sign_in_journal::{SignInJournal, SignInWrites, Written};
 pub use uploads::tx;
 
 pub(crate) const MANAGED_COLUMNS: &str = "id, tenant_id, device_id, user_id, device_name, os_version, serial_number, compliance_state, \

@@ -159,18 +159,26 @@ pub async fn set_delivery_many(
     detail: Option<&str>,
 ) -> Result<()> {
     for chunk in rows.chunks(300) {
-        let values: Vec<String> = (0..chunk.len()).map(|i| format!("(${}, ${}, ${})", i * 3 + 3, i * 3 + 4, i * 3 + 5)).collect();
-        // VALUES columns are column1, column2, … on both databases.
+        let n = chunk.len();
+        let values: Vec<String> = (0..n).map(|i| format!("(${}, ${}, ${})", i * 3 + 3, i * 3 + 4, i * 3 + 5)).collect();
+        let computers: Vec<String> = (0..n).map(|i| format!("${}", 3 * n + 3 + i)).collect();
+        // The computers' list lets the index on `computer_id` find the rows; VALUES
+        // columns are column1, column2, … on both databases.
         let sql = format!(
-            "UPDATE local_users SET delivery_state = $1, delivery_detail = $2 WHERE aad_device_id IS NOT NULL AND EXISTS \
+            "UPDATE local_users SET delivery_state = $1, delivery_detail = $2 WHERE aad_device_id IS NOT NULL \
+             AND computer_id IN ({}) AND EXISTS \
              (SELECT 1 FROM (VALUES {}) AS v WHERE v.column1 = local_users.computer_id \
               AND (v.column2 = '' OR v.column2 = local_users.aad_device_id) \
               AND (local_users.delivery_sequence IS NULL OR local_users.delivery_sequence <= v.column3))",
+            computers.join(", "),
             values.join(", ")
         );
-        let mut q = sqlx::query(&sql).bind(state).bind(detail.map(str::to_string));
+        let mut q = sqlx::query(&sql).persistent(false).bind(state).bind(detail.map(str::to_string));
         for (computer_id, device, sequence) in chunk {
             q = q.bind(*computer_id).bind(device.unwrap_or_default()).bind(*sequence);
+        }
+        for (computer_id, _, _) in chunk {
+            q = q.bind(*computer_id);
         }
         q.execute(&mut *conn).await?;
     }
