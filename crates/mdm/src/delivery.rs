@@ -147,12 +147,7 @@ async fn send(state: &Shared, instance: &InstanceRow, credential: &str) -> Resul
         .collect();
     match state.connector.send_inventory(credential, &InventoryBatch { updates }).await {
         Ok(_) => {
-            let mut txn = state.store.begin().await?;
-            let ids: Vec<i64> = due.iter().map(|r| r.id).collect();
-            tx::delete_outbox(&mut txn, &ids).await?;
-            let sent: Vec<(i64, Option<&str>, i64)> = due.iter().map(|r| (r.computer_id, r.device_id.as_deref(), r.sequence)).collect();
-            tx::set_delivery_many(&mut txn, &sent, "sent", None).await?;
-            txn.commit().await?;
+            state.store.settle_outbox(&due, "sent", None).await?;
             state.metrics.updates_sent_total.increment(due.len() as u64);
             Ok(true)
         }
@@ -160,12 +155,7 @@ async fn send(state: &Shared, instance: &InstanceRow, credential: &str) -> Resul
             // Sent in order, the batch would hold back everything after it for ever.
             state.metrics.send_failures_total.increment(1);
             tracing::warn!(instance = %instance.slug, updates = due.len(), %detail, "connector refused the batch; its updates are rejected");
-            let mut txn = state.store.begin().await?;
-            let ids: Vec<i64> = due.iter().map(|r| r.id).collect();
-            tx::delete_outbox(&mut txn, &ids).await?;
-            let rejected: Vec<(i64, Option<&str>, i64)> = due.iter().map(|r| (r.computer_id, r.device_id.as_deref(), r.sequence)).collect();
-            tx::set_delivery_many(&mut txn, &rejected, "rejected", Some(&detail)).await?;
-            txn.commit().await?;
+            state.store.settle_outbox(&due, "rejected", Some(&detail)).await?;
             Ok(false)
         }
         Err(SendError::Retry(detail)) => {

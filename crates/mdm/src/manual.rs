@@ -238,11 +238,7 @@ async fn give_up_or_retry(
         }
     };
     if let Some(reason) = reason {
-        let mut txn = state.store.begin().await?;
-        tx::delete_outbox(&mut txn, ids).await?;
-        let rejected: Vec<(i64, Option<&str>, i64)> = due.iter().map(|r| (r.computer_id, r.device_id.as_deref(), r.sequence)).collect();
-        tx::set_delivery_many(&mut txn, &rejected, "rejected", Some(&reason)).await?;
-        txn.commit().await?;
+        state.store.settle_outbox(due, "rejected", Some(&reason)).await?;
     }
     Ok(())
 }

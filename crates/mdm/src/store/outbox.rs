@@ -36,6 +36,18 @@ impl Store {
         Ok(rows.into_iter().take_while(|r| r.next_attempt_ms <= now).collect())
     }
 
+    /// Takes sent or given-up rows out of the outbox and marks their users' delivery
+    /// state (`sent`, `rejected` with `detail`), in one transaction.
+    pub async fn settle_outbox(&self, rows: &[OutboxRow], state: &str, detail: Option<&str>) -> Result<()> {
+        let mut txn = self.begin().await?;
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        tx::delete_outbox(&mut txn, &ids).await?;
+        let users: Vec<(i64, Option<&str>, i64)> = rows.iter().map(|r| (r.computer_id, r.device_id.as_deref(), r.sequence)).collect();
+        tx::set_delivery_many(&mut txn, &users, state, detail).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
     pub async fn reschedule_outbox(&self, ids: &[i64], next_ms: i64) -> Result<()> {
         for chunk in ids.chunks(500) {
             let list: Vec<String> = (2..=chunk.len() + 1).map(|i| format!("${i}")).collect();
