@@ -196,6 +196,21 @@ impl ServiceProcess {
         Ok(p)
     }
 
+    /// Moves the node into a new handle and leaves this one without a process, so a test
+    /// can own (kill and restart) a stack's own node while the stack keeps running.
+    pub fn take(&mut self) -> ServiceProcess {
+        ServiceProcess {
+            url: self.url.clone(),
+            addr: self.addr,
+            published: self.published.clone(),
+            role: self.role,
+            binary: self.binary.clone(),
+            config: self.config.clone(),
+            ca_pem: self.ca_pem.clone(),
+            child: self.child.take(),
+        }
+    }
+
     /// The operating system's id of the running process.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(std::process::Child::id)
