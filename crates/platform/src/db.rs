@@ -117,7 +117,23 @@ impl Db {
                     .connect(url)
                     .await?
             }
-            Backend::Postgres => options.max_connections(16).connect(url).await?,
+            Backend::Postgres => {
+                options
+                    .max_connections(16)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            // Every statement planned with its values and the table as it
+                            // is now. After five runs PostgreSQL may keep one generic plan
+                            // for a prepared statement, made without the values and often
+                            // while the table was small; such a plan read 500 devices out
+                            // of 100,000 by scanning them all (2 s instead of a few ms).
+                            conn.execute("SET plan_cache_mode = force_custom_plan").await?;
+                            Ok(())
+                        })
+                    })
+                    .connect(url)
+                    .await?
+            }
         };
         let migrator = match backend {
             Backend::Sqlite => migrations.sqlite,
@@ -177,6 +193,40 @@ impl Db {
 
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+/// Placeholders of a statement built at run time (multi-row `INSERT`s, `VALUES` lists):
+/// `$1, $2, …` on PostgreSQL, anonymous `?` on SQLite, numbered in the order they are
+/// asked for. Every placeholder of the statement must come from one `Placeholders`, in
+/// the order the values are bound, and written in that order into the SQL.
+///
+/// Why not `$N` on SQLite: sqlx binds each SQLite parameter after asking SQLite its name,
+/// and SQLite finds a name by walking the list of the statement's named parameters, so
+/// binding a statement of P `$N` parameters takes O(P²) steps; anonymous parameters have
+/// no names. With 500-row inserts of 7–8 columns this was 12 % of the CPU of
+/// `bench delivery` (`sqlite3_bind_parameter_name`).
+pub struct Placeholders {
+    anonymous: bool,
+    next: usize,
+}
+
+impl Placeholders {
+    /// Numbering for a statement on `conn` (its backend decides the style), from 1.
+    pub fn for_connection(conn: &sqlx::AnyConnection) -> Placeholders {
+        Placeholders { anonymous: conn.backend_name().eq_ignore_ascii_case("sqlite"), next: 1 }
+    }
+
+    /// The next placeholder.
+    pub fn next(&mut self) -> String {
+        let n = self.next;
+        self.next += 1;
+        if self.anonymous { "?".into() } else { format!("${n}") }
+    }
+
+    /// The next `n` placeholders, comma-separated.
+    pub fn list(&mut self, n: usize) -> String {
+        (0..n).map(|_| self.next()).collect::<Vec<_>>().join(", ")
     }
 }
 
@@ -252,6 +302,28 @@ mod tests {
         assert_eq!(Backend::of_url("sqlite:///x.db").unwrap(), Backend::Sqlite);
         assert_eq!(Backend::of_url("postgres://u@h/db").unwrap(), Backend::Postgres);
         assert!(Backend::of_url("mysql://h/db").is_err());
+    }
+
+    /// A multi-row statement with anonymous SQLite placeholders binds its values in the
+    /// order written, literals between them included.
+    #[tokio::test]
+    async fn sqlite_placeholders_bind_in_the_order_written() {
+        DRIVERS.call_once(install_default_drivers);
+        let pool = AnyPoolOptions::new().max_connections(1).connect(&memory_url()).await.unwrap();
+        let mut conn = pool.acquire().await.unwrap();
+        conn.execute("CREATE TABLE t (a TEXT, b TEXT, c INTEGER)").await.unwrap();
+        let mut p = Placeholders::for_connection(&conn);
+        let rows: Vec<String> = (0..3).map(|_| format!("({}, 'fixed', {})", p.list(1), p.next())).collect();
+        assert_eq!(rows[0], "(?, 'fixed', ?)");
+        let sql = format!("INSERT INTO t (a, b, c) VALUES {}", rows.join(", "));
+        let mut q = sqlx::query(&sql);
+        for i in 0..3_i64 {
+            q = q.bind(format!("row-{i}")).bind(i * 10);
+        }
+        q.execute(&mut *conn).await.unwrap();
+        let read: Vec<(String, String, i64)> = sqlx::query_as("SELECT a, b, c FROM t ORDER BY c").fetch_all(&mut *conn).await.unwrap();
+        assert_eq!(read[2], ("row-2".to_string(), "fixed".to_string(), 20));
+        assert_eq!(read.len(), 3);
     }
 
     #[test]

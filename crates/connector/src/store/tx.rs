@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use platform::db::Placeholders;
 use sqlx::AnyConnection;
 
 use super::*;
@@ -48,12 +49,8 @@ pub async fn insert_intake_rows(
 ) -> Result<u64> {
     let mut inserted = 0;
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|i| {
-                let p = i * 7;
-                format!("(${}, ${}, ${}, ${}, ${}, ${}, 'queued', NULL, ${})", p + 1, p + 2, p + 3, p + 4, p + 5, p + 6, p + 7)
-            })
-            .collect();
+        let mut p = Placeholders::for_connection(conn);
+        let values: Vec<String> = chunk.iter().map(|_| format!("({}, 'queued', NULL, {})", p.list(6), p.next())).collect();
         let sql = format!(
             "INSERT INTO intake (instance_id, tenant_id, computer_id, sequence, device_id, item, status, message_id, received_ms) \
              VALUES {} ON CONFLICT (instance_id, computer_id, sequence) DO NOTHING",
@@ -104,8 +101,8 @@ pub async fn upsert_routes(
         }
     }
     for chunk in order.chunks(ROWS_PER_STATEMENT) {
-        let values: Vec<String> =
-            (0..chunk.len()).map(|i| format!("(${}, ${}, ${}, ${})", i * 4 + 1, i * 4 + 2, i * 4 + 3, i * 4 + 4)).collect();
+        let mut p = Placeholders::for_connection(conn);
+        let values: Vec<String> = chunk.iter().map(|_| format!("({})", p.list(4))).collect();
         let sql = format!(
             "INSERT INTO device_routes (tenant_id, device_id, instance_id, upn) VALUES {} \
              ON CONFLICT (tenant_id, device_id) DO UPDATE SET instance_id = excluded.instance_id, upn = excluded.upn",
@@ -183,12 +180,8 @@ pub struct NewOutcome<'a> {
 /// `INSERT` per 500.
 pub async fn insert_outcomes(conn: &mut AnyConnection, rows: &[NewOutcome<'_>], now: i64) -> Result<()> {
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|i| {
-                let p: Vec<String> = (1..=8).map(|k| format!("${}", i * 8 + k)).collect();
-                format!("({})", p.join(", "))
-            })
-            .collect();
+        let mut p = Placeholders::for_connection(conn);
+        let values: Vec<String> = chunk.iter().map(|_| format!("({})", p.list(8))).collect();
         let sql = format!(
             "INSERT INTO outcomes (instance_id, computer_id, sequence, status, detail, at_ms, compliance_state, compliance_reasons) VALUES {}",
             values.join(", ")

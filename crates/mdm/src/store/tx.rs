@@ -1,5 +1,7 @@
 //! Statements that run inside a caller's transaction.
 
+use platform::db::Placeholders;
+
 use super::*;
 
 /// A Workplace Join a local user made, as the registration agent posted it.
@@ -159,26 +161,27 @@ pub async fn set_delivery_many(
     detail: Option<&str>,
 ) -> Result<()> {
     for chunk in rows.chunks(300) {
-        let n = chunk.len();
-        let values: Vec<String> = (0..n).map(|i| format!("(${}, ${}, ${})", i * 3 + 3, i * 3 + 4, i * 3 + 5)).collect();
-        let computers: Vec<String> = (0..n).map(|i| format!("${}", 3 * n + 3 + i)).collect();
+        // Placeholders in the order they are written and bound: state, detail, the
+        // computers, then the VALUES rows.
+        let mut p = Placeholders::for_connection(conn);
+        let (set_state, set_detail, computers) = (p.next(), p.next(), p.list(chunk.len()));
+        let values: Vec<String> = chunk.iter().map(|_| format!("({})", p.list(3))).collect();
         // The computers' list lets the index on `computer_id` find the rows; VALUES
         // columns are column1, column2, … on both databases.
         let sql = format!(
-            "UPDATE local_users SET delivery_state = $1, delivery_detail = $2 WHERE aad_device_id IS NOT NULL \
-             AND computer_id IN ({}) AND EXISTS \
+            "UPDATE local_users SET delivery_state = {set_state}, delivery_detail = {set_detail} WHERE aad_device_id IS NOT NULL \
+             AND computer_id IN ({computers}) AND EXISTS \
              (SELECT 1 FROM (VALUES {}) AS v WHERE v.column1 = local_users.computer_id \
               AND (v.column2 = '' OR v.column2 = local_users.aad_device_id) \
               AND (local_users.delivery_sequence IS NULL OR local_users.delivery_sequence <= v.column3))",
-            computers.join(", "),
             values.join(", ")
         );
         let mut q = sqlx::query(&sql).persistent(false).bind(state).bind(detail.map(str::to_string));
-        for (computer_id, device, sequence) in chunk {
-            q = q.bind(*computer_id).bind(device.unwrap_or_default()).bind(*sequence);
-        }
         for (computer_id, _, _) in chunk {
             q = q.bind(*computer_id);
+        }
+        for (computer_id, device, sequence) in chunk {
+            q = q.bind(*computer_id).bind(device.unwrap_or_default()).bind(*sequence);
         }
         q.execute(&mut *conn).await?;
     }
