@@ -96,8 +96,10 @@ fn default_max_concurrency() -> usize {
     16
 }
 
+/// 15 minutes: a permission removed in Entra shows within one interval even on a link
+/// nothing is sent over (a refused upload shows it at once, `maintenance::RetestRequests`).
 fn default_health_interval() -> u64 {
-    6 * 3600
+    15 * 60
 }
 
 fn default_reconcile_interval() -> u64 {
@@ -137,6 +139,8 @@ pub struct AppState {
     /// The tenant pauses this node shared with the others or took from them, by (cloud,
     /// tenant): until when (service-clock milliseconds).
     pub pauses_shared: std::sync::Mutex<HashMap<(String, String), i64>>,
+    /// Tenants whose links this node re-tests at its next maintenance step.
+    pub retests: maintenance::RetestRequests,
 }
 
 pub type Shared = Arc<AppState>;
@@ -228,6 +232,7 @@ pub async fn start(config: ConnectorConfig, listener: TcpListener, ca: &LocalCa,
         work: Notify::new(),
         concurrency: concurrency::Aimd::new(4, config_max),
         pauses_shared: Default::default(),
+        retests: Default::default(),
     });
     let workers = vec![
         tokio::spawn(pipeline::run(state.clone())),

@@ -2,11 +2,33 @@
 //! the daily full reconcile (docs/architecture.md, Reliability patterns), both also
 //! available on demand through the APIs, and the hourly pruning of old delivery history.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
+
+use wire::TenantId;
 
 use crate::Shared;
 use crate::error::Result;
 use crate::onboarding;
+
+/// Tenants (by cloud) whose active links are re-tested at this node's next step, asked
+/// for when the cloud refuses the connector's identity or permissions for the tenant on
+/// an upload, a status read or a heartbeat ([`partner::client::CallError::is_authorisation`]):
+/// a permission removed in Entra then shows as Failing on every instance of that app
+/// at once, not at the next scheduled re-test.
+#[derive(Debug, Default)]
+pub struct RetestRequests(std::sync::Mutex<BTreeSet<(String, TenantId)>>);
+
+impl RetestRequests {
+    /// Asks for a re-test of `tenant`'s links of `cloud`.
+    pub fn request(&self, cloud: &str, tenant: &TenantId) {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert((cloud.to_string(), tenant.clone()));
+    }
+
+    fn take(&self) -> BTreeSet<(String, TenantId)> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+}
 
 pub async fn run(state: Shared) {
     loop {
@@ -27,6 +49,7 @@ const RETENTION_EVERY_MS: i64 = 3_600_000;
 
 async fn step(state: &Shared) -> Result<()> {
     let now = state.clock.now_ms();
+    retest_refused(state, now).await?;
     let cutoff = now - state.config.health_interval_s as i64 * 1000;
     for link in state.store.links_due_for_health_check(cutoff).await? {
         if !state.store.take_job(&format!("health-retest:{}", link.id), &state.node, now, now + CHORE_CLAIM_MS).await? {
@@ -46,6 +69,23 @@ async fn step(state: &Shared) -> Result<()> {
     }
     if state.store.take_job("retention", &state.node, now, now + RETENTION_EVERY_MS).await? {
         prune(state, now).await?;
+    }
+    Ok(())
+}
+
+/// Re-tests the active links of every tenant the cloud refused since the last step. A
+/// link another node is re-testing for the same reason is left to it.
+async fn retest_refused(state: &Shared, now: i64) -> Result<()> {
+    for (cloud, tenant) in state.retests.take() {
+        for link in state.store.active_links_of_tenant(&tenant).await?.into_iter().filter(|l| l.cloud == cloud) {
+            if !state.store.take_job(&format!("health-retest-refused:{}", link.id), &state.node, now, now + CHORE_CLAIM_MS).await? {
+                continue;
+            }
+            let id = link.id.clone();
+            if let Err(e) = onboarding::health_check(state, link).await {
+                tracing::debug!(link = %id, tenant = %tenant, error = %e, "re-test after a refusal skipped");
+            }
+        }
     }
     Ok(())
 }

@@ -487,7 +487,12 @@ pub async fn heartbeats(state: Shared) {
                 Err(e @ crate::cloud_client::CallError::Paused { .. }) => {
                     tracing::debug!(tenant = %tenant, error = %e, "heartbeat skipped")
                 }
-                Err(e) => tracing::warn!(tenant = %tenant, error = %e, "heartbeat failed"),
+                Err(e) => {
+                    if e.is_authorisation() {
+                        state.retests.request(&link.cloud, &tenant);
+                    }
+                    tracing::warn!(tenant = %tenant, error = %e, "heartbeat failed")
+                }
                 Ok(_) => {}
             }
         }

@@ -225,6 +225,14 @@ async fn retry_later(state: &Shared, m: &MessageRow, status: MessageState, error
     Ok(())
 }
 
+/// A call refused for the connector's identity or permissions has the tenant's links
+/// re-tested at once (`maintenance::RetestRequests`), so the link shows why.
+fn refused(state: &Shared, m: &MessageRow, e: &CallError) {
+    if e.is_authorisation() {
+        state.retests.request(&m.cloud, &m.tenant_id);
+    }
+}
+
 /// Takes a due message for this node (another node may have taken it since it was read).
 /// The lease lasts the call's budget ([`within_budget`]) and 20 s more for writing what
 /// came of it, so it runs out while a node is working on the message only if the
@@ -282,10 +290,13 @@ async fn upload_due(state: &Shared) -> Result<usize> {
                 terminated(state, &m.tenant_id).await?;
                 conclude(state, &m, &HashMap::new(), Some("the connection was terminated in Intune")).await?
             }
-            Err(e) => match retry::classify(&e) {
-                Verdict::Retry { after_ms } => retry_later(state, &m, MessageState::Upload, &e, after_ms).await?,
-                Verdict::GiveUp(reason) => conclude(state, &m, &HashMap::new(), Some(&reason)).await?,
-            },
+            Err(e) => {
+                refused(state, &m, &e);
+                match retry::classify(&e) {
+                    Verdict::Retry { after_ms } => retry_later(state, &m, MessageState::Upload, &e, after_ms).await?,
+                    Verdict::GiveUp(reason) => conclude(state, &m, &HashMap::new(), Some(&reason)).await?,
+                }
+            }
         }
     }
     Ok(started)
@@ -331,10 +342,13 @@ async fn poll_due(state: &Shared) -> Result<usize> {
             }
             // The cloud does not know the message (lost before it was stored): upload again.
             Err(e) if e.status() == Some(404) => retry_later(state, &m, MessageState::Upload, &e, None).await?,
-            Err(e) => match retry::classify(&e) {
-                Verdict::Retry { after_ms } => retry_later(state, &m, MessageState::Poll, &e, after_ms).await?,
-                Verdict::GiveUp(reason) => conclude(state, &m, &HashMap::new(), Some(&reason)).await?,
-            },
+            Err(e) => {
+                refused(state, &m, &e);
+                match retry::classify(&e) {
+                    Verdict::Retry { after_ms } => retry_later(state, &m, MessageState::Poll, &e, after_ms).await?,
+                    Verdict::GiveUp(reason) => conclude(state, &m, &HashMap::new(), Some(&reason)).await?,
+                }
+            }
         }
     }
     Ok(finished)

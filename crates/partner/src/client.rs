@@ -81,6 +81,17 @@ impl CallError {
         matches!(self, CallError::Http { status: 403, body, .. } if body.contains("PartnerTerminated"))
     }
 
+    /// The cloud refused the connector's identity or permissions: its token request was
+    /// refused, or a call was answered 401 or 403 (other than a terminated partner). A
+    /// permission removed in Entra, a withdrawn consent or a deleted app looks like this.
+    pub fn is_authorisation(&self) -> bool {
+        match self {
+            CallError::Login { .. } => true,
+            CallError::Http { status: 401 | 403, .. } => !self.is_partner_terminated(),
+            _ => false,
+        }
+    }
+
     pub fn status(&self) -> Option<u16> {
         match self {
             CallError::Http { status, .. } => Some(*status),
@@ -458,6 +469,21 @@ mod tests {
             registration_app_id: "registration".into(),
             intune_partner_page: None,
         }
+    }
+
+    /// What has the connector re-test a tenant's links: a refused login, 401 and 403 —
+    /// not a terminated partner (its own state), a throttle or a server error.
+    #[test]
+    fn refusals_of_identity_or_permission_are_told_apart() {
+        let http = |status: u16, body: &str| CallError::Http { status, retry_after_s: None, body: body.into() };
+        let login = CallError::Login { error: "invalid_client".into(), codes: vec![7000215], description: "AADSTS7000215".into() };
+        assert!(login.is_authorisation());
+        assert!(http(401, "").is_authorisation());
+        assert!(http(403, "The application lacks the Intune permission update_device_attributes.").is_authorisation());
+        assert!(!http(403, "PartnerTerminated").is_authorisation());
+        assert!(!http(429, "").is_authorisation());
+        assert!(!http(503, "").is_authorisation());
+        assert!(!CallError::Transport("reset".into()).is_authorisation());
     }
 
     /// Five callers refused with one token: the first drops it, the others find it gone

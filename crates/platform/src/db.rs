@@ -1,8 +1,9 @@
 //! The database seam: one pool type for both backends, migrations kept per dialect.
 //!
 //! Every service writes portable SQL (`$1` parameters, `ON CONFLICT`, `RETURNING`, integer
-//! milliseconds for times, text for ids) against [`Db`]; the only per-backend artefacts are
-//! the migration trees, which own the dialect differences of DDL. SQLite is the embedded
+//! milliseconds for times, text for ids) against [`Db`]; the per-backend artefacts are the
+//! migration trees, which own the dialect differences of DDL, and the placeholders of
+//! statements built at run time with many values ([`Placeholders`]). SQLite is the embedded
 //! default (WAL); a `postgres://` URL selects PostgreSQL.
 
 use std::path::{Path, PathBuf};
@@ -67,6 +68,11 @@ static DRIVERS: Once = Once::new();
 pub const STATISTICS_LIFETIME: Duration = Duration::from_secs(600);
 
 impl Db {
+    /// Placeholders for a statement built at run time on this database ([`Placeholders`]).
+    pub fn placeholders(&self) -> Placeholders {
+        Placeholders::new(self.backend)
+    }
+
     /// Begins a write transaction. On SQLite it takes the write lock at once (`BEGIN
     /// IMMEDIATE`): a deferred transaction that reads and then writes fails at once with
     /// "database is locked" (SQLITE_BUSY, `busy_timeout` not applied) when another
@@ -212,13 +218,18 @@ pub struct Placeholders {
 }
 
 impl Placeholders {
+    /// Numbering for a statement on `backend`, from 1.
+    pub fn new(backend: Backend) -> Placeholders {
+        Placeholders { anonymous: backend == Backend::Sqlite, next: 1 }
+    }
+
     /// Numbering for a statement on `conn` (its backend decides the style), from 1.
     pub fn for_connection(conn: &sqlx::AnyConnection) -> Placeholders {
         Placeholders { anonymous: conn.backend_name().eq_ignore_ascii_case("sqlite"), next: 1 }
     }
 
     /// The next placeholder.
-    pub fn next(&mut self) -> String {
+    pub fn one(&mut self) -> String {
         let n = self.next;
         self.next += 1;
         if self.anonymous { "?".into() } else { format!("${n}") }
@@ -226,7 +237,7 @@ impl Placeholders {
 
     /// The next `n` placeholders, comma-separated.
     pub fn list(&mut self, n: usize) -> String {
-        (0..n).map(|_| self.next()).collect::<Vec<_>>().join(", ")
+        (0..n).map(|_| self.one()).collect::<Vec<_>>().join(", ")
     }
 }
 
@@ -313,7 +324,7 @@ mod tests {
         let mut conn = pool.acquire().await.unwrap();
         conn.execute("CREATE TABLE t (a TEXT, b TEXT, c INTEGER)").await.unwrap();
         let mut p = Placeholders::for_connection(&conn);
-        let rows: Vec<String> = (0..3).map(|_| format!("({}, 'fixed', {})", p.list(1), p.next())).collect();
+        let rows: Vec<String> = (0..3).map(|_| format!("({}, 'fixed', {})", p.list(1), p.one())).collect();
         assert_eq!(rows[0], "(?, 'fixed', ?)");
         let sql = format!("INSERT INTO t (a, b, c) VALUES {}", rows.join(", "));
         let mut q = sqlx::query(&sql);

@@ -166,3 +166,56 @@ async fn scheduled_health_retests_notice_permission_drift_and_the_instance_shows
     assert!(metrics.contains("cloudconnector_delivery_seconds_bucket"), "{metrics}");
     t.stop().await;
 }
+
+/// A permission removed in Entra shows on every instance of the app as soon as the cloud
+/// refuses an upload for it, hours before the scheduled re-test: the refusal has the
+/// connector re-test the tenant's links at once.
+#[tokio::test]
+async fn a_refused_upload_has_every_instance_of_the_app_retested_at_once() {
+    let t = spawn(1).await;
+    admin_steps::connect_instance(&t, "hq").await.unwrap();
+    admin_steps::connect_instance(&t, "labs").await.unwrap();
+    let users: Vec<(String, String)> = t.tenant.users.iter().map(|u| (u.upn.clone(), u.password.clone())).collect();
+    let fleet = fleet::Fleet::new(t.http.clone(), &t.cloud.url());
+    let profile = fleet::generate(&users, 1, 0.0).remove(0);
+    let mut mac = fleet.onboard(profile, &t.instance_url("hq"), &t.instance("hq").invitation, t.clock.now()).await.unwrap();
+    eventually("delivered", || async { (t.mdm_read("hq", "conditional-access/summary").await["delivered"] == 1).then_some(()) }).await;
+
+    let b = admin_steps::cloud_console_sign_in(&t).await.unwrap();
+    let list = b.get(&format!("{}/console/entra/enterprise-applications", t.cloud.url())).await.unwrap();
+    let page = list.row_link("#applications tr", "Cloud Connector").expect("Cloud Connector listed");
+    let form = [
+        ("action", "remove"),
+        ("resource", wire::ids::INTUNE_APP_ID),
+        ("kind", "Application"),
+        ("value", wire::ids::ROLE_UPDATE_DEVICE_ATTRIBUTES),
+    ];
+    b.post_form(&format!("{}{page}/permissions", t.cloud.url()), &form).await.unwrap();
+    // An hour and a half on, the connector's token has run out (tokens live 60 to 90
+    // minutes; its successor lacks the role), and the scheduled re-test (every six hours
+    // in this stack) is still far.
+    t.advance_clock(90 * 60 + 60).await;
+    assert_eq!(t.mdm_read("labs", "conditional-access").await["status"], "active");
+
+    mac.profile.os_version = "15.7".into();
+    fleet.report_changes(&mac, &["os_version"], t.clock.now()).await.unwrap();
+    for slug in ["hq", "labs"] {
+        let ca = eventually("failing after the refused upload", || async {
+            let ca = t.mdm_read(slug, "conditional-access").await;
+            (ca["status"] == "failing").then_some(ca)
+        })
+        .await;
+        let intune = ca["checks"].as_array().unwrap().iter().find(|c| c["name"] == "permissions_intune").unwrap().clone();
+        assert!(intune["detail"].as_str().unwrap().contains("missing: [update_device_attributes]"), "{slug}: {intune}");
+        let log = t.mdm_read(slug, "change-management/logs").await;
+        assert!(
+            log["logs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|l| l["action"] == "Status change" && l["details"].as_str().is_some_and(|d| d.contains("active → failing"))),
+            "{slug}: {log}"
+        );
+    }
+    t.stop().await;
+}

@@ -23,6 +23,7 @@ async fn old_history_is_pruned_on_the_service_clock_and_the_latest_updates_stay(
     let entries = |h: &serde_json::Value| h["results"].as_array().map(Vec::len).unwrap_or_default();
     assert!(entries(&before) >= 2, "enrolment, inventory and registration: {before}");
 
+    let jumped_from = t.clock.now_ms();
     t.advance_clock(91 * 86_400).await;
     let scrape = |url: String| {
         let http = t.http.clone();
@@ -38,6 +39,16 @@ async fn old_history_is_pruned_on_the_service_clock_and_the_latest_updates_stay(
     })
     .await;
     assert_eq!(entries(&history(macs[0].computer_id).await), 1, "each computer keeps its latest entry");
+
+    // Read in the connector's database: every outcome from before the jump is gone, and
+    // every computer still has an update.
+    let db = sqlx::AnyPool::connect(&t.database_urls.connector).await.unwrap();
+    let old_outcomes: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM outcomes WHERE at_ms <= $1").bind(jumped_from).fetch_one(&db).await.unwrap();
+    assert_eq!(old_outcomes, 0, "old outcomes pruned");
+    let computers: i64 = sqlx::query_scalar("SELECT COUNT(DISTINCT computer_id) FROM intake").fetch_one(&db).await.unwrap();
+    assert_eq!(computers, macs.len() as i64, "each computer keeps an update");
+    db.close().await;
 
     // The latest update of every computer is still there to resend (once the daily
     // reconcile that came due with the same clock jump has been delivered).

@@ -74,12 +74,14 @@ impl Store {
     pub async fn policies_for_users(&self, tenant_id: &TenantId, user_ids: &[String]) -> Result<HashMap<String, Vec<PolicyRow>>> {
         let mut out: HashMap<String, Vec<PolicyRow>> = HashMap::new();
         for chunk in user_ids.chunks(IN_CHUNK) {
+            let mut p = self.db.placeholders();
             let sql = format!(
                 "SELECT DISTINCT m.user_id, p.id, p.tenant_id, p.display_name, p.settings FROM compliance_policies p \
                  JOIN policy_assignments a ON a.policy_id = p.id \
                  JOIN group_members m ON m.group_id = a.group_id \
-                 WHERE p.tenant_id = $1 AND m.user_id IN ({}) ORDER BY p.id",
-                placeholders(2, chunk.len())
+                 WHERE p.tenant_id = {} AND m.user_id IN ({}) ORDER BY p.id",
+                p.one(),
+                p.list(chunk.len())
             );
             let mut q = sqlx::query(&sql).bind(tenant_id);
             for id in chunk {
@@ -101,10 +103,12 @@ impl Store {
     pub async fn devices_by_ids(&self, tenant_id: &TenantId, device_ids: &[DeviceId]) -> Result<HashMap<DeviceId, DeviceRow>> {
         let mut out = HashMap::new();
         for chunk in device_ids.chunks(IN_CHUNK) {
+            let mut p = self.db.placeholders();
             let sql = format!(
-                "SELECT {} FROM devices WHERE tenant_id = $1 AND device_id IN ({})",
+                "SELECT {} FROM devices WHERE tenant_id = {} AND device_id IN ({})",
                 Self::DEVICE_COLUMNS,
-                placeholders(2, chunk.len())
+                p.one(),
+                p.list(chunk.len())
             );
             let mut q = sqlx::query_as::<_, DeviceRow>(&sql).bind(tenant_id);
             for id in chunk {
@@ -119,7 +123,8 @@ impl Store {
     pub async fn managed_devices_by_ids(&self, device_ids: &[DeviceId]) -> Result<HashMap<DeviceId, ManagedDeviceRow>> {
         let mut out = HashMap::new();
         for chunk in device_ids.chunks(IN_CHUNK) {
-            let sql = format!("SELECT {MANAGED_COLUMNS} FROM managed_devices WHERE device_id IN ({})", placeholders(1, chunk.len()));
+            let sql =
+                format!("SELECT {MANAGED_COLUMNS} FROM managed_devices WHERE device_id IN ({})", self.db.placeholders().list(chunk.len()));
             let mut q = sqlx::query_as::<_, ManagedDeviceRow>(&sql);
             for id in chunk {
                 q = q.bind(id);
@@ -208,8 +213,7 @@ impl Store {
     pub async fn upns_of(&self, user_ids: &[String]) -> Result<HashMap<String, String>> {
         let mut out = HashMap::new();
         for chunk in user_ids.chunks(500) {
-            let list: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-            let sql = format!("SELECT id, upn FROM users WHERE id IN ({})", list.join(", "));
+            let sql = format!("SELECT id, upn FROM users WHERE id IN ({})", self.db.placeholders().list(chunk.len()));
             let mut q = sqlx::query_as::<_, (String, String)>(&sql);
             for id in chunk {
                 q = q.bind(id);

@@ -90,8 +90,10 @@ impl Store {
     pub async fn licences_of(&self, user_ids: &[String]) -> Result<HashMap<String, Vec<String>>> {
         let mut out: HashMap<String, Vec<String>> = HashMap::new();
         for chunk in user_ids.chunks(500) {
-            let list: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-            let sql = format!("SELECT user_id, sku_id FROM user_licences WHERE user_id IN ({}) ORDER BY sku_id", list.join(", "));
+            let sql = format!(
+                "SELECT user_id, sku_id FROM user_licences WHERE user_id IN ({}) ORDER BY sku_id",
+                self.db.placeholders().list(chunk.len())
+            );
             let mut q = sqlx::query_as::<_, (String, String)>(&sql);
             for id in chunk {
                 q = q.bind(id);

@@ -36,7 +36,8 @@ pub(crate) const MANAGED_COLUMNS: &str = "id, tenant_id, device_id, user_id, dev
 /// Ids bound per `IN (…)` list: well inside SQLite's and PostgreSQL's parameter limits.
 const IN_CHUNK: usize = 500;
 
-/// `$from, $from+1, …` for `n` bound values.
+/// `$from, $from+1, …` for `n` bound values, for statements whose text does not put its
+/// placeholders in number order (the lapse sweep); others take `Db::placeholders`.
 fn placeholders(from: usize, n: usize) -> String {
     (from..from + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }

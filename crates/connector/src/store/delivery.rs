@@ -70,10 +70,11 @@ impl Store {
     pub async fn max_sequences(&self, instance_id: &InstanceId, computer_ids: &[&str]) -> Result<HashMap<String, i64>> {
         let mut out = HashMap::with_capacity(computer_ids.len());
         for chunk in computer_ids.chunks(500) {
-            let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+            let mut p = self.db.placeholders();
             let sql = format!(
-                "SELECT computer_id, MAX(sequence) FROM intake WHERE instance_id = $1 AND computer_id IN ({}) GROUP BY computer_id",
-                list.join(", ")
+                "SELECT computer_id, MAX(sequence) FROM intake WHERE instance_id = {} AND computer_id IN ({}) GROUP BY computer_id",
+                p.one(),
+                p.list(chunk.len())
             );
             // Planned afresh each time: a plan cached while the table was small would scan
             // every row of the instance once it is large.

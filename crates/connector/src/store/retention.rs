@@ -73,8 +73,7 @@ impl Store {
             .fetch_all(self.pool())
             .await?;
             let Some(last) = ids.last().cloned() else { return Ok(total) };
-            let list: Vec<String> = (1..=ids.len()).map(|n| format!("${n}")).collect();
-            let sql = format!("DELETE FROM messages WHERE status = 'done' AND message_id IN ({})", list.join(", "));
+            let sql = format!("DELETE FROM messages WHERE status = 'done' AND message_id IN ({})", self.db.placeholders().list(ids.len()));
             let mut q = sqlx::query(&sql);
             for id in &ids {
                 q = q.bind(id);

@@ -50,7 +50,7 @@ pub async fn insert_intake_rows(
     let mut inserted = 0;
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         let mut p = Placeholders::for_connection(conn);
-        let values: Vec<String> = chunk.iter().map(|_| format!("({}, 'queued', NULL, {})", p.list(6), p.next())).collect();
+        let values: Vec<String> = chunk.iter().map(|_| format!("({}, 'queued', NULL, {})", p.list(6), p.one())).collect();
         let sql = format!(
             "INSERT INTO intake (instance_id, tenant_id, computer_id, sequence, device_id, item, status, message_id, received_ms) \
              VALUES {} ON CONFLICT (instance_id, computer_id, sequence) DO NOTHING",

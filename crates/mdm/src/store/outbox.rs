@@ -50,8 +50,9 @@ impl Store {
 
     pub async fn reschedule_outbox(&self, ids: &[i64], next_ms: i64) -> Result<()> {
         for chunk in ids.chunks(500) {
-            let list: Vec<String> = (2..=chunk.len() + 1).map(|i| format!("${i}")).collect();
-            let sql = format!("UPDATE outbox SET attempts = attempts + 1, next_attempt_ms = $1 WHERE id IN ({})", list.join(", "));
+            let mut p = self.db.placeholders();
+            let sql =
+                format!("UPDATE outbox SET attempts = attempts + 1, next_attempt_ms = {} WHERE id IN ({})", p.one(), p.list(chunk.len()));
             let mut q = sqlx::query(&sql).bind(next_ms);
             for id in chunk {
                 q = q.bind(*id);

@@ -164,7 +164,7 @@ pub async fn set_delivery_many(
         // Placeholders in the order they are written and bound: state, detail, the
         // computers, then the VALUES rows.
         let mut p = Placeholders::for_connection(conn);
-        let (set_state, set_detail, computers) = (p.next(), p.next(), p.list(chunk.len()));
+        let (set_state, set_detail, computers) = (p.one(), p.one(), p.list(chunk.len()));
         let values: Vec<String> = chunk.iter().map(|_| format!("({})", p.list(3))).collect();
         // The computers' list lets the index on `computer_id` find the rows; VALUES
         // columns are column1, column2, … on both databases.
@@ -266,8 +266,7 @@ pub async fn record_history(
 /// Removes sent outbox rows: one statement per 500 ids.
 pub async fn delete_outbox(conn: &mut AnyConnection, ids: &[i64]) -> Result<()> {
     for chunk in ids.chunks(500) {
-        let list: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-        let sql = format!("DELETE FROM outbox WHERE id IN ({})", list.join(", "));
+        let sql = format!("DELETE FROM outbox WHERE id IN ({})", Placeholders::for_connection(conn).list(chunk.len()));
         let mut q = sqlx::query(&sql);
         for id in chunk {
             q = q.bind(*id);
