@@ -73,12 +73,23 @@ async fn step(state: &Shared) -> Result<()> {
     Ok(())
 }
 
-/// Re-tests the active links of every tenant the cloud refused since the last step. A
-/// link another node is re-testing for the same reason is left to it.
+/// How often a refusal may have one link re-tested: a refusal the re-test cannot see
+/// (the link passes) must not have the link re-tested at every retried upload.
+const REFUSAL_RETEST_EVERY_MS: i64 = 600_000;
+
+/// Re-tests the active links of every tenant the cloud refused since the last step, each
+/// at most once per [`REFUSAL_RETEST_EVERY_MS`] and on one node (the claim is the
+/// scheduled re-test's, so the two never run together). A tenant under `Retry-After` is
+/// asked for again at the next step.
 async fn retest_refused(state: &Shared, now: i64) -> Result<()> {
     for (cloud, tenant) in state.retests.take() {
+        if state.paused(&cloud, &tenant) {
+            state.retests.request(&cloud, &tenant);
+            continue;
+        }
         for link in state.store.active_links_of_tenant(&tenant).await?.into_iter().filter(|l| l.cloud == cloud) {
-            if !state.store.take_job(&format!("health-retest-refused:{}", link.id), &state.node, now, now + CHORE_CLAIM_MS).await? {
+            let key = format!("health-retest:{}", link.id);
+            if !state.store.take_job(&key, &state.node, now, now + REFUSAL_RETEST_EVERY_MS).await? {
                 continue;
             }
             let id = link.id.clone();

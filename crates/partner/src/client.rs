@@ -82,11 +82,13 @@ impl CallError {
     }
 
     /// The cloud refused the connector's identity or permissions: its token request was
-    /// refused, or a call was answered 401 or 403 (other than a terminated partner). A
-    /// permission removed in Entra, a withdrawn consent or a deleted app looks like this.
+    /// refused (not an outage of the authority: `temporarily_unavailable`,
+    /// `server_error`), or a call was answered 401 or 403 (other than a terminated
+    /// partner). A permission removed in Entra, a withdrawn consent or a deleted app looks
+    /// like this.
     pub fn is_authorisation(&self) -> bool {
         match self {
-            CallError::Login { .. } => true,
+            CallError::Login { error, .. } => !matches!(error.as_str(), "temporarily_unavailable" | "server_error"),
             CallError::Http { status: 401 | 403, .. } => !self.is_partner_terminated(),
             _ => false,
         }
@@ -478,6 +480,8 @@ mod tests {
         let http = |status: u16, body: &str| CallError::Http { status, retry_after_s: None, body: body.into() };
         let login = CallError::Login { error: "invalid_client".into(), codes: vec![7000215], description: "AADSTS7000215".into() };
         assert!(login.is_authorisation());
+        let outage = CallError::Login { error: "temporarily_unavailable".into(), codes: vec![], description: String::new() };
+        assert!(!outage.is_authorisation());
         assert!(http(401, "").is_authorisation());
         assert!(http(403, "The application lacks the Intune permission update_device_attributes.").is_authorisation());
         assert!(!http(403, "PartnerTerminated").is_authorisation());

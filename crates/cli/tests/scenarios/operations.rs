@@ -7,7 +7,7 @@ use cloudconnector::admin::Admin;
 use cloudconnector::admin_steps;
 use serde_json::json;
 
-use crate::harness::{eventually, spawn};
+use crate::harness::{eventually, spawn, spawn_with};
 
 async fn accepted(admin: &Admin) -> i64 {
     admin.status().await.unwrap().links.iter().map(|l| l.accepted_total).sum()
@@ -172,7 +172,8 @@ async fn scheduled_health_retests_notice_permission_drift_and_the_instance_shows
 /// connector re-test the tenant's links at once.
 #[tokio::test]
 async fn a_refused_upload_has_every_instance_of_the_app_retested_at_once() {
-    let t = spawn(1).await;
+    // No heartbeat in the test's time: only the upload can be refused.
+    let t = spawn_with(1, |o| o.heartbeat_interval_s = 24 * 3600).await;
     admin_steps::connect_instance(&t, "hq").await.unwrap();
     admin_steps::connect_instance(&t, "labs").await.unwrap();
     let users: Vec<(String, String)> = t.tenant.users.iter().map(|u| (u.upn.clone(), u.password.clone())).collect();
