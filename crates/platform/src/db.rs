@@ -123,23 +123,7 @@ impl Db {
                     .connect(url)
                     .await?
             }
-            Backend::Postgres => {
-                options
-                    .max_connections(16)
-                    .after_connect(|conn, _| {
-                        Box::pin(async move {
-                            // Every statement planned with its values and the table as it
-                            // is now. After five runs PostgreSQL may keep one generic plan
-                            // for a prepared statement, made without the values and often
-                            // while the table was small; such a plan read 500 devices out
-                            // of 100,000 by scanning them all (2 s instead of a few ms).
-                            conn.execute("SET plan_cache_mode = force_custom_plan").await?;
-                            Ok(())
-                        })
-                    })
-                    .connect(url)
-                    .await?
-            }
+            Backend::Postgres => options.max_connections(16).connect(url).await?,
         };
         let migrator = match backend {
             Backend::Sqlite => migrations.sqlite,

@@ -83,7 +83,7 @@ impl Store {
                 p.one(),
                 p.list(chunk.len())
             );
-            let mut q = sqlx::query(&sql).bind(tenant_id);
+            let mut q = sqlx::query(&sql).persistent(false).bind(tenant_id);
             for id in chunk {
                 q = q.bind(id);
             }
@@ -110,7 +110,7 @@ impl Store {
                 p.one(),
                 p.list(chunk.len())
             );
-            let mut q = sqlx::query_as::<_, DeviceRow>(&sql).bind(tenant_id);
+            let mut q = sqlx::query_as::<_, DeviceRow>(&sql).persistent(false).bind(tenant_id);
             for id in chunk {
                 q = q.bind(id);
             }
@@ -125,7 +125,7 @@ impl Store {
         for chunk in device_ids.chunks(IN_CHUNK) {
             let sql =
                 format!("SELECT {MANAGED_COLUMNS} FROM managed_devices WHERE device_id IN ({})", self.db.placeholders().list(chunk.len()));
-            let mut q = sqlx::query_as::<_, ManagedDeviceRow>(&sql);
+            let mut q = sqlx::query_as::<_, ManagedDeviceRow>(&sql).persistent(false);
             for id in chunk {
                 q = q.bind(id);
             }
@@ -214,7 +214,7 @@ impl Store {
         let mut out = HashMap::new();
         for chunk in user_ids.chunks(500) {
             let sql = format!("SELECT id, upn FROM users WHERE id IN ({})", self.db.placeholders().list(chunk.len()));
-            let mut q = sqlx::query_as::<_, (String, String)>(&sql);
+            let mut q = sqlx::query_as::<_, (String, String)>(&sql).persistent(false);
             for id in chunk {
                 q = q.bind(id);
             }

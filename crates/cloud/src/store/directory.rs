@@ -94,7 +94,7 @@ impl Store {
                 "SELECT user_id, sku_id FROM user_licences WHERE user_id IN ({}) ORDER BY sku_id",
                 self.db.placeholders().list(chunk.len())
             );
-            let mut q = sqlx::query_as::<_, (String, String)>(&sql);
+            let mut q = sqlx::query_as::<_, (String, String)>(&sql).persistent(false);
             for id in chunk {
                 q = q.bind(id);
             }

@@ -34,6 +34,9 @@ pub(crate) const MANAGED_COLUMNS: &str = "id, tenant_id, device_id, user_id, dev
     attributes, setting_results, partner_update_ms, last_sync_ms, noncompliant_since_ms, error_since_ms, grace_expires_ms, policy_states, enrolled_ms, verdict_only, valid_until_ms";
 
 /// Ids bound per `IN (…)` list: well inside SQLite's and PostgreSQL's parameter limits.
+/// These reads are planned afresh each time (`.persistent(false)`): a generic plan
+/// PostgreSQL kept for the prepared statement read 500 devices out of 100,000 by scanning
+/// them all (2 s instead of milliseconds).
 const IN_CHUNK: usize = 500;
 
 /// `$from, $from+1, …` for `n` bound values, for statements whose text does not put its
