@@ -50,7 +50,9 @@ async fn run(t: &TestStack, bin: &Path, doc: &str, filters: &[&str], auth: Auth<
     std::fs::write(&config_file, config).unwrap();
     let mut args: Vec<String> = vec!["--config-file".into(), config_file.display().to_string()];
     args.extend(["run".into(), doc.into(), "--checks".into(), "all".into(), "--tls-verify".into(), ca]);
-    args.extend(["--max-examples", "25", "--seed", "7", "--workers", "1", "--no-color"].map(String::from));
+    // A request waits up to 60 s: in the PostgreSQL pass the multi-node test's processes
+    // share the two cores, and one fuzzed request once waited past schemathesis's 10 s.
+    args.extend(["--max-examples", "25", "--seed", "7", "--workers", "1", "--no-color", "--request-timeout", "60"].map(String::from));
     args.extend(filters.iter().map(|f| f.to_string()));
     match auth {
         Auth::None => {}
