@@ -209,7 +209,8 @@ impl Placeholders {
 
     /// Numbering for a statement on `conn` (its backend decides the style), from 1.
     pub fn for_connection(conn: &sqlx::AnyConnection) -> Placeholders {
-        Placeholders { anonymous: conn.backend_name().eq_ignore_ascii_case("sqlite"), next: 1 }
+        let sqlite = conn.backend_name().eq_ignore_ascii_case("sqlite");
+        Placeholders::new(if sqlite { Backend::Sqlite } else { Backend::Postgres })
     }
 
     /// The next placeholder.
