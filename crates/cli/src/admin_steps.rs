@@ -132,7 +132,11 @@ pub async fn intune_set_app_id_at(site: &Site, admin: Login<'_>, app_id: &str) -
         &[("username", admin.0), ("password", admin.1), ("next", cloud::http::PARTNER_PAGE)],
     )
     .await?;
-    let page = b.post_form(&partner_page, &[("app_id", app_id)]).await?;
+    let mut page = b.post_form(&partner_page, &[("app_id", app_id)]).await?;
+    if page.body.contains("Clear the App ID and terminate?") {
+        // Clearing the App ID of a connected partner terminates it: confirmed.
+        page = b.post_form(&partner_page, &[("app_id", ""), ("confirm", "yes")]).await?;
+    }
     if !page.body.contains("Saved.") {
         bail!("Intune did not save the App ID: {}", page.body);
     }
@@ -235,13 +239,25 @@ pub async fn remove_manual_integration(stack: &Stack, slug: &str, app_id: &str) 
     Ok(())
 }
 
-/// S5: Settings › Conditional Access › Edit, clear *Enable Intune Integration for macOS*, Save.
+/// S5: Settings › Conditional Access › Edit, clear *Enable Intune Integration for macOS*, Save,
+/// and *Yes, turn off and disconnect* on the confirmation that follows.
 pub async fn disconnect(stack: &Stack, slug: &str) -> anyhow::Result<()> {
     let m = mdm_sign_in(stack, slug).await?;
-    m.post_form(
-        &format!("{}/settings/global-management/conditional-access", stack.instance_url(slug)),
-        &[("connection_type", "cloud_connector"), ("sovereign_cloud", "local"), ("landing_page", "registration"), ("action", "save")],
-    )
-    .await?;
+    let fields =
+        [("connection_type", "cloud_connector"), ("sovereign_cloud", "local"), ("landing_page", "registration"), ("action", "save")];
+    save_settings_confirmed(&m, &stack.instance_url(slug), &fields).await?;
     Ok(())
+}
+
+/// Posts the Conditional Access settings `fields`; when the instance asks to confirm
+/// turning the integration off, confirms it. Returns the page the browser ends on.
+pub async fn save_settings_confirmed(b: &Browser, instance_url: &str, fields: &[(&str, &str)]) -> anyhow::Result<Page> {
+    let url = format!("{instance_url}/settings/global-management/conditional-access");
+    let page = b.post_form(&url, fields).await?;
+    if !page.body.contains("Turn off the Intune integration?") {
+        return Ok(page);
+    }
+    let mut confirmed = fields.to_vec();
+    confirmed.push(("confirm", "yes"));
+    b.post_form(&url, &confirmed).await
 }

@@ -87,6 +87,31 @@ impl ConnectorClient {
             .map_err(Self::upstream)
     }
 
+    /// Test connection: the connector re-tests the active link now (409 when only
+    /// Confirm can test it).
+    pub async fn health_check(&self, credential: &str, link_id: &LinkId) -> Result<LinkView> {
+        self.call::<(), _>(reqwest::Method::POST, &format!("/api/v1/links/{link_id}/health-check"), credential, None)
+            .await
+            .map_err(Self::upstream)
+    }
+
+    /// The instance's delivery health as the connector sees it: backlog, lag, last
+    /// upload and error.
+    pub async fn status(&self, credential: &str) -> Result<wire::connector_api::InstanceStatus> {
+        self.call::<(), _>(reqwest::Method::GET, "/api/v1/status", credential, None).await.map_err(Self::upstream)
+    }
+
+    /// What the connector did with one Entra device of this instance; `None` when it
+    /// holds nothing of it.
+    pub async fn device_trace(&self, credential: &str, device_id: &str) -> Result<Option<wire::connector_api::DeviceTrace>> {
+        let path = format!("/api/v1/devices/{}", url::form_urlencoded::byte_serialize(device_id.as_bytes()).collect::<String>());
+        match self.call::<(), _>(reqwest::Method::GET, &path, credential, None).await {
+            Ok(t) => Ok(Some(t)),
+            Err((Some(404), _)) => Ok(None),
+            Err(e) => Err(Self::upstream(e)),
+        }
+    }
+
     pub async fn disconnect(&self, credential: &str, link_id: &LinkId) -> Result<LinkView> {
         self.call::<(), _>(reqwest::Method::POST, &format!("/api/v1/links/{link_id}/disconnect"), credential, None)
             .await

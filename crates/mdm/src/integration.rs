@@ -193,6 +193,23 @@ pub async fn refresh(state: &Shared, instance: &InstanceRow) -> Result<(CaRow, O
     Ok((ca, Some(view)))
 }
 
+/// Test connection: the connector re-tests the link's token, permissions and discovery
+/// now; the finding is stored and a status change logged as [`refresh`] does. A link
+/// only Confirm can test is a conflict naming Confirm.
+pub async fn test_connection(state: &Shared, instance: &InstanceRow) -> Result<(CaRow, Option<LinkView>)> {
+    let ca = state.store.ca(&instance.id).await?;
+    let (Some(credential), Some(link_id)) = (instance.connector_credential.clone(), ca.link_id.clone()) else {
+        return Err(MdmError::conflict("There is no connection to test: select Edit, then Connect."));
+    };
+    match state.connector.health_check(&credential, &link_id).await {
+        Ok(_) => refresh(state, instance).await,
+        Err(MdmError::Refused(platform::problem::Refusal::Conflict(_))) if ca.link_status != CaStatus::Active => {
+            Err(MdmError::conflict("This connection is tested by Confirm: it is not active yet, or its last Confirm failed."))
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Confirm: the connector completes and tests the configuration.
 pub async fn confirm(state: &Shared, instance: &InstanceRow, admin: &AdminRow) -> Result<(CaRow, LinkView)> {
     require_privilege(admin)?;

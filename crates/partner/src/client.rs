@@ -61,7 +61,9 @@ impl CloudApp {
 pub enum CallError {
     #[error("{description}")]
     Login { error: String, codes: Vec<u32>, description: String },
-    #[error("HTTP {status}: {body}")]
+    /// Shown as the status and, when the body is a Microsoft error (`{"error": {"code",
+    /// "message"}}`), its code and message rather than the raw JSON.
+    #[error("HTTP {status}: {}", error_summary(body))]
     Http { status: u16, retry_after_s: Option<u64>, body: String },
     #[error("connection: {0}")]
     Transport(String),
@@ -73,6 +75,29 @@ pub enum CallError {
     /// Not sent: the tenant asked every client to wait (`Retry-After`) this much longer.
     #[error("the tenant asked to wait {retry_after_ms} ms more (Retry-After); nothing was sent")]
     Paused { retry_after_ms: u64 },
+}
+
+/// What a person needs from an error body: `code: message` of a Microsoft error (Graph's
+/// `{"error": {"code", "message"}}`, or the partner services' `{"Code", "Message"}`),
+/// otherwise the body itself, cut to 300 characters.
+pub fn error_summary(body: &str) -> String {
+    let json: Option<serde_json::Value> = serde_json::from_str(body).ok();
+    let field = |v: &serde_json::Value, names: [&str; 2]| names.iter().find_map(|n| v.get(*n).and_then(|s| s.as_str()).map(str::to_string));
+    if let Some(v) = &json {
+        let inner = v.get("error").filter(|e| e.is_object()).unwrap_or(v);
+        let code = field(inner, ["code", "Code"]);
+        let message = field(inner, ["message", "Message"]).or_else(|| field(v, ["error_description", "message"]));
+        match (code, message) {
+            (Some(c), Some(m)) => return format!("{c}: {m}"),
+            (None, Some(m)) | (Some(m), None) => return m,
+            (None, None) => {}
+        }
+    }
+    let trimmed = body.trim();
+    match trimmed.char_indices().nth(300) {
+        Some((cut, _)) => format!("{}…", &trimmed[..cut]),
+        None => trimmed.to_string(),
+    }
 }
 
 impl CallError {
@@ -459,6 +484,16 @@ impl CloudClient {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn microsoft_errors_are_shown_as_code_and_message() {
+        let graph = r#"{"error":{"code":"Authorization_RequestDenied","message":"Insufficient privileges to complete the operation.","innerError":{"request-id":"x"}}}"#;
+        let e = super::CallError::Http { status: 403, retry_after_s: None, body: graph.into() };
+        assert_eq!(e.to_string(), "HTTP 403: Authorization_RequestDenied: Insufficient privileges to complete the operation.");
+        assert_eq!(super::error_summary(r#"{"Code":"PartnerTerminated","Message":"Gone"}"#), "PartnerTerminated: Gone");
+        assert_eq!(super::error_summary("plain text"), "plain text");
+        assert_eq!(super::error_summary(&"x".repeat(400)).chars().count(), 301);
+    }
+
     use super::*;
 
     fn app() -> CloudApp {

@@ -6,6 +6,7 @@
 
 pub mod clock;
 pub mod db;
+pub mod flash;
 #[cfg(feature = "fuzzing")]
 pub mod fuzz;
 pub mod html;

@@ -33,7 +33,8 @@ async fn device_compliance_verdicts_are_decided_by_the_instance() {
         ]
     };
     let page = b.post_form(&ca, &form("filevault equals true")).await.unwrap();
-    assert!(page.element_text("message").unwrap().contains("Unknown operator"), "{}", page.body);
+    assert!(page.element_text("error").unwrap().contains("Unknown operator"), "{}", page.body);
+    assert!(page.texts("textarea[name=compliance_rule]").contains(&"filevault equals true".to_string()), "the input is kept");
     let page = b.post_form(&ca, &form("filevault is true\nos_version at_least 14.0\ndays_since_inventory less_than 2")).await.unwrap();
     assert_eq!(page.element_text("status").as_deref(), Some("Active"));
 

@@ -2,12 +2,14 @@
 //! module per suite. Set `CLOUDCONNECTOR_TEST_POSTGRES=postgres://…` to run every test on
 //! fresh PostgreSQL databases instead of SQLite files.
 
+mod chromium;
 mod harness;
 
 mod bad_input_cloud;
 mod bad_input_endpoints;
 mod bad_input_services;
 mod batching;
+mod browser_consoles;
 mod compliance_partner;
 mod connector_nodes;
 mod demo;

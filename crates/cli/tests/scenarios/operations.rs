@@ -140,6 +140,8 @@ async fn scheduled_health_retests_notice_permission_drift_and_the_instance_shows
     let with = |action: &'static str| {
         let mut f = vec![("action", action)];
         f.extend(intune_role);
+        // The console asks to confirm a removal; this is the confirmed form.
+        f.push(("confirm", "yes"));
         f
     };
     b.post_form(&action, &with("remove")).await.unwrap();
@@ -190,6 +192,7 @@ async fn a_refused_upload_has_every_instance_of_the_app_retested_at_once() {
         ("resource", wire::ids::INTUNE_APP_ID),
         ("kind", "Application"),
         ("value", wire::ids::ROLE_UPDATE_DEVICE_ATTRIBUTES),
+        ("confirm", "yes"),
     ];
     b.post_form(&format!("{}{page}/permissions", t.cloud.url()), &form).await.unwrap();
     // An hour and a half on, the connector's token has run out (tokens live 60 to 90

@@ -12,20 +12,24 @@ async fn s1_connect_is_refused_with_the_missing_piece_named() {
     let b = admin_steps::mdm_sign_in(&t, "old").await.unwrap();
     let page = admin_steps::mdm_connect(&t, &b, "old", "registration", "").await.unwrap();
     assert!(page.url.starts_with(&t.instance_url("old")), "must not leave the mdm: {}", page.url);
-    assert!(page.element_text("message").unwrap().contains("requires version 10.18.0"), "{}", page.body);
+    assert!(page.element_text("error").unwrap().contains("requires version 10.18.0"), "{}", page.body);
 
     // The account lacks the Conditional Access privilege.
     let b = admin_steps::mdm_sign_in(&t, "limited").await.unwrap();
     let page = admin_steps::mdm_connect(&t, &b, "limited", "registration", "").await.unwrap();
-    assert!(page.element_text("message").unwrap().contains("lacks the \"Conditional Access\" privilege"), "{}", page.body);
+    assert!(page.element_text("error").unwrap().contains("lacks the \"Conditional Access\" privilege"), "{}", page.body);
 
     // A custom landing page must be an absolute https URL.
     let b = admin_steps::mdm_sign_in(&t, "hq").await.unwrap();
     let page = admin_steps::mdm_connect(&t, &b, "hq", "custom", "http://intranet.example/help").await.unwrap();
-    assert!(page.element_text("message").unwrap().contains("absolute https URL"), "{}", page.body);
+    assert!(page.element_text("error").unwrap().contains("absolute https URL"), "{}", page.body);
+    // The refused form keeps what the admin typed.
+    assert_eq!(page.status, 422);
+    assert_eq!(page.attributes("input[name=custom_url]", "value"), ["http://intranet.example/help"]);
+    assert_eq!(page.attributes("input[name=landing_page][checked]", "value"), ["custom"]);
     // … on a public host: never an address of the server's own network.
     let page = admin_steps::mdm_connect(&t, &b, "hq", "custom", "https://169.254.169.254/latest/meta-data").await.unwrap();
-    assert!(page.element_text("message").unwrap().contains("internal address"), "{}", page.body);
+    assert!(page.element_text("error").unwrap().contains("internal address"), "{}", page.body);
     assert_eq!(t.mdm_read("hq", "conditional-access").await["settings"]["landing_page"], "registration", "nothing was saved");
 
     // The consenting user is not a Global Administrator.

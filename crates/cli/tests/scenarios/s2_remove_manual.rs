@@ -59,21 +59,21 @@ async fn s2_remove_a_manual_integration_then_connect_within_24_hours_without_re_
 
     // Step 1: clear "Enable Intune Integration for macOS": disabled, configuration kept.
     let m = admin_steps::mdm_sign_in(&t, "hq").await.unwrap();
-    let page = m
-        .post_form(
-            &format!("{}/settings/global-management/conditional-access", t.instance_url("hq")),
-            // The form as the browser sends it: Enable cleared, the other fields as shown.
-            &[
-                ("connection_type", "manual"),
-                ("sovereign_cloud", "local"),
-                ("landing_page", "registration"),
-                ("manual_tenant", &t.tenant.domain),
-                ("manual_app_id", &app_id),
-                ("action", "save"),
-            ],
-        )
-        .await
-        .unwrap();
+    let page = admin_steps::save_settings_confirmed(
+        &m,
+        &t.instance_url("hq"),
+        // The form as the browser sends it: Enable cleared, the other fields as shown.
+        &[
+            ("connection_type", "manual"),
+            ("sovereign_cloud", "local"),
+            ("landing_page", "registration"),
+            ("manual_tenant", &t.tenant.domain),
+            ("manual_app_id", &app_id),
+            ("action", "save"),
+        ],
+    )
+    .await
+    .unwrap();
     assert_eq!(page.element_text("status").as_deref(), Some("Disabled"), "{}", page.body);
     let ca = t.mdm_read("hq", "conditional-access").await;
     assert_eq!((ca["settings"]["enabled"].as_bool(), ca["settings"]["connection_type"].as_str()), (Some(false), Some("manual")));

@@ -83,7 +83,7 @@ async fn s4_policies_from_the_console_with_grace_validity_and_several_policies()
     let report = b.get(&format!("{}/console/intune/devices/{old_id}/compliance", t.cloud.url())).await.unwrap();
     assert_eq!(report.element_text("state").as_deref(), Some("In grace period"));
     let settings = report.texts("#settings td");
-    assert!(["osMinimumVersion", ">= 14.0", "13.6.9"].iter().all(|s| settings.contains(&s.to_string())), "{}", report.body);
+    assert!(["Minimum OS version", ">= 14.0", "13.6.9"].iter().all(|s| settings.contains(&s.to_string())), "{}", report.body);
 
     // The grace period ends: noncompliant, and Entra follows.
     t.advance_clock(25 * HOUR).await;

@@ -28,15 +28,10 @@ async fn compliant(t: &TestStack, device_id: &str) -> Option<bool> {
     body["value"][0]["isCompliant"].as_bool()
 }
 
-/// Settings › Conditional Access › Edit: clear "Enable Intune Integration for macOS", Save.
+/// Settings › Conditional Access › Edit: clear "Enable Intune Integration for macOS", Save,
+/// and confirm.
 async fn disconnect(t: &TestStack, slug: &str) {
-    let b = admin_steps::mdm_sign_in(t, slug).await.unwrap();
-    b.post_form(
-        &format!("{}/settings/global-management/conditional-access", t.instance_url(slug)),
-        &[("connection_type", "cloud_connector"), ("sovereign_cloud", "local"), ("landing_page", "registration"), ("action", "save")],
-    )
-    .await
-    .unwrap();
+    admin_steps::disconnect(t, slug).await.unwrap();
 }
 
 #[tokio::test]

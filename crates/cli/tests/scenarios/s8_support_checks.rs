@@ -35,7 +35,13 @@ async fn s8_modified_permissions_and_deleted_apps_are_reported_by_confirm() {
     let action = format!("{app_page}/permissions");
     b.post_form(
         &action,
-        &[("action", "remove"), ("resource", wire::ids::INTUNE_APP_ID), ("kind", "Application"), ("value", "update_device_attributes")],
+        &[
+            ("action", "remove"),
+            ("resource", wire::ids::INTUNE_APP_ID),
+            ("kind", "Application"),
+            ("value", "update_device_attributes"),
+            ("confirm", "yes"),
+        ],
     )
     .await
     .unwrap();
@@ -73,7 +79,13 @@ async fn s8_modified_permissions_and_deleted_apps_are_reported_by_confirm() {
     .unwrap();
     b.post_form(
         &action,
-        &[("action", "remove"), ("resource", wire::ids::GRAPH_APP_ID), ("kind", "Application"), ("value", "Application.Read.All")],
+        &[
+            ("action", "remove"),
+            ("resource", wire::ids::GRAPH_APP_ID),
+            ("kind", "Application"),
+            ("value", "Application.Read.All"),
+            ("confirm", "yes"),
+        ],
     )
     .await
     .unwrap();

@@ -38,11 +38,13 @@ pub async fn check_credentials(store: &Store, login: &str, password: &str, tenan
     if user.account_enabled == 0 {
         return Ok(Credentials::Disabled);
     }
-    if MULTI_TENANT_SEGMENTS.contains(&tenant_hint) || store.tenant(tenant_hint).await?.is_some_and(|t| t.id == user.tenant_id) {
-        Ok(Credentials::Valid(user))
-    } else {
-        Ok(Credentials::OtherTenant(user))
-    }
+    if in_tenant(store, &user, tenant_hint).await? { Ok(Credentials::Valid(user)) } else { Ok(Credentials::OtherTenant(user)) }
+}
+
+/// Whether `user` may sign in through a request made to `tenant_hint`: it names no
+/// tenant, or the user's own (by ID or domain).
+pub async fn in_tenant(store: &Store, user: &User, tenant_hint: &str) -> Result<bool> {
+    Ok(MULTI_TENANT_SEGMENTS.contains(&tenant_hint) || store.tenant(tenant_hint).await?.is_some_and(|t| t.id == user.tenant_id))
 }
 
 /// What Conditional Access decided, and the sign-in log entry that tells it (for the

@@ -12,7 +12,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use platform::html::{html, page};
 
-use super::login::{sign_in_page, with_params};
+use super::admin_consent::{sign_in_page, with_params};
 use super::{Path, Query, form};
 use crate::Shared;
 use crate::entra::conditional_access::Outcome;

@@ -2,6 +2,7 @@
 //! of the `entra` and `intune` modules and never hold business rules themselves.
 
 mod aad_graph;
+mod admin_consent;
 mod authorize;
 mod console;
 mod discovery;
@@ -12,6 +13,7 @@ mod graph;
 mod login;
 mod openapi;
 mod partner_api;
+mod session;
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::HeaderMap;
@@ -38,13 +40,13 @@ pub fn router(state: Shared) -> Router {
         .route("/{tenant}/.well-known/openid-configuration", get(discovery::openid_configuration_v1))
         .route("/{tenant}/discovery/v2.0/keys", get(discovery::jwks_v2))
         .route("/{tenant}/discovery/keys", get(discovery::jwks_v1))
-        .route("/{tenant}/adminconsent", get(login::admin_consent))
-        .route("/{tenant}/v2.0/adminconsent", get(login::admin_consent))
+        .route("/{tenant}/adminconsent", get(admin_consent::admin_consent))
+        .route("/{tenant}/v2.0/adminconsent", get(admin_consent::admin_consent))
         .route("/{tenant}/oauth2/v2.0/authorize", get(authorize::authorize_v2))
         .route("/{tenant}/oauth2/authorize", get(authorize::authorize_v1))
         .route("/authorize/{request}/signin", post(authorize::sign_in))
-        .route("/consent/{request}/signin", post(login::consent_sign_in))
-        .route("/consent/{request}/decide", post(login::consent_decide))
+        .route("/consent/{request}/signin", post(admin_consent::consent_sign_in))
+        .route("/consent/{request}/decide", post(admin_consent::consent_decide))
         // Device registration service (Workplace Join).
         .route("/EnrollmentServer/device/", post(enrollment::register_device))
         // Microsoft Graph and the legacy Azure AD Graph.
@@ -163,8 +165,6 @@ pub(crate) fn throttle(state: &Shared, claims: &AccessClaims, write: bool) -> Re
     let app = claims.appid.as_deref().unwrap_or(&claims.oid);
     state.throttle.check(&claims.tid, app, write, state.clock.now_ms()).map_err(|retry_after_s| CloudError::Throttled { retry_after_s })
 }
-
-pub(crate) use platform::http::cookie;
 
 /// Parses an `application/x-www-form-urlencoded` body; the last value of a key wins.
 pub(crate) fn form(body: &[u8]) -> std::collections::HashMap<String, String> {

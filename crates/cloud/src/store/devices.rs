@@ -71,6 +71,25 @@ impl Store {
             .await?)
     }
 
+    /// A page of a tenant's devices whose name or device ID contains `search` (any case),
+    /// by device ID after `after`: the Entra admin center's device list.
+    pub async fn search_devices(&self, tenant_id: &TenantId, search: &str, after: &str, limit: i64) -> Result<Vec<DeviceRow>> {
+        let sql = format!(
+            "SELECT {} FROM devices WHERE tenant_id = $1 AND (LOWER(display_name) LIKE $2 OR device_id LIKE $3) AND device_id > $4 \
+             ORDER BY device_id LIMIT $5",
+            Self::DEVICE_COLUMNS
+        );
+        let pattern = format!("%{}%", search.to_lowercase());
+        Ok(sqlx::query_as::<_, DeviceRow>(&sql)
+            .bind(tenant_id)
+            .bind(&pattern)
+            .bind(&pattern)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?)
+    }
+
     /// Sets a device's `accountEnabled`; `false` when the tenant has no such device.
     pub async fn set_device_enabled(&self, tenant_id: &TenantId, id: &str, enabled: bool) -> Result<bool> {
         let r = sqlx::query("UPDATE devices SET account_enabled = $1 WHERE tenant_id = $2 AND id = $3")

@@ -139,6 +139,23 @@ impl Store {
         .await?)
     }
 
+    /// A page of a tenant's users whose UPN or display name contains `search` (any case),
+    /// by object ID after `after`: the Entra admin center's user list.
+    pub async fn search_users(&self, tenant_id: &TenantId, search: &str, after: &str, limit: i64) -> Result<Vec<User>> {
+        let pattern = format!("%{}%", search.to_lowercase());
+        Ok(sqlx::query_as::<_, User>(
+            "SELECT id, tenant_id, upn, display_name, password_hash, global_admin, account_enabled, mail_nickname FROM users \
+             WHERE tenant_id = $1 AND (LOWER(upn) LIKE $2 OR LOWER(display_name) LIKE $3) AND id > $4 ORDER BY id LIMIT $5",
+        )
+        .bind(tenant_id)
+        .bind(&pattern)
+        .bind(&pattern)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
     /// `(id, display_name, mail_nickname)` of a tenant's groups, as Graph shows them.
     pub async fn graph_groups(&self, tenant_id: &TenantId) -> Result<Vec<(String, String, Option<String>)>> {
         Ok(sqlx::query_as::<_, (String, String, Option<String>)>(

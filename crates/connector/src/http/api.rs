@@ -117,6 +117,23 @@ pub async fn confirm(
     Ok(Json(onboarding::confirm(&state, link).await?))
 }
 
+#[utoipa::path(post, path = "/api/v1/links/{id}/health-check", tag = "instance",
+    summary = "Test connection: re-test an active link now",
+    description = "Runs the read-only checks of the scheduled re-test (token, exact permissions, discovery) at once; the link stays active or turns failing with them, and back to active when a failing re-test passes. A link that is not active (nor failing by a re-test) is tested by Confirm.",
+    params(("id" = String, Path, description = "The link's ID.")),
+    responses(
+        (status = 200, description = "Tested; see `status`, `checks` and `last_tested_at`.", body = LinkView),
+        (status = 401, description = "The credential is missing or not valid.", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such link of this instance.", body = Problem, content_type = "application/problem+json"), (status = 409, description = "The link is tested by Confirm, or the cloud asked to wait (see `detail`).", body = Problem, content_type = "application/problem+json")),
+    security(("instance_credential" = [])))]
+pub async fn health_check(
+    State(state): State<Shared>,
+    Path(id): Path<LinkId>,
+    CallingInstance(instance): CallingInstance,
+) -> Result<Json<LinkView>> {
+    let link = own_link(&state, &instance, &id).await?;
+    Ok(Json(onboarding::health_check(&state, link).await?))
+}
+
 #[utoipa::path(post, path = "/api/v1/links/{id}/disconnect", tag = "instance",
     summary = "Disconnect the instance from its tenant",
     description = "The last instance of a tenant also deprovisions it; another one only withdraws its own devices.",

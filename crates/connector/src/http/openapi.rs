@@ -15,10 +15,10 @@ use super::{api, browser, operator};
             No text may contain the NUL character (U+0000, `%00` in a URL or form): such a request is refused (422) before it is read. Errors are RFC 9457 problem details (`application/problem+json`)."
     ),
     paths(
-        api::register_instance, api::start_link, api::current_link, api::confirm, api::disconnect, api::inventory, api::outcomes,
+        api::register_instance, api::start_link, api::current_link, api::confirm, api::health_check, api::disconnect, api::inventory, api::outcomes,
         api::status, operator::instance_reconcile, operator::instance_dead_letters, operator::instance_replay,
         operator::links, operator::reconcile, operator::health_check, operator::dead_letters, operator::replay_dead_letters,
-        operator::trace, browser::consent_callback, browser::route, api::metrics, platform::openapi::live, platform::openapi::ready, platform::openapi::document
+        operator::trace, operator::instance_trace, browser::consent_callback, browser::route, api::metrics, platform::openapi::live, platform::openapi::ready, platform::openapi::document
     ),
     modifiers(&BearerSchemes),
     tags(

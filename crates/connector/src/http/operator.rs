@@ -207,11 +207,33 @@ pub async fn instance_replay(
         (status = 404, description = "The device is unknown, or the operator API is off.", body = Problem, content_type = "application/problem+json")),
     security(("operator_token" = [])))]
 pub async fn trace(State(state): State<Shared>, Path(device_id): Path<String>, _: Operator) -> Result<Json<DeviceTrace>> {
-    if uuid::Uuid::parse_str(&device_id).is_err() {
+    Ok(Json(device_trace(&state, &device_id, None).await?))
+}
+
+/// `GET /api/v1/devices/{device_id}`: the instance's own updates of the device.
+#[utoipa::path(get, path = "/api/v1/devices/{device_id}", tag = "instance",
+    summary = "Everything the connector did with one Entra device of the instance",
+    description = "What the computer record's *Why is this Mac blocked?* shows: each update the instance sent for the device, its upload message and the outcomes reported back.",
+    params(("device_id" = String, Path, format = Uuid, description = "The Entra device ID.")),
+    responses((status = 200, description = "The device's updates from this instance.", body = DeviceTrace), (status = 401, description = "The credential is missing or not valid.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The device ID is not a GUID.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The connector holds no update of the device from this instance.", body = Problem, content_type = "application/problem+json")),
+    security(("instance_credential" = [])))]
+pub async fn instance_trace(
+    State(state): State<Shared>,
+    Path(device_id): Path<String>,
+    CallingInstance(instance): CallingInstance,
+) -> Result<Json<DeviceTrace>> {
+    Ok(Json(device_trace(&state, &device_id, Some(&instance.id)).await?))
+}
+
+/// The device's updates (only `instance`'s when given), each with its message and outcomes.
+async fn device_trace(state: &Shared, device_id: &str, instance: Option<&InstanceId>) -> Result<DeviceTrace> {
+    if uuid::Uuid::parse_str(device_id).is_err() {
         return Err(ConnectorError::invalid("The device ID must be an Entra device ID (GUID)."));
     }
-    let device_id = DeviceId::from(device_id);
-    let rows = state.store.trace(&device_id).await?;
+    let device_id = DeviceId::from(device_id.to_string());
+    let rows: Vec<_> = state.store.trace(&device_id).await?.into_iter().filter(|r| instance.is_none_or(|i| &r.instance_id == i)).collect();
     if rows.is_empty() {
         return Err(ConnectorError::not_found(format!("The connector holds no update of device {device_id}.")));
     }
@@ -246,5 +268,5 @@ pub async fn trace(State(state): State<Shared>, Path(device_id): Path<String>, _
             outcomes,
         });
     }
-    Ok(Json(DeviceTrace { device_id: device_id.to_lowercase(), updates }))
+    Ok(DeviceTrace { device_id: device_id.to_lowercase(), updates })
 }

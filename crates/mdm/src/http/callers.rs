@@ -43,6 +43,8 @@ impl FromRequestParts<Shared> for Instance {
 pub(crate) struct ConsoleAdmin {
     pub instance: InstanceRow,
     pub admin: AdminRow,
+    /// The outcome of the form posted just before ([`platform::flash`]), shown once.
+    pub flash: Option<String>,
 }
 
 impl FromRequestParts<Shared> for ConsoleAdmin {
@@ -50,13 +52,18 @@ impl FromRequestParts<Shared> for ConsoleAdmin {
 
     async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, Response> {
         let Instance(instance) = Instance::from_request_parts(parts, state).await.map_err(IntoResponse::into_response)?;
-        let login = Redirect::to(&format!("/i/{}/login", instance.slug)).into_response();
+        // A GET comes back to its page after the sign-in; a form's POST to the dashboard.
+        let here = parts.uri.path_and_query().map(|p| p.as_str()).filter(|_| parts.method == axum::http::Method::GET).unwrap_or("");
+        let next: String = url::form_urlencoded::byte_serialize(here.as_bytes()).collect();
+        let login = Redirect::to(&format!("/i/{}/login?next={next}", instance.slug)).into_response();
         let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else {
             return Err(login);
         };
         let session = state.store.session_admin(&platform::secrets::digest_hex(&token), state.clock.now_ms()).await;
         match session.map_err(IntoResponse::into_response)? {
-            Some(admin) if admin.instance_id == instance.id => Ok(ConsoleAdmin { instance, admin }),
+            Some(admin) if admin.instance_id == instance.id => {
+                Ok(ConsoleAdmin { instance, admin, flash: platform::flash::take(&parts.headers) })
+            }
             _ => Err(login),
         }
     }

@@ -90,3 +90,17 @@ async fn retention_prunes_old_inventory_history_but_each_computers_latest_entry(
     assert_eq!(kept(computers[0]).await, [4]);
     assert_eq!(kept(computers[1]).await, [1], "a computer's latest entry stays whatever its age");
 }
+
+#[tokio::test]
+async fn history_never_shows_a_collection_after_its_receipt() {
+    let (store, instance) = store_with_instance().await;
+    let computer = store.enroll_computer(&instance, "C", "SERIAL", "Mac", "MacBookPro18,1", "digest-c", 1).await.unwrap();
+    let mut txn = store.begin().await.unwrap();
+    // A stored collection time from a Mac whose clock ran ahead, sent again at 500.
+    tx::record_history(&mut txn, computer, 1, "registration", 900, 500, "local_users").await.unwrap();
+    tx::record_history(&mut txn, computer, 2, "full", 450, 600, "[]").await.unwrap();
+    txn.commit().await.unwrap();
+    let rows = store.inventory_history(computer, 10).await.unwrap();
+    let times: Vec<(i64, i64, i64)> = rows.iter().map(|h| (h.sequence, h.collected_ms, h.received_ms)).collect();
+    assert!(times.contains(&(1, 500, 500)) && times.contains(&(2, 450, 600)), "{times:?}");
+}

@@ -240,6 +240,9 @@ pub async fn set_reported_state(conn: &mut AnyConnection, computer_id: i64, repo
     Ok(())
 }
 
+/// A row of a computer's inventory history. Nothing is collected after it is received:
+/// a collection time ahead of `now` (a stored date from a Mac whose clock ran ahead, sent
+/// again) is recorded as `now`.
 pub async fn record_history(
     conn: &mut AnyConnection,
     computer_id: i64,
@@ -255,7 +258,7 @@ pub async fn record_history(
     .bind(computer_id)
     .bind(sequence)
     .bind(kind)
-    .bind(collected_ms)
+    .bind(collected_ms.min(now))
     .bind(now)
     .bind(changed)
     .execute(conn)

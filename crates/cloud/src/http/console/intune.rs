@@ -5,11 +5,13 @@ use crate::http::Bytes;
 use crate::intune::partner::PartnerState;
 use axum::Router;
 use axum::extract::State;
-use axum::response::Response;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use platform::html::html;
+use platform::flash;
+use platform::html::{badge, html};
 
-use super::{ConsoleAdmin, render};
+use super::{ConsoleAdmin, Here, render};
 use crate::Shared;
 use crate::entra::directory::User;
 use crate::error::Result;
@@ -30,42 +32,48 @@ pub fn router() -> Router<Shared> {
 }
 
 /// The confirmation step of *Terminate*.
-async fn confirm_terminate(State(state): State<Shared>, ConsoleAdmin(user): ConsoleAdmin) -> Result<Response> {
+async fn confirm_terminate(State(state): State<Shared>, ConsoleAdmin(user, here): ConsoleAdmin) -> Result<Response> {
     if !state.store.partner(&user.tenant_id).await?.is_some_and(|p| partner::connected(&p)) {
-        return render_partner(&state, &user, Some("There is no connection to terminate.")).await;
+        return Ok(flash::redirect(PARTNER_PAGE, "There is no connection to terminate."));
     }
     render(
+        &here,
         "Terminate",
         html! {
             h1 { "Terminate the partner connection?" }
             p { "Devices of this partner will be marked noncompliant after 24 hours and removed from Intune after 90 days, \
                  unless a new connection is set up before the first date." }
-            form method="post" action=(TERMINATE_PAGE) { input type="hidden" name="confirm" value="yes"; button { "Yes, terminate" } }
-            " " a href=(PARTNER_PAGE) { "Cancel" }
+            form method="post" action=(TERMINATE_PAGE) {
+                input type="hidden" name="confirm" value="yes";
+                div class="actions" { button class="danger" { "Yes, terminate" } a class="button secondary" href=(PARTNER_PAGE) { "Cancel" } }
+            }
         },
     )
 }
 
-async fn terminate(State(state): State<Shared>, ConsoleAdmin(user): ConsoleAdmin, body: Bytes) -> Result<Response> {
+async fn terminate(State(state): State<Shared>, ConsoleAdmin(user, _): ConsoleAdmin, body: Bytes) -> Result<Response> {
     if form(&body).get("confirm").map(String::as_str) != Some("yes") {
-        return render_partner(&state, &user, Some("Terminate needs confirmation.")).await;
+        return Ok(flash::redirect(TERMINATE_PAGE, "Terminate needs confirmation."));
     }
     let now = state.clock.now_ms();
-    match state.store.partner(&user.tenant_id).await?.filter(partner::connected) {
+    let message = match state.store.partner(&user.tenant_id).await?.filter(partner::connected) {
         Some(mut p) => {
             partner::terminate(&mut p, now);
             state.store.save_partner(&p).await?;
-            render_partner(&state, &user, Some("The connection was terminated.")).await
+            "The connection was terminated."
         }
-        None => render_partner(&state, &user, Some("There is no connection to terminate.")).await,
-    }
+        None => "There is no connection to terminate.",
+    };
+    Ok(flash::redirect(PARTNER_PAGE, message))
 }
 
-async fn partner_page(State(state): State<Shared>, ConsoleAdmin(user): ConsoleAdmin) -> Result<Response> {
-    render_partner(&state, &user, None).await
+async fn partner_page(State(state): State<Shared>, ConsoleAdmin(user, here): ConsoleAdmin) -> Result<Response> {
+    render_partner(&state, &user, &here, None).await
 }
 
-async fn render_partner(state: &Shared, user: &User, message: Option<&str>) -> Result<Response> {
+/// The page, with the App ID field holding `typed` and the reason it was refused (422)
+/// when a submission was.
+async fn render_partner(state: &Shared, user: &User, here: &Here, refused: Option<(&str, &str)>) -> Result<Response> {
     let p = state.store.partner(&user.tenant_id).await?;
     let (app_id, status, heartbeat, noncompliant, removal) = match &p {
         Some(p) => (
@@ -83,18 +91,20 @@ async fn render_partner(state: &Shared, user: &User, message: Option<&str>) -> R
     let group_select = |name: &str| {
         html! { select name=(name) { option value="" { "—" } @for (id, n) in &all_groups { option value=(id) { (n) } } } }
     };
-    render(
+    let app_id = refused.map_or(app_id, |(typed, _)| typed.to_string());
+    let page = render(
+        here,
         "Partner device management",
         html! {
             h1 { "Partner device management" }
-            @if let Some(m) = message { p id="message" { (m) } }
-            table {
-                tr { th { "Connection status" } td id="status" { (status) } }
+            @if let Some((_, e)) = refused { p id="error" class="message error" role="alert" { (e) } }
+            table class="facts" {
+                tr { th { "Connection status" } td { (badge(status, Some("status"))) } }
                 tr { th { "Last heartbeat" } td { (heartbeat) } }
                 tr { th { "Devices will be marked noncompliant" } td { (noncompliant) } }
                 tr { th { "Devices will be removed" } td id="removal" { (removal) } }
             }
-            form method="post" {
+            form method="post" action=(PARTNER_PAGE) {
                 label { "Specify the Microsoft Entra App ID for Jamf " input name="app_id" value=(app_id) size="40"; }
                 " " button type="submit" { "Save" }
             }
@@ -108,29 +118,55 @@ async fn render_partner(state: &Shared, user: &User, message: Option<&str>) -> R
                 label { "Exclude " (group_select("exclude")) } " "
                 button name="action" value="save" { "Save" } " " button name="action" value="evaluate" { "Evaluate" }
             }
-            @if p.as_ref().is_some_and(partner::connected) { p { a id="terminate" href=(TERMINATE_PAGE) { "Terminate" } } }
+            @if p.as_ref().is_some_and(partner::connected) { p { a id="terminate" class="button danger" href=(TERMINATE_PAGE) { "Terminate" } } }
+        },
+    )?;
+    Ok(if refused.is_some() { (StatusCode::UNPROCESSABLE_ENTITY, page).into_response() } else { page })
+}
+
+async fn save_partner(State(state): State<Shared>, ConsoleAdmin(user, here): ConsoleAdmin, body: Bytes) -> Result<Response> {
+    let f = form(&body);
+    let typed = f.get("app_id").cloned().unwrap_or_default();
+    let app_id = typed.trim().to_ascii_lowercase();
+    if !app_id.is_empty() && uuid::Uuid::parse_str(&app_id).is_err() {
+        let refusal = "The App ID must be a GUID, for example 00000000-0000-0000-0000-000000000000.";
+        return render_partner(&state, &user, &here, Some((&typed, refusal))).await;
+    }
+    let now = state.clock.now_ms();
+    let mut p = state.store.partner(&user.tenant_id).await?.unwrap_or_else(|| partner::new_partner(&user.tenant_id, now));
+    // Clearing the App ID of a provisioned partner terminates it.
+    let terminates = app_id.is_empty() && p.app_id.is_some() && p.partner_state != PartnerState::Terminated && p.provisioned != 0;
+    if terminates && f.get("confirm").map(String::as_str) != Some("yes") {
+        return confirm_clear(&here);
+    }
+    partner::set_app_id(&mut p, (!app_id.is_empty()).then_some(app_id), now);
+    if terminates {
+        partner::terminate(&mut p, now);
+    }
+    state.store.save_partner(&p).await?;
+    Ok(flash::redirect(PARTNER_PAGE, "Saved."))
+}
+
+/// Clearing the App ID of a connected partner terminates the connection: asked once more.
+fn confirm_clear(here: &Here) -> Result<Response> {
+    render(
+        here,
+        "Clear the App ID",
+        html! {
+            h1 { "Clear the App ID and terminate?" }
+            p { "Without an App ID the partner connection is terminated at once. Devices of this partner will be marked \
+                 noncompliant after 24 hours and removed from Intune after 90 days, unless a new connection is set up first." }
+            form method="post" action=(PARTNER_PAGE) {
+                input type="hidden" name="app_id" value="";
+                input type="hidden" name="confirm" value="yes";
+                div class="actions" { button class="danger" { "Yes, clear and terminate" } a class="button secondary" href=(PARTNER_PAGE) { "Cancel" } }
+            }
         },
     )
 }
 
-async fn save_partner(State(state): State<Shared>, ConsoleAdmin(user): ConsoleAdmin, body: Bytes) -> Result<Response> {
-    let app_id = form(&body).get("app_id").map(|s| s.trim().to_ascii_lowercase()).unwrap_or_default();
-    if !app_id.is_empty() && uuid::Uuid::parse_str(&app_id).is_err() {
-        return render_partner(&state, &user, Some("The App ID must be a GUID, for example 00000000-0000-0000-0000-000000000000.")).await;
-    }
-    let now = state.clock.now_ms();
-    let mut p = state.store.partner(&user.tenant_id).await?.unwrap_or_else(|| partner::new_partner(&user.tenant_id, now));
-    let cleared = app_id.is_empty() && p.app_id.is_some();
-    partner::set_app_id(&mut p, (!app_id.is_empty()).then_some(app_id), now);
-    if cleared && p.partner_state != PartnerState::Terminated && p.provisioned != 0 {
-        partner::terminate(&mut p, now);
-    }
-    state.store.save_partner(&p).await?;
-    render_partner(&state, &user, Some("Saved.")).await
-}
-
 /// Include / exclude user groups (exclusion wins), and *Evaluate*: how many users are in scope.
-async fn save_groups(State(state): State<Shared>, ConsoleAdmin(user): ConsoleAdmin, body: Bytes) -> Result<Response> {
+async fn save_groups(State(state): State<Shared>, ConsoleAdmin(user, _): ConsoleAdmin, body: Bytes) -> Result<Response> {
     let f = form(&body);
     let now = state.clock.now_ms();
     let mut p = state.store.partner(&user.tenant_id).await?.unwrap_or_else(|| partner::new_partner(&user.tenant_id, now));
@@ -140,12 +176,12 @@ async fn save_groups(State(state): State<Shared>, ConsoleAdmin(user): ConsoleAdm
     if f.get("action").map(String::as_str) == Some("evaluate") {
         let n =
             partner::users_in_scope(&members(&state, &user.tenant_id, include).await?, &members(&state, &user.tenant_id, exclude).await?);
-        return render_partner(&state, &user, Some(&format!("{n} users are in scope of partner device management."))).await;
+        return Ok(flash::redirect(PARTNER_PAGE, &format!("{n} users are in scope of partner device management.")));
     }
     for (list, key) in [(&mut include, "include"), (&mut exclude, "exclude")] {
         if let Some(g) = pick(key) {
             if !known.contains(&g) {
-                return render_partner(&state, &user, Some("Choose a user group of this tenant.")).await;
+                return Ok(flash::redirect(PARTNER_PAGE, "Choose a user group of this tenant."));
             }
             if !list.contains(&g) {
                 list.push(g);
@@ -156,7 +192,7 @@ async fn save_groups(State(state): State<Shared>, ConsoleAdmin(user): ConsoleAdm
     p.exclude_groups = serde_json::to_string(&exclude).unwrap_or_default();
     p.updated_ms = now;
     state.store.save_partner(&p).await?;
-    render_partner(&state, &user, Some("Saved.")).await
+    Ok(flash::redirect(PARTNER_PAGE, "Saved."))
 }
 
 /// The user IDs of each group.
@@ -176,11 +212,7 @@ pub fn compliance_router() -> Router<Shared> {
 }
 
 /// Tenant administration › Connectors and tokens › Partner compliance management.
-async fn compliance_partners(State(state): State<Shared>, ConsoleAdmin(user): ConsoleAdmin) -> Result<Response> {
-    render_compliance_partners(&state, &user, None).await
-}
-
-async fn render_compliance_partners(state: &Shared, user: &User, message: Option<&str>) -> Result<Response> {
+async fn compliance_partners(State(state): State<Shared>, ConsoleAdmin(user, here): ConsoleAdmin) -> Result<Response> {
     let groups = state.store.groups(&user.tenant_id).await?;
     let name_of = |id: &String| groups.iter().find(|(g, _)| g == id).map(|(_, n)| n.clone()).unwrap_or_else(|| id.clone());
     let partners = state.store.compliance_partners(&user.tenant_id).await?;
@@ -192,10 +224,10 @@ async fn render_compliance_partners(state: &Shared, user: &User, message: Option
         _ => "Pending activation",
     };
     render(
+        &here,
         "Partner compliance management",
         html! {
             h1 { "Partner compliance management" }
-            @if let Some(m) = message { p id="message" { (m) } }
             table id="compliance-partners" {
                 tr { th { "Partner" } th { "Platform" } th { "Assigned to" } th { "Status" } }
                 @for c in &partners {
@@ -218,12 +250,12 @@ async fn render_compliance_partners(state: &Shared, user: &User, message: Option
     )
 }
 
-async fn add_compliance_partner(State(state): State<Shared>, ConsoleAdmin(user): ConsoleAdmin, body: Bytes) -> Result<Response> {
+async fn add_compliance_partner(State(state): State<Shared>, ConsoleAdmin(user, _): ConsoleAdmin, body: Bytes) -> Result<Response> {
     let f = form(&body);
     let (Some(app_id), Some(group)) = (f.get("app_id").filter(|v| !v.is_empty()), f.get("group").filter(|v| !v.is_empty())) else {
-        return render_compliance_partners(&state, &user, Some("Choose a partner and a user group.")).await;
+        return Ok(flash::redirect(COMPLIANCE_PARTNERS, "Choose a partner and a user group."));
     };
     let outcome =
         compliance_partners::onboard(&state.store, &user.tenant_id, app_id, std::slice::from_ref(group), state.clock.now_ms()).await?;
-    render_compliance_partners(&state, &user, Some(outcome.message())).await
+    Ok(flash::redirect(COMPLIANCE_PARTNERS, outcome.message()))
 }

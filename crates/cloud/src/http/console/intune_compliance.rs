@@ -5,20 +5,23 @@ use std::collections::HashMap;
 
 use axum::Router;
 use axum::extract::State;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use platform::clock::ms_to_rfc3339;
+use platform::flash;
 use platform::html::{Markup, html};
 
-use super::{ConsoleAdmin, render};
+use super::{ConsoleAdmin, Here, render};
 use crate::Shared;
+use crate::entra::directory::User;
 use crate::error::{CloudError, Result};
 use crate::http::{Bytes, Path, form};
 use crate::intune::combine::PolicyState;
 use crate::intune::compliance::{
     ComplianceState, MacOsPolicySettings, ScheduledActionConfiguration, ScheduledActionsForRule, SettingResult, SettingState,
 };
-use crate::intune::policies;
+use crate::intune::{policies, policy_settings};
 use wire::DeviceId;
 
 pub const POLICIES: &str = "/console/intune/devices/compliance-policies";
@@ -34,7 +37,13 @@ pub fn router() -> Router<Shared> {
         .route("/console/intune/devices/{device}/compliance", get(device_report))
 }
 
-async fn list(State(state): State<Shared>, ConsoleAdmin(user): ConsoleAdmin) -> Result<Response> {
+async fn list(State(state): State<Shared>, ConsoleAdmin(user, here): ConsoleAdmin) -> Result<Response> {
+    render_list(&state, &user, &here, &HashMap::new(), None).await
+}
+
+/// The policies, and the form to create one filled with `fields` (as posted, when a
+/// submission was refused with `error`: 422).
+async fn render_list(state: &Shared, user: &User, here: &Here, fields: &HashMap<String, String>, error: Option<&str>) -> Result<Response> {
     let groups = state.store.groups(&user.tenant_id).await?;
     let group_options = html! { @for (id, name) in &groups { option value=(id) { (name) } } };
     let mut rows = Vec::new();
@@ -52,7 +61,7 @@ async fn list(State(state): State<Shared>, ConsoleAdmin(user): ConsoleAdmin) -> 
             .into_iter()
             .flatten()
             .filter(|(k, v)| !k.starts_with('@') && **v != serde_json::Value::Bool(false) && !v.is_null())
-            .map(|(k, v)| format!("{k}={v}"))
+            .map(|(k, v)| format!("{}: {}", policy_settings::label(k), v.as_str().map_or_else(|| v.to_string(), str::to_string)))
             .collect();
         rows.push(html! {
             tr {
@@ -61,47 +70,65 @@ async fn list(State(state): State<Shared>, ConsoleAdmin(user): ConsoleAdmin) -> 
             }
         });
     }
-    render(
+    let page = render(
+        here,
         "Compliance policies",
         html! {
-            h1 { "Devices › Compliance › Policies (macOS)" }
+            h1 { "Compliance policies (macOS)" }
             table id="policies" { tr { th { "Policy" } th { "Settings" } th { "Assigned to" } th {} } @for r in rows { (r) } }
-            h2 { "Create policy" }
-            (policy_form(&group_options))
+            h2 id="create" { "Create policy" }
+            @if let Some(e) = error { p id="error" class="message error" role="alert" { (e) } }
+            (policy_form(&group_options, fields))
         },
-    )
+    )?;
+    Ok(if error.is_some() { (StatusCode::UNPROCESSABLE_ENTITY, page).into_response() } else { page })
 }
 
-/// A new macOS compliance policy's settings, named as Graph names them.
-fn policy_form(group_options: &Markup) -> Markup {
-    let check = |name: &str, label: &str| html! { label { input type="checkbox" name=(name) value="true"; " " (label) } };
+/// A new macOS compliance policy's settings, labelled as the Intune admin center labels
+/// them and named as Graph names them, filled with `fields`.
+fn policy_form(group_options: &Markup, fields: &HashMap<String, String>) -> Markup {
+    let v = |k: &str| fields.get(k).map(String::as_str).unwrap_or("");
+    let check = |name: &str| html! { label { input type="checkbox" name=(name) value="true" checked[!v(name).is_empty()]; " " (policy_settings::label(name)) } };
+    let text = |name: &str, size: &str, placeholder: &str| {
+        html! { label { (policy_settings::label(name)) " " input name=(name) value=(v(name)) size=(size) placeholder=(placeholder); } }
+    };
+    let gatekeeper = [
+        ("", "Not configured"),
+        ("macAppStore", "Mac App Store"),
+        ("macAppStoreAndIdentifiedDevelopers", "Mac App Store and identified developers"),
+        ("anywhere", "Anywhere"),
+    ];
     html! {
-        form method="post" action=(POLICIES) {
-            label { "Name " input name="displayName" required; } br;
-            (check("storageRequireEncryption", "Require encryption of data storage (FileVault)")) br;
-            (check("systemIntegrityProtectionEnabled", "Require System Integrity Protection")) br;
-            (check("firewallEnabled", "Firewall")) br;
-            (check("passwordRequired", "Require a password"))
-            label { "Minimum password length " input name="passwordMinimumLength" size="3"; } br;
-            label { "Minimum OS version " input name="osMinimumVersion" size="8" placeholder="14.5"; } " "
-            label { "Maximum OS version " input name="osMaximumVersion" size="8"; } br;
-            label { "Minimum OS build version " input name="osMinimumBuildVersion" size="12" placeholder="23H124"; } " "
-            label { "Maximum OS build version " input name="osMaximumBuildVersion" size="12"; } br;
-            label { "Gatekeeper " select name="gatekeeperAllowedAppSource" {
-                option value="" { "Not configured" }
-                option value="macAppStore" { "Mac App Store" }
-                option value="macAppStoreAndIdentifiedDevelopers" { "Mac App Store and identified developers" }
-                option value="anywhere" { "Anywhere" }
-            } } br;
-            label { "Mark device noncompliant after (grace period, hours) " input name="gracePeriodHours" value="0" size="4"; } br;
-            label { "Assign to " select name="group" { option value="" { "(later)" } (group_options) } } br;
+        form class="stacked" method="post" action=(POLICIES) {
+            label { "Name " input name="displayName" value=(v("displayName")) required; }
+            fieldset { legend { "System Security" } (check("storageRequireEncryption")) (check("firewallEnabled")) (check("passwordRequired")) (text("passwordMinimumLength", "3", "")) }
+            fieldset { legend { "Device Health" } (check("systemIntegrityProtectionEnabled")) }
+            fieldset {
+                legend { "Device Properties" }
+                (text("osMinimumVersion", "8", "14.5")) (text("osMaximumVersion", "8", ""))
+                (text("osMinimumBuildVersion", "12", "23H124")) (text("osMaximumBuildVersion", "12", ""))
+            }
+            label { (policy_settings::label("gatekeeperAllowedAppSource")) " " select name="gatekeeperAllowedAppSource" {
+                @for (value, label) in gatekeeper { option value=(value) selected[v("gatekeeperAllowedAppSource") == value] { (label) } }
+            } }
+            label { "Mark device noncompliant after (grace period, hours) " input name="gracePeriodHours" value=(if v("gracePeriodHours").is_empty() { "0" } else { v("gracePeriodHours") }) size="4"; }
+            label { "Assign to " select name="group" { option value="" { "(later)" } (group_options) } }
             button { "Create" }
         }
     }
 }
 
-async fn create(State(state): State<Shared>, ConsoleAdmin(user): ConsoleAdmin, body: Bytes) -> Result<Response> {
+async fn create(State(state): State<Shared>, ConsoleAdmin(user, here): ConsoleAdmin, body: Bytes) -> Result<Response> {
     let f = form(&body);
+    match create_policy(&state, &user, &f).await {
+        Ok(name) => Ok(flash::redirect(POLICIES, &format!("Created {name}."))),
+        Err(CloudError::Page(e)) => render_list(&state, &user, &here, &f, Some(&e)).await,
+        Err(e) => Err(e),
+    }
+}
+
+/// The policy `f` describes, created (and assigned when a group is chosen); its name.
+async fn create_policy(state: &Shared, user: &User, f: &HashMap<String, String>) -> Result<String> {
     let text = |k: &str| f.get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
     let number = |k: &str| -> Result<Option<i64>> {
         text(k).map(|v| v.parse::<i64>().map_err(|_| CloudError::Page(format!("{k} must be a whole number.")))).transpose()
@@ -130,22 +157,28 @@ async fn create(State(state): State<Shared>, ConsoleAdmin(user): ConsoleAdmin, b
     if let Some(group) = text("group") {
         policies::assign(&state.store, &user.tenant_id, &row.id, &[group]).await.map_err(|e| CloudError::Page(e.to_string()))?;
     }
-    Ok(Redirect::to(POLICIES).into_response())
+    Ok(name)
 }
 
-async fn assign(State(state): State<Shared>, Path(id): Path<String>, ConsoleAdmin(user): ConsoleAdmin, body: Bytes) -> Result<Response> {
-    let group = form(&body).get("group").cloned().filter(|g| !g.is_empty()).ok_or_else(|| CloudError::Page("Choose a group.".into()))?;
+async fn assign(State(state): State<Shared>, Path(id): Path<String>, ConsoleAdmin(user, _): ConsoleAdmin, body: Bytes) -> Result<Response> {
+    let Some(group) = form(&body).get("group").cloned().filter(|g| !g.is_empty()) else {
+        return Ok(flash::redirect(POLICIES, "Choose a group to assign the policy to."));
+    };
     let mut groups = state.store.policy_assignments(&id).await?;
     if !groups.contains(&group) {
         groups.push(group);
     }
-    policies::assign(&state.store, &user.tenant_id, &id, &groups).await.map_err(|e| CloudError::Page(e.to_string()))?;
-    Ok(Redirect::to(POLICIES).into_response())
+    let message = match policies::assign(&state.store, &user.tenant_id, &id, &groups).await {
+        Ok(_) => "Assigned.".to_string(),
+        Err(e) => e.to_string(),
+    };
+    Ok(flash::redirect(POLICIES, &message))
 }
 
-async fn settings(State(state): State<Shared>, ConsoleAdmin(user): ConsoleAdmin) -> Result<Response> {
+async fn settings(State(state): State<Shared>, ConsoleAdmin(user, here): ConsoleAdmin) -> Result<Response> {
     let (no_policy, days) = state.store.compliance_settings(&user.tenant_id, state.config.no_policy_is_compliant).await?;
     render(
+        &here,
         "Compliance policy settings",
         html! {
             h1 { "Compliance policy settings" }
@@ -161,16 +194,15 @@ async fn settings(State(state): State<Shared>, ConsoleAdmin(user): ConsoleAdmin)
     )
 }
 
-async fn save_settings(State(state): State<Shared>, ConsoleAdmin(user): ConsoleAdmin, body: Bytes) -> Result<Response> {
+async fn save_settings(State(state): State<Shared>, ConsoleAdmin(user, _): ConsoleAdmin, body: Bytes) -> Result<Response> {
     let f = form(&body);
-    let days: i64 = f
-        .get("validity_days")
-        .and_then(|d| d.trim().parse().ok())
-        .filter(|d| (1..=120).contains(d))
-        .ok_or_else(|| CloudError::Page("The validity period must be 1 to 120 days.".into()))?;
+    let days: Option<i64> = f.get("validity_days").and_then(|d| d.trim().parse().ok()).filter(|d| (1..=120).contains(d));
+    let Some(days) = days else {
+        return Ok(flash::redirect(SETTINGS, "Not saved: the validity period must be 1 to 120 days."));
+    };
     let no_policy = f.get("no_policy").map(String::as_str) != Some("noncompliant");
     state.store.save_compliance_settings(&user.tenant_id, no_policy, days).await?;
-    Ok(Redirect::to(SETTINGS).into_response())
+    Ok(flash::redirect(SETTINGS, "Saved."))
 }
 
 /// A stored state's label; a text that names no state is shown as stored.
@@ -178,10 +210,11 @@ fn state_label(s: &str) -> &str {
     s.parse::<ComplianceState>().map_or(s, |c| c.label())
 }
 
-async fn dashboard(State(state): State<Shared>, ConsoleAdmin(user): ConsoleAdmin) -> Result<Response> {
+async fn dashboard(State(state): State<Shared>, ConsoleAdmin(user, here): ConsoleAdmin) -> Result<Response> {
     let counts = state.store.compliance_counts(&user.tenant_id).await?;
     let devices = state.store.managed_devices(&user.tenant_id, "", 500).await?;
     render(
+        &here,
         "Device compliance",
         html! {
             h1 { "Devices › Compliance" }
@@ -205,7 +238,11 @@ async fn dashboard(State(state): State<Shared>, ConsoleAdmin(user): ConsoleAdmin
     )
 }
 
-async fn device_report(State(state): State<Shared>, Path(device_id): Path<DeviceId>, ConsoleAdmin(user): ConsoleAdmin) -> Result<Response> {
+async fn device_report(
+    State(state): State<Shared>,
+    Path(device_id): Path<DeviceId>,
+    ConsoleAdmin(user, here): ConsoleAdmin,
+) -> Result<Response> {
     let m = state
         .store
         .managed_device(&device_id)
@@ -218,6 +255,7 @@ async fn device_report(State(state): State<Shared>, Path(device_id): Path<Device
     let policies = serde_json::from_str::<Vec<PolicyState>>(&m.policy_states).unwrap_or_default();
     let results: Vec<SettingResult> = serde_json::from_str(&m.setting_results).unwrap_or_default();
     render(
+        &here,
         "Device compliance",
         html! {
             h1 { (m.device_name.as_deref().unwrap_or(&m.device_id)) }
@@ -241,7 +279,7 @@ async fn device_report(State(state): State<Shared>, Path(device_id): Path<Device
                 tr { th { "Policy" } th { "Setting" } th { "Required" } th { "Reported" } th { "Result" } }
                 @for r in &results {
                     tr {
-                        td { (name_of(&r.policy_id)) } td { (r.setting) } td { (r.expected) }
+                        td { (name_of(&r.policy_id)) } td { (policy_settings::label(&r.setting)) } td { (r.expected) }
                         td { (r.actual.as_deref().unwrap_or("not reported")) }
                         td class=(if matches!(r.state, SettingState::Noncompliant | SettingState::Error) { "bad" } else { "ok" }) { (format!("{:?}", r.state)) }
                     }

@@ -10,7 +10,7 @@ use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
-use platform::html::{Markup, html, page};
+use platform::html::{Frame, Layout, Markup, NavLink, badge, console, html, page};
 
 mod entra;
 mod intune;
@@ -18,16 +18,16 @@ mod intune_compliance;
 
 pub use intune::PARTNER_PAGE;
 
-use super::{cookie, form};
+use super::{form, session};
 use crate::Shared;
 use crate::entra::directory::User;
 use crate::error::{CloudError, Result};
 
-const SESSION_COOKIE: &str = "cloud_console";
-
 pub fn router() -> Router<Shared> {
     Router::new()
         .route("/console", get(home))
+        .route(INTUNE_HOME, get(home))
+        .route(ENTRA_HOME, get(home))
         .route("/console/login", get(login_form).post(login))
         .merge(intune::router())
         .merge(intune::compliance_router())
@@ -35,34 +35,79 @@ pub fn router() -> Router<Shared> {
         .merge(intune_compliance::router())
 }
 
-/// The admin centers' navigation.
-fn nav() -> Markup {
-    let links = [
-        ("/console", "Home"),
-        ("/console/entra/enterprise-applications", "Entra › Enterprise applications"),
-        ("/console/entra/app-registrations", "App registrations"),
-        ("/console/entra/users", "Users and groups"),
-        ("/console/entra/devices", "Devices"),
-        ("/console/entra/conditional-access", "Conditional Access"),
-        ("/console/entra/sign-in-logs", "Sign-in logs"),
-        (PARTNER_PAGE, "Intune › Tenant administration › Connectors and tokens › Partner device management"),
-        (intune::COMPLIANCE_PARTNERS, "Partner compliance management"),
-        (intune_compliance::POLICIES, "Compliance policies"),
-        (intune_compliance::DASHBOARD, "Compliance"),
-        (intune_compliance::SETTINGS, "Compliance policy settings"),
-    ];
-    html! { nav { @for (href, label) in links { a href=(href) { (label) } } } }
+/// The Microsoft Entra admin center's left navigation.
+fn entra_nav() -> Vec<NavLink> {
+    vec![
+        NavLink::new(ENTRA_HOME, "Overview"),
+        NavLink::new("/console/entra/users", "Users and groups"),
+        NavLink::new("/console/entra/devices", "Devices"),
+        NavLink::new("/console/entra/enterprise-applications", "Enterprise applications"),
+        NavLink::new("/console/entra/app-registrations", "App registrations"),
+        NavLink::new("/console/entra/conditional-access", "Conditional Access"),
+        NavLink::new("/console/entra/sign-in-logs", "Sign-in logs"),
+    ]
 }
 
-/// A console page: the navigation, then `content`.
-fn render(title: &str, content: Markup) -> Result<Response> {
-    Ok(Html(page(title, html! { (nav()) (content) })).into_response())
+/// The Microsoft Intune admin center's left navigation.
+fn intune_nav() -> Vec<NavLink> {
+    vec![
+        NavLink::new(INTUNE_HOME, "Home"),
+        NavLink::new(intune_compliance::DASHBOARD, "Device compliance"),
+        NavLink::new(intune_compliance::POLICIES, "Compliance policies"),
+        NavLink::new(intune_compliance::SETTINGS, "Compliance policy settings"),
+        NavLink::new(PARTNER_PAGE, "Partner device management"),
+        NavLink::new(intune::COMPLIANCE_PARTNERS, "Partner compliance management"),
+    ]
+}
+
+const ENTRA_HOME: &str = "/console/entra";
+const INTUNE_HOME: &str = "/console/intune";
+
+/// Where the signed-in administrator is: the page's path (which admin center, which
+/// navigation link), the account, and the message the form posted before left
+/// ([`platform::flash`]).
+pub(crate) struct Here {
+    path: String,
+    upn: String,
+    flash: Option<String>,
+}
+
+/// A console page in its admin center's frame: the Entra admin center for
+/// `/console/entra…`, the Intune admin center otherwise, each with its own left
+/// navigation; the tenant's domain and the account at the top right; the breadcrumb
+/// trail from the admin center's home to `title`.
+fn render(here: &Here, title: &str, content: Markup) -> Result<Response> {
+    let entra = here.path.starts_with(ENTRA_HOME);
+    let (product, home, nav) = if entra {
+        ("Microsoft Entra admin center", ENTRA_HOME, entra_nav())
+    } else {
+        ("Microsoft Intune admin center", INTUNE_HOME, intune_nav())
+    };
+    let mut crumbs = vec![("Home".to_string(), Some(home.to_string()))];
+    if here.path != home && here.path != "/console" {
+        crumbs.push((title.to_string(), None));
+    }
+    let tenant = here.upn.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
+    let frame = Frame {
+        product: product.into(),
+        home: home.into(),
+        who: format!("{} · {tenant}", here.upn),
+        layout: Layout::SideNav(nav),
+        current: here.path.clone(),
+        crumbs,
+    };
+    let body = html! {
+        @if let Some(m) = &here.flash { p id="message" class="message" role="status" { (m) } }
+        (content)
+    };
+    let response = Html(console(title, &frame, body)).into_response();
+    Ok(if here.flash.is_some() { platform::flash::cleared(response) } else { response })
 }
 
 /// A Global Administrator signed in to the consoles. Rejection: a redirect to the
 /// sign-in page that comes back here (a page's own address; for a form's POST, the page
 /// the form was on, from `Referer`), or 403 for a user who is not an administrator.
-pub(crate) struct ConsoleAdmin(pub User);
+pub(crate) struct ConsoleAdmin(pub User, pub Here);
 
 impl FromRequestParts<Shared> for ConsoleAdmin {
     type Rejection = Response;
@@ -73,16 +118,12 @@ impl FromRequestParts<Shared> for ConsoleAdmin {
             Redirect::to(&format!("/console/login?next={}", url::form_urlencoded::byte_serialize(here.as_bytes()).collect::<String>()))
                 .into_response()
         };
-        let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else {
-            return Err(to_login());
-        };
-        let digest = platform::secrets::digest_hex(&token);
         let internal = |e: CloudError| e.into_response();
-        let Some(user_id) = state.store.console_session_user(&digest, state.clock.now_ms()).await.map_err(internal)? else {
-            return Err(to_login());
-        };
-        match state.store.user(&user_id).await.map_err(internal)? {
-            Some(u) if u.global_admin != 0 && u.account_enabled != 0 => Ok(ConsoleAdmin(u)),
+        match session::user(state, &parts.headers).await.map_err(internal)? {
+            Some(u) if u.global_admin != 0 => {
+                let here = Here { path: parts.uri.path().to_string(), upn: u.upn.clone(), flash: platform::flash::take(&parts.headers) };
+                Ok(ConsoleAdmin(u, here))
+            }
             Some(_) => Err((
                 StatusCode::FORBIDDEN,
                 Html(page(
@@ -156,13 +197,35 @@ async fn login(State(state): State<Shared>, body: Bytes) -> Result<Response> {
             return Ok(Html(login_page(&next, Some("Your account or password is incorrect."))).into_response());
         }
     };
-    let token = platform::secrets::random_token(32);
-    let expires = state.clock.now_ms() + 8 * 3600 * 1000;
-    state.store.insert_console_session(&platform::secrets::digest_hex(&token), &user.id, expires).await?;
-    let cookie = format!("{SESSION_COOKIE}={token}; Path=/; Secure; HttpOnly; SameSite=Lax");
+    let cookie = session::start(&state, &user).await?;
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&next)).into_response())
 }
 
-async fn home(ConsoleAdmin(user): ConsoleAdmin) -> Result<Response> {
-    render("Admin centers", html! { h1 { "Admin centers" } p { "Signed in as " (user.upn) } })
+/// The admin centers' home: what to do next, with links into both.
+async fn home(State(state): State<Shared>, ConsoleAdmin(user, here): ConsoleAdmin) -> Result<Response> {
+    let partner = state.store.partner(&user.tenant_id).await?;
+    let policies = state.store.ca_policies(&user.tenant_id).await?;
+    let connected = partner.as_ref().is_some_and(crate::intune::partner::connected);
+    let compliance_policies = state.store.policies(&user.tenant_id).await?.len();
+    render(
+        &here,
+        "Home",
+        html! {
+            h1 { "Admin centers" }
+            div class="cards" {
+                div class="card" {
+                    h2 { "Microsoft Intune admin center" }
+                    p { "Partner device management: "
+                        (badge(partner.as_ref().map(|p| crate::intune::partner::display(p.partner_state)).unwrap_or("Not set up"), Some("partner-status"))) }
+                    @if !connected { p { "Next: connect your device-management server, then paste its Application ID into " a href=(PARTNER_PAGE) { "Partner device management" } "." } }
+                    p { (compliance_policies) " compliance policies · " a href=(intune_compliance::DASHBOARD) { "Device compliance" } }
+                }
+                div class="card" {
+                    h2 { "Microsoft Entra admin center" }
+                    p { (policies.len()) " Conditional Access policies · " a href="/console/entra/conditional-access" { "Review them" } }
+                    p { a href="/console/entra/sign-in-logs" { "Sign-in logs" } " · " a href="/console/entra/devices" { "Devices" } }
+                }
+            }
+        },
+    )
 }

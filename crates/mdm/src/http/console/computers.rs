@@ -4,7 +4,7 @@
 
 use axum::extract::State;
 use axum::response::Response;
-use platform::html::{Markup, html};
+use platform::html::{Markup, html, pager, search_box};
 
 use super::super::callers::ConsoleAdmin;
 use super::super::{Path, Query};
@@ -16,53 +16,73 @@ use crate::store::HistoryRow;
 #[derive(serde::Deserialize)]
 pub struct Search {
     q: Option<String>,
+    /// Keyset paging: the rows after this computer ID.
+    after: Option<i64>,
 }
 
-pub async fn computers(
-    State(state): State<Shared>,
-    Query(s): Query<Search>,
-    ConsoleAdmin { instance, admin: _ }: ConsoleAdmin,
-) -> Result<Response> {
+/// Rows on a page of the computer list.
+const PAGE: i64 = 50;
+
+/// Computers: search by name or serial number, 50 a page.
+pub async fn computers(State(state): State<Shared>, Query(s): Query<Search>, me: ConsoleAdmin) -> Result<Response> {
     let q = s.q.unwrap_or_default();
-    let computers = state.store.computers(&instance.id, &q, 0, 500).await?;
-    let slug = &instance.slug;
+    let mut computers = state.store.computers(&me.instance.id, &q, s.after.unwrap_or(0), PAGE + 1).await?;
+    let more = computers.len() as i64 > PAGE;
+    computers.truncate(PAGE as usize);
+    let slug = &me.instance.slug;
+    let next = more.then(|| computers.last().map(|c| c.id.to_string())).flatten();
     Ok(console_page(
-        slug,
-        "Computers",
+        &me,
+        &[("Computers", "/computers".into())],
         html! {
             h1 { "Computers" }
-            form { input name="q" value=(q); " " button { "Search" } }
-            table {
-                tr { th { "Name" } th { "Serial number" } th { "Model" } th { "Last check-in" } }
+            (search_box("Search name or serial number", &q))
+            table id="computers" {
+                tr { th { "Name" } th { "Serial number" } th { "Model" } th { "Last check-in" } th { "Last inventory update" } }
                 @for c in &computers {
                     tr {
                         td { a href={ "/i/" (slug) "/computers/" (c.id) } { (c.name) } }
                         td { (c.serial_number) } td { (c.model) }
                         td { (c.last_checkin_ms.map(platform::clock::ms_to_rfc3339).unwrap_or_default()) }
+                        td { (c.collected_ms.map(platform::clock::ms_to_rfc3339).unwrap_or_default()) }
                     }
                 }
             }
+            (pager(&q, s.after.is_some(), next.as_deref(), computers.len()))
         },
     ))
 }
 
-pub async fn computer(
-    State(state): State<Shared>,
-    Path((_, id)): Path<(String, i64)>,
-    ConsoleAdmin { instance, admin: _ }: ConsoleAdmin,
-) -> Result<Response> {
-    let computer = state.store.computer(&instance.id, id).await?.ok_or_else(|| MdmError::Page(format!("No computer {id}.")))?;
+/// The record's categories, as tabs leading to each section of the one page.
+const CATEGORIES: [(&str, &str); 9] = [
+    ("general", "General"),
+    ("hardware", "Hardware"),
+    ("os", "Operating System"),
+    ("security", "Security"),
+    ("disk-encryption", "Disk Encryption"),
+    ("password-policy", "Password Policy"),
+    ("local-users", "Local User Accounts"),
+    ("history", "History"),
+    ("why-blocked", "Why is this Mac blocked?"),
+];
+
+/// A computer's record: every inventory category, the Conditional Access state of each
+/// registered user, the inventory history and the trace of its last verdict.
+pub async fn computer(State(state): State<Shared>, Path((_, id)): Path<(String, i64)>, me: ConsoleAdmin) -> Result<Response> {
+    let computer = state.store.computer(&me.instance.id, id).await?.ok_or_else(|| MdmError::Page(format!("No computer {id}.")))?;
     let view = crate::agent::ca_view(&state, &computer).await?;
     let inventory: Option<wire::agent::InventoryReport> = computer.inventory.as_deref().and_then(|i| serde_json::from_str(i).ok());
     let history = state.store.inventory_history(computer.id, 50).await?;
+    let trace = super::trace::trace(&state, &me.instance, &computer, &view).await?;
     let ms = |t: Option<i64>| t.map(platform::clock::ms_to_rfc3339).unwrap_or_else(|| "never".into());
     Ok(console_page(
-        &instance.slug,
-        &computer.name,
+        &me,
+        &[("Computers", "/computers".into()), (&computer.name, format!("/computers/{}", computer.id))],
         html! {
             h1 { (computer.name) }
-            h2 { "General" }
-            table id="general" {
+            ul class="tabs" { @for (anchor, label) in CATEGORIES { li { a href={ "#" (anchor) } { (label) } } } }
+            h2 id="general-heading" { "General" }
+            table class="facts" id="general" {
                 (row("Serial number", &computer.serial_number))
                 (row("UDID", &computer.udid))
                 (row("Last inventory update", &ms(computer.collected_ms)))
@@ -82,6 +102,7 @@ pub async fn computer(
                 tr { th { "Received" } th { "Collected" } th { "Kind" } th { "Sequence" } th { "Changed" } }
                 @for h in &history { (history_row(h)) }
             }
+            (trace)
         },
     ))
 }
@@ -129,7 +150,7 @@ fn inventory_sections(i: &wire::agent::InventoryReport) -> Markup {
     let on = |b: bool| if b { "Enabled" } else { "Disabled" };
     html! {
         h2 { "Hardware" }
-        table id="hardware" {
+        table class="facts" id="hardware" {
             (opt_row("Model identifier", h.model_identifier.clone()))
             (opt_row("Architecture", h.processor_architecture.clone()))
             (opt_row("Processor", h.processor_type.clone()))
@@ -138,9 +159,9 @@ fn inventory_sections(i: &wire::agent::InventoryReport) -> Markup {
             (opt_row("MAC address", h.mac_address.clone()))
         }
         h2 { "Operating System" }
-        table id="os" { (row("Name", &i.os_name)) (row("Version", &i.os_version)) (row("Build", &i.os_build)) }
+        table class="facts" id="os" { (row("Name", &i.os_name)) (row("Version", &i.os_version)) (row("Build", &i.os_build)) }
         h2 { "Security" }
-        table id="security" {
+        table class="facts" id="security" {
             (row("System Integrity Protection", sec.sip.partner_value().unwrap_or("Not collected")))
             (row("Gatekeeper", sec.gatekeeper.partner_value().unwrap_or("Not collected")))
             (row("Firewall", on(sec.firewall_enabled)))
@@ -148,14 +169,14 @@ fn inventory_sections(i: &wire::agent::InventoryReport) -> Markup {
             (row("Stealth mode", on(sec.firewall_stealth_mode)))
             (row("Automatic login", if sec.prevent_auto_login { "Disabled" } else { "Allowed" }))
         }
-        h2 { "Disk Encryption" }
+        h2 id="disk-encryption" { "Disk Encryption" }
         p { "FileVault 2 status: " b id="filevault-status" { (i.filevault_status()) } }
         table id="volumes" {
             tr { th { "Volume" } th { "Boot" } th { "FileVault 2 state" } }
             @for v in &i.volumes { tr { td { (v.name) } td { (if v.boot { "yes" } else { "" }) } td { (v.filevault.as_str()) } } }
         }
         h2 { "Password Policy" }
-        table id="password-policy" {
+        table class="facts" id="password-policy" {
             (opt_row("Minimum length", p.min_length.map(|n| n.to_string())))
             (opt_row("Minimum complex characters", p.min_complex_characters.map(|n| n.to_string())))
             (opt_row("Require alphanumeric", p.require_alphanumeric.map(|b| b.to_string())))

@@ -4,18 +4,20 @@
 
 mod computers;
 mod conditional_access;
+mod trace;
 
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use platform::html::{Markup, html, page};
+use platform::html::{Frame, Layout, Markup, NavLink, badge, console, html, page};
 
 pub use computers::{computer, computers};
-pub use conditional_access::{application_id_page, ca_confirm, ca_page, ca_save};
+pub use conditional_access::{application_id_page, ca_confirm, ca_edit, ca_page, ca_save, ca_test};
 
 use super::Query;
 use super::callers::{ConsoleAdmin, Instance, SESSION_COOKIE};
 use crate::Shared;
+use crate::domain::settings::CaStatus;
 use crate::error::Result;
 use crate::http::Bytes;
 use crate::store::InstanceRow;
@@ -24,22 +26,41 @@ fn form(body: &[u8]) -> std::collections::HashMap<String, String> {
     url::form_urlencoded::parse(body).into_owned().collect()
 }
 
-/// The instance's navigation, as Jamf Pro's top bar names its places.
-fn nav(slug: &str) -> Markup {
-    html! {
-        nav {
-            a href={ "/i/" (slug) } { "Dashboard" }
-            a href={ "/i/" (slug) "/computers" } { "Computers" }
-            a href={ "/i/" (slug) "/settings/global-management/conditional-access" } { "Settings › Global Management › Conditional Access" }
-            a href={ "/i/" (slug) "/settings/system-settings/change-management/logs" } { "Settings › System Settings › Change Management › Logs" }
-            a href={ "/i/" (slug) "/settings/system/api-roles-and-clients" } { "API Roles and Clients" }
-        }
-    }
+/// The instance's top bar, as Jamf Pro places Dashboard, Computers and Settings.
+fn nav(slug: &str) -> Vec<NavLink> {
+    vec![
+        NavLink::new(format!("/i/{slug}"), "Dashboard"),
+        NavLink::new(format!("/i/{slug}/computers"), "Computers"),
+        NavLink::new(format!("/i/{slug}/settings"), "Settings"),
+    ]
 }
 
-/// A console page of the instance: its navigation, then `content`.
-fn console_page(slug: &str, title: &str, content: Markup) -> Response {
-    Html(page(title, html! { (nav(slug)) (content) })).into_response()
+/// A console page of the instance. `trail` is the breadcrumb trail, each `(label, path
+/// under the instance)`; its last entry is this page, which names the title and the
+/// current place. A message left by the form posted before is shown once above `content`.
+fn console_page(me: &ConsoleAdmin, trail: &[(&str, String)], content: Markup) -> Response {
+    let slug = &me.instance.slug;
+    let base = format!("/i/{slug}");
+    let (title, here) = trail.last().map(|(l, p)| (*l, format!("{base}{p}"))).unwrap_or(("Dashboard", base.clone()));
+    let frame = Frame {
+        product: me.instance.name.clone(),
+        home: base.clone(),
+        who: format!("{} · version {}", me.admin.username, me.instance.version),
+        layout: Layout::TopBar(nav(slug)),
+        current: here,
+        crumbs: trail.iter().enumerate().map(|(n, (l, p))| (l.to_string(), (n + 1 < trail.len()).then(|| format!("{base}{p}")))).collect(),
+    };
+    let body = html! {
+        @if let Some(m) = &me.flash { p id="message" class="message" role="status" { (m) } }
+        (content)
+    };
+    let response = Html(console(title, &frame, body)).into_response();
+    if me.flash.is_some() { platform::flash::cleared(response) } else { response }
+}
+
+/// The trail's first step, Settings.
+fn settings_crumb() -> (&'static str, String) {
+    ("Settings", "/settings".into())
 }
 
 pub async fn server_home(State(state): State<Shared>) -> Result<Html<String>> {
@@ -57,51 +78,124 @@ pub async fn server_home(State(state): State<Shared>) -> Result<Html<String>> {
     )))
 }
 
-fn login_page(instance: &InstanceRow, error: Option<&str>) -> String {
+fn login_page(instance: &InstanceRow, next: &str, username: &str, error: Option<&str>) -> String {
     page(
         "Sign in",
         html! {
             h1 { (instance.name) }
-            @if let Some(e) = error { p class="bad" { (e) } }
-            form method="post" action={ "/i/" (instance.slug) "/login" } {
-                label { "Username " input name="username" required; } br;
-                label { "Password " input name="password" type="password" required; } br;
+            @if let Some(e) = error { p class="message error" role="alert" { (e) } }
+            form class="stacked" method="post" action={ "/i/" (instance.slug) "/login" } {
+                input type="hidden" name="next" value=(next);
+                label { "Username " input name="username" value=(username) required autocomplete="username"; }
+                label { "Password " input name="password" type="password" required autocomplete="current-password"; }
                 button type="submit" { "Log in" }
             }
         },
     )
 }
 
-pub async fn login_form(Instance(instance): Instance) -> Result<Html<String>> {
-    Ok(Html(login_page(&instance, None)))
+#[derive(serde::Deserialize)]
+pub struct Next {
+    next: Option<String>,
+}
+
+/// Where the sign-in leads: `next` when it is a page of this instance, else its dashboard.
+fn page_after_login(instance: &InstanceRow, next: Option<&str>) -> String {
+    let home = format!("/i/{}", instance.slug);
+    next.filter(|n| n.starts_with(&format!("{home}/")) && !n.contains("//") && !n.contains('\\')).map_or(home, str::to_string)
+}
+
+pub async fn login_form(Instance(instance): Instance, Query(q): Query<Next>) -> Result<Html<String>> {
+    Ok(Html(login_page(&instance, &page_after_login(&instance, q.next.as_deref()), "", None)))
 }
 
 pub async fn login(State(state): State<Shared>, Instance(instance): Instance, body: Bytes) -> Result<Response> {
     let f = form(&body);
     let (username, password) = (f.get("username").cloned().unwrap_or_default(), f.get("password").cloned().unwrap_or_default());
+    let next = page_after_login(&instance, f.get("next").map(String::as_str));
     let admin = match state.store.admin_by_username(&instance.id, &username).await? {
         Some(a) if platform::secrets::verify_password(&password, &a.password_hash) => a,
         _ => {
-            return Ok(Html(login_page(&instance, Some("Invalid username or password."))).into_response());
+            let page = login_page(&instance, &next, &username, Some("Invalid username or password."));
+            return Ok((StatusCode::UNAUTHORIZED, Html(page)).into_response());
         }
     };
     let token = platform::secrets::random_token(32);
     state.store.insert_session(&platform::secrets::digest_hex(&token), &admin.id, state.clock.now_ms() + 8 * 3600 * 1000).await?;
     let cookie = format!("{SESSION_COOKIE}={token}; Path=/i/{}; Secure; HttpOnly; SameSite=Lax", instance.slug);
-    Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&format!("/i/{}", instance.slug))).into_response())
+    Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&next)).into_response())
 }
 
-pub async fn home(ConsoleAdmin { instance, admin }: ConsoleAdmin) -> Result<Response> {
+/// The dashboard: the connection to Intune, the computers, and what to do next.
+pub async fn home(State(state): State<Shared>, me: ConsoleAdmin) -> Result<Response> {
+    let ca = state.store.ca(&me.instance.id).await?;
+    let (computers, registered, delivered, rejected) = state.store.delivery_summary(&me.instance.id).await?;
+    let slug = &me.instance.slug;
+    let ca_href = format!("/i/{slug}{}", conditional_access::PATH);
+    let next = match ca.link_status {
+        CaStatus::Active => None,
+        CaStatus::NotConfigured | CaStatus::Disabled => {
+            Some("Connect this instance to Microsoft Intune: select Edit, choose Cloud Connector, then Connect.")
+        }
+        CaStatus::AwaitingConsent => Some("Finish Connect: grant both consents as a Global Administrator."),
+        CaStatus::AwaitingConfirmation => Some("Paste the Application ID into Intune's Partner device management, then select Confirm."),
+        CaStatus::Failing => Some("The connection is failing: open Conditional Access to see which check failed and how to fix it."),
+        CaStatus::Terminated => Some("Intune terminated the connection: connect again to resume sending inventory."),
+    };
     Ok(console_page(
-        &instance.slug,
-        &instance.name,
+        &me,
+        &[("Dashboard", String::new())],
         html! {
-            h1 { (instance.name) }
-            p { "Signed in as " (admin.username) ". Version " (instance.version) "." }
-            p { "Enrollment invitation: " code id="invitation" { (instance.invitation) } }
+            h1 { "Dashboard" }
+            @if let Some(n) = next { p class="message" id="next-step" { (n) " " a href=(ca_href) { "Open Conditional Access" } } }
+            div class="cards" {
+                div class="card" {
+                    h2 { "Microsoft Intune" }
+                    p { "Connection status: " (badge(ca.link_status.label(), Some("status"))) }
+                    p { a href=(ca_href) { "Conditional Access settings" } }
+                }
+                div class="card" {
+                    h2 { "Computers" }
+                    p { b id="computers" { (computers) } " computers, " (registered) " registered with Microsoft Entra ID" }
+                    p { (delivered) " with inventory accepted by Intune, " (rejected) " rejected" }
+                    p { a href={ "/i/" (slug) "/computers" } { "Search computers" } }
+                }
+                div class="card" {
+                    h2 { "Enrollment" }
+                    p { "Enrollment invitation: " code id="invitation" { (me.instance.invitation) } }
+                }
+            }
         },
     ))
 }
+
+/// Settings: the categories, as Jamf Pro groups them.
+pub async fn settings(me: ConsoleAdmin) -> Result<Response> {
+    let slug = &me.instance.slug;
+    let link = |path: &str, label: &str| html! { li { a href={ "/i/" (slug) (path) } { (label) } } };
+    Ok(console_page(
+        &me,
+        &[settings_crumb()],
+        html! {
+            h1 { "Settings" }
+            div class="cards" {
+                div class="card" { h2 { "Global" } ul { (link(conditional_access::PATH, "Conditional Access")) } }
+                div class="card" {
+                    h2 { "System" }
+                    ul {
+                        (link(API_CLIENTS, "API Roles and Clients"))
+                        (link(CHANGE_LOG, "Change Management"))
+                    }
+                }
+            }
+        },
+    ))
+}
+
+/// Settings › System › Change Management › Logs, under the instance.
+pub(crate) const CHANGE_LOG: &str = "/settings/system-settings/change-management/logs";
+/// Settings › System › API Roles and Clients, under the instance.
+pub(crate) const API_CLIENTS: &str = "/settings/system/api-roles-and-clients";
 
 #[derive(serde::Deserialize)]
 pub struct LogFilter {
@@ -109,19 +203,15 @@ pub struct LogFilter {
 }
 
 /// Settings › System Settings › Change Management › Logs.
-pub async fn change_log(
-    State(state): State<Shared>,
-    Query(f): Query<LogFilter>,
-    ConsoleAdmin { instance, admin: _ }: ConsoleAdmin,
-) -> Result<Response> {
+pub async fn change_log(State(state): State<Shared>, Query(f): Query<LogFilter>, me: ConsoleAdmin) -> Result<Response> {
     let object_type = f.object_type.unwrap_or_default();
-    let rows = state.store.change_log(&instance.id, &object_type).await?;
+    let rows = state.store.change_log(&me.instance.id, &object_type).await?;
     Ok(console_page(
-        &instance.slug,
-        "Change Management Logs",
+        &me,
+        &[settings_crumb(), ("Change Management Logs", CHANGE_LOG.into())],
         html! {
-            h1 { "Change Management › Logs" }
-            form { label { "Object type " input name="object_type" value=(object_type); } " " button { "Search" } }
+            h1 { "Change Management Logs" }
+            form role="search" { label { "Object type " input type="search" name="object_type" value=(object_type); } " " button { "Search" } }
             table id="logs" {
                 tr { th { "Date/Time" } th { "Username" } th { "Object Type" } th { "Object Name" } th { "Action" } th { "Details" } }
                 @for r in &rows {
@@ -136,39 +226,31 @@ pub async fn change_log(
     ))
 }
 
-/// Settings › System › API Roles and Clients: clients for the read API (the secret is
-/// shown once).
-pub async fn api_clients(State(state): State<Shared>, ConsoleAdmin { instance, admin: _ }: ConsoleAdmin) -> Result<Response> {
-    render_api_clients(&state, &instance, None).await
-}
-
-async fn render_api_clients(state: &Shared, instance: &InstanceRow, message: Option<String>) -> Result<Response> {
-    let clients = state.store.api_clients(&instance.id).await?;
+/// Settings › System › API Roles and Clients: clients for the read API. A new client's
+/// secret is shown once, on the page the creation leads to.
+pub async fn api_clients(State(state): State<Shared>, me: ConsoleAdmin) -> Result<Response> {
+    let clients = state.store.api_clients(&me.instance.id).await?;
     Ok(console_page(
-        &instance.slug,
-        "API Roles and Clients",
+        &me,
+        &[settings_crumb(), ("API Roles and Clients", API_CLIENTS.into())],
         html! {
             h1 { "API Roles and Clients" }
-            @if let Some(m) = &message { p id="message" { (m) } }
             table {
                 tr { th { "Display name" } th { "Client ID" } }
                 @for (id, name) in &clients { tr { td { (name) } td { (id) } } }
             }
-            form method="post" { label { "Display name " input name="name" required; } " " button { "Create client" } }
+            form method="post" { label { "Display name " input name="name" required maxlength="100"; } " " button { "Create client" } }
         },
     ))
 }
 
-pub async fn create_api_client(
-    State(state): State<Shared>,
-    ConsoleAdmin { instance, admin: _ }: ConsoleAdmin,
-    body: Bytes,
-) -> Result<Response> {
+pub async fn create_api_client(State(state): State<Shared>, me: ConsoleAdmin, body: Bytes) -> Result<Response> {
+    let here = format!("/i/{}{API_CLIENTS}", me.instance.slug);
     let name = form(&body).get("name").map(|n| n.trim().to_string()).filter(|n| platform::text::within_chars(n, 100));
     let Some(name) = name else {
-        return render_api_clients(&state, &instance, Some("The display name must be 1 to 100 characters.".into())).await;
+        return Ok(platform::flash::redirect(&here, "The display name must be 1 to 100 characters."));
     };
     let (id, secret) = (uuid::Uuid::new_v4().to_string(), platform::secrets::random_token(32));
-    state.store.insert_api_client(&instance.id, &id, &name, &platform::secrets::digest_hex(&secret), state.clock.now_ms()).await?;
-    render_api_clients(&state, &instance, Some(format!("Client ID {id} · client secret (shown once): {secret}"))).await
+    state.store.insert_api_client(&me.instance.id, &id, &name, &platform::secrets::digest_hex(&secret), state.clock.now_ms()).await?;
+    Ok(platform::flash::redirect(&here, &format!("Client ID {id} · client secret (shown once): {secret}")))
 }
