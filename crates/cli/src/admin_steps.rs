@@ -218,18 +218,15 @@ pub async fn manual_integration(stack: &Stack, slug: &str) -> anyhow::Result<Str
 /// Intune, delete the app's enterprise application in Entra.
 pub async fn remove_manual_integration(stack: &Stack, slug: &str, app_id: &str) -> anyhow::Result<()> {
     let m = mdm_sign_in(stack, slug).await?;
-    m.post_form(
-        &format!("{}/settings/global-management/conditional-access", stack.instance_url(slug)),
-        &[
-            ("connection_type", "manual"),
-            ("sovereign_cloud", "local"),
-            ("landing_page", "registration"),
-            ("manual_tenant", &stack.tenant.domain),
-            ("manual_app_id", app_id),
-            ("action", "save"),
-        ],
-    )
-    .await?;
+    let fields = [
+        ("connection_type", "manual"),
+        ("sovereign_cloud", "local"),
+        ("landing_page", "registration"),
+        ("manual_tenant", stack.tenant.domain.as_str()),
+        ("manual_app_id", app_id),
+        ("action", "save"),
+    ];
+    save_settings_confirmed(&m, &stack.instance_url(slug), &fields).await?;
     intune_set_app_id(stack, "").await?;
     let b = cloud_console_sign_in(stack).await?;
     let list = b.get(&format!("{}/console/entra/enterprise-applications", stack.cloud.url())).await?;

@@ -362,6 +362,10 @@ pub async fn confirm(state: &Shared, mut link: LinkRow) -> Result<LinkView> {
     link.last_tested_ms = Some(state.clock.now_ms());
     state.store.update_link(&link, &format!("Confirm: {}", summarize(&checks)), state.clock.now_ms()).await?;
     tracing::info!(tenant = %tenant, instance = %link.instance_id, status = %link.status, "link confirmed");
+    if ok {
+        // Updates held back while the cloud refused the connector go now.
+        state.store.hurry_messages(&tenant, state.clock.now_ms()).await?;
+    }
     state.work.notify_one();
     Ok(view(state, &link))
 }
@@ -416,6 +420,11 @@ pub async fn health_check(state: &Shared, mut link: LinkRow) -> Result<LinkView>
     state.store.update_link(&link, &format!("health re-test: {}", summarize(&checks)), now).await?;
     if before != link.status {
         tracing::warn!(tenant = %tenant, instance = %link.instance_id, from = %before, to = %link.status, "health re-test changed the link");
+    }
+    if ok && before == LinkStatus::Failing {
+        // Updates held back while the cloud refused the connector go now.
+        state.store.hurry_messages(&tenant, now).await?;
+        state.work.notify_one();
     }
     Ok(view(state, &link))
 }

@@ -186,9 +186,13 @@ async fn batch(state: &Shared) -> Result<usize> {
 async fn form_message(state: &Shared, tenant: &TenantId, cloud: &str, now: i64) -> Result<usize> {
     let message_id = MessageId::from(uuid::Uuid::new_v4().to_string());
     let mut txn = state.store.begin_for_tenant(tenant).await?;
+    let departed = tx::drop_departed(&mut txn, tenant, now).await?;
+    if departed > 0 {
+        tracing::warn!(%tenant, updates = departed, "updates of instances that left the tenant are given up");
+    }
     let items = tx::claim_batch(&mut txn, tenant, &message_id, state.config.batch_size as i64).await?;
     if items.is_empty() {
-        txn.rollback().await?;
+        txn.commit().await?;
         return Ok(0);
     }
     // The body is fixed once: every retry PUTs the same bytes under the same ID.
@@ -225,12 +229,21 @@ async fn retry_later(state: &Shared, m: &MessageRow, status: MessageState, error
     Ok(())
 }
 
+/// How long a message refused for the connector's identity or permissions waits before
+/// its next attempt: the admin has to act (restore a permission, consent again), and a
+/// passing re-test or Confirm makes it due at once (`Store::hurry_messages`).
+const REFUSED_WAIT_MS: u64 = 5 * 60 * 1000;
+
 /// A call refused for the connector's identity or permissions has the tenant's links
-/// re-tested at once (`maintenance::RetestRequests`), so the link shows why.
-fn refused(state: &Shared, m: &MessageRow, e: &CallError) {
+/// re-tested at once (`maintenance::RetestRequests`), so the link shows why; the message
+/// keeps its updates and waits ([`REFUSED_WAIT_MS`]) instead of giving them up, since
+/// the refusal ends when the admin fixes the cause.
+fn refused(state: &Shared, m: &MessageRow, e: &CallError) -> Verdict {
     if e.is_authorisation() {
         state.retests.request(&m.cloud, &m.tenant_id);
+        return Verdict::Retry { after_ms: Some(REFUSED_WAIT_MS) };
     }
+    retry::classify(e)
 }
 
 /// Takes a due message for this node (another node may have taken it since it was read).
@@ -290,13 +303,10 @@ async fn upload_due(state: &Shared) -> Result<usize> {
                 terminated(state, &m.tenant_id).await?;
                 conclude(state, &m, &HashMap::new(), Some("the connection was terminated in Intune")).await?
             }
-            Err(e) => {
-                refused(state, &m, &e);
-                match retry::classify(&e) {
-                    Verdict::Retry { after_ms } => retry_later(state, &m, MessageState::Upload, &e, after_ms).await?,
-                    Verdict::GiveUp(reason) => conclude(state, &m, &HashMap::new(), Some(&reason)).await?,
-                }
-            }
+            Err(e) => match refused(state, &m, &e) {
+                Verdict::Retry { after_ms } => retry_later(state, &m, MessageState::Upload, &e, after_ms).await?,
+                Verdict::GiveUp(reason) => conclude(state, &m, &HashMap::new(), Some(&reason)).await?,
+            },
         }
     }
     Ok(started)
@@ -342,13 +352,10 @@ async fn poll_due(state: &Shared) -> Result<usize> {
             }
             // The cloud does not know the message (lost before it was stored): upload again.
             Err(e) if e.status() == Some(404) => retry_later(state, &m, MessageState::Upload, &e, None).await?,
-            Err(e) => {
-                refused(state, &m, &e);
-                match retry::classify(&e) {
-                    Verdict::Retry { after_ms } => retry_later(state, &m, MessageState::Poll, &e, after_ms).await?,
-                    Verdict::GiveUp(reason) => conclude(state, &m, &HashMap::new(), Some(&reason)).await?,
-                }
-            }
+            Err(e) => match refused(state, &m, &e) {
+                Verdict::Retry { after_ms } => retry_later(state, &m, MessageState::Poll, &e, after_ms).await?,
+                Verdict::GiveUp(reason) => conclude(state, &m, &HashMap::new(), Some(&reason)).await?,
+            },
         }
     }
     Ok(finished)

@@ -14,11 +14,11 @@ pub enum Verdict {
 pub fn classify(err: &CallError) -> Verdict {
     match err {
         CallError::Transport(_) => Verdict::Retry { after_ms: None },
-        CallError::Http { status, retry_after_s, body } => match *status {
+        CallError::Http { status, retry_after_s, .. } => match *status {
             429 | 500 | 502 | 503 | 504 | 408 => Verdict::Retry { after_ms: retry_after_s.map(|s| s * 1000) },
             // A fresh token is sometimes refused; the client already retried once with a new one.
             401 => Verdict::Retry { after_ms: None },
-            _ => Verdict::GiveUp(format!("HTTP {status}: {body}")),
+            _ => Verdict::GiveUp(err.to_string()),
         },
         CallError::Login { error, description, .. } => match error.as_str() {
             "temporarily_unavailable" => Verdict::Retry { after_ms: None },

@@ -2,7 +2,7 @@
 
 use std::num::NonZeroU32;
 
-use aws_lc_rs::{digest, pbkdf2, rand};
+use aws_lc_rs::{digest, hmac, pbkdf2, rand};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
@@ -21,6 +21,27 @@ pub fn random_token(bytes: usize) -> String {
 pub fn digest_hex(value: &str) -> String {
     let d = digest::digest(&digest::SHA256, value.as_bytes());
     d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A value that proves it was issued by a holder of `key` until `expires_ms`:
+/// `<expires_ms>.<HMAC-SHA256(key, expires_ms), hex>`. Every node sharing the key
+/// accepts it ([`check_signed`]) without any stored session.
+pub fn sign_until(key: &str, expires_ms: i64) -> String {
+    let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key.as_bytes()), expires_ms.to_string().as_bytes());
+    format!("{expires_ms}.{}", tag.as_ref().iter().map(|b| format!("{b:02x}")).collect::<String>())
+}
+
+/// Whether `value` was made by [`sign_until`] with `key` and has not expired at `now_ms`.
+/// The tag is checked in constant time.
+pub fn check_signed(key: &str, value: &str, now_ms: i64) -> bool {
+    let Some((expires, tag)) = value.split_once('.') else { return false };
+    let (Ok(expires_ms), Some(tag)) = (expires.parse::<i64>(), decode_hex(tag)) else { return false };
+    expires_ms > now_ms && hmac::verify(&hmac::Key::new(hmac::HMAC_SHA256, key.as_bytes()), expires.as_bytes(), &tag).is_ok()
+}
+
+fn decode_hex(hex: &str) -> Option<Vec<u8>> {
+    hex.len().is_multiple_of(2).then_some(())?;
+    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok()).collect()
 }
 
 /// `pbkdf2-sha256$<iterations>$<salt>$<hash>` of a human password.
@@ -59,6 +80,17 @@ pub fn verify_password(password: &str, stored: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_signed_value_holds_until_it_expires_and_only_under_its_key() {
+        let v = sign_until("key", 1_000);
+        assert!(check_signed("key", &v, 999));
+        assert!(!check_signed("key", &v, 1_000), "expired");
+        assert!(!check_signed("other", &v, 10), "another key");
+        let forged = v.replacen("1000", "9000", 1);
+        assert!(!check_signed("key", &forged, 10), "a later expiry under the old tag");
+        assert!(!check_signed("key", "1000.zz", 10) && !check_signed("key", "junk", 10));
+    }
 
     #[test]
     fn passwords_verify_only_when_equal() {

@@ -40,14 +40,17 @@ async fn s3_connect(b: &Chromium, t: &TestStack, slug: &str, cloud_sign_in: bool
         b.fill("Password", &t.tenant.admin.password).await?;
         b.press("Sign in").await?;
     }
+    b.snapshot("cloud-consent").await?;
     b.press("Accept").await?;
     b.press("Accept").await?;
     let app_id = b.text("#application-id").await?;
+    b.snapshot("mdm-application-id").await?;
     let mdm = b.follow_to_new_tab("Copy and Open Intune").await?;
     // Signed in once already: the Intune admin center opens without asking again.
     b.fill("Specify the Microsoft Entra App ID for Jamf", &app_id).await?;
     b.press("Save").await?;
     anyhow::ensure!(b.text("#message").await? == "Saved.", "Intune did not save the App ID");
+    b.snapshot("intune-partner-device-management").await?;
     b.close_tab_back_to(mdm).await?;
     b.press("Confirm").await?;
     anyhow::ensure!(b.text("#status").await? == "Active", "not active: {}", b.text("main").await?);
@@ -55,11 +58,15 @@ async fn s3_connect(b: &Chromium, t: &TestStack, slug: &str, cloud_sign_in: bool
     Ok(())
 }
 
-/// A Mac of `slug` registered by the first user.
+/// A Mac of `slug` registered by user `user`, with FileVault on.
 async fn registered_mac(t: &TestStack, slug: &str, user: usize) -> Mac {
+    registered_mac_with(t, slug, user, true).await
+}
+
+async fn registered_mac_with(t: &TestStack, slug: &str, user: usize, filevault: bool) -> Mac {
     let users: Vec<(String, String)> = t.tenant.users.iter().map(|u| (u.upn.clone(), u.password.clone())).collect();
     let mut profile = fleet::generate(&users, 7, 0.0).remove(user);
-    profile.filevault = true;
+    profile.filevault = filevault;
     let fleet = Fleet::new(t.http.clone(), &t.cloud.url());
     fleet.onboard(profile, &t.instance_url(slug), &t.instance(slug).invitation, t.clock.now()).await.unwrap()
 }
@@ -72,8 +79,28 @@ async fn s3_connect_by_clicking_through_the_consoles() {
         s3_connect(&b, &t, "hq", true).await?;
         // The Last test is dated, and the dashboard says nothing is left to do.
         anyhow::ensure!(b.text("#last-tested").await?.contains("less than a minute ago"), "undated test");
+        b.snapshot("mdm-conditional-access-active").await?;
         b.click_link("Dashboard").await?;
+        b.snapshot("mdm-dashboard").await?;
         anyhow::ensure!(!b.has("#next-step").await?, "a next step is offered although connected");
+        // A Mac without FileVault: its record says why it is blocked, setting by setting.
+        let mac = registered_mac_with(&t, "hq", 0, false).await;
+        b.click_link("Computers").await?;
+        b.click_link(&mac.profile.device_name).await?;
+        b.reload_until_text("#why-blocked .trace tr:last-child td:nth-child(3)", "refused by policies that require a compliant device")
+            .await?;
+        let verdict = b.text("#why-blocked .verdict").await?;
+        anyhow::ensure!(verdict.starts_with("Blocked: Intune found this Mac noncompliant"), "trace: {verdict}");
+        anyhow::ensure!(verdict.contains("encryption"), "the failing setting is not named: {verdict}");
+        b.snapshot("mdm-computer-record-blocked").await?;
+        // The admin centers, still signed in since the consent.
+        b.goto(&format!("{}/console/intune", t.cloud.url())).await?;
+        b.click_link("Device compliance").await?;
+        anyhow::ensure!(b.text("#count-noncompliant").await? == "1", "the dashboard does not count the Mac");
+        b.snapshot("intune-device-compliance").await?;
+        b.goto(&format!("{}/console/entra", t.cloud.url())).await?;
+        b.click_link("Conditional Access").await?;
+        b.snapshot("entra-conditional-access").await?;
         Ok(())
     }
     .await;
@@ -96,12 +123,13 @@ async fn s8_a_permission_removed_in_entra_fails_every_instance_of_the_app_at_the
         b.goto(&format!("{}/console/entra", t.cloud.url())).await?;
         b.click_link("Enterprise applications").await?;
         b.click_link("Cloud Connector").await?;
+        b.snapshot("entra-enterprise-application").await?;
         b.press("Remove update_device_attributes").await?;
         b.press("Yes, remove").await?;
         anyhow::ensure!(b.text("#message").await?.starts_with("Removed update_device_attributes"), "not removed");
         // The connector's token runs out; a Mac's next report is refused.
         t.advance_clock(91 * 60).await;
-        registered_mac(&t, "hq", 0).await;
+        let mac = registered_mac(&t, "hq", 0).await;
         for slug in ["hq", "labs"] {
             // Still signed in to both instances since connecting them.
             b.goto(&t.instance_url(slug)).await?;
@@ -115,6 +143,24 @@ async fn s8_a_permission_removed_in_entra_fails_every_instance_of_the_app_at_the
         }
         b.press("Test connection").await?;
         anyhow::ensure!(b.text("#message").await? == "Connection tested: Failing.", "Test connection");
+        b.snapshot("mdm-conditional-access-failing").await?;
+        // The Mac's record traces its state hop by hop to where it stopped.
+        b.goto(&t.instance_url("hq")).await?;
+        b.click_link("Computers").await?;
+        b.click_link(&mac.profile.device_name).await?;
+        b.click_link("Why is this Mac blocked?").await?;
+        let verdict = b.text("#why-blocked .verdict").await?;
+        anyhow::ensure!(verdict.starts_with("Stopped at"), "trace: {verdict}");
+        b.snapshot("mdm-computer-record").await?;
+        // The connector's operator page lists both links Failing.
+        b.goto(&format!("{}/operator", t.connector.url())).await?;
+        b.fill("Operator token", &t.operator_token).await?;
+        b.press("Sign in").await?;
+        let statuses = b.texts("#links .link-status .badge").await?;
+        anyhow::ensure!(statuses == ["Failing", "Failing"], "operator page: {statuses:?}");
+        b.snapshot("connector-operator").await?;
+        b.press("Re-test Instance hq").await?;
+        anyhow::ensure!(b.text("#message").await? == "Re-tested: Failing.", "operator re-test");
         Ok(())
     }
     .await;

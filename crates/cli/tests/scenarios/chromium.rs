@@ -239,6 +239,15 @@ impl Chromium {
         Ok(())
     }
 
+    /// For the docs: when `CLOUDCONNECTOR_SCREENSHOTS` names a folder, the page is saved
+    /// there as `<name>.png` (docs/screenshots/ holds the committed ones).
+    pub async fn snapshot(&self, name: &str) -> anyhow::Result<()> {
+        match std::env::var_os("CLOUDCONNECTOR_SCREENSHOTS") {
+            Some(dir) => self.screenshot(&PathBuf::from(dir).join(format!("{name}.png"))).await,
+            None => Ok(()),
+        }
+    }
+
     /// Ends the test: on failure, saves the page's screenshot and HTML and panics naming
     /// them; the browser and its driver are closed either way.
     pub async fn finish(mut self, outcome: anyhow::Result<()>) {

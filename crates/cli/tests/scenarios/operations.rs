@@ -221,5 +221,24 @@ async fn a_refused_upload_has_every_instance_of_the_app_retested_at_once() {
             "{slug}: {log}"
         );
     }
+    // The refused update is held, not given up: once the permission is back and the
+    // admin selects Test connection, it goes.
+    let view = t.mdm_read("hq", &format!("computers/{}/conditional-access", mac.computer_id)).await;
+    assert_eq!(view["users"][0]["delivery_state"], "sent", "held at the connector: {view}");
+    let mut restore = form.to_vec();
+    restore[0] = ("action", "add");
+    b.post_form(&format!("{}{page}/permissions", t.cloud.url()), &restore).await.unwrap();
+    // No clock moves: the held message would wait five minutes, but a passing test
+    // sends it at once.
+    let m = admin_steps::mdm_sign_in(&t, "hq").await.unwrap();
+    let page = m.post_form(&format!("{}/settings/global-management/conditional-access/test", t.instance_url("hq")), &[]).await.unwrap();
+    assert_eq!(page.element_text("message").as_deref(), Some("Connection tested: Active."), "{}", page.body);
+    eventually("the held update accepted", || async {
+        let view = t.mdm_read("hq", &format!("computers/{}/conditional-access", mac.computer_id)).await;
+        (view["users"][0]["delivery_state"] == "accepted").then_some(())
+    })
+    .await;
+    let admin = cloudconnector::admin::Admin::from_file(&t.write_endpoints_file()).unwrap();
+    assert!(admin.status().await.unwrap().links.iter().all(|l| l.dead_letters == 0), "nothing was given up");
     t.stop().await;
 }

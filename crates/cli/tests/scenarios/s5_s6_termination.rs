@@ -164,3 +164,47 @@ async fn partners_without_heartbeats_turn_unresponsive_until_the_next_one() {
     assert_eq!(partner(&t).await["partnerState"], "enabled");
     t.stop().await;
 }
+
+/// An instance that leaves while its updates still wait (the tenant asked to wait): none
+/// of them brings its Mac back into Intune after the withdrawal, and the compliance
+/// dashboard counts only the Macs of the instance that stays.
+#[tokio::test]
+async fn updates_still_waiting_when_an_instance_leaves_do_not_bring_its_macs_back() {
+    let t = spawn(2).await;
+    admin_steps::connect_instance(&t, "hq").await.unwrap();
+    admin_steps::connect_instance(&t, "labs").await.unwrap();
+    let fleet = Fleet::new(t.http.clone(), &t.cloud.url());
+    let mac = registered_mac(&t, &fleet, 0, "hq").await;
+    let labs_mac = registered_mac(&t, &fleet, 1, "labs").await;
+    for d in [mac.device_id.clone().unwrap(), labs_mac.device_id.clone().unwrap()] {
+        eventually("compliant", || async { (compliant(&t, &d).await == Some(true)).then_some(()) }).await;
+    }
+    // The tenant asks to wait ten minutes; the labs Mac reports meanwhile.
+    let throttle = serde_json::json!([{"kind": "throttle", "retry_after_s": 600}]);
+    t.http.post(format!("{}/_test/faults", t.cloud.url())).json(&throttle).send().await.unwrap();
+    for n in 1..=3 {
+        fleet.report_inventory(&labs_mac, t.clock.now() + chrono::Duration::seconds(n)).await.unwrap();
+    }
+    let admin = cloudconnector::admin::Admin::from_file(&t.write_endpoints_file()).unwrap();
+    eventually("the reports wait at the connector", || async {
+        let links = admin.status().await.ok()?.links;
+        links.iter().any(|l| l.instance_name == "Instance labs" && l.backlog > 0).then_some(())
+    })
+    .await;
+    disconnect(&t, "labs").await;
+    t.advance_clock(11 * 60).await;
+    eventually("everything concluded", || async {
+        let links = admin.status().await.ok()?.links;
+        links.iter().all(|l| l.backlog == 0).then_some(())
+    })
+    .await;
+    let token = t.test_client_token().await;
+    let (_, managed) = t.graph_get(&token, "deviceManagement/managedDevices").await;
+    let ids: Vec<&str> = managed["value"].as_array().unwrap().iter().filter_map(|m| m["azureADDeviceId"].as_str()).collect();
+    assert_eq!(ids, [mac.device_id.as_deref().unwrap()], "only the staying instance's Mac");
+    let b = admin_steps::cloud_console_sign_in(&t).await.unwrap();
+    let dashboard = b.get(&format!("{}/console/intune/devices/compliance", t.cloud.url())).await.unwrap();
+    let counted: i64 = dashboard.texts("#counts td[id^=count-]").iter().map(|n| n.parse::<i64>().unwrap()).sum();
+    assert_eq!(counted, 1, "{}", dashboard.body);
+    t.stop().await;
+}

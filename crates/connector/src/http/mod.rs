@@ -4,6 +4,7 @@
 mod api;
 mod browser;
 mod callers;
+mod console;
 mod openapi;
 mod operator;
 
@@ -37,6 +38,10 @@ pub fn router(state: Shared) -> Router {
         .route("/api/v1/operator/dead-letters/replay", post(operator::replay_dead_letters))
         .route("/api/v1/operator/devices/{device_id}", get(operator::trace))
         .route("/metrics", get(api::metrics))
+        .route(console::PAGE, get(console::links))
+        .route("/operator/login", post(console::login))
+        .route("/operator/links/{id}/health-check", post(console::retest))
+        .route("/operator/links/{id}/reconcile", post(console::reconcile))
         .route("/onboarding/callback", get(browser::consent_callback))
         .route("/route/{tenant}/{purpose}", get(browser::route))
         .route("/openapi.json", get(platform::openapi::document::<openapi::ApiDoc>))

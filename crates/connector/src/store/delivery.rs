@@ -150,6 +150,21 @@ impl Store {
             .await?)
     }
 
+    /// Makes the tenant's waiting messages due now (a link whose re-test or Confirm just
+    /// passed: what the refusal held back goes at once). Leased ones are left alone.
+    pub async fn hurry_messages(&self, tenant_id: &TenantId, now: i64) -> Result<u64> {
+        let r = sqlx::query(
+            "UPDATE messages SET next_attempt_ms = $1 WHERE tenant_id = $2 AND status <> 'done' AND next_attempt_ms > $3 AND lease_until_ms <= $4",
+        )
+        .bind(now)
+        .bind(tenant_id)
+        .bind(now)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(r.rows_affected())
+    }
+
     /// Schedules the next step of a message `node` holds and gives the lease up; whether
     /// it did (a node whose lease another node took since changes nothing).
     pub async fn reschedule_message(&self, id: &MessageId, node: &str, next: Next<'_>) -> Result<bool> {

@@ -204,3 +204,37 @@ async fn retention_prunes_old_history_and_keeps_what_is_still_needed() {
     sqlx::query("UPDATE intake SET message_id = NULL").execute(store.pool()).await.unwrap();
     assert_eq!(store.prune(100).await.unwrap(), Pruned { intake: 0, messages: 1, outcomes: 0 });
 }
+
+#[tokio::test]
+async fn updates_of_an_instance_that_left_the_tenant_are_given_up_but_its_withdrawals_go() {
+    let store = store().await;
+    let (staying, leaving) = (instance(&store).await, {
+        let row = InstanceRow {
+            id: InstanceId::from("instance-2"),
+            external_id: "ext-2".into(),
+            name: "Leaving".into(),
+            url: "https://mdm.example/i/b".into(),
+            version: "11.0.0".into(),
+        };
+        store.upsert_instance(&row, "digest-2", 1).await.unwrap()
+    });
+    let mut kept = link("link-1", &staying);
+    kept.status = LinkStatus::Failing;
+    store.insert_link(&kept, 1).await.unwrap();
+    let mut gone = link("link-2", &leaving);
+    gone.status = LinkStatus::Disconnected;
+    store.insert_link(&gone, 1).await.unwrap();
+    let (tenant, device) = (TenantId::from("tenant"), DeviceId::from("d"));
+    let mut txn = store.begin().await.unwrap();
+    tx::insert_intake(&mut txn, &staying, &tenant, "1", 1, &device, "{\"a\":1}", 10).await.unwrap();
+    tx::insert_intake(&mut txn, &leaving, &tenant, "withdraw:e", 10, &DeviceId::from("e"), "{\"w\":1}", 10).await.unwrap();
+    tx::insert_intake(&mut txn, &leaving, &tenant, "2", 1, &DeviceId::from("e"), "{\"late\":1}", 11).await.unwrap();
+    assert_eq!(tx::drop_departed(&mut txn, &tenant, 20).await.unwrap(), 1);
+    let batch = tx::claim_batch(&mut txn, &tenant, &"m-1".into(), 10).await.unwrap();
+    txn.commit().await.unwrap();
+    let items: Vec<&str> = batch.iter().map(|(_, item)| item.as_str()).collect();
+    assert_eq!(items, ["{\"a\":1}", "{\"w\":1}"], "the failing link's update and the withdrawal");
+    let dead = store.dead_letters(Some(&leaving), 10).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].reason.as_deref(), Some(tx::LEFT_THE_TENANT));
+}

@@ -117,6 +117,27 @@ pub async fn upsert_routes(
     Ok(())
 }
 
+/// Why a departed instance's update is given up on.
+pub const LEFT_THE_TENANT: &str = "the instance left the tenant before this update was sent";
+
+/// Gives up on the queued updates of instances that left the tenant (their every link to
+/// it disconnected) but for their withdrawals (`withdraw:` keys). An update accepted at
+/// the moment its instance disconnected would otherwise follow the withdrawal and bring
+/// the Mac back into Intune. Returns how many were given up.
+pub async fn drop_departed(conn: &mut AnyConnection, tenant_id: &TenantId, now: i64) -> Result<u64> {
+    let done = sqlx::query(
+        "UPDATE intake SET status = 'dead', dead_reason = $1, dead_ms = $2 WHERE tenant_id = $3 AND status = 'queued' \
+         AND computer_id NOT LIKE 'withdraw:%' AND NOT EXISTS (SELECT 1 FROM links l WHERE l.instance_id = intake.instance_id \
+         AND l.tenant_id = intake.tenant_id AND l.status <> 'disconnected')",
+    )
+    .bind(LEFT_THE_TENANT)
+    .bind(now)
+    .bind(tenant_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 /// Claims up to `limit` queued updates of a tenant into message `message_id`. A device
 /// with an update in a message still in flight waits for it: messages of a tenant go
 /// out concurrently, and only this keeps each device's updates in order.

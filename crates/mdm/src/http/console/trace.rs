@@ -98,20 +98,21 @@ fn hops(computer: &ComputerRow, received: Option<(i64, i64)>, user: &LocalUserCa
         },
     ];
     let sent = !matches!(user.delivery_state.as_str(), "not_sent" | "queued");
-    out.push(hop("Sent to the Cloud Connector", None, user.delivery_state.clone(), Some(sent)));
+    out.push(hop("Sent to the Cloud Connector", None, if sent { "sent" } else { user.delivery_state.as_str() }, Some(sent)));
     let last = connector.and_then(|t| t.updates.iter().max_by_key(|u| u.sequence));
     out.push(match last {
-        Some(u) => hop(
-            "Cloud Connector",
-            Some(u.received_at.clone()),
-            format!("update {} {}", u.sequence, u.status),
-            Some(u.status != IntakeState::Dead),
-        ),
+        Some(u) => hop("Cloud Connector", Some(u.received_at.clone()), format!("update {} received", u.sequence), Some(true)),
         None => hop("Cloud Connector", None, "holds no update of this device", None),
     });
-    out.push(match last.and_then(|u| u.message.clone()) {
-        Some(m) => hop("Upload to Intune", None, m.clone(), Some(m.starts_with("done"))),
-        None => hop("Upload to Intune", None, last.and_then(|u| u.dead_reason.clone()).unwrap_or_else(|| "not uploaded yet".into()), None),
+    out.push(match last {
+        Some(u) if u.status == IntakeState::Dead => {
+            hop("Upload to Intune", None, format!("given up: {}", u.dead_reason.as_deref().unwrap_or("no reason recorded")), Some(false))
+        }
+        Some(u) => match &u.message {
+            Some(m) => hop("Upload to Intune", None, m.clone(), Some(u.status == IntakeState::Done)),
+            None => hop("Upload to Intune", None, "waiting to be uploaded", None),
+        },
+        None => hop("Upload to Intune", None, "not uploaded", None),
     });
     let answered = last.and_then(|u| u.outcomes.last().cloned());
     let (verdict, compliant) = match user.compliance_state.as_deref() {
