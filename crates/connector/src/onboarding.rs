@@ -386,7 +386,7 @@ pub async fn health_check(state: &Shared, mut link: LinkRow) -> Result<LinkView>
     let tenant = link.tenant_id.clone().ok_or_else(|| ConnectorError::conflict("The link has no tenant yet."))?;
     let failed_by_retest = link.status == LinkStatus::Failing && link.checks.contains(HEALTH_RETEST);
     if link.status != LinkStatus::Active && !failed_by_retest {
-        return Err(ConnectorError::conflict(format!("A link in state {} is re-tested by Confirm only.", link.status)));
+        return Err(ConnectorError::conflict(format!("This connection is {}: Confirm tests it.", link.status)));
     }
     let app = state.app(&link.cloud)?.clone();
     let paused = || ConnectorError::conflict("The cloud asked to wait (Retry-After); the re-test runs after that.");
@@ -421,7 +421,7 @@ pub async fn health_check(state: &Shared, mut link: LinkRow) -> Result<LinkView>
     if before != link.status {
         tracing::warn!(tenant = %tenant, instance = %link.instance_id, from = %before, to = %link.status, "health re-test changed the link");
     }
-    if ok && before == LinkStatus::Failing {
+    if ok {
         // Updates held back while the cloud refused the connector go now.
         state.store.hurry_messages(&tenant, now).await?;
         state.work.notify_one();
@@ -439,8 +439,15 @@ pub async fn disconnect(state: &Shared, mut link: LinkRow) -> Result<LinkView> {
     {
         let others = state.store.active_links_of_tenant(&tenant).await?.into_iter().filter(|l| l.id != link.id).count();
         if others > 0 {
-            let withdrawn = crate::pipeline::withdraw(state, &tenant, &link.instance_id).await?;
-            detail = format!("disconnected by the instance; {withdrawn} device(s) withdrawn, {others} other instance(s) keep the tenant");
+            let devices = state.store.devices_of_instance(&tenant, &link.instance_id).await?.len();
+            let detail = format!("disconnected by the instance; {devices} device(s) withdrawn, {others} other instance(s) keep the tenant");
+            // Disconnected before the withdrawals are queued: an update the instance sent
+            // meanwhile is given up when the next message forms (`tx::drop_departed`),
+            // never sent after them.
+            link.status = LinkStatus::Disconnected;
+            state.store.update_link(&link, &detail, now).await?;
+            crate::pipeline::withdraw(state, &tenant, &link.instance_id).await?;
+            return Ok(view(state, &link));
         } else {
             let app = state.app(&link.cloud)?.clone();
             let req = PartnerTenantRequest { provisioned: DEPROVISIONED, partner_enrollment_url: None, partner_remediation_url: None };

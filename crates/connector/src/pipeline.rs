@@ -234,16 +234,25 @@ async fn retry_later(state: &Shared, m: &MessageRow, status: MessageState, error
 /// passing re-test or Confirm makes it due at once (`Store::hurry_messages`).
 const REFUSED_WAIT_MS: u64 = 5 * 60 * 1000;
 
-/// A call refused for the connector's identity or permissions has the tenant's links
-/// re-tested at once (`maintenance::RetestRequests`), so the link shows why; the message
-/// keeps its updates and waits ([`REFUSED_WAIT_MS`]) instead of giving them up, since
-/// the refusal ends when the admin fixes the cause.
-fn refused(state: &Shared, m: &MessageRow, e: &CallError) -> Verdict {
-    if e.is_authorisation() {
-        state.retests.request(&m.cloud, &m.tenant_id);
-        return Verdict::Retry { after_ms: Some(REFUSED_WAIT_MS) };
+/// What to do with a message whose call failed. A refusal of the connector's identity or
+/// permissions has the tenant's links re-tested at once (`maintenance::RetestRequests`),
+/// so the link shows why; the message keeps its updates and waits
+/// ([`REFUSED_WAIT_MS`]) instead of giving them up, since the refusal ends when the admin
+/// fixes the cause — while a link of the tenant is active or failing. Once none is, or
+/// for any other failure, [`retry::classify`] decides (a 401 is first retried at once with
+/// a fresh token there).
+async fn after_failure(state: &Shared, m: &MessageRow, e: &CallError) -> Result<Verdict> {
+    if !e.is_authorisation() {
+        return Ok(retry::classify(e));
     }
-    retry::classify(e)
+    state.retests.request(&m.cloud, &m.tenant_id);
+    if !state.store.tenant_has_live_link(&m.tenant_id).await? {
+        return Ok(Verdict::GiveUp(format!("{e} (no connection of the tenant remains to fix it)")));
+    }
+    Ok(match (e.status(), m.attempts) {
+        (Some(401), 0) => retry::classify(e),
+        _ => Verdict::Retry { after_ms: Some(REFUSED_WAIT_MS) },
+    })
 }
 
 /// Takes a due message for this node (another node may have taken it since it was read).
@@ -303,7 +312,7 @@ async fn upload_due(state: &Shared) -> Result<usize> {
                 terminated(state, &m.tenant_id).await?;
                 conclude(state, &m, &HashMap::new(), Some("the connection was terminated in Intune")).await?
             }
-            Err(e) => match refused(state, &m, &e) {
+            Err(e) => match after_failure(state, &m, &e).await? {
                 Verdict::Retry { after_ms } => retry_later(state, &m, MessageState::Upload, &e, after_ms).await?,
                 Verdict::GiveUp(reason) => conclude(state, &m, &HashMap::new(), Some(&reason)).await?,
             },
@@ -352,7 +361,7 @@ async fn poll_due(state: &Shared) -> Result<usize> {
             }
             // The cloud does not know the message (lost before it was stored): upload again.
             Err(e) if e.status() == Some(404) => retry_later(state, &m, MessageState::Upload, &e, None).await?,
-            Err(e) => match refused(state, &m, &e) {
+            Err(e) => match after_failure(state, &m, &e).await? {
                 Verdict::Retry { after_ms } => retry_later(state, &m, MessageState::Poll, &e, after_ms).await?,
                 Verdict::GiveUp(reason) => conclude(state, &m, &HashMap::new(), Some(&reason)).await?,
             },

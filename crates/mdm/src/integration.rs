@@ -194,9 +194,12 @@ pub async fn refresh(state: &Shared, instance: &InstanceRow) -> Result<(CaRow, O
 }
 
 /// Test connection: the connector re-tests the link's token, permissions and discovery
-/// now; the finding is stored and a status change logged as [`refresh`] does. A link
-/// only Confirm can test is a conflict naming Confirm.
-pub async fn test_connection(state: &Shared, instance: &InstanceRow) -> Result<(CaRow, Option<LinkView>)> {
+/// now; the finding is stored and a status change logged as [`refresh`] does. It needs
+/// the Conditional Access privilege, as Save and Confirm do (a passing test turns a
+/// failing link active). The connector's refusal (a link only Confirm can test, a
+/// tenant that asked to wait) comes back as it is.
+pub async fn test_connection(state: &Shared, instance: &InstanceRow, admin: &AdminRow) -> Result<(CaRow, Option<LinkView>)> {
+    require_privilege(admin)?;
     let ca = state.store.ca(&instance.id).await?;
     let (Some(credential), Some(link_id)) = (instance.connector_credential.clone(), ca.link_id.clone()) else {
         return Err(MdmError::conflict("There is no connection to test: select Edit, then Connect."));

@@ -23,20 +23,22 @@ pub fn digest_hex(value: &str) -> String {
     d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A value that proves it was issued by a holder of `key` until `expires_ms`:
-/// `<expires_ms>.<HMAC-SHA256(key, expires_ms), hex>`. Every node sharing the key
-/// accepts it ([`check_signed`]) without any stored session.
-pub fn sign_until(key: &str, expires_ms: i64) -> String {
-    let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key.as_bytes()), expires_ms.to_string().as_bytes());
+/// A value that proves it was issued for `purpose` by a holder of `key` until
+/// `expires_ms`: `<expires_ms>.<HMAC-SHA256(key, purpose|expires_ms), hex>`. Every node
+/// sharing the key accepts it ([`check_signed`]) without any stored session; the purpose
+/// keeps a value made for one use from passing for another under the same key.
+pub fn sign_until(key: &str, purpose: &str, expires_ms: i64) -> String {
+    let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key.as_bytes()), format!("{purpose}|{expires_ms}").as_bytes());
     format!("{expires_ms}.{}", tag.as_ref().iter().map(|b| format!("{b:02x}")).collect::<String>())
 }
 
-/// Whether `value` was made by [`sign_until`] with `key` and has not expired at `now_ms`.
-/// The tag is checked in constant time.
-pub fn check_signed(key: &str, value: &str, now_ms: i64) -> bool {
+/// Whether `value` was made by [`sign_until`] with `key` for `purpose` and has not
+/// expired at `now_ms`. The tag is checked in constant time.
+pub fn check_signed(key: &str, purpose: &str, value: &str, now_ms: i64) -> bool {
     let Some((expires, tag)) = value.split_once('.') else { return false };
     let (Ok(expires_ms), Some(tag)) = (expires.parse::<i64>(), decode_hex(tag)) else { return false };
-    expires_ms > now_ms && hmac::verify(&hmac::Key::new(hmac::HMAC_SHA256, key.as_bytes()), expires.as_bytes(), &tag).is_ok()
+    let message = format!("{purpose}|{expires_ms}");
+    expires_ms > now_ms && hmac::verify(&hmac::Key::new(hmac::HMAC_SHA256, key.as_bytes()), message.as_bytes(), &tag).is_ok()
 }
 
 fn decode_hex(hex: &str) -> Option<Vec<u8>> {
@@ -83,13 +85,14 @@ mod tests {
 
     #[test]
     fn a_signed_value_holds_until_it_expires_and_only_under_its_key() {
-        let v = sign_until("key", 1_000);
-        assert!(check_signed("key", &v, 999));
-        assert!(!check_signed("key", &v, 1_000), "expired");
-        assert!(!check_signed("other", &v, 10), "another key");
+        let v = sign_until("key", "session", 1_000);
+        assert!(check_signed("key", "session", &v, 999));
+        assert!(!check_signed("key", "session", &v, 1_000), "expired");
+        assert!(!check_signed("other", "session", &v, 10), "another key");
+        assert!(!check_signed("key", "other-use", &v, 10), "another purpose");
         let forged = v.replacen("1000", "9000", 1);
-        assert!(!check_signed("key", &forged, 10), "a later expiry under the old tag");
-        assert!(!check_signed("key", "1000.zz", 10) && !check_signed("key", "junk", 10));
+        assert!(!check_signed("key", "session", &forged, 10), "a later expiry under the old tag");
+        assert!(!check_signed("key", "session", "1000.zz", 10) && !check_signed("key", "session", "junk", 10));
     }
 
     #[test]

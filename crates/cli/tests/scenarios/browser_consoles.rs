@@ -24,10 +24,22 @@ async fn open_conditional_access(b: &Chromium) -> anyhow::Result<()> {
     b.click_link("Conditional Access").await
 }
 
+/// How a test connects: whether it signs in to the cloud (the first consent of the
+/// browser) and whether it saves the pages for the docs (one test does, so each
+/// screenshot comes from one run).
+#[derive(Clone, Copy)]
+struct Connect {
+    cloud_sign_in: bool,
+    snapshots: bool,
+}
+
+const FIRST: Connect = Connect { cloud_sign_in: true, snapshots: false };
+
 /// S3 steps 1–9 for one instance, as the guide says: the mdm's Conditional Access page,
-/// Edit, Connect, both consents (signing in to the cloud when `cloud_sign_in`), the
-/// Application ID page, *Copy and Open Intune*, paste, Save, back to the mdm and Confirm.
-async fn s3_connect(b: &Chromium, t: &TestStack, slug: &str, cloud_sign_in: bool) -> anyhow::Result<()> {
+/// Edit, Connect, both consents, the Application ID page, *Copy and Open Intune*, paste,
+/// Save, back to the mdm and Confirm.
+async fn s3_connect(b: &Chromium, t: &TestStack, slug: &str, how: Connect) -> anyhow::Result<()> {
+    let snapshot = |name: &'static str| async move { if how.snapshots { b.snapshot(name).await } else { Ok(()) } };
     mdm_sign_in(b, t, slug).await?;
     open_conditional_access(b).await?;
     b.click_link("Edit").await?;
@@ -35,22 +47,22 @@ async fn s3_connect(b: &Chromium, t: &TestStack, slug: &str, cloud_sign_in: bool
     b.choose("Connection Type", "Cloud Connector").await?;
     b.tick("The default registration page").await?;
     b.press("Connect").await?;
-    if cloud_sign_in {
+    if how.cloud_sign_in {
         b.fill("Email, phone, or Skype", &t.tenant.admin.upn).await?;
         b.fill("Password", &t.tenant.admin.password).await?;
         b.press("Sign in").await?;
     }
-    b.snapshot("cloud-consent").await?;
+    snapshot("cloud-consent").await?;
     b.press("Accept").await?;
     b.press("Accept").await?;
     let app_id = b.text("#application-id").await?;
-    b.snapshot("mdm-application-id").await?;
+    snapshot("mdm-application-id").await?;
     let mdm = b.follow_to_new_tab("Copy and Open Intune").await?;
     // Signed in once already: the Intune admin center opens without asking again.
     b.fill("Specify the Microsoft Entra App ID for Jamf", &app_id).await?;
     b.press("Save").await?;
     anyhow::ensure!(b.text("#message").await? == "Saved.", "Intune did not save the App ID");
-    b.snapshot("intune-partner-device-management").await?;
+    snapshot("intune-partner-device-management").await?;
     b.close_tab_back_to(mdm).await?;
     b.press("Confirm").await?;
     anyhow::ensure!(b.text("#status").await? == "Active", "not active: {}", b.text("main").await?);
@@ -76,12 +88,14 @@ async fn s3_connect_by_clicking_through_the_consoles() {
     let t = spawn(1).await;
     let b = Chromium::start("s3_connect").await;
     let outcome = async {
-        s3_connect(&b, &t, "hq", true).await?;
+        s3_connect(&b, &t, "hq", Connect { snapshots: true, ..FIRST }).await?;
         // The Last test is dated, and the dashboard says nothing is left to do.
         anyhow::ensure!(b.text("#last-tested").await?.contains("less than a minute ago"), "undated test");
         b.snapshot("mdm-conditional-access-active").await?;
         b.click_link("Dashboard").await?;
+        b.wait_text("h1", "Dashboard").await?;
         b.snapshot("mdm-dashboard").await?;
+        anyhow::ensure!(b.text("#status").await? == "Active", "the dashboard's status");
         anyhow::ensure!(!b.has("#next-step").await?, "a next step is offered although connected");
         // A Mac without FileVault: its record says why it is blocked, setting by setting.
         let mac = registered_mac_with(&t, "hq", 0, false).await;
@@ -101,6 +115,18 @@ async fn s3_connect_by_clicking_through_the_consoles() {
         b.goto(&format!("{}/console/entra", t.cloud.url())).await?;
         b.click_link("Conditional Access").await?;
         b.snapshot("entra-conditional-access").await?;
+        // What If: that user, the portal, that Mac — refused, and why, setting by setting.
+        b.click_link("What If").await?;
+        let user = &t.tenant.users[0];
+        b.choose("User", &format!("User 1 ({})", user.upn)).await?;
+        b.choose("Cloud app", "Contoso Portal").await?;
+        b.choose("Device", &format!("{} ({})", mac.profile.device_name, mac.device_id.clone().unwrap_or_default())).await?;
+        b.press("What If").await?;
+        let decision = b.text("#what-if-decision").await?;
+        anyhow::ensure!(decision.contains("AADSTS53000"), "What If decision: {decision}");
+        let settings = b.texts("#what-if-settings td").await?;
+        anyhow::ensure!(settings.iter().any(|s| s == "Require encryption"), "failing settings: {settings:?}");
+        b.snapshot("entra-what-if").await?;
         Ok(())
     }
     .await;
@@ -117,8 +143,8 @@ async fn s8_a_permission_removed_in_entra_fails_every_instance_of_the_app_at_the
     let t = spawn_with(2, |o| o.heartbeat_interval_s = 24 * 3600).await;
     let b = Chromium::start("s8_drift").await;
     let outcome = async {
-        s3_connect(&b, &t, "hq", true).await?;
-        s3_connect(&b, &t, "labs", false).await?;
+        s3_connect(&b, &t, "hq", FIRST).await?;
+        s3_connect(&b, &t, "labs", Connect { cloud_sign_in: false, ..FIRST }).await?;
         // Entra admin center › Enterprise applications › Cloud Connector › Remove.
         b.goto(&format!("{}/console/entra", t.cloud.url())).await?;
         b.click_link("Enterprise applications").await?;
@@ -174,7 +200,7 @@ async fn s5_disconnect_by_clicking_asks_first_and_marks_the_last_test_stale() {
     let t = spawn(1).await;
     let b = Chromium::start("s5_disconnect").await;
     let outcome = async {
-        s3_connect(&b, &t, "hq", true).await?;
+        s3_connect(&b, &t, "hq", FIRST).await?;
         b.click_link("Edit").await?;
         b.untick("Enable Intune Integration for macOS").await?;
         b.press("Save").await?;
@@ -197,7 +223,7 @@ async fn s6_terminate_in_intune_by_clicking_shows_on_the_mdm() {
     let t = spawn(1).await;
     let b = Chromium::start("s6_terminate").await;
     let outcome = async {
-        s3_connect(&b, &t, "hq", true).await?;
+        s3_connect(&b, &t, "hq", FIRST).await?;
         b.goto(&format!("{}/console/intune", t.cloud.url())).await?;
         b.click_link("Partner device management").await?;
         // Clearing the App ID would terminate at once: asked first, and Cancel keeps it.

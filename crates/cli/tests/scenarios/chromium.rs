@@ -146,7 +146,10 @@ impl Chromium {
 
     /// Chooses the option `option` (its visible text) of the list labelled `label`.
     pub async fn choose(&self, label: &str, option: &str) -> anyhow::Result<()> {
-        self.control(label).await?.select_by_label(option).await?;
+        // By its text, quoted for XPath (a label may hold an apostrophe: "user1's Mac").
+        let list = self.control(label).await?;
+        let item = list.find(Locator::XPath(&format!(".//option[normalize-space()={}]", literal(option)))).await;
+        item.with_context(|| format!("no option “{option}” in “{label}”"))?.click().await?;
         Ok(())
     }
 
@@ -186,6 +189,21 @@ impl Chromium {
             out.push(e.text().await?.trim().to_string());
         }
         Ok(out)
+    }
+
+    /// Waits up to 10 s for the element `css` to read `expected` (a link followed: the
+    /// next page comes a moment after the click).
+    pub async fn wait_text(&self, css: &str, expected: &str) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if self.text(css).await.ok().as_deref() == Some(expected) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("{css} never read “{expected}” (last: {:?})", self.text(css).await.ok());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Waits up to 30 s for the element `css` to read `expected`, reloading the page

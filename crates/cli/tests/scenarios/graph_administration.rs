@@ -284,3 +284,57 @@ async fn an_application_cannot_set_passwords_or_touch_a_global_administrator() {
     assert_eq!(user_token(&t, &t.tenant.admin.upn, &t.tenant.admin.password).await.0, 200, "the administrator still signs in");
     t.stop().await;
 }
+
+/// Conditional Access What If through Graph (`conditionalAccess/evaluate`): the seeded
+/// policy applies to a Mac user signing in to the portal and not to another app; the
+/// device's state is named by `deviceInfo`; bad bodies are refused precisely.
+#[tokio::test]
+async fn what_if_evaluates_the_tenants_policies_for_a_sign_in() {
+    let t = spawn(1).await;
+    let admin = admin_token(&t).await;
+    let user = &t.tenant.users[0];
+    let body = |app: &str, device: Value| {
+        json!({"signInIdentity": {"@odata.type": "#microsoft.graph.userSignIn", "userId": user.id},
+               "signInContext": {"@odata.type": "#microsoft.graph.applicationContext", "includeApplications": [app]},
+               "signInConditions": {"devicePlatform": "macOS", "deviceInfo": device}, "appliedPoliciesOnly": false})
+    };
+    let (status, r) = send(
+        &t,
+        &admin,
+        M::POST,
+        "identity/conditionalAccess/evaluate",
+        Some(body(&t.tenant.portal_app_id, json!({"isCompliant": false}))),
+    )
+    .await;
+    assert_eq!(status, 200, "{r}");
+    assert!(r["@odata.context"].as_str().unwrap().ends_with("#Collection(microsoft.graph.whatIfAnalysisResult)"), "{r}");
+    let seeded = r["value"].as_array().unwrap().iter().find(|p| p["id"] == t.tenant.ca_policy_id.as_str()).expect("the seeded policy");
+    assert_eq!((seeded["policyApplies"].as_bool(), seeded["analysisReasons"].as_str()), (Some(true), Some("notSet")), "{seeded}");
+    assert_eq!(seeded["grantControls"]["builtInControls"], json!(["compliantDevice"]));
+
+    let other_app = "00000000-0000-0000-0000-00000000beef";
+    let (_, r) = send(&t, &admin, M::POST, "identity/conditionalAccess/evaluate", Some(body(other_app, Value::Null))).await;
+    let seeded = r["value"].as_array().unwrap().iter().find(|p| p["id"] == t.tenant.ca_policy_id.as_str()).unwrap();
+    assert_eq!((seeded["policyApplies"].as_bool(), seeded["analysisReasons"].as_str()), (Some(false), Some("application")));
+    let mut only = body(other_app, Value::Null);
+    only["appliedPoliciesOnly"] = json!(true);
+    assert_eq!(send(&t, &admin, M::POST, "identity/conditionalAccess/evaluate", Some(only)).await.1["value"], json!([]));
+
+    let unknown_device = body(&t.tenant.portal_app_id, json!({"deviceId": "0a0a0a0a-0000-0000-0000-000000000000"}));
+    assert_eq!(send(&t, &admin, M::POST, "identity/conditionalAccess/evaluate", Some(unknown_device)).await.0, 404);
+    let no_user = json!({"signInContext": {"includeApplications": [t.tenant.portal_app_id]}});
+    let refused_body = send(&t, &admin, M::POST, "identity/conditionalAccess/evaluate", Some(no_user)).await;
+    assert!(refused(&refused_body).1.contains("signInIdentity.userId is required"), "{refused_body:?}");
+    // A user's own token without a policy permission is refused.
+    let (_, token) = user_token(&t, &user.upn, &user.password).await;
+    let (status, _) = send(
+        &t,
+        token["access_token"].as_str().unwrap(),
+        M::POST,
+        "identity/conditionalAccess/evaluate",
+        Some(body(&t.tenant.portal_app_id, Value::Null)),
+    )
+    .await;
+    assert_eq!(status, 403);
+    t.stop().await;
+}

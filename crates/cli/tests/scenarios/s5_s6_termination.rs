@@ -165,9 +165,10 @@ async fn partners_without_heartbeats_turn_unresponsive_until_the_next_one() {
     t.stop().await;
 }
 
-/// An instance that leaves while its updates still wait (the tenant asked to wait): none
-/// of them brings its Mac back into Intune after the withdrawal, and the compliance
-/// dashboard counts only the Macs of the instance that stays.
+/// An instance that leaves while its updates still wait at the connector (the tenant
+/// asked to wait): once everything is delivered, only the staying instance's Mac is in
+/// Intune and on the compliance dashboard. (An update accepted after the withdrawal is
+/// given up before it is sent: `store::tests` in the connector.)
 #[tokio::test]
 async fn updates_still_waiting_when_an_instance_leaves_do_not_bring_its_macs_back() {
     let t = spawn(2).await;

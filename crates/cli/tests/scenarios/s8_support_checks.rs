@@ -33,18 +33,10 @@ async fn s8_modified_permissions_and_deleted_apps_are_reported_by_confirm() {
 
     // An admin removes the Intune permission and adds a Graph one.
     let action = format!("{app_page}/permissions");
-    b.post_form(
-        &action,
-        &[
-            ("action", "remove"),
-            ("resource", wire::ids::INTUNE_APP_ID),
-            ("kind", "Application"),
-            ("value", "update_device_attributes"),
-            ("confirm", "yes"),
-        ],
-    )
-    .await
-    .unwrap();
+    // The console asks before a removal; these are the confirmed forms.
+    let removal =
+        |resource, value| [("action", "remove"), ("resource", resource), ("kind", "Application"), ("value", value), ("confirm", "yes")];
+    b.post_form(&action, &removal(wire::ids::INTUNE_APP_ID, "update_device_attributes")).await.unwrap();
     let page = b
         .post_form(
             &action,
@@ -77,18 +69,7 @@ async fn s8_modified_permissions_and_deleted_apps_are_reported_by_confirm() {
     )
     .await
     .unwrap();
-    b.post_form(
-        &action,
-        &[
-            ("action", "remove"),
-            ("resource", wire::ids::GRAPH_APP_ID),
-            ("kind", "Application"),
-            ("value", "Application.Read.All"),
-            ("confirm", "yes"),
-        ],
-    )
-    .await
-    .unwrap();
+    b.post_form(&action, &removal(wire::ids::GRAPH_APP_ID, "Application.Read.All")).await.unwrap();
     assert_eq!(confirm(&t, "hq").await["status"], "active");
 
     // S2 step 3: deleting the enterprise application revokes the connector at once.

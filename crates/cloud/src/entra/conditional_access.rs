@@ -140,12 +140,54 @@ fn matches(include: &[String], exclude: &[String], candidates: &[&str]) -> bool 
 }
 
 fn applies(p: &Policy, s: &Subject) -> bool {
+    not_applying(p, s).is_none()
+}
+
+/// Why a policy does not apply to the sign-in, as Graph's `whatIfAnalysisReasons` names
+/// it (`policyNotEnabled`, `users`, `application`, `clientApps`); `None` when it applies.
+pub fn not_applying(p: &Policy, s: &Subject) -> Option<&'static str> {
     let mut principals: Vec<&str> = vec![s.user_id];
     principals.extend(s.groups.iter().map(String::as_str));
     let c = &p.conditions;
     let user_in = matches(&c.include_users, &c.exclude_users, &[s.user_id]) || matches(&c.include_groups, &[], &principals);
     let user_out = c.exclude_users.iter().any(|u| u == s.user_id) || c.exclude_groups.iter().any(|g| s.groups.contains(g));
-    user_in && !user_out && matches(&c.include_applications, &c.exclude_applications, &[s.app_id]) && modern_client(c)
+    if p.state == PolicyState::Disabled {
+        Some("policyNotEnabled")
+    } else if !user_in || user_out {
+        Some("users")
+    } else if !matches(&c.include_applications, &c.exclude_applications, &[s.app_id]) {
+        Some("application")
+    } else if !modern_client(c) {
+        Some("clientApps")
+    } else {
+        None
+    }
+}
+
+/// One policy in a What If evaluation (Entra's *What If* tool, Graph
+/// `conditionalAccess/evaluate`): whether it applies, why not, and what its grant control
+/// would decide for the device (report-only policies too, though they enforce nothing).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WhatIf {
+    pub policy: Policy,
+    /// `None` when it applies; else Graph's `analysisReasons` value.
+    pub not_applying: Option<&'static str>,
+    /// What the grant control decides for this device, when the policy applies.
+    pub outcome: Option<Outcome>,
+}
+
+/// Every policy of the tenant evaluated for a sign-in of `subject` from `device`, and the
+/// decision the sign-in would get ([`evaluate`], so What If and a real sign-in never
+/// differ).
+pub fn what_if(policies: &[Policy], subject: &Subject, device: &Device) -> (Outcome, Vec<WhatIf>) {
+    let results = policies
+        .iter()
+        .map(|p| {
+            let not_applying = not_applying(p, subject);
+            WhatIf { policy: p.clone(), not_applying, outcome: not_applying.is_none().then(|| result_of(p, device)) }
+        })
+        .collect();
+    (evaluate(policies, subject, device).0, results)
 }
 
 /// Every sign-in here comes from a browser or a modern client: a policy for legacy
@@ -219,6 +261,26 @@ mod tests {
         assert_eq!(evaluate(&p, &s, &reg(Some(false))).0, Outcome::DeviceNotCompliant);
         assert_eq!(evaluate(&p, &s, &reg(None)).0, Outcome::DeviceNotCompliant);
         assert_eq!(evaluate(&p, &s, &Device::Unrecognized).0, Outcome::DeviceNotRecognized);
+    }
+
+    #[test]
+    fn what_if_names_why_each_policy_does_or_does_not_apply() {
+        let groups = vec!["g".to_string()];
+        let s = Subject { user_id: "u", groups: &groups, app_id: "app" };
+        let mut off = policy(PolicyState::Disabled, GrantControl::Block);
+        off.id = "off".into();
+        let mut other_app = policy(PolicyState::Enabled, GrantControl::Block);
+        other_app.conditions.include_applications = vec!["other".into()];
+        let mut excluded = policy(PolicyState::Enabled, GrantControl::Block);
+        excluded.conditions.exclude_groups = vec!["g".into()];
+        let compliant = policy(PolicyState::Enabled, GrantControl::CompliantDevice);
+        let device = Device::Registered { device_id: "d".into(), compliant: Some(false) };
+        let (outcome, results) = what_if(&[off, other_app, excluded, compliant], &s, &device);
+        assert_eq!(outcome, Outcome::DeviceNotCompliant);
+        let reasons: Vec<Option<&str>> = results.iter().map(|r| r.not_applying).collect();
+        assert_eq!(reasons, [Some("policyNotEnabled"), Some("application"), Some("users"), None]);
+        assert_eq!(results[3].outcome, Some(Outcome::DeviceNotCompliant));
+        assert_eq!(results[0].outcome, None);
     }
 
     #[test]

@@ -11,3 +11,4 @@ pub mod directory;
 pub mod registrations;
 pub mod sign_in;
 pub mod tokens;
+pub mod what_if;

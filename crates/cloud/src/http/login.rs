@@ -1,4 +1,4 @@
-//! The identity platform: token endpoints (v1 and v2) and admin consent.
+//! The identity platform's token endpoints (v1 and v2); admin consent is in `admin_consent`.
 
 use super::Path;
 use std::collections::HashMap;

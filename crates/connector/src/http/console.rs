@@ -30,10 +30,13 @@ const COOKIE: &str = "connector_operator";
 /// How long a sign-in lasts, in ms.
 const SESSION_MS: i64 = 8 * 3600 * 1000;
 
+/// What the session cookie is signed for.
+const PURPOSE: &str = "connector-operator-session";
+
 /// The operator signed in to the page, with the message the form posted before left.
 /// Rejection: the sign-in form, or 404 when no operator token is configured.
 pub(crate) struct OperatorSession {
-    flash: Option<String>,
+    flash: Option<flash::Flash>,
 }
 
 impl FromRequestParts<Shared> for OperatorSession {
@@ -44,8 +47,8 @@ impl FromRequestParts<Shared> for OperatorSession {
             return Err(off().into_response());
         };
         let signed = platform::http::cookie(&parts.headers, COOKIE).unwrap_or_default();
-        if platform::secrets::check_signed(token, &signed, state.clock.now_ms()) {
-            Ok(OperatorSession { flash: flash::take(&parts.headers) })
+        if platform::secrets::check_signed(token, PURPOSE, &signed, state.clock.now_ms()) {
+            Ok(OperatorSession { flash: flash::take(&parts.headers, parts.uri.path()) })
         } else {
             Err(Html(sign_in_page(None)).into_response())
         }
@@ -80,9 +83,16 @@ pub async fn login(State(state): State<Shared>, body: Bytes) -> Result<Response>
     if platform::secrets::digest_hex(&given) != platform::secrets::digest_hex(expected) {
         return Ok((StatusCode::UNAUTHORIZED, Html(sign_in_page(Some("The operator token is not valid.")))).into_response());
     }
-    let value = platform::secrets::sign_until(expected, state.clock.now_ms() + SESSION_MS);
+    let value = platform::secrets::sign_until(expected, PURPOSE, state.clock.now_ms() + SESSION_MS);
     let cookie = format!("{COOKIE}={value}; Path={PAGE}; Secure; HttpOnly; SameSite=Lax");
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to(PAGE)).into_response())
+}
+
+/// `POST /operator/logout`: the session cookie is cleared (a copy of it stays valid until
+/// it expires; changing `operator_token` ends every session).
+pub async fn logout() -> Response {
+    let cookie = format!("{COOKIE}=; Path={PAGE}; Secure; HttpOnly; SameSite=Lax; Max-Age=0");
+    ([(header::SET_COOKIE, cookie)], Redirect::to(PAGE)).into_response()
 }
 
 /// `GET /operator`: every link with its health.
@@ -100,7 +110,8 @@ pub async fn links(State(state): State<Shared>, me: OperatorSession) -> Result<R
         crumbs: vec![],
     };
     let body = html! {
-        @if let Some(m) = &me.flash { p id="message" class="message" role="status" { (m) } }
+        @if let Some(f) = &me.flash { p id="message" class="message" role="status" { (f.message) } }
+        form class="actions" method="post" action={ (PAGE) "/logout" } { button class="secondary" { "Sign out" } }
         h1 { "Links" }
         p class="muted" { "Every instance's connection to its tenant, with its delivery health." }
         table id="links" {
@@ -109,8 +120,7 @@ pub async fn links(State(state): State<Shared>, me: OperatorSession) -> Result<R
             @for r in rows { (r) }
         }
     };
-    let response = Html(console("Links", &frame, body)).into_response();
-    Ok(if me.flash.is_some() { flash::cleared(response) } else { response })
+    Ok(flash::cleared(Html(console("Links", &frame, body)).into_response(), me.flash.as_ref()))
 }
 
 fn link_row(h: &wire::connector_api::LinkHealth) -> Markup {
@@ -149,7 +159,9 @@ fn status_label(s: wire::connector_api::LinkStatus) -> &'static str {
 
 /// `POST /operator/links/{id}/health-check`: *Re-test*.
 pub async fn retest(State(state): State<Shared>, Path(id): Path<LinkId>, _: OperatorSession) -> Result<Response> {
-    let link = state.store.link(&id).await?.ok_or_else(|| ConnectorError::not_found(format!("Link {id} does not exist.")))?;
+    let Some(link) = state.store.link(&id).await? else {
+        return Ok(flash::redirect(PAGE, &format!("Link {id} does not exist.")));
+    };
     let message = match onboarding::health_check(&state, link).await {
         Ok(view) => format!("Re-tested: {}.", status_label(view.status)),
         Err(e @ ConnectorError::Refused(_)) => e.to_string(),
@@ -160,7 +172,9 @@ pub async fn retest(State(state): State<Shared>, Path(id): Path<LinkId>, _: Oper
 
 /// `POST /operator/links/{id}/reconcile`: *Reconcile*.
 pub async fn reconcile(State(state): State<Shared>, Path(id): Path<LinkId>, _: OperatorSession) -> Result<Response> {
-    let link = state.store.link(&id).await?.ok_or_else(|| ConnectorError::not_found(format!("Link {id} does not exist.")))?;
+    let Some(link) = state.store.link(&id).await? else {
+        return Ok(flash::redirect(PAGE, &format!("Link {id} does not exist.")));
+    };
     if link.status != wire::connector_api::LinkStatus::Active {
         return Ok(flash::redirect(PAGE, &format!("Only an active link is reconciled; this one is {}.", link.status)));
     }

@@ -40,6 +40,7 @@ pub fn router(state: Shared) -> Router {
         .route("/metrics", get(api::metrics))
         .route(console::PAGE, get(console::links))
         .route("/operator/login", post(console::login))
+        .route("/operator/logout", post(console::logout))
         .route("/operator/links/{id}/health-check", post(console::retest))
         .route("/operator/links/{id}/reconcile", post(console::reconcile))
         .route("/onboarding/callback", get(browser::consent_callback))

@@ -80,6 +80,16 @@ impl Store {
             .await?)
     }
 
+    /// Whether a link of the tenant is active or failing: one an admin can still bring
+    /// back, so what waits for the tenant is kept.
+    pub async fn tenant_has_live_link(&self, tenant_id: &TenantId) -> Result<bool> {
+        let n = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM links WHERE tenant_id = $1 AND status IN ('active', 'failing')")
+            .bind(tenant_id)
+            .fetch_one(self.pool())
+            .await?;
+        Ok(n > 0)
+    }
+
     /// Moves every active link of a tenant to `status` (termination noticed from Intune).
     pub async fn set_active_links_status(&self, tenant_id: &TenantId, status: LinkStatus, detail: &str, now: i64) -> Result<u64> {
         let mut txn = self.db.begin().await?;

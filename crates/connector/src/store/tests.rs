@@ -237,4 +237,6 @@ async fn updates_of_an_instance_that_left_the_tenant_are_given_up_but_its_withdr
     let dead = store.dead_letters(Some(&leaving), 10).await.unwrap();
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].reason.as_deref(), Some(tx::LEFT_THE_TENANT));
+    let told = store.outcomes(&leaving, 0, 10).await.unwrap();
+    assert_eq!((told.len(), told[0].status), (1, OutcomeStatus::Rejected), "the instance learns what became of it");
 }

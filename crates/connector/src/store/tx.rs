@@ -121,21 +121,30 @@ pub async fn upsert_routes(
 pub const LEFT_THE_TENANT: &str = "the instance left the tenant before this update was sent";
 
 /// Gives up on the queued updates of instances that left the tenant (their every link to
-/// it disconnected) but for their withdrawals (`withdraw:` keys). An update accepted at
-/// the moment its instance disconnected would otherwise follow the withdrawal and bring
-/// the Mac back into Intune. Returns how many were given up.
+/// it disconnected) but for their withdrawals (`withdraw:` keys), each with a rejected
+/// outcome for its instance. An update accepted at the moment its instance disconnected
+/// would otherwise follow the withdrawal and bring the Mac back into Intune. Returns how
+/// many were given up.
 pub async fn drop_departed(conn: &mut AnyConnection, tenant_id: &TenantId, now: i64) -> Result<u64> {
-    let done = sqlx::query(
-        "UPDATE intake SET status = 'dead', dead_reason = $1, dead_ms = $2 WHERE tenant_id = $3 AND status = 'queued' \
-         AND computer_id NOT LIKE 'withdraw:%' AND NOT EXISTS (SELECT 1 FROM links l WHERE l.instance_id = intake.instance_id \
-         AND l.tenant_id = intake.tenant_id AND l.status <> 'disconnected')",
-    )
-    .bind(LEFT_THE_TENANT)
-    .bind(now)
+    let departed = "tenant_id = $1 AND status = 'queued' AND computer_id NOT LIKE 'withdraw:%' AND NOT EXISTS \
+         (SELECT 1 FROM links l WHERE l.instance_id = intake.instance_id AND l.tenant_id = intake.tenant_id AND l.status <> 'disconnected')";
+    let rows = sqlx::query_as::<_, (i64, InstanceId, String, i64)>(&format!(
+        "SELECT id, instance_id, computer_id, sequence FROM intake WHERE {departed}"
+    ))
     .bind(tenant_id)
-    .execute(&mut *conn)
+    .fetch_all(&mut *conn)
     .await?;
-    Ok(done.rows_affected())
+    let outcome = partner::outcome::ItemOutcome {
+        status: wire::connector_api::OutcomeStatus::Rejected,
+        detail: Some(LEFT_THE_TENANT.into()),
+        compliance_state: None,
+        compliance_reasons: vec![],
+    };
+    for (id, instance_id, computer_id, sequence) in &rows {
+        dead_letter(conn, *id, LEFT_THE_TENANT, now).await?;
+        insert_outcome(conn, instance_id, computer_id, *sequence, &outcome, now).await?;
+    }
+    Ok(rows.len() as u64)
 }
 
 /// Claims up to `limit` queued updates of a tenant into message `message_id`. A device

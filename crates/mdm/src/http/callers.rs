@@ -44,7 +44,7 @@ pub(crate) struct ConsoleAdmin {
     pub instance: InstanceRow,
     pub admin: AdminRow,
     /// The outcome of the form posted just before ([`platform::flash`]), shown once.
-    pub flash: Option<String>,
+    pub flash: Option<platform::flash::Flash>,
 }
 
 impl FromRequestParts<Shared> for ConsoleAdmin {
@@ -62,7 +62,7 @@ impl FromRequestParts<Shared> for ConsoleAdmin {
         let session = state.store.session_admin(&platform::secrets::digest_hex(&token), state.clock.now_ms()).await;
         match session.map_err(IntoResponse::into_response)? {
             Some(admin) if admin.instance_id == instance.id => {
-                Ok(ConsoleAdmin { instance, admin, flash: platform::flash::take(&parts.headers) })
+                Ok(ConsoleAdmin { instance, admin, flash: platform::flash::take(&parts.headers, parts.uri.path()) })
             }
             _ => Err(login),
         }

@@ -112,9 +112,9 @@ async fn enterprise_application(
             h3 { "Grant a permission" }
             form method="post" action=(permissions_url) {
                 input type="hidden" name="action" value="add";
-                select name="resource" { (resource_options()) } " "
-                select name="kind" { (kind_options()) } " "
-                input name="value" placeholder="Permission, e.g. User.Read.All" required; " "
+                select name="resource" aria-label="API" { (resource_options()) } " "
+                select name="kind" aria-label="Type" { (kind_options()) } " "
+                input name="value" placeholder="Permission, e.g. User.Read.All" required aria-label="Permission"; " "
                 button { "Grant admin consent" }
             }
             h2 { "Delete" }
@@ -250,11 +250,12 @@ async fn render_registrations(
                 td { (a.redirect_uris.join(" ")) } td { (secrets.join("; ")) } td { (certificates.join("; ")) } td { (permissions.join("; ")) }
                 td {
                     form method="post" action={ (base) "/secrets" } {
-                        select name="months" { option { "6" } option { "12" } option { "24" } } " " button { "New client secret" }
+                        select name="months" aria-label={ "Months the new secret of " (a.display_name) " lasts" } { option { "6" } option { "12" } option { "24" } }
+                        " " button { "New client secret" }
                     }
                     form method="post" action={ (base) "/permissions" } {
-                        select name="resource" { (resource_options()) } " " select name="kind" { (kind_options()) } " "
-                        input name="value" size="18" required; " " button { "Add a permission" }
+                        select name="resource" aria-label="API" { (resource_options()) } " " select name="kind" aria-label="Type" { (kind_options()) } " "
+                        input name="value" size="18" required aria-label="Permission"; " " button { "Add a permission" }
                     }
                     form method="post" action={ (base) "/consent" } { button { "Grant admin consent" } }
                 }
@@ -439,6 +440,7 @@ async fn conditional_access(State(state): State<Shared>, ConsoleAdmin(user, here
         "Conditional Access",
         html! {
             h1 { "Conditional Access › Policies" }
+            p { a class="button secondary" href=(super::entra_what_if::WHAT_IF) { "What If" } }
             table id="ca-policies" {
                 tr { th { "Policy" } th { "Groups" } th { "Applications" } th { "Grant" } th { "State" } }
                 @for p in &policies {
@@ -449,7 +451,7 @@ async fn conditional_access(State(state): State<Shared>, ConsoleAdmin(user, here
                         td { (p.grant) }
                         td { form method="post" {
                             input type="hidden" name="id" value=(p.id);
-                            select name="state" { @for (v, l) in PolicyState::LABELLED { option value=(v) selected[p.state == v] { (l) } } }
+                            select name="state" aria-label={ "State of " (p.display_name) } { @for (v, l) in PolicyState::LABELLED { option value=(v) selected[p.state == v] { (l) } } }
                             " " button { "Save" }
                         } }
                     }

@@ -66,7 +66,7 @@ async fn render_list(state: &Shared, user: &User, here: &Here, fields: &HashMap<
         rows.push(html! {
             tr {
                 td { (p.display_name) } td { (configured.join(", ")) } td { (assigned.join(", ")) }
-                td { form method="post" action={ (POLICIES) "/" (p.id) "/assign" } { select name="group" { (group_options) } " " button { "Assign" } } }
+                td { form method="post" action={ (POLICIES) "/" (p.id) "/assign" } { select name="group" aria-label={ "Group to assign " (p.display_name) " to" } { (group_options) } " " button { "Assign" } } }
             }
         });
     }
@@ -121,13 +121,15 @@ fn policy_form(group_options: &Markup, fields: &HashMap<String, String>) -> Mark
 async fn create(State(state): State<Shared>, ConsoleAdmin(user, here): ConsoleAdmin, body: Bytes) -> Result<Response> {
     let f = form(&body);
     match create_policy(&state, &user, &f).await {
-        Ok(name) => Ok(flash::redirect(POLICIES, &format!("Created {name}."))),
+        Ok(message) => Ok(flash::redirect(POLICIES, &message)),
         Err(CloudError::Page(e)) => render_list(&state, &user, &here, &f, Some(&e)).await,
         Err(e) => Err(e),
     }
 }
 
-/// The policy `f` describes, created (and assigned when a group is chosen); its name.
+/// The policy `f` describes, created (and assigned when a group is chosen); what to tell
+/// the admin. Once the policy exists, a failed assignment is told, not refused: the form
+/// sent again would create it twice.
 async fn create_policy(state: &Shared, user: &User, f: &HashMap<String, String>) -> Result<String> {
     let text = |k: &str| f.get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
     let number = |k: &str| -> Result<Option<i64>> {
@@ -154,10 +156,12 @@ async fn create_policy(state: &Shared, user: &User, f: &HashMap<String, String>)
     let name = text("displayName").ok_or_else(|| CloudError::Page("The policy needs a name.".into()))?;
     settings.validate().map_err(CloudError::Page)?;
     let row = policies::create(&state.store, &user.tenant_id, &name, &settings, state.clock.now_ms()).await?;
-    if let Some(group) = text("group") {
-        policies::assign(&state.store, &user.tenant_id, &row.id, &[group]).await.map_err(|e| CloudError::Page(e.to_string()))?;
+    if let Some(group) = text("group")
+        && let Err(e) = policies::assign(&state.store, &user.tenant_id, &row.id, &[group]).await
+    {
+        return Ok(format!("Created {name}; not assigned: {e}"));
     }
-    Ok(name)
+    Ok(format!("Created {name}."))
 }
 
 async fn assign(State(state): State<Shared>, Path(id): Path<String>, ConsoleAdmin(user, _): ConsoleAdmin, body: Bytes) -> Result<Response> {
@@ -176,29 +180,43 @@ async fn assign(State(state): State<Shared>, Path(id): Path<String>, ConsoleAdmi
 }
 
 async fn settings(State(state): State<Shared>, ConsoleAdmin(user, here): ConsoleAdmin) -> Result<Response> {
-    let (no_policy, days) = state.store.compliance_settings(&user.tenant_id, state.config.no_policy_is_compliant).await?;
-    render(
-        &here,
+    render_settings(&state, &user, &here, None).await
+}
+
+/// The tenant's compliance policy settings; a refused submission comes back as posted,
+/// with the reason (422).
+async fn render_settings(state: &Shared, user: &User, here: &Here, refused: Option<(&HashMap<String, String>, &str)>) -> Result<Response> {
+    let (stored_no_policy, stored_days) = state.store.compliance_settings(&user.tenant_id, state.config.no_policy_is_compliant).await?;
+    let (no_policy, days) = match refused {
+        Some((f, _)) => {
+            (f.get("no_policy").map(String::as_str) != Some("noncompliant"), f.get("validity_days").cloned().unwrap_or_default())
+        }
+        None => (stored_no_policy, stored_days.to_string()),
+    };
+    let page = render(
+        here,
         "Compliance policy settings",
         html! {
             h1 { "Compliance policy settings" }
-            form method="post" {
+            @if let Some((_, e)) = refused { p id="error" class="message error" role="alert" { (e) } }
+            form class="stacked" method="post" {
                 label { "Mark devices with no compliance policy assigned as " select name="no_policy" {
                     option value="compliant" selected[no_policy] { "Compliant" }
                     option value="noncompliant" selected[!no_policy] { "Not compliant" }
-                } } br;
-                label { "Compliance status validity period (days, 1–120) " input name="validity_days" value=(days) size="4"; } br;
+                } }
+                label { "Compliance status validity period (days, 1–120) " input name="validity_days" value=(days) size="4"; }
                 button { "Save" }
             }
         },
-    )
+    )?;
+    Ok(if refused.is_some() { (StatusCode::UNPROCESSABLE_ENTITY, page).into_response() } else { page })
 }
 
-async fn save_settings(State(state): State<Shared>, ConsoleAdmin(user, _): ConsoleAdmin, body: Bytes) -> Result<Response> {
+async fn save_settings(State(state): State<Shared>, ConsoleAdmin(user, here): ConsoleAdmin, body: Bytes) -> Result<Response> {
     let f = form(&body);
     let days: Option<i64> = f.get("validity_days").and_then(|d| d.trim().parse().ok()).filter(|d| (1..=120).contains(d));
     let Some(days) = days else {
-        return Ok(flash::redirect(SETTINGS, "Not saved: the validity period must be 1 to 120 days."));
+        return render_settings(&state, &user, &here, Some((&f, "The validity period must be 1 to 120 days."))).await;
     };
     let no_policy = f.get("no_policy").map(String::as_str) != Some("noncompliant");
     state.store.save_compliance_settings(&user.tenant_id, no_policy, days).await?;

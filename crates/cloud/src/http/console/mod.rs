@@ -13,6 +13,7 @@ use axum::routing::get;
 use platform::html::{Frame, Layout, Markup, NavLink, badge, console, html, page};
 
 mod entra;
+mod entra_what_if;
 mod intune;
 mod intune_compliance;
 
@@ -33,6 +34,7 @@ pub fn router() -> Router<Shared> {
         .merge(intune::compliance_router())
         .merge(entra::router())
         .merge(intune_compliance::router())
+        .route(entra_what_if::WHAT_IF, get(entra_what_if::what_if_page))
 }
 
 /// The Microsoft Entra admin center's left navigation.
@@ -69,7 +71,7 @@ const INTUNE_HOME: &str = "/console/intune";
 pub(crate) struct Here {
     path: String,
     upn: String,
-    flash: Option<String>,
+    flash: Option<platform::flash::Flash>,
 }
 
 /// A console page in its admin center's frame: the Entra admin center for
@@ -97,11 +99,10 @@ fn render(here: &Here, title: &str, content: Markup) -> Result<Response> {
         crumbs,
     };
     let body = html! {
-        @if let Some(m) = &here.flash { p id="message" class="message" role="status" { (m) } }
+        @if let Some(f) = &here.flash { p id="message" class="message" role="status" { (f.message) } }
         (content)
     };
-    let response = Html(console(title, &frame, body)).into_response();
-    Ok(if here.flash.is_some() { platform::flash::cleared(response) } else { response })
+    Ok(platform::flash::cleared(Html(console(title, &frame, body)).into_response(), here.flash.as_ref()))
 }
 
 /// A Global Administrator signed in to the consoles. Rejection: a redirect to the
@@ -121,7 +122,8 @@ impl FromRequestParts<Shared> for ConsoleAdmin {
         let internal = |e: CloudError| e.into_response();
         match session::user(state, &parts.headers).await.map_err(internal)? {
             Some(u) if u.global_admin != 0 => {
-                let here = Here { path: parts.uri.path().to_string(), upn: u.upn.clone(), flash: platform::flash::take(&parts.headers) };
+                let path = parts.uri.path().to_string();
+                let here = Here { flash: platform::flash::take(&parts.headers, &path), path, upn: u.upn.clone() };
                 Ok(ConsoleAdmin(u, here))
             }
             Some(_) => Err((
@@ -156,15 +158,34 @@ fn return_address(parts: &Parts) -> String {
         .unwrap_or_else(|| "/console".into())
 }
 
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_sign_in_returns_only_to_a_console_page() {
+        assert_eq!(super::safe_next(Some("/console/entra/devices?q=a".into())), "/console/entra/devices?q=a");
+        for bad in
+            ["//evil.example", "/\\evil.example", "/\t/evil.example", "/console/\n/x", "https://evil.example", "/other", "/console//x"]
+        {
+            assert_eq!(super::safe_next(Some(bad.into())), "/console", "{bad:?}");
+        }
+    }
+}
+
 #[derive(serde::Deserialize)]
 struct Next {
     next: Option<String>,
 }
 
 fn safe_next(next: Option<String>) -> String {
-    // Only local paths: the sign-in must never redirect elsewhere (browsers read `/\host`
-    // as `//host`, so no backslash either).
-    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\')).unwrap_or_else(|| "/console".into())
+    // Only the consoles' own pages: the sign-in must never send the browser elsewhere
+    // (browsers read `/\host` as `//host` and drop tabs and newlines from an address, so
+    // none of those either).
+    next.filter(|n| {
+        (n == "/console" || n.starts_with("/console/"))
+            && !n.contains("//")
+            && !n.chars().any(|c| c == '\\' || c.is_whitespace() || c.is_control())
+    })
+    .unwrap_or_else(|| "/console".into())
 }
 
 async fn login_form(Query(q): Query<Next>) -> Html<String> {

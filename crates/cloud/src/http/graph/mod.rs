@@ -9,6 +9,7 @@ mod directory;
 mod intune;
 mod partners;
 mod path;
+mod what_if;
 
 use axum::Router;
 use axum::extract::{OriginalUri, State};
@@ -269,6 +270,7 @@ async fn dispatch(
         (&Method::PATCH, Route::Device(key)) => administration::update_device(&ctx, key, &body).await,
         (&Method::DELETE, Route::Device(key)) => administration::delete_device(&ctx, key).await,
         (&Method::POST, Route::ConditionalAccessPolicies) => administration::create_ca_policy(&ctx, &body).await,
+        (&Method::POST, Route::ConditionalAccessEvaluate) => what_if::evaluate(&ctx, &body).await,
         (&Method::PATCH, Route::ConditionalAccessPolicy(key)) => administration::update_ca_policy(&ctx, key, &body).await,
         (&Method::DELETE, Route::ConditionalAccessPolicy(key)) => administration::delete_ca_policy(&ctx, key).await,
         (&Method::PATCH, Route::Policy(key)) => intune::update_policy(&ctx, key, &body).await,

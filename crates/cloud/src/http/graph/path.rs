@@ -52,6 +52,8 @@ pub enum Route {
     Device(Key),
     ConditionalAccessPolicies,
     ConditionalAccessPolicy(Key),
+    /// `identity/conditionalAccess/evaluate` (What If).
+    ConditionalAccessEvaluate,
     SignIns,
     ManagedDevices,
     ManagedDevicesCount,
@@ -182,6 +184,7 @@ fn route(t: &[Token]) -> Option<Route> {
         3 if is(0, "servicePrincipals") && is(2, "endpoints") => key(1).map(ServicePrincipalEndpoints),
         3 if is(0, "servicePrincipals") && is(2, "appRoleAssignments") => key(1).map(ServicePrincipalAppRoleAssignments),
         3 if is(0, "identity") && is(1, "conditionalAccess") && is(2, "policies") => Some(ConditionalAccessPolicies),
+        3 if is(0, "identity") && is(1, "conditionalAccess") && is(2, "evaluate") => Some(ConditionalAccessEvaluate),
         4 if is(0, "identity") && is(1, "conditionalAccess") && is(2, "policies") => key(3).map(ConditionalAccessPolicy),
         _ => device_management(t, &is, &key),
     }
@@ -259,6 +262,7 @@ mod tests {
         assert_eq!(r("v1.0/users('ada@contoso.example')/managedDevices"), Route::UserManagedDevices(Key::Id("ada@contoso.example".into())));
         assert_eq!(r("v1.0/DEVICEMANAGEMENT/deviceManagementPartners/t/terminate"), Route::PartnerTerminate(Key::Id("t".into())));
         assert_eq!(r("v1.0/identity/conditionalAccess/policies"), Route::ConditionalAccessPolicies);
+        assert_eq!(r("beta/identity/conditionalAccess/evaluate"), Route::ConditionalAccessEvaluate);
         assert_eq!(r("v1.0/groups/g1/members/$ref"), Route::GroupMemberRefs(Key::Id("g1".into())));
         assert_eq!(r("v1.0/groups/g1/members/u1/$ref"), Route::GroupMemberRef(Key::Id("g1".into()), Key::Id("u1".into())));
         assert_eq!(r("v1.0/users/u1/assignLicense"), Route::UserAssignLicense(Key::Id("u1".into())));

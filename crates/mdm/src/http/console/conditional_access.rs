@@ -1,9 +1,10 @@
 //! Settings › Global Management › Conditional Access: the macOS Intune Integration.
-//! A read view (status, settings, the last test, sync health) with *Edit*, *Test
-//! connection* and *Confirm* at any time; the edit form with Save and Connect (both
-//! consents); the Application ID page. Every form answers with a redirect to a page
-//! (POST → redirect → GET), except a refused edit, which shows the form again with what
-//! the admin typed and the reason.
+//! A read view (status, settings, the last test, sync health) with *Edit*, and *Test
+//! connection* and *Confirm* whenever the connection can take them; the edit form with
+//! Save and Connect (both consents); the Application ID page. Every form answers with a
+//! redirect to a page (POST → redirect → GET), except a refused edit, which shows the
+//! form again with what the admin typed and the reason, and turning the integration off,
+//! which first asks to confirm.
 
 use std::collections::HashMap;
 
@@ -71,8 +72,8 @@ fn ago(now_ms: i64, then_ms: i64) -> String {
 }
 
 /// The last test, dated. Its results are marked stale when they no longer describe the
-/// connection: it is disabled, terminated or not configured, or every check passed yet
-/// the connection is not active.
+/// connection: in any state but Active and Failing (disabled, terminated, awaiting…),
+/// and when Failing although every check passed (the failure came after the test).
 fn last_test(status: CaStatus, checks: &[Check], tested_at: Option<&str>, now_ms: i64) -> Markup {
     let all_passed = checks.iter().all(|c| c.passed);
     let stale = !matches!(status, CaStatus::Active | CaStatus::Failing) || (status == CaStatus::Failing && all_passed);
@@ -162,7 +163,11 @@ pub async fn ca_page(State(state): State<Shared>, me: ConsoleAdmin) -> Result<Re
     };
     let checks: Vec<Check> = serde_json::from_str(&ca.checks).unwrap_or_default();
     let url = page_url(&me.instance.slug);
-    let linked = ca.link_id.is_some();
+    // Test connection re-tests an active link (or one a re-test found failing); Confirm
+    // completes or repeats the setup. Neither means anything once the integration is off.
+    let live = ca.link_id.is_some() && ca.settings.enabled;
+    let can_test = live && matches!(ca.link_status, CaStatus::Active | CaStatus::Failing);
+    let can_confirm = live && !matches!(ca.link_status, CaStatus::Disabled | CaStatus::NotConfigured | CaStatus::AwaitingConsent);
     Ok(console_page(
         &me,
         &trail(None),
@@ -173,10 +178,8 @@ pub async fn ca_page(State(state): State<Shared>, me: ConsoleAdmin) -> Result<Re
             p { "Connection status: " (badge(ca.link_status.label(), Some("status"))) }
             div class="actions" {
                 a class="button" id="edit" href={ (url) "/edit" } { "Edit" }
-                @if linked {
-                    form method="post" action={ (url) "/test" } { button class="secondary" { "Test connection" } }
-                    form method="post" action={ (url) "/confirm" } { button class="secondary" { "Confirm" } }
-                }
+                @if can_test { form method="post" action={ (url) "/test" } { button class="secondary" { "Test connection" } } }
+                @if can_confirm { form method="post" action={ (url) "/confirm" } { button class="secondary" { "Confirm" } } }
                 @if ca.link_status == CaStatus::AwaitingConfirmation { a class="button secondary" href={ (url) "/application-id" } { "Application ID" } }
             }
             (settings_table(&state, &ca.settings))
@@ -315,7 +318,8 @@ fn confirm_turn_off(me: &ConsoleAdmin, f: &HashMap<String, String>) -> Response 
                  its computers stop sending inventory. A Cloud Connector connection also withdraws their devices when no other \
                  instance uses the tenant." }
             form method="post" action=(page_url(&me.instance.slug)) {
-                @for (k, v) in f { @if k != "confirm" { input type="hidden" name=(k) value=(v); } }
+                // A new client secret is not carried into the page: turning off needs none.
+                @for (k, v) in f { @if k != "confirm" && k != "manual_secret" { input type="hidden" name=(k) value=(v); } }
                 input type="hidden" name="confirm" value="yes";
                 div class="actions" {
                     button class="danger" { "Yes, turn off and disconnect" }
@@ -343,7 +347,7 @@ pub async fn ca_save(State(state): State<Shared>, me: ConsoleAdmin, body: Bytes)
         Ok(Saved::Redirect(url)) => Ok(Redirect::to(&url).into_response()),
         Ok(Saved::Done) => {
             // Saving an active connection tests it again, so a changed tenant shows now.
-            let message = match integration::test_connection(&state, &me.instance).await {
+            let message = match integration::test_connection(&state, &me.instance, &me.admin).await {
                 Ok((ca, _)) if ca.settings.enabled => format!("Saved. Connection tested: {}.", ca.link_status.label()),
                 _ => "Saved.".to_string(),
             };
@@ -358,7 +362,7 @@ pub async fn ca_save(State(state): State<Shared>, me: ConsoleAdmin, body: Bytes)
 
 /// *Test connection*: the connector re-tests the link now.
 pub async fn ca_test(State(state): State<Shared>, me: ConsoleAdmin) -> Result<Response> {
-    let message = match integration::test_connection(&state, &me.instance).await {
+    let message = match integration::test_connection(&state, &me.instance, &me.admin).await {
         Ok((ca, _)) => format!("Connection tested: {}.", ca.link_status.label()),
         Err(e @ (MdmError::Refused(_) | MdmError::Upstream(_))) => e.to_string(),
         Err(e) => return Err(e),

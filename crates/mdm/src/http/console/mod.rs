@@ -51,11 +51,10 @@ fn console_page(me: &ConsoleAdmin, trail: &[(&str, String)], content: Markup) ->
         crumbs: trail.iter().enumerate().map(|(n, (l, p))| (l.to_string(), (n + 1 < trail.len()).then(|| format!("{base}{p}")))).collect(),
     };
     let body = html! {
-        @if let Some(m) = &me.flash { p id="message" class="message" role="status" { (m) } }
+        @if let Some(f) = &me.flash { p id="message" class="message" role="status" { (f.message) } }
         (content)
     };
-    let response = Html(console(title, &frame, body)).into_response();
-    if me.flash.is_some() { platform::flash::cleared(response) } else { response }
+    platform::flash::cleared(Html(console(title, &frame, body)).into_response(), me.flash.as_ref())
 }
 
 /// The trail's first step, Settings.
@@ -102,7 +101,12 @@ pub struct Next {
 /// Where the sign-in leads: `next` when it is a page of this instance, else its dashboard.
 fn page_after_login(instance: &InstanceRow, next: Option<&str>) -> String {
     let home = format!("/i/{}", instance.slug);
-    next.filter(|n| n.starts_with(&format!("{home}/")) && !n.contains("//") && !n.contains('\\')).map_or(home, str::to_string)
+    // Browsers drop tabs and newlines from an address, and a control character makes no
+    // valid `Location`: neither is taken.
+    let valid = |n: &&str| {
+        n.starts_with(&format!("{home}/")) && !n.contains("//") && !n.chars().any(|c| c == '\\' || c.is_whitespace() || c.is_control())
+    };
+    next.filter(valid).map_or(home, str::to_string)
 }
 
 pub async fn login_form(Instance(instance): Instance, Query(q): Query<Next>) -> Result<Html<String>> {
@@ -229,9 +233,15 @@ pub async fn change_log(State(state): State<Shared>, Query(f): Query<LogFilter>,
 /// Settings › System › API Roles and Clients: clients for the read API. A new client's
 /// secret is shown once, on the page the creation leads to.
 pub async fn api_clients(State(state): State<Shared>, me: ConsoleAdmin) -> Result<Response> {
+    render_api_clients(&state, &me, None).await
+}
+
+/// The clients and the form for a new one; a refused name comes back as typed, with the
+/// reason (422).
+async fn render_api_clients(state: &Shared, me: &ConsoleAdmin, refused: Option<(&str, &str)>) -> Result<Response> {
     let clients = state.store.api_clients(&me.instance.id).await?;
-    Ok(console_page(
-        &me,
+    let page = console_page(
+        me,
         &[settings_crumb(), ("API Roles and Clients", API_CLIENTS.into())],
         html! {
             h1 { "API Roles and Clients" }
@@ -239,18 +249,24 @@ pub async fn api_clients(State(state): State<Shared>, me: ConsoleAdmin) -> Resul
                 tr { th { "Display name" } th { "Client ID" } }
                 @for (id, name) in &clients { tr { td { (name) } td { (id) } } }
             }
-            form method="post" { label { "Display name " input name="name" required maxlength="100"; } " " button { "Create client" } }
+            @if let Some((_, e)) = refused { p id="error" class="message error" role="alert" { (e) } }
+            form method="post" {
+                label { "Display name " input name="name" value=(refused.map_or("", |(typed, _)| typed)) required maxlength="100"; }
+                " " button { "Create client" }
+            }
         },
-    ))
+    );
+    Ok(if refused.is_some() { (StatusCode::UNPROCESSABLE_ENTITY, page).into_response() } else { page })
 }
 
 pub async fn create_api_client(State(state): State<Shared>, me: ConsoleAdmin, body: Bytes) -> Result<Response> {
-    let here = format!("/i/{}{API_CLIENTS}", me.instance.slug);
-    let name = form(&body).get("name").map(|n| n.trim().to_string()).filter(|n| platform::text::within_chars(n, 100));
+    let typed = form(&body).get("name").cloned().unwrap_or_default();
+    let name = Some(typed.trim().to_string()).filter(|n| platform::text::within_chars(n, 100));
     let Some(name) = name else {
-        return Ok(platform::flash::redirect(&here, "The display name must be 1 to 100 characters."));
+        return render_api_clients(&state, &me, Some((&typed, "The display name must be 1 to 100 characters."))).await;
     };
     let (id, secret) = (uuid::Uuid::new_v4().to_string(), platform::secrets::random_token(32));
     state.store.insert_api_client(&me.instance.id, &id, &name, &platform::secrets::digest_hex(&secret), state.clock.now_ms()).await?;
+    let here = format!("/i/{}{API_CLIENTS}", me.instance.slug);
     Ok(platform::flash::redirect(&here, &format!("Client ID {id} · client secret (shown once): {secret}")))
 }

@@ -35,12 +35,13 @@ pub(super) async fn trace(state: &Shared, instance: &InstanceRow, computer: &Com
     let mut devices = Vec::new();
     for user in view.users.iter().filter(|u| u.computer_azure_active_directory_id.is_some()) {
         let device_id = user.computer_azure_active_directory_id.clone().unwrap_or_default();
+        // The connector's part, or why it could not be read.
         let connector = match &instance.connector_credential {
-            Some(c) => state.connector.device_trace(c, &device_id).await.unwrap_or(None),
-            None => None,
+            Some(c) => state.connector.device_trace(c, &device_id).await.map_err(|e| e.to_string()),
+            None => Ok(None),
         };
         let received = history.first().map(|h| (h.collected_ms, h.received_ms));
-        devices.push((user, hops(computer, received, user, connector.as_ref())));
+        devices.push((user, hops(computer, received, user, connector)));
     }
     Ok(html! {
         section id="why-blocked" {
@@ -75,13 +76,21 @@ fn summary(hops: &[Hop]) -> String {
                 h.state
             )
         }
-        Some(h) => {
-            format!("Stopped at “{}”: {}. Entra keeps the device's previous compliance until a newer state arrives.", h.name, h.state)
-        }
+        Some(h) => format!(
+            "{} at “{}”: {}. Entra keeps the device's previous compliance until a newer state arrives.",
+            if h.passed.is_none() { "Waiting" } else { "Stopped" },
+            h.name,
+            h.state.trim_end_matches('.')
+        ),
     }
 }
 
-fn hops(computer: &ComputerRow, received: Option<(i64, i64)>, user: &LocalUserCa, connector: Option<&DeviceTrace>) -> Vec<Hop> {
+fn hops(
+    computer: &ComputerRow,
+    received: Option<(i64, i64)>,
+    user: &LocalUserCa,
+    connector: std::result::Result<Option<DeviceTrace>, String>,
+) -> Vec<Hop> {
     let ms = |t: i64| platform::clock::ms_to_rfc3339(t);
     let mut out = vec![
         hop(
@@ -99,7 +108,14 @@ fn hops(computer: &ComputerRow, received: Option<(i64, i64)>, user: &LocalUserCa
     ];
     let sent = !matches!(user.delivery_state.as_str(), "not_sent" | "queued");
     out.push(hop("Sent to the Cloud Connector", None, if sent { "sent" } else { user.delivery_state.as_str() }, Some(sent)));
-    let last = connector.and_then(|t| t.updates.iter().max_by_key(|u| u.sequence));
+    let trace = match connector {
+        Ok(t) => t,
+        Err(e) => {
+            out.push(hop("Cloud Connector", None, format!("could not be read: {e}"), None));
+            return out;
+        }
+    };
+    let last = trace.as_ref().and_then(|t| t.updates.iter().max_by_key(|u| u.sequence));
     out.push(match last {
         Some(u) => hop("Cloud Connector", Some(u.received_at.clone()), format!("update {} received", u.sequence), Some(true)),
         None => hop("Cloud Connector", None, "holds no update of this device", None),
@@ -108,8 +124,13 @@ fn hops(computer: &ComputerRow, received: Option<(i64, i64)>, user: &LocalUserCa
         Some(u) if u.status == IntakeState::Dead => {
             hop("Upload to Intune", None, format!("given up: {}", u.dead_reason.as_deref().unwrap_or("no reason recorded")), Some(false))
         }
+        Some(u) if u.status == IntakeState::Done => {
+            hop("Upload to Intune", None, u.message.clone().unwrap_or_else(|| "done".into()), Some(true))
+        }
+        // In a message on its way: failing only once an attempt has failed.
         Some(u) => match &u.message {
-            Some(m) => hop("Upload to Intune", None, m.clone(), Some(u.status == IntakeState::Done)),
+            Some(m) if m.contains("last error") => hop("Upload to Intune", None, m.clone(), Some(false)),
+            Some(m) => hop("Upload to Intune", None, m.clone(), None),
             None => hop("Upload to Intune", None, "waiting to be uploaded", None),
         },
         None => hop("Upload to Intune", None, "not uploaded", None),
