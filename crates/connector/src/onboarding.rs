@@ -421,7 +421,7 @@ pub async fn health_check(state: &Shared, mut link: LinkRow) -> Result<LinkView>
     if before != link.status {
         tracing::warn!(tenant = %tenant, instance = %link.instance_id, from = %before, to = %link.status, "health re-test changed the link");
     }
-    if ok {
+    if ok && before != LinkStatus::Active {
         // Updates held back while the cloud refused the connector go now.
         state.store.hurry_messages(&tenant, now).await?;
         state.work.notify_one();
@@ -439,14 +439,10 @@ pub async fn disconnect(state: &Shared, mut link: LinkRow) -> Result<LinkView> {
     {
         let others = state.store.active_links_of_tenant(&tenant).await?.into_iter().filter(|l| l.id != link.id).count();
         if others > 0 {
-            let devices = state.store.devices_of_instance(&tenant, &link.instance_id).await?.len();
-            let detail = format!("disconnected by the instance; {devices} device(s) withdrawn, {others} other instance(s) keep the tenant");
-            // Disconnected before the withdrawals are queued: an update the instance sent
-            // meanwhile is given up when the next message forms (`tx::drop_departed`),
-            // never sent after them.
             link.status = LinkStatus::Disconnected;
-            state.store.update_link(&link, &detail, now).await?;
-            crate::pipeline::withdraw(state, &tenant, &link.instance_id).await?;
+            let detail =
+                |n: usize| format!("disconnected by the instance; {n} device(s) withdrawn, {others} other instance(s) keep the tenant");
+            crate::pipeline::withdraw(state, &link, detail).await?;
             return Ok(view(state, &link));
         } else {
             let app = state.app(&link.cloud)?.clone();

@@ -16,7 +16,7 @@ use crate::concurrency::Signal;
 use crate::error::{ConnectorError, Result};
 use crate::retry::{self, Verdict};
 use crate::store::{InstanceRow, MessageRow, MessageState, Next, tx};
-use wire::{DeviceId, InstanceId, MessageId, TenantId};
+use wire::{DeviceId, MessageId, TenantId};
 
 /// Largest intake batch accepted in one request.
 pub const MAX_INTAKE_BATCH: usize = 5000;
@@ -370,13 +370,19 @@ async fn poll_due(state: &Shared) -> Result<usize> {
     Ok(finished)
 }
 
-/// An instance leaves a tenant that others still use: its devices are sent as no longer
-/// managed (EntityType 1, `DeviceManagementState: unmanaged`), through the same durable
-/// path as any update, and the instance stops receiving their routed users.
-pub async fn withdraw(state: &Shared, tenant: &TenantId, instance_id: &InstanceId) -> Result<usize> {
+/// An instance leaves a tenant that others still use: its link turns disconnected and, in
+/// the same transaction, its devices are queued as no longer managed (EntityType 1,
+/// `DeviceManagementState: unmanaged`), through the same durable path as any update, and
+/// the instance stops receiving their routed users. Disconnected first: an update the
+/// instance sent meanwhile is given up when the next message forms
+/// (`tx::drop_departed`), never sent after the withdrawal; and nothing is half done.
+pub async fn withdraw(state: &Shared, link: &crate::store::LinkRow, detail: impl Fn(usize) -> String + Sync) -> Result<usize> {
+    let tenant = &link.tenant_id.clone().unwrap_or_default();
+    let instance_id = &link.instance_id;
     let devices = state.store.devices_of_instance(tenant, instance_id).await?;
     let now = state.clock.now_ms();
     let mut txn = state.store.begin().await?;
+    tx::update_link(&mut txn, link, &detail(devices.len()), now).await?;
     for device in &devices {
         let item = wire::partner::DeviceItem {
             entity_type: wire::partner::entity_type::INVENTORY,

@@ -4,9 +4,9 @@
 //! the page instead of submitting the form again, and a secret shown once (a new client
 //! secret) never sits in an address or the browser's history.
 //!
-//! The cookie is a session cookie (no `Max-Age`: never written to the browser's store
-//! for later), scoped to the page it is for (`Path`), and names that page in its value,
-//! so no other page shows it.
+//! The cookie lives 5 minutes at most (`Max-Age`), is scoped to the page it is for
+//! (`Path`), and names that page in its value, so no other page shows it, and one left
+//! behind (the page answered with an error instead) does not turn up much later.
 
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, HeaderValue};
@@ -24,7 +24,7 @@ pub struct Flash {
 }
 
 fn set_cookie(response: &mut Response, value: &str, path: &str, clear: bool) {
-    let expiry = if clear { "; Max-Age=0" } else { "" };
+    let expiry = if clear { "; Max-Age=0" } else { "; Max-Age=300" };
     if let Ok(v) = HeaderValue::from_str(&format!("{COOKIE}={value}; Path={path}; Secure; HttpOnly; SameSite=Lax{expiry}")) {
         response.headers_mut().append(SET_COOKIE, v);
     }
@@ -81,7 +81,7 @@ mod tests {
         let response = redirect("/i/hq/settings?x=1", message);
         assert_eq!(response.status(), 303);
         let set = response.headers()[SET_COOKIE].to_str().unwrap().to_string();
-        assert!(set.contains("; Path=/i/hq/settings;") && !set.contains("Max-Age"), "a session cookie for the page: {set}");
+        assert!(set.contains("; Path=/i/hq/settings;") && set.contains("Max-Age=300"), "a short-lived cookie for the page: {set}");
         let headers = cookie_header(&response);
         let flash = take(&headers, "/i/hq/settings").unwrap();
         assert_eq!(flash.message, message);

@@ -308,6 +308,7 @@ async fn what_if_evaluates_the_tenants_policies_for_a_sign_in() {
     .await;
     assert_eq!(status, 200, "{r}");
     assert!(r["@odata.context"].as_str().unwrap().ends_with("#Collection(microsoft.graph.whatIfAnalysisResult)"), "{r}");
+    assert!(r["value"].as_array().unwrap().iter().all(|p| p["@odata.type"] == "#microsoft.graph.whatIfAnalysisResult"), "{r}");
     let seeded = r["value"].as_array().unwrap().iter().find(|p| p["id"] == t.tenant.ca_policy_id.as_str()).expect("the seeded policy");
     assert_eq!((seeded["policyApplies"].as_bool(), seeded["analysisReasons"].as_str()), (Some(true), Some("notSet")), "{seeded}");
     assert_eq!(seeded["grantControls"]["builtInControls"], json!(["compliantDevice"]));
@@ -322,6 +323,12 @@ async fn what_if_evaluates_the_tenants_policies_for_a_sign_in() {
 
     let unknown_device = body(&t.tenant.portal_app_id, json!({"deviceId": "0a0a0a0a-0000-0000-0000-000000000000"}));
     assert_eq!(send(&t, &admin, M::POST, "identity/conditionalAccess/evaluate", Some(unknown_device)).await.0, 404);
+    let both = body(&t.tenant.portal_app_id, json!({"deviceId": "0a0a0a0a-0000-0000-0000-000000000000", "isCompliant": true}));
+    assert!(refused(&send(&t, &admin, M::POST, "identity/conditionalAccess/evaluate", Some(both)).await).1.contains("not both"));
+    let mut legacy = body(&t.tenant.portal_app_id, Value::Null);
+    legacy["signInConditions"]["clientAppType"] = json!("exchangeActiveSync");
+    let legacy = send(&t, &admin, M::POST, "identity/conditionalAccess/evaluate", Some(legacy)).await;
+    assert!(refused(&legacy).1.contains("clientAppType 'exchangeActiveSync' is not supported"), "{legacy:?}");
     let no_user = json!({"signInContext": {"includeApplications": [t.tenant.portal_app_id]}});
     let refused_body = send(&t, &admin, M::POST, "identity/conditionalAccess/evaluate", Some(no_user)).await;
     assert!(refused(&refused_body).1.contains("signInIdentity.userId is required"), "{refused_body:?}");

@@ -115,6 +115,10 @@ async fn s4_conditional_access_grants_compliant_macs_and_routes_the_others() {
     let landed = follow(&t, &partner_link.unwrap()).await;
     assert!(landed.url.starts_with(&format!("{}/remediation", t.instance_url("hq"))), "{}", landed.url);
     assert!(landed.body.contains(noncompliant.device_id.as_deref().unwrap()));
+    // It says what to change, in plain words, with the steps on the Mac.
+    let cells = landed.texts("#fixes td");
+    assert_eq!(cells.first().map(String::as_str), Some("Require encryption"), "{}", landed.body);
+    assert!(cells.iter().any(|c| c.contains("Privacy & Security › FileVault")), "{cells:?}");
 
     // An unrecognised Mac: AADSTS530003, and the instance's default registration page.
     let SignIn::Refused { aadsts, partner_link } = sign_in(&t, &fleet, &unregistered, false).await else {

@@ -3,8 +3,9 @@
 //! application from a device, or from a device in a chosen state, would get — every
 //! policy, whether it applies and why not, what its grant control decides, and for a
 //! registered device Intune manages, each setting it fails with the value it reported.
-//! It reads only; the decision comes from the same [`conditional_access::evaluate`] as a
-//! real sign-in.
+//! It reads only; the decision comes from the same [`conditional_access::evaluate`] as an
+//! interactive sign-in (the sign-in page), which also refuses a disabled device before
+//! any policy (AADSTS135011) and a disabled account before that (AADSTS50057).
 
 use wire::DeviceId;
 
@@ -37,6 +38,9 @@ pub struct Report {
     /// For a registered device Intune manages: each setting it does not meet, with the
     /// value reported (the reason a compliance grant fails).
     pub failing_settings: Vec<SettingResult>,
+    /// The account is disabled: the sign-in would fail before Conditional Access
+    /// (AADSTS50057), whatever the policies say.
+    pub user_disabled: bool,
 }
 
 /// Why What If cannot run.
@@ -55,7 +59,8 @@ pub async fn run(store: &Store, user: &User, app_id: &str, device: &DeviceChoice
             let Some(d) = store.device(&user.tenant_id, id).await? else {
                 return Ok(Err(Refused::UnknownDevice(id.clone())));
             };
-            let failing: Vec<SettingResult> = match store.managed_device(&d.device_id).await? {
+            let managed = store.managed_device(&d.device_id).await?.filter(|m| m.tenant_id == user.tenant_id);
+            let failing: Vec<SettingResult> = match managed {
                 Some(m) => serde_json::from_str::<Vec<SettingResult>>(&m.setting_results)
                     .unwrap_or_default()
                     .into_iter()
@@ -63,6 +68,17 @@ pub async fn run(store: &Store, user: &User, app_id: &str, device: &DeviceChoice
                     .collect(),
                 None => vec![],
             };
+            if d.account_enabled == 0 {
+                // A disabled device is refused before any policy is evaluated.
+                return Ok(Ok(Report {
+                    outcome: Outcome::DeviceDisabled,
+                    policies: vec![],
+                    device_name: Some(d.display_name),
+                    compliant: d.is_compliant.map(|c| c != 0),
+                    failing_settings: failing,
+                    user_disabled: user.account_enabled == 0,
+                }));
+            }
             let state = Device::Registered { device_id: d.device_id.clone(), compliant: d.is_compliant.map(|c| c != 0) };
             (state, Some(d.display_name), failing)
         }
@@ -75,5 +91,5 @@ pub async fn run(store: &Store, user: &User, app_id: &str, device: &DeviceChoice
     let groups = store.groups_of_user(&user.id).await?;
     let subject = Subject { user_id: &user.id, groups: &groups, app_id };
     let (outcome, policies) = conditional_access::what_if(&policies, &subject, &state);
-    Ok(Ok(Report { outcome, policies, device_name, compliant, failing_settings }))
+    Ok(Ok(Report { outcome, policies, device_name, compliant, failing_settings, user_disabled: user.account_enabled == 0 }))
 }

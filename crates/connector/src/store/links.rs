@@ -113,20 +113,7 @@ impl Store {
     /// Saves a link; a change of status goes into its history with `detail` (why).
     pub async fn update_link(&self, l: &LinkRow, detail: &str, now: i64) -> Result<()> {
         let mut txn = self.db.begin().await?;
-        let before =
-            sqlx::query_scalar::<_, String>("SELECT status FROM links WHERE id = $1").bind(&l.id).fetch_optional(&mut *txn).await?;
-        if before.as_deref() != Some(l.status.as_ref()) {
-            tx::link_event(&mut txn, &l.id, l.status, detail, now).await?;
-        }
-        sqlx::query("UPDATE links SET tenant_id = $1, status = $2, checks = $3, last_tested_ms = $4, updated_ms = $5 WHERE id = $6")
-            .bind(l.tenant_id.clone())
-            .bind(l.status.as_ref())
-            .bind(&l.checks)
-            .bind(l.last_tested_ms)
-            .bind(now)
-            .bind(&l.id)
-            .execute(&mut *txn)
-            .await?;
+        tx::update_link(&mut txn, l, detail, now).await?;
         txn.commit().await?;
         Ok(())
     }

@@ -235,6 +235,24 @@ pub async fn insert_outcomes(conn: &mut AnyConnection, rows: &[NewOutcome<'_>], 
     Ok(())
 }
 
+/// Stores a link's state, with a history event when its status changes.
+pub async fn update_link(conn: &mut AnyConnection, l: &LinkRow, detail: &str, now: i64) -> Result<()> {
+    let before = sqlx::query_scalar::<_, String>("SELECT status FROM links WHERE id = $1").bind(&l.id).fetch_optional(&mut *conn).await?;
+    if before.as_deref() != Some(l.status.as_ref()) {
+        link_event(conn, &l.id, l.status, detail, now).await?;
+    }
+    sqlx::query("UPDATE links SET tenant_id = $1, status = $2, checks = $3, last_tested_ms = $4, updated_ms = $5 WHERE id = $6")
+        .bind(l.tenant_id.clone())
+        .bind(l.status.as_ref())
+        .bind(&l.checks)
+        .bind(l.last_tested_ms)
+        .bind(now)
+        .bind(&l.id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 pub async fn link_event(conn: &mut AnyConnection, link_id: &LinkId, status: LinkStatus, detail: &str, now: i64) -> Result<()> {
     sqlx::query("INSERT INTO link_events (link_id, at_ms, status, detail) VALUES ($1, $2, $3, $4)")
         .bind(link_id)

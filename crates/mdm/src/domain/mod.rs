@@ -5,5 +5,6 @@ pub mod inventory;
 pub mod inventory_api;
 pub mod jamf;
 pub mod normalize;
+pub mod remediation;
 pub mod rsql;
 pub mod settings;

@@ -8,6 +8,7 @@ use platform::html::{Markup, html, page};
 
 use super::callers::Instance;
 use crate::Shared;
+use crate::domain::remediation;
 use crate::error::Result;
 use wire::DeviceId;
 
@@ -65,13 +66,32 @@ pub async fn access_denied(Instance(instance): Instance) -> Result<Html<String>>
     )))
 }
 
-pub async fn remediation(Query(q): Query<DeviceQuery>, Instance(instance): Instance) -> Result<Html<String>> {
+/// The remediation page (Intune's `partnerRemediationUrl` routed here): for the device
+/// the cloud names, each reason Intune gave in its last verdict, in plain words, with the
+/// steps that fix it on the Mac.
+pub async fn remediation(State(state): State<Shared>, Query(q): Query<DeviceQuery>, Instance(instance): Instance) -> Result<Html<String>> {
+    let user = match &q.device_id {
+        Some(d) => state.store.local_user_by_device(&instance.id, d).await?,
+        None => None,
+    };
+    let reasons: Vec<String> =
+        user.as_ref().and_then(|u| u.compliance_reasons.as_deref()).and_then(|r| serde_json::from_str(r).ok()).unwrap_or_default();
+    let fixes = remediation::fixes(&reasons);
     Ok(Html(page(
         "Make your Mac compliant",
         html! {
             h1 { "Your Mac does not meet your organization's requirements" }
             (device(q.device_id.as_ref()))
-            p { "Open Self Service from " (instance.name) " to see what to change, then sign in again." }
+            @if fixes.is_empty() {
+                p { "Open Self Service from " (instance.name) " to see what to change, then sign in again." }
+            } @else {
+                p { "Microsoft Intune found what needs to change on this Mac. Fix each of these, then sign in again:" }
+                table id="fixes" {
+                    tr { th { "Requirement" } th { "What was found" } th { "How to fix it" } }
+                    @for f in &fixes { tr { td { (f.setting) } td { (f.found) } td { (f.steps) } } }
+                }
+                p class="muted" { "Your Mac reports its state at its next check-in; the new verdict follows within minutes." }
+            }
         },
     )))
 }

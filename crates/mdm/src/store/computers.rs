@@ -271,6 +271,19 @@ impl Store {
         .await?)
     }
 
+    /// The registered user of one of the instance's computers whose Entra device is
+    /// `device_id` (the device the cloud names on the remediation page).
+    pub async fn local_user_by_device(&self, instance_id: &str, device_id: &DeviceId) -> Result<Option<LocalUserRow>> {
+        Ok(sqlx::query_as::<_, LocalUserRow>(&format!(
+            "SELECT {LOCAL_USER_COLUMNS} FROM local_users WHERE aad_device_id = $2 AND removed_ms IS NULL \
+             AND computer_id IN (SELECT id FROM computers WHERE instance_id = $1) ORDER BY registered_ms DESC LIMIT 1"
+        ))
+        .bind(instance_id)
+        .bind(device_id.to_lowercase())
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
     pub async fn local_users(&self, computer_id: i64) -> Result<Vec<LocalUserRow>> {
         Ok(sqlx::query_as::<_, LocalUserRow>(&format!(
             "SELECT {LOCAL_USER_COLUMNS} FROM local_users WHERE computer_id = $1 ORDER BY username"

@@ -59,8 +59,13 @@ pub(super) async fn what_if_page(
         state.store.service_principals(&admin.tenant_id).await?.into_iter().map(|sp| (sp.app_id, sp.display_name)).collect();
     let devices = state.store.search_devices(&admin.tenant_id, "", "", 500).await?;
     let (user, app, device) = (q.user.clone().unwrap_or_default(), q.app.clone().unwrap_or_default(), q.device.clone().unwrap_or_default());
-    let result = match (users.iter().find(|u| u.id == user), apps.iter().any(|(a, _)| *a == app), device_choice(&device)) {
-        (Some(u), true, Some(d)) => Some(what_if::run(&state.store, u, &app, &d).await?),
+    // Any user of the tenant, not only those the list offers.
+    let chosen = match state.store.user(&user).await? {
+        Some(u) if u.tenant_id == admin.tenant_id => Some(u),
+        _ => None,
+    };
+    let result = match (chosen, apps.iter().any(|(a, _)| *a == app), device_choice(&device)) {
+        (Some(u), true, Some(d)) => Some(what_if::run(&state.store, &u, &app, &d).await?),
         _ => None,
     };
     let app_names: HashMap<&str, &str> = apps.iter().map(|(a, n)| (a.as_str(), n.as_str())).collect();
@@ -97,6 +102,7 @@ fn report_view(r: &Report, app_names: &HashMap<&str, &str>) -> Markup {
     html! {
         h2 { "Result" }
         p id="what-if-decision" { (badge(if r.outcome == Outcome::Granted { "Granted" } else { "Blocked" }, None)) " " (decision(r.outcome)) }
+        @if r.user_disabled { p class="message error" { "This account is disabled: its sign-in fails before Conditional Access (AADSTS50057)." } }
         @if let Some(name) = &r.device_name {
             p { "Device " b { (name) } ": isCompliant " (r.compliant.map_or("not set".to_string(), |c| c.to_string())) "." }
         }

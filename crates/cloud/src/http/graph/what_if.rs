@@ -5,8 +5,10 @@
 //! (`signInConditions.deviceInfo`: `deviceId` of a registered device, or `isCompliant`
 //! for a device in that state); `appliedPoliciesOnly` keeps only the policies that apply.
 //! The answer is a collection of `whatIfAnalysisResult`: each policy with `policyApplies`
-//! and `analysisReasons` (`notSet` when it applies). Permission: Policy.Read.ConditionalAccess
-//! or Policy.Read.All.
+//! and `analysisReasons` (`notSet` when it applies). Permission: Policy.Read.All or
+//! Policy.ReadWrite.ConditionalAccess (Policy.Read.ConditionalAccess is accepted too,
+//! though no app here can be granted it). A disabled device is evaluated as the sign-in
+//! page would: refused before any policy, so none applies.
 
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -33,6 +35,9 @@ fn device_choice(conditions: &Value) -> Result<DeviceChoice> {
         return Err(bad("signInConditions.deviceInfo must be an object."));
     }
     match (&info["deviceId"], &info["isCompliant"]) {
+        (Value::String(_), c) if !c.is_null() => {
+            Err(bad("Give deviceInfo.deviceId (a registered device, as Entra holds it) or deviceInfo.isCompliant, not both."))
+        }
         (Value::String(id), _) if uuid::Uuid::parse_str(id).is_ok() => Ok(DeviceChoice::Registered(DeviceId::from(id.to_lowercase()))),
         (Value::String(id), _) => Err(bad(format!("deviceInfo.deviceId '{id}' is not a GUID."))),
         (Value::Null, Value::Bool(c)) => Ok(DeviceChoice::InState(Some(*c))),
@@ -61,6 +66,16 @@ pub(super) async fn evaluate(ctx: &Ctx<'_>, body: &[u8]) -> Result<Response> {
         return Err(bad("signInContext.includeApplications must name exactly one application ID."));
     };
     let device = device_choice(&b["signInConditions"])?;
+    // Every sign-in here is a browser's or a modern client's; policies for legacy
+    // clients are evaluated as not applying, so another client type cannot be asked.
+    match b["signInConditions"]["clientAppType"].as_str() {
+        None | Some("all" | "browser" | "mobileAppsAndDesktopClients") => {}
+        Some(other) => {
+            return Err(bad(format!(
+                "signInConditions.clientAppType '{other}' is not supported: use browser or mobileAppsAndDesktopClients."
+            )));
+        }
+    }
     let only_applied = match &b["appliedPoliciesOnly"] {
         Value::Null => false,
         Value::Bool(v) => *v,
@@ -77,6 +92,7 @@ pub(super) async fn evaluate(ctx: &Ctx<'_>, body: &[u8]) -> Result<Response> {
         .filter(|r| !only_applied || r.not_applying.is_none())
         .map(|r| {
             let mut p = crate::entra::administration::policy_json(&r.policy);
+            p["@odata.type"] = json!("#microsoft.graph.whatIfAnalysisResult");
             p["policyApplies"] = json!(r.not_applying.is_none());
             p["analysisReasons"] = json!(r.not_applying.unwrap_or("notSet"));
             p
