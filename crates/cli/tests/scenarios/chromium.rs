@@ -194,22 +194,17 @@ impl Chromium {
     /// Waits up to 10 s for the element `css` to read `expected` (a link followed: the
     /// next page comes a moment after the click).
     pub async fn wait_text(&self, css: &str, expected: &str) -> anyhow::Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if self.text(css).await.ok().as_deref() == Some(expected) {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                bail!("{css} never read “{expected}” (last: {:?})", self.text(css).await.ok());
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        self.until_text(css, expected, Duration::from_secs(10), false).await
     }
 
     /// Waits up to 30 s for the element `css` to read `expected`, reloading the page
     /// between looks (what an admin does while waiting for a status to change).
     pub async fn reload_until_text(&self, css: &str, expected: &str) -> anyhow::Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(30);
+        self.until_text(css, expected, Duration::from_secs(30), true).await
+    }
+
+    async fn until_text(&self, css: &str, expected: &str, within: Duration, reload: bool) -> anyhow::Result<()> {
+        let deadline = Instant::now() + within;
         loop {
             if self.text(css).await.ok().as_deref() == Some(expected) {
                 return Ok(());
@@ -217,8 +212,10 @@ impl Chromium {
             if Instant::now() > deadline {
                 bail!("{css} never read “{expected}” (last: {:?})", self.text(css).await.ok());
             }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-            self.client.refresh().await?;
+            tokio::time::sleep(Duration::from_millis(if reload { 250 } else { 50 })).await;
+            if reload {
+                self.client.refresh().await?;
+            }
         }
     }
 
