@@ -112,10 +112,17 @@ async fn s4_conditional_access_grants_compliant_macs_and_routes_the_others() {
         panic!("noncompliant Mac let in")
     };
     assert_eq!(aadsts, "AADSTS53000");
-    let landed = follow(&t, &partner_link.unwrap()).await;
+    let landed = follow(&t, &partner_link.clone().unwrap()).await;
     assert!(landed.url.starts_with(&format!("{}/remediation", t.instance_url("hq"))), "{}", landed.url);
     assert!(landed.body.contains(noncompliant.device_id.as_deref().unwrap()));
-    // It says what to change, in plain words, with the steps on the Mac.
+    // Once Intune's verdict has come back to the instance, the page says what to change,
+    // in plain words, with the steps on the Mac.
+    let computer = format!("computers/{}/conditional-access", noncompliant.computer_id);
+    eventually("the verdict at the instance", || async {
+        (t.mdm_read("hq", &computer).await["users"][0]["compliance_state"] == "noncompliant").then_some(())
+    })
+    .await;
+    let landed = follow(&t, &partner_link.clone().unwrap()).await;
     let cells = landed.texts("#fixes td");
     assert_eq!(cells.first().map(String::as_str), Some("Require encryption"), "{}", landed.body);
     assert!(cells.iter().any(|c| c.contains("Privacy & Security › FileVault")), "{cells:?}");
