@@ -37,6 +37,20 @@ async fn follow(t: &TestStack, link: &str) -> cloudconnector::browser::Page {
     t.browser().get(link).await.unwrap()
 }
 
+/// Once Intune's verdict has come back to the instance, its remediation page (reached by
+/// `link`) says what to change on the Mac without FileVault, in plain words, with the steps.
+async fn remediation_names_the_fixes(t: &TestStack, mac: &Mac, link: &str) {
+    let computer = format!("computers/{}/conditional-access", mac.computer_id);
+    eventually("the verdict at the instance", || async {
+        (t.mdm_read("hq", &computer).await["users"][0]["compliance_state"] == "noncompliant").then_some(())
+    })
+    .await;
+    let landed = follow(t, link).await;
+    let cells = landed.texts("#fixes td");
+    assert_eq!(cells.first().map(String::as_str), Some("Require encryption"), "{}", landed.body);
+    assert!(cells.iter().any(|c| c.contains("Privacy & Security › FileVault")), "{cells:?}");
+}
+
 #[tokio::test]
 async fn s4_conditional_access_grants_compliant_macs_and_routes_the_others() {
     let t = spawn(6).await;
@@ -115,17 +129,7 @@ async fn s4_conditional_access_grants_compliant_macs_and_routes_the_others() {
     let landed = follow(&t, &partner_link.clone().unwrap()).await;
     assert!(landed.url.starts_with(&format!("{}/remediation", t.instance_url("hq"))), "{}", landed.url);
     assert!(landed.body.contains(noncompliant.device_id.as_deref().unwrap()));
-    // Once Intune's verdict has come back to the instance, the page says what to change,
-    // in plain words, with the steps on the Mac.
-    let computer = format!("computers/{}/conditional-access", noncompliant.computer_id);
-    eventually("the verdict at the instance", || async {
-        (t.mdm_read("hq", &computer).await["users"][0]["compliance_state"] == "noncompliant").then_some(())
-    })
-    .await;
-    let landed = follow(&t, &partner_link.clone().unwrap()).await;
-    let cells = landed.texts("#fixes td");
-    assert_eq!(cells.first().map(String::as_str), Some("Require encryption"), "{}", landed.body);
-    assert!(cells.iter().any(|c| c.contains("Privacy & Security › FileVault")), "{cells:?}");
+    remediation_names_the_fixes(&t, &noncompliant, &partner_link.unwrap()).await;
 
     // An unrecognised Mac: AADSTS530003, and the instance's default registration page.
     let SignIn::Refused { aadsts, partner_link } = sign_in(&t, &fleet, &unregistered, false).await else {

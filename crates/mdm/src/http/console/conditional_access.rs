@@ -124,7 +124,7 @@ fn sync_health(status: Option<&InstanceStatus>) -> Markup {
 }
 
 /// The stored settings as a table.
-fn settings_table(state: &Shared, s: &CaSettings) -> Markup {
+fn settings_table(s: &CaSettings) -> Markup {
     let landing = match s.landing_page {
         LandingKind::Registration => "The default registration page".to_string(),
         LandingKind::AccessDenied => "The Access Denied page".to_string(),
@@ -134,7 +134,7 @@ fn settings_table(state: &Shared, s: &CaSettings) -> Markup {
         table class="facts" id="settings" {
             tr { th { "Enable Intune Integration for macOS" } td { (if s.enabled { "Yes" } else { "No" }) } }
             tr { th { "Connection Type" } td { (if s.connection_type == ConnectionType::Manual { "Manual" } else { "Cloud Connector" }) } }
-            tr { th { "Sovereign Cloud" } td { (cloud_label(state, &s.sovereign_cloud)) } }
+            tr { th { "Sovereign Cloud" } td { (cloud_label(&s.sovereign_cloud)) } }
             tr { th { "Landing page for computers not recognized by Microsoft Azure" } td { (landing) } }
             tr { th { "Compliance" } td { (if s.compliance_model == ComplianceModel::DeviceCompliance { "Device Compliance (this instance decides)" } else { "Intune evaluates the inventory sent" }) } }
             @if s.connection_type == ConnectionType::Manual {
@@ -145,8 +145,7 @@ fn settings_table(state: &Shared, s: &CaSettings) -> Markup {
     }
 }
 
-fn cloud_label(state: &Shared, cloud: &str) -> String {
-    let _ = state;
+fn cloud_label(cloud: &str) -> String {
     wire::CloudProfile::builtin(cloud).map(|p| p.display_name).unwrap_or_else(|| "Local (bundled cloud)".into())
 }
 
@@ -182,7 +181,7 @@ pub async fn ca_page(State(state): State<Shared>, me: ConsoleAdmin) -> Result<Re
                 @if can_confirm { form method="post" action={ (url) "/confirm" } { button class="secondary" { "Confirm" } } }
                 @if ca.link_status == CaStatus::AwaitingConfirmation { a class="button secondary" href={ (url) "/application-id" } { "Application ID" } }
             }
-            (settings_table(&state, &ca.settings))
+            (settings_table(&ca.settings))
             (last_test(ca.link_status, &checks, view.as_ref().and_then(|v| v.last_tested_at.as_deref()), state.clock.now_ms()))
             (sync_health(health.as_ref()))
         },
@@ -225,7 +224,7 @@ fn settings_form(state: &Shared, slug: &str, fields: &HashMap<String, String>, s
                 (option("connection_type", ConnectionType::Manual.as_ref(), "Manual"))
             } }
             label { "Sovereign Cloud " select name="sovereign_cloud" {
-                @for c in &state.clouds { (option("sovereign_cloud", c, &cloud_label(state, c))) }
+                @for c in &state.clouds { (option("sovereign_cloud", c, &cloud_label(c))) }
             } }
             fieldset {
                 legend { "Landing page for computers not recognized by Microsoft Azure" }
