@@ -1,11 +1,13 @@
 //! The `fleet` role: simulated Macs and their users. Each Mac behaves as the real agent
 //! and Company Portal do: enrol with an instance, report inventory, register with the
-//! cloud (Workplace Join with its own device key) and post its Entra IDs to the instance.
+//! cloud (Workplace Join with its own device key), post its Entra IDs to the instance,
+//! and answer the instance's commands (`agent`).
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+pub mod agent;
 pub mod jamf;
 mod models;
 mod sign_in;

@@ -1,5 +1,5 @@
 //! What the agent on a Mac does with its instance: enrol, report inventory, post the
-//! Entra IDs after Workplace Join, check in.
+//! Entra IDs after Workplace Join, check in, fetch the commands waiting for it.
 
 use platform::problem::Refuse;
 use serde_json::Value;
@@ -12,7 +12,7 @@ use crate::domain::inventory::{Registered, UNRESPONSIVE_AFTER_MS, ca_state, devi
 use crate::domain::normalize::{self, MAX_NAME_CHARS, Normalized, account_key, within};
 use crate::domain::settings::{CaSettings, CaStatus};
 use crate::error::{MdmError, Result};
-use crate::store::{ComputerRow, InstanceRow, Registration, tx};
+use crate::store::{CommandRow, ComputerRow, InstanceRow, Registration, tx};
 use wire::DeviceId;
 
 /// Refuses a value of 1 to `max` characters (counted as people count them).
@@ -433,4 +433,33 @@ pub async fn ca_view(state: &Shared, computer: &ComputerRow) -> Result<ComputerC
             })
             .collect(),
     })
+}
+
+/// Longest a Mac's poll for commands may wait, in seconds.
+pub const MAX_COMMAND_WAIT_S: u64 = 30;
+
+/// The commands waiting for `computer`, waiting up to `wait_s` seconds (at most
+/// [`MAX_COMMAND_WAIT_S`]) for one to be queued: the agent's long poll stands in for the
+/// push that wakes a real Mac. Commands handed out are marked delivered.
+pub async fn wait_for_commands(state: &Shared, computer: &ComputerRow, wait_s: u64) -> Result<Vec<CommandRow>> {
+    // Real time, not the service's clock: this bounds how long a request is held open.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(wait_s.min(MAX_COMMAND_WAIT_S));
+    loop {
+        let commands = state.store.take_commands(computer.id, state.clock.now_ms()).await?;
+        if !commands.is_empty() || std::time::Instant::now() >= until {
+            return Ok(commands);
+        }
+        // Polling the database, not a signal in memory, so a command queued on another
+        // node reaches a Mac waiting on this one.
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+/// Asks the Mac a registered user's Entra device belongs to for its inventory now (the
+/// remediation page's *Recheck*). `None` when the instance has no such registration.
+pub async fn recheck(state: &Shared, instance: &InstanceRow, device_id: &DeviceId) -> Result<Option<CommandRow>> {
+    let Some(user) = state.store.local_user_by_device(&instance.id, device_id).await? else { return Ok(None) };
+    let command = state.store.queue_command(user.computer_id, wire::agent::UPDATE_INVENTORY, state.clock.now_ms()).await?;
+    tracing::info!(instance = %instance.slug, computer = user.computer_id, command = %command.uuid, "recheck queued");
+    Ok(Some(command))
 }

@@ -402,6 +402,28 @@ pub struct LocalUserCa {
     pub compliance_reasons: Vec<String>,
 }
 
+/// A command the mdm sends a Mac, as Apple's MDM protocol names it: a `CommandUUID` and
+/// a `RequestType`. The agent answers an `UpdateInventory` with a whole inventory report
+/// (what Jamf Pro's *Update Inventory* has a Mac do).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct AgentCommand {
+    #[serde(rename = "CommandUUID")]
+    pub command_uuid: String,
+    /// `UpdateInventory`.
+    #[serde(rename = "RequestType")]
+    pub request_type: String,
+}
+
+/// The answer to the agent's long poll: the commands waiting for the Mac (empty when
+/// none arrived while it waited).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct AgentCommands {
+    pub commands: Vec<AgentCommand>,
+}
+
+/// The `RequestType` that has the Mac report its whole inventory now.
+pub const UPDATE_INVENTORY: &str = "UpdateInventory";
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -223,3 +223,50 @@ async fn s4_unrecognised_macs_land_on_the_configured_page_of_their_instance() {
     assert_eq!(resp.headers()["location"], "https://help.contoso.example/mac");
     t.stop().await;
 }
+
+/// Self-service remediation: a user refused for FileVault follows the link, turns
+/// FileVault on, presses Recheck; their Mac's agent answers the instance's Update
+/// Inventory at once, and the page shows Intune's new verdict within seconds. The same
+/// sign-in then succeeds.
+#[tokio::test]
+async fn s4_a_user_fixes_their_mac_and_recheck_shows_the_new_verdict() {
+    let t = spawn(3).await;
+    admin_steps::connect_instance(&t, "hq").await.unwrap();
+    let fleet = Fleet::new(t.http.clone(), &t.cloud.url());
+    let token = t.test_client_token().await;
+    let mac = onboard(&t, &fleet, 0, "hq", false, true).await;
+    let id = mac.device_id.clone().unwrap();
+    eventually("evaluation", || async { is_compliant(&t, &token, &id).await }).await;
+    let SignIn::Refused { partner_link, .. } = sign_in(&t, &fleet, &mac, true).await else { panic!("noncompliant Mac let in") };
+    let link = partner_link.unwrap();
+    remediation_names_the_fixes(&t, &mac, &link).await;
+    let shared = std::sync::Arc::new(tokio::sync::Mutex::new(mac.clone()));
+    let agent = tokio::spawn(fleet.clone().run_agent(shared.clone(), t.clock.clone()));
+
+    // A minute later the user has turned FileVault on; the Mac has not reported yet.
+    t.advance_clock(60).await;
+    shared.lock().await.profile.filevault = true;
+    let page = follow(&t, &link).await;
+    let recheck = page.attributes("form", "action").into_iter().find(|a| a.contains("/remediation/recheck")).expect("a Recheck button");
+    let recheck = reqwest::Url::parse(&page.url).unwrap().join(&recheck).unwrap().to_string();
+    let started = std::time::Instant::now();
+    let page = t.browser().post_form(&recheck, &[]).await.unwrap();
+    assert!(page.url.contains("&recheck="), "{}", page.url);
+    assert!(page.element_text("recheck-status").is_some(), "{}", page.body);
+    let done = eventually("the new verdict on the page", || async {
+        let p = follow(&t, &page.url).await;
+        (p.element_text("recheck-status").as_deref() == Some("Checked just now.")).then_some(p)
+    })
+    .await;
+    let took = started.elapsed();
+    assert!(done.element_text("verdict").is_some_and(|v| v.contains("compliant")), "{}", done.body);
+    assert!(done.texts("#fixes td").is_empty(), "{}", done.body);
+    assert_eq!(is_compliant(&t, &token, &id).await, Some(true));
+    assert!(matches!(sign_in(&t, &fleet, &mac, true).await, SignIn::Granted { .. }));
+    // The command was handed out once: a second Recheck queues a new one.
+    let again = t.browser().post_form(&recheck, &[]).await.unwrap();
+    assert_ne!(again.url, page.url);
+    agent.abort();
+    eprintln!("recheck to verdict: {took:?}");
+    t.stop().await;
+}

@@ -4,11 +4,11 @@ use crate::http::Bytes;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use wire::agent::{AadRegistration, ComputerCaView, Enroll, Enrolled, InventoryApplied, InventoryReport};
+use wire::agent::{AadRegistration, AgentCommand, AgentCommands, ComputerCaView, Enroll, Enrolled, InventoryApplied, InventoryReport};
 use wire::errors::Problem;
 
 use super::callers::{EnrolledMac, Instance};
-use super::json_body;
+use super::{Query, json_body};
 use crate::error::Result;
 use crate::{Shared, agent};
 
@@ -119,4 +119,34 @@ pub async fn checkin(State(state): State<Shared>, EnrolledMac { instance, comput
     security(("computer_credential" = [])))]
 pub async fn ca_view(State(state): State<Shared>, EnrolledMac { computer, .. }: EnrolledMac) -> Result<Json<ComputerCaView>> {
     Ok(Json(agent::ca_view(&state, &computer).await?))
+}
+
+/// The query of the agent's long poll.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CommandWait {
+    /// Seconds to wait for a command when none is waiting (0 to 30; default 0).
+    #[serde(default)]
+    wait: u64,
+}
+
+#[utoipa::path(get, path = "/i/{slug}/api/agent/v1/commands", tag = "agent",
+    summary = "Fetch the commands waiting for the Mac (long poll)",
+    description = "Answers at once with the waiting commands, or after `wait` seconds with none. A command handed out is not handed out again. The agent answers `UpdateInventory` with a whole inventory report (`PUT inventory`).",
+    params(("slug" = String, Path, description = "The instance's path name."), CommandWait),
+    responses((status = 200, description = "The commands (possibly none).", body = AgentCommands),
+        (status = 401, description = "The computer credential is missing or not valid.", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such instance.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`wait` is not a whole number of seconds from 0 to 30.", body = Problem, content_type = "application/problem+json")),
+    security(("computer_credential" = [])))]
+pub async fn commands(
+    State(state): State<Shared>,
+    EnrolledMac { computer, .. }: EnrolledMac,
+    Query(q): Query<CommandWait>,
+) -> Result<Json<AgentCommands>> {
+    if q.wait > agent::MAX_COMMAND_WAIT_S {
+        return Err(platform::problem::Refuse::invalid(format!("wait must be 0 to {} seconds.", agent::MAX_COMMAND_WAIT_S)));
+    }
+    let rows = agent::wait_for_commands(&state, &computer, q.wait).await?;
+    let commands = rows.into_iter().map(|r| AgentCommand { command_uuid: r.uuid, request_type: r.command_type }).collect();
+    Ok(Json(AgentCommands { commands }))
 }

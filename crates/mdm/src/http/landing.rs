@@ -8,13 +8,12 @@ use platform::html::{Markup, html, page};
 
 use super::callers::Instance;
 use crate::Shared;
-use crate::domain::remediation;
 use crate::error::Result;
 use wire::DeviceId;
 
 #[derive(serde::Deserialize)]
 pub struct DeviceQuery {
-    device_id: Option<DeviceId>,
+    pub(super) device_id: Option<DeviceId>,
 }
 
 /// The Self Service policy an enrolled Mac runs to register with Microsoft Entra ID: the
@@ -40,7 +39,7 @@ pub async fn registration(State(state): State<Shared>, Query(q): Query<DeviceQue
 }
 
 /// The Entra device the cloud named, when it named one.
-fn device(device_id: Option<&DeviceId>) -> Markup {
+pub(super) fn device(device_id: Option<&DeviceId>) -> Markup {
     html! { @if let Some(d) = device_id { p { "Device: " code { (d) } } } }
 }
 
@@ -62,36 +61,6 @@ pub async fn access_denied(Instance(instance): Instance) -> Result<Html<String>>
         html! {
             h1 { "Access denied" }
             p { "This Mac is not recognized by your organization. Contact the administrators of " (instance.name) "." }
-        },
-    )))
-}
-
-/// The remediation page (Intune's `partnerRemediationUrl` routed here): for the device
-/// the cloud names, each reason Intune gave in its last verdict, in plain words, with the
-/// steps that fix it on the Mac.
-pub async fn remediation(State(state): State<Shared>, Query(q): Query<DeviceQuery>, Instance(instance): Instance) -> Result<Html<String>> {
-    let user = match &q.device_id {
-        Some(d) => state.store.local_user_by_device(&instance.id, d).await?,
-        None => None,
-    };
-    let reasons: Vec<String> =
-        user.as_ref().and_then(|u| u.compliance_reasons.as_deref()).and_then(|r| serde_json::from_str(r).ok()).unwrap_or_default();
-    let fixes = remediation::fixes(&reasons);
-    Ok(Html(page(
-        "Make your Mac compliant",
-        html! {
-            h1 { "Your Mac does not meet your organization's requirements" }
-            (device(q.device_id.as_ref()))
-            @if fixes.is_empty() {
-                p { "Open Self Service from " (instance.name) " to see what to change, then sign in again." }
-            } @else {
-                p { "Microsoft Intune found what needs to change on this Mac. Fix each of these, then sign in again:" }
-                table id="fixes" {
-                    tr { th { "Requirement" } th { "What was found" } th { "How to fix it" } }
-                    @for f in &fixes { tr { td { (f.setting) } td { (f.found) } td { (f.steps) } } }
-                }
-                p class="muted" { "Your Mac reports its state at its next check-in; the new verdict follows within minutes." }
-            }
         },
     )))
 }

@@ -8,6 +8,7 @@ mod console;
 mod landing;
 mod openapi;
 mod read_api;
+mod remediation;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -35,6 +36,7 @@ pub fn router(state: Shared) -> Router {
         .route("/i/{slug}/api/agent/v1/aad-registrations", post(agent_api::aad_registration))
         .route("/i/{slug}/api/agent/v1/checkins", post(agent_api::checkin))
         .route("/i/{slug}/api/agent/v1/conditional-access", get(agent_api::ca_view))
+        .route("/i/{slug}/api/agent/v1/commands", get(agent_api::commands))
         .route("/i/{slug}/api/v1/conditional-access", get(read_api::conditional_access))
         .route("/i/{slug}/api/v1/conditional-access/summary", get(read_api::summary))
         .route("/i/{slug}/api/v1/computers/{id}/conditional-access", get(read_api::computer_ca))
@@ -58,7 +60,8 @@ pub fn router(state: Shared) -> Router {
         .route("/i/{slug}/device-registration", get(landing::registration))
         .route("/i/{slug}/enroll", get(landing::enroll))
         .route("/i/{slug}/access-denied", get(landing::access_denied))
-        .route("/i/{slug}/remediation", get(landing::remediation))
+        .route("/i/{slug}/remediation", get(remediation::page_for_device))
+        .route("/i/{slug}/remediation/recheck", post(remediation::recheck))
         .layer(DefaultBodyLimit::max(4 * 1024 * 1024))
         // The import's limit is the largest; other routes keep their own below it.
         .layer(axum::middleware::from_fn_with_state(IMPORT_BODY_LIMIT, platform::http::buffer_body::<MdmError>))

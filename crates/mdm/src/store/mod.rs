@@ -21,12 +21,14 @@ pub struct Store {
 }
 
 mod cluster;
+mod commands;
 mod computers;
 mod conditional_access;
 mod instances;
 mod outbox;
 pub mod tx;
 
+pub use commands::CommandRow;
 pub use computers::{ComputerRow, HistoryRow, InventoryQuery, LocalUserRow, SortColumn};
 pub use conditional_access::{CaRow, ChangeRow};
 pub use instances::{AdminRow, InstanceRow};

@@ -1,0 +1,147 @@
+//! The remediation page (Intune's `partnerRemediationUrl` routed to the instance) and
+//! its *Recheck*: for the device the cloud names, each reason Intune gave in its last
+//! verdict in plain words with the steps that fix it on the Mac; *Recheck* asks the Mac
+//! to report now and the page follows the new report to Intune's new verdict.
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use platform::html::{Markup, html, page};
+
+use super::Query;
+use super::callers::Instance;
+use super::landing::device;
+use crate::Shared;
+use crate::domain::remediation;
+use crate::error::Result;
+use crate::store::{CommandRow, InstanceRow, LocalUserRow};
+use wire::DeviceId;
+
+/// How long the page waits for the Mac to answer a Recheck before it says so, in ms.
+const ANSWER_WITHIN_MS: i64 = 2 * 60 * 1000;
+
+#[derive(serde::Deserialize)]
+pub struct RemediationQuery {
+    device_id: Option<DeviceId>,
+    /// The Recheck being followed (its command's UUID).
+    recheck: Option<String>,
+}
+
+/// Where a Recheck stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Recheck {
+    /// The Mac has not fetched the command yet.
+    Asking,
+    /// Not fetched after [`ANSWER_WITHIN_MS`]: the Mac is off or offline.
+    Unanswered,
+    /// Fetched; its report has not arrived.
+    Reporting,
+    /// The report arrived and was sent on; Intune's verdict has not come back.
+    Evaluating,
+    /// Intune's verdict on the new report is shown.
+    Done,
+}
+
+impl Recheck {
+    fn waiting(self) -> bool {
+        matches!(self, Recheck::Asking | Recheck::Reporting | Recheck::Evaluating)
+    }
+
+    fn sentence(self) -> &'static str {
+        match self {
+            Recheck::Asking => "Asking your Mac to report its state…",
+            Recheck::Unanswered => {
+                "Your Mac has not answered. Make sure it is turned on, awake and connected to the internet, then press Recheck again."
+            }
+            Recheck::Reporting => "Your Mac is reporting its state…",
+            Recheck::Evaluating => "Microsoft Intune is checking what your Mac reported…",
+            Recheck::Done => "Checked just now.",
+        }
+    }
+}
+
+async fn progress(state: &Shared, user: &LocalUserRow, command: &CommandRow) -> Result<Recheck> {
+    let now = state.clock.now_ms();
+    Ok(match command.delivered_ms {
+        None if now - command.queued_ms > ANSWER_WITHIN_MS => Recheck::Unanswered,
+        None => Recheck::Asking,
+        Some(_) if !state.store.reported_since(user.computer_id, command.queued_ms).await? => Recheck::Reporting,
+        Some(_) if matches!(user.delivery_state.as_str(), "queued" | "sent") => Recheck::Evaluating,
+        Some(_) => Recheck::Done,
+    })
+}
+
+/// The remediation page; while a Recheck is under way it reloads itself every two
+/// seconds (`Refresh` header) until Intune's new verdict is in.
+pub async fn page_for_device(
+    State(state): State<Shared>,
+    Query(q): Query<RemediationQuery>,
+    Instance(instance): Instance,
+) -> Result<Response> {
+    let user = match &q.device_id {
+        Some(d) => state.store.local_user_by_device(&instance.id, d).await?,
+        None => None,
+    };
+    let command = match (&user, &q.recheck) {
+        (Some(u), Some(uuid)) => state.store.command(u.computer_id, uuid).await?,
+        _ => None,
+    };
+    let recheck = match (&user, &command) {
+        (Some(u), Some(c)) => Some(progress(&state, u, c).await?),
+        _ => None,
+    };
+    let body = page("Make your Mac compliant", content(&instance, q.device_id.as_ref(), user.as_ref(), recheck));
+    let mut resp = Html(body).into_response();
+    if recheck.is_some_and(Recheck::waiting) {
+        resp.headers_mut().insert(header::REFRESH, header::HeaderValue::from_static("2"));
+    }
+    Ok(resp)
+}
+
+fn content(instance: &InstanceRow, device_id: Option<&DeviceId>, user: Option<&LocalUserRow>, recheck: Option<Recheck>) -> Markup {
+    let reasons: Vec<String> =
+        user.and_then(|u| u.compliance_reasons.as_deref()).and_then(|r| serde_json::from_str(r).ok()).unwrap_or_default();
+    let fixes = remediation::fixes(&reasons);
+    let compliant = user.and_then(|u| u.compliance_state.as_deref()) == Some("compliant");
+    html! {
+        @if compliant && fixes.is_empty() {
+            h1 { "Your Mac meets your organization's requirements" }
+        } @else {
+            h1 { "Your Mac does not meet your organization's requirements" }
+        }
+        (device(device_id))
+        @if let Some(r) = recheck { p id="recheck-status" role="status" class=(if r == Recheck::Done { "ok" } else { "muted" }) { (r.sentence()) } }
+        @if compliant && fixes.is_empty() {
+            p id="verdict" { "Microsoft Intune finds this Mac compliant. Sign in to your app again." }
+        } @else if fixes.is_empty() {
+            p { "Open Self Service from " (instance.name) " to see what to change, then sign in again." }
+        } @else {
+            p { "Microsoft Intune found what needs to change on this Mac. Fix each of these, then press Recheck:" }
+            table id="fixes" {
+                tr { th { "Requirement" } th { "What was found" } th { "How to fix it" } }
+                @for f in &fixes { tr { td { (f.setting) } td { (f.found) } td { (f.steps) } } }
+            }
+        }
+        @if let (Some(d), Some(_)) = (device_id, user) {
+            @if !recheck.is_some_and(Recheck::waiting) {
+                form method="post" action={ "/i/" (instance.slug) "/remediation/recheck?device_id=" (d) } {
+                    button id="recheck" type="submit" { "Recheck" }
+                    " "
+                    span class="muted" { "Your Mac reports its state now; the new verdict follows within seconds." }
+                }
+            }
+        }
+    }
+}
+
+/// *Recheck*: queues Update Inventory for the Mac and follows it on the page. A device
+/// the instance does not know comes back to the page unchanged.
+pub async fn recheck(State(state): State<Shared>, Query(q): Query<RemediationQuery>, Instance(instance): Instance) -> Result<Response> {
+    let base = format!("/i/{}/remediation", instance.slug);
+    let Some(device_id) = q.device_id else { return Ok(Redirect::to(&base).into_response()) };
+    let to = match crate::agent::recheck(&state, &instance, &device_id).await? {
+        Some(c) => format!("{base}?device_id={device_id}&recheck={}", c.uuid),
+        None => format!("{base}?device_id={device_id}"),
+    };
+    Ok(Redirect::to(&to).into_response())
+}
