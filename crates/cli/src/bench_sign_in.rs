@@ -59,6 +59,7 @@ pub async fn sign_in(data_dir: &Path, macs: usize, seconds: u64, concurrency: us
                 let client_ms = asked.elapsed().as_secs_f64() * 1000.0;
                 let label = match outcome {
                     fleet::SignIn::Granted { .. } => "granted".to_string(),
+                    fleet::SignIn::Warned { .. } => "warned".to_string(),
                     fleet::SignIn::Refused { aadsts, .. } => aadsts,
                 };
                 samples.push((label, decision.context("no Server-Timing decision")?, client_ms));

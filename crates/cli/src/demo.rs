@@ -304,7 +304,7 @@ async fn sign_in_outcomes(stack: &Stack, macs: &[(String, fleet::Mac)], stray: f
     let tenant = &stack.tenant;
     let mut outcomes = SignIns::default();
     let mut count = |result: fleet::SignIn| match result {
-        fleet::SignIn::Granted { .. } => outcomes.granted += 1,
+        fleet::SignIn::Granted { .. } | fleet::SignIn::Warned { .. } => outcomes.granted += 1,
         fleet::SignIn::Refused { aadsts, .. } if aadsts == "AADSTS53000" => outcomes.device_not_compliant += 1,
         fleet::SignIn::Refused { .. } => outcomes.device_not_recognized += 1,
     };

@@ -10,6 +10,9 @@ pub enum SignIn {
     Granted { code: String },
     /// Refused with an AADSTS code; `partner_link` is where the page sends the user.
     Refused { aadsts: String, partner_link: Option<String> },
+    /// Let in with a warning (a warned compliance policy the Mac does not meet): the page
+    /// says what and until when, links to the fix, and continues to the app with `code`.
+    Warned { code: String, warning: String, partner_link: Option<String> },
 }
 
 impl Fleet {
@@ -75,19 +78,27 @@ impl Fleet {
         let decision_ms = resp.headers().get("server-timing").and_then(|v| v.to_str().ok()).and_then(|t| server_timing(t, "decision"));
         if resp.status().is_redirection() {
             let location = resp.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
-            let code = url::Url::parse(&location)
-                .ok()
-                .and_then(|u| u.query_pairs().find(|(k, _)| k == "code").map(|(_, v)| v.into_owned()))
-                .ok_or(FleetError::Http { step: "sign-in", status: 302, body: location })?;
+            let code = code_of(&location).ok_or(FleetError::Http { step: "sign-in", status: 302, body: location })?;
             return Ok((SignIn::Granted { code }, decision_ms));
         }
         let body =
             expect_ok("sign-in", Ok(resp)).await?.text().await.map_err(|source| FleetError::Transport { step: "sign-in", source })?;
+        let partner_link = between(&body, "id=\"partner-link\" href=\"", "\"").map(|l| l.replace("&amp;", "&"));
+        if let Some(next) = between(&body, "id=\"continue\" href=\"", "\"") {
+            let next = next.replace("&amp;", "&");
+            let code = code_of(&next).ok_or(FleetError::Http { step: "sign-in", status: 200, body: body.clone() })?;
+            let warning = between(&body, "id=\"warning\">", "<").unwrap_or_default();
+            return Ok((SignIn::Warned { code, warning, partner_link }, decision_ms));
+        }
         let aadsts =
             between(&body, "id=\"error-code\">", "<").ok_or(FleetError::Http { step: "sign-in", status: 200, body: body.clone() })?;
-        let partner_link = between(&body, "id=\"partner-link\" href=\"", "\"").map(|l| l.replace("&amp;", "&"));
         Ok((SignIn::Refused { aadsts, partner_link }, decision_ms))
     }
+}
+
+/// The authorization code a redirect back to the app carries.
+fn code_of(url: &str) -> Option<String> {
+    url::Url::parse(url).ok()?.query_pairs().find(|(k, _)| k == "code").map(|(_, v)| v.into_owned())
 }
 
 /// The `dur` of metric `name` in a `Server-Timing` header (`a;dur=1.5, b;desc="x";dur=2`).

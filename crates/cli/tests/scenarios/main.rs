@@ -16,6 +16,7 @@ mod demo;
 mod deploy;
 mod device_compliance;
 mod fault_storm;
+mod graded_enforcement;
 mod graph_administration;
 mod graph_odata;
 mod graph_partners;

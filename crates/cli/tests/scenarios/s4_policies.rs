@@ -38,7 +38,7 @@ fn policy_states(body: &str) -> Vec<(String, String)> {
         .select(&row)
         .filter_map(|r| {
             let cells: Vec<String> = r.select(&cell).map(|c| c.text().collect()).collect();
-            (cells.len() == 3).then(|| (cells[0].clone(), cells[1].clone()))
+            (cells.len() == 4).then(|| (cells[0].clone(), cells[1].clone()))
         })
         .collect();
     rows.sort();

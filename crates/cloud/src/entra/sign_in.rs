@@ -2,12 +2,14 @@
 //! only), the decision goes to the sign-in log, a refused device is sent to the partner's
 //! page.
 
-use crate::entra::conditional_access::{self, Device, Outcome, Subject};
+use crate::entra::conditional_access::{self, Device, GrantControl, Outcome, Subject};
 use crate::entra::devices;
 use crate::entra::directory::{Application, User};
 use crate::error::Result;
+use crate::intune::combine::PolicyState;
+use crate::intune::enforcement::{Enforcement, Notice};
 use crate::store::{SignInRow, Store};
-use wire::DeviceId;
+use wire::{DeviceId, TenantId};
 
 /// Authority segments that name no tenant (Microsoft identity platform, "Authority"): a
 /// request made to one accepts a user of any tenant.
@@ -53,8 +55,11 @@ pub struct SignInDecision {
     pub outcome: Outcome,
     /// The registered device the sign-in proved it was made from.
     pub device_id: Option<DeviceId>,
-    /// Where the partner (device management) wants a refused user sent.
+    /// Where the partner (device management) wants a refused (or warned) user sent.
     pub partner_url: Option<String>,
+    /// The device's warned compliance policies (`intune::enforcement`): a warning on a
+    /// granted sign-in, or the warning that ended on a refused one.
+    pub notice: Option<Notice>,
     pub log: SignInRow,
 }
 
@@ -83,9 +88,19 @@ pub async fn decide(store: &Store, user: &User, app: &Application, device_proof:
         conditional_access::evaluate(&policies, &subject, &device_state)
     };
     let device_id = device.as_ref().map(|d| d.device_id.clone());
+    let requires_compliance = applied
+        .iter()
+        .any(|a| !a.result.starts_with("reportOnly") && policies.iter().any(|p| p.id == a.id && p.grant == GrantControl::CompliantDevice));
+    let notice = match &device_id {
+        Some(d) if requires_compliance && matches!(outcome, Outcome::Granted | Outcome::DeviceNotCompliant) => {
+            notice(store, &user.tenant_id, d, now_ms).await?
+        }
+        _ => None,
+    };
     let partner = store.partner(&user.tenant_id).await?;
     let partner_url = match outcome {
         Outcome::DeviceNotCompliant => partner.and_then(|p| p.remediation_url).map(|u| with_device(&u, device_id.as_ref())),
+        Outcome::Granted if notice.is_some() => partner.and_then(|p| p.remediation_url).map(|u| with_device(&u, device_id.as_ref())),
         // The device is unknown, so the user names the instance that manages them.
         Outcome::DeviceNotRecognized => partner.and_then(|p| p.enrollment_url).map(|u| {
             let upn: String = url::form_urlencoded::byte_serialize(user.upn.as_bytes()).collect();
@@ -113,6 +128,19 @@ pub async fn decide(store: &Store, user: &User, app: &Application, device_proof:
         failure_reason: (outcome != Outcome::Granted).then(|| outcome.message().to_string()),
         ca_status: ca_status.into(),
         policies: serde_json::to_string(&applied).unwrap_or_default(),
+        additional_details: notice.as_ref().map(Notice::sentence),
     };
-    Ok(SignInDecision { outcome, device_id, partner_url, log })
+    Ok(SignInDecision { outcome, device_id, partner_url, notice, log })
+}
+
+/// The warning (or the ended warning) of the device's warned compliance policies.
+async fn notice(store: &Store, tenant_id: &TenantId, device_id: &DeviceId, now_ms: i64) -> Result<Option<Notice>> {
+    let Some(managed) = store.managed_device(device_id).await? else { return Ok(None) };
+    let states: Vec<PolicyState> = serde_json::from_str(&managed.policy_states).unwrap_or_default();
+    if !states.iter().any(|p| matches!(p.enforcement, Enforcement::Warn { .. })) {
+        return Ok(None);
+    }
+    let names = store.policies(tenant_id).await?;
+    let name = |id: &str| names.iter().find(|p| p.id == id).map(|p| p.display_name.clone()).unwrap_or_else(|| id.to_string());
+    Ok(Notice::of(&states, name, now_ms))
 }

@@ -160,6 +160,7 @@ async fn sign_in_steps(state: &Shared, id: &str, headers: &HeaderMap, body: &[u8
                 h1 { "You can't get there from here" }
                 p id="error-code" { "AADSTS" (decision.outcome.aadsts()) }
                 p { (decision.outcome.message()) }
+                @if let Some(n) = &decision.notice { p id="warning" { (n.sentence()) } }
                 @if let Some(u) = &decision.partner_url { p { a id="partner-link" href=(u) { "Continue" } " to get your device ready." } }
                 p { small { "User: " (user.upn) @if let Some(d) = &decision.device_id { " · Device: " (d) } } }
             },
@@ -172,7 +173,7 @@ async fn sign_in_steps(state: &Shared, id: &str, headers: &HeaderMap, body: &[u8
         redirect_uri: request.redirect_uri.clone(),
         user_id: user.id.clone(),
         scope: request.scope.clone(),
-        device_id: decision.device_id,
+        device_id: decision.device_id.clone(),
         code_challenge: request.code_challenge.clone(),
         expires_ms: now + CODE_TTL_MS,
     };
@@ -182,7 +183,22 @@ async fn sign_in_steps(state: &Shared, id: &str, headers: &HeaderMap, body: &[u8
     if let Some(s) = &request.state {
         params.push(("state", s));
     }
-    Ok((Redirect::to(&with_params(&request.redirect_uri, &params)).into_response(), decided))
+    let back_to_app = with_params(&request.redirect_uri, &params);
+    // A warned device: the user is in, but first sees what to fix and by when.
+    if let Some(notice) = &decision.notice {
+        let warning = Html(page(
+            "Your device needs attention",
+            html! {
+                h1 { "Your device needs attention" }
+                p id="warning" { (notice.sentence()) }
+                @if let Some(u) = &decision.partner_url { p { a id="partner-link" href=(u) class="button" { "Fix it now" } } }
+                p { a id="continue" href=(back_to_app) { "Continue to " (app.display_name) } }
+                p { small { "User: " (user.upn) @if let Some(d) = &decision.device_id { " · Device: " (d) } } }
+            },
+        ));
+        return Ok((warning.into_response(), decided));
+    }
+    Ok((Redirect::to(&back_to_app).into_response(), decided))
 }
 
 /// Writes a sign-in (with the others of the moment); AADSTS50058 when its request was

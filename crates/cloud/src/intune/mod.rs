@@ -3,6 +3,7 @@
 pub mod combine;
 pub mod compliance;
 pub mod compliance_partners;
+pub mod enforcement;
 pub mod lifecycle;
 pub mod partner;
 pub mod policies;

@@ -3,6 +3,7 @@
 
 use crate::error::{CloudError, Result};
 use crate::intune::compliance::MacOsPolicySettings;
+use crate::intune::enforcement::Enforcement;
 use crate::store::{PolicyRow, Store};
 use wire::TenantId;
 
@@ -49,14 +50,15 @@ pub async fn update(store: &Store, policy: &PolicyRow, name: &str, settings: &Ma
     Ok(row)
 }
 
-/// Assigns a policy to groups: only user groups of the policy's tenant qualify.
-pub async fn assign(store: &Store, tenant_id: &TenantId, policy_id: &str, groups: &[String]) -> Result<()> {
+/// Assigns a policy to groups, each with its enforcement (replacing the policy's
+/// assignments): only user groups of the policy's tenant qualify.
+pub async fn assign(store: &Store, tenant_id: &TenantId, policy_id: &str, assignments: &[(String, Enforcement)]) -> Result<()> {
     store.policy(tenant_id, policy_id).await?.ok_or_else(|| CloudError::not_found(format!("Policy {policy_id} does not exist.")))?;
     let known: Vec<String> = store.groups(tenant_id).await?.into_iter().map(|(id, _)| id).collect();
-    if let Some(unknown) = groups.iter().find(|g| !known.contains(g)) {
+    if let Some((unknown, _)) = assignments.iter().find(|(g, _)| !known.contains(g)) {
         return Err(CloudError::bad_request(format!(
             "{unknown} is not a user group of this tenant; compliance policies apply through user groups."
         )));
     }
-    store.set_policy_assignments(policy_id, groups).await
+    store.set_policy_assignments(policy_id, assignments).await
 }

@@ -9,7 +9,8 @@ use wire::partner::{DeviceItem, ItemResult, ItemStatus, MessageStatus, UploadAcc
 use crate::entra::tokens::AccessClaims;
 use crate::error::{CloudError, Result};
 use crate::intune::combine::{self, PolicyState};
-use crate::intune::compliance::{self, ComplianceState, MacOsPolicySettings, SettingResult};
+use crate::intune::compliance::{self, ComplianceState, SettingResult};
+use crate::intune::enforcement;
 use crate::intune::partner::{self, PartnerState};
 use crate::store::{DeviceRow, ManagedDeviceRow, Store, UploadRow, tx};
 use wire::{DeviceId, TenantId};
@@ -212,7 +213,10 @@ async fn apply(store: &Store, message: &UploadRow, now_ms: i64, no_policy_is_com
             .policies_for_users(&message.tenant_id, &users)
             .await?
             .into_iter()
-            .map(|(user, rows)| (user, rows.into_iter().map(|r| (r.id, serde_json::from_str(&r.settings).unwrap_or_default())).collect()))
+            .map(|(user, rows)| {
+                let assigned = rows.into_iter().map(|(r, e)| (r.id, serde_json::from_str(&r.settings).unwrap_or_default(), e)).collect();
+                (user, assigned)
+            })
             .collect(),
     };
     let mut latest: HashMap<DeviceId, i64> = HashMap::new();
@@ -265,7 +269,7 @@ struct Known {
     devices: HashMap<DeviceId, DeviceRow>,
     managed: HashMap<DeviceId, ManagedDeviceRow>,
     /// Users without an entry have no policy assigned.
-    policies: HashMap<String, Vec<(String, MacOsPolicySettings)>>,
+    policies: HashMap<String, Vec<combine::Assigned>>,
 }
 
 /// The tenant's evaluation settings and the time, the same for every item of a message.
@@ -370,7 +374,7 @@ fn plan_item(message: &UploadRow, item: &DeviceItem, known: &Known, latest: &mut
         Err(Refusal(code, detail)) => return rejected(&device_id, code, detail),
     };
     let compliant = verdict.is_compliant();
-    let reasons = reasons(&setting_results, note);
+    let reasons = reasons(&combine::enforced_results(&setting_results, &policies), note);
     let row = ManagedDeviceRow {
         id: device.id.clone(),
         tenant_id: message.tenant_id.clone(),
@@ -435,15 +439,26 @@ fn decide(
         // Userless Macs are not evaluated: policies apply through user groups only.
         plain(compliance::Verdict::decided_unknown(), Some("A Mac without a user is not evaluated."))
     } else {
-        let user_policies: &[(String, MacOsPolicySettings)] = known.policies.get(&item.user_id).map(Vec::as_slice).unwrap_or_default();
-        if user_policies.is_empty() {
+        let user_policies: &[combine::Assigned] = known.policies.get(&item.user_id).map(Vec::as_slice).unwrap_or_default();
+        let no_policy = |note_policies: Vec<PolicyState>, results: Vec<SettingResult>| {
             let note = (!cx.no_policy_is_compliant)
-                .then_some("No compliance policy is assigned, and the tenant marks such devices not compliant.");
-            plain(compliance::Verdict::decided(cx.no_policy_is_compliant), note)
+                .then(|| "No compliance policy is enforced, and the tenant marks such devices not compliant.".to_string());
+            Decision { verdict: compliance::Verdict::decided(cx.no_policy_is_compliant), results, policies: note_policies, note }
+        };
+        if user_policies.is_empty() {
+            no_policy(vec![], vec![])
         } else {
             let stored: Vec<PolicyState> = previous.map(|m| serde_json::from_str(&m.policy_states).unwrap_or_default()).unwrap_or_default();
             let e = combine::evaluate_all(user_policies, item, &stored, &before, cx.now_ms);
-            Decision { verdict: e.verdict, results: e.results, policies: e.policies, note: None }
+            // Report-only policies keep their results for the admin; they give no reason.
+            let warned = e.warned_until_ms();
+            match e.verdict {
+                // Every policy is report only: as a device without a policy.
+                None => no_policy(e.policies, e.results),
+                Some(verdict) => {
+                    Decision { verdict, results: e.results, policies: e.policies, note: warned.map(enforcement::deadline_sentence) }
+                }
+            }
         }
     };
     // A state collected longer ago than the validity period is not a report within it,

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::intune::compliance::ComplianceState;
+use crate::intune::enforcement::Enforcement;
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
 /// Devices one sweep of the clock marks noncompliant at most.
@@ -70,13 +71,20 @@ impl Store {
         Ok(())
     }
 
-    /// The compliance policies assigned (through their groups) to each of `user_ids`.
-    pub async fn policies_for_users(&self, tenant_id: &TenantId, user_ids: &[String]) -> Result<HashMap<String, Vec<PolicyRow>>> {
-        let mut out: HashMap<String, Vec<PolicyRow>> = HashMap::new();
+    /// The compliance policies assigned (through their groups) to each of `user_ids`, each
+    /// with its enforcement for that user: the stricter where two of the user's groups
+    /// carry one policy ([`Enforcement::stricter`]).
+    pub async fn policies_for_users(
+        &self,
+        tenant_id: &TenantId,
+        user_ids: &[String],
+    ) -> Result<HashMap<String, Vec<(PolicyRow, Enforcement)>>> {
+        let mut out: HashMap<String, Vec<(PolicyRow, Enforcement)>> = HashMap::new();
         for chunk in user_ids.chunks(IN_CHUNK) {
             let mut p = self.db.placeholders();
             let sql = format!(
-                "SELECT DISTINCT m.user_id, p.id, p.tenant_id, p.display_name, p.settings FROM compliance_policies p \
+                "SELECT DISTINCT m.user_id, p.id, p.tenant_id, p.display_name, p.settings, a.enforcement, a.warn_until_ms \
+                 FROM compliance_policies p \
                  JOIN policy_assignments a ON a.policy_id = p.id \
                  JOIN group_members m ON m.group_id = a.group_id \
                  WHERE p.tenant_id = {} AND m.user_id IN ({}) ORDER BY p.id",
@@ -88,18 +96,18 @@ impl Store {
                 q = q.bind(id);
             }
             for r in q.fetch_all(self.pool()).await? {
-                out.entry(r.get(0)).or_default().push(PolicyRow {
-                    id: r.get(1),
-                    tenant_id: r.get(2),
-                    display_name: r.get(3),
-                    settings: r.get(4),
-                });
+                let enforcement = Enforcement::from_columns(&r.get::<String, _>(5), r.get(6));
+                let policies = out.entry(r.get(0)).or_default();
+                let id: String = r.get(1);
+                match policies.iter_mut().find(|(p, _)| p.id == id) {
+                    Some((_, e)) => *e = e.stricter(enforcement),
+                    None => policies.push((PolicyRow { id, tenant_id: r.get(2), display_name: r.get(3), settings: r.get(4) }, enforcement)),
+                }
             }
         }
         Ok(out)
     }
 
-    /// The tenant's Entra devices among `device_ids` (lower case), by device ID.
     pub async fn devices_by_ids(&self, tenant_id: &TenantId, device_ids: &[DeviceId]) -> Result<HashMap<DeviceId, DeviceRow>> {
         let mut out = HashMap::new();
         for chunk in device_ids.chunks(IN_CHUNK) {
@@ -153,22 +161,28 @@ impl Store {
         .await?)
     }
 
-    /// Group IDs a policy is assigned to.
-    pub async fn policy_assignments(&self, policy_id: &str) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar::<_, String>("SELECT group_id FROM policy_assignments WHERE policy_id = $1 ORDER BY group_id")
-            .bind(policy_id)
-            .fetch_all(self.pool())
-            .await?)
+    /// The groups a policy is assigned to, each with its enforcement.
+    pub async fn policy_assignments(&self, policy_id: &str) -> Result<Vec<(String, Enforcement)>> {
+        let rows = sqlx::query_as::<_, (String, String, Option<i64>)>(
+            "SELECT group_id, enforcement, warn_until_ms FROM policy_assignments WHERE policy_id = $1 ORDER BY group_id",
+        )
+        .bind(policy_id)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().map(|(g, mode, until)| (g, Enforcement::from_columns(&mode, until))).collect())
     }
 
     /// Replaces a policy's assignments.
-    pub async fn set_policy_assignments(&self, policy_id: &str, groups: &[String]) -> Result<()> {
+    pub async fn set_policy_assignments(&self, policy_id: &str, assignments: &[(String, Enforcement)]) -> Result<()> {
         let mut tx = self.db.begin().await?;
         sqlx::query("DELETE FROM policy_assignments WHERE policy_id = $1").bind(policy_id).execute(&mut *tx).await?;
-        for g in groups {
-            sqlx::query("INSERT INTO policy_assignments (policy_id, group_id) VALUES ($1, $2)")
+        for (g, enforcement) in assignments {
+            let (mode, until) = enforcement.columns();
+            sqlx::query("INSERT INTO policy_assignments (policy_id, group_id, enforcement, warn_until_ms) VALUES ($1, $2, $3, $4)")
                 .bind(policy_id)
                 .bind(g)
+                .bind(mode)
+                .bind(until)
                 .execute(&mut *tx)
                 .await?;
         }

@@ -225,8 +225,8 @@ impl Store {
     /// A tenant's newest sign-ins first.
     pub async fn sign_ins(&self, tenant_id: &TenantId, limit: i64) -> Result<Vec<SignInRow>> {
         Ok(sqlx::query_as::<_, SignInRow>(
-            "SELECT id, tenant_id, at_ms, user_id, upn, app_id, app_name, device_id, error_code, failure_reason, ca_status, policies \
-             FROM sign_in_logs WHERE tenant_id = $1 ORDER BY at_ms DESC, id DESC LIMIT $2",
+            "SELECT id, tenant_id, at_ms, user_id, upn, app_id, app_name, device_id, error_code, failure_reason, ca_status, policies, \
+             additional_details FROM sign_in_logs WHERE tenant_id = $1 ORDER BY at_ms DESC, id DESC LIMIT $2",
         )
         .bind(tenant_id)
         .bind(limit)
@@ -254,8 +254,8 @@ pub(super) fn insert_code_query<'q>(digest: &'q str, c: &'q CodeRow) -> sqlx::qu
 /// One sign-in log entry (written by the sign-in journal).
 pub(super) fn insert_sign_in_query(s: &SignInRow) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments<'_>> {
     sqlx::query(
-        "INSERT INTO sign_in_logs (id, tenant_id, at_ms, user_id, upn, app_id, app_name, device_id, error_code, failure_reason, ca_status, policies) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        "INSERT INTO sign_in_logs (id, tenant_id, at_ms, user_id, upn, app_id, app_name, device_id, error_code, failure_reason, ca_status, policies, \
+         additional_details) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(&s.id)
     .bind(&s.tenant_id)
@@ -269,4 +269,5 @@ pub(super) fn insert_sign_in_query(s: &SignInRow) -> sqlx::query::Query<'_, sqlx
     .bind(s.failure_reason.clone())
     .bind(&s.ca_status)
     .bind(&s.policies)
+    .bind(s.additional_details.clone())
 }

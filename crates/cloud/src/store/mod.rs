@@ -224,6 +224,8 @@ pub struct SignInRow {
     pub ca_status: String,
     /// JSON list of the policies applied and their results.
     pub policies: String,
+    /// Graph's `status.additionalDetails`: a warned compliance policy's notice.
+    pub additional_details: Option<String>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]

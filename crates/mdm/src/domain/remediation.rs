@@ -43,11 +43,19 @@ fn steps_for(setting: &str) -> &'static str {
     }
 }
 
+/// The reason that gives a warned Mac's deadline (`Access is blocked from 8 Dec 2026 09:00
+/// UTC unless this is fixed.`), when Intune gave one.
+pub fn deadline(reasons: &[String]) -> Option<&str> {
+    reasons.iter().map(String::as_str).find(|r| r.starts_with(wire::partner::DEADLINE_PREFIX))
+}
+
 /// The fix for each of Intune's reasons (`"Require encryption: reported not encrypted"`);
-/// a reason naming no setting keeps its whole text as what was found.
+/// a reason naming no setting keeps its whole text as what was found. The deadline is not
+/// a fix ([`deadline`]).
 pub fn fixes(reasons: &[String]) -> Vec<Fix> {
     reasons
         .iter()
+        .filter(|r| !r.starts_with(wire::partner::DEADLINE_PREFIX))
         .map(|r| match r.split_once(": ") {
             // A value Intune could not read is not fixed on the Mac by the user.
             Some((setting, found)) if found.contains("cannot be evaluated") => {
@@ -74,5 +82,12 @@ mod tests {
         assert!(f[0].steps.contains("FileVault"));
         assert!(f[1].steps.contains("Software Update") && f[1].found == "requires >= 14.0, reported 13.6.9");
         assert_eq!((f[2].setting.as_str(), f[2].steps), ("", "Ask your IT department what to change."));
+        let warned = [
+            "Require encryption: reported not encrypted".into(),
+            "Access is blocked from 8 Dec 2026 09:00 UTC unless this is fixed.".into(),
+        ];
+        assert_eq!(fixes(&warned).len(), 1, "the deadline is not a fix");
+        assert_eq!(deadline(&warned), Some("Access is blocked from 8 Dec 2026 09:00 UTC unless this is fixed."));
+        assert_eq!(deadline(&warned[..1]), None);
     }
 }

@@ -102,14 +102,18 @@ fn content(instance: &InstanceRow, device_id: Option<&DeviceId>, user: Option<&L
     let reasons: Vec<String> =
         user.and_then(|u| u.compliance_reasons.as_deref()).and_then(|r| serde_json::from_str(r).ok()).unwrap_or_default();
     let fixes = remediation::fixes(&reasons);
+    let deadline = remediation::deadline(&reasons);
     let compliant = user.and_then(|u| u.compliance_state.as_deref()) == Some("compliant");
     html! {
         @if compliant && fixes.is_empty() {
             h1 { "Your Mac meets your organization's requirements" }
+        } @else if deadline.is_some() {
+            h1 { "Fix your Mac before access is blocked" }
         } @else {
             h1 { "Your Mac does not meet your organization's requirements" }
         }
         (device(device_id))
+        @if let Some(d) = deadline { p id="deadline" class="message" role="alert" { "You can still sign in for now. " (d) } }
         @if let Some(r) = recheck { p id="recheck-status" role="status" class=(if r == Recheck::Done { "ok" } else { "muted" }) { (r.sentence()) } }
         @if compliant && fixes.is_empty() {
             p id="verdict" { "Microsoft Intune finds this Mac compliant. Sign in to your app again." }

@@ -492,12 +492,13 @@ async fn sign_in_logs(State(state): State<Shared>, ConsoleAdmin(user, here): Con
             h1 { "Sign-in logs" }
             p class="muted" { "The 200 most recent sign-ins." }
             table id="sign-ins" {
-                tr { th { "Date" } th { "User" } th { "Application" } th { "Device" } th { "Status" } th { "Conditional Access" } th { "Failure reason" } }
+                tr { th { "Date" } th { "User" } th { "Application" } th { "Device" } th { "Status" } th { "Conditional Access" } th { "Failure reason" } th { "Additional details" } }
                 @for s in &sign_ins {
                     tr {
                         td { (ms_to_rfc3339(s.at_ms)) } td { (s.upn) } td { (s.app_name) } td { (s.device_id.as_ref().and_then(|d| device_names.get(d)).map(String::as_str).unwrap_or("")) }
                         td { @if s.error_code == 0 { (badge("Success", None)) } @else { (badge("Failure", None)) " AADSTS" (s.error_code) } }
                         td { (s.ca_status) } td { (s.failure_reason.as_deref().unwrap_or("")) }
+                        td { (s.additional_details.as_deref().unwrap_or("")) }
                     }
                 }
             }

@@ -21,6 +21,7 @@ use crate::intune::combine::PolicyState;
 use crate::intune::compliance::{
     ComplianceState, MacOsPolicySettings, ScheduledActionConfiguration, ScheduledActionsForRule, SettingResult, SettingState,
 };
+use crate::intune::enforcement::Enforcement;
 use crate::intune::{policies, policy_settings};
 use wire::DeviceId;
 
@@ -47,13 +48,14 @@ async fn render_list(state: &Shared, user: &User, here: &Here, fields: &HashMap<
     let groups = state.store.groups(&user.tenant_id).await?;
     let group_options = html! { @for (id, name) in &groups { option value=(id) { (name) } } };
     let mut rows = Vec::new();
+    let now = state.clock.now_ms();
     for p in state.store.policies(&user.tenant_id).await? {
-        let assigned: Vec<String> = state
+        let assigned: Vec<(String, Enforcement)> = state
             .store
             .policy_assignments(&p.id)
             .await?
-            .iter()
-            .map(|g| groups.iter().find(|(id, _)| id == g).map(|(_, n)| n.clone()).unwrap_or_else(|| g.clone()))
+            .into_iter()
+            .map(|(g, e)| (groups.iter().find(|(id, _)| *id == g).map(|(_, n)| n.clone()).unwrap_or(g), e))
             .collect();
         let settings: serde_json::Value = serde_json::from_str(&p.settings).unwrap_or_default();
         let configured: Vec<String> = settings
@@ -65,8 +67,12 @@ async fn render_list(state: &Shared, user: &User, here: &Here, fields: &HashMap<
             .collect();
         rows.push(html! {
             tr {
-                td { (p.display_name) } td { (configured.join(", ")) } td { (assigned.join(", ")) }
-                td { form method="post" action={ (POLICIES) "/" (p.id) "/assign" } { select name="group" aria-label={ "Group to assign " (p.display_name) " to" } { (group_options) } " " button { "Assign" } } }
+                td { (p.display_name) } td { (configured.join(", ")) }
+                td { ul class="assignments" { @for (group, e) in &assigned { li { (group) ": " (badge(*e, now)) } } } }
+                td { form method="post" action={ (POLICIES) "/" (p.id) "/assign" } {
+                    select name="group" aria-label={ "Group to assign " (p.display_name) " to" } { (group_options) } " "
+                    (enforcement_fields(&HashMap::new())) " " button { "Assign" }
+                } }
             }
         });
     }
@@ -75,7 +81,9 @@ async fn render_list(state: &Shared, user: &User, here: &Here, fields: &HashMap<
         "Compliance policies",
         html! {
             h1 { "Compliance policies (macOS)" }
-            table id="policies" { tr { th { "Policy" } th { "Settings" } th { "Assigned to" } th {} } @for r in rows { (r) } }
+            p class="muted" { "Roll a policy out in steps: " b { "Report only" } " shows who would fail it; " b { "Warn" }
+                " lets users in but shows them what to fix and by when, then blocks after the deadline; " b { "Block" } " enforces it. Assigning a group again changes its step." }
+            table id="policies" { tr { th { "Policy" } th { "Settings" } th { "Assigned to (enforcement)" } th {} } @for r in rows { (r) } }
             h2 id="create" { "Create policy" }
             @if let Some(e) = error { p id="error" class="message error" role="alert" { (e) } }
             (policy_form(&group_options, fields))
@@ -113,6 +121,7 @@ fn policy_form(group_options: &Markup, fields: &HashMap<String, String>) -> Mark
             } }
             label { "Mark device noncompliant after (grace period, hours) " input name="gracePeriodHours" value=(if v("gracePeriodHours").is_empty() { "0" } else { v("gracePeriodHours") }) size="4"; }
             label { "Assign to " select name="group" { option value="" { "(later)" } (group_options) } }
+            (enforcement_fields(fields))
             button { "Create" }
         }
     }
@@ -155,28 +164,75 @@ async fn create_policy(state: &Shared, user: &User, f: &HashMap<String, String>)
     };
     let name = text("displayName").ok_or_else(|| CloudError::Page("The policy needs a name.".into()))?;
     settings.validate().map_err(CloudError::Page)?;
+    let enforcement = enforcement_from(f, state.clock.now_ms())?;
     let row = policies::create(&state.store, &user.tenant_id, &name, &settings, state.clock.now_ms()).await?;
     if let Some(group) = text("group")
-        && let Err(e) = policies::assign(&state.store, &user.tenant_id, &row.id, &[group]).await
+        && let Err(e) = policies::assign(&state.store, &user.tenant_id, &row.id, &[(group, enforcement)]).await
     {
         return Ok(format!("Created {name}; not assigned: {e}"));
     }
     Ok(format!("Created {name}."))
 }
 
+/// Assigns the policy to a group with the enforcement chosen; a group already assigned
+/// moves to that enforcement.
 async fn assign(State(state): State<Shared>, Path(id): Path<String>, ConsoleAdmin(user, _): ConsoleAdmin, body: Bytes) -> Result<Response> {
-    let Some(group) = form(&body).get("group").cloned().filter(|g| !g.is_empty()) else {
+    let f = form(&body);
+    let Some(group) = f.get("group").cloned().filter(|g| !g.is_empty()) else {
         return Ok(flash::redirect(POLICIES, "Choose a group to assign the policy to."));
     };
-    let mut groups = state.store.policy_assignments(&id).await?;
-    if !groups.contains(&group) {
-        groups.push(group);
+    let now = state.clock.now_ms();
+    let enforcement = match enforcement_from(&f, now) {
+        Ok(e) => e,
+        Err(e) => return Ok(flash::redirect(POLICIES, &e.to_string())),
+    };
+    let mut assigned = state.store.policy_assignments(&id).await?;
+    match assigned.iter_mut().find(|(g, _)| *g == group) {
+        Some((_, e)) => *e = enforcement,
+        None => assigned.push((group, enforcement)),
     }
-    let message = match policies::assign(&state.store, &user.tenant_id, &id, &groups).await {
-        Ok(_) => "Assigned.".to_string(),
+    let message = match policies::assign(&state.store, &user.tenant_id, &id, &assigned).await {
+        Ok(_) => format!("Assigned: {}.", enforcement.label(now)),
         Err(e) => e.to_string(),
     };
     Ok(flash::redirect(POLICIES, &message))
+}
+
+/// The enforcement choice of a form: `enforcement` and, for a warning, `warn_until`
+/// (`YYYY-MM-DDTHH:MM`, UTC, as a `datetime-local` input sends it).
+fn enforcement_from(f: &HashMap<String, String>, now_ms: i64) -> Result<Enforcement> {
+    let mode = f.get("enforcement").map(String::as_str).unwrap_or("block");
+    let until = match f.get("warn_until").map(|v| v.trim()).filter(|v| !v.is_empty()) {
+        Some(v) => Some(
+            chrono::NaiveDateTime::parse_from_str(v, "%Y-%m-%dT%H:%M")
+                .map_err(|_| CloudError::Page(format!("'{v}' is not a date and time (YYYY-MM-DDTHH:MM, UTC).")))?
+                .and_utc()
+                .timestamp_millis(),
+        ),
+        None => None,
+    };
+    Enforcement::parse(mode, until, now_ms).map_err(CloudError::Page)
+}
+
+/// The enforcement select and the warning's deadline, filled with `fields`.
+fn enforcement_fields(fields: &HashMap<String, String>) -> Markup {
+    let chosen = fields.get("enforcement").map(String::as_str).unwrap_or("block");
+    let modes = [("block", "Block"), ("warn", "Warn until…"), ("reportOnly", "Report only")];
+    html! {
+        label { "Enforcement " select name="enforcement" { @for (v, l) in modes { option value=(v) selected[chosen == v] { (l) } } } }
+        " "
+        label { "Block from (UTC) " input type="datetime-local" name="warn_until" value=(fields.get("warn_until").map(String::as_str).unwrap_or("")); }
+    }
+}
+
+/// An assignment's enforcement as a badge: grey report only, amber warning, red block.
+fn badge(e: Enforcement, now_ms: i64) -> Markup {
+    let class = match e {
+        Enforcement::ReportOnly => "badge none",
+        Enforcement::Warn { until_ms } if until_ms > now_ms => "badge wait",
+        _ => "badge bad",
+    };
+    html! { span class=(class) { (e.label(now_ms)) } }
 }
 
 async fn settings(State(state): State<Shared>, ConsoleAdmin(user, here): ConsoleAdmin) -> Result<Response> {
@@ -281,7 +337,7 @@ async fn device_report(
                 @if let Some(g) = m.grace_expires_ms { " · grace period ends " (ms_to_rfc3339(g)) } }
             h2 { "Policies" }
             table id="policies" {
-                tr { th { "Policy" } th { "State" } th { "Grace period ends" } }
+                tr { th { "Policy" } th { "State" } th { "Grace period ends" } th { "Enforcement" } }
                 @for p in &policies {
                     // A grace period that ended since the last report shows as what the device now is.
                     @let expired = p.state == ComplianceState::InGracePeriod && p.grace_expires_ms.is_some_and(|g| g <= now);
@@ -289,6 +345,7 @@ async fn device_report(
                         td { (name_of(&p.policy_id)) }
                         td class="policy-state" { (if expired { ComplianceState::Noncompliant } else { p.state }.label()) }
                         td { (p.grace_expires_ms.map(ms_to_rfc3339).unwrap_or_default()) }
+                        td class="enforcement" { (badge(p.enforcement, now)) }
                     }
                 }
             }

@@ -434,7 +434,7 @@ async fn sign_ins(ctx: &Ctx<'_>) -> Result<Response> {
                 "@odata.type": "#microsoft.graph.signIn",
                 "id": s.id, "createdDateTime": platform::clock::ms_to_rfc3339(s.at_ms), "userId": s.user_id, "userPrincipalName": s.upn,
                 "appId": s.app_id, "appDisplayName": s.app_name, "conditionalAccessStatus": s.ca_status,
-                "status": {"errorCode": s.error_code, "failureReason": s.failure_reason},
+                "status": {"errorCode": s.error_code, "failureReason": s.failure_reason, "additionalDetails": s.additional_details},
                 "deviceDetail": {"deviceId": s.device_id.unwrap_or_default(), "operatingSystem": "MacOS"},
                 "appliedConditionalAccessPolicies": serde_json::from_str::<Value>(&s.policies).unwrap_or(json!([])),
             })

@@ -9,6 +9,7 @@ use super::directory::missing;
 use super::path::{Key, Route};
 use super::{Ctx, Listing, collection, count, entity, list_memory, page, paged};
 use crate::error::{CloudError, Result};
+use crate::intune::enforcement::Enforcement;
 use crate::intune::policies;
 use crate::odata::resource::{COMPLIANCE_POLICIES, MANAGED_DEVICES};
 use crate::store::{ManagedDeviceRow, PolicyRow};
@@ -193,10 +194,13 @@ pub(super) async fn delete_policy(ctx: &Ctx<'_>, key: Key) -> Result<Response> {
 }
 
 /// `POST …/{id}/assign` with `{"assignments":[{"target":{"@odata.type":"#microsoft.graph.groupAssignmentTarget","groupId":"…"}}]}`.
+/// Each assignment may also carry this service's graded enforcement (an extension Graph
+/// does not have; `intune::enforcement`): `"enforcement"` (`block`, the default,
+/// `warn` or `reportOnly`) and, for `warn`, `"warnUntilDateTime"` (RFC 3339, in the future).
 pub(super) async fn assign(ctx: &Ctx<'_>, key: Key, body: &[u8]) -> Result<Response> {
     let tenant = ctx.caller(&CONFIG_WRITE).await?;
     let body = json_body(body)?;
-    let mut groups = Vec::new();
+    let mut assigned = Vec::new();
     for a in body["assignments"].as_array().ok_or_else(|| CloudError::bad_request("assignments must be an array."))? {
         let target = &a["target"];
         match target["@odata.type"].as_str() {
@@ -208,17 +212,41 @@ pub(super) async fn assign(ctx: &Ctx<'_>, key: Key, body: &[u8]) -> Result<Respo
                 )));
             }
         }
-        groups.push(target["groupId"].as_str().ok_or_else(|| CloudError::bad_request("target.groupId is required."))?.to_string());
+        let group = target["groupId"].as_str().ok_or_else(|| CloudError::bad_request("target.groupId is required."))?.to_string();
+        assigned.push((group, enforcement_of(a, ctx.state.clock.now_ms())?));
     }
     let id = key.text().to_ascii_lowercase();
-    policies::assign(&ctx.state.store, &tenant.id, &id, &groups).await?;
-    Ok(assignments(ctx, &id, &groups))
+    policies::assign(&ctx.state.store, &tenant.id, &id, &assigned).await?;
+    Ok(assignments(ctx, &id, &assigned))
 }
 
-fn assignments(ctx: &Ctx<'_>, id: &str, groups: &[String]) -> Response {
-    let items = groups
+/// An assignment's `enforcement` and `warnUntilDateTime` (absent: block).
+fn enforcement_of(assignment: &Value, now_ms: i64) -> Result<Enforcement> {
+    let mode = match &assignment["enforcement"] {
+        Value::Null => "block",
+        Value::String(m) => m.as_str(),
+        _ => return Err(CloudError::bad_request("enforcement must be a string: block, warn or reportOnly.")),
+    };
+    let until = match &assignment["warnUntilDateTime"] {
+        Value::Null => None,
+        Value::String(t) => Some(
+            platform::clock::parse_rfc3339(t)
+                .ok_or_else(|| CloudError::bad_request(format!("warnUntilDateTime '{t}' is not an RFC 3339 date and time.")))?
+                .timestamp_millis(),
+        ),
+        _ => return Err(CloudError::bad_request("warnUntilDateTime must be an RFC 3339 date and time.")),
+    };
+    Enforcement::parse(mode, until, now_ms).map_err(CloudError::bad_request)
+}
+
+fn assignments(ctx: &Ctx<'_>, id: &str, assigned: &[(String, Enforcement)]) -> Response {
+    let items = assigned
         .iter()
-        .map(|g| json!({"id": format!("{id}_{g}"), "target": {"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": g}}))
+        .map(|(g, e)| {
+            let (mode, until) = e.columns();
+            json!({"id": format!("{id}_{g}"), "target": {"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": g},
+                "enforcement": mode, "warnUntilDateTime": until.map(platform::clock::ms_to_rfc3339)})
+        })
         .collect();
     let q = crate::odata::query::QueryOptions::default();
     collection(ctx, "deviceManagement/deviceCompliancePolicies/assignments", &q, Listing { items, count: None, next: None })
