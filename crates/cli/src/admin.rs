@@ -142,6 +142,41 @@ impl Admin {
     }
 }
 
+impl Admin {
+    /// What Intune would decide for every Mac of an instance (`POST compliance-preview`),
+    /// under `policies` (a draft policy, or an array of them, in Graph's shape) or the
+    /// tenant's: the answer's text, CSV or JSON.
+    pub async fn compliance_preview(
+        &self,
+        slug: &str,
+        username: Option<&str>,
+        password: Option<&str>,
+        policies: Option<serde_json::Value>,
+        csv: bool,
+    ) -> anyhow::Result<String> {
+        let (url, user, pass) = self.instance_admin(slug, username, password)?;
+        let url = format!("{url}/api/v1/compliance-preview?format={}", if csv { "csv" } else { "json" });
+        let body = match policies {
+            Some(serde_json::Value::Array(list)) => serde_json::json!({ "policies": list }),
+            Some(one) => serde_json::json!({ "policies": [one] }),
+            None => serde_json::json!({}),
+        };
+        let resp = self.http.post(url).basic_auth(user, Some(pass)).json(&body).send().await.context("compliance preview")?;
+        let status = resp.status();
+        let text = resp.text().await.context("compliance preview")?;
+        if !status.is_success() {
+            bail!(
+                "compliance preview: HTTP {status}: {}",
+                serde_json::from_str::<serde_json::Value>(&text)
+                    .ok()
+                    .and_then(|p| p["detail"].as_str().map(str::to_string))
+                    .unwrap_or(text)
+            );
+        }
+        Ok(text)
+    }
+}
+
 /// One line per imported page, and each refused record with its reason.
 pub fn render_import(results: &[(String, serde_json::Value)]) -> String {
     let mut out = String::new();

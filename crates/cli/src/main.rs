@@ -150,6 +150,27 @@ enum AdminTask {
     },
     /// Everything the connector did with one Entra device.
     Trace { device_id: String },
+    /// What Intune would decide for every Mac of an instance (agent-reported or imported
+    /// from Jamf Pro) under the tenant's compliance policies, or a draft: one row per Mac.
+    CompliancePreview {
+        /// The instance's short name (`hq`, `labs`).
+        instance: String,
+        /// A draft policy (or an array of them) in Graph's macOS compliance policy shape,
+        /// e.g. `{"displayName":"Sonoma","osMinimumVersion":"14.0"}`; without it, the
+        /// tenant's policies.
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// `csv` (one row per Mac) or `json` (with the counts per setting and model).
+        #[arg(long, default_value = "csv", value_parser = ["csv", "json"])]
+        format: String,
+        #[arg(long)]
+        username: Option<String>,
+        #[arg(long)]
+        password: Option<String>,
+        /// Write to this file instead of stdout.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
     /// Load a Jamf Pro server's inventory into an instance: each file one page of
     /// `GET /api/v1/computers-inventory` (sections GENERAL, HARDWARE, OPERATING_SYSTEM,
     /// SECURITY, DISK_ENCRYPTION, LOCAL_USER_ACCOUNTS, USER_AND_LOCATION).
@@ -451,6 +472,19 @@ async fn admin(endpoints: &std::path::Path, json: bool, task: AdminTask) -> anyh
         AdminTask::Trace { device_id } => {
             let t = a.trace(&device_id).await?;
             print(admin::render_trace(&t), serde_json::to_value(&t)?);
+        }
+        AdminTask::CompliancePreview { instance, policy, format, username, password, output } => {
+            let policies = match policy {
+                Some(file) => {
+                    Some(serde_json::from_slice(&std::fs::read(&file)?).with_context(|| format!("{} is not JSON", file.display()))?)
+                }
+                None => None,
+            };
+            let text = a.compliance_preview(&instance, username.as_deref(), password.as_deref(), policies, format == "csv").await?;
+            match output {
+                Some(path) => std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?,
+                None => print!("{text}"),
+            }
         }
         AdminTask::ImportJamf { instance, files, username, password } => {
             let results = a.import_jamf(&instance, &files, username.as_deref(), password.as_deref()).await?;

@@ -17,6 +17,10 @@ pub enum ConnectorError {
     /// expired): 404.
     #[error("{0}")]
     UnknownState(String),
+    /// The cloud did not answer a call made for the caller (outage, refusal of the
+    /// connector's identity): 502, with what the cloud said.
+    #[error("{0}")]
+    Upstream(String),
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
     /// A failure of the connector itself, keeping its cause.
@@ -44,6 +48,9 @@ impl IntoResponse for ConnectorError {
             }
             ConnectorError::UnknownState(d) => {
                 problem::response(&Problem::new(404, "unknown-consent-state", "The consent response matches no pending consent", d.clone()))
+            }
+            ConnectorError::Upstream(d) => {
+                problem::response(&Problem::new(502, "cloud-unavailable", "The cloud did not answer the connector", d.clone()))
             }
             ConnectorError::Db(_) | ConnectorError::Internal(_) => problem::internal(&self, NOT_APPLIED),
         }

@@ -112,6 +112,15 @@ impl ConnectorClient {
         }
     }
 
+    /// Intune's verdicts for `req`'s devices, through the connector (`CompliancePreview`).
+    pub async fn compliance_preview(
+        &self,
+        credential: &str,
+        req: &wire::partner::PreviewRequest,
+    ) -> Result<wire::partner::PreviewResponse> {
+        self.call(reqwest::Method::POST, "/api/v1/compliance-preview", credential, Some(req)).await.map_err(Self::upstream)
+    }
+
     pub async fn disconnect(&self, credential: &str, link_id: &LinkId) -> Result<LinkView> {
         self.call::<(), _>(reqwest::Method::POST, &format!("/api/v1/links/{link_id}/disconnect"), credential, None)
             .await

@@ -12,6 +12,7 @@ pub mod import;
 pub mod integration;
 pub mod manual;
 pub mod metrics;
+pub mod preview;
 pub mod sealed;
 pub mod seed;
 pub mod store;

@@ -469,6 +469,26 @@ impl CloudClient {
         Err(CallError::Transport(format!("message {message_id} was still pending after a minute")))
     }
 
+    /// What Intune would decide for `req`'s devices (the cloud's `CompliancePreview`
+    /// extension; nothing is stored).
+    pub async fn compliance_preview(
+        &self,
+        app: &CloudApp,
+        tenant: &str,
+        req: &wire::partner::PreviewRequest,
+    ) -> Result<wire::partner::PreviewResponse, CallError> {
+        let body = serde_json::to_string(req).unwrap_or_default();
+        self.partner_call(
+            app,
+            tenant,
+            wire::ids::SERVICE_PARTNER_DEVICE_DATA_SYNC,
+            reqwest::Method::POST,
+            "CompliancePreview?api-version=1.0",
+            Some(body),
+        )
+        .await
+    }
+
     pub async fn upload_status(&self, app: &CloudApp, tenant: &str, message_id: &str) -> Result<UploadStatus, CallError> {
         self.partner_call(
             app,

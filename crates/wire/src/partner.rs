@@ -387,3 +387,65 @@ mod status_tests {
         assert_eq!(MessageStatus::Other("Queued".into()).to_string(), "Queued");
     }
 }
+
+/// Most devices one `CompliancePreview` request may carry.
+pub const MAX_PREVIEW_DEVICES: usize = 1000;
+
+/// `POST CompliancePreview` on the partner device data sync service: what Intune would
+/// decide for each device under a set of compliance policies, evaluated as an upload is
+/// but stored nowhere (this service's extension; docs/microsoft-compatibility.md).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[serde(rename_all = "PascalCase")]
+pub struct PreviewRequest {
+    /// Draft policies in Graph's `#microsoft.graph.macOSCompliancePolicy` shape (with
+    /// `displayName`); absent: the tenant's macOS compliance policies, all of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub policies: Option<Vec<serde_json::Value>>,
+    /// The devices as inventory items (1 to [`MAX_PREVIEW_DEVICES`]); `DeviceId` is any
+    /// key the partner chooses, echoed back.
+    pub devices: Vec<DeviceItem>,
+}
+
+/// The answer of `CompliancePreview`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[serde(rename_all = "PascalCase")]
+pub struct PreviewResponse {
+    /// The policies evaluated, in order.
+    pub policies: Vec<PreviewPolicy>,
+    /// One verdict per device, in the request's order.
+    pub devices: Vec<PreviewDevice>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[serde(rename_all = "PascalCase")]
+pub struct PreviewPolicy {
+    /// The tenant's policy ID, or `draft-<n>` for a draft.
+    pub id: String,
+    pub display_name: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[serde(rename_all = "PascalCase")]
+pub struct PreviewDevice {
+    pub device_id: String,
+    /// `compliant`, `inGracePeriod`, `noncompliant` or `error`, as an upload would make it
+    /// on its first evaluation.
+    pub compliance_state: String,
+    /// Every setting not met (or not readable), each naming its policy.
+    pub failing: Vec<PreviewSetting>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[serde(rename_all = "PascalCase")]
+pub struct PreviewSetting {
+    pub policy_id: String,
+    /// Graph's setting name (`osMinimumVersion`).
+    pub setting: String,
+    /// As the Intune admin center labels it (`Minimum OS version`).
+    pub label: String,
+    /// `noncompliant` or `error`.
+    pub state: String,
+    pub expected: String,
+    pub actual: Option<String>,
+}

@@ -11,6 +11,7 @@ mod bad_input_services;
 mod batching;
 mod browser_consoles;
 mod compliance_partner;
+mod compliance_preview;
 mod connector_nodes;
 mod demo;
 mod deploy;

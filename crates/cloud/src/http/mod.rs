@@ -63,7 +63,7 @@ pub fn router(state: Shared) -> Router {
         )
         .route(
             &format!("{PARTNER_PREFIX}/StatelessPartnerDeviceDataSyncService/{{resource}}"),
-            put(partner_api::upload).get(partner_api::upload_status),
+            put(partner_api::upload).get(partner_api::upload_status).post(partner_api::compliance_preview),
         )
         // Admin consoles (Entra admin center, Intune admin center).
         .merge(console::router())

@@ -24,7 +24,7 @@ use super::{aad_graph, discovery, login, partner_api};
     paths(
         discovery::openid_configuration_v2, discovery::openid_configuration_v1, discovery::jwks_v2, discovery::jwks_v1,
         login::token_v2, login::token_v1, aad_graph::service_endpoints, partner_api::tenant_data_sync, partner_api::upload,
-        partner_api::upload_status, partner_api::create_partner_policy, partner_api::list_partner_policies, partner_api::assign_partner_policy, platform::openapi::live, platform::openapi::ready, platform::openapi::document,
+        partner_api::upload_status, partner_api::compliance_preview, partner_api::create_partner_policy, partner_api::list_partner_policies, partner_api::assign_partner_policy, platform::openapi::live, platform::openapi::ready, platform::openapi::document,
         platform::metrics::serve
     ),
     components(schemas(PoliciesSet, TokenAnswer)),

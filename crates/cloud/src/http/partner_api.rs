@@ -19,7 +19,8 @@ use crate::entra::directory::Tenant;
 use crate::entra::tokens::AccessClaims;
 use crate::error::{CloudError, Result};
 use crate::faults::Fault;
-use crate::intune::{partner, uploads};
+use crate::intune::preview::Candidate;
+use crate::intune::{partner, policies, uploads};
 use wire::MessageId;
 use wire::TenantId;
 
@@ -397,4 +398,55 @@ async fn inject_fault(state: &Shared, method: &str, unit: &str) -> Result<()> {
         // A panic ends the connection's task: the client sees the connection dropped.
         Some(Fault::Reset) => panic!("injected fault: connection dropped"),
     }
+}
+
+/// `POST CompliancePreview`: each device's verdict under the tenant's policies or drafts,
+/// stored nowhere (`intune::preview`).
+#[utoipa::path(post, path = "/fef/{unit}/TrafficGateway/TrafficRoutingService/PartnerAPI/StatelessPartnerDeviceDataSyncService/{resource}", tag = "partner",
+    summary = "Preview compliance: what Intune would decide for devices (extension)",
+    description = "`{resource}` is `CompliancePreview`. Evaluates 1 to 1,000 devices under the drafts given, or else every macOS compliance policy of the tenant, as a first upload would be evaluated; nothing is stored.",
+    params(("unit" = String, Path, description = "The tenant's scale unit, as discovery publishes it."), ("resource" = String, Path, description = "`CompliancePreview`."), ("api-version" = String, Query, description = "The service's API version (`1.0`).")),
+    request_body = wire::partner::PreviewRequest,
+    responses(super::openapi::PartnerRefusals, (status = 200, description = "One verdict per device, in order.", body = wire::partner::PreviewResponse),
+        (status = 400, description = "The api-version is missing, the body is not valid, a draft breaks a rule (named), there are no devices or more than 1,000, or the tenant has no policy to preview.", body = wire::errors::ODataError),
+        (status = 404, description = "`{resource}` is not `CompliancePreview`.", body = wire::errors::ODataError)),
+    security(("intune_token" = [])))]
+pub async fn compliance_preview(
+    State(state): State<Shared>,
+    Path((_, resource)): Path<(String, String)>,
+    PartnerCaller { tenant, .. }: PartnerCaller,
+    body: Bytes,
+) -> Result<Json<wire::partner::PreviewResponse>> {
+    if resource != "CompliancePreview" {
+        return Err(CloudError::not_found(format!("Action '{resource}' does not exist on this service.")));
+    }
+    let req: wire::partner::PreviewRequest =
+        serde_json::from_slice(&body).map_err(|e| CloudError::bad_request(format!("The preview request is not valid: {e}")))?;
+    if req.devices.is_empty() || req.devices.len() > wire::partner::MAX_PREVIEW_DEVICES {
+        return Err(CloudError::bad_request(format!("Devices must hold 1 to {} items.", wire::partner::MAX_PREVIEW_DEVICES)));
+    }
+    let candidates = match &req.policies {
+        Some(drafts) => drafts
+            .iter()
+            .enumerate()
+            .map(|(n, d)| {
+                let (display_name, settings) = policies::parse(d).map_err(|e| match e {
+                    CloudError::OData { message, .. } => CloudError::bad_request(format!("Policies[{n}]: {message}")),
+                    other => other,
+                })?;
+                Ok(Candidate { id: format!("draft-{}", n + 1), display_name, settings })
+            })
+            .collect::<Result<Vec<_>>>()?,
+        None => state
+            .store
+            .policies(&tenant.id)
+            .await?
+            .into_iter()
+            .map(|p| Candidate { settings: serde_json::from_str(&p.settings).unwrap_or_default(), id: p.id, display_name: p.display_name })
+            .collect(),
+    };
+    if candidates.is_empty() {
+        return Err(CloudError::bad_request("There is no compliance policy to preview: send drafts, or create a policy first."));
+    }
+    Ok(Json(crate::intune::preview::preview(&candidates, &req.devices, state.clock.now_ms())))
 }

@@ -8,4 +8,5 @@ pub mod lifecycle;
 pub mod partner;
 pub mod policies;
 pub mod policy_settings;
+pub mod preview;
 pub mod uploads;

@@ -246,3 +246,35 @@ pub async fn metrics(State(state): State<Shared>) -> Result<([(axum::http::Heade
     let (backlog, rejected, links) = state.store.gauges().await?;
     Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render(backlog, rejected, links)))
 }
+
+#[utoipa::path(post, path = "/api/v1/compliance-preview", tag = "instance",
+    summary = "Compliance preview: what Intune would decide for the instance's Macs",
+    description = "Passes the devices (1 to 1,000 inventory items, any `DeviceId` the instance chooses) and the draft policies, if any, to the tenant's Intune (`CompliancePreview`); nothing is stored or sent as inventory. Needs an active connection.",
+    request_body = wire::partner::PreviewRequest,
+    responses(
+        (status = 200, description = "One verdict per device.", body = wire::partner::PreviewResponse),
+        (status = 401, description = "The credential is missing or not valid.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The instance has no active connection.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Intune refused the request (a draft breaks a rule, no policy to preview, too many devices): `detail` says why.", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "Intune did not answer.", body = Problem, content_type = "application/problem+json")),
+    security(("instance_credential" = [])))]
+pub async fn compliance_preview(
+    State(state): State<Shared>,
+    CallingInstance(instance): CallingInstance,
+    body: Bytes,
+) -> Result<Json<wire::partner::PreviewResponse>> {
+    let req: wire::partner::PreviewRequest = json(&body)?;
+    let link = state
+        .store
+        .current_link(&instance.id)
+        .await?
+        .filter(|l| l.status == wire::connector_api::LinkStatus::Active)
+        .ok_or_else(|| ConnectorError::conflict("This instance has no active connection to preview through."))?;
+    let app = state.app(&link.cloud)?;
+    let tenant = link.tenant_id.clone().unwrap_or_default();
+    match state.cloud.compliance_preview(app, &tenant, &req).await {
+        Ok(answer) => Ok(Json(answer)),
+        Err(e) if e.status() == Some(400) => Err(ConnectorError::invalid(e.to_string())),
+        Err(e) => Err(ConnectorError::Upstream(e.to_string())),
+    }
+}

@@ -30,6 +30,7 @@ pub fn router(state: Shared) -> Router {
         .route("/api/v1/dead-letters", get(operator::instance_dead_letters))
         .route("/api/v1/dead-letters/replay", post(operator::instance_replay))
         .route("/api/v1/status", get(api::status))
+        .route("/api/v1/compliance-preview", post(api::compliance_preview))
         .route("/api/v1/devices/{device_id}", get(operator::instance_trace))
         .route("/api/v1/operator/links", get(operator::links))
         .route("/api/v1/operator/links/{id}/reconcile", post(operator::reconcile))

@@ -16,7 +16,7 @@ use super::{api, browser, operator};
     ),
     paths(
         api::register_instance, api::start_link, api::current_link, api::confirm, api::health_check, api::disconnect, api::inventory, api::outcomes,
-        api::status, operator::instance_reconcile, operator::instance_dead_letters, operator::instance_replay,
+        api::status, api::compliance_preview, operator::instance_reconcile, operator::instance_dead_letters, operator::instance_replay,
         operator::links, operator::reconcile, operator::health_check, operator::dead_letters, operator::replay_dead_letters,
         operator::trace, operator::instance_trace, browser::consent_callback, browser::route, api::metrics, platform::openapi::live, platform::openapi::ready, platform::openapi::document
     ),

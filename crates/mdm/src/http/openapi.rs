@@ -19,7 +19,7 @@ use super::{agent_api, answers, read_api};
     paths(
         agent_api::enroll, agent_api::inventory, agent_api::partial_inventory, agent_api::aad_registration, agent_api::checkin,
         agent_api::ca_view, agent_api::commands, read_api::conditional_access, read_api::summary, read_api::computer_ca, read_api::change_log,
-        read_api::oauth_token, read_api::computers_inventory, read_api::inventory_history, read_api::import_jamf, platform::openapi::live, platform::openapi::ready, platform::openapi::document,
+        read_api::oauth_token, read_api::computers_inventory, read_api::inventory_history, read_api::import_jamf, read_api::compliance_preview, platform::openapi::live, platform::openapi::ready, platform::openapi::document,
         platform::metrics::serve
     ),
     components(schemas(answers::SectionName)),

@@ -230,3 +230,54 @@ struct JamfPage {
     #[schema(max_items = 2000)]
     results: Vec<Value>,
 }
+
+/// The body of `POST /api/v1/compliance-preview`.
+#[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
+pub struct PreviewBody {
+    /// Draft macOS compliance policies in Graph's shape (`displayName`, settings such as
+    /// `osMinimumVersion`); absent: the tenant's policies.
+    #[schema(value_type = Option<Vec<Object>>)]
+    policies: Option<Vec<Value>>,
+}
+
+/// The answer format of the preview.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PreviewFormat {
+    /// `json` (default) or `csv` (one row per Mac).
+    format: Option<String>,
+}
+
+/// `POST /api/v1/compliance-preview`: what Intune would decide for every Mac of the
+/// instance, under the tenant's policies or drafts (`mdm::preview`).
+#[utoipa::path(post, path = "/i/{slug}/api/v1/compliance-preview", tag = "read",
+    summary = "Preview what Intune's compliance policies would decide for this fleet",
+    description = "Every Mac with an inventory (an agent's or a Jamf Pro import's) is evaluated by Intune, through the connector, under the drafts given or else the tenant's macOS compliance policies. Nothing is stored or sent as inventory. An empty body previews the tenant's policies.",
+    params(("slug" = String, Path, description = "The instance's path name."), PreviewFormat),
+    request_body = PreviewBody,
+    responses((status = 200, description = "The preview (JSON, or CSV with `format=csv`).", body = crate::preview::FleetPreview),
+        (status = 401, description = "Credentials are missing or not valid.", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such instance.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The instance has no active connection to Intune.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The body or a draft is not valid, the format is unknown, or no Mac has an inventory (`detail` says which).", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The connector or Intune did not answer.", body = Problem, content_type = "application/problem+json")),
+    security(("api_token" = []), ("admin_basic" = [])))]
+pub async fn compliance_preview(
+    State(state): State<Shared>,
+    InventoryReader(instance): InventoryReader,
+    Query(q): Query<PreviewFormat>,
+    body: crate::http::Bytes,
+) -> Result<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let csv = match q.format.as_deref() {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(other) => return Err(MdmError::invalid(format!("format must be json or csv, not '{other}'."))),
+    };
+    let body: PreviewBody = if body.is_empty() { PreviewBody::default() } else { super::json_body(&body)? };
+    let preview = crate::preview::run(&state, &instance, body.policies).await?;
+    Ok(if csv {
+        ([(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")], preview.to_csv()).into_response()
+    } else {
+        Json(preview).into_response()
+    })
+}

@@ -36,6 +36,8 @@ pub async fn computers(State(state): State<Shared>, Query(s): Query<Search>, me:
         &[("Computers", "/computers".into())],
         html! {
             h1 { "Computers" }
+            p { a id="compliance-preview" href={ "/i/" (slug) "/computers/compliance-preview" } { "Compliance preview" }
+                " — what Intune's compliance policies (or a draft) would decide for this fleet" }
             (search_box("Search name or serial number", &q))
             table id="computers" {
                 tr { th { "Name" } th { "Serial number" } th { "Model" } th { "Last check-in" } th { "Last inventory update" } }

@@ -4,6 +4,7 @@
 
 mod computers;
 mod conditional_access;
+mod preview;
 mod trace;
 
 use axum::extract::State;
@@ -13,6 +14,7 @@ use platform::html::{Frame, Layout, Markup, NavLink, badge, console, html, page}
 
 pub use computers::{computer, computers};
 pub use conditional_access::{application_id_page, ca_confirm, ca_edit, ca_page, ca_save, ca_test};
+pub use preview::{page as preview_page, run as preview_run};
 
 use super::Query;
 use super::callers::{ConsoleAdmin, Instance, SESSION_COOKIE};
