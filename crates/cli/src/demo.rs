@@ -79,6 +79,8 @@ pub struct Summary {
     pub fleet: FleetReleases,
     pub drift: DriftSummary,
     pub sign_ins: SignIns,
+    /// A policy previewed, assigned report only, then warned; a user recovering through Recheck.
+    pub rollout: crate::demo_rollout::Rollout,
     pub consoles: Consoles,
     pub phases: Vec<Phase>,
 }
@@ -187,13 +189,18 @@ async fn story(stack: &Stack, opts: &DemoOptions, timer: &mut Timer) -> anyhow::
     let sign_ins = sign_in_outcomes(stack, &macs, stray, &first).await?;
     timer.lap("sign-ins (S4)");
 
+    let rollout = crate::demo_rollout::run(stack, &mut macs, &first).await?;
+    timer.lap("policy rollout: preview, warn, Recheck");
+
     // What Entra and Intune held for the fleet, read before the second instance leaves:
     // its Macs' state is withdrawn once it has disconnected.
     let graph = GraphReader::new(stack).await?;
     let evaluated = (graph.compliance().await?, graph.compliance_states().await?);
     admin_steps::disconnect(stack, &second).await?;
     timer.lap("disconnect the second instance (S5)");
-    report(stack, &macs, evaluated, sign_ins, check_ins, drift, timer).await
+    let mut summary = report(stack, &macs, evaluated, sign_ins, check_ins, drift, timer).await?;
+    summary.rollout = rollout;
+    Ok(summary)
 }
 
 /// Each device's `isCompliant` in Entra and its compliance state in Intune, by device ID.
@@ -367,6 +374,7 @@ async fn report(
         },
         drift,
         sign_ins,
+        rollout: Default::default(),
         consoles: Consoles {
             mdm: stack.mdm.url(),
             intune: format!("{}{}", stack.cloud.url(), cloud::http::PARTNER_PAGE),
@@ -429,6 +437,18 @@ fn print_table(s: &Summary, stack: &Stack) {
         "fleet: {} check-ins in one 15-minute round; drift: {} FileVault off, {} firewall off, {} below the OS minimum, {} stopped checking in",
         s.check_ins, s.drift.filevault_off, s.drift.firewall_off, s.drift.os_below_minimum, s.drift.stopped_checking_in
     );
+    let r = &s.rollout;
+    println!(
+        "rollout of \"Sonoma or later\": the preview found it would make {} of {} Macs of the first instance noncompliant; assigned report only, then warned",
+        r.previewed_noncompliant, r.previewed
+    );
+    match (&r.warning, r.recheck_seconds) {
+        (Some(w), Some(secs)) => println!(
+            "  a warned user saw \"{w}\", updated macOS and pressed Recheck: new verdict in {secs:.2} s, then sign-in {}",
+            r.after_recheck.as_deref().unwrap_or("not tried")
+        ),
+        _ => println!("  no Mac of the first instance was below macOS 14 with FileVault on: nobody to warn"),
+    }
     println!("consoles: mdm {} · Intune {} · Entra {}", s.consoles.mdm, s.consoles.intune, s.consoles.entra);
     println!();
     for p in &s.phases {

@@ -12,6 +12,7 @@ pub mod bench_sign_in;
 pub mod browser;
 pub mod config;
 pub mod demo;
+pub mod demo_rollout;
 pub mod graph_reader;
 pub mod provision;
 pub mod sealing;

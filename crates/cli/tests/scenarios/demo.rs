@@ -24,6 +24,12 @@ async fn the_demo_tells_the_whole_story() {
     assert_eq!(summary.check_ins, 24, "every Mac checked in once");
     let d = &summary.drift;
     assert!(d.filevault_off + d.firewall_off + d.os_below_minimum + d.stopped_checking_in >= 2, "{d:?}");
+    // The rollout: previewed on the first instance, a warned user recovering through Recheck.
+    let r = &summary.rollout;
+    assert!(r.previewed > 0 && r.previewed_noncompliant > 0, "{r:?}");
+    assert!(r.warning.as_deref().is_some_and(|w| w.contains("does not meet Sonoma or later")), "{r:?}");
+    assert!(r.recheck_seconds.is_some_and(|s| s < 30.0), "{r:?}");
+    assert_eq!(r.after_recheck.as_deref(), Some("granted"), "{r:?}");
     let names: Vec<&str> = summary.phases.iter().map(|p| p.name.as_str()).collect();
     assert!(names.contains(&"drift and re-evaluation"), "{names:?}");
     assert!(names.contains(&"manual integration (S7)") && names.contains(&"migrate to the Cloud Connector (S2, S3)"), "{names:?}");
