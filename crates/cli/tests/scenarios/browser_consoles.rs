@@ -10,7 +10,7 @@ use crate::chromium::Chromium;
 use crate::harness::{TestStack, spawn, spawn_with};
 
 /// Signs in to an instance's console.
-async fn mdm_sign_in(b: &Chromium, t: &TestStack, slug: &str) -> anyhow::Result<()> {
+pub(crate) async fn mdm_sign_in(b: &Chromium, t: &TestStack, slug: &str) -> anyhow::Result<()> {
     let i = t.instance(slug);
     b.goto(&t.instance_url(slug)).await?;
     b.fill("Username", &i.admin_username).await?;

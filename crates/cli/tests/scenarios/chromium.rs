@@ -144,6 +144,15 @@ impl Chromium {
         Ok(())
     }
 
+    /// Sets the field labelled `label` to `value` as its picker would (a date and time
+    /// picker's keystrokes depend on the locale; its value does not).
+    pub async fn pick(&self, label: &str, value: &str) -> anyhow::Result<()> {
+        let field = self.control(label).await?;
+        let arg = serde_json::to_value(&field)?;
+        self.client.execute("arguments[0].value = arguments[1];", vec![arg, serde_json::json!(value)]).await?;
+        Ok(())
+    }
+
     /// Chooses the option `option` (its visible text) of the list labelled `label`.
     pub async fn choose(&self, label: &str, option: &str) -> anyhow::Result<()> {
         // By its text, quoted for XPath (a label may hold an apostrophe: "user1's Mac").

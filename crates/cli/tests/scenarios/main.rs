@@ -10,6 +10,7 @@ mod bad_input_endpoints;
 mod bad_input_services;
 mod batching;
 mod browser_consoles;
+mod browser_rollout;
 mod compliance_partner;
 mod compliance_preview;
 mod connector_nodes;
