@@ -99,12 +99,14 @@ async fn housekeeping(state: &Shared) -> Result<()> {
     Ok(())
 }
 
-/// Once an hour per held instance: its inventory history older than `retention_days`.
+/// Once an hour per held instance: its inventory history and the commands for its Macs
+/// older than `retention_days`.
 async fn prune_history(state: &Shared, instance_id: &str) -> Result<()> {
     let now = state.clock.now_ms();
     let due = state.history_pruned.lock().expect("lock").get(instance_id).is_none_or(|t| now - t >= HISTORY_PRUNE_EVERY_MS);
     if due {
-        let pruned = state.store.prune_history(instance_id, now - state.config.retention_days as i64 * 86_400_000).await?;
+        let cutoff = now - state.config.retention_days as i64 * 86_400_000;
+        let pruned = state.store.prune_history(instance_id, cutoff).await? + state.store.prune_commands(instance_id, cutoff).await?;
         state.metrics.pruned_rows_total.increment(pruned);
         state.history_pruned.lock().expect("lock").insert(instance_id.to_string(), now);
     }

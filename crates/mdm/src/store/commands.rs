@@ -86,6 +86,20 @@ impl Store {
         .await?)
     }
 
+    /// Deletes the commands of an instance's computers queued before `cutoff_ms`
+    /// (answered or not: a Mac back after that long reports on its own). Returns how many.
+    pub async fn prune_commands(&self, instance_id: &str, cutoff_ms: i64) -> Result<u64> {
+        Ok(sqlx::query(
+            "DELETE FROM computer_commands WHERE queued_ms < $1 \
+             AND computer_id IN (SELECT id FROM computers WHERE instance_id = $2)",
+        )
+        .bind(cutoff_ms)
+        .bind(instance_id)
+        .execute(self.pool())
+        .await?
+        .rows_affected())
+    }
+
     /// Whether the computer sent an inventory report (whole or partial) received at or
     /// after `since_ms`.
     pub async fn reported_since(&self, computer_id: i64, since_ms: i64) -> Result<bool> {

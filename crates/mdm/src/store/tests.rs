@@ -92,6 +92,25 @@ async fn retention_prunes_old_inventory_history_but_each_computers_latest_entry(
 }
 
 #[tokio::test]
+async fn a_command_waits_once_is_handed_out_once_and_is_pruned_with_age() {
+    let (store, instance) = store_with_instance().await;
+    let computer = store.enroll_computer(&instance, "A", "SERIAL", "Mac", "MacBookPro18,1", "digest-A", 1).await.unwrap();
+    let first = store.queue_command(computer, "UpdateInventory", 10).await.unwrap();
+    let again = store.queue_command(computer, "UpdateInventory", 20).await.unwrap();
+    assert_eq!(first.uuid, again.uuid, "asked twice before it answers, the Mac reports once");
+    let taken = store.take_commands(computer, 30).await.unwrap();
+    assert_eq!((taken.len(), taken[0].delivered_ms), (1, Some(30)));
+    assert!(store.take_commands(computer, 40).await.unwrap().is_empty(), "handed out once");
+    assert_eq!(store.command(computer, &first.uuid).await.unwrap().unwrap().delivered_ms, Some(30));
+    assert!(store.command(computer + 1, &first.uuid).await.unwrap().is_none(), "another computer's command is not found");
+    let next = store.queue_command(computer, "UpdateInventory", 50).await.unwrap();
+    assert_ne!(next.uuid, first.uuid, "answered, a new Recheck queues a new command");
+    assert_eq!(store.prune_commands("another-instance", 100).await.unwrap(), 0);
+    assert_eq!(store.prune_commands(&instance, 45).await.unwrap(), 1, "only the older one");
+    assert!(store.command(computer, &next.uuid).await.unwrap().is_some());
+}
+
+#[tokio::test]
 async fn history_never_shows_a_collection_after_its_receipt() {
     let (store, instance) = store_with_instance().await;
     let computer = store.enroll_computer(&instance, "C", "SERIAL", "Mac", "MacBookPro18,1", "digest-c", 1).await.unwrap();
