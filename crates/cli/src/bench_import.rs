@@ -1,7 +1,8 @@
 //! `cloudconnector bench import`: a Jamf Pro inventory imported into a connected instance
 //! and evaluated end to end. The Macs' users registered them with Entra beforehand (not
 //! timed); then pages of 1,000 records are posted to the instance's import API, and the
-//! clock runs until the cloud has decided every Mac.
+//! clock runs until the cloud has decided every Mac. Last, the imported fleet is
+//! previewed under a draft policy (Intune's `CompliancePreview` through the connector).
 
 use std::time::{Duration, Instant};
 
@@ -25,6 +26,11 @@ pub struct ImportBench {
     pub refused: u64,
     /// Registered Macs whose items the cloud refused.
     pub rejected: u64,
+    /// The compliance preview of the whole fleet under "Sonoma or later" (minimum macOS
+    /// 14.0), from the read API's request to its answer.
+    pub preview_seconds: f64,
+    /// Macs the preview found would be noncompliant.
+    pub preview_noncompliant: u64,
 }
 
 pub async fn import(data_dir: &std::path::Path, computers: usize) -> anyhow::Result<ImportBench> {
@@ -60,6 +66,12 @@ pub async fn import(data_dir: &std::path::Path, computers: usize) -> anyhow::Res
     };
     let evaluated_seconds = started.elapsed().as_secs_f64();
     let compliant = crate::graph_reader::GraphReader::new(&stack).await?.compliance().await?.values().filter(|v| **v == Some(true)).count();
+    let previewing = Instant::now();
+    let draft = serde_json::json!({"policies": [{"displayName": "Sonoma or later", "osMinimumVersion": "14.0"}]});
+    let url = format!("{}/api/v1/compliance-preview", stack.instance_url(&slug));
+    let resp = stack.http.post(&url).basic_auth(&admin.admin_username, Some(&admin.admin_password)).json(&draft).send().await?;
+    let preview: serde_json::Value = resp.error_for_status()?.json().await?;
+    let preview_seconds = previewing.elapsed().as_secs_f64();
     stack.shutdown().await;
     Ok(ImportBench {
         computers,
@@ -70,6 +82,8 @@ pub async fn import(data_dir: &std::path::Path, computers: usize) -> anyhow::Res
         compliant: compliant as u64,
         refused,
         rejected: summary["rejected"].as_u64().unwrap_or(0),
+        preview_seconds,
+        preview_noncompliant: preview["noncompliant"].as_u64().unwrap_or(0),
     })
 }
 
