@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::admin_steps;
+use crate::browser::{Browser, Page};
 use crate::graph_reader::GraphReader;
 use crate::stack::Stack;
 
@@ -100,16 +101,8 @@ async fn recover(stack: &Stack, mac: &mut fleet::Mac, graph: &GraphReader, out: 
         let mut m = shared.lock().await;
         (m.profile.os_version, m.profile.os_build) = ("15.1".into(), "24B83".into());
     }
-    let browser = stack.browser();
-    let page = browser.get(&link).await?;
-    let action = page.attributes("form", "action").into_iter().find(|a| a.contains("/remediation/recheck")).context("a Recheck button")?;
-    let action = reqwest::Url::parse(&page.url)?.join(&action)?.to_string();
     let started = Instant::now();
-    let following = browser.post_form(&action, &[]).await?.url;
-    let checked = until("the new verdict on the remediation page", || async {
-        Ok(browser.get(&following).await?.element_text("recheck-status").as_deref() == Some("Checked just now."))
-    })
-    .await;
+    let checked = press_recheck(&stack.browser(), &link).await;
     agent.abort();
     checked?;
     out.recheck_seconds = Some(started.elapsed().as_secs_f64());
@@ -119,6 +112,26 @@ async fn recover(stack: &Stack, mac: &mut fleet::Mac, graph: &GraphReader, out: 
         other => format!("{other:?}"),
     });
     Ok(())
+}
+
+/// On the remediation page at `url`, presses *Recheck* and follows the page (as it
+/// reloads itself) until Intune's new verdict is in; returns that page.
+pub async fn press_recheck(browser: &Browser, url: &str) -> anyhow::Result<Page> {
+    let page = browser.get(url).await?;
+    let action = page.attributes("form", "action").into_iter().find(|a| a.contains("/remediation/recheck")).context("a Recheck button")?;
+    let action = reqwest::Url::parse(&page.url)?.join(&action)?.to_string();
+    let following = browser.post_form(&action, &[]).await?.url;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let page = browser.get(&following).await?;
+        if page.element_text("recheck-status").as_deref() == Some("Checked just now.") {
+            return Ok(page);
+        }
+        if Instant::now() > deadline {
+            bail!("the remediation page did not show a new verdict within 30 s: {:?}", page.element_text("recheck-status"));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Polls `probe` every 100 ms for up to 30 s.

@@ -473,24 +473,27 @@ async fn admin(endpoints: &std::path::Path, json: bool, task: AdminTask) -> anyh
             let t = a.trace(&device_id).await?;
             print(admin::render_trace(&t), serde_json::to_value(&t)?);
         }
-        AdminTask::CompliancePreview { instance, policy, format, username, password, output } => {
-            let policies = match policy {
-                Some(file) => {
-                    Some(serde_json::from_slice(&std::fs::read(&file)?).with_context(|| format!("{} is not JSON", file.display()))?)
-                }
-                None => None,
-            };
-            let text = a.compliance_preview(&instance, username.as_deref(), password.as_deref(), policies, format == "csv").await?;
-            match output {
-                Some(path) => std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?,
-                None => print!("{text}"),
-            }
-        }
+        task @ AdminTask::CompliancePreview { .. } => compliance_preview(&a, task).await?,
         AdminTask::ImportJamf { instance, files, username, password } => {
             let results = a.import_jamf(&instance, &files, username.as_deref(), password.as_deref()).await?;
             let json = serde_json::Value::Array(results.iter().map(|(f, s)| serde_json::json!({"file": f, "summary": s})).collect());
             print(admin::render_import(&results), json);
         }
+    }
+    Ok(())
+}
+
+/// `admin compliance-preview`: the draft read from its file, the answer written out.
+async fn compliance_preview(a: &admin::Admin, task: AdminTask) -> anyhow::Result<()> {
+    let AdminTask::CompliancePreview { instance, policy, format, username, password, output } = task else { return Ok(()) };
+    let policies = match policy {
+        Some(file) => Some(serde_json::from_slice(&std::fs::read(&file)?).with_context(|| format!("{} is not JSON", file.display()))?),
+        None => None,
+    };
+    let text = a.compliance_preview(&instance, username.as_deref(), password.as_deref(), policies, format == "csv").await?;
+    match output {
+        Some(path) => std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?,
+        None => print!("{text}"),
     }
     Ok(())
 }

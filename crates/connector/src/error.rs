@@ -17,8 +17,8 @@ pub enum ConnectorError {
     /// expired): 404.
     #[error("{0}")]
     UnknownState(String),
-    /// The cloud did not answer a call made for the caller (outage, refusal of the
-    /// connector's identity): 502, with what the cloud said.
+    /// The cloud failed a call made for the caller (an outage, a throttle, a refusal of
+    /// the connector's identity): 502, with what the cloud said.
     #[error("{0}")]
     Upstream(String),
     #[error("database: {0}")]
@@ -50,7 +50,7 @@ impl IntoResponse for ConnectorError {
                 problem::response(&Problem::new(404, "unknown-consent-state", "The consent response matches no pending consent", d.clone()))
             }
             ConnectorError::Upstream(d) => {
-                problem::response(&Problem::new(502, "cloud-unavailable", "The cloud did not answer the connector", d.clone()))
+                problem::response(&Problem::new(502, "cloud-failed", "The cloud failed the connector's request", d.clone()))
             }
             ConnectorError::Db(_) | ConnectorError::Internal(_) => problem::internal(&self, NOT_APPLIED),
         }

@@ -438,20 +438,31 @@ pub async fn ca_view(state: &Shared, computer: &ComputerRow) -> Result<ComputerC
 /// Longest a Mac's poll for commands may wait, in seconds.
 pub const MAX_COMMAND_WAIT_S: u64 = 30;
 
+/// How often a waiting poll looks in the database for a command queued on another node.
+const COMMAND_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The commands waiting for `computer`, waiting up to `wait_s` seconds (at most
 /// [`MAX_COMMAND_WAIT_S`]) for one to be queued: the agent's long poll stands in for the
-/// push that wakes a real Mac. Commands handed out are marked delivered.
+/// push that wakes a real Mac. A command queued on this node wakes the poll at once; one
+/// queued on another node is found within [`COMMAND_CHECK_EVERY`]. Commands handed out
+/// are marked delivered.
 pub async fn wait_for_commands(state: &Shared, computer: &ComputerRow, wait_s: u64) -> Result<Vec<CommandRow>> {
     // Real time, not the service's clock: this bounds how long a request is held open.
-    let until = std::time::Instant::now() + std::time::Duration::from_secs(wait_s.min(MAX_COMMAND_WAIT_S));
+    let until = tokio::time::Instant::now() + std::time::Duration::from_secs(wait_s.min(MAX_COMMAND_WAIT_S));
     loop {
-        let commands = state.store.take_commands(computer.id, state.clock.now_ms()).await?;
-        if !commands.is_empty() || std::time::Instant::now() >= until {
-            return Ok(commands);
+        // Registered before the check, so a command queued right after it still wakes us.
+        let queued = state.commands_queued.notified();
+        if state.store.has_waiting_command(computer.id).await? {
+            let commands = state.store.take_commands(computer.id, state.clock.now_ms()).await?;
+            if !commands.is_empty() {
+                return Ok(commands);
+            }
         }
-        // Polling the database, not a signal in memory, so a command queued on another
-        // node reaches a Mac waiting on this one.
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let now = tokio::time::Instant::now();
+        if now >= until {
+            return Ok(Vec::new());
+        }
+        let _ = tokio::time::timeout((until - now).min(COMMAND_CHECK_EVERY), queued).await;
     }
 }
 
@@ -460,6 +471,7 @@ pub async fn wait_for_commands(state: &Shared, computer: &ComputerRow, wait_s: u
 pub async fn recheck(state: &Shared, instance: &InstanceRow, device_id: &DeviceId) -> Result<Option<CommandRow>> {
     let Some(user) = state.store.local_user_by_device(&instance.id, device_id).await? else { return Ok(None) };
     let command = state.store.queue_command(user.computer_id, wire::agent::UPDATE_INVENTORY, state.clock.now_ms()).await?;
+    state.commands_queued.notify_waiters();
     tracing::info!(instance = %instance.slug, computer = user.computer_id, command = %command.uuid, "recheck queued");
     Ok(Some(command))
 }

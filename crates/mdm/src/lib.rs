@@ -108,6 +108,9 @@ pub struct AppState {
     pub memberships_checked: Mutex<std::collections::HashMap<String, i64>>,
     /// When each held instance's inventory history was last pruned.
     pub history_pruned: Mutex<std::collections::HashMap<String, i64>>,
+    /// Wakes the Macs' long polls waiting on this node when a command is queued on it
+    /// (a command queued on another node is found by the polls' slower database check).
+    pub commands_queued: Notify,
     change_log: Option<Mutex<std::fs::File>>,
     /// Served at `/metrics`, labelled with this node.
     pub metrics: metrics::Metrics,
@@ -241,6 +244,7 @@ pub async fn start(config: MdmConfig, listener: TcpListener, ca: &LocalCa, clock
         manual_heartbeats: Mutex::new(Default::default()),
         memberships_checked: Mutex::new(Default::default()),
         history_pruned: Mutex::new(Default::default()),
+        commands_queued: Notify::new(),
         change_log,
         config,
     });

@@ -22,7 +22,8 @@ pub struct FleetPreview {
     pub policies: Vec<PolicyName>,
     /// Macs with an inventory, all previewed.
     pub total: usize,
-    /// Of them, the Macs Intune would not find compliant (noncompliant or in error).
+    /// Of them, the Macs that do not meet the policies (noncompliant, in error, or in a
+    /// policy's grace period).
     pub noncompliant: usize,
     /// Per failing setting: how many Macs fail it, most first.
     pub settings: Vec<SettingCount>,
@@ -70,9 +71,10 @@ pub struct MacVerdict {
 }
 
 impl MacVerdict {
-    /// Whether Intune would let the Mac count as compliant.
+    /// Whether the Mac meets every policy. A Mac in a policy's grace period does not: it
+    /// is let in only until the grace period ends.
     pub fn passes(&self) -> bool {
-        matches!(self.compliance_state.as_str(), "compliant" | "inGracePeriod")
+        self.compliance_state == "compliant"
     }
 }
 
@@ -99,6 +101,13 @@ pub async fn run(state: &Shared, instance: &InstanceRow, drafts: Option<Vec<serd
         }
         let req = PreviewRequest { policies: drafts.clone(), devices: with_inventory.iter().map(|(c, inv)| item(c, inv)).collect() };
         let answer = state.connector.compliance_preview(&credential, &req).await?;
+        if answer.devices.len() != with_inventory.len() {
+            return Err(MdmError::Upstream(format!(
+                "Intune answered {} verdicts for {} Macs; the preview was not completed.",
+                answer.devices.len(),
+                with_inventory.len()
+            )));
+        }
         for ((c, inv), verdict) in with_inventory.iter().zip(answer.devices) {
             let failing = verdict
                 .failing
@@ -205,11 +214,26 @@ impl FleetPreview {
         let _ = w.write_record(["computer_id", "name", "serial_number", "model", "os_version", "compliance_state", "failing"]);
         for m in &self.macs {
             let id = m.computer_id.to_string();
-            let failing = m.failing.join("; ");
-            let _ = w.write_record([id.as_str(), &m.name, &m.serial_number, &m.model, &m.os_version, &m.compliance_state, &failing]);
+            let cells = [
+                id,
+                inert(&m.name),
+                inert(&m.serial_number),
+                inert(&m.model),
+                inert(&m.os_version),
+                m.compliance_state.clone(),
+                inert(&m.failing.join("; ")),
+            ];
+            let _ = w.write_record(&cells);
         }
         String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
     }
+}
+
+/// A value a spreadsheet will not run as a formula: names come from the Macs (a user
+/// can name theirs `=HYPERLINK(…)`), so one starting with `=`, `+`, `-`, `@`, a tab or a
+/// carriage return is prefixed with `'`.
+fn inert(value: &str) -> String {
+    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{value}") } else { value.to_string() }
 }
 
 #[cfg(test)]
@@ -241,16 +265,17 @@ mod tests {
                 &["Minimum OS version: requires >= 14.0, reported 12.7.6", "Require encryption: requires true, reported false"],
             ),
             mac("d", "iMac", "inGracePeriod", &["Require encryption: requires true, reported false"]),
+            mac("=cmd|' /C calc'!A0", "iMac", "compliant", &[]),
         ];
         let p = summarise(policies, macs);
-        assert_eq!((p.total, p.noncompliant), (4, 2));
-        assert_eq!(p.headline(), "\"Sonoma or later\" would make 50 % of this fleet noncompliant: 2 of 4 Macs.");
+        assert_eq!((p.total, p.noncompliant), (5, 3), "a Mac in its grace period does not meet the policy");
+        assert_eq!(p.headline(), "\"Sonoma or later\" would make 60 % of this fleet noncompliant: 3 of 5 Macs.");
         let settings: Vec<(&str, usize, f64)> = p.settings.iter().map(|s| (s.label.as_str(), s.macs, s.percent)).collect();
-        assert_eq!(settings, [("Minimum OS version", 2, 50.0), ("Require encryption", 2, 50.0)]);
+        assert_eq!(settings, [("Minimum OS version", 2, 40.0), ("Require encryption", 2, 40.0)]);
         let models: Vec<(&str, usize, usize)> = p.models.iter().map(|m| (m.model.as_str(), m.macs, m.noncompliant)).collect();
-        assert_eq!(models, [("MacBook Air", 2, 1), ("iMac", 2, 1)]);
+        assert_eq!(models, [("iMac", 3, 2), ("MacBook Air", 2, 1)]);
         let order: Vec<&str> = p.macs.iter().map(|m| m.name.as_str()).collect();
-        assert_eq!(order, ["a", "c", "b", "d"], "noncompliant first");
+        assert_eq!(order, ["a", "c", "d", "=cmd|' /C calc'!A0", "b"], "noncompliant first");
         let csv = p.to_csv();
         assert!(csv.starts_with("computer_id,name,serial_number,model,os_version,compliance_state,failing\n"), "{csv}");
         assert!(

@@ -65,14 +65,14 @@ pub struct HeartbeatResponse {
     pub message_errors: Vec<String>,
 }
 
-/// Kinds of upload item. The legacy integration sends one inventory item per device
-/// carrying both the compliance and the hardware attributes; the partner-compliance model
-/// sends EntityType 1 (inventory) and 4 (the partner's own verdict).
 /// How the reason that carries a warned device's deadline begins, among an item
 /// result's `complianceReasons` (`Access is blocked from 8 Dec 2026 09:00 UTC unless this
 /// is fixed.`): the partner shows it to the user as the deadline, not as a setting to fix.
 pub const DEADLINE_PREFIX: &str = "Access is blocked from ";
 
+/// Kinds of upload item. The legacy integration sends one inventory item per device
+/// carrying both the compliance and the hardware attributes; the partner-compliance model
+/// sends EntityType 1 (inventory) and 4 (the partner's own verdict).
 pub mod entity_type {
     pub const LEGACY_INVENTORY: i32 = 0;
     pub const INVENTORY: i32 = 1;

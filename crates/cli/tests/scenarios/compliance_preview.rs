@@ -27,10 +27,10 @@ async fn managed_devices(t: &TestStack) -> usize {
     t.graph_get(&token, "deviceManagement/managedDevices").await.1["value"].as_array().map_or(0, Vec::len)
 }
 
-#[tokio::test]
-async fn a_draft_policy_is_previewed_on_reported_and_imported_macs() {
-    let t = spawn(5).await;
-    admin_steps::connect_instance(&t, "hq").await.unwrap();
+/// Five Macs of `hq`: two report through their agent and register (macOS 14.6.1 with
+/// FileVault, 15.1 without), three come from a Jamf Pro export (13.6.9, 12.7.6 and 15.0,
+/// with FileVault). Returns the admin commands' client.
+async fn fleet_of_five(t: &TestStack) -> Admin {
     let fleet = Fleet::new(t.http.clone(), &t.cloud.url());
     let users: Vec<(String, String)> = t.tenant.users.iter().map(|u| (u.upn.clone(), u.password.clone())).collect();
     let mut profiles = fleet::generate(&users, 31, 0.0);
@@ -61,6 +61,14 @@ async fn a_draft_policy_is_previewed_on_reported_and_imported_macs() {
     let admin = Admin::from_file(&t.write_endpoints_file()).unwrap();
     let imported = &admin.import_jamf("hq", &[page], None, None).await.unwrap()[0].1;
     assert_eq!(imported["created"], 3, "{imported}");
+    admin
+}
+
+#[tokio::test]
+async fn a_draft_policy_is_previewed_on_reported_and_imported_macs() {
+    let t = spawn(5).await;
+    admin_steps::connect_instance(&t, "hq").await.unwrap();
+    let admin = fleet_of_five(&t).await;
     let before = managed_devices(&t).await;
 
     // A draft requiring macOS 14: the two older Macs, both imported, would fail it.

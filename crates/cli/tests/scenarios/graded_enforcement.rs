@@ -8,11 +8,14 @@ use serde_json::Value;
 
 use crate::harness::{TestStack, eventually, spawn};
 
-async fn managed_state(t: &TestStack, device_id: &str) -> Option<String> {
+async fn managed(t: &TestStack, device_id: &str) -> Value {
     let token = t.test_client_token().await;
     let (_, body) = t.graph_get(&token, "deviceManagement/managedDevices").await;
-    let m = body["value"].as_array()?.iter().find(|m| m["azureADDeviceId"] == device_id)?.clone();
-    m["complianceState"].as_str().map(str::to_string)
+    body["value"].as_array().and_then(|v| v.iter().find(|m| m["azureADDeviceId"] == device_id).cloned()).unwrap_or(Value::Null)
+}
+
+async fn managed_state(t: &TestStack, device_id: &str) -> Option<String> {
+    managed(t, device_id).await["complianceState"].as_str().map(str::to_string)
 }
 
 async fn newest_sign_in(t: &TestStack) -> Value {
@@ -77,8 +80,21 @@ async fn a_policy_goes_from_report_only_to_warned_to_enforced() {
     assert!(remediation.element_text("deadline").is_some_and(|d| d.contains(&told)), "{}", remediation.body);
     assert_eq!(remediation.texts("#fixes td").first().map(String::as_str), Some("Require encryption"));
 
+    // The admin gives two more days: the Mac's grace period follows at once, without a
+    // new report, so the clock does not block it at the first deadline.
+    let later = deadline + chrono::Duration::days(2);
+    let (field, told) = (later.format("%Y-%m-%dT%H:%M").to_string(), later.format("%-d %b %Y %H:%M UTC").to_string());
+    let page = b.post_form(&assign, &[("group", group), ("enforcement", "warn"), ("warn_until", &field)]).await.unwrap();
+    assert!(page.texts("#policies .badge").contains(&format!("Warn until {told}, then block")), "{}", page.body);
+    let m = managed(&t, &id).await;
+    assert_eq!(
+        (m["complianceState"].as_str(), m["complianceGracePeriodExpirationDateTime"].as_str()),
+        (Some("inGracePeriod"), Some(format!("{}:00Z", field).as_str())),
+        "{m}"
+    );
+
     // The deadline passes: blocked, and the log says since when.
-    t.advance_clock(3 * 24 * 3600).await;
+    t.advance_clock(5 * 24 * 3600).await;
     eventually("blocked", || async { (managed_state(&t, &id).await.as_deref() == Some("noncompliant")).then_some(()) }).await;
     assert_eq!(t.is_compliant(&id).await, Some(false));
     assert!(matches!(sign_in().await, SignIn::Refused { ref aadsts, .. } if aadsts == "AADSTS53000"));

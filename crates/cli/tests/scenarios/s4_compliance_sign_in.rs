@@ -246,27 +246,33 @@ async fn s4_a_user_fixes_their_mac_and_recheck_shows_the_new_verdict() {
     // A minute later the user has turned FileVault on; the Mac has not reported yet.
     t.advance_clock(60).await;
     shared.lock().await.profile.filevault = true;
-    let page = follow(&t, &link).await;
-    let recheck = page.attributes("form", "action").into_iter().find(|a| a.contains("/remediation/recheck")).expect("a Recheck button");
-    let recheck = reqwest::Url::parse(&page.url).unwrap().join(&recheck).unwrap().to_string();
     let started = std::time::Instant::now();
-    let page = t.browser().post_form(&recheck, &[]).await.unwrap();
-    assert!(page.url.contains("&recheck="), "{}", page.url);
-    assert!(page.element_text("recheck-status").is_some(), "{}", page.body);
-    let done = eventually("the new verdict on the page", || async {
-        let p = follow(&t, &page.url).await;
-        (p.element_text("recheck-status").as_deref() == Some("Checked just now.")).then_some(p)
-    })
-    .await;
+    let done = cloudconnector::demo_rollout::press_recheck(&t.browser(), &link).await.unwrap();
+    assert!(done.url.contains("&recheck="), "{}", done.url);
     let took = started.elapsed();
     assert!(done.element_text("verdict").is_some_and(|v| v.contains("compliant")), "{}", done.body);
     assert!(done.texts("#fixes td").is_empty(), "{}", done.body);
     assert_eq!(is_compliant(&t, &token, &id).await, Some(true));
     assert!(matches!(sign_in(&t, &fleet, &mac, true).await, SignIn::Granted { .. }));
-    // The command was handed out once: a second Recheck queues a new one.
-    let again = t.browser().post_form(&recheck, &[]).await.unwrap();
-    assert_ne!(again.url, page.url);
+    // Pressed again within a minute, Recheck follows the same answered command (a burst
+    // of presses makes the Mac report once); a minute later it asks the Mac anew (put
+    // away meanwhile, the Mac does not answer).
     agent.abort();
+    let action = done.attributes("form", "action").into_iter().find(|a| a.contains("/remediation/recheck")).expect("Recheck again");
+    let action = reqwest::Url::parse(&done.url).unwrap().join(&action).unwrap().to_string();
+    let again = t.browser().post_form(&action, &[]).await.unwrap();
+    assert_eq!(again.url, done.url);
+    t.advance_clock(61).await;
+    let later = t.browser().post_form(&action, &[]).await.unwrap();
+    assert_ne!(later.url, done.url);
+    assert_eq!(later.element_text("recheck-status").as_deref(), Some("Asking your Mac to report its state…"), "{}", later.body);
+    // Unanswered for two minutes, the page says so; pressed again, the Mac gets its time again.
+    t.advance_clock(150).await;
+    let unanswered = follow(&t, &later.url).await;
+    assert!(unanswered.element_text("recheck-status").is_some_and(|s| s.starts_with("Your Mac has not answered")), "{}", unanswered.body);
+    let retried = t.browser().post_form(&action, &[]).await.unwrap();
+    assert_eq!(retried.url, later.url, "the waiting command is asked again, not queued twice");
+    assert_eq!(retried.element_text("recheck-status").as_deref(), Some("Asking your Mac to report its state…"));
     eprintln!("recheck to verdict: {took:?}");
     t.stop().await;
 }

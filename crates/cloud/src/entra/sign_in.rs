@@ -142,5 +142,5 @@ async fn notice(store: &Store, tenant_id: &TenantId, device_id: &DeviceId, now_m
     }
     let names = store.policies(tenant_id).await?;
     let name = |id: &str| names.iter().find(|p| p.id == id).map(|p| p.display_name.clone()).unwrap_or_else(|| id.to_string());
-    Ok(Notice::of(&states, name, now_ms))
+    Ok(Notice::of(&states, managed.compliance_state, managed.grace_expires_ms, name, now_ms))
 }

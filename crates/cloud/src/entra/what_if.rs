@@ -60,12 +60,16 @@ pub async fn run(store: &Store, user: &User, app_id: &str, device: &DeviceChoice
                 return Ok(Err(Refused::UnknownDevice(id.clone())));
             };
             let managed = store.managed_device(&d.device_id).await?.filter(|m| m.tenant_id == user.tenant_id);
+            // A report-only policy's settings are not why a device is refused.
             let failing: Vec<SettingResult> = match managed {
-                Some(m) => serde_json::from_str::<Vec<SettingResult>>(&m.setting_results)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter(|r| matches!(r.state, SettingState::Noncompliant | SettingState::Error))
-                    .collect(),
+                Some(m) => {
+                    let results: Vec<SettingResult> = serde_json::from_str(&m.setting_results).unwrap_or_default();
+                    let states: Vec<crate::intune::combine::PolicyState> = serde_json::from_str(&m.policy_states).unwrap_or_default();
+                    crate::intune::combine::enforced_results(&results, &states)
+                        .into_iter()
+                        .filter(|r| matches!(r.state, SettingState::Noncompliant | SettingState::Error))
+                        .collect()
+                }
                 None => vec![],
             };
             if d.account_enabled == 0 {

@@ -196,7 +196,10 @@ async fn sign_in_steps(state: &Shared, id: &str, headers: &HeaderMap, body: &[u8
                 p { small { "User: " (user.upn) @if let Some(d) = &decision.device_id { " · Device: " (d) } } }
             },
         ));
-        return Ok((warning.into_response(), decided));
+        // It carries the authorization code: never kept by a cache.
+        let mut warning = warning.into_response();
+        warning.headers_mut().insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
+        return Ok((warning, decided));
     }
     Ok((Redirect::to(&back_to_app).into_response(), decided))
 }

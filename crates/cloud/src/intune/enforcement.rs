@@ -86,7 +86,16 @@ impl Enforcement {
     pub fn apply(self, verdict: Verdict, now_ms: i64) -> Verdict {
         let Enforcement::Warn { until_ms } = self else { return verdict };
         let failing = matches!(verdict.state, ComplianceState::Noncompliant | ComplianceState::InGracePeriod);
-        if !failing || now_ms >= until_ms {
+        if !failing {
+            return verdict;
+        }
+        if now_ms >= until_ms {
+            // The warning is over. A grace period held only by the warning (kept through
+            // an unreadable report as the previous state) ends with it.
+            let own_grace = verdict.grace_expires_ms.is_some_and(|g| g > now_ms);
+            if verdict.state == ComplianceState::InGracePeriod && !own_grace {
+                return Verdict { state: ComplianceState::Noncompliant, grace_expires_ms: None, ..verdict };
+            }
             return verdict;
         }
         let ends = verdict.grace_expires_ms.filter(|own| verdict.state == ComplianceState::InGracePeriod && *own > until_ms);
@@ -131,9 +140,18 @@ pub enum Notice {
 }
 
 impl Notice {
-    /// The notice from a device's policy states at `now_ms`; `name` gives a policy's
-    /// display name. `None` when no warned policy fails.
-    pub fn of(states: &[PolicyState], name: impl Fn(&str) -> String, now_ms: i64) -> Option<Notice> {
+    /// The notice from a device's state (`device`, with the end of its grace period) and
+    /// its policy states at `now_ms`; `name` gives a policy's display name. Warned while
+    /// the device is in its grace period because of a warned policy still ahead (until
+    /// the device's grace period ends: when it is really blocked); ended once the device
+    /// is noncompliant and a warned policy it fails is past its deadline; else `None`.
+    pub fn of(
+        states: &[PolicyState],
+        device: ComplianceState,
+        device_grace_ms: Option<i64>,
+        name: impl Fn(&str) -> String,
+        now_ms: i64,
+    ) -> Option<Notice> {
         let failing = |p: &&PolicyState| matches!(p.state, ComplianceState::Noncompliant | ComplianceState::InGracePeriod);
         let warned: Vec<(&PolicyState, i64)> = states
             .iter()
@@ -143,17 +161,22 @@ impl Notice {
                 _ => None,
             })
             .collect();
-        let names = |pick: &dyn Fn(i64) -> bool| -> Vec<String> {
-            warned.iter().filter(|(_, until)| pick(*until)).map(|(p, _)| name(&p.policy_id)).collect()
+        let names = |ahead: bool| -> Vec<String> {
+            warned.iter().filter(|(_, until)| (*until > now_ms) == ahead).map(|(p, _)| name(&p.policy_id)).collect()
         };
-        let ended = names(&|until| until <= now_ms);
-        if !ended.is_empty() {
-            let since_ms = warned.iter().map(|(_, u)| *u).filter(|u| *u <= now_ms).max().unwrap_or(now_ms);
-            return Some(Notice::Ended { since_ms, policies: ended });
+        match device {
+            ComplianceState::InGracePeriod => {
+                let policies = names(true);
+                let until_ms = device_grace_ms.filter(|g| *g > now_ms)?;
+                (!policies.is_empty()).then_some(Notice::Warned { until_ms, policies })
+            }
+            ComplianceState::Noncompliant => {
+                let policies = names(false);
+                let since_ms = warned.iter().map(|(_, u)| *u).filter(|u| *u <= now_ms).max()?;
+                (!policies.is_empty()).then_some(Notice::Ended { since_ms, policies })
+            }
+            _ => None,
         }
-        let ahead = names(&|until| until > now_ms);
-        let until_ms = warned.iter().map(|(_, u)| *u).min()?;
-        Some(Notice::Warned { until_ms, policies: ahead })
     }
 
     /// One sentence: `Warned: this device does not meet Require FileVault; access is
@@ -197,6 +220,9 @@ mod tests {
         assert_eq!(warn.apply(Verdict::decided(true), HOUR).state, ComplianceState::Compliant);
         let own = Verdict { grace_expires_ms: Some(72 * HOUR), ..failing(ComplianceState::InGracePeriod) };
         assert_eq!(warn.apply(own, HOUR).grace_expires_ms, Some(72 * HOUR));
+        // Past the deadline, a grace period held only by the warning ends with it.
+        let held = Verdict { grace_expires_ms: None, ..failing(ComplianceState::InGracePeriod) };
+        assert_eq!(warn.apply(held, 48 * HOUR).state, ComplianceState::Noncompliant);
         // Block and report only leave the evaluation as it is.
         assert_eq!(Enforcement::Block.apply(failing(ComplianceState::Noncompliant), HOUR).state, ComplianceState::Noncompliant);
         assert_eq!(Enforcement::ReportOnly.apply(failing(ComplianceState::Noncompliant), HOUR).state, ComplianceState::Noncompliant);
@@ -243,14 +269,22 @@ mod tests {
             state("fw", ComplianceState::Noncompliant, Enforcement::ReportOnly),
         ];
         let name = |id: &str| format!("Require {id}");
-        let warned = Notice::of(&states, name, 0).unwrap();
+        let warned = Notice::of(&states, ComplianceState::InGracePeriod, Some(deadline), name, 0).unwrap();
         assert_eq!(warned, Notice::Warned { until_ms: deadline, policies: vec!["Require disk".into()] });
         assert_eq!(
             warned.sentence(),
             "Warned: this device does not meet Require disk; access is blocked from 8 Dec 2026 09:00 UTC unless it is fixed."
         );
-        let ended = Notice::of(&states, name, deadline).unwrap();
+        let ended = Notice::of(&states, ComplianceState::Noncompliant, None, name, deadline).unwrap();
         assert_eq!(ended.sentence(), "Blocked since 8 Dec 2026 09:00 UTC, when the warning of Require disk ended.");
-        assert_eq!(Notice::of(&states[1..], name, 0), None, "a met or report-only policy warns of nothing");
+        assert_eq!(
+            Notice::of(&states[1..], ComplianceState::InGracePeriod, Some(deadline), name, 0),
+            None,
+            "a met or report-only policy warns of nothing"
+        );
+        // Blocked by another policy: no warning, though the warned one is ahead.
+        assert_eq!(Notice::of(&states, ComplianceState::Noncompliant, None, name, 0), None);
+        // In grace for its own reason past the deadline: neither warned nor blocked.
+        assert_eq!(Notice::of(&states, ComplianceState::InGracePeriod, Some(deadline + 1), name, deadline), None);
     }
 }

@@ -9,4 +9,5 @@ pub mod partner;
 pub mod policies;
 pub mod policy_settings;
 pub mod preview;
+pub mod reassess;
 pub mod uploads;

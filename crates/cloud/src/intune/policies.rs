@@ -51,8 +51,18 @@ pub async fn update(store: &Store, policy: &PolicyRow, name: &str, settings: &Ma
 }
 
 /// Assigns a policy to groups, each with its enforcement (replacing the policy's
-/// assignments): only user groups of the policy's tenant qualify.
-pub async fn assign(store: &Store, tenant_id: &TenantId, policy_id: &str, assignments: &[(String, Enforcement)]) -> Result<()> {
+/// assignments): only user groups of the policy's tenant qualify. The devices last
+/// evaluated under the policy are evaluated again at once (`intune::reassess`); others
+/// meet it at their next report, as in Intune. `no_policy_is_compliant` is the service's
+/// default for a tenant without its own setting.
+pub async fn assign(
+    store: &Store,
+    tenant_id: &TenantId,
+    policy_id: &str,
+    assignments: &[(String, Enforcement)],
+    no_policy_is_compliant: bool,
+    now_ms: i64,
+) -> Result<()> {
     store.policy(tenant_id, policy_id).await?.ok_or_else(|| CloudError::not_found(format!("Policy {policy_id} does not exist.")))?;
     let known: Vec<String> = store.groups(tenant_id).await?.into_iter().map(|(id, _)| id).collect();
     if let Some((unknown, _)) = assignments.iter().find(|(g, _)| !known.contains(g)) {
@@ -60,5 +70,7 @@ pub async fn assign(store: &Store, tenant_id: &TenantId, policy_id: &str, assign
             "{unknown} is not a user group of this tenant; compliance policies apply through user groups."
         )));
     }
-    store.set_policy_assignments(policy_id, assignments).await
+    store.set_policy_assignments(policy_id, assignments).await?;
+    crate::intune::reassess::policy_reassigned(store, tenant_id, policy_id, no_policy_is_compliant, now_ms).await?;
+    Ok(())
 }

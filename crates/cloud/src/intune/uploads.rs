@@ -179,9 +179,9 @@ async fn accept_at_once(store: &Store, message: &UploadRow, now_ms: i64) -> Resu
     tx::finish_upload(&mut conn, message, MessageStatus::Completed, &results, 0, None, now_ms).await
 }
 
-struct Planned {
-    result: ItemResult,
-    write: Option<(ManagedDeviceRow, Option<bool>)>,
+pub(super) struct Planned {
+    pub(super) result: ItemResult,
+    pub(super) write: Option<(ManagedDeviceRow, Option<bool>)>,
     /// The partner no longer manages this device: it leaves Intune.
     withdraw: Option<DeviceId>,
 }
@@ -197,33 +197,10 @@ async fn apply(store: &Store, message: &UploadRow, now_ms: i64, no_policy_is_com
     };
     // Reads first, a few per message rather than per item; writes in one short
     // transaction: keeps SQLite's single writer free.
-    let ids: Vec<DeviceId> = body.content.iter().map(|i| i.device_id.to_lowercase()).collect();
-    let users: Vec<String> = body
-        .content
-        .iter()
-        .map(|i| i.user_id.clone())
-        .filter(|u| !u.is_empty())
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let known = Known {
-        devices: store.devices_by_ids(&message.tenant_id, &ids).await?,
-        managed: store.managed_devices_by_ids(&ids).await?,
-        policies: store
-            .policies_for_users(&message.tenant_id, &users)
-            .await?
-            .into_iter()
-            .map(|(user, rows)| {
-                let assigned = rows.into_iter().map(|(r, e)| (r.id, serde_json::from_str(&r.settings).unwrap_or_default(), e)).collect();
-                (user, assigned)
-            })
-            .collect(),
-    };
+    let known = Known::read(store, &message.tenant_id, &body.content).await?;
     let mut latest: HashMap<DeviceId, i64> = HashMap::new();
     let mut planned = Vec::with_capacity(body.content.len());
-    // The tenant's setting, read once per message.
-    let (tenant_no_policy, validity_days) = store.compliance_settings(&message.tenant_id, no_policy_is_compliant).await?;
-    let cx = Context { now_ms, no_policy_is_compliant: tenant_no_policy, validity_days };
+    let cx = Context::read(store, &message.tenant_id, no_policy_is_compliant, now_ms).await?;
     for item in &body.content {
         planned.push(plan_item(message, item, &known, &mut latest, &cx));
     }
@@ -265,18 +242,55 @@ fn rejected(device_id: &DeviceId, code: &str, detail: String) -> Planned {
 }
 
 /// What the cloud knows of a message's devices and users, read before planning.
-struct Known {
+pub(super) struct Known {
     devices: HashMap<DeviceId, DeviceRow>,
     managed: HashMap<DeviceId, ManagedDeviceRow>,
     /// Users without an entry have no policy assigned.
     policies: HashMap<String, Vec<combine::Assigned>>,
 }
 
+impl Known {
+    /// The Entra devices, managed devices and users' policies `items` name, in a few reads.
+    pub(super) async fn read(store: &Store, tenant_id: &TenantId, items: &[DeviceItem]) -> Result<Known> {
+        let ids: Vec<DeviceId> = items.iter().map(|i| i.device_id.to_lowercase()).collect();
+        let users: Vec<String> = items
+            .iter()
+            .map(|i| i.user_id.clone())
+            .filter(|u| !u.is_empty())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let policies = store.policies_for_users(tenant_id, &users).await?.into_iter().map(|(user, rows)| {
+            let assigned = rows.into_iter().map(|(r, e)| (r.id, serde_json::from_str(&r.settings).unwrap_or_default(), e)).collect();
+            (user, assigned)
+        });
+        Ok(Known {
+            devices: store.devices_by_ids(tenant_id, &ids).await?,
+            managed: store.managed_devices_by_ids(&ids).await?,
+            policies: policies.collect(),
+        })
+    }
+
+    /// The Entra device of `device_id`, when the tenant has it.
+    pub(super) fn device(&self, device_id: &DeviceId) -> Option<&DeviceRow> {
+        self.devices.get(device_id)
+    }
+}
+
 /// The tenant's evaluation settings and the time, the same for every item of a message.
-struct Context {
+pub(super) struct Context {
     now_ms: i64,
     no_policy_is_compliant: bool,
     validity_days: i64,
+}
+
+impl Context {
+    /// The tenant's settings (`no_policy_is_compliant` is the service's default for a
+    /// tenant that set none), read once per message.
+    pub(super) async fn read(store: &Store, tenant_id: &TenantId, no_policy_is_compliant: bool, now_ms: i64) -> Result<Context> {
+        let (no_policy_is_compliant, validity_days) = store.compliance_settings(tenant_id, no_policy_is_compliant).await?;
+        Ok(Context { now_ms, no_policy_is_compliant, validity_days })
+    }
 }
 
 /// The date a partner gave a state, judged against the service's clock: a date further
@@ -339,7 +353,13 @@ fn carries_verdict(item: &DeviceItem) -> bool {
 /// Why an item is refused: its error code and detail.
 struct Refusal(&'static str, String);
 
-fn plan_item(message: &UploadRow, item: &DeviceItem, known: &Known, latest: &mut HashMap<DeviceId, i64>, cx: &Context) -> Planned {
+pub(super) fn plan_item(
+    message: &UploadRow,
+    item: &DeviceItem,
+    known: &Known,
+    latest: &mut HashMap<DeviceId, i64>,
+    cx: &Context,
+) -> Planned {
     let device_id = item.device_id.to_lowercase();
     let updated_ms = match well_formed(message, item, cx) {
         Ok(ms) => ms,
@@ -456,7 +476,10 @@ fn decide(
                 // Every policy is report only: as a device without a policy.
                 None => no_policy(e.policies, e.results),
                 Some(verdict) => {
-                    Decision { verdict, results: e.results, policies: e.policies, note: warned.map(enforcement::deadline_sentence) }
+                    // Warned users are told when the device really lapses: the end of its
+                    // grace period, which a blocking policy's own may bring forward.
+                    let lapses = verdict.grace_expires_ms.filter(|_| warned.is_some() && verdict.state == ComplianceState::InGracePeriod);
+                    Decision { verdict, results: e.results, policies: e.policies, note: lapses.map(enforcement::deadline_sentence) }
                 }
             }
         }

@@ -108,6 +108,7 @@ impl Store {
         Ok(out)
     }
 
+    /// The tenant's Entra devices among `device_ids` (lower case), by device ID.
     pub async fn devices_by_ids(&self, tenant_id: &TenantId, device_ids: &[DeviceId]) -> Result<HashMap<DeviceId, DeviceRow>> {
         let mut out = HashMap::new();
         for chunk in device_ids.chunks(IN_CHUNK) {
@@ -125,6 +126,29 @@ impl Store {
             out.extend(q.fetch_all(self.pool()).await?.into_iter().map(|d| (d.device_id.clone(), d)));
         }
         Ok(out)
+    }
+
+    /// The tenant's managed devices whose last evaluation included `policy_id` (its
+    /// per-policy states name it), after `after` by device ID, at most `limit`.
+    pub async fn managed_devices_under_policy(
+        &self,
+        tenant_id: &TenantId,
+        policy_id: &str,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<ManagedDeviceRow>> {
+        // Policy IDs are GUIDs: the pattern holds no wildcard of LIKE.
+        let pattern = format!("%\"policyId\":\"{policy_id}\"%");
+        Ok(sqlx::query_as::<_, ManagedDeviceRow>(&format!(
+            "SELECT {MANAGED_COLUMNS} FROM managed_devices WHERE tenant_id = $1 AND device_id > $2 AND policy_states LIKE $3 \
+             ORDER BY device_id LIMIT $4"
+        ))
+        .bind(tenant_id)
+        .bind(after)
+        .bind(pattern)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?)
     }
 
     /// The managed devices among `device_ids`, by device ID.

@@ -256,7 +256,7 @@ pub async fn metrics(State(state): State<Shared>) -> Result<([(axum::http::Heade
         (status = 401, description = "The credential is missing or not valid.", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The instance has no active connection.", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Intune refused the request (a draft breaks a rule, no policy to preview, too many devices): `detail` says why.", body = Problem, content_type = "application/problem+json"),
-        (status = 502, description = "Intune did not answer.", body = Problem, content_type = "application/problem+json")),
+        (status = 502, description = "Intune failed the request: an outage, a throttle, or a refusal of the connector's identity (`detail` gives Intune's answer).", body = Problem, content_type = "application/problem+json")),
     security(("instance_credential" = [])))]
 pub async fn compliance_preview(
     State(state): State<Shared>,

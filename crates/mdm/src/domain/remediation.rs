@@ -49,6 +49,13 @@ pub fn deadline(reasons: &[String]) -> Option<&str> {
     reasons.iter().map(String::as_str).find(|r| r.starts_with(wire::partner::DEADLINE_PREFIX))
 }
 
+/// When the deadline sentence says access is blocked (ms since the epoch), when it can be
+/// read: `Access is blocked from 8 Dec 2026 09:00 UTC unless this is fixed.`
+pub fn deadline_ms(sentence: &str) -> Option<i64> {
+    let date = sentence.strip_prefix(wire::partner::DEADLINE_PREFIX)?.split(" unless").next()?;
+    Some(chrono::NaiveDateTime::parse_from_str(date, "%d %b %Y %H:%M UTC").ok()?.and_utc().timestamp_millis())
+}
+
 /// The fix for each of Intune's reasons (`"Require encryption: reported not encrypted"`);
 /// a reason naming no setting keeps its whole text as what was found. The deadline is not
 /// a fix ([`deadline`]).
@@ -89,5 +96,7 @@ mod tests {
         assert_eq!(fixes(&warned).len(), 1, "the deadline is not a fix");
         assert_eq!(deadline(&warned), Some("Access is blocked from 8 Dec 2026 09:00 UTC unless this is fixed."));
         assert_eq!(deadline(&warned[..1]), None);
+        assert_eq!(deadline_ms(&warned[1]), Some(1_796_720_400_000));
+        assert_eq!(deadline_ms("Access is blocked from someday unless this is fixed."), None);
     }
 }

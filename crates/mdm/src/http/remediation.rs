@@ -32,14 +32,24 @@ pub struct RemediationQuery {
 enum Recheck {
     /// The Mac has not fetched the command yet.
     Asking,
-    /// Not fetched after [`ANSWER_WITHIN_MS`]: the Mac is off or offline.
-    Unanswered,
     /// Fetched; its report has not arrived.
     Reporting,
     /// The report arrived and was sent on; Intune's verdict has not come back.
     Evaluating,
     /// Intune's verdict on the new report is shown.
     Done,
+    /// Intune did not take the report (`rejected: …` or `stale: …`, its reason).
+    Refused,
+    /// Still one of the waiting steps after [`ANSWER_WITHIN_MS`]: said so, no more reloads.
+    TimedOut(Step),
+}
+
+/// A waiting step of a Recheck.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Asking,
+    Reporting,
+    Evaluating,
 }
 
 impl Recheck {
@@ -50,25 +60,49 @@ impl Recheck {
     fn sentence(self) -> &'static str {
         match self {
             Recheck::Asking => "Asking your Mac to report its state…",
-            Recheck::Unanswered => {
-                "Your Mac has not answered. Make sure it is turned on, awake and connected to the internet, then press Recheck again."
-            }
             Recheck::Reporting => "Your Mac is reporting its state…",
             Recheck::Evaluating => "Microsoft Intune is checking what your Mac reported…",
             Recheck::Done => "Checked just now.",
+            Recheck::Refused => "Microsoft Intune could not use what your Mac reported; the verdict below is the previous one.",
+            Recheck::TimedOut(Step::Asking) => {
+                "Your Mac has not answered. Make sure it is turned on, awake and connected to the internet, then press Recheck again."
+            }
+            Recheck::TimedOut(Step::Reporting) => {
+                "Your Mac took the request but has not reported yet. Press Recheck again in a minute, or ask your IT department."
+            }
+            Recheck::TimedOut(Step::Evaluating) => {
+                "Your Mac reported, but Microsoft Intune has not answered yet. Reload this page in a few minutes."
+            }
         }
     }
 }
 
-async fn progress(state: &Shared, user: &LocalUserRow, command: &CommandRow) -> Result<Recheck> {
+/// Where `command` stands for the registered `user`, with the user read again once the
+/// report is in (the report and the item it queues commit together, so a read after
+/// finding the report sees the item too, never the verdict before it).
+async fn progress(state: &Shared, instance_id: &str, user: LocalUserRow, command: &CommandRow) -> Result<(Recheck, LocalUserRow)> {
     let now = state.clock.now_ms();
-    Ok(match command.delivered_ms {
-        None if now - command.queued_ms > ANSWER_WITHIN_MS => Recheck::Unanswered,
-        None => Recheck::Asking,
-        Some(_) if !state.store.reported_since(user.computer_id, command.queued_ms).await? => Recheck::Reporting,
-        Some(_) if matches!(user.delivery_state.as_str(), "queued" | "sent") => Recheck::Evaluating,
-        Some(_) => Recheck::Done,
-    })
+    let reported = command.delivered_ms.is_some() && state.store.reported_since(user.computer_id, command.queued_ms).await?;
+    let user = match (reported, &user.aad_device_id) {
+        (true, Some(d)) => state.store.local_user_by_device(instance_id, d).await?.unwrap_or(user),
+        _ => user,
+    };
+    let step = match command.delivered_ms {
+        None => Step::Asking,
+        Some(_) if !reported => Step::Reporting,
+        Some(_) if matches!(user.delivery_state.as_str(), "queued" | "sent") => Step::Evaluating,
+        Some(_) if user.delivery_state.starts_with("rejected") || user.delivery_state.starts_with("stale") => {
+            return Ok((Recheck::Refused, user));
+        }
+        Some(_) => return Ok((Recheck::Done, user)),
+    };
+    let recheck = match step {
+        _ if now - command.queued_ms > ANSWER_WITHIN_MS => Recheck::TimedOut(step),
+        Step::Asking => Recheck::Asking,
+        Step::Reporting => Recheck::Reporting,
+        Step::Evaluating => Recheck::Evaluating,
+    };
+    Ok((recheck, user))
 }
 
 /// The remediation page; while a Recheck is under way it reloads itself every two
@@ -86,11 +120,14 @@ pub async fn page_for_device(
         (Some(u), Some(uuid)) => state.store.command(u.computer_id, uuid).await?,
         _ => None,
     };
-    let recheck = match (&user, &command) {
-        (Some(u), Some(c)) => Some(progress(&state, u, c).await?),
-        _ => None,
+    let (recheck, user) = match (user, &command) {
+        (Some(u), Some(c)) => {
+            let (r, u) = progress(&state, &instance.id, u, c).await?;
+            (Some(r), Some(u))
+        }
+        (u, _) => (None, u),
     };
-    let body = page("Make your Mac compliant", content(&instance, q.device_id.as_ref(), user.as_ref(), recheck));
+    let body = page("Make your Mac compliant", content(&instance, q.device_id.as_ref(), user.as_ref(), recheck, state.clock.now_ms()));
     let mut resp = Html(body).into_response();
     if recheck.is_some_and(Recheck::waiting) {
         resp.headers_mut().insert(header::REFRESH, header::HeaderValue::from_static("2"));
@@ -98,11 +135,19 @@ pub async fn page_for_device(
     Ok(resp)
 }
 
-fn content(instance: &InstanceRow, device_id: Option<&DeviceId>, user: Option<&LocalUserRow>, recheck: Option<Recheck>) -> Markup {
+fn content(
+    instance: &InstanceRow,
+    device_id: Option<&DeviceId>,
+    user: Option<&LocalUserRow>,
+    recheck: Option<Recheck>,
+    now_ms: i64,
+) -> Markup {
     let reasons: Vec<String> =
         user.and_then(|u| u.compliance_reasons.as_deref()).and_then(|r| serde_json::from_str(r).ok()).unwrap_or_default();
     let fixes = remediation::fixes(&reasons);
-    let deadline = remediation::deadline(&reasons);
+    // A deadline already passed (Intune blocked the Mac since, without a new report) is
+    // not shown as one still ahead.
+    let deadline = remediation::deadline(&reasons).filter(|d| remediation::deadline_ms(d).is_none_or(|ms| ms > now_ms));
     let compliant = user.and_then(|u| u.compliance_state.as_deref()) == Some("compliant");
     html! {
         @if compliant && fixes.is_empty() {
@@ -128,7 +173,7 @@ fn content(instance: &InstanceRow, device_id: Option<&DeviceId>, user: Option<&L
         }
         @if let (Some(d), Some(_)) = (device_id, user) {
             @if !recheck.is_some_and(Recheck::waiting) {
-                form method="post" action={ "/i/" (instance.slug) "/remediation/recheck?device_id=" (d) } {
+                form method="post" action={ "/i/" (instance.slug) "/remediation/recheck?device_id=" (encoded(d)) } {
                     button id="recheck" type="submit" { "Recheck" }
                     " "
                     span class="muted" { "Your Mac reports its state now; the new verdict follows within seconds." }
@@ -143,9 +188,15 @@ fn content(instance: &InstanceRow, device_id: Option<&DeviceId>, user: Option<&L
 pub async fn recheck(State(state): State<Shared>, Query(q): Query<RemediationQuery>, Instance(instance): Instance) -> Result<Response> {
     let base = format!("/i/{}/remediation", instance.slug);
     let Some(device_id) = q.device_id else { return Ok(Redirect::to(&base).into_response()) };
+    let device = encoded(&device_id);
     let to = match crate::agent::recheck(&state, &instance, &device_id).await? {
-        Some(c) => format!("{base}?device_id={device_id}&recheck={}", c.uuid),
-        None => format!("{base}?device_id={device_id}"),
+        Some(c) => format!("{base}?device_id={device}&recheck={}", c.uuid),
+        None => format!("{base}?device_id={device}"),
     };
     Ok(Redirect::to(&to).into_response())
+}
+
+/// A device ID as a query value (it comes from the address: anything may be in it).
+fn encoded(device_id: &DeviceId) -> String {
+    url::form_urlencoded::byte_serialize(device_id.to_string().as_bytes()).collect()
 }

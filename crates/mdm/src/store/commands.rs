@@ -14,65 +14,87 @@ pub struct CommandRow {
     pub delivered_ms: Option<i64>,
 }
 
+/// A Mac is asked for its inventory at most once in this long: a Recheck pressed again
+/// within it follows the same command (ms).
+pub const RECHECK_COOLDOWN_MS: i64 = 60 * 1000;
+
+const COLUMNS: &str = "uuid, computer_id, command_type, queued_ms, delivered_ms";
+
 impl Store {
-    /// Queues `command_type` for a computer, unless one is already waiting: a Mac asked
-    /// twice before it answers reports once. Returns the waiting command.
+    /// Queues `command_type` for a computer and returns the command to follow:
+    /// - one still waiting is asked again (its `queued_ms` moves to `now`, so a Mac that
+    ///   did not answer before is given its time again), never queued twice;
+    /// - one queued in the last [`RECHECK_COOLDOWN_MS`] and already answered is followed
+    ///   as it is (a burst of presses makes the Mac report once);
+    /// - otherwise a new one.
     pub async fn queue_command(&self, computer_id: i64, command_type: &str, now: i64) -> Result<CommandRow> {
-        let mut txn = self.pool().begin().await?;
-        let waiting = sqlx::query_as::<_, CommandRow>(
-            "SELECT uuid, computer_id, command_type, queued_ms, delivered_ms FROM computer_commands \
-             WHERE computer_id = $1 AND command_type = $2 AND delivered_ms IS NULL",
-        )
+        let waiting = sqlx::query_as::<_, CommandRow>(&format!(
+            "UPDATE computer_commands SET queued_ms = $1 WHERE computer_id = $2 AND command_type = $3 AND delivered_ms IS NULL \
+             RETURNING {COLUMNS}"
+        ))
+        .bind(now)
         .bind(computer_id)
         .bind(command_type)
-        .fetch_optional(&mut *txn)
+        .fetch_optional(self.pool())
         .await?;
         if let Some(row) = waiting {
             return Ok(row);
         }
-        let row = CommandRow {
-            uuid: uuid::Uuid::new_v4().to_string().to_uppercase(),
-            computer_id,
-            command_type: command_type.into(),
-            queued_ms: now,
-            delivered_ms: None,
-        };
-        sqlx::query("INSERT INTO computer_commands (uuid, computer_id, command_type, queued_ms) VALUES ($1, $2, $3, $4)")
-            .bind(&row.uuid)
-            .bind(computer_id)
-            .bind(command_type)
-            .bind(now)
-            .execute(&mut *txn)
-            .await?;
-        txn.commit().await?;
-        Ok(row)
+        let recent = sqlx::query_as::<_, CommandRow>(&format!(
+            "SELECT {COLUMNS} FROM computer_commands WHERE computer_id = $1 AND command_type = $2 AND queued_ms > $3 \
+             ORDER BY queued_ms DESC LIMIT 1"
+        ))
+        .bind(computer_id)
+        .bind(command_type)
+        .bind(now - RECHECK_COOLDOWN_MS)
+        .fetch_optional(self.pool())
+        .await?;
+        if let Some(row) = recent {
+            return Ok(row);
+        }
+        let uuid = uuid::Uuid::new_v4().to_string().to_uppercase();
+        // Two presses at once: the unique index on waiting commands keeps one, and both
+        // follow it.
+        sqlx::query(
+            "INSERT INTO computer_commands (uuid, computer_id, command_type, queued_ms) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        )
+        .bind(&uuid)
+        .bind(computer_id)
+        .bind(command_type)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        sqlx::query_as::<_, CommandRow>(&format!(
+            "SELECT {COLUMNS} FROM computer_commands WHERE computer_id = $1 AND command_type = $2 ORDER BY queued_ms DESC, uuid LIMIT 1"
+        ))
+        .bind(computer_id)
+        .bind(command_type)
+        .fetch_one(self.pool())
+        .await
+        .map_err(Into::into)
     }
 
-    /// Hands the computer's waiting commands over (oldest first) and marks them delivered.
+    /// Hands the computer's waiting commands over (oldest first) and marks them delivered,
+    /// in one statement: of two polls at once, on any nodes, only one gets each command.
     pub async fn take_commands(&self, computer_id: i64, now: i64) -> Result<Vec<CommandRow>> {
-        let mut txn = self.pool().begin().await?;
-        let rows = sqlx::query_as::<_, CommandRow>(
-            "SELECT uuid, computer_id, command_type, queued_ms, delivered_ms FROM computer_commands \
-             WHERE computer_id = $1 AND delivered_ms IS NULL ORDER BY queued_ms, uuid",
-        )
+        let mut rows = sqlx::query_as::<_, CommandRow>(&format!(
+            "UPDATE computer_commands SET delivered_ms = $1 WHERE computer_id = $2 AND delivered_ms IS NULL RETURNING {COLUMNS}"
+        ))
+        .bind(now)
         .bind(computer_id)
-        .fetch_all(&mut *txn)
+        .fetch_all(self.pool())
         .await?;
-        for row in &rows {
-            // Another node's poll may have taken it meanwhile: only one hands it out.
-            let taken = sqlx::query("UPDATE computer_commands SET delivered_ms = $1 WHERE uuid = $2 AND delivered_ms IS NULL")
-                .bind(now)
-                .bind(&row.uuid)
-                .execute(&mut *txn)
-                .await?
-                .rows_affected();
-            if taken == 0 {
-                txn.rollback().await?;
-                return Ok(Vec::new());
-            }
-        }
-        txn.commit().await?;
-        Ok(rows.into_iter().map(|r| CommandRow { delivered_ms: Some(now), ..r }).collect())
+        rows.sort_by(|a, b| a.queued_ms.cmp(&b.queued_ms).then(a.uuid.cmp(&b.uuid)));
+        Ok(rows)
+    }
+
+    /// Whether a command waits for the computer (an index lookup, for the long poll).
+    pub async fn has_waiting_command(&self, computer_id: i64) -> Result<bool> {
+        Ok(sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM computer_commands WHERE computer_id = $1 AND delivered_ms IS NULL")
+            .bind(computer_id)
+            .fetch_one(self.pool())
+            .await?
+            > 0)
     }
 
     /// One command of the computer, by its UUID.

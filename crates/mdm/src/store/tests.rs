@@ -95,18 +95,21 @@ async fn retention_prunes_old_inventory_history_but_each_computers_latest_entry(
 async fn a_command_waits_once_is_handed_out_once_and_is_pruned_with_age() {
     let (store, instance) = store_with_instance().await;
     let computer = store.enroll_computer(&instance, "A", "SERIAL", "Mac", "MacBookPro18,1", "digest-A", 1).await.unwrap();
+    const MINUTE: i64 = 60_000;
     let first = store.queue_command(computer, "UpdateInventory", 10).await.unwrap();
-    let again = store.queue_command(computer, "UpdateInventory", 20).await.unwrap();
+    let again = store.queue_command(computer, "UpdateInventory", 5 * MINUTE).await.unwrap();
     assert_eq!(first.uuid, again.uuid, "asked twice before it answers, the Mac reports once");
-    let taken = store.take_commands(computer, 30).await.unwrap();
-    assert_eq!((taken.len(), taken[0].delivered_ms), (1, Some(30)));
-    assert!(store.take_commands(computer, 40).await.unwrap().is_empty(), "handed out once");
-    assert_eq!(store.command(computer, &first.uuid).await.unwrap().unwrap().delivered_ms, Some(30));
+    assert_eq!(again.queued_ms, 5 * MINUTE, "asked again, the Mac is given its time again");
+    let taken = store.take_commands(computer, 5 * MINUTE + 1).await.unwrap();
+    assert_eq!((taken.len(), taken[0].delivered_ms), (1, Some(5 * MINUTE + 1)));
+    assert!(store.take_commands(computer, 5 * MINUTE + 2).await.unwrap().is_empty(), "handed out once");
     assert!(store.command(computer + 1, &first.uuid).await.unwrap().is_none(), "another computer's command is not found");
-    let next = store.queue_command(computer, "UpdateInventory", 50).await.unwrap();
-    assert_ne!(next.uuid, first.uuid, "answered, a new Recheck queues a new command");
-    assert_eq!(store.prune_commands("another-instance", 100).await.unwrap(), 0);
-    assert_eq!(store.prune_commands(&instance, 45).await.unwrap(), 1, "only the older one");
+    let burst = store.queue_command(computer, "UpdateInventory", 5 * MINUTE + 3).await.unwrap();
+    assert_eq!(burst.uuid, first.uuid, "within the cooldown, the answered command is followed");
+    let next = store.queue_command(computer, "UpdateInventory", 7 * MINUTE).await.unwrap();
+    assert_ne!(next.uuid, first.uuid, "after it, a new Recheck queues a new command");
+    assert_eq!(store.prune_commands("another-instance", 100 * MINUTE).await.unwrap(), 0);
+    assert_eq!(store.prune_commands(&instance, 6 * MINUTE).await.unwrap(), 1, "only the older one");
     assert!(store.command(computer, &next.uuid).await.unwrap().is_some());
 }
 

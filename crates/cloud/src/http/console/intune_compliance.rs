@@ -167,7 +167,15 @@ async fn create_policy(state: &Shared, user: &User, f: &HashMap<String, String>)
     let enforcement = enforcement_from(f, state.clock.now_ms())?;
     let row = policies::create(&state.store, &user.tenant_id, &name, &settings, state.clock.now_ms()).await?;
     if let Some(group) = text("group")
-        && let Err(e) = policies::assign(&state.store, &user.tenant_id, &row.id, &[(group, enforcement)]).await
+        && let Err(e) = policies::assign(
+            &state.store,
+            &user.tenant_id,
+            &row.id,
+            &[(group, enforcement)],
+            state.config.no_policy_is_compliant,
+            state.clock.now_ms(),
+        )
+        .await
     {
         return Ok(format!("Created {name}; not assigned: {e}"));
     }
@@ -191,7 +199,7 @@ async fn assign(State(state): State<Shared>, Path(id): Path<String>, ConsoleAdmi
         Some((_, e)) => *e = enforcement,
         None => assigned.push((group, enforcement)),
     }
-    let message = match policies::assign(&state.store, &user.tenant_id, &id, &assigned).await {
+    let message = match policies::assign(&state.store, &user.tenant_id, &id, &assigned, state.config.no_policy_is_compliant, now).await {
         Ok(_) => format!("Assigned: {}.", enforcement.label(now)),
         Err(e) => e.to_string(),
     };

@@ -213,15 +213,26 @@ pub(super) async fn assign(ctx: &Ctx<'_>, key: Key, body: &[u8]) -> Result<Respo
             }
         }
         let group = target["groupId"].as_str().ok_or_else(|| CloudError::bad_request("target.groupId is required."))?.to_string();
-        assigned.push((group, enforcement_of(a, ctx.state.clock.now_ms())?));
+        assigned.push((group, a));
     }
     let id = key.text().to_ascii_lowercase();
-    policies::assign(&ctx.state.store, &tenant.id, &id, &assigned).await?;
+    let stored = ctx.state.store.policy_assignments(&id).await?;
+    let now = ctx.state.clock.now_ms();
+    let assigned = assigned
+        .into_iter()
+        .map(|(group, a)| {
+            let kept = stored.iter().find(|(g, _)| *g == group).map(|(_, e)| *e);
+            Ok((group, enforcement_of(a, kept, now)?))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    policies::assign(&ctx.state.store, &tenant.id, &id, &assigned, ctx.state.config.no_policy_is_compliant, now).await?;
     Ok(assignments(ctx, &id, &assigned))
 }
 
-/// An assignment's `enforcement` and `warnUntilDateTime` (absent: block).
-fn enforcement_of(assignment: &Value, now_ms: i64) -> Result<Enforcement> {
+/// An assignment's `enforcement` and `warnUntilDateTime` (absent: block). A warning whose
+/// deadline has passed is taken only as the group's stored one, sent back unchanged (a
+/// client adding a group posts the whole set again).
+fn enforcement_of(assignment: &Value, stored: Option<Enforcement>, now_ms: i64) -> Result<Enforcement> {
     let mode = match &assignment["enforcement"] {
         Value::Null => "block",
         Value::String(m) => m.as_str(),
@@ -236,6 +247,11 @@ fn enforcement_of(assignment: &Value, now_ms: i64) -> Result<Enforcement> {
         ),
         _ => return Err(CloudError::bad_request("warnUntilDateTime must be an RFC 3339 date and time.")),
     };
+    if let (Some(kept @ Enforcement::Warn { until_ms }), "warn", Some(u)) = (stored, mode, until)
+        && until_ms == u
+    {
+        return Ok(kept);
+    }
     Enforcement::parse(mode, until, now_ms).map_err(CloudError::bad_request)
 }
 
@@ -243,9 +259,16 @@ fn assignments(ctx: &Ctx<'_>, id: &str, assigned: &[(String, Enforcement)]) -> R
     let items = assigned
         .iter()
         .map(|(g, e)| {
-            let (mode, until) = e.columns();
-            json!({"id": format!("{id}_{g}"), "target": {"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": g},
-                "enforcement": mode, "warnUntilDateTime": until.map(platform::clock::ms_to_rfc3339)})
+            let mut item =
+                json!({"id": format!("{id}_{g}"), "target": {"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": g}});
+            // The extension shows only where it is used: a blocking assignment is Graph's own.
+            if let (mode @ ("warn" | "reportOnly"), until) = e.columns() {
+                item["enforcement"] = json!(mode);
+                if let Some(until) = until {
+                    item["warnUntilDateTime"] = json!(platform::clock::ms_to_rfc3339(until));
+                }
+            }
+            item
         })
         .collect();
     let q = crate::odata::query::QueryOptions::default();

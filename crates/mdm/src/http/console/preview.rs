@@ -40,8 +40,9 @@ pub async fn run(State(state): State<Shared>, me: ConsoleAdmin, body: Bytes) -> 
         }
         Ok(p) => Ok(render(&me, &f, Some(&p), None)),
         Err(e @ (MdmError::Refused(_) | MdmError::Upstream(_))) => {
+            let status = if matches!(e, MdmError::Upstream(_)) { StatusCode::BAD_GATEWAY } else { StatusCode::UNPROCESSABLE_ENTITY };
             let mut resp = render(&me, &f, None, Some(&e.to_string()));
-            *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            *resp.status_mut() = status;
             Ok(resp)
         }
         Err(e) => Err(e),
@@ -74,8 +75,9 @@ fn render(me: &ConsoleAdmin, f: &HashMap<String, String>, preview: Option<&Fleet
         &[("Computers", "/computers".into()), ("Compliance preview", PATH.into())],
         html! {
             h1 { "Compliance preview" }
-            p class="muted" { "What Microsoft Intune would decide for every Mac of this instance, before a policy is assigned or enforced. \
-                Intune evaluates the Macs' last inventory through the connector; nothing is stored or sent as inventory." }
+            p class="muted" { "What Microsoft Intune would decide for every Mac of this instance if the policies were assigned to its user and \
+                enforced. Intune evaluates the Macs' last inventory through the connector; nothing is stored or sent as inventory. \
+                A Mac in a policy's grace period counts as not meeting it." }
             @if let Some(e) = error { p id="error" class="message error" role="alert" { (e) } }
             (policy_form(&me.instance.slug, f))
             @if let Some(p) = preview { (results(p)) }
@@ -96,7 +98,7 @@ fn policy_form(slug: &str, f: &HashMap<String, String>) -> Markup {
         form id="preview" class="stacked" method="post" action={ "/i/" (slug) (PATH) } {
             fieldset {
                 legend { "Policies" }
-                label { input type="radio" name="source" value="tenant" checked[!draft]; " The tenant's compliance policies" }
+                label { input type="radio" name="source" value="tenant" checked[!draft]; " The tenant's compliance policies (all of them, as if assigned to every Mac and enforced)" }
                 label { input type="radio" name="source" value="draft" checked[draft]; " A draft policy:" }
                 label { "Name " input name="displayName" value=(v("displayName")) placeholder="Draft policy"; }
                 label { "Minimum OS version " input name="osMinimumVersion" value=(v("osMinimumVersion")) size="8" placeholder="14.0"; }
