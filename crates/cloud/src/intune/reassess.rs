@@ -24,12 +24,19 @@ pub async fn policy_reassigned(
     no_policy_is_compliant: bool,
     now_ms: i64,
 ) -> Result<usize> {
+    // A terminated partner's devices are held noncompliant (its +24 h clock ran): their
+    // last reports decide nothing any more.
+    if store.partner(tenant_id).await?.is_some_and(|p| p.devices_noncompliant_applied != 0) {
+        return Ok(0);
+    }
     let cx = Context::read(store, tenant_id, no_policy_is_compliant, now_ms).await?;
     let (mut after, mut written) = (String::new(), 0);
     loop {
         let rows = store.managed_devices_under_policy(tenant_id, policy_id, &after, BATCH).await?;
         let Some(last) = rows.last() else { return Ok(written) };
         after = last.device_id.to_string();
+        let read: HashMap<DeviceId, (i64, i64)> =
+            rows.iter().map(|m| (m.device_id.clone(), (m.partner_update_ms, m.last_sync_ms))).collect();
         let items: Vec<DeviceItem> = rows.iter().filter_map(|m| serde_json::from_str(&m.attributes).ok()).collect();
         let known = Known::read(store, tenant_id, &items).await?;
         let mut latest: HashMap<DeviceId, i64> = HashMap::new();
@@ -49,7 +56,15 @@ pub async fn policy_reassigned(
                 error_detail: None,
                 received_ms: now_ms,
             };
-            if let Some((row, compliant)) = plan_item(&message, item, &known, &mut latest, &cx).write {
+            if let Some((mut row, compliant)) = plan_item(&message, item, &known, &mut latest, &cx).write {
+                // Written only over the state it was computed from: a report applied
+                // meanwhile (by the upload worker, on any node) wins.
+                let Some(&(reported, synced)) = read.get(&row.device_id) else { continue };
+                if tx::managed_device_clocks(&mut txn, &row.device_id).await? != Some((reported, synced)) {
+                    continue;
+                }
+                // Nothing was synced: the device's last sync stays as it was.
+                row.last_sync_ms = synced;
                 tx::upsert_managed_device(&mut txn, &row).await?;
                 tx::set_device_compliance(&mut txn, &row.device_id, compliant, &message.app_id, now_ms).await?;
                 written += 1;

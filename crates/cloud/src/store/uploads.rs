@@ -78,6 +78,15 @@ pub mod tx {
     use super::*;
     use sqlx::AnyConnection;
 
+    /// A managed device's `(partner_update_ms, last_sync_ms)`, read inside the caller's
+    /// transaction (to write only over the state a computation started from).
+    pub async fn managed_device_clocks(conn: &mut AnyConnection, device_id: &DeviceId) -> Result<Option<(i64, i64)>> {
+        Ok(sqlx::query_as::<_, (i64, i64)>("SELECT partner_update_ms, last_sync_ms FROM managed_devices WHERE device_id = $1")
+            .bind(device_id)
+            .fetch_optional(conn)
+            .await?)
+    }
+
     pub async fn upsert_managed_device(conn: &mut AnyConnection, m: &ManagedDeviceRow) -> Result<()> {
         sqlx::query(
             "INSERT INTO managed_devices (id, tenant_id, device_id, user_id, device_name, os_version, serial_number, \

@@ -38,8 +38,10 @@ enum Recheck {
     Evaluating,
     /// Intune's verdict on the new report is shown.
     Done,
-    /// Intune did not take the report (`rejected: …` or `stale: …`, its reason).
+    /// Intune did not take the report (rejected, or older than one it holds).
     Refused,
+    /// The report queued nothing for Intune (the instance's connection is not active).
+    NotSent,
     /// Still one of the waiting steps after [`ANSWER_WITHIN_MS`]: said so, no more reloads.
     TimedOut(Step),
 }
@@ -64,6 +66,9 @@ impl Recheck {
             Recheck::Evaluating => "Microsoft Intune is checking what your Mac reported…",
             Recheck::Done => "Checked just now.",
             Recheck::Refused => "Microsoft Intune could not use what your Mac reported; the verdict below is the previous one.",
+            Recheck::NotSent => {
+                "Your Mac reported, but this organization's connection to Microsoft Intune is not active: the verdict below is the previous one."
+            }
             Recheck::TimedOut(Step::Asking) => {
                 "Your Mac has not answered. Make sure it is turned on, awake and connected to the internet, then press Recheck again."
             }
@@ -82,19 +87,22 @@ impl Recheck {
 /// finding the report sees the item too, never the verdict before it).
 async fn progress(state: &Shared, instance_id: &str, user: LocalUserRow, command: &CommandRow) -> Result<(Recheck, LocalUserRow)> {
     let now = state.clock.now_ms();
-    let reported = command.delivered_ms.is_some() && state.store.reported_since(user.computer_id, command.queued_ms).await?;
-    let user = match (reported, &user.aad_device_id) {
-        (true, Some(d)) => state.store.local_user_by_device(instance_id, d).await?.unwrap_or(user),
+    let report = match command.delivered_ms {
+        Some(_) => state.store.reported_since(user.computer_id, command.queued_ms).await?,
+        None => None,
+    };
+    let user = match (report, &user.aad_device_id) {
+        (Some(_), Some(d)) => state.store.local_user_by_device(instance_id, d).await?.unwrap_or(user),
         _ => user,
     };
-    let step = match command.delivered_ms {
-        None => Step::Asking,
-        Some(_) if !reported => Step::Reporting,
-        Some(_) if matches!(user.delivery_state.as_str(), "queued" | "sent") => Step::Evaluating,
-        Some(_) if user.delivery_state.starts_with("rejected") || user.delivery_state.starts_with("stale") => {
-            return Ok((Recheck::Refused, user));
-        }
-        Some(_) => return Ok((Recheck::Done, user)),
+    let step = match (command.delivered_ms, report) {
+        (None, _) => Step::Asking,
+        (Some(_), None) => Step::Reporting,
+        // The report queued no item for this device: its delivery state is an older one's.
+        (Some(_), Some(sequence)) if user.delivery_sequence.is_none_or(|s| s < sequence) => return Ok((Recheck::NotSent, user)),
+        (Some(_), Some(_)) if matches!(user.delivery_state.as_str(), "queued" | "sent") => Step::Evaluating,
+        (Some(_), Some(_)) if user.delivery_state == "accepted" => return Ok((Recheck::Done, user)),
+        (Some(_), Some(_)) => return Ok((Recheck::Refused, user)),
     };
     let recheck = match step {
         _ if now - command.queued_ms > ANSWER_WITHIN_MS => Recheck::TimedOut(step),

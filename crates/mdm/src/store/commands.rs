@@ -122,16 +122,15 @@ impl Store {
         .rows_affected())
     }
 
-    /// Whether the computer sent an inventory report (whole or partial) received at or
-    /// after `since_ms`.
-    pub async fn reported_since(&self, computer_id: i64, since_ms: i64) -> Result<bool> {
-        Ok(sqlx::query_scalar::<_, i64>(
-            "SELECT COUNT(*) FROM inventory_history WHERE computer_id = $1 AND kind IN ('full', 'partial') AND received_ms >= $2",
+    /// The sequence of the computer's latest inventory report (whole or partial)
+    /// received at or after `since_ms`; `None` when none was.
+    pub async fn reported_since(&self, computer_id: i64, since_ms: i64) -> Result<Option<i64>> {
+        Ok(sqlx::query_scalar::<_, Option<i64>>(
+            "SELECT MAX(sequence) FROM inventory_history WHERE computer_id = $1 AND kind IN ('full', 'partial') AND received_ms >= $2",
         )
         .bind(computer_id)
         .bind(since_ms)
         .fetch_one(self.pool())
-        .await?
-            > 0)
+        .await?)
     }
 }

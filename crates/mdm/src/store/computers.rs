@@ -4,7 +4,7 @@ use super::*;
 
 const COMPUTER_COLUMNS: &str = "id, instance_id, udid, serial_number, name, model, inventory, collected_ms, sequence, last_checkin_ms, enrolled_ms, reported_state, reported_verdict";
 const LOCAL_USER_COLUMNS: &str = "computer_id, username, aad_device_id, aad_user_id, upn, registered_ms, delivery_state, delivery_detail, \
-     removed_ms, compliance_state, compliance_reasons";
+     removed_ms, compliance_state, compliance_reasons, delivery_sequence";
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ComputerRow {
@@ -100,6 +100,8 @@ pub struct LocalUserRow {
     pub compliance_state: Option<String>,
     /// JSON array of the cloud's reasons when not compliant.
     pub compliance_reasons: Option<String>,
+    /// The inventory sequence of the item last queued for this user's Entra device.
+    pub delivery_sequence: Option<i64>,
 }
 
 impl Store {

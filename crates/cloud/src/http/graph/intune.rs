@@ -247,8 +247,9 @@ fn enforcement_of(assignment: &Value, stored: Option<Enforcement>, now_ms: i64) 
         ),
         _ => return Err(CloudError::bad_request("warnUntilDateTime must be an RFC 3339 date and time.")),
     };
+    // Compared to the second: listings give the deadline in whole seconds.
     if let (Some(kept @ Enforcement::Warn { until_ms }), "warn", Some(u)) = (stored, mode, until)
-        && until_ms == u
+        && until_ms.div_euclid(1000) == u.div_euclid(1000)
     {
         return Ok(kept);
     }
