@@ -400,11 +400,23 @@ pub struct PreviewRequest {
     /// Draft policies in Graph's `#microsoft.graph.macOSCompliancePolicy` shape (with
     /// `displayName`); absent: the tenant's macOS compliance policies, all of them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Vec<Object>>)]
+    #[schema(value_type = Option<Vec<DraftPolicy>>)]
     pub policies: Option<Vec<serde_json::Value>>,
     /// The devices as inventory items (1 to [`MAX_PREVIEW_DEVICES`]); `DeviceId` is any
     /// key the partner chooses, echoed back.
+    #[schema(min_items = 1, max_items = 1000)]
     pub devices: Vec<DeviceItem>,
+}
+
+/// A draft policy's schema (its shape only): Graph's macOS compliance policy, of which
+/// `displayName` is required; the settings (`osMinimumVersion`, …) follow Graph's names
+/// and rules, and one that breaks a rule is refused naming it.
+#[derive(utoipa::ToSchema)]
+#[schema(as = DraftPolicy)]
+#[expect(dead_code, reason = "the draft's shape in the OpenAPI documents")]
+pub struct DraftPolicy {
+    #[schema(rename = "displayName", min_length = 1, max_length = 200, pattern = r"\S")]
+    display_name: String,
 }
 
 /// The answer of `CompliancePreview`.

@@ -127,6 +127,7 @@ pub async fn ca_view(State(state): State<Shared>, EnrolledMac { computer, .. }: 
 pub struct CommandWait {
     /// Seconds to wait for a command when none is waiting (0 to 30; default 0).
     #[serde(default)]
+    #[param(minimum = 0, maximum = 30)]
     wait: u64,
 }
 

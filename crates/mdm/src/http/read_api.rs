@@ -236,7 +236,7 @@ struct JamfPage {
 pub struct PreviewBody {
     /// Draft macOS compliance policies in Graph's shape (`displayName`, settings such as
     /// `osMinimumVersion`); absent: the tenant's policies.
-    #[schema(value_type = Option<Vec<Object>>)]
+    #[schema(value_type = Option<Vec<wire::partner::DraftPolicy>>)]
     policies: Option<Vec<Value>>,
 }
 
