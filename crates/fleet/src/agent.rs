@@ -9,7 +9,7 @@ use wire::agent::{AgentCommand, AgentCommands, UPDATE_INVENTORY};
 use crate::{Fleet, FleetError, Mac, expect_ok, json};
 
 /// Seconds each poll waits on the instance for a command.
-pub const POLL_WAIT_S: u64 = 20;
+pub const POLL_WAIT_S: u64 = 8;
 
 impl Fleet {
     /// The commands waiting for the Mac, waiting up to `wait_s` seconds for one.

@@ -436,7 +436,9 @@ pub async fn ca_view(state: &Shared, computer: &ComputerRow) -> Result<ComputerC
 }
 
 /// Longest a Mac's poll for commands may wait, in seconds.
-pub const MAX_COMMAND_WAIT_S: u64 = 30;
+/// Kept under ten seconds: proxies and clients in front of the mdm time out quiet
+/// requests, and a poll renewed often costs one indexed read.
+pub const MAX_COMMAND_WAIT_S: u64 = 8;
 
 /// How often a waiting poll looks in the database for a command queued on another node.
 const COMMAND_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(2);

@@ -133,9 +133,10 @@ pub async fn run(state: &Shared, instance: &InstanceRow, drafts: Option<Vec<serd
 }
 
 /// The preview item of one Mac: its inventory as the connector would send it, keyed by
-/// the computer's ID (no Entra device or user: the preview assigns every policy to it).
+/// a GUID made of the computer's ID (no Entra device or user: the preview assigns every
+/// policy to it; answers are matched by their order).
 fn item(c: &ComputerRow, inv: &wire::agent::InventoryReport) -> wire::partner::DeviceItem {
-    let key = c.id.to_string();
+    let key = uuid::Uuid::from_u128(c.id as u128).to_string();
     let r = Registered {
         computer_id: c.id,
         serial_number: &c.serial_number,

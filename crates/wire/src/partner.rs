@@ -400,7 +400,7 @@ pub struct PreviewRequest {
     /// Draft policies in Graph's `#microsoft.graph.macOSCompliancePolicy` shape (with
     /// `displayName`); absent: the tenant's macOS compliance policies, all of them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Vec<DraftPolicy>>)]
+    #[schema(value_type = Option<Vec<DraftPolicy>>, min_items = 1)]
     pub policies: Option<Vec<serde_json::Value>>,
     /// The devices as inventory items (1 to [`MAX_PREVIEW_DEVICES`]); `DeviceId` is any
     /// key the partner chooses, echoed back.

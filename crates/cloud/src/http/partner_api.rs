@@ -425,6 +425,15 @@ pub async fn compliance_preview(
     if req.devices.is_empty() || req.devices.len() > wire::partner::MAX_PREVIEW_DEVICES {
         return Err(CloudError::bad_request(format!("Devices must hold 1 to {} items.", wire::partner::MAX_PREVIEW_DEVICES)));
     }
+    // The keys an upload's items have: a GUID and an RFC 3339 date.
+    for (n, d) in req.devices.iter().enumerate() {
+        if uuid::Uuid::parse_str(&d.device_id).is_err() {
+            return Err(CloudError::bad_request(format!("Devices[{n}].DeviceId must be a GUID.")));
+        }
+        if platform::clock::parse_rfc3339(&d.last_update_time).is_none() {
+            return Err(CloudError::bad_request(format!("Devices[{n}].LastUpdateTime must be an RFC 3339 date.")));
+        }
+    }
     let candidates = match &req.policies {
         Some(drafts) => drafts
             .iter()

@@ -125,9 +125,9 @@ pub async fn ca_view(State(state): State<Shared>, EnrolledMac { computer, .. }: 
 #[derive(serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct CommandWait {
-    /// Seconds to wait for a command when none is waiting (0 to 30; default 0).
+    /// Seconds to wait for a command when none is waiting (0 to 8; default 0).
     #[serde(default)]
-    #[param(minimum = 0, maximum = 30)]
+    #[param(minimum = 0, maximum = 8)]
     wait: u64,
 }
 
@@ -137,7 +137,7 @@ pub struct CommandWait {
     params(("slug" = String, Path, description = "The instance's path name."), CommandWait),
     responses((status = 200, description = "The commands (possibly none).", body = AgentCommands),
         (status = 401, description = "The computer credential is missing or not valid.", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such instance.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`wait` is not a whole number of seconds from 0 to 30.", body = Problem, content_type = "application/problem+json")),
+        (status = 422, description = "`wait` is not a whole number of seconds from 0 to 8.", body = Problem, content_type = "application/problem+json")),
     security(("computer_credential" = [])))]
 pub async fn commands(
     State(state): State<Shared>,

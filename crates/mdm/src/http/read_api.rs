@@ -236,7 +236,7 @@ struct JamfPage {
 pub struct PreviewBody {
     /// Draft macOS compliance policies in Graph's shape (`displayName`, settings such as
     /// `osMinimumVersion`); absent: the tenant's policies.
-    #[schema(value_type = Option<Vec<wire::partner::DraftPolicy>>)]
+    #[schema(value_type = Option<Vec<wire::partner::DraftPolicy>>, min_items = 1)]
     policies: Option<Vec<Value>>,
 }
 
@@ -245,7 +245,16 @@ pub struct PreviewBody {
 #[into_params(parameter_in = Query)]
 pub struct PreviewFormat {
     /// `json` (default) or `csv` (one row per Mac).
-    format: Option<String>,
+    #[param(inline)]
+    format: Option<PreviewFormatKind>,
+}
+
+/// The preview's answer format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PreviewFormatKind {
+    Json,
+    Csv,
 }
 
 /// `POST /api/v1/compliance-preview`: what Intune would decide for every Mac of the
@@ -254,8 +263,9 @@ pub struct PreviewFormat {
     summary = "Preview what Intune's compliance policies would decide for this fleet",
     description = "Every Mac with an inventory (an agent's or a Jamf Pro import's) is evaluated by Intune, through the connector, under the drafts given or else the tenant's macOS compliance policies. Nothing is stored or sent as inventory. An empty body previews the tenant's policies.",
     params(("slug" = String, Path, description = "The instance's path name."), PreviewFormat),
-    request_body = PreviewBody,
-    responses((status = 200, description = "The preview (JSON, or CSV with `format=csv`).", body = crate::preview::FleetPreview),
+    request_body = Option<PreviewBody>,
+    responses((status = 200, description = "The preview (JSON, or CSV with `format=csv`).",
+            content((crate::preview::FleetPreview = "application/json"), (String = "text/csv"))),
         (status = 401, description = "Credentials are missing or not valid.", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such instance.", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The instance has no active connection to Intune.", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The body or a draft is not valid, the format is unknown, or no Mac has an inventory (`detail` says which).", body = Problem, content_type = "application/problem+json"),
@@ -268,12 +278,9 @@ pub async fn compliance_preview(
     body: crate::http::Bytes,
 ) -> Result<axum::response::Response> {
     use axum::response::IntoResponse;
-    let csv = match q.format.as_deref() {
-        None | Some("json") => false,
-        Some("csv") => true,
-        Some(other) => return Err(MdmError::invalid(format!("format must be json or csv, not '{other}'."))),
-    };
-    let body: PreviewBody = if body.is_empty() { PreviewBody::default() } else { super::json_body(&body)? };
+    let csv = q.format == Some(PreviewFormatKind::Csv);
+    // No body, or JSON `null`: the tenant's policies.
+    let body: PreviewBody = if body.is_empty() || body.trim_ascii() == b"null" { PreviewBody::default() } else { super::json_body(&body)? };
     let preview = crate::preview::run(&state, &instance, body.policies).await?;
     Ok(if csv {
         ([(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")], preview.to_csv()).into_response()
